@@ -1,0 +1,559 @@
+//! Classify: turn compiled descriptors into the plain [`Contract`] model.
+//!
+//! Every decision about the contract's meaning lives here: which service is
+//! which, each hook's shape, the API's domain groups, and how a request is
+//! passed. The rules use names from the contract only (services, RPCs,
+//! fields), so a new RPC in the protos is classified without code changes.
+
+use std::collections::HashMap;
+
+use prost_types::{
+    DescriptorProto, FileDescriptorProto, FileDescriptorSet, SourceCodeInfo,
+    field_descriptor_proto::{Label, Type},
+};
+
+use crate::model::{ApiGroup, ApiInput, ApiMethod, Card, Contract, Field, Hook, HookKind, Ty};
+use crate::names::{snake, upper_camel};
+
+/// The service the plugin serves and the server calls.
+pub const HOOKS_SERVICE: &str = "PluginHooks";
+/// The service the server serves and the plugin calls.
+pub const API_SERVICE: &str = "PluginAPI";
+/// An API request with more fields than this is passed as the request message.
+pub const MAX_PARAMS: usize = 4;
+
+/// Why descriptors do not make a plugin contract.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ClassifyError {
+    /// The files declare no package besides the well-known types.
+    #[error("the protos declare no package: the contract needs one (e.g. `package mattermost.pluginapi.v1;`)")]
+    NoPackage,
+    /// The SDK puts one package in one module; several would need several.
+    #[error("the protos declare several packages ({0}); the plugin contract is one package")]
+    SeveralPackages(String),
+    /// A type is referenced that no file defines (protox would normally catch this).
+    #[error("{rpc}: unknown message type `{ty}`")]
+    UnknownType {
+        /// Where it is used.
+        rpc: String,
+        /// The type name.
+        ty: String,
+    },
+}
+
+/// Builds the contract model from a compiled descriptor set.
+pub fn classify(fds: &FileDescriptorSet) -> Result<Contract, ClassifyError> {
+    let package = contract_package(fds)?;
+    let index = Index::new(fds, &package);
+    let mut contract = Contract { package: package.clone(), hooks: vec![], api_groups: vec![], other_services: vec![] };
+    let mut api = vec![];
+    for file in fds.file.iter().filter(|f| f.package() == package) {
+        for (si, service) in file.service.iter().enumerate() {
+            let methods = service.method.iter().enumerate().map(|(mi, method)| {
+                let doc = comments(file.source_code_info.as_ref(), &[6, si as i32, 2, mi as i32]);
+                let rpc = format!("{}.{}", service.name(), method.name());
+                let request = index.message(method.input_type(), &rpc)?;
+                let response = index.message(method.output_type(), &rpc)?;
+                let streaming = method.client_streaming() || method.server_streaming();
+                Ok((method.name(), doc, request, response, streaming))
+            });
+            match service.name() {
+                HOOKS_SERVICE => {
+                    for m in methods {
+                        let (name, doc, req, resp, streaming) = m?;
+                        contract.hooks.push(hook(&index, name, doc, req, resp, streaming));
+                    }
+                }
+                API_SERVICE => {
+                    for m in methods {
+                        let (name, doc, req, resp, _) = m?;
+                        api.push(api_method(&index, name, doc, req, resp));
+                    }
+                }
+                other => contract.other_services.push(other.to_owned()),
+            }
+        }
+    }
+    contract.api_groups = group(api);
+    Ok(contract)
+}
+
+fn contract_package(fds: &FileDescriptorSet) -> Result<String, ClassifyError> {
+    let mut packages: Vec<&str> =
+        fds.file.iter().map(FileDescriptorProto::package).filter(|p| !p.starts_with("google.protobuf")).collect();
+    packages.sort_unstable();
+    packages.dedup();
+    match packages.as_slice() {
+        [] => Err(ClassifyError::NoPackage),
+        [one] => Ok((*one).to_owned()),
+        several => Err(ClassifyError::SeveralPackages(several.join(", "))),
+    }
+}
+
+fn hook(index: &Index, name: &str, doc: Vec<String>, req: &MessageInfo, resp: &MessageInfo, streaming: bool) -> Hook {
+    let is_type = |f: &Field, ty: &str| matches!(&f.ty, Ty::Message(p) if p == ty);
+    let request_fields = index.fields(req);
+    let response_fields = index.fields(resp);
+    let plugin_context = request_fields.iter().any(|f| is_type(f, "PluginContext"));
+    let returns_error = response_fields.iter().any(|f| f.name == "error" && is_type(f, "AppError"));
+    let args: Vec<Field> = request_fields
+        .into_iter()
+        .filter(|f| !is_type(f, "PluginContext") && !is_type(f, "RequestContext"))
+        .collect();
+    let mut answers: Vec<Field> = response_fields.into_iter().filter(|f| f.name != "error").collect();
+    let kind = if streaming {
+        HookKind::Streaming
+    } else if name == "Implemented" {
+        HookKind::Implemented
+    } else if let Some(at) = answers.iter().position(|f| f.name == "rejection_reason" && f.ty == Ty::String) {
+        let reason = answers.remove(at);
+        HookKind::Veto { replacements: answers, reason }
+    } else if answers.is_empty() {
+        HookKind::Notification
+    } else {
+        HookKind::Value { fields: answers }
+    };
+    Hook {
+        name: name.to_owned(),
+        method: snake(name),
+        doc,
+        request: req.rust.clone(),
+        response: resp.rust.clone(),
+        plugin_context,
+        returns_error,
+        args: if streaming { vec![] } else { args },
+        kind,
+    }
+}
+
+fn api_method(index: &Index, name: &str, doc: Vec<String>, req: &MessageInfo, resp: &MessageInfo) -> ApiMethod {
+    let request_fields = index.fields(req);
+    let has_oneof = req.desc.field.iter().any(|f| f.oneof_index.is_some() && !f.proto3_optional());
+    let input = if request_fields.len() > MAX_PARAMS || has_oneof {
+        ApiInput::Message
+    } else {
+        ApiInput::Params(request_fields)
+    };
+    let response_fields = index.fields(resp);
+    let response_has_error = response_fields.iter().any(|f| f.name == "error");
+    ApiMethod {
+        name: name.to_owned(),
+        method: snake(name),
+        doc,
+        request: req.rust.clone(),
+        response: resp.rust.clone(),
+        input,
+        outputs: response_fields.into_iter().filter(|f| f.name != "error").collect(),
+        response_has_error,
+    }
+}
+
+/// One domain group: its name, trait, summary, and the keywords that claim a
+/// method for it. Keywords are snake-case word sequences matched against the
+/// method name's words.
+struct GroupRule {
+    name: &'static str,
+    trait_name: &'static str,
+    summary: &'static str,
+    /// Domain words that decide the group wherever they stand (`KVSet`,
+    /// `ShareChannel`, `CreateUploadSession`).
+    strong: &'static [&'static str],
+    /// Broad nouns (users, teams, channels, posts, plugins): used when no
+    /// strong word is present, the earliest one winning (`GetUsersInChannel`
+    /// is about users, `GetChannelMembersForUser` about channels).
+    weak: &'static [&'static str],
+}
+
+const GROUP_RULES: &[GroupRule] = &[
+    GroupRule {
+        name: "users",
+        trait_name: "UsersApi",
+        summary: "Users, their statuses, sessions, access tokens and profile images.",
+        strong: &[],
+        weak: &["user", "users", "session", "profile_image"],
+    },
+    GroupRule {
+        name: "teams",
+        trait_name: "TeamsApi",
+        summary: "Teams, team members and team icons.",
+        strong: &[],
+        weak: &["team", "teams"],
+    },
+    GroupRule {
+        name: "channels",
+        trait_name: "ChannelsApi",
+        summary: "Channels, direct and group messages, channel members and sidebar categories.",
+        strong: &["group_channel"],
+        weak: &["channel", "channels"],
+    },
+    GroupRule {
+        name: "posts",
+        trait_name: "PostsApi",
+        summary: "Posts, ephemeral posts, threads and reactions.",
+        strong: &[],
+        weak: &["post", "posts", "reaction", "reactions"],
+    },
+    GroupRule {
+        name: "files",
+        trait_name: "FilesApi",
+        summary: "Files, file infos and resumable uploads.",
+        strong: &["file", "files", "upload"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "kv",
+        trait_name: "KvStoreApi",
+        summary: "The plugin's key-value store.",
+        strong: &["kv"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "bots",
+        trait_name: "BotsApi",
+        summary: "Bot accounts.",
+        strong: &["bot", "bots"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "config",
+        trait_name: "ConfigApi",
+        summary: "Server configuration and the plugin's own configuration.",
+        strong: &["config", "configuration"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "commands",
+        trait_name: "CommandsApi",
+        summary: "Slash commands.",
+        strong: &["command", "commands"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "plugins",
+        trait_name: "PluginsApi",
+        summary: "Installed plugins, this plugin's identity and plugin-to-plugin HTTP.",
+        strong: &[],
+        weak: &["plugin", "plugins", "bundle"],
+    },
+    GroupRule {
+        name: "groups",
+        trait_name: "GroupsApi",
+        summary: "User groups, their members and syncables.",
+        strong: &["group", "groups", "syncable", "syncables"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "properties",
+        trait_name: "PropertiesApi",
+        summary: "Property groups, fields and values.",
+        strong: &["property"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "shared_channels",
+        trait_name: "SharedChannelsApi",
+        summary: "Shared channels and remote clusters.",
+        strong: &["shared", "share", "unshare", "remote"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "preferences",
+        trait_name: "PreferencesApi",
+        summary: "User preferences.",
+        strong: &["preference", "preferences"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "oauth",
+        trait_name: "OAuthApi",
+        summary: "OAuth apps.",
+        strong: &["o_auth"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "emoji",
+        trait_name: "EmojiApi",
+        summary: "Custom emoji.",
+        strong: &["emoji"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "permissions",
+        trait_name: "PermissionsApi",
+        summary: "Permission checks and role grants.",
+        strong: &["permission"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "system",
+        trait_name: "SystemApi",
+        summary: "The server: version, license, telemetry ids, cloud limits.",
+        strong: &["license", "enterprise", "server_version", "system", "diagnostic", "telemetry", "cloud"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "logging",
+        trait_name: "LoggingApi",
+        summary: "The server log and audit records.",
+        strong: &["log"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "events",
+        trait_name: "EventsApi",
+        summary: "WebSocket events and cluster events.",
+        strong: &["web_socket", "cluster"],
+        weak: &[],
+    },
+    GroupRule {
+        name: "notifications",
+        trait_name: "NotificationsApi",
+        summary: "Email and push notifications.",
+        strong: &["mail", "push_notification"],
+        weak: &[],
+    },
+];
+
+/// The group of methods no rule claims.
+const CATCH_ALL: (&str, &str, &str) = ("other", "OtherApi", "Methods outside the domains above.");
+
+/// Which rule claims an RPC name: the earliest strong keyword, else the
+/// earliest weak one; at one position the longest keyword wins.
+fn group_of(rpc: &str) -> Option<usize> {
+    let snake = snake(rpc);
+    let words: Vec<&str> = snake.split('_').collect();
+    let tier = |pick: fn(&GroupRule) -> &[&str]| {
+        (0..words.len()).find_map(|at| {
+            GROUP_RULES
+                .iter()
+                .enumerate()
+                .flat_map(|(g, rule)| pick(rule).iter().map(move |kw| (g, *kw)))
+                .filter(|(_, kw)| {
+                    let kw: Vec<&str> = kw.split('_').collect();
+                    words[at..].starts_with(&kw)
+                })
+                .max_by_key(|(_, kw)| kw.len())
+                .map(|(g, _)| g)
+        })
+    };
+    tier(|r| r.strong).or_else(|| tier(|r| r.weak))
+}
+
+fn group(methods: Vec<ApiMethod>) -> Vec<ApiGroup> {
+    let mut groups: Vec<ApiGroup> = GROUP_RULES
+        .iter()
+        .map(|r| r.name)
+        .chain([CATCH_ALL.0])
+        .zip(GROUP_RULES.iter().map(|r| (r.trait_name, r.summary)).chain([(CATCH_ALL.1, CATCH_ALL.2)]))
+        .map(|(name, (trait_name, summary))| ApiGroup {
+            name: name.to_owned(),
+            trait_name: trait_name.to_owned(),
+            summary: summary.to_owned(),
+            methods: vec![],
+        })
+        .collect();
+    for method in methods {
+        let at = group_of(&method.name).unwrap_or(GROUP_RULES.len());
+        groups[at].methods.push(method);
+    }
+    groups.retain(|g| !g.methods.is_empty());
+    groups
+}
+
+/// A message of the contract package, with what is needed to describe it.
+struct MessageInfo<'a> {
+    desc: &'a DescriptorProto,
+    /// Rust path below the `proto` module (`User`, `outer::Inner`).
+    rust: String,
+    /// Field docs, by field index.
+    field_docs: Vec<Vec<String>>,
+}
+
+/// Every message and enum of the descriptor set, by full proto name.
+struct Index<'a> {
+    messages: HashMap<String, MessageInfo<'a>>,
+    enums: HashMap<String, String>,
+}
+
+impl<'a> Index<'a> {
+    fn new(fds: &'a FileDescriptorSet, package: &str) -> Self {
+        let mut index = Index { messages: HashMap::new(), enums: HashMap::new() };
+        for file in &fds.file {
+            let ours = file.package() == package;
+            let prefix = format!(".{}", file.package());
+            for (mi, message) in file.message_type.iter().enumerate() {
+                index.add_message(file, ours, &prefix, "", message, vec![4, mi as i32]);
+            }
+            for e in &file.enum_type {
+                let rust = if ours { upper_camel(e.name()) } else { format!("::prost_types::{}", e.name()) };
+                index.enums.insert(format!("{prefix}.{}", e.name()), rust);
+            }
+        }
+        index
+    }
+
+    fn add_message(
+        &mut self,
+        file: &'a FileDescriptorProto,
+        ours: bool,
+        prefix: &str,
+        module: &str,
+        message: &'a DescriptorProto,
+        path: Vec<i32>,
+    ) {
+        let full = format!("{prefix}.{}", message.name());
+        let rust = if ours {
+            format!("{module}{}", upper_camel(message.name()))
+        } else {
+            format!("::prost_types::{}", message.name())
+        };
+        let info = file.source_code_info.as_ref();
+        let field_docs =
+            (0..message.field.len()).map(|fi| comments(info, &[path.as_slice(), &[2, fi as i32]].concat())).collect();
+        let inner_module = format!("{module}{}::", snake(message.name()));
+        for (ni, nested) in message.nested_type.iter().enumerate() {
+            self.add_message(file, ours, &full, &inner_module, nested, [path.as_slice(), &[3, ni as i32]].concat());
+        }
+        for e in &message.enum_type {
+            self.enums.insert(format!("{full}.{}", e.name()), format!("{inner_module}{}", upper_camel(e.name())));
+        }
+        self.messages.insert(full, MessageInfo { desc: message, rust, field_docs });
+    }
+
+    fn message(&self, full: &str, rpc: &str) -> Result<&MessageInfo<'a>, ClassifyError> {
+        self.messages.get(full).ok_or_else(|| ClassifyError::UnknownType { rpc: rpc.to_owned(), ty: full.to_owned() })
+    }
+
+    /// The fields of a message, in declaration order.
+    fn fields(&self, message: &MessageInfo) -> Vec<Field> {
+        message
+            .desc
+            .field
+            .iter()
+            .zip(&message.field_docs)
+            .map(|(f, doc)| {
+                let ty = self.ty(f);
+                let card = match f.label() {
+                    _ if matches!(ty, Ty::Map(..)) => Card::Repeated,
+                    Label::Repeated => Card::Repeated,
+                    _ if f.proto3_optional() => Card::Optional,
+                    _ => Card::Single,
+                };
+                Field {
+                    name: f.name().to_owned(),
+                    rust_name: snake(f.name()),
+                    number: f.number(),
+                    ty,
+                    card,
+                    doc: doc.clone(),
+                }
+            })
+            .collect()
+    }
+
+    fn ty(&self, f: &prost_types::FieldDescriptorProto) -> Ty {
+        match f.r#type() {
+            Type::Double => Ty::Scalar("f64"),
+            Type::Float => Ty::Scalar("f32"),
+            Type::Int64 | Type::Sint64 | Type::Sfixed64 => Ty::Scalar("i64"),
+            Type::Uint64 | Type::Fixed64 => Ty::Scalar("u64"),
+            Type::Int32 | Type::Sint32 | Type::Sfixed32 => Ty::Scalar("i32"),
+            Type::Uint32 | Type::Fixed32 => Ty::Scalar("u32"),
+            Type::Bool => Ty::Scalar("bool"),
+            Type::String => Ty::String,
+            Type::Bytes if f.name().ends_with("_json") => Ty::JsonBytes,
+            Type::Bytes => Ty::Bytes,
+            Type::Enum => Ty::Enum(self.enums.get(f.type_name()).cloned().unwrap_or_else(|| f.type_name().to_owned())),
+            Type::Message | Type::Group => self.message_ty(f.type_name()),
+        }
+    }
+
+    fn message_ty(&self, full: &str) -> Ty {
+        let wrapper = |s| Ty::Wrapper(s);
+        match full {
+            ".google.protobuf.Struct" => Ty::Struct,
+            ".google.protobuf.Value" => Ty::Value,
+            ".google.protobuf.Int64Value" => wrapper("i64"),
+            ".google.protobuf.UInt64Value" => wrapper("u64"),
+            ".google.protobuf.Int32Value" => wrapper("i32"),
+            ".google.protobuf.UInt32Value" => wrapper("u32"),
+            ".google.protobuf.BoolValue" => wrapper("bool"),
+            ".google.protobuf.DoubleValue" => wrapper("f64"),
+            ".google.protobuf.FloatValue" => wrapper("f32"),
+            ".google.protobuf.StringValue" => wrapper("String"),
+            _ => match self.messages.get(full) {
+                Some(entry) if entry.desc.options.as_ref().is_some_and(|o| o.map_entry()) => {
+                    let key = &entry.desc.field[0];
+                    let value = &entry.desc.field[1];
+                    Ty::Map(Box::new(self.ty(key)), Box::new(self.ty(value)))
+                }
+                Some(entry) => Ty::Message(entry.rust.clone()),
+                None => Ty::Message(full.to_owned()),
+            },
+        }
+    }
+}
+
+/// The comment attached to a descriptor path, as doc lines.
+fn comments(info: Option<&SourceCodeInfo>, path: &[i32]) -> Vec<String> {
+    let Some(location) = info.and_then(|i| i.location.iter().find(|l| l.path == path)) else {
+        return vec![];
+    };
+    let text = location.leading_comments.as_deref().or(location.trailing_comments.as_deref()).unwrap_or("");
+    let mut lines: Vec<String> =
+        text.lines().map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end().to_owned()).collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    while lines.first().is_some_and(String::is_empty) {
+        lines.remove(0);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group_name(rpc: &str) -> &'static str {
+        group_of(rpc).map_or(CATCH_ALL.0, |g| GROUP_RULES[g].name)
+    }
+
+    #[test]
+    fn grouping_rules_pick_the_domain() {
+        for (rpc, expected) in [
+            ("GetUser", "users"),
+            ("GetUsersInChannel", "users"),
+            ("GetChannelMembersForUser", "channels"),
+            ("GetGroupChannel", "channels"),
+            ("GetGroupByRemoteID", "groups"),
+            ("RegisterPluginForSharedChannels", "shared_channels"),
+            ("LoadPluginConfiguration", "config"),
+            ("SearchPostsInTeamForUser", "posts"),
+            ("CreateUploadSession", "files"),
+            ("KVSetWithExpiry", "kv"),
+            ("CreateOAuthApp", "oauth"),
+            ("HasPermissionToChannel", "permissions"),
+            ("GetServerVersion", "system"),
+            ("PublishWebSocketEvent", "events"),
+            ("EnsureBotUser", "bots"),
+            ("ExecuteSlashCommand", "commands"),
+            ("OpenInteractiveDialog", "other"),
+        ] {
+            assert_eq!(group_name(rpc), expected, "{rpc}");
+        }
+    }
+
+    #[test]
+    fn comments_are_trimmed() {
+        let info = SourceCodeInfo {
+            location: vec![prost_types::source_code_info::Location {
+                path: vec![4, 0],
+                leading_comments: Some("\n A thing.\n  Indented.\n\n".into()),
+                ..Default::default()
+            }],
+        };
+        assert_eq!(comments(Some(&info), &[4, 0]), vec!["A thing.", " Indented."]);
+        assert!(comments(Some(&info), &[4, 1]).is_empty());
+    }
+}

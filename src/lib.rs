@@ -1,0 +1,37 @@
+//! mmplugin-gen: generates a typed Rust SDK for Mattermost server plugins
+//! from the plugin gRPC contract.
+//!
+//! The pipeline is four steps, each a module with one job:
+//! [`load`] (protox: sources → descriptors), [`classify`] (descriptors → the
+//! plain [`model`]), [`render`] (model → files, through askama templates and
+//! prost/tonic stubs), and [`emit`] (format, then write atomically or check).
+//! [`inspect`] and [`diff`] report on a contract without generating.
+
+pub mod classify;
+pub mod diff;
+pub mod emit;
+pub mod inspect;
+pub mod load;
+pub mod model;
+pub mod names;
+pub mod render;
+
+use load::ProtoSources;
+use model::Contract;
+
+/// A generated SDK, in memory.
+pub struct Generated {
+    /// The contract it was made from.
+    pub contract: Contract,
+    /// Every file, formatted, sorted by path.
+    pub files: Vec<emit::OutputFile>,
+}
+
+/// Runs load → classify → render → format on `sources`, writing nothing.
+pub fn generate(sources: &ProtoSources, settings: &render::Settings) -> anyhow::Result<Generated> {
+    let fds = sources.compile()?;
+    let contract = classify::classify(&fds)?;
+    let rendered = render::render(&contract, &fds, settings)?;
+    let files = emit::format(rendered, &contract.package)?;
+    Ok(Generated { contract, files })
+}

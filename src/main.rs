@@ -1,0 +1,106 @@
+//! The `mmplugin-gen` command line: a thin shell over the library.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use mmplugin_gen::{diff, emit, inspect, load::ProtoSources, render::Settings};
+
+/// Generate a typed Rust SDK for Mattermost server plugins from the plugin
+/// gRPC protos.
+///
+/// Without a subcommand, generates the SDK crate into --out. The output
+/// folder belongs to the generator: it ends up holding exactly the generated
+/// files, and is left untouched when anything fails.
+#[derive(Debug, Parser)]
+#[command(name = "mmplugin-gen", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// Folder of .proto files [default: the contract built into this binary].
+    #[arg(long, value_name = "DIR", global = true)]
+    proto: Option<PathBuf>,
+    /// Folder to generate the SDK crate into.
+    #[arg(long, value_name = "DIR", default_value = "generated-sdk")]
+    out: PathBuf,
+    /// Write nothing; list the files that would change and exit 1 if any.
+    #[arg(long)]
+    check: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print how every RPC is classified: hook or API method, its shape or
+    /// group, and the Rust names it becomes.
+    Inspect,
+    /// Compare two proto folders at the descriptor level; exit 1 if the
+    /// wire differs.
+    Diff {
+        /// The folder of the old contract.
+        old: PathBuf,
+        /// The folder of the new contract.
+        new: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn sources(proto: Option<&PathBuf>) -> anyhow::Result<ProtoSources> {
+    match proto {
+        Some(dir) => Ok(ProtoSources::from_dir(dir)?),
+        None => Ok(ProtoSources::embedded()),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Inspect) => {
+            let fds = sources(cli.proto.as_ref())?.compile()?;
+            let contract = mmplugin_gen::classify::classify(&fds)?;
+            print!("{}", inspect::report(&contract));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Diff { old, new }) => {
+            let old_fds = ProtoSources::from_dir(&old)?.compile()?;
+            let new_fds = ProtoSources::from_dir(&new)?.compile()?;
+            let differences = diff::diff(&old_fds, &new_fds);
+            for d in &differences {
+                println!("{d}");
+            }
+            println!("{} differences between {} and {}", differences.len(), old.display(), new.display());
+            Ok(if differences.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        None => {
+            let generated = mmplugin_gen::generate(&sources(cli.proto.as_ref())?, &Settings::default())?;
+            for service in &generated.contract.other_services {
+                eprintln!(
+                    "warning: service `{service}` is neither PluginHooks nor PluginAPI: \
+                     it gets raw stubs only, no typed wrappers"
+                );
+            }
+            let out = &cli.out;
+            if cli.check {
+                let changes = emit::check(out, &generated.files)?;
+                for c in &changes {
+                    println!("{c}");
+                }
+                if changes.is_empty() {
+                    println!("{} is up to date ({} files)", out.display(), generated.files.len());
+                    return Ok(ExitCode::SUCCESS);
+                }
+                println!("{} files would change in {}", changes.len(), out.display());
+                return Ok(ExitCode::FAILURE);
+            }
+            let changes = emit::write(out, &generated.files)?;
+            println!("{}: {} files, {} changed", out.display(), generated.files.len(), changes.len());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Rust identifiers for proto names, exactly as prost-build and tonic-build
+//! spell them: the generated wrappers must name the generated stubs right.
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+
+/// A proto name as a Rust field, method or module name (`KVSet` → `kv_set`).
+pub fn snake(name: &str) -> String {
+    escape(name.to_snake_case())
+}
+
+/// A proto name as a Rust type or variant name (`ServeHTTPRequest` → `ServeHttpRequest`).
+pub fn upper_camel(name: &str) -> String {
+    escape(name.to_upper_camel_case())
+}
+
+/// Makes a converted name a legal identifier: keywords that can be raw
+/// become `r#kw`, those that cannot get a trailing `_`, and a leading digit
+/// gets a leading `_` (prost's rules).
+fn escape(ident: String) -> String {
+    const RAW: &[&str] = &[
+        "as", "break", "const", "continue", "else", "enum", "false", "fn", "for", "if", "impl", "in", "let",
+        "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static", "struct", "trait", "true",
+        "type", "unsafe", "use", "where", "while", "dyn", "abstract", "become", "box", "do", "final", "macro",
+        "override", "priv", "typeof", "unsized", "virtual", "yield", "async", "await", "try", "gen",
+    ];
+    const SUFFIXED: &[&str] = &["_", "super", "self", "Self", "extern", "crate"];
+    if RAW.contains(&ident.as_str()) {
+        format!("r#{ident}")
+    } else if SUFFIXED.contains(&ident.as_str()) {
+        format!("{ident}_")
+    } else if ident.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{ident}")
+    } else {
+        ident
+    }
+}
+
+/// An identifier without its raw prefix, for building other names from it
+/// (`r#type` → `type`).
+pub fn bare(ident: &str) -> &str {
+    ident.strip_prefix("r#").unwrap_or(ident)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acronyms_follow_heck_like_prost() {
+        assert_eq!(snake("KVSet"), "kv_set");
+        assert_eq!(snake("ServeHTTP"), "serve_http");
+        assert_eq!(snake("GetLDAPUserAttributes"), "get_ldap_user_attributes");
+        assert_eq!(snake("SetUserStatusTimedDND"), "set_user_status_timed_dnd");
+        assert_eq!(upper_camel("ServeHTTPRequest"), "ServeHttpRequest");
+        assert_eq!(upper_camel("KVSetRequest"), "KvSetRequest");
+        assert_eq!(upper_camel("PluginAPI"), "PluginApi");
+    }
+
+    #[test]
+    fn keywords_are_escaped() {
+        assert_eq!(snake("type"), "r#type");
+        assert_eq!(snake("self"), "self_");
+        assert_eq!(upper_camel("self"), "Self_");
+        assert_eq!(snake("async"), "r#async");
+        assert_eq!(bare("r#type"), "type");
+    }
+}

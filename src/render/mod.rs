@@ -1,0 +1,232 @@
+//! Render: the contract model, through askama templates, into the files of
+//! the SDK crate (unformatted Rust; `emit` formats and writes).
+//!
+//! Templates hold the shape of the output; the view structs here hold every
+//! decision that is not the model's, so templates only loop and print.
+
+mod api;
+pub mod stubs;
+
+use std::path::PathBuf;
+
+use askama::Template;
+use prost_types::FileDescriptorSet;
+
+use crate::classify::{API_SERVICE, HOOKS_SERVICE};
+use crate::model::Contract;
+use crate::names::{snake, upper_camel};
+
+/// One file of the output, relative to the output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// Path below the output folder, with `/` separators.
+    pub path: PathBuf,
+    /// Rust to be formatted, or text written as is.
+    pub kind: FileKind,
+    /// The contents (for Rust: still to be formatted).
+    pub source: String,
+    /// Rust that is already formatted, appended after `source` is.
+    pub preformatted: String,
+}
+
+/// How `emit` treats a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// Formatted in-process, with the `@generated` header put first.
+    Rust,
+    /// Written as rendered.
+    Text,
+}
+
+/// What the generated crate is called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The package name (`mattermost-plugin`).
+    pub crate_name: String,
+    /// The package version.
+    pub version: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { crate_name: "mattermost-plugin".into(), version: env!("CARGO_PKG_VERSION").into() }
+    }
+}
+
+/// Renders every file of the SDK crate. The prost/tonic stubs are made on
+/// other threads while the templates render.
+pub fn render(contract: &Contract, fds: &FileDescriptorSet, settings: &Settings) -> anyhow::Result<Vec<GeneratedFile>> {
+    std::thread::scope(|scope| {
+        let stubs = scope.spawn(|| stubs::generate(fds, &contract.package));
+        let mut files = templates(contract, settings)?;
+        let stubs = stubs.join().unwrap_or_else(|_| Err(anyhow::anyhow!("stub generation panicked")))?;
+        files.push(GeneratedFile {
+            path: "src/proto.rs".into(),
+            kind: FileKind::Rust,
+            source: stubs.messages,
+            preformatted: stubs.clients + &stubs.servers,
+        });
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    })
+}
+
+#[derive(Template)]
+#[template(path = "sdk/Cargo.toml.askama", escape = "none")]
+struct CargoToml<'a> {
+    package: &'a str,
+    crate_name: &'a str,
+    version: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/lib.rs.askama", escape = "none")]
+struct LibRs<'a> {
+    package: &'a str,
+    crate_ident: &'a str,
+    api_count: usize,
+    group_count: usize,
+    hook_count: usize,
+    groups: &'a [GroupView],
+}
+
+#[derive(Template)]
+#[template(path = "sdk/hooks.rs.askama", escape = "none")]
+struct HooksRs<'a> {
+    service: &'a str,
+    hooks: &'a [HookView],
+}
+
+#[derive(Template)]
+#[template(path = "sdk/api_mod.rs.askama", escape = "none")]
+struct ApiModRs<'a> {
+    crate_ident: &'a str,
+    groups: &'a [GroupView],
+}
+
+#[derive(Template)]
+#[template(path = "sdk/api_group.rs.askama", escape = "none")]
+struct ApiGroupRs<'a> {
+    group: &'a GroupView,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/error.rs.askama", escape = "none")]
+struct ErrorRs;
+
+#[derive(Template)]
+#[template(path = "sdk/json.rs.askama", escape = "none")]
+struct JsonRs;
+
+struct HookView {
+    name: String,
+    variant: String,
+    doc: Vec<String>,
+}
+
+struct GroupView {
+    module: String,
+    trait_name: String,
+    summary: String,
+    /// What the group's file imports from `crate::error`.
+    error_imports: String,
+    methods: Vec<api::MethodView>,
+}
+
+fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<GeneratedFile>> {
+    let crate_ident = snake(&settings.crate_name);
+    let hooks: Vec<HookView> = contract
+        .plugin_hooks()
+        .map(|h| HookView { name: h.name.clone(), variant: upper_camel(&h.name), doc: doc_lines(&h.doc) })
+        .collect();
+    let groups: Vec<GroupView> = contract
+        .api_groups
+        .iter()
+        .map(|g| {
+            let methods: Vec<api::MethodView> = g.methods.iter().map(|m| api::MethodView::new(API_SERVICE, m)).collect();
+            let imports: Vec<&str> = [
+                methods.iter().any(|m| m.check_error).then_some("check"),
+                methods.iter().any(|m| m.uses_required).then_some("required"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            GroupView {
+                module: g.name.clone(),
+                trait_name: g.trait_name.clone(),
+                summary: g.summary.clone(),
+                error_imports: imports.join(", "),
+                methods,
+            }
+        })
+        .collect();
+
+    let rust = |path: &str, source: String| GeneratedFile {
+        path: path.into(),
+        kind: FileKind::Rust,
+        source,
+        preformatted: String::new(),
+    };
+    let mut files = vec![
+        GeneratedFile {
+            path: "Cargo.toml".into(),
+            kind: FileKind::Text,
+            source: CargoToml { package: &contract.package, crate_name: &settings.crate_name, version: &settings.version }
+                .render()?,
+            preformatted: String::new(),
+        },
+        rust(
+            "src/lib.rs",
+            LibRs {
+                package: &contract.package,
+                crate_ident: &crate_ident,
+                api_count: contract.api_methods().count(),
+                group_count: groups.len(),
+                hook_count: hooks.len(),
+                groups: &groups,
+            }
+            .render()?,
+        ),
+        rust("src/hooks.rs", HooksRs { service: HOOKS_SERVICE, hooks: &hooks }.render()?),
+        rust("src/error.rs", ErrorRs.render()?),
+        rust("src/json.rs", JsonRs.render()?),
+        rust("src/api/mod.rs", ApiModRs { crate_ident: &crate_ident, groups: &groups }.render()?),
+    ];
+    for group in &groups {
+        files.push(rust(&format!("src/api/{}.rs", group.module), ApiGroupRs { group }.render()?));
+    }
+    Ok(files)
+}
+
+/// Proto comment lines made safe as rustdoc: no indentation (which would
+/// make a doctest), and outside `code spans` brackets and angle brackets
+/// escaped (they would be taken for links and HTML).
+pub(crate) fn doc_lines(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|line| {
+            let mut out = String::with_capacity(line.len());
+            let mut in_code = false;
+            for c in line.trim().chars() {
+                if c == '`' {
+                    in_code = !in_code;
+                } else if !in_code && matches!(c, '[' | ']' | '<' | '>') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_lines_escape_outside_code_only() {
+        let lines = vec!["  Returns []T or <b>, see `map[string]int`.".to_owned()];
+        assert_eq!(doc_lines(&lines), vec!["Returns \\[\\]T or \\<b\\>, see `map[string]int`."]);
+    }
+}
