@@ -44,7 +44,7 @@ pub fn format(files: Vec<GeneratedFile>, package: &str) -> anyhow::Result<Vec<Ou
                     body.push('\n');
                     body.push_str(&file.preformatted);
                 }
-                format!("{header}{body}")
+                format!("{header}{}", space_items(&body))
             }
         };
         Ok(OutputFile { path: file.path, contents })
@@ -63,6 +63,33 @@ pub fn format(files: Vec<GeneratedFile>, package: &str) -> anyhow::Result<Vec<Ou
     all.extend(rest_out?);
     all.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(all)
+}
+
+/// Puts a blank line between consecutive items, which prettyplease does not:
+/// before a line that starts an item (or its docs or attributes) at the
+/// indentation of a line that just closed one.
+fn space_items(code: &str) -> String {
+    const STARTS: &[&str] =
+        &["///", "#[", "pub fn", "pub async", "pub struct", "pub enum", "pub trait", "pub mod", "pub type",
+          "pub const", "pub(crate)", "fn ", "async fn", "impl", "mod ", "struct ", "enum ", "trait ", "type ",
+          "const ", "pub static", "static "];
+    let mut out = String::with_capacity(code.len() + code.len() / 16);
+    let mut previous: Option<&str> = None;
+    for line in code.lines() {
+        let trimmed = line.trim_start();
+        if let Some(prev) = previous {
+            let indent = |l: &str| l.len() - l.trim_start().len();
+            let prev_trimmed = prev.trim_start();
+            let closes = prev_trimmed == "}" || (prev_trimmed.ends_with(';') && !prev_trimmed.starts_with("///"));
+            if closes && indent(prev) == indent(line) && STARTS.iter().any(|s| trimmed.starts_with(s)) {
+                out.push('\n');
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+        previous = Some(line);
+    }
+    out
 }
 
 /// How a file in the output folder would change.

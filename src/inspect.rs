@@ -37,7 +37,7 @@ pub fn report(contract: &Contract) -> String {
         let args = hook.args.iter().map(|f| format!("{}: {}", f.rust_name, f.describe())).collect::<Vec<_>>();
         let _ = writeln!(
             w,
-            "  {:<36} {:<52} fn {}({})  {}",
+            "  {:<36} {:<62} fn {}({})  {}",
             hook.name,
             shape.join(" "),
             hook.method,

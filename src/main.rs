@@ -15,7 +15,7 @@ use mmplugin_gen::{diff, emit, inspect, load::ProtoSources, render::Settings};
 #[command(name = "mmplugin-gen", version, args_conflicts_with_subcommands = true)]
 struct Cli {
     /// Folder of .proto files [default: the contract built into this binary].
-    #[arg(long, value_name = "DIR", global = true)]
+    #[arg(long, value_name = "DIR")]
     proto: Option<PathBuf>,
     /// Folder to generate the SDK crate into.
     #[arg(long, value_name = "DIR", default_value = "generated-sdk")]
@@ -23,6 +23,9 @@ struct Cli {
     /// Write nothing; list the files that would change and exit 1 if any.
     #[arg(long)]
     check: bool,
+    /// Package name of the generated crate.
+    #[arg(long, value_name = "NAME", default_value = "mattermost-plugin")]
+    crate_name: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -31,7 +34,11 @@ struct Cli {
 enum Command {
     /// Print how every RPC is classified: hook or API method, its shape or
     /// group, and the Rust names it becomes.
-    Inspect,
+    Inspect {
+        /// Folder of .proto files [default: the contract built into this binary].
+        #[arg(long, value_name = "DIR")]
+        proto: Option<PathBuf>,
+    },
     /// Compare two proto folders at the descriptor level; exit 1 if the
     /// wire differs.
     Diff {
@@ -61,8 +68,8 @@ fn sources(proto: Option<&PathBuf>) -> anyhow::Result<ProtoSources> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Some(Command::Inspect) => {
-            let fds = sources(cli.proto.as_ref())?.compile()?;
+        Some(Command::Inspect { proto }) => {
+            let fds = sources(proto.as_ref())?.compile()?;
             let contract = mmplugin_gen::classify::classify(&fds)?;
             print!("{}", inspect::report(&contract));
             Ok(ExitCode::SUCCESS)
@@ -78,7 +85,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if differences.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         None => {
-            let generated = mmplugin_gen::generate(&sources(cli.proto.as_ref())?, &Settings::default())?;
+            let settings = Settings { crate_name: cli.crate_name, ..Settings::default() };
+            let generated = mmplugin_gen::generate(&sources(cli.proto.as_ref())?, &settings)?;
             for service in &generated.contract.other_services {
                 eprintln!(
                     "warning: service `{service}` is neither PluginHooks nor PluginAPI: \

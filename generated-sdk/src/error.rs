@@ -11,6 +11,7 @@
 //! [`Error::Transport`]; other gRPC statuses are [`Error::Status`].
 use std::fmt;
 use crate::proto;
+
 /// A failed API call.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -41,6 +42,7 @@ pub enum Error {
         source: serde_json::Error,
     },
 }
+
 impl Error {
     /// The application error, if the server sent one.
     pub fn app(&self) -> Option<&AppError> {
@@ -49,6 +51,7 @@ impl Error {
             _ => None,
         }
     }
+
     /// What kind of failure this is, whichever way the server reported it.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -58,6 +61,7 @@ impl Error {
             Self::MissingField(_) | Self::Json { .. } => ErrorKind::Other,
         }
     }
+
     /// Classifies a gRPC status from an API call.
     pub fn from_status(status: tonic::Status) -> Self {
         if let Some(app) = AppError::from_status(&status) {
@@ -70,21 +74,25 @@ impl Error {
         if from_transport { Self::Transport(status) } else { Self::Status(status) }
     }
 }
+
 impl From<AppError> for Error {
     fn from(app: AppError) -> Self {
         Self::App(Box::new(app))
     }
 }
+
 impl From<tonic::transport::Error> for Error {
     fn from(e: tonic::transport::Error) -> Self {
         Self::Connect(Box::new(e))
     }
 }
+
 impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Self {
         Self::from_status(status)
     }
 }
+
 /// Broad classes of failure, for deciding what to do about one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -108,6 +116,7 @@ pub enum ErrorKind {
     /// Anything else.
     Other,
 }
+
 impl ErrorKind {
     /// The kind an HTTP status code stands for.
     pub fn from_http(status: u16) -> Self {
@@ -123,6 +132,7 @@ impl ErrorKind {
             _ => Self::Other,
         }
     }
+
     /// The kind a gRPC code stands for.
     pub fn from_code(code: tonic::Code) -> Self {
         use tonic::Code;
@@ -141,6 +151,7 @@ impl ErrorKind {
         }
     }
 }
+
 /// An application error from the Mattermost server.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AppError {
@@ -160,11 +171,13 @@ pub struct AppError {
     /// Parameters of the translated message.
     pub params: serde_json::Map<String, serde_json::Value>,
 }
+
 impl AppError {
     /// What kind of failure the status code stands for.
     pub fn kind(&self) -> ErrorKind {
         ErrorKind::from_http(self.status_code)
     }
+
     /// Reads `"<id>: <message>"` from a status, as the real server sends it.
     /// An id is one word (letters, digits, `.`, `_`, `-`); anything else is
     /// not an application error.
@@ -183,6 +196,7 @@ impl AppError {
             })
     }
 }
+
 impl From<proto::AppError> for AppError {
     fn from(e: proto::AppError) -> Self {
         Self {
@@ -196,6 +210,7 @@ impl From<proto::AppError> for AppError {
         }
     }
 }
+
 impl From<AppError> for proto::AppError {
     fn from(e: AppError) -> Self {
         Self {
@@ -210,6 +225,7 @@ impl From<AppError> for proto::AppError {
         }
     }
 }
+
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.id, self.message)?;
@@ -219,6 +235,7 @@ impl fmt::Display for AppError {
         Ok(())
     }
 }
+
 impl std::error::Error for AppError {}
 /// The HTTP status a gRPC code stands for (the inverse of the server's mapping).
 fn http_status(code: tonic::Code) -> u16 {
@@ -238,6 +255,7 @@ fn http_status(code: tonic::Code) -> u16 {
         Code::Unknown | Code::Internal | Code::DataLoss => 500,
     }
 }
+
 /// Turns a response's `error` field into `Err` when it is set.
 pub(crate) fn check(error: Option<proto::AppError>) -> Result<(), Error> {
     match error {
@@ -247,6 +265,7 @@ pub(crate) fn check(error: Option<proto::AppError>) -> Result<(), Error> {
         _ => Ok(()),
     }
 }
+
 /// Unwraps a message field the call cannot do without.
 pub(crate) fn required<T>(value: Option<T>, field: &'static str) -> Result<T, Error> {
     value.ok_or(Error::MissingField(field))

@@ -3,6 +3,7 @@
 
 //! The hooks a plugin can implement, as the server names them.
 use std::{fmt, str::FromStr};
+
 /// A hook of the `PluginHooks` service, named as `Implemented` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -186,6 +187,7 @@ pub enum HookName {
     /// Go: ServeHTTP(c *Context, w http.ResponseWriter, r *http.Request)
     ServeHttp,
 }
+
 impl HookName {
     /// Every hook, in the contract's order.
     pub const ALL: [HookName; 41] = [
@@ -231,6 +233,7 @@ impl HookName {
         HookName::GenerateSupportData,
         HookName::ServeHttp,
     ];
+
     /// The hook's name on the wire (`"MessageWillBePosted"`).
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -282,17 +285,21 @@ impl HookName {
         }
     }
 }
+
 impl fmt::Display for HookName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 /// A name that is not a hook of this contract.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown hook `{0}`")]
 pub struct UnknownHook(pub String);
+
 impl FromStr for HookName {
     type Err = UnknownHook;
+
     /// Parses a wire name exactly as [`HookName::as_str`] spells it.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
@@ -347,9 +354,11 @@ impl FromStr for HookName {
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
     #[test]
     fn names_round_trip() {
         for hook in HookName::ALL {

@@ -9,16 +9,19 @@
 //! come back as JSON integers, so `{"count": 3}` round-trips as `3`, not `3.0`.
 use prost_types::{ListValue, Struct, Value, value::Kind};
 use serde_json::{Map, Number};
+
 /// A `Struct` as a JSON object.
 pub fn struct_to_object(s: Struct) -> Map<String, serde_json::Value> {
     s.fields.into_iter().map(|(k, v)| (k, value_to_json(v))).collect()
 }
+
 /// A JSON object as a `Struct`.
 pub fn object_to_struct(map: Map<String, serde_json::Value>) -> Struct {
     Struct {
         fields: map.into_iter().map(|(k, v)| (k, json_to_value(v))).collect(),
     }
 }
+
 /// A protobuf `Value` as JSON. A value with no kind set is `null`.
 pub fn value_to_json(value: Value) -> serde_json::Value {
     match value.kind {
@@ -34,6 +37,7 @@ pub fn value_to_json(value: Value) -> serde_json::Value {
         }
     }
 }
+
 /// JSON as a protobuf `Value`. Integers beyond 2^53 lose precision, as they
 /// would in any protobuf `Value`.
 pub fn json_to_value(value: serde_json::Value) -> Value {
@@ -51,6 +55,7 @@ pub fn json_to_value(value: serde_json::Value) -> Value {
     };
     Value { kind: Some(kind) }
 }
+
 fn number_to_json(n: f64) -> serde_json::Value {
     const EXACT: f64 = 9_007_199_254_740_992.0;
     if n.fract() == 0.0 && n.abs() <= EXACT {
@@ -59,6 +64,7 @@ fn number_to_json(n: f64) -> serde_json::Value {
         Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
     }
 }
+
 /// Decodes JSON carried in a `bytes` field; empty bytes are `null`.
 pub fn from_bytes(
     bytes: &[u8],
@@ -73,14 +79,17 @@ pub fn from_bytes(
             source,
         })
 }
+
 /// Encodes JSON for a `bytes` field.
 pub fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
     value.to_string().into_bytes()
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
     #[test]
     fn objects_round_trip() {
         let original = json!(
@@ -90,6 +99,7 @@ mod tests {
         let back = serde_json::Value::Object(struct_to_object(object_to_struct(map)));
         assert_eq!(back, original);
     }
+
     #[test]
     fn empty_bytes_are_null_and_bad_bytes_are_an_error() {
         assert_eq!(from_bytes(b"", "f").unwrap(), serde_json::Value::Null);

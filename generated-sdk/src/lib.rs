@@ -12,15 +12,20 @@
 //! - [`proto`] holds the wire messages and the raw tonic clients and servers.
 //! - [`json`] converts protobuf `Struct`/`Value` and JSON `bytes` to and from `serde_json`.
 pub mod api;
+
 pub mod error;
+
 pub mod hooks;
+
 pub mod json;
+
 /// Wire messages (prost) and gRPC clients and servers (tonic) of `mattermost.pluginapi.v1`.
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
 pub mod proto;
 pub use api::PluginApiClient;
 pub use error::{AppError, Error, ErrorKind};
 pub use hooks::HookName;
+
 /// Everything a plugin needs in scope: the client and every API trait.
 pub mod prelude {
     pub use crate::api::{

@@ -14,6 +14,7 @@ pub struct StringMap {
         ::prost::alloc::string::String,
     >,
 }
+
 /// Tracing metadata that opens (field 1) each hook request.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RequestContext {
@@ -33,6 +34,7 @@ pub struct RequestContext {
     #[prost(string, tag = "4")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// A failure reported by Mattermost, the wire form of Go's `model.AppError`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct AppError {
@@ -67,6 +69,7 @@ pub struct AppError {
     #[prost(message, optional, tag = "7")]
     pub params: ::core::option::Option<::prost_types::Struct>,
 }
+
 /// Limits a user search to people who share given teams or channels.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ViewUsersRestrictions {
@@ -77,6 +80,7 @@ pub struct ViewUsersRestrictions {
     #[prost(string, repeated, tag = "2")]
     pub channels: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// A Mattermost account, human or bot; the wire form of Go's `model.User`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct User {
@@ -189,6 +193,7 @@ pub struct User {
     #[prost(int64, tag = "34")]
     pub last_login: i64,
 }
+
 /// A team, the top-level container of channels; the wire form of Go's `model.Team`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Team {
@@ -245,6 +250,7 @@ pub struct Team {
     #[prost(bool, tag = "18")]
     pub cloud_limits_archived: bool,
 }
+
 /// One user's membership of one team; the wire form of Go's `model.TeamMember`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TeamMember {
@@ -271,6 +277,7 @@ pub struct TeamMember {
     #[prost(int64, tag = "8")]
     pub create_at: i64,
 }
+
 /// Unread counters of one user in one team; the wire form of Go's `model.TeamUnread`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TeamUnread {
@@ -295,6 +302,7 @@ pub struct TeamUnread {
     #[prost(int64, tag = "7")]
     pub thread_mention_count: i64,
 }
+
 /// Who may join a team; Go stores it as the one-letter strings `O` and `I`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -306,6 +314,7 @@ pub enum TeamType {
     /// Joining needs an invitation (Go `I`).
     Invite = 2,
 }
+
 impl TeamType {
     /// String value of the enum field names used in the ProtoBuf definition.
     ///
@@ -318,6 +327,7 @@ impl TeamType {
             Self::Invite => "TEAM_TYPE_INVITE",
         }
     }
+
     /// Creates an enum from field names used in the ProtoBuf definition.
     pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
         match value {
@@ -328,6 +338,7 @@ impl TeamType {
         }
     }
 }
+
 /// Arguments of `CreateUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateUserRequest {
@@ -335,6 +346,7 @@ pub struct CreateUserRequest {
     #[prost(message, optional, tag = "1")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Result of `CreateUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateUserResponse {
@@ -344,18 +356,21 @@ pub struct CreateUserResponse {
     #[prost(message, optional, tag = "2")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Arguments of `DeleteUser`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteUserRequest {
     #[prost(string, tag = "1")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `DeleteUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeleteUserResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetUsers`: the filter set of Go's `model.UserGetOptions`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUsersRequest {
@@ -417,6 +432,7 @@ pub struct GetUsersRequest {
     #[prost(message, optional, tag = "19")]
     pub view_restrictions: ::core::option::Option<ViewUsersRestrictions>,
 }
+
 /// Result of `GetUsers`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetUsersResponse {
@@ -425,12 +441,14 @@ pub struct GetUsersResponse {
     #[prost(message, repeated, tag = "2")]
     pub users: ::prost::alloc::vec::Vec<User>,
 }
+
 /// Arguments of `GetUsersByIds`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUsersByIdsRequest {
     #[prost(string, repeated, tag = "1")]
     pub user_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Result of `GetUsersByIds`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetUsersByIdsResponse {
@@ -440,12 +458,14 @@ pub struct GetUsersByIdsResponse {
     #[prost(message, repeated, tag = "2")]
     pub users: ::prost::alloc::vec::Vec<User>,
 }
+
 /// Arguments of `GetUser`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUserRequest {
     #[prost(string, tag = "1")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetUserResponse {
@@ -454,12 +474,14 @@ pub struct GetUserResponse {
     #[prost(message, optional, tag = "2")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Arguments of `GetUserByEmail`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUserByEmailRequest {
     #[prost(string, tag = "1")]
     pub email: ::prost::alloc::string::String,
 }
+
 /// Result of `GetUserByEmail`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetUserByEmailResponse {
@@ -468,6 +490,7 @@ pub struct GetUserByEmailResponse {
     #[prost(message, optional, tag = "2")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Arguments of `GetUserByUsername`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUserByUsernameRequest {
@@ -475,6 +498,7 @@ pub struct GetUserByUsernameRequest {
     #[prost(string, tag = "1")]
     pub name: ::prost::alloc::string::String,
 }
+
 /// Result of `GetUserByUsername`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetUserByUsernameResponse {
@@ -483,12 +507,14 @@ pub struct GetUserByUsernameResponse {
     #[prost(message, optional, tag = "2")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Arguments of `GetUsersByUsernames`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUsersByUsernamesRequest {
     #[prost(string, repeated, tag = "1")]
     pub usernames: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Result of `GetUsersByUsernames`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetUsersByUsernamesResponse {
@@ -497,6 +523,7 @@ pub struct GetUsersByUsernamesResponse {
     #[prost(message, repeated, tag = "2")]
     pub users: ::prost::alloc::vec::Vec<User>,
 }
+
 /// Arguments of `GetUsersInTeam`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUsersInTeamRequest {
@@ -509,6 +536,7 @@ pub struct GetUsersInTeamRequest {
     #[prost(int32, tag = "3")]
     pub per_page: i32,
 }
+
 /// Result of `GetUsersInTeam`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetUsersInTeamResponse {
@@ -517,6 +545,7 @@ pub struct GetUsersInTeamResponse {
     #[prost(message, repeated, tag = "2")]
     pub users: ::prost::alloc::vec::Vec<User>,
 }
+
 /// Arguments of `UpdateUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateUserRequest {
@@ -524,6 +553,7 @@ pub struct UpdateUserRequest {
     #[prost(message, optional, tag = "1")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Result of `UpdateUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateUserResponse {
@@ -533,12 +563,14 @@ pub struct UpdateUserResponse {
     #[prost(message, optional, tag = "2")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Arguments of `GetUserStatus`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUserStatusRequest {
     #[prost(string, tag = "1")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetUserStatus`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetUserStatusResponse {
@@ -547,12 +579,14 @@ pub struct GetUserStatusResponse {
     #[prost(message, optional, tag = "2")]
     pub status: ::core::option::Option<Status>,
 }
+
 /// Arguments of `GetUserStatusesByIds`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUserStatusesByIdsRequest {
     #[prost(string, repeated, tag = "1")]
     pub user_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Result of `GetUserStatusesByIds`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetUserStatusesByIdsResponse {
@@ -561,6 +595,7 @@ pub struct GetUserStatusesByIdsResponse {
     #[prost(message, repeated, tag = "2")]
     pub statuses: ::prost::alloc::vec::Vec<Status>,
 }
+
 /// Arguments of `UpdateUserStatus`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateUserStatusRequest {
@@ -570,6 +605,7 @@ pub struct UpdateUserStatusRequest {
     #[prost(string, tag = "2")]
     pub status: ::prost::alloc::string::String,
 }
+
 /// Result of `UpdateUserStatus`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateUserStatusResponse {
@@ -579,6 +615,7 @@ pub struct UpdateUserStatusResponse {
     #[prost(message, optional, tag = "2")]
     pub status: ::core::option::Option<Status>,
 }
+
 /// Arguments of `SetUserStatusTimedDND`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SetUserStatusTimedDndRequest {
@@ -588,6 +625,7 @@ pub struct SetUserStatusTimedDndRequest {
     #[prost(int64, tag = "2")]
     pub end_time: i64,
 }
+
 /// Result of `SetUserStatusTimedDND`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SetUserStatusTimedDndResponse {
@@ -596,6 +634,7 @@ pub struct SetUserStatusTimedDndResponse {
     #[prost(message, optional, tag = "2")]
     pub status: ::core::option::Option<Status>,
 }
+
 /// Arguments of `UpdateUserActive`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateUserActiveRequest {
@@ -605,12 +644,14 @@ pub struct UpdateUserActiveRequest {
     #[prost(bool, tag = "2")]
     pub active: bool,
 }
+
 /// Result of `UpdateUserActive`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateUserActiveResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `UpdateUserCustomStatus`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateUserCustomStatusRequest {
@@ -619,24 +660,28 @@ pub struct UpdateUserCustomStatusRequest {
     #[prost(message, optional, tag = "2")]
     pub custom_status: ::core::option::Option<CustomStatus>,
 }
+
 /// Result of `UpdateUserCustomStatus`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateUserCustomStatusResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `RemoveUserCustomStatus`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RemoveUserCustomStatusRequest {
     #[prost(string, tag = "1")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `RemoveUserCustomStatus`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RemoveUserCustomStatusResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetUsersInChannel`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUsersInChannelRequest {
@@ -652,6 +697,7 @@ pub struct GetUsersInChannelRequest {
     #[prost(int32, tag = "4")]
     pub per_page: i32,
 }
+
 /// Result of `GetUsersInChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetUsersInChannelResponse {
@@ -660,6 +706,7 @@ pub struct GetUsersInChannelResponse {
     #[prost(message, repeated, tag = "2")]
     pub users: ::prost::alloc::vec::Vec<User>,
 }
+
 /// Arguments of `GetLDAPUserAttributes`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetLdapUserAttributesRequest {
@@ -669,6 +716,7 @@ pub struct GetLdapUserAttributesRequest {
     #[prost(string, repeated, tag = "2")]
     pub attributes: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Result of `GetLDAPUserAttributes`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetLdapUserAttributesResponse {
@@ -681,6 +729,7 @@ pub struct GetLdapUserAttributesResponse {
         ::prost::alloc::string::String,
     >,
 }
+
 /// Arguments of `SearchUsers`: the fields of Go's `model.UserSearch`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SearchUsersRequest {
@@ -730,6 +779,7 @@ pub struct SearchUsersRequest {
     #[prost(string, tag = "15")]
     pub not_in_group_id: ::prost::alloc::string::String,
 }
+
 /// Result of `SearchUsers`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SearchUsersResponse {
@@ -738,12 +788,14 @@ pub struct SearchUsersResponse {
     #[prost(message, repeated, tag = "2")]
     pub users: ::prost::alloc::vec::Vec<User>,
 }
+
 /// Arguments of `GetProfileImage`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetProfileImageRequest {
     #[prost(string, tag = "1")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetProfileImage`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetProfileImageResponse {
@@ -753,6 +805,7 @@ pub struct GetProfileImageResponse {
     #[prost(bytes = "vec", tag = "2")]
     pub image: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Arguments of `SetProfileImage`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SetProfileImageRequest {
@@ -762,12 +815,14 @@ pub struct SetProfileImageRequest {
     #[prost(bytes = "vec", tag = "2")]
     pub data: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Result of `SetProfileImage`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SetProfileImageResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `HasPermissionTo`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct HasPermissionToRequest {
@@ -777,6 +832,7 @@ pub struct HasPermissionToRequest {
     #[prost(string, tag = "2")]
     pub permission_id: ::prost::alloc::string::String,
 }
+
 /// Result of `HasPermissionTo`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct HasPermissionToResponse {
@@ -785,6 +841,7 @@ pub struct HasPermissionToResponse {
     #[prost(bool, tag = "2")]
     pub has_permission: bool,
 }
+
 /// Arguments of `HasPermissionToTeam`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct HasPermissionToTeamRequest {
@@ -796,6 +853,7 @@ pub struct HasPermissionToTeamRequest {
     #[prost(string, tag = "3")]
     pub permission_id: ::prost::alloc::string::String,
 }
+
 /// Result of `HasPermissionToTeam`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct HasPermissionToTeamResponse {
@@ -804,6 +862,7 @@ pub struct HasPermissionToTeamResponse {
     #[prost(bool, tag = "2")]
     pub has_permission: bool,
 }
+
 /// Arguments of `HasPermissionToChannel`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct HasPermissionToChannelRequest {
@@ -815,6 +874,7 @@ pub struct HasPermissionToChannelRequest {
     #[prost(string, tag = "3")]
     pub permission_id: ::prost::alloc::string::String,
 }
+
 /// Result of `HasPermissionToChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct HasPermissionToChannelResponse {
@@ -823,6 +883,7 @@ pub struct HasPermissionToChannelResponse {
     #[prost(bool, tag = "2")]
     pub has_permission: bool,
 }
+
 /// Arguments of `PublishUserTyping`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PublishUserTypingRequest {
@@ -834,12 +895,14 @@ pub struct PublishUserTypingRequest {
     #[prost(string, tag = "3")]
     pub parent_id: ::prost::alloc::string::String,
 }
+
 /// Result of `PublishUserTyping`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PublishUserTypingResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `UpdateUserAuth`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateUserAuthRequest {
@@ -848,6 +911,7 @@ pub struct UpdateUserAuthRequest {
     #[prost(message, optional, tag = "2")]
     pub user_auth: ::core::option::Option<UserAuth>,
 }
+
 /// Result of `UpdateUserAuth`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateUserAuthResponse {
@@ -857,6 +921,7 @@ pub struct UpdateUserAuthResponse {
     #[prost(message, optional, tag = "2")]
     pub user_auth: ::core::option::Option<UserAuth>,
 }
+
 /// Arguments of `UpdateUserRoles`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateUserRolesRequest {
@@ -866,6 +931,7 @@ pub struct UpdateUserRolesRequest {
     #[prost(string, tag = "2")]
     pub new_roles: ::prost::alloc::string::String,
 }
+
 /// Result of `UpdateUserRoles`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateUserRolesResponse {
@@ -874,12 +940,14 @@ pub struct UpdateUserRolesResponse {
     #[prost(message, optional, tag = "2")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Arguments of `GetSession`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetSessionRequest {
     #[prost(string, tag = "1")]
     pub session_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetSession`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetSessionResponse {
@@ -888,6 +956,7 @@ pub struct GetSessionResponse {
     #[prost(message, optional, tag = "2")]
     pub session: ::core::option::Option<Session>,
 }
+
 /// Arguments of `CreateSession`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateSessionRequest {
@@ -895,6 +964,7 @@ pub struct CreateSessionRequest {
     #[prost(message, optional, tag = "1")]
     pub session: ::core::option::Option<Session>,
 }
+
 /// Result of `CreateSession`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateSessionResponse {
@@ -904,6 +974,7 @@ pub struct CreateSessionResponse {
     #[prost(message, optional, tag = "2")]
     pub session: ::core::option::Option<Session>,
 }
+
 /// Arguments of `ExtendSessionExpiry`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ExtendSessionExpiryRequest {
@@ -913,24 +984,28 @@ pub struct ExtendSessionExpiryRequest {
     #[prost(int64, tag = "2")]
     pub new_expiry: i64,
 }
+
 /// Result of `ExtendSessionExpiry`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ExtendSessionExpiryResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `RevokeSession`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RevokeSessionRequest {
     #[prost(string, tag = "1")]
     pub session_id: ::prost::alloc::string::String,
 }
+
 /// Result of `RevokeSession`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RevokeSessionResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `CreateUserAccessToken`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateUserAccessTokenRequest {
@@ -938,6 +1013,7 @@ pub struct CreateUserAccessTokenRequest {
     #[prost(message, optional, tag = "1")]
     pub token: ::core::option::Option<UserAccessToken>,
 }
+
 /// Result of `CreateUserAccessToken`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateUserAccessTokenResponse {
@@ -947,6 +1023,7 @@ pub struct CreateUserAccessTokenResponse {
     #[prost(message, optional, tag = "2")]
     pub token: ::core::option::Option<UserAccessToken>,
 }
+
 /// Arguments of `RevokeUserAccessToken`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RevokeUserAccessTokenRequest {
@@ -954,12 +1031,14 @@ pub struct RevokeUserAccessTokenRequest {
     #[prost(string, tag = "1")]
     pub token_id: ::prost::alloc::string::String,
 }
+
 /// Result of `RevokeUserAccessToken`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RevokeUserAccessTokenResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `CreateTeam`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateTeamRequest {
@@ -967,6 +1046,7 @@ pub struct CreateTeamRequest {
     #[prost(message, optional, tag = "1")]
     pub team: ::core::option::Option<Team>,
 }
+
 /// Result of `CreateTeam`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateTeamResponse {
@@ -975,18 +1055,21 @@ pub struct CreateTeamResponse {
     #[prost(message, optional, tag = "2")]
     pub team: ::core::option::Option<Team>,
 }
+
 /// Arguments of `DeleteTeam`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteTeamRequest {
     #[prost(string, tag = "1")]
     pub team_id: ::prost::alloc::string::String,
 }
+
 /// Result of `DeleteTeam`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeleteTeamResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetTeams`; the call takes none.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetTeamsRequest {}
@@ -998,12 +1081,14 @@ pub struct GetTeamsResponse {
     #[prost(message, repeated, tag = "2")]
     pub teams: ::prost::alloc::vec::Vec<Team>,
 }
+
 /// Arguments of `GetTeam`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetTeamRequest {
     #[prost(string, tag = "1")]
     pub team_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetTeam`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetTeamResponse {
@@ -1012,6 +1097,7 @@ pub struct GetTeamResponse {
     #[prost(message, optional, tag = "2")]
     pub team: ::core::option::Option<Team>,
 }
+
 /// Arguments of `GetTeamByName`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetTeamByNameRequest {
@@ -1019,6 +1105,7 @@ pub struct GetTeamByNameRequest {
     #[prost(string, tag = "1")]
     pub name: ::prost::alloc::string::String,
 }
+
 /// Result of `GetTeamByName`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetTeamByNameResponse {
@@ -1027,12 +1114,14 @@ pub struct GetTeamByNameResponse {
     #[prost(message, optional, tag = "2")]
     pub team: ::core::option::Option<Team>,
 }
+
 /// Arguments of `GetTeamsUnreadForUser`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetTeamsUnreadForUserRequest {
     #[prost(string, tag = "1")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetTeamsUnreadForUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetTeamsUnreadForUserResponse {
@@ -1042,6 +1131,7 @@ pub struct GetTeamsUnreadForUserResponse {
     #[prost(message, repeated, tag = "2")]
     pub team_unreads: ::prost::alloc::vec::Vec<TeamUnread>,
 }
+
 /// Arguments of `UpdateTeam`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateTeamRequest {
@@ -1049,6 +1139,7 @@ pub struct UpdateTeamRequest {
     #[prost(message, optional, tag = "1")]
     pub team: ::core::option::Option<Team>,
 }
+
 /// Result of `UpdateTeam`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateTeamResponse {
@@ -1057,6 +1148,7 @@ pub struct UpdateTeamResponse {
     #[prost(message, optional, tag = "2")]
     pub team: ::core::option::Option<Team>,
 }
+
 /// Arguments of `SearchTeams`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SearchTeamsRequest {
@@ -1064,6 +1156,7 @@ pub struct SearchTeamsRequest {
     #[prost(string, tag = "1")]
     pub term: ::prost::alloc::string::String,
 }
+
 /// Result of `SearchTeams`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SearchTeamsResponse {
@@ -1072,12 +1165,14 @@ pub struct SearchTeamsResponse {
     #[prost(message, repeated, tag = "2")]
     pub teams: ::prost::alloc::vec::Vec<Team>,
 }
+
 /// Arguments of `GetTeamsForUser`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetTeamsForUserRequest {
     #[prost(string, tag = "1")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetTeamsForUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetTeamsForUserResponse {
@@ -1086,6 +1181,7 @@ pub struct GetTeamsForUserResponse {
     #[prost(message, repeated, tag = "2")]
     pub teams: ::prost::alloc::vec::Vec<Team>,
 }
+
 /// Arguments of `CreateTeamMember`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateTeamMemberRequest {
@@ -1094,6 +1190,7 @@ pub struct CreateTeamMemberRequest {
     #[prost(string, tag = "2")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `CreateTeamMember`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateTeamMemberResponse {
@@ -1102,6 +1199,7 @@ pub struct CreateTeamMemberResponse {
     #[prost(message, optional, tag = "2")]
     pub team_member: ::core::option::Option<TeamMember>,
 }
+
 /// Arguments of `CreateTeamMembers`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateTeamMembersRequest {
@@ -1113,6 +1211,7 @@ pub struct CreateTeamMembersRequest {
     #[prost(string, tag = "3")]
     pub requestor_id: ::prost::alloc::string::String,
 }
+
 /// Result of `CreateTeamMembers`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateTeamMembersResponse {
@@ -1121,6 +1220,7 @@ pub struct CreateTeamMembersResponse {
     #[prost(message, repeated, tag = "2")]
     pub team_members: ::prost::alloc::vec::Vec<TeamMember>,
 }
+
 /// Arguments of `CreateTeamMembersGracefully`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateTeamMembersGracefullyRequest {
@@ -1132,6 +1232,7 @@ pub struct CreateTeamMembersGracefullyRequest {
     #[prost(string, tag = "3")]
     pub requestor_id: ::prost::alloc::string::String,
 }
+
 /// Result of `CreateTeamMembersGracefully`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateTeamMembersGracefullyResponse {
@@ -1141,6 +1242,7 @@ pub struct CreateTeamMembersGracefullyResponse {
     #[prost(message, repeated, tag = "2")]
     pub team_members: ::prost::alloc::vec::Vec<TeamMemberWithError>,
 }
+
 /// Arguments of `DeleteTeamMember`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteTeamMemberRequest {
@@ -1152,12 +1254,14 @@ pub struct DeleteTeamMemberRequest {
     #[prost(string, tag = "3")]
     pub requestor_id: ::prost::alloc::string::String,
 }
+
 /// Result of `DeleteTeamMember`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeleteTeamMemberResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetTeamMembers`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetTeamMembersRequest {
@@ -1170,6 +1274,7 @@ pub struct GetTeamMembersRequest {
     #[prost(int32, tag = "3")]
     pub per_page: i32,
 }
+
 /// Result of `GetTeamMembers`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetTeamMembersResponse {
@@ -1178,6 +1283,7 @@ pub struct GetTeamMembersResponse {
     #[prost(message, repeated, tag = "2")]
     pub team_members: ::prost::alloc::vec::Vec<TeamMember>,
 }
+
 /// Arguments of `GetTeamMember`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetTeamMemberRequest {
@@ -1186,6 +1292,7 @@ pub struct GetTeamMemberRequest {
     #[prost(string, tag = "2")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetTeamMember`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetTeamMemberResponse {
@@ -1194,6 +1301,7 @@ pub struct GetTeamMemberResponse {
     #[prost(message, optional, tag = "2")]
     pub team_member: ::core::option::Option<TeamMember>,
 }
+
 /// Arguments of `GetTeamMembersForUser`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetTeamMembersForUserRequest {
@@ -1206,6 +1314,7 @@ pub struct GetTeamMembersForUserRequest {
     #[prost(int32, tag = "3")]
     pub per_page: i32,
 }
+
 /// Result of `GetTeamMembersForUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetTeamMembersForUserResponse {
@@ -1214,6 +1323,7 @@ pub struct GetTeamMembersForUserResponse {
     #[prost(message, repeated, tag = "2")]
     pub team_members: ::prost::alloc::vec::Vec<TeamMember>,
 }
+
 /// Arguments of `UpdateTeamMemberRoles`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateTeamMemberRolesRequest {
@@ -1225,6 +1335,7 @@ pub struct UpdateTeamMemberRolesRequest {
     #[prost(string, tag = "3")]
     pub new_roles: ::prost::alloc::string::String,
 }
+
 /// Result of `UpdateTeamMemberRoles`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateTeamMemberRolesResponse {
@@ -1233,12 +1344,14 @@ pub struct UpdateTeamMemberRolesResponse {
     #[prost(message, optional, tag = "2")]
     pub team_member: ::core::option::Option<TeamMember>,
 }
+
 /// Arguments of `GetTeamIcon`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetTeamIconRequest {
     #[prost(string, tag = "1")]
     pub team_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetTeamIcon`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetTeamIconResponse {
@@ -1248,6 +1361,7 @@ pub struct GetTeamIconResponse {
     #[prost(bytes = "vec", tag = "2")]
     pub icon: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Arguments of `SetTeamIcon`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SetTeamIconRequest {
@@ -1257,30 +1371,35 @@ pub struct SetTeamIconRequest {
     #[prost(bytes = "vec", tag = "2")]
     pub data: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Result of `SetTeamIcon`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SetTeamIconResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `RemoveTeamIcon`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RemoveTeamIconRequest {
     #[prost(string, tag = "1")]
     pub team_id: ::prost::alloc::string::String,
 }
+
 /// Result of `RemoveTeamIcon`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RemoveTeamIconResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetTeamStats`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetTeamStatsRequest {
     #[prost(string, tag = "1")]
     pub team_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetTeamStats`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetTeamStatsResponse {
@@ -1289,6 +1408,7 @@ pub struct GetTeamStatsResponse {
     #[prost(message, optional, tag = "2")]
     pub team_stats: ::core::option::Option<TeamStats>,
 }
+
 /// A user's presence; the wire form of Go's `model.Status`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Status {
@@ -1307,6 +1427,7 @@ pub struct Status {
     #[prost(int64, tag = "5")]
     pub dnd_end_time: i64,
 }
+
 /// A user-chosen status line with an emoji; the wire form of Go's `model.CustomStatus`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CustomStatus {
@@ -1322,6 +1443,7 @@ pub struct CustomStatus {
     #[prost(int64, tag = "4")]
     pub expires_at: i64,
 }
+
 /// How a user signs in; the wire form of Go's `model.UserAuth`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UserAuth {
@@ -1332,6 +1454,7 @@ pub struct UserAuth {
     #[prost(string, tag = "2")]
     pub auth_service: ::prost::alloc::string::String,
 }
+
 /// A signed-in session of a user; the wire form of Go's `model.Session`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Session {
@@ -1376,6 +1499,7 @@ pub struct Session {
     #[prost(bool, tag = "13")]
     pub local: bool,
 }
+
 /// A personal access token; the wire form of Go's `model.UserAccessToken`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UserAccessToken {
@@ -1393,6 +1517,7 @@ pub struct UserAccessToken {
     #[prost(bool, tag = "5")]
     pub is_active: bool,
 }
+
 /// Outcome for one user of a bulk team join; the wire form of Go's `model.TeamMemberWithError`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TeamMemberWithError {
@@ -1405,6 +1530,7 @@ pub struct TeamMemberWithError {
     #[prost(message, optional, tag = "3")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Member counts of a team; the wire form of Go's `model.TeamStats`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TeamStats {
@@ -1417,6 +1543,7 @@ pub struct TeamStats {
     #[prost(int64, tag = "3")]
     pub active_member_count: i64,
 }
+
 /// Banner shown across the top of a channel, Go's `model.ChannelBannerInfo`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ChannelBannerInfo {
@@ -1430,6 +1557,7 @@ pub struct ChannelBannerInfo {
     #[prost(string, optional, tag = "3")]
     pub background_color: ::core::option::Option<::prost::alloc::string::String>,
 }
+
 /// A channel with its settings and counters, Go's `model.Channel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Channel {
@@ -1512,6 +1640,7 @@ pub struct Channel {
     #[prost(string, tag = "26")]
     pub default_category_name: ::prost::alloc::string::String,
 }
+
 /// Kind of channel, the wire form of Go's `model.ChannelType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -1527,6 +1656,7 @@ pub enum ChannelType {
     /// Group message channel among three to eight users (`G` in Go).
     Group = 4,
 }
+
 impl ChannelType {
     /// String value of the enum field names used in the ProtoBuf definition.
     ///
@@ -1541,6 +1671,7 @@ impl ChannelType {
             Self::Group => "CHANNEL_TYPE_GROUP",
         }
     }
+
     /// Creates an enum from field names used in the ProtoBuf definition.
     pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
         match value {
@@ -1553,6 +1684,7 @@ impl ChannelType {
         }
     }
 }
+
 /// Metadata for a stored file, Go's `model.FileInfo`; the content itself is fetched separately.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct FileInfo {
@@ -1608,6 +1740,7 @@ pub struct FileInfo {
     #[prost(bool, tag = "17")]
     pub archived: bool,
 }
+
 /// Outcome of an upload, Go's `model.FileUploadResponse`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct FileUploadResponse {
@@ -1618,6 +1751,7 @@ pub struct FileUploadResponse {
     #[prost(string, repeated, tag = "2")]
     pub client_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// A named blob of file content, Go's `model.FileData`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct FileData {
@@ -1628,6 +1762,7 @@ pub struct FileData {
     #[prost(bytes = "vec", tag = "2")]
     pub data: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Extra data the server derives for a post, Go's `model.PostMetadata`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PostMetadata {
@@ -1650,6 +1785,7 @@ pub struct PostMetadata {
     #[prost(message, repeated, tag = "6")]
     pub acknowledgements: ::prost::alloc::vec::Vec<PostAcknowledgement>,
 }
+
 /// One embedded preview attached to a post, Go's `model.PostEmbed`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PostEmbed {
@@ -1663,6 +1799,7 @@ pub struct PostEmbed {
     #[prost(message, optional, tag = "3")]
     pub data: ::core::option::Option<::prost_types::Struct>,
 }
+
 /// Size and format of an image referenced by a post.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PostImage {
@@ -1679,6 +1816,7 @@ pub struct PostImage {
     #[prost(int64, tag = "4")]
     pub frame_count: i64,
 }
+
 /// Priority settings of a post, Go's `model.PostPriority`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PostPriority {
@@ -1692,6 +1830,7 @@ pub struct PostPriority {
     #[prost(bool, optional, tag = "3")]
     pub persistent_notifications: ::core::option::Option<bool>,
 }
+
 /// One user's acknowledgement of a post.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PostAcknowledgement {
@@ -1705,6 +1844,7 @@ pub struct PostAcknowledgement {
     #[prost(int64, tag = "3")]
     pub acknowledged_at: i64,
 }
+
 /// An emoji reaction left by a user on a post, Go's `model.Reaction`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Reaction {
@@ -1733,6 +1873,7 @@ pub struct Reaction {
     #[prost(string, optional, tag = "8")]
     pub channel_id: ::core::option::Option<::prost::alloc::string::String>,
 }
+
 /// A message in a channel, Go's `model.Post`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Post {
@@ -1809,6 +1950,7 @@ pub struct Post {
     #[prost(message, optional, tag = "24")]
     pub metadata: ::core::option::Option<PostMetadata>,
 }
+
 /// A page of posts with their display order, Go's `model.PostList`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PostList {
@@ -1832,6 +1974,7 @@ pub struct PostList {
     #[prost(bool, tag = "6")]
     pub has_next: bool,
 }
+
 /// Arguments of `CreateChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateChannelRequest {
@@ -1839,6 +1982,7 @@ pub struct CreateChannelRequest {
     #[prost(message, optional, tag = "1")]
     pub channel: ::core::option::Option<Channel>,
 }
+
 /// Result of `CreateChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateChannelResponse {
@@ -1849,6 +1993,7 @@ pub struct CreateChannelResponse {
     #[prost(message, optional, tag = "2")]
     pub channel: ::core::option::Option<Channel>,
 }
+
 /// Arguments of `DeleteChannel`, which archives a channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteChannelRequest {
@@ -1856,6 +2001,7 @@ pub struct DeleteChannelRequest {
     #[prost(string, tag = "1")]
     pub channel_id: ::prost::alloc::string::String,
 }
+
 /// Result of `DeleteChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeleteChannelResponse {
@@ -1863,6 +2009,7 @@ pub struct DeleteChannelResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetPublicChannelsForTeam`: page through a team's public channels.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPublicChannelsForTeamRequest {
@@ -1876,6 +2023,7 @@ pub struct GetPublicChannelsForTeamRequest {
     #[prost(int32, tag = "3")]
     pub per_page: i32,
 }
+
 /// Result of `GetPublicChannelsForTeam`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPublicChannelsForTeamResponse {
@@ -1886,6 +2034,7 @@ pub struct GetPublicChannelsForTeamResponse {
     #[prost(message, repeated, tag = "2")]
     pub channels: ::prost::alloc::vec::Vec<Channel>,
 }
+
 /// Arguments of `GetChannel`: fetch a channel by id.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetChannelRequest {
@@ -1893,6 +2042,7 @@ pub struct GetChannelRequest {
     #[prost(string, tag = "1")]
     pub channel_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetChannelResponse {
@@ -1903,6 +2053,7 @@ pub struct GetChannelResponse {
     #[prost(message, optional, tag = "2")]
     pub channel: ::core::option::Option<Channel>,
 }
+
 /// Arguments of `GetChannelByName`: find a channel by its handle inside a team.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetChannelByNameRequest {
@@ -1916,6 +2067,7 @@ pub struct GetChannelByNameRequest {
     #[prost(bool, tag = "3")]
     pub include_deleted: bool,
 }
+
 /// Result of `GetChannelByName`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetChannelByNameResponse {
@@ -1926,6 +2078,7 @@ pub struct GetChannelByNameResponse {
     #[prost(message, optional, tag = "2")]
     pub channel: ::core::option::Option<Channel>,
 }
+
 /// Arguments of `GetChannelByNameForTeamName`: find a channel from two handles.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetChannelByNameForTeamNameRequest {
@@ -1939,6 +2092,7 @@ pub struct GetChannelByNameForTeamNameRequest {
     #[prost(bool, tag = "3")]
     pub include_deleted: bool,
 }
+
 /// Result of `GetChannelByNameForTeamName`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetChannelByNameForTeamNameResponse {
@@ -1949,6 +2103,7 @@ pub struct GetChannelByNameForTeamNameResponse {
     #[prost(message, optional, tag = "2")]
     pub channel: ::core::option::Option<Channel>,
 }
+
 /// Arguments of `GetChannelsForTeamForUser`: the channels a user belongs to in a team.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetChannelsForTeamForUserRequest {
@@ -1962,6 +2117,7 @@ pub struct GetChannelsForTeamForUserRequest {
     #[prost(bool, tag = "3")]
     pub include_deleted: bool,
 }
+
 /// Result of `GetChannelsForTeamForUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetChannelsForTeamForUserResponse {
@@ -1972,6 +2128,7 @@ pub struct GetChannelsForTeamForUserResponse {
     #[prost(message, repeated, tag = "2")]
     pub channels: ::prost::alloc::vec::Vec<Channel>,
 }
+
 /// Arguments of `GetChannelStats`: member, pin and file counts of a channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetChannelStatsRequest {
@@ -1979,6 +2136,7 @@ pub struct GetChannelStatsRequest {
     #[prost(string, tag = "1")]
     pub channel_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetChannelStats`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetChannelStatsResponse {
@@ -1989,6 +2147,7 @@ pub struct GetChannelStatsResponse {
     #[prost(message, optional, tag = "2")]
     pub channel_stats: ::core::option::Option<ChannelStats>,
 }
+
 /// Arguments of `GetDirectChannel`: the direct message channel of two users, made on demand.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetDirectChannelRequest {
@@ -1999,6 +2158,7 @@ pub struct GetDirectChannelRequest {
     #[prost(string, tag = "2")]
     pub user_id_2: ::prost::alloc::string::String,
 }
+
 /// Result of `GetDirectChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetDirectChannelResponse {
@@ -2009,6 +2169,7 @@ pub struct GetDirectChannelResponse {
     #[prost(message, optional, tag = "2")]
     pub channel: ::core::option::Option<Channel>,
 }
+
 /// Arguments of `GetGroupChannel`: the group message channel of some users, made on demand.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetGroupChannelRequest {
@@ -2016,6 +2177,7 @@ pub struct GetGroupChannelRequest {
     #[prost(string, repeated, tag = "1")]
     pub user_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Result of `GetGroupChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetGroupChannelResponse {
@@ -2026,6 +2188,7 @@ pub struct GetGroupChannelResponse {
     #[prost(message, optional, tag = "2")]
     pub channel: ::core::option::Option<Channel>,
 }
+
 /// Arguments of `UpdateChannel`: store changes to a channel.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateChannelRequest {
@@ -2033,6 +2196,7 @@ pub struct UpdateChannelRequest {
     #[prost(message, optional, tag = "1")]
     pub channel: ::core::option::Option<Channel>,
 }
+
 /// Result of `UpdateChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateChannelResponse {
@@ -2043,6 +2207,7 @@ pub struct UpdateChannelResponse {
     #[prost(message, optional, tag = "2")]
     pub channel: ::core::option::Option<Channel>,
 }
+
 /// Arguments of `SearchChannels`: find channels of a team by a search term.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SearchChannelsRequest {
@@ -2053,6 +2218,7 @@ pub struct SearchChannelsRequest {
     #[prost(string, tag = "2")]
     pub term: ::prost::alloc::string::String,
 }
+
 /// Result of `SearchChannels`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SearchChannelsResponse {
@@ -2063,6 +2229,7 @@ pub struct SearchChannelsResponse {
     #[prost(message, repeated, tag = "2")]
     pub channels: ::prost::alloc::vec::Vec<Channel>,
 }
+
 /// Arguments of `AddChannelMember`: the user joins the channel as if by their own action.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct AddChannelMemberRequest {
@@ -2073,6 +2240,7 @@ pub struct AddChannelMemberRequest {
     #[prost(string, tag = "2")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `AddChannelMember`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct AddChannelMemberResponse {
@@ -2083,6 +2251,7 @@ pub struct AddChannelMemberResponse {
     #[prost(message, optional, tag = "2")]
     pub channel_member: ::core::option::Option<ChannelMember>,
 }
+
 /// Arguments of `AddUserToChannel`: add a user, recorded as done by another user.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct AddUserToChannelRequest {
@@ -2096,6 +2265,7 @@ pub struct AddUserToChannelRequest {
     #[prost(string, tag = "3")]
     pub as_user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `AddUserToChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct AddUserToChannelResponse {
@@ -2106,6 +2276,7 @@ pub struct AddUserToChannelResponse {
     #[prost(message, optional, tag = "2")]
     pub channel_member: ::core::option::Option<ChannelMember>,
 }
+
 /// Arguments of `GetChannelMember`: one user's membership in one channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetChannelMemberRequest {
@@ -2116,6 +2287,7 @@ pub struct GetChannelMemberRequest {
     #[prost(string, tag = "2")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetChannelMember`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetChannelMemberResponse {
@@ -2126,6 +2298,7 @@ pub struct GetChannelMemberResponse {
     #[prost(message, optional, tag = "2")]
     pub channel_member: ::core::option::Option<ChannelMember>,
 }
+
 /// Arguments of `GetChannelMembers`: page through a channel's members.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetChannelMembersRequest {
@@ -2139,6 +2312,7 @@ pub struct GetChannelMembersRequest {
     #[prost(int32, tag = "3")]
     pub per_page: i32,
 }
+
 /// Result of `GetChannelMembers`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetChannelMembersResponse {
@@ -2149,6 +2323,7 @@ pub struct GetChannelMembersResponse {
     #[prost(message, repeated, tag = "2")]
     pub channel_members: ::prost::alloc::vec::Vec<ChannelMember>,
 }
+
 /// Arguments of `GetChannelMembersByIds`: memberships of chosen users in a channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetChannelMembersByIdsRequest {
@@ -2159,6 +2334,7 @@ pub struct GetChannelMembersByIdsRequest {
     #[prost(string, repeated, tag = "2")]
     pub user_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Result of `GetChannelMembersByIds`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetChannelMembersByIdsResponse {
@@ -2169,6 +2345,7 @@ pub struct GetChannelMembersByIdsResponse {
     #[prost(message, repeated, tag = "2")]
     pub channel_members: ::prost::alloc::vec::Vec<ChannelMember>,
 }
+
 /// Arguments of `GetChannelMembersForUser`: a user's memberships across a team's channels.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetChannelMembersForUserRequest {
@@ -2185,6 +2362,7 @@ pub struct GetChannelMembersForUserRequest {
     #[prost(int32, tag = "4")]
     pub per_page: i32,
 }
+
 /// Result of `GetChannelMembersForUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetChannelMembersForUserResponse {
@@ -2195,6 +2373,7 @@ pub struct GetChannelMembersForUserResponse {
     #[prost(message, repeated, tag = "2")]
     pub channel_members: ::prost::alloc::vec::Vec<ChannelMember>,
 }
+
 /// Arguments of `UpdateChannelMemberRoles`: replace a member's channel roles.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateChannelMemberRolesRequest {
@@ -2208,6 +2387,7 @@ pub struct UpdateChannelMemberRolesRequest {
     #[prost(string, tag = "3")]
     pub new_roles: ::prost::alloc::string::String,
 }
+
 /// Result of `UpdateChannelMemberRoles`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateChannelMemberRolesResponse {
@@ -2218,6 +2398,7 @@ pub struct UpdateChannelMemberRolesResponse {
     #[prost(message, optional, tag = "2")]
     pub channel_member: ::core::option::Option<ChannelMember>,
 }
+
 /// Arguments of `UpdateChannelMemberNotifications`: change one member's notification settings.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateChannelMemberNotificationsRequest {
@@ -2234,6 +2415,7 @@ pub struct UpdateChannelMemberNotificationsRequest {
         ::prost::alloc::string::String,
     >,
 }
+
 /// Result of `UpdateChannelMemberNotifications`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateChannelMemberNotificationsResponse {
@@ -2244,6 +2426,7 @@ pub struct UpdateChannelMemberNotificationsResponse {
     #[prost(message, optional, tag = "2")]
     pub channel_member: ::core::option::Option<ChannelMember>,
 }
+
 /// Arguments of `PatchChannelMembersNotifications`: apply the same settings to many members.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PatchChannelMembersNotificationsRequest {
@@ -2257,6 +2440,7 @@ pub struct PatchChannelMembersNotificationsRequest {
         ::prost::alloc::string::String,
     >,
 }
+
 /// Result of `PatchChannelMembersNotifications`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PatchChannelMembersNotificationsResponse {
@@ -2264,6 +2448,7 @@ pub struct PatchChannelMembersNotificationsResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `DeleteChannelMember`: remove a user from a channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteChannelMemberRequest {
@@ -2274,6 +2459,7 @@ pub struct DeleteChannelMemberRequest {
     #[prost(string, tag = "2")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `DeleteChannelMember`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeleteChannelMemberResponse {
@@ -2281,6 +2467,7 @@ pub struct DeleteChannelMemberResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `CreateChannelSidebarCategory`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateChannelSidebarCategoryRequest {
@@ -2294,6 +2481,7 @@ pub struct CreateChannelSidebarCategoryRequest {
     #[prost(message, optional, tag = "3")]
     pub new_category: ::core::option::Option<SidebarCategoryWithChannels>,
 }
+
 /// Result of `CreateChannelSidebarCategory`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateChannelSidebarCategoryResponse {
@@ -2304,6 +2492,7 @@ pub struct CreateChannelSidebarCategoryResponse {
     #[prost(message, optional, tag = "2")]
     pub category: ::core::option::Option<SidebarCategoryWithChannels>,
 }
+
 /// Arguments of `GetChannelSidebarCategories`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetChannelSidebarCategoriesRequest {
@@ -2314,6 +2503,7 @@ pub struct GetChannelSidebarCategoriesRequest {
     #[prost(string, tag = "2")]
     pub team_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetChannelSidebarCategories`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetChannelSidebarCategoriesResponse {
@@ -2324,6 +2514,7 @@ pub struct GetChannelSidebarCategoriesResponse {
     #[prost(message, optional, tag = "2")]
     pub categories: ::core::option::Option<OrderedSidebarCategories>,
 }
+
 /// Arguments of `UpdateChannelSidebarCategories`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateChannelSidebarCategoriesRequest {
@@ -2337,6 +2528,7 @@ pub struct UpdateChannelSidebarCategoriesRequest {
     #[prost(message, repeated, tag = "3")]
     pub categories: ::prost::alloc::vec::Vec<SidebarCategoryWithChannels>,
 }
+
 /// Result of `UpdateChannelSidebarCategories`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateChannelSidebarCategoriesResponse {
@@ -2347,6 +2539,7 @@ pub struct UpdateChannelSidebarCategoriesResponse {
     #[prost(message, repeated, tag = "2")]
     pub categories: ::prost::alloc::vec::Vec<SidebarCategoryWithChannels>,
 }
+
 /// Arguments of `CreatePost`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreatePostRequest {
@@ -2354,6 +2547,7 @@ pub struct CreatePostRequest {
     #[prost(message, optional, tag = "1")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Result of `CreatePost`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreatePostResponse {
@@ -2364,6 +2558,7 @@ pub struct CreatePostResponse {
     #[prost(message, optional, tag = "2")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Arguments of `AddReaction`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct AddReactionRequest {
@@ -2371,6 +2566,7 @@ pub struct AddReactionRequest {
     #[prost(message, optional, tag = "1")]
     pub reaction: ::core::option::Option<Reaction>,
 }
+
 /// Result of `AddReaction`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct AddReactionResponse {
@@ -2381,6 +2577,7 @@ pub struct AddReactionResponse {
     #[prost(message, optional, tag = "2")]
     pub reaction: ::core::option::Option<Reaction>,
 }
+
 /// Arguments of `RemoveReaction`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RemoveReactionRequest {
@@ -2388,6 +2585,7 @@ pub struct RemoveReactionRequest {
     #[prost(message, optional, tag = "1")]
     pub reaction: ::core::option::Option<Reaction>,
 }
+
 /// Result of `RemoveReaction`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RemoveReactionResponse {
@@ -2395,6 +2593,7 @@ pub struct RemoveReactionResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetReactions`: every reaction on one post.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetReactionsRequest {
@@ -2402,6 +2601,7 @@ pub struct GetReactionsRequest {
     #[prost(string, tag = "1")]
     pub post_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetReactions`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetReactionsResponse {
@@ -2412,6 +2612,7 @@ pub struct GetReactionsResponse {
     #[prost(message, repeated, tag = "2")]
     pub reactions: ::prost::alloc::vec::Vec<Reaction>,
 }
+
 /// Arguments of `SendEphemeralPost`: show a post to one user only, without storing it.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SendEphemeralPostRequest {
@@ -2422,6 +2623,7 @@ pub struct SendEphemeralPostRequest {
     #[prost(message, optional, tag = "2")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Result of `SendEphemeralPost`; Go returns no error for this call.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SendEphemeralPostResponse {
@@ -2432,6 +2634,7 @@ pub struct SendEphemeralPostResponse {
     #[prost(message, optional, tag = "2")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Arguments of `UpdateEphemeralPost`: replace an ephemeral post a user can see.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateEphemeralPostRequest {
@@ -2442,6 +2645,7 @@ pub struct UpdateEphemeralPostRequest {
     #[prost(message, optional, tag = "2")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Result of `UpdateEphemeralPost`; Go returns no error for this call.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateEphemeralPostResponse {
@@ -2452,6 +2656,7 @@ pub struct UpdateEphemeralPostResponse {
     #[prost(message, optional, tag = "2")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Arguments of `DeleteEphemeralPost`: take an ephemeral post off a user's screen.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteEphemeralPostRequest {
@@ -2462,6 +2667,7 @@ pub struct DeleteEphemeralPostRequest {
     #[prost(string, tag = "2")]
     pub post_id: ::prost::alloc::string::String,
 }
+
 /// Result of `DeleteEphemeralPost`; Go returns nothing for this call.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeleteEphemeralPostResponse {
@@ -2469,6 +2675,7 @@ pub struct DeleteEphemeralPostResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `DeletePost`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeletePostRequest {
@@ -2476,6 +2683,7 @@ pub struct DeletePostRequest {
     #[prost(string, tag = "1")]
     pub post_id: ::prost::alloc::string::String,
 }
+
 /// Result of `DeletePost`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeletePostResponse {
@@ -2483,6 +2691,7 @@ pub struct DeletePostResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetPostThread`: a post together with its whole thread.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPostThreadRequest {
@@ -2490,6 +2699,7 @@ pub struct GetPostThreadRequest {
     #[prost(string, tag = "1")]
     pub post_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetPostThread`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPostThreadResponse {
@@ -2500,6 +2710,7 @@ pub struct GetPostThreadResponse {
     #[prost(message, optional, tag = "2")]
     pub post_list: ::core::option::Option<PostList>,
 }
+
 /// Arguments of `GetPost`: fetch a post by id.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPostRequest {
@@ -2507,6 +2718,7 @@ pub struct GetPostRequest {
     #[prost(string, tag = "1")]
     pub post_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetPost`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPostResponse {
@@ -2517,6 +2729,7 @@ pub struct GetPostResponse {
     #[prost(message, optional, tag = "2")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Arguments of `GetPostsSince`: posts of a channel changed after a given time.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPostsSinceRequest {
@@ -2527,6 +2740,7 @@ pub struct GetPostsSinceRequest {
     #[prost(int64, tag = "2")]
     pub time: i64,
 }
+
 /// Result of `GetPostsSince`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPostsSinceResponse {
@@ -2537,6 +2751,7 @@ pub struct GetPostsSinceResponse {
     #[prost(message, optional, tag = "2")]
     pub post_list: ::core::option::Option<PostList>,
 }
+
 /// Arguments of `GetPostsAfter`: posts newer than a given post, page by page.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPostsAfterRequest {
@@ -2553,6 +2768,7 @@ pub struct GetPostsAfterRequest {
     #[prost(int32, tag = "4")]
     pub per_page: i32,
 }
+
 /// Result of `GetPostsAfter`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPostsAfterResponse {
@@ -2563,6 +2779,7 @@ pub struct GetPostsAfterResponse {
     #[prost(message, optional, tag = "2")]
     pub post_list: ::core::option::Option<PostList>,
 }
+
 /// Arguments of `GetPostsBefore`: posts older than a given post, page by page.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPostsBeforeRequest {
@@ -2579,6 +2796,7 @@ pub struct GetPostsBeforeRequest {
     #[prost(int32, tag = "4")]
     pub per_page: i32,
 }
+
 /// Result of `GetPostsBefore`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPostsBeforeResponse {
@@ -2589,6 +2807,7 @@ pub struct GetPostsBeforeResponse {
     #[prost(message, optional, tag = "2")]
     pub post_list: ::core::option::Option<PostList>,
 }
+
 /// Arguments of `GetPostsForChannel`: a channel's posts, newest first, page by page.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPostsForChannelRequest {
@@ -2602,6 +2821,7 @@ pub struct GetPostsForChannelRequest {
     #[prost(int32, tag = "3")]
     pub per_page: i32,
 }
+
 /// Result of `GetPostsForChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPostsForChannelResponse {
@@ -2612,6 +2832,7 @@ pub struct GetPostsForChannelResponse {
     #[prost(message, optional, tag = "2")]
     pub post_list: ::core::option::Option<PostList>,
 }
+
 /// Arguments of `UpdatePost`: store an edited post.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePostRequest {
@@ -2619,6 +2840,7 @@ pub struct UpdatePostRequest {
     #[prost(message, optional, tag = "1")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Result of `UpdatePost`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePostResponse {
@@ -2629,6 +2851,7 @@ pub struct UpdatePostResponse {
     #[prost(message, optional, tag = "2")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Arguments of `SearchPostsInTeam`: search a team's posts, not limited by any user's access.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SearchPostsInTeamRequest {
@@ -2639,6 +2862,7 @@ pub struct SearchPostsInTeamRequest {
     #[prost(message, repeated, tag = "2")]
     pub params_list: ::prost::alloc::vec::Vec<SearchParams>,
 }
+
 /// Result of `SearchPostsInTeam`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SearchPostsInTeamResponse {
@@ -2649,6 +2873,7 @@ pub struct SearchPostsInTeamResponse {
     #[prost(message, repeated, tag = "2")]
     pub posts: ::prost::alloc::vec::Vec<Post>,
 }
+
 /// Arguments of `SearchPostsInTeamForUser`: search as a given user would.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SearchPostsInTeamForUserRequest {
@@ -2662,6 +2887,7 @@ pub struct SearchPostsInTeamForUserRequest {
     #[prost(message, optional, tag = "3")]
     pub search_params: ::core::option::Option<SearchParameter>,
 }
+
 /// Result of `SearchPostsInTeamForUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SearchPostsInTeamForUserResponse {
@@ -2672,6 +2898,7 @@ pub struct SearchPostsInTeamForUserResponse {
     #[prost(message, optional, tag = "2")]
     pub results: ::core::option::Option<PostSearchResults>,
 }
+
 /// Arguments of `GetEmojiList`: page through the custom emoji.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetEmojiListRequest {
@@ -2685,6 +2912,7 @@ pub struct GetEmojiListRequest {
     #[prost(int32, tag = "3")]
     pub per_page: i32,
 }
+
 /// Result of `GetEmojiList`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetEmojiListResponse {
@@ -2695,6 +2923,7 @@ pub struct GetEmojiListResponse {
     #[prost(message, repeated, tag = "2")]
     pub emojis: ::prost::alloc::vec::Vec<Emoji>,
 }
+
 /// Arguments of `GetEmojiByName`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetEmojiByNameRequest {
@@ -2702,6 +2931,7 @@ pub struct GetEmojiByNameRequest {
     #[prost(string, tag = "1")]
     pub name: ::prost::alloc::string::String,
 }
+
 /// Result of `GetEmojiByName`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetEmojiByNameResponse {
@@ -2712,6 +2942,7 @@ pub struct GetEmojiByNameResponse {
     #[prost(message, optional, tag = "2")]
     pub emoji: ::core::option::Option<Emoji>,
 }
+
 /// Arguments of `GetEmoji`: fetch a custom emoji by id.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetEmojiRequest {
@@ -2719,6 +2950,7 @@ pub struct GetEmojiRequest {
     #[prost(string, tag = "1")]
     pub emoji_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetEmoji`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetEmojiResponse {
@@ -2729,6 +2961,7 @@ pub struct GetEmojiResponse {
     #[prost(message, optional, tag = "2")]
     pub emoji: ::core::option::Option<Emoji>,
 }
+
 /// Arguments of `GetEmojiImage`: download a custom emoji's picture.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetEmojiImageRequest {
@@ -2736,6 +2969,7 @@ pub struct GetEmojiImageRequest {
     #[prost(string, tag = "1")]
     pub emoji_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetEmojiImage`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetEmojiImageResponse {
@@ -2749,6 +2983,7 @@ pub struct GetEmojiImageResponse {
     #[prost(string, tag = "3")]
     pub content_type: ::prost::alloc::string::String,
 }
+
 /// Counters of one channel, Go's `model.ChannelStats`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ChannelStats {
@@ -2768,6 +3003,7 @@ pub struct ChannelStats {
     #[prost(int64, tag = "5")]
     pub files_count: i64,
 }
+
 /// One user's membership in one channel, Go's `model.ChannelMember`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ChannelMember {
@@ -2817,6 +3053,7 @@ pub struct ChannelMember {
     #[prost(int64, tag = "14")]
     pub urgent_mention_count: i64,
 }
+
 /// Names one membership by channel and user, Go's `model.ChannelMemberIdentifier`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ChannelMemberIdentifier {
@@ -2827,6 +3064,7 @@ pub struct ChannelMemberIdentifier {
     #[prost(string, tag = "2")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// A sidebar category with the channels in it, Go's `model.SidebarCategoryWithChannels`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SidebarCategoryWithChannels {
@@ -2858,6 +3096,7 @@ pub struct SidebarCategoryWithChannels {
     #[prost(string, repeated, tag = "9")]
     pub channel_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// All of a user's sidebar categories in a team, Go's `model.OrderedSidebarCategories`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OrderedSidebarCategories {
@@ -2868,6 +3107,7 @@ pub struct OrderedSidebarCategories {
     #[prost(string, repeated, tag = "2")]
     pub order: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// One post search, Go's `model.SearchParams`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SearchParams {
@@ -2914,6 +3154,7 @@ pub struct SearchParams {
     #[prost(string, repeated, tag = "14")]
     pub extensions: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// A search as typed by a user, Go's `model.SearchParameter`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SearchParameter {
@@ -2936,6 +3177,7 @@ pub struct SearchParameter {
     #[prost(bool, tag = "6")]
     pub include_deleted_channels: bool,
 }
+
 /// A list of strings in a message, so it can be a map value.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct StringList {
@@ -2943,6 +3185,7 @@ pub struct StringList {
     #[prost(string, repeated, tag = "1")]
     pub values: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Search hits with their matched words, Go's `model.PostSearchResults`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PostSearchResults {
@@ -2956,6 +3199,7 @@ pub struct PostSearchResults {
     #[prost(map = "string, message", tag = "3")]
     pub matches: ::std::collections::HashMap<::prost::alloc::string::String, StringList>,
 }
+
 /// A custom emoji, Go's `model.Emoji`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Emoji {
@@ -2978,6 +3222,7 @@ pub struct Emoji {
     #[prost(string, tag = "6")]
     pub name: ::prost::alloc::string::String,
 }
+
 /// Arguments of `KVSet`: store a value under a key in this plugin's namespace.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KvSetRequest {
@@ -2989,12 +3234,14 @@ pub struct KvSetRequest {
     #[prost(bytes = "vec", tag = "2")]
     pub value: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Outcome of `KVSet`; `error` is set when the write failed.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct KvSetResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `KVCompareAndSet`: write only if the stored value still matches.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KvCompareAndSetRequest {
@@ -3009,6 +3256,7 @@ pub struct KvCompareAndSetRequest {
     #[prost(bytes = "vec", tag = "3")]
     pub new_value: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Outcome of `KVCompareAndSet`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct KvCompareAndSetResponse {
@@ -3018,6 +3266,7 @@ pub struct KvCompareAndSetResponse {
     #[prost(bool, tag = "2")]
     pub success: bool,
 }
+
 /// Arguments of `KVCompareAndDelete`: remove a key only if its value matches.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KvCompareAndDeleteRequest {
@@ -3028,6 +3277,7 @@ pub struct KvCompareAndDeleteRequest {
     #[prost(bytes = "vec", tag = "2")]
     pub old_value: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Outcome of `KVCompareAndDelete`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct KvCompareAndDeleteResponse {
@@ -3037,6 +3287,7 @@ pub struct KvCompareAndDeleteResponse {
     #[prost(bool, tag = "2")]
     pub success: bool,
 }
+
 /// Arguments of `KVSetWithOptions`: a write tuned by `PluginKVSetOptions`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KvSetWithOptionsRequest {
@@ -3050,6 +3301,7 @@ pub struct KvSetWithOptionsRequest {
     #[prost(message, optional, tag = "3")]
     pub options: ::core::option::Option<PluginKvSetOptions>,
 }
+
 /// Outcome of `KVSetWithOptions`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct KvSetWithOptionsResponse {
@@ -3059,6 +3311,7 @@ pub struct KvSetWithOptionsResponse {
     #[prost(bool, tag = "2")]
     pub success: bool,
 }
+
 /// Arguments of `KVSetWithExpiry`: store a value that vanishes after a delay.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KvSetWithExpiryRequest {
@@ -3072,12 +3325,14 @@ pub struct KvSetWithExpiryRequest {
     #[prost(int64, tag = "3")]
     pub expire_in_seconds: i64,
 }
+
 /// Outcome of `KVSetWithExpiry`; `error` is set when the write failed.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct KvSetWithExpiryResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `KVGet`: read one key of this plugin's store.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KvGetRequest {
@@ -3085,6 +3340,7 @@ pub struct KvGetRequest {
     #[prost(string, tag = "1")]
     pub key: ::prost::alloc::string::String,
 }
+
 /// Outcome of `KVGet`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct KvGetResponse {
@@ -3094,6 +3350,7 @@ pub struct KvGetResponse {
     #[prost(bytes = "vec", tag = "2")]
     pub value: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Arguments of `KVDelete`: drop one key from this plugin's store.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KvDeleteRequest {
@@ -3101,12 +3358,14 @@ pub struct KvDeleteRequest {
     #[prost(string, tag = "1")]
     pub key: ::prost::alloc::string::String,
 }
+
 /// Outcome of `KVDelete`; `error` is set when the delete failed.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct KvDeleteResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `KVDeleteAll`; none, the whole plugin namespace is wiped.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KvDeleteAllRequest {}
@@ -3116,6 +3375,7 @@ pub struct KvDeleteAllResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `KVList`: one page of the keys this plugin has stored.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KvListRequest {
@@ -3126,6 +3386,7 @@ pub struct KvListRequest {
     #[prost(int32, tag = "2")]
     pub per_page: i32,
 }
+
 /// Outcome of `KVList`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct KvListResponse {
@@ -3135,6 +3396,7 @@ pub struct KvListResponse {
     #[prost(string, repeated, tag = "2")]
     pub keys: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Arguments of `PublishWebSocketEvent`: push a custom event to web clients.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PublishWebSocketEventRequest {
@@ -3148,12 +3410,14 @@ pub struct PublishWebSocketEventRequest {
     #[prost(message, optional, tag = "3")]
     pub broadcast: ::core::option::Option<WebsocketBroadcast>,
 }
+
 /// Outcome of `PublishWebSocketEvent`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PublishWebSocketEventResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `LoadPluginConfiguration`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct LoadPluginConfigurationRequest {}
@@ -3167,6 +3431,7 @@ pub struct LoadPluginConfigurationResponse {
     #[prost(bytes = "vec", tag = "2")]
     pub config_json: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Arguments of `GetConfig`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetConfigRequest {}
@@ -3180,6 +3445,7 @@ pub struct GetConfigResponse {
     #[prost(bytes = "vec", tag = "2")]
     pub config_json: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Arguments of `GetUnsanitizedConfig`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUnsanitizedConfigRequest {}
@@ -3193,6 +3459,7 @@ pub struct GetUnsanitizedConfigResponse {
     #[prost(bytes = "vec", tag = "2")]
     pub config_json: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Arguments of `SaveConfig`: replace the server configuration.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SaveConfigRequest {
@@ -3200,12 +3467,14 @@ pub struct SaveConfigRequest {
     #[prost(bytes = "vec", tag = "1")]
     pub config_json: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Outcome of `SaveConfig`; `error` is set when the server rejected it.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SaveConfigResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetPluginConfig`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPluginConfigRequest {}
@@ -3219,6 +3488,7 @@ pub struct GetPluginConfigResponse {
     #[prost(message, optional, tag = "2")]
     pub config: ::core::option::Option<::prost_types::Struct>,
 }
+
 /// Arguments of `SavePluginConfig`: overwrite this plugin's settings block.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SavePluginConfigRequest {
@@ -3226,12 +3496,14 @@ pub struct SavePluginConfigRequest {
     #[prost(message, optional, tag = "1")]
     pub config: ::core::option::Option<::prost_types::Struct>,
 }
+
 /// Outcome of `SavePluginConfig`; `error` is set when saving failed.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SavePluginConfigResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetBundlePath`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetBundlePathRequest {}
@@ -3244,6 +3516,7 @@ pub struct GetBundlePathResponse {
     #[prost(string, tag = "2")]
     pub path: ::prost::alloc::string::String,
 }
+
 /// Arguments of `GetPlugins`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPluginsRequest {}
@@ -3256,6 +3529,7 @@ pub struct GetPluginsResponse {
     #[prost(message, repeated, tag = "2")]
     pub manifests: ::prost::alloc::vec::Vec<Manifest>,
 }
+
 /// Arguments of `EnablePlugin`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct EnablePluginRequest {
@@ -3263,12 +3537,14 @@ pub struct EnablePluginRequest {
     #[prost(string, tag = "1")]
     pub id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `EnablePlugin`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct EnablePluginResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `DisablePlugin`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DisablePluginRequest {
@@ -3276,12 +3552,14 @@ pub struct DisablePluginRequest {
     #[prost(string, tag = "1")]
     pub id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `DisablePlugin`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DisablePluginResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `RemovePlugin`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RemovePluginRequest {
@@ -3289,12 +3567,14 @@ pub struct RemovePluginRequest {
     #[prost(string, tag = "1")]
     pub id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `RemovePlugin`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RemovePluginResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetPluginStatus`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPluginStatusRequest {
@@ -3302,6 +3582,7 @@ pub struct GetPluginStatusRequest {
     #[prost(string, tag = "1")]
     pub id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetPluginStatus`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPluginStatusResponse {
@@ -3311,6 +3592,7 @@ pub struct GetPluginStatusResponse {
     #[prost(message, optional, tag = "2")]
     pub status: ::core::option::Option<PluginStatus>,
 }
+
 /// Arguments of `InstallPlugin`: upload a plugin bundle to the server.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct InstallPluginRequest {
@@ -3321,6 +3603,7 @@ pub struct InstallPluginRequest {
     #[prost(bool, tag = "2")]
     pub replace: bool,
 }
+
 /// Outcome of `InstallPlugin`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct InstallPluginResponse {
@@ -3330,6 +3613,7 @@ pub struct InstallPluginResponse {
     #[prost(message, optional, tag = "2")]
     pub manifest: ::core::option::Option<Manifest>,
 }
+
 /// Arguments of `GetPluginID`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPluginIdRequest {}
@@ -3342,6 +3626,7 @@ pub struct GetPluginIdResponse {
     #[prost(string, tag = "2")]
     pub plugin_id: ::prost::alloc::string::String,
 }
+
 /// Arguments of `LogDebug`: write a debug-level line to the server log.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogDebugRequest {
@@ -3352,12 +3637,14 @@ pub struct LogDebugRequest {
     #[prost(message, repeated, tag = "2")]
     pub key_value_pairs: ::prost::alloc::vec::Vec<KeyValuePair>,
 }
+
 /// Outcome of `LogDebug`; `error` is set when logging failed.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogDebugResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `LogInfo`: write an info-level line to the server log.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogInfoRequest {
@@ -3368,12 +3655,14 @@ pub struct LogInfoRequest {
     #[prost(message, repeated, tag = "2")]
     pub key_value_pairs: ::prost::alloc::vec::Vec<KeyValuePair>,
 }
+
 /// Outcome of `LogInfo`; `error` is set when logging failed.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogInfoResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `LogError`: write an error-level line to the server log.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogErrorRequest {
@@ -3384,12 +3673,14 @@ pub struct LogErrorRequest {
     #[prost(message, repeated, tag = "2")]
     pub key_value_pairs: ::prost::alloc::vec::Vec<KeyValuePair>,
 }
+
 /// Outcome of `LogError`; `error` is set when logging failed.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogErrorResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `LogWarn`: write a warning-level line to the server log.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogWarnRequest {
@@ -3400,12 +3691,14 @@ pub struct LogWarnRequest {
     #[prost(message, repeated, tag = "2")]
     pub key_value_pairs: ::prost::alloc::vec::Vec<KeyValuePair>,
 }
+
 /// Outcome of `LogWarn`; `error` is set when logging failed.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogWarnResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Tuning for `KVSetWithOptions`, mirroring Go's `model.PluginKVSetOptions`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PluginKvSetOptions {
@@ -3420,6 +3713,7 @@ pub struct PluginKvSetOptions {
     #[prost(int64, tag = "3")]
     pub expire_in_seconds: i64,
 }
+
 /// Audience of a websocket event, mirroring Go's `model.WebsocketBroadcast`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct WebsocketBroadcast {
@@ -3448,6 +3742,7 @@ pub struct WebsocketBroadcast {
     #[prost(bool, tag = "8")]
     pub contention_free_broadcast: bool,
 }
+
 /// Reduced form of a plugin manifest (Go's `model.Manifest`).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Manifest {
@@ -3475,6 +3770,7 @@ pub struct Manifest {
     #[prost(string, tag = "9")]
     pub min_server_version: ::prost::alloc::string::String,
 }
+
 /// Run state of one installed plugin, mirroring Go's `model.PluginStatus`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PluginStatus {
@@ -3494,6 +3790,7 @@ pub struct PluginStatus {
     #[prost(string, tag = "6")]
     pub version: ::prost::alloc::string::String,
 }
+
 /// One structured field attached to a log line.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct KeyValuePair {
@@ -3504,6 +3801,7 @@ pub struct KeyValuePair {
     #[prost(message, optional, tag = "2")]
     pub value: ::core::option::Option<::prost_types::Value>,
 }
+
 /// Arguments of `CopyFileInfos`: duplicate file records so they can be attached to a new post.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CopyFileInfosRequest {
@@ -3514,6 +3812,7 @@ pub struct CopyFileInfosRequest {
     #[prost(string, repeated, tag = "2")]
     pub file_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Result of `CopyFileInfos`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CopyFileInfosResponse {
@@ -3524,6 +3823,7 @@ pub struct CopyFileInfosResponse {
     #[prost(string, repeated, tag = "2")]
     pub file_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Arguments of `GetFileInfo`: fetch one file's metadata.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetFileInfoRequest {
@@ -3531,6 +3831,7 @@ pub struct GetFileInfoRequest {
     #[prost(string, tag = "1")]
     pub file_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetFileInfo`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetFileInfoResponse {
@@ -3541,6 +3842,7 @@ pub struct GetFileInfoResponse {
     #[prost(message, optional, tag = "2")]
     pub file_info: ::core::option::Option<FileInfo>,
 }
+
 /// Arguments of `SetFileSearchableContent`: set the text indexed for a file.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SetFileSearchableContentRequest {
@@ -3551,6 +3853,7 @@ pub struct SetFileSearchableContentRequest {
     #[prost(string, tag = "2")]
     pub content: ::prost::alloc::string::String,
 }
+
 /// Result of `SetFileSearchableContent`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SetFileSearchableContentResponse {
@@ -3558,6 +3861,7 @@ pub struct SetFileSearchableContentResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetFileInfos`: list file metadata page by page.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetFileInfosRequest {
@@ -3571,6 +3875,7 @@ pub struct GetFileInfosRequest {
     #[prost(message, optional, tag = "3")]
     pub options: ::core::option::Option<GetFileInfosOptions>,
 }
+
 /// Result of `GetFileInfos`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetFileInfosResponse {
@@ -3581,6 +3886,7 @@ pub struct GetFileInfosResponse {
     #[prost(message, repeated, tag = "2")]
     pub file_infos: ::prost::alloc::vec::Vec<FileInfo>,
 }
+
 /// Arguments of `GetFile`: download a file's content.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetFileRequest {
@@ -3588,6 +3894,7 @@ pub struct GetFileRequest {
     #[prost(string, tag = "1")]
     pub file_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetFile`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetFileResponse {
@@ -3598,6 +3905,7 @@ pub struct GetFileResponse {
     #[prost(bytes = "vec", tag = "2")]
     pub data: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Arguments of `GetFileLink`: get a public link to a file.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetFileLinkRequest {
@@ -3605,6 +3913,7 @@ pub struct GetFileLinkRequest {
     #[prost(string, tag = "1")]
     pub file_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetFileLink`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetFileLinkResponse {
@@ -3615,6 +3924,7 @@ pub struct GetFileLinkResponse {
     #[prost(string, tag = "2")]
     pub link: ::prost::alloc::string::String,
 }
+
 /// Arguments of `ReadFile`: read a file straight from the server's file store.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ReadFileRequest {
@@ -3622,6 +3932,7 @@ pub struct ReadFileRequest {
     #[prost(string, tag = "1")]
     pub path: ::prost::alloc::string::String,
 }
+
 /// Result of `ReadFile`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ReadFileResponse {
@@ -3632,6 +3943,7 @@ pub struct ReadFileResponse {
     #[prost(bytes = "vec", tag = "2")]
     pub data: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Arguments of `UploadFile`: store content as a new file in a channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UploadFileRequest {
@@ -3645,6 +3957,7 @@ pub struct UploadFileRequest {
     #[prost(string, tag = "3")]
     pub filename: ::prost::alloc::string::String,
 }
+
 /// Result of `UploadFile`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UploadFileResponse {
@@ -3655,6 +3968,7 @@ pub struct UploadFileResponse {
     #[prost(message, optional, tag = "2")]
     pub file_info: ::core::option::Option<FileInfo>,
 }
+
 /// Arguments of `CreateUploadSession`: open a resumable upload.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateUploadSessionRequest {
@@ -3662,6 +3976,7 @@ pub struct CreateUploadSessionRequest {
     #[prost(message, optional, tag = "1")]
     pub upload_session: ::core::option::Option<UploadSession>,
 }
+
 /// Result of `CreateUploadSession`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateUploadSessionResponse {
@@ -3672,6 +3987,7 @@ pub struct CreateUploadSessionResponse {
     #[prost(message, optional, tag = "2")]
     pub upload_session: ::core::option::Option<UploadSession>,
 }
+
 /// Arguments of `UploadData`: send the next part of an upload.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UploadDataRequest {
@@ -3682,6 +3998,7 @@ pub struct UploadDataRequest {
     #[prost(bytes = "vec", tag = "2")]
     pub data: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Result of `UploadData`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UploadDataResponse {
@@ -3692,6 +4009,7 @@ pub struct UploadDataResponse {
     #[prost(message, optional, tag = "2")]
     pub file_info: ::core::option::Option<FileInfo>,
 }
+
 /// Arguments of `GetUploadSession`: look up an upload in progress.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetUploadSessionRequest {
@@ -3699,6 +4017,7 @@ pub struct GetUploadSessionRequest {
     #[prost(string, tag = "1")]
     pub upload_id: ::prost::alloc::string::String,
 }
+
 /// Result of `GetUploadSession`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetUploadSessionResponse {
@@ -3709,6 +4028,7 @@ pub struct GetUploadSessionResponse {
     #[prost(message, optional, tag = "2")]
     pub upload_session: ::core::option::Option<UploadSession>,
 }
+
 /// Arguments of `CreateBot`: make a bot account and the user behind it.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateBotRequest {
@@ -3716,6 +4036,7 @@ pub struct CreateBotRequest {
     #[prost(message, optional, tag = "1")]
     pub bot: ::core::option::Option<Bot>,
 }
+
 /// Result of `CreateBot`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateBotResponse {
@@ -3726,6 +4047,7 @@ pub struct CreateBotResponse {
     #[prost(message, optional, tag = "2")]
     pub bot: ::core::option::Option<Bot>,
 }
+
 /// Arguments of `PatchBot`: change some fields of a bot.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PatchBotRequest {
@@ -3736,6 +4058,7 @@ pub struct PatchBotRequest {
     #[prost(message, optional, tag = "2")]
     pub bot_patch: ::core::option::Option<BotPatch>,
 }
+
 /// Result of `PatchBot`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PatchBotResponse {
@@ -3746,6 +4069,7 @@ pub struct PatchBotResponse {
     #[prost(message, optional, tag = "2")]
     pub bot: ::core::option::Option<Bot>,
 }
+
 /// Arguments of `GetBot`: fetch one bot.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetBotRequest {
@@ -3756,6 +4080,7 @@ pub struct GetBotRequest {
     #[prost(bool, tag = "2")]
     pub include_deleted: bool,
 }
+
 /// Result of `GetBot`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetBotResponse {
@@ -3766,6 +4091,7 @@ pub struct GetBotResponse {
     #[prost(message, optional, tag = "2")]
     pub bot: ::core::option::Option<Bot>,
 }
+
 /// Arguments of `GetBots`: list bots.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetBotsRequest {
@@ -3773,6 +4099,7 @@ pub struct GetBotsRequest {
     #[prost(message, optional, tag = "1")]
     pub options: ::core::option::Option<BotGetOptions>,
 }
+
 /// Result of `GetBots`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetBotsResponse {
@@ -3783,6 +4110,7 @@ pub struct GetBotsResponse {
     #[prost(message, repeated, tag = "2")]
     pub bots: ::prost::alloc::vec::Vec<Bot>,
 }
+
 /// Arguments of `UpdateBotActive`: turn a bot on or off.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateBotActiveRequest {
@@ -3793,6 +4121,7 @@ pub struct UpdateBotActiveRequest {
     #[prost(bool, tag = "2")]
     pub active: bool,
 }
+
 /// Result of `UpdateBotActive`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateBotActiveResponse {
@@ -3803,6 +4132,7 @@ pub struct UpdateBotActiveResponse {
     #[prost(message, optional, tag = "2")]
     pub bot: ::core::option::Option<Bot>,
 }
+
 /// Arguments of `PermanentDeleteBot`: erase a bot and its user for good.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PermanentDeleteBotRequest {
@@ -3810,6 +4140,7 @@ pub struct PermanentDeleteBotRequest {
     #[prost(string, tag = "1")]
     pub bot_user_id: ::prost::alloc::string::String,
 }
+
 /// Result of `PermanentDeleteBot`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PermanentDeleteBotResponse {
@@ -3817,6 +4148,7 @@ pub struct PermanentDeleteBotResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `EnsureBotUser`: make sure the plugin's bot exists.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct EnsureBotUserRequest {
@@ -3824,6 +4156,7 @@ pub struct EnsureBotUserRequest {
     #[prost(message, optional, tag = "1")]
     pub bot: ::core::option::Option<Bot>,
 }
+
 /// Result of `EnsureBotUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct EnsureBotUserResponse {
@@ -3834,6 +4167,7 @@ pub struct EnsureBotUserResponse {
     #[prost(string, tag = "2")]
     pub bot_user_id: ::prost::alloc::string::String,
 }
+
 /// Filters and ordering for `GetFileInfos`, Go's `model.GetFileInfosOptions`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetFileInfosOptions {
@@ -3853,6 +4187,7 @@ pub struct GetFileInfosOptions {
     #[prost(string, tag = "5")]
     pub sort_order: ::prost::alloc::string::String,
 }
+
 /// State of a resumable upload, Go's `model.UploadSession`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UploadSession {
@@ -3890,6 +4225,7 @@ pub struct UploadSession {
     #[prost(string, tag = "11")]
     pub req_file_id: ::prost::alloc::string::String,
 }
+
 /// A bot account, Go's `model.Bot`; the bot is also a user with the same id.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Bot {
@@ -3921,6 +4257,7 @@ pub struct Bot {
     #[prost(int64, tag = "9")]
     pub last_icon_update: i64,
 }
+
 /// Partial update of a bot, Go's `model.BotPatch`; only set fields change.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct BotPatch {
@@ -3934,6 +4271,7 @@ pub struct BotPatch {
     #[prost(string, optional, tag = "3")]
     pub description: ::core::option::Option<::prost::alloc::string::String>,
 }
+
 /// Filters and paging for `GetBots`, Go's `model.BotGetOptions`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct BotGetOptions {
@@ -3953,6 +4291,7 @@ pub struct BotGetOptions {
     #[prost(int32, tag = "5")]
     pub per_page: i32,
 }
+
 /// Arguments of `GetLicense`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetLicenseRequest {}
@@ -3966,6 +4305,7 @@ pub struct GetLicenseResponse {
     #[prost(bytes = "vec", tag = "2")]
     pub license_json: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Arguments of `IsEnterpriseReady`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct IsEnterpriseReadyRequest {}
@@ -3978,6 +4318,7 @@ pub struct IsEnterpriseReadyResponse {
     #[prost(bool, tag = "2")]
     pub is_enterprise_ready: bool,
 }
+
 /// Arguments of `GetServerVersion`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetServerVersionRequest {}
@@ -3990,6 +4331,7 @@ pub struct GetServerVersionResponse {
     #[prost(string, tag = "2")]
     pub version: ::prost::alloc::string::String,
 }
+
 /// Arguments of `GetSystemInstallDate`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetSystemInstallDateRequest {}
@@ -4002,6 +4344,7 @@ pub struct GetSystemInstallDateResponse {
     #[prost(int64, tag = "2")]
     pub install_date: i64,
 }
+
 /// Arguments of `GetDiagnosticId`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetDiagnosticIdRequest {}
@@ -4014,6 +4357,7 @@ pub struct GetDiagnosticIdResponse {
     #[prost(string, tag = "2")]
     pub diagnostic_id: ::prost::alloc::string::String,
 }
+
 /// Arguments of `GetTelemetryId`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetTelemetryIdRequest {}
@@ -4026,6 +4370,7 @@ pub struct GetTelemetryIdResponse {
     #[prost(string, tag = "2")]
     pub telemetry_id: ::prost::alloc::string::String,
 }
+
 /// Arguments of `RegisterCommand`: add a slash command served by this plugin.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RegisterCommandRequest {
@@ -4033,12 +4378,14 @@ pub struct RegisterCommandRequest {
     #[prost(message, optional, tag = "1")]
     pub command: ::core::option::Option<Command>,
 }
+
 /// Outcome of `RegisterCommand`; `error` is set when registration failed.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RegisterCommandResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `UnregisterCommand`: drop a slash command this plugin added.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UnregisterCommandRequest {
@@ -4049,12 +4396,14 @@ pub struct UnregisterCommandRequest {
     #[prost(string, tag = "2")]
     pub trigger: ::prost::alloc::string::String,
 }
+
 /// Outcome of `UnregisterCommand`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UnregisterCommandResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `ExecuteSlashCommand`: run a slash command as if typed by a user.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ExecuteSlashCommandRequest {
@@ -4062,6 +4411,7 @@ pub struct ExecuteSlashCommandRequest {
     #[prost(message, optional, tag = "1")]
     pub command_args: ::core::option::Option<CommandArgs>,
 }
+
 /// Outcome of `ExecuteSlashCommand`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ExecuteSlashCommandResponse {
@@ -4071,6 +4421,7 @@ pub struct ExecuteSlashCommandResponse {
     #[prost(message, optional, tag = "2")]
     pub response: ::core::option::Option<CommandResponse>,
 }
+
 /// Arguments of `CreateCommand`: store a new custom (webhook-style) slash command.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateCommandRequest {
@@ -4078,6 +4429,7 @@ pub struct CreateCommandRequest {
     #[prost(message, optional, tag = "1")]
     pub cmd: ::core::option::Option<Command>,
 }
+
 /// Outcome of `CreateCommand`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateCommandResponse {
@@ -4087,12 +4439,14 @@ pub struct CreateCommandResponse {
     #[prost(message, optional, tag = "2")]
     pub command: ::core::option::Option<Command>,
 }
+
 /// Arguments of `ListCommands`: every slash command usable in a team.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListCommandsRequest {
     #[prost(string, tag = "1")]
     pub team_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `ListCommands`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ListCommandsResponse {
@@ -4102,12 +4456,14 @@ pub struct ListCommandsResponse {
     #[prost(message, repeated, tag = "2")]
     pub commands: ::prost::alloc::vec::Vec<Command>,
 }
+
 /// Arguments of `ListCustomCommands`: the user-created commands of a team.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListCustomCommandsRequest {
     #[prost(string, tag = "1")]
     pub team_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `ListCustomCommands`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ListCustomCommandsResponse {
@@ -4116,12 +4472,14 @@ pub struct ListCustomCommandsResponse {
     #[prost(message, repeated, tag = "2")]
     pub commands: ::prost::alloc::vec::Vec<Command>,
 }
+
 /// Arguments of `ListPluginCommands`: commands that plugins registered for a team.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListPluginCommandsRequest {
     #[prost(string, tag = "1")]
     pub team_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `ListPluginCommands`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ListPluginCommandsResponse {
@@ -4130,6 +4488,7 @@ pub struct ListPluginCommandsResponse {
     #[prost(message, repeated, tag = "2")]
     pub commands: ::prost::alloc::vec::Vec<Command>,
 }
+
 /// Arguments of `ListBuiltInCommands`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListBuiltInCommandsRequest {}
@@ -4142,12 +4501,14 @@ pub struct ListBuiltInCommandsResponse {
     #[prost(message, repeated, tag = "2")]
     pub commands: ::prost::alloc::vec::Vec<Command>,
 }
+
 /// Arguments of `GetCommand`: fetch one stored command.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetCommandRequest {
     #[prost(string, tag = "1")]
     pub command_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetCommand`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetCommandResponse {
@@ -4156,6 +4517,7 @@ pub struct GetCommandResponse {
     #[prost(message, optional, tag = "2")]
     pub command: ::core::option::Option<Command>,
 }
+
 /// Arguments of `UpdateCommand`: change a stored command.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateCommandRequest {
@@ -4166,6 +4528,7 @@ pub struct UpdateCommandRequest {
     #[prost(message, optional, tag = "2")]
     pub updated_cmd: ::core::option::Option<Command>,
 }
+
 /// Outcome of `UpdateCommand`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateCommandResponse {
@@ -4175,18 +4538,21 @@ pub struct UpdateCommandResponse {
     #[prost(message, optional, tag = "2")]
     pub command: ::core::option::Option<Command>,
 }
+
 /// Arguments of `DeleteCommand`: remove a stored command.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteCommandRequest {
     #[prost(string, tag = "1")]
     pub command_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `DeleteCommand`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeleteCommandResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetPreferenceForUser`: read one preference of a user.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPreferenceForUserRequest {
@@ -4199,6 +4565,7 @@ pub struct GetPreferenceForUserRequest {
     #[prost(string, tag = "3")]
     pub name: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetPreferenceForUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPreferenceForUserResponse {
@@ -4207,12 +4574,14 @@ pub struct GetPreferenceForUserResponse {
     #[prost(message, optional, tag = "2")]
     pub preference: ::core::option::Option<Preference>,
 }
+
 /// Arguments of `GetPreferencesForUser`: read all preferences of a user.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPreferencesForUserRequest {
     #[prost(string, tag = "1")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetPreferencesForUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPreferencesForUserResponse {
@@ -4221,6 +4590,7 @@ pub struct GetPreferencesForUserResponse {
     #[prost(message, repeated, tag = "2")]
     pub preferences: ::prost::alloc::vec::Vec<Preference>,
 }
+
 /// Arguments of `UpdatePreferencesForUser`: create or overwrite preferences.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePreferencesForUserRequest {
@@ -4230,12 +4600,14 @@ pub struct UpdatePreferencesForUserRequest {
     #[prost(message, repeated, tag = "2")]
     pub preferences: ::prost::alloc::vec::Vec<Preference>,
 }
+
 /// Outcome of `UpdatePreferencesForUser`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePreferencesForUserResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `DeletePreferencesForUser`: remove some preferences of a user.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeletePreferencesForUserRequest {
@@ -4246,18 +4618,21 @@ pub struct DeletePreferencesForUserRequest {
     #[prost(message, repeated, tag = "2")]
     pub preferences: ::prost::alloc::vec::Vec<Preference>,
 }
+
 /// Outcome of `DeletePreferencesForUser`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeletePreferencesForUserResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `CreateOAuthApp`: register a new OAuth 2.0 client.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateOAuthAppRequest {
     #[prost(message, optional, tag = "1")]
     pub app: ::core::option::Option<OAuthApp>,
 }
+
 /// Outcome of `CreateOAuthApp`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateOAuthAppResponse {
@@ -4267,12 +4642,14 @@ pub struct CreateOAuthAppResponse {
     #[prost(message, optional, tag = "2")]
     pub app: ::core::option::Option<OAuthApp>,
 }
+
 /// Arguments of `GetOAuthApp`: look up an OAuth app.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetOAuthAppRequest {
     #[prost(string, tag = "1")]
     pub app_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetOAuthApp`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetOAuthAppResponse {
@@ -4281,12 +4658,14 @@ pub struct GetOAuthAppResponse {
     #[prost(message, optional, tag = "2")]
     pub app: ::core::option::Option<OAuthApp>,
 }
+
 /// Arguments of `UpdateOAuthApp`: change an OAuth app, found by its `id`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateOAuthAppRequest {
     #[prost(message, optional, tag = "1")]
     pub app: ::core::option::Option<OAuthApp>,
 }
+
 /// Outcome of `UpdateOAuthApp`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateOAuthAppResponse {
@@ -4295,24 +4674,28 @@ pub struct UpdateOAuthAppResponse {
     #[prost(message, optional, tag = "2")]
     pub app: ::core::option::Option<OAuthApp>,
 }
+
 /// Arguments of `DeleteOAuthApp`: remove an OAuth app.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteOAuthAppRequest {
     #[prost(string, tag = "1")]
     pub app_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `DeleteOAuthApp`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeleteOAuthAppResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `GetGroup`: look up a user group by id.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetGroupRequest {
     #[prost(string, tag = "1")]
     pub group_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetGroup`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetGroupResponse {
@@ -4321,6 +4704,7 @@ pub struct GetGroupResponse {
     #[prost(message, optional, tag = "2")]
     pub group: ::core::option::Option<Group>,
 }
+
 /// Arguments of `GetGroupByName`: look up a user group by its mention name.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetGroupByNameRequest {
@@ -4328,6 +4712,7 @@ pub struct GetGroupByNameRequest {
     #[prost(string, tag = "1")]
     pub name: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetGroupByName`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetGroupByNameResponse {
@@ -4336,6 +4721,7 @@ pub struct GetGroupByNameResponse {
     #[prost(message, optional, tag = "2")]
     pub group: ::core::option::Option<Group>,
 }
+
 /// Arguments of `GetGroupMemberUsers`: one page of the users in a group.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetGroupMemberUsersRequest {
@@ -4348,6 +4734,7 @@ pub struct GetGroupMemberUsersRequest {
     #[prost(int32, tag = "3")]
     pub per_page: i32,
 }
+
 /// Outcome of `GetGroupMemberUsers`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetGroupMemberUsersResponse {
@@ -4356,6 +4743,7 @@ pub struct GetGroupMemberUsersResponse {
     #[prost(message, repeated, tag = "2")]
     pub users: ::prost::alloc::vec::Vec<User>,
 }
+
 /// Arguments of `GetGroupsBySource`: all groups that come from one source.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetGroupsBySourceRequest {
@@ -4364,6 +4752,7 @@ pub struct GetGroupsBySourceRequest {
     #[prost(string, tag = "1")]
     pub group_source: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetGroupsBySource`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetGroupsBySourceResponse {
@@ -4372,12 +4761,14 @@ pub struct GetGroupsBySourceResponse {
     #[prost(message, repeated, tag = "2")]
     pub groups: ::prost::alloc::vec::Vec<Group>,
 }
+
 /// Arguments of `GetGroupsForUser`: the groups a user belongs to.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetGroupsForUserRequest {
     #[prost(string, tag = "1")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetGroupsForUser`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetGroupsForUserResponse {
@@ -4386,6 +4777,7 @@ pub struct GetGroupsForUserResponse {
     #[prost(message, repeated, tag = "2")]
     pub groups: ::prost::alloc::vec::Vec<Group>,
 }
+
 /// Arguments of `UpsertGroupMember`: add a user to a group, or revive a removed membership.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpsertGroupMemberRequest {
@@ -4394,6 +4786,7 @@ pub struct UpsertGroupMemberRequest {
     #[prost(string, tag = "2")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `UpsertGroupMember`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpsertGroupMemberResponse {
@@ -4403,6 +4796,7 @@ pub struct UpsertGroupMemberResponse {
     #[prost(message, optional, tag = "2")]
     pub group_member: ::core::option::Option<GroupMember>,
 }
+
 /// Arguments of `UpsertGroupMembers`: add several users to a group at once.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpsertGroupMembersRequest {
@@ -4411,6 +4805,7 @@ pub struct UpsertGroupMembersRequest {
     #[prost(string, repeated, tag = "2")]
     pub user_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Outcome of `UpsertGroupMembers`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpsertGroupMembersResponse {
@@ -4420,6 +4815,7 @@ pub struct UpsertGroupMembersResponse {
     #[prost(message, repeated, tag = "2")]
     pub group_members: ::prost::alloc::vec::Vec<GroupMember>,
 }
+
 /// Arguments of `GetGroupByRemoteID`: find a group by its id in the source system.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetGroupByRemoteIdRequest {
@@ -4430,6 +4826,7 @@ pub struct GetGroupByRemoteIdRequest {
     #[prost(string, tag = "2")]
     pub group_source: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetGroupByRemoteID`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetGroupByRemoteIdResponse {
@@ -4438,12 +4835,14 @@ pub struct GetGroupByRemoteIdResponse {
     #[prost(message, optional, tag = "2")]
     pub group: ::core::option::Option<Group>,
 }
+
 /// Arguments of `CreateGroup`: make a new user group.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateGroupRequest {
     #[prost(message, optional, tag = "1")]
     pub group: ::core::option::Option<Group>,
 }
+
 /// Outcome of `CreateGroup`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateGroupResponse {
@@ -4453,12 +4852,14 @@ pub struct CreateGroupResponse {
     #[prost(message, optional, tag = "2")]
     pub group: ::core::option::Option<Group>,
 }
+
 /// Arguments of `UpdateGroup`: change a group, found by its `id`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateGroupRequest {
     #[prost(message, optional, tag = "1")]
     pub group: ::core::option::Option<Group>,
 }
+
 /// Outcome of `UpdateGroup`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateGroupResponse {
@@ -4467,12 +4868,14 @@ pub struct UpdateGroupResponse {
     #[prost(message, optional, tag = "2")]
     pub group: ::core::option::Option<Group>,
 }
+
 /// Arguments of `DeleteGroup`: archive a group (a soft delete).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteGroupRequest {
     #[prost(string, tag = "1")]
     pub group_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `DeleteGroup`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeleteGroupResponse {
@@ -4482,12 +4885,14 @@ pub struct DeleteGroupResponse {
     #[prost(message, optional, tag = "2")]
     pub group: ::core::option::Option<Group>,
 }
+
 /// Arguments of `RestoreGroup`: bring an archived group back.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RestoreGroupRequest {
     #[prost(string, tag = "1")]
     pub group_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `RestoreGroup`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RestoreGroupResponse {
@@ -4496,6 +4901,7 @@ pub struct RestoreGroupResponse {
     #[prost(message, optional, tag = "2")]
     pub group: ::core::option::Option<Group>,
 }
+
 /// Arguments of `DeleteGroupMember`: take a user out of a group.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteGroupMemberRequest {
@@ -4504,6 +4910,7 @@ pub struct DeleteGroupMemberRequest {
     #[prost(string, tag = "2")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `DeleteGroupMember`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeleteGroupMemberResponse {
@@ -4513,6 +4920,7 @@ pub struct DeleteGroupMemberResponse {
     #[prost(message, optional, tag = "2")]
     pub group_member: ::core::option::Option<GroupMember>,
 }
+
 /// Arguments of `GetGroupSyncable`: read the link between a group and a team or channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetGroupSyncableRequest {
@@ -4525,6 +4933,7 @@ pub struct GetGroupSyncableRequest {
     #[prost(string, tag = "3")]
     pub syncable_type: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetGroupSyncable`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetGroupSyncableResponse {
@@ -4533,6 +4942,7 @@ pub struct GetGroupSyncableResponse {
     #[prost(message, optional, tag = "2")]
     pub group_syncable: ::core::option::Option<GroupSyncable>,
 }
+
 /// Arguments of `GetGroupSyncables`: every team or every channel a group is linked to.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetGroupSyncablesRequest {
@@ -4542,6 +4952,7 @@ pub struct GetGroupSyncablesRequest {
     #[prost(string, tag = "2")]
     pub syncable_type: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetGroupSyncables`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetGroupSyncablesResponse {
@@ -4550,12 +4961,14 @@ pub struct GetGroupSyncablesResponse {
     #[prost(message, repeated, tag = "2")]
     pub group_syncables: ::prost::alloc::vec::Vec<GroupSyncable>,
 }
+
 /// Arguments of `UpsertGroupSyncable`: create a group link, or revive a removed one.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpsertGroupSyncableRequest {
     #[prost(message, optional, tag = "1")]
     pub group_syncable: ::core::option::Option<GroupSyncable>,
 }
+
 /// Outcome of `UpsertGroupSyncable`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpsertGroupSyncableResponse {
@@ -4564,12 +4977,14 @@ pub struct UpsertGroupSyncableResponse {
     #[prost(message, optional, tag = "2")]
     pub group_syncable: ::core::option::Option<GroupSyncable>,
 }
+
 /// Arguments of `UpdateGroupSyncable`: change the settings of an existing group link.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateGroupSyncableRequest {
     #[prost(message, optional, tag = "1")]
     pub group_syncable: ::core::option::Option<GroupSyncable>,
 }
+
 /// Outcome of `UpdateGroupSyncable`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateGroupSyncableResponse {
@@ -4578,6 +4993,7 @@ pub struct UpdateGroupSyncableResponse {
     #[prost(message, optional, tag = "2")]
     pub group_syncable: ::core::option::Option<GroupSyncable>,
 }
+
 /// Arguments of `DeleteGroupSyncable`: unlink a group from a team or channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteGroupSyncableRequest {
@@ -4590,6 +5006,7 @@ pub struct DeleteGroupSyncableRequest {
     #[prost(string, tag = "3")]
     pub syncable_type: ::prost::alloc::string::String,
 }
+
 /// Outcome of `DeleteGroupSyncable`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeleteGroupSyncableResponse {
@@ -4599,6 +5016,7 @@ pub struct DeleteGroupSyncableResponse {
     #[prost(message, optional, tag = "2")]
     pub group_syncable: ::core::option::Option<GroupSyncable>,
 }
+
 /// Arguments of `GetGroups`: one page of groups matching search options.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetGroupsRequest {
@@ -4616,6 +5034,7 @@ pub struct GetGroupsRequest {
     #[prost(message, optional, tag = "4")]
     pub view_restrictions: ::core::option::Option<ViewUsersRestrictions>,
 }
+
 /// Outcome of `GetGroups`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetGroupsResponse {
@@ -4624,18 +5043,21 @@ pub struct GetGroupsResponse {
     #[prost(message, repeated, tag = "2")]
     pub groups: ::prost::alloc::vec::Vec<Group>,
 }
+
 /// Arguments of `CreateDefaultSyncableMemberships`: add group members to linked teams and channels.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateDefaultSyncableMembershipsRequest {
     #[prost(message, optional, tag = "1")]
     pub params: ::core::option::Option<CreateDefaultMembershipParams>,
 }
+
 /// Outcome of `CreateDefaultSyncableMemberships`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateDefaultSyncableMembershipsResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `DeleteGroupConstrainedMemberships`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeleteGroupConstrainedMembershipsRequest {}
@@ -4645,12 +5067,14 @@ pub struct DeleteGroupConstrainedMembershipsResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `RegisterPluginForSharedChannels`: let this plugin take part in channel sharing.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RegisterPluginForSharedChannelsRequest {
     #[prost(message, optional, tag = "1")]
     pub opts: ::core::option::Option<RegisterPluginOpts>,
 }
+
 /// Outcome of `RegisterPluginForSharedChannels`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RegisterPluginForSharedChannelsResponse {
@@ -4660,24 +5084,28 @@ pub struct RegisterPluginForSharedChannelsResponse {
     #[prost(string, tag = "2")]
     pub remote_id: ::prost::alloc::string::String,
 }
+
 /// Arguments of `UnregisterPluginForSharedChannels`: stop a plugin from taking part in sharing.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UnregisterPluginForSharedChannelsRequest {
     #[prost(string, tag = "1")]
     pub plugin_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `UnregisterPluginForSharedChannels`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UnregisterPluginForSharedChannelsResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `ShareChannel`: turn a channel into a shared channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ShareChannelRequest {
     #[prost(message, optional, tag = "1")]
     pub shared_channel: ::core::option::Option<SharedChannel>,
 }
+
 /// Outcome of `ShareChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ShareChannelResponse {
@@ -4687,12 +5115,14 @@ pub struct ShareChannelResponse {
     #[prost(message, optional, tag = "2")]
     pub shared_channel: ::core::option::Option<SharedChannel>,
 }
+
 /// Arguments of `UpdateSharedChannel`: change an existing share record.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateSharedChannelRequest {
     #[prost(message, optional, tag = "1")]
     pub shared_channel: ::core::option::Option<SharedChannel>,
 }
+
 /// Outcome of `UpdateSharedChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateSharedChannelResponse {
@@ -4701,12 +5131,14 @@ pub struct UpdateSharedChannelResponse {
     #[prost(message, optional, tag = "2")]
     pub shared_channel: ::core::option::Option<SharedChannel>,
 }
+
 /// Arguments of `UnshareChannel`: stop sharing a channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UnshareChannelRequest {
     #[prost(string, tag = "1")]
     pub channel_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `UnshareChannel`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UnshareChannelResponse {
@@ -4716,6 +5148,7 @@ pub struct UnshareChannelResponse {
     #[prost(bool, tag = "2")]
     pub unshared: bool,
 }
+
 /// Arguments of `UpdateSharedChannelCursor`: record how far a remote has been synced.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateSharedChannelCursorRequest {
@@ -4728,24 +5161,28 @@ pub struct UpdateSharedChannelCursorRequest {
     #[prost(message, optional, tag = "3")]
     pub cursor: ::core::option::Option<GetPostsSinceForSyncCursor>,
 }
+
 /// Outcome of `UpdateSharedChannelCursor`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateSharedChannelCursorResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `SyncSharedChannel`: ask the server to sync a shared channel now.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SyncSharedChannelRequest {
     #[prost(string, tag = "1")]
     pub channel_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `SyncSharedChannel`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SyncSharedChannelResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `InviteRemoteToChannel`: add a remote cluster to a shared channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct InviteRemoteToChannelRequest {
@@ -4761,12 +5198,14 @@ pub struct InviteRemoteToChannelRequest {
     #[prost(bool, tag = "4")]
     pub share_if_not_shared: bool,
 }
+
 /// Outcome of `InviteRemoteToChannel`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct InviteRemoteToChannelResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `UninviteRemoteFromChannel`: remove a remote cluster from a shared channel.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UninviteRemoteFromChannelRequest {
@@ -4776,18 +5215,21 @@ pub struct UninviteRemoteFromChannelRequest {
     #[prost(string, tag = "2")]
     pub remote_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `UninviteRemoteFromChannel`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UninviteRemoteFromChannelResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `CreatePropertyField`: define a new custom property.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreatePropertyFieldRequest {
     #[prost(message, optional, tag = "1")]
     pub field: ::core::option::Option<PropertyField>,
 }
+
 /// Outcome of `CreatePropertyField`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreatePropertyFieldResponse {
@@ -4797,6 +5239,7 @@ pub struct CreatePropertyFieldResponse {
     #[prost(message, optional, tag = "2")]
     pub field: ::core::option::Option<PropertyField>,
 }
+
 /// Arguments of `GetPropertyField`: read one property field.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPropertyFieldRequest {
@@ -4806,6 +5249,7 @@ pub struct GetPropertyFieldRequest {
     #[prost(string, tag = "2")]
     pub field_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetPropertyField`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPropertyFieldResponse {
@@ -4814,6 +5258,7 @@ pub struct GetPropertyFieldResponse {
     #[prost(message, optional, tag = "2")]
     pub field: ::core::option::Option<PropertyField>,
 }
+
 /// Arguments of `GetPropertyFields`: read several property fields by id.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPropertyFieldsRequest {
@@ -4824,6 +5269,7 @@ pub struct GetPropertyFieldsRequest {
     #[prost(string, repeated, tag = "2")]
     pub ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Outcome of `GetPropertyFields`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPropertyFieldsResponse {
@@ -4832,6 +5278,7 @@ pub struct GetPropertyFieldsResponse {
     #[prost(message, repeated, tag = "2")]
     pub fields: ::prost::alloc::vec::Vec<PropertyField>,
 }
+
 /// Arguments of `UpdatePropertyField`: change one property field.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePropertyFieldRequest {
@@ -4841,6 +5288,7 @@ pub struct UpdatePropertyFieldRequest {
     #[prost(message, optional, tag = "2")]
     pub field: ::core::option::Option<PropertyField>,
 }
+
 /// Outcome of `UpdatePropertyField`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePropertyFieldResponse {
@@ -4849,6 +5297,7 @@ pub struct UpdatePropertyFieldResponse {
     #[prost(message, optional, tag = "2")]
     pub field: ::core::option::Option<PropertyField>,
 }
+
 /// Arguments of `DeletePropertyField`: remove one property field.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeletePropertyFieldRequest {
@@ -4858,12 +5307,14 @@ pub struct DeletePropertyFieldRequest {
     #[prost(string, tag = "2")]
     pub field_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `DeletePropertyField`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeletePropertyFieldResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `SearchPropertyFields`: list property fields matching filters.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SearchPropertyFieldsRequest {
@@ -4873,6 +5324,7 @@ pub struct SearchPropertyFieldsRequest {
     #[prost(message, optional, tag = "2")]
     pub opts: ::core::option::Option<PropertyFieldSearchOpts>,
 }
+
 /// Outcome of `SearchPropertyFields`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SearchPropertyFieldsResponse {
@@ -4881,6 +5333,7 @@ pub struct SearchPropertyFieldsResponse {
     #[prost(message, repeated, tag = "2")]
     pub fields: ::prost::alloc::vec::Vec<PropertyField>,
 }
+
 /// Arguments of `CountPropertyFields`: how many fields a property group has.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CountPropertyFieldsRequest {
@@ -4890,6 +5343,7 @@ pub struct CountPropertyFieldsRequest {
     #[prost(bool, tag = "2")]
     pub include_deleted: bool,
 }
+
 /// Outcome of `CountPropertyFields`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CountPropertyFieldsResponse {
@@ -4898,6 +5352,7 @@ pub struct CountPropertyFieldsResponse {
     #[prost(int64, tag = "2")]
     pub count: i64,
 }
+
 /// Arguments of `CountPropertyFieldsForTarget`: how many fields a group defines for one target.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CountPropertyFieldsForTargetRequest {
@@ -4913,6 +5368,7 @@ pub struct CountPropertyFieldsForTargetRequest {
     #[prost(bool, tag = "4")]
     pub include_deleted: bool,
 }
+
 /// Outcome of `CountPropertyFieldsForTarget`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CountPropertyFieldsForTargetResponse {
@@ -4921,12 +5377,14 @@ pub struct CountPropertyFieldsForTargetResponse {
     #[prost(int64, tag = "2")]
     pub count: i64,
 }
+
 /// Arguments of `CreatePropertyValue`: set a property on one object.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreatePropertyValueRequest {
     #[prost(message, optional, tag = "1")]
     pub value: ::core::option::Option<PropertyValue>,
 }
+
 /// Outcome of `CreatePropertyValue`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreatePropertyValueResponse {
@@ -4936,6 +5394,7 @@ pub struct CreatePropertyValueResponse {
     #[prost(message, optional, tag = "2")]
     pub value: ::core::option::Option<PropertyValue>,
 }
+
 /// Arguments of `GetPropertyValue`: read one property value.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPropertyValueRequest {
@@ -4945,6 +5404,7 @@ pub struct GetPropertyValueRequest {
     #[prost(string, tag = "2")]
     pub value_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetPropertyValue`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPropertyValueResponse {
@@ -4953,6 +5413,7 @@ pub struct GetPropertyValueResponse {
     #[prost(message, optional, tag = "2")]
     pub value: ::core::option::Option<PropertyValue>,
 }
+
 /// Arguments of `GetPropertyValues`: read several property values by id.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPropertyValuesRequest {
@@ -4963,6 +5424,7 @@ pub struct GetPropertyValuesRequest {
     #[prost(string, repeated, tag = "2")]
     pub ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Outcome of `GetPropertyValues`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPropertyValuesResponse {
@@ -4971,6 +5433,7 @@ pub struct GetPropertyValuesResponse {
     #[prost(message, repeated, tag = "2")]
     pub values: ::prost::alloc::vec::Vec<PropertyValue>,
 }
+
 /// Arguments of `UpdatePropertyValue`: change one property value.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePropertyValueRequest {
@@ -4980,6 +5443,7 @@ pub struct UpdatePropertyValueRequest {
     #[prost(message, optional, tag = "2")]
     pub value: ::core::option::Option<PropertyValue>,
 }
+
 /// Outcome of `UpdatePropertyValue`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePropertyValueResponse {
@@ -4988,12 +5452,14 @@ pub struct UpdatePropertyValueResponse {
     #[prost(message, optional, tag = "2")]
     pub value: ::core::option::Option<PropertyValue>,
 }
+
 /// Arguments of `UpsertPropertyValue`: create a property value or overwrite the existing one.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpsertPropertyValueRequest {
     #[prost(message, optional, tag = "1")]
     pub value: ::core::option::Option<PropertyValue>,
 }
+
 /// Outcome of `UpsertPropertyValue`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpsertPropertyValueResponse {
@@ -5002,6 +5468,7 @@ pub struct UpsertPropertyValueResponse {
     #[prost(message, optional, tag = "2")]
     pub value: ::core::option::Option<PropertyValue>,
 }
+
 /// Arguments of `DeletePropertyValue`: remove one property value.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeletePropertyValueRequest {
@@ -5011,12 +5478,14 @@ pub struct DeletePropertyValueRequest {
     #[prost(string, tag = "2")]
     pub value_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `DeletePropertyValue`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeletePropertyValueResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `SearchPropertyValues`: list property values matching filters.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SearchPropertyValuesRequest {
@@ -5026,6 +5495,7 @@ pub struct SearchPropertyValuesRequest {
     #[prost(message, optional, tag = "2")]
     pub opts: ::core::option::Option<PropertyValueSearchOpts>,
 }
+
 /// Outcome of `SearchPropertyValues`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SearchPropertyValuesResponse {
@@ -5034,6 +5504,7 @@ pub struct SearchPropertyValuesResponse {
     #[prost(message, repeated, tag = "2")]
     pub values: ::prost::alloc::vec::Vec<PropertyValue>,
 }
+
 /// Arguments of `RegisterPropertyGroup`: create a property group, or fetch it if it exists.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RegisterPropertyGroupRequest {
@@ -5041,6 +5512,7 @@ pub struct RegisterPropertyGroupRequest {
     #[prost(string, tag = "1")]
     pub name: ::prost::alloc::string::String,
 }
+
 /// Outcome of `RegisterPropertyGroup`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RegisterPropertyGroupResponse {
@@ -5049,12 +5521,14 @@ pub struct RegisterPropertyGroupResponse {
     #[prost(message, optional, tag = "2")]
     pub group: ::core::option::Option<PropertyGroup>,
 }
+
 /// Arguments of `GetPropertyGroup`: look up a property group by name.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPropertyGroupRequest {
     #[prost(string, tag = "1")]
     pub name: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetPropertyGroup`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPropertyGroupResponse {
@@ -5063,6 +5537,7 @@ pub struct GetPropertyGroupResponse {
     #[prost(message, optional, tag = "2")]
     pub group: ::core::option::Option<PropertyGroup>,
 }
+
 /// Arguments of `GetPropertyFieldByName`: find a field by name within a group and target.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPropertyFieldByNameRequest {
@@ -5075,6 +5550,7 @@ pub struct GetPropertyFieldByNameRequest {
     #[prost(string, tag = "3")]
     pub name: ::prost::alloc::string::String,
 }
+
 /// Outcome of `GetPropertyFieldByName`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPropertyFieldByNameResponse {
@@ -5083,6 +5559,7 @@ pub struct GetPropertyFieldByNameResponse {
     #[prost(message, optional, tag = "2")]
     pub field: ::core::option::Option<PropertyField>,
 }
+
 /// Arguments of `UpdatePropertyFields`: change several fields of one group together.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePropertyFieldsRequest {
@@ -5091,6 +5568,7 @@ pub struct UpdatePropertyFieldsRequest {
     #[prost(message, repeated, tag = "2")]
     pub fields: ::prost::alloc::vec::Vec<PropertyField>,
 }
+
 /// Outcome of `UpdatePropertyFields`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePropertyFieldsResponse {
@@ -5099,6 +5577,7 @@ pub struct UpdatePropertyFieldsResponse {
     #[prost(message, repeated, tag = "2")]
     pub fields: ::prost::alloc::vec::Vec<PropertyField>,
 }
+
 /// Arguments of `UpdatePropertyValues`: change several values of one group together.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePropertyValuesRequest {
@@ -5107,6 +5586,7 @@ pub struct UpdatePropertyValuesRequest {
     #[prost(message, repeated, tag = "2")]
     pub values: ::prost::alloc::vec::Vec<PropertyValue>,
 }
+
 /// Outcome of `UpdatePropertyValues`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdatePropertyValuesResponse {
@@ -5115,12 +5595,14 @@ pub struct UpdatePropertyValuesResponse {
     #[prost(message, repeated, tag = "2")]
     pub values: ::prost::alloc::vec::Vec<PropertyValue>,
 }
+
 /// Arguments of `UpsertPropertyValues`: create or overwrite several values at once.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpsertPropertyValuesRequest {
     #[prost(message, repeated, tag = "1")]
     pub values: ::prost::alloc::vec::Vec<PropertyValue>,
 }
+
 /// Outcome of `UpsertPropertyValues`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpsertPropertyValuesResponse {
@@ -5129,6 +5611,7 @@ pub struct UpsertPropertyValuesResponse {
     #[prost(message, repeated, tag = "2")]
     pub values: ::prost::alloc::vec::Vec<PropertyValue>,
 }
+
 /// Arguments of `DeletePropertyValuesForTarget`: clear every value a group holds for one object.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeletePropertyValuesForTargetRequest {
@@ -5141,12 +5624,14 @@ pub struct DeletePropertyValuesForTargetRequest {
     #[prost(string, tag = "3")]
     pub target_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `DeletePropertyValuesForTarget`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeletePropertyValuesForTargetResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `DeletePropertyValuesForField`: clear every value of one field.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DeletePropertyValuesForFieldRequest {
@@ -5155,24 +5640,28 @@ pub struct DeletePropertyValuesForFieldRequest {
     #[prost(string, tag = "2")]
     pub field_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `DeletePropertyValuesForField`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeletePropertyValuesForFieldResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `LogAuditRec`: write a record to the audit log.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogAuditRecRequest {
     #[prost(message, optional, tag = "1")]
     pub record: ::core::option::Option<AuditRecord>,
 }
+
 /// Outcome of `LogAuditRec`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogAuditRecResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `LogAuditRecWithLevel`: write an audit record at a chosen level.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogAuditRecWithLevelRequest {
@@ -5182,12 +5671,14 @@ pub struct LogAuditRecWithLevelRequest {
     #[prost(string, tag = "2")]
     pub level: ::prost::alloc::string::String,
 }
+
 /// Outcome of `LogAuditRecWithLevel`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogAuditRecWithLevelResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `PluginHTTP`: an HTTP request sent to another plugin's endpoint.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PluginHttpRequest {
@@ -5207,6 +5698,7 @@ pub struct PluginHttpRequest {
     #[prost(bytes = "vec", tag = "4")]
     pub body: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Outcome of `PluginHTTP`: the other plugin's HTTP answer.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PluginHttpResponse {
@@ -5225,6 +5717,7 @@ pub struct PluginHttpResponse {
     #[prost(bytes = "vec", tag = "4")]
     pub body: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Arguments of `GetCloudLimits`; none are needed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetCloudLimitsRequest {}
@@ -5238,18 +5731,21 @@ pub struct GetCloudLimitsResponse {
     #[prost(bytes = "vec", tag = "2")]
     pub limits_json: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Arguments of `OpenInteractiveDialog`: show a dialog to the user who triggered an action.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OpenInteractiveDialogRequest {
     #[prost(message, optional, tag = "1")]
     pub dialog: ::core::option::Option<OpenDialogRequest>,
 }
+
 /// Outcome of `OpenInteractiveDialog`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OpenInteractiveDialogResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `PublishPluginClusterEvent`: send an event to this plugin on other cluster nodes.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PublishPluginClusterEventRequest {
@@ -5259,12 +5755,14 @@ pub struct PublishPluginClusterEventRequest {
     #[prost(message, optional, tag = "2")]
     pub opts: ::core::option::Option<PluginClusterEventSendOptions>,
 }
+
 /// Outcome of `PublishPluginClusterEvent`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PublishPluginClusterEventResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `RegisterCollectionAndTopic`: declare a collection type and a topic type for this plugin.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RegisterCollectionAndTopicRequest {
@@ -5275,12 +5773,14 @@ pub struct RegisterCollectionAndTopicRequest {
     #[prost(string, tag = "2")]
     pub topic_type: ::prost::alloc::string::String,
 }
+
 /// Outcome of `RegisterCollectionAndTopic`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RegisterCollectionAndTopicResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `RequestTrialLicense`: ask for an Enterprise trial license.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RequestTrialLicenseRequest {
@@ -5297,12 +5797,14 @@ pub struct RequestTrialLicenseRequest {
     #[prost(bool, tag = "4")]
     pub receive_emails_accepted: bool,
 }
+
 /// Outcome of `RequestTrialLicense`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RequestTrialLicenseResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `RolesGrantPermission`: does any of these roles carry a permission?
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RolesGrantPermissionRequest {
@@ -5313,6 +5815,7 @@ pub struct RolesGrantPermissionRequest {
     #[prost(string, tag = "2")]
     pub permission_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `RolesGrantPermission`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RolesGrantPermissionResponse {
@@ -5322,6 +5825,7 @@ pub struct RolesGrantPermissionResponse {
     #[prost(bool, tag = "2")]
     pub has_permission: bool,
 }
+
 /// Arguments of `SendMail`: send an email through the server's SMTP settings.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SendMailRequest {
@@ -5334,12 +5838,14 @@ pub struct SendMailRequest {
     #[prost(string, tag = "3")]
     pub html_body: ::prost::alloc::string::String,
 }
+
 /// Outcome of `SendMail`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SendMailResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Arguments of `SendPushNotification`: push a mobile notification to a user's devices.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SendPushNotificationRequest {
@@ -5349,12 +5855,14 @@ pub struct SendPushNotificationRequest {
     #[prost(string, tag = "2")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Outcome of `SendPushNotification`; `error` is set on failure.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SendPushNotificationResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// A slash command definition, mirroring Go's `model.Command`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Command {
@@ -5409,6 +5917,7 @@ pub struct Command {
     #[prost(string, tag = "18")]
     pub plugin_id: ::prost::alloc::string::String,
 }
+
 /// Context of one slash command invocation, mirroring Go's `model.CommandArgs`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CommandArgs {
@@ -5446,6 +5955,7 @@ pub struct CommandArgs {
     #[prost(string, tag = "11")]
     pub channel_mention: ::prost::alloc::string::String,
 }
+
 /// What a slash command answers, mirroring Go's `model.CommandResponse`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CommandResponse {
@@ -5483,6 +5993,7 @@ pub struct CommandResponse {
     #[prost(message, repeated, tag = "11")]
     pub attachments: ::prost::alloc::vec::Vec<CommandResponse>,
 }
+
 /// One user setting, mirroring Go's `model.Preference`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Preference {
@@ -5498,6 +6009,7 @@ pub struct Preference {
     #[prost(string, tag = "4")]
     pub value: ::prost::alloc::string::String,
 }
+
 /// An OAuth 2.0 client registered on the server, mirroring Go's `model.OAuthApp`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OAuthApp {
@@ -5534,6 +6046,7 @@ pub struct OAuthApp {
     #[prost(string, tag = "12")]
     pub mattermost_app_id: ::prost::alloc::string::String,
 }
+
 /// A user group, mirroring Go's `model.Group`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Group {
@@ -5565,6 +6078,7 @@ pub struct Group {
     #[prost(bool, tag = "10")]
     pub allow_reference: bool,
 }
+
 /// One user's membership in a group, mirroring Go's `model.GroupMember`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GroupMember {
@@ -5579,6 +6093,7 @@ pub struct GroupMember {
     #[prost(int64, tag = "4")]
     pub delete_at: i64,
 }
+
 /// Link between a group and a team or channel, mirroring Go's `model.GroupSyncable`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GroupSyncable {
@@ -5606,6 +6121,7 @@ pub struct GroupSyncable {
     #[prost(int64, tag = "8")]
     pub update_at: i64,
 }
+
 /// Filters and options for `GetGroups`, mirroring Go's `model.GroupSearchOpts`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GroupSearchOpts {
@@ -5649,6 +6165,7 @@ pub struct GroupSearchOpts {
     #[prost(bool, tag = "13")]
     pub include_timezones: bool,
 }
+
 /// Settings for `CreateDefaultSyncableMemberships`, mirroring Go's `model.CreateDefaultMembershipParams`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateDefaultMembershipParams {
@@ -5666,6 +6183,7 @@ pub struct CreateDefaultMembershipParams {
     #[prost(bool, tag = "4")]
     pub re_add_removed_members: bool,
 }
+
 /// How a plugin presents itself for shared channels, mirroring Go's `model.RegisterPluginOpts`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RegisterPluginOpts {
@@ -5677,6 +6195,7 @@ pub struct RegisterPluginOpts {
     #[prost(string, tag = "3")]
     pub description: ::prost::alloc::string::String,
 }
+
 /// The share record of a channel, mirroring Go's `model.SharedChannel`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SharedChannel {
@@ -5718,6 +6237,7 @@ pub struct SharedChannel {
     #[prost(string, tag = "13")]
     pub r#type: ::prost::alloc::string::String,
 }
+
 /// Sync position for a shared channel, mirroring Go's `model.GetPostsSinceForSyncCursor`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPostsSinceForSyncCursor {
@@ -5728,6 +6248,7 @@ pub struct GetPostsSinceForSyncCursor {
     #[prost(string, tag = "2")]
     pub last_post_id: ::prost::alloc::string::String,
 }
+
 /// Definition of a custom property, mirroring Go's `model.PropertyField`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PropertyField {
@@ -5760,6 +6281,7 @@ pub struct PropertyField {
     #[prost(int64, tag = "10")]
     pub delete_at: i64,
 }
+
 /// Filters for `SearchPropertyFields`, mirroring Go's `model.PropertyFieldSearchOpts`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PropertyFieldSearchOpts {
@@ -5779,6 +6301,7 @@ pub struct PropertyFieldSearchOpts {
     #[prost(string, tag = "5")]
     pub target_id: ::prost::alloc::string::String,
 }
+
 /// One object's value for a property field, mirroring Go's `model.PropertyValue`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PropertyValue {
@@ -5809,6 +6332,7 @@ pub struct PropertyValue {
     #[prost(int64, tag = "9")]
     pub delete_at: i64,
 }
+
 /// Filters for `SearchPropertyValues`, mirroring Go's `model.PropertyValueSearchOpts`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PropertyValueSearchOpts {
@@ -5831,6 +6355,7 @@ pub struct PropertyValueSearchOpts {
     #[prost(string, tag = "6")]
     pub field_id: ::prost::alloc::string::String,
 }
+
 /// A named namespace for property fields, mirroring Go's `model.PropertyGroup`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PropertyGroup {
@@ -5839,6 +6364,7 @@ pub struct PropertyGroup {
     #[prost(string, tag = "2")]
     pub name: ::prost::alloc::string::String,
 }
+
 /// One audit log entry, a flattened form of Go's `model.AuditRecord`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct AuditRecord {
@@ -5875,6 +6401,7 @@ pub struct AuditRecord {
     #[prost(message, optional, tag = "11")]
     pub meta: ::core::option::Option<::prost_types::Struct>,
 }
+
 /// What `OpenInteractiveDialog` needs, mirroring Go's `model.OpenDialogRequest`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OpenDialogRequest {
@@ -5887,6 +6414,7 @@ pub struct OpenDialogRequest {
     #[prost(message, optional, tag = "3")]
     pub dialog: ::core::option::Option<Dialog>,
 }
+
 /// An interactive dialog, mirroring Go's `model.Dialog`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Dialog {
@@ -5914,6 +6442,7 @@ pub struct Dialog {
     #[prost(string, tag = "8")]
     pub icon_url: ::prost::alloc::string::String,
 }
+
 /// One input of a dialog, mirroring Go's `model.DialogElement`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DialogElement {
@@ -5955,6 +6484,7 @@ pub struct DialogElement {
     #[prost(message, repeated, tag = "12")]
     pub options: ::prost::alloc::vec::Vec<DialogElementOption>,
 }
+
 /// One choice of a select or radio input, mirroring Go's `model.DialogElementOption`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DialogElementOption {
@@ -5965,6 +6495,7 @@ pub struct DialogElementOption {
     #[prost(string, tag = "2")]
     pub value: ::prost::alloc::string::String,
 }
+
 /// A message between copies of one plugin on a cluster, mirroring Go's `model.PluginClusterEvent`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PluginClusterEvent {
@@ -5975,6 +6506,7 @@ pub struct PluginClusterEvent {
     #[prost(bytes = "vec", tag = "2")]
     pub data: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Delivery settings for a cluster event, mirroring Go's `model.PluginClusterEventSendOptions`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PluginClusterEventSendOptions {
@@ -5985,6 +6517,7 @@ pub struct PluginClusterEventSendOptions {
     #[prost(string, tag = "2")]
     pub target_id: ::prost::alloc::string::String,
 }
+
 /// A mobile push notification, mirroring Go's `model.PushNotification`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PushNotification {
@@ -6053,6 +6586,7 @@ pub struct PushNotification {
     #[prost(string, tag = "23")]
     pub sub_type: ::prost::alloc::string::String,
 }
+
 /// Who and what triggered a hook: the Go `plugin.Context`, filled in by the server.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PluginContext {
@@ -6072,6 +6606,7 @@ pub struct PluginContext {
     #[prost(string, tag = "5")]
     pub user_agent: ::prost::alloc::string::String,
 }
+
 /// Details of an installation, passed to `OnInstall` (Go `model.OnInstallEvent`).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnInstallEvent {
@@ -6079,6 +6614,7 @@ pub struct OnInstallEvent {
     #[prost(string, tag = "1")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// File storage limits of a Cloud plan.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct FilesLimits {
@@ -6086,6 +6622,7 @@ pub struct FilesLimits {
     #[prost(message, optional, tag = "1")]
     pub total_storage: ::core::option::Option<i64>,
 }
+
 /// Message history limits of a Cloud plan.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct MessagesLimits {
@@ -6093,6 +6630,7 @@ pub struct MessagesLimits {
     #[prost(message, optional, tag = "1")]
     pub history: ::core::option::Option<i32>,
 }
+
 /// Team limits of a Cloud plan.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TeamsLimits {
@@ -6100,6 +6638,7 @@ pub struct TeamsLimits {
     #[prost(message, optional, tag = "1")]
     pub active: ::core::option::Option<i32>,
 }
+
 /// The limits of a Cloud product plan (Go `model.ProductLimits`); an unset part has no limits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ProductLimits {
@@ -6113,6 +6652,7 @@ pub struct ProductLimits {
     #[prost(message, optional, tag = "3")]
     pub teams: ::core::option::Option<TeamsLimits>,
 }
+
 /// A whole server configuration carried as JSON, since `model.Config` is too big to mirror field by field.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ConfigJson {
@@ -6120,6 +6660,7 @@ pub struct ConfigJson {
     #[prost(bytes = "vec", tag = "1")]
     pub config_json: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Input of `Implemented`; carries nothing.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ImplementedRequest {
@@ -6127,6 +6668,7 @@ pub struct ImplementedRequest {
     #[prost(message, optional, tag = "1")]
     pub context: ::core::option::Option<RequestContext>,
 }
+
 /// Answer of `Implemented`: the hooks this plugin provides.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ImplementedResponse {
@@ -6137,6 +6679,7 @@ pub struct ImplementedResponse {
     #[prost(string, repeated, tag = "2")]
     pub hooks: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// Input of `OnActivate`; carries nothing.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnActivateRequest {
@@ -6144,6 +6687,7 @@ pub struct OnActivateRequest {
     #[prost(message, optional, tag = "1")]
     pub context: ::core::option::Option<RequestContext>,
 }
+
 /// Answer of `OnActivate`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OnActivateResponse {
@@ -6151,6 +6695,7 @@ pub struct OnActivateResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Input of `OnDeactivate`; carries nothing.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnDeactivateRequest {
@@ -6158,6 +6703,7 @@ pub struct OnDeactivateRequest {
     #[prost(message, optional, tag = "1")]
     pub context: ::core::option::Option<RequestContext>,
 }
+
 /// Answer of `OnDeactivate`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OnDeactivateResponse {
@@ -6165,6 +6711,7 @@ pub struct OnDeactivateResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Input of `OnConfigurationChange`; carries nothing: the plugin reads its settings through the API.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnConfigurationChangeRequest {
@@ -6172,6 +6719,7 @@ pub struct OnConfigurationChangeRequest {
     #[prost(message, optional, tag = "1")]
     pub context: ::core::option::Option<RequestContext>,
 }
+
 /// Answer of `OnConfigurationChange`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OnConfigurationChangeResponse {
@@ -6179,6 +6727,7 @@ pub struct OnConfigurationChangeResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Input of `OnInstall`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnInstallRequest {
@@ -6192,6 +6741,7 @@ pub struct OnInstallRequest {
     #[prost(message, optional, tag = "3")]
     pub event: ::core::option::Option<OnInstallEvent>,
 }
+
 /// Answer of `OnInstall`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OnInstallResponse {
@@ -6199,6 +6749,7 @@ pub struct OnInstallResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Input of `OnSendDailyTelemetry`; carries nothing.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnSendDailyTelemetryRequest {
@@ -6206,6 +6757,7 @@ pub struct OnSendDailyTelemetryRequest {
     #[prost(message, optional, tag = "1")]
     pub context: ::core::option::Option<RequestContext>,
 }
+
 /// Answer of `OnSendDailyTelemetry`: empty, the hook cannot report failure.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnSendDailyTelemetryResponse {}
@@ -6222,6 +6774,7 @@ pub struct RunDataRetentionRequest {
     #[prost(int64, tag = "3")]
     pub batch_size: i64,
 }
+
 /// Answer of `RunDataRetention`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RunDataRetentionResponse {
@@ -6232,6 +6785,7 @@ pub struct RunDataRetentionResponse {
     #[prost(int64, tag = "2")]
     pub deleted_count: i64,
 }
+
 /// Input of `OnCloudLimitsUpdated`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnCloudLimitsUpdatedRequest {
@@ -6242,6 +6796,7 @@ pub struct OnCloudLimitsUpdatedRequest {
     #[prost(message, optional, tag = "2")]
     pub limits: ::core::option::Option<ProductLimits>,
 }
+
 /// Answer of `OnCloudLimitsUpdated`: empty, the hook cannot report failure.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnCloudLimitsUpdatedResponse {}
@@ -6255,6 +6810,7 @@ pub struct ConfigurationWillBeSavedRequest {
     #[prost(message, optional, tag = "2")]
     pub new_config: ::core::option::Option<ConfigJson>,
 }
+
 /// Answer of `ConfigurationWillBeSaved`: reject, replace, or leave both fields unset to accept as is.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ConfigurationWillBeSavedResponse {
@@ -6265,6 +6821,7 @@ pub struct ConfigurationWillBeSavedResponse {
     #[prost(message, optional, tag = "2")]
     pub modified_config: ::core::option::Option<ConfigJson>,
 }
+
 /// An email notification carried as JSON, because Go `model.EmailNotification` nests other structs.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct EmailNotificationJson {
@@ -6272,6 +6829,7 @@ pub struct EmailNotificationJson {
     #[prost(bytes = "vec", tag = "1")]
     pub notification_json: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// The parts of a notification email a plugin may rewrite (Go `model.EmailNotificationContent`).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct EmailNotificationContent {
@@ -6300,6 +6858,7 @@ pub struct EmailNotificationContent {
     #[prost(string, tag = "8")]
     pub footer_text: ::prost::alloc::string::String,
 }
+
 /// Input of `MessageWillBePosted`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MessageWillBePostedRequest {
@@ -6313,6 +6872,7 @@ pub struct MessageWillBePostedRequest {
     #[prost(message, optional, tag = "3")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Verdict of `MessageWillBePosted`; both fields unset lets the post through unchanged.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MessageWillBePostedResponse {
@@ -6324,6 +6884,7 @@ pub struct MessageWillBePostedResponse {
     #[prost(string, tag = "2")]
     pub rejection_reason: ::prost::alloc::string::String,
 }
+
 /// Input of `MessageWillBeUpdated`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MessageWillBeUpdatedRequest {
@@ -6340,6 +6901,7 @@ pub struct MessageWillBeUpdatedRequest {
     #[prost(message, optional, tag = "4")]
     pub old_post: ::core::option::Option<Post>,
 }
+
 /// Verdict of `MessageWillBeUpdated`; both fields unset accepts `new_post` as it is.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MessageWillBeUpdatedResponse {
@@ -6350,6 +6912,7 @@ pub struct MessageWillBeUpdatedResponse {
     #[prost(string, tag = "2")]
     pub rejection_reason: ::prost::alloc::string::String,
 }
+
 /// Input of `MessageHasBeenPosted`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MessageHasBeenPostedRequest {
@@ -6363,6 +6926,7 @@ pub struct MessageHasBeenPostedRequest {
     #[prost(message, optional, tag = "3")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Answer of `MessageHasBeenPosted`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct MessageHasBeenPostedResponse {}
@@ -6382,6 +6946,7 @@ pub struct MessageHasBeenUpdatedRequest {
     #[prost(message, optional, tag = "4")]
     pub old_post: ::core::option::Option<Post>,
 }
+
 /// Answer of `MessageHasBeenUpdated`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct MessageHasBeenUpdatedResponse {}
@@ -6395,6 +6960,7 @@ pub struct MessagesWillBeConsumedRequest {
     #[prost(message, repeated, tag = "2")]
     pub posts: ::prost::alloc::vec::Vec<Post>,
 }
+
 /// Answer of `MessagesWillBeConsumed`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MessagesWillBeConsumedResponse {
@@ -6403,6 +6969,7 @@ pub struct MessagesWillBeConsumedResponse {
     #[prost(message, repeated, tag = "1")]
     pub posts: ::prost::alloc::vec::Vec<Post>,
 }
+
 /// Input of `MessageHasBeenDeleted`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MessageHasBeenDeletedRequest {
@@ -6416,6 +6983,7 @@ pub struct MessageHasBeenDeletedRequest {
     #[prost(message, optional, tag = "3")]
     pub post: ::core::option::Option<Post>,
 }
+
 /// Answer of `MessageHasBeenDeleted`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct MessageHasBeenDeletedResponse {}
@@ -6435,6 +7003,7 @@ pub struct FileWillBeUploadedRequest {
     #[prost(bytes = "vec", tag = "4")]
     pub file_content: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Verdict of `FileWillBeUploaded`; all fields unset stores the upload untouched.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct FileWillBeUploadedResponse {
@@ -6448,6 +7017,7 @@ pub struct FileWillBeUploadedResponse {
     #[prost(string, tag = "3")]
     pub rejection_reason: ::prost::alloc::string::String,
 }
+
 /// Input of `ReactionHasBeenAdded`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ReactionHasBeenAddedRequest {
@@ -6461,6 +7031,7 @@ pub struct ReactionHasBeenAddedRequest {
     #[prost(message, optional, tag = "3")]
     pub reaction: ::core::option::Option<Reaction>,
 }
+
 /// Answer of `ReactionHasBeenAdded`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ReactionHasBeenAddedResponse {}
@@ -6477,6 +7048,7 @@ pub struct ReactionHasBeenRemovedRequest {
     #[prost(message, optional, tag = "3")]
     pub reaction: ::core::option::Option<Reaction>,
 }
+
 /// Answer of `ReactionHasBeenRemoved`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ReactionHasBeenRemovedResponse {}
@@ -6493,6 +7065,7 @@ pub struct NotificationWillBePushedRequest {
     #[prost(string, tag = "3")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Verdict of `NotificationWillBePushed`; both fields unset sends the notification as it is.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct NotificationWillBePushedResponse {
@@ -6503,6 +7076,7 @@ pub struct NotificationWillBePushedResponse {
     #[prost(string, tag = "2")]
     pub rejection_reason: ::prost::alloc::string::String,
 }
+
 /// Input of `EmailNotificationWillBeSent`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct EmailNotificationWillBeSentRequest {
@@ -6513,6 +7087,7 @@ pub struct EmailNotificationWillBeSentRequest {
     #[prost(message, optional, tag = "2")]
     pub email_notification: ::core::option::Option<EmailNotificationJson>,
 }
+
 /// Verdict of `EmailNotificationWillBeSent`; both fields unset sends the email as it is.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct EmailNotificationWillBeSentResponse {
@@ -6523,6 +7098,7 @@ pub struct EmailNotificationWillBeSentResponse {
     #[prost(string, tag = "2")]
     pub rejection_reason: ::prost::alloc::string::String,
 }
+
 /// Input of `PreferencesHaveChanged`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PreferencesHaveChangedRequest {
@@ -6536,6 +7112,7 @@ pub struct PreferencesHaveChangedRequest {
     #[prost(message, repeated, tag = "3")]
     pub preferences: ::prost::alloc::vec::Vec<Preference>,
 }
+
 /// Answer of `PreferencesHaveChanged`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PreferencesHaveChangedResponse {}
@@ -6546,6 +7123,7 @@ pub struct SamlAssertionInfoJson {
     #[prost(bytes = "vec", tag = "1")]
     pub assertion_json: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// Input of `UserHasBeenCreated`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UserHasBeenCreatedRequest {
@@ -6559,6 +7137,7 @@ pub struct UserHasBeenCreatedRequest {
     #[prost(message, optional, tag = "3")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Answer of `UserHasBeenCreated`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UserHasBeenCreatedResponse {}
@@ -6575,6 +7154,7 @@ pub struct UserWillLogInRequest {
     #[prost(message, optional, tag = "3")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Verdict of `UserWillLogIn`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UserWillLogInResponse {
@@ -6582,6 +7162,7 @@ pub struct UserWillLogInResponse {
     #[prost(string, tag = "1")]
     pub rejection_reason: ::prost::alloc::string::String,
 }
+
 /// Input of `UserHasLoggedIn`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UserHasLoggedInRequest {
@@ -6595,6 +7176,7 @@ pub struct UserHasLoggedInRequest {
     #[prost(message, optional, tag = "3")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Answer of `UserHasLoggedIn`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UserHasLoggedInResponse {}
@@ -6611,6 +7193,7 @@ pub struct UserHasBeenDeactivatedRequest {
     #[prost(message, optional, tag = "3")]
     pub user: ::core::option::Option<User>,
 }
+
 /// Answer of `UserHasBeenDeactivated`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UserHasBeenDeactivatedResponse {}
@@ -6630,6 +7213,7 @@ pub struct OnSamlLoginRequest {
     #[prost(message, optional, tag = "4")]
     pub assertion: ::core::option::Option<SamlAssertionInfoJson>,
 }
+
 /// Answer of `OnSAMLLogin`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OnSamlLoginResponse {
@@ -6637,6 +7221,7 @@ pub struct OnSamlLoginResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Input of `ChannelHasBeenCreated`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ChannelHasBeenCreatedRequest {
@@ -6650,6 +7235,7 @@ pub struct ChannelHasBeenCreatedRequest {
     #[prost(message, optional, tag = "3")]
     pub channel: ::core::option::Option<Channel>,
 }
+
 /// Answer of `ChannelHasBeenCreated`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ChannelHasBeenCreatedResponse {}
@@ -6669,6 +7255,7 @@ pub struct UserHasJoinedChannelRequest {
     #[prost(message, optional, tag = "4")]
     pub actor: ::core::option::Option<User>,
 }
+
 /// Answer of `UserHasJoinedChannel`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UserHasJoinedChannelResponse {}
@@ -6688,6 +7275,7 @@ pub struct UserHasLeftChannelRequest {
     #[prost(message, optional, tag = "4")]
     pub actor: ::core::option::Option<User>,
 }
+
 /// Answer of `UserHasLeftChannel`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UserHasLeftChannelResponse {}
@@ -6707,6 +7295,7 @@ pub struct UserHasJoinedTeamRequest {
     #[prost(message, optional, tag = "4")]
     pub actor: ::core::option::Option<User>,
 }
+
 /// Answer of `UserHasJoinedTeam`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UserHasJoinedTeamResponse {}
@@ -6726,6 +7315,7 @@ pub struct UserHasLeftTeamRequest {
     #[prost(message, optional, tag = "4")]
     pub actor: ::core::option::Option<User>,
 }
+
 /// Answer of `UserHasLeftTeam`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UserHasLeftTeamResponse {}
@@ -6742,6 +7332,7 @@ pub struct WebSocketRequest {
     #[prost(message, optional, tag = "3")]
     pub data: ::core::option::Option<::prost_types::Struct>,
 }
+
 /// A shared channels sync message carried as JSON, because Go `model.SyncMsg` nests many models.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SyncMsgJson {
@@ -6749,6 +7340,7 @@ pub struct SyncMsgJson {
     #[prost(bytes = "vec", tag = "1")]
     pub sync_msg_json: ::prost::alloc::vec::Vec<u8>,
 }
+
 /// What a plugin reports after applying a sync message (Go `model.SyncResponse`).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SyncResponse {
@@ -6783,6 +7375,7 @@ pub struct SyncResponse {
     #[prost(string, repeated, tag = "10")]
     pub status_errors: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// A remote Mattermost installation linked through shared channels (Go `model.RemoteCluster`).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RemoteCluster {
@@ -6835,6 +7428,7 @@ pub struct RemoteCluster {
     #[prost(uint32, tag = "16")]
     pub options: u32,
 }
+
 /// Input of `ExecuteCommand`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ExecuteCommandRequest {
@@ -6848,6 +7442,7 @@ pub struct ExecuteCommandRequest {
     #[prost(message, optional, tag = "3")]
     pub args: ::core::option::Option<CommandArgs>,
 }
+
 /// Answer of `ExecuteCommand`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ExecuteCommandResponse {
@@ -6858,6 +7453,7 @@ pub struct ExecuteCommandResponse {
     #[prost(message, optional, tag = "2")]
     pub response: ::core::option::Option<CommandResponse>,
 }
+
 /// Input of `OnPluginClusterEvent`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnPluginClusterEventRequest {
@@ -6871,6 +7467,7 @@ pub struct OnPluginClusterEventRequest {
     #[prost(message, optional, tag = "3")]
     pub event: ::core::option::Option<PluginClusterEvent>,
 }
+
 /// Answer of `OnPluginClusterEvent`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnPluginClusterEventResponse {}
@@ -6887,6 +7484,7 @@ pub struct OnWebSocketConnectRequest {
     #[prost(string, tag = "3")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Answer of `OnWebSocketConnect`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnWebSocketConnectResponse {}
@@ -6903,6 +7501,7 @@ pub struct OnWebSocketDisconnectRequest {
     #[prost(string, tag = "3")]
     pub user_id: ::prost::alloc::string::String,
 }
+
 /// Answer of `OnWebSocketDisconnect`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnWebSocketDisconnectResponse {}
@@ -6922,6 +7521,7 @@ pub struct WebSocketMessageHasBeenPostedRequest {
     #[prost(message, optional, tag = "4")]
     pub request: ::core::option::Option<WebSocketRequest>,
 }
+
 /// Answer of `WebSocketMessageHasBeenPosted`: empty, the hook only observes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct WebSocketMessageHasBeenPostedResponse {}
@@ -6938,6 +7538,7 @@ pub struct OnSharedChannelsSyncMsgRequest {
     #[prost(message, optional, tag = "3")]
     pub remote_cluster: ::core::option::Option<RemoteCluster>,
 }
+
 /// Answer of `OnSharedChannelsSyncMsg`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OnSharedChannelsSyncMsgResponse {
@@ -6948,6 +7549,7 @@ pub struct OnSharedChannelsSyncMsgResponse {
     #[prost(message, optional, tag = "2")]
     pub response: ::core::option::Option<SyncResponse>,
 }
+
 /// Input of `OnSharedChannelsPing`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnSharedChannelsPingRequest {
@@ -6958,6 +7560,7 @@ pub struct OnSharedChannelsPingRequest {
     #[prost(message, optional, tag = "2")]
     pub remote_cluster: ::core::option::Option<RemoteCluster>,
 }
+
 /// Answer of `OnSharedChannelsPing`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OnSharedChannelsPingResponse {
@@ -6965,6 +7568,7 @@ pub struct OnSharedChannelsPingResponse {
     #[prost(bool, tag = "1")]
     pub healthy: bool,
 }
+
 /// Input of `OnSharedChannelsAttachmentSyncMsg`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OnSharedChannelsAttachmentSyncMsgRequest {
@@ -6981,6 +7585,7 @@ pub struct OnSharedChannelsAttachmentSyncMsgRequest {
     #[prost(message, optional, tag = "4")]
     pub remote_cluster: ::core::option::Option<RemoteCluster>,
 }
+
 /// Answer of `OnSharedChannelsAttachmentSyncMsg`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OnSharedChannelsAttachmentSyncMsgResponse {
@@ -6988,6 +7593,7 @@ pub struct OnSharedChannelsAttachmentSyncMsgResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Input of `OnSharedChannelsProfileImageSyncMsg`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OnSharedChannelsProfileImageSyncMsgRequest {
@@ -7001,6 +7607,7 @@ pub struct OnSharedChannelsProfileImageSyncMsgRequest {
     #[prost(message, optional, tag = "3")]
     pub remote_cluster: ::core::option::Option<RemoteCluster>,
 }
+
 /// Answer of `OnSharedChannelsProfileImageSyncMsg`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OnSharedChannelsProfileImageSyncMsgResponse {
@@ -7008,6 +7615,7 @@ pub struct OnSharedChannelsProfileImageSyncMsgResponse {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<AppError>,
 }
+
 /// Input of `GenerateSupportData`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GenerateSupportDataRequest {
@@ -7018,6 +7626,7 @@ pub struct GenerateSupportDataRequest {
     #[prost(message, optional, tag = "2")]
     pub plugin_context: ::core::option::Option<PluginContext>,
 }
+
 /// Answer of `GenerateSupportData`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GenerateSupportDataResponse {
@@ -7028,6 +7637,7 @@ pub struct GenerateSupportDataResponse {
     #[prost(message, repeated, tag = "2")]
     pub files: ::prost::alloc::vec::Vec<FileData>,
 }
+
 /// One HTTP header name with all its values, so repeated headers such as `Set-Cookie` survive.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct HttpHeader {
@@ -7038,6 +7648,7 @@ pub struct HttpHeader {
     #[prost(string, repeated, tag = "2")]
     pub values: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+
 /// One message of the request stream the server sends for `ServeHTTP`: `init` first, then body chunks.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ServeHttpRequest {
@@ -7051,6 +7662,7 @@ pub struct ServeHttpRequest {
     #[prost(bool, tag = "3")]
     pub body_complete: bool,
 }
+
 /// Everything about an incoming HTTP request except its body (the Go `http.Request` fields).
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ServeHttpRequestInit {
@@ -7088,6 +7700,7 @@ pub struct ServeHttpRequestInit {
     #[prost(int64, tag = "11")]
     pub content_length: i64,
 }
+
 /// One message of the response stream the plugin answers `ServeHTTP` with: one `init` first, then body chunks.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ServeHttpResponse {
@@ -7104,6 +7717,7 @@ pub struct ServeHttpResponse {
     #[prost(bool, tag = "4")]
     pub flush: bool,
 }
+
 /// Status line and headers of the plugin's HTTP response.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ServeHttpResponseInit {
@@ -7126,6 +7740,7 @@ pub mod plugin_api_client {
     )]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
+
     /// What a plugin may ask of the Mattermost server: one rpc for each method of Go's `plugin.API`.
     /// Every reply has an `AppError` in field 1; when it is set the call failed and the other reply
     /// fields carry nothing useful, when it is unset the call worked.
@@ -7134,6 +7749,7 @@ pub mod plugin_api_client {
     pub struct PluginApiClient<T> {
         inner: tonic::client::Grpc<T>,
     }
+
     impl PluginApiClient<tonic::transport::Channel> {
         /// Attempt to create a new client by connecting to a given endpoint.
         pub async fn connect<D>(dst: D) -> Result<Self, tonic::transport::Error>
@@ -7145,6 +7761,7 @@ pub mod plugin_api_client {
             Ok(Self::new(conn))
         }
     }
+
     impl<T> PluginApiClient<T>
     where
         T: tonic::client::GrpcService<tonic::body::Body>,
@@ -7156,10 +7773,12 @@ pub mod plugin_api_client {
             let inner = tonic::client::Grpc::new(inner);
             Self { inner }
         }
+
         pub fn with_origin(inner: T, origin: Uri) -> Self {
             let inner = tonic::client::Grpc::with_origin(inner, origin);
             Self { inner }
         }
+
         pub fn with_interceptor<F>(
             inner: T,
             interceptor: F,
@@ -7179,6 +7798,7 @@ pub mod plugin_api_client {
         {
             PluginApiClient::new(InterceptedService::new(inner, interceptor))
         }
+
         /// Compress requests with the given encoding.
         ///
         /// This requires the server to support it otherwise it might respond with an
@@ -7188,12 +7808,14 @@ pub mod plugin_api_client {
             self.inner = self.inner.send_compressed(encoding);
             self
         }
+
         /// Enable decompressing responses.
         #[must_use]
         pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
             self.inner = self.inner.accept_compressed(encoding);
             self
         }
+
         /// Limits the maximum size of a decoded message.
         ///
         /// Default: `4MB`
@@ -7202,6 +7824,7 @@ pub mod plugin_api_client {
             self.inner = self.inner.max_decoding_message_size(limit);
             self
         }
+
         /// Limits the maximum size of an encoded message.
         ///
         /// Default: `usize::MAX`
@@ -7210,6 +7833,7 @@ pub mod plugin_api_client {
             self.inner = self.inner.max_encoding_message_size(limit);
             self
         }
+
         /// Creates a user account and returns the stored record with its new id and timestamps.
         /// Fails when the username or email is already taken or the record is invalid.
         /// Go: CreateUser(user \*model.User) (\*model.User, \*model.AppError)
@@ -7239,6 +7863,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Deactivates the account with the given id; the record stays, with `delete_at` set.
         /// Go: DeleteUser(userID string) \*model.AppError
         pub async fn delete_user(
@@ -7267,6 +7892,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of users matching the request's filters (Go's `model.UserGetOptions`).
         /// Not every option is honoured by the server; pages count from 0.
         /// Go: GetUsers(options \*model.UserGetOptions) (slice of \*model.User, \*model.AppError)
@@ -7296,6 +7922,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches the accounts with the given ids in a single round trip.
         /// Go: GetUsersByIds(userIDs slice of string) (slice of \*model.User, \*model.AppError)
         pub async fn get_users_by_ids(
@@ -7324,6 +7951,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches one account by id; an unknown id gives a not-found error.
         /// Go: GetUser(userID string) (\*model.User, \*model.AppError)
         pub async fn get_user(
@@ -7350,6 +7978,7 @@ pub mod plugin_api_client {
                 .insert(GrpcMethod::new("mattermost.pluginapi.v1.PluginAPI", "GetUser"));
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches one account by its email address.
         /// Go: GetUserByEmail(email string) (\*model.User, \*model.AppError)
         pub async fn get_user_by_email(
@@ -7381,6 +8010,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches one account by its username.
         /// Go: GetUserByUsername(name string) (\*model.User, \*model.AppError)
         pub async fn get_user_by_username(
@@ -7412,6 +8042,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches the accounts behind a list of usernames; names without an account are skipped.
         /// Go: GetUsersByUsernames(usernames slice of string) (slice of \*model.User, \*model.AppError)
         pub async fn get_users_by_usernames(
@@ -7443,6 +8074,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of a team's members as user records; `page` counts from 0.
         /// Go: GetUsersInTeam(teamID string, page int, perPage int) (slice of \*model.User, \*model.AppError)
         pub async fn get_users_in_team(
@@ -7474,6 +8106,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to an account and returns it as stored. Send the complete record (fetch it,
         /// change it, send it back), not just the fields that changed.
         /// Go: UpdateUser(user \*model.User) (\*model.User, \*model.AppError)
@@ -7503,6 +8136,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Reads a user's presence: `online`, `away`, `dnd` or `offline`.
         /// Go: GetUserStatus(userID string) (\*model.Status, \*model.AppError)
         pub async fn get_user_status(
@@ -7531,6 +8165,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Reads the presence of several users in one call.
         /// Go: GetUserStatusesByIds(userIds slice of string) (slice of \*model.Status, \*model.AppError)
         pub async fn get_user_statuses_by_ids(
@@ -7562,6 +8197,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Sets a user's presence to `online`, `away`, `dnd` or `offline` and returns the new status.
         /// The status counts as set by hand, so the server's idle tracking leaves it alone.
         /// Go: UpdateUserStatus(userID, status string) (\*model.Status, \*model.AppError)
@@ -7594,6 +8230,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Puts a user in do-not-disturb until `end_time`, given in seconds since the Unix epoch;
         /// afterwards the earlier status comes back. Returns the new status.
         /// Go: SetUserStatusTimedDND(userId string, endtime int64) (\*model.Status, \*model.AppError)
@@ -7626,6 +8263,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Reactivates an account (`active` true) or deactivates it (`active` false).
         /// Go: UpdateUserActive(userID string, active bool) \*model.AppError
         pub async fn update_user_active(
@@ -7657,6 +8295,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Sets a user's custom status (emoji, text, optional expiry); it lasts until it expires or is cleared.
         /// Go: UpdateUserCustomStatus(userID string, customStatus \*model.CustomStatus) \*model.AppError
         pub async fn update_user_custom_status(
@@ -7688,6 +8327,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Clears a user's custom status.
         /// Go: RemoveUserCustomStatus(userID string) \*model.AppError
         pub async fn remove_user_custom_status(
@@ -7719,6 +8359,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of a channel's members, ordered by `username` or by `status`; `page` counts from 0.
         /// Go: GetUsersInChannel(channelID, sortBy string, page, perPage int) (slice of \*model.User, \*model.AppError)
         pub async fn get_users_in_channel(
@@ -7750,6 +8391,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Reads the named LDAP attributes of a user, returned as a map from attribute name to value.
         /// Fails when LDAP is not available (it needs an Enterprise licence); for a user who does not
         /// sign in through LDAP the map comes back empty.
@@ -7783,6 +8425,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Finds users whose names match a term, narrowed by optional team, channel, group and role filters.
         /// Go: SearchUsers(search \*model.UserSearch) (slice of \*model.User, \*model.AppError)
         pub async fn search_users(
@@ -7811,6 +8454,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Downloads a user's avatar as encoded image bytes.
         /// Go: GetProfileImage(userID string) (slice of byte, \*model.AppError)
         pub async fn get_profile_image(
@@ -7842,6 +8486,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Replaces a user's avatar with the given encoded image.
         /// Go: SetProfileImage(userID string, data slice of byte) \*model.AppError
         pub async fn set_profile_image(
@@ -7873,6 +8518,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Tells whether a user holds a permission, named by its id, at system level.
         /// Go gives a plain bool, so a check that could not be made reads as no permission.
         /// Go: HasPermissionTo(userID string, permission \*model.Permission) bool
@@ -7905,6 +8551,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Tells whether a user holds a permission, named by its id, within one team.
         /// Go: HasPermissionToTeam(userID, teamID string, permission \*model.Permission) bool
         pub async fn has_permission_to_team(
@@ -7936,6 +8583,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Tells whether a user holds a permission, named by its id, within one channel.
         /// Go: HasPermissionToChannel(userID, channelId string, permission \*model.Permission) bool
         pub async fn has_permission_to_channel(
@@ -7967,6 +8615,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Broadcasts a typing indicator for a user in a channel, or in a thread when `parent_id` is set.
         /// Go: PublishUserTyping(userID, channelId, parentId string) \*model.AppError
         pub async fn publish_user_typing(
@@ -7998,6 +8647,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Moves a user to an external login service (LDAP, SAML, OAuth) with the given external id and
         /// returns what was saved. It cannot switch a user back to email and password.
         /// Go: UpdateUserAuth(userID string, userAuth \*model.UserAuth) (\*model.UserAuth, \*model.AppError)
@@ -8030,6 +8680,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Replaces a user's system roles with the space-separated `new_roles`; returns the updated account.
         /// Go: UpdateUserRoles(userID, newRoles string) (\*model.User, \*model.AppError)
         pub async fn update_user_roles(
@@ -8061,6 +8712,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Looks up a session by id, for instance to find the user behind an incoming request.
         /// Go: GetSession(sessionID string) (\*model.Session, \*model.AppError)
         pub async fn get_session(
@@ -8089,6 +8741,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Opens a new session for a user and returns it, token included.
         /// Go: CreateSession(session \*model.Session) (\*model.Session, \*model.AppError)
         pub async fn create_session(
@@ -8117,6 +8770,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Pushes a session's expiry to `new_expiry`, in milliseconds since the Unix epoch.
         /// Go: ExtendSessionExpiry(sessionID string, newExpiry int64) \*model.AppError
         pub async fn extend_session_expiry(
@@ -8148,6 +8802,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Ends a session at once; its token stops working.
         /// Go: RevokeSession(sessionID string) \*model.AppError
         pub async fn revoke_session(
@@ -8176,6 +8831,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Issues a personal access token for a user. Keep the secret from the reply: it cannot be read again.
         /// Go: CreateUserAccessToken(token \*model.UserAccessToken) (\*model.UserAccessToken, \*model.AppError)
         pub async fn create_user_access_token(
@@ -8207,6 +8863,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Revokes a personal access token, given the id of its record; sessions opened with it end too.
         /// Go: RevokeUserAccessToken(tokenID string) \*model.AppError
         pub async fn revoke_user_access_token(
@@ -8238,6 +8895,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Creates a team and returns it as stored, with its new id.
         /// Go: CreateTeam(team \*model.Team) (\*model.Team, \*model.AppError)
         pub async fn create_team(
@@ -8266,6 +8924,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Archives a team (a soft delete: `delete_at` is set, the data stays).
         /// Go: DeleteTeam(teamID string) \*model.AppError
         pub async fn delete_team(
@@ -8294,6 +8953,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists every team on the server.
         /// Go: GetTeams() (slice of \*model.Team, \*model.AppError)
         pub async fn get_teams(
@@ -8322,6 +8982,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches one team by id.
         /// Go: GetTeam(teamID string) (\*model.Team, \*model.AppError)
         pub async fn get_team(
@@ -8348,6 +9009,7 @@ pub mod plugin_api_client {
                 .insert(GrpcMethod::new("mattermost.pluginapi.v1.PluginAPI", "GetTeam"));
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches one team by its URL name.
         /// Go: GetTeamByName(name string) (\*model.Team, \*model.AppError)
         pub async fn get_team_by_name(
@@ -8376,6 +9038,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Gives, for every team a user belongs to, how many messages and mentions are still unread.
         /// Go: GetTeamsUnreadForUser(userID string) (slice of \*model.TeamUnread, \*model.AppError)
         pub async fn get_teams_unread_for_user(
@@ -8407,6 +9070,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to a team (send the complete record) and returns it as stored.
         /// Go: UpdateTeam(team \*model.Team) (\*model.Team, \*model.AppError)
         pub async fn update_team(
@@ -8435,6 +9099,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Finds teams whose name or display name matches a term.
         /// Go: SearchTeams(term string) (slice of \*model.Team, \*model.AppError)
         pub async fn search_teams(
@@ -8463,6 +9128,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists the teams a user is a member of.
         /// Go: GetTeamsForUser(userID string) (slice of \*model.Team, \*model.AppError)
         pub async fn get_teams_for_user(
@@ -8494,6 +9160,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Adds a user to a team and returns the new membership.
         /// Go: CreateTeamMember(teamID, userID string) (\*model.TeamMember, \*model.AppError)
         pub async fn create_team_member(
@@ -8525,6 +9192,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Adds several users to a team on behalf of `requestor_id`; a user who cannot be added
         /// makes the whole call fail.
         /// Go: CreateTeamMembers(teamID string, userIds slice of string, requestorId string) (slice of \*model.TeamMember, \*model.AppError)
@@ -8557,6 +9225,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Adds several users to a team but carries on past failures: each entry of the reply holds
         /// either that user's membership or the reason they were not added.
         /// Go: CreateTeamMembersGracefully(teamID string, userIds slice of string, requestorId string) (slice of \*model.TeamMemberWithError, \*model.AppError)
@@ -8589,6 +9258,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Takes a user out of a team on behalf of `requestor_id`.
         /// Go: DeleteTeamMember(teamID, userID, requestorId string) \*model.AppError
         pub async fn delete_team_member(
@@ -8620,6 +9290,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of a team's memberships; `page` counts from 0.
         /// Go: GetTeamMembers(teamID string, page, perPage int) (slice of \*model.TeamMember, \*model.AppError)
         pub async fn get_team_members(
@@ -8651,6 +9322,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches one user's membership of one team; a user outside the team gives a not-found error.
         /// Go: GetTeamMember(teamID, userID string) (\*model.TeamMember, \*model.AppError)
         pub async fn get_team_member(
@@ -8679,6 +9351,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of a user's memberships across all teams.
         /// Go: GetTeamMembersForUser(userID string, page int, perPage int) (slice of \*model.TeamMember, \*model.AppError)
         pub async fn get_team_members_for_user(
@@ -8710,6 +9383,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Replaces a member's explicit team roles with the space-separated `new_roles`.
         /// Go: UpdateTeamMemberRoles(teamID, userID, newRoles string) (\*model.TeamMember, \*model.AppError)
         pub async fn update_team_member_roles(
@@ -8741,6 +9415,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Downloads a team's icon as encoded image bytes.
         /// Go: GetTeamIcon(teamID string) (slice of byte, \*model.AppError)
         pub async fn get_team_icon(
@@ -8769,6 +9444,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Replaces a team's icon with the given encoded image.
         /// Go: SetTeamIcon(teamID string, data slice of byte) \*model.AppError
         pub async fn set_team_icon(
@@ -8797,6 +9473,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Drops a team's custom icon, so clients show the default one again.
         /// Go: RemoveTeamIcon(teamID string) \*model.AppError
         pub async fn remove_team_icon(
@@ -8828,6 +9505,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Counts a team's members, all of them and the active ones.
         /// Go: GetTeamStats(teamID string) (\*model.TeamStats, \*model.AppError)
         pub async fn get_team_stats(
@@ -8856,6 +9534,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Creates a public or private channel and returns it with its new id.
         /// Go: CreateChannel(channel \*model.Channel) (\*model.Channel, \*model.AppError)
         pub async fn create_channel(
@@ -8884,6 +9563,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Archives a channel; its posts are kept.
         /// Go: DeleteChannel(channelId string) \*model.AppError
         pub async fn delete_channel(
@@ -8912,6 +9592,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of a team's public channels; `page` counts from 0.
         /// Go: GetPublicChannelsForTeam(teamID string, page, perPage int) (slice of \*model.Channel, \*model.AppError)
         pub async fn get_public_channels_for_team(
@@ -8943,6 +9624,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches one channel by id.
         /// Go: GetChannel(channelId string) (\*model.Channel, \*model.AppError)
         pub async fn get_channel(
@@ -8971,6 +9653,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a channel by its URL name inside the team with the given id;
         /// `include_deleted` lets archived channels match too.
         /// Go: GetChannelByName(teamID, name string, includeDeleted bool) (\*model.Channel, \*model.AppError)
@@ -9003,6 +9686,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a channel by its URL name inside the team with the given URL name;
         /// `include_deleted` lets archived channels match too.
         /// Go: GetChannelByNameForTeamName(teamName, channelName string, includeDeleted bool) (\*model.Channel, \*model.AppError)
@@ -9035,6 +9719,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists the channels a user is in on one team, direct and group messages included.
         /// With an empty `team_id` it covers all the user's teams.
         /// Go: GetChannelsForTeamForUser(teamID, userID string, includeDeleted bool) (slice of \*model.Channel, \*model.AppError)
@@ -9067,6 +9752,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns member statistics of a channel. Only the member and guest counters are filled in;
         /// the pinned-post and file counters stay 0.
         /// Go: GetChannelStats(channelId string) (\*model.ChannelStats, \*model.AppError)
@@ -9099,6 +9785,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the direct message channel of two users, creating it on first use.
         /// Go: GetDirectChannel(userId1, userId2 string) (\*model.Channel, \*model.AppError)
         pub async fn get_direct_channel(
@@ -9130,6 +9817,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the group message channel of the listed users, creating it on first use.
         /// Go: GetGroupChannel(userIds slice of string) (\*model.Channel, \*model.AppError)
         pub async fn get_group_channel(
@@ -9161,6 +9849,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to a channel (names, header, purpose and so on) and returns it as stored.
         /// Go: UpdateChannel(channel \*model.Channel) (\*model.Channel, \*model.AppError)
         pub async fn update_channel(
@@ -9189,6 +9878,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Finds a team's channels whose name matches a term.
         /// Go: SearchChannels(teamID string, term string) (slice of \*model.Channel, \*model.AppError)
         pub async fn search_channels(
@@ -9220,6 +9910,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Puts a user in a channel as if they had joined on their own: the channel shows a join
         /// message rather than an added-by message.
         /// Go: AddChannelMember(channelId, userID string) (\*model.ChannelMember, \*model.AppError)
@@ -9252,6 +9943,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Puts a user in a channel as if `as_user_id` had added them, with the usual notifications.
         /// Go: AddUserToChannel(channelId, userID, asUserId string) (\*model.ChannelMember, \*model.AppError)
         pub async fn add_user_to_channel(
@@ -9283,6 +9975,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches one user's membership of a channel.
         /// Go: GetChannelMember(channelId, userID string) (\*model.ChannelMember, \*model.AppError)
         pub async fn get_channel_member(
@@ -9314,6 +10007,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of a channel's memberships; `page` counts from 0.
         /// Go: GetChannelMembers(channelId string, page, perPage int) (model.ChannelMembers, \*model.AppError)
         pub async fn get_channel_members(
@@ -9345,6 +10039,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches the channel memberships of the listed users.
         /// Go: GetChannelMembersByIds(channelId string, userIds slice of string) (model.ChannelMembers, \*model.AppError)
         pub async fn get_channel_members_by_ids(
@@ -9376,6 +10071,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of a user's channel memberships. The server ignores `team_id` and covers
         /// all the user's teams.
         /// Go: GetChannelMembersForUser(teamID, userID string, page, perPage int) (slice of \*model.ChannelMember, \*model.AppError)
@@ -9408,6 +10104,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Replaces a member's explicit channel roles with the space-separated `new_roles`.
         /// Go: UpdateChannelMemberRoles(channelId, userID, newRoles string) (\*model.ChannelMember, \*model.AppError)
         pub async fn update_channel_member_roles(
@@ -9439,6 +10136,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Changes a member's notification settings for one channel; keys left out keep their value.
         /// Go: UpdateChannelMemberNotifications(channelId, userID string, notifications map from string to string) (\*model.ChannelMember, \*model.AppError)
         pub async fn update_channel_member_notifications(
@@ -9472,6 +10170,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Applies one set of notification settings to many channel memberships (200 at most per call);
         /// nothing else about those memberships is touched.
         /// Go: PatchChannelMembersNotifications(members slice of \*model.ChannelMemberIdentifier, notifyProps map from string to string) \*model.AppError
@@ -9506,6 +10205,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Takes a user out of a channel.
         /// Go: DeleteChannelMember(channelId, userID string) \*model.AppError
         pub async fn delete_channel_member(
@@ -9537,6 +10237,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Adds a sidebar category for a user in a team and returns it as stored.
         /// Go: CreateChannelSidebarCategory(userID, teamID string, newCategory \*model.SidebarCategoryWithChannels) (\*model.SidebarCategoryWithChannels, \*model.AppError)
         pub async fn create_channel_sidebar_category(
@@ -9568,6 +10269,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Reads a user's sidebar categories in a team, together with their display order.
         /// Go: GetChannelSidebarCategories(userID, teamID string) (\*model.OrderedSidebarCategories, \*model.AppError)
         pub async fn get_channel_sidebar_categories(
@@ -9599,6 +10301,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to some of a user's sidebar categories in a team and returns them as stored.
         /// Go: UpdateChannelSidebarCategories(userID, teamID string, categories slice of \*model.SidebarCategoryWithChannels) (slice of \*model.SidebarCategoryWithChannels, \*model.AppError)
         pub async fn update_channel_sidebar_categories(
@@ -9632,6 +10335,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Publishes a post and returns it with its id and timestamps. The server tags it with the
         /// `from_plugin` prop, and the message hooks of other plugins run on it as on any post.
         /// Go: CreatePost(post \*model.Post) (\*model.Post, \*model.AppError)
@@ -9661,6 +10365,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Adds an emoji reaction to a post, in the name of the user given in the reaction.
         /// Go: AddReaction(reaction \*model.Reaction) (\*model.Reaction, \*model.AppError)
         pub async fn add_reaction(
@@ -9689,6 +10394,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Takes an emoji reaction off a post.
         /// Go: RemoveReaction(reaction \*model.Reaction) \*model.AppError
         pub async fn remove_reaction(
@@ -9720,6 +10426,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists every reaction on a post.
         /// Go: GetReactions(postId string) (slice of \*model.Reaction, \*model.AppError)
         pub async fn get_reactions(
@@ -9748,6 +10455,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Shows a post to a single user without storing it; it is gone after a reload.
         /// Returns the post as delivered.
         /// Go: SendEphemeralPost(userID string, post \*model.Post) \*model.Post
@@ -9780,6 +10488,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Rewrites an ephemeral post that a user is already looking at. Marked experimental in Go.
         /// Go: UpdateEphemeralPost(userID string, post \*model.Post) \*model.Post
         pub async fn update_ephemeral_post(
@@ -9811,6 +10520,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Withdraws an ephemeral post from a user's view. Marked experimental in Go, where it reports no error.
         /// Go: DeleteEphemeralPost(userID, postId string)
         pub async fn delete_ephemeral_post(
@@ -9842,6 +10552,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Deletes a post (soft delete); deleting a thread's root post takes its replies with it.
         /// Go: DeletePost(postId string) \*model.AppError
         pub async fn delete_post(
@@ -9870,6 +10581,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns a post along with every other post of its thread.
         /// Go: GetPostThread(postId string) (\*model.PostList, \*model.AppError)
         pub async fn get_post_thread(
@@ -9898,6 +10610,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches one post by id.
         /// Go: GetPost(postId string) (\*model.Post, \*model.AppError)
         pub async fn get_post(
@@ -9924,6 +10637,7 @@ pub mod plugin_api_client {
                 .insert(GrpcMethod::new("mattermost.pluginapi.v1.PluginAPI", "GetPost"));
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns a channel's posts created or changed after `time`, in milliseconds since the Unix epoch.
         /// Go: GetPostsSince(channelId string, time int64) (\*model.PostList, \*model.AppError)
         pub async fn get_posts_since(
@@ -9952,6 +10666,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns one page of the posts that follow a given post in its channel.
         /// Go: GetPostsAfter(channelId, postId string, page, perPage int) (\*model.PostList, \*model.AppError)
         pub async fn get_posts_after(
@@ -9980,6 +10695,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns one page of the posts that precede a given post in its channel.
         /// Go: GetPostsBefore(channelId, postId string, page, perPage int) (\*model.PostList, \*model.AppError)
         pub async fn get_posts_before(
@@ -10011,6 +10727,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns one page of a channel's posts, newest first; `page` counts from 0.
         /// Go: GetPostsForChannel(channelId string, page, perPage int) (\*model.PostList, \*model.AppError)
         pub async fn get_posts_for_channel(
@@ -10042,6 +10759,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves an edited post and returns it as stored.
         /// Go: UpdatePost(post \*model.Post) (\*model.Post, \*model.AppError)
         pub async fn update_post(
@@ -10070,6 +10788,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Searches a team's posts with already parsed search parameters and returns the hits.
         /// Go: SearchPostsInTeam(teamID string, paramsList slice of \*model.SearchParams) (slice of \*model.Post, \*model.AppError)
         pub async fn search_posts_in_team(
@@ -10101,6 +10820,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Searches a team's posts as one user would, so only channels that user can read count;
         /// the reply holds the posts, their order and the matched terms.
         /// Go: SearchPostsInTeamForUser(teamID string, userID string, searchParams model.SearchParameter) (\*model.PostSearchResults, \*model.AppError)
@@ -10133,6 +10853,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of the server's custom emoji; `sort_by` is `name` or empty.
         /// Go: GetEmojiList(sortBy string, page, perPage int) (slice of \*model.Emoji, \*model.AppError)
         pub async fn get_emoji_list(
@@ -10161,6 +10882,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a custom emoji by its name.
         /// Go: GetEmojiByName(name string) (\*model.Emoji, \*model.AppError)
         pub async fn get_emoji_by_name(
@@ -10192,6 +10914,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a custom emoji by its id.
         /// Go: GetEmoji(emojiId string) (\*model.Emoji, \*model.AppError)
         pub async fn get_emoji(
@@ -10220,6 +10943,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Downloads a custom emoji's image together with its MIME type.
         /// Go: GetEmojiImage(emojiId string) (slice of byte, string, \*model.AppError)
         pub async fn get_emoji_image(
@@ -10248,6 +10972,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Stores `value` under `key`, overwriting what was there. Keys beginning with `mmi_` are
         /// reserved for Mattermost's helper libraries.
         /// Go: KVSet(key string, value slice of byte) \*model.AppError
@@ -10272,6 +10997,7 @@ pub mod plugin_api_client {
                 .insert(GrpcMethod::new("mattermost.pluginapi.v1.PluginAPI", "KVSet"));
             self.inner.unary(req, path, codec).await
         }
+
         /// Writes `new_value` only if the stored value still equals `old_value`; an empty `old_value`
         /// means the key must not exist yet. `success` false with no error means the value differed.
         /// Go: KVCompareAndSet(key string, oldValue, newValue slice of byte) (bool, \*model.AppError)
@@ -10304,6 +11030,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Removes `key` only if its stored value equals `old_value`. `success` false with no error
         /// means the value differed or the key was absent.
         /// Go: KVCompareAndDelete(key string, oldValue slice of byte) (bool, \*model.AppError)
@@ -10336,6 +11063,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Stores a value with options: an atomic comparison against `old_value`, an expiry, or both.
         /// `success` false with no error means nothing was written.
         /// Go: KVSetWithOptions(key string, value slice of byte, options model.PluginKVSetOptions) (bool, \*model.AppError)
@@ -10368,6 +11096,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Stores a value that disappears after `expire_in_seconds` seconds.
         /// Go: KVSetWithExpiry(key string, value slice of byte, expireInSeconds int64) \*model.AppError
         pub async fn kv_set_with_expiry(
@@ -10399,6 +11128,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Reads the value under `key`; for a key never set the value is empty and there is no error.
         /// Go: KVGet(key string) (slice of byte, \*model.AppError)
         pub async fn kv_get(
@@ -10422,6 +11152,7 @@ pub mod plugin_api_client {
                 .insert(GrpcMethod::new("mattermost.pluginapi.v1.PluginAPI", "KVGet"));
             self.inner.unary(req, path, codec).await
         }
+
         /// Removes `key`; removing a key that does not exist is not an error.
         /// Go: KVDelete(key string) \*model.AppError
         pub async fn kv_delete(
@@ -10450,6 +11181,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Wipes every key this plugin has stored.
         /// Go: KVDeleteAll() \*model.AppError
         pub async fn kv_delete_all(
@@ -10478,6 +11210,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of this plugin's keys; `page` counts from 0.
         /// Go: KVList(page, perPage int) (slice of string, \*model.AppError)
         pub async fn kv_list(
@@ -10501,6 +11234,7 @@ pub mod plugin_api_client {
                 .insert(GrpcMethod::new("mattermost.pluginapi.v1.PluginAPI", "KVList"));
             self.inner.unary(req, path, codec).await
         }
+
         /// Sends a custom event over the WebSocket to the clients chosen by `broadcast`. Clients see the
         /// name prefixed with `custom_`, the plugin id and an underscore. Go reports no error.
         /// Go: PublishWebSocketEvent(event string, payload map from string to any, broadcast \*model.WebsocketBroadcast)
@@ -10533,6 +11267,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns this plugin's settings as JSON, ready to decode into the plugin's own config type;
         /// settings never saved take the defaults from the plugin manifest.
         /// Go: LoadPluginConfiguration(dest any) error
@@ -10565,6 +11300,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the server configuration as JSON, with passwords and other secrets blanked.
         /// Go: GetConfig() \*model.Config
         pub async fn get_config(
@@ -10593,6 +11329,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the server configuration as JSON with its secrets intact; handle with care.
         /// Go: GetUnsanitizedConfig() \*model.Config
         pub async fn get_unsanitized_config(
@@ -10624,6 +11361,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Replaces the server configuration with the given JSON and persists it.
         /// Go: SaveConfig(config \*model.Config) \*model.AppError
         pub async fn save_config(
@@ -10652,6 +11390,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns this plugin's stored settings as a generic JSON object.
         /// Go: GetPluginConfig() map from string to any
         pub async fn get_plugin_config(
@@ -10683,6 +11422,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Replaces this plugin's stored settings and persists them.
         /// Go: SavePluginConfig(config map from string to any) \*model.AppError
         pub async fn save_plugin_config(
@@ -10714,6 +11454,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the absolute path of the directory holding this plugin's unpacked bundle, where
         /// files shipped with the plugin can be read.
         /// Go: GetBundlePath() (string, error)
@@ -10743,6 +11484,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the manifests of every installed plugin, whether enabled or not.
         /// Go: GetPlugins() (slice of \*model.Manifest, \*model.AppError)
         pub async fn get_plugins(
@@ -10771,6 +11513,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Turns on an installed plugin, given its id.
         /// Go: EnablePlugin(id string) \*model.AppError
         pub async fn enable_plugin(
@@ -10799,6 +11542,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Turns off a plugin, given its id.
         /// Go: DisablePlugin(id string) \*model.AppError
         pub async fn disable_plugin(
@@ -10827,6 +11571,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Turns off a plugin and removes it from the server.
         /// Go: RemovePlugin(id string) \*model.AppError
         pub async fn remove_plugin(
@@ -10855,6 +11600,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Reports a plugin's state (not running, starting, running, failed and so on) and version.
         /// Go: GetPluginStatus(id string) (\*model.PluginStatus, \*model.AppError)
         pub async fn get_plugin_status(
@@ -10886,6 +11632,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Installs a plugin from the bytes of its `.tar.gz` bundle and returns its manifest.
         /// An installed copy is overwritten only when `replace` is set; fails when plugin uploads
         /// are turned off in the server configuration.
@@ -10916,6 +11663,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the id of the calling plugin, as declared in its manifest.
         /// Go: GetPluginID() string
         pub async fn get_plugin_id(
@@ -10944,6 +11692,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Logs `msg` at debug level, with any key-value pairs attached as structured fields.
         /// Go: LogDebug(msg string, keyValuePairs ...any)
         pub async fn log_debug(
@@ -10972,6 +11721,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Logs `msg` at info level, with any key-value pairs attached as structured fields.
         /// Go: LogInfo(msg string, keyValuePairs ...any)
         pub async fn log_info(
@@ -10998,6 +11748,7 @@ pub mod plugin_api_client {
                 .insert(GrpcMethod::new("mattermost.pluginapi.v1.PluginAPI", "LogInfo"));
             self.inner.unary(req, path, codec).await
         }
+
         /// Logs `msg` at error level, with any key-value pairs attached as structured fields.
         /// Go: LogError(msg string, keyValuePairs ...any)
         pub async fn log_error(
@@ -11026,6 +11777,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Logs `msg` at warning level, with any key-value pairs attached as structured fields.
         /// Go: LogWarn(msg string, keyValuePairs ...any)
         pub async fn log_warn(
@@ -11052,6 +11804,7 @@ pub mod plugin_api_client {
                 .insert(GrpcMethod::new("mattermost.pluginapi.v1.PluginAPI", "LogWarn"));
             self.inner.unary(req, path, codec).await
         }
+
         /// Duplicates the records of the given files for a user without copying the stored data and
         /// returns the new ids, ready to attach to a new post (handy for cloning a post).
         /// Go: CopyFileInfos(userID string, fileIds slice of string) (slice of string, \*model.AppError)
@@ -11081,6 +11834,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches the metadata of one file by id.
         /// Go: GetFileInfo(fileId string) (\*model.FileInfo, \*model.AppError)
         pub async fn get_file_info(
@@ -11109,6 +11863,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Sets the text that full-text search indexes for a file.
         /// Go: SetFileSearchableContent(fileID string, content string) \*model.AppError
         pub async fn set_file_searchable_content(
@@ -11140,6 +11895,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of file metadata, filtered and ordered by the given options.
         /// Go: GetFileInfos(page, perPage int, opt \*model.GetFileInfosOptions) (slice of \*model.FileInfo, \*model.AppError)
         pub async fn get_file_infos(
@@ -11168,6 +11924,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Downloads the content of a file by id.
         /// Go: GetFile(fileId string) (slice of byte, \*model.AppError)
         pub async fn get_file(
@@ -11194,6 +11951,7 @@ pub mod plugin_api_client {
                 .insert(GrpcMethod::new("mattermost.pluginapi.v1.PluginAPI", "GetFile"));
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns a public link to a file. Fails when public links are turned off on the server or
         /// when the file is not attached to a post yet.
         /// Go: GetFileLink(fileId string) (string, \*model.AppError)
@@ -11223,6 +11981,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Reads a file straight from the server's file store, by its path within that store.
         /// Go: ReadFile(path string) (slice of byte, \*model.AppError)
         pub async fn read_file(
@@ -11251,6 +12010,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Stores a file in a channel so that a later post can attach it; returns its metadata.
         /// Go: UploadFile(data slice of byte, channelId string, filename string) (\*model.FileInfo, \*model.AppError)
         pub async fn upload_file(
@@ -11279,6 +12039,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Opens a resumable upload session and returns it with its id.
         /// Go: CreateUploadSession(us \*model.UploadSession) (\*model.UploadSession, error)
         pub async fn create_upload_session(
@@ -11310,6 +12071,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Sends the next bytes of an upload session; the reply's `file_info` is filled in once the
         /// upload is complete and the file stored.
         /// Go: UploadData(us \*model.UploadSession, rd io.Reader) (\*model.FileInfo, error)
@@ -11339,6 +12101,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches an upload session by id, for example to see how many bytes have arrived.
         /// Go: GetUploadSession(uploadID string) (\*model.UploadSession, error)
         pub async fn get_upload_session(
@@ -11370,6 +12133,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Creates a bot along with its user account and returns the stored bot. With no `owner_id`
         /// the plugin becomes the owner; another bot cannot be the owner.
         /// Go: CreateBot(bot \*model.Bot) (\*model.Bot, \*model.AppError)
@@ -11399,6 +12163,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Changes the fields set in the patch (username, display name, description); the rest stays.
         /// Go: PatchBot(botUserId string, botPatch \*model.BotPatch) (\*model.Bot, \*model.AppError)
         pub async fn patch_bot(
@@ -11427,6 +12192,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a bot by its user id; with `include_deleted`, deactivated bots are found too.
         /// Go: GetBot(botUserId string, includeDeleted bool) (\*model.Bot, \*model.AppError)
         pub async fn get_bot(
@@ -11450,6 +12216,7 @@ pub mod plugin_api_client {
                 .insert(GrpcMethod::new("mattermost.pluginapi.v1.PluginAPI", "GetBot"));
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of bots, optionally filtered by owner, deleted state or orphaned state.
         /// Go: GetBots(options \*model.BotGetOptions) (slice of \*model.Bot, \*model.AppError)
         pub async fn get_bots(
@@ -11476,6 +12243,7 @@ pub mod plugin_api_client {
                 .insert(GrpcMethod::new("mattermost.pluginapi.v1.PluginAPI", "GetBots"));
             self.inner.unary(req, path, codec).await
         }
+
         /// Activates or deactivates a bot and its user account; returns the bot.
         /// Go: UpdateBotActive(botUserId string, active bool) (\*model.Bot, \*model.AppError)
         pub async fn update_bot_active(
@@ -11507,6 +12275,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Erases a bot and its user account for good; there is no undo.
         /// Go: PermanentDeleteBot(botUserId string) \*model.AppError
         pub async fn permanent_delete_bot(
@@ -11538,6 +12307,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Makes sure a bot with this username exists, owned by this plugin, creating or updating it,
         /// and returns its user id. The usual way for a plugin to get its own bot in `OnActivate`.
         /// Go: EnsureBotUser(bot \*model.Bot) (string, error)
@@ -11567,6 +12337,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the server's licence as JSON; empty when the server has no licence.
         /// Go: GetLicense() \*model.License
         pub async fn get_license(
@@ -11595,6 +12366,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Tells whether the server is an Enterprise-ready build.
         /// Go: IsEnterpriseReady() bool
         pub async fn is_enterprise_ready(
@@ -11626,6 +12398,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the server's version string, such as `9.11.0`.
         /// Go: GetServerVersion() string
         pub async fn get_server_version(
@@ -11657,6 +12430,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns when this Mattermost installation first ran, in milliseconds since the Unix epoch.
         /// Go: GetSystemInstallDate() (int64, \*model.AppError)
         pub async fn get_system_install_date(
@@ -11688,6 +12462,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the id by which the server identifies itself in diagnostic reports; today the same
         /// value as `GetTelemetryId`.
         /// Go: GetDiagnosticId() string
@@ -11720,6 +12495,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the id by which the server identifies itself in telemetry.
         /// Go: GetTelemetryId() string
         pub async fn get_telemetry_id(
@@ -11751,6 +12527,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Registers a slash command served by this plugin; each use of it reaches the plugin
         /// through the `ExecuteCommand` hook.
         /// Go: RegisterCommand(command \*model.Command) error
@@ -11783,6 +12560,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Withdraws a slash command this plugin registered, named by team id and trigger word.
         /// Go: UnregisterCommand(teamID, trigger string) error
         pub async fn unregister_command(
@@ -11814,6 +12592,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Runs a slash command with the given arguments, as if a user had typed it, and returns its response.
         /// Go: ExecuteSlashCommand(commandArgs \*model.CommandArgs) (\*model.CommandResponse, error)
         pub async fn execute_slash_command(
@@ -11845,6 +12624,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Creates a custom slash command that the server keeps and that outlives the plugin; the plugin
         /// does not serve it. The server records this plugin as owner and leaves the creator empty.
         /// Go: CreateCommand(cmd \*model.Command) (\*model.Command, error)
@@ -11874,6 +12654,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists every slash command usable in a team: custom, plugin-registered and built-in.
         /// Go: ListCommands(teamID string) (slice of \*model.Command, error)
         pub async fn list_commands(
@@ -11902,6 +12683,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists a team's custom slash commands: those made in the UI, over REST or with `CreateCommand`.
         /// Go: ListCustomCommands(teamID string) (slice of \*model.Command, error)
         pub async fn list_custom_commands(
@@ -11933,6 +12715,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists the slash commands plugins registered for a team with `RegisterCommand`.
         /// Go: ListPluginCommands(teamID string) (slice of \*model.Command, error)
         pub async fn list_plugin_commands(
@@ -11964,6 +12747,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists the slash commands built into the server.
         /// Go: ListBuiltInCommands() (slice of \*model.Command, error)
         pub async fn list_built_in_commands(
@@ -11995,6 +12779,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a slash command by id.
         /// Go: GetCommand(commandID string) (\*model.Command, error)
         pub async fn get_command(
@@ -12023,6 +12808,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to a slash command. Its id, token and create and delete times are kept, the
         /// trigger is lowercased, this plugin becomes its owner, and an empty team id keeps the old team.
         /// Go: UpdateCommand(commandID string, updatedCmd \*model.Command) (\*model.Command, error)
@@ -12052,6 +12838,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Deletes a slash command by id.
         /// Go: DeleteCommand(commandID string) error
         pub async fn delete_command(
@@ -12080,6 +12867,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Reads one preference of a user by category and name; an unset preference is an error.
         /// Go: GetPreferenceForUser(userID, category, name string) (model.Preference, \*model.AppError)
         pub async fn get_preference_for_user(
@@ -12111,6 +12899,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Reads all preferences of a user.
         /// Go: GetPreferencesForUser(userID string) (slice of model.Preference, \*model.AppError)
         pub async fn get_preferences_for_user(
@@ -12142,6 +12931,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Stores the given preferences of a user, adding new ones and overwriting existing ones.
         /// Go: UpdatePreferencesForUser(userID string, preferences slice of model.Preference) \*model.AppError
         pub async fn update_preferences_for_user(
@@ -12173,6 +12963,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Deletes the given preferences of a user.
         /// Go: DeletePreferencesForUser(userID string, preferences slice of model.Preference) \*model.AppError
         pub async fn delete_preferences_for_user(
@@ -12204,6 +12995,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Registers an OAuth application and returns it with its id and client secret.
         /// Go: CreateOAuthApp(app \*model.OAuthApp) (\*model.OAuthApp, \*model.AppError)
         pub async fn create_o_auth_app(
@@ -12235,6 +13027,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches an OAuth application by id.
         /// Go: GetOAuthApp(appID string) (\*model.OAuthApp, \*model.AppError)
         pub async fn get_o_auth_app(
@@ -12263,6 +13056,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to an OAuth application and returns it as stored.
         /// Go: UpdateOAuthApp(app \*model.OAuthApp) (\*model.OAuthApp, \*model.AppError)
         pub async fn update_o_auth_app(
@@ -12294,6 +13088,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Deletes an OAuth application by id.
         /// Go: DeleteOAuthApp(appID string) \*model.AppError
         pub async fn delete_o_auth_app(
@@ -12325,6 +13120,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a group by id.
         /// Go: GetGroup(groupId string) (\*model.Group, \*model.AppError)
         pub async fn get_group(
@@ -12353,6 +13149,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a group by its name.
         /// Go: GetGroupByName(name string) (\*model.Group, \*model.AppError)
         pub async fn get_group_by_name(
@@ -12384,6 +13181,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of the users in a group.
         /// Go: GetGroupMemberUsers(groupID string, page, perPage int) (slice of \*model.User, \*model.AppError)
         pub async fn get_group_member_users(
@@ -12415,6 +13213,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists every group that comes from one source, `ldap` or `custom`.
         /// Go: GetGroupsBySource(groupSource model.GroupSource) (slice of \*model.Group, \*model.AppError)
         pub async fn get_groups_by_source(
@@ -12446,6 +13245,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists the groups a user belongs to.
         /// Go: GetGroupsForUser(userID string) (slice of \*model.Group, \*model.AppError)
         pub async fn get_groups_for_user(
@@ -12477,6 +13277,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Puts a user in a group, or revives their membership if it had been removed.
         /// Go: UpsertGroupMember(groupID string, userID string) (\*model.GroupMember, \*model.AppError)
         pub async fn upsert_group_member(
@@ -12508,6 +13309,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Puts several users in a group, reviving any removed memberships.
         /// Go: UpsertGroupMembers(groupID string, userIDs slice of string) (slice of \*model.GroupMember, \*model.AppError)
         pub async fn upsert_group_members(
@@ -12539,6 +13341,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a group by the id it has at its source (an LDAP object id, say) and the source kind.
         /// Go: GetGroupByRemoteID(remoteID string, groupSource model.GroupSource) (\*model.Group, \*model.AppError)
         pub async fn get_group_by_remote_id(
@@ -12570,6 +13373,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Creates a group and returns it as stored.
         /// Go: CreateGroup(group \*model.Group) (\*model.Group, \*model.AppError)
         pub async fn create_group(
@@ -12598,6 +13402,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to a group and returns it as stored.
         /// Go: UpdateGroup(group \*model.Group) (\*model.Group, \*model.AppError)
         pub async fn update_group(
@@ -12626,6 +13431,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Soft-deletes a group and returns it in its deleted state.
         /// Go: DeleteGroup(groupID string) (\*model.Group, \*model.AppError)
         pub async fn delete_group(
@@ -12654,6 +13460,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Brings a soft-deleted group back and returns it.
         /// Go: RestoreGroup(groupID string) (\*model.Group, \*model.AppError)
         pub async fn restore_group(
@@ -12682,6 +13489,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Takes a user out of a group and returns the ended membership.
         /// Go: DeleteGroupMember(groupID string, userID string) (\*model.GroupMember, \*model.AppError)
         pub async fn delete_group_member(
@@ -12713,6 +13521,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches the link between a group and one team or channel; `syncable_type` is `team` or `channel`.
         /// Go: GetGroupSyncable(groupID string, syncableID string, syncableType model.GroupSyncableType) (\*model.GroupSyncable, \*model.AppError)
         pub async fn get_group_syncable(
@@ -12744,6 +13553,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists a group's links of one kind: all its teams, or all its channels.
         /// Go: GetGroupSyncables(groupID string, syncableType model.GroupSyncableType) (slice of \*model.GroupSyncable, \*model.AppError)
         pub async fn get_group_syncables(
@@ -12775,6 +13585,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Links a group to a team or channel, or updates the link when it already exists.
         /// Go: UpsertGroupSyncable(groupSyncable \*model.GroupSyncable) (\*model.GroupSyncable, \*model.AppError)
         pub async fn upsert_group_syncable(
@@ -12806,6 +13617,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to an existing group link, such as its `auto_add` flag.
         /// Go: UpdateGroupSyncable(groupSyncable \*model.GroupSyncable) (\*model.GroupSyncable, \*model.AppError)
         pub async fn update_group_syncable(
@@ -12837,6 +13649,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Unlinks a group from a team or channel and returns the removed link.
         /// Go: DeleteGroupSyncable(groupID string, syncableID string, syncableType model.GroupSyncableType) (\*model.GroupSyncable, \*model.AppError)
         pub async fn delete_group_syncable(
@@ -12868,6 +13681,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists one page of groups matching the search options, limited to what the view restrictions allow.
         /// Go: GetGroups(page, perPage int, opts model.GroupSearchOpts, viewRestrictions \*model.ViewUsersRestrictions) (slice of \*model.Group, \*model.AppError)
         pub async fn get_groups(
@@ -12896,6 +13710,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Adds group members to the teams and channels their groups are linked to with auto-add,
         /// within the scope and starting time given in the parameters.
         /// Go: CreateDefaultSyncableMemberships(params model.CreateDefaultMembershipParams) \*model.AppError
@@ -12930,6 +13745,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Enforces group constraints everywhere: in each group-constrained team and channel, users
         /// outside the allowed groups lose their membership.
         /// Go: DeleteGroupConstrainedMemberships() \*model.AppError
@@ -12964,6 +13780,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Registers this plugin as a shared-channels remote and returns its remote id; sync traffic then
         /// reaches the plugin through the `OnSharedChannelsSyncMsg` hook. Calling again with the same
         /// plugin id returns the same remote id.
@@ -12999,6 +13816,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Drops every shared-channels remote of this plugin, so no more sync traffic arrives;
         /// meant for cleanup in `OnDeactivate`.
         /// Go: UnregisterPluginForSharedChannels(pluginID string) error
@@ -13033,6 +13851,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Marks a channel as shared. No remote receives anything until it is invited with
         /// `InviteRemoteToChannel`.
         /// Go: ShareChannel(sc \*model.SharedChannel) (\*model.SharedChannel, error)
@@ -13062,6 +13881,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Changes how a shared channel is presented: share name, display name, purpose, header.
         /// Go: UpdateSharedChannel(sc \*model.SharedChannel) (\*model.SharedChannel, error)
         pub async fn update_shared_channel(
@@ -13093,6 +13913,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Stops sharing a channel and uninvites all its remotes; `unshared` tells whether it was shared.
         /// Go: UnshareChannel(channelID string) (unshared bool, err error)
         pub async fn unshare_channel(
@@ -13124,6 +13945,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Moves the sync point of a channel for one remote: forward to skip old posts, back to resend them.
         /// Nothing is sent until the channel changes or `SyncSharedChannel` is called.
         /// Go: UpdateSharedChannelCursor(channelID, remoteID string, cusror model.GetPostsSinceForSyncCursor) error
@@ -13156,6 +13978,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Makes the server send a shared channel's pending changes to all its remotes right away.
         /// Go: SyncSharedChannel(channelID string) error
         pub async fn sync_shared_channel(
@@ -13187,6 +14010,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Starts syncing a channel to a remote (possibly this plugin). With `share_if_not_shared`, a
         /// channel that is not shared yet gets shared first.
         /// Go: InviteRemoteToChannel(channelID string, remoteID string, userID string, shareIfNotShared bool) error
@@ -13219,6 +14043,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Stops syncing a channel to a remote.
         /// Go: UninviteRemoteFromChannel(channelID string, remoteID string) error
         pub async fn uninvite_remote_from_channel(
@@ -13250,6 +14075,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Defines a new property field in a property group and returns it with its id.
         /// Go: CreatePropertyField(field \*model.PropertyField) (\*model.PropertyField, error)
         pub async fn create_property_field(
@@ -13281,6 +14107,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a property field by group id and field id.
         /// Go: GetPropertyField(groupID, fieldID string) (\*model.PropertyField, error)
         pub async fn get_property_field(
@@ -13312,6 +14139,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches several property fields of a group by their ids.
         /// Go: GetPropertyFields(groupID string, ids slice of string) (slice of \*model.PropertyField, error)
         pub async fn get_property_fields(
@@ -13343,6 +14171,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to a property field of a group and returns it as stored.
         /// Go: UpdatePropertyField(groupID string, field \*model.PropertyField) (\*model.PropertyField, error)
         pub async fn update_property_field(
@@ -13374,6 +14203,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Soft-deletes a property field.
         /// Go: DeletePropertyField(groupID, fieldID string) error
         pub async fn delete_property_field(
@@ -13405,6 +14235,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists a group's property fields, filtered by target and paged as the options say.
         /// Go: SearchPropertyFields(groupID string, opts model.PropertyFieldSearchOpts) (slice of \*model.PropertyField, error)
         pub async fn search_property_fields(
@@ -13436,6 +14267,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Counts a group's property fields; deleted ones count too when `include_deleted` is set.
         /// Go: CountPropertyFields(groupID string, includeDeleted bool) (int64, error)
         pub async fn count_property_fields(
@@ -13467,6 +14299,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Counts a group's property fields attached to one target, named by type and id.
         /// Go: CountPropertyFieldsForTarget(groupID, targetType, targetID string, includeDeleted bool) (int64, error)
         pub async fn count_property_fields_for_target(
@@ -13498,6 +14331,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Stores a new value of a property field for a target and returns it with its id.
         /// Go: CreatePropertyValue(value \*model.PropertyValue) (\*model.PropertyValue, error)
         pub async fn create_property_value(
@@ -13529,6 +14363,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a property value by group id and value id.
         /// Go: GetPropertyValue(groupID, valueID string) (\*model.PropertyValue, error)
         pub async fn get_property_value(
@@ -13560,6 +14395,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches several property values of a group by their ids.
         /// Go: GetPropertyValues(groupID string, ids slice of string) (slice of \*model.PropertyValue, error)
         pub async fn get_property_values(
@@ -13591,6 +14427,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to a property value of a group and returns it as stored.
         /// Go: UpdatePropertyValue(groupID string, value \*model.PropertyValue) (\*model.PropertyValue, error)
         pub async fn update_property_value(
@@ -13622,6 +14459,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Stores a property value, overwriting the one already held for the same field and target.
         /// Go: UpsertPropertyValue(value \*model.PropertyValue) (\*model.PropertyValue, error)
         pub async fn upsert_property_value(
@@ -13653,6 +14491,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Soft-deletes a property value.
         /// Go: DeletePropertyValue(groupID, valueID string) error
         pub async fn delete_property_value(
@@ -13684,6 +14523,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Lists a group's property values, filtered by target or field and paged as the options say.
         /// Go: SearchPropertyValues(groupID string, opts model.PropertyValueSearchOpts) (slice of \*model.PropertyValue, error)
         pub async fn search_property_values(
@@ -13715,6 +14555,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Registers a property group under a name and returns it; a name already registered gives back
         /// the existing group.
         /// Go: RegisterPropertyGroup(name string) (\*model.PropertyGroup, error)
@@ -13747,6 +14588,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a property group by its name.
         /// Go: GetPropertyGroup(name string) (\*model.PropertyGroup, error)
         pub async fn get_property_group(
@@ -13778,6 +14620,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Fetches a property field of a group by target id and field name.
         /// Go: GetPropertyFieldByName(groupID, targetID, name string) (\*model.PropertyField, error)
         pub async fn get_property_field_by_name(
@@ -13809,6 +14652,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to several property fields of a group at once.
         /// Go: UpdatePropertyFields(groupID string, fields slice of \*model.PropertyField) (slice of \*model.PropertyField, error)
         pub async fn update_property_fields(
@@ -13840,6 +14684,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Saves changes to several property values of a group at once.
         /// Go: UpdatePropertyValues(groupID string, values slice of \*model.PropertyValue) (slice of \*model.PropertyValue, error)
         pub async fn update_property_values(
@@ -13871,6 +14716,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Stores several property values at once, overwriting those already held for the same field and target.
         /// Go: UpsertPropertyValues(values slice of \*model.PropertyValue) (slice of \*model.PropertyValue, error)
         pub async fn upsert_property_values(
@@ -13902,6 +14748,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Deletes every property value a group holds for one target, named by type and id.
         /// Go: DeletePropertyValuesForTarget(groupID, targetType, targetID string) error
         pub async fn delete_property_values_for_target(
@@ -13933,6 +14780,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Deletes every value stored for one property field.
         /// Go: DeletePropertyValuesForField(groupID, fieldID string) error
         pub async fn delete_property_values_for_field(
@@ -13964,6 +14812,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Writes a record to the audit log at the default level. Go reports no error.
         /// Go: LogAuditRec(rec \*model.AuditRecord)
         pub async fn log_audit_rec(
@@ -13992,6 +14841,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Writes a record to the audit log at the given level: `debug`, `info`, `warn` or `error`.
         /// Go: LogAuditRecWithLevel(rec \*model.AuditRecord, level mlog.Level)
         pub async fn log_audit_rec_with_level(
@@ -14023,6 +14873,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Sends an HTTP request to another plugin on the same server and returns its answer; the first
         /// segment of the URL path is the id of the plugin addressed.
         /// Go: PluginHTTP(request \*http.Request) \*http.Response
@@ -14052,6 +14903,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Returns the limits of a Cloud workspace as JSON; empty when the server has none.
         /// Go: GetCloudLimits() (\*model.ProductLimits, error)
         pub async fn get_cloud_limits(
@@ -14083,6 +14935,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Opens an interactive dialog in the client that produced the trigger id, which comes from a
         /// message button, a menu or a slash command.
         /// Go: OpenInteractiveDialog(dialog model.OpenDialogRequest) \*model.AppError
@@ -14115,6 +14968,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Sends an event to this plugin's copies on the other nodes of a high-availability cluster
         /// (or on one node, when `opts` names a target), which receive it through the
         /// `OnPluginClusterEvent` hook. Without a cluster the call does nothing.
@@ -14148,6 +15002,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Kept only for compatibility: collections and topics are no longer supported by the server.
         /// Go: RegisterCollectionAndTopic(collectionType, topicType string) error
         pub async fn register_collection_and_topic(
@@ -14179,6 +15034,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Asks for a trial licence sized for `users` and installs it; the requester must accept the terms.
         /// Go: RequestTrialLicense(requesterID string, users int, termsAccepted bool, receiveEmailsAccepted bool) \*model.AppError
         pub async fn request_trial_license(
@@ -14210,6 +15066,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Tells whether at least one of the named roles grants the permission.
         /// Go: RolesGrantPermission(roleNames slice of string, permissionId string) bool
         pub async fn roles_grant_permission(
@@ -14241,6 +15098,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Sends an HTML email to one address through the server's SMTP settings; the address, the
         /// subject and the body must all be non-empty.
         /// Go: SendMail(to, subject, htmlBody string) \*model.AppError
@@ -14270,6 +15128,7 @@ pub mod plugin_api_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Pushes a notification to every mobile session of a user. The plugin must itself respect the
         /// server's push content settings and licence; the `NotificationWillBePushed` hook still runs.
         /// Go: SendPushNotification(notification \*model.PushNotification, userID string) \*model.AppError
@@ -14304,6 +15163,7 @@ pub mod plugin_api_client {
         }
     }
 }
+
 /// Generated client implementations.
 pub mod plugin_hooks_client {
     #![allow(
@@ -14315,6 +15175,7 @@ pub mod plugin_hooks_client {
     )]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
+
     /// The hooks of a Mattermost plugin: the plugin serves this service and the server calls it.
     /// A hook whose Go form returns `error` answers with an `error` field that the server hands on;
     /// a hook without one only informs, and the server just logs a failed call.
@@ -14324,6 +15185,7 @@ pub mod plugin_hooks_client {
     pub struct PluginHooksClient<T> {
         inner: tonic::client::Grpc<T>,
     }
+
     impl PluginHooksClient<tonic::transport::Channel> {
         /// Attempt to create a new client by connecting to a given endpoint.
         pub async fn connect<D>(dst: D) -> Result<Self, tonic::transport::Error>
@@ -14335,6 +15197,7 @@ pub mod plugin_hooks_client {
             Ok(Self::new(conn))
         }
     }
+
     impl<T> PluginHooksClient<T>
     where
         T: tonic::client::GrpcService<tonic::body::Body>,
@@ -14346,10 +15209,12 @@ pub mod plugin_hooks_client {
             let inner = tonic::client::Grpc::new(inner);
             Self { inner }
         }
+
         pub fn with_origin(inner: T, origin: Uri) -> Self {
             let inner = tonic::client::Grpc::with_origin(inner, origin);
             Self { inner }
         }
+
         pub fn with_interceptor<F>(
             inner: T,
             interceptor: F,
@@ -14369,6 +15234,7 @@ pub mod plugin_hooks_client {
         {
             PluginHooksClient::new(InterceptedService::new(inner, interceptor))
         }
+
         /// Compress requests with the given encoding.
         ///
         /// This requires the server to support it otherwise it might respond with an
@@ -14378,12 +15244,14 @@ pub mod plugin_hooks_client {
             self.inner = self.inner.send_compressed(encoding);
             self
         }
+
         /// Enable decompressing responses.
         #[must_use]
         pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
             self.inner = self.inner.accept_compressed(encoding);
             self
         }
+
         /// Limits the maximum size of a decoded message.
         ///
         /// Default: `4MB`
@@ -14392,6 +15260,7 @@ pub mod plugin_hooks_client {
             self.inner = self.inner.max_decoding_message_size(limit);
             self
         }
+
         /// Limits the maximum size of an encoded message.
         ///
         /// Default: `usize::MAX`
@@ -14400,6 +15269,7 @@ pub mod plugin_hooks_client {
             self.inner = self.inner.max_encoding_message_size(limit);
             self
         }
+
         /// Names the hooks this plugin provides. The server calls it first, as soon as it has connected;
         /// an error (in `error` or as a gRPC status) fails the plugin's start, and a hook left out of
         /// the list is never called.
@@ -14430,6 +15300,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called when the plugin is switched on, after `Implemented` and a first `OnConfigurationChange`;
         /// other hooks only start arriving once it succeeds. Returning an `error` aborts the activation
         /// and the server stops the plugin.
@@ -14460,6 +15331,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called when the plugin is being switched off or the server is stopping: the last moment the
         /// API can be used. An `error` is only logged; the server then shuts the process down.
         /// Go: OnDeactivate() error
@@ -14492,6 +15364,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called at start, before `OnActivate`, and again whenever the server configuration or this
         /// plugin's settings may have changed; reload settings through the API here. An `error` is
         /// logged and the plugin keeps running.
@@ -14525,6 +15398,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called after an admin installs and enables the plugin from the first-run onboarding, each
         /// time that happens. An `error` is logged by the server and changes nothing else.
         /// Go: OnInstall(c \*Context, event model.OnInstallEvent) error
@@ -14554,6 +15428,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called once a day when the server gathers its telemetry, so the plugin can send its own.
         /// Fire and forget: a failure is only logged.
         /// Go: OnSendDailyTelemetry()
@@ -14586,6 +15461,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called by the data retention job so the plugin can delete its own expired data, at most
         /// `batch_size` items per call. Answer how many were deleted; an `error` is passed on to the job,
         /// which reports it as a failure.
@@ -14619,6 +15495,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called on Cloud servers when the plan's limits (storage, history, teams) change.
         /// Fire and forget: a failure is only logged.
         /// Go: OnCloudLimitsUpdated(limits \*model.ProductLimits)
@@ -14651,6 +15528,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called before the server stores a new configuration. An `error` vetoes the save and reaches
         /// whoever tried to save; a `modified_config` is stored in place of the proposed one; neither
         /// lets it through as proposed.
@@ -14684,6 +15562,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called for each new post before it is stored. Answer a `modified_post` to store instead, or a
         /// `rejection_reason` to refuse it (`plugin.message_will_be_posted.dismiss_post` drops it
         /// silently); answer neither to let it through. A failed call lets the post through unchanged.
@@ -14717,6 +15596,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called for each post edit before it is stored, with the old and the new version. Answer a
         /// `modified_post` to store instead, or a `rejection_reason` to refuse the edit and keep the old
         /// post; answer neither to accept it. A failed call accepts the edit unchanged.
@@ -14750,6 +15630,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called once a new post is in the database; too late to change or refuse it.
         /// Fire and forget: a failure is only logged.
         /// Go: MessageHasBeenPosted(c \*Context, post \*model.Post)
@@ -14782,6 +15663,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called once a post edit is in the database, with both versions; too late to change it.
         /// Fire and forget: a failure is only logged.
         /// Go: MessageHasBeenUpdated(c \*Context, newPost, oldPost \*model.Post)
@@ -14814,6 +15696,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called when a client fetches posts, before they are sent; answer the posts to deliver, with
         /// entries dropped or edited. An empty answer or a failed call delivers the posts unchanged.
         /// Go: MessagesWillBeConsumed(posts slice of \*model.Post) slice of \*model.Post
@@ -14846,6 +15729,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called once a post has been deleted; it cannot be brought back from here.
         /// Fire and forget: a failure is only logged.
         /// Go: MessageHasBeenDeleted(c \*Context, post \*model.Post)
@@ -14878,6 +15762,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called for each uploaded file before it is stored, with its whole content. Answer new metadata
         /// and/or new bytes to store instead, or a `rejection_reason` to refuse the upload; answer nothing
         /// to accept it. A failed call accepts the upload unchanged.
@@ -14911,6 +15796,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called once a reaction has been saved.
         /// Fire and forget: a failure is only logged.
         /// Go: ReactionHasBeenAdded(c \*Context, reaction \*model.Reaction)
@@ -14943,6 +15829,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called once a reaction has been taken off a post.
         /// Fire and forget: a failure is only logged.
         /// Go: ReactionHasBeenRemoved(c \*Context, reaction \*model.Reaction)
@@ -14975,6 +15862,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called before a push notification leaves for a user's mobile device. Answer a
         /// `modified_notification` to send instead, or a `rejection_reason` to drop it; answer neither
         /// to send it as is. A failed call sends it unchanged.
@@ -15008,6 +15896,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called before a notification email is sent. Answer `modified_content` to rewrite its texts (the
         /// ids it refers to stay fixed), or a `rejection_reason` to suppress it; answer neither to send
         /// it as is. A failed call sends it unchanged.
@@ -15041,6 +15930,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called after a user has changed one or more preferences, with their new values.
         /// Fire and forget: a failure is only logged.
         /// Go: PreferencesHaveChanged(c \*Context, preferences slice of model.Preference)
@@ -15073,6 +15963,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called once a new user account exists; it cannot be refused here.
         /// Fire and forget: a failure is only logged.
         /// Go: UserHasBeenCreated(c \*Context, user \*model.User)
@@ -15105,6 +15996,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called while a user logs in, before the session is handed out. A non-empty `rejection_reason`
         /// makes the login fail with that reason; empty, or a failed call, lets it proceed.
         /// Go: UserWillLogIn(c \*Context, user \*model.User) string
@@ -15137,6 +16029,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called after a user has logged in; to be able to refuse a login, use `UserWillLogIn`.
         /// Fire and forget: a failure is only logged.
         /// Go: UserHasLoggedIn(c \*Context, user \*model.User)
@@ -15169,6 +16062,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called after a user account has been deactivated.
         /// Fire and forget: a failure is only logged.
         /// Go: UserHasBeenDeactivated(c \*Context, user \*model.User)
@@ -15201,6 +16095,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called after the identity provider has vouched for a SAML login, with its assertion.
         /// Returning an `error` makes the login fail.
         /// Go: OnSAMLLogin(c \*Context, user \*model.User, assertion \*saml2.AssertionInfo) error
@@ -15230,6 +16125,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called once a new channel exists; it cannot be refused here.
         /// Fire and forget: a failure is only logged.
         /// Go: ChannelHasBeenCreated(c \*Context, channel \*model.Channel)
@@ -15262,6 +16158,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called after someone joined a channel or was added to it; `actor` is set only when another
         /// user did the adding. Fire and forget: a failure is only logged.
         /// Go: UserHasJoinedChannel(c \*Context, channelMember \*model.ChannelMember, actor \*model.User)
@@ -15294,6 +16191,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called after someone left a channel or was removed from it; `actor` is set only when another
         /// user did the removing. Fire and forget: a failure is only logged.
         /// Go: UserHasLeftChannel(c \*Context, channelMember \*model.ChannelMember, actor \*model.User)
@@ -15326,6 +16224,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called after someone joined a team or was added to it; `actor` is set only when another
         /// user did the adding. Fire and forget: a failure is only logged.
         /// Go: UserHasJoinedTeam(c \*Context, teamMember \*model.TeamMember, actor \*model.User)
@@ -15358,6 +16257,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called after someone left a team or was removed from it; `actor` is set only when another
         /// user did the removing. Fire and forget: a failure is only logged.
         /// Go: UserHasLeftTeam(c \*Context, teamMember \*model.TeamMember, actor \*model.User)
@@ -15390,6 +16290,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called when a user runs a slash command this plugin registered. The `response` says what to
         /// post or where to go; an `error` is shown to the user instead, and a failed call becomes an
         /// internal server error (status 500).
@@ -15423,6 +16324,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called when a client opens a WebSocket connection to the server.
         /// Fire and forget: a failure is only logged.
         /// Go: OnWebSocketConnect(webConnID, userID string)
@@ -15455,6 +16357,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called when a client's WebSocket connection closes.
         /// Fire and forget: a failure is only logged.
         /// Go: OnWebSocketDisconnect(webConnID, userID string)
@@ -15487,6 +16390,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called for each message a client sends over its WebSocket connection.
         /// Fire and forget: a failure is only logged.
         /// Go: WebSocketMessageHasBeenPosted(webConnID, userID string, req \*model.WebSocketRequest)
@@ -15519,6 +16423,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called on every node of a cluster when an instance of this plugin elsewhere publishes an
         /// event through the API; the way plugin copies talk to each other in high availability setups.
         /// Fire and forget: a failure is only logged.
@@ -15552,6 +16457,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called when a remote linked through shared channels sends changes for a plugin that handles
         /// its sync traffic. Answer how far the sync got and what failed; an `error` (or a failed call)
         /// tells the shared channels service the message was not handled.
@@ -15585,6 +16491,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called to check a plugin that carries shared channels traffic for a remote. Answer `healthy`
         /// true when the plugin and its own upstream link work; a failed call counts as unhealthy.
         /// Go: OnSharedChannelsPing(rc \*model.RemoteCluster) bool
@@ -15617,6 +16524,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called when a file attached to a shared post must be synced through this plugin.
         /// An `error` (or a failed call) tells the server the attachment was not synced.
         /// Go: OnSharedChannelsAttachmentSyncMsg(fi \*model.FileInfo, post \*model.Post, rc \*model.RemoteCluster) error
@@ -15651,6 +16559,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called when a user's profile picture must be synced to a remote through this plugin.
         /// An `error` (or a failed call) tells the server the picture was not synced.
         /// Go: OnSharedChannelsProfileImageSyncMsg(user \*model.User, rc \*model.RemoteCluster) error
@@ -15685,6 +16594,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Called while an admin builds a Support Packet; the files answered are added to it. An `error`
         /// leaves this plugin's files out, is logged, and is listed in the packet's warnings file.
         /// Go: GenerateSupportData(c \*Context) (slice of \*model.FileData, error)
@@ -15717,6 +16627,7 @@ pub mod plugin_hooks_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+
         /// Serves an HTTP request sent to this plugin's routes under `/plugins/` followed by its id, as
         /// two streams: the request arrives as `init` then body chunks; answer one `init` (status,
         /// headers) then body chunks, `flush` when needed, and `body_complete`. A client that goes away
@@ -15750,6 +16661,7 @@ pub mod plugin_hooks_client {
         }
     }
 }
+
 /// Generated server implementations.
 pub mod plugin_api_server {
     #![allow(
@@ -15760,6 +16672,7 @@ pub mod plugin_api_server {
         clippy::let_unit_value,
     )]
     use tonic::codegen::*;
+
     /// Generated trait containing gRPC methods that should be implemented for use with PluginApiServer.
     #[async_trait]
     pub trait PluginApi: std::marker::Send + std::marker::Sync + 'static {
@@ -15773,6 +16686,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateUserResponse>,
             tonic::Status,
         >;
+
         /// Deactivates the account with the given id; the record stays, with `delete_at` set.
         /// Go: DeleteUser(userID string) \*model.AppError
         async fn delete_user(
@@ -15782,6 +16696,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteUserResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of users matching the request's filters (Go's `model.UserGetOptions`).
         /// Not every option is honoured by the server; pages count from 0.
         /// Go: GetUsers(options \*model.UserGetOptions) (slice of \*model.User, \*model.AppError)
@@ -15792,6 +16707,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetUsersResponse>,
             tonic::Status,
         >;
+
         /// Fetches the accounts with the given ids in a single round trip.
         /// Go: GetUsersByIds(userIDs slice of string) (slice of \*model.User, \*model.AppError)
         async fn get_users_by_ids(
@@ -15801,12 +16717,14 @@ pub mod plugin_api_server {
             tonic::Response<super::GetUsersByIdsResponse>,
             tonic::Status,
         >;
+
         /// Fetches one account by id; an unknown id gives a not-found error.
         /// Go: GetUser(userID string) (\*model.User, \*model.AppError)
         async fn get_user(
             &self,
             request: tonic::Request<super::GetUserRequest>,
         ) -> std::result::Result<tonic::Response<super::GetUserResponse>, tonic::Status>;
+
         /// Fetches one account by its email address.
         /// Go: GetUserByEmail(email string) (\*model.User, \*model.AppError)
         async fn get_user_by_email(
@@ -15816,6 +16734,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetUserByEmailResponse>,
             tonic::Status,
         >;
+
         /// Fetches one account by its username.
         /// Go: GetUserByUsername(name string) (\*model.User, \*model.AppError)
         async fn get_user_by_username(
@@ -15825,6 +16744,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetUserByUsernameResponse>,
             tonic::Status,
         >;
+
         /// Fetches the accounts behind a list of usernames; names without an account are skipped.
         /// Go: GetUsersByUsernames(usernames slice of string) (slice of \*model.User, \*model.AppError)
         async fn get_users_by_usernames(
@@ -15834,6 +16754,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetUsersByUsernamesResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of a team's members as user records; `page` counts from 0.
         /// Go: GetUsersInTeam(teamID string, page int, perPage int) (slice of \*model.User, \*model.AppError)
         async fn get_users_in_team(
@@ -15843,6 +16764,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetUsersInTeamResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to an account and returns it as stored. Send the complete record (fetch it,
         /// change it, send it back), not just the fields that changed.
         /// Go: UpdateUser(user \*model.User) (\*model.User, \*model.AppError)
@@ -15853,6 +16775,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateUserResponse>,
             tonic::Status,
         >;
+
         /// Reads a user's presence: `online`, `away`, `dnd` or `offline`.
         /// Go: GetUserStatus(userID string) (\*model.Status, \*model.AppError)
         async fn get_user_status(
@@ -15862,6 +16785,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetUserStatusResponse>,
             tonic::Status,
         >;
+
         /// Reads the presence of several users in one call.
         /// Go: GetUserStatusesByIds(userIds slice of string) (slice of \*model.Status, \*model.AppError)
         async fn get_user_statuses_by_ids(
@@ -15871,6 +16795,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetUserStatusesByIdsResponse>,
             tonic::Status,
         >;
+
         /// Sets a user's presence to `online`, `away`, `dnd` or `offline` and returns the new status.
         /// The status counts as set by hand, so the server's idle tracking leaves it alone.
         /// Go: UpdateUserStatus(userID, status string) (\*model.Status, \*model.AppError)
@@ -15881,6 +16806,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateUserStatusResponse>,
             tonic::Status,
         >;
+
         /// Puts a user in do-not-disturb until `end_time`, given in seconds since the Unix epoch;
         /// afterwards the earlier status comes back. Returns the new status.
         /// Go: SetUserStatusTimedDND(userId string, endtime int64) (\*model.Status, \*model.AppError)
@@ -15891,6 +16817,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SetUserStatusTimedDndResponse>,
             tonic::Status,
         >;
+
         /// Reactivates an account (`active` true) or deactivates it (`active` false).
         /// Go: UpdateUserActive(userID string, active bool) \*model.AppError
         async fn update_user_active(
@@ -15900,6 +16827,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateUserActiveResponse>,
             tonic::Status,
         >;
+
         /// Sets a user's custom status (emoji, text, optional expiry); it lasts until it expires or is cleared.
         /// Go: UpdateUserCustomStatus(userID string, customStatus \*model.CustomStatus) \*model.AppError
         async fn update_user_custom_status(
@@ -15909,6 +16837,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateUserCustomStatusResponse>,
             tonic::Status,
         >;
+
         /// Clears a user's custom status.
         /// Go: RemoveUserCustomStatus(userID string) \*model.AppError
         async fn remove_user_custom_status(
@@ -15918,6 +16847,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RemoveUserCustomStatusResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of a channel's members, ordered by `username` or by `status`; `page` counts from 0.
         /// Go: GetUsersInChannel(channelID, sortBy string, page, perPage int) (slice of \*model.User, \*model.AppError)
         async fn get_users_in_channel(
@@ -15927,6 +16857,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetUsersInChannelResponse>,
             tonic::Status,
         >;
+
         /// Reads the named LDAP attributes of a user, returned as a map from attribute name to value.
         /// Fails when LDAP is not available (it needs an Enterprise licence); for a user who does not
         /// sign in through LDAP the map comes back empty.
@@ -15938,6 +16869,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetLdapUserAttributesResponse>,
             tonic::Status,
         >;
+
         /// Finds users whose names match a term, narrowed by optional team, channel, group and role filters.
         /// Go: SearchUsers(search \*model.UserSearch) (slice of \*model.User, \*model.AppError)
         async fn search_users(
@@ -15947,6 +16879,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SearchUsersResponse>,
             tonic::Status,
         >;
+
         /// Downloads a user's avatar as encoded image bytes.
         /// Go: GetProfileImage(userID string) (slice of byte, \*model.AppError)
         async fn get_profile_image(
@@ -15956,6 +16889,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetProfileImageResponse>,
             tonic::Status,
         >;
+
         /// Replaces a user's avatar with the given encoded image.
         /// Go: SetProfileImage(userID string, data slice of byte) \*model.AppError
         async fn set_profile_image(
@@ -15965,6 +16899,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SetProfileImageResponse>,
             tonic::Status,
         >;
+
         /// Tells whether a user holds a permission, named by its id, at system level.
         /// Go gives a plain bool, so a check that could not be made reads as no permission.
         /// Go: HasPermissionTo(userID string, permission \*model.Permission) bool
@@ -15975,6 +16910,7 @@ pub mod plugin_api_server {
             tonic::Response<super::HasPermissionToResponse>,
             tonic::Status,
         >;
+
         /// Tells whether a user holds a permission, named by its id, within one team.
         /// Go: HasPermissionToTeam(userID, teamID string, permission \*model.Permission) bool
         async fn has_permission_to_team(
@@ -15984,6 +16920,7 @@ pub mod plugin_api_server {
             tonic::Response<super::HasPermissionToTeamResponse>,
             tonic::Status,
         >;
+
         /// Tells whether a user holds a permission, named by its id, within one channel.
         /// Go: HasPermissionToChannel(userID, channelId string, permission \*model.Permission) bool
         async fn has_permission_to_channel(
@@ -15993,6 +16930,7 @@ pub mod plugin_api_server {
             tonic::Response<super::HasPermissionToChannelResponse>,
             tonic::Status,
         >;
+
         /// Broadcasts a typing indicator for a user in a channel, or in a thread when `parent_id` is set.
         /// Go: PublishUserTyping(userID, channelId, parentId string) \*model.AppError
         async fn publish_user_typing(
@@ -16002,6 +16940,7 @@ pub mod plugin_api_server {
             tonic::Response<super::PublishUserTypingResponse>,
             tonic::Status,
         >;
+
         /// Moves a user to an external login service (LDAP, SAML, OAuth) with the given external id and
         /// returns what was saved. It cannot switch a user back to email and password.
         /// Go: UpdateUserAuth(userID string, userAuth \*model.UserAuth) (\*model.UserAuth, \*model.AppError)
@@ -16012,6 +16951,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateUserAuthResponse>,
             tonic::Status,
         >;
+
         /// Replaces a user's system roles with the space-separated `new_roles`; returns the updated account.
         /// Go: UpdateUserRoles(userID, newRoles string) (\*model.User, \*model.AppError)
         async fn update_user_roles(
@@ -16021,6 +16961,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateUserRolesResponse>,
             tonic::Status,
         >;
+
         /// Looks up a session by id, for instance to find the user behind an incoming request.
         /// Go: GetSession(sessionID string) (\*model.Session, \*model.AppError)
         async fn get_session(
@@ -16030,6 +16971,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetSessionResponse>,
             tonic::Status,
         >;
+
         /// Opens a new session for a user and returns it, token included.
         /// Go: CreateSession(session \*model.Session) (\*model.Session, \*model.AppError)
         async fn create_session(
@@ -16039,6 +16981,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateSessionResponse>,
             tonic::Status,
         >;
+
         /// Pushes a session's expiry to `new_expiry`, in milliseconds since the Unix epoch.
         /// Go: ExtendSessionExpiry(sessionID string, newExpiry int64) \*model.AppError
         async fn extend_session_expiry(
@@ -16048,6 +16991,7 @@ pub mod plugin_api_server {
             tonic::Response<super::ExtendSessionExpiryResponse>,
             tonic::Status,
         >;
+
         /// Ends a session at once; its token stops working.
         /// Go: RevokeSession(sessionID string) \*model.AppError
         async fn revoke_session(
@@ -16057,6 +17001,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RevokeSessionResponse>,
             tonic::Status,
         >;
+
         /// Issues a personal access token for a user. Keep the secret from the reply: it cannot be read again.
         /// Go: CreateUserAccessToken(token \*model.UserAccessToken) (\*model.UserAccessToken, \*model.AppError)
         async fn create_user_access_token(
@@ -16066,6 +17011,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateUserAccessTokenResponse>,
             tonic::Status,
         >;
+
         /// Revokes a personal access token, given the id of its record; sessions opened with it end too.
         /// Go: RevokeUserAccessToken(tokenID string) \*model.AppError
         async fn revoke_user_access_token(
@@ -16075,6 +17021,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RevokeUserAccessTokenResponse>,
             tonic::Status,
         >;
+
         /// Creates a team and returns it as stored, with its new id.
         /// Go: CreateTeam(team \*model.Team) (\*model.Team, \*model.AppError)
         async fn create_team(
@@ -16084,6 +17031,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateTeamResponse>,
             tonic::Status,
         >;
+
         /// Archives a team (a soft delete: `delete_at` is set, the data stays).
         /// Go: DeleteTeam(teamID string) \*model.AppError
         async fn delete_team(
@@ -16093,6 +17041,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteTeamResponse>,
             tonic::Status,
         >;
+
         /// Lists every team on the server.
         /// Go: GetTeams() (slice of \*model.Team, \*model.AppError)
         async fn get_teams(
@@ -16102,12 +17051,14 @@ pub mod plugin_api_server {
             tonic::Response<super::GetTeamsResponse>,
             tonic::Status,
         >;
+
         /// Fetches one team by id.
         /// Go: GetTeam(teamID string) (\*model.Team, \*model.AppError)
         async fn get_team(
             &self,
             request: tonic::Request<super::GetTeamRequest>,
         ) -> std::result::Result<tonic::Response<super::GetTeamResponse>, tonic::Status>;
+
         /// Fetches one team by its URL name.
         /// Go: GetTeamByName(name string) (\*model.Team, \*model.AppError)
         async fn get_team_by_name(
@@ -16117,6 +17068,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetTeamByNameResponse>,
             tonic::Status,
         >;
+
         /// Gives, for every team a user belongs to, how many messages and mentions are still unread.
         /// Go: GetTeamsUnreadForUser(userID string) (slice of \*model.TeamUnread, \*model.AppError)
         async fn get_teams_unread_for_user(
@@ -16126,6 +17078,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetTeamsUnreadForUserResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to a team (send the complete record) and returns it as stored.
         /// Go: UpdateTeam(team \*model.Team) (\*model.Team, \*model.AppError)
         async fn update_team(
@@ -16135,6 +17088,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateTeamResponse>,
             tonic::Status,
         >;
+
         /// Finds teams whose name or display name matches a term.
         /// Go: SearchTeams(term string) (slice of \*model.Team, \*model.AppError)
         async fn search_teams(
@@ -16144,6 +17098,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SearchTeamsResponse>,
             tonic::Status,
         >;
+
         /// Lists the teams a user is a member of.
         /// Go: GetTeamsForUser(userID string) (slice of \*model.Team, \*model.AppError)
         async fn get_teams_for_user(
@@ -16153,6 +17108,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetTeamsForUserResponse>,
             tonic::Status,
         >;
+
         /// Adds a user to a team and returns the new membership.
         /// Go: CreateTeamMember(teamID, userID string) (\*model.TeamMember, \*model.AppError)
         async fn create_team_member(
@@ -16162,6 +17118,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateTeamMemberResponse>,
             tonic::Status,
         >;
+
         /// Adds several users to a team on behalf of `requestor_id`; a user who cannot be added
         /// makes the whole call fail.
         /// Go: CreateTeamMembers(teamID string, userIds slice of string, requestorId string) (slice of \*model.TeamMember, \*model.AppError)
@@ -16172,6 +17129,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateTeamMembersResponse>,
             tonic::Status,
         >;
+
         /// Adds several users to a team but carries on past failures: each entry of the reply holds
         /// either that user's membership or the reason they were not added.
         /// Go: CreateTeamMembersGracefully(teamID string, userIds slice of string, requestorId string) (slice of \*model.TeamMemberWithError, \*model.AppError)
@@ -16182,6 +17140,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateTeamMembersGracefullyResponse>,
             tonic::Status,
         >;
+
         /// Takes a user out of a team on behalf of `requestor_id`.
         /// Go: DeleteTeamMember(teamID, userID, requestorId string) \*model.AppError
         async fn delete_team_member(
@@ -16191,6 +17150,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteTeamMemberResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of a team's memberships; `page` counts from 0.
         /// Go: GetTeamMembers(teamID string, page, perPage int) (slice of \*model.TeamMember, \*model.AppError)
         async fn get_team_members(
@@ -16200,6 +17160,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetTeamMembersResponse>,
             tonic::Status,
         >;
+
         /// Fetches one user's membership of one team; a user outside the team gives a not-found error.
         /// Go: GetTeamMember(teamID, userID string) (\*model.TeamMember, \*model.AppError)
         async fn get_team_member(
@@ -16209,6 +17170,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetTeamMemberResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of a user's memberships across all teams.
         /// Go: GetTeamMembersForUser(userID string, page int, perPage int) (slice of \*model.TeamMember, \*model.AppError)
         async fn get_team_members_for_user(
@@ -16218,6 +17180,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetTeamMembersForUserResponse>,
             tonic::Status,
         >;
+
         /// Replaces a member's explicit team roles with the space-separated `new_roles`.
         /// Go: UpdateTeamMemberRoles(teamID, userID, newRoles string) (\*model.TeamMember, \*model.AppError)
         async fn update_team_member_roles(
@@ -16227,6 +17190,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateTeamMemberRolesResponse>,
             tonic::Status,
         >;
+
         /// Downloads a team's icon as encoded image bytes.
         /// Go: GetTeamIcon(teamID string) (slice of byte, \*model.AppError)
         async fn get_team_icon(
@@ -16236,6 +17200,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetTeamIconResponse>,
             tonic::Status,
         >;
+
         /// Replaces a team's icon with the given encoded image.
         /// Go: SetTeamIcon(teamID string, data slice of byte) \*model.AppError
         async fn set_team_icon(
@@ -16245,6 +17210,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SetTeamIconResponse>,
             tonic::Status,
         >;
+
         /// Drops a team's custom icon, so clients show the default one again.
         /// Go: RemoveTeamIcon(teamID string) \*model.AppError
         async fn remove_team_icon(
@@ -16254,6 +17220,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RemoveTeamIconResponse>,
             tonic::Status,
         >;
+
         /// Counts a team's members, all of them and the active ones.
         /// Go: GetTeamStats(teamID string) (\*model.TeamStats, \*model.AppError)
         async fn get_team_stats(
@@ -16263,6 +17230,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetTeamStatsResponse>,
             tonic::Status,
         >;
+
         /// Creates a public or private channel and returns it with its new id.
         /// Go: CreateChannel(channel \*model.Channel) (\*model.Channel, \*model.AppError)
         async fn create_channel(
@@ -16272,6 +17240,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateChannelResponse>,
             tonic::Status,
         >;
+
         /// Archives a channel; its posts are kept.
         /// Go: DeleteChannel(channelId string) \*model.AppError
         async fn delete_channel(
@@ -16281,6 +17250,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteChannelResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of a team's public channels; `page` counts from 0.
         /// Go: GetPublicChannelsForTeam(teamID string, page, perPage int) (slice of \*model.Channel, \*model.AppError)
         async fn get_public_channels_for_team(
@@ -16290,6 +17260,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPublicChannelsForTeamResponse>,
             tonic::Status,
         >;
+
         /// Fetches one channel by id.
         /// Go: GetChannel(channelId string) (\*model.Channel, \*model.AppError)
         async fn get_channel(
@@ -16299,6 +17270,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetChannelResponse>,
             tonic::Status,
         >;
+
         /// Fetches a channel by its URL name inside the team with the given id;
         /// `include_deleted` lets archived channels match too.
         /// Go: GetChannelByName(teamID, name string, includeDeleted bool) (\*model.Channel, \*model.AppError)
@@ -16309,6 +17281,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetChannelByNameResponse>,
             tonic::Status,
         >;
+
         /// Fetches a channel by its URL name inside the team with the given URL name;
         /// `include_deleted` lets archived channels match too.
         /// Go: GetChannelByNameForTeamName(teamName, channelName string, includeDeleted bool) (\*model.Channel, \*model.AppError)
@@ -16319,6 +17292,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetChannelByNameForTeamNameResponse>,
             tonic::Status,
         >;
+
         /// Lists the channels a user is in on one team, direct and group messages included.
         /// With an empty `team_id` it covers all the user's teams.
         /// Go: GetChannelsForTeamForUser(teamID, userID string, includeDeleted bool) (slice of \*model.Channel, \*model.AppError)
@@ -16329,6 +17303,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetChannelsForTeamForUserResponse>,
             tonic::Status,
         >;
+
         /// Returns member statistics of a channel. Only the member and guest counters are filled in;
         /// the pinned-post and file counters stay 0.
         /// Go: GetChannelStats(channelId string) (\*model.ChannelStats, \*model.AppError)
@@ -16339,6 +17314,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetChannelStatsResponse>,
             tonic::Status,
         >;
+
         /// Returns the direct message channel of two users, creating it on first use.
         /// Go: GetDirectChannel(userId1, userId2 string) (\*model.Channel, \*model.AppError)
         async fn get_direct_channel(
@@ -16348,6 +17324,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetDirectChannelResponse>,
             tonic::Status,
         >;
+
         /// Returns the group message channel of the listed users, creating it on first use.
         /// Go: GetGroupChannel(userIds slice of string) (\*model.Channel, \*model.AppError)
         async fn get_group_channel(
@@ -16357,6 +17334,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetGroupChannelResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to a channel (names, header, purpose and so on) and returns it as stored.
         /// Go: UpdateChannel(channel \*model.Channel) (\*model.Channel, \*model.AppError)
         async fn update_channel(
@@ -16366,6 +17344,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateChannelResponse>,
             tonic::Status,
         >;
+
         /// Finds a team's channels whose name matches a term.
         /// Go: SearchChannels(teamID string, term string) (slice of \*model.Channel, \*model.AppError)
         async fn search_channels(
@@ -16375,6 +17354,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SearchChannelsResponse>,
             tonic::Status,
         >;
+
         /// Puts a user in a channel as if they had joined on their own: the channel shows a join
         /// message rather than an added-by message.
         /// Go: AddChannelMember(channelId, userID string) (\*model.ChannelMember, \*model.AppError)
@@ -16385,6 +17365,7 @@ pub mod plugin_api_server {
             tonic::Response<super::AddChannelMemberResponse>,
             tonic::Status,
         >;
+
         /// Puts a user in a channel as if `as_user_id` had added them, with the usual notifications.
         /// Go: AddUserToChannel(channelId, userID, asUserId string) (\*model.ChannelMember, \*model.AppError)
         async fn add_user_to_channel(
@@ -16394,6 +17375,7 @@ pub mod plugin_api_server {
             tonic::Response<super::AddUserToChannelResponse>,
             tonic::Status,
         >;
+
         /// Fetches one user's membership of a channel.
         /// Go: GetChannelMember(channelId, userID string) (\*model.ChannelMember, \*model.AppError)
         async fn get_channel_member(
@@ -16403,6 +17385,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetChannelMemberResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of a channel's memberships; `page` counts from 0.
         /// Go: GetChannelMembers(channelId string, page, perPage int) (model.ChannelMembers, \*model.AppError)
         async fn get_channel_members(
@@ -16412,6 +17395,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetChannelMembersResponse>,
             tonic::Status,
         >;
+
         /// Fetches the channel memberships of the listed users.
         /// Go: GetChannelMembersByIds(channelId string, userIds slice of string) (model.ChannelMembers, \*model.AppError)
         async fn get_channel_members_by_ids(
@@ -16421,6 +17405,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetChannelMembersByIdsResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of a user's channel memberships. The server ignores `team_id` and covers
         /// all the user's teams.
         /// Go: GetChannelMembersForUser(teamID, userID string, page, perPage int) (slice of \*model.ChannelMember, \*model.AppError)
@@ -16431,6 +17416,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetChannelMembersForUserResponse>,
             tonic::Status,
         >;
+
         /// Replaces a member's explicit channel roles with the space-separated `new_roles`.
         /// Go: UpdateChannelMemberRoles(channelId, userID, newRoles string) (\*model.ChannelMember, \*model.AppError)
         async fn update_channel_member_roles(
@@ -16440,6 +17426,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateChannelMemberRolesResponse>,
             tonic::Status,
         >;
+
         /// Changes a member's notification settings for one channel; keys left out keep their value.
         /// Go: UpdateChannelMemberNotifications(channelId, userID string, notifications map from string to string) (\*model.ChannelMember, \*model.AppError)
         async fn update_channel_member_notifications(
@@ -16449,6 +17436,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateChannelMemberNotificationsResponse>,
             tonic::Status,
         >;
+
         /// Applies one set of notification settings to many channel memberships (200 at most per call);
         /// nothing else about those memberships is touched.
         /// Go: PatchChannelMembersNotifications(members slice of \*model.ChannelMemberIdentifier, notifyProps map from string to string) \*model.AppError
@@ -16459,6 +17447,7 @@ pub mod plugin_api_server {
             tonic::Response<super::PatchChannelMembersNotificationsResponse>,
             tonic::Status,
         >;
+
         /// Takes a user out of a channel.
         /// Go: DeleteChannelMember(channelId, userID string) \*model.AppError
         async fn delete_channel_member(
@@ -16468,6 +17457,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteChannelMemberResponse>,
             tonic::Status,
         >;
+
         /// Adds a sidebar category for a user in a team and returns it as stored.
         /// Go: CreateChannelSidebarCategory(userID, teamID string, newCategory \*model.SidebarCategoryWithChannels) (\*model.SidebarCategoryWithChannels, \*model.AppError)
         async fn create_channel_sidebar_category(
@@ -16477,6 +17467,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateChannelSidebarCategoryResponse>,
             tonic::Status,
         >;
+
         /// Reads a user's sidebar categories in a team, together with their display order.
         /// Go: GetChannelSidebarCategories(userID, teamID string) (\*model.OrderedSidebarCategories, \*model.AppError)
         async fn get_channel_sidebar_categories(
@@ -16486,6 +17477,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetChannelSidebarCategoriesResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to some of a user's sidebar categories in a team and returns them as stored.
         /// Go: UpdateChannelSidebarCategories(userID, teamID string, categories slice of \*model.SidebarCategoryWithChannels) (slice of \*model.SidebarCategoryWithChannels, \*model.AppError)
         async fn update_channel_sidebar_categories(
@@ -16495,6 +17487,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateChannelSidebarCategoriesResponse>,
             tonic::Status,
         >;
+
         /// Publishes a post and returns it with its id and timestamps. The server tags it with the
         /// `from_plugin` prop, and the message hooks of other plugins run on it as on any post.
         /// Go: CreatePost(post \*model.Post) (\*model.Post, \*model.AppError)
@@ -16505,6 +17498,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreatePostResponse>,
             tonic::Status,
         >;
+
         /// Adds an emoji reaction to a post, in the name of the user given in the reaction.
         /// Go: AddReaction(reaction \*model.Reaction) (\*model.Reaction, \*model.AppError)
         async fn add_reaction(
@@ -16514,6 +17508,7 @@ pub mod plugin_api_server {
             tonic::Response<super::AddReactionResponse>,
             tonic::Status,
         >;
+
         /// Takes an emoji reaction off a post.
         /// Go: RemoveReaction(reaction \*model.Reaction) \*model.AppError
         async fn remove_reaction(
@@ -16523,6 +17518,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RemoveReactionResponse>,
             tonic::Status,
         >;
+
         /// Lists every reaction on a post.
         /// Go: GetReactions(postId string) (slice of \*model.Reaction, \*model.AppError)
         async fn get_reactions(
@@ -16532,6 +17528,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetReactionsResponse>,
             tonic::Status,
         >;
+
         /// Shows a post to a single user without storing it; it is gone after a reload.
         /// Returns the post as delivered.
         /// Go: SendEphemeralPost(userID string, post \*model.Post) \*model.Post
@@ -16542,6 +17539,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SendEphemeralPostResponse>,
             tonic::Status,
         >;
+
         /// Rewrites an ephemeral post that a user is already looking at. Marked experimental in Go.
         /// Go: UpdateEphemeralPost(userID string, post \*model.Post) \*model.Post
         async fn update_ephemeral_post(
@@ -16551,6 +17549,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateEphemeralPostResponse>,
             tonic::Status,
         >;
+
         /// Withdraws an ephemeral post from a user's view. Marked experimental in Go, where it reports no error.
         /// Go: DeleteEphemeralPost(userID, postId string)
         async fn delete_ephemeral_post(
@@ -16560,6 +17559,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteEphemeralPostResponse>,
             tonic::Status,
         >;
+
         /// Deletes a post (soft delete); deleting a thread's root post takes its replies with it.
         /// Go: DeletePost(postId string) \*model.AppError
         async fn delete_post(
@@ -16569,6 +17569,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeletePostResponse>,
             tonic::Status,
         >;
+
         /// Returns a post along with every other post of its thread.
         /// Go: GetPostThread(postId string) (\*model.PostList, \*model.AppError)
         async fn get_post_thread(
@@ -16578,12 +17579,14 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPostThreadResponse>,
             tonic::Status,
         >;
+
         /// Fetches one post by id.
         /// Go: GetPost(postId string) (\*model.Post, \*model.AppError)
         async fn get_post(
             &self,
             request: tonic::Request<super::GetPostRequest>,
         ) -> std::result::Result<tonic::Response<super::GetPostResponse>, tonic::Status>;
+
         /// Returns a channel's posts created or changed after `time`, in milliseconds since the Unix epoch.
         /// Go: GetPostsSince(channelId string, time int64) (\*model.PostList, \*model.AppError)
         async fn get_posts_since(
@@ -16593,6 +17596,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPostsSinceResponse>,
             tonic::Status,
         >;
+
         /// Returns one page of the posts that follow a given post in its channel.
         /// Go: GetPostsAfter(channelId, postId string, page, perPage int) (\*model.PostList, \*model.AppError)
         async fn get_posts_after(
@@ -16602,6 +17606,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPostsAfterResponse>,
             tonic::Status,
         >;
+
         /// Returns one page of the posts that precede a given post in its channel.
         /// Go: GetPostsBefore(channelId, postId string, page, perPage int) (\*model.PostList, \*model.AppError)
         async fn get_posts_before(
@@ -16611,6 +17616,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPostsBeforeResponse>,
             tonic::Status,
         >;
+
         /// Returns one page of a channel's posts, newest first; `page` counts from 0.
         /// Go: GetPostsForChannel(channelId string, page, perPage int) (\*model.PostList, \*model.AppError)
         async fn get_posts_for_channel(
@@ -16620,6 +17626,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPostsForChannelResponse>,
             tonic::Status,
         >;
+
         /// Saves an edited post and returns it as stored.
         /// Go: UpdatePost(post \*model.Post) (\*model.Post, \*model.AppError)
         async fn update_post(
@@ -16629,6 +17636,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdatePostResponse>,
             tonic::Status,
         >;
+
         /// Searches a team's posts with already parsed search parameters and returns the hits.
         /// Go: SearchPostsInTeam(teamID string, paramsList slice of \*model.SearchParams) (slice of \*model.Post, \*model.AppError)
         async fn search_posts_in_team(
@@ -16638,6 +17646,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SearchPostsInTeamResponse>,
             tonic::Status,
         >;
+
         /// Searches a team's posts as one user would, so only channels that user can read count;
         /// the reply holds the posts, their order and the matched terms.
         /// Go: SearchPostsInTeamForUser(teamID string, userID string, searchParams model.SearchParameter) (\*model.PostSearchResults, \*model.AppError)
@@ -16648,6 +17657,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SearchPostsInTeamForUserResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of the server's custom emoji; `sort_by` is `name` or empty.
         /// Go: GetEmojiList(sortBy string, page, perPage int) (slice of \*model.Emoji, \*model.AppError)
         async fn get_emoji_list(
@@ -16657,6 +17667,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetEmojiListResponse>,
             tonic::Status,
         >;
+
         /// Fetches a custom emoji by its name.
         /// Go: GetEmojiByName(name string) (\*model.Emoji, \*model.AppError)
         async fn get_emoji_by_name(
@@ -16666,6 +17677,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetEmojiByNameResponse>,
             tonic::Status,
         >;
+
         /// Fetches a custom emoji by its id.
         /// Go: GetEmoji(emojiId string) (\*model.Emoji, \*model.AppError)
         async fn get_emoji(
@@ -16675,6 +17687,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetEmojiResponse>,
             tonic::Status,
         >;
+
         /// Downloads a custom emoji's image together with its MIME type.
         /// Go: GetEmojiImage(emojiId string) (slice of byte, string, \*model.AppError)
         async fn get_emoji_image(
@@ -16684,6 +17697,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetEmojiImageResponse>,
             tonic::Status,
         >;
+
         /// Stores `value` under `key`, overwriting what was there. Keys beginning with `mmi_` are
         /// reserved for Mattermost's helper libraries.
         /// Go: KVSet(key string, value slice of byte) \*model.AppError
@@ -16691,6 +17705,7 @@ pub mod plugin_api_server {
             &self,
             request: tonic::Request<super::KvSetRequest>,
         ) -> std::result::Result<tonic::Response<super::KvSetResponse>, tonic::Status>;
+
         /// Writes `new_value` only if the stored value still equals `old_value`; an empty `old_value`
         /// means the key must not exist yet. `success` false with no error means the value differed.
         /// Go: KVCompareAndSet(key string, oldValue, newValue slice of byte) (bool, \*model.AppError)
@@ -16701,6 +17716,7 @@ pub mod plugin_api_server {
             tonic::Response<super::KvCompareAndSetResponse>,
             tonic::Status,
         >;
+
         /// Removes `key` only if its stored value equals `old_value`. `success` false with no error
         /// means the value differed or the key was absent.
         /// Go: KVCompareAndDelete(key string, oldValue slice of byte) (bool, \*model.AppError)
@@ -16711,6 +17727,7 @@ pub mod plugin_api_server {
             tonic::Response<super::KvCompareAndDeleteResponse>,
             tonic::Status,
         >;
+
         /// Stores a value with options: an atomic comparison against `old_value`, an expiry, or both.
         /// `success` false with no error means nothing was written.
         /// Go: KVSetWithOptions(key string, value slice of byte, options model.PluginKVSetOptions) (bool, \*model.AppError)
@@ -16721,6 +17738,7 @@ pub mod plugin_api_server {
             tonic::Response<super::KvSetWithOptionsResponse>,
             tonic::Status,
         >;
+
         /// Stores a value that disappears after `expire_in_seconds` seconds.
         /// Go: KVSetWithExpiry(key string, value slice of byte, expireInSeconds int64) \*model.AppError
         async fn kv_set_with_expiry(
@@ -16730,12 +17748,14 @@ pub mod plugin_api_server {
             tonic::Response<super::KvSetWithExpiryResponse>,
             tonic::Status,
         >;
+
         /// Reads the value under `key`; for a key never set the value is empty and there is no error.
         /// Go: KVGet(key string) (slice of byte, \*model.AppError)
         async fn kv_get(
             &self,
             request: tonic::Request<super::KvGetRequest>,
         ) -> std::result::Result<tonic::Response<super::KvGetResponse>, tonic::Status>;
+
         /// Removes `key`; removing a key that does not exist is not an error.
         /// Go: KVDelete(key string) \*model.AppError
         async fn kv_delete(
@@ -16745,6 +17765,7 @@ pub mod plugin_api_server {
             tonic::Response<super::KvDeleteResponse>,
             tonic::Status,
         >;
+
         /// Wipes every key this plugin has stored.
         /// Go: KVDeleteAll() \*model.AppError
         async fn kv_delete_all(
@@ -16754,12 +17775,14 @@ pub mod plugin_api_server {
             tonic::Response<super::KvDeleteAllResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of this plugin's keys; `page` counts from 0.
         /// Go: KVList(page, perPage int) (slice of string, \*model.AppError)
         async fn kv_list(
             &self,
             request: tonic::Request<super::KvListRequest>,
         ) -> std::result::Result<tonic::Response<super::KvListResponse>, tonic::Status>;
+
         /// Sends a custom event over the WebSocket to the clients chosen by `broadcast`. Clients see the
         /// name prefixed with `custom_`, the plugin id and an underscore. Go reports no error.
         /// Go: PublishWebSocketEvent(event string, payload map from string to any, broadcast \*model.WebsocketBroadcast)
@@ -16770,6 +17793,7 @@ pub mod plugin_api_server {
             tonic::Response<super::PublishWebSocketEventResponse>,
             tonic::Status,
         >;
+
         /// Returns this plugin's settings as JSON, ready to decode into the plugin's own config type;
         /// settings never saved take the defaults from the plugin manifest.
         /// Go: LoadPluginConfiguration(dest any) error
@@ -16780,6 +17804,7 @@ pub mod plugin_api_server {
             tonic::Response<super::LoadPluginConfigurationResponse>,
             tonic::Status,
         >;
+
         /// Returns the server configuration as JSON, with passwords and other secrets blanked.
         /// Go: GetConfig() \*model.Config
         async fn get_config(
@@ -16789,6 +17814,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetConfigResponse>,
             tonic::Status,
         >;
+
         /// Returns the server configuration as JSON with its secrets intact; handle with care.
         /// Go: GetUnsanitizedConfig() \*model.Config
         async fn get_unsanitized_config(
@@ -16798,6 +17824,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetUnsanitizedConfigResponse>,
             tonic::Status,
         >;
+
         /// Replaces the server configuration with the given JSON and persists it.
         /// Go: SaveConfig(config \*model.Config) \*model.AppError
         async fn save_config(
@@ -16807,6 +17834,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SaveConfigResponse>,
             tonic::Status,
         >;
+
         /// Returns this plugin's stored settings as a generic JSON object.
         /// Go: GetPluginConfig() map from string to any
         async fn get_plugin_config(
@@ -16816,6 +17844,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPluginConfigResponse>,
             tonic::Status,
         >;
+
         /// Replaces this plugin's stored settings and persists them.
         /// Go: SavePluginConfig(config map from string to any) \*model.AppError
         async fn save_plugin_config(
@@ -16825,6 +17854,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SavePluginConfigResponse>,
             tonic::Status,
         >;
+
         /// Returns the absolute path of the directory holding this plugin's unpacked bundle, where
         /// files shipped with the plugin can be read.
         /// Go: GetBundlePath() (string, error)
@@ -16835,6 +17865,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetBundlePathResponse>,
             tonic::Status,
         >;
+
         /// Returns the manifests of every installed plugin, whether enabled or not.
         /// Go: GetPlugins() (slice of \*model.Manifest, \*model.AppError)
         async fn get_plugins(
@@ -16844,6 +17875,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPluginsResponse>,
             tonic::Status,
         >;
+
         /// Turns on an installed plugin, given its id.
         /// Go: EnablePlugin(id string) \*model.AppError
         async fn enable_plugin(
@@ -16853,6 +17885,7 @@ pub mod plugin_api_server {
             tonic::Response<super::EnablePluginResponse>,
             tonic::Status,
         >;
+
         /// Turns off a plugin, given its id.
         /// Go: DisablePlugin(id string) \*model.AppError
         async fn disable_plugin(
@@ -16862,6 +17895,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DisablePluginResponse>,
             tonic::Status,
         >;
+
         /// Turns off a plugin and removes it from the server.
         /// Go: RemovePlugin(id string) \*model.AppError
         async fn remove_plugin(
@@ -16871,6 +17905,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RemovePluginResponse>,
             tonic::Status,
         >;
+
         /// Reports a plugin's state (not running, starting, running, failed and so on) and version.
         /// Go: GetPluginStatus(id string) (\*model.PluginStatus, \*model.AppError)
         async fn get_plugin_status(
@@ -16880,6 +17915,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPluginStatusResponse>,
             tonic::Status,
         >;
+
         /// Installs a plugin from the bytes of its `.tar.gz` bundle and returns its manifest.
         /// An installed copy is overwritten only when `replace` is set; fails when plugin uploads
         /// are turned off in the server configuration.
@@ -16891,6 +17927,7 @@ pub mod plugin_api_server {
             tonic::Response<super::InstallPluginResponse>,
             tonic::Status,
         >;
+
         /// Returns the id of the calling plugin, as declared in its manifest.
         /// Go: GetPluginID() string
         async fn get_plugin_id(
@@ -16900,6 +17937,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPluginIdResponse>,
             tonic::Status,
         >;
+
         /// Logs `msg` at debug level, with any key-value pairs attached as structured fields.
         /// Go: LogDebug(msg string, keyValuePairs ...any)
         async fn log_debug(
@@ -16909,12 +17947,14 @@ pub mod plugin_api_server {
             tonic::Response<super::LogDebugResponse>,
             tonic::Status,
         >;
+
         /// Logs `msg` at info level, with any key-value pairs attached as structured fields.
         /// Go: LogInfo(msg string, keyValuePairs ...any)
         async fn log_info(
             &self,
             request: tonic::Request<super::LogInfoRequest>,
         ) -> std::result::Result<tonic::Response<super::LogInfoResponse>, tonic::Status>;
+
         /// Logs `msg` at error level, with any key-value pairs attached as structured fields.
         /// Go: LogError(msg string, keyValuePairs ...any)
         async fn log_error(
@@ -16924,12 +17964,14 @@ pub mod plugin_api_server {
             tonic::Response<super::LogErrorResponse>,
             tonic::Status,
         >;
+
         /// Logs `msg` at warning level, with any key-value pairs attached as structured fields.
         /// Go: LogWarn(msg string, keyValuePairs ...any)
         async fn log_warn(
             &self,
             request: tonic::Request<super::LogWarnRequest>,
         ) -> std::result::Result<tonic::Response<super::LogWarnResponse>, tonic::Status>;
+
         /// Duplicates the records of the given files for a user without copying the stored data and
         /// returns the new ids, ready to attach to a new post (handy for cloning a post).
         /// Go: CopyFileInfos(userID string, fileIds slice of string) (slice of string, \*model.AppError)
@@ -16940,6 +17982,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CopyFileInfosResponse>,
             tonic::Status,
         >;
+
         /// Fetches the metadata of one file by id.
         /// Go: GetFileInfo(fileId string) (\*model.FileInfo, \*model.AppError)
         async fn get_file_info(
@@ -16949,6 +17992,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetFileInfoResponse>,
             tonic::Status,
         >;
+
         /// Sets the text that full-text search indexes for a file.
         /// Go: SetFileSearchableContent(fileID string, content string) \*model.AppError
         async fn set_file_searchable_content(
@@ -16958,6 +18002,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SetFileSearchableContentResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of file metadata, filtered and ordered by the given options.
         /// Go: GetFileInfos(page, perPage int, opt \*model.GetFileInfosOptions) (slice of \*model.FileInfo, \*model.AppError)
         async fn get_file_infos(
@@ -16967,12 +18012,14 @@ pub mod plugin_api_server {
             tonic::Response<super::GetFileInfosResponse>,
             tonic::Status,
         >;
+
         /// Downloads the content of a file by id.
         /// Go: GetFile(fileId string) (slice of byte, \*model.AppError)
         async fn get_file(
             &self,
             request: tonic::Request<super::GetFileRequest>,
         ) -> std::result::Result<tonic::Response<super::GetFileResponse>, tonic::Status>;
+
         /// Returns a public link to a file. Fails when public links are turned off on the server or
         /// when the file is not attached to a post yet.
         /// Go: GetFileLink(fileId string) (string, \*model.AppError)
@@ -16983,6 +18030,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetFileLinkResponse>,
             tonic::Status,
         >;
+
         /// Reads a file straight from the server's file store, by its path within that store.
         /// Go: ReadFile(path string) (slice of byte, \*model.AppError)
         async fn read_file(
@@ -16992,6 +18040,7 @@ pub mod plugin_api_server {
             tonic::Response<super::ReadFileResponse>,
             tonic::Status,
         >;
+
         /// Stores a file in a channel so that a later post can attach it; returns its metadata.
         /// Go: UploadFile(data slice of byte, channelId string, filename string) (\*model.FileInfo, \*model.AppError)
         async fn upload_file(
@@ -17001,6 +18050,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UploadFileResponse>,
             tonic::Status,
         >;
+
         /// Opens a resumable upload session and returns it with its id.
         /// Go: CreateUploadSession(us \*model.UploadSession) (\*model.UploadSession, error)
         async fn create_upload_session(
@@ -17010,6 +18060,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateUploadSessionResponse>,
             tonic::Status,
         >;
+
         /// Sends the next bytes of an upload session; the reply's `file_info` is filled in once the
         /// upload is complete and the file stored.
         /// Go: UploadData(us \*model.UploadSession, rd io.Reader) (\*model.FileInfo, error)
@@ -17020,6 +18071,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UploadDataResponse>,
             tonic::Status,
         >;
+
         /// Fetches an upload session by id, for example to see how many bytes have arrived.
         /// Go: GetUploadSession(uploadID string) (\*model.UploadSession, error)
         async fn get_upload_session(
@@ -17029,6 +18081,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetUploadSessionResponse>,
             tonic::Status,
         >;
+
         /// Creates a bot along with its user account and returns the stored bot. With no `owner_id`
         /// the plugin becomes the owner; another bot cannot be the owner.
         /// Go: CreateBot(bot \*model.Bot) (\*model.Bot, \*model.AppError)
@@ -17039,6 +18092,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateBotResponse>,
             tonic::Status,
         >;
+
         /// Changes the fields set in the patch (username, display name, description); the rest stays.
         /// Go: PatchBot(botUserId string, botPatch \*model.BotPatch) (\*model.Bot, \*model.AppError)
         async fn patch_bot(
@@ -17048,18 +18102,21 @@ pub mod plugin_api_server {
             tonic::Response<super::PatchBotResponse>,
             tonic::Status,
         >;
+
         /// Fetches a bot by its user id; with `include_deleted`, deactivated bots are found too.
         /// Go: GetBot(botUserId string, includeDeleted bool) (\*model.Bot, \*model.AppError)
         async fn get_bot(
             &self,
             request: tonic::Request<super::GetBotRequest>,
         ) -> std::result::Result<tonic::Response<super::GetBotResponse>, tonic::Status>;
+
         /// Lists one page of bots, optionally filtered by owner, deleted state or orphaned state.
         /// Go: GetBots(options \*model.BotGetOptions) (slice of \*model.Bot, \*model.AppError)
         async fn get_bots(
             &self,
             request: tonic::Request<super::GetBotsRequest>,
         ) -> std::result::Result<tonic::Response<super::GetBotsResponse>, tonic::Status>;
+
         /// Activates or deactivates a bot and its user account; returns the bot.
         /// Go: UpdateBotActive(botUserId string, active bool) (\*model.Bot, \*model.AppError)
         async fn update_bot_active(
@@ -17069,6 +18126,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateBotActiveResponse>,
             tonic::Status,
         >;
+
         /// Erases a bot and its user account for good; there is no undo.
         /// Go: PermanentDeleteBot(botUserId string) \*model.AppError
         async fn permanent_delete_bot(
@@ -17078,6 +18136,7 @@ pub mod plugin_api_server {
             tonic::Response<super::PermanentDeleteBotResponse>,
             tonic::Status,
         >;
+
         /// Makes sure a bot with this username exists, owned by this plugin, creating or updating it,
         /// and returns its user id. The usual way for a plugin to get its own bot in `OnActivate`.
         /// Go: EnsureBotUser(bot \*model.Bot) (string, error)
@@ -17088,6 +18147,7 @@ pub mod plugin_api_server {
             tonic::Response<super::EnsureBotUserResponse>,
             tonic::Status,
         >;
+
         /// Returns the server's licence as JSON; empty when the server has no licence.
         /// Go: GetLicense() \*model.License
         async fn get_license(
@@ -17097,6 +18157,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetLicenseResponse>,
             tonic::Status,
         >;
+
         /// Tells whether the server is an Enterprise-ready build.
         /// Go: IsEnterpriseReady() bool
         async fn is_enterprise_ready(
@@ -17106,6 +18167,7 @@ pub mod plugin_api_server {
             tonic::Response<super::IsEnterpriseReadyResponse>,
             tonic::Status,
         >;
+
         /// Returns the server's version string, such as `9.11.0`.
         /// Go: GetServerVersion() string
         async fn get_server_version(
@@ -17115,6 +18177,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetServerVersionResponse>,
             tonic::Status,
         >;
+
         /// Returns when this Mattermost installation first ran, in milliseconds since the Unix epoch.
         /// Go: GetSystemInstallDate() (int64, \*model.AppError)
         async fn get_system_install_date(
@@ -17124,6 +18187,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetSystemInstallDateResponse>,
             tonic::Status,
         >;
+
         /// Returns the id by which the server identifies itself in diagnostic reports; today the same
         /// value as `GetTelemetryId`.
         /// Go: GetDiagnosticId() string
@@ -17134,6 +18198,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetDiagnosticIdResponse>,
             tonic::Status,
         >;
+
         /// Returns the id by which the server identifies itself in telemetry.
         /// Go: GetTelemetryId() string
         async fn get_telemetry_id(
@@ -17143,6 +18208,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetTelemetryIdResponse>,
             tonic::Status,
         >;
+
         /// Registers a slash command served by this plugin; each use of it reaches the plugin
         /// through the `ExecuteCommand` hook.
         /// Go: RegisterCommand(command \*model.Command) error
@@ -17153,6 +18219,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RegisterCommandResponse>,
             tonic::Status,
         >;
+
         /// Withdraws a slash command this plugin registered, named by team id and trigger word.
         /// Go: UnregisterCommand(teamID, trigger string) error
         async fn unregister_command(
@@ -17162,6 +18229,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UnregisterCommandResponse>,
             tonic::Status,
         >;
+
         /// Runs a slash command with the given arguments, as if a user had typed it, and returns its response.
         /// Go: ExecuteSlashCommand(commandArgs \*model.CommandArgs) (\*model.CommandResponse, error)
         async fn execute_slash_command(
@@ -17171,6 +18239,7 @@ pub mod plugin_api_server {
             tonic::Response<super::ExecuteSlashCommandResponse>,
             tonic::Status,
         >;
+
         /// Creates a custom slash command that the server keeps and that outlives the plugin; the plugin
         /// does not serve it. The server records this plugin as owner and leaves the creator empty.
         /// Go: CreateCommand(cmd \*model.Command) (\*model.Command, error)
@@ -17181,6 +18250,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateCommandResponse>,
             tonic::Status,
         >;
+
         /// Lists every slash command usable in a team: custom, plugin-registered and built-in.
         /// Go: ListCommands(teamID string) (slice of \*model.Command, error)
         async fn list_commands(
@@ -17190,6 +18260,7 @@ pub mod plugin_api_server {
             tonic::Response<super::ListCommandsResponse>,
             tonic::Status,
         >;
+
         /// Lists a team's custom slash commands: those made in the UI, over REST or with `CreateCommand`.
         /// Go: ListCustomCommands(teamID string) (slice of \*model.Command, error)
         async fn list_custom_commands(
@@ -17199,6 +18270,7 @@ pub mod plugin_api_server {
             tonic::Response<super::ListCustomCommandsResponse>,
             tonic::Status,
         >;
+
         /// Lists the slash commands plugins registered for a team with `RegisterCommand`.
         /// Go: ListPluginCommands(teamID string) (slice of \*model.Command, error)
         async fn list_plugin_commands(
@@ -17208,6 +18280,7 @@ pub mod plugin_api_server {
             tonic::Response<super::ListPluginCommandsResponse>,
             tonic::Status,
         >;
+
         /// Lists the slash commands built into the server.
         /// Go: ListBuiltInCommands() (slice of \*model.Command, error)
         async fn list_built_in_commands(
@@ -17217,6 +18290,7 @@ pub mod plugin_api_server {
             tonic::Response<super::ListBuiltInCommandsResponse>,
             tonic::Status,
         >;
+
         /// Fetches a slash command by id.
         /// Go: GetCommand(commandID string) (\*model.Command, error)
         async fn get_command(
@@ -17226,6 +18300,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetCommandResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to a slash command. Its id, token and create and delete times are kept, the
         /// trigger is lowercased, this plugin becomes its owner, and an empty team id keeps the old team.
         /// Go: UpdateCommand(commandID string, updatedCmd \*model.Command) (\*model.Command, error)
@@ -17236,6 +18311,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateCommandResponse>,
             tonic::Status,
         >;
+
         /// Deletes a slash command by id.
         /// Go: DeleteCommand(commandID string) error
         async fn delete_command(
@@ -17245,6 +18321,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteCommandResponse>,
             tonic::Status,
         >;
+
         /// Reads one preference of a user by category and name; an unset preference is an error.
         /// Go: GetPreferenceForUser(userID, category, name string) (model.Preference, \*model.AppError)
         async fn get_preference_for_user(
@@ -17254,6 +18331,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPreferenceForUserResponse>,
             tonic::Status,
         >;
+
         /// Reads all preferences of a user.
         /// Go: GetPreferencesForUser(userID string) (slice of model.Preference, \*model.AppError)
         async fn get_preferences_for_user(
@@ -17263,6 +18341,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPreferencesForUserResponse>,
             tonic::Status,
         >;
+
         /// Stores the given preferences of a user, adding new ones and overwriting existing ones.
         /// Go: UpdatePreferencesForUser(userID string, preferences slice of model.Preference) \*model.AppError
         async fn update_preferences_for_user(
@@ -17272,6 +18351,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdatePreferencesForUserResponse>,
             tonic::Status,
         >;
+
         /// Deletes the given preferences of a user.
         /// Go: DeletePreferencesForUser(userID string, preferences slice of model.Preference) \*model.AppError
         async fn delete_preferences_for_user(
@@ -17281,6 +18361,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeletePreferencesForUserResponse>,
             tonic::Status,
         >;
+
         /// Registers an OAuth application and returns it with its id and client secret.
         /// Go: CreateOAuthApp(app \*model.OAuthApp) (\*model.OAuthApp, \*model.AppError)
         async fn create_o_auth_app(
@@ -17290,6 +18371,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateOAuthAppResponse>,
             tonic::Status,
         >;
+
         /// Fetches an OAuth application by id.
         /// Go: GetOAuthApp(appID string) (\*model.OAuthApp, \*model.AppError)
         async fn get_o_auth_app(
@@ -17299,6 +18381,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetOAuthAppResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to an OAuth application and returns it as stored.
         /// Go: UpdateOAuthApp(app \*model.OAuthApp) (\*model.OAuthApp, \*model.AppError)
         async fn update_o_auth_app(
@@ -17308,6 +18391,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateOAuthAppResponse>,
             tonic::Status,
         >;
+
         /// Deletes an OAuth application by id.
         /// Go: DeleteOAuthApp(appID string) \*model.AppError
         async fn delete_o_auth_app(
@@ -17317,6 +18401,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteOAuthAppResponse>,
             tonic::Status,
         >;
+
         /// Fetches a group by id.
         /// Go: GetGroup(groupId string) (\*model.Group, \*model.AppError)
         async fn get_group(
@@ -17326,6 +18411,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetGroupResponse>,
             tonic::Status,
         >;
+
         /// Fetches a group by its name.
         /// Go: GetGroupByName(name string) (\*model.Group, \*model.AppError)
         async fn get_group_by_name(
@@ -17335,6 +18421,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetGroupByNameResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of the users in a group.
         /// Go: GetGroupMemberUsers(groupID string, page, perPage int) (slice of \*model.User, \*model.AppError)
         async fn get_group_member_users(
@@ -17344,6 +18431,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetGroupMemberUsersResponse>,
             tonic::Status,
         >;
+
         /// Lists every group that comes from one source, `ldap` or `custom`.
         /// Go: GetGroupsBySource(groupSource model.GroupSource) (slice of \*model.Group, \*model.AppError)
         async fn get_groups_by_source(
@@ -17353,6 +18441,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetGroupsBySourceResponse>,
             tonic::Status,
         >;
+
         /// Lists the groups a user belongs to.
         /// Go: GetGroupsForUser(userID string) (slice of \*model.Group, \*model.AppError)
         async fn get_groups_for_user(
@@ -17362,6 +18451,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetGroupsForUserResponse>,
             tonic::Status,
         >;
+
         /// Puts a user in a group, or revives their membership if it had been removed.
         /// Go: UpsertGroupMember(groupID string, userID string) (\*model.GroupMember, \*model.AppError)
         async fn upsert_group_member(
@@ -17371,6 +18461,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpsertGroupMemberResponse>,
             tonic::Status,
         >;
+
         /// Puts several users in a group, reviving any removed memberships.
         /// Go: UpsertGroupMembers(groupID string, userIDs slice of string) (slice of \*model.GroupMember, \*model.AppError)
         async fn upsert_group_members(
@@ -17380,6 +18471,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpsertGroupMembersResponse>,
             tonic::Status,
         >;
+
         /// Fetches a group by the id it has at its source (an LDAP object id, say) and the source kind.
         /// Go: GetGroupByRemoteID(remoteID string, groupSource model.GroupSource) (\*model.Group, \*model.AppError)
         async fn get_group_by_remote_id(
@@ -17389,6 +18481,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetGroupByRemoteIdResponse>,
             tonic::Status,
         >;
+
         /// Creates a group and returns it as stored.
         /// Go: CreateGroup(group \*model.Group) (\*model.Group, \*model.AppError)
         async fn create_group(
@@ -17398,6 +18491,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateGroupResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to a group and returns it as stored.
         /// Go: UpdateGroup(group \*model.Group) (\*model.Group, \*model.AppError)
         async fn update_group(
@@ -17407,6 +18501,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateGroupResponse>,
             tonic::Status,
         >;
+
         /// Soft-deletes a group and returns it in its deleted state.
         /// Go: DeleteGroup(groupID string) (\*model.Group, \*model.AppError)
         async fn delete_group(
@@ -17416,6 +18511,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteGroupResponse>,
             tonic::Status,
         >;
+
         /// Brings a soft-deleted group back and returns it.
         /// Go: RestoreGroup(groupID string) (\*model.Group, \*model.AppError)
         async fn restore_group(
@@ -17425,6 +18521,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RestoreGroupResponse>,
             tonic::Status,
         >;
+
         /// Takes a user out of a group and returns the ended membership.
         /// Go: DeleteGroupMember(groupID string, userID string) (\*model.GroupMember, \*model.AppError)
         async fn delete_group_member(
@@ -17434,6 +18531,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteGroupMemberResponse>,
             tonic::Status,
         >;
+
         /// Fetches the link between a group and one team or channel; `syncable_type` is `team` or `channel`.
         /// Go: GetGroupSyncable(groupID string, syncableID string, syncableType model.GroupSyncableType) (\*model.GroupSyncable, \*model.AppError)
         async fn get_group_syncable(
@@ -17443,6 +18541,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetGroupSyncableResponse>,
             tonic::Status,
         >;
+
         /// Lists a group's links of one kind: all its teams, or all its channels.
         /// Go: GetGroupSyncables(groupID string, syncableType model.GroupSyncableType) (slice of \*model.GroupSyncable, \*model.AppError)
         async fn get_group_syncables(
@@ -17452,6 +18551,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetGroupSyncablesResponse>,
             tonic::Status,
         >;
+
         /// Links a group to a team or channel, or updates the link when it already exists.
         /// Go: UpsertGroupSyncable(groupSyncable \*model.GroupSyncable) (\*model.GroupSyncable, \*model.AppError)
         async fn upsert_group_syncable(
@@ -17461,6 +18561,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpsertGroupSyncableResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to an existing group link, such as its `auto_add` flag.
         /// Go: UpdateGroupSyncable(groupSyncable \*model.GroupSyncable) (\*model.GroupSyncable, \*model.AppError)
         async fn update_group_syncable(
@@ -17470,6 +18571,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateGroupSyncableResponse>,
             tonic::Status,
         >;
+
         /// Unlinks a group from a team or channel and returns the removed link.
         /// Go: DeleteGroupSyncable(groupID string, syncableID string, syncableType model.GroupSyncableType) (\*model.GroupSyncable, \*model.AppError)
         async fn delete_group_syncable(
@@ -17479,6 +18581,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteGroupSyncableResponse>,
             tonic::Status,
         >;
+
         /// Lists one page of groups matching the search options, limited to what the view restrictions allow.
         /// Go: GetGroups(page, perPage int, opts model.GroupSearchOpts, viewRestrictions \*model.ViewUsersRestrictions) (slice of \*model.Group, \*model.AppError)
         async fn get_groups(
@@ -17488,6 +18591,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetGroupsResponse>,
             tonic::Status,
         >;
+
         /// Adds group members to the teams and channels their groups are linked to with auto-add,
         /// within the scope and starting time given in the parameters.
         /// Go: CreateDefaultSyncableMemberships(params model.CreateDefaultMembershipParams) \*model.AppError
@@ -17498,6 +18602,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreateDefaultSyncableMembershipsResponse>,
             tonic::Status,
         >;
+
         /// Enforces group constraints everywhere: in each group-constrained team and channel, users
         /// outside the allowed groups lose their membership.
         /// Go: DeleteGroupConstrainedMemberships() \*model.AppError
@@ -17508,6 +18613,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeleteGroupConstrainedMembershipsResponse>,
             tonic::Status,
         >;
+
         /// Registers this plugin as a shared-channels remote and returns its remote id; sync traffic then
         /// reaches the plugin through the `OnSharedChannelsSyncMsg` hook. Calling again with the same
         /// plugin id returns the same remote id.
@@ -17519,6 +18625,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RegisterPluginForSharedChannelsResponse>,
             tonic::Status,
         >;
+
         /// Drops every shared-channels remote of this plugin, so no more sync traffic arrives;
         /// meant for cleanup in `OnDeactivate`.
         /// Go: UnregisterPluginForSharedChannels(pluginID string) error
@@ -17529,6 +18636,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UnregisterPluginForSharedChannelsResponse>,
             tonic::Status,
         >;
+
         /// Marks a channel as shared. No remote receives anything until it is invited with
         /// `InviteRemoteToChannel`.
         /// Go: ShareChannel(sc \*model.SharedChannel) (\*model.SharedChannel, error)
@@ -17539,6 +18647,7 @@ pub mod plugin_api_server {
             tonic::Response<super::ShareChannelResponse>,
             tonic::Status,
         >;
+
         /// Changes how a shared channel is presented: share name, display name, purpose, header.
         /// Go: UpdateSharedChannel(sc \*model.SharedChannel) (\*model.SharedChannel, error)
         async fn update_shared_channel(
@@ -17548,6 +18657,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateSharedChannelResponse>,
             tonic::Status,
         >;
+
         /// Stops sharing a channel and uninvites all its remotes; `unshared` tells whether it was shared.
         /// Go: UnshareChannel(channelID string) (unshared bool, err error)
         async fn unshare_channel(
@@ -17557,6 +18667,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UnshareChannelResponse>,
             tonic::Status,
         >;
+
         /// Moves the sync point of a channel for one remote: forward to skip old posts, back to resend them.
         /// Nothing is sent until the channel changes or `SyncSharedChannel` is called.
         /// Go: UpdateSharedChannelCursor(channelID, remoteID string, cusror model.GetPostsSinceForSyncCursor) error
@@ -17567,6 +18678,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdateSharedChannelCursorResponse>,
             tonic::Status,
         >;
+
         /// Makes the server send a shared channel's pending changes to all its remotes right away.
         /// Go: SyncSharedChannel(channelID string) error
         async fn sync_shared_channel(
@@ -17576,6 +18688,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SyncSharedChannelResponse>,
             tonic::Status,
         >;
+
         /// Starts syncing a channel to a remote (possibly this plugin). With `share_if_not_shared`, a
         /// channel that is not shared yet gets shared first.
         /// Go: InviteRemoteToChannel(channelID string, remoteID string, userID string, shareIfNotShared bool) error
@@ -17586,6 +18699,7 @@ pub mod plugin_api_server {
             tonic::Response<super::InviteRemoteToChannelResponse>,
             tonic::Status,
         >;
+
         /// Stops syncing a channel to a remote.
         /// Go: UninviteRemoteFromChannel(channelID string, remoteID string) error
         async fn uninvite_remote_from_channel(
@@ -17595,6 +18709,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UninviteRemoteFromChannelResponse>,
             tonic::Status,
         >;
+
         /// Defines a new property field in a property group and returns it with its id.
         /// Go: CreatePropertyField(field \*model.PropertyField) (\*model.PropertyField, error)
         async fn create_property_field(
@@ -17604,6 +18719,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreatePropertyFieldResponse>,
             tonic::Status,
         >;
+
         /// Fetches a property field by group id and field id.
         /// Go: GetPropertyField(groupID, fieldID string) (\*model.PropertyField, error)
         async fn get_property_field(
@@ -17613,6 +18729,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPropertyFieldResponse>,
             tonic::Status,
         >;
+
         /// Fetches several property fields of a group by their ids.
         /// Go: GetPropertyFields(groupID string, ids slice of string) (slice of \*model.PropertyField, error)
         async fn get_property_fields(
@@ -17622,6 +18739,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPropertyFieldsResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to a property field of a group and returns it as stored.
         /// Go: UpdatePropertyField(groupID string, field \*model.PropertyField) (\*model.PropertyField, error)
         async fn update_property_field(
@@ -17631,6 +18749,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdatePropertyFieldResponse>,
             tonic::Status,
         >;
+
         /// Soft-deletes a property field.
         /// Go: DeletePropertyField(groupID, fieldID string) error
         async fn delete_property_field(
@@ -17640,6 +18759,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeletePropertyFieldResponse>,
             tonic::Status,
         >;
+
         /// Lists a group's property fields, filtered by target and paged as the options say.
         /// Go: SearchPropertyFields(groupID string, opts model.PropertyFieldSearchOpts) (slice of \*model.PropertyField, error)
         async fn search_property_fields(
@@ -17649,6 +18769,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SearchPropertyFieldsResponse>,
             tonic::Status,
         >;
+
         /// Counts a group's property fields; deleted ones count too when `include_deleted` is set.
         /// Go: CountPropertyFields(groupID string, includeDeleted bool) (int64, error)
         async fn count_property_fields(
@@ -17658,6 +18779,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CountPropertyFieldsResponse>,
             tonic::Status,
         >;
+
         /// Counts a group's property fields attached to one target, named by type and id.
         /// Go: CountPropertyFieldsForTarget(groupID, targetType, targetID string, includeDeleted bool) (int64, error)
         async fn count_property_fields_for_target(
@@ -17667,6 +18789,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CountPropertyFieldsForTargetResponse>,
             tonic::Status,
         >;
+
         /// Stores a new value of a property field for a target and returns it with its id.
         /// Go: CreatePropertyValue(value \*model.PropertyValue) (\*model.PropertyValue, error)
         async fn create_property_value(
@@ -17676,6 +18799,7 @@ pub mod plugin_api_server {
             tonic::Response<super::CreatePropertyValueResponse>,
             tonic::Status,
         >;
+
         /// Fetches a property value by group id and value id.
         /// Go: GetPropertyValue(groupID, valueID string) (\*model.PropertyValue, error)
         async fn get_property_value(
@@ -17685,6 +18809,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPropertyValueResponse>,
             tonic::Status,
         >;
+
         /// Fetches several property values of a group by their ids.
         /// Go: GetPropertyValues(groupID string, ids slice of string) (slice of \*model.PropertyValue, error)
         async fn get_property_values(
@@ -17694,6 +18819,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPropertyValuesResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to a property value of a group and returns it as stored.
         /// Go: UpdatePropertyValue(groupID string, value \*model.PropertyValue) (\*model.PropertyValue, error)
         async fn update_property_value(
@@ -17703,6 +18829,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdatePropertyValueResponse>,
             tonic::Status,
         >;
+
         /// Stores a property value, overwriting the one already held for the same field and target.
         /// Go: UpsertPropertyValue(value \*model.PropertyValue) (\*model.PropertyValue, error)
         async fn upsert_property_value(
@@ -17712,6 +18839,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpsertPropertyValueResponse>,
             tonic::Status,
         >;
+
         /// Soft-deletes a property value.
         /// Go: DeletePropertyValue(groupID, valueID string) error
         async fn delete_property_value(
@@ -17721,6 +18849,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeletePropertyValueResponse>,
             tonic::Status,
         >;
+
         /// Lists a group's property values, filtered by target or field and paged as the options say.
         /// Go: SearchPropertyValues(groupID string, opts model.PropertyValueSearchOpts) (slice of \*model.PropertyValue, error)
         async fn search_property_values(
@@ -17730,6 +18859,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SearchPropertyValuesResponse>,
             tonic::Status,
         >;
+
         /// Registers a property group under a name and returns it; a name already registered gives back
         /// the existing group.
         /// Go: RegisterPropertyGroup(name string) (\*model.PropertyGroup, error)
@@ -17740,6 +18870,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RegisterPropertyGroupResponse>,
             tonic::Status,
         >;
+
         /// Fetches a property group by its name.
         /// Go: GetPropertyGroup(name string) (\*model.PropertyGroup, error)
         async fn get_property_group(
@@ -17749,6 +18880,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPropertyGroupResponse>,
             tonic::Status,
         >;
+
         /// Fetches a property field of a group by target id and field name.
         /// Go: GetPropertyFieldByName(groupID, targetID, name string) (\*model.PropertyField, error)
         async fn get_property_field_by_name(
@@ -17758,6 +18890,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetPropertyFieldByNameResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to several property fields of a group at once.
         /// Go: UpdatePropertyFields(groupID string, fields slice of \*model.PropertyField) (slice of \*model.PropertyField, error)
         async fn update_property_fields(
@@ -17767,6 +18900,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdatePropertyFieldsResponse>,
             tonic::Status,
         >;
+
         /// Saves changes to several property values of a group at once.
         /// Go: UpdatePropertyValues(groupID string, values slice of \*model.PropertyValue) (slice of \*model.PropertyValue, error)
         async fn update_property_values(
@@ -17776,6 +18910,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpdatePropertyValuesResponse>,
             tonic::Status,
         >;
+
         /// Stores several property values at once, overwriting those already held for the same field and target.
         /// Go: UpsertPropertyValues(values slice of \*model.PropertyValue) (slice of \*model.PropertyValue, error)
         async fn upsert_property_values(
@@ -17785,6 +18920,7 @@ pub mod plugin_api_server {
             tonic::Response<super::UpsertPropertyValuesResponse>,
             tonic::Status,
         >;
+
         /// Deletes every property value a group holds for one target, named by type and id.
         /// Go: DeletePropertyValuesForTarget(groupID, targetType, targetID string) error
         async fn delete_property_values_for_target(
@@ -17794,6 +18930,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeletePropertyValuesForTargetResponse>,
             tonic::Status,
         >;
+
         /// Deletes every value stored for one property field.
         /// Go: DeletePropertyValuesForField(groupID, fieldID string) error
         async fn delete_property_values_for_field(
@@ -17803,6 +18940,7 @@ pub mod plugin_api_server {
             tonic::Response<super::DeletePropertyValuesForFieldResponse>,
             tonic::Status,
         >;
+
         /// Writes a record to the audit log at the default level. Go reports no error.
         /// Go: LogAuditRec(rec \*model.AuditRecord)
         async fn log_audit_rec(
@@ -17812,6 +18950,7 @@ pub mod plugin_api_server {
             tonic::Response<super::LogAuditRecResponse>,
             tonic::Status,
         >;
+
         /// Writes a record to the audit log at the given level: `debug`, `info`, `warn` or `error`.
         /// Go: LogAuditRecWithLevel(rec \*model.AuditRecord, level mlog.Level)
         async fn log_audit_rec_with_level(
@@ -17821,6 +18960,7 @@ pub mod plugin_api_server {
             tonic::Response<super::LogAuditRecWithLevelResponse>,
             tonic::Status,
         >;
+
         /// Sends an HTTP request to another plugin on the same server and returns its answer; the first
         /// segment of the URL path is the id of the plugin addressed.
         /// Go: PluginHTTP(request \*http.Request) \*http.Response
@@ -17831,6 +18971,7 @@ pub mod plugin_api_server {
             tonic::Response<super::PluginHttpResponse>,
             tonic::Status,
         >;
+
         /// Returns the limits of a Cloud workspace as JSON; empty when the server has none.
         /// Go: GetCloudLimits() (\*model.ProductLimits, error)
         async fn get_cloud_limits(
@@ -17840,6 +18981,7 @@ pub mod plugin_api_server {
             tonic::Response<super::GetCloudLimitsResponse>,
             tonic::Status,
         >;
+
         /// Opens an interactive dialog in the client that produced the trigger id, which comes from a
         /// message button, a menu or a slash command.
         /// Go: OpenInteractiveDialog(dialog model.OpenDialogRequest) \*model.AppError
@@ -17850,6 +18992,7 @@ pub mod plugin_api_server {
             tonic::Response<super::OpenInteractiveDialogResponse>,
             tonic::Status,
         >;
+
         /// Sends an event to this plugin's copies on the other nodes of a high-availability cluster
         /// (or on one node, when `opts` names a target), which receive it through the
         /// `OnPluginClusterEvent` hook. Without a cluster the call does nothing.
@@ -17861,6 +19004,7 @@ pub mod plugin_api_server {
             tonic::Response<super::PublishPluginClusterEventResponse>,
             tonic::Status,
         >;
+
         /// Kept only for compatibility: collections and topics are no longer supported by the server.
         /// Go: RegisterCollectionAndTopic(collectionType, topicType string) error
         async fn register_collection_and_topic(
@@ -17870,6 +19014,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RegisterCollectionAndTopicResponse>,
             tonic::Status,
         >;
+
         /// Asks for a trial licence sized for `users` and installs it; the requester must accept the terms.
         /// Go: RequestTrialLicense(requesterID string, users int, termsAccepted bool, receiveEmailsAccepted bool) \*model.AppError
         async fn request_trial_license(
@@ -17879,6 +19024,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RequestTrialLicenseResponse>,
             tonic::Status,
         >;
+
         /// Tells whether at least one of the named roles grants the permission.
         /// Go: RolesGrantPermission(roleNames slice of string, permissionId string) bool
         async fn roles_grant_permission(
@@ -17888,6 +19034,7 @@ pub mod plugin_api_server {
             tonic::Response<super::RolesGrantPermissionResponse>,
             tonic::Status,
         >;
+
         /// Sends an HTML email to one address through the server's SMTP settings; the address, the
         /// subject and the body must all be non-empty.
         /// Go: SendMail(to, subject, htmlBody string) \*model.AppError
@@ -17898,6 +19045,7 @@ pub mod plugin_api_server {
             tonic::Response<super::SendMailResponse>,
             tonic::Status,
         >;
+
         /// Pushes a notification to every mobile session of a user. The plugin must itself respect the
         /// server's push content settings and licence; the `NotificationWillBePushed` hook still runs.
         /// Go: SendPushNotification(notification \*model.PushNotification, userID string) \*model.AppError
@@ -17909,6 +19057,7 @@ pub mod plugin_api_server {
             tonic::Status,
         >;
     }
+
     /// What a plugin may ask of the Mattermost server: one rpc for each method of Go's `plugin.API`.
     /// Every reply has an `AppError` in field 1; when it is set the call failed and the other reply
     /// fields carry nothing useful, when it is unset the call worked.
@@ -17921,10 +19070,12 @@ pub mod plugin_api_server {
         max_decoding_message_size: Option<usize>,
         max_encoding_message_size: Option<usize>,
     }
+
     impl<T> PluginApiServer<T> {
         pub fn new(inner: T) -> Self {
             Self::from_arc(Arc::new(inner))
         }
+
         pub fn from_arc(inner: Arc<T>) -> Self {
             Self {
                 inner,
@@ -17934,6 +19085,7 @@ pub mod plugin_api_server {
                 max_encoding_message_size: None,
             }
         }
+
         pub fn with_interceptor<F>(
             inner: T,
             interceptor: F,
@@ -17943,18 +19095,21 @@ pub mod plugin_api_server {
         {
             InterceptedService::new(Self::new(inner), interceptor)
         }
+
         /// Enable decompressing requests with the given encoding.
         #[must_use]
         pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
             self.accept_compression_encodings.enable(encoding);
             self
         }
+
         /// Compress responses with the given encoding, if the client supports it.
         #[must_use]
         pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
             self.send_compression_encodings.enable(encoding);
             self
         }
+
         /// Limits the maximum size of a decoded message.
         ///
         /// Default: `4MB`
@@ -17963,6 +19118,7 @@ pub mod plugin_api_server {
             self.max_decoding_message_size = Some(limit);
             self
         }
+
         /// Limits the maximum size of an encoded message.
         ///
         /// Default: `usize::MAX`
@@ -17972,6 +19128,7 @@ pub mod plugin_api_server {
             self
         }
     }
+
     impl<T, B> tonic::codegen::Service<http::Request<B>> for PluginApiServer<T>
     where
         T: PluginApi,
@@ -17979,28 +19136,35 @@ pub mod plugin_api_server {
         B::Error: Into<StdError> + std::marker::Send + 'static,
     {
         type Response = http::Response<tonic::body::Body>;
+
         type Error = std::convert::Infallible;
+
         type Future = BoxFuture<Self::Response, Self::Error>;
+
         fn poll_ready(
             &mut self,
             _cx: &mut Context<'_>,
         ) -> Poll<std::result::Result<(), Self::Error>> {
             Poll::Ready(Ok(()))
         }
+
         fn call(&mut self, req: http::Request<B>) -> Self::Future {
             match req.uri().path() {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateUser" => {
                     #[allow(non_camel_case_types)]
                     struct CreateUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateUserRequest>
                     for CreateUserSvc<T> {
                         type Response = super::CreateUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateUserRequest>,
@@ -18037,15 +19201,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteUser" => {
                     #[allow(non_camel_case_types)]
                     struct DeleteUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeleteUserRequest>
                     for DeleteUserSvc<T> {
                         type Response = super::DeleteUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeleteUserRequest>,
@@ -18082,15 +19249,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUsers" => {
                     #[allow(non_camel_case_types)]
                     struct GetUsersSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetUsersRequest>
                     for GetUsersSvc<T> {
                         type Response = super::GetUsersResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUsersRequest>,
@@ -18127,15 +19297,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUsersByIds" => {
                     #[allow(non_camel_case_types)]
                     struct GetUsersByIdsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetUsersByIdsRequest>
                     for GetUsersByIdsSvc<T> {
                         type Response = super::GetUsersByIdsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUsersByIdsRequest>,
@@ -18172,13 +19345,16 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUser" => {
                     #[allow(non_camel_case_types)]
                     struct GetUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<T: PluginApi> tonic::server::UnaryService<super::GetUserRequest>
                     for GetUserSvc<T> {
                         type Response = super::GetUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUserRequest>,
@@ -18215,15 +19391,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUserByEmail" => {
                     #[allow(non_camel_case_types)]
                     struct GetUserByEmailSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetUserByEmailRequest>
                     for GetUserByEmailSvc<T> {
                         type Response = super::GetUserByEmailResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUserByEmailRequest>,
@@ -18260,15 +19439,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUserByUsername" => {
                     #[allow(non_camel_case_types)]
                     struct GetUserByUsernameSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetUserByUsernameRequest>
                     for GetUserByUsernameSvc<T> {
                         type Response = super::GetUserByUsernameResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUserByUsernameRequest>,
@@ -18306,15 +19488,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUsersByUsernames" => {
                     #[allow(non_camel_case_types)]
                     struct GetUsersByUsernamesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetUsersByUsernamesRequest>
                     for GetUsersByUsernamesSvc<T> {
                         type Response = super::GetUsersByUsernamesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUsersByUsernamesRequest>,
@@ -18352,15 +19537,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUsersInTeam" => {
                     #[allow(non_camel_case_types)]
                     struct GetUsersInTeamSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetUsersInTeamRequest>
                     for GetUsersInTeamSvc<T> {
                         type Response = super::GetUsersInTeamResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUsersInTeamRequest>,
@@ -18397,15 +19585,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUser" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateUserRequest>
                     for UpdateUserSvc<T> {
                         type Response = super::UpdateUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateUserRequest>,
@@ -18442,15 +19633,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUserStatus" => {
                     #[allow(non_camel_case_types)]
                     struct GetUserStatusSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetUserStatusRequest>
                     for GetUserStatusSvc<T> {
                         type Response = super::GetUserStatusResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUserStatusRequest>,
@@ -18487,15 +19681,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUserStatusesByIds" => {
                     #[allow(non_camel_case_types)]
                     struct GetUserStatusesByIdsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetUserStatusesByIdsRequest>
                     for GetUserStatusesByIdsSvc<T> {
                         type Response = super::GetUserStatusesByIdsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUserStatusesByIdsRequest>,
@@ -18533,15 +19730,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUserStatus" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateUserStatusSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateUserStatusRequest>
                     for UpdateUserStatusSvc<T> {
                         type Response = super::UpdateUserStatusResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateUserStatusRequest>,
@@ -18578,15 +19778,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SetUserStatusTimedDND" => {
                     #[allow(non_camel_case_types)]
                     struct SetUserStatusTimedDNDSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SetUserStatusTimedDndRequest>
                     for SetUserStatusTimedDNDSvc<T> {
                         type Response = super::SetUserStatusTimedDndResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SetUserStatusTimedDndRequest>,
@@ -18624,15 +19827,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUserActive" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateUserActiveSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateUserActiveRequest>
                     for UpdateUserActiveSvc<T> {
                         type Response = super::UpdateUserActiveResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateUserActiveRequest>,
@@ -18669,15 +19875,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUserCustomStatus" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateUserCustomStatusSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateUserCustomStatusRequest>
                     for UpdateUserCustomStatusSvc<T> {
                         type Response = super::UpdateUserCustomStatusResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateUserCustomStatusRequest>,
@@ -18715,15 +19924,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RemoveUserCustomStatus" => {
                     #[allow(non_camel_case_types)]
                     struct RemoveUserCustomStatusSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::RemoveUserCustomStatusRequest>
                     for RemoveUserCustomStatusSvc<T> {
                         type Response = super::RemoveUserCustomStatusResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RemoveUserCustomStatusRequest>,
@@ -18761,15 +19973,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUsersInChannel" => {
                     #[allow(non_camel_case_types)]
                     struct GetUsersInChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetUsersInChannelRequest>
                     for GetUsersInChannelSvc<T> {
                         type Response = super::GetUsersInChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUsersInChannelRequest>,
@@ -18807,15 +20022,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetLDAPUserAttributes" => {
                     #[allow(non_camel_case_types)]
                     struct GetLDAPUserAttributesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetLdapUserAttributesRequest>
                     for GetLDAPUserAttributesSvc<T> {
                         type Response = super::GetLdapUserAttributesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetLdapUserAttributesRequest>,
@@ -18853,15 +20071,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchUsers" => {
                     #[allow(non_camel_case_types)]
                     struct SearchUsersSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SearchUsersRequest>
                     for SearchUsersSvc<T> {
                         type Response = super::SearchUsersResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SearchUsersRequest>,
@@ -18898,15 +20119,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetProfileImage" => {
                     #[allow(non_camel_case_types)]
                     struct GetProfileImageSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetProfileImageRequest>
                     for GetProfileImageSvc<T> {
                         type Response = super::GetProfileImageResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetProfileImageRequest>,
@@ -18943,15 +20167,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SetProfileImage" => {
                     #[allow(non_camel_case_types)]
                     struct SetProfileImageSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SetProfileImageRequest>
                     for SetProfileImageSvc<T> {
                         type Response = super::SetProfileImageResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SetProfileImageRequest>,
@@ -18988,15 +20215,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/HasPermissionTo" => {
                     #[allow(non_camel_case_types)]
                     struct HasPermissionToSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::HasPermissionToRequest>
                     for HasPermissionToSvc<T> {
                         type Response = super::HasPermissionToResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::HasPermissionToRequest>,
@@ -19033,15 +20263,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/HasPermissionToTeam" => {
                     #[allow(non_camel_case_types)]
                     struct HasPermissionToTeamSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::HasPermissionToTeamRequest>
                     for HasPermissionToTeamSvc<T> {
                         type Response = super::HasPermissionToTeamResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::HasPermissionToTeamRequest>,
@@ -19079,15 +20312,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/HasPermissionToChannel" => {
                     #[allow(non_camel_case_types)]
                     struct HasPermissionToChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::HasPermissionToChannelRequest>
                     for HasPermissionToChannelSvc<T> {
                         type Response = super::HasPermissionToChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::HasPermissionToChannelRequest>,
@@ -19125,15 +20361,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/PublishUserTyping" => {
                     #[allow(non_camel_case_types)]
                     struct PublishUserTypingSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::PublishUserTypingRequest>
                     for PublishUserTypingSvc<T> {
                         type Response = super::PublishUserTypingResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::PublishUserTypingRequest>,
@@ -19170,15 +20409,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUserAuth" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateUserAuthSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateUserAuthRequest>
                     for UpdateUserAuthSvc<T> {
                         type Response = super::UpdateUserAuthResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateUserAuthRequest>,
@@ -19215,15 +20457,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUserRoles" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateUserRolesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateUserRolesRequest>
                     for UpdateUserRolesSvc<T> {
                         type Response = super::UpdateUserRolesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateUserRolesRequest>,
@@ -19260,15 +20505,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetSession" => {
                     #[allow(non_camel_case_types)]
                     struct GetSessionSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetSessionRequest>
                     for GetSessionSvc<T> {
                         type Response = super::GetSessionResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetSessionRequest>,
@@ -19305,15 +20553,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateSession" => {
                     #[allow(non_camel_case_types)]
                     struct CreateSessionSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateSessionRequest>
                     for CreateSessionSvc<T> {
                         type Response = super::CreateSessionResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateSessionRequest>,
@@ -19350,15 +20601,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/ExtendSessionExpiry" => {
                     #[allow(non_camel_case_types)]
                     struct ExtendSessionExpirySvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::ExtendSessionExpiryRequest>
                     for ExtendSessionExpirySvc<T> {
                         type Response = super::ExtendSessionExpiryResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ExtendSessionExpiryRequest>,
@@ -19396,15 +20650,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RevokeSession" => {
                     #[allow(non_camel_case_types)]
                     struct RevokeSessionSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::RevokeSessionRequest>
                     for RevokeSessionSvc<T> {
                         type Response = super::RevokeSessionResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RevokeSessionRequest>,
@@ -19441,15 +20698,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateUserAccessToken" => {
                     #[allow(non_camel_case_types)]
                     struct CreateUserAccessTokenSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateUserAccessTokenRequest>
                     for CreateUserAccessTokenSvc<T> {
                         type Response = super::CreateUserAccessTokenResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateUserAccessTokenRequest>,
@@ -19487,15 +20747,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RevokeUserAccessToken" => {
                     #[allow(non_camel_case_types)]
                     struct RevokeUserAccessTokenSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::RevokeUserAccessTokenRequest>
                     for RevokeUserAccessTokenSvc<T> {
                         type Response = super::RevokeUserAccessTokenResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RevokeUserAccessTokenRequest>,
@@ -19533,15 +20796,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateTeam" => {
                     #[allow(non_camel_case_types)]
                     struct CreateTeamSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateTeamRequest>
                     for CreateTeamSvc<T> {
                         type Response = super::CreateTeamResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateTeamRequest>,
@@ -19578,15 +20844,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteTeam" => {
                     #[allow(non_camel_case_types)]
                     struct DeleteTeamSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeleteTeamRequest>
                     for DeleteTeamSvc<T> {
                         type Response = super::DeleteTeamResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeleteTeamRequest>,
@@ -19623,15 +20892,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeams" => {
                     #[allow(non_camel_case_types)]
                     struct GetTeamsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetTeamsRequest>
                     for GetTeamsSvc<T> {
                         type Response = super::GetTeamsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetTeamsRequest>,
@@ -19668,13 +20940,16 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeam" => {
                     #[allow(non_camel_case_types)]
                     struct GetTeamSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<T: PluginApi> tonic::server::UnaryService<super::GetTeamRequest>
                     for GetTeamSvc<T> {
                         type Response = super::GetTeamResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetTeamRequest>,
@@ -19711,15 +20986,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamByName" => {
                     #[allow(non_camel_case_types)]
                     struct GetTeamByNameSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetTeamByNameRequest>
                     for GetTeamByNameSvc<T> {
                         type Response = super::GetTeamByNameResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetTeamByNameRequest>,
@@ -19756,15 +21034,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamsUnreadForUser" => {
                     #[allow(non_camel_case_types)]
                     struct GetTeamsUnreadForUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetTeamsUnreadForUserRequest>
                     for GetTeamsUnreadForUserSvc<T> {
                         type Response = super::GetTeamsUnreadForUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetTeamsUnreadForUserRequest>,
@@ -19802,15 +21083,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateTeam" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateTeamSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateTeamRequest>
                     for UpdateTeamSvc<T> {
                         type Response = super::UpdateTeamResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateTeamRequest>,
@@ -19847,15 +21131,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchTeams" => {
                     #[allow(non_camel_case_types)]
                     struct SearchTeamsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SearchTeamsRequest>
                     for SearchTeamsSvc<T> {
                         type Response = super::SearchTeamsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SearchTeamsRequest>,
@@ -19892,15 +21179,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamsForUser" => {
                     #[allow(non_camel_case_types)]
                     struct GetTeamsForUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetTeamsForUserRequest>
                     for GetTeamsForUserSvc<T> {
                         type Response = super::GetTeamsForUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetTeamsForUserRequest>,
@@ -19937,15 +21227,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMember" => {
                     #[allow(non_camel_case_types)]
                     struct CreateTeamMemberSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateTeamMemberRequest>
                     for CreateTeamMemberSvc<T> {
                         type Response = super::CreateTeamMemberResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateTeamMemberRequest>,
@@ -19982,15 +21275,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMembers" => {
                     #[allow(non_camel_case_types)]
                     struct CreateTeamMembersSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateTeamMembersRequest>
                     for CreateTeamMembersSvc<T> {
                         type Response = super::CreateTeamMembersResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateTeamMembersRequest>,
@@ -20027,16 +21323,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMembersGracefully" => {
                     #[allow(non_camel_case_types)]
                     struct CreateTeamMembersGracefullySvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::CreateTeamMembersGracefullyRequest,
                     > for CreateTeamMembersGracefullySvc<T> {
                         type Response = super::CreateTeamMembersGracefullyResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -20079,15 +21378,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteTeamMember" => {
                     #[allow(non_camel_case_types)]
                     struct DeleteTeamMemberSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeleteTeamMemberRequest>
                     for DeleteTeamMemberSvc<T> {
                         type Response = super::DeleteTeamMemberResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeleteTeamMemberRequest>,
@@ -20124,15 +21426,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamMembers" => {
                     #[allow(non_camel_case_types)]
                     struct GetTeamMembersSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetTeamMembersRequest>
                     for GetTeamMembersSvc<T> {
                         type Response = super::GetTeamMembersResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetTeamMembersRequest>,
@@ -20169,15 +21474,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamMember" => {
                     #[allow(non_camel_case_types)]
                     struct GetTeamMemberSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetTeamMemberRequest>
                     for GetTeamMemberSvc<T> {
                         type Response = super::GetTeamMemberResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetTeamMemberRequest>,
@@ -20214,15 +21522,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamMembersForUser" => {
                     #[allow(non_camel_case_types)]
                     struct GetTeamMembersForUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetTeamMembersForUserRequest>
                     for GetTeamMembersForUserSvc<T> {
                         type Response = super::GetTeamMembersForUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetTeamMembersForUserRequest>,
@@ -20260,15 +21571,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateTeamMemberRoles" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateTeamMemberRolesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateTeamMemberRolesRequest>
                     for UpdateTeamMemberRolesSvc<T> {
                         type Response = super::UpdateTeamMemberRolesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateTeamMemberRolesRequest>,
@@ -20306,15 +21620,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamIcon" => {
                     #[allow(non_camel_case_types)]
                     struct GetTeamIconSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetTeamIconRequest>
                     for GetTeamIconSvc<T> {
                         type Response = super::GetTeamIconResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetTeamIconRequest>,
@@ -20351,15 +21668,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SetTeamIcon" => {
                     #[allow(non_camel_case_types)]
                     struct SetTeamIconSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SetTeamIconRequest>
                     for SetTeamIconSvc<T> {
                         type Response = super::SetTeamIconResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SetTeamIconRequest>,
@@ -20396,15 +21716,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RemoveTeamIcon" => {
                     #[allow(non_camel_case_types)]
                     struct RemoveTeamIconSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::RemoveTeamIconRequest>
                     for RemoveTeamIconSvc<T> {
                         type Response = super::RemoveTeamIconResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RemoveTeamIconRequest>,
@@ -20441,15 +21764,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamStats" => {
                     #[allow(non_camel_case_types)]
                     struct GetTeamStatsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetTeamStatsRequest>
                     for GetTeamStatsSvc<T> {
                         type Response = super::GetTeamStatsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetTeamStatsRequest>,
@@ -20486,15 +21812,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateChannel" => {
                     #[allow(non_camel_case_types)]
                     struct CreateChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateChannelRequest>
                     for CreateChannelSvc<T> {
                         type Response = super::CreateChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateChannelRequest>,
@@ -20531,15 +21860,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteChannel" => {
                     #[allow(non_camel_case_types)]
                     struct DeleteChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeleteChannelRequest>
                     for DeleteChannelSvc<T> {
                         type Response = super::DeleteChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeleteChannelRequest>,
@@ -20576,15 +21908,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPublicChannelsForTeam" => {
                     #[allow(non_camel_case_types)]
                     struct GetPublicChannelsForTeamSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPublicChannelsForTeamRequest>
                     for GetPublicChannelsForTeamSvc<T> {
                         type Response = super::GetPublicChannelsForTeamResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -20627,15 +21962,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannel" => {
                     #[allow(non_camel_case_types)]
                     struct GetChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetChannelRequest>
                     for GetChannelSvc<T> {
                         type Response = super::GetChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetChannelRequest>,
@@ -20672,15 +22010,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelByName" => {
                     #[allow(non_camel_case_types)]
                     struct GetChannelByNameSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetChannelByNameRequest>
                     for GetChannelByNameSvc<T> {
                         type Response = super::GetChannelByNameResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetChannelByNameRequest>,
@@ -20717,16 +22058,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelByNameForTeamName" => {
                     #[allow(non_camel_case_types)]
                     struct GetChannelByNameForTeamNameSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::GetChannelByNameForTeamNameRequest,
                     > for GetChannelByNameForTeamNameSvc<T> {
                         type Response = super::GetChannelByNameForTeamNameResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -20769,16 +22113,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelsForTeamForUser" => {
                     #[allow(non_camel_case_types)]
                     struct GetChannelsForTeamForUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::GetChannelsForTeamForUserRequest,
                     > for GetChannelsForTeamForUserSvc<T> {
                         type Response = super::GetChannelsForTeamForUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -20821,15 +22168,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelStats" => {
                     #[allow(non_camel_case_types)]
                     struct GetChannelStatsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetChannelStatsRequest>
                     for GetChannelStatsSvc<T> {
                         type Response = super::GetChannelStatsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetChannelStatsRequest>,
@@ -20866,15 +22216,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetDirectChannel" => {
                     #[allow(non_camel_case_types)]
                     struct GetDirectChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetDirectChannelRequest>
                     for GetDirectChannelSvc<T> {
                         type Response = super::GetDirectChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetDirectChannelRequest>,
@@ -20911,15 +22264,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupChannel" => {
                     #[allow(non_camel_case_types)]
                     struct GetGroupChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetGroupChannelRequest>
                     for GetGroupChannelSvc<T> {
                         type Response = super::GetGroupChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetGroupChannelRequest>,
@@ -20956,15 +22312,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateChannel" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateChannelRequest>
                     for UpdateChannelSvc<T> {
                         type Response = super::UpdateChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateChannelRequest>,
@@ -21001,15 +22360,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchChannels" => {
                     #[allow(non_camel_case_types)]
                     struct SearchChannelsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SearchChannelsRequest>
                     for SearchChannelsSvc<T> {
                         type Response = super::SearchChannelsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SearchChannelsRequest>,
@@ -21046,15 +22408,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/AddChannelMember" => {
                     #[allow(non_camel_case_types)]
                     struct AddChannelMemberSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::AddChannelMemberRequest>
                     for AddChannelMemberSvc<T> {
                         type Response = super::AddChannelMemberResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::AddChannelMemberRequest>,
@@ -21091,15 +22456,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/AddUserToChannel" => {
                     #[allow(non_camel_case_types)]
                     struct AddUserToChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::AddUserToChannelRequest>
                     for AddUserToChannelSvc<T> {
                         type Response = super::AddUserToChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::AddUserToChannelRequest>,
@@ -21136,15 +22504,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelMember" => {
                     #[allow(non_camel_case_types)]
                     struct GetChannelMemberSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetChannelMemberRequest>
                     for GetChannelMemberSvc<T> {
                         type Response = super::GetChannelMemberResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetChannelMemberRequest>,
@@ -21181,15 +22552,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembers" => {
                     #[allow(non_camel_case_types)]
                     struct GetChannelMembersSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetChannelMembersRequest>
                     for GetChannelMembersSvc<T> {
                         type Response = super::GetChannelMembersResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetChannelMembersRequest>,
@@ -21226,15 +22600,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembersByIds" => {
                     #[allow(non_camel_case_types)]
                     struct GetChannelMembersByIdsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetChannelMembersByIdsRequest>
                     for GetChannelMembersByIdsSvc<T> {
                         type Response = super::GetChannelMembersByIdsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetChannelMembersByIdsRequest>,
@@ -21275,15 +22652,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembersForUser" => {
                     #[allow(non_camel_case_types)]
                     struct GetChannelMembersForUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetChannelMembersForUserRequest>
                     for GetChannelMembersForUserSvc<T> {
                         type Response = super::GetChannelMembersForUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -21326,15 +22706,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelMemberRoles" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateChannelMemberRolesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateChannelMemberRolesRequest>
                     for UpdateChannelMemberRolesSvc<T> {
                         type Response = super::UpdateChannelMemberRolesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -21377,16 +22760,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelMemberNotifications" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateChannelMemberNotificationsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::UpdateChannelMemberNotificationsRequest,
                     > for UpdateChannelMemberNotificationsSvc<T> {
                         type Response = super::UpdateChannelMemberNotificationsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -21429,16 +22815,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/PatchChannelMembersNotifications" => {
                     #[allow(non_camel_case_types)]
                     struct PatchChannelMembersNotificationsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::PatchChannelMembersNotificationsRequest,
                     > for PatchChannelMembersNotificationsSvc<T> {
                         type Response = super::PatchChannelMembersNotificationsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -21481,15 +22870,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteChannelMember" => {
                     #[allow(non_camel_case_types)]
                     struct DeleteChannelMemberSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeleteChannelMemberRequest>
                     for DeleteChannelMemberSvc<T> {
                         type Response = super::DeleteChannelMemberResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeleteChannelMemberRequest>,
@@ -21527,16 +22919,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateChannelSidebarCategory" => {
                     #[allow(non_camel_case_types)]
                     struct CreateChannelSidebarCategorySvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::CreateChannelSidebarCategoryRequest,
                     > for CreateChannelSidebarCategorySvc<T> {
                         type Response = super::CreateChannelSidebarCategoryResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -21579,16 +22974,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelSidebarCategories" => {
                     #[allow(non_camel_case_types)]
                     struct GetChannelSidebarCategoriesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::GetChannelSidebarCategoriesRequest,
                     > for GetChannelSidebarCategoriesSvc<T> {
                         type Response = super::GetChannelSidebarCategoriesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -21631,16 +23029,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelSidebarCategories" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateChannelSidebarCategoriesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::UpdateChannelSidebarCategoriesRequest,
                     > for UpdateChannelSidebarCategoriesSvc<T> {
                         type Response = super::UpdateChannelSidebarCategoriesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -21683,15 +23084,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreatePost" => {
                     #[allow(non_camel_case_types)]
                     struct CreatePostSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreatePostRequest>
                     for CreatePostSvc<T> {
                         type Response = super::CreatePostResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreatePostRequest>,
@@ -21728,15 +23132,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/AddReaction" => {
                     #[allow(non_camel_case_types)]
                     struct AddReactionSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::AddReactionRequest>
                     for AddReactionSvc<T> {
                         type Response = super::AddReactionResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::AddReactionRequest>,
@@ -21773,15 +23180,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RemoveReaction" => {
                     #[allow(non_camel_case_types)]
                     struct RemoveReactionSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::RemoveReactionRequest>
                     for RemoveReactionSvc<T> {
                         type Response = super::RemoveReactionResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RemoveReactionRequest>,
@@ -21818,15 +23228,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetReactions" => {
                     #[allow(non_camel_case_types)]
                     struct GetReactionsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetReactionsRequest>
                     for GetReactionsSvc<T> {
                         type Response = super::GetReactionsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetReactionsRequest>,
@@ -21863,15 +23276,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SendEphemeralPost" => {
                     #[allow(non_camel_case_types)]
                     struct SendEphemeralPostSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SendEphemeralPostRequest>
                     for SendEphemeralPostSvc<T> {
                         type Response = super::SendEphemeralPostResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SendEphemeralPostRequest>,
@@ -21908,15 +23324,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateEphemeralPost" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateEphemeralPostSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateEphemeralPostRequest>
                     for UpdateEphemeralPostSvc<T> {
                         type Response = super::UpdateEphemeralPostResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateEphemeralPostRequest>,
@@ -21954,15 +23373,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteEphemeralPost" => {
                     #[allow(non_camel_case_types)]
                     struct DeleteEphemeralPostSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeleteEphemeralPostRequest>
                     for DeleteEphemeralPostSvc<T> {
                         type Response = super::DeleteEphemeralPostResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeleteEphemeralPostRequest>,
@@ -22000,15 +23422,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePost" => {
                     #[allow(non_camel_case_types)]
                     struct DeletePostSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeletePostRequest>
                     for DeletePostSvc<T> {
                         type Response = super::DeletePostResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeletePostRequest>,
@@ -22045,15 +23470,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPostThread" => {
                     #[allow(non_camel_case_types)]
                     struct GetPostThreadSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPostThreadRequest>
                     for GetPostThreadSvc<T> {
                         type Response = super::GetPostThreadResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPostThreadRequest>,
@@ -22090,13 +23518,16 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPost" => {
                     #[allow(non_camel_case_types)]
                     struct GetPostSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<T: PluginApi> tonic::server::UnaryService<super::GetPostRequest>
                     for GetPostSvc<T> {
                         type Response = super::GetPostResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPostRequest>,
@@ -22133,15 +23564,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPostsSince" => {
                     #[allow(non_camel_case_types)]
                     struct GetPostsSinceSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPostsSinceRequest>
                     for GetPostsSinceSvc<T> {
                         type Response = super::GetPostsSinceResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPostsSinceRequest>,
@@ -22178,15 +23612,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPostsAfter" => {
                     #[allow(non_camel_case_types)]
                     struct GetPostsAfterSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPostsAfterRequest>
                     for GetPostsAfterSvc<T> {
                         type Response = super::GetPostsAfterResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPostsAfterRequest>,
@@ -22223,15 +23660,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPostsBefore" => {
                     #[allow(non_camel_case_types)]
                     struct GetPostsBeforeSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPostsBeforeRequest>
                     for GetPostsBeforeSvc<T> {
                         type Response = super::GetPostsBeforeResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPostsBeforeRequest>,
@@ -22268,15 +23708,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPostsForChannel" => {
                     #[allow(non_camel_case_types)]
                     struct GetPostsForChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPostsForChannelRequest>
                     for GetPostsForChannelSvc<T> {
                         type Response = super::GetPostsForChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPostsForChannelRequest>,
@@ -22314,15 +23757,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePost" => {
                     #[allow(non_camel_case_types)]
                     struct UpdatePostSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdatePostRequest>
                     for UpdatePostSvc<T> {
                         type Response = super::UpdatePostResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdatePostRequest>,
@@ -22359,15 +23805,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchPostsInTeam" => {
                     #[allow(non_camel_case_types)]
                     struct SearchPostsInTeamSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SearchPostsInTeamRequest>
                     for SearchPostsInTeamSvc<T> {
                         type Response = super::SearchPostsInTeamResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SearchPostsInTeamRequest>,
@@ -22405,15 +23854,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchPostsInTeamForUser" => {
                     #[allow(non_camel_case_types)]
                     struct SearchPostsInTeamForUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SearchPostsInTeamForUserRequest>
                     for SearchPostsInTeamForUserSvc<T> {
                         type Response = super::SearchPostsInTeamForUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -22456,15 +23908,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetEmojiList" => {
                     #[allow(non_camel_case_types)]
                     struct GetEmojiListSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetEmojiListRequest>
                     for GetEmojiListSvc<T> {
                         type Response = super::GetEmojiListResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetEmojiListRequest>,
@@ -22501,15 +23956,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetEmojiByName" => {
                     #[allow(non_camel_case_types)]
                     struct GetEmojiByNameSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetEmojiByNameRequest>
                     for GetEmojiByNameSvc<T> {
                         type Response = super::GetEmojiByNameResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetEmojiByNameRequest>,
@@ -22546,15 +24004,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetEmoji" => {
                     #[allow(non_camel_case_types)]
                     struct GetEmojiSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetEmojiRequest>
                     for GetEmojiSvc<T> {
                         type Response = super::GetEmojiResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetEmojiRequest>,
@@ -22591,15 +24052,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetEmojiImage" => {
                     #[allow(non_camel_case_types)]
                     struct GetEmojiImageSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetEmojiImageRequest>
                     for GetEmojiImageSvc<T> {
                         type Response = super::GetEmojiImageResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetEmojiImageRequest>,
@@ -22636,13 +24100,16 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/KVSet" => {
                     #[allow(non_camel_case_types)]
                     struct KVSetSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<T: PluginApi> tonic::server::UnaryService<super::KvSetRequest>
                     for KVSetSvc<T> {
                         type Response = super::KvSetResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::KvSetRequest>,
@@ -22679,15 +24146,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/KVCompareAndSet" => {
                     #[allow(non_camel_case_types)]
                     struct KVCompareAndSetSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::KvCompareAndSetRequest>
                     for KVCompareAndSetSvc<T> {
                         type Response = super::KvCompareAndSetResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::KvCompareAndSetRequest>,
@@ -22724,15 +24194,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/KVCompareAndDelete" => {
                     #[allow(non_camel_case_types)]
                     struct KVCompareAndDeleteSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::KvCompareAndDeleteRequest>
                     for KVCompareAndDeleteSvc<T> {
                         type Response = super::KvCompareAndDeleteResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::KvCompareAndDeleteRequest>,
@@ -22770,15 +24243,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/KVSetWithOptions" => {
                     #[allow(non_camel_case_types)]
                     struct KVSetWithOptionsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::KvSetWithOptionsRequest>
                     for KVSetWithOptionsSvc<T> {
                         type Response = super::KvSetWithOptionsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::KvSetWithOptionsRequest>,
@@ -22815,15 +24291,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/KVSetWithExpiry" => {
                     #[allow(non_camel_case_types)]
                     struct KVSetWithExpirySvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::KvSetWithExpiryRequest>
                     for KVSetWithExpirySvc<T> {
                         type Response = super::KvSetWithExpiryResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::KvSetWithExpiryRequest>,
@@ -22860,13 +24339,16 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/KVGet" => {
                     #[allow(non_camel_case_types)]
                     struct KVGetSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<T: PluginApi> tonic::server::UnaryService<super::KvGetRequest>
                     for KVGetSvc<T> {
                         type Response = super::KvGetResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::KvGetRequest>,
@@ -22903,15 +24385,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/KVDelete" => {
                     #[allow(non_camel_case_types)]
                     struct KVDeleteSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::KvDeleteRequest>
                     for KVDeleteSvc<T> {
                         type Response = super::KvDeleteResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::KvDeleteRequest>,
@@ -22948,15 +24433,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/KVDeleteAll" => {
                     #[allow(non_camel_case_types)]
                     struct KVDeleteAllSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::KvDeleteAllRequest>
                     for KVDeleteAllSvc<T> {
                         type Response = super::KvDeleteAllResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::KvDeleteAllRequest>,
@@ -22993,13 +24481,16 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/KVList" => {
                     #[allow(non_camel_case_types)]
                     struct KVListSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<T: PluginApi> tonic::server::UnaryService<super::KvListRequest>
                     for KVListSvc<T> {
                         type Response = super::KvListResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::KvListRequest>,
@@ -23036,15 +24527,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/PublishWebSocketEvent" => {
                     #[allow(non_camel_case_types)]
                     struct PublishWebSocketEventSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::PublishWebSocketEventRequest>
                     for PublishWebSocketEventSvc<T> {
                         type Response = super::PublishWebSocketEventResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::PublishWebSocketEventRequest>,
@@ -23082,15 +24576,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/LoadPluginConfiguration" => {
                     #[allow(non_camel_case_types)]
                     struct LoadPluginConfigurationSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::LoadPluginConfigurationRequest>
                     for LoadPluginConfigurationSvc<T> {
                         type Response = super::LoadPluginConfigurationResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -23130,15 +24627,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetConfig" => {
                     #[allow(non_camel_case_types)]
                     struct GetConfigSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetConfigRequest>
                     for GetConfigSvc<T> {
                         type Response = super::GetConfigResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetConfigRequest>,
@@ -23175,15 +24675,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUnsanitizedConfig" => {
                     #[allow(non_camel_case_types)]
                     struct GetUnsanitizedConfigSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetUnsanitizedConfigRequest>
                     for GetUnsanitizedConfigSvc<T> {
                         type Response = super::GetUnsanitizedConfigResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUnsanitizedConfigRequest>,
@@ -23221,15 +24724,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SaveConfig" => {
                     #[allow(non_camel_case_types)]
                     struct SaveConfigSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SaveConfigRequest>
                     for SaveConfigSvc<T> {
                         type Response = super::SaveConfigResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SaveConfigRequest>,
@@ -23266,15 +24772,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPluginConfig" => {
                     #[allow(non_camel_case_types)]
                     struct GetPluginConfigSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPluginConfigRequest>
                     for GetPluginConfigSvc<T> {
                         type Response = super::GetPluginConfigResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPluginConfigRequest>,
@@ -23311,15 +24820,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SavePluginConfig" => {
                     #[allow(non_camel_case_types)]
                     struct SavePluginConfigSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SavePluginConfigRequest>
                     for SavePluginConfigSvc<T> {
                         type Response = super::SavePluginConfigResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SavePluginConfigRequest>,
@@ -23356,15 +24868,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetBundlePath" => {
                     #[allow(non_camel_case_types)]
                     struct GetBundlePathSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetBundlePathRequest>
                     for GetBundlePathSvc<T> {
                         type Response = super::GetBundlePathResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetBundlePathRequest>,
@@ -23401,15 +24916,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPlugins" => {
                     #[allow(non_camel_case_types)]
                     struct GetPluginsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPluginsRequest>
                     for GetPluginsSvc<T> {
                         type Response = super::GetPluginsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPluginsRequest>,
@@ -23446,15 +24964,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/EnablePlugin" => {
                     #[allow(non_camel_case_types)]
                     struct EnablePluginSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::EnablePluginRequest>
                     for EnablePluginSvc<T> {
                         type Response = super::EnablePluginResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::EnablePluginRequest>,
@@ -23491,15 +25012,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DisablePlugin" => {
                     #[allow(non_camel_case_types)]
                     struct DisablePluginSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DisablePluginRequest>
                     for DisablePluginSvc<T> {
                         type Response = super::DisablePluginResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DisablePluginRequest>,
@@ -23536,15 +25060,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RemovePlugin" => {
                     #[allow(non_camel_case_types)]
                     struct RemovePluginSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::RemovePluginRequest>
                     for RemovePluginSvc<T> {
                         type Response = super::RemovePluginResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RemovePluginRequest>,
@@ -23581,15 +25108,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPluginStatus" => {
                     #[allow(non_camel_case_types)]
                     struct GetPluginStatusSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPluginStatusRequest>
                     for GetPluginStatusSvc<T> {
                         type Response = super::GetPluginStatusResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPluginStatusRequest>,
@@ -23626,15 +25156,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/InstallPlugin" => {
                     #[allow(non_camel_case_types)]
                     struct InstallPluginSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::InstallPluginRequest>
                     for InstallPluginSvc<T> {
                         type Response = super::InstallPluginResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::InstallPluginRequest>,
@@ -23671,15 +25204,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPluginID" => {
                     #[allow(non_camel_case_types)]
                     struct GetPluginIDSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPluginIdRequest>
                     for GetPluginIDSvc<T> {
                         type Response = super::GetPluginIdResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPluginIdRequest>,
@@ -23716,15 +25252,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/LogDebug" => {
                     #[allow(non_camel_case_types)]
                     struct LogDebugSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::LogDebugRequest>
                     for LogDebugSvc<T> {
                         type Response = super::LogDebugResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::LogDebugRequest>,
@@ -23761,13 +25300,16 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/LogInfo" => {
                     #[allow(non_camel_case_types)]
                     struct LogInfoSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<T: PluginApi> tonic::server::UnaryService<super::LogInfoRequest>
                     for LogInfoSvc<T> {
                         type Response = super::LogInfoResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::LogInfoRequest>,
@@ -23804,15 +25346,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/LogError" => {
                     #[allow(non_camel_case_types)]
                     struct LogErrorSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::LogErrorRequest>
                     for LogErrorSvc<T> {
                         type Response = super::LogErrorResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::LogErrorRequest>,
@@ -23849,13 +25394,16 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/LogWarn" => {
                     #[allow(non_camel_case_types)]
                     struct LogWarnSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<T: PluginApi> tonic::server::UnaryService<super::LogWarnRequest>
                     for LogWarnSvc<T> {
                         type Response = super::LogWarnResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::LogWarnRequest>,
@@ -23892,15 +25440,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CopyFileInfos" => {
                     #[allow(non_camel_case_types)]
                     struct CopyFileInfosSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CopyFileInfosRequest>
                     for CopyFileInfosSvc<T> {
                         type Response = super::CopyFileInfosResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CopyFileInfosRequest>,
@@ -23937,15 +25488,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetFileInfo" => {
                     #[allow(non_camel_case_types)]
                     struct GetFileInfoSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetFileInfoRequest>
                     for GetFileInfoSvc<T> {
                         type Response = super::GetFileInfoResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetFileInfoRequest>,
@@ -23982,15 +25536,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SetFileSearchableContent" => {
                     #[allow(non_camel_case_types)]
                     struct SetFileSearchableContentSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SetFileSearchableContentRequest>
                     for SetFileSearchableContentSvc<T> {
                         type Response = super::SetFileSearchableContentResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -24033,15 +25590,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetFileInfos" => {
                     #[allow(non_camel_case_types)]
                     struct GetFileInfosSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetFileInfosRequest>
                     for GetFileInfosSvc<T> {
                         type Response = super::GetFileInfosResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetFileInfosRequest>,
@@ -24078,13 +25638,16 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetFile" => {
                     #[allow(non_camel_case_types)]
                     struct GetFileSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<T: PluginApi> tonic::server::UnaryService<super::GetFileRequest>
                     for GetFileSvc<T> {
                         type Response = super::GetFileResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetFileRequest>,
@@ -24121,15 +25684,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetFileLink" => {
                     #[allow(non_camel_case_types)]
                     struct GetFileLinkSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetFileLinkRequest>
                     for GetFileLinkSvc<T> {
                         type Response = super::GetFileLinkResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetFileLinkRequest>,
@@ -24166,15 +25732,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/ReadFile" => {
                     #[allow(non_camel_case_types)]
                     struct ReadFileSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::ReadFileRequest>
                     for ReadFileSvc<T> {
                         type Response = super::ReadFileResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ReadFileRequest>,
@@ -24211,15 +25780,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UploadFile" => {
                     #[allow(non_camel_case_types)]
                     struct UploadFileSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UploadFileRequest>
                     for UploadFileSvc<T> {
                         type Response = super::UploadFileResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UploadFileRequest>,
@@ -24256,15 +25828,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateUploadSession" => {
                     #[allow(non_camel_case_types)]
                     struct CreateUploadSessionSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateUploadSessionRequest>
                     for CreateUploadSessionSvc<T> {
                         type Response = super::CreateUploadSessionResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateUploadSessionRequest>,
@@ -24302,15 +25877,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UploadData" => {
                     #[allow(non_camel_case_types)]
                     struct UploadDataSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UploadDataRequest>
                     for UploadDataSvc<T> {
                         type Response = super::UploadDataResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UploadDataRequest>,
@@ -24347,15 +25925,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUploadSession" => {
                     #[allow(non_camel_case_types)]
                     struct GetUploadSessionSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetUploadSessionRequest>
                     for GetUploadSessionSvc<T> {
                         type Response = super::GetUploadSessionResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetUploadSessionRequest>,
@@ -24392,15 +25973,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateBot" => {
                     #[allow(non_camel_case_types)]
                     struct CreateBotSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateBotRequest>
                     for CreateBotSvc<T> {
                         type Response = super::CreateBotResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateBotRequest>,
@@ -24437,15 +26021,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/PatchBot" => {
                     #[allow(non_camel_case_types)]
                     struct PatchBotSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::PatchBotRequest>
                     for PatchBotSvc<T> {
                         type Response = super::PatchBotResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::PatchBotRequest>,
@@ -24482,13 +26069,16 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetBot" => {
                     #[allow(non_camel_case_types)]
                     struct GetBotSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<T: PluginApi> tonic::server::UnaryService<super::GetBotRequest>
                     for GetBotSvc<T> {
                         type Response = super::GetBotResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetBotRequest>,
@@ -24525,13 +26115,16 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetBots" => {
                     #[allow(non_camel_case_types)]
                     struct GetBotsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<T: PluginApi> tonic::server::UnaryService<super::GetBotsRequest>
                     for GetBotsSvc<T> {
                         type Response = super::GetBotsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetBotsRequest>,
@@ -24568,15 +26161,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateBotActive" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateBotActiveSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateBotActiveRequest>
                     for UpdateBotActiveSvc<T> {
                         type Response = super::UpdateBotActiveResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateBotActiveRequest>,
@@ -24613,15 +26209,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/PermanentDeleteBot" => {
                     #[allow(non_camel_case_types)]
                     struct PermanentDeleteBotSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::PermanentDeleteBotRequest>
                     for PermanentDeleteBotSvc<T> {
                         type Response = super::PermanentDeleteBotResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::PermanentDeleteBotRequest>,
@@ -24659,15 +26258,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/EnsureBotUser" => {
                     #[allow(non_camel_case_types)]
                     struct EnsureBotUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::EnsureBotUserRequest>
                     for EnsureBotUserSvc<T> {
                         type Response = super::EnsureBotUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::EnsureBotUserRequest>,
@@ -24704,15 +26306,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetLicense" => {
                     #[allow(non_camel_case_types)]
                     struct GetLicenseSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetLicenseRequest>
                     for GetLicenseSvc<T> {
                         type Response = super::GetLicenseResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetLicenseRequest>,
@@ -24749,15 +26354,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/IsEnterpriseReady" => {
                     #[allow(non_camel_case_types)]
                     struct IsEnterpriseReadySvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::IsEnterpriseReadyRequest>
                     for IsEnterpriseReadySvc<T> {
                         type Response = super::IsEnterpriseReadyResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::IsEnterpriseReadyRequest>,
@@ -24794,15 +26402,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetServerVersion" => {
                     #[allow(non_camel_case_types)]
                     struct GetServerVersionSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetServerVersionRequest>
                     for GetServerVersionSvc<T> {
                         type Response = super::GetServerVersionResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetServerVersionRequest>,
@@ -24839,15 +26450,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetSystemInstallDate" => {
                     #[allow(non_camel_case_types)]
                     struct GetSystemInstallDateSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetSystemInstallDateRequest>
                     for GetSystemInstallDateSvc<T> {
                         type Response = super::GetSystemInstallDateResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetSystemInstallDateRequest>,
@@ -24885,15 +26499,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetDiagnosticId" => {
                     #[allow(non_camel_case_types)]
                     struct GetDiagnosticIdSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetDiagnosticIdRequest>
                     for GetDiagnosticIdSvc<T> {
                         type Response = super::GetDiagnosticIdResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetDiagnosticIdRequest>,
@@ -24930,15 +26547,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTelemetryId" => {
                     #[allow(non_camel_case_types)]
                     struct GetTelemetryIdSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetTelemetryIdRequest>
                     for GetTelemetryIdSvc<T> {
                         type Response = super::GetTelemetryIdResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetTelemetryIdRequest>,
@@ -24975,15 +26595,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RegisterCommand" => {
                     #[allow(non_camel_case_types)]
                     struct RegisterCommandSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::RegisterCommandRequest>
                     for RegisterCommandSvc<T> {
                         type Response = super::RegisterCommandResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RegisterCommandRequest>,
@@ -25020,15 +26643,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UnregisterCommand" => {
                     #[allow(non_camel_case_types)]
                     struct UnregisterCommandSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UnregisterCommandRequest>
                     for UnregisterCommandSvc<T> {
                         type Response = super::UnregisterCommandResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UnregisterCommandRequest>,
@@ -25065,15 +26691,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/ExecuteSlashCommand" => {
                     #[allow(non_camel_case_types)]
                     struct ExecuteSlashCommandSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::ExecuteSlashCommandRequest>
                     for ExecuteSlashCommandSvc<T> {
                         type Response = super::ExecuteSlashCommandResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ExecuteSlashCommandRequest>,
@@ -25111,15 +26740,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateCommand" => {
                     #[allow(non_camel_case_types)]
                     struct CreateCommandSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateCommandRequest>
                     for CreateCommandSvc<T> {
                         type Response = super::CreateCommandResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateCommandRequest>,
@@ -25156,15 +26788,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/ListCommands" => {
                     #[allow(non_camel_case_types)]
                     struct ListCommandsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::ListCommandsRequest>
                     for ListCommandsSvc<T> {
                         type Response = super::ListCommandsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ListCommandsRequest>,
@@ -25201,15 +26836,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/ListCustomCommands" => {
                     #[allow(non_camel_case_types)]
                     struct ListCustomCommandsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::ListCustomCommandsRequest>
                     for ListCustomCommandsSvc<T> {
                         type Response = super::ListCustomCommandsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ListCustomCommandsRequest>,
@@ -25247,15 +26885,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/ListPluginCommands" => {
                     #[allow(non_camel_case_types)]
                     struct ListPluginCommandsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::ListPluginCommandsRequest>
                     for ListPluginCommandsSvc<T> {
                         type Response = super::ListPluginCommandsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ListPluginCommandsRequest>,
@@ -25293,15 +26934,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/ListBuiltInCommands" => {
                     #[allow(non_camel_case_types)]
                     struct ListBuiltInCommandsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::ListBuiltInCommandsRequest>
                     for ListBuiltInCommandsSvc<T> {
                         type Response = super::ListBuiltInCommandsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ListBuiltInCommandsRequest>,
@@ -25339,15 +26983,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetCommand" => {
                     #[allow(non_camel_case_types)]
                     struct GetCommandSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetCommandRequest>
                     for GetCommandSvc<T> {
                         type Response = super::GetCommandResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetCommandRequest>,
@@ -25384,15 +27031,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateCommand" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateCommandSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateCommandRequest>
                     for UpdateCommandSvc<T> {
                         type Response = super::UpdateCommandResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateCommandRequest>,
@@ -25429,15 +27079,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteCommand" => {
                     #[allow(non_camel_case_types)]
                     struct DeleteCommandSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeleteCommandRequest>
                     for DeleteCommandSvc<T> {
                         type Response = super::DeleteCommandResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeleteCommandRequest>,
@@ -25474,15 +27127,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPreferenceForUser" => {
                     #[allow(non_camel_case_types)]
                     struct GetPreferenceForUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPreferenceForUserRequest>
                     for GetPreferenceForUserSvc<T> {
                         type Response = super::GetPreferenceForUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPreferenceForUserRequest>,
@@ -25520,15 +27176,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPreferencesForUser" => {
                     #[allow(non_camel_case_types)]
                     struct GetPreferencesForUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPreferencesForUserRequest>
                     for GetPreferencesForUserSvc<T> {
                         type Response = super::GetPreferencesForUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPreferencesForUserRequest>,
@@ -25566,15 +27225,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePreferencesForUser" => {
                     #[allow(non_camel_case_types)]
                     struct UpdatePreferencesForUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdatePreferencesForUserRequest>
                     for UpdatePreferencesForUserSvc<T> {
                         type Response = super::UpdatePreferencesForUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -25617,15 +27279,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePreferencesForUser" => {
                     #[allow(non_camel_case_types)]
                     struct DeletePreferencesForUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeletePreferencesForUserRequest>
                     for DeletePreferencesForUserSvc<T> {
                         type Response = super::DeletePreferencesForUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -25668,15 +27333,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateOAuthApp" => {
                     #[allow(non_camel_case_types)]
                     struct CreateOAuthAppSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateOAuthAppRequest>
                     for CreateOAuthAppSvc<T> {
                         type Response = super::CreateOAuthAppResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateOAuthAppRequest>,
@@ -25713,15 +27381,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetOAuthApp" => {
                     #[allow(non_camel_case_types)]
                     struct GetOAuthAppSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetOAuthAppRequest>
                     for GetOAuthAppSvc<T> {
                         type Response = super::GetOAuthAppResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetOAuthAppRequest>,
@@ -25758,15 +27429,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateOAuthApp" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateOAuthAppSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateOAuthAppRequest>
                     for UpdateOAuthAppSvc<T> {
                         type Response = super::UpdateOAuthAppResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateOAuthAppRequest>,
@@ -25803,15 +27477,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteOAuthApp" => {
                     #[allow(non_camel_case_types)]
                     struct DeleteOAuthAppSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeleteOAuthAppRequest>
                     for DeleteOAuthAppSvc<T> {
                         type Response = super::DeleteOAuthAppResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeleteOAuthAppRequest>,
@@ -25848,15 +27525,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroup" => {
                     #[allow(non_camel_case_types)]
                     struct GetGroupSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetGroupRequest>
                     for GetGroupSvc<T> {
                         type Response = super::GetGroupResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetGroupRequest>,
@@ -25893,15 +27573,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupByName" => {
                     #[allow(non_camel_case_types)]
                     struct GetGroupByNameSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetGroupByNameRequest>
                     for GetGroupByNameSvc<T> {
                         type Response = super::GetGroupByNameResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetGroupByNameRequest>,
@@ -25938,15 +27621,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupMemberUsers" => {
                     #[allow(non_camel_case_types)]
                     struct GetGroupMemberUsersSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetGroupMemberUsersRequest>
                     for GetGroupMemberUsersSvc<T> {
                         type Response = super::GetGroupMemberUsersResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetGroupMemberUsersRequest>,
@@ -25984,15 +27670,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupsBySource" => {
                     #[allow(non_camel_case_types)]
                     struct GetGroupsBySourceSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetGroupsBySourceRequest>
                     for GetGroupsBySourceSvc<T> {
                         type Response = super::GetGroupsBySourceResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetGroupsBySourceRequest>,
@@ -26030,15 +27719,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupsForUser" => {
                     #[allow(non_camel_case_types)]
                     struct GetGroupsForUserSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetGroupsForUserRequest>
                     for GetGroupsForUserSvc<T> {
                         type Response = super::GetGroupsForUserResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetGroupsForUserRequest>,
@@ -26075,15 +27767,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupMember" => {
                     #[allow(non_camel_case_types)]
                     struct UpsertGroupMemberSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpsertGroupMemberRequest>
                     for UpsertGroupMemberSvc<T> {
                         type Response = super::UpsertGroupMemberResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpsertGroupMemberRequest>,
@@ -26120,15 +27815,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupMembers" => {
                     #[allow(non_camel_case_types)]
                     struct UpsertGroupMembersSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpsertGroupMembersRequest>
                     for UpsertGroupMembersSvc<T> {
                         type Response = super::UpsertGroupMembersResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpsertGroupMembersRequest>,
@@ -26166,15 +27864,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupByRemoteID" => {
                     #[allow(non_camel_case_types)]
                     struct GetGroupByRemoteIDSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetGroupByRemoteIdRequest>
                     for GetGroupByRemoteIDSvc<T> {
                         type Response = super::GetGroupByRemoteIdResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetGroupByRemoteIdRequest>,
@@ -26212,15 +27913,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateGroup" => {
                     #[allow(non_camel_case_types)]
                     struct CreateGroupSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreateGroupRequest>
                     for CreateGroupSvc<T> {
                         type Response = super::CreateGroupResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateGroupRequest>,
@@ -26257,15 +27961,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateGroup" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateGroupSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateGroupRequest>
                     for UpdateGroupSvc<T> {
                         type Response = super::UpdateGroupResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateGroupRequest>,
@@ -26302,15 +28009,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteGroup" => {
                     #[allow(non_camel_case_types)]
                     struct DeleteGroupSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeleteGroupRequest>
                     for DeleteGroupSvc<T> {
                         type Response = super::DeleteGroupResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeleteGroupRequest>,
@@ -26347,15 +28057,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RestoreGroup" => {
                     #[allow(non_camel_case_types)]
                     struct RestoreGroupSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::RestoreGroupRequest>
                     for RestoreGroupSvc<T> {
                         type Response = super::RestoreGroupResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RestoreGroupRequest>,
@@ -26392,15 +28105,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteGroupMember" => {
                     #[allow(non_camel_case_types)]
                     struct DeleteGroupMemberSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeleteGroupMemberRequest>
                     for DeleteGroupMemberSvc<T> {
                         type Response = super::DeleteGroupMemberResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeleteGroupMemberRequest>,
@@ -26437,15 +28153,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupSyncable" => {
                     #[allow(non_camel_case_types)]
                     struct GetGroupSyncableSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetGroupSyncableRequest>
                     for GetGroupSyncableSvc<T> {
                         type Response = super::GetGroupSyncableResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetGroupSyncableRequest>,
@@ -26482,15 +28201,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupSyncables" => {
                     #[allow(non_camel_case_types)]
                     struct GetGroupSyncablesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetGroupSyncablesRequest>
                     for GetGroupSyncablesSvc<T> {
                         type Response = super::GetGroupSyncablesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetGroupSyncablesRequest>,
@@ -26527,15 +28249,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupSyncable" => {
                     #[allow(non_camel_case_types)]
                     struct UpsertGroupSyncableSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpsertGroupSyncableRequest>
                     for UpsertGroupSyncableSvc<T> {
                         type Response = super::UpsertGroupSyncableResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpsertGroupSyncableRequest>,
@@ -26573,15 +28298,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateGroupSyncable" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateGroupSyncableSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateGroupSyncableRequest>
                     for UpdateGroupSyncableSvc<T> {
                         type Response = super::UpdateGroupSyncableResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateGroupSyncableRequest>,
@@ -26619,15 +28347,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteGroupSyncable" => {
                     #[allow(non_camel_case_types)]
                     struct DeleteGroupSyncableSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeleteGroupSyncableRequest>
                     for DeleteGroupSyncableSvc<T> {
                         type Response = super::DeleteGroupSyncableResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeleteGroupSyncableRequest>,
@@ -26665,15 +28396,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroups" => {
                     #[allow(non_camel_case_types)]
                     struct GetGroupsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetGroupsRequest>
                     for GetGroupsSvc<T> {
                         type Response = super::GetGroupsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetGroupsRequest>,
@@ -26710,16 +28444,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateDefaultSyncableMemberships" => {
                     #[allow(non_camel_case_types)]
                     struct CreateDefaultSyncableMembershipsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::CreateDefaultSyncableMembershipsRequest,
                     > for CreateDefaultSyncableMembershipsSvc<T> {
                         type Response = super::CreateDefaultSyncableMembershipsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -26764,16 +28501,19 @@ pub mod plugin_api_server {
                     struct DeleteGroupConstrainedMembershipsSvc<T: PluginApi>(
                         pub Arc<T>,
                     );
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::DeleteGroupConstrainedMembershipsRequest,
                     > for DeleteGroupConstrainedMembershipsSvc<T> {
                         type Response = super::DeleteGroupConstrainedMembershipsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -26816,16 +28556,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RegisterPluginForSharedChannels" => {
                     #[allow(non_camel_case_types)]
                     struct RegisterPluginForSharedChannelsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::RegisterPluginForSharedChannelsRequest,
                     > for RegisterPluginForSharedChannelsSvc<T> {
                         type Response = super::RegisterPluginForSharedChannelsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -26870,16 +28613,19 @@ pub mod plugin_api_server {
                     struct UnregisterPluginForSharedChannelsSvc<T: PluginApi>(
                         pub Arc<T>,
                     );
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::UnregisterPluginForSharedChannelsRequest,
                     > for UnregisterPluginForSharedChannelsSvc<T> {
                         type Response = super::UnregisterPluginForSharedChannelsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -26922,15 +28668,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/ShareChannel" => {
                     #[allow(non_camel_case_types)]
                     struct ShareChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::ShareChannelRequest>
                     for ShareChannelSvc<T> {
                         type Response = super::ShareChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ShareChannelRequest>,
@@ -26967,15 +28716,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateSharedChannel" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateSharedChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdateSharedChannelRequest>
                     for UpdateSharedChannelSvc<T> {
                         type Response = super::UpdateSharedChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdateSharedChannelRequest>,
@@ -27013,15 +28765,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UnshareChannel" => {
                     #[allow(non_camel_case_types)]
                     struct UnshareChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UnshareChannelRequest>
                     for UnshareChannelSvc<T> {
                         type Response = super::UnshareChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UnshareChannelRequest>,
@@ -27058,16 +28813,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateSharedChannelCursor" => {
                     #[allow(non_camel_case_types)]
                     struct UpdateSharedChannelCursorSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::UpdateSharedChannelCursorRequest,
                     > for UpdateSharedChannelCursorSvc<T> {
                         type Response = super::UpdateSharedChannelCursorResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -27110,15 +28868,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SyncSharedChannel" => {
                     #[allow(non_camel_case_types)]
                     struct SyncSharedChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SyncSharedChannelRequest>
                     for SyncSharedChannelSvc<T> {
                         type Response = super::SyncSharedChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SyncSharedChannelRequest>,
@@ -27155,15 +28916,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/InviteRemoteToChannel" => {
                     #[allow(non_camel_case_types)]
                     struct InviteRemoteToChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::InviteRemoteToChannelRequest>
                     for InviteRemoteToChannelSvc<T> {
                         type Response = super::InviteRemoteToChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::InviteRemoteToChannelRequest>,
@@ -27201,16 +28965,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UninviteRemoteFromChannel" => {
                     #[allow(non_camel_case_types)]
                     struct UninviteRemoteFromChannelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::UninviteRemoteFromChannelRequest,
                     > for UninviteRemoteFromChannelSvc<T> {
                         type Response = super::UninviteRemoteFromChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -27253,15 +29020,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreatePropertyField" => {
                     #[allow(non_camel_case_types)]
                     struct CreatePropertyFieldSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreatePropertyFieldRequest>
                     for CreatePropertyFieldSvc<T> {
                         type Response = super::CreatePropertyFieldResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreatePropertyFieldRequest>,
@@ -27299,15 +29069,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyField" => {
                     #[allow(non_camel_case_types)]
                     struct GetPropertyFieldSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPropertyFieldRequest>
                     for GetPropertyFieldSvc<T> {
                         type Response = super::GetPropertyFieldResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPropertyFieldRequest>,
@@ -27344,15 +29117,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyFields" => {
                     #[allow(non_camel_case_types)]
                     struct GetPropertyFieldsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPropertyFieldsRequest>
                     for GetPropertyFieldsSvc<T> {
                         type Response = super::GetPropertyFieldsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPropertyFieldsRequest>,
@@ -27389,15 +29165,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyField" => {
                     #[allow(non_camel_case_types)]
                     struct UpdatePropertyFieldSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdatePropertyFieldRequest>
                     for UpdatePropertyFieldSvc<T> {
                         type Response = super::UpdatePropertyFieldResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdatePropertyFieldRequest>,
@@ -27435,15 +29214,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyField" => {
                     #[allow(non_camel_case_types)]
                     struct DeletePropertyFieldSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeletePropertyFieldRequest>
                     for DeletePropertyFieldSvc<T> {
                         type Response = super::DeletePropertyFieldResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeletePropertyFieldRequest>,
@@ -27481,15 +29263,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchPropertyFields" => {
                     #[allow(non_camel_case_types)]
                     struct SearchPropertyFieldsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SearchPropertyFieldsRequest>
                     for SearchPropertyFieldsSvc<T> {
                         type Response = super::SearchPropertyFieldsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SearchPropertyFieldsRequest>,
@@ -27527,15 +29312,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CountPropertyFields" => {
                     #[allow(non_camel_case_types)]
                     struct CountPropertyFieldsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CountPropertyFieldsRequest>
                     for CountPropertyFieldsSvc<T> {
                         type Response = super::CountPropertyFieldsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CountPropertyFieldsRequest>,
@@ -27573,16 +29361,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CountPropertyFieldsForTarget" => {
                     #[allow(non_camel_case_types)]
                     struct CountPropertyFieldsForTargetSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::CountPropertyFieldsForTargetRequest,
                     > for CountPropertyFieldsForTargetSvc<T> {
                         type Response = super::CountPropertyFieldsForTargetResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -27625,15 +29416,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/CreatePropertyValue" => {
                     #[allow(non_camel_case_types)]
                     struct CreatePropertyValueSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::CreatePropertyValueRequest>
                     for CreatePropertyValueSvc<T> {
                         type Response = super::CreatePropertyValueResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreatePropertyValueRequest>,
@@ -27671,15 +29465,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyValue" => {
                     #[allow(non_camel_case_types)]
                     struct GetPropertyValueSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPropertyValueRequest>
                     for GetPropertyValueSvc<T> {
                         type Response = super::GetPropertyValueResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPropertyValueRequest>,
@@ -27716,15 +29513,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyValues" => {
                     #[allow(non_camel_case_types)]
                     struct GetPropertyValuesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPropertyValuesRequest>
                     for GetPropertyValuesSvc<T> {
                         type Response = super::GetPropertyValuesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPropertyValuesRequest>,
@@ -27761,15 +29561,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyValue" => {
                     #[allow(non_camel_case_types)]
                     struct UpdatePropertyValueSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdatePropertyValueRequest>
                     for UpdatePropertyValueSvc<T> {
                         type Response = super::UpdatePropertyValueResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdatePropertyValueRequest>,
@@ -27807,15 +29610,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpsertPropertyValue" => {
                     #[allow(non_camel_case_types)]
                     struct UpsertPropertyValueSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpsertPropertyValueRequest>
                     for UpsertPropertyValueSvc<T> {
                         type Response = super::UpsertPropertyValueResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpsertPropertyValueRequest>,
@@ -27853,15 +29659,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValue" => {
                     #[allow(non_camel_case_types)]
                     struct DeletePropertyValueSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::DeletePropertyValueRequest>
                     for DeletePropertyValueSvc<T> {
                         type Response = super::DeletePropertyValueResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::DeletePropertyValueRequest>,
@@ -27899,15 +29708,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchPropertyValues" => {
                     #[allow(non_camel_case_types)]
                     struct SearchPropertyValuesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SearchPropertyValuesRequest>
                     for SearchPropertyValuesSvc<T> {
                         type Response = super::SearchPropertyValuesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SearchPropertyValuesRequest>,
@@ -27945,15 +29757,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RegisterPropertyGroup" => {
                     #[allow(non_camel_case_types)]
                     struct RegisterPropertyGroupSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::RegisterPropertyGroupRequest>
                     for RegisterPropertyGroupSvc<T> {
                         type Response = super::RegisterPropertyGroupResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RegisterPropertyGroupRequest>,
@@ -27991,15 +29806,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyGroup" => {
                     #[allow(non_camel_case_types)]
                     struct GetPropertyGroupSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPropertyGroupRequest>
                     for GetPropertyGroupSvc<T> {
                         type Response = super::GetPropertyGroupResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPropertyGroupRequest>,
@@ -28036,15 +29854,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyFieldByName" => {
                     #[allow(non_camel_case_types)]
                     struct GetPropertyFieldByNameSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetPropertyFieldByNameRequest>
                     for GetPropertyFieldByNameSvc<T> {
                         type Response = super::GetPropertyFieldByNameResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetPropertyFieldByNameRequest>,
@@ -28085,15 +29906,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyFields" => {
                     #[allow(non_camel_case_types)]
                     struct UpdatePropertyFieldsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdatePropertyFieldsRequest>
                     for UpdatePropertyFieldsSvc<T> {
                         type Response = super::UpdatePropertyFieldsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdatePropertyFieldsRequest>,
@@ -28131,15 +29955,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyValues" => {
                     #[allow(non_camel_case_types)]
                     struct UpdatePropertyValuesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpdatePropertyValuesRequest>
                     for UpdatePropertyValuesSvc<T> {
                         type Response = super::UpdatePropertyValuesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpdatePropertyValuesRequest>,
@@ -28177,15 +30004,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/UpsertPropertyValues" => {
                     #[allow(non_camel_case_types)]
                     struct UpsertPropertyValuesSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::UpsertPropertyValuesRequest>
                     for UpsertPropertyValuesSvc<T> {
                         type Response = super::UpsertPropertyValuesResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UpsertPropertyValuesRequest>,
@@ -28223,16 +30053,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValuesForTarget" => {
                     #[allow(non_camel_case_types)]
                     struct DeletePropertyValuesForTargetSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::DeletePropertyValuesForTargetRequest,
                     > for DeletePropertyValuesForTargetSvc<T> {
                         type Response = super::DeletePropertyValuesForTargetResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -28275,16 +30108,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValuesForField" => {
                     #[allow(non_camel_case_types)]
                     struct DeletePropertyValuesForFieldSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::DeletePropertyValuesForFieldRequest,
                     > for DeletePropertyValuesForFieldSvc<T> {
                         type Response = super::DeletePropertyValuesForFieldResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -28327,15 +30163,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/LogAuditRec" => {
                     #[allow(non_camel_case_types)]
                     struct LogAuditRecSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::LogAuditRecRequest>
                     for LogAuditRecSvc<T> {
                         type Response = super::LogAuditRecResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::LogAuditRecRequest>,
@@ -28372,15 +30211,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/LogAuditRecWithLevel" => {
                     #[allow(non_camel_case_types)]
                     struct LogAuditRecWithLevelSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::LogAuditRecWithLevelRequest>
                     for LogAuditRecWithLevelSvc<T> {
                         type Response = super::LogAuditRecWithLevelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::LogAuditRecWithLevelRequest>,
@@ -28418,15 +30260,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/PluginHTTP" => {
                     #[allow(non_camel_case_types)]
                     struct PluginHTTPSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::PluginHttpRequest>
                     for PluginHTTPSvc<T> {
                         type Response = super::PluginHttpResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::PluginHttpRequest>,
@@ -28463,15 +30308,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/GetCloudLimits" => {
                     #[allow(non_camel_case_types)]
                     struct GetCloudLimitsSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::GetCloudLimitsRequest>
                     for GetCloudLimitsSvc<T> {
                         type Response = super::GetCloudLimitsResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetCloudLimitsRequest>,
@@ -28508,15 +30356,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/OpenInteractiveDialog" => {
                     #[allow(non_camel_case_types)]
                     struct OpenInteractiveDialogSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::OpenInteractiveDialogRequest>
                     for OpenInteractiveDialogSvc<T> {
                         type Response = super::OpenInteractiveDialogResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OpenInteractiveDialogRequest>,
@@ -28554,16 +30405,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/PublishPluginClusterEvent" => {
                     #[allow(non_camel_case_types)]
                     struct PublishPluginClusterEventSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::PublishPluginClusterEventRequest,
                     > for PublishPluginClusterEventSvc<T> {
                         type Response = super::PublishPluginClusterEventResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -28606,16 +30460,19 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RegisterCollectionAndTopic" => {
                     #[allow(non_camel_case_types)]
                     struct RegisterCollectionAndTopicSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<
                         super::RegisterCollectionAndTopicRequest,
                     > for RegisterCollectionAndTopicSvc<T> {
                         type Response = super::RegisterCollectionAndTopicResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -28658,15 +30515,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RequestTrialLicense" => {
                     #[allow(non_camel_case_types)]
                     struct RequestTrialLicenseSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::RequestTrialLicenseRequest>
                     for RequestTrialLicenseSvc<T> {
                         type Response = super::RequestTrialLicenseResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RequestTrialLicenseRequest>,
@@ -28704,15 +30564,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/RolesGrantPermission" => {
                     #[allow(non_camel_case_types)]
                     struct RolesGrantPermissionSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::RolesGrantPermissionRequest>
                     for RolesGrantPermissionSvc<T> {
                         type Response = super::RolesGrantPermissionResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RolesGrantPermissionRequest>,
@@ -28750,15 +30613,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SendMail" => {
                     #[allow(non_camel_case_types)]
                     struct SendMailSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SendMailRequest>
                     for SendMailSvc<T> {
                         type Response = super::SendMailResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SendMailRequest>,
@@ -28795,15 +30661,18 @@ pub mod plugin_api_server {
                 "/mattermost.pluginapi.v1.PluginAPI/SendPushNotification" => {
                     #[allow(non_camel_case_types)]
                     struct SendPushNotificationSvc<T: PluginApi>(pub Arc<T>);
+
                     impl<
                         T: PluginApi,
                     > tonic::server::UnaryService<super::SendPushNotificationRequest>
                     for SendPushNotificationSvc<T> {
                         type Response = super::SendPushNotificationResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SendPushNotificationRequest>,
@@ -28860,6 +30729,7 @@ pub mod plugin_api_server {
             }
         }
     }
+
     impl<T> Clone for PluginApiServer<T> {
         fn clone(&self) -> Self {
             let inner = self.inner.clone();
@@ -28872,12 +30742,15 @@ pub mod plugin_api_server {
             }
         }
     }
+
     /// Generated gRPC service name
     pub const SERVICE_NAME: &str = "mattermost.pluginapi.v1.PluginAPI";
+
     impl<T> tonic::server::NamedService for PluginApiServer<T> {
         const NAME: &'static str = SERVICE_NAME;
     }
 }
+
 /// Generated server implementations.
 pub mod plugin_hooks_server {
     #![allow(
@@ -28888,6 +30761,7 @@ pub mod plugin_hooks_server {
         clippy::let_unit_value,
     )]
     use tonic::codegen::*;
+
     /// Generated trait containing gRPC methods that should be implemented for use with PluginHooksServer.
     #[async_trait]
     pub trait PluginHooks: std::marker::Send + std::marker::Sync + 'static {
@@ -28902,6 +30776,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::ImplementedResponse>,
             tonic::Status,
         >;
+
         /// Called when the plugin is switched on, after `Implemented` and a first `OnConfigurationChange`;
         /// other hooks only start arriving once it succeeds. Returning an `error` aborts the activation
         /// and the server stops the plugin.
@@ -28913,6 +30788,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnActivateResponse>,
             tonic::Status,
         >;
+
         /// Called when the plugin is being switched off or the server is stopping: the last moment the
         /// API can be used. An `error` is only logged; the server then shuts the process down.
         /// Go: OnDeactivate() error
@@ -28923,6 +30799,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnDeactivateResponse>,
             tonic::Status,
         >;
+
         /// Called at start, before `OnActivate`, and again whenever the server configuration or this
         /// plugin's settings may have changed; reload settings through the API here. An `error` is
         /// logged and the plugin keeps running.
@@ -28934,6 +30811,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnConfigurationChangeResponse>,
             tonic::Status,
         >;
+
         /// Called after an admin installs and enables the plugin from the first-run onboarding, each
         /// time that happens. An `error` is logged by the server and changes nothing else.
         /// Go: OnInstall(c \*Context, event model.OnInstallEvent) error
@@ -28944,6 +30822,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnInstallResponse>,
             tonic::Status,
         >;
+
         /// Called once a day when the server gathers its telemetry, so the plugin can send its own.
         /// Fire and forget: a failure is only logged.
         /// Go: OnSendDailyTelemetry()
@@ -28954,6 +30833,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnSendDailyTelemetryResponse>,
             tonic::Status,
         >;
+
         /// Called by the data retention job so the plugin can delete its own expired data, at most
         /// `batch_size` items per call. Answer how many were deleted; an `error` is passed on to the job,
         /// which reports it as a failure.
@@ -28965,6 +30845,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::RunDataRetentionResponse>,
             tonic::Status,
         >;
+
         /// Called on Cloud servers when the plan's limits (storage, history, teams) change.
         /// Fire and forget: a failure is only logged.
         /// Go: OnCloudLimitsUpdated(limits \*model.ProductLimits)
@@ -28975,6 +30856,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnCloudLimitsUpdatedResponse>,
             tonic::Status,
         >;
+
         /// Called before the server stores a new configuration. An `error` vetoes the save and reaches
         /// whoever tried to save; a `modified_config` is stored in place of the proposed one; neither
         /// lets it through as proposed.
@@ -28986,6 +30868,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::ConfigurationWillBeSavedResponse>,
             tonic::Status,
         >;
+
         /// Called for each new post before it is stored. Answer a `modified_post` to store instead, or a
         /// `rejection_reason` to refuse it (`plugin.message_will_be_posted.dismiss_post` drops it
         /// silently); answer neither to let it through. A failed call lets the post through unchanged.
@@ -28997,6 +30880,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::MessageWillBePostedResponse>,
             tonic::Status,
         >;
+
         /// Called for each post edit before it is stored, with the old and the new version. Answer a
         /// `modified_post` to store instead, or a `rejection_reason` to refuse the edit and keep the old
         /// post; answer neither to accept it. A failed call accepts the edit unchanged.
@@ -29008,6 +30892,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::MessageWillBeUpdatedResponse>,
             tonic::Status,
         >;
+
         /// Called once a new post is in the database; too late to change or refuse it.
         /// Fire and forget: a failure is only logged.
         /// Go: MessageHasBeenPosted(c \*Context, post \*model.Post)
@@ -29018,6 +30903,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::MessageHasBeenPostedResponse>,
             tonic::Status,
         >;
+
         /// Called once a post edit is in the database, with both versions; too late to change it.
         /// Fire and forget: a failure is only logged.
         /// Go: MessageHasBeenUpdated(c \*Context, newPost, oldPost \*model.Post)
@@ -29028,6 +30914,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::MessageHasBeenUpdatedResponse>,
             tonic::Status,
         >;
+
         /// Called when a client fetches posts, before they are sent; answer the posts to deliver, with
         /// entries dropped or edited. An empty answer or a failed call delivers the posts unchanged.
         /// Go: MessagesWillBeConsumed(posts slice of \*model.Post) slice of \*model.Post
@@ -29038,6 +30925,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::MessagesWillBeConsumedResponse>,
             tonic::Status,
         >;
+
         /// Called once a post has been deleted; it cannot be brought back from here.
         /// Fire and forget: a failure is only logged.
         /// Go: MessageHasBeenDeleted(c \*Context, post \*model.Post)
@@ -29048,6 +30936,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::MessageHasBeenDeletedResponse>,
             tonic::Status,
         >;
+
         /// Called for each uploaded file before it is stored, with its whole content. Answer new metadata
         /// and/or new bytes to store instead, or a `rejection_reason` to refuse the upload; answer nothing
         /// to accept it. A failed call accepts the upload unchanged.
@@ -29059,6 +30948,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::FileWillBeUploadedResponse>,
             tonic::Status,
         >;
+
         /// Called once a reaction has been saved.
         /// Fire and forget: a failure is only logged.
         /// Go: ReactionHasBeenAdded(c \*Context, reaction \*model.Reaction)
@@ -29069,6 +30959,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::ReactionHasBeenAddedResponse>,
             tonic::Status,
         >;
+
         /// Called once a reaction has been taken off a post.
         /// Fire and forget: a failure is only logged.
         /// Go: ReactionHasBeenRemoved(c \*Context, reaction \*model.Reaction)
@@ -29079,6 +30970,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::ReactionHasBeenRemovedResponse>,
             tonic::Status,
         >;
+
         /// Called before a push notification leaves for a user's mobile device. Answer a
         /// `modified_notification` to send instead, or a `rejection_reason` to drop it; answer neither
         /// to send it as is. A failed call sends it unchanged.
@@ -29090,6 +30982,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::NotificationWillBePushedResponse>,
             tonic::Status,
         >;
+
         /// Called before a notification email is sent. Answer `modified_content` to rewrite its texts (the
         /// ids it refers to stay fixed), or a `rejection_reason` to suppress it; answer neither to send
         /// it as is. A failed call sends it unchanged.
@@ -29101,6 +30994,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::EmailNotificationWillBeSentResponse>,
             tonic::Status,
         >;
+
         /// Called after a user has changed one or more preferences, with their new values.
         /// Fire and forget: a failure is only logged.
         /// Go: PreferencesHaveChanged(c \*Context, preferences slice of model.Preference)
@@ -29111,6 +31005,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::PreferencesHaveChangedResponse>,
             tonic::Status,
         >;
+
         /// Called once a new user account exists; it cannot be refused here.
         /// Fire and forget: a failure is only logged.
         /// Go: UserHasBeenCreated(c \*Context, user \*model.User)
@@ -29121,6 +31016,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::UserHasBeenCreatedResponse>,
             tonic::Status,
         >;
+
         /// Called while a user logs in, before the session is handed out. A non-empty `rejection_reason`
         /// makes the login fail with that reason; empty, or a failed call, lets it proceed.
         /// Go: UserWillLogIn(c \*Context, user \*model.User) string
@@ -29131,6 +31027,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::UserWillLogInResponse>,
             tonic::Status,
         >;
+
         /// Called after a user has logged in; to be able to refuse a login, use `UserWillLogIn`.
         /// Fire and forget: a failure is only logged.
         /// Go: UserHasLoggedIn(c \*Context, user \*model.User)
@@ -29141,6 +31038,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::UserHasLoggedInResponse>,
             tonic::Status,
         >;
+
         /// Called after a user account has been deactivated.
         /// Fire and forget: a failure is only logged.
         /// Go: UserHasBeenDeactivated(c \*Context, user \*model.User)
@@ -29151,6 +31049,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::UserHasBeenDeactivatedResponse>,
             tonic::Status,
         >;
+
         /// Called after the identity provider has vouched for a SAML login, with its assertion.
         /// Returning an `error` makes the login fail.
         /// Go: OnSAMLLogin(c \*Context, user \*model.User, assertion \*saml2.AssertionInfo) error
@@ -29161,6 +31060,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnSamlLoginResponse>,
             tonic::Status,
         >;
+
         /// Called once a new channel exists; it cannot be refused here.
         /// Fire and forget: a failure is only logged.
         /// Go: ChannelHasBeenCreated(c \*Context, channel \*model.Channel)
@@ -29171,6 +31071,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::ChannelHasBeenCreatedResponse>,
             tonic::Status,
         >;
+
         /// Called after someone joined a channel or was added to it; `actor` is set only when another
         /// user did the adding. Fire and forget: a failure is only logged.
         /// Go: UserHasJoinedChannel(c \*Context, channelMember \*model.ChannelMember, actor \*model.User)
@@ -29181,6 +31082,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::UserHasJoinedChannelResponse>,
             tonic::Status,
         >;
+
         /// Called after someone left a channel or was removed from it; `actor` is set only when another
         /// user did the removing. Fire and forget: a failure is only logged.
         /// Go: UserHasLeftChannel(c \*Context, channelMember \*model.ChannelMember, actor \*model.User)
@@ -29191,6 +31093,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::UserHasLeftChannelResponse>,
             tonic::Status,
         >;
+
         /// Called after someone joined a team or was added to it; `actor` is set only when another
         /// user did the adding. Fire and forget: a failure is only logged.
         /// Go: UserHasJoinedTeam(c \*Context, teamMember \*model.TeamMember, actor \*model.User)
@@ -29201,6 +31104,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::UserHasJoinedTeamResponse>,
             tonic::Status,
         >;
+
         /// Called after someone left a team or was removed from it; `actor` is set only when another
         /// user did the removing. Fire and forget: a failure is only logged.
         /// Go: UserHasLeftTeam(c \*Context, teamMember \*model.TeamMember, actor \*model.User)
@@ -29211,6 +31115,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::UserHasLeftTeamResponse>,
             tonic::Status,
         >;
+
         /// Called when a user runs a slash command this plugin registered. The `response` says what to
         /// post or where to go; an `error` is shown to the user instead, and a failed call becomes an
         /// internal server error (status 500).
@@ -29222,6 +31127,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::ExecuteCommandResponse>,
             tonic::Status,
         >;
+
         /// Called when a client opens a WebSocket connection to the server.
         /// Fire and forget: a failure is only logged.
         /// Go: OnWebSocketConnect(webConnID, userID string)
@@ -29232,6 +31138,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnWebSocketConnectResponse>,
             tonic::Status,
         >;
+
         /// Called when a client's WebSocket connection closes.
         /// Fire and forget: a failure is only logged.
         /// Go: OnWebSocketDisconnect(webConnID, userID string)
@@ -29242,6 +31149,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnWebSocketDisconnectResponse>,
             tonic::Status,
         >;
+
         /// Called for each message a client sends over its WebSocket connection.
         /// Fire and forget: a failure is only logged.
         /// Go: WebSocketMessageHasBeenPosted(webConnID, userID string, req \*model.WebSocketRequest)
@@ -29252,6 +31160,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::WebSocketMessageHasBeenPostedResponse>,
             tonic::Status,
         >;
+
         /// Called on every node of a cluster when an instance of this plugin elsewhere publishes an
         /// event through the API; the way plugin copies talk to each other in high availability setups.
         /// Fire and forget: a failure is only logged.
@@ -29263,6 +31172,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnPluginClusterEventResponse>,
             tonic::Status,
         >;
+
         /// Called when a remote linked through shared channels sends changes for a plugin that handles
         /// its sync traffic. Answer how far the sync got and what failed; an `error` (or a failed call)
         /// tells the shared channels service the message was not handled.
@@ -29274,6 +31184,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnSharedChannelsSyncMsgResponse>,
             tonic::Status,
         >;
+
         /// Called to check a plugin that carries shared channels traffic for a remote. Answer `healthy`
         /// true when the plugin and its own upstream link work; a failed call counts as unhealthy.
         /// Go: OnSharedChannelsPing(rc \*model.RemoteCluster) bool
@@ -29284,6 +31195,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnSharedChannelsPingResponse>,
             tonic::Status,
         >;
+
         /// Called when a file attached to a shared post must be synced through this plugin.
         /// An `error` (or a failed call) tells the server the attachment was not synced.
         /// Go: OnSharedChannelsAttachmentSyncMsg(fi \*model.FileInfo, post \*model.Post, rc \*model.RemoteCluster) error
@@ -29294,6 +31206,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnSharedChannelsAttachmentSyncMsgResponse>,
             tonic::Status,
         >;
+
         /// Called when a user's profile picture must be synced to a remote through this plugin.
         /// An `error` (or a failed call) tells the server the picture was not synced.
         /// Go: OnSharedChannelsProfileImageSyncMsg(user \*model.User, rc \*model.RemoteCluster) error
@@ -29304,6 +31217,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::OnSharedChannelsProfileImageSyncMsgResponse>,
             tonic::Status,
         >;
+
         /// Called while an admin builds a Support Packet; the files answered are added to it. An `error`
         /// leaves this plugin's files out, is logged, and is listed in the packet's warnings file.
         /// Go: GenerateSupportData(c \*Context) (slice of \*model.FileData, error)
@@ -29314,6 +31228,7 @@ pub mod plugin_hooks_server {
             tonic::Response<super::GenerateSupportDataResponse>,
             tonic::Status,
         >;
+
         /// Server streaming response type for the ServeHTTP method.
         type ServeHTTPStream: tonic::codegen::tokio_stream::Stream<
                 Item = std::result::Result<super::ServeHttpResponse, tonic::Status>,
@@ -29330,6 +31245,7 @@ pub mod plugin_hooks_server {
             request: tonic::Request<tonic::Streaming<super::ServeHttpRequest>>,
         ) -> std::result::Result<tonic::Response<Self::ServeHTTPStream>, tonic::Status>;
     }
+
     /// The hooks of a Mattermost plugin: the plugin serves this service and the server calls it.
     /// A hook whose Go form returns `error` answers with an `error` field that the server hands on;
     /// a hook without one only informs, and the server just logs a failed call.
@@ -29343,10 +31259,12 @@ pub mod plugin_hooks_server {
         max_decoding_message_size: Option<usize>,
         max_encoding_message_size: Option<usize>,
     }
+
     impl<T> PluginHooksServer<T> {
         pub fn new(inner: T) -> Self {
             Self::from_arc(Arc::new(inner))
         }
+
         pub fn from_arc(inner: Arc<T>) -> Self {
             Self {
                 inner,
@@ -29356,6 +31274,7 @@ pub mod plugin_hooks_server {
                 max_encoding_message_size: None,
             }
         }
+
         pub fn with_interceptor<F>(
             inner: T,
             interceptor: F,
@@ -29365,18 +31284,21 @@ pub mod plugin_hooks_server {
         {
             InterceptedService::new(Self::new(inner), interceptor)
         }
+
         /// Enable decompressing requests with the given encoding.
         #[must_use]
         pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
             self.accept_compression_encodings.enable(encoding);
             self
         }
+
         /// Compress responses with the given encoding, if the client supports it.
         #[must_use]
         pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
             self.send_compression_encodings.enable(encoding);
             self
         }
+
         /// Limits the maximum size of a decoded message.
         ///
         /// Default: `4MB`
@@ -29385,6 +31307,7 @@ pub mod plugin_hooks_server {
             self.max_decoding_message_size = Some(limit);
             self
         }
+
         /// Limits the maximum size of an encoded message.
         ///
         /// Default: `usize::MAX`
@@ -29394,6 +31317,7 @@ pub mod plugin_hooks_server {
             self
         }
     }
+
     impl<T, B> tonic::codegen::Service<http::Request<B>> for PluginHooksServer<T>
     where
         T: PluginHooks,
@@ -29401,28 +31325,35 @@ pub mod plugin_hooks_server {
         B::Error: Into<StdError> + std::marker::Send + 'static,
     {
         type Response = http::Response<tonic::body::Body>;
+
         type Error = std::convert::Infallible;
+
         type Future = BoxFuture<Self::Response, Self::Error>;
+
         fn poll_ready(
             &mut self,
             _cx: &mut Context<'_>,
         ) -> Poll<std::result::Result<(), Self::Error>> {
             Poll::Ready(Ok(()))
         }
+
         fn call(&mut self, req: http::Request<B>) -> Self::Future {
             match req.uri().path() {
                 "/mattermost.pluginapi.v1.PluginHooks/Implemented" => {
                     #[allow(non_camel_case_types)]
                     struct ImplementedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::ImplementedRequest>
                     for ImplementedSvc<T> {
                         type Response = super::ImplementedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ImplementedRequest>,
@@ -29459,15 +31390,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnActivate" => {
                     #[allow(non_camel_case_types)]
                     struct OnActivateSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnActivateRequest>
                     for OnActivateSvc<T> {
                         type Response = super::OnActivateResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OnActivateRequest>,
@@ -29504,15 +31438,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnDeactivate" => {
                     #[allow(non_camel_case_types)]
                     struct OnDeactivateSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnDeactivateRequest>
                     for OnDeactivateSvc<T> {
                         type Response = super::OnDeactivateResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OnDeactivateRequest>,
@@ -29549,15 +31486,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnConfigurationChange" => {
                     #[allow(non_camel_case_types)]
                     struct OnConfigurationChangeSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnConfigurationChangeRequest>
                     for OnConfigurationChangeSvc<T> {
                         type Response = super::OnConfigurationChangeResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OnConfigurationChangeRequest>,
@@ -29595,15 +31535,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnInstall" => {
                     #[allow(non_camel_case_types)]
                     struct OnInstallSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnInstallRequest>
                     for OnInstallSvc<T> {
                         type Response = super::OnInstallResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OnInstallRequest>,
@@ -29640,15 +31583,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnSendDailyTelemetry" => {
                     #[allow(non_camel_case_types)]
                     struct OnSendDailyTelemetrySvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnSendDailyTelemetryRequest>
                     for OnSendDailyTelemetrySvc<T> {
                         type Response = super::OnSendDailyTelemetryResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OnSendDailyTelemetryRequest>,
@@ -29686,15 +31632,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/RunDataRetention" => {
                     #[allow(non_camel_case_types)]
                     struct RunDataRetentionSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::RunDataRetentionRequest>
                     for RunDataRetentionSvc<T> {
                         type Response = super::RunDataRetentionResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RunDataRetentionRequest>,
@@ -29732,15 +31681,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnCloudLimitsUpdated" => {
                     #[allow(non_camel_case_types)]
                     struct OnCloudLimitsUpdatedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnCloudLimitsUpdatedRequest>
                     for OnCloudLimitsUpdatedSvc<T> {
                         type Response = super::OnCloudLimitsUpdatedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OnCloudLimitsUpdatedRequest>,
@@ -29778,15 +31730,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/ConfigurationWillBeSaved" => {
                     #[allow(non_camel_case_types)]
                     struct ConfigurationWillBeSavedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::ConfigurationWillBeSavedRequest>
                     for ConfigurationWillBeSavedSvc<T> {
                         type Response = super::ConfigurationWillBeSavedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -29829,15 +31784,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/MessageWillBePosted" => {
                     #[allow(non_camel_case_types)]
                     struct MessageWillBePostedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::MessageWillBePostedRequest>
                     for MessageWillBePostedSvc<T> {
                         type Response = super::MessageWillBePostedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::MessageWillBePostedRequest>,
@@ -29875,15 +31833,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/MessageWillBeUpdated" => {
                     #[allow(non_camel_case_types)]
                     struct MessageWillBeUpdatedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::MessageWillBeUpdatedRequest>
                     for MessageWillBeUpdatedSvc<T> {
                         type Response = super::MessageWillBeUpdatedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::MessageWillBeUpdatedRequest>,
@@ -29921,15 +31882,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/MessageHasBeenPosted" => {
                     #[allow(non_camel_case_types)]
                     struct MessageHasBeenPostedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::MessageHasBeenPostedRequest>
                     for MessageHasBeenPostedSvc<T> {
                         type Response = super::MessageHasBeenPostedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::MessageHasBeenPostedRequest>,
@@ -29967,15 +31931,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/MessageHasBeenUpdated" => {
                     #[allow(non_camel_case_types)]
                     struct MessageHasBeenUpdatedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::MessageHasBeenUpdatedRequest>
                     for MessageHasBeenUpdatedSvc<T> {
                         type Response = super::MessageHasBeenUpdatedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::MessageHasBeenUpdatedRequest>,
@@ -30016,15 +31983,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/MessagesWillBeConsumed" => {
                     #[allow(non_camel_case_types)]
                     struct MessagesWillBeConsumedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::MessagesWillBeConsumedRequest>
                     for MessagesWillBeConsumedSvc<T> {
                         type Response = super::MessagesWillBeConsumedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::MessagesWillBeConsumedRequest>,
@@ -30065,15 +32035,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/MessageHasBeenDeleted" => {
                     #[allow(non_camel_case_types)]
                     struct MessageHasBeenDeletedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::MessageHasBeenDeletedRequest>
                     for MessageHasBeenDeletedSvc<T> {
                         type Response = super::MessageHasBeenDeletedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::MessageHasBeenDeletedRequest>,
@@ -30114,15 +32087,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/FileWillBeUploaded" => {
                     #[allow(non_camel_case_types)]
                     struct FileWillBeUploadedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::FileWillBeUploadedRequest>
                     for FileWillBeUploadedSvc<T> {
                         type Response = super::FileWillBeUploadedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::FileWillBeUploadedRequest>,
@@ -30160,15 +32136,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/ReactionHasBeenAdded" => {
                     #[allow(non_camel_case_types)]
                     struct ReactionHasBeenAddedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::ReactionHasBeenAddedRequest>
                     for ReactionHasBeenAddedSvc<T> {
                         type Response = super::ReactionHasBeenAddedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ReactionHasBeenAddedRequest>,
@@ -30206,15 +32185,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/ReactionHasBeenRemoved" => {
                     #[allow(non_camel_case_types)]
                     struct ReactionHasBeenRemovedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::ReactionHasBeenRemovedRequest>
                     for ReactionHasBeenRemovedSvc<T> {
                         type Response = super::ReactionHasBeenRemovedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ReactionHasBeenRemovedRequest>,
@@ -30255,15 +32237,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/NotificationWillBePushed" => {
                     #[allow(non_camel_case_types)]
                     struct NotificationWillBePushedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::NotificationWillBePushedRequest>
                     for NotificationWillBePushedSvc<T> {
                         type Response = super::NotificationWillBePushedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -30306,16 +32291,19 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/EmailNotificationWillBeSent" => {
                     #[allow(non_camel_case_types)]
                     struct EmailNotificationWillBeSentSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<
                         super::EmailNotificationWillBeSentRequest,
                     > for EmailNotificationWillBeSentSvc<T> {
                         type Response = super::EmailNotificationWillBeSentResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -30358,15 +32346,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/PreferencesHaveChanged" => {
                     #[allow(non_camel_case_types)]
                     struct PreferencesHaveChangedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::PreferencesHaveChangedRequest>
                     for PreferencesHaveChangedSvc<T> {
                         type Response = super::PreferencesHaveChangedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::PreferencesHaveChangedRequest>,
@@ -30407,15 +32398,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/UserHasBeenCreated" => {
                     #[allow(non_camel_case_types)]
                     struct UserHasBeenCreatedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::UserHasBeenCreatedRequest>
                     for UserHasBeenCreatedSvc<T> {
                         type Response = super::UserHasBeenCreatedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UserHasBeenCreatedRequest>,
@@ -30453,15 +32447,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/UserWillLogIn" => {
                     #[allow(non_camel_case_types)]
                     struct UserWillLogInSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::UserWillLogInRequest>
                     for UserWillLogInSvc<T> {
                         type Response = super::UserWillLogInResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UserWillLogInRequest>,
@@ -30498,15 +32495,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/UserHasLoggedIn" => {
                     #[allow(non_camel_case_types)]
                     struct UserHasLoggedInSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::UserHasLoggedInRequest>
                     for UserHasLoggedInSvc<T> {
                         type Response = super::UserHasLoggedInResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UserHasLoggedInRequest>,
@@ -30544,15 +32544,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/UserHasBeenDeactivated" => {
                     #[allow(non_camel_case_types)]
                     struct UserHasBeenDeactivatedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::UserHasBeenDeactivatedRequest>
                     for UserHasBeenDeactivatedSvc<T> {
                         type Response = super::UserHasBeenDeactivatedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UserHasBeenDeactivatedRequest>,
@@ -30593,15 +32596,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnSAMLLogin" => {
                     #[allow(non_camel_case_types)]
                     struct OnSAMLLoginSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnSamlLoginRequest>
                     for OnSAMLLoginSvc<T> {
                         type Response = super::OnSamlLoginResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OnSamlLoginRequest>,
@@ -30638,15 +32644,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/ChannelHasBeenCreated" => {
                     #[allow(non_camel_case_types)]
                     struct ChannelHasBeenCreatedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::ChannelHasBeenCreatedRequest>
                     for ChannelHasBeenCreatedSvc<T> {
                         type Response = super::ChannelHasBeenCreatedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ChannelHasBeenCreatedRequest>,
@@ -30687,15 +32696,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/UserHasJoinedChannel" => {
                     #[allow(non_camel_case_types)]
                     struct UserHasJoinedChannelSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::UserHasJoinedChannelRequest>
                     for UserHasJoinedChannelSvc<T> {
                         type Response = super::UserHasJoinedChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UserHasJoinedChannelRequest>,
@@ -30733,15 +32745,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/UserHasLeftChannel" => {
                     #[allow(non_camel_case_types)]
                     struct UserHasLeftChannelSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::UserHasLeftChannelRequest>
                     for UserHasLeftChannelSvc<T> {
                         type Response = super::UserHasLeftChannelResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UserHasLeftChannelRequest>,
@@ -30779,15 +32794,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/UserHasJoinedTeam" => {
                     #[allow(non_camel_case_types)]
                     struct UserHasJoinedTeamSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::UserHasJoinedTeamRequest>
                     for UserHasJoinedTeamSvc<T> {
                         type Response = super::UserHasJoinedTeamResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UserHasJoinedTeamRequest>,
@@ -30825,15 +32843,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/UserHasLeftTeam" => {
                     #[allow(non_camel_case_types)]
                     struct UserHasLeftTeamSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::UserHasLeftTeamRequest>
                     for UserHasLeftTeamSvc<T> {
                         type Response = super::UserHasLeftTeamResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UserHasLeftTeamRequest>,
@@ -30871,15 +32892,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/ExecuteCommand" => {
                     #[allow(non_camel_case_types)]
                     struct ExecuteCommandSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::ExecuteCommandRequest>
                     for ExecuteCommandSvc<T> {
                         type Response = super::ExecuteCommandResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ExecuteCommandRequest>,
@@ -30916,15 +32940,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnWebSocketConnect" => {
                     #[allow(non_camel_case_types)]
                     struct OnWebSocketConnectSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnWebSocketConnectRequest>
                     for OnWebSocketConnectSvc<T> {
                         type Response = super::OnWebSocketConnectResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OnWebSocketConnectRequest>,
@@ -30962,15 +32989,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnWebSocketDisconnect" => {
                     #[allow(non_camel_case_types)]
                     struct OnWebSocketDisconnectSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnWebSocketDisconnectRequest>
                     for OnWebSocketDisconnectSvc<T> {
                         type Response = super::OnWebSocketDisconnectResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OnWebSocketDisconnectRequest>,
@@ -31011,16 +33041,19 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/WebSocketMessageHasBeenPosted" => {
                     #[allow(non_camel_case_types)]
                     struct WebSocketMessageHasBeenPostedSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<
                         super::WebSocketMessageHasBeenPostedRequest,
                     > for WebSocketMessageHasBeenPostedSvc<T> {
                         type Response = super::WebSocketMessageHasBeenPostedResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -31063,15 +33096,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnPluginClusterEvent" => {
                     #[allow(non_camel_case_types)]
                     struct OnPluginClusterEventSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnPluginClusterEventRequest>
                     for OnPluginClusterEventSvc<T> {
                         type Response = super::OnPluginClusterEventResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OnPluginClusterEventRequest>,
@@ -31109,15 +33145,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnSharedChannelsSyncMsg" => {
                     #[allow(non_camel_case_types)]
                     struct OnSharedChannelsSyncMsgSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnSharedChannelsSyncMsgRequest>
                     for OnSharedChannelsSyncMsgSvc<T> {
                         type Response = super::OnSharedChannelsSyncMsgResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -31160,15 +33199,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/OnSharedChannelsPing" => {
                     #[allow(non_camel_case_types)]
                     struct OnSharedChannelsPingSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::OnSharedChannelsPingRequest>
                     for OnSharedChannelsPingSvc<T> {
                         type Response = super::OnSharedChannelsPingResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::OnSharedChannelsPingRequest>,
@@ -31208,16 +33250,19 @@ pub mod plugin_hooks_server {
                     struct OnSharedChannelsAttachmentSyncMsgSvc<T: PluginHooks>(
                         pub Arc<T>,
                     );
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<
                         super::OnSharedChannelsAttachmentSyncMsgRequest,
                     > for OnSharedChannelsAttachmentSyncMsgSvc<T> {
                         type Response = super::OnSharedChannelsAttachmentSyncMsgResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -31262,16 +33307,19 @@ pub mod plugin_hooks_server {
                     struct OnSharedChannelsProfileImageSyncMsgSvc<T: PluginHooks>(
                         pub Arc<T>,
                     );
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<
                         super::OnSharedChannelsProfileImageSyncMsgRequest,
                     > for OnSharedChannelsProfileImageSyncMsgSvc<T> {
                         type Response = super::OnSharedChannelsProfileImageSyncMsgResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -31314,15 +33362,18 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/GenerateSupportData" => {
                     #[allow(non_camel_case_types)]
                     struct GenerateSupportDataSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::UnaryService<super::GenerateSupportDataRequest>
                     for GenerateSupportDataSvc<T> {
                         type Response = super::GenerateSupportDataResponse;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GenerateSupportDataRequest>,
@@ -31360,16 +33411,20 @@ pub mod plugin_hooks_server {
                 "/mattermost.pluginapi.v1.PluginHooks/ServeHTTP" => {
                     #[allow(non_camel_case_types)]
                     struct ServeHTTPSvc<T: PluginHooks>(pub Arc<T>);
+
                     impl<
                         T: PluginHooks,
                     > tonic::server::StreamingService<super::ServeHttpRequest>
                     for ServeHTTPSvc<T> {
                         type Response = super::ServeHttpResponse;
+
                         type ResponseStream = T::ServeHTTPStream;
+
                         type Future = BoxFuture<
                             tonic::Response<Self::ResponseStream>,
                             tonic::Status,
                         >;
+
                         fn call(
                             &mut self,
                             request: tonic::Request<
@@ -31427,6 +33482,7 @@ pub mod plugin_hooks_server {
             }
         }
     }
+
     impl<T> Clone for PluginHooksServer<T> {
         fn clone(&self) -> Self {
             let inner = self.inner.clone();
@@ -31439,8 +33495,10 @@ pub mod plugin_hooks_server {
             }
         }
     }
+
     /// Generated gRPC service name
     pub const SERVICE_NAME: &str = "mattermost.pluginapi.v1.PluginHooks";
+
     impl<T> tonic::server::NamedService for PluginHooksServer<T> {
         const NAME: &'static str = SERVICE_NAME;
     }

@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// Bot accounts.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -22,6 +23,7 @@ pub trait BotsApi {
         &self,
         bot: proto::Bot,
     ) -> impl Future<Output = Result<proto::Bot, Error>> + Send;
+
     /// Changes the fields set in the patch (username, display name, description); the rest stays.
     /// Go: PatchBot(botUserId string, botPatch *model.BotPatch) (*model.Bot, *model.AppError)
     ///
@@ -35,6 +37,7 @@ pub trait BotsApi {
         bot_user_id: impl Into<String>,
         bot_patch: proto::BotPatch,
     ) -> impl Future<Output = Result<proto::Bot, Error>> + Send;
+
     /// Fetches a bot by its user id; with `include_deleted`, deactivated bots are found too.
     /// Go: GetBot(botUserId string, includeDeleted bool) (*model.Bot, *model.AppError)
     ///
@@ -48,6 +51,7 @@ pub trait BotsApi {
         bot_user_id: impl Into<String>,
         include_deleted: bool,
     ) -> impl Future<Output = Result<proto::Bot, Error>> + Send;
+
     /// Lists one page of bots, optionally filtered by owner, deleted state or orphaned state.
     /// Go: GetBots(options *model.BotGetOptions) (slice of *model.Bot, *model.AppError)
     ///
@@ -59,6 +63,7 @@ pub trait BotsApi {
         &self,
         options: proto::BotGetOptions,
     ) -> impl Future<Output = Result<Vec<proto::Bot>, Error>> + Send;
+
     /// Activates or deactivates a bot and its user account; returns the bot.
     /// Go: UpdateBotActive(botUserId string, active bool) (*model.Bot, *model.AppError)
     ///
@@ -72,6 +77,7 @@ pub trait BotsApi {
         bot_user_id: impl Into<String>,
         active: bool,
     ) -> impl Future<Output = Result<proto::Bot, Error>> + Send;
+
     /// Erases a bot and its user account for good; there is no undo.
     /// Go: PermanentDeleteBot(botUserId string) *model.AppError
     ///
@@ -83,6 +89,7 @@ pub trait BotsApi {
         &self,
         bot_user_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Makes sure a bot with this username exists, owned by this plugin, creating or updating it,
     /// and returns its user id. The usual way for a plugin to get its own bot in `OnActivate`.
     /// Go: EnsureBotUser(bot *model.Bot) (string, error)
@@ -96,6 +103,7 @@ pub trait BotsApi {
         bot: proto::Bot,
     ) -> impl Future<Output = Result<String, Error>> + Send;
 }
+
 impl BotsApi for PluginApiClient {
     fn create_bot(
         &self,
@@ -111,6 +119,7 @@ impl BotsApi for PluginApiClient {
             required(response.bot, "bot")
         }
     }
+
     fn patch_bot(
         &self,
         bot_user_id: impl Into<String>,
@@ -127,6 +136,7 @@ impl BotsApi for PluginApiClient {
             required(response.bot, "bot")
         }
     }
+
     fn get_bot(
         &self,
         bot_user_id: impl Into<String>,
@@ -143,6 +153,7 @@ impl BotsApi for PluginApiClient {
             required(response.bot, "bot")
         }
     }
+
     fn get_bots(
         &self,
         options: proto::BotGetOptions,
@@ -157,6 +168,7 @@ impl BotsApi for PluginApiClient {
             Ok(response.bots)
         }
     }
+
     fn update_bot_active(
         &self,
         bot_user_id: impl Into<String>,
@@ -173,6 +185,7 @@ impl BotsApi for PluginApiClient {
             required(response.bot, "bot")
         }
     }
+
     fn permanent_delete_bot(
         &self,
         bot_user_id: impl Into<String>,
@@ -187,6 +200,7 @@ impl BotsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn ensure_bot_user(
         &self,
         bot: proto::Bot,

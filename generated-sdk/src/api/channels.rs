@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// Channels, direct and group messages, channel members and sidebar categories.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -21,6 +22,7 @@ pub trait ChannelsApi {
         &self,
         channel: proto::Channel,
     ) -> impl Future<Output = Result<proto::Channel, Error>> + Send;
+
     /// Archives a channel; its posts are kept.
     /// Go: DeleteChannel(channelId string) *model.AppError
     ///
@@ -32,6 +34,7 @@ pub trait ChannelsApi {
         &self,
         channel_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Lists one page of a team's public channels; `page` counts from 0.
     /// Go: GetPublicChannelsForTeam(teamID string, page, perPage int) (slice of *model.Channel, *model.AppError)
     ///
@@ -47,6 +50,7 @@ pub trait ChannelsApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<Vec<proto::Channel>, Error>> + Send;
+
     /// Fetches one channel by id.
     /// Go: GetChannel(channelId string) (*model.Channel, *model.AppError)
     ///
@@ -58,6 +62,7 @@ pub trait ChannelsApi {
         &self,
         channel_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Channel, Error>> + Send;
+
     /// Fetches a channel by its URL name inside the team with the given id;
     /// `include_deleted` lets archived channels match too.
     /// Go: GetChannelByName(teamID, name string, includeDeleted bool) (*model.Channel, *model.AppError)
@@ -74,6 +79,7 @@ pub trait ChannelsApi {
         name: impl Into<String>,
         include_deleted: bool,
     ) -> impl Future<Output = Result<proto::Channel, Error>> + Send;
+
     /// Fetches a channel by its URL name inside the team with the given URL name;
     /// `include_deleted` lets archived channels match too.
     /// Go: GetChannelByNameForTeamName(teamName, channelName string, includeDeleted bool) (*model.Channel, *model.AppError)
@@ -90,6 +96,7 @@ pub trait ChannelsApi {
         channel_name: impl Into<String>,
         include_deleted: bool,
     ) -> impl Future<Output = Result<proto::Channel, Error>> + Send;
+
     /// Lists the channels a user is in on one team, direct and group messages included.
     /// With an empty `team_id` it covers all the user's teams.
     /// Go: GetChannelsForTeamForUser(teamID, userID string, includeDeleted bool) (slice of *model.Channel, *model.AppError)
@@ -106,6 +113,7 @@ pub trait ChannelsApi {
         user_id: impl Into<String>,
         include_deleted: bool,
     ) -> impl Future<Output = Result<Vec<proto::Channel>, Error>> + Send;
+
     /// Returns member statistics of a channel. Only the member and guest counters are filled in;
     /// the pinned-post and file counters stay 0.
     /// Go: GetChannelStats(channelId string) (*model.ChannelStats, *model.AppError)
@@ -118,6 +126,7 @@ pub trait ChannelsApi {
         &self,
         channel_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::ChannelStats, Error>> + Send;
+
     /// Returns the direct message channel of two users, creating it on first use.
     /// Go: GetDirectChannel(userId1, userId2 string) (*model.Channel, *model.AppError)
     ///
@@ -131,6 +140,7 @@ pub trait ChannelsApi {
         user_id_1: impl Into<String>,
         user_id_2: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Channel, Error>> + Send;
+
     /// Returns the group message channel of the listed users, creating it on first use.
     /// Go: GetGroupChannel(userIds slice of string) (*model.Channel, *model.AppError)
     ///
@@ -142,6 +152,7 @@ pub trait ChannelsApi {
         &self,
         user_ids: Vec<String>,
     ) -> impl Future<Output = Result<proto::Channel, Error>> + Send;
+
     /// Saves changes to a channel (names, header, purpose and so on) and returns it as stored.
     /// Go: UpdateChannel(channel *model.Channel) (*model.Channel, *model.AppError)
     ///
@@ -153,6 +164,7 @@ pub trait ChannelsApi {
         &self,
         channel: proto::Channel,
     ) -> impl Future<Output = Result<proto::Channel, Error>> + Send;
+
     /// Finds a team's channels whose name matches a term.
     /// Go: SearchChannels(teamID string, term string) (slice of *model.Channel, *model.AppError)
     ///
@@ -166,6 +178,7 @@ pub trait ChannelsApi {
         team_id: impl Into<String>,
         term: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::Channel>, Error>> + Send;
+
     /// Puts a user in a channel as if they had joined on their own: the channel shows a join
     /// message rather than an added-by message.
     /// Go: AddChannelMember(channelId, userID string) (*model.ChannelMember, *model.AppError)
@@ -180,6 +193,7 @@ pub trait ChannelsApi {
         channel_id: impl Into<String>,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::ChannelMember, Error>> + Send;
+
     /// Fetches one user's membership of a channel.
     /// Go: GetChannelMember(channelId, userID string) (*model.ChannelMember, *model.AppError)
     ///
@@ -193,6 +207,7 @@ pub trait ChannelsApi {
         channel_id: impl Into<String>,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::ChannelMember, Error>> + Send;
+
     /// Lists one page of a channel's memberships; `page` counts from 0.
     /// Go: GetChannelMembers(channelId string, page, perPage int) (model.ChannelMembers, *model.AppError)
     ///
@@ -208,6 +223,7 @@ pub trait ChannelsApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<Vec<proto::ChannelMember>, Error>> + Send;
+
     /// Fetches the channel memberships of the listed users.
     /// Go: GetChannelMembersByIds(channelId string, userIds slice of string) (model.ChannelMembers, *model.AppError)
     ///
@@ -221,6 +237,7 @@ pub trait ChannelsApi {
         channel_id: impl Into<String>,
         user_ids: Vec<String>,
     ) -> impl Future<Output = Result<Vec<proto::ChannelMember>, Error>> + Send;
+
     /// Lists one page of a user's channel memberships. The server ignores `team_id` and covers
     /// all the user's teams.
     /// Go: GetChannelMembersForUser(teamID, userID string, page, perPage int) (slice of *model.ChannelMember, *model.AppError)
@@ -239,6 +256,7 @@ pub trait ChannelsApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<Vec<proto::ChannelMember>, Error>> + Send;
+
     /// Replaces a member's explicit channel roles with the space-separated `new_roles`.
     /// Go: UpdateChannelMemberRoles(channelId, userID, newRoles string) (*model.ChannelMember, *model.AppError)
     ///
@@ -254,6 +272,7 @@ pub trait ChannelsApi {
         user_id: impl Into<String>,
         new_roles: impl Into<String>,
     ) -> impl Future<Output = Result<proto::ChannelMember, Error>> + Send;
+
     /// Changes a member's notification settings for one channel; keys left out keep their value.
     /// Go: UpdateChannelMemberNotifications(channelId, userID string, notifications map from string to string) (*model.ChannelMember, *model.AppError)
     ///
@@ -269,6 +288,7 @@ pub trait ChannelsApi {
         user_id: impl Into<String>,
         notifications: std::collections::HashMap<String, String>,
     ) -> impl Future<Output = Result<proto::ChannelMember, Error>> + Send;
+
     /// Applies one set of notification settings to many channel memberships (200 at most per call);
     /// nothing else about those memberships is touched.
     /// Go: PatchChannelMembersNotifications(members slice of *model.ChannelMemberIdentifier, notifyProps map from string to string) *model.AppError
@@ -283,6 +303,7 @@ pub trait ChannelsApi {
         members: Vec<proto::ChannelMemberIdentifier>,
         notify_props: std::collections::HashMap<String, String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Takes a user out of a channel.
     /// Go: DeleteChannelMember(channelId, userID string) *model.AppError
     ///
@@ -296,6 +317,7 @@ pub trait ChannelsApi {
         channel_id: impl Into<String>,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Adds a sidebar category for a user in a team and returns it as stored.
     /// Go: CreateChannelSidebarCategory(userID, teamID string, newCategory *model.SidebarCategoryWithChannels) (*model.SidebarCategoryWithChannels, *model.AppError)
     ///
@@ -311,6 +333,7 @@ pub trait ChannelsApi {
         team_id: impl Into<String>,
         new_category: proto::SidebarCategoryWithChannels,
     ) -> impl Future<Output = Result<proto::SidebarCategoryWithChannels, Error>> + Send;
+
     /// Reads a user's sidebar categories in a team, together with their display order.
     /// Go: GetChannelSidebarCategories(userID, teamID string) (*model.OrderedSidebarCategories, *model.AppError)
     ///
@@ -324,6 +347,7 @@ pub trait ChannelsApi {
         user_id: impl Into<String>,
         team_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::OrderedSidebarCategories, Error>> + Send;
+
     /// Saves changes to some of a user's sidebar categories in a team and returns them as stored.
     /// Go: UpdateChannelSidebarCategories(userID, teamID string, categories slice of *model.SidebarCategoryWithChannels) (slice of *model.SidebarCategoryWithChannels, *model.AppError)
     ///
@@ -342,6 +366,7 @@ pub trait ChannelsApi {
         Output = Result<Vec<proto::SidebarCategoryWithChannels>, Error>,
     > + Send;
 }
+
 impl ChannelsApi for PluginApiClient {
     fn create_channel(
         &self,
@@ -357,6 +382,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel, "channel")
         }
     }
+
     fn delete_channel(
         &self,
         channel_id: impl Into<String>,
@@ -371,6 +397,7 @@ impl ChannelsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn get_public_channels_for_team(
         &self,
         team_id: impl Into<String>,
@@ -389,6 +416,7 @@ impl ChannelsApi for PluginApiClient {
             Ok(response.channels)
         }
     }
+
     fn get_channel(
         &self,
         channel_id: impl Into<String>,
@@ -403,6 +431,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel, "channel")
         }
     }
+
     fn get_channel_by_name(
         &self,
         team_id: impl Into<String>,
@@ -421,6 +450,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel, "channel")
         }
     }
+
     fn get_channel_by_name_for_team_name(
         &self,
         team_name: impl Into<String>,
@@ -442,6 +472,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel, "channel")
         }
     }
+
     fn get_channels_for_team_for_user(
         &self,
         team_id: impl Into<String>,
@@ -463,6 +494,7 @@ impl ChannelsApi for PluginApiClient {
             Ok(response.channels)
         }
     }
+
     fn get_channel_stats(
         &self,
         channel_id: impl Into<String>,
@@ -477,6 +509,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel_stats, "channel_stats")
         }
     }
+
     fn get_direct_channel(
         &self,
         user_id_1: impl Into<String>,
@@ -493,6 +526,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel, "channel")
         }
     }
+
     fn get_group_channel(
         &self,
         user_ids: Vec<String>,
@@ -507,6 +541,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel, "channel")
         }
     }
+
     fn update_channel(
         &self,
         channel: proto::Channel,
@@ -521,6 +556,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel, "channel")
         }
     }
+
     fn search_channels(
         &self,
         team_id: impl Into<String>,
@@ -537,6 +573,7 @@ impl ChannelsApi for PluginApiClient {
             Ok(response.channels)
         }
     }
+
     fn add_channel_member(
         &self,
         channel_id: impl Into<String>,
@@ -553,6 +590,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel_member, "channel_member")
         }
     }
+
     fn get_channel_member(
         &self,
         channel_id: impl Into<String>,
@@ -569,6 +607,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel_member, "channel_member")
         }
     }
+
     fn get_channel_members(
         &self,
         channel_id: impl Into<String>,
@@ -587,6 +626,7 @@ impl ChannelsApi for PluginApiClient {
             Ok(response.channel_members)
         }
     }
+
     fn get_channel_members_by_ids(
         &self,
         channel_id: impl Into<String>,
@@ -603,6 +643,7 @@ impl ChannelsApi for PluginApiClient {
             Ok(response.channel_members)
         }
     }
+
     fn get_channel_members_for_user(
         &self,
         team_id: impl Into<String>,
@@ -623,6 +664,7 @@ impl ChannelsApi for PluginApiClient {
             Ok(response.channel_members)
         }
     }
+
     fn update_channel_member_roles(
         &self,
         channel_id: impl Into<String>,
@@ -641,6 +683,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel_member, "channel_member")
         }
     }
+
     fn update_channel_member_notifications(
         &self,
         channel_id: impl Into<String>,
@@ -662,6 +705,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.channel_member, "channel_member")
         }
     }
+
     fn patch_channel_members_notifications(
         &self,
         members: Vec<proto::ChannelMemberIdentifier>,
@@ -681,6 +725,7 @@ impl ChannelsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn delete_channel_member(
         &self,
         channel_id: impl Into<String>,
@@ -697,6 +742,7 @@ impl ChannelsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn create_channel_sidebar_category(
         &self,
         user_id: impl Into<String>,
@@ -718,6 +764,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.category, "category")
         }
     }
+
     fn get_channel_sidebar_categories(
         &self,
         user_id: impl Into<String>,
@@ -737,6 +784,7 @@ impl ChannelsApi for PluginApiClient {
             required(response.categories, "categories")
         }
     }
+
     fn update_channel_sidebar_categories(
         &self,
         user_id: impl Into<String>,

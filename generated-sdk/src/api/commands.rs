@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// Slash commands.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -22,6 +23,7 @@ pub trait CommandsApi {
         &self,
         command: proto::Command,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Withdraws a slash command this plugin registered, named by team id and trigger word.
     /// Go: UnregisterCommand(teamID, trigger string) error
     ///
@@ -35,6 +37,7 @@ pub trait CommandsApi {
         team_id: impl Into<String>,
         trigger: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Runs a slash command with the given arguments, as if a user had typed it, and returns its response.
     /// Go: ExecuteSlashCommand(commandArgs *model.CommandArgs) (*model.CommandResponse, error)
     ///
@@ -46,6 +49,7 @@ pub trait CommandsApi {
         &self,
         command_args: proto::CommandArgs,
     ) -> impl Future<Output = Result<proto::CommandResponse, Error>> + Send;
+
     /// Creates a custom slash command that the server keeps and that outlives the plugin; the plugin
     /// does not serve it. The server records this plugin as owner and leaves the creator empty.
     /// Go: CreateCommand(cmd *model.Command) (*model.Command, error)
@@ -58,6 +62,7 @@ pub trait CommandsApi {
         &self,
         cmd: proto::Command,
     ) -> impl Future<Output = Result<proto::Command, Error>> + Send;
+
     /// Lists every slash command usable in a team: custom, plugin-registered and built-in.
     /// Go: ListCommands(teamID string) (slice of *model.Command, error)
     ///
@@ -66,6 +71,7 @@ pub trait CommandsApi {
         &self,
         team_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::Command>, Error>> + Send;
+
     /// Lists a team's custom slash commands: those made in the UI, over REST or with `CreateCommand`.
     /// Go: ListCustomCommands(teamID string) (slice of *model.Command, error)
     ///
@@ -74,6 +80,7 @@ pub trait CommandsApi {
         &self,
         team_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::Command>, Error>> + Send;
+
     /// Lists the slash commands plugins registered for a team with `RegisterCommand`.
     /// Go: ListPluginCommands(teamID string) (slice of *model.Command, error)
     ///
@@ -82,6 +89,7 @@ pub trait CommandsApi {
         &self,
         team_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::Command>, Error>> + Send;
+
     /// Lists the slash commands built into the server.
     /// Go: ListBuiltInCommands() (slice of *model.Command, error)
     ///
@@ -89,6 +97,7 @@ pub trait CommandsApi {
     fn list_built_in_commands(
         &self,
     ) -> impl Future<Output = Result<Vec<proto::Command>, Error>> + Send;
+
     /// Fetches a slash command by id.
     /// Go: GetCommand(commandID string) (*model.Command, error)
     ///
@@ -97,6 +106,7 @@ pub trait CommandsApi {
         &self,
         command_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Command, Error>> + Send;
+
     /// Saves changes to a slash command. Its id, token and create and delete times are kept, the
     /// trigger is lowercased, this plugin becomes its owner, and an empty team id keeps the old team.
     /// Go: UpdateCommand(commandID string, updatedCmd *model.Command) (*model.Command, error)
@@ -111,6 +121,7 @@ pub trait CommandsApi {
         command_id: impl Into<String>,
         updated_cmd: proto::Command,
     ) -> impl Future<Output = Result<proto::Command, Error>> + Send;
+
     /// Deletes a slash command by id.
     /// Go: DeleteCommand(commandID string) error
     ///
@@ -120,6 +131,7 @@ pub trait CommandsApi {
         command_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl CommandsApi for PluginApiClient {
     fn register_command(
         &self,
@@ -135,6 +147,7 @@ impl CommandsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn unregister_command(
         &self,
         team_id: impl Into<String>,
@@ -151,6 +164,7 @@ impl CommandsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn execute_slash_command(
         &self,
         command_args: proto::CommandArgs,
@@ -165,6 +179,7 @@ impl CommandsApi for PluginApiClient {
             required(response.response, "response")
         }
     }
+
     fn create_command(
         &self,
         cmd: proto::Command,
@@ -179,6 +194,7 @@ impl CommandsApi for PluginApiClient {
             required(response.command, "command")
         }
     }
+
     fn list_commands(
         &self,
         team_id: impl Into<String>,
@@ -193,6 +209,7 @@ impl CommandsApi for PluginApiClient {
             Ok(response.commands)
         }
     }
+
     fn list_custom_commands(
         &self,
         team_id: impl Into<String>,
@@ -207,6 +224,7 @@ impl CommandsApi for PluginApiClient {
             Ok(response.commands)
         }
     }
+
     fn list_plugin_commands(
         &self,
         team_id: impl Into<String>,
@@ -221,6 +239,7 @@ impl CommandsApi for PluginApiClient {
             Ok(response.commands)
         }
     }
+
     fn list_built_in_commands(
         &self,
     ) -> impl Future<Output = Result<Vec<proto::Command>, Error>> + Send {
@@ -233,6 +252,7 @@ impl CommandsApi for PluginApiClient {
             Ok(response.commands)
         }
     }
+
     fn get_command(
         &self,
         command_id: impl Into<String>,
@@ -247,6 +267,7 @@ impl CommandsApi for PluginApiClient {
             required(response.command, "command")
         }
     }
+
     fn update_command(
         &self,
         command_id: impl Into<String>,
@@ -263,6 +284,7 @@ impl CommandsApi for PluginApiClient {
             required(response.command, "command")
         }
     }
+
     fn delete_command(
         &self,
         command_id: impl Into<String>,

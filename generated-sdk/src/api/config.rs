@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::check;
 use crate::{Error, proto};
+
 /// Server configuration and the plugin's own configuration.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -18,6 +19,7 @@ pub trait ConfigApi {
     fn load_plugin_configuration(
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send;
+
     /// Returns the server configuration as JSON, with passwords and other secrets blanked.
     /// Go: GetConfig() *model.Config
     ///
@@ -25,6 +27,7 @@ pub trait ConfigApi {
     fn get_config(
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send;
+
     /// Returns the server configuration as JSON with its secrets intact; handle with care.
     /// Go: GetUnsanitizedConfig() *model.Config
     ///
@@ -32,6 +35,7 @@ pub trait ConfigApi {
     fn get_unsanitized_config(
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send;
+
     /// Replaces the server configuration with the given JSON and persists it.
     /// Go: SaveConfig(config *model.Config) *model.AppError
     ///
@@ -43,6 +47,7 @@ pub trait ConfigApi {
         &self,
         config_json: &serde_json::Value,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Returns this plugin's stored settings as a generic JSON object.
     /// Go: GetPluginConfig() map from string to any
     ///
@@ -52,6 +57,7 @@ pub trait ConfigApi {
     ) -> impl Future<
         Output = Result<serde_json::Map<String, serde_json::Value>, Error>,
     > + Send;
+
     /// Replaces this plugin's stored settings and persists them.
     /// Go: SavePluginConfig(config map from string to any) *model.AppError
     ///
@@ -64,6 +70,7 @@ pub trait ConfigApi {
         config: serde_json::Map<String, serde_json::Value>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl ConfigApi for PluginApiClient {
     fn load_plugin_configuration(
         &self,
@@ -77,6 +84,7 @@ impl ConfigApi for PluginApiClient {
             crate::json::from_bytes(&response.config_json, "config_json")
         }
     }
+
     fn get_config(
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
@@ -88,6 +96,7 @@ impl ConfigApi for PluginApiClient {
             crate::json::from_bytes(&response.config_json, "config_json")
         }
     }
+
     fn get_unsanitized_config(
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
@@ -100,6 +109,7 @@ impl ConfigApi for PluginApiClient {
             crate::json::from_bytes(&response.config_json, "config_json")
         }
     }
+
     fn save_config(
         &self,
         config_json: &serde_json::Value,
@@ -114,6 +124,7 @@ impl ConfigApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn get_plugin_config(
         &self,
     ) -> impl Future<
@@ -127,6 +138,7 @@ impl ConfigApi for PluginApiClient {
             Ok(response.config.map(crate::json::struct_to_object).unwrap_or_default())
         }
     }
+
     fn save_plugin_config(
         &self,
         config: serde_json::Map<String, serde_json::Value>,

@@ -6,8 +6,10 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// What [`EmojiApi::get_emoji_image`] returns, in field order.
 pub type GetEmojiImageOutput = (Vec<u8>, String);
+
 /// Custom emoji.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -27,6 +29,7 @@ pub trait EmojiApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<Vec<proto::Emoji>, Error>> + Send;
+
     /// Fetches a custom emoji by its name.
     /// Go: GetEmojiByName(name string) (*model.Emoji, *model.AppError)
     ///
@@ -38,6 +41,7 @@ pub trait EmojiApi {
         &self,
         name: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Emoji, Error>> + Send;
+
     /// Fetches a custom emoji by its id.
     /// Go: GetEmoji(emojiId string) (*model.Emoji, *model.AppError)
     ///
@@ -49,6 +53,7 @@ pub trait EmojiApi {
         &self,
         emoji_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Emoji, Error>> + Send;
+
     /// Downloads a custom emoji's image together with its MIME type.
     /// Go: GetEmojiImage(emojiId string) (slice of byte, string, *model.AppError)
     ///
@@ -66,6 +71,7 @@ pub trait EmojiApi {
         emoji_id: impl Into<String>,
     ) -> impl Future<Output = Result<GetEmojiImageOutput, Error>> + Send;
 }
+
 impl EmojiApi for PluginApiClient {
     fn get_emoji_list(
         &self,
@@ -85,6 +91,7 @@ impl EmojiApi for PluginApiClient {
             Ok(response.emojis)
         }
     }
+
     fn get_emoji_by_name(
         &self,
         name: impl Into<String>,
@@ -99,6 +106,7 @@ impl EmojiApi for PluginApiClient {
             required(response.emoji, "emoji")
         }
     }
+
     fn get_emoji(
         &self,
         emoji_id: impl Into<String>,
@@ -113,6 +121,7 @@ impl EmojiApi for PluginApiClient {
             required(response.emoji, "emoji")
         }
     }
+
     fn get_emoji_image(
         &self,
         emoji_id: impl Into<String>,

@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::check;
 use crate::{Error, proto};
+
 /// WebSocket events and cluster events.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -26,6 +27,7 @@ pub trait EventsApi {
         payload: serde_json::Map<String, serde_json::Value>,
         broadcast: proto::WebsocketBroadcast,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Sends an event to this plugin's copies on the other nodes of a high-availability cluster
     /// (or on one node, when `opts` names a target), which receive it through the
     /// `OnPluginClusterEvent` hook. Without a cluster the call does nothing.
@@ -42,6 +44,7 @@ pub trait EventsApi {
         opts: proto::PluginClusterEventSendOptions,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl EventsApi for PluginApiClient {
     fn publish_web_socket_event(
         &self,
@@ -61,6 +64,7 @@ impl EventsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn publish_plugin_cluster_event(
         &self,
         event: proto::PluginClusterEvent,

@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// Files, file infos and resumable uploads.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -24,6 +25,7 @@ pub trait FilesApi {
         user_id: impl Into<String>,
         file_ids: Vec<String>,
     ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+
     /// Fetches the metadata of one file by id.
     /// Go: GetFileInfo(fileId string) (*model.FileInfo, *model.AppError)
     ///
@@ -35,6 +37,7 @@ pub trait FilesApi {
         &self,
         file_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::FileInfo, Error>> + Send;
+
     /// Sets the text that full-text search indexes for a file.
     /// Go: SetFileSearchableContent(fileID string, content string) *model.AppError
     ///
@@ -48,6 +51,7 @@ pub trait FilesApi {
         file_id: impl Into<String>,
         content: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Lists one page of file metadata, filtered and ordered by the given options.
     /// Go: GetFileInfos(page, perPage int, opt *model.GetFileInfosOptions) (slice of *model.FileInfo, *model.AppError)
     ///
@@ -63,6 +67,7 @@ pub trait FilesApi {
         per_page: i32,
         options: proto::GetFileInfosOptions,
     ) -> impl Future<Output = Result<Vec<proto::FileInfo>, Error>> + Send;
+
     /// Downloads the content of a file by id.
     /// Go: GetFile(fileId string) (slice of byte, *model.AppError)
     ///
@@ -74,6 +79,7 @@ pub trait FilesApi {
         &self,
         file_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<u8>, Error>> + Send;
+
     /// Returns a public link to a file. Fails when public links are turned off on the server or
     /// when the file is not attached to a post yet.
     /// Go: GetFileLink(fileId string) (string, *model.AppError)
@@ -86,6 +92,7 @@ pub trait FilesApi {
         &self,
         file_id: impl Into<String>,
     ) -> impl Future<Output = Result<String, Error>> + Send;
+
     /// Reads a file straight from the server's file store, by its path within that store.
     /// Go: ReadFile(path string) (slice of byte, *model.AppError)
     ///
@@ -97,6 +104,7 @@ pub trait FilesApi {
         &self,
         path: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<u8>, Error>> + Send;
+
     /// Stores a file in a channel so that a later post can attach it; returns its metadata.
     /// Go: UploadFile(data slice of byte, channelId string, filename string) (*model.FileInfo, *model.AppError)
     ///
@@ -112,6 +120,7 @@ pub trait FilesApi {
         channel_id: impl Into<String>,
         filename: impl Into<String>,
     ) -> impl Future<Output = Result<proto::FileInfo, Error>> + Send;
+
     /// Opens a resumable upload session and returns it with its id.
     /// Go: CreateUploadSession(us *model.UploadSession) (*model.UploadSession, error)
     ///
@@ -123,6 +132,7 @@ pub trait FilesApi {
         &self,
         upload_session: proto::UploadSession,
     ) -> impl Future<Output = Result<proto::UploadSession, Error>> + Send;
+
     /// Sends the next bytes of an upload session; the reply's `file_info` is filled in once the
     /// upload is complete and the file stored.
     /// Go: UploadData(us *model.UploadSession, rd io.Reader) (*model.FileInfo, error)
@@ -137,6 +147,7 @@ pub trait FilesApi {
         upload_session: proto::UploadSession,
         data: impl Into<Vec<u8>>,
     ) -> impl Future<Output = Result<proto::FileInfo, Error>> + Send;
+
     /// Fetches an upload session by id, for example to see how many bytes have arrived.
     /// Go: GetUploadSession(uploadID string) (*model.UploadSession, error)
     ///
@@ -149,6 +160,7 @@ pub trait FilesApi {
         upload_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::UploadSession, Error>> + Send;
 }
+
 impl FilesApi for PluginApiClient {
     fn copy_file_infos(
         &self,
@@ -166,6 +178,7 @@ impl FilesApi for PluginApiClient {
             Ok(response.file_ids)
         }
     }
+
     fn get_file_info(
         &self,
         file_id: impl Into<String>,
@@ -180,6 +193,7 @@ impl FilesApi for PluginApiClient {
             required(response.file_info, "file_info")
         }
     }
+
     fn set_file_searchable_content(
         &self,
         file_id: impl Into<String>,
@@ -196,6 +210,7 @@ impl FilesApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn get_file_infos(
         &self,
         page: i32,
@@ -214,6 +229,7 @@ impl FilesApi for PluginApiClient {
             Ok(response.file_infos)
         }
     }
+
     fn get_file(
         &self,
         file_id: impl Into<String>,
@@ -228,6 +244,7 @@ impl FilesApi for PluginApiClient {
             Ok(response.data)
         }
     }
+
     fn get_file_link(
         &self,
         file_id: impl Into<String>,
@@ -242,6 +259,7 @@ impl FilesApi for PluginApiClient {
             Ok(response.link)
         }
     }
+
     fn read_file(
         &self,
         path: impl Into<String>,
@@ -256,6 +274,7 @@ impl FilesApi for PluginApiClient {
             Ok(response.data)
         }
     }
+
     fn upload_file(
         &self,
         data: impl Into<Vec<u8>>,
@@ -274,6 +293,7 @@ impl FilesApi for PluginApiClient {
             required(response.file_info, "file_info")
         }
     }
+
     fn create_upload_session(
         &self,
         upload_session: proto::UploadSession,
@@ -288,6 +308,7 @@ impl FilesApi for PluginApiClient {
             required(response.upload_session, "upload_session")
         }
     }
+
     fn upload_data(
         &self,
         upload_session: proto::UploadSession,
@@ -304,6 +325,7 @@ impl FilesApi for PluginApiClient {
             required(response.file_info, "file_info")
         }
     }
+
     fn get_upload_session(
         &self,
         upload_id: impl Into<String>,

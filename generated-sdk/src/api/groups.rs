@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// User groups, their members and syncables.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -18,6 +19,7 @@ pub trait GroupsApi {
         &self,
         group_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Group, Error>> + Send;
+
     /// Fetches a group by its name.
     /// Go: GetGroupByName(name string) (*model.Group, *model.AppError)
     ///
@@ -29,6 +31,7 @@ pub trait GroupsApi {
         &self,
         name: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Group, Error>> + Send;
+
     /// Lists one page of the users in a group.
     /// Go: GetGroupMemberUsers(groupID string, page, perPage int) (slice of *model.User, *model.AppError)
     ///
@@ -44,6 +47,7 @@ pub trait GroupsApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send;
+
     /// Lists every group that comes from one source, `ldap` or `custom`.
     /// Go: GetGroupsBySource(groupSource model.GroupSource) (slice of *model.Group, *model.AppError)
     ///
@@ -55,6 +59,7 @@ pub trait GroupsApi {
         &self,
         group_source: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::Group>, Error>> + Send;
+
     /// Lists the groups a user belongs to.
     /// Go: GetGroupsForUser(userID string) (slice of *model.Group, *model.AppError)
     ///
@@ -63,6 +68,7 @@ pub trait GroupsApi {
         &self,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::Group>, Error>> + Send;
+
     /// Puts a user in a group, or revives their membership if it had been removed.
     /// Go: UpsertGroupMember(groupID string, userID string) (*model.GroupMember, *model.AppError)
     ///
@@ -72,6 +78,7 @@ pub trait GroupsApi {
         group_id: impl Into<String>,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::GroupMember, Error>> + Send;
+
     /// Puts several users in a group, reviving any removed memberships.
     /// Go: UpsertGroupMembers(groupID string, userIDs slice of string) (slice of *model.GroupMember, *model.AppError)
     ///
@@ -81,6 +88,7 @@ pub trait GroupsApi {
         group_id: impl Into<String>,
         user_ids: Vec<String>,
     ) -> impl Future<Output = Result<Vec<proto::GroupMember>, Error>> + Send;
+
     /// Fetches a group by the id it has at its source (an LDAP object id, say) and the source kind.
     /// Go: GetGroupByRemoteID(remoteID string, groupSource model.GroupSource) (*model.Group, *model.AppError)
     ///
@@ -94,6 +102,7 @@ pub trait GroupsApi {
         remote_id: impl Into<String>,
         group_source: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Group, Error>> + Send;
+
     /// Creates a group and returns it as stored.
     /// Go: CreateGroup(group *model.Group) (*model.Group, *model.AppError)
     ///
@@ -102,6 +111,7 @@ pub trait GroupsApi {
         &self,
         group: proto::Group,
     ) -> impl Future<Output = Result<proto::Group, Error>> + Send;
+
     /// Saves changes to a group and returns it as stored.
     /// Go: UpdateGroup(group *model.Group) (*model.Group, *model.AppError)
     ///
@@ -110,6 +120,7 @@ pub trait GroupsApi {
         &self,
         group: proto::Group,
     ) -> impl Future<Output = Result<proto::Group, Error>> + Send;
+
     /// Soft-deletes a group and returns it in its deleted state.
     /// Go: DeleteGroup(groupID string) (*model.Group, *model.AppError)
     ///
@@ -118,6 +129,7 @@ pub trait GroupsApi {
         &self,
         group_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Group, Error>> + Send;
+
     /// Brings a soft-deleted group back and returns it.
     /// Go: RestoreGroup(groupID string) (*model.Group, *model.AppError)
     ///
@@ -126,6 +138,7 @@ pub trait GroupsApi {
         &self,
         group_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Group, Error>> + Send;
+
     /// Takes a user out of a group and returns the ended membership.
     /// Go: DeleteGroupMember(groupID string, userID string) (*model.GroupMember, *model.AppError)
     ///
@@ -135,6 +148,7 @@ pub trait GroupsApi {
         group_id: impl Into<String>,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::GroupMember, Error>> + Send;
+
     /// Fetches the link between a group and one team or channel; `syncable_type` is `team` or `channel`.
     /// Go: GetGroupSyncable(groupID string, syncableID string, syncableType model.GroupSyncableType) (*model.GroupSyncable, *model.AppError)
     ///
@@ -150,6 +164,7 @@ pub trait GroupsApi {
         syncable_id: impl Into<String>,
         syncable_type: impl Into<String>,
     ) -> impl Future<Output = Result<proto::GroupSyncable, Error>> + Send;
+
     /// Lists a group's links of one kind: all its teams, or all its channels.
     /// Go: GetGroupSyncables(groupID string, syncableType model.GroupSyncableType) (slice of *model.GroupSyncable, *model.AppError)
     ///
@@ -163,6 +178,7 @@ pub trait GroupsApi {
         group_id: impl Into<String>,
         syncable_type: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::GroupSyncable>, Error>> + Send;
+
     /// Links a group to a team or channel, or updates the link when it already exists.
     /// Go: UpsertGroupSyncable(groupSyncable *model.GroupSyncable) (*model.GroupSyncable, *model.AppError)
     ///
@@ -171,6 +187,7 @@ pub trait GroupsApi {
         &self,
         group_syncable: proto::GroupSyncable,
     ) -> impl Future<Output = Result<proto::GroupSyncable, Error>> + Send;
+
     /// Saves changes to an existing group link, such as its `auto_add` flag.
     /// Go: UpdateGroupSyncable(groupSyncable *model.GroupSyncable) (*model.GroupSyncable, *model.AppError)
     ///
@@ -179,6 +196,7 @@ pub trait GroupsApi {
         &self,
         group_syncable: proto::GroupSyncable,
     ) -> impl Future<Output = Result<proto::GroupSyncable, Error>> + Send;
+
     /// Unlinks a group from a team or channel and returns the removed link.
     /// Go: DeleteGroupSyncable(groupID string, syncableID string, syncableType model.GroupSyncableType) (*model.GroupSyncable, *model.AppError)
     ///
@@ -194,6 +212,7 @@ pub trait GroupsApi {
         syncable_id: impl Into<String>,
         syncable_type: impl Into<String>,
     ) -> impl Future<Output = Result<proto::GroupSyncable, Error>> + Send;
+
     /// Lists one page of groups matching the search options, limited to what the view restrictions allow.
     /// Go: GetGroups(page, perPage int, opts model.GroupSearchOpts, viewRestrictions *model.ViewUsersRestrictions) (slice of *model.Group, *model.AppError)
     ///
@@ -211,6 +230,7 @@ pub trait GroupsApi {
         opts: proto::GroupSearchOpts,
         view_restrictions: proto::ViewUsersRestrictions,
     ) -> impl Future<Output = Result<Vec<proto::Group>, Error>> + Send;
+
     /// Adds group members to the teams and channels their groups are linked to with auto-add,
     /// within the scope and starting time given in the parameters.
     /// Go: CreateDefaultSyncableMemberships(params model.CreateDefaultMembershipParams) *model.AppError
@@ -220,6 +240,7 @@ pub trait GroupsApi {
         &self,
         params: proto::CreateDefaultMembershipParams,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Enforces group constraints everywhere: in each group-constrained team and channel, users
     /// outside the allowed groups lose their membership.
     /// Go: DeleteGroupConstrainedMemberships() *model.AppError
@@ -229,6 +250,7 @@ pub trait GroupsApi {
         &self,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl GroupsApi for PluginApiClient {
     fn get_group(
         &self,
@@ -244,6 +266,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group, "group")
         }
     }
+
     fn get_group_by_name(
         &self,
         name: impl Into<String>,
@@ -258,6 +281,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group, "group")
         }
     }
+
     fn get_group_member_users(
         &self,
         group_id: impl Into<String>,
@@ -276,6 +300,7 @@ impl GroupsApi for PluginApiClient {
             Ok(response.users)
         }
     }
+
     fn get_groups_by_source(
         &self,
         group_source: impl Into<String>,
@@ -290,6 +315,7 @@ impl GroupsApi for PluginApiClient {
             Ok(response.groups)
         }
     }
+
     fn get_groups_for_user(
         &self,
         user_id: impl Into<String>,
@@ -304,6 +330,7 @@ impl GroupsApi for PluginApiClient {
             Ok(response.groups)
         }
     }
+
     fn upsert_group_member(
         &self,
         group_id: impl Into<String>,
@@ -320,6 +347,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group_member, "group_member")
         }
     }
+
     fn upsert_group_members(
         &self,
         group_id: impl Into<String>,
@@ -336,6 +364,7 @@ impl GroupsApi for PluginApiClient {
             Ok(response.group_members)
         }
     }
+
     fn get_group_by_remote_id(
         &self,
         remote_id: impl Into<String>,
@@ -352,6 +381,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group, "group")
         }
     }
+
     fn create_group(
         &self,
         group: proto::Group,
@@ -366,6 +396,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group, "group")
         }
     }
+
     fn update_group(
         &self,
         group: proto::Group,
@@ -380,6 +411,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group, "group")
         }
     }
+
     fn delete_group(
         &self,
         group_id: impl Into<String>,
@@ -394,6 +426,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group, "group")
         }
     }
+
     fn restore_group(
         &self,
         group_id: impl Into<String>,
@@ -408,6 +441,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group, "group")
         }
     }
+
     fn delete_group_member(
         &self,
         group_id: impl Into<String>,
@@ -424,6 +458,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group_member, "group_member")
         }
     }
+
     fn get_group_syncable(
         &self,
         group_id: impl Into<String>,
@@ -442,6 +477,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group_syncable, "group_syncable")
         }
     }
+
     fn get_group_syncables(
         &self,
         group_id: impl Into<String>,
@@ -458,6 +494,7 @@ impl GroupsApi for PluginApiClient {
             Ok(response.group_syncables)
         }
     }
+
     fn upsert_group_syncable(
         &self,
         group_syncable: proto::GroupSyncable,
@@ -472,6 +509,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group_syncable, "group_syncable")
         }
     }
+
     fn update_group_syncable(
         &self,
         group_syncable: proto::GroupSyncable,
@@ -486,6 +524,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group_syncable, "group_syncable")
         }
     }
+
     fn delete_group_syncable(
         &self,
         group_id: impl Into<String>,
@@ -504,6 +543,7 @@ impl GroupsApi for PluginApiClient {
             required(response.group_syncable, "group_syncable")
         }
     }
+
     fn get_groups(
         &self,
         page: i32,
@@ -524,6 +564,7 @@ impl GroupsApi for PluginApiClient {
             Ok(response.groups)
         }
     }
+
     fn create_default_syncable_memberships(
         &self,
         params: proto::CreateDefaultMembershipParams,
@@ -541,6 +582,7 @@ impl GroupsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn delete_group_constrained_memberships(
         &self,
     ) -> impl Future<Output = Result<(), Error>> + Send {

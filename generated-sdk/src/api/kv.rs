@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::check;
 use crate::{Error, proto};
+
 /// The plugin's key-value store.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -24,6 +25,7 @@ pub trait KvStoreApi {
         key: impl Into<String>,
         value: impl Into<Vec<u8>>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Writes `new_value` only if the stored value still equals `old_value`; an empty `old_value`
     /// means the key must not exist yet. `success` false with no error means the value differed.
     /// Go: KVCompareAndSet(key string, oldValue, newValue slice of byte) (bool, *model.AppError)
@@ -40,6 +42,7 @@ pub trait KvStoreApi {
         old_value: impl Into<Vec<u8>>,
         new_value: impl Into<Vec<u8>>,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// Removes `key` only if its stored value equals `old_value`. `success` false with no error
     /// means the value differed or the key was absent.
     /// Go: KVCompareAndDelete(key string, oldValue slice of byte) (bool, *model.AppError)
@@ -54,6 +57,7 @@ pub trait KvStoreApi {
         key: impl Into<String>,
         old_value: impl Into<Vec<u8>>,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// Stores a value with options: an atomic comparison against `old_value`, an expiry, or both.
     /// `success` false with no error means nothing was written.
     /// Go: KVSetWithOptions(key string, value slice of byte, options model.PluginKVSetOptions) (bool, *model.AppError)
@@ -70,6 +74,7 @@ pub trait KvStoreApi {
         value: impl Into<Vec<u8>>,
         options: proto::PluginKvSetOptions,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// Stores a value that disappears after `expire_in_seconds` seconds.
     /// Go: KVSetWithExpiry(key string, value slice of byte, expireInSeconds int64) *model.AppError
     ///
@@ -85,6 +90,7 @@ pub trait KvStoreApi {
         value: impl Into<Vec<u8>>,
         expire_in_seconds: i64,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Reads the value under `key`; for a key never set the value is empty and there is no error.
     /// Go: KVGet(key string) (slice of byte, *model.AppError)
     ///
@@ -96,6 +102,7 @@ pub trait KvStoreApi {
         &self,
         key: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<u8>, Error>> + Send;
+
     /// Removes `key`; removing a key that does not exist is not an error.
     /// Go: KVDelete(key string) *model.AppError
     ///
@@ -107,11 +114,13 @@ pub trait KvStoreApi {
         &self,
         key: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Wipes every key this plugin has stored.
     /// Go: KVDeleteAll() *model.AppError
     ///
     /// Calls `PluginAPI/KVDeleteAll`.
     fn kv_delete_all(&self) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Lists one page of this plugin's keys; `page` counts from 0.
     /// Go: KVList(page, perPage int) (slice of string, *model.AppError)
     ///
@@ -126,6 +135,7 @@ pub trait KvStoreApi {
         per_page: i32,
     ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
 }
+
 impl KvStoreApi for PluginApiClient {
     fn kv_set(
         &self,
@@ -143,6 +153,7 @@ impl KvStoreApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn kv_compare_and_set(
         &self,
         key: impl Into<String>,
@@ -161,6 +172,7 @@ impl KvStoreApi for PluginApiClient {
             Ok(response.success)
         }
     }
+
     fn kv_compare_and_delete(
         &self,
         key: impl Into<String>,
@@ -177,6 +189,7 @@ impl KvStoreApi for PluginApiClient {
             Ok(response.success)
         }
     }
+
     fn kv_set_with_options(
         &self,
         key: impl Into<String>,
@@ -195,6 +208,7 @@ impl KvStoreApi for PluginApiClient {
             Ok(response.success)
         }
     }
+
     fn kv_set_with_expiry(
         &self,
         key: impl Into<String>,
@@ -213,6 +227,7 @@ impl KvStoreApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn kv_get(
         &self,
         key: impl Into<String>,
@@ -227,6 +242,7 @@ impl KvStoreApi for PluginApiClient {
             Ok(response.value)
         }
     }
+
     fn kv_delete(
         &self,
         key: impl Into<String>,
@@ -241,6 +257,7 @@ impl KvStoreApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn kv_delete_all(&self) -> impl Future<Output = Result<(), Error>> + Send {
         let request = proto::KvDeleteAllRequest {};
         let mut raw = self.raw();
@@ -250,6 +267,7 @@ impl KvStoreApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn kv_list(
         &self,
         page: i32,

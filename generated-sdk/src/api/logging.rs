@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::check;
 use crate::{Error, proto};
+
 /// The server log and audit records.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -23,6 +24,7 @@ pub trait LoggingApi {
         msg: impl Into<String>,
         key_value_pairs: Vec<proto::KeyValuePair>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Logs `msg` at info level, with any key-value pairs attached as structured fields.
     /// Go: LogInfo(msg string, keyValuePairs ...any)
     ///
@@ -36,6 +38,7 @@ pub trait LoggingApi {
         msg: impl Into<String>,
         key_value_pairs: Vec<proto::KeyValuePair>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Logs `msg` at error level, with any key-value pairs attached as structured fields.
     /// Go: LogError(msg string, keyValuePairs ...any)
     ///
@@ -49,6 +52,7 @@ pub trait LoggingApi {
         msg: impl Into<String>,
         key_value_pairs: Vec<proto::KeyValuePair>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Logs `msg` at warning level, with any key-value pairs attached as structured fields.
     /// Go: LogWarn(msg string, keyValuePairs ...any)
     ///
@@ -62,6 +66,7 @@ pub trait LoggingApi {
         msg: impl Into<String>,
         key_value_pairs: Vec<proto::KeyValuePair>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Writes a record to the audit log at the default level. Go reports no error.
     /// Go: LogAuditRec(rec *model.AuditRecord)
     ///
@@ -70,6 +75,7 @@ pub trait LoggingApi {
         &self,
         record: proto::AuditRecord,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Writes a record to the audit log at the given level: `debug`, `info`, `warn` or `error`.
     /// Go: LogAuditRecWithLevel(rec *model.AuditRecord, level mlog.Level)
     ///
@@ -84,6 +90,7 @@ pub trait LoggingApi {
         level: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl LoggingApi for PluginApiClient {
     fn log_debug(
         &self,
@@ -101,6 +108,7 @@ impl LoggingApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn log_info(
         &self,
         msg: impl Into<String>,
@@ -117,6 +125,7 @@ impl LoggingApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn log_error(
         &self,
         msg: impl Into<String>,
@@ -133,6 +142,7 @@ impl LoggingApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn log_warn(
         &self,
         msg: impl Into<String>,
@@ -149,6 +159,7 @@ impl LoggingApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn log_audit_rec(
         &self,
         record: proto::AuditRecord,
@@ -163,6 +174,7 @@ impl LoggingApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn log_audit_rec_with_level(
         &self,
         record: proto::AuditRecord,

@@ -8,62 +8,89 @@
 //! in a fake for the server.
 use tonic::transport::{Channel, Endpoint};
 use crate::{Error, proto};
+
 mod users;
 pub use users::UsersApi;
+
 mod teams;
 pub use teams::TeamsApi;
+
 mod channels;
 pub use channels::ChannelsApi;
+
 mod posts;
 pub use posts::PostsApi;
+
 mod files;
 pub use files::FilesApi;
+
 mod kv;
 pub use kv::KvStoreApi;
+
 mod bots;
 pub use bots::BotsApi;
+
 mod config;
 pub use config::ConfigApi;
+
 mod commands;
 pub use commands::CommandsApi;
+
 mod plugins;
 pub use plugins::PluginsApi;
+
 mod groups;
 pub use groups::GroupsApi;
+
 mod properties;
 pub use properties::PropertiesApi;
+
 mod shared_channels;
 pub use shared_channels::SharedChannelsApi;
+
 mod preferences;
 pub use preferences::PreferencesApi;
+
 mod oauth;
 pub use oauth::OAuthApi;
+
 mod emoji;
 pub use emoji::EmojiApi;
+
 mod permissions;
 pub use permissions::PermissionsApi;
+
 mod system;
 pub use system::SystemApi;
+
 mod logging;
 pub use logging::LoggingApi;
+
 mod events;
 pub use events::EventsApi;
+
 mod notifications;
 pub use notifications::NotificationsApi;
+
 mod other;
 pub use other::OtherApi;
+
 /// The raw tonic client the typed methods call.
 pub type RawClient = proto::plugin_api_client::PluginApiClient<Channel>;
+
 /// The environment variable that holds the server's API address for this plugin.
 pub const API_TARGET_ENV: &str = "MATTERMOST_PLUGIN_API_TARGET";
+
 /// The largest message accepted or sent, each way (the server allows 64 MiB).
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+
 /// A client of the server's plugin API. Cloning is cheap: clones share one
 /// connection.
 #[derive(Debug, Clone)]
 pub struct PluginApiClient {
     raw: RawClient,
 }
+
 impl PluginApiClient {
     /// Connects to `target`: `host:port` (as in `MATTERMOST_PLUGIN_API_TARGET`) or a URI.
     pub async fn connect(target: &str) -> Result<Self, Error> {
@@ -75,6 +102,7 @@ impl PluginApiClient {
         let channel = Endpoint::from_shared(uri)?.tcp_nodelay(true).connect().await?;
         Ok(Self::new(channel))
     }
+
     /// Connects to the address the server put in `MATTERMOST_PLUGIN_API_TARGET`.
     pub async fn from_env() -> Result<Self, Error> {
         let target = std::env::var(API_TARGET_ENV)
@@ -89,6 +117,7 @@ impl PluginApiClient {
             })?;
         Self::connect(&target).await
     }
+
     /// Wraps an existing channel, with the server's message size limits.
     pub fn new(channel: Channel) -> Self {
         let raw = RawClient::new(channel)
@@ -96,6 +125,7 @@ impl PluginApiClient {
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
         Self { raw }
     }
+
     /// The raw tonic client, for calls that need request metadata or the
     /// whole response message.
     pub fn raw(&self) -> RawClient {

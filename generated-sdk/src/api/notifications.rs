@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::check;
 use crate::{Error, proto};
+
 /// Email and push notifications.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -26,6 +27,7 @@ pub trait NotificationsApi {
         subject: impl Into<String>,
         html_body: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Pushes a notification to every mobile session of a user. The plugin must itself respect the
     /// server's push content settings and licence; the `NotificationWillBePushed` hook still runs.
     /// Go: SendPushNotification(notification *model.PushNotification, userID string) *model.AppError
@@ -41,6 +43,7 @@ pub trait NotificationsApi {
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl NotificationsApi for PluginApiClient {
     fn send_mail(
         &self,
@@ -60,6 +63,7 @@ impl NotificationsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn send_push_notification(
         &self,
         notification: proto::PushNotification,

@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// OAuth apps.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -18,6 +19,7 @@ pub trait OAuthApi {
         &self,
         app: proto::OAuthApp,
     ) -> impl Future<Output = Result<proto::OAuthApp, Error>> + Send;
+
     /// Fetches an OAuth application by id.
     /// Go: GetOAuthApp(appID string) (*model.OAuthApp, *model.AppError)
     ///
@@ -26,6 +28,7 @@ pub trait OAuthApi {
         &self,
         app_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::OAuthApp, Error>> + Send;
+
     /// Saves changes to an OAuth application and returns it as stored.
     /// Go: UpdateOAuthApp(app *model.OAuthApp) (*model.OAuthApp, *model.AppError)
     ///
@@ -34,6 +37,7 @@ pub trait OAuthApi {
         &self,
         app: proto::OAuthApp,
     ) -> impl Future<Output = Result<proto::OAuthApp, Error>> + Send;
+
     /// Deletes an OAuth application by id.
     /// Go: DeleteOAuthApp(appID string) *model.AppError
     ///
@@ -43,6 +47,7 @@ pub trait OAuthApi {
         app_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl OAuthApi for PluginApiClient {
     fn create_o_auth_app(
         &self,
@@ -58,6 +63,7 @@ impl OAuthApi for PluginApiClient {
             required(response.app, "app")
         }
     }
+
     fn get_o_auth_app(
         &self,
         app_id: impl Into<String>,
@@ -72,6 +78,7 @@ impl OAuthApi for PluginApiClient {
             required(response.app, "app")
         }
     }
+
     fn update_o_auth_app(
         &self,
         app: proto::OAuthApp,
@@ -86,6 +93,7 @@ impl OAuthApi for PluginApiClient {
             required(response.app, "app")
         }
     }
+
     fn delete_o_auth_app(
         &self,
         app_id: impl Into<String>,

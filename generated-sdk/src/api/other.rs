@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::check;
 use crate::{Error, proto};
+
 /// Methods outside the domains above.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -19,6 +20,7 @@ pub trait OtherApi {
         &self,
         dialog: proto::OpenDialogRequest,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Kept only for compatibility: collections and topics are no longer supported by the server.
     /// Go: RegisterCollectionAndTopic(collectionType, topicType string) error
     ///
@@ -33,6 +35,7 @@ pub trait OtherApi {
         topic_type: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl OtherApi for PluginApiClient {
     fn open_interactive_dialog(
         &self,
@@ -48,6 +51,7 @@ impl OtherApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn register_collection_and_topic(
         &self,
         collection_type: impl Into<String>,

@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::check;
 use crate::{Error, proto};
+
 /// Permission checks and role grants.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -24,6 +25,7 @@ pub trait PermissionsApi {
         user_id: impl Into<String>,
         permission_id: impl Into<String>,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// Tells whether a user holds a permission, named by its id, within one team.
     /// Go: HasPermissionToTeam(userID, teamID string, permission *model.Permission) bool
     ///
@@ -39,6 +41,7 @@ pub trait PermissionsApi {
         team_id: impl Into<String>,
         permission_id: impl Into<String>,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// Tells whether a user holds a permission, named by its id, within one channel.
     /// Go: HasPermissionToChannel(userID, channelId string, permission *model.Permission) bool
     ///
@@ -54,6 +57,7 @@ pub trait PermissionsApi {
         channel_id: impl Into<String>,
         permission_id: impl Into<String>,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// Tells whether at least one of the named roles grants the permission.
     /// Go: RolesGrantPermission(roleNames slice of string, permissionId string) bool
     ///
@@ -68,6 +72,7 @@ pub trait PermissionsApi {
         permission_id: impl Into<String>,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
 }
+
 impl PermissionsApi for PluginApiClient {
     fn has_permission_to(
         &self,
@@ -85,6 +90,7 @@ impl PermissionsApi for PluginApiClient {
             Ok(response.has_permission)
         }
     }
+
     fn has_permission_to_team(
         &self,
         user_id: impl Into<String>,
@@ -103,6 +109,7 @@ impl PermissionsApi for PluginApiClient {
             Ok(response.has_permission)
         }
     }
+
     fn has_permission_to_channel(
         &self,
         user_id: impl Into<String>,
@@ -121,6 +128,7 @@ impl PermissionsApi for PluginApiClient {
             Ok(response.has_permission)
         }
     }
+
     fn roles_grant_permission(
         &self,
         role_names: Vec<String>,

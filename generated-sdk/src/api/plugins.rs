@@ -6,8 +6,10 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// What [`PluginsApi::plugin_http`] returns, in field order.
 pub type PluginHttpOutput = (i32, std::collections::HashMap<String, String>, Vec<u8>);
+
 /// Installed plugins, this plugin's identity and plugin-to-plugin HTTP.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -18,6 +20,7 @@ pub trait PluginsApi {
     ///
     /// Calls `PluginAPI/GetBundlePath`.
     fn get_bundle_path(&self) -> impl Future<Output = Result<String, Error>> + Send;
+
     /// Returns the manifests of every installed plugin, whether enabled or not.
     /// Go: GetPlugins() (slice of *model.Manifest, *model.AppError)
     ///
@@ -25,6 +28,7 @@ pub trait PluginsApi {
     fn get_plugins(
         &self,
     ) -> impl Future<Output = Result<Vec<proto::Manifest>, Error>> + Send;
+
     /// Turns on an installed plugin, given its id.
     /// Go: EnablePlugin(id string) *model.AppError
     ///
@@ -36,6 +40,7 @@ pub trait PluginsApi {
         &self,
         id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Turns off a plugin, given its id.
     /// Go: DisablePlugin(id string) *model.AppError
     ///
@@ -47,6 +52,7 @@ pub trait PluginsApi {
         &self,
         id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Turns off a plugin and removes it from the server.
     /// Go: RemovePlugin(id string) *model.AppError
     ///
@@ -58,6 +64,7 @@ pub trait PluginsApi {
         &self,
         id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Reports a plugin's state (not running, starting, running, failed and so on) and version.
     /// Go: GetPluginStatus(id string) (*model.PluginStatus, *model.AppError)
     ///
@@ -69,6 +76,7 @@ pub trait PluginsApi {
         &self,
         id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::PluginStatus, Error>> + Send;
+
     /// Installs a plugin from the bytes of its `.tar.gz` bundle and returns its manifest.
     /// An installed copy is overwritten only when `replace` is set; fails when plugin uploads
     /// are turned off in the server configuration.
@@ -84,11 +92,13 @@ pub trait PluginsApi {
         file_data: impl Into<Vec<u8>>,
         replace: bool,
     ) -> impl Future<Output = Result<proto::Manifest, Error>> + Send;
+
     /// Returns the id of the calling plugin, as declared in its manifest.
     /// Go: GetPluginID() string
     ///
     /// Calls `PluginAPI/GetPluginID`.
     fn get_plugin_id(&self) -> impl Future<Output = Result<String, Error>> + Send;
+
     /// Sends an HTTP request to another plugin on the same server and returns its answer; the first
     /// segment of the URL path is the id of the plugin addressed.
     /// Go: PluginHTTP(request *http.Request) *http.Response
@@ -114,6 +124,7 @@ pub trait PluginsApi {
         body: impl Into<Vec<u8>>,
     ) -> impl Future<Output = Result<PluginHttpOutput, Error>> + Send;
 }
+
 impl PluginsApi for PluginApiClient {
     fn get_bundle_path(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetBundlePathRequest {};
@@ -124,6 +135,7 @@ impl PluginsApi for PluginApiClient {
             Ok(response.path)
         }
     }
+
     fn get_plugins(
         &self,
     ) -> impl Future<Output = Result<Vec<proto::Manifest>, Error>> + Send {
@@ -135,6 +147,7 @@ impl PluginsApi for PluginApiClient {
             Ok(response.manifests)
         }
     }
+
     fn enable_plugin(
         &self,
         id: impl Into<String>,
@@ -149,6 +162,7 @@ impl PluginsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn disable_plugin(
         &self,
         id: impl Into<String>,
@@ -163,6 +177,7 @@ impl PluginsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn remove_plugin(
         &self,
         id: impl Into<String>,
@@ -177,6 +192,7 @@ impl PluginsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn get_plugin_status(
         &self,
         id: impl Into<String>,
@@ -191,6 +207,7 @@ impl PluginsApi for PluginApiClient {
             required(response.status, "status")
         }
     }
+
     fn install_plugin(
         &self,
         file_data: impl Into<Vec<u8>>,
@@ -207,6 +224,7 @@ impl PluginsApi for PluginApiClient {
             required(response.manifest, "manifest")
         }
     }
+
     fn get_plugin_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetPluginIdRequest {};
         let mut raw = self.raw();
@@ -216,6 +234,7 @@ impl PluginsApi for PluginApiClient {
             Ok(response.plugin_id)
         }
     }
+
     fn plugin_http(
         &self,
         method: impl Into<String>,

@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// Posts, ephemeral posts, threads and reactions.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -22,6 +23,7 @@ pub trait PostsApi {
         &self,
         post: proto::Post,
     ) -> impl Future<Output = Result<proto::Post, Error>> + Send;
+
     /// Adds an emoji reaction to a post, in the name of the user given in the reaction.
     /// Go: AddReaction(reaction *model.Reaction) (*model.Reaction, *model.AppError)
     ///
@@ -33,6 +35,7 @@ pub trait PostsApi {
         &self,
         reaction: proto::Reaction,
     ) -> impl Future<Output = Result<proto::Reaction, Error>> + Send;
+
     /// Takes an emoji reaction off a post.
     /// Go: RemoveReaction(reaction *model.Reaction) *model.AppError
     ///
@@ -44,6 +47,7 @@ pub trait PostsApi {
         &self,
         reaction: proto::Reaction,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Lists every reaction on a post.
     /// Go: GetReactions(postId string) (slice of *model.Reaction, *model.AppError)
     ///
@@ -55,6 +59,7 @@ pub trait PostsApi {
         &self,
         post_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::Reaction>, Error>> + Send;
+
     /// Shows a post to a single user without storing it; it is gone after a reload.
     /// Returns the post as delivered.
     /// Go: SendEphemeralPost(userID string, post *model.Post) *model.Post
@@ -69,6 +74,7 @@ pub trait PostsApi {
         user_id: impl Into<String>,
         post: proto::Post,
     ) -> impl Future<Output = Result<proto::Post, Error>> + Send;
+
     /// Rewrites an ephemeral post that a user is already looking at. Marked experimental in Go.
     /// Go: UpdateEphemeralPost(userID string, post *model.Post) *model.Post
     ///
@@ -82,6 +88,7 @@ pub trait PostsApi {
         user_id: impl Into<String>,
         post: proto::Post,
     ) -> impl Future<Output = Result<proto::Post, Error>> + Send;
+
     /// Withdraws an ephemeral post from a user's view. Marked experimental in Go, where it reports no error.
     /// Go: DeleteEphemeralPost(userID, postId string)
     ///
@@ -95,6 +102,7 @@ pub trait PostsApi {
         user_id: impl Into<String>,
         post_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Deletes a post (soft delete); deleting a thread's root post takes its replies with it.
     /// Go: DeletePost(postId string) *model.AppError
     ///
@@ -106,6 +114,7 @@ pub trait PostsApi {
         &self,
         post_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Returns a post along with every other post of its thread.
     /// Go: GetPostThread(postId string) (*model.PostList, *model.AppError)
     ///
@@ -117,6 +126,7 @@ pub trait PostsApi {
         &self,
         post_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::PostList, Error>> + Send;
+
     /// Fetches one post by id.
     /// Go: GetPost(postId string) (*model.Post, *model.AppError)
     ///
@@ -128,6 +138,7 @@ pub trait PostsApi {
         &self,
         post_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Post, Error>> + Send;
+
     /// Returns a channel's posts created or changed after `time`, in milliseconds since the Unix epoch.
     /// Go: GetPostsSince(channelId string, time int64) (*model.PostList, *model.AppError)
     ///
@@ -141,6 +152,7 @@ pub trait PostsApi {
         channel_id: impl Into<String>,
         time: i64,
     ) -> impl Future<Output = Result<proto::PostList, Error>> + Send;
+
     /// Returns one page of the posts that follow a given post in its channel.
     /// Go: GetPostsAfter(channelId, postId string, page, perPage int) (*model.PostList, *model.AppError)
     ///
@@ -158,6 +170,7 @@ pub trait PostsApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<proto::PostList, Error>> + Send;
+
     /// Returns one page of the posts that precede a given post in its channel.
     /// Go: GetPostsBefore(channelId, postId string, page, perPage int) (*model.PostList, *model.AppError)
     ///
@@ -175,6 +188,7 @@ pub trait PostsApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<proto::PostList, Error>> + Send;
+
     /// Returns one page of a channel's posts, newest first; `page` counts from 0.
     /// Go: GetPostsForChannel(channelId string, page, perPage int) (*model.PostList, *model.AppError)
     ///
@@ -190,6 +204,7 @@ pub trait PostsApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<proto::PostList, Error>> + Send;
+
     /// Saves an edited post and returns it as stored.
     /// Go: UpdatePost(post *model.Post) (*model.Post, *model.AppError)
     ///
@@ -201,6 +216,7 @@ pub trait PostsApi {
         &self,
         post: proto::Post,
     ) -> impl Future<Output = Result<proto::Post, Error>> + Send;
+
     /// Searches a team's posts with already parsed search parameters and returns the hits.
     /// Go: SearchPostsInTeam(teamID string, paramsList slice of *model.SearchParams) (slice of *model.Post, *model.AppError)
     ///
@@ -214,6 +230,7 @@ pub trait PostsApi {
         team_id: impl Into<String>,
         params_list: Vec<proto::SearchParams>,
     ) -> impl Future<Output = Result<Vec<proto::Post>, Error>> + Send;
+
     /// Searches a team's posts as one user would, so only channels that user can read count;
     /// the reply holds the posts, their order and the matched terms.
     /// Go: SearchPostsInTeamForUser(teamID string, userID string, searchParams model.SearchParameter) (*model.PostSearchResults, *model.AppError)
@@ -231,6 +248,7 @@ pub trait PostsApi {
         search_params: proto::SearchParameter,
     ) -> impl Future<Output = Result<proto::PostSearchResults, Error>> + Send;
 }
+
 impl PostsApi for PluginApiClient {
     fn create_post(
         &self,
@@ -246,6 +264,7 @@ impl PostsApi for PluginApiClient {
             required(response.post, "post")
         }
     }
+
     fn add_reaction(
         &self,
         reaction: proto::Reaction,
@@ -260,6 +279,7 @@ impl PostsApi for PluginApiClient {
             required(response.reaction, "reaction")
         }
     }
+
     fn remove_reaction(
         &self,
         reaction: proto::Reaction,
@@ -274,6 +294,7 @@ impl PostsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn get_reactions(
         &self,
         post_id: impl Into<String>,
@@ -288,6 +309,7 @@ impl PostsApi for PluginApiClient {
             Ok(response.reactions)
         }
     }
+
     fn send_ephemeral_post(
         &self,
         user_id: impl Into<String>,
@@ -304,6 +326,7 @@ impl PostsApi for PluginApiClient {
             required(response.post, "post")
         }
     }
+
     fn update_ephemeral_post(
         &self,
         user_id: impl Into<String>,
@@ -320,6 +343,7 @@ impl PostsApi for PluginApiClient {
             required(response.post, "post")
         }
     }
+
     fn delete_ephemeral_post(
         &self,
         user_id: impl Into<String>,
@@ -336,6 +360,7 @@ impl PostsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn delete_post(
         &self,
         post_id: impl Into<String>,
@@ -350,6 +375,7 @@ impl PostsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn get_post_thread(
         &self,
         post_id: impl Into<String>,
@@ -364,6 +390,7 @@ impl PostsApi for PluginApiClient {
             required(response.post_list, "post_list")
         }
     }
+
     fn get_post(
         &self,
         post_id: impl Into<String>,
@@ -378,6 +405,7 @@ impl PostsApi for PluginApiClient {
             required(response.post, "post")
         }
     }
+
     fn get_posts_since(
         &self,
         channel_id: impl Into<String>,
@@ -394,6 +422,7 @@ impl PostsApi for PluginApiClient {
             required(response.post_list, "post_list")
         }
     }
+
     fn get_posts_after(
         &self,
         channel_id: impl Into<String>,
@@ -414,6 +443,7 @@ impl PostsApi for PluginApiClient {
             required(response.post_list, "post_list")
         }
     }
+
     fn get_posts_before(
         &self,
         channel_id: impl Into<String>,
@@ -434,6 +464,7 @@ impl PostsApi for PluginApiClient {
             required(response.post_list, "post_list")
         }
     }
+
     fn get_posts_for_channel(
         &self,
         channel_id: impl Into<String>,
@@ -452,6 +483,7 @@ impl PostsApi for PluginApiClient {
             required(response.post_list, "post_list")
         }
     }
+
     fn update_post(
         &self,
         post: proto::Post,
@@ -466,6 +498,7 @@ impl PostsApi for PluginApiClient {
             required(response.post, "post")
         }
     }
+
     fn search_posts_in_team(
         &self,
         team_id: impl Into<String>,
@@ -482,6 +515,7 @@ impl PostsApi for PluginApiClient {
             Ok(response.posts)
         }
     }
+
     fn search_posts_in_team_for_user(
         &self,
         team_id: impl Into<String>,

@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// User preferences.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -25,6 +26,7 @@ pub trait PreferencesApi {
         category: impl Into<String>,
         name: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Preference, Error>> + Send;
+
     /// Reads all preferences of a user.
     /// Go: GetPreferencesForUser(userID string) (slice of model.Preference, *model.AppError)
     ///
@@ -33,6 +35,7 @@ pub trait PreferencesApi {
         &self,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::Preference>, Error>> + Send;
+
     /// Stores the given preferences of a user, adding new ones and overwriting existing ones.
     /// Go: UpdatePreferencesForUser(userID string, preferences slice of model.Preference) *model.AppError
     ///
@@ -46,6 +49,7 @@ pub trait PreferencesApi {
         user_id: impl Into<String>,
         preferences: Vec<proto::Preference>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Deletes the given preferences of a user.
     /// Go: DeletePreferencesForUser(userID string, preferences slice of model.Preference) *model.AppError
     ///
@@ -60,6 +64,7 @@ pub trait PreferencesApi {
         preferences: Vec<proto::Preference>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl PreferencesApi for PluginApiClient {
     fn get_preference_for_user(
         &self,
@@ -79,6 +84,7 @@ impl PreferencesApi for PluginApiClient {
             required(response.preference, "preference")
         }
     }
+
     fn get_preferences_for_user(
         &self,
         user_id: impl Into<String>,
@@ -93,6 +99,7 @@ impl PreferencesApi for PluginApiClient {
             Ok(response.preferences)
         }
     }
+
     fn update_preferences_for_user(
         &self,
         user_id: impl Into<String>,
@@ -109,6 +116,7 @@ impl PreferencesApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn delete_preferences_for_user(
         &self,
         user_id: impl Into<String>,

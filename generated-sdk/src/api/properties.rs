@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// Property groups, fields and values.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -18,6 +19,7 @@ pub trait PropertiesApi {
         &self,
         field: proto::PropertyField,
     ) -> impl Future<Output = Result<proto::PropertyField, Error>> + Send;
+
     /// Fetches a property field by group id and field id.
     /// Go: GetPropertyField(groupID, fieldID string) (*model.PropertyField, error)
     ///
@@ -31,6 +33,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         field_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::PropertyField, Error>> + Send;
+
     /// Fetches several property fields of a group by their ids.
     /// Go: GetPropertyFields(groupID string, ids slice of string) (slice of *model.PropertyField, error)
     ///
@@ -44,6 +47,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         ids: Vec<String>,
     ) -> impl Future<Output = Result<Vec<proto::PropertyField>, Error>> + Send;
+
     /// Saves changes to a property field of a group and returns it as stored.
     /// Go: UpdatePropertyField(groupID string, field *model.PropertyField) (*model.PropertyField, error)
     ///
@@ -57,6 +61,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         field: proto::PropertyField,
     ) -> impl Future<Output = Result<proto::PropertyField, Error>> + Send;
+
     /// Soft-deletes a property field.
     /// Go: DeletePropertyField(groupID, fieldID string) error
     ///
@@ -70,6 +75,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         field_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Lists a group's property fields, filtered by target and paged as the options say.
     /// Go: SearchPropertyFields(groupID string, opts model.PropertyFieldSearchOpts) (slice of *model.PropertyField, error)
     ///
@@ -83,6 +89,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         opts: proto::PropertyFieldSearchOpts,
     ) -> impl Future<Output = Result<Vec<proto::PropertyField>, Error>> + Send;
+
     /// Counts a group's property fields; deleted ones count too when `include_deleted` is set.
     /// Go: CountPropertyFields(groupID string, includeDeleted bool) (int64, error)
     ///
@@ -96,6 +103,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         include_deleted: bool,
     ) -> impl Future<Output = Result<i64, Error>> + Send;
+
     /// Counts a group's property fields attached to one target, named by type and id.
     /// Go: CountPropertyFieldsForTarget(groupID, targetType, targetID string, includeDeleted bool) (int64, error)
     ///
@@ -113,6 +121,7 @@ pub trait PropertiesApi {
         target_id: impl Into<String>,
         include_deleted: bool,
     ) -> impl Future<Output = Result<i64, Error>> + Send;
+
     /// Stores a new value of a property field for a target and returns it with its id.
     /// Go: CreatePropertyValue(value *model.PropertyValue) (*model.PropertyValue, error)
     ///
@@ -121,6 +130,7 @@ pub trait PropertiesApi {
         &self,
         value: proto::PropertyValue,
     ) -> impl Future<Output = Result<proto::PropertyValue, Error>> + Send;
+
     /// Fetches a property value by group id and value id.
     /// Go: GetPropertyValue(groupID, valueID string) (*model.PropertyValue, error)
     ///
@@ -134,6 +144,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         value_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::PropertyValue, Error>> + Send;
+
     /// Fetches several property values of a group by their ids.
     /// Go: GetPropertyValues(groupID string, ids slice of string) (slice of *model.PropertyValue, error)
     ///
@@ -147,6 +158,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         ids: Vec<String>,
     ) -> impl Future<Output = Result<Vec<proto::PropertyValue>, Error>> + Send;
+
     /// Saves changes to a property value of a group and returns it as stored.
     /// Go: UpdatePropertyValue(groupID string, value *model.PropertyValue) (*model.PropertyValue, error)
     ///
@@ -160,6 +172,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         value: proto::PropertyValue,
     ) -> impl Future<Output = Result<proto::PropertyValue, Error>> + Send;
+
     /// Stores a property value, overwriting the one already held for the same field and target.
     /// Go: UpsertPropertyValue(value *model.PropertyValue) (*model.PropertyValue, error)
     ///
@@ -168,6 +181,7 @@ pub trait PropertiesApi {
         &self,
         value: proto::PropertyValue,
     ) -> impl Future<Output = Result<proto::PropertyValue, Error>> + Send;
+
     /// Soft-deletes a property value.
     /// Go: DeletePropertyValue(groupID, valueID string) error
     ///
@@ -181,6 +195,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         value_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Lists a group's property values, filtered by target or field and paged as the options say.
     /// Go: SearchPropertyValues(groupID string, opts model.PropertyValueSearchOpts) (slice of *model.PropertyValue, error)
     ///
@@ -194,6 +209,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         opts: proto::PropertyValueSearchOpts,
     ) -> impl Future<Output = Result<Vec<proto::PropertyValue>, Error>> + Send;
+
     /// Registers a property group under a name and returns it; a name already registered gives back
     /// the existing group.
     /// Go: RegisterPropertyGroup(name string) (*model.PropertyGroup, error)
@@ -206,6 +222,7 @@ pub trait PropertiesApi {
         &self,
         name: impl Into<String>,
     ) -> impl Future<Output = Result<proto::PropertyGroup, Error>> + Send;
+
     /// Fetches a property group by its name.
     /// Go: GetPropertyGroup(name string) (*model.PropertyGroup, error)
     ///
@@ -214,6 +231,7 @@ pub trait PropertiesApi {
         &self,
         name: impl Into<String>,
     ) -> impl Future<Output = Result<proto::PropertyGroup, Error>> + Send;
+
     /// Fetches a property field of a group by target id and field name.
     /// Go: GetPropertyFieldByName(groupID, targetID, name string) (*model.PropertyField, error)
     ///
@@ -229,6 +247,7 @@ pub trait PropertiesApi {
         target_id: impl Into<String>,
         name: impl Into<String>,
     ) -> impl Future<Output = Result<proto::PropertyField, Error>> + Send;
+
     /// Saves changes to several property fields of a group at once.
     /// Go: UpdatePropertyFields(groupID string, fields slice of *model.PropertyField) (slice of *model.PropertyField, error)
     ///
@@ -238,6 +257,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         fields: Vec<proto::PropertyField>,
     ) -> impl Future<Output = Result<Vec<proto::PropertyField>, Error>> + Send;
+
     /// Saves changes to several property values of a group at once.
     /// Go: UpdatePropertyValues(groupID string, values slice of *model.PropertyValue) (slice of *model.PropertyValue, error)
     ///
@@ -247,6 +267,7 @@ pub trait PropertiesApi {
         group_id: impl Into<String>,
         values: Vec<proto::PropertyValue>,
     ) -> impl Future<Output = Result<Vec<proto::PropertyValue>, Error>> + Send;
+
     /// Stores several property values at once, overwriting those already held for the same field and target.
     /// Go: UpsertPropertyValues(values slice of *model.PropertyValue) (slice of *model.PropertyValue, error)
     ///
@@ -255,6 +276,7 @@ pub trait PropertiesApi {
         &self,
         values: Vec<proto::PropertyValue>,
     ) -> impl Future<Output = Result<Vec<proto::PropertyValue>, Error>> + Send;
+
     /// Deletes every property value a group holds for one target, named by type and id.
     /// Go: DeletePropertyValuesForTarget(groupID, targetType, targetID string) error
     ///
@@ -270,6 +292,7 @@ pub trait PropertiesApi {
         target_type: impl Into<String>,
         target_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Deletes every value stored for one property field.
     /// Go: DeletePropertyValuesForField(groupID, fieldID string) error
     ///
@@ -280,6 +303,7 @@ pub trait PropertiesApi {
         field_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl PropertiesApi for PluginApiClient {
     fn create_property_field(
         &self,
@@ -295,6 +319,7 @@ impl PropertiesApi for PluginApiClient {
             required(response.field, "field")
         }
     }
+
     fn get_property_field(
         &self,
         group_id: impl Into<String>,
@@ -311,6 +336,7 @@ impl PropertiesApi for PluginApiClient {
             required(response.field, "field")
         }
     }
+
     fn get_property_fields(
         &self,
         group_id: impl Into<String>,
@@ -327,6 +353,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(response.fields)
         }
     }
+
     fn update_property_field(
         &self,
         group_id: impl Into<String>,
@@ -343,6 +370,7 @@ impl PropertiesApi for PluginApiClient {
             required(response.field, "field")
         }
     }
+
     fn delete_property_field(
         &self,
         group_id: impl Into<String>,
@@ -359,6 +387,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn search_property_fields(
         &self,
         group_id: impl Into<String>,
@@ -375,6 +404,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(response.fields)
         }
     }
+
     fn count_property_fields(
         &self,
         group_id: impl Into<String>,
@@ -391,6 +421,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(response.count)
         }
     }
+
     fn count_property_fields_for_target(
         &self,
         group_id: impl Into<String>,
@@ -414,6 +445,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(response.count)
         }
     }
+
     fn create_property_value(
         &self,
         value: proto::PropertyValue,
@@ -428,6 +460,7 @@ impl PropertiesApi for PluginApiClient {
             required(response.value, "value")
         }
     }
+
     fn get_property_value(
         &self,
         group_id: impl Into<String>,
@@ -444,6 +477,7 @@ impl PropertiesApi for PluginApiClient {
             required(response.value, "value")
         }
     }
+
     fn get_property_values(
         &self,
         group_id: impl Into<String>,
@@ -460,6 +494,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(response.values)
         }
     }
+
     fn update_property_value(
         &self,
         group_id: impl Into<String>,
@@ -476,6 +511,7 @@ impl PropertiesApi for PluginApiClient {
             required(response.value, "value")
         }
     }
+
     fn upsert_property_value(
         &self,
         value: proto::PropertyValue,
@@ -490,6 +526,7 @@ impl PropertiesApi for PluginApiClient {
             required(response.value, "value")
         }
     }
+
     fn delete_property_value(
         &self,
         group_id: impl Into<String>,
@@ -506,6 +543,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn search_property_values(
         &self,
         group_id: impl Into<String>,
@@ -522,6 +560,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(response.values)
         }
     }
+
     fn register_property_group(
         &self,
         name: impl Into<String>,
@@ -536,6 +575,7 @@ impl PropertiesApi for PluginApiClient {
             required(response.group, "group")
         }
     }
+
     fn get_property_group(
         &self,
         name: impl Into<String>,
@@ -550,6 +590,7 @@ impl PropertiesApi for PluginApiClient {
             required(response.group, "group")
         }
     }
+
     fn get_property_field_by_name(
         &self,
         group_id: impl Into<String>,
@@ -568,6 +609,7 @@ impl PropertiesApi for PluginApiClient {
             required(response.field, "field")
         }
     }
+
     fn update_property_fields(
         &self,
         group_id: impl Into<String>,
@@ -584,6 +626,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(response.fields)
         }
     }
+
     fn update_property_values(
         &self,
         group_id: impl Into<String>,
@@ -600,6 +643,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(response.values)
         }
     }
+
     fn upsert_property_values(
         &self,
         values: Vec<proto::PropertyValue>,
@@ -614,6 +658,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(response.values)
         }
     }
+
     fn delete_property_values_for_target(
         &self,
         group_id: impl Into<String>,
@@ -635,6 +680,7 @@ impl PropertiesApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn delete_property_values_for_field(
         &self,
         group_id: impl Into<String>,

@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// Shared channels and remote clusters.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -20,6 +21,7 @@ pub trait SharedChannelsApi {
         &self,
         opts: proto::RegisterPluginOpts,
     ) -> impl Future<Output = Result<String, Error>> + Send;
+
     /// Drops every shared-channels remote of this plugin, so no more sync traffic arrives;
     /// meant for cleanup in `OnDeactivate`.
     /// Go: UnregisterPluginForSharedChannels(pluginID string) error
@@ -29,6 +31,7 @@ pub trait SharedChannelsApi {
         &self,
         plugin_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Marks a channel as shared. No remote receives anything until it is invited with
     /// `InviteRemoteToChannel`.
     /// Go: ShareChannel(sc *model.SharedChannel) (*model.SharedChannel, error)
@@ -38,6 +41,7 @@ pub trait SharedChannelsApi {
         &self,
         shared_channel: proto::SharedChannel,
     ) -> impl Future<Output = Result<proto::SharedChannel, Error>> + Send;
+
     /// Changes how a shared channel is presented: share name, display name, purpose, header.
     /// Go: UpdateSharedChannel(sc *model.SharedChannel) (*model.SharedChannel, error)
     ///
@@ -46,6 +50,7 @@ pub trait SharedChannelsApi {
         &self,
         shared_channel: proto::SharedChannel,
     ) -> impl Future<Output = Result<proto::SharedChannel, Error>> + Send;
+
     /// Stops sharing a channel and uninvites all its remotes; `unshared` tells whether it was shared.
     /// Go: UnshareChannel(channelID string) (unshared bool, err error)
     ///
@@ -54,6 +59,7 @@ pub trait SharedChannelsApi {
         &self,
         channel_id: impl Into<String>,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// Moves the sync point of a channel for one remote: forward to skip old posts, back to resend them.
     /// Nothing is sent until the channel changes or `SyncSharedChannel` is called.
     /// Go: UpdateSharedChannelCursor(channelID, remoteID string, cusror model.GetPostsSinceForSyncCursor) error
@@ -70,6 +76,7 @@ pub trait SharedChannelsApi {
         remote_id: impl Into<String>,
         cursor: proto::GetPostsSinceForSyncCursor,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Makes the server send a shared channel's pending changes to all its remotes right away.
     /// Go: SyncSharedChannel(channelID string) error
     ///
@@ -78,6 +85,7 @@ pub trait SharedChannelsApi {
         &self,
         channel_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Starts syncing a channel to a remote (possibly this plugin). With `share_if_not_shared`, a
     /// channel that is not shared yet gets shared first.
     /// Go: InviteRemoteToChannel(channelID string, remoteID string, userID string, shareIfNotShared bool) error
@@ -96,6 +104,7 @@ pub trait SharedChannelsApi {
         user_id: impl Into<String>,
         share_if_not_shared: bool,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Stops syncing a channel to a remote.
     /// Go: UninviteRemoteFromChannel(channelID string, remoteID string) error
     ///
@@ -110,6 +119,7 @@ pub trait SharedChannelsApi {
         remote_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl SharedChannelsApi for PluginApiClient {
     fn register_plugin_for_shared_channels(
         &self,
@@ -128,6 +138,7 @@ impl SharedChannelsApi for PluginApiClient {
             Ok(response.remote_id)
         }
     }
+
     fn unregister_plugin_for_shared_channels(
         &self,
         plugin_id: impl Into<String>,
@@ -145,6 +156,7 @@ impl SharedChannelsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn share_channel(
         &self,
         shared_channel: proto::SharedChannel,
@@ -159,6 +171,7 @@ impl SharedChannelsApi for PluginApiClient {
             required(response.shared_channel, "shared_channel")
         }
     }
+
     fn update_shared_channel(
         &self,
         shared_channel: proto::SharedChannel,
@@ -173,6 +186,7 @@ impl SharedChannelsApi for PluginApiClient {
             required(response.shared_channel, "shared_channel")
         }
     }
+
     fn unshare_channel(
         &self,
         channel_id: impl Into<String>,
@@ -187,6 +201,7 @@ impl SharedChannelsApi for PluginApiClient {
             Ok(response.unshared)
         }
     }
+
     fn update_shared_channel_cursor(
         &self,
         channel_id: impl Into<String>,
@@ -205,6 +220,7 @@ impl SharedChannelsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn sync_shared_channel(
         &self,
         channel_id: impl Into<String>,
@@ -219,6 +235,7 @@ impl SharedChannelsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn invite_remote_to_channel(
         &self,
         channel_id: impl Into<String>,
@@ -239,6 +256,7 @@ impl SharedChannelsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn uninvite_remote_from_channel(
         &self,
         channel_id: impl Into<String>,

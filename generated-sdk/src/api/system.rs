@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::check;
 use crate::{Error, proto};
+
 /// The server: version, license, telemetry ids, cloud limits.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -17,32 +18,38 @@ pub trait SystemApi {
     fn get_license(
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send;
+
     /// Tells whether the server is an Enterprise-ready build.
     /// Go: IsEnterpriseReady() bool
     ///
     /// Calls `PluginAPI/IsEnterpriseReady`.
     fn is_enterprise_ready(&self) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// Returns the server's version string, such as `9.11.0`.
     /// Go: GetServerVersion() string
     ///
     /// Calls `PluginAPI/GetServerVersion`.
     fn get_server_version(&self) -> impl Future<Output = Result<String, Error>> + Send;
+
     /// Returns when this Mattermost installation first ran, in milliseconds since the Unix epoch.
     /// Go: GetSystemInstallDate() (int64, *model.AppError)
     ///
     /// Calls `PluginAPI/GetSystemInstallDate`.
     fn get_system_install_date(&self) -> impl Future<Output = Result<i64, Error>> + Send;
+
     /// Returns the id by which the server identifies itself in diagnostic reports; today the same
     /// value as `GetTelemetryId`.
     /// Go: GetDiagnosticId() string
     ///
     /// Calls `PluginAPI/GetDiagnosticId`.
     fn get_diagnostic_id(&self) -> impl Future<Output = Result<String, Error>> + Send;
+
     /// Returns the id by which the server identifies itself in telemetry.
     /// Go: GetTelemetryId() string
     ///
     /// Calls `PluginAPI/GetTelemetryId`.
     fn get_telemetry_id(&self) -> impl Future<Output = Result<String, Error>> + Send;
+
     /// Returns the limits of a Cloud workspace as JSON; empty when the server has none.
     /// Go: GetCloudLimits() (*model.ProductLimits, error)
     ///
@@ -50,6 +57,7 @@ pub trait SystemApi {
     fn get_cloud_limits(
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send;
+
     /// Asks for a trial licence sized for `users` and installs it; the requester must accept the terms.
     /// Go: RequestTrialLicense(requesterID string, users int, termsAccepted bool, receiveEmailsAccepted bool) *model.AppError
     ///
@@ -68,6 +76,7 @@ pub trait SystemApi {
         receive_emails_accepted: bool,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
 impl SystemApi for PluginApiClient {
     fn get_license(
         &self,
@@ -80,6 +89,7 @@ impl SystemApi for PluginApiClient {
             crate::json::from_bytes(&response.license_json, "license_json")
         }
     }
+
     fn is_enterprise_ready(&self) -> impl Future<Output = Result<bool, Error>> + Send {
         let request = proto::IsEnterpriseReadyRequest {};
         let mut raw = self.raw();
@@ -89,6 +99,7 @@ impl SystemApi for PluginApiClient {
             Ok(response.is_enterprise_ready)
         }
     }
+
     fn get_server_version(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetServerVersionRequest {};
         let mut raw = self.raw();
@@ -98,6 +109,7 @@ impl SystemApi for PluginApiClient {
             Ok(response.version)
         }
     }
+
     fn get_system_install_date(
         &self,
     ) -> impl Future<Output = Result<i64, Error>> + Send {
@@ -110,6 +122,7 @@ impl SystemApi for PluginApiClient {
             Ok(response.install_date)
         }
     }
+
     fn get_diagnostic_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetDiagnosticIdRequest {};
         let mut raw = self.raw();
@@ -119,6 +132,7 @@ impl SystemApi for PluginApiClient {
             Ok(response.diagnostic_id)
         }
     }
+
     fn get_telemetry_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetTelemetryIdRequest {};
         let mut raw = self.raw();
@@ -128,6 +142,7 @@ impl SystemApi for PluginApiClient {
             Ok(response.telemetry_id)
         }
     }
+
     fn get_cloud_limits(
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
@@ -139,6 +154,7 @@ impl SystemApi for PluginApiClient {
             crate::json::from_bytes(&response.limits_json, "limits_json")
         }
     }
+
     fn request_trial_license(
         &self,
         requester_id: impl Into<String>,

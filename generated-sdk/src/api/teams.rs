@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// Teams, team members and team icons.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -21,6 +22,7 @@ pub trait TeamsApi {
         &self,
         team: proto::Team,
     ) -> impl Future<Output = Result<proto::Team, Error>> + Send;
+
     /// Archives a team (a soft delete: `delete_at` is set, the data stays).
     /// Go: DeleteTeam(teamID string) *model.AppError
     ///
@@ -29,11 +31,13 @@ pub trait TeamsApi {
         &self,
         team_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Lists every team on the server.
     /// Go: GetTeams() (slice of *model.Team, *model.AppError)
     ///
     /// Calls `PluginAPI/GetTeams`.
     fn get_teams(&self) -> impl Future<Output = Result<Vec<proto::Team>, Error>> + Send;
+
     /// Fetches one team by id.
     /// Go: GetTeam(teamID string) (*model.Team, *model.AppError)
     ///
@@ -42,6 +46,7 @@ pub trait TeamsApi {
         &self,
         team_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Team, Error>> + Send;
+
     /// Fetches one team by its URL name.
     /// Go: GetTeamByName(name string) (*model.Team, *model.AppError)
     ///
@@ -53,6 +58,7 @@ pub trait TeamsApi {
         &self,
         name: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Team, Error>> + Send;
+
     /// Gives, for every team a user belongs to, how many messages and mentions are still unread.
     /// Go: GetTeamsUnreadForUser(userID string) (slice of *model.TeamUnread, *model.AppError)
     ///
@@ -61,6 +67,7 @@ pub trait TeamsApi {
         &self,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::TeamUnread>, Error>> + Send;
+
     /// Saves changes to a team (send the complete record) and returns it as stored.
     /// Go: UpdateTeam(team *model.Team) (*model.Team, *model.AppError)
     ///
@@ -72,6 +79,7 @@ pub trait TeamsApi {
         &self,
         team: proto::Team,
     ) -> impl Future<Output = Result<proto::Team, Error>> + Send;
+
     /// Finds teams whose name or display name matches a term.
     /// Go: SearchTeams(term string) (slice of *model.Team, *model.AppError)
     ///
@@ -83,6 +91,7 @@ pub trait TeamsApi {
         &self,
         term: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::Team>, Error>> + Send;
+
     /// Lists the teams a user is a member of.
     /// Go: GetTeamsForUser(userID string) (slice of *model.Team, *model.AppError)
     ///
@@ -91,6 +100,7 @@ pub trait TeamsApi {
         &self,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::Team>, Error>> + Send;
+
     /// Adds a user to a team and returns the new membership.
     /// Go: CreateTeamMember(teamID, userID string) (*model.TeamMember, *model.AppError)
     ///
@@ -100,6 +110,7 @@ pub trait TeamsApi {
         team_id: impl Into<String>,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::TeamMember, Error>> + Send;
+
     /// Adds several users to a team on behalf of `requestor_id`; a user who cannot be added
     /// makes the whole call fail.
     /// Go: CreateTeamMembers(teamID string, userIds slice of string, requestorId string) (slice of *model.TeamMember, *model.AppError)
@@ -116,6 +127,7 @@ pub trait TeamsApi {
         user_ids: Vec<String>,
         requestor_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::TeamMember>, Error>> + Send;
+
     /// Adds several users to a team but carries on past failures: each entry of the reply holds
     /// either that user's membership or the reason they were not added.
     /// Go: CreateTeamMembersGracefully(teamID string, userIds slice of string, requestorId string) (slice of *model.TeamMemberWithError, *model.AppError)
@@ -132,6 +144,7 @@ pub trait TeamsApi {
         user_ids: Vec<String>,
         requestor_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<proto::TeamMemberWithError>, Error>> + Send;
+
     /// Takes a user out of a team on behalf of `requestor_id`.
     /// Go: DeleteTeamMember(teamID, userID, requestorId string) *model.AppError
     ///
@@ -147,6 +160,7 @@ pub trait TeamsApi {
         user_id: impl Into<String>,
         requestor_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Lists one page of a team's memberships; `page` counts from 0.
     /// Go: GetTeamMembers(teamID string, page, perPage int) (slice of *model.TeamMember, *model.AppError)
     ///
@@ -162,6 +176,7 @@ pub trait TeamsApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<Vec<proto::TeamMember>, Error>> + Send;
+
     /// Fetches one user's membership of one team; a user outside the team gives a not-found error.
     /// Go: GetTeamMember(teamID, userID string) (*model.TeamMember, *model.AppError)
     ///
@@ -171,6 +186,7 @@ pub trait TeamsApi {
         team_id: impl Into<String>,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::TeamMember, Error>> + Send;
+
     /// Lists one page of a user's memberships across all teams.
     /// Go: GetTeamMembersForUser(userID string, page int, perPage int) (slice of *model.TeamMember, *model.AppError)
     ///
@@ -186,6 +202,7 @@ pub trait TeamsApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<Vec<proto::TeamMember>, Error>> + Send;
+
     /// Replaces a member's explicit team roles with the space-separated `new_roles`.
     /// Go: UpdateTeamMemberRoles(teamID, userID, newRoles string) (*model.TeamMember, *model.AppError)
     ///
@@ -201,6 +218,7 @@ pub trait TeamsApi {
         user_id: impl Into<String>,
         new_roles: impl Into<String>,
     ) -> impl Future<Output = Result<proto::TeamMember, Error>> + Send;
+
     /// Downloads a team's icon as encoded image bytes.
     /// Go: GetTeamIcon(teamID string) (slice of byte, *model.AppError)
     ///
@@ -209,6 +227,7 @@ pub trait TeamsApi {
         &self,
         team_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<u8>, Error>> + Send;
+
     /// Replaces a team's icon with the given encoded image.
     /// Go: SetTeamIcon(teamID string, data slice of byte) *model.AppError
     ///
@@ -222,6 +241,7 @@ pub trait TeamsApi {
         team_id: impl Into<String>,
         data: impl Into<Vec<u8>>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Drops a team's custom icon, so clients show the default one again.
     /// Go: RemoveTeamIcon(teamID string) *model.AppError
     ///
@@ -230,6 +250,7 @@ pub trait TeamsApi {
         &self,
         team_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Counts a team's members, all of them and the active ones.
     /// Go: GetTeamStats(teamID string) (*model.TeamStats, *model.AppError)
     ///
@@ -239,6 +260,7 @@ pub trait TeamsApi {
         team_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::TeamStats, Error>> + Send;
 }
+
 impl TeamsApi for PluginApiClient {
     fn create_team(
         &self,
@@ -254,6 +276,7 @@ impl TeamsApi for PluginApiClient {
             required(response.team, "team")
         }
     }
+
     fn delete_team(
         &self,
         team_id: impl Into<String>,
@@ -268,6 +291,7 @@ impl TeamsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn get_teams(&self) -> impl Future<Output = Result<Vec<proto::Team>, Error>> + Send {
         let request = proto::GetTeamsRequest {};
         let mut raw = self.raw();
@@ -277,6 +301,7 @@ impl TeamsApi for PluginApiClient {
             Ok(response.teams)
         }
     }
+
     fn get_team(
         &self,
         team_id: impl Into<String>,
@@ -291,6 +316,7 @@ impl TeamsApi for PluginApiClient {
             required(response.team, "team")
         }
     }
+
     fn get_team_by_name(
         &self,
         name: impl Into<String>,
@@ -305,6 +331,7 @@ impl TeamsApi for PluginApiClient {
             required(response.team, "team")
         }
     }
+
     fn get_teams_unread_for_user(
         &self,
         user_id: impl Into<String>,
@@ -319,6 +346,7 @@ impl TeamsApi for PluginApiClient {
             Ok(response.team_unreads)
         }
     }
+
     fn update_team(
         &self,
         team: proto::Team,
@@ -333,6 +361,7 @@ impl TeamsApi for PluginApiClient {
             required(response.team, "team")
         }
     }
+
     fn search_teams(
         &self,
         term: impl Into<String>,
@@ -347,6 +376,7 @@ impl TeamsApi for PluginApiClient {
             Ok(response.teams)
         }
     }
+
     fn get_teams_for_user(
         &self,
         user_id: impl Into<String>,
@@ -361,6 +391,7 @@ impl TeamsApi for PluginApiClient {
             Ok(response.teams)
         }
     }
+
     fn create_team_member(
         &self,
         team_id: impl Into<String>,
@@ -377,6 +408,7 @@ impl TeamsApi for PluginApiClient {
             required(response.team_member, "team_member")
         }
     }
+
     fn create_team_members(
         &self,
         team_id: impl Into<String>,
@@ -395,6 +427,7 @@ impl TeamsApi for PluginApiClient {
             Ok(response.team_members)
         }
     }
+
     fn create_team_members_gracefully(
         &self,
         team_id: impl Into<String>,
@@ -416,6 +449,7 @@ impl TeamsApi for PluginApiClient {
             Ok(response.team_members)
         }
     }
+
     fn delete_team_member(
         &self,
         team_id: impl Into<String>,
@@ -434,6 +468,7 @@ impl TeamsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn get_team_members(
         &self,
         team_id: impl Into<String>,
@@ -452,6 +487,7 @@ impl TeamsApi for PluginApiClient {
             Ok(response.team_members)
         }
     }
+
     fn get_team_member(
         &self,
         team_id: impl Into<String>,
@@ -468,6 +504,7 @@ impl TeamsApi for PluginApiClient {
             required(response.team_member, "team_member")
         }
     }
+
     fn get_team_members_for_user(
         &self,
         user_id: impl Into<String>,
@@ -486,6 +523,7 @@ impl TeamsApi for PluginApiClient {
             Ok(response.team_members)
         }
     }
+
     fn update_team_member_roles(
         &self,
         team_id: impl Into<String>,
@@ -504,6 +542,7 @@ impl TeamsApi for PluginApiClient {
             required(response.team_member, "team_member")
         }
     }
+
     fn get_team_icon(
         &self,
         team_id: impl Into<String>,
@@ -518,6 +557,7 @@ impl TeamsApi for PluginApiClient {
             Ok(response.icon)
         }
     }
+
     fn set_team_icon(
         &self,
         team_id: impl Into<String>,
@@ -534,6 +574,7 @@ impl TeamsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn remove_team_icon(
         &self,
         team_id: impl Into<String>,
@@ -548,6 +589,7 @@ impl TeamsApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn get_team_stats(
         &self,
         team_id: impl Into<String>,

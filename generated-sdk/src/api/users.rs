@@ -6,6 +6,7 @@ use std::future::Future;
 use super::PluginApiClient;
 use crate::error::{check, required};
 use crate::{Error, proto};
+
 /// Users, their statuses, sessions, access tokens and profile images.
 ///
 /// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
@@ -22,6 +23,7 @@ pub trait UsersApi {
         &self,
         user: proto::User,
     ) -> impl Future<Output = Result<proto::User, Error>> + Send;
+
     /// Deactivates the account with the given id; the record stays, with `delete_at` set.
     /// Go: DeleteUser(userID string) *model.AppError
     ///
@@ -30,6 +32,7 @@ pub trait UsersApi {
         &self,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Lists one page of users matching the request's filters (Go's `model.UserGetOptions`).
     /// Not every option is honoured by the server; pages count from 0.
     /// Go: GetUsers(options *model.UserGetOptions) (slice of *model.User, *model.AppError)
@@ -39,6 +42,7 @@ pub trait UsersApi {
         &self,
         request: proto::GetUsersRequest,
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send;
+
     /// Fetches the accounts with the given ids in a single round trip.
     /// Go: GetUsersByIds(userIDs slice of string) (slice of *model.User, *model.AppError)
     ///
@@ -47,6 +51,7 @@ pub trait UsersApi {
         &self,
         user_ids: Vec<String>,
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send;
+
     /// Fetches one account by id; an unknown id gives a not-found error.
     /// Go: GetUser(userID string) (*model.User, *model.AppError)
     ///
@@ -55,6 +60,7 @@ pub trait UsersApi {
         &self,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::User, Error>> + Send;
+
     /// Fetches one account by its email address.
     /// Go: GetUserByEmail(email string) (*model.User, *model.AppError)
     ///
@@ -63,6 +69,7 @@ pub trait UsersApi {
         &self,
         email: impl Into<String>,
     ) -> impl Future<Output = Result<proto::User, Error>> + Send;
+
     /// Fetches one account by its username.
     /// Go: GetUserByUsername(name string) (*model.User, *model.AppError)
     ///
@@ -74,6 +81,7 @@ pub trait UsersApi {
         &self,
         name: impl Into<String>,
     ) -> impl Future<Output = Result<proto::User, Error>> + Send;
+
     /// Fetches the accounts behind a list of usernames; names without an account are skipped.
     /// Go: GetUsersByUsernames(usernames slice of string) (slice of *model.User, *model.AppError)
     ///
@@ -82,6 +90,7 @@ pub trait UsersApi {
         &self,
         usernames: Vec<String>,
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send;
+
     /// Lists one page of a team's members as user records; `page` counts from 0.
     /// Go: GetUsersInTeam(teamID string, page int, perPage int) (slice of *model.User, *model.AppError)
     ///
@@ -97,6 +106,7 @@ pub trait UsersApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send;
+
     /// Saves changes to an account and returns it as stored. Send the complete record (fetch it,
     /// change it, send it back), not just the fields that changed.
     /// Go: UpdateUser(user *model.User) (*model.User, *model.AppError)
@@ -109,6 +119,7 @@ pub trait UsersApi {
         &self,
         user: proto::User,
     ) -> impl Future<Output = Result<proto::User, Error>> + Send;
+
     /// Reads a user's presence: `online`, `away`, `dnd` or `offline`.
     /// Go: GetUserStatus(userID string) (*model.Status, *model.AppError)
     ///
@@ -117,6 +128,7 @@ pub trait UsersApi {
         &self,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Status, Error>> + Send;
+
     /// Reads the presence of several users in one call.
     /// Go: GetUserStatusesByIds(userIds slice of string) (slice of *model.Status, *model.AppError)
     ///
@@ -125,6 +137,7 @@ pub trait UsersApi {
         &self,
         user_ids: Vec<String>,
     ) -> impl Future<Output = Result<Vec<proto::Status>, Error>> + Send;
+
     /// Sets a user's presence to `online`, `away`, `dnd` or `offline` and returns the new status.
     /// The status counts as set by hand, so the server's idle tracking leaves it alone.
     /// Go: UpdateUserStatus(userID, status string) (*model.Status, *model.AppError)
@@ -139,6 +152,7 @@ pub trait UsersApi {
         user_id: impl Into<String>,
         status: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Status, Error>> + Send;
+
     /// Puts a user in do-not-disturb until `end_time`, given in seconds since the Unix epoch;
     /// afterwards the earlier status comes back. Returns the new status.
     /// Go: SetUserStatusTimedDND(userId string, endtime int64) (*model.Status, *model.AppError)
@@ -153,6 +167,7 @@ pub trait UsersApi {
         user_id: impl Into<String>,
         end_time: i64,
     ) -> impl Future<Output = Result<proto::Status, Error>> + Send;
+
     /// Reactivates an account (`active` true) or deactivates it (`active` false).
     /// Go: UpdateUserActive(userID string, active bool) *model.AppError
     ///
@@ -166,6 +181,7 @@ pub trait UsersApi {
         user_id: impl Into<String>,
         active: bool,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Sets a user's custom status (emoji, text, optional expiry); it lasts until it expires or is cleared.
     /// Go: UpdateUserCustomStatus(userID string, customStatus *model.CustomStatus) *model.AppError
     ///
@@ -175,6 +191,7 @@ pub trait UsersApi {
         user_id: impl Into<String>,
         custom_status: proto::CustomStatus,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Clears a user's custom status.
     /// Go: RemoveUserCustomStatus(userID string) *model.AppError
     ///
@@ -183,6 +200,7 @@ pub trait UsersApi {
         &self,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Lists one page of a channel's members, ordered by `username` or by `status`; `page` counts from 0.
     /// Go: GetUsersInChannel(channelID, sortBy string, page, perPage int) (slice of *model.User, *model.AppError)
     ///
@@ -200,6 +218,7 @@ pub trait UsersApi {
         page: i32,
         per_page: i32,
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send;
+
     /// Reads the named LDAP attributes of a user, returned as a map from attribute name to value.
     /// Fails when LDAP is not available (it needs an Enterprise licence); for a user who does not
     /// sign in through LDAP the map comes back empty.
@@ -217,6 +236,7 @@ pub trait UsersApi {
     ) -> impl Future<
         Output = Result<std::collections::HashMap<String, String>, Error>,
     > + Send;
+
     /// Finds users whose names match a term, narrowed by optional team, channel, group and role filters.
     /// Go: SearchUsers(search *model.UserSearch) (slice of *model.User, *model.AppError)
     ///
@@ -225,6 +245,7 @@ pub trait UsersApi {
         &self,
         request: proto::SearchUsersRequest,
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send;
+
     /// Downloads a user's avatar as encoded image bytes.
     /// Go: GetProfileImage(userID string) (slice of byte, *model.AppError)
     ///
@@ -233,6 +254,7 @@ pub trait UsersApi {
         &self,
         user_id: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<u8>, Error>> + Send;
+
     /// Replaces a user's avatar with the given encoded image.
     /// Go: SetProfileImage(userID string, data slice of byte) *model.AppError
     ///
@@ -246,6 +268,7 @@ pub trait UsersApi {
         user_id: impl Into<String>,
         data: impl Into<Vec<u8>>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Broadcasts a typing indicator for a user in a channel, or in a thread when `parent_id` is set.
     /// Go: PublishUserTyping(userID, channelId, parentId string) *model.AppError
     ///
@@ -261,6 +284,7 @@ pub trait UsersApi {
         channel_id: impl Into<String>,
         parent_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Moves a user to an external login service (LDAP, SAML, OAuth) with the given external id and
     /// returns what was saved. It cannot switch a user back to email and password.
     /// Go: UpdateUserAuth(userID string, userAuth *model.UserAuth) (*model.UserAuth, *model.AppError)
@@ -271,6 +295,7 @@ pub trait UsersApi {
         user_id: impl Into<String>,
         user_auth: proto::UserAuth,
     ) -> impl Future<Output = Result<proto::UserAuth, Error>> + Send;
+
     /// Replaces a user's system roles with the space-separated `new_roles`; returns the updated account.
     /// Go: UpdateUserRoles(userID, newRoles string) (*model.User, *model.AppError)
     ///
@@ -284,6 +309,7 @@ pub trait UsersApi {
         user_id: impl Into<String>,
         new_roles: impl Into<String>,
     ) -> impl Future<Output = Result<proto::User, Error>> + Send;
+
     /// Looks up a session by id, for instance to find the user behind an incoming request.
     /// Go: GetSession(sessionID string) (*model.Session, *model.AppError)
     ///
@@ -292,6 +318,7 @@ pub trait UsersApi {
         &self,
         session_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::Session, Error>> + Send;
+
     /// Opens a new session for a user and returns it, token included.
     /// Go: CreateSession(session *model.Session) (*model.Session, *model.AppError)
     ///
@@ -303,6 +330,7 @@ pub trait UsersApi {
         &self,
         session: proto::Session,
     ) -> impl Future<Output = Result<proto::Session, Error>> + Send;
+
     /// Pushes a session's expiry to `new_expiry`, in milliseconds since the Unix epoch.
     /// Go: ExtendSessionExpiry(sessionID string, newExpiry int64) *model.AppError
     ///
@@ -316,6 +344,7 @@ pub trait UsersApi {
         session_id: impl Into<String>,
         new_expiry: i64,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Ends a session at once; its token stops working.
     /// Go: RevokeSession(sessionID string) *model.AppError
     ///
@@ -324,6 +353,7 @@ pub trait UsersApi {
         &self,
         session_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Issues a personal access token for a user. Keep the secret from the reply: it cannot be read again.
     /// Go: CreateUserAccessToken(token *model.UserAccessToken) (*model.UserAccessToken, *model.AppError)
     ///
@@ -335,6 +365,7 @@ pub trait UsersApi {
         &self,
         token: proto::UserAccessToken,
     ) -> impl Future<Output = Result<proto::UserAccessToken, Error>> + Send;
+
     /// Revokes a personal access token, given the id of its record; sessions opened with it end too.
     /// Go: RevokeUserAccessToken(tokenID string) *model.AppError
     ///
@@ -346,6 +377,7 @@ pub trait UsersApi {
         &self,
         token_id: impl Into<String>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Puts a user in a channel as if `as_user_id` had added them, with the usual notifications.
     /// Go: AddUserToChannel(channelId, userID, asUserId string) (*model.ChannelMember, *model.AppError)
     ///
@@ -362,6 +394,7 @@ pub trait UsersApi {
         as_user_id: impl Into<String>,
     ) -> impl Future<Output = Result<proto::ChannelMember, Error>> + Send;
 }
+
 impl UsersApi for PluginApiClient {
     fn create_user(
         &self,
@@ -377,6 +410,7 @@ impl UsersApi for PluginApiClient {
             required(response.user, "user")
         }
     }
+
     fn delete_user(
         &self,
         user_id: impl Into<String>,
@@ -391,6 +425,7 @@ impl UsersApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn get_users(
         &self,
         request: proto::GetUsersRequest,
@@ -402,6 +437,7 @@ impl UsersApi for PluginApiClient {
             Ok(response.users)
         }
     }
+
     fn get_users_by_ids(
         &self,
         user_ids: Vec<String>,
@@ -416,6 +452,7 @@ impl UsersApi for PluginApiClient {
             Ok(response.users)
         }
     }
+
     fn get_user(
         &self,
         user_id: impl Into<String>,
@@ -430,6 +467,7 @@ impl UsersApi for PluginApiClient {
             required(response.user, "user")
         }
     }
+
     fn get_user_by_email(
         &self,
         email: impl Into<String>,
@@ -444,6 +482,7 @@ impl UsersApi for PluginApiClient {
             required(response.user, "user")
         }
     }
+
     fn get_user_by_username(
         &self,
         name: impl Into<String>,
@@ -458,6 +497,7 @@ impl UsersApi for PluginApiClient {
             required(response.user, "user")
         }
     }
+
     fn get_users_by_usernames(
         &self,
         usernames: Vec<String>,
@@ -472,6 +512,7 @@ impl UsersApi for PluginApiClient {
             Ok(response.users)
         }
     }
+
     fn get_users_in_team(
         &self,
         team_id: impl Into<String>,
@@ -490,6 +531,7 @@ impl UsersApi for PluginApiClient {
             Ok(response.users)
         }
     }
+
     fn update_user(
         &self,
         user: proto::User,
@@ -504,6 +546,7 @@ impl UsersApi for PluginApiClient {
             required(response.user, "user")
         }
     }
+
     fn get_user_status(
         &self,
         user_id: impl Into<String>,
@@ -518,6 +561,7 @@ impl UsersApi for PluginApiClient {
             required(response.status, "status")
         }
     }
+
     fn get_user_statuses_by_ids(
         &self,
         user_ids: Vec<String>,
@@ -532,6 +576,7 @@ impl UsersApi for PluginApiClient {
             Ok(response.statuses)
         }
     }
+
     fn update_user_status(
         &self,
         user_id: impl Into<String>,
@@ -548,6 +593,7 @@ impl UsersApi for PluginApiClient {
             required(response.status, "status")
         }
     }
+
     fn set_user_status_timed_dnd(
         &self,
         user_id: impl Into<String>,
@@ -564,6 +610,7 @@ impl UsersApi for PluginApiClient {
             required(response.status, "status")
         }
     }
+
     fn update_user_active(
         &self,
         user_id: impl Into<String>,
@@ -580,6 +627,7 @@ impl UsersApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn update_user_custom_status(
         &self,
         user_id: impl Into<String>,
@@ -596,6 +644,7 @@ impl UsersApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn remove_user_custom_status(
         &self,
         user_id: impl Into<String>,
@@ -610,6 +659,7 @@ impl UsersApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn get_users_in_channel(
         &self,
         channel_id: impl Into<String>,
@@ -630,6 +680,7 @@ impl UsersApi for PluginApiClient {
             Ok(response.users)
         }
     }
+
     fn get_ldap_user_attributes(
         &self,
         user_id: impl Into<String>,
@@ -648,6 +699,7 @@ impl UsersApi for PluginApiClient {
             Ok(response.attributes)
         }
     }
+
     fn search_users(
         &self,
         request: proto::SearchUsersRequest,
@@ -659,6 +711,7 @@ impl UsersApi for PluginApiClient {
             Ok(response.users)
         }
     }
+
     fn get_profile_image(
         &self,
         user_id: impl Into<String>,
@@ -673,6 +726,7 @@ impl UsersApi for PluginApiClient {
             Ok(response.image)
         }
     }
+
     fn set_profile_image(
         &self,
         user_id: impl Into<String>,
@@ -689,6 +743,7 @@ impl UsersApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn publish_user_typing(
         &self,
         user_id: impl Into<String>,
@@ -707,6 +762,7 @@ impl UsersApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn update_user_auth(
         &self,
         user_id: impl Into<String>,
@@ -723,6 +779,7 @@ impl UsersApi for PluginApiClient {
             required(response.user_auth, "user_auth")
         }
     }
+
     fn update_user_roles(
         &self,
         user_id: impl Into<String>,
@@ -739,6 +796,7 @@ impl UsersApi for PluginApiClient {
             required(response.user, "user")
         }
     }
+
     fn get_session(
         &self,
         session_id: impl Into<String>,
@@ -753,6 +811,7 @@ impl UsersApi for PluginApiClient {
             required(response.session, "session")
         }
     }
+
     fn create_session(
         &self,
         session: proto::Session,
@@ -767,6 +826,7 @@ impl UsersApi for PluginApiClient {
             required(response.session, "session")
         }
     }
+
     fn extend_session_expiry(
         &self,
         session_id: impl Into<String>,
@@ -783,6 +843,7 @@ impl UsersApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn revoke_session(
         &self,
         session_id: impl Into<String>,
@@ -797,6 +858,7 @@ impl UsersApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn create_user_access_token(
         &self,
         token: proto::UserAccessToken,
@@ -811,6 +873,7 @@ impl UsersApi for PluginApiClient {
             required(response.token, "token")
         }
     }
+
     fn revoke_user_access_token(
         &self,
         token_id: impl Into<String>,
@@ -825,6 +888,7 @@ impl UsersApi for PluginApiClient {
             Ok(())
         }
     }
+
     fn add_user_to_channel(
         &self,
         channel_id: impl Into<String>,

@@ -1,0 +1,900 @@
+//! Integration tests of the generated typed client, `mattermost_plugin::PluginApiClient`,
+//! against an in-process fake of the server's `PluginAPI` gRPC service, over a real
+//! loopback TCP socket.
+//!
+//! The fake implements the raw tonic server trait
+//! (`mattermost_plugin::proto::plugin_api_server::PluginApi`). That trait has 236
+//! required methods and no default bodies, so `fake_plugin_api!` below writes the
+//! implementation: the handful of methods these tests exercise are spelled out, and
+//! every other method answers `Unimplemented`. The compiler checks the list: a method
+//! missing from it, or one the trait does not have, is a compile error.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mattermost_plugin::prelude::*;
+use mattermost_plugin::proto;
+use mattermost_plugin::proto::plugin_api_server::{PluginApi, PluginApiServer};
+use prost_types::value::Kind;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic::{Request, Response, Status};
+
+/// Every await on the network is bounded by this.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Awaits `future`, failing the test if it takes longer than [`TIMEOUT`].
+async fn within<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(TIMEOUT, future)
+        .await
+        .expect("timed out after 10 s")
+}
+
+/// What the fake server was asked, in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Call {
+    GetUser(String),
+    GetUsers { page: i32, per_page: i32 },
+    DeleteUser(String),
+    KvGet(String),
+    KvDelete(String),
+    GetConfig,
+    GetEmojiImage(String),
+    SavePluginConfig(Option<prost_types::Struct>),
+    GetPluginConfig,
+}
+
+/// A fake `PluginAPI` server. `GetUser` picks its behaviour from the requested id
+/// (see [`Fake::get_user_response`]); the plugin config is stored between calls.
+#[derive(Debug, Clone, Default)]
+struct Fake {
+    calls: Arc<Mutex<Vec<Call>>>,
+    plugin_config: Arc<Mutex<Option<prost_types::Struct>>>,
+}
+
+impl Fake {
+    fn record(&self, call: Call) {
+        self.calls.lock().unwrap().push(call);
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// `GetUser`'s answer for `user_id`: a few magic ids fail in the different ways a
+    /// server can fail; any other id yields a user built from the id.
+    fn get_user_response(user_id: String) -> Result<proto::GetUserResponse, Status> {
+        match user_id.as_str() {
+            // An application error in the response's `error` field.
+            "app-error-field" => Ok(proto::GetUserResponse {
+                error: Some(proto::AppError {
+                    id: "app.user.missing".into(),
+                    message: "nope".into(),
+                    detailed_error: "no row for app-error-field".into(),
+                    request_id: "req-42".into(),
+                    status_code: 404,
+                    r#where: "GetUser".into(),
+                    params: Some(prost_types::Struct {
+                        fields: [("UserId".to_owned(), string_value("app-error-field"))]
+                            .into_iter()
+                            .collect(),
+                    }),
+                }),
+                user: None,
+            }),
+            // An `error` field that is present but empty is not an error.
+            "empty-error-field" => Ok(proto::GetUserResponse {
+                error: Some(proto::AppError::default()),
+                user: Some(user_from_id(&user_id)),
+            }),
+            // The real server's way: a status whose message is "<app error id>: <message>".
+            "status-not-found" => Err(Status::not_found("app.user.get.app_error: User not found")),
+            // Statuses that carry no application error.
+            "status-internal" => Err(Status::internal("boom")),
+            "status-internal-colon" => Err(Status::internal("database: connection reset")),
+            // Neither an error nor the required `user`.
+            "missing-field" => Ok(proto::GetUserResponse {
+                error: None,
+                user: None,
+            }),
+            _ => Ok(proto::GetUserResponse {
+                error: None,
+                user: Some(user_from_id(&user_id)),
+            }),
+        }
+    }
+}
+
+/// The user the fake returns for `id`: every field the tests check derives from the id.
+fn user_from_id(id: &str) -> proto::User {
+    proto::User {
+        id: id.to_owned(),
+        username: format!("name-{id}"),
+        email: format!("{id}@example.com"),
+        create_at: 1_700_000_000_000,
+        is_bot: id.starts_with("bot"),
+        roles: "system_user".into(),
+        ..Default::default()
+    }
+}
+
+fn string_value(s: &str) -> prost_types::Value {
+    prost_types::Value {
+        kind: Some(Kind::StringValue(s.to_owned())),
+    }
+}
+
+fn number_value(n: f64) -> prost_types::Value {
+    prost_types::Value {
+        kind: Some(Kind::NumberValue(n)),
+    }
+}
+
+/// Implements `PluginApi` for `$fake`: the methods written out in the first block,
+/// plus an `Unimplemented` answer for each method named in the second.
+///
+/// The whole impl comes out of the macro, so `#[tonic::async_trait]` sees (and
+/// desugars) the generated `async fn`s too.
+macro_rules! fake_plugin_api {
+    (
+        impl PluginApi for $fake:ty { $($implemented:tt)* }
+        unimplemented { $($method:ident($req:ident) -> $resp:ident;)* }
+    ) => {
+        #[tonic::async_trait]
+        impl PluginApi for $fake {
+            $($implemented)*
+            $(
+                async fn $method(
+                    &self,
+                    _request: Request<proto::$req>,
+                ) -> Result<Response<proto::$resp>, Status> {
+                    Err(Status::unimplemented(concat!(
+                        "the fake server does not implement ",
+                        stringify!($method)
+                    )))
+                }
+            )*
+        }
+    };
+}
+
+fake_plugin_api! {
+    impl PluginApi for Fake {
+        async fn get_user(
+            &self,
+            request: Request<proto::GetUserRequest>,
+        ) -> Result<Response<proto::GetUserResponse>, Status> {
+            let user_id = request.into_inner().user_id;
+            self.record(Call::GetUser(user_id.clone()));
+            Self::get_user_response(user_id).map(Response::new)
+        }
+
+        async fn get_users(
+            &self,
+            request: Request<proto::GetUsersRequest>,
+        ) -> Result<Response<proto::GetUsersResponse>, Status> {
+            let request = request.into_inner();
+            self.record(Call::GetUsers {
+                page: request.page,
+                per_page: request.per_page,
+            });
+            // One user per page slot, so the client can check it got what was sent.
+            let users = (0..request.per_page)
+                .map(|i| user_from_id(&format!("p{}-{i}", request.page)))
+                .collect();
+            Ok(Response::new(proto::GetUsersResponse { error: None, users }))
+        }
+
+        async fn delete_user(
+            &self,
+            request: Request<proto::DeleteUserRequest>,
+        ) -> Result<Response<proto::DeleteUserResponse>, Status> {
+            self.record(Call::DeleteUser(request.into_inner().user_id));
+            Ok(Response::new(proto::DeleteUserResponse { error: None }))
+        }
+
+        async fn kv_get(
+            &self,
+            request: Request<proto::KvGetRequest>,
+        ) -> Result<Response<proto::KvGetResponse>, Status> {
+            let key = request.into_inner().key;
+            self.record(Call::KvGet(key.clone()));
+            Ok(Response::new(proto::KvGetResponse {
+                error: None,
+                value: format!("value of {key}").into_bytes(),
+            }))
+        }
+
+        async fn kv_delete(
+            &self,
+            request: Request<proto::KvDeleteRequest>,
+        ) -> Result<Response<proto::KvDeleteResponse>, Status> {
+            self.record(Call::KvDelete(request.into_inner().key));
+            Ok(Response::new(proto::KvDeleteResponse { error: None }))
+        }
+
+        async fn get_config(
+            &self,
+            _request: Request<proto::GetConfigRequest>,
+        ) -> Result<Response<proto::GetConfigResponse>, Status> {
+            self.record(Call::GetConfig);
+            let config = br#"{"ServiceSettings":{"SiteURL":"http://localhost:8065","ListenAddress":":8065"},"TeamSettings":{"MaxUsersPerTeam":50}}"#;
+            Ok(Response::new(proto::GetConfigResponse {
+                error: None,
+                config_json: config.to_vec(),
+            }))
+        }
+
+        async fn get_emoji_image(
+            &self,
+            request: Request<proto::GetEmojiImageRequest>,
+        ) -> Result<Response<proto::GetEmojiImageResponse>, Status> {
+            self.record(Call::GetEmojiImage(request.into_inner().emoji_id));
+            Ok(Response::new(proto::GetEmojiImageResponse {
+                error: None,
+                image: vec![0x89, b'P', b'N', b'G', 0, 0xff],
+                content_type: "png".into(),
+            }))
+        }
+
+        async fn save_plugin_config(
+            &self,
+            request: Request<proto::SavePluginConfigRequest>,
+        ) -> Result<Response<proto::SavePluginConfigResponse>, Status> {
+            let config = request.into_inner().config;
+            self.record(Call::SavePluginConfig(config.clone()));
+            *self.plugin_config.lock().unwrap() = config;
+            Ok(Response::new(proto::SavePluginConfigResponse { error: None }))
+        }
+
+        async fn get_plugin_config(
+            &self,
+            _request: Request<proto::GetPluginConfigRequest>,
+        ) -> Result<Response<proto::GetPluginConfigResponse>, Status> {
+            self.record(Call::GetPluginConfig);
+            Ok(Response::new(proto::GetPluginConfigResponse {
+                error: None,
+                config: self.plugin_config.lock().unwrap().clone(),
+            }))
+        }
+    }
+    unimplemented {
+        create_user(CreateUserRequest) -> CreateUserResponse;
+        get_users_by_ids(GetUsersByIdsRequest) -> GetUsersByIdsResponse;
+        get_user_by_email(GetUserByEmailRequest) -> GetUserByEmailResponse;
+        get_user_by_username(GetUserByUsernameRequest) -> GetUserByUsernameResponse;
+        get_users_by_usernames(GetUsersByUsernamesRequest) -> GetUsersByUsernamesResponse;
+        get_users_in_team(GetUsersInTeamRequest) -> GetUsersInTeamResponse;
+        update_user(UpdateUserRequest) -> UpdateUserResponse;
+        get_user_status(GetUserStatusRequest) -> GetUserStatusResponse;
+        get_user_statuses_by_ids(GetUserStatusesByIdsRequest) -> GetUserStatusesByIdsResponse;
+        update_user_status(UpdateUserStatusRequest) -> UpdateUserStatusResponse;
+        set_user_status_timed_dnd(SetUserStatusTimedDndRequest) -> SetUserStatusTimedDndResponse;
+        update_user_active(UpdateUserActiveRequest) -> UpdateUserActiveResponse;
+        update_user_custom_status(UpdateUserCustomStatusRequest) -> UpdateUserCustomStatusResponse;
+        remove_user_custom_status(RemoveUserCustomStatusRequest) -> RemoveUserCustomStatusResponse;
+        get_users_in_channel(GetUsersInChannelRequest) -> GetUsersInChannelResponse;
+        get_ldap_user_attributes(GetLdapUserAttributesRequest) -> GetLdapUserAttributesResponse;
+        search_users(SearchUsersRequest) -> SearchUsersResponse;
+        get_profile_image(GetProfileImageRequest) -> GetProfileImageResponse;
+        set_profile_image(SetProfileImageRequest) -> SetProfileImageResponse;
+        has_permission_to(HasPermissionToRequest) -> HasPermissionToResponse;
+        has_permission_to_team(HasPermissionToTeamRequest) -> HasPermissionToTeamResponse;
+        has_permission_to_channel(HasPermissionToChannelRequest) -> HasPermissionToChannelResponse;
+        publish_user_typing(PublishUserTypingRequest) -> PublishUserTypingResponse;
+        update_user_auth(UpdateUserAuthRequest) -> UpdateUserAuthResponse;
+        update_user_roles(UpdateUserRolesRequest) -> UpdateUserRolesResponse;
+        get_session(GetSessionRequest) -> GetSessionResponse;
+        create_session(CreateSessionRequest) -> CreateSessionResponse;
+        extend_session_expiry(ExtendSessionExpiryRequest) -> ExtendSessionExpiryResponse;
+        revoke_session(RevokeSessionRequest) -> RevokeSessionResponse;
+        create_user_access_token(CreateUserAccessTokenRequest) -> CreateUserAccessTokenResponse;
+        revoke_user_access_token(RevokeUserAccessTokenRequest) -> RevokeUserAccessTokenResponse;
+        create_team(CreateTeamRequest) -> CreateTeamResponse;
+        delete_team(DeleteTeamRequest) -> DeleteTeamResponse;
+        get_teams(GetTeamsRequest) -> GetTeamsResponse;
+        get_team(GetTeamRequest) -> GetTeamResponse;
+        get_team_by_name(GetTeamByNameRequest) -> GetTeamByNameResponse;
+        get_teams_unread_for_user(GetTeamsUnreadForUserRequest) -> GetTeamsUnreadForUserResponse;
+        update_team(UpdateTeamRequest) -> UpdateTeamResponse;
+        search_teams(SearchTeamsRequest) -> SearchTeamsResponse;
+        get_teams_for_user(GetTeamsForUserRequest) -> GetTeamsForUserResponse;
+        create_team_member(CreateTeamMemberRequest) -> CreateTeamMemberResponse;
+        create_team_members(CreateTeamMembersRequest) -> CreateTeamMembersResponse;
+        create_team_members_gracefully(CreateTeamMembersGracefullyRequest) -> CreateTeamMembersGracefullyResponse;
+        delete_team_member(DeleteTeamMemberRequest) -> DeleteTeamMemberResponse;
+        get_team_members(GetTeamMembersRequest) -> GetTeamMembersResponse;
+        get_team_member(GetTeamMemberRequest) -> GetTeamMemberResponse;
+        get_team_members_for_user(GetTeamMembersForUserRequest) -> GetTeamMembersForUserResponse;
+        update_team_member_roles(UpdateTeamMemberRolesRequest) -> UpdateTeamMemberRolesResponse;
+        get_team_icon(GetTeamIconRequest) -> GetTeamIconResponse;
+        set_team_icon(SetTeamIconRequest) -> SetTeamIconResponse;
+        remove_team_icon(RemoveTeamIconRequest) -> RemoveTeamIconResponse;
+        get_team_stats(GetTeamStatsRequest) -> GetTeamStatsResponse;
+        create_channel(CreateChannelRequest) -> CreateChannelResponse;
+        delete_channel(DeleteChannelRequest) -> DeleteChannelResponse;
+        get_public_channels_for_team(GetPublicChannelsForTeamRequest) -> GetPublicChannelsForTeamResponse;
+        get_channel(GetChannelRequest) -> GetChannelResponse;
+        get_channel_by_name(GetChannelByNameRequest) -> GetChannelByNameResponse;
+        get_channel_by_name_for_team_name(GetChannelByNameForTeamNameRequest) -> GetChannelByNameForTeamNameResponse;
+        get_channels_for_team_for_user(GetChannelsForTeamForUserRequest) -> GetChannelsForTeamForUserResponse;
+        get_channel_stats(GetChannelStatsRequest) -> GetChannelStatsResponse;
+        get_direct_channel(GetDirectChannelRequest) -> GetDirectChannelResponse;
+        get_group_channel(GetGroupChannelRequest) -> GetGroupChannelResponse;
+        update_channel(UpdateChannelRequest) -> UpdateChannelResponse;
+        search_channels(SearchChannelsRequest) -> SearchChannelsResponse;
+        add_channel_member(AddChannelMemberRequest) -> AddChannelMemberResponse;
+        add_user_to_channel(AddUserToChannelRequest) -> AddUserToChannelResponse;
+        get_channel_member(GetChannelMemberRequest) -> GetChannelMemberResponse;
+        get_channel_members(GetChannelMembersRequest) -> GetChannelMembersResponse;
+        get_channel_members_by_ids(GetChannelMembersByIdsRequest) -> GetChannelMembersByIdsResponse;
+        get_channel_members_for_user(GetChannelMembersForUserRequest) -> GetChannelMembersForUserResponse;
+        update_channel_member_roles(UpdateChannelMemberRolesRequest) -> UpdateChannelMemberRolesResponse;
+        update_channel_member_notifications(UpdateChannelMemberNotificationsRequest) -> UpdateChannelMemberNotificationsResponse;
+        patch_channel_members_notifications(PatchChannelMembersNotificationsRequest) -> PatchChannelMembersNotificationsResponse;
+        delete_channel_member(DeleteChannelMemberRequest) -> DeleteChannelMemberResponse;
+        create_channel_sidebar_category(CreateChannelSidebarCategoryRequest) -> CreateChannelSidebarCategoryResponse;
+        get_channel_sidebar_categories(GetChannelSidebarCategoriesRequest) -> GetChannelSidebarCategoriesResponse;
+        update_channel_sidebar_categories(UpdateChannelSidebarCategoriesRequest) -> UpdateChannelSidebarCategoriesResponse;
+        create_post(CreatePostRequest) -> CreatePostResponse;
+        add_reaction(AddReactionRequest) -> AddReactionResponse;
+        remove_reaction(RemoveReactionRequest) -> RemoveReactionResponse;
+        get_reactions(GetReactionsRequest) -> GetReactionsResponse;
+        send_ephemeral_post(SendEphemeralPostRequest) -> SendEphemeralPostResponse;
+        update_ephemeral_post(UpdateEphemeralPostRequest) -> UpdateEphemeralPostResponse;
+        delete_ephemeral_post(DeleteEphemeralPostRequest) -> DeleteEphemeralPostResponse;
+        delete_post(DeletePostRequest) -> DeletePostResponse;
+        get_post_thread(GetPostThreadRequest) -> GetPostThreadResponse;
+        get_post(GetPostRequest) -> GetPostResponse;
+        get_posts_since(GetPostsSinceRequest) -> GetPostsSinceResponse;
+        get_posts_after(GetPostsAfterRequest) -> GetPostsAfterResponse;
+        get_posts_before(GetPostsBeforeRequest) -> GetPostsBeforeResponse;
+        get_posts_for_channel(GetPostsForChannelRequest) -> GetPostsForChannelResponse;
+        update_post(UpdatePostRequest) -> UpdatePostResponse;
+        search_posts_in_team(SearchPostsInTeamRequest) -> SearchPostsInTeamResponse;
+        search_posts_in_team_for_user(SearchPostsInTeamForUserRequest) -> SearchPostsInTeamForUserResponse;
+        get_emoji_list(GetEmojiListRequest) -> GetEmojiListResponse;
+        get_emoji_by_name(GetEmojiByNameRequest) -> GetEmojiByNameResponse;
+        get_emoji(GetEmojiRequest) -> GetEmojiResponse;
+        kv_set(KvSetRequest) -> KvSetResponse;
+        kv_compare_and_set(KvCompareAndSetRequest) -> KvCompareAndSetResponse;
+        kv_compare_and_delete(KvCompareAndDeleteRequest) -> KvCompareAndDeleteResponse;
+        kv_set_with_options(KvSetWithOptionsRequest) -> KvSetWithOptionsResponse;
+        kv_set_with_expiry(KvSetWithExpiryRequest) -> KvSetWithExpiryResponse;
+        kv_delete_all(KvDeleteAllRequest) -> KvDeleteAllResponse;
+        kv_list(KvListRequest) -> KvListResponse;
+        publish_web_socket_event(PublishWebSocketEventRequest) -> PublishWebSocketEventResponse;
+        load_plugin_configuration(LoadPluginConfigurationRequest) -> LoadPluginConfigurationResponse;
+        get_unsanitized_config(GetUnsanitizedConfigRequest) -> GetUnsanitizedConfigResponse;
+        save_config(SaveConfigRequest) -> SaveConfigResponse;
+        get_bundle_path(GetBundlePathRequest) -> GetBundlePathResponse;
+        get_plugins(GetPluginsRequest) -> GetPluginsResponse;
+        enable_plugin(EnablePluginRequest) -> EnablePluginResponse;
+        disable_plugin(DisablePluginRequest) -> DisablePluginResponse;
+        remove_plugin(RemovePluginRequest) -> RemovePluginResponse;
+        get_plugin_status(GetPluginStatusRequest) -> GetPluginStatusResponse;
+        install_plugin(InstallPluginRequest) -> InstallPluginResponse;
+        get_plugin_id(GetPluginIdRequest) -> GetPluginIdResponse;
+        log_debug(LogDebugRequest) -> LogDebugResponse;
+        log_info(LogInfoRequest) -> LogInfoResponse;
+        log_error(LogErrorRequest) -> LogErrorResponse;
+        log_warn(LogWarnRequest) -> LogWarnResponse;
+        copy_file_infos(CopyFileInfosRequest) -> CopyFileInfosResponse;
+        get_file_info(GetFileInfoRequest) -> GetFileInfoResponse;
+        set_file_searchable_content(SetFileSearchableContentRequest) -> SetFileSearchableContentResponse;
+        get_file_infos(GetFileInfosRequest) -> GetFileInfosResponse;
+        get_file(GetFileRequest) -> GetFileResponse;
+        get_file_link(GetFileLinkRequest) -> GetFileLinkResponse;
+        read_file(ReadFileRequest) -> ReadFileResponse;
+        upload_file(UploadFileRequest) -> UploadFileResponse;
+        create_upload_session(CreateUploadSessionRequest) -> CreateUploadSessionResponse;
+        upload_data(UploadDataRequest) -> UploadDataResponse;
+        get_upload_session(GetUploadSessionRequest) -> GetUploadSessionResponse;
+        create_bot(CreateBotRequest) -> CreateBotResponse;
+        patch_bot(PatchBotRequest) -> PatchBotResponse;
+        get_bot(GetBotRequest) -> GetBotResponse;
+        get_bots(GetBotsRequest) -> GetBotsResponse;
+        update_bot_active(UpdateBotActiveRequest) -> UpdateBotActiveResponse;
+        permanent_delete_bot(PermanentDeleteBotRequest) -> PermanentDeleteBotResponse;
+        ensure_bot_user(EnsureBotUserRequest) -> EnsureBotUserResponse;
+        get_license(GetLicenseRequest) -> GetLicenseResponse;
+        is_enterprise_ready(IsEnterpriseReadyRequest) -> IsEnterpriseReadyResponse;
+        get_server_version(GetServerVersionRequest) -> GetServerVersionResponse;
+        get_system_install_date(GetSystemInstallDateRequest) -> GetSystemInstallDateResponse;
+        get_diagnostic_id(GetDiagnosticIdRequest) -> GetDiagnosticIdResponse;
+        get_telemetry_id(GetTelemetryIdRequest) -> GetTelemetryIdResponse;
+        register_command(RegisterCommandRequest) -> RegisterCommandResponse;
+        unregister_command(UnregisterCommandRequest) -> UnregisterCommandResponse;
+        execute_slash_command(ExecuteSlashCommandRequest) -> ExecuteSlashCommandResponse;
+        create_command(CreateCommandRequest) -> CreateCommandResponse;
+        list_commands(ListCommandsRequest) -> ListCommandsResponse;
+        list_custom_commands(ListCustomCommandsRequest) -> ListCustomCommandsResponse;
+        list_plugin_commands(ListPluginCommandsRequest) -> ListPluginCommandsResponse;
+        list_built_in_commands(ListBuiltInCommandsRequest) -> ListBuiltInCommandsResponse;
+        get_command(GetCommandRequest) -> GetCommandResponse;
+        update_command(UpdateCommandRequest) -> UpdateCommandResponse;
+        delete_command(DeleteCommandRequest) -> DeleteCommandResponse;
+        get_preference_for_user(GetPreferenceForUserRequest) -> GetPreferenceForUserResponse;
+        get_preferences_for_user(GetPreferencesForUserRequest) -> GetPreferencesForUserResponse;
+        update_preferences_for_user(UpdatePreferencesForUserRequest) -> UpdatePreferencesForUserResponse;
+        delete_preferences_for_user(DeletePreferencesForUserRequest) -> DeletePreferencesForUserResponse;
+        create_o_auth_app(CreateOAuthAppRequest) -> CreateOAuthAppResponse;
+        get_o_auth_app(GetOAuthAppRequest) -> GetOAuthAppResponse;
+        update_o_auth_app(UpdateOAuthAppRequest) -> UpdateOAuthAppResponse;
+        delete_o_auth_app(DeleteOAuthAppRequest) -> DeleteOAuthAppResponse;
+        get_group(GetGroupRequest) -> GetGroupResponse;
+        get_group_by_name(GetGroupByNameRequest) -> GetGroupByNameResponse;
+        get_group_member_users(GetGroupMemberUsersRequest) -> GetGroupMemberUsersResponse;
+        get_groups_by_source(GetGroupsBySourceRequest) -> GetGroupsBySourceResponse;
+        get_groups_for_user(GetGroupsForUserRequest) -> GetGroupsForUserResponse;
+        upsert_group_member(UpsertGroupMemberRequest) -> UpsertGroupMemberResponse;
+        upsert_group_members(UpsertGroupMembersRequest) -> UpsertGroupMembersResponse;
+        get_group_by_remote_id(GetGroupByRemoteIdRequest) -> GetGroupByRemoteIdResponse;
+        create_group(CreateGroupRequest) -> CreateGroupResponse;
+        update_group(UpdateGroupRequest) -> UpdateGroupResponse;
+        delete_group(DeleteGroupRequest) -> DeleteGroupResponse;
+        restore_group(RestoreGroupRequest) -> RestoreGroupResponse;
+        delete_group_member(DeleteGroupMemberRequest) -> DeleteGroupMemberResponse;
+        get_group_syncable(GetGroupSyncableRequest) -> GetGroupSyncableResponse;
+        get_group_syncables(GetGroupSyncablesRequest) -> GetGroupSyncablesResponse;
+        upsert_group_syncable(UpsertGroupSyncableRequest) -> UpsertGroupSyncableResponse;
+        update_group_syncable(UpdateGroupSyncableRequest) -> UpdateGroupSyncableResponse;
+        delete_group_syncable(DeleteGroupSyncableRequest) -> DeleteGroupSyncableResponse;
+        get_groups(GetGroupsRequest) -> GetGroupsResponse;
+        create_default_syncable_memberships(CreateDefaultSyncableMembershipsRequest) -> CreateDefaultSyncableMembershipsResponse;
+        delete_group_constrained_memberships(DeleteGroupConstrainedMembershipsRequest) -> DeleteGroupConstrainedMembershipsResponse;
+        register_plugin_for_shared_channels(RegisterPluginForSharedChannelsRequest) -> RegisterPluginForSharedChannelsResponse;
+        unregister_plugin_for_shared_channels(UnregisterPluginForSharedChannelsRequest) -> UnregisterPluginForSharedChannelsResponse;
+        share_channel(ShareChannelRequest) -> ShareChannelResponse;
+        update_shared_channel(UpdateSharedChannelRequest) -> UpdateSharedChannelResponse;
+        unshare_channel(UnshareChannelRequest) -> UnshareChannelResponse;
+        update_shared_channel_cursor(UpdateSharedChannelCursorRequest) -> UpdateSharedChannelCursorResponse;
+        sync_shared_channel(SyncSharedChannelRequest) -> SyncSharedChannelResponse;
+        invite_remote_to_channel(InviteRemoteToChannelRequest) -> InviteRemoteToChannelResponse;
+        uninvite_remote_from_channel(UninviteRemoteFromChannelRequest) -> UninviteRemoteFromChannelResponse;
+        create_property_field(CreatePropertyFieldRequest) -> CreatePropertyFieldResponse;
+        get_property_field(GetPropertyFieldRequest) -> GetPropertyFieldResponse;
+        get_property_fields(GetPropertyFieldsRequest) -> GetPropertyFieldsResponse;
+        update_property_field(UpdatePropertyFieldRequest) -> UpdatePropertyFieldResponse;
+        delete_property_field(DeletePropertyFieldRequest) -> DeletePropertyFieldResponse;
+        search_property_fields(SearchPropertyFieldsRequest) -> SearchPropertyFieldsResponse;
+        count_property_fields(CountPropertyFieldsRequest) -> CountPropertyFieldsResponse;
+        count_property_fields_for_target(CountPropertyFieldsForTargetRequest) -> CountPropertyFieldsForTargetResponse;
+        create_property_value(CreatePropertyValueRequest) -> CreatePropertyValueResponse;
+        get_property_value(GetPropertyValueRequest) -> GetPropertyValueResponse;
+        get_property_values(GetPropertyValuesRequest) -> GetPropertyValuesResponse;
+        update_property_value(UpdatePropertyValueRequest) -> UpdatePropertyValueResponse;
+        upsert_property_value(UpsertPropertyValueRequest) -> UpsertPropertyValueResponse;
+        delete_property_value(DeletePropertyValueRequest) -> DeletePropertyValueResponse;
+        search_property_values(SearchPropertyValuesRequest) -> SearchPropertyValuesResponse;
+        register_property_group(RegisterPropertyGroupRequest) -> RegisterPropertyGroupResponse;
+        get_property_group(GetPropertyGroupRequest) -> GetPropertyGroupResponse;
+        get_property_field_by_name(GetPropertyFieldByNameRequest) -> GetPropertyFieldByNameResponse;
+        update_property_fields(UpdatePropertyFieldsRequest) -> UpdatePropertyFieldsResponse;
+        update_property_values(UpdatePropertyValuesRequest) -> UpdatePropertyValuesResponse;
+        upsert_property_values(UpsertPropertyValuesRequest) -> UpsertPropertyValuesResponse;
+        delete_property_values_for_target(DeletePropertyValuesForTargetRequest) -> DeletePropertyValuesForTargetResponse;
+        delete_property_values_for_field(DeletePropertyValuesForFieldRequest) -> DeletePropertyValuesForFieldResponse;
+        log_audit_rec(LogAuditRecRequest) -> LogAuditRecResponse;
+        log_audit_rec_with_level(LogAuditRecWithLevelRequest) -> LogAuditRecWithLevelResponse;
+        plugin_http(PluginHttpRequest) -> PluginHttpResponse;
+        get_cloud_limits(GetCloudLimitsRequest) -> GetCloudLimitsResponse;
+        open_interactive_dialog(OpenInteractiveDialogRequest) -> OpenInteractiveDialogResponse;
+        publish_plugin_cluster_event(PublishPluginClusterEventRequest) -> PublishPluginClusterEventResponse;
+        register_collection_and_topic(RegisterCollectionAndTopicRequest) -> RegisterCollectionAndTopicResponse;
+        request_trial_license(RequestTrialLicenseRequest) -> RequestTrialLicenseResponse;
+        roles_grant_permission(RolesGrantPermissionRequest) -> RolesGrantPermissionResponse;
+        send_mail(SendMailRequest) -> SendMailResponse;
+        send_push_notification(SendPushNotificationRequest) -> SendPushNotificationResponse;
+    }
+}
+
+/// Binds a loopback port the OS picks.
+async fn bind() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    (listener, addr)
+}
+
+/// Serves `fake` on a fresh loopback port (until the test's runtime ends) and
+/// connects a client to it.
+async fn serve(fake: Fake) -> PluginApiClient {
+    let (listener, addr) = bind().await;
+    tokio::spawn(
+        Server::builder()
+            .add_service(PluginApiServer::new(fake))
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    within(PluginApiClient::connect(&addr.to_string()))
+        .await
+        .expect("connect to the fake server")
+}
+
+/// The application error inside `err`, failing the test if it is anything else.
+fn expect_app(err: &Error) -> &AppError {
+    match err {
+        Error::App(app) => app,
+        other => panic!("expected Error::App, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn get_user_returns_the_user_the_server_built_from_the_request() {
+    let fake = Fake::default();
+    let client = serve(fake.clone()).await;
+
+    let user = within(client.get_user("u1")).await.expect("get_user");
+
+    assert_eq!(fake.calls(), [Call::GetUser("u1".into())]);
+    assert_eq!(user, user_from_id("u1"));
+    assert_eq!(user.id, "u1");
+    assert_eq!(user.username, "name-u1");
+    assert_eq!(user.email, "u1@example.com");
+    assert_eq!(user.create_at, 1_700_000_000_000);
+    assert!(!user.is_bot);
+
+    // `String` as well as `&str` is accepted, and a second call reuses the connection.
+    let bot = within(client.get_user(String::from("bot7")))
+        .await
+        .expect("get_user");
+    assert_eq!(bot.username, "name-bot7");
+    assert!(bot.is_bot);
+    assert_eq!(
+        fake.calls(),
+        [Call::GetUser("u1".into()), Call::GetUser("bot7".into())]
+    );
+}
+
+#[tokio::test]
+async fn kv_get_returns_the_stored_bytes() {
+    let fake = Fake::default();
+    let client = serve(fake.clone()).await;
+
+    let value = within(client.kv_get("greeting")).await.expect("kv_get");
+
+    assert_eq!(value, b"value of greeting");
+    assert_eq!(fake.calls(), [Call::KvGet("greeting".into())]);
+}
+
+#[tokio::test]
+async fn get_config_parses_the_json_bytes() {
+    let fake = Fake::default();
+    let client = serve(fake.clone()).await;
+
+    let config = within(client.get_config()).await.expect("get_config");
+
+    assert_eq!(
+        config,
+        json!({
+            "ServiceSettings": {"SiteURL": "http://localhost:8065", "ListenAddress": ":8065"},
+            "TeamSettings": {"MaxUsersPerTeam": 50},
+        })
+    );
+    assert_eq!(config["TeamSettings"]["MaxUsersPerTeam"].as_i64(), Some(50));
+    assert_eq!(fake.calls(), [Call::GetConfig]);
+}
+
+#[tokio::test]
+async fn get_emoji_image_returns_both_outputs_in_order() {
+    let fake = Fake::default();
+    let client = serve(fake.clone()).await;
+
+    let (image, content_type) = within(client.get_emoji_image("emoji-9"))
+        .await
+        .expect("get_emoji_image");
+
+    assert_eq!(image, [0x89, b'P', b'N', b'G', 0, 0xff]);
+    assert_eq!(content_type, "png");
+    assert_eq!(fake.calls(), [Call::GetEmojiImage("emoji-9".into())]);
+}
+
+#[tokio::test]
+async fn methods_without_outputs_return_unit_and_send_their_arguments() {
+    let fake = Fake::default();
+    let client = serve(fake.clone()).await;
+
+    let () = within(client.kv_delete("old-key"))
+        .await
+        .expect("kv_delete");
+    let () = within(client.delete_user("u2")).await.expect("delete_user");
+
+    assert_eq!(
+        fake.calls(),
+        [
+            Call::KvDelete("old-key".into()),
+            Call::DeleteUser("u2".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn get_users_sends_the_options_struct() {
+    let fake = Fake::default();
+    let client = serve(fake.clone()).await;
+
+    let users = within(client.get_users(proto::GetUsersRequest {
+        page: 1,
+        per_page: 10,
+        ..Default::default()
+    }))
+    .await
+    .expect("get_users");
+
+    assert_eq!(
+        fake.calls(),
+        [Call::GetUsers {
+            page: 1,
+            per_page: 10
+        }]
+    );
+    assert_eq!(users.len(), 10);
+    assert_eq!(users[0].id, "p1-0");
+    assert_eq!(users[9].id, "p1-9");
+}
+
+#[tokio::test]
+async fn app_error_in_the_response_field_becomes_error_app() {
+    let fake = Fake::default();
+    let client = serve(fake.clone()).await;
+
+    let err = within(client.get_user("app-error-field"))
+        .await
+        .expect_err("the server answered with an AppError");
+
+    let app = expect_app(&err);
+    assert_eq!(app.id, "app.user.missing");
+    assert_eq!(app.message, "nope");
+    assert_eq!(app.status_code, 404);
+    assert_eq!(app.detailed_error, "no row for app-error-field");
+    assert_eq!(app.request_id, "req-42");
+    assert_eq!(app.where_, "GetUser");
+    assert_eq!(
+        app.params,
+        json!({"UserId": "app-error-field"})
+            .as_object()
+            .unwrap()
+            .clone()
+    );
+    assert_eq!(app.kind(), ErrorKind::NotFound);
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(err.app(), Some(app));
+    assert_eq!(
+        err.to_string(),
+        "app.user.missing: nope (no row for app-error-field)"
+    );
+    assert_eq!(fake.calls(), [Call::GetUser("app-error-field".into())]);
+}
+
+#[tokio::test]
+async fn empty_app_error_in_the_response_field_is_not_an_error() {
+    let client = serve(Fake::default()).await;
+
+    let user = within(client.get_user("empty-error-field"))
+        .await
+        .expect("an all-empty AppError means no error");
+
+    assert_eq!(user, user_from_id("empty-error-field"));
+}
+
+#[tokio::test]
+async fn app_error_sent_as_grpc_status_becomes_the_same_error_app() {
+    let fake = Fake::default();
+    let client = serve(fake.clone()).await;
+
+    let err = within(client.get_user("status-not-found"))
+        .await
+        .expect_err("the server answered with a NotFound status");
+
+    let app = expect_app(&err);
+    assert_eq!(
+        *app,
+        AppError {
+            id: "app.user.get.app_error".into(),
+            message: "User not found".into(),
+            status_code: 404,
+            ..AppError::default()
+        }
+    );
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(fake.calls(), [Call::GetUser("status-not-found".into())]);
+}
+
+#[tokio::test]
+async fn grpc_status_without_an_app_error_id_becomes_error_status() {
+    let client = serve(Fake::default()).await;
+
+    let err = within(client.get_user("status-internal"))
+        .await
+        .expect_err("the server answered with an Internal status");
+    match &err {
+        Error::Status(status) => {
+            assert_eq!(status.code(), tonic::Code::Internal);
+            assert_eq!(status.message(), "boom");
+        }
+        other => panic!("expected Error::Status, got {other:?}"),
+    }
+    assert!(err.app().is_none());
+    assert_eq!(err.kind(), ErrorKind::Other);
+
+    // "<word>: <message>" is only an app error id when the word looks like one
+    // (it has a dot); "database" does not.
+    let err = within(client.get_user("status-internal-colon"))
+        .await
+        .expect_err("the server answered with an Internal status");
+    match &err {
+        Error::Status(status) => {
+            assert_eq!(status.code(), tonic::Code::Internal);
+            assert_eq!(status.message(), "database: connection reset");
+        }
+        other => panic!("expected Error::Status, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unimplemented_method_becomes_error_status_unimplemented() {
+    let client = serve(Fake::default()).await;
+
+    let err = within(client.kv_list(0, 10))
+        .await
+        .expect_err("the fake does not implement KVList");
+
+    assert!(
+        matches!(&err, Error::Status(s) if s.code() == tonic::Code::Unimplemented),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Unimplemented);
+}
+
+#[tokio::test]
+async fn missing_required_field_becomes_error_missing_field() {
+    let client = serve(Fake::default()).await;
+
+    let err = within(client.get_user("missing-field"))
+        .await
+        .expect_err("the response has neither error nor user");
+
+    assert!(matches!(err, Error::MissingField("user")), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Other);
+}
+
+#[tokio::test]
+async fn connect_to_a_closed_port_fails_as_unavailable() {
+    // Bind a port, then free it: nothing is listening there any more.
+    let (listener, addr) = bind().await;
+    drop(listener);
+
+    let err = within(PluginApiClient::connect(&addr.to_string()))
+        .await
+        .expect_err("nothing listens on the port");
+
+    // `connect` dials eagerly, so the refused connection surfaces here as `Connect`.
+    assert!(matches!(err, Error::Connect(_)), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert!(err.app().is_none());
+}
+
+#[tokio::test]
+async fn call_after_the_server_shut_down_fails_as_transport_unavailable() {
+    let fake = Fake::default();
+    let (listener, addr) = bind().await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        Server::builder()
+            .add_service(PluginApiServer::new(fake.clone()))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                stopped.await.ok();
+            }),
+    );
+    let client = within(PluginApiClient::connect(&addr.to_string()))
+        .await
+        .expect("connect to the fake server");
+    within(client.kv_delete("k"))
+        .await
+        .expect("the server is up");
+
+    stop.send(()).expect("the server is still running");
+    within(server)
+        .await
+        .expect("server task")
+        .expect("server shut down cleanly");
+
+    let err = within(client.get_user("u1"))
+        .await
+        .expect_err("the server is gone");
+
+    // Observed: the graceful shutdown closed the connection and dropped the listener,
+    // so the channel's reconnect is refused and tonic fails the call locally with an
+    // `Unavailable` status ("tcp connect error") whose source is a
+    // `tonic::transport::Error` wrapping ECONNREFUSED. The SDK files
+    // that under `Error::Transport` (never `App`: the server's logic never ran), and
+    // its kind is `Unavailable`.
+    match &err {
+        Error::Transport(status) => {
+            assert_eq!(status.code(), tonic::Code::Unavailable);
+            let source = std::error::Error::source(&**status).expect("a source");
+            assert!(source.is::<tonic::transport::Error>(), "{source:?}");
+        }
+        other => panic!("expected Error::Transport, got {other:?}"),
+    }
+    assert!(err.app().is_none());
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(fake.calls(), [Call::KvDelete("k".into())]);
+}
+
+#[tokio::test]
+async fn plugin_config_round_trips_through_a_protobuf_struct() {
+    let fake = Fake::default();
+    let client = serve(fake.clone()).await;
+    let config = json!({
+        "enabled": true,
+        "count": 3,
+        "ratio": 0.5,
+        "name": "hello",
+        "tags": ["a", "b"],
+        "nested": {"inner": null},
+    });
+    let serde_json::Value::Object(config) = config else {
+        unreachable!("a JSON object literal")
+    };
+
+    within(client.save_plugin_config(config.clone()))
+        .await
+        .expect("save_plugin_config");
+
+    // What went over the wire, built by hand rather than with the SDK's converters.
+    let expected = prost_types::Struct {
+        fields: [
+            (
+                "enabled",
+                prost_types::Value {
+                    kind: Some(Kind::BoolValue(true)),
+                },
+            ),
+            ("count", number_value(3.0)),
+            ("ratio", number_value(0.5)),
+            ("name", string_value("hello")),
+            (
+                "tags",
+                prost_types::Value {
+                    kind: Some(Kind::ListValue(prost_types::ListValue {
+                        values: vec![string_value("a"), string_value("b")],
+                    })),
+                },
+            ),
+            (
+                "nested",
+                prost_types::Value {
+                    kind: Some(Kind::StructValue(prost_types::Struct {
+                        fields: [(
+                            "inner".to_owned(),
+                            prost_types::Value {
+                                kind: Some(Kind::NullValue(0)),
+                            },
+                        )]
+                        .into_iter()
+                        .collect(),
+                    })),
+                },
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    };
+    assert_eq!(fake.calls(), [Call::SavePluginConfig(Some(expected))]);
+
+    let loaded = within(client.get_plugin_config())
+        .await
+        .expect("get_plugin_config");
+
+    // Equal as JSON, and the whole number comes back as an integer, not 3.0.
+    assert_eq!(loaded, config);
+    assert_eq!(loaded["count"].as_i64(), Some(3));
+    assert_eq!(fake.calls().last(), Some(&Call::GetPluginConfig));
+}

@@ -1,0 +1,59 @@
+//! The classification of the real contract agrees with the facts in
+//! CONTRACT.md (counted there independently of this generator).
+
+use mmplugin_gen::{classify::classify, load::ProtoSources, model::HookKind};
+
+fn contract() -> mmplugin_gen::model::Contract {
+    classify(&ProtoSources::embedded().compile().unwrap()).unwrap()
+}
+
+#[test]
+fn hooks_have_the_documented_shapes() {
+    let c = contract();
+    assert_eq!(c.hooks.len(), 42, "Implemented + 41 hooks");
+    assert_eq!(c.plugin_hooks().count(), 41);
+    assert_eq!(c.hooks.iter().filter(|h| h.plugin_context).count(), 23, "hooks with PluginContext");
+    assert_eq!(c.hooks.iter().filter(|h| h.returns_error).count(), 13, "responses with AppError");
+    let vetoes: Vec<&str> =
+        c.hooks.iter().filter(|h| matches!(h.kind, HookKind::Veto { .. })).map(|h| h.name.as_str()).collect();
+    assert_eq!(
+        vetoes,
+        [
+            "MessageWillBePosted",
+            "MessageWillBeUpdated",
+            "FileWillBeUploaded",
+            "NotificationWillBePushed",
+            "EmailNotificationWillBeSent",
+            "UserWillLogIn"
+        ]
+    );
+    let streaming: Vec<&str> =
+        c.hooks.iter().filter(|h| h.kind == HookKind::Streaming).map(|h| h.name.as_str()).collect();
+    assert_eq!(streaming, ["ServeHTTP"]);
+    let value = |name: &str| c.hooks.iter().any(|h| h.name == name && matches!(h.kind, HookKind::Value { .. }));
+    assert!(value("RunDataRetention") && value("OnSharedChannelsPing") && value("ExecuteCommand"));
+    // Fire-and-forget: no error, nothing returned. 20 of those are empty
+    // responses; of the 29 without error, the rest answer something.
+    let empty = c.plugin_hooks().filter(|h| h.kind == HookKind::Notification && !h.returns_error).count();
+    assert_eq!(empty, 20);
+}
+
+#[test]
+fn the_service_decides_not_the_name() {
+    let c = contract();
+    let api: Vec<&str> = c.api_methods().map(|m| m.name.as_str()).collect();
+    assert_eq!(api.len(), 236);
+    for look_alike in ["HasPermissionTo", "ExecuteSlashCommand", "GetServerVersion"] {
+        assert!(api.contains(&look_alike), "{look_alike} is an API method");
+        assert!(c.hooks.iter().all(|h| h.name != look_alike));
+    }
+    assert!(c.other_services.is_empty());
+}
+
+#[test]
+fn the_catch_all_group_stays_small() {
+    let c = contract();
+    let other = c.api_groups.iter().find(|g| g.name == "other").map_or(0, |g| g.methods.len());
+    assert!(other * 10 <= 236, "{other} methods fall in the catch-all group (at most 10%)");
+    assert!(c.api_groups.len() >= 10, "methods are spread over domain groups");
+}

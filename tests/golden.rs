@@ -1,0 +1,63 @@
+//! Golden tests: the committed SDKs are exactly what the generator makes now.
+//! (That they compile is checked apart: they are workspace members.)
+
+mod common;
+
+use std::path::Path;
+
+use common::{assert_golden, root};
+use mmplugin_gen::{emit, load::ProtoSources, render::Settings};
+
+/// Regenerates `proto` in memory and compares it with `sdk`, file by file.
+fn check_sdk(proto: &Path, sdk: &Path, crate_name: &str) {
+    let sources = ProtoSources::from_dir(proto).unwrap();
+    let settings = Settings { crate_name: crate_name.into(), ..Settings::default() };
+    let generated = mmplugin_gen::generate(&sources, &settings).unwrap();
+    if common::blessing() {
+        emit::write(sdk, &generated.files).unwrap();
+        return;
+    }
+    for file in &generated.files {
+        assert_golden(&sdk.join(&file.path), &file.contents);
+    }
+    let stale = emit::check(sdk, &generated.files).unwrap();
+    assert!(stale.is_empty(), "{} has files the generator no longer makes: {stale:?}", sdk.display());
+}
+
+#[test]
+fn committed_sdk_matches_the_generator() {
+    check_sdk(&root().join("proto"), &root().join("generated-sdk"), "mattermost-plugin");
+}
+
+#[test]
+fn edge_fixture_sdk_matches_the_generator() {
+    let fixture = root().join("tests/fixtures/edge");
+    check_sdk(&fixture.join("proto"), &fixture.join("sdk"), "edge-fixture-sdk");
+}
+
+#[test]
+fn embedded_contract_is_the_committed_proto_folder() {
+    assert_eq!(ProtoSources::embedded(), ProtoSources::from_dir(&root().join("proto")).unwrap());
+}
+
+#[test]
+fn inspect_report_of_the_contract() {
+    let fds = ProtoSources::embedded().compile().unwrap();
+    let contract = mmplugin_gen::classify::classify(&fds).unwrap();
+    assert_golden(&root().join("tests/golden/inspect.txt"), &mmplugin_gen::inspect::report(&contract));
+}
+
+#[test]
+fn inspect_report_of_the_edge_fixture() {
+    let fds = ProtoSources::from_dir(&root().join("tests/fixtures/edge/proto")).unwrap().compile().unwrap();
+    let contract = mmplugin_gen::classify::classify(&fds).unwrap();
+    assert_golden(&root().join("tests/fixtures/edge/inspect.txt"), &mmplugin_gen::inspect::report(&contract));
+}
+
+#[test]
+fn generation_is_deterministic() {
+    let sources = ProtoSources::embedded();
+    let a = mmplugin_gen::generate(&sources, &Settings::default()).unwrap().files;
+    let b = mmplugin_gen::generate(&sources, &Settings::default()).unwrap().files;
+    assert_eq!(a, b);
+}
