@@ -124,7 +124,8 @@ fn rpcs(old: &ServiceDescriptorProto, new: &ServiceDescriptorProto, out: &mut Ve
             m.output_type().trim_start_matches('.')
         )
     };
-    let (added, removed): (fn(String) -> Difference, fn(String) -> Difference) = match new.name() {
+    type Make = fn(String) -> Difference;
+    let (added, removed): (Make, Make) = match new.name() {
         HOOKS_SERVICE => (Difference::HookAdded, Difference::HookRemoved),
         API_SERVICE => (Difference::ApiAdded, Difference::ApiRemoved),
         _ => (Difference::RpcAdded, Difference::RpcRemoved),

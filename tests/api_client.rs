@@ -19,7 +19,7 @@ use mattermost_plugin::proto;
 use mattermost_plugin::proto::plugin_api_server::{PluginApi, PluginApiServer};
 use prost_types::value::Kind;
 use serde_json::json;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tonic::{Request, Response, Status};
@@ -95,6 +95,7 @@ impl Fake {
             "status-not-found" => Err(Status::not_found("app.user.get.app_error: User not found")),
             // Statuses that carry no application error.
             "status-internal" => Err(Status::internal("boom")),
+            "status-unavailable" => Err(Status::unavailable("maintenance")),
             "status-internal-colon" => Err(Status::internal("database: connection reset")),
             // Neither an error nor the required `user`.
             "missing-field" => Ok(proto::GetUserResponse {
@@ -502,6 +503,48 @@ async fn bind() -> (TcpListener, SocketAddr) {
     (listener, addr)
 }
 
+/// A loopback port that is bound but where nothing listens: connections to it are
+/// refused. Holding the socket (rather than binding a listener and dropping it) keeps
+/// the OS from handing the port to a test running in parallel, whose server would
+/// then answer.
+fn dead_port() -> (TcpSocket, SocketAddr) {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind loopback");
+    let addr = socket.local_addr().expect("local addr");
+    (socket, addr)
+}
+
+/// A listener on a fresh loopback port and, where the OS has `SO_REUSEPORT`, a guard: a
+/// second socket bound to the same port that never listens. After the listener is
+/// dropped, the guard keeps the port reserved, so connections to it are refused
+/// instead of reaching a parallel test that the OS gave the freed port to. (Without a
+/// guard that is a small race; it showed up when several copies of this suite ran at
+/// once.)
+fn bind_with_guard() -> (TcpListener, Option<TcpSocket>, SocketAddr) {
+    let socket = TcpSocket::new_v4().expect("socket");
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    socket.set_reuseport(true).expect("SO_REUSEPORT");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind loopback");
+    let addr = socket.local_addr().expect("local addr");
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    let guard = {
+        let guard = TcpSocket::new_v4().expect("socket");
+        guard.set_reuseport(true).expect("SO_REUSEPORT");
+        guard
+            .bind(addr)
+            .expect("bind the guard to the listener's port");
+        Some(guard)
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    let guard = None;
+    let listener = socket.listen(128).expect("listen");
+    (listener, guard, addr)
+}
+
 /// Serves `fake` on a fresh loopback port (until the test's runtime ends) and
 /// connects a client to it.
 async fn serve(fake: Fake) -> PluginApiClient {
@@ -734,6 +777,13 @@ async fn grpc_status_without_an_app_error_id_becomes_error_status() {
         }
         other => panic!("expected Error::Status, got {other:?}"),
     }
+
+    // An Unavailable status the server itself sent is no transport failure.
+    let err = within(client.get_user("status-unavailable"))
+        .await
+        .expect_err("the server answered with an Unavailable status");
+    assert!(matches!(&err, Error::Status(s) if s.message() == "maintenance"), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
 }
 
 #[tokio::test]
@@ -765,9 +815,8 @@ async fn missing_required_field_becomes_error_missing_field() {
 
 #[tokio::test]
 async fn connect_to_a_closed_port_fails_as_unavailable() {
-    // Bind a port, then free it: nothing is listening there any more.
-    let (listener, addr) = bind().await;
-    drop(listener);
+    // Nothing listens on the port (and nothing else can take it while `_port` lives).
+    let (_port, addr) = dead_port();
 
     let err = within(PluginApiClient::connect(&addr.to_string()))
         .await
@@ -782,7 +831,7 @@ async fn connect_to_a_closed_port_fails_as_unavailable() {
 #[tokio::test]
 async fn call_after_the_server_shut_down_fails_as_transport_unavailable() {
     let fake = Fake::default();
-    let (listener, addr) = bind().await;
+    let (listener, _guard, addr) = bind_with_guard();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         Server::builder()
@@ -809,7 +858,7 @@ async fn call_after_the_server_shut_down_fails_as_transport_unavailable() {
         .expect_err("the server is gone");
 
     // Observed: the graceful shutdown closed the connection and dropped the listener,
-    // so the channel's reconnect is refused and tonic fails the call locally with an
+    // so the channel's reconnect is refused (by the guard's port) and tonic fails the call locally with an
     // `Unavailable` status ("tcp connect error") whose source is a
     // `tonic::transport::Error` wrapping ECONNREFUSED. The SDK files
     // that under `Error::Transport` (never `App`: the server's logic never ran), and

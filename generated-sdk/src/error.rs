@@ -67,9 +67,8 @@ impl Error {
         if let Some(app) = AppError::from_status(&status) {
             return Self::App(Box::new(app));
         }
-        let from_transport = status.code() == tonic::Code::Unavailable
-            || std::error::Error::source(&status)
-                .is_some_and(|s| s.is::<tonic::transport::Error>());
+        let from_transport = std::error::Error::source(&status)
+            .is_some_and(|s| s.is::<tonic::transport::Error>());
         let status = Box::new(status);
         if from_transport { Self::Transport(status) } else { Self::Status(status) }
     }

@@ -55,13 +55,13 @@ impl MethodView {
         {
             doc.push(String::new());
             doc.push("# Arguments".into());
-            doc.extend(fields.iter().map(|f| field_doc_line(f)));
+            doc.extend(fields.iter().map(field_doc_line));
         }
         if m.outputs.len() > 1 {
             doc.push(String::new());
             doc.push("# Returns".into());
             doc.push("A tuple, in this order:".into());
-            doc.extend(m.outputs.iter().map(|f| field_doc_line(f)));
+            doc.extend(m.outputs.iter().map(field_doc_line));
         }
         if !doc.is_empty() {
             doc.push(String::new());

@@ -130,6 +130,8 @@ struct GroupView {
     summary: String,
     /// What the group's file imports from `crate::error`.
     error_imports: String,
+    /// What `api` re-exports from the group: the trait and output aliases.
+    exports: String,
     methods: Vec<api::MethodView>,
 }
 
@@ -151,7 +153,11 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             .into_iter()
             .flatten()
             .collect();
+            let exports: Vec<&str> = std::iter::once(g.trait_name.as_str())
+                .chain(methods.iter().filter_map(|m| m.output_alias.as_ref().map(|(alias, _)| alias.as_str())))
+                .collect();
             GroupView {
+                exports: exports.join(", "),
                 module: g.name.clone(),
                 trait_name: g.trait_name.clone(),
                 summary: g.summary.clone(),

@@ -37,7 +37,7 @@ mod commands;
 pub use commands::CommandsApi;
 
 mod plugins;
-pub use plugins::PluginsApi;
+pub use plugins::{PluginsApi, PluginHttpOutput};
 
 mod groups;
 pub use groups::GroupsApi;
@@ -55,7 +55,7 @@ mod oauth;
 pub use oauth::OAuthApi;
 
 mod emoji;
-pub use emoji::EmojiApi;
+pub use emoji::{EmojiApi, GetEmojiImageOutput};
 
 mod permissions;
 pub use permissions::PermissionsApi;
