@@ -135,362 +135,106 @@ fn number_value(n: f64) -> prost_types::Value {
     }
 }
 
-/// Implements `PluginApi` for `$fake`: the methods written out in the first block,
-/// plus an `Unimplemented` answer for each method named in the second.
-///
-/// The whole impl comes out of the macro, so `#[tonic::async_trait]` sees (and
-/// desugars) the generated `async fn`s too.
-macro_rules! fake_plugin_api {
-    (
-        impl PluginApi for $fake:ty { $($implemented:tt)* }
-        unimplemented { $($method:ident($req:ident) -> $resp:ident;)* }
-    ) => {
-        #[tonic::async_trait]
-        impl PluginApi for $fake {
-            $($implemented)*
-            $(
-                async fn $method(
-                    &self,
-                    _request: Request<proto::$req>,
-                ) -> Result<Response<proto::$resp>, Status> {
-                    Err(Status::unimplemented(concat!(
-                        "the fake server does not implement ",
-                        stringify!($method)
-                    )))
-                }
-            )*
-        }
-    };
-}
-
-fake_plugin_api! {
-    impl PluginApi for Fake {
-        async fn get_user(
-            &self,
-            request: Request<proto::GetUserRequest>,
-        ) -> Result<Response<proto::GetUserResponse>, Status> {
-            let user_id = request.into_inner().user_id;
-            self.record(Call::GetUser(user_id.clone()));
-            Self::get_user_response(user_id).map(Response::new)
-        }
-
-        async fn get_users(
-            &self,
-            request: Request<proto::GetUsersRequest>,
-        ) -> Result<Response<proto::GetUsersResponse>, Status> {
-            let request = request.into_inner();
-            self.record(Call::GetUsers {
-                page: request.page,
-                per_page: request.per_page,
-            });
-            // One user per page slot, so the client can check it got what was sent.
-            let users = (0..request.per_page)
-                .map(|i| user_from_id(&format!("p{}-{i}", request.page)))
-                .collect();
-            Ok(Response::new(proto::GetUsersResponse { error: None, users }))
-        }
-
-        async fn delete_user(
-            &self,
-            request: Request<proto::DeleteUserRequest>,
-        ) -> Result<Response<proto::DeleteUserResponse>, Status> {
-            self.record(Call::DeleteUser(request.into_inner().user_id));
-            Ok(Response::new(proto::DeleteUserResponse { error: None }))
-        }
-
-        async fn kv_get(
-            &self,
-            request: Request<proto::KvGetRequest>,
-        ) -> Result<Response<proto::KvGetResponse>, Status> {
-            let key = request.into_inner().key;
-            self.record(Call::KvGet(key.clone()));
-            Ok(Response::new(proto::KvGetResponse {
-                error: None,
-                value: format!("value of {key}").into_bytes(),
-            }))
-        }
-
-        async fn kv_delete(
-            &self,
-            request: Request<proto::KvDeleteRequest>,
-        ) -> Result<Response<proto::KvDeleteResponse>, Status> {
-            self.record(Call::KvDelete(request.into_inner().key));
-            Ok(Response::new(proto::KvDeleteResponse { error: None }))
-        }
-
-        async fn get_config(
-            &self,
-            _request: Request<proto::GetConfigRequest>,
-        ) -> Result<Response<proto::GetConfigResponse>, Status> {
-            self.record(Call::GetConfig);
-            let config = br#"{"ServiceSettings":{"SiteURL":"http://localhost:8065","ListenAddress":":8065"},"TeamSettings":{"MaxUsersPerTeam":50}}"#;
-            Ok(Response::new(proto::GetConfigResponse {
-                error: None,
-                config_json: config.to_vec(),
-            }))
-        }
-
-        async fn get_emoji_image(
-            &self,
-            request: Request<proto::GetEmojiImageRequest>,
-        ) -> Result<Response<proto::GetEmojiImageResponse>, Status> {
-            self.record(Call::GetEmojiImage(request.into_inner().emoji_id));
-            Ok(Response::new(proto::GetEmojiImageResponse {
-                error: None,
-                image: vec![0x89, b'P', b'N', b'G', 0, 0xff],
-                content_type: "png".into(),
-            }))
-        }
-
-        async fn save_plugin_config(
-            &self,
-            request: Request<proto::SavePluginConfigRequest>,
-        ) -> Result<Response<proto::SavePluginConfigResponse>, Status> {
-            let config = request.into_inner().config;
-            self.record(Call::SavePluginConfig(config.clone()));
-            *self.plugin_config.lock().unwrap() = config;
-            Ok(Response::new(proto::SavePluginConfigResponse { error: None }))
-        }
-
-        async fn get_plugin_config(
-            &self,
-            _request: Request<proto::GetPluginConfigRequest>,
-        ) -> Result<Response<proto::GetPluginConfigResponse>, Status> {
-            self.record(Call::GetPluginConfig);
-            Ok(Response::new(proto::GetPluginConfigResponse {
-                error: None,
-                config: self.plugin_config.lock().unwrap().clone(),
-            }))
-        }
+// Every method not written out here answers `Unimplemented`: the generated
+// server trait has default stubs, which is what makes a fake this small.
+#[tonic::async_trait]
+impl PluginApi for Fake {
+    async fn get_user(
+        &self,
+        request: Request<proto::GetUserRequest>,
+    ) -> Result<Response<proto::GetUserResponse>, Status> {
+        let user_id = request.into_inner().user_id;
+        self.record(Call::GetUser(user_id.clone()));
+        Self::get_user_response(user_id).map(Response::new)
     }
-    unimplemented {
-        create_user(CreateUserRequest) -> CreateUserResponse;
-        get_users_by_ids(GetUsersByIdsRequest) -> GetUsersByIdsResponse;
-        get_user_by_email(GetUserByEmailRequest) -> GetUserByEmailResponse;
-        get_user_by_username(GetUserByUsernameRequest) -> GetUserByUsernameResponse;
-        get_users_by_usernames(GetUsersByUsernamesRequest) -> GetUsersByUsernamesResponse;
-        get_users_in_team(GetUsersInTeamRequest) -> GetUsersInTeamResponse;
-        update_user(UpdateUserRequest) -> UpdateUserResponse;
-        get_user_status(GetUserStatusRequest) -> GetUserStatusResponse;
-        get_user_statuses_by_ids(GetUserStatusesByIdsRequest) -> GetUserStatusesByIdsResponse;
-        update_user_status(UpdateUserStatusRequest) -> UpdateUserStatusResponse;
-        set_user_status_timed_dnd(SetUserStatusTimedDndRequest) -> SetUserStatusTimedDndResponse;
-        update_user_active(UpdateUserActiveRequest) -> UpdateUserActiveResponse;
-        update_user_custom_status(UpdateUserCustomStatusRequest) -> UpdateUserCustomStatusResponse;
-        remove_user_custom_status(RemoveUserCustomStatusRequest) -> RemoveUserCustomStatusResponse;
-        get_users_in_channel(GetUsersInChannelRequest) -> GetUsersInChannelResponse;
-        get_ldap_user_attributes(GetLdapUserAttributesRequest) -> GetLdapUserAttributesResponse;
-        search_users(SearchUsersRequest) -> SearchUsersResponse;
-        get_profile_image(GetProfileImageRequest) -> GetProfileImageResponse;
-        set_profile_image(SetProfileImageRequest) -> SetProfileImageResponse;
-        has_permission_to(HasPermissionToRequest) -> HasPermissionToResponse;
-        has_permission_to_team(HasPermissionToTeamRequest) -> HasPermissionToTeamResponse;
-        has_permission_to_channel(HasPermissionToChannelRequest) -> HasPermissionToChannelResponse;
-        publish_user_typing(PublishUserTypingRequest) -> PublishUserTypingResponse;
-        update_user_auth(UpdateUserAuthRequest) -> UpdateUserAuthResponse;
-        update_user_roles(UpdateUserRolesRequest) -> UpdateUserRolesResponse;
-        get_session(GetSessionRequest) -> GetSessionResponse;
-        create_session(CreateSessionRequest) -> CreateSessionResponse;
-        extend_session_expiry(ExtendSessionExpiryRequest) -> ExtendSessionExpiryResponse;
-        revoke_session(RevokeSessionRequest) -> RevokeSessionResponse;
-        create_user_access_token(CreateUserAccessTokenRequest) -> CreateUserAccessTokenResponse;
-        revoke_user_access_token(RevokeUserAccessTokenRequest) -> RevokeUserAccessTokenResponse;
-        create_team(CreateTeamRequest) -> CreateTeamResponse;
-        delete_team(DeleteTeamRequest) -> DeleteTeamResponse;
-        get_teams(GetTeamsRequest) -> GetTeamsResponse;
-        get_team(GetTeamRequest) -> GetTeamResponse;
-        get_team_by_name(GetTeamByNameRequest) -> GetTeamByNameResponse;
-        get_teams_unread_for_user(GetTeamsUnreadForUserRequest) -> GetTeamsUnreadForUserResponse;
-        update_team(UpdateTeamRequest) -> UpdateTeamResponse;
-        search_teams(SearchTeamsRequest) -> SearchTeamsResponse;
-        get_teams_for_user(GetTeamsForUserRequest) -> GetTeamsForUserResponse;
-        create_team_member(CreateTeamMemberRequest) -> CreateTeamMemberResponse;
-        create_team_members(CreateTeamMembersRequest) -> CreateTeamMembersResponse;
-        create_team_members_gracefully(CreateTeamMembersGracefullyRequest) -> CreateTeamMembersGracefullyResponse;
-        delete_team_member(DeleteTeamMemberRequest) -> DeleteTeamMemberResponse;
-        get_team_members(GetTeamMembersRequest) -> GetTeamMembersResponse;
-        get_team_member(GetTeamMemberRequest) -> GetTeamMemberResponse;
-        get_team_members_for_user(GetTeamMembersForUserRequest) -> GetTeamMembersForUserResponse;
-        update_team_member_roles(UpdateTeamMemberRolesRequest) -> UpdateTeamMemberRolesResponse;
-        get_team_icon(GetTeamIconRequest) -> GetTeamIconResponse;
-        set_team_icon(SetTeamIconRequest) -> SetTeamIconResponse;
-        remove_team_icon(RemoveTeamIconRequest) -> RemoveTeamIconResponse;
-        get_team_stats(GetTeamStatsRequest) -> GetTeamStatsResponse;
-        create_channel(CreateChannelRequest) -> CreateChannelResponse;
-        delete_channel(DeleteChannelRequest) -> DeleteChannelResponse;
-        get_public_channels_for_team(GetPublicChannelsForTeamRequest) -> GetPublicChannelsForTeamResponse;
-        get_channel(GetChannelRequest) -> GetChannelResponse;
-        get_channel_by_name(GetChannelByNameRequest) -> GetChannelByNameResponse;
-        get_channel_by_name_for_team_name(GetChannelByNameForTeamNameRequest) -> GetChannelByNameForTeamNameResponse;
-        get_channels_for_team_for_user(GetChannelsForTeamForUserRequest) -> GetChannelsForTeamForUserResponse;
-        get_channel_stats(GetChannelStatsRequest) -> GetChannelStatsResponse;
-        get_direct_channel(GetDirectChannelRequest) -> GetDirectChannelResponse;
-        get_group_channel(GetGroupChannelRequest) -> GetGroupChannelResponse;
-        update_channel(UpdateChannelRequest) -> UpdateChannelResponse;
-        search_channels(SearchChannelsRequest) -> SearchChannelsResponse;
-        add_channel_member(AddChannelMemberRequest) -> AddChannelMemberResponse;
-        add_user_to_channel(AddUserToChannelRequest) -> AddUserToChannelResponse;
-        get_channel_member(GetChannelMemberRequest) -> GetChannelMemberResponse;
-        get_channel_members(GetChannelMembersRequest) -> GetChannelMembersResponse;
-        get_channel_members_by_ids(GetChannelMembersByIdsRequest) -> GetChannelMembersByIdsResponse;
-        get_channel_members_for_user(GetChannelMembersForUserRequest) -> GetChannelMembersForUserResponse;
-        update_channel_member_roles(UpdateChannelMemberRolesRequest) -> UpdateChannelMemberRolesResponse;
-        update_channel_member_notifications(UpdateChannelMemberNotificationsRequest) -> UpdateChannelMemberNotificationsResponse;
-        patch_channel_members_notifications(PatchChannelMembersNotificationsRequest) -> PatchChannelMembersNotificationsResponse;
-        delete_channel_member(DeleteChannelMemberRequest) -> DeleteChannelMemberResponse;
-        create_channel_sidebar_category(CreateChannelSidebarCategoryRequest) -> CreateChannelSidebarCategoryResponse;
-        get_channel_sidebar_categories(GetChannelSidebarCategoriesRequest) -> GetChannelSidebarCategoriesResponse;
-        update_channel_sidebar_categories(UpdateChannelSidebarCategoriesRequest) -> UpdateChannelSidebarCategoriesResponse;
-        create_post(CreatePostRequest) -> CreatePostResponse;
-        add_reaction(AddReactionRequest) -> AddReactionResponse;
-        remove_reaction(RemoveReactionRequest) -> RemoveReactionResponse;
-        get_reactions(GetReactionsRequest) -> GetReactionsResponse;
-        send_ephemeral_post(SendEphemeralPostRequest) -> SendEphemeralPostResponse;
-        update_ephemeral_post(UpdateEphemeralPostRequest) -> UpdateEphemeralPostResponse;
-        delete_ephemeral_post(DeleteEphemeralPostRequest) -> DeleteEphemeralPostResponse;
-        delete_post(DeletePostRequest) -> DeletePostResponse;
-        get_post_thread(GetPostThreadRequest) -> GetPostThreadResponse;
-        get_post(GetPostRequest) -> GetPostResponse;
-        get_posts_since(GetPostsSinceRequest) -> GetPostsSinceResponse;
-        get_posts_after(GetPostsAfterRequest) -> GetPostsAfterResponse;
-        get_posts_before(GetPostsBeforeRequest) -> GetPostsBeforeResponse;
-        get_posts_for_channel(GetPostsForChannelRequest) -> GetPostsForChannelResponse;
-        update_post(UpdatePostRequest) -> UpdatePostResponse;
-        search_posts_in_team(SearchPostsInTeamRequest) -> SearchPostsInTeamResponse;
-        search_posts_in_team_for_user(SearchPostsInTeamForUserRequest) -> SearchPostsInTeamForUserResponse;
-        get_emoji_list(GetEmojiListRequest) -> GetEmojiListResponse;
-        get_emoji_by_name(GetEmojiByNameRequest) -> GetEmojiByNameResponse;
-        get_emoji(GetEmojiRequest) -> GetEmojiResponse;
-        kv_set(KvSetRequest) -> KvSetResponse;
-        kv_compare_and_set(KvCompareAndSetRequest) -> KvCompareAndSetResponse;
-        kv_compare_and_delete(KvCompareAndDeleteRequest) -> KvCompareAndDeleteResponse;
-        kv_set_with_options(KvSetWithOptionsRequest) -> KvSetWithOptionsResponse;
-        kv_set_with_expiry(KvSetWithExpiryRequest) -> KvSetWithExpiryResponse;
-        kv_delete_all(KvDeleteAllRequest) -> KvDeleteAllResponse;
-        kv_list(KvListRequest) -> KvListResponse;
-        publish_web_socket_event(PublishWebSocketEventRequest) -> PublishWebSocketEventResponse;
-        load_plugin_configuration(LoadPluginConfigurationRequest) -> LoadPluginConfigurationResponse;
-        get_unsanitized_config(GetUnsanitizedConfigRequest) -> GetUnsanitizedConfigResponse;
-        save_config(SaveConfigRequest) -> SaveConfigResponse;
-        get_bundle_path(GetBundlePathRequest) -> GetBundlePathResponse;
-        get_plugins(GetPluginsRequest) -> GetPluginsResponse;
-        enable_plugin(EnablePluginRequest) -> EnablePluginResponse;
-        disable_plugin(DisablePluginRequest) -> DisablePluginResponse;
-        remove_plugin(RemovePluginRequest) -> RemovePluginResponse;
-        get_plugin_status(GetPluginStatusRequest) -> GetPluginStatusResponse;
-        install_plugin(InstallPluginRequest) -> InstallPluginResponse;
-        get_plugin_id(GetPluginIdRequest) -> GetPluginIdResponse;
-        log_debug(LogDebugRequest) -> LogDebugResponse;
-        log_info(LogInfoRequest) -> LogInfoResponse;
-        log_error(LogErrorRequest) -> LogErrorResponse;
-        log_warn(LogWarnRequest) -> LogWarnResponse;
-        copy_file_infos(CopyFileInfosRequest) -> CopyFileInfosResponse;
-        get_file_info(GetFileInfoRequest) -> GetFileInfoResponse;
-        set_file_searchable_content(SetFileSearchableContentRequest) -> SetFileSearchableContentResponse;
-        get_file_infos(GetFileInfosRequest) -> GetFileInfosResponse;
-        get_file(GetFileRequest) -> GetFileResponse;
-        get_file_link(GetFileLinkRequest) -> GetFileLinkResponse;
-        read_file(ReadFileRequest) -> ReadFileResponse;
-        upload_file(UploadFileRequest) -> UploadFileResponse;
-        create_upload_session(CreateUploadSessionRequest) -> CreateUploadSessionResponse;
-        upload_data(UploadDataRequest) -> UploadDataResponse;
-        get_upload_session(GetUploadSessionRequest) -> GetUploadSessionResponse;
-        create_bot(CreateBotRequest) -> CreateBotResponse;
-        patch_bot(PatchBotRequest) -> PatchBotResponse;
-        get_bot(GetBotRequest) -> GetBotResponse;
-        get_bots(GetBotsRequest) -> GetBotsResponse;
-        update_bot_active(UpdateBotActiveRequest) -> UpdateBotActiveResponse;
-        permanent_delete_bot(PermanentDeleteBotRequest) -> PermanentDeleteBotResponse;
-        ensure_bot_user(EnsureBotUserRequest) -> EnsureBotUserResponse;
-        get_license(GetLicenseRequest) -> GetLicenseResponse;
-        is_enterprise_ready(IsEnterpriseReadyRequest) -> IsEnterpriseReadyResponse;
-        get_server_version(GetServerVersionRequest) -> GetServerVersionResponse;
-        get_system_install_date(GetSystemInstallDateRequest) -> GetSystemInstallDateResponse;
-        get_diagnostic_id(GetDiagnosticIdRequest) -> GetDiagnosticIdResponse;
-        get_telemetry_id(GetTelemetryIdRequest) -> GetTelemetryIdResponse;
-        register_command(RegisterCommandRequest) -> RegisterCommandResponse;
-        unregister_command(UnregisterCommandRequest) -> UnregisterCommandResponse;
-        execute_slash_command(ExecuteSlashCommandRequest) -> ExecuteSlashCommandResponse;
-        create_command(CreateCommandRequest) -> CreateCommandResponse;
-        list_commands(ListCommandsRequest) -> ListCommandsResponse;
-        list_custom_commands(ListCustomCommandsRequest) -> ListCustomCommandsResponse;
-        list_plugin_commands(ListPluginCommandsRequest) -> ListPluginCommandsResponse;
-        list_built_in_commands(ListBuiltInCommandsRequest) -> ListBuiltInCommandsResponse;
-        get_command(GetCommandRequest) -> GetCommandResponse;
-        update_command(UpdateCommandRequest) -> UpdateCommandResponse;
-        delete_command(DeleteCommandRequest) -> DeleteCommandResponse;
-        get_preference_for_user(GetPreferenceForUserRequest) -> GetPreferenceForUserResponse;
-        get_preferences_for_user(GetPreferencesForUserRequest) -> GetPreferencesForUserResponse;
-        update_preferences_for_user(UpdatePreferencesForUserRequest) -> UpdatePreferencesForUserResponse;
-        delete_preferences_for_user(DeletePreferencesForUserRequest) -> DeletePreferencesForUserResponse;
-        create_o_auth_app(CreateOAuthAppRequest) -> CreateOAuthAppResponse;
-        get_o_auth_app(GetOAuthAppRequest) -> GetOAuthAppResponse;
-        update_o_auth_app(UpdateOAuthAppRequest) -> UpdateOAuthAppResponse;
-        delete_o_auth_app(DeleteOAuthAppRequest) -> DeleteOAuthAppResponse;
-        get_group(GetGroupRequest) -> GetGroupResponse;
-        get_group_by_name(GetGroupByNameRequest) -> GetGroupByNameResponse;
-        get_group_member_users(GetGroupMemberUsersRequest) -> GetGroupMemberUsersResponse;
-        get_groups_by_source(GetGroupsBySourceRequest) -> GetGroupsBySourceResponse;
-        get_groups_for_user(GetGroupsForUserRequest) -> GetGroupsForUserResponse;
-        upsert_group_member(UpsertGroupMemberRequest) -> UpsertGroupMemberResponse;
-        upsert_group_members(UpsertGroupMembersRequest) -> UpsertGroupMembersResponse;
-        get_group_by_remote_id(GetGroupByRemoteIdRequest) -> GetGroupByRemoteIdResponse;
-        create_group(CreateGroupRequest) -> CreateGroupResponse;
-        update_group(UpdateGroupRequest) -> UpdateGroupResponse;
-        delete_group(DeleteGroupRequest) -> DeleteGroupResponse;
-        restore_group(RestoreGroupRequest) -> RestoreGroupResponse;
-        delete_group_member(DeleteGroupMemberRequest) -> DeleteGroupMemberResponse;
-        get_group_syncable(GetGroupSyncableRequest) -> GetGroupSyncableResponse;
-        get_group_syncables(GetGroupSyncablesRequest) -> GetGroupSyncablesResponse;
-        upsert_group_syncable(UpsertGroupSyncableRequest) -> UpsertGroupSyncableResponse;
-        update_group_syncable(UpdateGroupSyncableRequest) -> UpdateGroupSyncableResponse;
-        delete_group_syncable(DeleteGroupSyncableRequest) -> DeleteGroupSyncableResponse;
-        get_groups(GetGroupsRequest) -> GetGroupsResponse;
-        create_default_syncable_memberships(CreateDefaultSyncableMembershipsRequest) -> CreateDefaultSyncableMembershipsResponse;
-        delete_group_constrained_memberships(DeleteGroupConstrainedMembershipsRequest) -> DeleteGroupConstrainedMembershipsResponse;
-        register_plugin_for_shared_channels(RegisterPluginForSharedChannelsRequest) -> RegisterPluginForSharedChannelsResponse;
-        unregister_plugin_for_shared_channels(UnregisterPluginForSharedChannelsRequest) -> UnregisterPluginForSharedChannelsResponse;
-        share_channel(ShareChannelRequest) -> ShareChannelResponse;
-        update_shared_channel(UpdateSharedChannelRequest) -> UpdateSharedChannelResponse;
-        unshare_channel(UnshareChannelRequest) -> UnshareChannelResponse;
-        update_shared_channel_cursor(UpdateSharedChannelCursorRequest) -> UpdateSharedChannelCursorResponse;
-        sync_shared_channel(SyncSharedChannelRequest) -> SyncSharedChannelResponse;
-        invite_remote_to_channel(InviteRemoteToChannelRequest) -> InviteRemoteToChannelResponse;
-        uninvite_remote_from_channel(UninviteRemoteFromChannelRequest) -> UninviteRemoteFromChannelResponse;
-        create_property_field(CreatePropertyFieldRequest) -> CreatePropertyFieldResponse;
-        get_property_field(GetPropertyFieldRequest) -> GetPropertyFieldResponse;
-        get_property_fields(GetPropertyFieldsRequest) -> GetPropertyFieldsResponse;
-        update_property_field(UpdatePropertyFieldRequest) -> UpdatePropertyFieldResponse;
-        delete_property_field(DeletePropertyFieldRequest) -> DeletePropertyFieldResponse;
-        search_property_fields(SearchPropertyFieldsRequest) -> SearchPropertyFieldsResponse;
-        count_property_fields(CountPropertyFieldsRequest) -> CountPropertyFieldsResponse;
-        count_property_fields_for_target(CountPropertyFieldsForTargetRequest) -> CountPropertyFieldsForTargetResponse;
-        create_property_value(CreatePropertyValueRequest) -> CreatePropertyValueResponse;
-        get_property_value(GetPropertyValueRequest) -> GetPropertyValueResponse;
-        get_property_values(GetPropertyValuesRequest) -> GetPropertyValuesResponse;
-        update_property_value(UpdatePropertyValueRequest) -> UpdatePropertyValueResponse;
-        upsert_property_value(UpsertPropertyValueRequest) -> UpsertPropertyValueResponse;
-        delete_property_value(DeletePropertyValueRequest) -> DeletePropertyValueResponse;
-        search_property_values(SearchPropertyValuesRequest) -> SearchPropertyValuesResponse;
-        register_property_group(RegisterPropertyGroupRequest) -> RegisterPropertyGroupResponse;
-        get_property_group(GetPropertyGroupRequest) -> GetPropertyGroupResponse;
-        get_property_field_by_name(GetPropertyFieldByNameRequest) -> GetPropertyFieldByNameResponse;
-        update_property_fields(UpdatePropertyFieldsRequest) -> UpdatePropertyFieldsResponse;
-        update_property_values(UpdatePropertyValuesRequest) -> UpdatePropertyValuesResponse;
-        upsert_property_values(UpsertPropertyValuesRequest) -> UpsertPropertyValuesResponse;
-        delete_property_values_for_target(DeletePropertyValuesForTargetRequest) -> DeletePropertyValuesForTargetResponse;
-        delete_property_values_for_field(DeletePropertyValuesForFieldRequest) -> DeletePropertyValuesForFieldResponse;
-        log_audit_rec(LogAuditRecRequest) -> LogAuditRecResponse;
-        log_audit_rec_with_level(LogAuditRecWithLevelRequest) -> LogAuditRecWithLevelResponse;
-        plugin_http(PluginHttpRequest) -> PluginHttpResponse;
-        get_cloud_limits(GetCloudLimitsRequest) -> GetCloudLimitsResponse;
-        open_interactive_dialog(OpenInteractiveDialogRequest) -> OpenInteractiveDialogResponse;
-        publish_plugin_cluster_event(PublishPluginClusterEventRequest) -> PublishPluginClusterEventResponse;
-        register_collection_and_topic(RegisterCollectionAndTopicRequest) -> RegisterCollectionAndTopicResponse;
-        request_trial_license(RequestTrialLicenseRequest) -> RequestTrialLicenseResponse;
-        roles_grant_permission(RolesGrantPermissionRequest) -> RolesGrantPermissionResponse;
-        send_mail(SendMailRequest) -> SendMailResponse;
-        send_push_notification(SendPushNotificationRequest) -> SendPushNotificationResponse;
+
+    async fn get_users(
+        &self,
+        request: Request<proto::GetUsersRequest>,
+    ) -> Result<Response<proto::GetUsersResponse>, Status> {
+        let request = request.into_inner();
+        self.record(Call::GetUsers {
+            page: request.page,
+            per_page: request.per_page,
+        });
+        // One user per page slot, so the client can check it got what was sent.
+        let users = (0..request.per_page)
+            .map(|i| user_from_id(&format!("p{}-{i}", request.page)))
+            .collect();
+        Ok(Response::new(proto::GetUsersResponse { error: None, users }))
+    }
+
+    async fn delete_user(
+        &self,
+        request: Request<proto::DeleteUserRequest>,
+    ) -> Result<Response<proto::DeleteUserResponse>, Status> {
+        self.record(Call::DeleteUser(request.into_inner().user_id));
+        Ok(Response::new(proto::DeleteUserResponse { error: None }))
+    }
+
+    async fn kv_get(
+        &self,
+        request: Request<proto::KvGetRequest>,
+    ) -> Result<Response<proto::KvGetResponse>, Status> {
+        let key = request.into_inner().key;
+        self.record(Call::KvGet(key.clone()));
+        Ok(Response::new(proto::KvGetResponse {
+            error: None,
+            value: format!("value of {key}").into_bytes(),
+        }))
+    }
+
+    async fn kv_delete(
+        &self,
+        request: Request<proto::KvDeleteRequest>,
+    ) -> Result<Response<proto::KvDeleteResponse>, Status> {
+        self.record(Call::KvDelete(request.into_inner().key));
+        Ok(Response::new(proto::KvDeleteResponse { error: None }))
+    }
+
+    async fn get_config(
+        &self,
+        _request: Request<proto::GetConfigRequest>,
+    ) -> Result<Response<proto::GetConfigResponse>, Status> {
+        self.record(Call::GetConfig);
+        let config = br#"{"ServiceSettings":{"SiteURL":"http://localhost:8065","ListenAddress":":8065"},"TeamSettings":{"MaxUsersPerTeam":50}}"#;
+        Ok(Response::new(proto::GetConfigResponse {
+            error: None,
+            config_json: config.to_vec(),
+        }))
+    }
+
+    async fn get_emoji_image(
+        &self,
+        request: Request<proto::GetEmojiImageRequest>,
+    ) -> Result<Response<proto::GetEmojiImageResponse>, Status> {
+        self.record(Call::GetEmojiImage(request.into_inner().emoji_id));
+        Ok(Response::new(proto::GetEmojiImageResponse {
+            error: None,
+            image: vec![0x89, b'P', b'N', b'G', 0, 0xff],
+            content_type: "png".into(),
+        }))
+    }
+
+    async fn save_plugin_config(
+        &self,
+        request: Request<proto::SavePluginConfigRequest>,
+    ) -> Result<Response<proto::SavePluginConfigResponse>, Status> {
+        let config = request.into_inner().config;
+        self.record(Call::SavePluginConfig(config.clone()));
+        *self.plugin_config.lock().unwrap() = config;
+        Ok(Response::new(proto::SavePluginConfigResponse { error: None }))
+    }
+
+    async fn get_plugin_config(
+        &self,
+        _request: Request<proto::GetPluginConfigRequest>,
+    ) -> Result<Response<proto::GetPluginConfigResponse>, Status> {
+        self.record(Call::GetPluginConfig);
+        Ok(Response::new(proto::GetPluginConfigResponse {
+            error: None,
+            config: self.plugin_config.lock().unwrap().clone(),
+        }))
     }
 }
 

@@ -16685,7 +16685,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Deactivates the account with the given id; the record stays, with `delete_at` set.
         /// Go: DeleteUser(userID string) \*model.AppError
@@ -16695,7 +16697,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of users matching the request's filters (Go's `model.UserGetOptions`).
         /// Not every option is honoured by the server; pages count from 0.
@@ -16706,7 +16710,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetUsersResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches the accounts with the given ids in a single round trip.
         /// Go: GetUsersByIds(userIDs slice of string) (slice of \*model.User, \*model.AppError)
@@ -16716,14 +16722,21 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetUsersByIdsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches one account by id; an unknown id gives a not-found error.
         /// Go: GetUser(userID string) (\*model.User, \*model.AppError)
         async fn get_user(
             &self,
             request: tonic::Request<super::GetUserRequest>,
-        ) -> std::result::Result<tonic::Response<super::GetUserResponse>, tonic::Status>;
+        ) -> std::result::Result<
+            tonic::Response<super::GetUserResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches one account by its email address.
         /// Go: GetUserByEmail(email string) (\*model.User, \*model.AppError)
@@ -16733,7 +16746,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetUserByEmailResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches one account by its username.
         /// Go: GetUserByUsername(name string) (\*model.User, \*model.AppError)
@@ -16743,7 +16758,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetUserByUsernameResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches the accounts behind a list of usernames; names without an account are skipped.
         /// Go: GetUsersByUsernames(usernames slice of string) (slice of \*model.User, \*model.AppError)
@@ -16753,7 +16770,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetUsersByUsernamesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of a team's members as user records; `page` counts from 0.
         /// Go: GetUsersInTeam(teamID string, page int, perPage int) (slice of \*model.User, \*model.AppError)
@@ -16763,7 +16782,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetUsersInTeamResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to an account and returns it as stored. Send the complete record (fetch it,
         /// change it, send it back), not just the fields that changed.
@@ -16774,7 +16795,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Reads a user's presence: `online`, `away`, `dnd` or `offline`.
         /// Go: GetUserStatus(userID string) (\*model.Status, \*model.AppError)
@@ -16784,7 +16807,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetUserStatusResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Reads the presence of several users in one call.
         /// Go: GetUserStatusesByIds(userIds slice of string) (slice of \*model.Status, \*model.AppError)
@@ -16794,7 +16819,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetUserStatusesByIdsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Sets a user's presence to `online`, `away`, `dnd` or `offline` and returns the new status.
         /// The status counts as set by hand, so the server's idle tracking leaves it alone.
@@ -16805,7 +16832,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateUserStatusResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Puts a user in do-not-disturb until `end_time`, given in seconds since the Unix epoch;
         /// afterwards the earlier status comes back. Returns the new status.
@@ -16816,7 +16845,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SetUserStatusTimedDndResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Reactivates an account (`active` true) or deactivates it (`active` false).
         /// Go: UpdateUserActive(userID string, active bool) \*model.AppError
@@ -16826,7 +16857,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateUserActiveResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Sets a user's custom status (emoji, text, optional expiry); it lasts until it expires or is cleared.
         /// Go: UpdateUserCustomStatus(userID string, customStatus \*model.CustomStatus) \*model.AppError
@@ -16836,7 +16869,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateUserCustomStatusResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Clears a user's custom status.
         /// Go: RemoveUserCustomStatus(userID string) \*model.AppError
@@ -16846,7 +16881,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RemoveUserCustomStatusResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of a channel's members, ordered by `username` or by `status`; `page` counts from 0.
         /// Go: GetUsersInChannel(channelID, sortBy string, page, perPage int) (slice of \*model.User, \*model.AppError)
@@ -16856,7 +16893,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetUsersInChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Reads the named LDAP attributes of a user, returned as a map from attribute name to value.
         /// Fails when LDAP is not available (it needs an Enterprise licence); for a user who does not
@@ -16868,7 +16907,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetLdapUserAttributesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Finds users whose names match a term, narrowed by optional team, channel, group and role filters.
         /// Go: SearchUsers(search \*model.UserSearch) (slice of \*model.User, \*model.AppError)
@@ -16878,7 +16919,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SearchUsersResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Downloads a user's avatar as encoded image bytes.
         /// Go: GetProfileImage(userID string) (slice of byte, \*model.AppError)
@@ -16888,7 +16931,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetProfileImageResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Replaces a user's avatar with the given encoded image.
         /// Go: SetProfileImage(userID string, data slice of byte) \*model.AppError
@@ -16898,7 +16943,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SetProfileImageResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Tells whether a user holds a permission, named by its id, at system level.
         /// Go gives a plain bool, so a check that could not be made reads as no permission.
@@ -16909,7 +16956,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::HasPermissionToResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Tells whether a user holds a permission, named by its id, within one team.
         /// Go: HasPermissionToTeam(userID, teamID string, permission \*model.Permission) bool
@@ -16919,7 +16968,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::HasPermissionToTeamResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Tells whether a user holds a permission, named by its id, within one channel.
         /// Go: HasPermissionToChannel(userID, channelId string, permission \*model.Permission) bool
@@ -16929,7 +16980,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::HasPermissionToChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Broadcasts a typing indicator for a user in a channel, or in a thread when `parent_id` is set.
         /// Go: PublishUserTyping(userID, channelId, parentId string) \*model.AppError
@@ -16939,7 +16992,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::PublishUserTypingResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Moves a user to an external login service (LDAP, SAML, OAuth) with the given external id and
         /// returns what was saved. It cannot switch a user back to email and password.
@@ -16950,7 +17005,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateUserAuthResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Replaces a user's system roles with the space-separated `new_roles`; returns the updated account.
         /// Go: UpdateUserRoles(userID, newRoles string) (\*model.User, \*model.AppError)
@@ -16960,7 +17017,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateUserRolesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Looks up a session by id, for instance to find the user behind an incoming request.
         /// Go: GetSession(sessionID string) (\*model.Session, \*model.AppError)
@@ -16970,7 +17029,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetSessionResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Opens a new session for a user and returns it, token included.
         /// Go: CreateSession(session \*model.Session) (\*model.Session, \*model.AppError)
@@ -16980,7 +17041,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateSessionResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Pushes a session's expiry to `new_expiry`, in milliseconds since the Unix epoch.
         /// Go: ExtendSessionExpiry(sessionID string, newExpiry int64) \*model.AppError
@@ -16990,7 +17053,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::ExtendSessionExpiryResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Ends a session at once; its token stops working.
         /// Go: RevokeSession(sessionID string) \*model.AppError
@@ -17000,7 +17065,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RevokeSessionResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Issues a personal access token for a user. Keep the secret from the reply: it cannot be read again.
         /// Go: CreateUserAccessToken(token \*model.UserAccessToken) (\*model.UserAccessToken, \*model.AppError)
@@ -17010,7 +17077,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateUserAccessTokenResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Revokes a personal access token, given the id of its record; sessions opened with it end too.
         /// Go: RevokeUserAccessToken(tokenID string) \*model.AppError
@@ -17020,7 +17089,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RevokeUserAccessTokenResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Creates a team and returns it as stored, with its new id.
         /// Go: CreateTeam(team \*model.Team) (\*model.Team, \*model.AppError)
@@ -17030,7 +17101,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateTeamResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Archives a team (a soft delete: `delete_at` is set, the data stays).
         /// Go: DeleteTeam(teamID string) \*model.AppError
@@ -17040,7 +17113,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteTeamResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists every team on the server.
         /// Go: GetTeams() (slice of \*model.Team, \*model.AppError)
@@ -17050,14 +17125,21 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetTeamsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches one team by id.
         /// Go: GetTeam(teamID string) (\*model.Team, \*model.AppError)
         async fn get_team(
             &self,
             request: tonic::Request<super::GetTeamRequest>,
-        ) -> std::result::Result<tonic::Response<super::GetTeamResponse>, tonic::Status>;
+        ) -> std::result::Result<
+            tonic::Response<super::GetTeamResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches one team by its URL name.
         /// Go: GetTeamByName(name string) (\*model.Team, \*model.AppError)
@@ -17067,7 +17149,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetTeamByNameResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Gives, for every team a user belongs to, how many messages and mentions are still unread.
         /// Go: GetTeamsUnreadForUser(userID string) (slice of \*model.TeamUnread, \*model.AppError)
@@ -17077,7 +17161,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetTeamsUnreadForUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to a team (send the complete record) and returns it as stored.
         /// Go: UpdateTeam(team \*model.Team) (\*model.Team, \*model.AppError)
@@ -17087,7 +17173,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateTeamResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Finds teams whose name or display name matches a term.
         /// Go: SearchTeams(term string) (slice of \*model.Team, \*model.AppError)
@@ -17097,7 +17185,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SearchTeamsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists the teams a user is a member of.
         /// Go: GetTeamsForUser(userID string) (slice of \*model.Team, \*model.AppError)
@@ -17107,7 +17197,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetTeamsForUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Adds a user to a team and returns the new membership.
         /// Go: CreateTeamMember(teamID, userID string) (\*model.TeamMember, \*model.AppError)
@@ -17117,7 +17209,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateTeamMemberResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Adds several users to a team on behalf of `requestor_id`; a user who cannot be added
         /// makes the whole call fail.
@@ -17128,7 +17222,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateTeamMembersResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Adds several users to a team but carries on past failures: each entry of the reply holds
         /// either that user's membership or the reason they were not added.
@@ -17139,7 +17235,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateTeamMembersGracefullyResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Takes a user out of a team on behalf of `requestor_id`.
         /// Go: DeleteTeamMember(teamID, userID, requestorId string) \*model.AppError
@@ -17149,7 +17247,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteTeamMemberResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of a team's memberships; `page` counts from 0.
         /// Go: GetTeamMembers(teamID string, page, perPage int) (slice of \*model.TeamMember, \*model.AppError)
@@ -17159,7 +17259,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetTeamMembersResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches one user's membership of one team; a user outside the team gives a not-found error.
         /// Go: GetTeamMember(teamID, userID string) (\*model.TeamMember, \*model.AppError)
@@ -17169,7 +17271,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetTeamMemberResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of a user's memberships across all teams.
         /// Go: GetTeamMembersForUser(userID string, page int, perPage int) (slice of \*model.TeamMember, \*model.AppError)
@@ -17179,7 +17283,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetTeamMembersForUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Replaces a member's explicit team roles with the space-separated `new_roles`.
         /// Go: UpdateTeamMemberRoles(teamID, userID, newRoles string) (\*model.TeamMember, \*model.AppError)
@@ -17189,7 +17295,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateTeamMemberRolesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Downloads a team's icon as encoded image bytes.
         /// Go: GetTeamIcon(teamID string) (slice of byte, \*model.AppError)
@@ -17199,7 +17307,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetTeamIconResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Replaces a team's icon with the given encoded image.
         /// Go: SetTeamIcon(teamID string, data slice of byte) \*model.AppError
@@ -17209,7 +17319,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SetTeamIconResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Drops a team's custom icon, so clients show the default one again.
         /// Go: RemoveTeamIcon(teamID string) \*model.AppError
@@ -17219,7 +17331,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RemoveTeamIconResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Counts a team's members, all of them and the active ones.
         /// Go: GetTeamStats(teamID string) (\*model.TeamStats, \*model.AppError)
@@ -17229,7 +17343,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetTeamStatsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Creates a public or private channel and returns it with its new id.
         /// Go: CreateChannel(channel \*model.Channel) (\*model.Channel, \*model.AppError)
@@ -17239,7 +17355,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Archives a channel; its posts are kept.
         /// Go: DeleteChannel(channelId string) \*model.AppError
@@ -17249,7 +17367,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of a team's public channels; `page` counts from 0.
         /// Go: GetPublicChannelsForTeam(teamID string, page, perPage int) (slice of \*model.Channel, \*model.AppError)
@@ -17259,7 +17379,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPublicChannelsForTeamResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches one channel by id.
         /// Go: GetChannel(channelId string) (\*model.Channel, \*model.AppError)
@@ -17269,7 +17391,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a channel by its URL name inside the team with the given id;
         /// `include_deleted` lets archived channels match too.
@@ -17280,7 +17404,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetChannelByNameResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a channel by its URL name inside the team with the given URL name;
         /// `include_deleted` lets archived channels match too.
@@ -17291,7 +17417,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetChannelByNameForTeamNameResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists the channels a user is in on one team, direct and group messages included.
         /// With an empty `team_id` it covers all the user's teams.
@@ -17302,7 +17430,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetChannelsForTeamForUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns member statistics of a channel. Only the member and guest counters are filled in;
         /// the pinned-post and file counters stay 0.
@@ -17313,7 +17443,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetChannelStatsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the direct message channel of two users, creating it on first use.
         /// Go: GetDirectChannel(userId1, userId2 string) (\*model.Channel, \*model.AppError)
@@ -17323,7 +17455,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetDirectChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the group message channel of the listed users, creating it on first use.
         /// Go: GetGroupChannel(userIds slice of string) (\*model.Channel, \*model.AppError)
@@ -17333,7 +17467,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetGroupChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to a channel (names, header, purpose and so on) and returns it as stored.
         /// Go: UpdateChannel(channel \*model.Channel) (\*model.Channel, \*model.AppError)
@@ -17343,7 +17479,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Finds a team's channels whose name matches a term.
         /// Go: SearchChannels(teamID string, term string) (slice of \*model.Channel, \*model.AppError)
@@ -17353,7 +17491,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SearchChannelsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Puts a user in a channel as if they had joined on their own: the channel shows a join
         /// message rather than an added-by message.
@@ -17364,7 +17504,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::AddChannelMemberResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Puts a user in a channel as if `as_user_id` had added them, with the usual notifications.
         /// Go: AddUserToChannel(channelId, userID, asUserId string) (\*model.ChannelMember, \*model.AppError)
@@ -17374,7 +17516,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::AddUserToChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches one user's membership of a channel.
         /// Go: GetChannelMember(channelId, userID string) (\*model.ChannelMember, \*model.AppError)
@@ -17384,7 +17528,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetChannelMemberResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of a channel's memberships; `page` counts from 0.
         /// Go: GetChannelMembers(channelId string, page, perPage int) (model.ChannelMembers, \*model.AppError)
@@ -17394,7 +17540,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetChannelMembersResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches the channel memberships of the listed users.
         /// Go: GetChannelMembersByIds(channelId string, userIds slice of string) (model.ChannelMembers, \*model.AppError)
@@ -17404,7 +17552,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetChannelMembersByIdsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of a user's channel memberships. The server ignores `team_id` and covers
         /// all the user's teams.
@@ -17415,7 +17565,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetChannelMembersForUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Replaces a member's explicit channel roles with the space-separated `new_roles`.
         /// Go: UpdateChannelMemberRoles(channelId, userID, newRoles string) (\*model.ChannelMember, \*model.AppError)
@@ -17425,7 +17577,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateChannelMemberRolesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Changes a member's notification settings for one channel; keys left out keep their value.
         /// Go: UpdateChannelMemberNotifications(channelId, userID string, notifications map from string to string) (\*model.ChannelMember, \*model.AppError)
@@ -17435,7 +17589,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateChannelMemberNotificationsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Applies one set of notification settings to many channel memberships (200 at most per call);
         /// nothing else about those memberships is touched.
@@ -17446,7 +17602,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::PatchChannelMembersNotificationsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Takes a user out of a channel.
         /// Go: DeleteChannelMember(channelId, userID string) \*model.AppError
@@ -17456,7 +17614,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteChannelMemberResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Adds a sidebar category for a user in a team and returns it as stored.
         /// Go: CreateChannelSidebarCategory(userID, teamID string, newCategory \*model.SidebarCategoryWithChannels) (\*model.SidebarCategoryWithChannels, \*model.AppError)
@@ -17466,7 +17626,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateChannelSidebarCategoryResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Reads a user's sidebar categories in a team, together with their display order.
         /// Go: GetChannelSidebarCategories(userID, teamID string) (\*model.OrderedSidebarCategories, \*model.AppError)
@@ -17476,7 +17638,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetChannelSidebarCategoriesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to some of a user's sidebar categories in a team and returns them as stored.
         /// Go: UpdateChannelSidebarCategories(userID, teamID string, categories slice of \*model.SidebarCategoryWithChannels) (slice of \*model.SidebarCategoryWithChannels, \*model.AppError)
@@ -17486,7 +17650,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateChannelSidebarCategoriesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Publishes a post and returns it with its id and timestamps. The server tags it with the
         /// `from_plugin` prop, and the message hooks of other plugins run on it as on any post.
@@ -17497,7 +17663,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreatePostResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Adds an emoji reaction to a post, in the name of the user given in the reaction.
         /// Go: AddReaction(reaction \*model.Reaction) (\*model.Reaction, \*model.AppError)
@@ -17507,7 +17675,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::AddReactionResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Takes an emoji reaction off a post.
         /// Go: RemoveReaction(reaction \*model.Reaction) \*model.AppError
@@ -17517,7 +17687,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RemoveReactionResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists every reaction on a post.
         /// Go: GetReactions(postId string) (slice of \*model.Reaction, \*model.AppError)
@@ -17527,7 +17699,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetReactionsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Shows a post to a single user without storing it; it is gone after a reload.
         /// Returns the post as delivered.
@@ -17538,7 +17712,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SendEphemeralPostResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Rewrites an ephemeral post that a user is already looking at. Marked experimental in Go.
         /// Go: UpdateEphemeralPost(userID string, post \*model.Post) \*model.Post
@@ -17548,7 +17724,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateEphemeralPostResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Withdraws an ephemeral post from a user's view. Marked experimental in Go, where it reports no error.
         /// Go: DeleteEphemeralPost(userID, postId string)
@@ -17558,7 +17736,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteEphemeralPostResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Deletes a post (soft delete); deleting a thread's root post takes its replies with it.
         /// Go: DeletePost(postId string) \*model.AppError
@@ -17568,7 +17748,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeletePostResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns a post along with every other post of its thread.
         /// Go: GetPostThread(postId string) (\*model.PostList, \*model.AppError)
@@ -17578,14 +17760,21 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPostThreadResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches one post by id.
         /// Go: GetPost(postId string) (\*model.Post, \*model.AppError)
         async fn get_post(
             &self,
             request: tonic::Request<super::GetPostRequest>,
-        ) -> std::result::Result<tonic::Response<super::GetPostResponse>, tonic::Status>;
+        ) -> std::result::Result<
+            tonic::Response<super::GetPostResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns a channel's posts created or changed after `time`, in milliseconds since the Unix epoch.
         /// Go: GetPostsSince(channelId string, time int64) (\*model.PostList, \*model.AppError)
@@ -17595,7 +17784,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPostsSinceResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns one page of the posts that follow a given post in its channel.
         /// Go: GetPostsAfter(channelId, postId string, page, perPage int) (\*model.PostList, \*model.AppError)
@@ -17605,7 +17796,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPostsAfterResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns one page of the posts that precede a given post in its channel.
         /// Go: GetPostsBefore(channelId, postId string, page, perPage int) (\*model.PostList, \*model.AppError)
@@ -17615,7 +17808,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPostsBeforeResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns one page of a channel's posts, newest first; `page` counts from 0.
         /// Go: GetPostsForChannel(channelId string, page, perPage int) (\*model.PostList, \*model.AppError)
@@ -17625,7 +17820,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPostsForChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves an edited post and returns it as stored.
         /// Go: UpdatePost(post \*model.Post) (\*model.Post, \*model.AppError)
@@ -17635,7 +17832,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdatePostResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Searches a team's posts with already parsed search parameters and returns the hits.
         /// Go: SearchPostsInTeam(teamID string, paramsList slice of \*model.SearchParams) (slice of \*model.Post, \*model.AppError)
@@ -17645,7 +17844,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SearchPostsInTeamResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Searches a team's posts as one user would, so only channels that user can read count;
         /// the reply holds the posts, their order and the matched terms.
@@ -17656,7 +17857,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SearchPostsInTeamForUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of the server's custom emoji; `sort_by` is `name` or empty.
         /// Go: GetEmojiList(sortBy string, page, perPage int) (slice of \*model.Emoji, \*model.AppError)
@@ -17666,7 +17869,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetEmojiListResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a custom emoji by its name.
         /// Go: GetEmojiByName(name string) (\*model.Emoji, \*model.AppError)
@@ -17676,7 +17881,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetEmojiByNameResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a custom emoji by its id.
         /// Go: GetEmoji(emojiId string) (\*model.Emoji, \*model.AppError)
@@ -17686,7 +17893,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetEmojiResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Downloads a custom emoji's image together with its MIME type.
         /// Go: GetEmojiImage(emojiId string) (slice of byte, string, \*model.AppError)
@@ -17696,7 +17905,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetEmojiImageResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Stores `value` under `key`, overwriting what was there. Keys beginning with `mmi_` are
         /// reserved for Mattermost's helper libraries.
@@ -17704,7 +17915,9 @@ pub mod plugin_api_server {
         async fn kv_set(
             &self,
             request: tonic::Request<super::KvSetRequest>,
-        ) -> std::result::Result<tonic::Response<super::KvSetResponse>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::KvSetResponse>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Writes `new_value` only if the stored value still equals `old_value`; an empty `old_value`
         /// means the key must not exist yet. `success` false with no error means the value differed.
@@ -17715,7 +17928,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::KvCompareAndSetResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Removes `key` only if its stored value equals `old_value`. `success` false with no error
         /// means the value differed or the key was absent.
@@ -17726,7 +17941,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::KvCompareAndDeleteResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Stores a value with options: an atomic comparison against `old_value`, an expiry, or both.
         /// `success` false with no error means nothing was written.
@@ -17737,7 +17954,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::KvSetWithOptionsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Stores a value that disappears after `expire_in_seconds` seconds.
         /// Go: KVSetWithExpiry(key string, value slice of byte, expireInSeconds int64) \*model.AppError
@@ -17747,14 +17966,18 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::KvSetWithExpiryResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Reads the value under `key`; for a key never set the value is empty and there is no error.
         /// Go: KVGet(key string) (slice of byte, \*model.AppError)
         async fn kv_get(
             &self,
             request: tonic::Request<super::KvGetRequest>,
-        ) -> std::result::Result<tonic::Response<super::KvGetResponse>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::KvGetResponse>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Removes `key`; removing a key that does not exist is not an error.
         /// Go: KVDelete(key string) \*model.AppError
@@ -17764,7 +17987,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::KvDeleteResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Wipes every key this plugin has stored.
         /// Go: KVDeleteAll() \*model.AppError
@@ -17774,14 +17999,18 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::KvDeleteAllResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of this plugin's keys; `page` counts from 0.
         /// Go: KVList(page, perPage int) (slice of string, \*model.AppError)
         async fn kv_list(
             &self,
             request: tonic::Request<super::KvListRequest>,
-        ) -> std::result::Result<tonic::Response<super::KvListResponse>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::KvListResponse>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Sends a custom event over the WebSocket to the clients chosen by `broadcast`. Clients see the
         /// name prefixed with `custom_`, the plugin id and an underscore. Go reports no error.
@@ -17792,7 +18021,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::PublishWebSocketEventResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns this plugin's settings as JSON, ready to decode into the plugin's own config type;
         /// settings never saved take the defaults from the plugin manifest.
@@ -17803,7 +18034,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::LoadPluginConfigurationResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the server configuration as JSON, with passwords and other secrets blanked.
         /// Go: GetConfig() \*model.Config
@@ -17813,7 +18046,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetConfigResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the server configuration as JSON with its secrets intact; handle with care.
         /// Go: GetUnsanitizedConfig() \*model.Config
@@ -17823,7 +18058,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetUnsanitizedConfigResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Replaces the server configuration with the given JSON and persists it.
         /// Go: SaveConfig(config \*model.Config) \*model.AppError
@@ -17833,7 +18070,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SaveConfigResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns this plugin's stored settings as a generic JSON object.
         /// Go: GetPluginConfig() map from string to any
@@ -17843,7 +18082,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPluginConfigResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Replaces this plugin's stored settings and persists them.
         /// Go: SavePluginConfig(config map from string to any) \*model.AppError
@@ -17853,7 +18094,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SavePluginConfigResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the absolute path of the directory holding this plugin's unpacked bundle, where
         /// files shipped with the plugin can be read.
@@ -17864,7 +18107,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetBundlePathResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the manifests of every installed plugin, whether enabled or not.
         /// Go: GetPlugins() (slice of \*model.Manifest, \*model.AppError)
@@ -17874,7 +18119,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPluginsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Turns on an installed plugin, given its id.
         /// Go: EnablePlugin(id string) \*model.AppError
@@ -17884,7 +18131,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::EnablePluginResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Turns off a plugin, given its id.
         /// Go: DisablePlugin(id string) \*model.AppError
@@ -17894,7 +18143,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DisablePluginResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Turns off a plugin and removes it from the server.
         /// Go: RemovePlugin(id string) \*model.AppError
@@ -17904,7 +18155,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RemovePluginResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Reports a plugin's state (not running, starting, running, failed and so on) and version.
         /// Go: GetPluginStatus(id string) (\*model.PluginStatus, \*model.AppError)
@@ -17914,7 +18167,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPluginStatusResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Installs a plugin from the bytes of its `.tar.gz` bundle and returns its manifest.
         /// An installed copy is overwritten only when `replace` is set; fails when plugin uploads
@@ -17926,7 +18181,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::InstallPluginResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the id of the calling plugin, as declared in its manifest.
         /// Go: GetPluginID() string
@@ -17936,7 +18193,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPluginIdResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Logs `msg` at debug level, with any key-value pairs attached as structured fields.
         /// Go: LogDebug(msg string, keyValuePairs ...any)
@@ -17946,14 +18205,21 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::LogDebugResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Logs `msg` at info level, with any key-value pairs attached as structured fields.
         /// Go: LogInfo(msg string, keyValuePairs ...any)
         async fn log_info(
             &self,
             request: tonic::Request<super::LogInfoRequest>,
-        ) -> std::result::Result<tonic::Response<super::LogInfoResponse>, tonic::Status>;
+        ) -> std::result::Result<
+            tonic::Response<super::LogInfoResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Logs `msg` at error level, with any key-value pairs attached as structured fields.
         /// Go: LogError(msg string, keyValuePairs ...any)
@@ -17963,14 +18229,21 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::LogErrorResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Logs `msg` at warning level, with any key-value pairs attached as structured fields.
         /// Go: LogWarn(msg string, keyValuePairs ...any)
         async fn log_warn(
             &self,
             request: tonic::Request<super::LogWarnRequest>,
-        ) -> std::result::Result<tonic::Response<super::LogWarnResponse>, tonic::Status>;
+        ) -> std::result::Result<
+            tonic::Response<super::LogWarnResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Duplicates the records of the given files for a user without copying the stored data and
         /// returns the new ids, ready to attach to a new post (handy for cloning a post).
@@ -17981,7 +18254,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CopyFileInfosResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches the metadata of one file by id.
         /// Go: GetFileInfo(fileId string) (\*model.FileInfo, \*model.AppError)
@@ -17991,7 +18266,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetFileInfoResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Sets the text that full-text search indexes for a file.
         /// Go: SetFileSearchableContent(fileID string, content string) \*model.AppError
@@ -18001,7 +18278,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SetFileSearchableContentResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of file metadata, filtered and ordered by the given options.
         /// Go: GetFileInfos(page, perPage int, opt \*model.GetFileInfosOptions) (slice of \*model.FileInfo, \*model.AppError)
@@ -18011,14 +18290,21 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetFileInfosResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Downloads the content of a file by id.
         /// Go: GetFile(fileId string) (slice of byte, \*model.AppError)
         async fn get_file(
             &self,
             request: tonic::Request<super::GetFileRequest>,
-        ) -> std::result::Result<tonic::Response<super::GetFileResponse>, tonic::Status>;
+        ) -> std::result::Result<
+            tonic::Response<super::GetFileResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns a public link to a file. Fails when public links are turned off on the server or
         /// when the file is not attached to a post yet.
@@ -18029,7 +18315,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetFileLinkResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Reads a file straight from the server's file store, by its path within that store.
         /// Go: ReadFile(path string) (slice of byte, \*model.AppError)
@@ -18039,7 +18327,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::ReadFileResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Stores a file in a channel so that a later post can attach it; returns its metadata.
         /// Go: UploadFile(data slice of byte, channelId string, filename string) (\*model.FileInfo, \*model.AppError)
@@ -18049,7 +18339,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UploadFileResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Opens a resumable upload session and returns it with its id.
         /// Go: CreateUploadSession(us \*model.UploadSession) (\*model.UploadSession, error)
@@ -18059,7 +18351,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateUploadSessionResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Sends the next bytes of an upload session; the reply's `file_info` is filled in once the
         /// upload is complete and the file stored.
@@ -18070,7 +18364,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UploadDataResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches an upload session by id, for example to see how many bytes have arrived.
         /// Go: GetUploadSession(uploadID string) (\*model.UploadSession, error)
@@ -18080,7 +18376,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetUploadSessionResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Creates a bot along with its user account and returns the stored bot. With no `owner_id`
         /// the plugin becomes the owner; another bot cannot be the owner.
@@ -18091,7 +18389,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateBotResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Changes the fields set in the patch (username, display name, description); the rest stays.
         /// Go: PatchBot(botUserId string, botPatch \*model.BotPatch) (\*model.Bot, \*model.AppError)
@@ -18101,21 +18401,30 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::PatchBotResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a bot by its user id; with `include_deleted`, deactivated bots are found too.
         /// Go: GetBot(botUserId string, includeDeleted bool) (\*model.Bot, \*model.AppError)
         async fn get_bot(
             &self,
             request: tonic::Request<super::GetBotRequest>,
-        ) -> std::result::Result<tonic::Response<super::GetBotResponse>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::GetBotResponse>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of bots, optionally filtered by owner, deleted state or orphaned state.
         /// Go: GetBots(options \*model.BotGetOptions) (slice of \*model.Bot, \*model.AppError)
         async fn get_bots(
             &self,
             request: tonic::Request<super::GetBotsRequest>,
-        ) -> std::result::Result<tonic::Response<super::GetBotsResponse>, tonic::Status>;
+        ) -> std::result::Result<
+            tonic::Response<super::GetBotsResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Activates or deactivates a bot and its user account; returns the bot.
         /// Go: UpdateBotActive(botUserId string, active bool) (\*model.Bot, \*model.AppError)
@@ -18125,7 +18434,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateBotActiveResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Erases a bot and its user account for good; there is no undo.
         /// Go: PermanentDeleteBot(botUserId string) \*model.AppError
@@ -18135,7 +18446,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::PermanentDeleteBotResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Makes sure a bot with this username exists, owned by this plugin, creating or updating it,
         /// and returns its user id. The usual way for a plugin to get its own bot in `OnActivate`.
@@ -18146,7 +18459,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::EnsureBotUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the server's licence as JSON; empty when the server has no licence.
         /// Go: GetLicense() \*model.License
@@ -18156,7 +18471,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetLicenseResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Tells whether the server is an Enterprise-ready build.
         /// Go: IsEnterpriseReady() bool
@@ -18166,7 +18483,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::IsEnterpriseReadyResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the server's version string, such as `9.11.0`.
         /// Go: GetServerVersion() string
@@ -18176,7 +18495,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetServerVersionResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns when this Mattermost installation first ran, in milliseconds since the Unix epoch.
         /// Go: GetSystemInstallDate() (int64, \*model.AppError)
@@ -18186,7 +18507,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetSystemInstallDateResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the id by which the server identifies itself in diagnostic reports; today the same
         /// value as `GetTelemetryId`.
@@ -18197,7 +18520,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetDiagnosticIdResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the id by which the server identifies itself in telemetry.
         /// Go: GetTelemetryId() string
@@ -18207,7 +18532,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetTelemetryIdResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Registers a slash command served by this plugin; each use of it reaches the plugin
         /// through the `ExecuteCommand` hook.
@@ -18218,7 +18545,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RegisterCommandResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Withdraws a slash command this plugin registered, named by team id and trigger word.
         /// Go: UnregisterCommand(teamID, trigger string) error
@@ -18228,7 +18557,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UnregisterCommandResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Runs a slash command with the given arguments, as if a user had typed it, and returns its response.
         /// Go: ExecuteSlashCommand(commandArgs \*model.CommandArgs) (\*model.CommandResponse, error)
@@ -18238,7 +18569,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::ExecuteSlashCommandResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Creates a custom slash command that the server keeps and that outlives the plugin; the plugin
         /// does not serve it. The server records this plugin as owner and leaves the creator empty.
@@ -18249,7 +18582,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateCommandResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists every slash command usable in a team: custom, plugin-registered and built-in.
         /// Go: ListCommands(teamID string) (slice of \*model.Command, error)
@@ -18259,7 +18594,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::ListCommandsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists a team's custom slash commands: those made in the UI, over REST or with `CreateCommand`.
         /// Go: ListCustomCommands(teamID string) (slice of \*model.Command, error)
@@ -18269,7 +18606,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::ListCustomCommandsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists the slash commands plugins registered for a team with `RegisterCommand`.
         /// Go: ListPluginCommands(teamID string) (slice of \*model.Command, error)
@@ -18279,7 +18618,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::ListPluginCommandsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists the slash commands built into the server.
         /// Go: ListBuiltInCommands() (slice of \*model.Command, error)
@@ -18289,7 +18630,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::ListBuiltInCommandsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a slash command by id.
         /// Go: GetCommand(commandID string) (\*model.Command, error)
@@ -18299,7 +18642,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetCommandResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to a slash command. Its id, token and create and delete times are kept, the
         /// trigger is lowercased, this plugin becomes its owner, and an empty team id keeps the old team.
@@ -18310,7 +18655,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateCommandResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Deletes a slash command by id.
         /// Go: DeleteCommand(commandID string) error
@@ -18320,7 +18667,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteCommandResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Reads one preference of a user by category and name; an unset preference is an error.
         /// Go: GetPreferenceForUser(userID, category, name string) (model.Preference, \*model.AppError)
@@ -18330,7 +18679,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPreferenceForUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Reads all preferences of a user.
         /// Go: GetPreferencesForUser(userID string) (slice of model.Preference, \*model.AppError)
@@ -18340,7 +18691,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPreferencesForUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Stores the given preferences of a user, adding new ones and overwriting existing ones.
         /// Go: UpdatePreferencesForUser(userID string, preferences slice of model.Preference) \*model.AppError
@@ -18350,7 +18703,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdatePreferencesForUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Deletes the given preferences of a user.
         /// Go: DeletePreferencesForUser(userID string, preferences slice of model.Preference) \*model.AppError
@@ -18360,7 +18715,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeletePreferencesForUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Registers an OAuth application and returns it with its id and client secret.
         /// Go: CreateOAuthApp(app \*model.OAuthApp) (\*model.OAuthApp, \*model.AppError)
@@ -18370,7 +18727,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateOAuthAppResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches an OAuth application by id.
         /// Go: GetOAuthApp(appID string) (\*model.OAuthApp, \*model.AppError)
@@ -18380,7 +18739,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetOAuthAppResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to an OAuth application and returns it as stored.
         /// Go: UpdateOAuthApp(app \*model.OAuthApp) (\*model.OAuthApp, \*model.AppError)
@@ -18390,7 +18751,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateOAuthAppResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Deletes an OAuth application by id.
         /// Go: DeleteOAuthApp(appID string) \*model.AppError
@@ -18400,7 +18763,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteOAuthAppResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a group by id.
         /// Go: GetGroup(groupId string) (\*model.Group, \*model.AppError)
@@ -18410,7 +18775,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetGroupResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a group by its name.
         /// Go: GetGroupByName(name string) (\*model.Group, \*model.AppError)
@@ -18420,7 +18787,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetGroupByNameResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of the users in a group.
         /// Go: GetGroupMemberUsers(groupID string, page, perPage int) (slice of \*model.User, \*model.AppError)
@@ -18430,7 +18799,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetGroupMemberUsersResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists every group that comes from one source, `ldap` or `custom`.
         /// Go: GetGroupsBySource(groupSource model.GroupSource) (slice of \*model.Group, \*model.AppError)
@@ -18440,7 +18811,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetGroupsBySourceResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists the groups a user belongs to.
         /// Go: GetGroupsForUser(userID string) (slice of \*model.Group, \*model.AppError)
@@ -18450,7 +18823,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetGroupsForUserResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Puts a user in a group, or revives their membership if it had been removed.
         /// Go: UpsertGroupMember(groupID string, userID string) (\*model.GroupMember, \*model.AppError)
@@ -18460,7 +18835,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpsertGroupMemberResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Puts several users in a group, reviving any removed memberships.
         /// Go: UpsertGroupMembers(groupID string, userIDs slice of string) (slice of \*model.GroupMember, \*model.AppError)
@@ -18470,7 +18847,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpsertGroupMembersResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a group by the id it has at its source (an LDAP object id, say) and the source kind.
         /// Go: GetGroupByRemoteID(remoteID string, groupSource model.GroupSource) (\*model.Group, \*model.AppError)
@@ -18480,7 +18859,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetGroupByRemoteIdResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Creates a group and returns it as stored.
         /// Go: CreateGroup(group \*model.Group) (\*model.Group, \*model.AppError)
@@ -18490,7 +18871,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateGroupResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to a group and returns it as stored.
         /// Go: UpdateGroup(group \*model.Group) (\*model.Group, \*model.AppError)
@@ -18500,7 +18883,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateGroupResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Soft-deletes a group and returns it in its deleted state.
         /// Go: DeleteGroup(groupID string) (\*model.Group, \*model.AppError)
@@ -18510,7 +18895,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteGroupResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Brings a soft-deleted group back and returns it.
         /// Go: RestoreGroup(groupID string) (\*model.Group, \*model.AppError)
@@ -18520,7 +18907,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RestoreGroupResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Takes a user out of a group and returns the ended membership.
         /// Go: DeleteGroupMember(groupID string, userID string) (\*model.GroupMember, \*model.AppError)
@@ -18530,7 +18919,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteGroupMemberResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches the link between a group and one team or channel; `syncable_type` is `team` or `channel`.
         /// Go: GetGroupSyncable(groupID string, syncableID string, syncableType model.GroupSyncableType) (\*model.GroupSyncable, \*model.AppError)
@@ -18540,7 +18931,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetGroupSyncableResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists a group's links of one kind: all its teams, or all its channels.
         /// Go: GetGroupSyncables(groupID string, syncableType model.GroupSyncableType) (slice of \*model.GroupSyncable, \*model.AppError)
@@ -18550,7 +18943,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetGroupSyncablesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Links a group to a team or channel, or updates the link when it already exists.
         /// Go: UpsertGroupSyncable(groupSyncable \*model.GroupSyncable) (\*model.GroupSyncable, \*model.AppError)
@@ -18560,7 +18955,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpsertGroupSyncableResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to an existing group link, such as its `auto_add` flag.
         /// Go: UpdateGroupSyncable(groupSyncable \*model.GroupSyncable) (\*model.GroupSyncable, \*model.AppError)
@@ -18570,7 +18967,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateGroupSyncableResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Unlinks a group from a team or channel and returns the removed link.
         /// Go: DeleteGroupSyncable(groupID string, syncableID string, syncableType model.GroupSyncableType) (\*model.GroupSyncable, \*model.AppError)
@@ -18580,7 +18979,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteGroupSyncableResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists one page of groups matching the search options, limited to what the view restrictions allow.
         /// Go: GetGroups(page, perPage int, opts model.GroupSearchOpts, viewRestrictions \*model.ViewUsersRestrictions) (slice of \*model.Group, \*model.AppError)
@@ -18590,7 +18991,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetGroupsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Adds group members to the teams and channels their groups are linked to with auto-add,
         /// within the scope and starting time given in the parameters.
@@ -18601,7 +19004,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreateDefaultSyncableMembershipsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Enforces group constraints everywhere: in each group-constrained team and channel, users
         /// outside the allowed groups lose their membership.
@@ -18612,7 +19017,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeleteGroupConstrainedMembershipsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Registers this plugin as a shared-channels remote and returns its remote id; sync traffic then
         /// reaches the plugin through the `OnSharedChannelsSyncMsg` hook. Calling again with the same
@@ -18624,7 +19031,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RegisterPluginForSharedChannelsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Drops every shared-channels remote of this plugin, so no more sync traffic arrives;
         /// meant for cleanup in `OnDeactivate`.
@@ -18635,7 +19044,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UnregisterPluginForSharedChannelsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Marks a channel as shared. No remote receives anything until it is invited with
         /// `InviteRemoteToChannel`.
@@ -18646,7 +19057,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::ShareChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Changes how a shared channel is presented: share name, display name, purpose, header.
         /// Go: UpdateSharedChannel(sc \*model.SharedChannel) (\*model.SharedChannel, error)
@@ -18656,7 +19069,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateSharedChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Stops sharing a channel and uninvites all its remotes; `unshared` tells whether it was shared.
         /// Go: UnshareChannel(channelID string) (unshared bool, err error)
@@ -18666,7 +19081,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UnshareChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Moves the sync point of a channel for one remote: forward to skip old posts, back to resend them.
         /// Nothing is sent until the channel changes or `SyncSharedChannel` is called.
@@ -18677,7 +19094,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdateSharedChannelCursorResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Makes the server send a shared channel's pending changes to all its remotes right away.
         /// Go: SyncSharedChannel(channelID string) error
@@ -18687,7 +19106,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SyncSharedChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Starts syncing a channel to a remote (possibly this plugin). With `share_if_not_shared`, a
         /// channel that is not shared yet gets shared first.
@@ -18698,7 +19119,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::InviteRemoteToChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Stops syncing a channel to a remote.
         /// Go: UninviteRemoteFromChannel(channelID string, remoteID string) error
@@ -18708,7 +19131,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UninviteRemoteFromChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Defines a new property field in a property group and returns it with its id.
         /// Go: CreatePropertyField(field \*model.PropertyField) (\*model.PropertyField, error)
@@ -18718,7 +19143,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreatePropertyFieldResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a property field by group id and field id.
         /// Go: GetPropertyField(groupID, fieldID string) (\*model.PropertyField, error)
@@ -18728,7 +19155,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPropertyFieldResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches several property fields of a group by their ids.
         /// Go: GetPropertyFields(groupID string, ids slice of string) (slice of \*model.PropertyField, error)
@@ -18738,7 +19167,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPropertyFieldsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to a property field of a group and returns it as stored.
         /// Go: UpdatePropertyField(groupID string, field \*model.PropertyField) (\*model.PropertyField, error)
@@ -18748,7 +19179,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdatePropertyFieldResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Soft-deletes a property field.
         /// Go: DeletePropertyField(groupID, fieldID string) error
@@ -18758,7 +19191,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeletePropertyFieldResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists a group's property fields, filtered by target and paged as the options say.
         /// Go: SearchPropertyFields(groupID string, opts model.PropertyFieldSearchOpts) (slice of \*model.PropertyField, error)
@@ -18768,7 +19203,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SearchPropertyFieldsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Counts a group's property fields; deleted ones count too when `include_deleted` is set.
         /// Go: CountPropertyFields(groupID string, includeDeleted bool) (int64, error)
@@ -18778,7 +19215,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CountPropertyFieldsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Counts a group's property fields attached to one target, named by type and id.
         /// Go: CountPropertyFieldsForTarget(groupID, targetType, targetID string, includeDeleted bool) (int64, error)
@@ -18788,7 +19227,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CountPropertyFieldsForTargetResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Stores a new value of a property field for a target and returns it with its id.
         /// Go: CreatePropertyValue(value \*model.PropertyValue) (\*model.PropertyValue, error)
@@ -18798,7 +19239,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::CreatePropertyValueResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a property value by group id and value id.
         /// Go: GetPropertyValue(groupID, valueID string) (\*model.PropertyValue, error)
@@ -18808,7 +19251,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPropertyValueResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches several property values of a group by their ids.
         /// Go: GetPropertyValues(groupID string, ids slice of string) (slice of \*model.PropertyValue, error)
@@ -18818,7 +19263,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPropertyValuesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to a property value of a group and returns it as stored.
         /// Go: UpdatePropertyValue(groupID string, value \*model.PropertyValue) (\*model.PropertyValue, error)
@@ -18828,7 +19275,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdatePropertyValueResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Stores a property value, overwriting the one already held for the same field and target.
         /// Go: UpsertPropertyValue(value \*model.PropertyValue) (\*model.PropertyValue, error)
@@ -18838,7 +19287,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpsertPropertyValueResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Soft-deletes a property value.
         /// Go: DeletePropertyValue(groupID, valueID string) error
@@ -18848,7 +19299,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeletePropertyValueResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Lists a group's property values, filtered by target or field and paged as the options say.
         /// Go: SearchPropertyValues(groupID string, opts model.PropertyValueSearchOpts) (slice of \*model.PropertyValue, error)
@@ -18858,7 +19311,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SearchPropertyValuesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Registers a property group under a name and returns it; a name already registered gives back
         /// the existing group.
@@ -18869,7 +19324,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RegisterPropertyGroupResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a property group by its name.
         /// Go: GetPropertyGroup(name string) (\*model.PropertyGroup, error)
@@ -18879,7 +19336,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPropertyGroupResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Fetches a property field of a group by target id and field name.
         /// Go: GetPropertyFieldByName(groupID, targetID, name string) (\*model.PropertyField, error)
@@ -18889,7 +19348,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetPropertyFieldByNameResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to several property fields of a group at once.
         /// Go: UpdatePropertyFields(groupID string, fields slice of \*model.PropertyField) (slice of \*model.PropertyField, error)
@@ -18899,7 +19360,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdatePropertyFieldsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Saves changes to several property values of a group at once.
         /// Go: UpdatePropertyValues(groupID string, values slice of \*model.PropertyValue) (slice of \*model.PropertyValue, error)
@@ -18909,7 +19372,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpdatePropertyValuesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Stores several property values at once, overwriting those already held for the same field and target.
         /// Go: UpsertPropertyValues(values slice of \*model.PropertyValue) (slice of \*model.PropertyValue, error)
@@ -18919,7 +19384,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::UpsertPropertyValuesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Deletes every property value a group holds for one target, named by type and id.
         /// Go: DeletePropertyValuesForTarget(groupID, targetType, targetID string) error
@@ -18929,7 +19396,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeletePropertyValuesForTargetResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Deletes every value stored for one property field.
         /// Go: DeletePropertyValuesForField(groupID, fieldID string) error
@@ -18939,7 +19408,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::DeletePropertyValuesForFieldResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Writes a record to the audit log at the default level. Go reports no error.
         /// Go: LogAuditRec(rec \*model.AuditRecord)
@@ -18949,7 +19420,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::LogAuditRecResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Writes a record to the audit log at the given level: `debug`, `info`, `warn` or `error`.
         /// Go: LogAuditRecWithLevel(rec \*model.AuditRecord, level mlog.Level)
@@ -18959,7 +19432,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::LogAuditRecWithLevelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Sends an HTTP request to another plugin on the same server and returns its answer; the first
         /// segment of the URL path is the id of the plugin addressed.
@@ -18970,7 +19445,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::PluginHttpResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Returns the limits of a Cloud workspace as JSON; empty when the server has none.
         /// Go: GetCloudLimits() (\*model.ProductLimits, error)
@@ -18980,7 +19457,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::GetCloudLimitsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Opens an interactive dialog in the client that produced the trigger id, which comes from a
         /// message button, a menu or a slash command.
@@ -18991,7 +19470,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::OpenInteractiveDialogResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Sends an event to this plugin's copies on the other nodes of a high-availability cluster
         /// (or on one node, when `opts` names a target), which receive it through the
@@ -19003,7 +19484,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::PublishPluginClusterEventResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Kept only for compatibility: collections and topics are no longer supported by the server.
         /// Go: RegisterCollectionAndTopic(collectionType, topicType string) error
@@ -19013,7 +19496,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RegisterCollectionAndTopicResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Asks for a trial licence sized for `users` and installs it; the requester must accept the terms.
         /// Go: RequestTrialLicense(requesterID string, users int, termsAccepted bool, receiveEmailsAccepted bool) \*model.AppError
@@ -19023,7 +19508,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RequestTrialLicenseResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Tells whether at least one of the named roles grants the permission.
         /// Go: RolesGrantPermission(roleNames slice of string, permissionId string) bool
@@ -19033,7 +19520,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::RolesGrantPermissionResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Sends an HTML email to one address through the server's SMTP settings; the address, the
         /// subject and the body must all be non-empty.
@@ -19044,7 +19533,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SendMailResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Pushes a notification to every mobile session of a user. The plugin must itself respect the
         /// server's push content settings and licence; the `NotificationWillBePushed` hook still runs.
@@ -19055,7 +19546,9 @@ pub mod plugin_api_server {
         ) -> std::result::Result<
             tonic::Response<super::SendPushNotificationResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
     }
 
     /// What a plugin may ask of the Mattermost server: one rpc for each method of Go's `plugin.API`.
@@ -30775,7 +31268,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::ImplementedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called when the plugin is switched on, after `Implemented` and a first `OnConfigurationChange`;
         /// other hooks only start arriving once it succeeds. Returning an `error` aborts the activation
@@ -30787,7 +31282,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnActivateResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called when the plugin is being switched off or the server is stopping: the last moment the
         /// API can be used. An `error` is only logged; the server then shuts the process down.
@@ -30798,7 +31295,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnDeactivateResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called at start, before `OnActivate`, and again whenever the server configuration or this
         /// plugin's settings may have changed; reload settings through the API here. An `error` is
@@ -30810,7 +31309,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnConfigurationChangeResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called after an admin installs and enables the plugin from the first-run onboarding, each
         /// time that happens. An `error` is logged by the server and changes nothing else.
@@ -30821,7 +31322,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnInstallResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called once a day when the server gathers its telemetry, so the plugin can send its own.
         /// Fire and forget: a failure is only logged.
@@ -30832,7 +31335,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnSendDailyTelemetryResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called by the data retention job so the plugin can delete its own expired data, at most
         /// `batch_size` items per call. Answer how many were deleted; an `error` is passed on to the job,
@@ -30844,7 +31349,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::RunDataRetentionResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called on Cloud servers when the plan's limits (storage, history, teams) change.
         /// Fire and forget: a failure is only logged.
@@ -30855,7 +31362,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnCloudLimitsUpdatedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called before the server stores a new configuration. An `error` vetoes the save and reaches
         /// whoever tried to save; a `modified_config` is stored in place of the proposed one; neither
@@ -30867,7 +31376,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::ConfigurationWillBeSavedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called for each new post before it is stored. Answer a `modified_post` to store instead, or a
         /// `rejection_reason` to refuse it (`plugin.message_will_be_posted.dismiss_post` drops it
@@ -30879,7 +31390,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::MessageWillBePostedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called for each post edit before it is stored, with the old and the new version. Answer a
         /// `modified_post` to store instead, or a `rejection_reason` to refuse the edit and keep the old
@@ -30891,7 +31404,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::MessageWillBeUpdatedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called once a new post is in the database; too late to change or refuse it.
         /// Fire and forget: a failure is only logged.
@@ -30902,7 +31417,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::MessageHasBeenPostedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called once a post edit is in the database, with both versions; too late to change it.
         /// Fire and forget: a failure is only logged.
@@ -30913,7 +31430,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::MessageHasBeenUpdatedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called when a client fetches posts, before they are sent; answer the posts to deliver, with
         /// entries dropped or edited. An empty answer or a failed call delivers the posts unchanged.
@@ -30924,7 +31443,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::MessagesWillBeConsumedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called once a post has been deleted; it cannot be brought back from here.
         /// Fire and forget: a failure is only logged.
@@ -30935,7 +31456,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::MessageHasBeenDeletedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called for each uploaded file before it is stored, with its whole content. Answer new metadata
         /// and/or new bytes to store instead, or a `rejection_reason` to refuse the upload; answer nothing
@@ -30947,7 +31470,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::FileWillBeUploadedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called once a reaction has been saved.
         /// Fire and forget: a failure is only logged.
@@ -30958,7 +31483,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::ReactionHasBeenAddedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called once a reaction has been taken off a post.
         /// Fire and forget: a failure is only logged.
@@ -30969,7 +31496,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::ReactionHasBeenRemovedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called before a push notification leaves for a user's mobile device. Answer a
         /// `modified_notification` to send instead, or a `rejection_reason` to drop it; answer neither
@@ -30981,7 +31510,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::NotificationWillBePushedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called before a notification email is sent. Answer `modified_content` to rewrite its texts (the
         /// ids it refers to stay fixed), or a `rejection_reason` to suppress it; answer neither to send
@@ -30993,7 +31524,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::EmailNotificationWillBeSentResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called after a user has changed one or more preferences, with their new values.
         /// Fire and forget: a failure is only logged.
@@ -31004,7 +31537,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::PreferencesHaveChangedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called once a new user account exists; it cannot be refused here.
         /// Fire and forget: a failure is only logged.
@@ -31015,7 +31550,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::UserHasBeenCreatedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called while a user logs in, before the session is handed out. A non-empty `rejection_reason`
         /// makes the login fail with that reason; empty, or a failed call, lets it proceed.
@@ -31026,7 +31563,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::UserWillLogInResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called after a user has logged in; to be able to refuse a login, use `UserWillLogIn`.
         /// Fire and forget: a failure is only logged.
@@ -31037,7 +31576,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::UserHasLoggedInResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called after a user account has been deactivated.
         /// Fire and forget: a failure is only logged.
@@ -31048,7 +31589,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::UserHasBeenDeactivatedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called after the identity provider has vouched for a SAML login, with its assertion.
         /// Returning an `error` makes the login fail.
@@ -31059,7 +31602,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnSamlLoginResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called once a new channel exists; it cannot be refused here.
         /// Fire and forget: a failure is only logged.
@@ -31070,7 +31615,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::ChannelHasBeenCreatedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called after someone joined a channel or was added to it; `actor` is set only when another
         /// user did the adding. Fire and forget: a failure is only logged.
@@ -31081,7 +31628,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::UserHasJoinedChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called after someone left a channel or was removed from it; `actor` is set only when another
         /// user did the removing. Fire and forget: a failure is only logged.
@@ -31092,7 +31641,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::UserHasLeftChannelResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called after someone joined a team or was added to it; `actor` is set only when another
         /// user did the adding. Fire and forget: a failure is only logged.
@@ -31103,7 +31654,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::UserHasJoinedTeamResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called after someone left a team or was removed from it; `actor` is set only when another
         /// user did the removing. Fire and forget: a failure is only logged.
@@ -31114,7 +31667,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::UserHasLeftTeamResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called when a user runs a slash command this plugin registered. The `response` says what to
         /// post or where to go; an `error` is shown to the user instead, and a failed call becomes an
@@ -31126,7 +31681,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::ExecuteCommandResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called when a client opens a WebSocket connection to the server.
         /// Fire and forget: a failure is only logged.
@@ -31137,7 +31694,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnWebSocketConnectResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called when a client's WebSocket connection closes.
         /// Fire and forget: a failure is only logged.
@@ -31148,7 +31707,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnWebSocketDisconnectResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called for each message a client sends over its WebSocket connection.
         /// Fire and forget: a failure is only logged.
@@ -31159,7 +31720,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::WebSocketMessageHasBeenPostedResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called on every node of a cluster when an instance of this plugin elsewhere publishes an
         /// event through the API; the way plugin copies talk to each other in high availability setups.
@@ -31171,7 +31734,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnPluginClusterEventResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called when a remote linked through shared channels sends changes for a plugin that handles
         /// its sync traffic. Answer how far the sync got and what failed; an `error` (or a failed call)
@@ -31183,7 +31748,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnSharedChannelsSyncMsgResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called to check a plugin that carries shared channels traffic for a remote. Answer `healthy`
         /// true when the plugin and its own upstream link work; a failed call counts as unhealthy.
@@ -31194,7 +31761,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnSharedChannelsPingResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called when a file attached to a shared post must be synced through this plugin.
         /// An `error` (or a failed call) tells the server the attachment was not synced.
@@ -31205,7 +31774,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnSharedChannelsAttachmentSyncMsgResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called when a user's profile picture must be synced to a remote through this plugin.
         /// An `error` (or a failed call) tells the server the picture was not synced.
@@ -31216,7 +31787,9 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::OnSharedChannelsProfileImageSyncMsgResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
         /// Called while an admin builds a Support Packet; the files answered are added to it. An `error`
         /// leaves this plugin's files out, is logged, and is listed in the packet's warnings file.
@@ -31227,14 +31800,10 @@ pub mod plugin_hooks_server {
         ) -> std::result::Result<
             tonic::Response<super::GenerateSupportDataResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
 
-        /// Server streaming response type for the ServeHTTP method.
-        type ServeHTTPStream: tonic::codegen::tokio_stream::Stream<
-                Item = std::result::Result<super::ServeHttpResponse, tonic::Status>,
-            >
-            + std::marker::Send
-            + 'static;
         /// Serves an HTTP request sent to this plugin's routes under `/plugins/` followed by its id, as
         /// two streams: the request arrives as `init` then body chunks; answer one `init` (status,
         /// headers) then body chunks, `flush` when needed, and `body_complete`. A client that goes away
@@ -31243,7 +31812,12 @@ pub mod plugin_hooks_server {
         async fn serve_http(
             &self,
             request: tonic::Request<tonic::Streaming<super::ServeHttpRequest>>,
-        ) -> std::result::Result<tonic::Response<Self::ServeHTTPStream>, tonic::Status>;
+        ) -> std::result::Result<
+            tonic::Response<BoxStream<super::ServeHttpResponse>>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
     }
 
     /// The hooks of a Mattermost plugin: the plugin serves this service and the server calls it.
@@ -33418,7 +33992,7 @@ pub mod plugin_hooks_server {
                     for ServeHTTPSvc<T> {
                         type Response = super::ServeHttpResponse;
 
-                        type ResponseStream = T::ServeHTTPStream;
+                        type ResponseStream = BoxStream<super::ServeHttpResponse>;
 
                         type Future = BoxFuture<
                             tonic::Response<Self::ResponseStream>,
