@@ -103,8 +103,11 @@ fn hook(index: &Index, name: &str, doc: Vec<String>, req: &MessageInfo, resp: &M
     let mut answers: Vec<Field> = response_fields.into_iter().filter(|f| f.name != "error").collect();
     let kind = if streaming {
         HookKind::Streaming
-    } else if name == "Implemented" {
-        HookKind::Implemented
+    } else if let Some(at) = (name == "Implemented")
+        .then(|| answers.iter().position(|f| f.card == Card::Repeated && f.ty == Ty::String))
+        .flatten()
+    {
+        HookKind::Implemented { names: answers.remove(at) }
     } else if let Some(at) = answers.iter().position(|f| f.name == "rejection_reason" && f.ty == Ty::String) {
         let reason = answers.remove(at);
         HookKind::Veto { replacements: answers, reason }

@@ -31,7 +31,7 @@ pub fn report(contract: &Contract) -> String {
             shape.push("error".into());
         }
         let variant = match hook.kind {
-            HookKind::Implemented => "-".to_owned(),
+            HookKind::Implemented { .. } => "-".to_owned(),
             _ => format!("HookName::{}", upper_camel(&hook.name)),
         };
         let args = hook.args.iter().map(|f| format!("{}: {}", f.rust_name, f.describe())).collect::<Vec<_>>();

@@ -23,7 +23,7 @@ impl Contract {
 
     /// The hooks a plugin can implement (all but the `Implemented` query).
     pub fn plugin_hooks(&self) -> impl Iterator<Item = &Hook> {
-        self.hooks.iter().filter(|hook| hook.kind != HookKind::Implemented)
+        self.hooks.iter().filter(|hook| !matches!(hook.kind, HookKind::Implemented { .. }))
     }
 }
 
@@ -54,7 +54,10 @@ pub struct Hook {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HookKind {
     /// `Implemented`: the list of hooks the plugin provides.
-    Implemented,
+    Implemented {
+        /// The response field that lists the hook names.
+        names: Field,
+    },
     /// Nothing but, possibly, an error: the server is telling the plugin.
     Notification,
     /// A value the server uses (`RunDataRetention`'s count, `ExecuteCommand`'s response).
@@ -77,7 +80,7 @@ impl HookKind {
     /// A short name for reports.
     pub fn label(&self) -> &'static str {
         match self {
-            Self::Implemented => "implemented",
+            Self::Implemented { .. } => "implemented",
             Self::Notification => "notification",
             Self::Value { .. } => "value",
             Self::Veto { .. } => "veto",

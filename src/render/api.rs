@@ -106,7 +106,7 @@ fn field_doc_line(f: &Field) -> String {
 }
 
 /// The Rust type prost gives a field's element.
-fn prost_ty(ty: &Ty) -> String {
+pub(super) fn prost_ty(ty: &Ty) -> String {
     match ty {
         Ty::Scalar(s) => (*s).to_owned(),
         Ty::String => "String".into(),
@@ -120,7 +120,7 @@ fn prost_ty(ty: &Ty) -> String {
     }
 }
 
-fn message_path(p: &str) -> String {
+pub(super) fn message_path(p: &str) -> String {
     if p.starts_with("::") { p.trim_start_matches("::").to_owned() } else { format!("proto::{p}") }
 }
 

@@ -5,6 +5,7 @@
 //! decision that is not the model's, so templates only loop and print.
 
 mod api;
+mod hooks;
 pub mod stubs;
 
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use askama::Template;
 use prost_types::FileDescriptorSet;
 
 use crate::classify::{API_SERVICE, HOOKS_SERVICE};
-use crate::model::Contract;
+use crate::model::{Contract, HookKind};
 use crate::names::{snake, upper_camel};
 
 /// One file of the output, relative to the output folder.
@@ -111,6 +112,56 @@ struct ApiGroupRs<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "sdk/plugin.rs.askama", escape = "none")]
+struct PluginRs<'a> {
+    service: &'a str,
+    crate_ident: &'a str,
+    runtime_imports: &'a str,
+    hooks: &'a [hooks::HookMethodView],
+    implemented: Option<ImplementedView>,
+}
+
+/// The `Implemented` RPC, which the runtime answers from `Plugin::IMPLEMENTED`.
+struct ImplementedView {
+    method: String,
+    request: String,
+    response: String,
+    /// The response field listing hook names.
+    field: String,
+    has_error: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/macros/Cargo.toml.askama", escape = "none")]
+struct MacrosCargoToml<'a> {
+    package: &'a str,
+    crate_name: &'a str,
+    version: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/macros/lib.rs.askama", escape = "none")]
+struct MacrosLibRs<'a> {
+    service: &'a str,
+    crate_name: &'a str,
+    crate_ident: &'a str,
+    hooks: &'a [hooks::HookMethodView],
+}
+
+/// The runtime: the same for every contract (it names only `crate::` items
+/// every SDK has), so these files are copied, not rendered.
+const RUNTIME: &[(&str, &str)] = &[
+    ("src/runtime/mod.rs", include_str!("../../templates/sdk/runtime/mod.rs")),
+    ("src/runtime/context.rs", include_str!("../../templates/sdk/runtime/context.rs")),
+    ("src/runtime/goplugin.rs", include_str!("../../templates/sdk/runtime/goplugin.rs")),
+    ("src/runtime/hook_server.rs", include_str!("../../templates/sdk/runtime/hook_server.rs")),
+    ("src/runtime/log.rs", include_str!("../../templates/sdk/runtime/log.rs")),
+    ("src/runtime/serve.rs", include_str!("../../templates/sdk/runtime/serve.rs")),
+    ("src/runtime/shutdown.rs", include_str!("../../templates/sdk/runtime/shutdown.rs")),
+    ("src/runtime/tls.rs", include_str!("../../templates/sdk/runtime/tls.rs")),
+];
+
+#[derive(Template)]
 #[template(path = "sdk/error.rs.askama", escape = "none")]
 struct ErrorRs;
 
@@ -167,6 +218,19 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         })
         .collect();
 
+    let hook_methods: Vec<hooks::HookMethodView> = contract.hooks.iter().filter_map(hooks::HookMethodView::new).collect();
+    let implemented = contract.hooks.iter().find_map(|h| match &h.kind {
+        HookKind::Implemented { names } => Some(ImplementedView {
+            method: h.method.clone(),
+            request: h.request.clone(),
+            response: h.response.clone(),
+            field: names.rust_name.clone(),
+            has_error: h.returns_error,
+        }),
+        _ => None,
+    });
+    let runtime_imports = hooks::runtime_imports(&hook_methods);
+
     let rust = |path: &str, source: String| GeneratedFile {
         path: path.into(),
         kind: FileKind::Rust,
@@ -195,12 +259,45 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         ),
         rust("src/hooks.rs", HooksRs { service: HOOKS_SERVICE, hooks: &hooks }.render()?),
         rust("src/error.rs", ErrorRs.render()?),
+        rust(
+            "src/plugin.rs",
+            PluginRs {
+                service: HOOKS_SERVICE,
+                crate_ident: &crate_ident,
+                runtime_imports: &runtime_imports,
+                hooks: &hook_methods,
+                implemented,
+            }
+            .render()?,
+        ),
+        GeneratedFile {
+            path: "macros/Cargo.toml".into(),
+            kind: FileKind::Text,
+            source: MacrosCargoToml {
+                package: &contract.package,
+                crate_name: &settings.crate_name,
+                version: &settings.version,
+            }
+            .render()?,
+            preformatted: String::new(),
+        },
+        rust(
+            "macros/src/lib.rs",
+            MacrosLibRs {
+                service: HOOKS_SERVICE,
+                crate_name: &settings.crate_name,
+                crate_ident: &crate_ident,
+                hooks: &hook_methods,
+            }
+            .render()?,
+        ),
         rust("src/json.rs", JsonRs.render()?),
         rust("src/api/mod.rs", ApiModRs { crate_ident: &crate_ident, groups: &groups }.render()?),
     ];
     for group in &groups {
         files.push(rust(&format!("src/api/{}.rs", group.module), ApiGroupRs { group }.render()?));
     }
+    files.extend(RUNTIME.iter().map(|(path, source)| rust(path, (*source).to_owned())));
     Ok(files)
 }
 

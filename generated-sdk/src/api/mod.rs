@@ -103,6 +103,23 @@ impl PluginApiClient {
         Ok(Self::new(channel))
     }
 
+    /// A client for `target` that connects on first use, so making it never
+    /// waits (this is how a plugin's API client is ready before its first hook).
+    pub fn connect_lazy(target: &str) -> Result<Self, Error> {
+        let uri = if target.contains("://") {
+            target.to_owned()
+        } else {
+            format!("http://{target}")
+        };
+        Ok(Self::new(Endpoint::from_shared(uri)?.tcp_nodelay(true).connect_lazy()))
+    }
+
+    /// A client whose every call fails as unavailable, for a plugin started
+    /// without `MATTERMOST_PLUGIN_API_TARGET`.
+    pub(crate) fn unreachable() -> Self {
+        Self::new(Endpoint::from_static("http://127.0.0.1:0").connect_lazy())
+    }
+
     /// Connects to the address the server put in `MATTERMOST_PLUGIN_API_TARGET`.
     pub async fn from_env() -> Result<Self, Error> {
         let target = std::env::var(API_TARGET_ENV)

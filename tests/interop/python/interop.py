@@ -1,0 +1,529 @@
+#!/usr/bin/env python3
+"""Interop test: drive a Rust Mattermost plugin with Python grpcio.
+
+    python3 interop.py <plugin-binary>
+
+grpcio (gRPC's C core) is a stack independent of the plugin's tonic, so this
+checks the wire contract from the outside. The script plays the Mattermost
+server: it serves a small in-memory `PluginAPI`, starts the plugin the way
+hashicorp go-plugin does (magic cookie, port range, API target), reads the
+handshake line, calls hooks, checks the plugin's stdout/stderr and stops it
+with `plugin.GRPCController/Shutdown`.
+
+Written for the example `hello-plugin` (examples/hello-plugin). Each check
+prints one `ok: ...` or `FAIL: ...` line; the exit code is 0 only when all
+pass. Without grpcio-tools the test is skipped (exit 0), unless
+MMPLUGIN_REQUIRE_INTEROP=1 (exit 1).
+"""
+
+import concurrent.futures
+import importlib
+import json
+import os
+import queue
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTO_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "..", "proto"))
+
+MAGIC_COOKIE_KEY = "MATTERMOST_PLUGIN"
+MAGIC_COOKIE_VALUE = "Securely message teams, anywhere."
+
+HANDSHAKE_TIMEOUT = 5.0  # seconds to wait for the handshake line
+RPC_TIMEOUT = 10.0  # deadline of every RPC this script makes
+SHUTDOWN_EXIT_TIMEOUT = 2.0  # the host kills a plugin 2 s after Shutdown
+
+EXPECTED_HOOKS = {"OnConfigurationChange", "OnActivate", "MessageWillBePosted", "ExecuteCommand"}
+
+# grpc.health.v1, written out here so no grpcio-health-checking is needed.
+HEALTH_PROTO = """\
+syntax = "proto3";
+package grpc.health.v1;
+message HealthCheckRequest { string service = 1; }
+message HealthCheckResponse {
+  enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; }
+  ServingStatus status = 1;
+}
+service Health { rpc Check(HealthCheckRequest) returns (HealthCheckResponse); }
+"""
+
+# hclog's JSON timestamp layout: 2006-01-02T15:04:05.000000Z07:00
+HCLOG_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$")
+
+
+def skip_or_fail_without_tools():
+    print("SKIPPED: python grpcio-tools not installed (pip install grpcio-tools)", flush=True)
+    if os.environ.get("MMPLUGIN_REQUIRE_INTEROP") == "1":
+        print("FAIL: MMPLUGIN_REQUIRE_INTEROP=1 but the Python interop test cannot run", flush=True)
+        sys.exit(1)
+    sys.exit(0)
+
+
+try:
+    import grpc  # noqa: E402
+    import grpc_tools  # noqa: E402
+except ImportError:
+    skip_or_fail_without_tools()
+
+
+class Checks:
+    """Collects results; prints one line per check."""
+
+    def __init__(self):
+        self.failed = 0
+        self.passed = 0
+
+    def check(self, ok, what, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"ok: {what}", flush=True)
+        else:
+            self.failed += 1
+            suffix = f" ({detail})" if detail else ""
+            print(f"FAIL: {what}{suffix}", flush=True)
+        return ok
+
+    def fail(self, what, detail=""):
+        return self.check(False, what, detail)
+
+
+# --------------------------------------------------------------------------
+# Stub generation
+
+
+def generate_stubs(out_dir):
+    """Runs grpc_tools.protoc on proto/*.proto (and a health proto); returns
+    the list of generated module names."""
+    wkt_include = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    health_dir = os.path.join(out_dir, "_health_src")
+    os.makedirs(health_dir)
+    with open(os.path.join(health_dir, "interop_health.proto"), "w") as f:
+        f.write(HEALTH_PROTO)
+    protos = sorted(p for p in os.listdir(PROTO_DIR) if p.endswith(".proto"))
+    if not protos:
+        raise RuntimeError(f"no .proto files in {PROTO_DIR}")
+    cmd = [
+        sys.executable, "-m", "grpc_tools.protoc",
+        f"-I{PROTO_DIR}", f"-I{health_dir}", f"-I{wkt_include}",
+        f"--python_out={out_dir}", f"--grpc_python_out={out_dir}",
+        *protos, "interop_health.proto",
+    ]
+    res = subprocess.run(cmd, cwd=PROTO_DIR, capture_output=True, text=True, timeout=120)
+    if res.returncode != 0:
+        raise RuntimeError(f"protoc failed ({res.returncode}): {res.stderr.strip()}")
+    return [p[: -len(".proto")] for p in protos] + ["interop_health"]
+
+
+class Stubs:
+    """The generated modules, with message lookup by name."""
+
+    def __init__(self, out_dir, names):
+        sys.path.insert(0, out_dir)
+        self.pb2 = [importlib.import_module(f"{n}_pb2") for n in names]
+        self.api_grpc = importlib.import_module("api_pb2_grpc")
+        self.hooks_grpc = importlib.import_module("hooks_pb2_grpc")
+        self.health = importlib.import_module("interop_health_pb2")
+        self.health_grpc = importlib.import_module("interop_health_pb2_grpc")
+
+    def __getattr__(self, name):
+        for mod in self.pb2:
+            cls = getattr(mod, name, None)
+            if cls is not None:
+                return cls
+        raise AttributeError(f"no generated message {name}")
+
+
+# --------------------------------------------------------------------------
+# The fake server side: PluginAPI
+
+
+class CallRecorder(grpc.ServerInterceptor):
+    """Records every RPC the plugin makes (method name), implemented or not."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.calls = []
+
+    def intercept_service(self, continuation, handler_call_details):
+        with self.lock:
+            self.calls.append(handler_call_details.method.rsplit("/", 1)[-1])
+        return continuation(handler_call_details)
+
+    def names(self):
+        with self.lock:
+            return list(self.calls)
+
+
+def make_api_servicer(stubs):
+    from google.protobuf import struct_pb2
+
+    class FakePluginAPI(stubs.api_grpc.PluginAPIServicer):
+        def __init__(self):
+            self.lock = threading.Lock()
+            self.kv = {}
+            self.commands = []
+
+        def GetPluginConfig(self, request, context):
+            config = struct_pb2.Struct()
+            config.update({"BlockedWord": "spoiler"})
+            return stubs.GetPluginConfigResponse(config=config)
+
+        def RegisterCommand(self, request, context):
+            with self.lock:
+                self.commands.append(request.command)
+            return stubs.RegisterCommandResponse()
+
+        def GetServerVersion(self, request, context):
+            return stubs.GetServerVersionResponse(version="10.5.0")
+
+        def KVGet(self, request, context):
+            with self.lock:
+                value = self.kv.get(request.key)
+            # Mattermost answers a missing key with an empty value, no error.
+            return stubs.KVGetResponse(value=value or b"")
+
+        def KVSet(self, request, context):
+            with self.lock:
+                if request.value:
+                    self.kv[request.key] = bytes(request.value)
+                else:
+                    self.kv.pop(request.key, None)
+            return stubs.KVSetResponse()
+
+    return FakePluginAPI()
+
+
+# --------------------------------------------------------------------------
+# The plugin process
+
+
+class PluginProcess:
+    def __init__(self, binary, api_port, min_port, max_port):
+        env = dict(os.environ)
+        env.update({
+            MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
+            "PLUGIN_PROTOCOL_VERSIONS": "1",
+            "PLUGIN_MIN_PORT": str(min_port),
+            "PLUGIN_MAX_PORT": str(max_port),
+            "MATTERMOST_PLUGIN_API_TARGET": f"127.0.0.1:{api_port}",
+        })
+        env.pop("PLUGIN_CLIENT_CERT", None)  # no auto-mTLS here
+        # Debug level: more log lines for the stderr format check below.
+        env.setdefault("MATTERMOST_PLUGIN_LOG_LEVEL", "debug")
+        self.proc = subprocess.Popen(
+            [binary], env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        self.stdout_lines = []
+        self.stderr_lines = []
+        self.first_stdout = queue.Queue()
+        self.readers = [
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.stdout_lines, True), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.stderr_lines, False), daemon=True),
+        ]
+        for t in self.readers:
+            t.start()
+
+    def _read(self, stream, sink, signal_first):
+        try:
+            for raw in iter(stream.readline, b""):
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                sink.append(line)
+                if signal_first and len(sink) == 1:
+                    self.first_stdout.put(line)
+        finally:
+            if signal_first and not sink:
+                self.first_stdout.put(None)  # EOF before any line
+
+    def handshake(self, timeout):
+        try:
+            return self.first_stdout.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def wait(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def drain(self, timeout=2.0):
+        """After exit: let the readers reach EOF."""
+        deadline = time.monotonic() + timeout
+        for t in self.readers:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.wait(5)
+
+
+# --------------------------------------------------------------------------
+# The test
+
+
+def post_request(stubs, message, n=0):
+    return stubs.MessageWillBePostedRequest(
+        context=stubs.RequestContext(),
+        plugin_context=stubs.PluginContext(session_id="sess", request_id=f"req{n}", accept_language="en"),
+        post=stubs.Post(id=f"post{n}", user_id="user1", channel_id="chan1", message=message),
+    )
+
+
+def run(binary, checks):
+    tmp = tempfile.TemporaryDirectory(prefix="mmplugin-interop-")
+    server = None
+    plugin = None
+    channel = None
+    try:
+        stubs = Stubs(tmp.name, generate_stubs(tmp.name))
+        checks.check(True, f"generated Python stubs from {PROTO_DIR}")
+
+        recorder = CallRecorder()
+        api = make_api_servicer(stubs)
+        server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=16), interceptors=[recorder])
+        stubs.api_grpc.add_PluginAPIServicer_to_server(api, server)
+        api_port = server.add_insecure_port("127.0.0.1:0")
+        if not checks.check(api_port > 0, "PluginAPI server bound on 127.0.0.1", f"port {api_port}"):
+            return
+        server.start()
+
+        min_port = random.randrange(20000, 29000)
+        max_port = min_port + 49
+        plugin = PluginProcess(binary, api_port, min_port, max_port)
+
+        # ---- handshake
+        line = plugin.handshake(HANDSHAKE_TIMEOUT)
+        if line is None:
+            code = plugin.proc.poll()
+            checks.fail(f"handshake line within {HANDSHAKE_TIMEOUT:.0f} s",
+                        f"exit code {code}; stderr: {plugin.stderr_lines[-5:]}")
+            return
+        parts = line.split("|")
+        addr = parts[3] if len(parts) >= 4 else ""
+        port = int(addr.rsplit(":", 1)[-1]) if re.fullmatch(r"127\.0\.0\.1:\d+", addr) else -1
+        if not checks.check(
+            len(parts) == 5 and parts[:3] == ["1", "1", "tcp"] and parts[4] == "grpc" and min_port <= port <= max_port,
+            f"handshake line {line!r} (port within {min_port}..{max_port})",
+        ):
+            return
+
+        channel = grpc.insecure_channel(addr)
+        try:
+            grpc.channel_ready_future(channel).result(timeout=HANDSHAKE_TIMEOUT)
+        except grpc.FutureTimeoutError:
+            checks.fail(f"connect to the plugin at {addr}")
+            return
+        hooks = stubs.hooks_grpc.PluginHooksStub(channel)
+        health = stubs.health_grpc.HealthStub(channel)
+
+        def safe(what, fn):
+            """Runs one RPC; a gRPC error becomes a FAIL line and None."""
+            try:
+                return fn()
+            except grpc.RpcError as e:
+                checks.fail(what, f"gRPC {e.code().name}: {e.details()}")
+                return None
+
+        # ---- health
+        resp = safe("health Check(\"plugin\")",
+                    lambda: health.Check(stubs.health.HealthCheckRequest(service="plugin"), timeout=RPC_TIMEOUT))
+        if resp is not None:
+            status = stubs.health.HealthCheckResponse.ServingStatus.Name(resp.status)
+            checks.check(status == "SERVING", "health Check(\"plugin\") == SERVING", f"got {status}")
+
+        # ---- Implemented
+        resp = safe("Implemented", lambda: hooks.Implemented(
+            stubs.ImplementedRequest(context=stubs.RequestContext()), timeout=RPC_TIMEOUT))
+        if resp is not None:
+            got = list(resp.hooks)
+            checks.check(set(got) == EXPECTED_HOOKS and len(got) == len(EXPECTED_HOOKS) and not resp.HasField("error"),
+                         f"Implemented lists the 4 hooks: {got}", f"expected {sorted(EXPECTED_HOOKS)}")
+
+        # ---- OnConfigurationChange
+        resp = safe("OnConfigurationChange", lambda: hooks.OnConfigurationChange(
+            stubs.OnConfigurationChangeRequest(context=stubs.RequestContext()), timeout=RPC_TIMEOUT))
+        if resp is not None:
+            checks.check(not resp.HasField("error"), "OnConfigurationChange succeeds", f"error {resp.error}")
+            checks.check("GetPluginConfig" in recorder.names(), "OnConfigurationChange called PluginAPI GetPluginConfig",
+                         f"calls: {recorder.names()}")
+
+        # ---- MessageWillBePosted
+        def mwbp(message, n=0):
+            return hooks.MessageWillBePosted(post_request(stubs, message, n), timeout=RPC_TIMEOUT)
+
+        def judge(message, resp):
+            """Returns None when the answer is right for the configured plugin, else why not."""
+            if "spoiler" in message:
+                if "spoiler" not in resp.rejection_reason:
+                    return f"expected a rejection mentioning 'spoiler', got {resp}"
+            elif message == "teh cat":
+                if resp.rejection_reason or resp.modified_post.message != "the cat":
+                    return f"expected modified_post.message 'the cat', got {resp}"
+            else:
+                if resp.rejection_reason or resp.HasField("modified_post"):
+                    return f"expected an empty answer (allow unchanged), got {resp}"
+            return None
+
+        for message, what in [
+            ("no spoilers here", "MessageWillBePosted(\"no spoilers here\") rejected, reason mentions \"spoiler\""),
+            ("this is forbidden", "MessageWillBePosted(\"this is forbidden\") allowed (configured word replaced the default)"),
+            ("teh cat", "MessageWillBePosted(\"teh cat\") -> \"the cat\""),
+        ]:
+            resp = safe(what, lambda: mwbp(message))
+            if resp is not None:
+                why = judge(message, resp)
+                detail = why or ""
+                if why is None and resp.rejection_reason:
+                    what += f": {resp.rejection_reason!r}"
+                checks.check(why is None, what, detail)
+
+        # ---- OnActivate
+        resp = safe("OnActivate", lambda: hooks.OnActivate(
+            stubs.OnActivateRequest(context=stubs.RequestContext()), timeout=RPC_TIMEOUT))
+        if resp is not None:
+            checks.check(not resp.HasField("error"), "OnActivate succeeds", f"error {resp.error}")
+            with api.lock:
+                triggers = [c.trigger for c in api.commands]
+            checks.check(triggers == ["hello"], "OnActivate registered the command with trigger \"hello\"",
+                         f"registered triggers: {triggers}")
+            checks.check("GetServerVersion" in recorder.names(), "OnActivate called PluginAPI GetServerVersion",
+                         f"calls: {recorder.names()}")
+
+        # ---- ExecuteCommand twice
+        counts = []
+        for i in (1, 2):
+            what = f"ExecuteCommand(\"/hello Alice\") #{i}"
+            req = stubs.ExecuteCommandRequest(
+                context=stubs.RequestContext(),
+                plugin_context=stubs.PluginContext(session_id="sess", request_id=f"cmd{i}"),
+                args=stubs.CommandArgs(user_id="user1", channel_id="chan1", team_id="team1", command="/hello Alice"),
+            )
+            resp = safe(what, lambda: hooks.ExecuteCommand(req, timeout=RPC_TIMEOUT))
+            if resp is None:
+                continue
+            text = resp.response.text
+            m = re.search(r"hello number (\d+)", text)
+            count = int(m.group(1)) if m else None
+            counts.append(count)
+            checks.check(not resp.HasField("error") and "Hello, Alice" in text and count == i,
+                         f"{what} -> {text!r}", f"expected 'Hello, Alice' and count {i}; error {resp.error}")
+        with api.lock:
+            stored = api.kv.get("hello_count")
+        checks.check(stored == b"2", "KV store holds hello_count = b\"2\"", f"got {stored!r}")
+        checks.check("KVGet" in recorder.names() and "KVSet" in recorder.names(),
+                     "ExecuteCommand used PluginAPI KVGet and KVSet", f"calls: {recorder.names()}")
+
+        # ---- 20 concurrent MessageWillBePosted
+        samples = ["a spoiler alert", "teh cat", "this is forbidden", "plain words"]
+        jobs = [(samples[i % len(samples)], 100 + i) for i in range(20)]
+        wrong = []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+            futures = {pool.submit(mwbp, msg, n): msg for msg, n in jobs}
+            try:
+                for fut in concurrent.futures.as_completed(futures, timeout=RPC_TIMEOUT + 5):
+                    msg = futures[fut]
+                    try:
+                        why = judge(msg, fut.result())
+                    except grpc.RpcError as e:
+                        why = f"gRPC {e.code().name}: {e.details()}"
+                    if why:
+                        wrong.append(f"{msg!r}: {why}")
+            except concurrent.futures.TimeoutError:
+                wrong.append("timed out waiting for the concurrent calls")
+        checks.check(not wrong, "20 concurrent MessageWillBePosted calls all answer correctly", "; ".join(wrong[:3]))
+
+        # ---- unexpected API calls (informative: only the ones the fake serves)
+        served = {"GetPluginConfig", "RegisterCommand", "GetServerVersion", "KVGet", "KVSet"}
+        others = sorted(set(recorder.names()) - served)
+        checks.check(not others, "the plugin called only the PluginAPI methods it needs", f"also called {others}")
+
+        # ---- Shutdown
+        shutdown = channel.unary_unary(
+            "/plugin.GRPCController/Shutdown",
+            request_serializer=lambda b: b,
+            response_deserializer=lambda b: b,
+        )
+        try:
+            shutdown(b"", timeout=RPC_TIMEOUT)
+            shutdown_ok = True
+        except grpc.RpcError as e:
+            # The plugin may exit so fast the answer is lost; the exit code decides below.
+            shutdown_ok = e.code() == grpc.StatusCode.UNAVAILABLE
+            checks.check(shutdown_ok, "plugin.GRPCController/Shutdown answered",
+                         f"gRPC {e.code().name}: {e.details()}")
+        else:
+            checks.check(True, "plugin.GRPCController/Shutdown answered")
+        started = time.monotonic()
+        code = plugin.wait(SHUTDOWN_EXIT_TIMEOUT)
+        elapsed = time.monotonic() - started
+        checks.check(code == 0, f"plugin exited with code 0 within {SHUTDOWN_EXIT_TIMEOUT:.0f} s of Shutdown",
+                     "still running" if code is None else f"exit code {code} after {elapsed:.2f} s")
+        if code is None:
+            plugin.kill()
+        plugin.drain()
+
+        # ---- stdout / stderr
+        checks.check(len(plugin.stdout_lines) == 1, "stdout had exactly one line (the handshake)",
+                     f"{len(plugin.stdout_lines)} lines: {plugin.stdout_lines[:5]}")
+        bad = []
+        for line in plugin.stderr_lines:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                bad.append(f"not JSON: {line!r}")
+                continue
+            if not isinstance(obj, dict):
+                bad.append(f"not an object: {line!r}")
+                continue
+            for key in ("@level", "@message", "@timestamp"):
+                if not isinstance(obj.get(key), str):
+                    bad.append(f"{key} missing or not a string: {line!r}")
+                    break
+            else:
+                if not HCLOG_TIMESTAMP.match(obj["@timestamp"]):
+                    bad.append(f"@timestamp without exactly 6 fraction digits: {line!r}")
+        checks.check(not bad, f"all {len(plugin.stderr_lines)} stderr lines are hclog JSON "
+                              "(string @level/@message/@timestamp, 6 fraction digits)", "; ".join(bad[:3]))
+        checks.check(any("10.5.0" in line for line in plugin.stderr_lines),
+                     "the plugin logged the server version it got from GetServerVersion (10.5.0)",
+                     f"{len(plugin.stderr_lines)} stderr lines, none mentions 10.5.0")
+    except Exception as e:  # noqa: BLE001 - any surprise is a failed test, not a traceback
+        checks.fail("interop test raised", f"{type(e).__name__}: {e}")
+    finally:
+        if channel is not None:
+            channel.close()
+        if plugin is not None:
+            plugin.kill()
+            plugin.drain()
+            if checks.failed or os.environ.get("MMPLUGIN_INTEROP_VERBOSE") == "1":
+                for line in plugin.stderr_lines:
+                    print(f"  plugin stderr: {line}", flush=True)
+        if server is not None:
+            server.stop(grace=None)
+        tmp.cleanup()
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(f"usage: {sys.argv[0]} <plugin-binary>", file=sys.stderr)
+        return 2
+    binary = os.path.abspath(sys.argv[1])
+    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        print(f"FAIL: {binary} is not an executable file", flush=True)
+        return 1
+    checks = Checks()
+    run(binary, checks)
+    print(f"{checks.passed} passed, {checks.failed} failed", flush=True)
+    return 0 if checks.failed == 0 and checks.passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
