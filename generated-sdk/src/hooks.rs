@@ -366,4 +366,11 @@ mod tests {
         }
         assert!("NoSuchHook".parse::< HookName > ().is_err());
     }
+
+    #[test]
+    fn all_is_in_declaration_order() {
+        for (i, hook) in HookName::ALL.iter().enumerate() {
+            assert_eq!(* hook as usize, i);
+        }
+    }
 }

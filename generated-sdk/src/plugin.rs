@@ -39,6 +39,27 @@ use crate::HookName;
 /// }
 /// ```
 ///
+/// Forgetting the attribute does not compile: `IMPLEMENTED` is missing.
+///
+/// ```compile_fail,E0046
+/// struct NoAttribute;
+///
+/// impl mattermost_plugin::Plugin for NoAttribute {}
+/// ```
+///
+/// Nor does a method that is not a hook; the attribute names the hooks:
+///
+/// ```compile_fail
+/// struct Typo;
+///
+/// #[mattermost_plugin::plugin]
+/// impl mattermost_plugin::Plugin for Typo {
+///     async fn on_activated(&self, _cx: &mattermost_plugin::Context) -> mattermost_plugin::HookResult {
+///         Ok(())
+///     }
+/// }
+/// ```
+///
 /// Hooks run concurrently, each call on its own task: keep state behind
 /// `Mutex`es or atomics. A hook that panics answers an error and the plugin
 /// keeps serving; a hook that runs past `MATTERMOST_PLUGIN_HOOK_TIMEOUT`

@@ -12,35 +12,7 @@ use std::sync::RwLock;
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::{MessageWillBePostedDecision, proto};
 
-/// The plugin's settings, as `plugin.json` declares them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Settings {
-    blocked_word: String,
-    rewrite_from: String,
-    rewrite_to: String,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self { blocked_word: "forbidden".into(), rewrite_from: "teh".into(), rewrite_to: "the".into() }
-    }
-}
-
-impl Settings {
-    /// Reads the settings the server stores for the plugin; a missing or
-    /// empty one keeps its default.
-    fn from_config(config: &serde_json::Map<String, serde_json::Value>) -> Self {
-        let defaults = Self::default();
-        let text = |key: &str, default: String| {
-            config.get(key).and_then(|v| v.as_str()).filter(|s| !s.trim().is_empty()).map_or(default, str::to_owned)
-        };
-        Self {
-            blocked_word: text("BlockedWord", defaults.blocked_word),
-            rewrite_from: text("RewriteFrom", defaults.rewrite_from),
-            rewrite_to: text("RewriteTo", defaults.rewrite_to),
-        }
-    }
-}
+use hello_plugin::filter::{self, Settings, Verdict};
 
 /// The KV key of the hello counter.
 const COUNTER_KEY: &str = "hello_count";
@@ -53,10 +25,6 @@ struct Hello {
 }
 
 impl Hello {
-    fn settings(&self) -> Settings {
-        self.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
-    }
-
     /// Adds one to the hello counter and returns the new count.
     async fn count_hello(&self, cx: &Context) -> Result<u64, mattermost_plugin::Error> {
         let _one_at_a_time = self.counter.lock().await;
@@ -99,18 +67,11 @@ impl Plugin for Hello {
         _pc: &proto::PluginContext,
         post: proto::Post,
     ) -> MessageWillBePostedDecision {
-        let settings = self.settings();
-        if post.message.to_lowercase().contains(&settings.blocked_word.to_lowercase()) {
-            return MessageWillBePostedDecision::Reject(format!(
-                "Posts containing \"{}\" are not allowed.",
-                settings.blocked_word
-            ));
-        }
-        let rewritten = rewrite_words(&post.message, &settings.rewrite_from, &settings.rewrite_to);
-        if rewritten == post.message {
-            MessageWillBePostedDecision::Allow
-        } else {
-            MessageWillBePostedDecision::Replace(Box::new(proto::Post { message: rewritten, ..post }))
+        let verdict = filter::check(&self.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner()), &post.message);
+        match verdict {
+            Verdict::Allow => MessageWillBePostedDecision::Allow,
+            Verdict::Reject(reason) => MessageWillBePostedDecision::Reject(reason),
+            Verdict::Rewrite(message) => MessageWillBePostedDecision::Replace(Box::new(proto::Post { message, ..post })),
         }
     }
 
@@ -137,25 +98,6 @@ impl Plugin for Hello {
     }
 }
 
-/// Replaces `from` with `to` where it stands as a whole word.
-fn rewrite_words(message: &str, from: &str, to: &str) -> String {
-    if from.is_empty() {
-        return message.to_owned();
-    }
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(at) = rest.find(from) {
-        let before_ok = rest[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
-        let after = &rest[at + from.len()..];
-        let after_ok = after.chars().next().is_none_or(|c| !c.is_alphanumeric());
-        out.push_str(&rest[..at]);
-        out.push_str(if before_ok && after_ok { to } else { from });
-        rest = after;
-    }
-    out.push_str(rest);
-    out
-}
-
 fn main() -> ExitCode {
     mattermost_plugin::serve(Hello::default())
 }
@@ -163,23 +105,6 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rewrites_whole_words_only() {
-        assert_eq!(rewrite_words("teh cat, teh end", "teh", "the"), "the cat, the end");
-        assert_eq!(rewrite_words("tehran stays", "teh", "the"), "tehran stays");
-        assert_eq!(rewrite_words("no change", "", "x"), "no change");
-    }
-
-    #[test]
-    fn settings_fall_back_to_defaults() {
-        let mut config = serde_json::Map::new();
-        config.insert("BlockedWord".into(), "spoiler".into());
-        config.insert("RewriteFrom".into(), "  ".into());
-        let settings = Settings::from_config(&config);
-        assert_eq!(settings.blocked_word, "spoiler");
-        assert_eq!(settings.rewrite_from, "teh");
-    }
 
     #[test]
     fn implemented_lists_exactly_the_hooks_written() {

@@ -294,3 +294,36 @@ async fn stops_on_sigterm() {
     let status = plugin.wait_exit(Duration::from_secs(3)).await.expect("exited after SIGTERM");
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn exits_when_the_host_process_goes_away() {
+    // A shell stands in for the host: it starts the plugin, says its pid,
+    // and exits. The plugin, orphaned, must notice and stop.
+    let env = plugin_env(None, &[]);
+    let mut shell = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg("\"$0\" > /dev/null 2>&1 & echo $!; sleep 0.5")
+        .arg(HELLO)
+        .envs(env)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pid = String::new();
+    {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut out = tokio::io::BufReader::new(shell.stdout.take().unwrap());
+        within(out.read_line(&mut pid)).await.unwrap();
+    }
+    let pid = pid.trim().to_owned();
+    assert!(within(shell.wait()).await.unwrap().success());
+    // Gone, or a zombie waiting for whoever adopted it to reap it.
+    let stopped = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !stopped() {
+        assert!(Instant::now() < deadline, "plugin {pid} still running 5 s after its host went away");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

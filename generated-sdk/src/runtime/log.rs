@@ -58,16 +58,13 @@ const TRANSPORT_TARGETS: [&str; 6] = [
 /// already set one.
 pub(crate) fn init(level: Level) {
     use tracing_subscriber::layer::SubscriberExt as _;
-    let filter = tracing_subscriber::filter::filter_fn(move |meta| {
-        let transport = TRANSPORT_TARGETS
-            .iter()
-            .any(|t| {
-                meta.target()
-                    .strip_prefix(t)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
-            });
-        *meta.level() <= if transport { Level::WARN.min(level) } else { level }
-    });
+    let transport = Level::WARN.min(level);
+    let filter = TRANSPORT_TARGETS
+        .iter()
+        .fold(
+            tracing_subscriber::filter::Targets::new().with_default(level),
+            |targets, target| { targets.with_target(*target, transport) },
+        );
     let subscriber = tracing_subscriber::registry().with(HclogLayer.with_filter(filter));
     let _ = tracing::subscriber::set_global_default(subscriber);
 }

@@ -1,10 +1,14 @@
-//! What every hook call goes through on its way to the plugin: its own task
-//! (so calls run concurrently and a panic stays inside one call), the hook
-//! timeout, and a tracing span naming the hook. The per-hook glue that
+//! What every hook call goes through on its way to the plugin: a panic
+//! guard (a panic stays inside one call), the hook timeout, and a tracing
+//! span naming the hook. The per-hook glue that
 //! unwraps requests and builds responses is generated (`plugin.rs`).
 
+use std::any::Any;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use tonic::Status;
@@ -16,7 +20,8 @@ use crate::{HookName, Plugin, PluginApiClient, proto};
 /// Serves a [`Plugin`] as the `PluginHooks` gRPC service.
 pub struct HookServer<P> {
     plugin: Arc<P>,
-    api: PluginApiClient,
+    /// One context per hook, made once: a call only bumps a count.
+    contexts: Vec<Arc<Context>>,
     timeout: Duration,
 }
 
@@ -24,7 +29,8 @@ impl<P: Plugin> HookServer<P> {
     /// Serves `plugin`, giving its hooks `api`; a hook still running after
     /// `timeout` is cancelled.
     pub fn new(plugin: Arc<P>, api: PluginApiClient, timeout: Duration) -> Self {
-        Self { plugin, api, timeout }
+        let contexts = HookName::ALL.iter().map(|&hook| Arc::new(Context::new(api.clone(), hook))).collect();
+        Self { plugin, contexts, timeout }
     }
 
     /// The names `Implemented` answers, in the contract's order.
@@ -32,25 +38,23 @@ impl<P: Plugin> HookServer<P> {
         HookName::ALL.iter().filter(|h| P::IMPLEMENTED.contains(h)).map(|h| h.as_str().to_owned()).collect()
     }
 
-    /// Runs one hook call on its own task, within the timeout.
+    /// Runs one hook call within the timeout, catching a panic. The call
+    /// runs on the task tonic gave the request (calls are concurrent
+    /// already), so a host that cancels the call drops the hook with it.
     pub(crate) async fn call<T, F, Fut>(&self, hook: HookName, f: F) -> Result<T, Failure>
     where
-        F: FnOnce(Arc<P>, Context) -> Fut,
-        Fut: Future<Output = T> + Send + 'static,
-        T: Send + 'static,
+        F: FnOnce(Arc<P>, Arc<Context>) -> Fut,
+        Fut: Future<Output = T> + Send,
     {
-        let cx = Context::new(self.api.clone(), hook);
+        // `HookName::ALL` lists the variants in declaration order.
+        let cx = Arc::clone(&self.contexts[hook as usize]);
         let span = tracing::debug_span!("hook", hook = hook.as_str());
-        // Aborted when this call is dropped: a host that gives up on the
-        // call (cancellation) stops the hook too.
-        let mut task = AbortOnDrop(tokio::spawn(f(Arc::clone(&self.plugin), cx).instrument(span)));
-        match tokio::time::timeout(self.timeout, &mut task.0).await {
+        let future = std::pin::pin!(f(Arc::clone(&self.plugin), cx).instrument(span));
+        let future = CatchUnwind(future);
+        match tokio::time::timeout(self.timeout, future).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(join_error)) => {
-                let message = match join_error.try_into_panic() {
-                    Ok(payload) => panic_message(payload.as_ref()),
-                    Err(_) => "the hook's task was cancelled".to_owned(),
-                };
+            Ok(Err(payload)) => {
+                let message = panic_message(payload.as_ref());
                 tracing::error!(hook = hook.as_str(), "hook panicked: {message}");
                 Err(Failure::Panicked { hook, message })
             }
@@ -62,11 +66,22 @@ impl<P: Plugin> HookServer<P> {
     }
 }
 
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+/// Polls a future, turning a panic inside it into an `Err` with the panic's
+/// payload. After a panic the future is dropped, never polled again.
+struct CatchUnwind<'a, F>(Pin<&'a mut F>);
 
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
+impl<F: Future> Future for CatchUnwind<'_, F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        // Unwind safety: the plugin's state sits behind `&self` and its own
+        // locks, which a panic poisons as usual.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
     }
 }
 
@@ -126,7 +141,7 @@ pub(crate) fn rejection(reason: String) -> String {
     if reason.is_empty() { "Rejected by a plugin.".to_owned() } else { reason }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

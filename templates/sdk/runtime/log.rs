@@ -47,12 +47,14 @@ const TRANSPORT_TARGETS: [&str; 6] = ["h2", "hyper", "hyper_util", "tonic", "tow
 /// already set one.
 pub(crate) fn init(level: Level) {
     use tracing_subscriber::layer::SubscriberExt as _;
-    let filter = tracing_subscriber::filter::filter_fn(move |meta| {
-        let transport = TRANSPORT_TARGETS.iter().any(|t| {
-            meta.target().strip_prefix(t).is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    // `Targets` decides per call site, once: a disabled event (such as the
+    // HTTP/2 layer's per-frame traces) then costs nothing per call.
+    let transport = Level::WARN.min(level);
+    let filter = TRANSPORT_TARGETS
+        .iter()
+        .fold(tracing_subscriber::filter::Targets::new().with_default(level), |targets, target| {
+            targets.with_target(*target, transport)
         });
-        *meta.level() <= if transport { Level::WARN.min(level) } else { level }
-    });
     let subscriber = tracing_subscriber::registry().with(HclogLayer.with_filter(filter));
     let _ = tracing::subscriber::set_global_default(subscriber);
 }

@@ -1,0 +1,47 @@
+//! The baseline of the hook benchmark (`benches/hooks.rs`): a bare tonic
+//! server answering `MessageWillBePosted` with the example plugin's own
+//! filter code, and nothing else of the SDK's runtime. Prints its address
+//! on stdout.
+
+use std::sync::RwLock;
+
+use mattermost_plugin::proto::plugin_hooks_server::{PluginHooks, PluginHooksServer};
+use mattermost_plugin::proto::{MessageWillBePostedRequest, MessageWillBePostedResponse, Post};
+use tonic::{Request, Response, Status};
+
+use hello_plugin::filter::{self, Settings, Verdict};
+
+#[derive(Default)]
+struct Bare {
+    settings: RwLock<Settings>,
+}
+
+#[tonic::async_trait]
+impl PluginHooks for Bare {
+    async fn message_will_be_posted(
+        &self,
+        request: Request<MessageWillBePostedRequest>,
+    ) -> Result<Response<MessageWillBePostedResponse>, Status> {
+        let post = request.into_inner().post.ok_or_else(|| Status::invalid_argument("no post"))?;
+        let verdict = filter::check(&self.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner()), &post.message);
+        let response = match verdict {
+            Verdict::Allow => MessageWillBePostedResponse::default(),
+            Verdict::Reject(reason) => MessageWillBePostedResponse { rejection_reason: reason, ..Default::default() },
+            Verdict::Rewrite(message) => {
+                MessageWillBePostedResponse { modified_post: Some(Post { message, ..post }), ..Default::default() }
+            }
+        };
+        Ok(Response::new(response))
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    println!("{}", listener.local_addr().expect("address"));
+    tonic::transport::Server::builder()
+        .add_service(PluginHooksServer::new(Bare::default()))
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        .await
+        .expect("serve");
+}
