@@ -12,7 +12,7 @@ use prost_types::{
     field_descriptor_proto::{Label, Type},
 };
 
-use crate::model::{ApiGroup, ApiInput, ApiMethod, Card, Contract, Field, Hook, HookKind, Ty};
+use crate::model::{ApiGroup, ApiInput, ApiMethod, Card, Contract, Field, Hook, HookKind, HttpShape, Ty};
 use crate::names::{snake, upper_camel};
 
 /// The service the plugin serves and the server calls.
@@ -54,7 +54,8 @@ pub fn classify(fds: &FileDescriptorSet) -> Result<Contract, ClassifyError> {
                 let rpc = format!("{}.{}", service.name(), method.name());
                 let request = index.message(method.input_type(), &rpc)?;
                 let response = index.message(method.output_type(), &rpc)?;
-                let streaming = method.client_streaming() || method.server_streaming();
+                let streaming = (method.client_streaming() || method.server_streaming())
+                    .then(|| http_shape(&index, method.input_type(), method.output_type()));
                 Ok((method.name(), doc, request, response, streaming))
             });
             match service.name() {
@@ -90,7 +91,16 @@ fn contract_package(fds: &FileDescriptorSet) -> Result<String, ClassifyError> {
     }
 }
 
-fn hook(index: &Index, name: &str, doc: Vec<String>, req: &MessageInfo, resp: &MessageInfo, streaming: bool) -> Hook {
+/// `streaming` is `None` for a unary hook, and for a streaming one the HTTP
+/// shape of its messages, if they have one.
+fn hook(
+    index: &Index,
+    name: &str,
+    doc: Vec<String>,
+    req: &MessageInfo,
+    resp: &MessageInfo,
+    streaming: Option<Option<HttpShape>>,
+) -> Hook {
     let is_type = |f: &Field, ty: &str| matches!(&f.ty, Ty::Message(p) if p == ty);
     let request_fields = index.fields(req);
     let response_fields = index.fields(resp);
@@ -101,8 +111,8 @@ fn hook(index: &Index, name: &str, doc: Vec<String>, req: &MessageInfo, resp: &M
         .filter(|f| !is_type(f, "PluginContext") && !is_type(f, "RequestContext"))
         .collect();
     let mut answers: Vec<Field> = response_fields.into_iter().filter(|f| f.name != "error").collect();
-    let kind = if streaming {
-        HookKind::Streaming
+    let kind = if let Some(http) = streaming.clone() {
+        HookKind::Streaming { http }
     } else if let Some(at) = (name == "Implemented")
         .then(|| answers.iter().position(|f| f.card == Card::Repeated && f.ty == Ty::String))
         .flatten()
@@ -124,9 +134,55 @@ fn hook(index: &Index, name: &str, doc: Vec<String>, req: &MessageInfo, resp: &M
         response: resp.rust.clone(),
         plugin_context,
         returns_error,
-        args: if streaming { vec![] } else { args },
+        args: if streaming.is_some() { vec![] } else { args },
         kind,
     }
+}
+
+/// The HTTP shape of a stream's messages: every field the SDK's HTTP bridge
+/// reads or writes must be there with its type, or there is no bridge.
+fn http_shape(index: &Index, request: &str, response: &str) -> Option<HttpShape> {
+    use prost_types::FieldDescriptorProto;
+    let message = |full: &str| index.messages.get(full);
+    let field = |m: &MessageInfo<'_>, name: &str, ty: Type, repeated: bool| -> Option<FieldDescriptorProto> {
+        let f = m.desc.field.iter().find(|f| f.name() == name)?;
+        (f.r#type() == ty && (f.label() == Label::Repeated) == repeated).then(|| f.clone())
+    };
+    let has = |m: &MessageInfo<'_>, fields: &[(&str, Type, bool)]| {
+        fields.iter().all(|(name, ty, repeated)| field(m, name, *ty, *repeated).is_some())
+    };
+    let (req, resp) = (message(request)?, message(response)?);
+    let body = [("body_chunk", Type::Bytes, false), ("body_complete", Type::Bool, false)];
+    if !has(req, &body) || !has(resp, &body) || !has(resp, &[("flush", Type::Bool, false)]) {
+        return None;
+    }
+    let req_init = message(field(req, "init", Type::Message, false)?.type_name())?;
+    let resp_init = message(field(resp, "init", Type::Message, false)?.type_name())?;
+    let strings = ["method", "url", "host", "remote_addr", "request_uri"].map(|n| (n, Type::String, false));
+    let numbers = [("proto_major", Type::Int32, false), ("proto_minor", Type::Int32, false), ("content_length", Type::Int64, false)];
+    if !has(req_init, &strings) || !has(req_init, &numbers) || !has(resp_init, &[("status_code", Type::Int32, false)]) {
+        return None;
+    }
+    let context = field(req_init, "plugin_context", Type::Message, false)?;
+    if !context.type_name().ends_with(".PluginContext") {
+        return None;
+    }
+    let header_type = field(req_init, "headers", Type::Message, true)?.type_name().to_owned();
+    if field(resp_init, "headers", Type::Message, true)?.type_name() != header_type {
+        return None;
+    }
+    let header = message(&header_type)?;
+    if !has(header, &[("key", Type::String, false), ("values", Type::String, true)]) {
+        return None;
+    }
+    Some(HttpShape {
+        request: req.rust.clone(),
+        response: resp.rust.clone(),
+        request_init: req_init.rust.clone(),
+        response_init: resp_init.rust.clone(),
+        header: header.rust.clone(),
+        body_fields: vec![format!("{request}.body_chunk"), format!("{response}.body_chunk")],
+    })
 }
 
 fn api_method(index: &Index, name: &str, doc: Vec<String>, req: &MessageInfo, resp: &MessageInfo) -> ApiMethod {

@@ -22,6 +22,7 @@ pub fn report(contract: &Contract) -> String {
                 }
             }
             HookKind::Value { fields } => shape.push(format!("returns={}", names(fields))),
+            HookKind::Streaming { http: Some(_) } => shape.push("http".into()),
             _ => {}
         }
         if hook.plugin_context {

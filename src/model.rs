@@ -73,7 +73,30 @@ pub enum HookKind {
         reason: Field,
     },
     /// A bidirectional stream (`ServeHTTP`).
-    Streaming,
+    Streaming {
+        /// The messages, when they have the shape of an HTTP exchange (an
+        /// `init` with method, URL and headers, then body chunks): the SDK
+        /// then bridges the stream to `http` types.
+        http: Option<HttpShape>,
+    },
+}
+
+/// The messages of an HTTP-over-gRPC stream, as Rust type names below `proto`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpShape {
+    /// The stream's request message (`ServeHttpRequest`).
+    pub request: String,
+    /// The stream's response message.
+    pub response: String,
+    /// The request's `init` message.
+    pub request_init: String,
+    /// The response's `init` message.
+    pub response_init: String,
+    /// The header message (`key`, `values`).
+    pub header: String,
+    /// Full proto paths of the body chunk fields, carried as `bytes::Bytes`
+    /// so chunks pass through without copies.
+    pub body_fields: Vec<String>,
 }
 
 impl HookKind {
@@ -84,7 +107,7 @@ impl HookKind {
             Self::Notification => "notification",
             Self::Value { .. } => "value",
             Self::Veto { .. } => "veto",
-            Self::Streaming => "streaming",
+            Self::Streaming { .. } => "streaming",
         }
     }
 }

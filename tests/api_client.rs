@@ -46,6 +46,7 @@ enum Call {
     GetEmojiImage(String),
     SavePluginConfig(Option<prost_types::Struct>),
     GetPluginConfig,
+    PluginHttp { method: String, url: String, headers: Vec<(String, String)>, body: Vec<u8> },
 }
 
 /// A fake `PluginAPI` server. `GetUser` picks its behaviour from the requested id
@@ -139,6 +140,22 @@ fn number_value(n: f64) -> prost_types::Value {
 // server trait has default stubs, which is what makes a fake this small.
 #[tonic::async_trait]
 impl PluginApi for Fake {
+    async fn plugin_http(
+        &self,
+        request: Request<proto::PluginHttpRequest>,
+    ) -> Result<Response<proto::PluginHttpResponse>, Status> {
+        let request = request.into_inner();
+        let mut headers: Vec<(String, String)> = request.headers.into_iter().collect();
+        headers.sort();
+        self.record(Call::PluginHttp { method: request.method, url: request.url, headers, body: request.body.clone() });
+        Ok(Response::new(proto::PluginHttpResponse {
+            error: None,
+            status_code: 201,
+            headers: [("x-answer".to_owned(), "yes".to_owned())].into(),
+            body: [b"got ".as_slice(), &request.body].concat(),
+        }))
+    }
+
     async fn get_user(
         &self,
         request: Request<proto::GetUserRequest>,
@@ -690,4 +707,31 @@ async fn plugin_config_round_trips_through_a_protobuf_struct() {
     assert_eq!(loaded, config);
     assert_eq!(loaded["count"].as_i64(), Some(3));
     assert_eq!(fake.calls().last(), Some(&Call::GetPluginConfig));
+}
+
+#[tokio::test]
+async fn http_send_goes_through_plugin_http_and_comes_back_as_http_types() {
+    let fake = Fake::default();
+    let client = serve(fake.clone()).await;
+    let request = tonic::codegen::http::Request::builder()
+        .method("POST")
+        .uri("/plugins/com.example.other/api/v1/ping?x=1")
+        .header("X-Tag", "a")
+        .header("X-Tag", "b")
+        .header("Content-Type", "text/plain")
+        .body("hello")
+        .unwrap();
+    let response = within(mattermost_plugin::http::send(&client, request)).await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["x-answer"], "yes");
+    assert_eq!(response.body().as_ref(), b"got hello");
+    assert_eq!(
+        fake.calls(),
+        [Call::PluginHttp {
+            method: "POST".into(),
+            url: "/plugins/com.example.other/api/v1/ping?x=1".into(),
+            headers: vec![("content-type".into(), "text/plain".into()), ("x-tag".into(), "a, b".into())],
+            body: b"hello".to_vec(),
+        }]
+    );
 }

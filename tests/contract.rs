@@ -28,8 +28,20 @@ fn hooks_have_the_documented_shapes() {
         ]
     );
     let streaming: Vec<&str> =
-        c.hooks.iter().filter(|h| h.kind == HookKind::Streaming).map(|h| h.name.as_str()).collect();
+        c.hooks.iter().filter(|h| matches!(h.kind, HookKind::Streaming { .. })).map(|h| h.name.as_str()).collect();
     assert_eq!(streaming, ["ServeHTTP"]);
+    // ServeHTTP's messages have the HTTP shape the SDK bridges.
+    let http = c.hooks.iter().find_map(|h| match &h.kind {
+        HookKind::Streaming { http } => http.clone(),
+        _ => None,
+    });
+    let http = http.expect("ServeHTTP has the HTTP shape");
+    assert_eq!((http.request.as_str(), http.response.as_str()), ("ServeHttpRequest", "ServeHttpResponse"));
+    assert_eq!(http.header, "HttpHeader");
+    assert_eq!(
+        http.body_fields,
+        [".mattermost.pluginapi.v1.ServeHTTPRequest.body_chunk", ".mattermost.pluginapi.v1.ServeHTTPResponse.body_chunk"]
+    );
     let value = |name: &str| c.hooks.iter().any(|h| h.name == name && matches!(h.kind, HookKind::Value { .. }));
     assert!(value("RunDataRetention") && value("OnSharedChannelsPing") && value("ExecuteCommand"));
     // Fire-and-forget: no error, nothing returned. 20 of those are empty

@@ -20,6 +20,8 @@ pub mod error;
 
 pub mod hooks;
 
+pub mod http;
+
 pub mod json;
 
 pub mod plugin;
@@ -33,7 +35,10 @@ pub use api::PluginApiClient;
 pub use error::{AppError, Error, ErrorKind};
 pub use hooks::HookName;
 pub use plugin::*;
-pub use runtime::{Context, HookError, HookResult, Logger, ServeError, run, serve};
+pub use runtime::{
+    Context, HookError, HookResult, Logger, Options, ServeError, run, serve, serve_with,
+};
+pub use http::{HttpRequest, HttpResponse};
 
 /// Marks a plugin's `impl Plugin` block; see [`Plugin`].
 pub use mattermost_plugin_macros::plugin;

@@ -735,6 +735,26 @@ pub trait Plugin: Send + Sync + Sized + 'static {
         let _ = (cx, pc);
         async { Ok(Default::default()) }
     }
+
+    /// Serves an HTTP request sent to this plugin's routes under `/plugins/` followed by its id, as
+    /// two streams: the request arrives as `init` then body chunks; answer one `init` (status,
+    /// headers) then body chunks, `flush` when needed, and `body_complete`. A client that goes away
+    /// cancels the call. No stream gives the client 503, a failed first answer 502.
+    /// Go: ServeHTTP(c *Context, w http.ResponseWriter, r *http.Request)
+    ///
+    /// The request's body streams in as the server sends it, and the
+    /// response streams back as it is produced; see [`crate::http`]. Answer
+    /// with any `tower::Service` (an `axum::Router`) through
+    /// [`crate::http::call`], or Go-style with [`crate::http::respond_with`].
+    /// Not written: 404, as the server answers when no plugin handles it.
+    fn serve_http(
+        &self,
+        cx: &Context,
+        request: crate::http::HttpRequest,
+    ) -> impl Future<Output = crate::http::HttpResponse> + Send {
+        let _ = (cx, request);
+        async { crate::http::not_found() }
+    }
 }
 
 /// What [`Plugin::message_will_be_posted`] decides.
@@ -1858,5 +1878,22 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 files,
             }),
         )
+    }
+
+    async fn serve_http(
+        &self,
+        request: Request<tonic::Streaming<proto::ServeHttpRequest>>,
+    ) -> Result<Response<tonic::codegen::BoxStream<proto::ServeHttpResponse>>, Status> {
+        let (plugin, cx) = self.parts(HookName::ServeHttp);
+        let handler = move |request| async move {
+            plugin.serve_http(&cx, request).await
+        };
+        let stream = crate::http::serve(
+                request.into_inner(),
+                self.http_body_limit(),
+                handler,
+            )
+            .await?;
+        Ok(Response::new(stream))
     }
 }

@@ -7656,8 +7656,8 @@ pub struct ServeHttpRequest {
     #[prost(message, optional, tag = "1")]
     pub init: ::core::option::Option<ServeHttpRequestInit>,
     /// The next slice of the request body, at most 64 KiB; may be empty.
-    #[prost(bytes = "vec", tag = "2")]
-    pub body_chunk: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub body_chunk: ::prost::bytes::Bytes,
     /// True on the final message: the body is complete. Already true on the first one when there is no body.
     #[prost(bool, tag = "3")]
     pub body_complete: bool,
@@ -7708,8 +7708,8 @@ pub struct ServeHttpResponse {
     #[prost(message, optional, tag = "1")]
     pub init: ::core::option::Option<ServeHttpResponseInit>,
     /// The next slice of the response body; keep it to 64 KiB or less. May be empty.
-    #[prost(bytes = "vec", tag = "2")]
-    pub body_chunk: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub body_chunk: ::prost::bytes::Bytes,
     /// True on the final message; the server ends the HTTP response there.
     #[prost(bool, tag = "3")]
     pub body_complete: bool,

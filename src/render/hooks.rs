@@ -66,7 +66,7 @@ impl HookMethodView {
     /// `None` for `Implemented` and streaming hooks, which the runtime
     /// answers itself.
     pub fn new(hook: &Hook) -> Option<Self> {
-        if matches!(hook.kind, HookKind::Implemented { .. } | HookKind::Streaming) {
+        if matches!(hook.kind, HookKind::Implemented { .. } | HookKind::Streaming { .. }) {
             return None;
         }
         let variant = upper_camel(&hook.name);
@@ -136,7 +136,7 @@ impl HookMethodView {
                 };
                 (name.clone(), format!("{name}::Allow"), respond)
             }
-            HookKind::Implemented { .. } | HookKind::Streaming => unreachable!("filtered above"),
+            HookKind::Implemented { .. } | HookKind::Streaming { .. } => unreachable!("filtered above"),
         };
         let ret = if hook.returns_error { format!("HookResult<{value_ty}>") } else { value_ty };
         let ret = ret.replace("HookResult<()>", "HookResult");

@@ -14,7 +14,7 @@ use askama::Template;
 use prost_types::FileDescriptorSet;
 
 use crate::classify::{API_SERVICE, HOOKS_SERVICE};
-use crate::model::{Contract, HookKind};
+use crate::model::{Contract, HookKind, HttpShape};
 use crate::names::{snake, upper_camel};
 
 /// One file of the output, relative to the output folder.
@@ -58,7 +58,7 @@ impl Default for Settings {
 /// other threads while the templates render.
 pub fn render(contract: &Contract, fds: &FileDescriptorSet, settings: &Settings) -> anyhow::Result<Vec<GeneratedFile>> {
     std::thread::scope(|scope| {
-        let stubs = scope.spawn(|| stubs::generate(fds, &contract.package));
+        let stubs = scope.spawn(|| stubs::generate(fds, &contract.package, &bytes_fields(contract)));
         let mut files = templates(contract, settings)?;
         let stubs = stubs.join().unwrap_or_else(|_| Err(anyhow::anyhow!("stub generation panicked")))?;
         files.push(GeneratedFile {
@@ -72,6 +72,38 @@ pub fn render(contract: &Contract, fds: &FileDescriptorSet, settings: &Settings)
     })
 }
 
+/// The API trait whose `plugin_http` sends an HTTP request to the server:
+/// a `PluginHTTP` method taking method, URL, headers and body, answering
+/// status, headers and body.
+fn plugin_http_trait(contract: &Contract) -> Option<String> {
+    fn names(fields: &[crate::model::Field]) -> Vec<&str> {
+        fields.iter().map(|f| f.name.as_str()).collect()
+    }
+    contract.api_groups.iter().find_map(|group| {
+        group.methods.iter().find_map(|m| {
+            let crate::model::ApiInput::Params(params) = &m.input else { return None };
+            let fits = m.name == "PluginHTTP"
+                && names(params) == ["method", "url", "headers", "body"]
+                && names(&m.outputs) == ["status_code", "headers", "body"];
+            fits.then(|| group.trait_name.clone())
+        })
+    })
+}
+
+/// Fields prost should carry as `bytes::Bytes`: the HTTP body chunks, so
+/// they pass from the wire to the handler and back without copies.
+fn bytes_fields(contract: &Contract) -> Vec<String> {
+    contract
+        .hooks
+        .iter()
+        .filter_map(|h| match &h.kind {
+            HookKind::Streaming { http: Some(shape) } => Some(shape.body_fields.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "sdk/Cargo.toml.askama", escape = "none")]
 struct CargoToml<'a> {
@@ -83,6 +115,7 @@ struct CargoToml<'a> {
 #[derive(Template)]
 #[template(path = "sdk/lib.rs.askama", escape = "none")]
 struct LibRs<'a> {
+    has_http: bool,
     package: &'a str,
     crate_ident: &'a str,
     api_count: usize,
@@ -119,6 +152,31 @@ struct PluginRs<'a> {
     runtime_imports: &'a str,
     hooks: &'a [hooks::HookMethodView],
     implemented: Option<ImplementedView>,
+    http: Option<&'a HttpView>,
+}
+
+/// The HTTP stream hook (`ServeHTTP`), bridged to `http` types.
+struct HttpView {
+    hook: String,
+    method: String,
+    variant: String,
+    doc: Vec<String>,
+    shape: HttpShape,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/http.rs.askama", escape = "none")]
+struct HttpRs<'a> {
+    /// The API trait with `plugin_http`, when the API has a `PluginHTTP`
+    /// method of the expected shape.
+    plugin_http: Option<&'a str>,
+    hook: &'a str,
+    method: &'a str,
+    request: &'a str,
+    response: &'a str,
+    request_init: &'a str,
+    response_init: &'a str,
+    header: &'a str,
 }
 
 /// The `Implemented` RPC, which the runtime answers from `Plugin::IMPLEMENTED`.
@@ -145,7 +203,8 @@ struct MacrosLibRs<'a> {
     service: &'a str,
     crate_name: &'a str,
     crate_ident: &'a str,
-    hooks: &'a [hooks::HookMethodView],
+    /// Every `Plugin` method and its `HookName` variant.
+    methods: &'a [(String, String)],
 }
 
 /// The runtime: the same for every contract (it names only `crate::` items
@@ -230,6 +289,25 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         _ => None,
     });
     let runtime_imports = hooks::runtime_imports(&hook_methods);
+    // Every hook the `Plugin` trait has a method for, in contract order.
+    let plugin_methods: Vec<(String, String)> = contract
+        .plugin_hooks()
+        .filter(|h| match &h.kind {
+            HookKind::Streaming { http } => http.is_some(),
+            _ => true,
+        })
+        .map(|h| (h.method.clone(), upper_camel(&h.name)))
+        .collect();
+    let http = contract.hooks.iter().find_map(|h| match &h.kind {
+        HookKind::Streaming { http: Some(shape) } => Some(HttpView {
+            hook: h.name.clone(),
+            method: h.method.clone(),
+            variant: upper_camel(&h.name),
+            doc: doc_lines(&h.doc),
+            shape: shape.clone(),
+        }),
+        _ => None,
+    });
 
     let rust = |path: &str, source: String| GeneratedFile {
         path: path.into(),
@@ -248,6 +326,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         rust(
             "src/lib.rs",
             LibRs {
+                has_http: http.is_some(),
                 package: &contract.package,
                 crate_ident: &crate_ident,
                 api_count: contract.api_methods().count(),
@@ -267,6 +346,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
                 runtime_imports: &runtime_imports,
                 hooks: &hook_methods,
                 implemented,
+                http: http.as_ref(),
             }
             .render()?,
         ),
@@ -287,7 +367,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
                 service: HOOKS_SERVICE,
                 crate_name: &settings.crate_name,
                 crate_ident: &crate_ident,
-                hooks: &hook_methods,
+                methods: &plugin_methods,
             }
             .render()?,
         ),
@@ -298,6 +378,21 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         files.push(rust(&format!("src/api/{}.rs", group.module), ApiGroupRs { group }.render()?));
     }
     files.extend(RUNTIME.iter().map(|(path, source)| rust(path, (*source).to_owned())));
+    if let Some(http) = &http {
+        let plugin_http = plugin_http_trait(contract);
+        let source = HttpRs {
+            plugin_http: plugin_http.as_deref(),
+            hook: &http.hook,
+            method: &http.method,
+            request: &http.shape.request,
+            response: &http.shape.response,
+            request_init: &http.shape.request_init,
+            response_init: &http.shape.response_init,
+            header: &http.shape.header,
+        }
+        .render()?;
+        files.push(rust("src/http.rs", source));
+    }
     Ok(files)
 }
 

@@ -21,11 +21,12 @@ pub struct Stubs {
 }
 
 /// Runs prost-build (messages) and tonic-prost-build (services) for `package`.
-pub fn generate(fds: &FileDescriptorSet, package: &str) -> anyhow::Result<Stubs> {
+/// `bytes_fields` (full proto paths) become `bytes::Bytes` instead of `Vec<u8>`.
+pub fn generate(fds: &FileDescriptorSet, package: &str, bytes_fields: &[String]) -> anyhow::Result<Stubs> {
     std::thread::scope(|scope| {
         let clients = scope.spawn(|| services(fds, package, true));
         let servers = scope.spawn(|| services(fds, package, false));
-        let messages = messages(fds, package);
+        let messages = messages(fds, package, bytes_fields);
         let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<String>>| {
             h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("stub generation panicked")))
         };
@@ -33,9 +34,9 @@ pub fn generate(fds: &FileDescriptorSet, package: &str) -> anyhow::Result<Stubs>
     })
 }
 
-fn messages(fds: &FileDescriptorSet, package: &str) -> anyhow::Result<String> {
+fn messages(fds: &FileDescriptorSet, package: &str, bytes_fields: &[String]) -> anyhow::Result<String> {
     let mut config = prost_build::Config::new();
-    config.format(false);
+    config.format(false).bytes(bytes_fields);
     let module = Module::from_protobuf_package_name(package);
     // Every file goes in (prost needs the well-known types to decide derives);
     // only the contract package's module is kept. Services are dropped here.

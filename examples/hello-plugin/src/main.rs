@@ -5,6 +5,9 @@
 //! - `MessageWillBePosted` refuses posts containing the blocked word and
 //!   corrects a misspelling in the others.
 //! - `ExecuteCommand` answers `/hello [name]` and counts hellos in the KV store.
+//! - `ServeHTTP` answers the plugin's HTTP endpoints with an axum router
+//!   (`web.rs`): a streaming echo, JSON, a streaming download, an upload
+//!   hashed as it streams, and server-sent events.
 
 use std::process::ExitCode;
 use std::sync::RwLock;
@@ -13,6 +16,9 @@ use mattermost_plugin::prelude::*;
 use mattermost_plugin::{MessageWillBePostedDecision, proto};
 
 use hello_plugin::filter::{self, Settings, Verdict};
+use mattermost_plugin::{HttpRequest, HttpResponse};
+
+mod web;
 
 /// The KV key of the hello counter.
 const COUNTER_KEY: &str = "hello_count";
@@ -22,6 +28,7 @@ struct Hello {
     settings: RwLock<Settings>,
     /// Serialises counter updates from concurrent `/hello` calls.
     counter: tokio::sync::Mutex<()>,
+    web: axum::Router,
 }
 
 impl Hello {
@@ -96,10 +103,14 @@ impl Plugin for Hello {
         };
         Ok(proto::CommandResponse { response_type: "ephemeral".into(), text, ..Default::default() })
     }
+
+    async fn serve_http(&self, _cx: &Context, request: HttpRequest) -> HttpResponse {
+        mattermost_plugin::http::call(self.web.clone(), request).await
+    }
 }
 
 fn main() -> ExitCode {
-    mattermost_plugin::serve(Hello::default())
+    mattermost_plugin::serve(Hello { web: web::router(), ..Hello::default() })
 }
 
 #[cfg(test)]
@@ -110,7 +121,13 @@ mod tests {
     fn implemented_lists_exactly_the_hooks_written() {
         assert_eq!(
             <Hello as Plugin>::IMPLEMENTED,
-            &[HookName::OnConfigurationChange, HookName::OnActivate, HookName::MessageWillBePosted, HookName::ExecuteCommand]
+            &[
+                HookName::OnConfigurationChange,
+                HookName::OnActivate,
+                HookName::MessageWillBePosted,
+                HookName::ExecuteCommand,
+                HookName::ServeHttp
+            ]
         );
     }
 }

@@ -113,7 +113,7 @@ async fn implemented_lists_exactly_the_hooks_the_plugin_wrote() {
     assert!(answer.error.is_none());
     let mut hooks = answer.hooks;
     hooks.sort();
-    assert_eq!(hooks, ["ExecuteCommand", "MessageWillBePosted", "OnActivate", "OnConfigurationChange"]);
+    assert_eq!(hooks, ["ExecuteCommand", "MessageWillBePosted", "OnActivate", "OnConfigurationChange", "ServeHTTP"]);
 }
 
 #[tokio::test]

@@ -50,6 +50,7 @@ const HOOKS: &[(&str, &str)] = &[
     ("on_shared_channels_attachment_sync_msg", "OnSharedChannelsAttachmentSyncMsg"),
     ("on_shared_channels_profile_image_sync_msg", "OnSharedChannelsProfileImageSyncMsg"),
     ("generate_support_data", "GenerateSupportData"),
+    ("serve_http", "ServeHttp"),
 ];
 
 /// Marks the `impl Plugin for …` block of a plugin and fills in

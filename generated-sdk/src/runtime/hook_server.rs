@@ -15,6 +15,7 @@ use std::time::Duration;
 use tonic::Status;
 use tracing::Instrument as _;
 use super::context::{Context, HookError};
+use super::serve::DEFAULT_HTTP_BODY_LIMIT;
 use crate::{HookName, Plugin, PluginApiClient, proto};
 
 /// Serves a [`Plugin`] as the `PluginHooks` gRPC service.
@@ -23,6 +24,7 @@ pub struct HookServer<P> {
     /// One context per hook, made once: a call only bumps a count.
     contexts: Vec<Arc<Context>>,
     timeout: Duration,
+    http_body_limit: u64,
 }
 
 impl<P: Plugin> HookServer<P> {
@@ -33,7 +35,28 @@ impl<P: Plugin> HookServer<P> {
             .iter()
             .map(|&hook| Arc::new(Context::new(api.clone(), hook)))
             .collect();
-        Self { plugin, contexts, timeout }
+        Self {
+            plugin,
+            contexts,
+            timeout,
+            http_body_limit: DEFAULT_HTTP_BODY_LIMIT,
+        }
+    }
+
+    /// Refuses HTTP request bodies over `limit` bytes with 413.
+    pub fn with_http_body_limit(mut self, limit: u64) -> Self {
+        self.http_body_limit = limit;
+        self
+    }
+
+    /// The largest HTTP request body accepted, in bytes.
+    pub fn http_body_limit(&self) -> u64 {
+        self.http_body_limit
+    }
+
+    /// The plugin and the context its `hook` calls get.
+    pub fn parts(&self, hook: HookName) -> (Arc<P>, Arc<Context>) {
+        (Arc::clone(&self.plugin), Arc::clone(&self.contexts[hook as usize]))
     }
 
     /// The names `Implemented` answers, in the contract's order.

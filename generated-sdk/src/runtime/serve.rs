@@ -44,6 +44,39 @@ pub const MAX_PORT_ENV: &str = "PLUGIN_MAX_PORT";
 /// Seconds a hook may run before it is cancelled (default 30).
 pub const HOOK_TIMEOUT_ENV: &str = "MATTERMOST_PLUGIN_HOOK_TIMEOUT";
 
+/// The largest HTTP request body a plugin accepts, in bytes.
+pub const HTTP_BODY_LIMIT_ENV: &str = "MATTERMOST_PLUGIN_HTTP_BODY_LIMIT";
+
+/// The default HTTP request body limit: 1 GiB.
+pub const DEFAULT_HTTP_BODY_LIMIT: u64 = 1 << 30;
+
+/// How a plugin runs. `Options::default()` reads the environment
+/// (`MATTERMOST_PLUGIN_HTTP_BODY_LIMIT`), falling back to the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// HTTP request bodies over this many bytes are refused with 413.
+    pub http_body_limit: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let http_body_limit = std::env::var(HTTP_BODY_LIMIT_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_HTTP_BODY_LIMIT);
+        Self { http_body_limit }
+    }
+}
+
+impl Options {
+    /// Sets the HTTP request body limit, in bytes.
+    pub fn http_body_limit(mut self, limit: u64) -> Self {
+        self.http_body_limit = limit;
+        self
+    }
+}
+
 /// go-plugin's core protocol version (the handshake's first field).
 const CORE_PROTOCOL_VERSION: u32 = 1;
 
@@ -53,6 +86,13 @@ const APP_PROTOCOL_VERSION: u32 = 1;
 const DEFAULT_PORTS: (u16, u16) = (10_000, 25_000);
 
 const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// HTTP/2 receive windows and frame size (see `run_with`).
+const STREAM_WINDOW: u32 = 2 << 20;
+
+const CONNECTION_WINDOW: u32 = 8 << 20;
+
+const MAX_FRAME: u32 = 256 << 10;
 
 /// How long in-flight hooks may take to finish after `Shutdown`; the host
 /// kills the process 2 s after asking.
@@ -123,12 +163,17 @@ pub enum ServeError {
 /// (no magic cookie) or the plugin could not start; see [`run`] for an
 /// `async` variant.
 pub fn serve<P: Plugin>(plugin: P) -> ExitCode {
+    serve_with(plugin, Options::default())
+}
+
+/// [`serve`], with options.
+pub fn serve_with<P: Plugin>(plugin: P, options: Options) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build()
     {
         Ok(runtime) => runtime,
         Err(e) => return report(&ServeError::Runtime(e)),
     };
-    let result = runtime.block_on(run(plugin));
+    let result = runtime.block_on(run_with(plugin, options));
     runtime.shutdown_timeout(Duration::from_millis(100));
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,6 +198,11 @@ fn report(error: &ServeError) -> ExitCode {
 /// Runs `plugin` on the current tokio runtime until the host stops it.
 /// [`serve`] is this, with a runtime of its own.
 pub async fn run<P: Plugin>(plugin: P) -> Result<(), ServeError> {
+    run_with(plugin, Options::default()).await
+}
+
+/// [`run`], with options.
+pub async fn run_with<P: Plugin>(plugin: P, options: Options) -> Result<(), ServeError> {
     if std::env::var(MAGIC_COOKIE_KEY).as_deref() != Ok(MAGIC_COOKIE_VALUE) {
         return Err(ServeError::NotAPlugin);
     }
@@ -192,12 +242,15 @@ pub async fn run<P: Plugin>(plugin: P) -> Result<(), ServeError> {
             .set_service_status(service, tonic_health::ServingStatus::Serving)
             .await;
     }
-    let hooks = PluginHooksServer::new(
-            HookServer::new(Arc::new(plugin), api, hook_timeout),
-        )
+    let hook_server = HookServer::new(Arc::new(plugin), api, hook_timeout)
+        .with_http_body_limit(options.http_body_limit);
+    let hooks = PluginHooksServer::new(hook_server)
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
     let router = Server::builder()
+        .initial_stream_window_size(Some(STREAM_WINDOW))
+        .initial_connection_window_size(Some(CONNECTION_WINDOW))
+        .max_frame_size(Some(MAX_FRAME))
         .add_service(health)
         .add_service(hooks)
         .add_service(Controller {

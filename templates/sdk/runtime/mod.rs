@@ -18,7 +18,7 @@ pub(crate) use hook_server::{Failure, app_error, app_error_or, rejection, requir
 pub use hook_server::HookServer;
 pub use log::{HclogLayer, LOG_LEVEL_ENV};
 pub use serve::{
-    HOOK_TIMEOUT_ENV, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_PORT_ENV, MIN_PORT_ENV, PROTOCOL_VERSIONS_ENV,
-    ServeError, run, serve,
+    DEFAULT_HTTP_BODY_LIMIT, HOOK_TIMEOUT_ENV, HTTP_BODY_LIMIT_ENV, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_PORT_ENV,
+    MIN_PORT_ENV, Options, PROTOCOL_VERSIONS_ENV, ServeError, run, run_with, serve, serve_with,
 };
 pub use tls::{CLIENT_CERT_ENV, TlsError};

@@ -13,8 +13,10 @@
 //	GO_HOST_AUTOMTLS=1     enable go-plugin's automatic mTLS
 //	GO_HOST_CALLS=N        sequential latency calls (default 2000); each of the
 //	                       8 concurrent workers makes N/2 calls
-//	GO_HOST_BENCH_ONLY=1   run every check, but print only the latency line
-//	                       and failures on stdout
+//	GO_HOST_BENCH_ONLY=1   run every check, but print only the latency line,
+//	                       the "echo:" line (ServeHTTP throughput of a 64 MiB
+//	                       echo, measured in this mode only) and failures on
+//	                       stdout
 //
 // Each check prints one line, "ok: ..." or "FAIL: ..."; the exit code is 0
 // when every check passed and 1 otherwise.
@@ -23,10 +25,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/ioutil"
 	"math"
+	"math/rand"
 	"net"
 	"os"
 	"os/exec"
@@ -58,6 +63,9 @@ const (
 	forcedKillLine = "plugin failed to exit gracefully"
 	hookTimeout    = 30 * time.Second
 	maxMessageSize = 64 << 20
+	httpChunk      = 64 << 10 // the contract's largest ServeHTTP body chunk
+	echoBenchBytes = 64 << 20
+	echoBenchLimit = 60 * time.Second
 )
 
 // ---------------------------------------------------------------------------
@@ -329,6 +337,248 @@ func findService(files *protoregistry.Files, name string) (protoreflect.ServiceD
 		return nil, fmt.Errorf("%s is not a service", name)
 	}
 	return svc, nil
+}
+
+// ---------------------------------------------------------------------------
+// ServeHTTP: a bidirectional stream. The request body is sent from a
+// goroutine while the responses are read, as the Mattermost server does; a
+// plugin that echoes as it reads would otherwise stall on flow control.
+
+type httpResult struct {
+	status   int32 // 0 in the init means 200
+	headers  map[string][]string
+	messages int
+	chunks   int
+	maxChunk int
+	size     int64
+	sum      string // sha256 of the received body, hex
+	sentSum  string // sha256 of the sent body, hex
+	complete bool
+	problems []string
+}
+
+func (r *httpResult) ok() bool { return r.status == 200 && len(r.problems) == 0 }
+
+func (r *httpResult) problem(format string, args ...interface{}) {
+	if len(r.problems) < 5 {
+		r.problems = append(r.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *httpResult) header(name string) string {
+	for k, v := range r.headers {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+func (r *httpResult) detail() string {
+	return fmt.Sprintf("status %d, %d messages, %d chunks (largest %d), %d bytes, body_complete=%v, problems %v",
+		r.status, r.messages, r.chunks, r.maxChunk, r.size, r.complete, r.problems)
+}
+
+// fieldsOf resolves the named fields of a message descriptor.
+func fieldsOf(md protoreflect.MessageDescriptor, names ...string) (map[string]protoreflect.FieldDescriptor, error) {
+	out := make(map[string]protoreflect.FieldDescriptor, len(names))
+	for _, n := range names {
+		fd := md.Fields().ByName(protoreflect.Name(n))
+		if fd == nil {
+			return nil, fmt.Errorf("%s has no field %q", md.FullName(), n)
+		}
+		out[n] = fd
+	}
+	return out, nil
+}
+
+// serveHTTP sends one HTTP request of `size` pseudo-random bytes (seeded
+// with `seed`, in 64 KiB chunks) through ServeHTTP and checks the response
+// stream as it arrives: init in the first message only, chunks of at most
+// 64 KiB, body_complete on the last. The whole exchange is bounded by limit.
+func (h *hooks) serveHTTP(method, path, contentType string, size int64, seed int64, limit time.Duration) (*httpResult, time.Duration, error) {
+	md, err := h.method("ServeHTTP")
+	if err != nil {
+		return nil, 0, err
+	}
+	if !md.IsStreamingClient() || !md.IsStreamingServer() {
+		return nil, 0, fmt.Errorf("%s/ServeHTTP is not a bidirectional stream in the descriptor set", hooksService)
+	}
+	reqF, err := fieldsOf(md.Input(), "init", "body_chunk", "body_complete")
+	if err != nil {
+		return nil, 0, err
+	}
+	initF, err := fieldsOf(reqF["init"].Message(), "plugin_context", "method", "url", "proto", "proto_major",
+		"proto_minor", "headers", "host", "remote_addr", "request_uri", "content_length")
+	if err != nil {
+		return nil, 0, err
+	}
+	hdrF, err := fieldsOf(initF["headers"].Message(), "key", "values")
+	if err != nil {
+		return nil, 0, err
+	}
+	respF, err := fieldsOf(md.Output(), "init", "body_chunk", "body_complete")
+	if err != nil {
+		return nil, 0, err
+	}
+	rinitF, err := fieldsOf(respF["init"].Message(), "status_code", "headers")
+	if err != nil {
+		return nil, 0, err
+	}
+	rhdrF, err := fieldsOf(rinitF["headers"].Message(), "key", "values")
+	if err != nil {
+		return nil, 0, err
+	}
+
+	// The first message: init, with body_complete already set when there is no body.
+	first := dynamicpb.NewMessage(md.Input())
+	init := first.Mutable(reqF["init"]).Message()
+	if err := setString(init, "plugin_context.request_id", "go-host-http"); err != nil {
+		return nil, 0, err
+	}
+	init.Set(initF["method"], protoreflect.ValueOfString(method))
+	init.Set(initF["url"], protoreflect.ValueOfString(path))
+	init.Set(initF["request_uri"], protoreflect.ValueOfString(path))
+	init.Set(initF["proto"], protoreflect.ValueOfString("HTTP/1.1"))
+	init.Set(initF["proto_major"], protoreflect.ValueOfInt32(1))
+	init.Set(initF["proto_minor"], protoreflect.ValueOfInt32(1))
+	init.Set(initF["host"], protoreflect.ValueOfString("localhost:8065"))
+	init.Set(initF["remote_addr"], protoreflect.ValueOfString("127.0.0.1:54321"))
+	init.Set(initF["content_length"], protoreflect.ValueOfInt64(size))
+	headers := init.Mutable(initF["headers"]).List()
+	for _, kv := range [][2]string{{"Content-Type", contentType}, {"Content-Length", strconv.FormatInt(size, 10)}} {
+		if kv[1] == "" {
+			continue
+		}
+		e := headers.NewElement()
+		e.Message().Set(hdrF["key"], protoreflect.ValueOfString(kv[0]))
+		e.Message().Mutable(hdrF["values"]).List().Append(protoreflect.ValueOfString(kv[1]))
+		headers.Append(e)
+	}
+	if size == 0 {
+		first.Set(reqF["body_complete"], protoreflect.ValueOfBool(true))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	start := time.Now()
+	desc := &grpc.StreamDesc{StreamName: "ServeHTTP", ServerStreams: true, ClientStreams: true}
+	cs, err := h.conn.NewStream(ctx, desc, "/"+hooksService+"/ServeHTTP")
+	if err != nil {
+		return nil, 0, fmt.Errorf("open stream: %v", err)
+	}
+
+	// Sender: init, then the body; the plugin may answer before it has read it all.
+	type sent struct {
+		sum string
+		err error
+	}
+	sendDone := make(chan sent, 1)
+	go func() {
+		hash := sha256.New()
+		rng := rand.New(rand.NewSource(seed))
+		err := cs.SendMsg(first)
+		for off := int64(0); err == nil && off < size; {
+			n := int64(httpChunk)
+			if size-off < n {
+				n = size - off
+			}
+			buf := make([]byte, n) // fresh each time: grpc may still hold the last message
+			rng.Read(buf)
+			hash.Write(buf)
+			off += n
+			msg := dynamicpb.NewMessage(md.Input())
+			msg.Set(reqF["body_chunk"], protoreflect.ValueOfBytes(buf))
+			if off == size {
+				msg.Set(reqF["body_complete"], protoreflect.ValueOfBool(true))
+			}
+			err = cs.SendMsg(msg)
+		}
+		if err == nil {
+			err = cs.CloseSend()
+		}
+		sendDone <- sent{hex.EncodeToString(hash.Sum(nil)), err}
+	}()
+
+	// Receiver.
+	res := &httpResult{headers: map[string][]string{}}
+	hash := sha256.New()
+	var recvErr error
+	for {
+		msg := dynamicpb.NewMessage(md.Output())
+		if err := cs.RecvMsg(msg); err != nil {
+			if err != io.EOF {
+				recvErr = err
+			}
+			break
+		}
+		n := res.messages
+		res.messages++
+		if res.complete {
+			res.problem("message #%d after body_complete", n)
+		}
+		if n == 0 {
+			if !msg.Has(respF["init"]) {
+				res.problem("first response message has no init")
+			} else {
+				ri := msg.Get(respF["init"]).Message()
+				res.status = int32(ri.Get(rinitF["status_code"]).Int())
+				if res.status == 0 {
+					res.status = 200
+				}
+				l := ri.Get(rinitF["headers"]).List()
+				for i := 0; i < l.Len(); i++ {
+					hm := l.Get(i).Message()
+					k := hm.Get(rhdrF["key"]).String()
+					vs := hm.Get(rhdrF["values"]).List()
+					for j := 0; j < vs.Len(); j++ {
+						res.headers[k] = append(res.headers[k], vs.Get(j).String())
+					}
+				}
+			}
+		} else if msg.Has(respF["init"]) {
+			res.problem("init repeated in response message #%d", n)
+		}
+		if b := msg.Get(respF["body_chunk"]).Bytes(); len(b) > 0 {
+			res.chunks++
+			if len(b) > res.maxChunk {
+				res.maxChunk = len(b)
+			}
+			if len(b) > httpChunk {
+				res.problem("chunk of %d bytes in message #%d (max %d)", len(b), n, httpChunk)
+			}
+			res.size += int64(len(b))
+			hash.Write(b)
+		}
+		if msg.Get(respF["body_complete"]).Bool() {
+			res.complete = true
+		}
+	}
+	elapsed := time.Since(start)
+	cancel() // unblocks a sender stuck on flow control after a failed receive
+	s := <-sendDone
+	res.sum = hex.EncodeToString(hash.Sum(nil))
+	res.sentSum = s.sum
+	if recvErr != nil {
+		return res, elapsed, fmt.Errorf("receive after %d messages: %v", res.messages, recvErr)
+	}
+	// io.EOF from SendMsg means the stream ended early; RecvMsg has the reason.
+	if s.err != nil && s.err != io.EOF {
+		return res, elapsed, fmt.Errorf("send: %v", s.err)
+	}
+	if res.messages == 0 {
+		res.problem("no response message")
+	} else if !res.complete {
+		res.problem("the last response message lacks body_complete")
+	}
+	return res, elapsed, nil
+}
+
+func mibPerSec(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / (1 << 20) / d.Seconds()
 }
 
 // ---------------------------------------------------------------------------
@@ -680,6 +930,28 @@ func run(binary, descriptorSet string) int {
 		rep.ok("ExecuteCommand(%q): %q", "/hello Alice", text)
 	}
 
+	// g0. ServeHTTP: POST /echo of 5 MiB through the bidirectional stream.
+	hasServeHTTP := contains(implemented, "ServeHTTP")
+	if !hasServeHTTP {
+		rep.info("skipped: ServeHTTP not in Implemented")
+	} else {
+		const size = 5 << 20
+		res, took, err := h.serveHTTP("POST", "/echo", "application/x-go-host", size, 1, hookTimeout)
+		switch {
+		case err != nil:
+			rep.fail("ServeHTTP POST /echo of 5 MiB: %v", err)
+		case !res.ok():
+			rep.fail("ServeHTTP POST /echo of 5 MiB: %s", res.detail())
+		case res.size != size || res.sum != res.sentSum:
+			rep.fail("ServeHTTP POST /echo of 5 MiB: echoed %d bytes sha256 %s, sent %d bytes sha256 %s", res.size, res.sum, size, res.sentSum)
+		case res.header("Content-Type") != "application/x-go-host":
+			rep.fail("ServeHTTP POST /echo of 5 MiB: Content-Type %q not echoed (headers %v)", res.header("Content-Type"), res.headers)
+		default:
+			rep.ok("ServeHTTP echo of 5 MiB in %d ms, %.0f MiB/s: status 200, init only first, %d chunks <= 64 KiB (largest %d), body_complete last, sha256 %s... equal",
+				took.Milliseconds(), mibPerSec(size, took), res.chunks, res.maxChunk, res.sum[:16])
+		}
+	}
+
 	// g. Latency of MessageWillBePosted("hello")
 	if req, err := postReq("hello"); err != nil {
 		rep.fail("latency: %v", err)
@@ -706,6 +978,25 @@ func run(binary, descriptorSet string) int {
 			rep.fail("latency: %d sequential and %d concurrent calls failed; first: %v", seq.errors, con.errors, first)
 		} else if seq.calls == 0 || con.calls == 0 {
 			rep.fail("latency: no call completed")
+		}
+	}
+
+	// g2. ServeHTTP throughput (bench mode only): a 64 MiB echo, bounded by 60 s.
+	if rep.benchOnly {
+		if !hasServeHTTP {
+			fmt.Println("echo: skipped, ServeHTTP not in Implemented")
+		} else {
+			res, took, err := h.serveHTTP("POST", "/echo", "application/octet-stream", echoBenchBytes, 2, echoBenchLimit)
+			switch {
+			case err != nil:
+				fmt.Printf("echo: failed after %d ms\n", took.Milliseconds())
+				rep.fail("ServeHTTP echo of 64 MiB: %v", err)
+			case !res.ok() || res.size != echoBenchBytes || res.sum != res.sentSum:
+				fmt.Printf("echo: failed after %d ms\n", took.Milliseconds())
+				rep.fail("ServeHTTP echo of 64 MiB: %s; sha256 %s, sent %s", res.detail(), res.sum, res.sentSum)
+			default:
+				fmt.Printf("echo: %d MiB in %d ms, %.0f MiB/s\n", echoBenchBytes>>20, took.Milliseconds(), mibPerSec(echoBenchBytes, took))
+			}
 		}
 	}
 

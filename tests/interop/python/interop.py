@@ -17,6 +17,7 @@ MMPLUGIN_REQUIRE_INTEROP=1 (exit 1).
 """
 
 import concurrent.futures
+import hashlib
 import importlib
 import json
 import os
@@ -39,7 +40,10 @@ HANDSHAKE_TIMEOUT = 5.0  # seconds to wait for the handshake line
 RPC_TIMEOUT = 10.0  # deadline of every RPC this script makes
 SHUTDOWN_EXIT_TIMEOUT = 2.0  # the host kills a plugin 2 s after Shutdown
 
-EXPECTED_HOOKS = {"OnConfigurationChange", "OnActivate", "MessageWillBePosted", "ExecuteCommand"}
+EXPECTED_HOOKS = {"OnConfigurationChange", "OnActivate", "MessageWillBePosted", "ExecuteCommand", "ServeHTTP"}
+
+HTTP_CHUNK = 64 * 1024  # the contract's largest body chunk, both directions
+HTTP_TIMEOUT = 60.0  # deadline of one ServeHTTP stream (a few MiB each way)
 
 # grpc.health.v1, written out here so no grpcio-health-checking is needed.
 HEALTH_PROTO = """\
@@ -277,6 +281,107 @@ def post_request(stubs, message, n=0):
     )
 
 
+def http_request_stream(stubs, method, path, body, content_type=None, chunk=HTTP_CHUNK):
+    """The request stream the server sends for one HTTP request: `init`
+    (with `body_complete` already set when there is no body), then the body
+    in chunks of at most `chunk` bytes, `body_complete` on the last. grpcio
+    pulls this generator on its own thread while the caller reads the
+    responses, so sending and receiving overlap."""
+    headers = [stubs.HTTPHeader(key="User-Agent", values=["mmplugin-interop"])]
+    if content_type is not None:
+        headers.append(stubs.HTTPHeader(key="Content-Type", values=[content_type]))
+    headers.append(stubs.HTTPHeader(key="Content-Length", values=[str(len(body))]))
+    init = stubs.ServeHTTPRequestInit(
+        plugin_context=stubs.PluginContext(session_id="sess", request_id=f"http-{method}-{path}"),
+        method=method,
+        url=path,
+        proto="HTTP/1.1",
+        proto_major=1,
+        proto_minor=1,
+        headers=headers,
+        host="localhost:8065",
+        remote_addr="127.0.0.1:54321",
+        request_uri=path,
+        content_length=len(body),
+    )
+    yield stubs.ServeHTTPRequest(init=init, body_complete=not body)
+    view = memoryview(body)
+    for off in range(0, len(body), chunk):
+        end = min(off + chunk, len(body))
+        yield stubs.ServeHTTPRequest(body_chunk=bytes(view[off:end]), body_complete=end == len(body))
+
+
+class HTTPResult:
+    """One ServeHTTP answer, checked against the response-stream contract as
+    it streams in; the body is hashed (and kept only when asked)."""
+
+    def __init__(self, keep_body):
+        self.status = None
+        self.headers = {}  # lower-cased name -> list of values
+        self.problems = []
+        self.messages = 0
+        self.chunks = 0
+        self.max_chunk = 0
+        self.size = 0
+        self.sha = hashlib.sha256()
+        self.body = bytearray() if keep_body else None
+        self.complete = False
+
+    def add(self, msg):
+        n = self.messages
+        self.messages += 1
+        if self.complete:
+            self.problems.append(f"message #{n} after body_complete")
+        if n == 0:
+            if not msg.HasField("init"):
+                self.problems.append("first response message has no init")
+            else:
+                code = msg.init.status_code
+                self.status = 200 if code == 0 else code
+                for h in msg.init.headers:
+                    self.headers.setdefault(h.key.lower(), []).extend(h.values)
+        elif msg.HasField("init"):
+            self.problems.append(f"init repeated in response message #{n}")
+        data = msg.body_chunk
+        if data:
+            self.chunks += 1
+            self.max_chunk = max(self.max_chunk, len(data))
+            if len(data) > HTTP_CHUNK and len(self.problems) < 5:
+                self.problems.append(f"chunk of {len(data)} bytes in message #{n} (max {HTTP_CHUNK})")
+            self.size += len(data)
+            self.sha.update(data)
+            if self.body is not None:
+                self.body += data
+        if msg.body_complete:
+            self.complete = True
+
+    def finish(self):
+        if self.messages == 0:
+            self.problems.append("no response message")
+        elif not self.complete:
+            self.problems.append("the last response message lacks body_complete")
+        return self
+
+
+def serve_http(stubs, hooks, method, path, body, content_type=None, keep_body=False):
+    """Runs one ServeHTTP stream; returns (HTTPResult, seconds). A gRPC error
+    propagates; the whole exchange is bounded by HTTP_TIMEOUT."""
+    result = HTTPResult(keep_body)
+    started = time.monotonic()
+    responses = hooks.ServeHTTP(http_request_stream(stubs, method, path, body, content_type), timeout=HTTP_TIMEOUT)
+    try:
+        for msg in responses:
+            result.add(msg)
+    finally:
+        responses.cancel()  # no-op once finished; stops the stream on any surprise
+    return result.finish(), time.monotonic() - started
+
+
+def http_header(result, name):
+    values = result.headers.get(name.lower(), [])
+    return values[0] if values else None
+
+
 def run(binary, checks):
     tmp = tempfile.TemporaryDirectory(prefix="mmplugin-interop-")
     server = None
@@ -345,7 +450,7 @@ def run(binary, checks):
         if resp is not None:
             got = list(resp.hooks)
             checks.check(set(got) == EXPECTED_HOOKS and len(got) == len(EXPECTED_HOOKS) and not resp.HasField("error"),
-                         f"Implemented lists the 4 hooks: {got}", f"expected {sorted(EXPECTED_HOOKS)}")
+                         f"Implemented lists the {len(EXPECTED_HOOKS)} hooks: {got}", f"expected {sorted(EXPECTED_HOOKS)}")
 
         # ---- OnConfigurationChange
         resp = safe("OnConfigurationChange", lambda: hooks.OnConfigurationChange(
@@ -439,6 +544,65 @@ def run(binary, checks):
             except concurrent.futures.TimeoutError:
                 wrong.append("timed out waiting for the concurrent calls")
         checks.check(not wrong, "20 concurrent MessageWillBePosted calls all answer correctly", "; ".join(wrong[:3]))
+
+        # ---- ServeHTTP
+        def http_check(what, method, path, body, content_type=None, keep_body=False):
+            """Runs one ServeHTTP stream; a gRPC error becomes a FAIL line and None."""
+            try:
+                return serve_http(stubs, hooks, method, path, body, content_type, keep_body)
+            except grpc.RpcError as e:
+                checks.fail(what, f"gRPC {e.code().name}: {e.details()}")
+                return None, 0.0
+
+        def stream_ok(res):
+            return res.status == 200 and not res.problems
+
+        def stream_detail(res):
+            return (f"status {res.status}, {res.messages} messages, largest chunk {res.max_chunk}, "
+                    f"problems: {res.problems or 'none'}")
+
+        # (a) POST /echo, 5 MiB of pseudo-random bytes, 64 KiB chunks, read while sent
+        size = 5 * 1024 * 1024
+        body = random.Random(20240501).randbytes(size)
+        want = hashlib.sha256(body).hexdigest()
+        what = "ServeHTTP POST /echo of 5 MiB"
+        res, secs = http_check(what, "POST", "/echo", body, "application/x-interop-test")
+        if res is not None:
+            checks.check(stream_ok(res),
+                         f"{what}: status 200, init only in the first of {res.messages} messages, "
+                         f"{res.chunks} chunks all <= {HTTP_CHUNK} bytes (largest {res.max_chunk}), "
+                         "body_complete on the last", stream_detail(res))
+            got = res.sha.hexdigest()
+            checks.check(res.size == size and got == want,
+                         f"{what}: echoed body matches (sha256 {got[:16]}..., {size / 2**20 / max(secs, 1e-9):.0f} MiB/s)",
+                         f"got {res.size} bytes sha256 {got}, sent {size} bytes sha256 {want}")
+            ct = http_header(res, "Content-Type")
+            checks.check(ct == "application/x-interop-test", f"{what}: Content-Type echoed ({ct!r})",
+                         f"response headers {res.headers}")
+
+        # (b) POST /upload, 3 MiB: the plugin answers the body's sha256 and length
+        size = 3 * 1024 * 1024
+        body = random.Random(20240502).randbytes(size)
+        want = hashlib.sha256(body).hexdigest()
+        what = "ServeHTTP POST /upload of 3 MiB"
+        res, _ = http_check(what, "POST", "/upload", body, "application/octet-stream", keep_body=True)
+        if res is not None:
+            try:
+                answer = json.loads(bytes(res.body))
+            except ValueError as e:
+                answer = {"unparsable": f"{e}: {bytes(res.body[:200])!r}"}
+            checks.check(stream_ok(res) and isinstance(answer, dict)
+                         and answer.get("bytes") == size and answer.get("sha256") == want,
+                         f"{what}: JSON bytes == {size} and sha256 matches",
+                         f"{stream_detail(res)}; answer {answer}; want sha256 {want}")
+
+        # (c) POST /echo with no body: init carries body_complete
+        what = "ServeHTTP POST /echo with an empty body"
+        res, _ = http_check(what, "POST", "/echo", b"", keep_body=True)
+        if res is not None:
+            checks.check(stream_ok(res) and res.size == 0,
+                         f"{what}: status 200, empty body, body_complete on the last of {res.messages} messages",
+                         f"{stream_detail(res)}; body {bytes(res.body[:100])!r}")
 
         # ---- unexpected API calls (informative: only the ones the fake serves)
         served = {"GetPluginConfig", "RegisterCommand", "GetServerVersion", "KVGet", "KVSet"}

@@ -1,12 +1,17 @@
-//! The baseline of the hook benchmark (`benches/hooks.rs`): a bare tonic
-//! server answering `MessageWillBePosted` with the example plugin's own
-//! filter code, and nothing else of the SDK's runtime. Prints its address
-//! on stdout.
+//! The baseline of the benchmarks (`benches/hooks.rs`, `benches/http.rs`):
+//! a bare tonic server answering `MessageWillBePosted` with the example
+//! plugin's own filter code, and `ServeHTTP` with an echo that copies each
+//! request chunk into a response message, with nothing of the SDK's runtime
+//! or HTTP bridge. Prints its address on stdout.
 
 use std::sync::RwLock;
 
 use mattermost_plugin::proto::plugin_hooks_server::{PluginHooks, PluginHooksServer};
-use mattermost_plugin::proto::{MessageWillBePostedRequest, MessageWillBePostedResponse, Post};
+use mattermost_plugin::proto::{
+    MessageWillBePostedRequest, MessageWillBePostedResponse, Post, ServeHttpRequest, ServeHttpResponse,
+    ServeHttpResponseInit,
+};
+use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use hello_plugin::filter::{self, Settings, Verdict};
@@ -32,6 +37,31 @@ impl PluginHooks for Bare {
             }
         };
         Ok(Response::new(response))
+    }
+
+    async fn serve_http(
+        &self,
+        request: Request<tonic::Streaming<ServeHttpRequest>>,
+    ) -> Result<Response<BoxStream<ServeHttpResponse>>, Status> {
+        let mut requests = request.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let init = ServeHttpResponse {
+                init: Some(ServeHttpResponseInit { status_code: 200, headers: vec![] }),
+                ..Default::default()
+            };
+            if tx.send(Ok(init)).await.is_err() {
+                return;
+            }
+            while let Ok(Some(message)) = requests.message().await {
+                let done = message.body_complete;
+                let out = ServeHttpResponse { body_chunk: message.body_chunk, body_complete: done, ..Default::default() };
+                if tx.send(Ok(out)).await.is_err() || done {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 }
 

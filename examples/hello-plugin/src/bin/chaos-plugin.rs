@@ -5,7 +5,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mattermost_plugin::{Context, HookResult, MessageWillBePostedDecision, Plugin, proto};
+use mattermost_plugin::http::{self, ResponseWriter};
+use mattermost_plugin::{Context, HookResult, HttpRequest, HttpResponse, MessageWillBePostedDecision, Plugin, proto};
 
 struct Chaos;
 
@@ -38,6 +39,31 @@ impl Plugin for Chaos {
         _args: proto::CommandArgs,
     ) -> HookResult<proto::CommandResponse> {
         panic!("command handler panicked")
+    }
+
+    /// Go-style handlers through the response writer: `/writer` writes a
+    /// status, two header values and three flushed pieces; `/bad-status`
+    /// writes status 1000; `/panic` panics before answering.
+    async fn serve_http(&self, _cx: &Context, request: HttpRequest) -> HttpResponse {
+        match request.uri().path() {
+            "/writer" => http::respond_with(request, |_request, mut w: ResponseWriter| async move {
+                w.headers_mut().append("X-Step", "one".parse().unwrap());
+                w.headers_mut().append("X-Step", "two".parse().unwrap());
+                w.write_header(201);
+                for piece in ["a", "b", "c"] {
+                    if w.write(piece).await.is_err() || w.flush().await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }),
+            "/bad-status" => http::respond_with(request, |_request, mut w: ResponseWriter| async move {
+                w.write_header(1000);
+                let _ = w.write("oops").await;
+            }),
+            "/panic" => panic!("HTTP handler asked to panic"),
+            _ => http::not_found(),
+        }
     }
 }
 

@@ -1,0 +1,125 @@
+//! The plugin's HTTP endpoints (`/plugins/com.example.hello-rust/…`): an
+//! ordinary axum router. Every body streams: nothing here holds a whole
+//! request or response in memory.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, Request};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use http_body_util::BodyExt as _;
+use mattermost_plugin::proto;
+use sha2::{Digest as _, Sha256};
+
+/// The router the plugin answers HTTP requests with.
+pub fn router() -> Router {
+    Router::new()
+        .route("/echo", post(echo))
+        .route("/hello", get(hello))
+        .route("/download", get(download))
+        .route("/upload", post(upload))
+        .route("/events", get(events))
+}
+
+/// Streams the request body back as it arrives, with its content type.
+async fn echo(request: Request) -> Response {
+    let content_type = request.headers().get(http::header::CONTENT_TYPE).cloned();
+    let mut response = Response::new(request.into_body());
+    if let Some(content_type) = content_type {
+        response.headers_mut().insert(http::header::CONTENT_TYPE, content_type);
+    }
+    response
+}
+
+/// Who is asking, as JSON: the user the server vouches for and the plugin
+/// context it attached. Each `X-Tag` request header comes back as an
+/// `X-Tag` response header.
+async fn hello(request: Request) -> Response {
+    let context = request.extensions().get::<proto::PluginContext>().cloned().unwrap_or_default();
+    let user = request.headers().get("Mattermost-User-Id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let tags: Vec<&str> = request.headers().get_all("X-Tag").iter().filter_map(|v| v.to_str().ok()).collect();
+    let mut response = Json(serde_json::json!({
+        "hello": if user.is_empty() { "anonymous" } else { user },
+        "request_id": context.request_id,
+        "tags": tags,
+    }))
+    .into_response();
+    for tag in request.headers().get_all("X-Tag") {
+        response.headers_mut().append("X-Tag", tag.clone());
+    }
+    response
+}
+
+#[derive(serde::Deserialize)]
+struct Size {
+    bytes: u64,
+}
+
+/// `bytes` bytes of a repeating pattern, made as they are sent.
+async fn download(Query(size): Query<Size>) -> Response {
+    const BLOCK: &[u8; 64 * 1024] = &[b'm'; 64 * 1024];
+    let mut left = size.bytes;
+    let chunks = futures_util::stream::iter(std::iter::from_fn(move || {
+        let n = left.min(BLOCK.len() as u64) as usize;
+        left -= n as u64;
+        (n > 0).then(|| Ok::<_, Infallible>(Bytes::from_static(&BLOCK[..n])))
+    }));
+    let mut response = Response::new(Body::from_stream(chunks));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/octet-stream"));
+    response
+}
+
+/// Hashes the body as it streams in; answers its SHA-256 and length.
+async fn upload(request: Request) -> Response {
+    let mut body = request.into_body();
+    let mut hasher = Sha256::new();
+    let mut progress = Progress(0, false);
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Some(data) = frame.data_ref() {
+                    hasher.update(data);
+                    progress.0 += data.len() as u64;
+                }
+            }
+            Err(e) => {
+                progress.1 = true;
+                tracing::warn!("upload failed after {} bytes: {e}", progress.0);
+                return (http::StatusCode::BAD_REQUEST, format!("body failed: {e}")).into_response();
+            }
+        }
+    }
+    progress.1 = true;
+    let length = progress.0;
+    let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Json(serde_json::json!({ "sha256": digest, "bytes": length })).into_response()
+}
+
+/// Bytes received so far, and whether the upload was seen to its end; a
+/// handler dropped mid-upload (the client went away) says so in the log.
+struct Progress(u64, bool);
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if !self.1 {
+            tracing::warn!("upload cancelled after {} bytes", self.0);
+        }
+    }
+}
+
+/// Server-sent events: three ticks, 100 ms apart, each flushed as it goes.
+async fn events() -> impl IntoResponse {
+    let ticks = futures_util::stream::iter(1..=3).then(|n| async move {
+        if n > 1 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok::<_, Infallible>(Event::default().event("tick").data(n.to_string()))
+    });
+    Sse::new(ticks)
+}
