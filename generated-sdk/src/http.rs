@@ -31,7 +31,7 @@ use crate::proto;
 pub const MAX_CHUNK: usize = 64 * 1024;
 
 /// How many request chunks may wait for a handler that is not reading.
-const REQUEST_BACKLOG: usize = 4;
+const REQUEST_BACKLOG: usize = 8;
 
 /// Errors a handler may return; boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -594,6 +594,10 @@ fn build_request(
                 .map_err(|e| invalid("header value", &e))?;
             headers.append(name.clone(), value);
         }
+    }
+    if let Some(length) = declared && !headers.contains_key(http::header::CONTENT_LENGTH)
+    {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     if !init.host.is_empty() && !headers.contains_key(http::header::HOST) {
         headers

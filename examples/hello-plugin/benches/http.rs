@@ -1,6 +1,7 @@
 //! ServeHTTP throughput and memory, side by side in one run:
 //!
-//! - echo throughput of a 64 MiB body from a Rust tonic client: the example
+//! - echo throughput of a 256 MiB body from a Rust tonic client (on one
+//!   thread, leaving the other core to the server): the example
 //!   plugin's axum `POST /echo` through the SDK's HTTP bridge, against
 //!   `bare-tonic`, a bare tonic stream handler that copies each request
 //!   chunk into a response message; interleaved rounds, medians;
@@ -12,7 +13,7 @@
 //! connection (the plugin runtime's own settings), the same for both servers.
 //!
 //! `cargo bench -p hello-plugin --bench http`; `HTTP_BENCH_MIB` sets the
-//! echo size (64), `HTTP_BENCH_ROUNDS` the rounds (5), `HTTP_BENCH_BIG_MIB`
+//! echo size (256), `HTTP_BENCH_ROUNDS` the rounds (7), `HTTP_BENCH_BIG_MIB`
 //! the upload and download size (1024).
 
 use std::process::Stdio;
@@ -132,13 +133,13 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let mib = env_usize("HTTP_BENCH_MIB", 64);
-    let rounds = env_usize("HTTP_BENCH_ROUNDS", 5);
+    let mib = env_usize("HTTP_BENCH_MIB", 256);
+    let rounds = env_usize("HTTP_BENCH_ROUNDS", 7);
     let big = env_usize("HTTP_BENCH_BIG_MIB", 1024);
     println!("http bench: echo of {mib} MiB x {rounds} rounds, interleaved; client: tonic, 64 KiB chunks");
 
