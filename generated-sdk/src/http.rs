@@ -15,7 +15,10 @@
 //! `body_complete` at the end. Request bodies over the limit
 //! ([`crate::runtime::Options::http_body_limit`]) are answered 413. Memory stays bounded: a slow handler slows
 //! the sender, nothing piles up. A request stream that breaks the protocol
-//! gets a gRPC `InvalidArgument`; the plugin keeps serving.
+//! gets a gRPC `InvalidArgument`; the plugin keeps serving. A client that
+//! goes away cancels the call: the handler's future is dropped. The hook
+//! timeout does not apply here: a download or an event stream lasts as long
+//! as the client stays.
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, ready};
