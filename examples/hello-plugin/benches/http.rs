@@ -10,7 +10,8 @@
 //!   fresh process.
 //!
 //! The client's HTTP/2 receive windows are 2 MiB per stream and 8 MiB per
-//! connection (the plugin runtime's own settings), the same for both servers.
+//! connection, and its largest frame 256 KiB (the plugin runtime's own
+//! settings), the same for both servers.
 //!
 //! `cargo bench -p hello-plugin --bench http`; `HTTP_BENCH_MIB` sets the
 //! echo size (256), `HTTP_BENCH_ROUNDS` the rounds (7), `HTTP_BENCH_BIG_MIB`
@@ -64,6 +65,7 @@ impl Server {
             .unwrap()
             .initial_stream_window_size(2 << 20)
             .initial_connection_window_size(8 << 20)
+            .max_frame_size(256 << 10)
             .connect()
             .await
             .unwrap();
