@@ -1,40 +1,48 @@
-// go-host: an interop test host for Mattermost plugins.
+// go-host: an interop test host that plays the real Mattermost gRPC plugin
+// host against a plugin bundle.
 //
-// It starts a plugin executable the way the Mattermost server does, with the
-// real hashicorp go-plugin client in gRPC mode, serves a fake PluginAPI that
-// answers every call with an empty (successful) response, calls a few hooks
-// through dynamic messages built from a descriptor set, measures latency and
-// finally stops the plugin, checking that it exited without being killed.
+// It installs the bundle the way the server does (extract, read plugin.json),
+// decides between the gRPC host and the Go net/rpc host from the manifest,
+// starts the plugin through hashicorp go-plugin exactly as Mattermost's
+// python supervisor does (interpreter from the bundle's venv, executable
+// argument, plugin folder as working directory, API target in the
+// environment), serves a fake PluginAPI with grpc-go's default limits, calls
+// the hooks as the server calls them (dynamic messages built from a
+// descriptor set), and stops the plugin with go-plugin's Kill.
 //
-// Usage: go-host <plugin-binary> <descriptor-set.pb>
+// The host facts reproduced here are listed in ../../../../shared/CONTRACT.md
+// ("CONTRACT.md" below) and come from Mattermost's server/public/plugin/
+// (python_supervisor.go, hooks_grpc_client.go, supervisor.go),
+// server/channels/app/plugin_requests.go and server/public/model
+// (manifest.go, AppError). Each fixture that encodes one cites it.
 //
-// Environment:
-//
-//	GO_HOST_AUTOMTLS=1     enable go-plugin's automatic mTLS
-//	GO_HOST_CALLS=N        sequential latency calls (default 2000); each of the
-//	                       8 concurrent workers makes N/2 calls
-//	GO_HOST_BENCH_ONLY=1   run every check, but print only the latency line,
-//	                       the "echo:" line (ServeHTTP throughput of a 64 MiB
-//	                       echo, measured in this mode only) and failures on
-//	                       stdout
-//
-// Each check prints one line, "ok: ..." or "FAIL: ..."; the exit code is 0
-// when every check passed and 1 otherwise.
+// Usage: go-host [flags] <bundle.tar.gz> <descriptor-set.pb>
+// (see usageText below for flags, environment and exit codes).
 package main
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/ioutil"
 	"math"
 	"math/rand"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,7 +53,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -54,18 +65,62 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 )
 
+const usageText = `usage: go-host [flags] <bundle.tar.gz> <descriptor-set.pb>
+
+Installs the plugin bundle and starts it the way the real Mattermost gRPC
+plugin host does, then runs the interop checks against it (one line each,
+"ok: ..." or "FAIL: ...").
+
+Flags:
+  -settings JSON   the admin's plugin settings GetPluginConfig answers
+                   (default {"BlockedWord": "bananas"})
+  -fail-register   activation-failure run only: RegisterCommand fails, the
+                   host expects OnActivate to fail, shows the error as the
+                   server renders it, and stops the plugin
+  -bare BINARY     bench only (GO_HOST_BENCH_ONLY=1): start BINARY directly
+                   instead of through the bundle, with the same environment
+
+Environment:
+  GO_HOST_CALLS=N        sequential MessageWillBePosted calls of the latency
+                         line (default 2000); 8 concurrent workers make N/2 each
+  GO_HOST_BENCH_ONLY=1   print only the "start:", "latency:" and "echo:" lines
+                         (and FAIL lines)
+  GO_HOST_AUTOMTLS=1     turn on go-plugin's automatic mTLS. The real host
+                         runs gRPC plugins WITHOUT mTLS; this only keeps the
+                         SDK's mTLS path covered.
+
+Exit codes: 0 every check passed; 1 a check failed; 2 usage or prerequisite
+problem; 3 the bundle declares a Go (net/rpc) plugin and go-plugin refused it,
+as the real server would ("refused: <reason>" on stdout).
+`
+
 const (
-	protoPackage   = "mattermost.pluginapi.v1"
-	hooksService   = protoPackage + ".PluginHooks"
-	apiService     = protoPackage + ".PluginAPI"
-	apiTargetEnv   = "MATTERMOST_PLUGIN_API_TARGET"
-	descriptorEnv  = "GO_HOST_DESCRIPTOR_SET" // read by the Go stand-in plugin only
+	protoPackage = "mattermost.pluginapi.v1"
+	hooksService = protoPackage + ".PluginHooks"
+	apiService   = protoPackage + ".PluginAPI"
+
+	// CONTRACT.md "Starting and stopping": the one variable the gRPC host adds.
+	apiTargetEnv = "MATTERMOST_PLUGIN_API_TARGET"
+	// go-plugin's Kill logs this when it had to SIGKILL the plugin.
 	forcedKillLine = "plugin failed to exit gracefully"
-	hookTimeout    = 30 * time.Second
-	maxMessageSize = 64 << 20
-	httpChunk      = 64 << 10 // the contract's largest ServeHTTP body chunk
-	echoBenchBytes = 64 << 20
-	echoBenchLimit = 60 * time.Second
+	// CONTRACT.md: hook calls time out after 30 s on the host.
+	hookTimeout = 30 * time.Second
+	// CONTRACT.md "ServeHTTP stream" / hooks_grpc_client.go: the server reads
+	// the body in 64 KiB pieces, and response chunks are at most 64 KiB.
+	httpChunk = 64 << 10
+	// grpc-go's default server receive limit, which the real PluginAPI
+	// server keeps (CONTRACT.md "Message sizes").
+	apiMaxRequest = 4 << 20
+
+	echoBytes = 64 << 20
+	echoLimit = 120 * time.Second
+	// model.SessionCookieToken: the session cookie plugin_requests.go removes.
+	sessionCookie = "MMAUTHTOKEN"
+
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	exitRefused = 3
 )
 
 // ---------------------------------------------------------------------------
@@ -76,8 +131,9 @@ const (
 // process: APIv2 messages (dynamicpb) go through google.golang.org/protobuf,
 // generated APIv1 messages (health check, go-plugin's controller and broker)
 // keep their original path, and rawFrame passes bytes through untouched
-// (used by the fake PluginAPI). Keeping the name "proto" means the wire
-// content-type stays "application/grpc", as with a real Mattermost server.
+// (used by the fake PluginAPI to see each request's size). Keeping the name
+// "proto" keeps the wire content-type "application/grpc", as with a real
+// Mattermost server.
 
 type rawFrame struct{ data []byte }
 
@@ -113,7 +169,7 @@ func (codec) Unmarshal(data []byte, v interface{}) error {
 func init() { encoding.RegisterCodec(codec{}) }
 
 // ---------------------------------------------------------------------------
-// Output and results
+// Output
 
 type report struct {
 	benchOnly bool
@@ -131,13 +187,18 @@ func (r *report) fail(format string, args ...interface{}) {
 	fmt.Printf("FAIL: "+format+"\n", args...)
 }
 
-func (r *report) info(format string, args ...interface{}) {
-	if !r.benchOnly {
-		fmt.Printf(format+"\n", args...)
+// check prints ok or FAIL; problem == "" means ok.
+func (r *report) check(what, problem string) bool {
+	if problem != "" {
+		r.fail("%s: %s", what, problem)
+		return false
 	}
+	r.ok("%s", what)
+	return true
 }
 
-// lockedBuffer collects the host's hclog output for inspection after Kill.
+// lockedBuffer collects the host's hclog output (the plugin's stderr lines
+// arrive through go-plugin's logger) for inspection.
 type lockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -155,163 +216,29 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// ---------------------------------------------------------------------------
-// Fake PluginAPI: every method answers an empty message, i.e. success.
-
-type fakeAPI struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (f *fakeAPI) handle(_ interface{}, stream grpc.ServerStream) error {
-	method, _ := grpc.MethodFromServerStream(stream)
-	f.mu.Lock()
-	f.calls = append(f.calls, method)
-	f.mu.Unlock()
-	var in rawFrame
-	if err := stream.RecvMsg(&in); err != nil {
-		return err
-	}
-	return stream.SendMsg(&rawFrame{})
-}
-
-func (f *fakeAPI) saw(method string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.calls {
-		if c == method {
+// waitFor polls the log for up to d: stderr lines arrive asynchronously.
+func (b *lockedBuffer) waitFor(s string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if strings.Contains(b.String(), s) {
 			return true
 		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return false
-}
-
-func (f *fakeAPI) seen() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.calls...)
 }
 
 // ---------------------------------------------------------------------------
-// go-plugin glue: the one plugin type, "hooks", hands out the raw connection.
+// Descriptors and dynamic messages
 
-type hooksPlugin struct{ plugin.NetRPCUnsupportedPlugin }
-
-func (hooksPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
-	return fmt.Errorf("go-host only consumes plugins")
+type contract struct {
+	hooks protoreflect.ServiceDescriptor
+	api   protoreflect.ServiceDescriptor
 }
 
-func (hooksPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (interface{}, error) {
-	return conn, nil
-}
-
-// ---------------------------------------------------------------------------
-// Dynamic hook calls
-
-type hooks struct {
-	conn *grpc.ClientConn
-	svc  protoreflect.ServiceDescriptor
-}
-
-func (h *hooks) method(name string) (protoreflect.MethodDescriptor, error) {
-	md := h.svc.Methods().ByName(protoreflect.Name(name))
-	if md == nil {
-		return nil, fmt.Errorf("%s has no method %s", hooksService, name)
-	}
-	return md, nil
-}
-
-func (h *hooks) newRequest(name string) (*dynamicpb.Message, error) {
-	md, err := h.method(name)
-	if err != nil {
-		return nil, err
-	}
-	return dynamicpb.NewMessage(md.Input()), nil
-}
-
-func (h *hooks) call(name string, req *dynamicpb.Message) (*dynamicpb.Message, error) {
-	md, err := h.method(name)
-	if err != nil {
-		return nil, err
-	}
-	if req == nil {
-		req = dynamicpb.NewMessage(md.Input())
-	}
-	resp := dynamicpb.NewMessage(md.Output())
-	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
-	defer cancel()
-	if err := h.conn.Invoke(ctx, "/"+hooksService+"/"+name, req, resp); err != nil {
-		return nil, err
-	}
-	return resp, nil
-}
-
-// field finds a field by its proto name, or fails with a readable error.
-func field(m protoreflect.Message, name string) (protoreflect.FieldDescriptor, error) {
-	fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
-	if fd == nil {
-		return nil, fmt.Errorf("%s has no field %q", m.Descriptor().FullName(), name)
-	}
-	return fd, nil
-}
-
-// setString sets a string at a dotted path, creating the messages on the way.
-func setString(m protoreflect.Message, path string, value string) error {
-	parts := strings.Split(path, ".")
-	for _, p := range parts[:len(parts)-1] {
-		fd, err := field(m, p)
-		if err != nil {
-			return err
-		}
-		m = m.Mutable(fd).Message()
-	}
-	fd, err := field(m, parts[len(parts)-1])
-	if err != nil {
-		return err
-	}
-	m.Set(fd, protoreflect.ValueOfString(value))
-	return nil
-}
-
-// getString reads a string at a dotted path; unset messages read as empty.
-func getString(m protoreflect.Message, path string) (string, error) {
-	parts := strings.Split(path, ".")
-	for _, p := range parts[:len(parts)-1] {
-		fd, err := field(m, p)
-		if err != nil {
-			return "", err
-		}
-		m = m.Get(fd).Message()
-	}
-	fd, err := field(m, parts[len(parts)-1])
-	if err != nil {
-		return "", err
-	}
-	return m.Get(fd).String(), nil
-}
-
-// has reports whether a (message) field is set.
-func has(m protoreflect.Message, name string) (bool, error) {
-	fd, err := field(m, name)
-	if err != nil {
-		return false, err
-	}
-	return m.Has(fd), nil
-}
-
-// appErrorText renders an AppError-typed field when it is set.
-func appErrorText(m protoreflect.Message, name string) (string, bool) {
-	fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
-	if fd == nil || !m.Has(fd) {
-		return "", false
-	}
-	e := m.Get(fd).Message()
-	id, _ := getString(e, "id")
-	msg, _ := getString(e, "message")
-	return fmt.Sprintf("id=%q message=%q", id, msg), true
-}
-
-func loadHooksService(path string) (protoreflect.ServiceDescriptor, error) {
+func loadContract(path string) (*contract, error) {
 	data, err := ioutil.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -324,7 +251,15 @@ func loadHooksService(path string) (protoreflect.ServiceDescriptor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building descriptors: %v", err)
 	}
-	return findService(files, hooksService)
+	hooks, err := findService(files, hooksService)
+	if err != nil {
+		return nil, err
+	}
+	api, err := findService(files, apiService)
+	if err != nil {
+		return nil, err
+	}
+	return &contract{hooks: hooks, api: api}, nil
 }
 
 func findService(files *protoregistry.Files, name string) (protoreflect.ServiceDescriptor, error) {
@@ -339,25 +274,638 @@ func findService(files *protoregistry.Files, name string) (protoreflect.ServiceD
 	return svc, nil
 }
 
+// field finds a field by its proto name, or fails with a readable error.
+func field(m protoreflect.Message, name string) (protoreflect.FieldDescriptor, error) {
+	fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
+	if fd == nil {
+		return nil, fmt.Errorf("%s has no field %q", m.Descriptor().FullName(), name)
+	}
+	return fd, nil
+}
+
+// walk follows a dotted path to the message holding its last field;
+// mutable creates the messages on the way.
+func walk(m protoreflect.Message, path string, mutable bool) (protoreflect.Message, protoreflect.FieldDescriptor, error) {
+	parts := strings.Split(path, ".")
+	for _, p := range parts[:len(parts)-1] {
+		fd, err := field(m, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if mutable {
+			m = m.Mutable(fd).Message()
+		} else {
+			m = m.Get(fd).Message()
+		}
+	}
+	fd, err := field(m, parts[len(parts)-1])
+	return m, fd, err
+}
+
+func set(m protoreflect.Message, path string, v protoreflect.Value) error {
+	owner, fd, err := walk(m, path, true)
+	if err != nil {
+		return err
+	}
+	owner.Set(fd, v)
+	return nil
+}
+
+func setString(m protoreflect.Message, path, v string) error {
+	return set(m, path, protoreflect.ValueOfString(v))
+}
+
+// getString reads a string at a dotted path; unset messages read as empty.
+func getString(m protoreflect.Message, path string) string {
+	owner, fd, err := walk(m, path, false)
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return owner.Get(fd).String()
+}
+
+func has(m protoreflect.Message, path string) bool {
+	owner, fd, err := walk(m, path, false)
+	return err == nil && owner.Has(fd)
+}
+
 // ---------------------------------------------------------------------------
-// ServeHTTP: a bidirectional stream. The request body is sent from a
-// goroutine while the responses are read, as the Mattermost server does; a
-// plugin that echoes as it reads would otherwise stall on flow control.
+// AppError as the host sees it
+
+// appError is Mattermost's model.AppError, rebuilt by the host from a hook
+// response. hooks_grpc_client.go calls model.NewAppError(where, id, params,
+// detailed_error, status_code): the plugin's `message` is dropped and the
+// translation of `id` takes its place; an id without a translation
+// translates to itself (CONTRACT.md "Hook errors").
+type appError struct {
+	Where, ID, Message, DetailedError string
+	StatusCode                        int32
+	pluginMessage                     string // what the plugin sent; the host drops it
+}
+
+func hostAppError(m protoreflect.Message) *appError {
+	return &appError{
+		Where:         getString(m, "where"),
+		ID:            getString(m, "id"),
+		Message:       getString(m, "id"), // T(id) == id: no translation for a plugin's id
+		DetailedError: getString(m, "detailed_error"),
+		StatusCode:    int32(m.Get(m.Descriptor().Fields().ByName("status_code")).Int()),
+		pluginMessage: getString(m, "message"),
+	}
+}
+
+// Error is model.AppError.Error(): what the server logs and shows.
+func (e *appError) Error() string {
+	s := e.Where + ": " + e.Message
+	if e.DetailedError != "" {
+		s += ", " + e.DetailedError
+	}
+	return s
+}
+
+// responseError returns the host's AppError when a hook response's `error`
+// (field 1) is set.
+func responseError(resp protoreflect.Message) *appError {
+	fd := resp.Descriptor().Fields().ByName("error")
+	if fd == nil || !resp.Has(fd) {
+		return nil
+	}
+	return hostAppError(resp.Get(fd).Message())
+}
+
+// ---------------------------------------------------------------------------
+// Fake PluginAPI
+
+type apiCall struct {
+	method  string
+	size    int    // request bytes; -1 when grpc-go refused the request
+	refused string // grpc-go's error for a refused request
+}
+
+type fakeAPI struct {
+	svc protoreflect.ServiceDescriptor
+
+	mu           sync.Mutex
+	calls        []apiCall
+	settings     []byte // the admin's plugin settings, JSON
+	kv           map[string][]byte
+	commands     []string
+	kvFail       bool
+	registerFail bool
+}
+
+// appErrorStatus is the status-form error of the PluginAPI handlers other
+// than KV, post and file: message "<id>: <message>", code from the app
+// error's HTTP status (CONTRACT.md "Shapes").
+func appErrorStatus(httpStatus int, id, message string) error {
+	code := codes.Internal
+	switch httpStatus {
+	case 400:
+		code = codes.InvalidArgument
+	case 404:
+		code = codes.NotFound
+	case 409:
+		code = codes.AlreadyExists
+	case 413, 429:
+		code = codes.ResourceExhausted
+	}
+	return status.Error(code, id+": "+message)
+}
+
+// setAppError fills a response's `error` (field 1): the in-field form the KV,
+// post and file handlers use (CONTRACT.md "Shapes").
+func setAppError(resp *dynamicpb.Message, id, message, detail, where string, httpStatus int32) error {
+	fd, err := field(resp, "error")
+	if err != nil {
+		return err
+	}
+	e := resp.Mutable(fd).Message()
+	e.Set(e.Descriptor().Fields().ByName("id"), protoreflect.ValueOfString(id))
+	e.Set(e.Descriptor().Fields().ByName("message"), protoreflect.ValueOfString(message))
+	e.Set(e.Descriptor().Fields().ByName("detailed_error"), protoreflect.ValueOfString(detail))
+	e.Set(e.Descriptor().Fields().ByName("where"), protoreflect.ValueOfString(where))
+	e.Set(e.Descriptor().Fields().ByName("status_code"), protoreflect.ValueOfInt32(httpStatus))
+	return nil
+}
+
+func (f *fakeAPI) record(c apiCall) {
+	f.mu.Lock()
+	f.calls = append(f.calls, c)
+	f.mu.Unlock()
+}
+
+func (f *fakeAPI) seen() []apiCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]apiCall(nil), f.calls...)
+}
+
+func (f *fakeAPI) names() []string {
+	var out []string
+	for _, c := range f.seen() {
+		out = append(out, c.method)
+	}
+	return out
+}
+
+func (f *fakeAPI) setKVFail(on bool) {
+	f.mu.Lock()
+	f.kvFail = on
+	f.mu.Unlock()
+}
+
+// handle serves every PluginAPI method (grpc.UnknownServiceHandler).
+func (f *fakeAPI) handle(_ interface{}, stream grpc.ServerStream) error {
+	full, _ := grpc.MethodFromServerStream(stream)
+	name := full[strings.LastIndex(full, "/")+1:]
+	var in rawFrame
+	if err := stream.RecvMsg(&in); err != nil {
+		// grpc-go's own ResourceExhausted for a request over 4 MiB lands here.
+		f.record(apiCall{method: name, size: -1, refused: err.Error()})
+		return err
+	}
+	f.record(apiCall{method: name, size: len(in.data)})
+	if full != "/"+apiService+"/"+name {
+		return status.Errorf(codes.Unimplemented, "go-host's fake PluginAPI serves only %s, not %s", apiService, full)
+	}
+	md := f.svc.Methods().ByName(protoreflect.Name(name))
+	if md == nil {
+		return status.Errorf(codes.Unimplemented, "%s has no method %s in the descriptor set", apiService, name)
+	}
+	req := dynamicpb.NewMessage(md.Input())
+	if err := proto.Unmarshal(in.data, req); err != nil {
+		return status.Errorf(codes.InvalidArgument, "go-host: cannot parse %s: %v", md.Input().FullName(), err)
+	}
+	resp := dynamicpb.NewMessage(md.Output())
+	if err := f.serve(name, req, resp); err != nil {
+		return err
+	}
+	return stream.SendMsg(resp)
+}
+
+func (f *fakeAPI) serve(name string, req, resp *dynamicpb.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch name {
+	case "GetPluginConfig":
+		fd, err := field(resp, "config")
+		if err != nil {
+			return status.Error(codes.Internal, err.Error())
+		}
+		config := dynamicpb.NewMessage(fd.Message()) // google.protobuf.Struct
+		if err := protojson.Unmarshal(f.settings, config); err != nil {
+			return status.Errorf(codes.Internal, "go-host: settings as Struct: %v", err)
+		}
+		resp.Set(fd, protoreflect.ValueOfMessage(config))
+	case "GetServerVersion":
+		return setString(resp, "version", "10.5.0")
+	case "RegisterCommand":
+		if f.registerFail {
+			// The status form (CONTRACT.md "Shapes"): 409 -> AlreadyExists.
+			return appErrorStatus(409, "app.command.duplicate.app_error",
+				"This trigger word is already in use. Please choose another word.")
+		}
+		f.commands = append(f.commands, getString(req, "command.trigger"))
+	case "GetUser":
+		id := getString(req, "user_id")
+		if id != "user-alice" {
+			// The status form: 404 -> NotFound, message "<id>: <message>".
+			return appErrorStatus(404, "app.user.missing_account.const", "Unable to find the user.")
+		}
+		if err := setString(resp, "user.id", "user-alice"); err != nil {
+			return err
+		}
+		return setString(resp, "user.username", "alice")
+	case "KVGet", "KVSet":
+		if f.kvFail {
+			// The in-field form the KV handlers use: status OK, AppError in `error`.
+			return setAppError(resp, "app.plugin.kv.fake_failure", "go-host: the KV store is switched off",
+				"go-host fake PluginAPI: KV failure mode", "fakeAPI."+name, 500)
+		}
+		key := getString(req, "key")
+		if name == "KVGet" {
+			if v, ok := f.kv[key]; ok {
+				fd, _ := field(resp, "value")
+				resp.Set(fd, protoreflect.ValueOfBytes(append([]byte(nil), v...)))
+			}
+			return nil
+		}
+		fd, _ := field(req, "value")
+		if v := req.Get(fd).Bytes(); len(v) > 0 {
+			f.kv[key] = append([]byte(nil), v...)
+		} else {
+			delete(f.kv, key) // a nil value deletes, as in Go's KVSet
+		}
+	case "KVDelete":
+		delete(f.kv, getString(req, "key"))
+	default:
+		return status.Errorf(codes.Unimplemented, "go-host's fake PluginAPI does not implement %s", name)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// The bundle and the manifest
+
+// manifest holds the parts of model.Manifest the host uses to start a plugin.
+type manifest struct {
+	ID     string `json:"id"`
+	Server *struct {
+		Executables map[string]string `json:"executables"`
+		Executable  string            `json:"executable"`
+		Runtime     string            `json:"runtime"`
+	} `json:"server"`
+}
+
+// model.IsValidPluginId (CONTRACT.md "Which plugins ..."): 3–190 chars.
+var pluginIDPattern = regexp.MustCompile(`^[a-zA-Z0-9-_\.]+$`)
+
+// extractBundle unpacks the .tar.gz into a temporary directory and returns
+// the plugin folder: the bundle's single top folder, which holds plugin.json
+// (CONTRACT.md "Which plugins ...": a bundle is a .tar.gz whose single top
+// folder holds plugin.json).
+func extractBundle(path, into string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return "", fmt.Errorf("not gzip: %v", err)
+	}
+	tr := tar.NewReader(gz)
+	for entries := 0; ; entries++ {
+		if entries > 100000 {
+			return "", errors.New("more than 100000 entries")
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading tar: %v", err)
+		}
+		name := filepath.Clean(filepath.FromSlash(hdr.Name))
+		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, ".."+string(filepath.Separator)) {
+			return "", fmt.Errorf("entry %q leaves the bundle", hdr.Name)
+		}
+		target := filepath.Join(into, name)
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return "", err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return "", err
+			}
+			out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(hdr.Mode)&0o777)
+			if err != nil {
+				return "", err
+			}
+			_, err = io.Copy(out, tr)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return "", err
+			}
+		default:
+			// Links and devices are not plugin content; the server skips them too.
+		}
+	}
+	top, err := ioutil.ReadDir(into)
+	if err != nil {
+		return "", err
+	}
+	if len(top) != 1 || !top[0].IsDir() {
+		var names []string
+		for _, e := range top {
+			names = append(names, e.Name())
+		}
+		return "", fmt.Errorf("want a single top folder holding plugin.json, found %v", names)
+	}
+	return filepath.Join(into, top[0].Name()), nil
+}
+
+func readManifest(dir string) (*manifest, error) {
+	data, err := ioutil.ReadFile(filepath.Join(dir, "plugin.json"))
+	if err != nil {
+		for _, alt := range []string{"plugin.yaml", "plugin.yml"} {
+			if _, serr := os.Stat(filepath.Join(dir, alt)); serr == nil {
+				return nil, fmt.Errorf("the bundle has %s; go-host reads plugin.json only", alt)
+			}
+		}
+		return nil, err
+	}
+	var m manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("plugin.json: %v", err)
+	}
+	// model/manifest.go: the id is lower-cased when the manifest is read.
+	m.ID = strings.ToLower(m.ID)
+	if len(m.ID) < 3 || len(m.ID) > 190 || !pluginIDPattern.MatchString(m.ID) {
+		return nil, fmt.Errorf("plugin.json: invalid id %q", m.ID)
+	}
+	return &m, nil
+}
+
+// executable is model.Manifest.GetExecutableForRuntime:
+// server.executables["<GOOS>-<GOARCH>"], else server.executable.
+func (m *manifest) executable() string {
+	if m.Server == nil {
+		return ""
+	}
+	if e, ok := m.Server.Executables[runtime.GOOS+"-"+runtime.GOARCH]; ok && e != "" {
+		return e
+	}
+	return m.Server.Executable
+}
+
+// usesGRPC: python_supervisor.go starts a plugin over gRPC only when
+// server.runtime is "python" or the executable ends in .py; every other
+// plugin is a Go net/rpc plugin (CONTRACT.md "Which plugins ...").
+func (m *manifest) usesGRPC() bool {
+	return m.Server != nil && (m.Server.Runtime == "python" || strings.HasSuffix(m.executable(), ".py"))
+}
+
+// sanitizeExecutable: supervisor.go / python_supervisor.go clean the path
+// relative to the plugin folder and refuse one that leaves it.
+func sanitizeExecutable(exe string) (string, error) {
+	if exe == "" {
+		return "", errors.New("no backend executable specified for " + runtime.GOOS + "-" + runtime.GOARCH)
+	}
+	clean := filepath.Clean(filepath.Join(".", exe))
+	if strings.HasPrefix(clean, "..") {
+		return "", fmt.Errorf("invalid backend executable %q: leaves the plugin folder", exe)
+	}
+	return clean, nil
+}
+
+// findInterpreter: python_supervisor.go takes the first of the bundle's venv
+// interpreters that exists, made absolute, else python3, then python, on PATH.
+func findInterpreter(dir string) (string, error) {
+	candidates := []string{"venv/bin/python", "venv/bin/python3", ".venv/bin/python", ".venv/bin/python3"}
+	if runtime.GOOS == "windows" {
+		candidates = []string{`venv\Scripts\python.exe`, `.venv\Scripts\python.exe`}
+	}
+	for _, c := range candidates {
+		p := filepath.Join(dir, filepath.FromSlash(c))
+		if _, err := os.Stat(p); err == nil {
+			return filepath.Abs(p)
+		}
+	}
+	for _, name := range []string{"python3", "python"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("no Python interpreter: none in the bundle's venv and neither python3 nor python on PATH")
+}
+
+// handshake is Mattermost's go-plugin handshake (CONTRACT.md "Starting and stopping").
+var handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "MATTERMOST_PLUGIN",
+	MagicCookieValue: "Securely message teams, anywhere.",
+}
+
+// hooksPlugin is the one plugin type, "hooks"; in gRPC mode it hands out the
+// raw connection, which the dynamic calls use.
+type hooksPlugin struct{ plugin.NetRPCUnsupportedPlugin }
+
+func (hooksPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("go-host only consumes plugins")
+}
+
+func (hooksPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (interface{}, error) {
+	return conn, nil
+}
+
+// refuseGoPlugin starts a bundle that declares a Go plugin the way
+// supervisor.go does: the executable itself, joined to the plugin folder,
+// with go-plugin's default AllowedProtocols (net/rpc only). A plugin that
+// answers a grpc handshake is refused by go-plugin itself.
+func refuseGoPlugin(dir, exe string, logger hclog.Logger) (string, bool) {
+	clean, err := sanitizeExecutable(exe)
+	if err != nil {
+		return err.Error(), true
+	}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig: handshake,
+		Plugins:         map[string]plugin.Plugin{"hooks": hooksPlugin{}},
+		Cmd:             exec.Command(filepath.Join(dir, clean)),
+		StartTimeout:    3 * time.Second,
+		Logger:          logger,
+		// AllowedProtocols left nil: go-plugin's default, [netrpc].
+	})
+	defer client.Kill()
+	rpcClient, err := client.Client()
+	if err == nil {
+		_, err = rpcClient.Dispense("hooks")
+	}
+	if err != nil {
+		return err.Error(), true
+	}
+	return "", false
+}
+
+// ---------------------------------------------------------------------------
+// Hooks: dynamic calls, recorded
+
+type hooks struct {
+	conn *grpc.ClientConn
+	svc  protoreflect.ServiceDescriptor
+
+	mu     sync.Mutex
+	called []string // every hook the host called, in order
+}
+
+func (h *hooks) method(name string) (protoreflect.MethodDescriptor, error) {
+	md := h.svc.Methods().ByName(protoreflect.Name(name))
+	if md == nil {
+		return nil, fmt.Errorf("%s has no method %s", hooksService, name)
+	}
+	return md, nil
+}
+
+func (h *hooks) newRequest(name string) *dynamicpb.Message {
+	md, err := h.method(name)
+	if err != nil {
+		panic(err) // the hooks used here are all in the contract; checked at start
+	}
+	return dynamicpb.NewMessage(md.Input())
+}
+
+func (h *hooks) record(name string) {
+	h.mu.Lock()
+	h.called = append(h.called, name)
+	h.mu.Unlock()
+}
+
+func (h *hooks) calledHooks() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.called...)
+}
+
+func (h *hooks) call(name string, req *dynamicpb.Message) (*dynamicpb.Message, error) {
+	md, err := h.method(name)
+	if err != nil {
+		return nil, err
+	}
+	if req == nil {
+		req = dynamicpb.NewMessage(md.Input())
+	}
+	h.record(name)
+	resp := dynamicpb.NewMessage(md.Output())
+	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
+	defer cancel()
+	if err := h.conn.Invoke(ctx, "/"+hooksService+"/"+name, req, resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// implemented calls Implemented and returns the hook names.
+func (h *hooks) implemented() ([]string, error) {
+	resp, err := h.call("Implemented", nil)
+	if err != nil {
+		return nil, err
+	}
+	if e := responseError(resp); e != nil {
+		return nil, fmt.Errorf("Implemented answered an error: %s", e.Error())
+	}
+	fd, err := field(resp, "hooks")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	l := resp.Get(fd).List()
+	for i := 0; i < l.Len(); i++ {
+		out = append(out, l.Get(i).String())
+	}
+	return out, nil
+}
+
+// ---------------------------------------------------------------------------
+// ServeHTTP as the server sends it
+
+// browserRequest is what a browser sends to /plugins/<id>/...
+type browserRequest struct {
+	method      string
+	target      string      // the raw request-target
+	headers     [][2]string // as sent, in order
+	sessionUser string      // the user the session resolves to; "" = none
+	body        io.Reader   // nil = no body
+	size        int64
+}
+
+// pluginURL is plugin_requests.go's rewrite of the request URL: the
+// /plugins/<id> prefix leaves the path, access_token leaves the query, and
+// the query is re-encoded by url.Values.Encode (keys sorted)
+// (CONTRACT.md "ServeHTTP stream": what url and request_uri hold).
+func pluginURL(target, id string) (string, error) {
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return "", err
+	}
+	u.Path = strings.TrimPrefix(u.Path, "/plugins/"+id)
+	q := u.Query()
+	q.Del("access_token")
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// serverHeaders applies plugin_requests.go's header rules to the browser's
+// headers (CONTRACT.md "Headers the server vouches for").
+func serverHeaders(sent [][2]string, sessionUser string) http.Header {
+	h := http.Header{}
+	for _, kv := range sent {
+		h.Add(kv[0], kv[1])
+	}
+	h.Del("Mattermost-User-Id")
+	h.Del("Mattermost-Plugin-ID")
+	if sessionUser != "" {
+		h.Del("Authorization")
+		h.Set("Mattermost-User-Id", sessionUser)
+	}
+	h.Del("Referer")
+	if cookies := (&http.Request{Header: h}).Cookies(); len(cookies) > 0 {
+		var keep []string
+		for _, c := range cookies {
+			if c.Name != sessionCookie {
+				keep = append(keep, c.String())
+			}
+		}
+		h.Del("Cookie")
+		if len(keep) > 0 {
+			h.Set("Cookie", strings.Join(keep, "; "))
+		}
+	}
+	return h
+}
 
 type httpResult struct {
-	status   int32 // 0 in the init means 200
-	headers  map[string][]string
+	status   int32
+	headers  http.Header
 	messages int
 	chunks   int
 	maxChunk int
+	flushes  int
 	size     int64
 	sum      string // sha256 of the received body, hex
-	sentSum  string // sha256 of the sent body, hex
+	body     []byte // kept when asked, up to keepLimit
 	complete bool
 	problems []string
+
+	url, requestURI string // what the host sent
+	sentSum         string
+	sentMessages    int
 }
 
-func (r *httpResult) ok() bool { return r.status == 200 && len(r.problems) == 0 }
+const keepLimit = 8 << 20
 
 func (r *httpResult) problem(format string, args ...interface{}) {
 	if len(r.problems) < 5 {
@@ -365,21 +913,19 @@ func (r *httpResult) problem(format string, args ...interface{}) {
 	}
 }
 
-func (r *httpResult) header(name string) string {
-	for k, v := range r.headers {
-		if strings.EqualFold(k, name) && len(v) > 0 {
-			return v[0]
-		}
-	}
-	return ""
-}
-
 func (r *httpResult) detail() string {
-	return fmt.Sprintf("status %d, %d messages, %d chunks (largest %d), %d bytes, body_complete=%v, problems %v",
+	return fmt.Sprintf("status %d, %d messages, %d chunks (largest %d), %d bytes, body_complete=%v, stream problems %v",
 		r.status, r.messages, r.chunks, r.maxChunk, r.size, r.complete, r.problems)
 }
 
-// fieldsOf resolves the named fields of a message descriptor.
+func (r *httpResult) bodyText() string {
+	s := string(r.body)
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return strconv.Quote(s)
+}
+
 func fieldsOf(md protoreflect.MessageDescriptor, names ...string) (map[string]protoreflect.FieldDescriptor, error) {
 	out := make(map[string]protoreflect.FieldDescriptor, len(names))
 	for _, n := range names {
@@ -392,11 +938,14 @@ func fieldsOf(md protoreflect.MessageDescriptor, names ...string) (map[string]pr
 	return out, nil
 }
 
-// serveHTTP sends one HTTP request of `size` pseudo-random bytes (seeded
-// with `seed`, in 64 KiB chunks) through ServeHTTP and checks the response
-// stream as it arrives: init in the first message only, chunks of at most
-// 64 KiB, body_complete on the last. The whole exchange is bounded by limit.
-func (h *hooks) serveHTTP(method, path, contentType string, size int64, seed int64, limit time.Duration) (*httpResult, time.Duration, error) {
+// serveHTTP sends one browser request through the ServeHTTP stream as
+// hooks_grpc_client.go does: the body is read in 64 KiB pieces, the first
+// piece rides in the init message (with body_complete when that read hit
+// the end), then one message per piece, body_complete on the last; sending
+// and receiving run concurrently. The response is checked as it arrives:
+// init in the first message only, chunks of at most 64 KiB, body_complete
+// on the last. Status 0 means 200; outside 100-999 the server answers 500.
+func (h *hooks) serveHTTP(pluginID string, br browserRequest, keepBody bool, limit time.Duration) (*httpResult, time.Duration, error) {
 	md, err := h.method("ServeHTTP")
 	if err != nil {
 		return nil, 0, err
@@ -417,7 +966,7 @@ func (h *hooks) serveHTTP(method, path, contentType string, size int64, seed int
 	if err != nil {
 		return nil, 0, err
 	}
-	respF, err := fieldsOf(md.Output(), "init", "body_chunk", "body_complete")
+	respF, err := fieldsOf(md.Output(), "init", "body_chunk", "body_complete", "flush")
 	if err != nil {
 		return nil, 0, err
 	}
@@ -430,81 +979,123 @@ func (h *hooks) serveHTTP(method, path, contentType string, size int64, seed int
 		return nil, 0, err
 	}
 
-	// The first message: init, with body_complete already set when there is no body.
+	res := &httpResult{headers: http.Header{}, requestURI: br.target}
+	if res.url, err = pluginURL(br.target, pluginID); err != nil {
+		return nil, 0, fmt.Errorf("request-target %q: %v", br.target, err)
+	}
+	headers := serverHeaders(br.headers, br.sessionUser)
+	if br.size > 0 {
+		headers.Set("Content-Length", strconv.FormatInt(br.size, 10))
+	}
+
 	first := dynamicpb.NewMessage(md.Input())
 	init := first.Mutable(reqF["init"]).Message()
-	if err := setString(init, "plugin_context.request_id", "go-host-http"); err != nil {
-		return nil, 0, err
+	if br.sessionUser != "" {
+		_ = setString(init, "plugin_context.session_id", "session-of-"+br.sessionUser)
 	}
-	init.Set(initF["method"], protoreflect.ValueOfString(method))
-	init.Set(initF["url"], protoreflect.ValueOfString(path))
-	init.Set(initF["request_uri"], protoreflect.ValueOfString(path))
+	_ = setString(init, "plugin_context.request_id", "go-host-"+strings.ToLower(br.method)+"-request")
+	_ = setString(init, "plugin_context.ip_address", "127.0.0.1")
+	init.Set(initF["method"], protoreflect.ValueOfString(br.method))
+	init.Set(initF["url"], protoreflect.ValueOfString(res.url))
+	init.Set(initF["request_uri"], protoreflect.ValueOfString(br.target))
 	init.Set(initF["proto"], protoreflect.ValueOfString("HTTP/1.1"))
 	init.Set(initF["proto_major"], protoreflect.ValueOfInt32(1))
 	init.Set(initF["proto_minor"], protoreflect.ValueOfInt32(1))
 	init.Set(initF["host"], protoreflect.ValueOfString("localhost:8065"))
 	init.Set(initF["remote_addr"], protoreflect.ValueOfString("127.0.0.1:54321"))
-	init.Set(initF["content_length"], protoreflect.ValueOfInt64(size))
-	headers := init.Mutable(initF["headers"]).List()
-	for _, kv := range [][2]string{{"Content-Type", contentType}, {"Content-Length", strconv.FormatInt(size, 10)}} {
-		if kv[1] == "" {
-			continue
-		}
-		e := headers.NewElement()
-		e.Message().Set(hdrF["key"], protoreflect.ValueOfString(kv[0]))
-		e.Message().Mutable(hdrF["values"]).List().Append(protoreflect.ValueOfString(kv[1]))
-		headers.Append(e)
+	init.Set(initF["content_length"], protoreflect.ValueOfInt64(br.size))
+	keys := make([]string, 0, len(headers))
+	for k := range headers {
+		keys = append(keys, k)
 	}
-	if size == 0 {
-		first.Set(reqF["body_complete"], protoreflect.ValueOfBool(true))
+	sort.Strings(keys)
+	hl := init.Mutable(initF["headers"]).List()
+	for _, k := range keys {
+		e := hl.NewElement()
+		e.Message().Set(hdrF["key"], protoreflect.ValueOfString(k))
+		vl := e.Message().Mutable(hdrF["values"]).List()
+		for _, v := range headers[k] {
+			vl.Append(protoreflect.ValueOfString(v))
+		}
+		hl.Append(e)
+	}
+
+	body := br.body
+	if body == nil {
+		body = bytes.NewReader(nil)
+	}
+	// read returns the next piece of at most 64 KiB and whether the read hit the end.
+	read := func() ([]byte, bool, error) {
+		buf := make([]byte, httpChunk) // fresh each time: grpc may still hold the last message
+		n, err := io.ReadFull(body, buf)
+		switch err {
+		case nil:
+			return buf, false, nil
+		case io.EOF, io.ErrUnexpectedEOF:
+			return buf[:n], true, nil
+		}
+		return nil, true, err
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	start := time.Now()
-	desc := &grpc.StreamDesc{StreamName: "ServeHTTP", ServerStreams: true, ClientStreams: true}
-	cs, err := h.conn.NewStream(ctx, desc, "/"+hooksService+"/ServeHTTP")
+	h.record("ServeHTTP")
+	cs, err := h.conn.NewStream(ctx, &grpc.StreamDesc{StreamName: "ServeHTTP", ServerStreams: true, ClientStreams: true},
+		"/"+hooksService+"/ServeHTTP")
 	if err != nil {
 		return nil, 0, fmt.Errorf("open stream: %v", err)
 	}
 
-	// Sender: init, then the body; the plugin may answer before it has read it all.
 	type sent struct {
-		sum string
-		err error
+		sum      string
+		messages int
+		err      error
 	}
 	sendDone := make(chan sent, 1)
 	go func() {
 		hash := sha256.New()
-		rng := rand.New(rand.NewSource(seed))
-		err := cs.SendMsg(first)
-		for off := int64(0); err == nil && off < size; {
-			n := int64(httpChunk)
-			if size-off < n {
-				n = size - off
+		msgs := 0
+		err := func() error {
+			piece, eof, err := read()
+			if err != nil {
+				return err
 			}
-			buf := make([]byte, n) // fresh each time: grpc may still hold the last message
-			rng.Read(buf)
-			hash.Write(buf)
-			off += n
-			msg := dynamicpb.NewMessage(md.Input())
-			msg.Set(reqF["body_chunk"], protoreflect.ValueOfBytes(buf))
-			if off == size {
-				msg.Set(reqF["body_complete"], protoreflect.ValueOfBool(true))
+			msg := first
+			for i := 0; i < 1<<20; i++ { // bounded: 64 GiB of 64 KiB pieces
+				var next []byte
+				nextEOF := eof
+				if !eof {
+					if next, nextEOF, err = read(); err != nil {
+						return err
+					}
+				}
+				last := eof || (len(next) == 0 && nextEOF)
+				if len(piece) > 0 {
+					msg.Set(reqF["body_chunk"], protoreflect.ValueOfBytes(piece))
+					hash.Write(piece)
+				}
+				if last {
+					msg.Set(reqF["body_complete"], protoreflect.ValueOfBool(true))
+				}
+				if err := cs.SendMsg(msg); err != nil {
+					return err
+				}
+				msgs++
+				if last {
+					return cs.CloseSend()
+				}
+				piece, eof = next, nextEOF
+				msg = dynamicpb.NewMessage(md.Input())
 			}
-			err = cs.SendMsg(msg)
-		}
-		if err == nil {
-			err = cs.CloseSend()
-		}
-		sendDone <- sent{hex.EncodeToString(hash.Sum(nil)), err}
+			return errors.New("request body too long")
+		}()
+		sendDone <- sent{hex.EncodeToString(hash.Sum(nil)), msgs, err}
 	}()
 
-	// Receiver.
-	res := &httpResult{headers: map[string][]string{}}
 	hash := sha256.New()
 	var recvErr error
-	for {
+	for i := 0; ; i++ {
 		msg := dynamicpb.NewMessage(md.Output())
 		if err := cs.RecvMsg(msg); err != nil {
 			if err != io.EOF {
@@ -512,32 +1103,34 @@ func (h *hooks) serveHTTP(method, path, contentType string, size int64, seed int
 			}
 			break
 		}
-		n := res.messages
 		res.messages++
 		if res.complete {
-			res.problem("message #%d after body_complete", n)
+			res.problem("message #%d after body_complete", i)
 		}
-		if n == 0 {
+		if i == 0 {
 			if !msg.Has(respF["init"]) {
 				res.problem("first response message has no init")
 			} else {
 				ri := msg.Get(respF["init"]).Message()
 				res.status = int32(ri.Get(rinitF["status_code"]).Int())
+				// hooks_grpc_client.go: 0 means 200; outside 100-999 the server answers 500.
 				if res.status == 0 {
 					res.status = 200
+				} else if res.status < 100 || res.status > 999 {
+					res.problem("status %d outside 100-999: the server answers 500", res.status)
+					res.status = 500
 				}
 				l := ri.Get(rinitF["headers"]).List()
-				for i := 0; i < l.Len(); i++ {
-					hm := l.Get(i).Message()
-					k := hm.Get(rhdrF["key"]).String()
+				for j := 0; j < l.Len(); j++ {
+					hm := l.Get(j).Message()
 					vs := hm.Get(rhdrF["values"]).List()
-					for j := 0; j < vs.Len(); j++ {
-						res.headers[k] = append(res.headers[k], vs.Get(j).String())
+					for k := 0; k < vs.Len(); k++ {
+						res.headers.Add(hm.Get(rhdrF["key"]).String(), vs.Get(k).String())
 					}
 				}
 			}
 		} else if msg.Has(respF["init"]) {
-			res.problem("init repeated in response message #%d", n)
+			res.problem("init repeated in response message #%d", i)
 		}
 		if b := msg.Get(respF["body_chunk"]).Bytes(); len(b) > 0 {
 			res.chunks++
@@ -545,10 +1138,16 @@ func (h *hooks) serveHTTP(method, path, contentType string, size int64, seed int
 				res.maxChunk = len(b)
 			}
 			if len(b) > httpChunk {
-				res.problem("chunk of %d bytes in message #%d (max %d)", len(b), n, httpChunk)
+				res.problem("chunk of %d bytes in message #%d (max %d)", len(b), i, httpChunk)
 			}
 			res.size += int64(len(b))
 			hash.Write(b)
+			if keepBody && len(res.body) < keepLimit {
+				res.body = append(res.body, b...)
+			}
+		}
+		if msg.Get(respF["flush"]).Bool() {
+			res.flushes++
 		}
 		if msg.Get(respF["body_complete"]).Bool() {
 			res.complete = true
@@ -558,11 +1157,12 @@ func (h *hooks) serveHTTP(method, path, contentType string, size int64, seed int
 	cancel() // unblocks a sender stuck on flow control after a failed receive
 	s := <-sendDone
 	res.sum = hex.EncodeToString(hash.Sum(nil))
-	res.sentSum = s.sum
+	res.sentSum, res.sentMessages = s.sum, s.messages
 	if recvErr != nil {
 		return res, elapsed, fmt.Errorf("receive after %d messages: %v", res.messages, recvErr)
 	}
-	// io.EOF from SendMsg means the stream ended early; RecvMsg has the reason.
+	// io.EOF from SendMsg means the plugin ended the stream before reading
+	// the whole body (allowed: it may answer early); RecvMsg has the outcome.
 	if s.err != nil && s.err != io.EOF {
 		return res, elapsed, fmt.Errorf("send: %v", s.err)
 	}
@@ -572,6 +1172,24 @@ func (h *hooks) serveHTTP(method, path, contentType string, size int64, seed int
 		res.problem("the last response message lacks body_complete")
 	}
 	return res, elapsed, nil
+}
+
+// randReader yields n pseudo-random bytes.
+type randReader struct {
+	rng  *rand.Rand
+	left int64
+}
+
+func (r *randReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	r.rng.Read(p)
+	r.left -= int64(len(p))
+	return len(p), nil
 }
 
 func mibPerSec(n int64, d time.Duration) float64 {
@@ -585,17 +1203,15 @@ func mibPerSec(n int64, d time.Duration) float64 {
 // Latency
 
 type benchResult struct {
-	calls   int
-	errors  int
-	firstEr error
-	p50     time.Duration
-	p99     time.Duration
-	rate    float64
-	capped  bool
+	calls, errors int
+	firstErr      error
+	p50, p99      time.Duration
+	rate          float64
+	capped        bool
 }
 
 func summarize(lat []time.Duration, errs int, firstErr error, elapsed time.Duration, capped bool) benchResult {
-	r := benchResult{calls: len(lat), errors: errs, firstEr: firstErr, capped: capped}
+	r := benchResult{calls: len(lat), errors: errs, firstErr: firstErr, capped: capped}
 	if len(lat) == 0 {
 		return r
 	}
@@ -612,30 +1228,40 @@ func summarize(lat []time.Duration, errs int, firstErr error, elapsed time.Durat
 	return r
 }
 
+// bench calls MessageWillBePosted without recording each call (the host's
+// record would grow by thousands of identical entries).
 func bench(h *hooks, req *dynamicpb.Message, sequential, workers, perWorker int, budget time.Duration) (benchResult, benchResult) {
+	md, _ := h.method("MessageWillBePosted")
+	one := func() error {
+		resp := dynamicpb.NewMessage(md.Output())
+		ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
+		defer cancel()
+		return h.conn.Invoke(ctx, "/"+hooksService+"/MessageWillBePosted", req, resp)
+	}
 	deadline := time.Now().Add(budget)
+	run := func(n int, lat *[]time.Duration, errs *int, first *error) bool {
+		for i := 0; i < n; i++ {
+			if time.Now().After(deadline) {
+				return true
+			}
+			t := time.Now()
+			if err := one(); err != nil {
+				*errs++
+				if *first == nil {
+					*first = err
+				}
+				continue
+			}
+			*lat = append(*lat, time.Since(t))
+		}
+		return false
+	}
 
-	seq := make([]time.Duration, 0, sequential)
+	var seq []time.Duration
 	var seqErrs int
 	var seqFirst error
 	start := time.Now()
-	capped := false
-	for i := 0; i < sequential; i++ {
-		if time.Now().After(deadline) {
-			capped = true
-			break
-		}
-		t := time.Now()
-		_, err := h.call("MessageWillBePosted", req)
-		if err != nil {
-			seqErrs++
-			if seqFirst == nil {
-				seqFirst = err
-			}
-			continue
-		}
-		seq = append(seq, time.Since(t))
-	}
+	capped := run(sequential, &seq, &seqErrs, &seqFirst)
 	seqRes := summarize(seq, seqErrs, seqFirst, time.Since(start), capped)
 
 	var mu sync.Mutex
@@ -649,42 +1275,39 @@ func bench(h *hooks, req *dynamicpb.Message, sequential, workers, perWorker int,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			local := make([]time.Duration, 0, perWorker)
-			errs, hitCap := 0, false
+			var local []time.Duration
+			var errs int
 			var first error
-			for i := 0; i < perWorker; i++ {
-				if time.Now().After(deadline) {
-					hitCap = true
-					break
-				}
-				t := time.Now()
-				if _, err := h.call("MessageWillBePosted", req); err != nil {
-					errs++
-					if first == nil {
-						first = err
-					}
-					continue
-				}
-				local = append(local, time.Since(t))
-			}
+			hit := run(perWorker, &local, &errs, &first)
 			mu.Lock()
 			all = append(all, local...)
 			conErrs += errs
 			if conFirst == nil {
 				conFirst = first
 			}
-			conCapped = conCapped || hitCap
+			conCapped = conCapped || hit
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	conRes := summarize(all, conErrs, conFirst, time.Since(start), conCapped)
-	return seqRes, conRes
+	return seqRes, summarize(all, conErrs, conFirst, time.Since(start), conCapped)
 }
 
 func us(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) }
 
 // ---------------------------------------------------------------------------
+// Main
+
+type options struct {
+	settings     []byte
+	failRegister bool
+	bare         string
+	bundle       string
+	descriptors  string
+	benchOnly    bool
+	autoMTLS     bool
+	calls        int
+}
 
 func envInt(name string, def int) int {
 	if v := os.Getenv(name); v != "" {
@@ -704,66 +1327,186 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: go-host <plugin-binary> <descriptor-set.pb>")
-		os.Exit(2)
-	}
-	os.Exit(run(os.Args[1], os.Args[2]))
+func usageError(format string, args ...interface{}) int {
+	fmt.Fprintf(os.Stderr, "go-host: "+format+"\n\n", args...)
+	fmt.Fprint(os.Stderr, usageText)
+	return exitUsage
 }
 
-func run(binary, descriptorSet string) int {
-	rep := &report{benchOnly: os.Getenv("GO_HOST_BENCH_ONLY") == "1"}
+func main() { os.Exit(mainCode()) }
 
-	svc, err := loadHooksService(descriptorSet)
+func mainCode() int {
+	fs := flag.NewFlagSet("go-host", flag.ContinueOnError)
+	fs.SetOutput(ioutil.Discard)
+	settings := fs.String("settings", `{"BlockedWord": "bananas"}`, "")
+	failRegister := fs.Bool("fail-register", false, "")
+	bare := fs.String("bare", "", "")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			fmt.Fprint(os.Stdout, usageText)
+			return exitUsage
+		}
+		return usageError("%v", err)
+	}
+	if fs.NArg() != 2 {
+		return usageError("want <bundle.tar.gz> <descriptor-set.pb> after the flags, got %d argument(s)", fs.NArg())
+	}
+	o := &options{
+		failRegister: *failRegister,
+		bundle:       fs.Arg(0),
+		descriptors:  fs.Arg(1),
+		benchOnly:    os.Getenv("GO_HOST_BENCH_ONLY") == "1",
+		autoMTLS:     os.Getenv("GO_HOST_AUTOMTLS") == "1",
+		calls:        envInt("GO_HOST_CALLS", 2000),
+	}
+	var obj map[string]interface{}
+	if err := json.Unmarshal([]byte(*settings), &obj); err != nil || obj == nil {
+		return usageError("-settings must be a JSON object: %q", *settings)
+	}
+	o.settings = []byte(*settings)
+	if *bare != "" {
+		if !o.benchOnly {
+			return usageError("-bare is for the bench only (GO_HOST_BENCH_ONLY=1)")
+		}
+		p, err := filepath.Abs(*bare)
+		if err != nil {
+			return usageError("-bare %s: %v", *bare, err)
+		}
+		if st, err := os.Stat(p); err != nil || st.IsDir() {
+			return usageError("-bare %s: not an executable file", *bare)
+		}
+		o.bare = p
+	}
+	if o.failRegister && o.benchOnly {
+		return usageError("-fail-register is not a bench run; unset GO_HOST_BENCH_ONLY")
+	}
+	if st, err := os.Stat(o.bundle); err != nil || st.IsDir() {
+		return usageError("bundle %s: not a file", o.bundle)
+	}
+	if _, err := os.Stat(o.descriptors); err != nil {
+		return usageError("descriptor set: %v", err)
+	}
+	return run(o)
+}
+
+func run(o *options) int {
+	rep := &report{benchOnly: o.benchOnly}
+	con, err := loadContract(o.descriptors)
 	if err != nil {
-		rep.fail("descriptor set %s: %v", descriptorSet, err)
-		return 1
+		fmt.Fprintf(os.Stderr, "go-host: descriptor set %s: %v\n", o.descriptors, err)
+		return exitUsage
+	}
+	for _, name := range []string{"Implemented", "OnActivate", "OnDeactivate", "MessageWillBePosted", "ExecuteCommand", "ServeHTTP"} {
+		if con.hooks.Methods().ByName(protoreflect.Name(name)) == nil {
+			fmt.Fprintf(os.Stderr, "go-host: descriptor set: %s has no %s\n", hooksService, name)
+			return exitUsage
+		}
 	}
 
-	// 1. The fake PluginAPI, started before the plugin.
-	api := &fakeAPI{}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		rep.fail("fake PluginAPI listen: %v", err)
-		return 1
-	}
-	apiServer := grpc.NewServer(
-		grpc.UnknownServiceHandler(api.handle),
-		grpc.MaxRecvMsgSize(maxMessageSize),
-		grpc.MaxSendMsgSize(maxMessageSize),
-	)
-	go apiServer.Serve(lis)
-	defer apiServer.Stop()
-	apiTarget := lis.Addr().String()
-	rep.info("fake PluginAPI listening on %s", apiTarget)
-
-	// go-plugin appends os.Environ() after cmd.Env, and the last duplicate
-	// wins, so the variables are set in our own environment as well.
-	os.Setenv(apiTargetEnv, apiTarget)
-	os.Setenv(descriptorEnv, descriptorSet)
-
-	// 2. The go-plugin client, configured as Mattermost configures it.
+	// The host's logger: its output is kept, since the plugin's stderr lines
+	// reach the host through go-plugin's logger.
 	logBuf := &lockedBuffer{}
 	logger := hclog.New(&hclog.LoggerOptions{
 		Name:   "go-host",
 		Level:  hclog.Debug,
 		Output: io.MultiWriter(logBuf, os.Stderr),
 	})
-	cmd := exec.Command(binary)
-	cmd.Env = []string{apiTargetEnv + "=" + apiTarget}
-	autoMTLS := os.Getenv("GO_HOST_AUTOMTLS") == "1"
+
+	// 1. Install: extract the bundle, read the manifest.
+	tmp, err := ioutil.TempDir("", "go-host-")
+	if err != nil {
+		rep.fail("temporary directory: %v", err)
+		return exitFailed
+	}
+	defer os.RemoveAll(tmp)
+	dir, err := extractBundle(o.bundle, tmp)
+	if err != nil {
+		rep.fail("install bundle %s: %v", o.bundle, err)
+		return exitFailed
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		rep.fail("install bundle %s: %v", o.bundle, err)
+		return exitFailed
+	}
+
+	// Go plugins go to supervisor.go's net/rpc host, which refuses gRPC.
+	if !m.usesGRPC() {
+		reason, refused := refuseGoPlugin(dir, m.executable(), logger)
+		if refused {
+			fmt.Printf("refused: %s\n", strings.Replace(reason, "\n", " ", -1))
+			return exitRefused
+		}
+		rep.fail("the bundle declares a Go plugin and it started over net/rpc: go-host checks gRPC plugins only")
+		return exitFailed
+	}
+
+	// The fake PluginAPI, started before the plugin, with grpc-go's DEFAULT
+	// server options: the real PluginAPI server refuses requests over 4 MiB
+	// (CONTRACT.md "Message sizes"). Do not raise MaxRecvMsgSize here.
+	api := &fakeAPI{svc: con.api, settings: o.settings, kv: map[string][]byte{}, registerFail: o.failRegister}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		rep.fail("fake PluginAPI listen: %v", err)
+		return exitFailed
+	}
+	apiServer := grpc.NewServer(grpc.UnknownServiceHandler(api.handle))
+	go apiServer.Serve(lis)
+	defer apiServer.Stop()
+	apiTarget := lis.Addr().String()
+
+	// 2. The command, as python_supervisor.go builds it.
+	exe := m.executable()
+	clean, err := sanitizeExecutable(exe)
+	if err != nil {
+		rep.fail("start: %v", err)
+		return exitFailed
+	}
+	if _, err := os.Stat(filepath.Join(dir, clean)); err != nil {
+		rep.fail("start: script not found: %s (%v)", clean, err)
+		return exitFailed
+	}
+	var cmd *exec.Cmd
+	var started string
+	if o.bare != "" {
+		cmd = exec.Command(o.bare)
+		started = "bare binary " + o.bare
+	} else {
+		interp, err := findInterpreter(dir)
+		if err != nil {
+			rep.fail("start: %v", err)
+			return exitFailed
+		}
+		// exec.Command(interpreter, executable as written), cmd.Dir = plugin folder.
+		cmd = exec.Command(interp, exe)
+		cmd.Dir = dir
+		shown := interp
+		if rel, err := filepath.Rel(dir, interp); err == nil && !strings.HasPrefix(rel, "..") {
+			shown = rel
+		}
+		started = fmt.Sprintf("interpreter %s, executable argument %s, working directory %s", shown, exe, dir)
+	}
+	// CONTRACT.md "Starting and stopping" / python_supervisor.go: the host's
+	// own environment plus the API target; go-plugin adds its
+	// cookie, PLUGIN_PROTOCOL_VERSIONS and the port range itself. go-plugin
+	// 1.0.1 appends os.Environ() after cmd.Env (the last duplicate wins), so
+	// the host's own copy is set too. No PLUGIN_CLIENT_CERT unless
+	// GO_HOST_AUTOMTLS: the real host runs without mTLS.
+	os.Setenv(apiTargetEnv, apiTarget)
+	os.Unsetenv("PLUGIN_CLIENT_CERT")
+	cmd.Env = append(os.Environ(), apiTargetEnv+"="+apiTarget)
+
+	// python_supervisor.go's go-plugin client: one plugin "hooks", gRPC
+	// only, 3 s to print the handshake, the host's logger (CONTRACT.md
+	// "Starting and stopping").
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig: plugin.HandshakeConfig{
-			ProtocolVersion:  1,
-			MagicCookieKey:   "MATTERMOST_PLUGIN",
-			MagicCookieValue: "Securely message teams, anywhere.",
-		},
+		HandshakeConfig:  handshake,
 		Plugins:          map[string]plugin.Plugin{"hooks": hooksPlugin{}},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Cmd:              cmd,
+		StartTimeout:     3 * time.Second,
 		Logger:           logger,
-		AutoMTLS:         autoMTLS,
+		AutoMTLS:         o.autoMTLS, // off unless GO_HOST_AUTOMTLS=1: the real host has no mTLS
 	})
 	killed := false
 	defer func() {
@@ -772,263 +1515,556 @@ func run(binary, descriptorSet string) int {
 		}
 	}()
 
-	startT := time.Now()
+	// 3. Start: handshake, connect, health, dispense.
+	t0 := time.Now()
+	if _, err := client.Start(); err != nil {
+		rep.fail("start (%s): %v", started, err)
+		return exitFailed
+	}
+	handshakeT := time.Since(t0)
 	rpcClient, err := client.Client()
 	if err != nil {
-		rep.fail("start plugin: %v", err)
-		return 1
+		rep.fail("connect: %v", err)
+		return exitFailed
 	}
 	if err := rpcClient.Ping(); err != nil {
 		rep.fail("health check for service %q: %v", plugin.GRPCServiceName, err)
-		return 1
+		return exitFailed
 	}
+	healthT := time.Since(t0)
 	raw, err := rpcClient.Dispense("hooks")
 	if err != nil {
 		rep.fail("dispense: %v", err)
-		return 1
+		return exitFailed
 	}
 	conn, ok := raw.(*grpc.ClientConn)
 	if !ok {
 		rep.fail("dispense returned %T", raw)
-		return 1
+		return exitFailed
 	}
-	mtls := "off"
-	if autoMTLS {
-		mtls = "on"
+	mtls := "off, as on the real host"
+	if o.autoMTLS {
+		mtls = "ON (GO_HOST_AUTOMTLS=1; the real host runs without mTLS)"
 	}
-	rep.ok("plugin started, handshake read, health check passed in %d ms (protocol %d, auto-mTLS %s)",
-		time.Since(startT).Milliseconds(), client.NegotiatedVersion(), mtls)
+	if o.benchOnly {
+		fmt.Printf("start: handshake in %d ms\n", handshakeT.Milliseconds())
+	}
+	rep.ok("started from the bundle: %s; handshake in %d ms, health in %d ms (protocol %d, auto-mTLS %s)",
+		started, handshakeT.Milliseconds(), healthT.Milliseconds(), client.NegotiatedVersion(), mtls)
 
-	h := &hooks{conn: conn, svc: svc}
+	h := &hooks{conn: conn, svc: con.hooks}
+	code := session(rep, o, m, h, api, logBuf)
 
-	// a. Implemented
-	var implemented []string
-	if resp, err := h.call("Implemented", nil); err != nil {
-		rep.fail("Implemented: %v", err)
-	} else {
-		listField := "hooks" // the contract's name; older drafts said hook_names
-		if resp.Descriptor().Fields().ByName("hooks") == nil {
-			listField = "hook_names"
+	// Stop: OnDeactivate if listed (called in session), then go-plugin's
+	// Kill: Shutdown RPC, close, wait 2 s, SIGKILL (CONTRACT.md "Stop sequence").
+	stopT := time.Now()
+	client.Kill()
+	killed = true
+	stopMs := time.Since(stopT).Milliseconds()
+	switch {
+	case strings.Contains(logBuf.String(), forcedKillLine):
+		rep.fail("stop: go-plugin logged %q after %d ms: the plugin did not exit within 2 s of Shutdown and was killed", forcedKillLine, stopMs)
+	case !client.Exited():
+		rep.fail("stop: the plugin process has not exited after %d ms", stopMs)
+	default:
+		rep.ok("stop: Kill (Shutdown, close) -> the plugin exited gracefully in %d ms", stopMs)
+	}
+	if code != exitOK || rep.failed > 0 {
+		if !o.benchOnly {
+			fmt.Printf("%d check(s) failed\n", rep.failed)
 		}
-		fd, ferr := field(resp, listField)
-		if ferr != nil {
-			rep.fail("Implemented: %v", ferr)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// session runs everything between start and stop.
+func session(rep *report, o *options, m *manifest, h *hooks, api *fakeAPI, logBuf *lockedBuffer) int {
+	// 4. Implemented twice: once to build the hooks client, once more by the
+	// supervisor (hooks_grpc_client.go, python_supervisor.go); both must agree.
+	first, err1 := h.implemented()
+	second, err2 := h.implemented()
+	if err1 != nil || err2 != nil {
+		rep.fail("Implemented: %v / %v: the host refuses to start the plugin", err1, err2)
+		return exitFailed
+	}
+	var missing []string
+	for _, want := range []string{"OnActivate", "MessageWillBePosted", "ExecuteCommand", "ServeHTTP"} {
+		if !contains(first, want) {
+			missing = append(missing, want)
+		}
+	}
+	switch {
+	case strings.Join(first, ",") != strings.Join(second, ","):
+		rep.fail("Implemented twice: answers differ: %v then %v", first, second)
+	case len(missing) > 0:
+		rep.fail("Implemented twice: expected OnActivate, MessageWillBePosted, ExecuteCommand, ServeHTTP; missing %v in %v", missing, first)
+	default:
+		rep.ok("Implemented twice, same answer: %v", first)
+	}
+	implemented := first
+
+	// 5. OnActivate, only because Implemented listed it; never
+	// OnConfigurationChange at start (CONTRACT.md "Start sequence").
+	if !contains(implemented, "OnActivate") {
+		rep.fail("OnActivate: not in Implemented, so the host does not call it (the settings are never loaded)")
+	} else {
+		resp, err := h.call("OnActivate", nil)
+		switch {
+		case o.failRegister:
+			return activationRefused(rep, resp, err)
+		case err != nil:
+			rep.fail("OnActivate: gRPC error %v", err)
+			return exitFailed
+		case responseError(resp) != nil:
+			rep.fail("OnActivate: the server shows %q and deactivates the plugin", responseError(resp).Error())
+			return exitFailed
+		}
+		calls := api.names()
+		cfg, reg := -1, -1
+		for i, c := range calls {
+			if c == "GetPluginConfig" && cfg < 0 {
+				cfg = i
+			}
+			if c == "RegisterCommand" && reg < 0 {
+				reg = i
+			}
+		}
+		problem := ""
+		switch {
+		case cfg < 0:
+			problem = fmt.Sprintf("expected GetPluginConfig (the SDK loads the settings at activation) before RegisterCommand; the fake PluginAPI saw %v", calls)
+		case reg < 0:
+			problem = fmt.Sprintf("expected RegisterCommand (trigger \"hello\"); the fake PluginAPI saw %v", calls)
+		case cfg > reg:
+			problem = fmt.Sprintf("expected GetPluginConfig before RegisterCommand; the fake PluginAPI saw %v", calls)
+		}
+		rep.check(fmt.Sprintf("OnActivate (listed, so called) -> no error; API calls in order: %v", calls), problem)
+	}
+	if o.failRegister {
+		rep.fail("-fail-register: OnActivate was not called")
+		return exitFailed
+	}
+	if contains(h.calledHooks(), "OnConfigurationChange") {
+		rep.fail("start sequence: the host called OnConfigurationChange (it never does at start)")
+	} else {
+		rep.ok("start sequence: the host called %v and never OnConfigurationChange", h.calledHooks())
+	}
+
+	if o.benchOnly {
+		benchRun(rep, o, m, h)
+		return exitOK
+	}
+
+	posts(rep, h, blockedWord(o.settings))
+	commands(rep, h)
+	httpChecks(rep, m, h, api)
+	kvFailure(rep, h, api, logBuf)
+	latency(rep, o, h)
+
+	if contains(implemented, "OnDeactivate") {
+		if resp, err := h.call("OnDeactivate", nil); err != nil {
+			rep.fail("OnDeactivate: gRPC error %v", err)
+		} else if e := responseError(resp); e != nil {
+			rep.fail("OnDeactivate: the server logs %q", e.Error())
 		} else {
-			l := resp.Get(fd).List()
-			for i := 0; i < l.Len(); i++ {
-				implemented = append(implemented, l.Get(i).String())
-			}
-			var missing []string
-			for _, want := range []string{"OnActivate", "MessageWillBePosted", "ExecuteCommand"} {
-				if !contains(implemented, want) {
-					missing = append(missing, want)
-				}
-			}
-			if e, set := appErrorText(resp, "error"); set {
-				rep.fail("Implemented answered an error: %s", e)
-			} else if len(missing) > 0 {
-				rep.fail("Implemented lacks %v; got %v", missing, implemented)
-			} else {
-				rep.ok("Implemented: %v", implemented)
-			}
+			rep.ok("OnDeactivate (listed, so called): no error")
 		}
 	}
+	return exitOK
+}
 
-	// Mattermost's start sequence: OnConfigurationChange, if provided, before OnActivate.
-	if contains(implemented, "OnConfigurationChange") {
-		if resp, err := h.call("OnConfigurationChange", nil); err != nil {
-			rep.fail("OnConfigurationChange: %v", err)
-		} else if e, set := appErrorText(resp, "error"); set {
-			rep.fail("OnConfigurationChange answered an error: %s", e)
-		} else {
-			rep.ok("OnConfigurationChange: no error")
-		}
+// activationRefused checks the -fail-register run: RegisterCommand fails
+// with the status form, and the plugin's activation fails with that error.
+func activationRefused(rep *report, resp *dynamicpb.Message, err error) int {
+	if err != nil {
+		rep.fail("OnActivate with RegisterCommand failing: expected an AppError in the response, got gRPC error %v", err)
+		return exitFailed
 	}
+	e := responseError(resp)
+	if e == nil {
+		rep.fail("OnActivate with RegisterCommand failing: expected the activation to fail, it succeeded")
+		return exitFailed
+	}
+	rendered := e.Error()
+	var problems []string
+	if !strings.Contains(rendered, "OnActivate") {
+		problems = append(problems, "no \"OnActivate\"")
+	}
+	if !strings.Contains(rendered, "app.command.duplicate.app_error") {
+		problems = append(problems, "no API error id app.command.duplicate.app_error")
+	}
+	if e.DetailedError == "" {
+		problems = append(problems, "empty detailed part (the plugin's message "+strconv.Quote(e.pluginMessage)+" is dropped by the host)")
+	}
+	if len(problems) > 0 {
+		rep.fail("activation refused, but the server shows %q: %s", rendered, strings.Join(problems, "; "))
+		return exitFailed
+	}
+	rep.ok("activation refused as the server shows it: %s", rendered)
+	return exitOK
+}
 
-	// b. OnActivate
-	if resp, err := h.call("OnActivate", nil); err != nil {
-		rep.fail("OnActivate: %v", err)
-	} else if e, set := appErrorText(resp, "error"); set {
-		rep.fail("OnActivate answered an error: %s", e)
-	} else {
-		rep.ok("OnActivate: no error")
+// blockedWord is the word the plugin should refuse under the admin's
+// settings: BlockedWord, else the manifest's default "forbidden".
+func blockedWord(settings []byte) string {
+	var s struct{ BlockedWord string }
+	if json.Unmarshal(settings, &s) != nil || s.BlockedWord == "" {
+		return "forbidden"
 	}
-	registerCommand := "/" + apiService + "/RegisterCommand"
-	if api.saw(registerCommand) {
-		rep.ok("fake PluginAPI saw %s (all calls: %v)", registerCommand, api.seen())
-	} else {
-		rep.fail("fake PluginAPI never saw %s (calls: %v)", registerCommand, api.seen())
-	}
+	return s.BlockedWord
+}
 
-	// c, d, e. MessageWillBePosted
-	postReq := func(text string) (*dynamicpb.Message, error) {
-		req, err := h.newRequest("MessageWillBePosted")
-		if err != nil {
-			return nil, err
-		}
-		return req, setString(req, "post.message", text)
-	}
-	postCall := func(text string) (reason string, modified bool, modMsg string, err error) {
-		req, err := postReq(text)
-		if err != nil {
+func posts(rep *report, h *hooks, word string) {
+	call := func(text string) (reason string, modified bool, modMsg string, err error) {
+		req := h.newRequest("MessageWillBePosted")
+		_ = setString(req, "plugin_context.request_id", "go-host-post")
+		_ = setString(req, "post.id", "post-1")
+		_ = setString(req, "post.user_id", "user-alice")
+		_ = setString(req, "post.channel_id", "channel-1")
+		if err = setString(req, "post.message", text); err != nil {
 			return
 		}
 		resp, err := h.call("MessageWillBePosted", req)
 		if err != nil {
 			return
 		}
-		if reason, err = getString(resp, "rejection_reason"); err != nil {
-			return
+		return getString(resp, "rejection_reason"), has(resp, "modified_post"), getString(resp, "modified_post.message"), nil
+	}
+	describe := func(reason string, modified bool, msg string) string {
+		switch {
+		case reason != "" && modified:
+			return fmt.Sprintf("rejected (%q) and modified_post %q", reason, msg)
+		case reason != "":
+			return fmt.Sprintf("rejected (%q)", reason)
+		case modified:
+			return fmt.Sprintf("modified_post %q", msg)
 		}
-		if modified, err = has(resp, "modified_post"); err != nil {
-			return
+		return "allowed unchanged"
+	}
+
+	w := []rune(word)
+	banned := "I like " + strings.ToUpper(string(w[:1])) + string(w[1:])
+	if reason, modified, msg, err := call(banned); err != nil {
+		rep.fail("MessageWillBePosted(%q): gRPC error %v", banned, err)
+	} else if reason == "" || !strings.Contains(strings.ToLower(reason), strings.ToLower(word)) {
+		rep.fail("MessageWillBePosted(%q): expected a rejection mentioning %s (the admin's BlockedWord), got %s", banned, word, describe(reason, modified, msg))
+	} else {
+		rep.ok("MessageWillBePosted(%q) rejected: %q", banned, reason)
+	}
+
+	const formerDefault = "this is forbidden"
+	if strings.Contains(formerDefault, strings.ToLower(word)) {
+		// -settings kept the default word (or one inside this post): no check of the replacement.
+	} else if reason, modified, msg, err := call(formerDefault); err != nil {
+		rep.fail("MessageWillBePosted(%q): gRPC error %v", formerDefault, err)
+	} else if reason != "" || modified {
+		rep.fail("MessageWillBePosted(%q): expected allowed unchanged (the admin's %q replaces the default \"forbidden\"), got %s", formerDefault, word, describe(reason, modified, msg))
+	} else {
+		rep.ok("MessageWillBePosted(%q) allowed unchanged (the admin's setting replaced the default word)", formerDefault)
+	}
+
+	const typo = "teh cat"
+	if reason, modified, msg, err := call(typo); err != nil {
+		rep.fail("MessageWillBePosted(%q): gRPC error %v", typo, err)
+	} else if reason != "" || !modified || msg != "the cat" {
+		rep.fail("MessageWillBePosted(%q): expected modified_post \"the cat\", got %s", typo, describe(reason, modified, msg))
+	} else {
+		rep.ok("MessageWillBePosted(%q) rewritten to %q", typo, msg)
+	}
+}
+
+// command runs ExecuteCommand and returns the response text and the host's
+// AppError, if any.
+func command(h *hooks, userID, line string) (string, *appError, error) {
+	req := h.newRequest("ExecuteCommand")
+	_ = setString(req, "plugin_context.request_id", "go-host-command")
+	_ = setString(req, "args.user_id", userID)
+	_ = setString(req, "args.channel_id", "channel-1")
+	_ = setString(req, "args.team_id", "team-1")
+	_ = setString(req, "args.command", line)
+	resp, err := h.call("ExecuteCommand", req)
+	if err != nil {
+		return "", nil, err
+	}
+	return getString(resp, "response.text"), responseError(resp), nil
+}
+
+func commands(rep *report, h *hooks) {
+	for n := 1; n <= 2; n++ {
+		what := fmt.Sprintf("ExecuteCommand(\"/hello Alice\") #%d", n)
+		want := fmt.Sprintf("(hello number %d)", n)
+		text, e, err := command(h, "user-alice", "/hello Alice")
+		switch {
+		case err != nil:
+			rep.fail("%s: gRPC error %v", what, err)
+		case e != nil:
+			rep.fail("%s: expected a greeting, the server shows the error %q", what, e.Error())
+		case !strings.Contains(text, "Hello, Alice") || !strings.Contains(text, want):
+			rep.fail("%s: expected text with \"Hello, Alice\" and %q, got %q", what, want, text)
+		default:
+			rep.ok("%s: %q", what, text)
 		}
-		if modified {
-			modMsg, err = getString(resp, "modified_post.message")
+	}
+
+	const shout = "/hello --shout"
+	text, e, err := command(h, "user-alice", shout)
+	switch {
+	case err != nil:
+		rep.fail("ExecuteCommand(%q): gRPC error %v", shout, err)
+	case e == nil:
+		rep.fail("ExecuteCommand(%q): expected a hook error containing \"unknown option\", got the answer %q", shout, text)
+	case !strings.Contains(e.Error(), "ExecuteCommand: ") || !strings.Contains(e.Error(), "unknown option"):
+		rep.fail("ExecuteCommand(%q): the server shows %q; expected \"ExecuteCommand: \" and \"unknown option\" in it (the host keeps where, id and detailed_error; the plugin's message %q is dropped)",
+			shout, e.Error(), e.pluginMessage)
+	default:
+		rep.ok("ExecuteCommand(%q) fails as the server shows it: %s", shout, e.Error())
+	}
+
+	const anon = "/hello"
+	text, e, err = command(h, "user-alice", anon)
+	switch {
+	case err != nil:
+		rep.fail("ExecuteCommand(%q) from user-alice: gRPC error %v", anon, err)
+	case e != nil:
+		rep.fail("ExecuteCommand(%q) from user-alice: expected \"Hello, @alice\" (GetUser of the caller), the server shows the error %q", anon, e.Error())
+	case !strings.Contains(text, "Hello, @alice"):
+		rep.fail("ExecuteCommand(%q) from user-alice: expected \"Hello, @alice\" (GetUser of the caller), got %q", anon, text)
+	default:
+		rep.ok("ExecuteCommand(%q) from user-alice greets by username: %q", anon, text)
+	}
+
+	text, e, err = command(h, "user-nobody", anon)
+	switch {
+	case err != nil:
+		rep.fail("ExecuteCommand(%q) from user-nobody: gRPC error %v", anon, err)
+	case e == nil:
+		rep.fail("ExecuteCommand(%q) from user-nobody: expected the GetUser error (id app.user.missing_account.const, status 404, where ExecuteCommand), got the answer %q", anon, text)
+	case e.ID != "app.user.missing_account.const" || e.StatusCode != 404 || e.Where != "ExecuteCommand":
+		rep.fail("ExecuteCommand(%q) from user-nobody: expected id app.user.missing_account.const, status_code 404, where ExecuteCommand; got id %q, status_code %d, where %q (the server shows %q)",
+			anon, e.ID, e.StatusCode, e.Where, e.Error())
+	default:
+		rep.ok("ExecuteCommand(%q) from user-nobody fails with the API error kept: %s (status %d)", anon, e.Error(), e.StatusCode)
+	}
+}
+
+func httpChecks(rep *report, m *manifest, h *hooks, api *fakeAPI) {
+	prefix := "/plugins/" + m.ID
+
+	// GET /hello: the server's URL rewrite and header rules.
+	target := prefix + "/hello?b=2&access_token=secret&a=1"
+	what := "ServeHTTP GET " + target
+	res, _, err := h.serveHTTP(m.ID, browserRequest{
+		method: "GET",
+		target: target,
+		headers: [][2]string{
+			{"Authorization", "Bearer token"},
+			{"Referer", "http://localhost:8065/somewhere"},
+			{"Mattermost-User-Id", "forged"},
+			{"Cookie", sessionCookie + "=token; theme=dark"},
+			{"X-Tag", "one"},
+			{"X-Tag", "two"},
+		},
+		sessionUser: "user-alice",
+	}, true, hookTimeout)
+	if err != nil {
+		rep.fail("%s: %v", what, err)
+	} else {
+		var got struct {
+			Hello, RequestID string
+			Tags             []string
+			Path, Query      *string
+		}
+		var problems []string
+		if res.status != 200 || len(res.problems) > 0 {
+			problems = append(problems, "expected status 200 and a well-formed stream, got "+res.detail()+", body "+res.bodyText())
+		} else if err := json.Unmarshal(res.body, &got); err != nil {
+			problems = append(problems, fmt.Sprintf("expected JSON, got %s (%v)", res.bodyText(), err))
+		} else {
+			str := func(p *string) string {
+				if p == nil {
+					return "<missing>"
+				}
+				return strconv.Quote(*p)
+			}
+			if got.Path == nil || *got.Path != "/hello" {
+				problems = append(problems, "expected path \"/hello\", got "+str(got.Path))
+			}
+			if got.Query == nil || *got.Query != "a=1&b=2" {
+				problems = append(problems, "expected query \"a=1&b=2\", got "+str(got.Query))
+			}
+			if got.Hello != "user-alice" {
+				problems = append(problems, fmt.Sprintf("expected hello \"user-alice\" (the session's user, not the forged header), got %q", got.Hello))
+			}
+			if strings.Join(got.Tags, ",") != "one,two" {
+				problems = append(problems, fmt.Sprintf("expected tags [one two], got %q", got.Tags))
+			}
+			if echoed := res.headers.Values("X-Tag"); strings.Join(echoed, ",") != "one,two" {
+				problems = append(problems, fmt.Sprintf("expected X-Tag one, two echoed, got %q", echoed))
+			}
+		}
+		sentAs := fmt.Sprintf("url %q, request_uri %q", res.url, res.requestURI)
+		if len(problems) > 0 {
+			rep.fail("%s (sent as %s): %s", what, sentAs, strings.Join(problems, "; "))
+		} else {
+			rep.ok("%s (sent as %s): 200, path \"/hello\", query \"a=1&b=2\", hello \"user-alice\", tags [one two], X-Tag echoed", what, sentAs)
+		}
+	}
+
+	// POST /echo of 64 MiB.
+	echo(rep, m, h, false)
+
+	// PUT and GET /note: the caller's note in the KV store.
+	note := make([]byte, 1<<10)
+	rand.New(rand.NewSource(3)).Read(note)
+	alice := [][2]string{{"Authorization", "Bearer token"}, {"Content-Type", "application/octet-stream"}}
+	res, _, err = h.serveHTTP(m.ID, browserRequest{method: "PUT", target: prefix + "/note", headers: alice,
+		sessionUser: "user-alice", body: bytes.NewReader(note), size: int64(len(note))}, true, hookTimeout)
+	if err != nil {
+		rep.fail("ServeHTTP PUT /note of 1 KiB: %v", err)
+	} else if res.status != 204 || len(res.problems) > 0 {
+		rep.fail("ServeHTTP PUT /note of 1 KiB as user-alice: expected 204, got %s, body %s", res.detail(), res.bodyText())
+	} else {
+		rep.ok("ServeHTTP PUT /note of 1 KiB as user-alice: 204 (%d request message(s), the body inside init)", res.sentMessages)
+	}
+	res, _, err = h.serveHTTP(m.ID, browserRequest{method: "GET", target: prefix + "/note", headers: alice[:1],
+		sessionUser: "user-alice"}, true, hookTimeout)
+	if err != nil {
+		rep.fail("ServeHTTP GET /note: %v", err)
+	} else if res.status != 200 || len(res.problems) > 0 || !bytes.Equal(res.body, note) {
+		rep.fail("ServeHTTP GET /note as user-alice: expected 200 and the 1 KiB stored, got %s, body %s", res.detail(), res.bodyText())
+	} else {
+		rep.ok("ServeHTTP GET /note as user-alice: 200 and the same 1 KiB")
+	}
+	const big = 5 << 20
+	res, _, err = h.serveHTTP(m.ID, browserRequest{method: "PUT", target: prefix + "/note", headers: alice,
+		sessionUser: "user-alice", body: &randReader{rng: rand.New(rand.NewSource(4)), left: big}, size: big}, true, hookTimeout)
+	if err != nil {
+		rep.fail("ServeHTTP PUT /note of 5 MiB: %v", err)
+	} else if res.status != 413 || !strings.Contains(string(res.body), "4194304") {
+		rep.fail("ServeHTTP PUT /note of 5 MiB: expected 413 with a body naming the limit 4194304, got %s, body %s", res.detail(), res.bodyText())
+	} else {
+		rep.ok("ServeHTTP PUT /note of 5 MiB: 413 %s", res.bodyText())
+	}
+
+	// The API server's limit held: nothing over 4 MiB reached a handler.
+	largest, refused := 0, []string{}
+	for _, c := range api.seen() {
+		if c.size > largest {
+			largest = c.size
+		}
+		if c.refused != "" {
+			refused = append(refused, c.method+": "+c.refused)
+		}
+	}
+	note2 := "none"
+	if len(refused) > 0 {
+		note2 = strings.Join(refused, "; ")
+	}
+	if largest > apiMaxRequest {
+		rep.fail("fake PluginAPI received a %d-byte request, over grpc-go's default limit %d", largest, apiMaxRequest)
+	} else {
+		rep.ok("fake PluginAPI (grpc-go default limits) never received a request over %d bytes: largest %d; refused by grpc-go: %s",
+			apiMaxRequest, largest, note2)
+	}
+}
+
+// echo POSTs 64 MiB to /echo; in bench mode it prints the "echo:" line.
+func echo(rep *report, m *manifest, h *hooks, bench bool) {
+	const ct = "application/x-go-host"
+	what := "ServeHTTP POST /plugins/" + m.ID + "/echo of 64 MiB"
+	res, took, err := h.serveHTTP(m.ID, browserRequest{
+		method:      "POST",
+		target:      "/plugins/" + m.ID + "/echo",
+		headers:     [][2]string{{"Authorization", "Bearer token"}, {"Content-Type", ct}},
+		sessionUser: "user-alice",
+		body:        &randReader{rng: rand.New(rand.NewSource(2)), left: echoBytes},
+		size:        echoBytes,
+	}, false, echoLimit)
+	var problem string
+	switch {
+	case err != nil:
+		problem = fmt.Sprintf("%v (after %d ms; %s)", err, took.Milliseconds(), res.detailOrNil())
+	case res.status != 200 || len(res.problems) > 0:
+		problem = "expected 200 and a well-formed stream, got " + res.detail()
+	case res.size != echoBytes || res.sum != res.sentSum:
+		problem = fmt.Sprintf("echoed %d bytes sha256 %s, sent %d bytes sha256 %s", res.size, res.sum, int64(echoBytes), res.sentSum)
+	case res.headers.Get("Content-Type") != ct:
+		problem = fmt.Sprintf("Content-Type %q not echoed (headers %v)", res.headers.Get("Content-Type"), res.headers)
+	}
+	if bench {
+		if problem != "" {
+			fmt.Printf("echo: failed after %d ms\n", took.Milliseconds())
+			rep.fail("%s: %s", what, problem)
+		} else {
+			fmt.Printf("echo: %d MiB in %d ms, %.0f MiB/s\n", echoBytes>>20, took.Milliseconds(), mibPerSec(echoBytes, took))
 		}
 		return
 	}
-
-	if reason, _, _, err := postCall("this is forbidden"); err != nil {
-		rep.fail("MessageWillBePosted(%q): %v", "this is forbidden", err)
-	} else if reason == "" || !strings.Contains(reason, "forbidden") {
-		rep.fail("MessageWillBePosted(%q): rejection_reason %q does not mention \"forbidden\"", "this is forbidden", reason)
-	} else {
-		rep.ok("MessageWillBePosted(%q) rejected: %q", "this is forbidden", reason)
+	if problem != "" {
+		rep.fail("%s: %s", what, problem)
+		return
 	}
+	rep.ok("%s in %d ms, %.0f MiB/s: 200, sha256 %s... equal, %d chunks <= 64 KiB (largest %d), init only first, body_complete last, Content-Type echoed",
+		what, took.Milliseconds(), mibPerSec(echoBytes, took), res.sum[:16], res.chunks, res.maxChunk)
+}
 
-	if reason, modified, msg, err := postCall("teh cat"); err != nil {
-		rep.fail("MessageWillBePosted(%q): %v", "teh cat", err)
-	} else if !modified || msg != "the cat" {
-		rep.fail("MessageWillBePosted(%q): modified_post set=%v message=%q, want \"the cat\" (rejection %q)", "teh cat", modified, msg, reason)
-	} else {
-		rep.ok("MessageWillBePosted(%q) rewritten to %q", "teh cat", msg)
+func (r *httpResult) detailOrNil() string {
+	if r == nil {
+		return "no response"
 	}
+	return r.detail()
+}
 
-	if reason, modified, msg, err := postCall("hello"); err != nil {
-		rep.fail("MessageWillBePosted(%q): %v", "hello", err)
-	} else if reason != "" || modified {
-		rep.fail("MessageWillBePosted(%q): want allow unchanged, got rejection %q, modified_post set=%v (%q)", "hello", reason, modified, msg)
-	} else {
-		rep.ok("MessageWillBePosted(%q) allowed unchanged", "hello")
-	}
-
-	// f. ExecuteCommand
-	if req, err := h.newRequest("ExecuteCommand"); err != nil {
-		rep.fail("ExecuteCommand: %v", err)
-	} else if err := setString(req, "args.command", "/hello Alice"); err != nil {
-		rep.fail("ExecuteCommand: %v", err)
-	} else if resp, err := h.call("ExecuteCommand", req); err != nil {
-		rep.fail("ExecuteCommand(%q): %v", "/hello Alice", err)
-	} else if e, set := appErrorText(resp, "error"); set {
-		rep.fail("ExecuteCommand(%q) answered an error: %s", "/hello Alice", e)
-	} else if text, err := getString(resp, "response.text"); err != nil {
-		rep.fail("ExecuteCommand: %v", err)
-	} else if !strings.Contains(text, "Hello, Alice") {
-		rep.fail("ExecuteCommand(%q): response.text %q lacks \"Hello, Alice\"", "/hello Alice", text)
-	} else {
-		rep.ok("ExecuteCommand(%q): %q", "/hello Alice", text)
-	}
-
-	// g0. ServeHTTP: POST /echo of 5 MiB through the bidirectional stream.
-	hasServeHTTP := contains(implemented, "ServeHTTP")
-	if !hasServeHTTP {
-		rep.info("skipped: ServeHTTP not in Implemented")
-	} else {
-		const size = 5 << 20
-		res, took, err := h.serveHTTP("POST", "/echo", "application/x-go-host", size, 1, hookTimeout)
-		switch {
-		case err != nil:
-			rep.fail("ServeHTTP POST /echo of 5 MiB: %v", err)
-		case !res.ok():
-			rep.fail("ServeHTTP POST /echo of 5 MiB: %s", res.detail())
-		case res.size != size || res.sum != res.sentSum:
-			rep.fail("ServeHTTP POST /echo of 5 MiB: echoed %d bytes sha256 %s, sent %d bytes sha256 %s", res.size, res.sum, size, res.sentSum)
-		case res.header("Content-Type") != "application/x-go-host":
-			rep.fail("ServeHTTP POST /echo of 5 MiB: Content-Type %q not echoed (headers %v)", res.header("Content-Type"), res.headers)
-		default:
-			rep.ok("ServeHTTP echo of 5 MiB in %d ms, %.0f MiB/s: status 200, init only first, %d chunks <= 64 KiB (largest %d), body_complete last, sha256 %s... equal",
-				took.Milliseconds(), mibPerSec(size, took), res.chunks, res.maxChunk, res.sum[:16])
-		}
-	}
-
-	// g. Latency of MessageWillBePosted("hello")
-	if req, err := postReq("hello"); err != nil {
-		rep.fail("latency: %v", err)
-	} else {
-		sequential := envInt("GO_HOST_CALLS", 2000)
-		const workers = 8
-		perWorker := sequential / 2
-		if perWorker < 1 {
-			perWorker = 1
-		}
-		seq, con := bench(h, req, sequential, workers, perWorker, 60*time.Second)
-		note := ""
-		if seq.capped || con.capped {
-			note = " (stopped by the 60 s cap)"
-		}
-		fmt.Printf("latency: MessageWillBePosted sequential n=%d p50=%sus p99=%sus %.0f calls/s; concurrent %dx%d n=%d p50=%sus p99=%sus %.0f calls/s%s\n",
-			seq.calls, us(seq.p50), us(seq.p99), seq.rate,
-			workers, perWorker, con.calls, us(con.p50), us(con.p99), con.rate, note)
-		if seq.errors > 0 || con.errors > 0 {
-			first := seq.firstEr
-			if first == nil {
-				first = con.firstEr
-			}
-			rep.fail("latency: %d sequential and %d concurrent calls failed; first: %v", seq.errors, con.errors, first)
-		} else if seq.calls == 0 || con.calls == 0 {
-			rep.fail("latency: no call completed")
-		}
-	}
-
-	// g2. ServeHTTP throughput (bench mode only): a 64 MiB echo, bounded by 60 s.
-	if rep.benchOnly {
-		if !hasServeHTTP {
-			fmt.Println("echo: skipped, ServeHTTP not in Implemented")
-		} else {
-			res, took, err := h.serveHTTP("POST", "/echo", "application/octet-stream", echoBenchBytes, 2, echoBenchLimit)
-			switch {
-			case err != nil:
-				fmt.Printf("echo: failed after %d ms\n", took.Milliseconds())
-				rep.fail("ServeHTTP echo of 64 MiB: %v", err)
-			case !res.ok() || res.size != echoBenchBytes || res.sum != res.sentSum:
-				fmt.Printf("echo: failed after %d ms\n", took.Milliseconds())
-				rep.fail("ServeHTTP echo of 64 MiB: %s; sha256 %s, sent %s", res.detail(), res.sum, res.sentSum)
-			default:
-				fmt.Printf("echo: %d MiB in %d ms, %.0f MiB/s\n", echoBenchBytes>>20, took.Milliseconds(), mibPerSec(echoBenchBytes, took))
-			}
-		}
-	}
-
-	// Mattermost's stop sequence: OnDeactivate, if provided, then Kill.
-	if contains(implemented, "OnDeactivate") {
-		if resp, err := h.call("OnDeactivate", nil); err != nil {
-			rep.fail("OnDeactivate: %v", err)
-		} else if e, set := appErrorText(resp, "error"); set {
-			rep.fail("OnDeactivate answered an error: %s", e)
-		} else {
-			rep.ok("OnDeactivate: no error")
-		}
-	}
-
-	// h. Graceful stop
-	stopT := time.Now()
-	client.Kill()
-	killed = true
-	stopMs := time.Since(stopT).Milliseconds()
-	logs := logBuf.String()
+func kvFailure(rep *report, h *hooks, api *fakeAPI, logBuf *lockedBuffer) {
+	api.setKVFail(true)
+	defer api.setKVFail(false)
+	const line = "/hello Bob"
+	text, e, err := command(h, "user-alice", line)
+	var problems []string
 	switch {
-	case strings.Contains(logs, forcedKillLine):
-		rep.fail("stop: go-plugin logged %q after %d ms: the plugin was killed", forcedKillLine, stopMs)
-	case !client.Exited():
-		rep.fail("stop: plugin process has not exited after %d ms", stopMs)
-	default:
-		rep.ok("graceful stop in %d ms", stopMs)
+	case err != nil:
+		problems = append(problems, fmt.Sprintf("gRPC error %v", err))
+	case e != nil:
+		problems = append(problems, fmt.Sprintf("expected a greeting without a count, the server shows the error %q", e.Error()))
+	case !strings.Contains(text, "Hello, Bob") || strings.Contains(text, "(hello number"):
+		problems = append(problems, fmt.Sprintf("expected \"Hello, Bob\" without \"(hello number\", got %q", text))
 	}
+	if !logBuf.waitFor("app.plugin.kv.fake_failure", 2*time.Second) {
+		problems = append(problems, "the plugin's log (its stderr through go-plugin's logger) never mentions app.plugin.kv.fake_failure")
+	}
+	rep.check(fmt.Sprintf("ExecuteCommand(%q) with the KV store failing (AppError in the response): %q, the warning logged", line, text),
+		strings.Join(problems, "; "))
+}
 
-	if rep.failed > 0 {
-		rep.info("%d check(s) failed", rep.failed)
-		return 1
+func latency(rep *report, o *options, h *hooks) {
+	req := h.newRequest("MessageWillBePosted")
+	_ = setString(req, "post.message", "hello")
+	const workers = 8
+	perWorker := o.calls / 2
+	if perWorker < 1 {
+		perWorker = 1
 	}
-	return 0
+	seq, con := bench(h, req, o.calls, workers, perWorker, 60*time.Second)
+	note := ""
+	if seq.capped || con.capped {
+		note = " (stopped by the 60 s cap)"
+	}
+	fmt.Printf("latency: MessageWillBePosted sequential n=%d p50=%sus p99=%sus %.0f calls/s; concurrent %dx%d n=%d p50=%sus p99=%sus %.0f calls/s%s\n",
+		seq.calls, us(seq.p50), us(seq.p99), seq.rate,
+		workers, perWorker, con.calls, us(con.p50), us(con.p99), con.rate, note)
+	if seq.errors > 0 || con.errors > 0 {
+		first := seq.firstErr
+		if first == nil {
+			first = con.firstErr
+		}
+		rep.fail("latency: %d sequential and %d concurrent calls failed; first: %v", seq.errors, con.errors, first)
+	} else if seq.calls == 0 || con.calls == 0 {
+		rep.fail("latency: no call completed")
+	}
+}
+
+func benchRun(rep *report, o *options, m *manifest, h *hooks) {
+	latency(rep, o, h)
+	echo(rep, m, h, true)
 }

@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# Interop test: run a plugin executable under a real hashicorp go-plugin host.
+# Interop test: install a plugin bundle and run it under a host that plays
+# the real Mattermost gRPC plugin host (hashicorp go-plugin, grpc-go).
 #
-#   run.sh <plugin-binary>   test that plugin
-#   run.sh --standin         build and test the Go stand-in plugin (validates the host)
+#   run.sh [flags] <bundle.tar.gz>
+#
+# Flags pass through to go-host:
+#   -settings JSON   the admin's plugin settings (default {"BlockedWord": "bananas"})
+#   -fail-register   activation-failure run: RegisterCommand fails, OnActivate must fail
+#   -bare BINARY     bench only (GO_HOST_BENCH_ONLY=1): start BINARY directly
 #
 # Builds go-host offline in GOPATH mode against Debian's Go packages, makes a
 # descriptor set of the project's protos with protoc, runs the host and exits
-# with its exit code. Environment knobs of the host (GO_HOST_AUTOMTLS,
-# GO_HOST_CALLS, GO_HOST_BENCH_ONLY) pass through.
+# with its exit code: 0 all checks passed, 1 a check failed, 2 usage or a
+# missing prerequisite, 3 the bundle declares a Go (net/rpc) plugin, which
+# the host refuses ("refused: <reason>"). Environment knobs of the host
+# (GO_HOST_CALLS, GO_HOST_BENCH_ONLY, GO_HOST_AUTOMTLS) pass through.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 proto_dir="$(cd "$here/../../../proto" && pwd)"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 <plugin-binary> | --standin" >&2
+usage() {
+    echo "usage: $0 [-settings JSON] [-fail-register] [-bare BINARY] <bundle.tar.gz>" >&2
+    exit 2
+}
+[ $# -ge 1 ] || usage
+case "${!#}" in -*) usage ;; esac
+bundle="${!#}"
+flags=("${@:1:$#-1}")
+if [ ! -f "$bundle" ]; then
+    echo "run.sh: $bundle is not a file" >&2
     exit 2
 fi
 
@@ -42,30 +57,15 @@ if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ]; 
     export GOCACHE="$tmp/gocache"
 fi
 
-gobuild() { # <dir> <output>
-    (cd "$1" && env -u GOFLAGS GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off CGO_ENABLED=0 \
-        go build -o "$2" .)
-}
-
 echo "run.sh: building go-host" >&2
-gobuild "$here" "$tmp/go-host"
-
-plugin="$1"
-if [ "$plugin" = "--standin" ]; then
-    echo "run.sh: building the Go stand-in plugin" >&2
-    gobuild "$here/standin" "$tmp/standin"
-    plugin="$tmp/standin"
-elif [ ! -x "$plugin" ]; then
-    echo "run.sh: $plugin is not an executable file" >&2
-    exit 2
-fi
-plugin="$(cd "$(dirname "$plugin")" && pwd)/$(basename "$plugin")"
+(cd "$here" && env -u GOFLAGS GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off CGO_ENABLED=0 \
+    go build -o "$tmp/go-host" .)
 
 protoc --include_imports --descriptor_set_out="$tmp/contract.pb" \
     -I "$proto_dir" -I /usr/include "$proto_dir"/*.proto
 
 set +e
-"$tmp/go-host" "$plugin" "$tmp/contract.pb"
+"$tmp/go-host" ${flags[@]+"${flags[@]}"} "$bundle" "$tmp/contract.pb"
 rc=$?
 set -e
 exit $rc
