@@ -5,10 +5,21 @@
 
 grpcio (gRPC's C core) is a stack independent of the plugin's tonic, so this
 checks the wire contract from the outside. The script plays the Mattermost
-server: it serves a small in-memory `PluginAPI`, starts the plugin the way
-hashicorp go-plugin does (magic cookie, port range, API target), reads the
-handshake line, calls hooks, checks the plugin's stdout/stderr and stops it
-with `plugin.GRPCController/Shutdown`.
+gRPC plugin host with the same host facts as tests/interop/go-host (see
+CONTRACT.md in ../shared): it serves a small in-memory `PluginAPI`, starts
+the plugin binary directly (not from a bundle; go-host covers installation)
+with go-plugin's environment (magic cookie, protocol versions, port range)
+plus MATTERMOST_PLUGIN_API_TARGET and no mTLS, reads the handshake line,
+checks health, calls `Implemented`, then `OnActivate` (never
+`OnConfigurationChange` at start: the SDK must load the settings itself, so
+`GetPluginConfig` must come before the plugin's `RegisterCommand`), calls
+hooks, reads hook errors the way the host does (`where` and
+`detailed_error`; the host drops `message`), sends ServeHTTP as the server
+does (`url` with the `/plugins/<id>` prefix and `access_token` removed and
+the query re-encoded with sorted keys, `request_uri` the raw request-target,
+the server's header rules, the first body piece inside the init message),
+checks the plugin's stdout/stderr and stops it with
+`plugin.GRPCController/Shutdown`.
 
 Written for the example `hello-plugin` (examples/hello-plugin). Each check
 prints one `ok: ...` or `FAIL: ...` line; the exit code is 0 only when all
@@ -29,9 +40,20 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "..", "proto"))
+MANIFEST = os.path.normpath(os.path.join(HERE, "..", "..", "..", "examples", "hello-plugin", "plugin.json"))
+
+
+def plugin_id():
+    """The example's manifest id, lower-cased as the server reads it."""
+    try:
+        with open(MANIFEST) as f:
+            return json.load(f)["id"].lower()
+    except (OSError, ValueError, KeyError):
+        return "com.example.hello-rust"
 
 MAGIC_COOKIE_KEY = "MATTERMOST_PLUGIN"
 MAGIC_COOKIE_VALUE = "Securely message teams, anywhere."
@@ -42,7 +64,8 @@ SHUTDOWN_EXIT_TIMEOUT = 2.0  # the host kills a plugin 2 s after Shutdown
 
 EXPECTED_HOOKS = {"OnConfigurationChange", "OnActivate", "MessageWillBePosted", "ExecuteCommand", "ServeHTTP"}
 
-HTTP_CHUNK = 64 * 1024  # the contract's largest body chunk, both directions
+HTTP_CHUNK = 64 * 1024  # the server reads request bodies in 64 KiB pieces; response chunks are at most that
+SESSION_COOKIE = "MMAUTHTOKEN"  # the session cookie the server removes before ServeHTTP
 HTTP_TIMEOUT = 60.0  # deadline of one ServeHTTP stream (a few MiB each way)
 
 # grpc.health.v1, written out here so no grpcio-health-checking is needed.
@@ -273,6 +296,15 @@ class PluginProcess:
 # The test
 
 
+def host_error(e):
+    """A hook's AppError as the server shows it (AppError.Error()): the host
+    rebuilds it with model.NewAppError(where, id, params, detailed_error,
+    status_code), so `message` is replaced by the id's translation (the id
+    itself for a plugin's id): `where: id[, detailed_error]`."""
+    shown = f"{e.where}: {e.id}"
+    return f"{shown}, {e.detailed_error}" if e.detailed_error else shown
+
+
 def post_request(stubs, message, n=0):
     return stubs.MessageWillBePostedRequest(
         context=stubs.RequestContext(),
@@ -281,32 +313,86 @@ def post_request(stubs, message, n=0):
     )
 
 
-def http_request_stream(stubs, method, path, body, content_type=None, chunk=HTTP_CHUNK):
-    """The request stream the server sends for one HTTP request: `init`
-    (with `body_complete` already set when there is no body), then the body
-    in chunks of at most `chunk` bytes, `body_complete` on the last. grpcio
-    pulls this generator on its own thread while the caller reads the
-    responses, so sending and receiving overlap."""
-    headers = [stubs.HTTPHeader(key="User-Agent", values=["mmplugin-interop"])]
+def plugin_url(target, pid):
+    """What the server puts in `url` (plugin_requests.go): the browser's
+    request-target with the `/plugins/<id>` prefix removed from the path and
+    `access_token` removed from the query, the query re-encoded like Go's
+    url.Values.Encode (keys sorted, each key's values in order)."""
+    parts = urllib.parse.urlsplit(target)
+    path = parts.path
+    prefix = f"/plugins/{pid}"
+    if path.startswith(prefix):
+        path = path[len(prefix):]
+    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    values = {}
+    for k, v in pairs:
+        if k != "access_token":
+            values.setdefault(k, []).append(v)
+    # Go's url.QueryEscape leaves exactly A-Za-z0-9 and -_.~ alone, like quote_plus(safe="").
+    query = "&".join(f"{urllib.parse.quote_plus(k, safe='')}={urllib.parse.quote_plus(v, safe='')}"
+                     for k in sorted(values) for v in values[k])
+    return path + ("?" + query if query else "")
+
+
+def server_headers(sent, session_user):
+    """The server's header rules (plugin_requests.go): client-sent
+    Mattermost-User-Id and Mattermost-Plugin-ID go; with a session,
+    Authorization goes and Mattermost-User-Id is the session's user; Referer
+    and the session cookie go. `sent` is a list of (name, value)."""
+    drop = {"mattermost-user-id", "mattermost-plugin-id", "referer"}
+    if session_user:
+        drop.add("authorization")
+    out = {}
+    names = {}
+    for k, v in sent:
+        if k.lower() in drop:
+            continue
+        if k.lower() == "cookie":
+            kept = [c.strip() for c in v.split(";") if c.strip() and c.strip().split("=", 1)[0] != SESSION_COOKIE]
+            if not kept:
+                continue
+            v = "; ".join(kept)
+        name = names.setdefault(k.lower(), k)
+        out.setdefault(name, []).append(v)
+    if session_user:
+        out["Mattermost-User-Id"] = [session_user]
+    return out
+
+
+def http_request_stream(stubs, method, target, body, content_type=None, headers=(), session_user="user1",
+                        chunk=HTTP_CHUNK):
+    """The request stream the server sends for one browser request to
+    `target` (`/plugins/<id>/...`): `init` carrying the first body piece (and
+    `body_complete` when that piece is the whole body, or there is none), then
+    one message per 64 KiB piece, `body_complete` on the last. grpcio pulls
+    this generator on its own thread while the caller reads the responses,
+    so sending and receiving overlap."""
+    sent = [("User-Agent", "mmplugin-interop"), *headers]
+    if session_user:
+        sent.append(("Authorization", "Bearer interop-token"))
     if content_type is not None:
-        headers.append(stubs.HTTPHeader(key="Content-Type", values=[content_type]))
-    headers.append(stubs.HTTPHeader(key="Content-Length", values=[str(len(body))]))
+        sent.append(("Content-Type", content_type))
+    if body:
+        sent.append(("Content-Length", str(len(body))))
+    hdrs = server_headers(sent, session_user)
     init = stubs.ServeHTTPRequestInit(
-        plugin_context=stubs.PluginContext(session_id="sess", request_id=f"http-{method}-{path}"),
+        plugin_context=stubs.PluginContext(session_id="sess" if session_user else "",
+                                           request_id=f"http-{method}-{target}"),
         method=method,
-        url=path,
+        url=plugin_url(target, plugin_id()),
         proto="HTTP/1.1",
         proto_major=1,
         proto_minor=1,
-        headers=headers,
+        headers=[stubs.HTTPHeader(key=k, values=v) for k, v in sorted(hdrs.items())],
         host="localhost:8065",
         remote_addr="127.0.0.1:54321",
-        request_uri=path,
+        request_uri=target,
         content_length=len(body),
     )
-    yield stubs.ServeHTTPRequest(init=init, body_complete=not body)
     view = memoryview(body)
-    for off in range(0, len(body), chunk):
+    first = bytes(view[:chunk])
+    yield stubs.ServeHTTPRequest(init=init, body_chunk=first, body_complete=len(first) == len(body))
+    for off in range(len(first), len(body), chunk):
         end = min(off + chunk, len(body))
         yield stubs.ServeHTTPRequest(body_chunk=bytes(view[off:end]), body_complete=end == len(body))
 
@@ -363,12 +449,14 @@ class HTTPResult:
         return self
 
 
-def serve_http(stubs, hooks, method, path, body, content_type=None, keep_body=False):
-    """Runs one ServeHTTP stream; returns (HTTPResult, seconds). A gRPC error
-    propagates; the whole exchange is bounded by HTTP_TIMEOUT."""
+def serve_http(stubs, hooks, method, target, body, content_type=None, keep_body=False, headers=()):
+    """Runs one ServeHTTP stream for a browser request to `target`; returns
+    (HTTPResult, seconds). A gRPC error propagates; the whole exchange is
+    bounded by HTTP_TIMEOUT."""
     result = HTTPResult(keep_body)
     started = time.monotonic()
-    responses = hooks.ServeHTTP(http_request_stream(stubs, method, path, body, content_type), timeout=HTTP_TIMEOUT)
+    responses = hooks.ServeHTTP(http_request_stream(stubs, method, target, body, content_type, headers),
+                                timeout=HTTP_TIMEOUT)
     try:
         for msg in responses:
             result.add(msg)
@@ -447,18 +535,34 @@ def run(binary, checks):
         # ---- Implemented
         resp = safe("Implemented", lambda: hooks.Implemented(
             stubs.ImplementedRequest(context=stubs.RequestContext()), timeout=RPC_TIMEOUT))
+        implemented = []
         if resp is not None:
             got = list(resp.hooks)
+            implemented = got
             checks.check(set(got) == EXPECTED_HOOKS and len(got) == len(EXPECTED_HOOKS) and not resp.HasField("error"),
                          f"Implemented lists the {len(EXPECTED_HOOKS)} hooks: {got}", f"expected {sorted(EXPECTED_HOOKS)}")
 
-        # ---- OnConfigurationChange
-        resp = safe("OnConfigurationChange", lambda: hooks.OnConfigurationChange(
-            stubs.OnConfigurationChangeRequest(context=stubs.RequestContext()), timeout=RPC_TIMEOUT))
-        if resp is not None:
-            checks.check(not resp.HasField("error"), "OnConfigurationChange succeeds", f"error {resp.error}")
-            checks.check("GetPluginConfig" in recorder.names(), "OnConfigurationChange called PluginAPI GetPluginConfig",
-                         f"calls: {recorder.names()}")
+        # ---- OnActivate: the host calls it only when Implemented lists it, and
+        # never calls OnConfigurationChange at start: the SDK loads the settings
+        # (GetPluginConfig) before the plugin's own activation code runs.
+        if "OnActivate" not in implemented:
+            checks.fail("OnActivate listed by Implemented", f"got {implemented}; the host would never activate it")
+        else:
+            resp = safe("OnActivate", lambda: hooks.OnActivate(
+                stubs.OnActivateRequest(context=stubs.RequestContext()), timeout=RPC_TIMEOUT))
+            if resp is not None:
+                checks.check(not resp.HasField("error"), "OnActivate succeeds", f"error {host_error(resp.error)}")
+                calls = recorder.names()
+                order_ok = ("GetPluginConfig" in calls and "RegisterCommand" in calls
+                            and calls.index("GetPluginConfig") < calls.index("RegisterCommand"))
+                checks.check(order_ok, "OnActivate: the settings were loaded (GetPluginConfig) before RegisterCommand",
+                             f"API calls in order: {calls}")
+                with api.lock:
+                    triggers = [c.trigger for c in api.commands]
+                checks.check(triggers == ["hello"], "OnActivate registered the command with trigger \"hello\"",
+                             f"registered triggers: {triggers}")
+                checks.check("GetServerVersion" in calls, "OnActivate called PluginAPI GetServerVersion",
+                             f"calls: {calls}")
 
         # ---- MessageWillBePosted
         def mwbp(message, n=0):
@@ -490,18 +594,6 @@ def run(binary, checks):
                     what += f": {resp.rejection_reason!r}"
                 checks.check(why is None, what, detail)
 
-        # ---- OnActivate
-        resp = safe("OnActivate", lambda: hooks.OnActivate(
-            stubs.OnActivateRequest(context=stubs.RequestContext()), timeout=RPC_TIMEOUT))
-        if resp is not None:
-            checks.check(not resp.HasField("error"), "OnActivate succeeds", f"error {resp.error}")
-            with api.lock:
-                triggers = [c.trigger for c in api.commands]
-            checks.check(triggers == ["hello"], "OnActivate registered the command with trigger \"hello\"",
-                         f"registered triggers: {triggers}")
-            checks.check("GetServerVersion" in recorder.names(), "OnActivate called PluginAPI GetServerVersion",
-                         f"calls: {recorder.names()}")
-
         # ---- ExecuteCommand twice
         counts = []
         for i in (1, 2):
@@ -526,6 +618,23 @@ def run(binary, checks):
         checks.check("KVGet" in recorder.names() and "KVSet" in recorder.names(),
                      "ExecuteCommand used PluginAPI KVGet and KVSet", f"calls: {recorder.names()}")
 
+        # ---- a hook error, read as the host reads it: where, id, detailed_error
+        # (the host drops `message` and shows the id's translation instead)
+        what = "ExecuteCommand(\"/hello --shout\") fails with \"unknown option\" in detailed_error, where ExecuteCommand"
+        req = stubs.ExecuteCommandRequest(
+            context=stubs.RequestContext(),
+            plugin_context=stubs.PluginContext(session_id="sess", request_id="cmd-shout"),
+            args=stubs.CommandArgs(user_id="user1", channel_id="chan1", team_id="team1", command="/hello --shout"),
+        )
+        resp = safe(what, lambda: hooks.ExecuteCommand(req, timeout=RPC_TIMEOUT))
+        if resp is not None:
+            shown = host_error(resp.error) if resp.HasField("error") else None
+            checks.check(shown is not None and resp.error.where == "ExecuteCommand"
+                         and "unknown option" in resp.error.detailed_error,
+                         f"{what}: the server shows {shown!r}",
+                         f"expected an error; got error {{{str(resp.error).strip()}}}, "
+                         f"response.text {resp.response.text!r}".replace("\n", " "))
+
         # ---- 20 concurrent MessageWillBePosted
         samples = ["a spoiler alert", "teh cat", "this is forbidden", "plain words"]
         jobs = [(samples[i % len(samples)], 100 + i) for i in range(20)]
@@ -546,10 +655,10 @@ def run(binary, checks):
         checks.check(not wrong, "20 concurrent MessageWillBePosted calls all answer correctly", "; ".join(wrong[:3]))
 
         # ---- ServeHTTP
-        def http_check(what, method, path, body, content_type=None, keep_body=False):
+        def http_check(what, method, target, body, content_type=None, keep_body=False, headers=()):
             """Runs one ServeHTTP stream; a gRPC error becomes a FAIL line and None."""
             try:
-                return serve_http(stubs, hooks, method, path, body, content_type, keep_body)
+                return serve_http(stubs, hooks, method, target, body, content_type, keep_body, headers)
             except grpc.RpcError as e:
                 checks.fail(what, f"gRPC {e.code().name}: {e.details()}")
                 return None, 0.0
@@ -561,12 +670,32 @@ def run(binary, checks):
             return (f"status {res.status}, {res.messages} messages, largest chunk {res.max_chunk}, "
                     f"problems: {res.problems or 'none'}")
 
+        prefix = f"/plugins/{plugin_id()}"
+
+        # (0) GET /hello: the plugin routes on the rewritten url and sees the server's headers
+        target = f"{prefix}/hello?b=2&access_token=secret&a=1"
+        what = f"ServeHTTP GET {target} (url {plugin_url(target, plugin_id())!r})"
+        res, _ = http_check(what, "GET", target, b"", keep_body=True,
+                            headers=[("Referer", "http://localhost:8065/x"), ("Mattermost-User-Id", "forged"),
+                                     ("Cookie", f"{SESSION_COOKIE}=token; theme=dark"),
+                                     ("X-Tag", "one"), ("X-Tag", "two")])
+        if res is not None:
+            try:
+                answer = json.loads(bytes(res.body))
+            except ValueError as e:
+                answer = {"unparsable": f"{e}: {bytes(res.body[:200])!r}"}
+            want = {"path": "/hello", "query": "a=1&b=2", "hello": "user1", "tags": ["one", "two"]}
+            got = {k: answer.get(k) for k in want} if isinstance(answer, dict) else answer
+            checks.check(stream_ok(res) and got == want and res.headers.get("x-tag") == ["one", "two"],
+                         f"{what}: 200, path /hello, query a=1&b=2, the session's user, X-Tag echoed",
+                         f"{stream_detail(res)}; expected {want}, got {answer}; X-Tag {res.headers.get('x-tag')}")
+
         # (a) POST /echo, 5 MiB of pseudo-random bytes, 64 KiB chunks, read while sent
         size = 5 * 1024 * 1024
         body = random.Random(20240501).randbytes(size)
         want = hashlib.sha256(body).hexdigest()
         what = "ServeHTTP POST /echo of 5 MiB"
-        res, secs = http_check(what, "POST", "/echo", body, "application/x-interop-test")
+        res, secs = http_check(what, "POST", f"{prefix}/echo", body, "application/x-interop-test")
         if res is not None:
             checks.check(stream_ok(res),
                          f"{what}: status 200, init only in the first of {res.messages} messages, "
@@ -585,7 +714,7 @@ def run(binary, checks):
         body = random.Random(20240502).randbytes(size)
         want = hashlib.sha256(body).hexdigest()
         what = "ServeHTTP POST /upload of 3 MiB"
-        res, _ = http_check(what, "POST", "/upload", body, "application/octet-stream", keep_body=True)
+        res, _ = http_check(what, "POST", f"{prefix}/upload", body, "application/octet-stream", keep_body=True)
         if res is not None:
             try:
                 answer = json.loads(bytes(res.body))
@@ -598,7 +727,7 @@ def run(binary, checks):
 
         # (c) POST /echo with no body: init carries body_complete
         what = "ServeHTTP POST /echo with an empty body"
-        res, _ = http_check(what, "POST", "/echo", b"", keep_body=True)
+        res, _ = http_check(what, "POST", f"{prefix}/echo", b"", keep_body=True)
         if res is not None:
             checks.check(stream_ok(res) and res.size == 0,
                          f"{what}: status 200, empty body, body_complete on the last of {res.messages} messages",
