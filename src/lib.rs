@@ -6,7 +6,10 @@
 //! plain [`model`]), [`render`] (model → files, through askama templates and
 //! prost/tonic stubs), and [`emit`] (format, then write atomically or check).
 //! [`inspect`] and [`diff`] report on a contract without generating.
+//! [`bundle`] packages a plugin built with the SDK as the `.tar.gz` the
+//! server installs and starts over gRPC.
 
+pub mod bundle;
 pub mod classify;
 pub mod diff;
 pub mod emit;
