@@ -741,11 +741,10 @@ func refuseGoPlugin(dir, exe string, logger hclog.Logger) (string, bool) {
 		// AllowedProtocols left nil: go-plugin's default, [netrpc].
 	})
 	defer client.Kill()
-	rpcClient, err := client.Client()
-	if err == nil {
-		_, err = rpcClient.Dispense("hooks")
-	}
-	if err != nil {
+	// Only the start decides: go-plugin checks the handshake's protocol
+	// against AllowedProtocols there. (Dispensing would fail for any Go
+	// plugin here, since go-host has no net/rpc hooks client.)
+	if _, err := client.Client(); err != nil {
 		return err.Error(), true
 	}
 	return "", false
@@ -2033,7 +2032,7 @@ func kvFailure(rep *report, h *hooks, api *fakeAPI, logBuf *lockedBuffer) {
 	if !logBuf.waitFor("app.plugin.kv.fake_failure", 2*time.Second) {
 		problems = append(problems, "the plugin's log (its stderr through go-plugin's logger) never mentions app.plugin.kv.fake_failure")
 	}
-	rep.check(fmt.Sprintf("ExecuteCommand(%q) with the KV store failing (AppError in the response): %q, the warning logged", line, text),
+	rep.check(fmt.Sprintf("ExecuteCommand(%q) with the KV store failing (AppError in the response) -> %q; app.plugin.kv.fake_failure in the plugin's log", line, text),
 		strings.Join(problems, "; "))
 }
 
