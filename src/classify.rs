@@ -21,6 +21,13 @@ pub const HOOKS_SERVICE: &str = "PluginHooks";
 pub const API_SERVICE: &str = "PluginAPI";
 /// An API request with more fields than this is passed as the request message.
 pub const MAX_PARAMS: usize = 4;
+/// Activation as Go plugins get it: the hook the server calls to activate a
+/// plugin, and the hook whose plugin method runs first inside it. Go's SDK
+/// loads the configuration inside `OnActivate`, and the gRPC host never
+/// calls `OnConfigurationChange` at start (CONTRACT.md, start sequence), so
+/// an SDK that did not do the same would ignore the admin's settings until
+/// the next config save.
+pub const ACTIVATION: (&str, &str) = ("OnActivate", "OnConfigurationChange");
 
 /// Why descriptors do not make a plugin contract.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -76,7 +83,22 @@ pub fn classify(fds: &FileDescriptorSet) -> Result<Contract, ClassifyError> {
         }
     }
     contract.api_groups = group(api);
+    link_activation(&mut contract.hooks);
     Ok(contract)
+}
+
+/// Applies [`ACTIVATION`] when both hooks are there and the one that runs
+/// first can run without arguments and answers nothing but an error.
+fn link_activation(hooks: &mut [Hook]) {
+    let (activate, first) = ACTIVATION;
+    let runnable = hooks.iter().any(|h| {
+        h.name == first && h.args.is_empty() && !h.plugin_context && matches!(h.kind, HookKind::Notification)
+    });
+    if let Some(hook) = hooks.iter_mut().find(|h| h.name == activate && matches!(h.kind, HookKind::Notification))
+        && runnable
+    {
+        hook.runs_first = Some(first.to_owned());
+    }
 }
 
 fn contract_package(fds: &FileDescriptorSet) -> Result<String, ClassifyError> {
@@ -136,6 +158,7 @@ fn hook(
         returns_error,
         args: if streaming.is_some() { vec![] } else { args },
         kind,
+        runs_first: None,
     }
 }
 
@@ -193,6 +216,7 @@ fn api_method(index: &Index, name: &str, doc: Vec<String>, req: &MessageInfo, re
     } else {
         ApiInput::Params(request_fields)
     };
+    let large_payload = req.desc.field.iter().any(|f| f.r#type() == Type::Bytes);
     let response_fields = index.fields(resp);
     let response_has_error = response_fields.iter().any(|f| f.name == "error");
     ApiMethod {
@@ -204,6 +228,7 @@ fn api_method(index: &Index, name: &str, doc: Vec<String>, req: &MessageInfo, re
         input,
         outputs: response_fields.into_iter().filter(|f| f.name != "error").collect(),
         response_has_error,
+        large_payload,
     }
 }
 

@@ -31,6 +31,9 @@ pub fn report(contract: &Contract) -> String {
         if hook.returns_error {
             shape.push("error".into());
         }
+        if let Some(first) = &hook.runs_first {
+            shape.push(format!("runs-first={first}"));
+        }
         let variant = match hook.kind {
             HookKind::Implemented { .. } => "-".to_owned(),
             _ => format!("HookName::{}", upper_camel(&hook.name)),
@@ -62,7 +65,8 @@ pub fn report(contract: &Contract) -> String {
                 [one] => one.describe(),
                 many => format!("({})", many.iter().map(Field::describe).collect::<Vec<_>>().join(", ")),
             };
-            let _ = writeln!(w, "    {:<36} fn {}({input}) -> {output}", m.name, m.method);
+            let limit = if m.large_payload { "  (bytes: 4 MiB request limit)" } else { "" };
+            let _ = writeln!(w, "    {:<36} fn {}({input}) -> {output}{limit}", m.name, m.method);
         }
     }
     if !contract.other_services.is_empty() {

@@ -48,6 +48,11 @@ pub struct Hook {
     pub args: Vec<Field>,
     /// What the hook answers.
     pub kind: HookKind,
+    /// A hook whose plugin method runs first, inside this hook's call, its
+    /// failure logged rather than answered (`OnActivate` runs
+    /// `OnConfigurationChange` first, as Go's SDK does); `Implemented` then
+    /// lists this hook when the plugin writes either.
+    pub runs_first: Option<String>,
 }
 
 /// What a hook answers to the server.
@@ -144,6 +149,9 @@ pub struct ApiMethod {
     pub outputs: Vec<Field>,
     /// The response has the `AppError error` field.
     pub response_has_error: bool,
+    /// The request carries `bytes`, so it may run into the server's request
+    /// size limit (4 MiB on the real host); its docs say so.
+    pub large_payload: bool,
 }
 
 /// How a typed API method takes its request.

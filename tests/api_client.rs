@@ -3,11 +3,9 @@
 //! loopback TCP socket.
 //!
 //! The fake implements the raw tonic server trait
-//! (`mattermost_plugin::proto::plugin_api_server::PluginApi`). That trait has 236
-//! required methods and no default bodies, so `fake_plugin_api!` below writes the
-//! implementation: the handful of methods these tests exercise are spelled out, and
-//! every other method answers `Unimplemented`. The compiler checks the list: a method
-//! missing from it, or one the trait does not have, is a compile error.
+//! (`mattermost_plugin::proto::plugin_api_server::PluginApi`), whose generated
+//! methods all have default bodies answering `Unimplemented`: only the handful of
+//! methods these tests exercise are written out below.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,6 +45,7 @@ enum Call {
     SavePluginConfig(Option<prost_types::Struct>),
     GetPluginConfig,
     PluginHttp { method: String, url: String, headers: Vec<(String, String)>, body: Vec<u8> },
+    KvSet { key: String, bytes: usize },
 }
 
 /// A fake `PluginAPI` server. `GetUser` picks its behaviour from the requested id
@@ -199,6 +198,26 @@ impl PluginApi for Fake {
             error: None,
             value: format!("value of {key}").into_bytes(),
         }))
+    }
+
+    /// Stores nothing; a key named `grpc-go-refuses` answers what grpc-go's
+    /// server sends for a request over its limit (its `rpc_util.go`:
+    /// "grpc: received message larger than max (%d vs. %d)",
+    /// ResourceExhausted), as the real host's API server does for requests
+    /// over 4 MiB (CONTRACT.md, message sizes).
+    async fn kv_set(
+        &self,
+        request: Request<proto::KvSetRequest>,
+    ) -> Result<Response<proto::KvSetResponse>, Status> {
+        let request = request.into_inner();
+        let bytes = prost::Message::encoded_len(&request);
+        self.record(Call::KvSet { key: request.key.clone(), bytes });
+        if request.key == "grpc-go-refuses" {
+            return Err(Status::resource_exhausted(format!(
+                "grpc: received message larger than max ({bytes} vs. 4194304)"
+            )));
+        }
+        Ok(Response::new(proto::KvSetResponse { error: None }))
     }
 
     async fn kv_delete(
@@ -734,4 +753,45 @@ async fn http_send_goes_through_plugin_http_and_comes_back_as_http_types() {
             body: b"hello".to_vec(),
         }]
     );
+}
+
+#[tokio::test]
+async fn a_request_over_the_servers_limit_is_refused_before_it_is_sent() {
+    let fake = Fake::default();
+    let client = serve(fake.clone()).await;
+    assert_eq!(client.request_limit(), mattermost_plugin::api::MAX_REQUEST_SIZE);
+    assert_eq!(mattermost_plugin::api::MAX_REQUEST_SIZE, 4 << 20);
+    let err = within(client.kv_set("big", vec![0u8; 5 << 20])).await.unwrap_err();
+    match &err {
+        Error::TooLarge { size, limit } => {
+            // Key: tag, length, 3 bytes; value: tag, four-byte length, 5 MiB.
+            assert_eq!(*size, (1 + 1 + 3) + (1 + 4 + (5 << 20)));
+            assert_eq!(*limit, 4 << 20);
+        }
+        other => panic!("expected Error::TooLarge, got {other:?}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::TooLarge);
+    assert!(err.to_string().contains("over the server's limit of 4194304 bytes"), "{err}");
+    assert!(fake.calls().is_empty(), "nothing was sent: {:?}", fake.calls());
+
+    // Just under the limit goes through.
+    let fits = (4 << 20) - 32;
+    within(client.kv_set("ok", vec![0u8; fits])).await.expect("a request under the limit");
+    assert!(matches!(fake.calls().as_slice(), [Call::KvSet { key, bytes }] if key == "ok" && *bytes <= 4 << 20));
+}
+
+#[tokio::test]
+async fn the_servers_own_refusal_for_size_becomes_the_same_error() {
+    let fake = Fake::default();
+    // A client that lets the request go: the server's answer decides.
+    let client = serve(fake.clone()).await.with_request_limit(8 << 20);
+    let err = within(client.kv_set("grpc-go-refuses", vec![1u8; 1000])).await.unwrap_err();
+    match err {
+        // Key: tag, length, 15 bytes; value: tag, two-byte length, 1,000 bytes.
+        Error::TooLarge { size, limit } => assert_eq!((size, limit), (1 + 1 + 15 + 1 + 2 + 1000, 4 << 20)),
+        other => panic!("expected Error::TooLarge, got {other:?}"),
+    }
+    // Another ResourceExhausted status is not a size refusal.
+    let other = Error::from_status(Status::resource_exhausted("too many requests"));
+    assert!(matches!(other, Error::Status(_)), "{other:?}");
 }

@@ -29,6 +29,19 @@ pub enum Error {
     /// Connecting to the server failed.
     #[error("cannot connect to the plugin API: {0}")]
     Connect(#[source] Box<tonic::transport::Error>),
+    /// The request is larger than the server accepts: refused by the client
+    /// before sending (see [`crate::api::MAX_REQUEST_SIZE`]), or by the
+    /// server (grpc-go's `received message larger than max`).
+    #[error(
+        "the request is {size} bytes, over the server's limit of {limit} bytes \
+         (the plugin API takes requests of up to 4 MiB: send large data in pieces)"
+    )]
+    TooLarge {
+        /// The request's encoded size, in bytes.
+        size: usize,
+        /// The largest request accepted, in bytes.
+        limit: usize,
+    },
     /// The response lacks a field the call needs.
     #[error("the server's response lacks `{0}`")]
     MissingField(&'static str),
@@ -58,6 +71,7 @@ impl Error {
             Self::App(app) => app.kind(),
             Self::Transport(_) | Self::Connect(_) => ErrorKind::Unavailable,
             Self::Status(status) => ErrorKind::from_code(status.code()),
+            Self::TooLarge { .. } => ErrorKind::TooLarge,
             Self::MissingField(_) | Self::Json { .. } => ErrorKind::Other,
         }
     }
@@ -66,6 +80,9 @@ impl Error {
     pub fn from_status(status: tonic::Status) -> Self {
         if let Some(app) = AppError::from_status(&status) {
             return Self::App(Box::new(app));
+        }
+        if let Some((size, limit)) = refused_for_size(&status) {
+            return Self::TooLarge { size, limit };
         }
         let from_transport = std::error::Error::source(&status)
             .is_some_and(|s| s.is::<tonic::transport::Error>());
@@ -92,6 +109,18 @@ impl From<tonic::Status> for Error {
     }
 }
 
+/// The sizes in grpc-go's refusal of a message over its limit:
+/// `grpc: received message larger than max (5242896 vs. 4194304)`.
+fn refused_for_size(status: &tonic::Status) -> Option<(usize, usize)> {
+    if status.code() != tonic::Code::ResourceExhausted {
+        return None;
+    }
+    let (_, sizes) = status.message().split_once("larger than max (")?;
+    let (size, rest) = sizes.split_once(" vs. ")?;
+    let (limit, _) = rest.split_once(')')?;
+    Some((size.trim().parse().ok()?, limit.trim().parse().ok()?))
+}
+
 /// Broad classes of failure, for deciding what to do about one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -106,6 +135,8 @@ pub enum ErrorKind {
     NotFound,
     /// HTTP 409 or `AlreadyExists`.
     AlreadyExists,
+    /// HTTP 413, or a request over the server's size limit.
+    TooLarge,
     /// HTTP 429 or `ResourceExhausted`.
     TooManyRequests,
     /// HTTP 501 or `Unimplemented`.
@@ -125,6 +156,7 @@ impl ErrorKind {
             403 => Self::PermissionDenied,
             404 => Self::NotFound,
             409 => Self::AlreadyExists,
+            413 => Self::TooLarge,
             429 => Self::TooManyRequests,
             501 => Self::Unimplemented,
             503 => Self::Unavailable,

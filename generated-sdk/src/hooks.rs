@@ -8,18 +8,20 @@ use std::{fmt, str::FromStr};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum HookName {
-    /// Called when the plugin is switched on, after `Implemented` and a first `OnConfigurationChange`;
+    /// Called when the plugin is switched on, right after `Implemented` and only if that listed it;
     /// other hooks only start arriving once it succeeds. Returning an `error` aborts the activation
-    /// and the server stops the plugin.
+    /// and the server stops the plugin. The gRPC host sends no `OnConfigurationChange` before it:
+    /// Go's plugin SDK runs the plugin's configuration hook first inside this call, and so must any
+    /// SDK whose plugins read settings at activation.
     /// Go: OnActivate() error
     OnActivate,
     /// Called when the plugin is being switched off or the server is stopping: the last moment the
     /// API can be used. An `error` is only logged; the server then shuts the process down.
     /// Go: OnDeactivate() error
     OnDeactivate,
-    /// Called at start, before `OnActivate`, and again whenever the server configuration or this
-    /// plugin's settings may have changed; reload settings through the API here. An `error` is
-    /// logged and the plugin keeps running.
+    /// Called whenever the server configuration or this plugin's settings may have changed; reload
+    /// settings through the API here. The gRPC host does not call it at start (SDKs run it at the
+    /// start of `OnActivate`, as Go's does). An `error` is logged and the plugin keeps running.
     /// Go: OnConfigurationChange() error
     OnConfigurationChange,
     /// Called after an admin installs and enables the plugin from the first-run onboarding, each
@@ -47,11 +49,16 @@ pub enum HookName {
     /// Called for each new post before it is stored. Answer a `modified_post` to store instead, or a
     /// `rejection_reason` to refuse it (`plugin.message_will_be_posted.dismiss_post` drops it
     /// silently); answer neither to let it through. A failed call lets the post through unchanged.
+    /// The gRPC host carries no `props`, `metadata` or participants either way: the post arrives
+    /// without them and a `modified_post` is stored without them, so a replacement drops the props
+    /// of the original (attachments, overrides).
     /// Go: MessageWillBePosted(c *Context, post *model.Post) (*model.Post, string)
     MessageWillBePosted,
     /// Called for each post edit before it is stored, with the old and the new version. Answer a
     /// `modified_post` to store instead, or a `rejection_reason` to refuse the edit and keep the old
     /// post; answer neither to accept it. A failed call accepts the edit unchanged.
+    /// As for `MessageWillBePosted`, `props` and `metadata` do not cross the gRPC host: a
+    /// `modified_post` loses the props the edit had.
     /// Go: MessageWillBeUpdated(c *Context, newPost, oldPost *model.Post) (*model.Post, string)
     MessageWillBeUpdated,
     /// Called once a new post is in the database; too late to change or refuse it.
@@ -64,6 +71,8 @@ pub enum HookName {
     MessageHasBeenUpdated,
     /// Called when a client fetches posts, before they are sent; answer the posts to deliver, with
     /// entries dropped or edited. An empty answer or a failed call delivers the posts unchanged.
+    /// The gRPC host sends the posts without `props` and `metadata` and delivers what comes back
+    /// without them, so a plugin that implements this hook strips them from every post fetched.
     /// Go: MessagesWillBeConsumed(posts slice of *model.Post) slice of *model.Post
     MessagesWillBeConsumed,
     /// Called once a post has been deleted; it cannot be brought back from here.
@@ -183,7 +192,8 @@ pub enum HookName {
     /// Serves an HTTP request sent to this plugin's routes under `/plugins/` followed by its id, as
     /// two streams: the request arrives as `init` then body chunks; answer one `init` (status,
     /// headers) then body chunks, `flush` when needed, and `body_complete`. A client that goes away
-    /// cancels the call. No stream gives the client 503, a failed first answer 502.
+    /// cancels the call. No stream gives the client 503, a failed first answer 502. Route on `url`:
+    /// the server has already taken `/plugins/` and the id off its path.
     /// Go: ServeHTTP(c *Context, w http.ResponseWriter, r *http.Request)
     ServeHttp,
 }

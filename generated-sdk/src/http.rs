@@ -39,8 +39,10 @@ const REQUEST_BACKLOG: usize = 8;
 /// Errors a handler may return; boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A request to the plugin's HTTP endpoints. Its extensions hold the
-/// [`proto::PluginContext`] and the [`RemoteAddr`].
+/// A request to the plugin's HTTP endpoints. Its URI is what the server
+/// routes on: the path without `/plugins/{id}` and the query without
+/// `access_token` (`/hello?x=1`). Its extensions hold the
+/// [`proto::PluginContext`], the [`RemoteAddr`] and the [`RequestUri`].
 pub type HttpRequest = http::Request<RequestBody>;
 
 /// What a plugin answers an [`HttpRequest`] with.
@@ -49,6 +51,14 @@ pub type HttpResponse = http::Response<ResponseBody>;
 /// The client's address (`ip:port`), as the server saw it; a request extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteAddr(pub String);
+
+/// The request-target exactly as the client sent it to the server
+/// (`/plugins/com.example.x/hello?x=1&access_token=…`), before the server
+/// rewrote it into the request's URI; a request extension. Empty for a
+/// request from the server itself or another plugin. Route on the URI:
+/// this one may carry the `access_token` the server removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestUri(pub String);
 
 /// Why reading a request body failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -566,17 +576,15 @@ fn build_request(
     let invalid = |what: &str, e: &dyn std::fmt::Display| Status::invalid_argument(
         format!("{what}: {e}"),
     );
-    let uri = if init.request_uri.is_empty() {
-        init.url.as_str()
-    } else {
-        init.request_uri.as_str()
-    };
+    if init.url.is_empty() {
+        return Err(Status::invalid_argument("the init message has no url"));
+    }
     let mut builder = http::Request::builder()
         .method(
             http::Method::from_bytes(init.method.as_bytes())
                 .map_err(|e| invalid("method", &e))?,
         )
-        .uri(http::Uri::try_from(uri).map_err(|e| invalid("request URI", &e))?)
+        .uri(http::Uri::try_from(init.url.as_str()).map_err(|e| invalid("url", &e))?)
         .version(
             match (init.proto_major, init.proto_minor) {
                 (2, _) => http::Version::HTTP_2,
@@ -612,6 +620,7 @@ fn build_request(
     let request = builder
         .extension(init.plugin_context.unwrap_or_default())
         .extension(RemoteAddr(init.remote_addr))
+        .extension(RequestUri(init.request_uri))
         .body(())
         .map_err(|e| invalid("request", &e))?;
     Ok((request, declared.is_some_and(|n| n > limit)))

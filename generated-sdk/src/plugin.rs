@@ -65,14 +65,23 @@ use crate::HookName;
 /// keeps serving; a hook that runs past `MATTERMOST_PLUGIN_HOOK_TIMEOUT`
 /// seconds (default 30) is cancelled.
 pub trait Plugin: Send + Sync + Sized + 'static {
-    /// The hooks this plugin implements, as `Implemented` reports them.
+    /// The hook methods this plugin writes, which `Implemented` reports
+    /// (and `OnActivate` too when only `OnConfigurationChange` is written, as it runs first in it).
     /// Written by `#[mattermost_plugin::plugin]`; do not write it by hand.
     const IMPLEMENTED: &'static [HookName];
 
-    /// Called when the plugin is switched on, after `Implemented` and a first `OnConfigurationChange`;
+    /// Called when the plugin is switched on, right after `Implemented` and only if that listed it;
     /// other hooks only start arriving once it succeeds. Returning an `error` aborts the activation
-    /// and the server stops the plugin.
+    /// and the server stops the plugin. The gRPC host sends no `OnConfigurationChange` before it:
+    /// Go's plugin SDK runs the plugin's configuration hook first inside this call, and so must any
+    /// SDK whose plugins read settings at activation.
     /// Go: OnActivate() error
+    ///
+    /// Before this method runs, the SDK runs [`Plugin::on_configuration_change`] in the same call, as
+    /// Go's SDK does: the server does not call that hook at start, so this is where a plugin
+    /// reads its settings before it activates. A failure there is logged and activation goes on;
+    /// a failure here fails the activation. `Implemented` lists this hook when either method
+    /// is written.
     fn on_activate(&self, cx: &Context) -> impl Future<Output = HookResult> + Send {
         let _ = cx;
         async { Ok(()) }
@@ -86,10 +95,14 @@ pub trait Plugin: Send + Sync + Sized + 'static {
         async { Ok(()) }
     }
 
-    /// Called at start, before `OnActivate`, and again whenever the server configuration or this
-    /// plugin's settings may have changed; reload settings through the API here. An `error` is
-    /// logged and the plugin keeps running.
+    /// Called whenever the server configuration or this plugin's settings may have changed; reload
+    /// settings through the API here. The gRPC host does not call it at start (SDKs run it at the
+    /// start of `OnActivate`, as Go's does). An `error` is logged and the plugin keeps running.
     /// Go: OnConfigurationChange() error
+    ///
+    /// Also runs at the start of every `OnActivate` call, before [`Plugin::on_activate`]:
+    /// the server sends no `OnConfigurationChange` at start, and Go's SDK runs it there too.
+    /// A failure there is logged, and the activation goes on.
     fn on_configuration_change(
         &self,
         cx: &Context,
@@ -175,6 +188,9 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     /// Called for each new post before it is stored. Answer a `modified_post` to store instead, or a
     /// `rejection_reason` to refuse it (`plugin.message_will_be_posted.dismiss_post` drops it
     /// silently); answer neither to let it through. A failed call lets the post through unchanged.
+    /// The gRPC host carries no `props`, `metadata` or participants either way: the post arrives
+    /// without them and a `modified_post` is stored without them, so a replacement drops the props
+    /// of the original (attachments, overrides).
     /// Go: MessageWillBePosted(c *Context, post *model.Post) (*model.Post, string)
     ///
     /// # Arguments
@@ -193,6 +209,8 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     /// Called for each post edit before it is stored, with the old and the new version. Answer a
     /// `modified_post` to store instead, or a `rejection_reason` to refuse the edit and keep the old
     /// post; answer neither to accept it. A failed call accepts the edit unchanged.
+    /// As for `MessageWillBePosted`, `props` and `metadata` do not cross the gRPC host: a
+    /// `modified_post` loses the props the edit had.
     /// Go: MessageWillBeUpdated(c *Context, newPost, oldPost *model.Post) (*model.Post, string)
     ///
     /// # Arguments
@@ -248,6 +266,8 @@ pub trait Plugin: Send + Sync + Sized + 'static {
 
     /// Called when a client fetches posts, before they are sent; answer the posts to deliver, with
     /// entries dropped or edited. An empty answer or a failed call delivers the posts unchanged.
+    /// The gRPC host sends the posts without `props` and `metadata` and delivers what comes back
+    /// without them, so a plugin that implements this hook strips them from every post fetched.
     /// Go: MessagesWillBeConsumed(posts slice of *model.Post) slice of *model.Post
     ///
     /// # Arguments
@@ -739,7 +759,8 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     /// Serves an HTTP request sent to this plugin's routes under `/plugins/` followed by its id, as
     /// two streams: the request arrives as `init` then body chunks; answer one `init` (status,
     /// headers) then body chunks, `flush` when needed, and `body_complete`. A client that goes away
-    /// cancels the call. No stream gives the client 503, a failed first answer 502.
+    /// cancels the call. No stream gives the client 503, a failed first answer 502. Route on `url`:
+    /// the server has already taken `/plugins/` and the id off its path.
     /// Go: ServeHTTP(c *Context, w http.ResponseWriter, r *http.Request)
     ///
     /// The request's body streams in as the server sends it, and the
@@ -970,6 +991,12 @@ impl From<UserWillLogInDecision> for proto::UserWillLogInResponse {
     }
 }
 
+/// `(hook, first)`: each `hook` runs the plugin's `first` method before its
+/// own, and `Implemented` lists `hook` when the plugin wrote either.
+pub(crate) const RUNS_FIRST: &[(HookName, HookName)] = &[
+    (HookName::OnActivate, HookName::OnConfigurationChange),
+];
+
 #[tonic::async_trait]
 impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     async fn implemented(
@@ -990,12 +1017,14 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::OnActivateResponse>, Status> {
         let _ = request;
         let outcome = self
-            .call(
+            .call_after(
+                HookName::OnConfigurationChange,
+                |plugin, cx| async move { plugin.on_configuration_change(&cx).await },
                 HookName::OnActivate,
                 move |plugin, cx| async move { plugin.on_activate(&cx).await },
             )
             .await;
-        let error = app_error(outcome)?;
+        let error = app_error(HookName::OnActivate, outcome)?;
         Ok(Response::new(proto::OnActivateResponse { error }))
     }
 
@@ -1010,7 +1039,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 move |plugin, cx| async move { plugin.on_deactivate(&cx).await },
             )
             .await;
-        let error = app_error(outcome)?;
+        let error = app_error(HookName::OnDeactivate, outcome)?;
         Ok(
             Response::new(proto::OnDeactivateResponse {
                 error,
@@ -1031,7 +1060,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let error = app_error(outcome)?;
+        let error = app_error(HookName::OnConfigurationChange, outcome)?;
         Ok(
             Response::new(proto::OnConfigurationChangeResponse {
                 error,
@@ -1052,7 +1081,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 move |plugin, cx| async move { plugin.on_install(&cx, &pc, event).await },
             )
             .await;
-        let error = app_error(outcome)?;
+        let error = app_error(HookName::OnInstall, outcome)?;
         Ok(Response::new(proto::OnInstallResponse { error }))
     }
 
@@ -1091,7 +1120,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let (error, value) = app_error_or(outcome)?;
+        let (error, value) = app_error_or(HookName::RunDataRetention, outcome)?;
         let deleted_count = value;
         Ok(
             Response::new(proto::RunDataRetentionResponse {
@@ -1136,7 +1165,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let (error, value) = app_error_or(outcome)?;
+        let (error, value) = app_error_or(HookName::ConfigurationWillBeSaved, outcome)?;
         let modified_config = value;
         Ok(
             Response::new(proto::ConfigurationWillBeSavedResponse {
@@ -1504,7 +1533,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let error = app_error(outcome)?;
+        let error = app_error(HookName::OnSamlLogin, outcome)?;
         Ok(
             Response::new(proto::OnSamlLoginResponse {
                 error,
@@ -1638,7 +1667,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let (error, value) = app_error_or(outcome)?;
+        let (error, value) = app_error_or(HookName::ExecuteCommand, outcome)?;
         let response = value;
         let response = Some(response);
         Ok(
@@ -1762,7 +1791,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let (error, value) = app_error_or(outcome)?;
+        let (error, value) = app_error_or(HookName::OnSharedChannelsSyncMsg, outcome)?;
         let response = value;
         let response = Some(response);
         Ok(
@@ -1819,7 +1848,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let error = app_error(outcome)?;
+        let error = app_error(HookName::OnSharedChannelsAttachmentSyncMsg, outcome)?;
         Ok(
             Response::new(proto::OnSharedChannelsAttachmentSyncMsgResponse {
                 error,
@@ -1848,7 +1877,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let error = app_error(outcome)?;
+        let error = app_error(HookName::OnSharedChannelsProfileImageSyncMsg, outcome)?;
         Ok(
             Response::new(proto::OnSharedChannelsProfileImageSyncMsgResponse {
                 error,
@@ -1870,7 +1899,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let (error, value) = app_error_or(outcome)?;
+        let (error, value) = app_error_or(HookName::GenerateSupportData, outcome)?;
         let files = value;
         Ok(
             Response::new(proto::GenerateSupportDataResponse {

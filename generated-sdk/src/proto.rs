@@ -1576,7 +1576,9 @@ pub struct Channel {
     /// Owning team; empty for direct and group message channels.
     #[prost(string, tag = "5")]
     pub team_id: ::prost::alloc::string::String,
-    /// Whether the channel is public, private, direct or group.
+    /// Whether the channel is public, private, direct or group. The gRPC plugin host does not set
+    /// it in hooks (`ChannelHasBeenCreated` sees the zero value): look the channel up through the
+    /// API when the type matters.
     #[prost(enumeration = "ChannelType", tag = "6")]
     pub r#type: i32,
     /// Name shown to users in the sidebar and channel header.
@@ -1916,7 +1918,8 @@ pub struct Post {
     /// Post type; empty for ordinary posts, a `system_` name for system posts.
     #[prost(string, tag = "13")]
     pub r#type: ::prost::alloc::string::String,
-    /// Free-form post properties (attachments, overrides and so on) as a JSON object.
+    /// Free-form post properties (attachments, overrides and so on) as a JSON object. Not
+    /// carried by the gRPC plugin host in hooks, in either direction.
     #[prost(message, optional, tag = "14")]
     pub props: ::core::option::Option<::prost_types::Struct>,
     /// Hashtags found in the message, separated by spaces.
@@ -1940,13 +1943,14 @@ pub struct Post {
     /// Time of the newest reply in epoch milliseconds; root posts only.
     #[prost(int64, tag = "21")]
     pub last_reply_at: i64,
-    /// Users who have posted in the thread.
+    /// Users who have posted in the thread. Not carried by the gRPC plugin host in hooks.
     #[prost(message, repeated, tag = "22")]
     pub participants: ::prost::alloc::vec::Vec<User>,
     /// Whether the viewing user follows the thread, when known.
     #[prost(bool, optional, tag = "23")]
     pub is_following: ::core::option::Option<bool>,
-    /// Derived data such as embeds, reactions and files, when loaded.
+    /// Derived data such as embeds, reactions and files, when loaded. Not carried by the gRPC
+    /// plugin host in hooks, in either direction.
     #[prost(message, optional, tag = "24")]
     pub metadata: ::core::option::Option<PostMetadata>,
 }
@@ -7672,7 +7676,9 @@ pub struct ServeHttpRequestInit {
     /// HTTP method, such as `GET` or `POST`.
     #[prost(string, tag = "2")]
     pub method: ::prost::alloc::string::String,
-    /// The request URL as Go prints it, path and query included.
+    /// The URL to route on, path and query: the server removes `/plugins/` and the plugin id from
+    /// the front of the path and the `access_token` parameter from the query (re-encoding it), so
+    /// a request for `/plugins/com.example.x/hello?x=1` arrives as `/hello?x=1`.
     #[prost(string, tag = "3")]
     pub url: ::prost::alloc::string::String,
     /// Protocol name and version, such as `HTTP/1.1`.
@@ -7693,7 +7699,9 @@ pub struct ServeHttpRequestInit {
     /// Client address as `ip:port`.
     #[prost(string, tag = "9")]
     pub remote_addr: ::prost::alloc::string::String,
-    /// Target exactly as the request line sent it, query string included.
+    /// Target exactly as the client's request line sent it, before the server rewrote it into
+    /// `url` (so still with the `/plugins/` prefix and any `access_token`); empty for requests from
+    /// the server itself or another plugin.
     #[prost(string, tag = "10")]
     pub request_uri: ::prost::alloc::string::String,
     /// Body length in bytes; -1 when unknown, as with chunked uploads.
@@ -15301,9 +15309,11 @@ pub mod plugin_hooks_client {
             self.inner.unary(req, path, codec).await
         }
 
-        /// Called when the plugin is switched on, after `Implemented` and a first `OnConfigurationChange`;
+        /// Called when the plugin is switched on, right after `Implemented` and only if that listed it;
         /// other hooks only start arriving once it succeeds. Returning an `error` aborts the activation
-        /// and the server stops the plugin.
+        /// and the server stops the plugin. The gRPC host sends no `OnConfigurationChange` before it:
+        /// Go's plugin SDK runs the plugin's configuration hook first inside this call, and so must any
+        /// SDK whose plugins read settings at activation.
         /// Go: OnActivate() error
         pub async fn on_activate(
             &mut self,
@@ -15365,9 +15375,9 @@ pub mod plugin_hooks_client {
             self.inner.unary(req, path, codec).await
         }
 
-        /// Called at start, before `OnActivate`, and again whenever the server configuration or this
-        /// plugin's settings may have changed; reload settings through the API here. An `error` is
-        /// logged and the plugin keeps running.
+        /// Called whenever the server configuration or this plugin's settings may have changed; reload
+        /// settings through the API here. The gRPC host does not call it at start (SDKs run it at the
+        /// start of `OnActivate`, as Go's does). An `error` is logged and the plugin keeps running.
         /// Go: OnConfigurationChange() error
         pub async fn on_configuration_change(
             &mut self,
@@ -15566,6 +15576,9 @@ pub mod plugin_hooks_client {
         /// Called for each new post before it is stored. Answer a `modified_post` to store instead, or a
         /// `rejection_reason` to refuse it (`plugin.message_will_be_posted.dismiss_post` drops it
         /// silently); answer neither to let it through. A failed call lets the post through unchanged.
+        /// The gRPC host carries no `props`, `metadata` or participants either way: the post arrives
+        /// without them and a `modified_post` is stored without them, so a replacement drops the props
+        /// of the original (attachments, overrides).
         /// Go: MessageWillBePosted(c \*Context, post \*model.Post) (\*model.Post, string)
         pub async fn message_will_be_posted(
             &mut self,
@@ -15600,6 +15613,8 @@ pub mod plugin_hooks_client {
         /// Called for each post edit before it is stored, with the old and the new version. Answer a
         /// `modified_post` to store instead, or a `rejection_reason` to refuse the edit and keep the old
         /// post; answer neither to accept it. A failed call accepts the edit unchanged.
+        /// As for `MessageWillBePosted`, `props` and `metadata` do not cross the gRPC host: a
+        /// `modified_post` loses the props the edit had.
         /// Go: MessageWillBeUpdated(c \*Context, newPost, oldPost \*model.Post) (\*model.Post, string)
         pub async fn message_will_be_updated(
             &mut self,
@@ -15699,6 +15714,8 @@ pub mod plugin_hooks_client {
 
         /// Called when a client fetches posts, before they are sent; answer the posts to deliver, with
         /// entries dropped or edited. An empty answer or a failed call delivers the posts unchanged.
+        /// The gRPC host sends the posts without `props` and `metadata` and delivers what comes back
+        /// without them, so a plugin that implements this hook strips them from every post fetched.
         /// Go: MessagesWillBeConsumed(posts slice of \*model.Post) slice of \*model.Post
         pub async fn messages_will_be_consumed(
             &mut self,
@@ -16631,7 +16648,8 @@ pub mod plugin_hooks_client {
         /// Serves an HTTP request sent to this plugin's routes under `/plugins/` followed by its id, as
         /// two streams: the request arrives as `init` then body chunks; answer one `init` (status,
         /// headers) then body chunks, `flush` when needed, and `body_complete`. A client that goes away
-        /// cancels the call. No stream gives the client 503, a failed first answer 502.
+        /// cancels the call. No stream gives the client 503, a failed first answer 502. Route on `url`:
+        /// the server has already taken `/plugins/` and the id off its path.
         /// Go: ServeHTTP(c \*Context, w http.ResponseWriter, r \*http.Request)
         pub async fn serve_http(
             &mut self,
@@ -31272,9 +31290,11 @@ pub mod plugin_hooks_server {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
 
-        /// Called when the plugin is switched on, after `Implemented` and a first `OnConfigurationChange`;
+        /// Called when the plugin is switched on, right after `Implemented` and only if that listed it;
         /// other hooks only start arriving once it succeeds. Returning an `error` aborts the activation
-        /// and the server stops the plugin.
+        /// and the server stops the plugin. The gRPC host sends no `OnConfigurationChange` before it:
+        /// Go's plugin SDK runs the plugin's configuration hook first inside this call, and so must any
+        /// SDK whose plugins read settings at activation.
         /// Go: OnActivate() error
         async fn on_activate(
             &self,
@@ -31299,9 +31319,9 @@ pub mod plugin_hooks_server {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
 
-        /// Called at start, before `OnActivate`, and again whenever the server configuration or this
-        /// plugin's settings may have changed; reload settings through the API here. An `error` is
-        /// logged and the plugin keeps running.
+        /// Called whenever the server configuration or this plugin's settings may have changed; reload
+        /// settings through the API here. The gRPC host does not call it at start (SDKs run it at the
+        /// start of `OnActivate`, as Go's does). An `error` is logged and the plugin keeps running.
         /// Go: OnConfigurationChange() error
         async fn on_configuration_change(
             &self,
@@ -31383,6 +31403,9 @@ pub mod plugin_hooks_server {
         /// Called for each new post before it is stored. Answer a `modified_post` to store instead, or a
         /// `rejection_reason` to refuse it (`plugin.message_will_be_posted.dismiss_post` drops it
         /// silently); answer neither to let it through. A failed call lets the post through unchanged.
+        /// The gRPC host carries no `props`, `metadata` or participants either way: the post arrives
+        /// without them and a `modified_post` is stored without them, so a replacement drops the props
+        /// of the original (attachments, overrides).
         /// Go: MessageWillBePosted(c \*Context, post \*model.Post) (\*model.Post, string)
         async fn message_will_be_posted(
             &self,
@@ -31397,6 +31420,8 @@ pub mod plugin_hooks_server {
         /// Called for each post edit before it is stored, with the old and the new version. Answer a
         /// `modified_post` to store instead, or a `rejection_reason` to refuse the edit and keep the old
         /// post; answer neither to accept it. A failed call accepts the edit unchanged.
+        /// As for `MessageWillBePosted`, `props` and `metadata` do not cross the gRPC host: a
+        /// `modified_post` loses the props the edit had.
         /// Go: MessageWillBeUpdated(c \*Context, newPost, oldPost \*model.Post) (\*model.Post, string)
         async fn message_will_be_updated(
             &self,
@@ -31436,6 +31461,8 @@ pub mod plugin_hooks_server {
 
         /// Called when a client fetches posts, before they are sent; answer the posts to deliver, with
         /// entries dropped or edited. An empty answer or a failed call delivers the posts unchanged.
+        /// The gRPC host sends the posts without `props` and `metadata` and delivers what comes back
+        /// without them, so a plugin that implements this hook strips them from every post fetched.
         /// Go: MessagesWillBeConsumed(posts slice of \*model.Post) slice of \*model.Post
         async fn messages_will_be_consumed(
             &self,
@@ -31807,7 +31834,8 @@ pub mod plugin_hooks_server {
         /// Serves an HTTP request sent to this plugin's routes under `/plugins/` followed by its id, as
         /// two streams: the request arrives as `init` then body chunks; answer one `init` (status,
         /// headers) then body chunks, `flush` when needed, and `body_complete`. A client that goes away
-        /// cancels the call. No stream gives the client 503, a failed first answer 502.
+        /// cancels the call. No stream gives the client 503, a failed first answer 502. Route on `url`:
+        /// the server has already taken `/plugins/` and the id off its path.
         /// Go: ServeHTTP(c \*Context, w http.ResponseWriter, r \*http.Request)
         async fn serve_http(
             &self,

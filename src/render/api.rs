@@ -63,6 +63,16 @@ impl MethodView {
             doc.push("A tuple, in this order:".into());
             doc.extend(m.outputs.iter().map(field_doc_line));
         }
+        if m.large_payload {
+            if !doc.is_empty() {
+                doc.push(String::new());
+            }
+            doc.push(
+                "The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one \
+                 fails with [`Error::TooLarge`] before it is sent."
+                    .into(),
+            );
+        }
         if !doc.is_empty() {
             doc.push(String::new());
         }

@@ -4,7 +4,7 @@
 //! hook's Rust shape is made here; `plugin.rs.askama` only prints it.
 
 use crate::model::{Card, Field, Hook, HookKind, Ty};
-use crate::names::upper_camel;
+use crate::names::{snake, upper_camel};
 use crate::render::api::{message_path, prost_ty};
 use crate::render::doc_lines;
 
@@ -44,6 +44,16 @@ pub struct HookMethodView {
     pub respond: String,
     /// The veto decision type, for veto hooks.
     pub decision: Option<DecisionView>,
+    /// The hook whose method runs first inside this one's call.
+    pub first: Option<FirstView>,
+}
+
+/// A hook's method that runs first inside another hook's call.
+pub struct FirstView {
+    /// Its `HookName` variant.
+    pub variant: String,
+    /// Its `Plugin` method.
+    pub method: String,
 }
 
 pub struct Param {
@@ -65,7 +75,8 @@ pub struct DecisionView {
 impl HookMethodView {
     /// `None` for `Implemented` and streaming hooks, which the runtime
     /// answers itself.
-    pub fn new(hook: &Hook) -> Option<Self> {
+    /// `run_by` is the hook that runs this one first, if any.
+    pub fn new(hook: &Hook, run_by: Option<&Hook>) -> Option<Self> {
         if matches!(hook.kind, HookKind::Implemented { .. } | HookKind::Streaming { .. }) {
             return None;
         }
@@ -96,13 +107,32 @@ impl HookMethodView {
             }
             doc.extend(documented.iter().map(|f| field_doc_line(f)));
         }
+        let first = hook.runs_first.as_deref().map(|name| FirstView { variant: upper_camel(name), method: snake(name) });
+        if let Some(first) = &first {
+            doc.push(String::new());
+            doc.extend([
+                format!("Before this method runs, the SDK runs [`Plugin::{}`] in the same call, as", first.method),
+                "Go's SDK does: the server does not call that hook at start, so this is where a plugin".into(),
+                "reads its settings before it activates. A failure there is logged and activation goes on;".into(),
+                "a failure here fails the activation. `Implemented` lists this hook when either method".into(),
+                "is written.".into(),
+            ]);
+        }
+        if let Some(by) = run_by {
+            doc.push(String::new());
+            doc.extend([
+                format!("Also runs at the start of every `{}` call, before [`Plugin::{}`]:", by.name, by.method),
+                format!("the server sends no `{}` at start, and Go's SDK runs it there too.", hook.name),
+                "A failure there is logged, and the activation goes on.".into(),
+            ]);
+        }
 
         let response = format!("proto::{}", hook.response);
         let mut decision = None;
         let (value_ty, default_value, respond) = match &hook.kind {
             HookKind::Notification => {
                 let respond = if hook.returns_error {
-                    format!("let error = app_error(outcome)?;\nOk(Response::new({response} {{ error }}))")
+                    format!("let error = app_error(HookName::{variant}, outcome)?;\nOk(Response::new({response} {{ error }}))")
                 } else {
                     format!("outcome.map_err(Failure::into_status)?;\nOk(Response::new({response} {{}}))")
                 };
@@ -112,7 +142,7 @@ impl HookMethodView {
                 let (ty, default, fill) = value_shape(fields);
                 let respond = if hook.returns_error {
                     format!(
-                        "let (error, value) = app_error_or(outcome)?;\n{fill}\nOk(Response::new({response} {{ error, {} }}))",
+                        "let (error, value) = app_error_or(HookName::{variant}, outcome)?;\n{fill}\nOk(Response::new({response} {{ error, {} }}))",
                         field_list(fields)
                     )
                 } else {
@@ -129,7 +159,7 @@ impl HookMethodView {
                 decision = Some(view);
                 let respond = if hook.returns_error {
                     format!(
-                        "let (error, decision) = app_error_or(outcome)?;\nOk(Response::new({response} {{ error, ..decision.into() }}))"
+                        "let (error, decision) = app_error_or(HookName::{variant}, outcome)?;\nOk(Response::new({response} {{ error, ..decision.into() }}))"
                     )
                 } else {
                     "let decision = outcome.map_err(Failure::into_status)?;\nOk(Response::new(decision.into()))".to_owned()
@@ -175,6 +205,7 @@ impl HookMethodView {
             call_args: call_args.iter().map(|a| format!(", {a}")).collect(),
             respond,
             decision,
+            first,
         })
     }
 }

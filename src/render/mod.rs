@@ -14,7 +14,7 @@ use askama::Template;
 use prost_types::FileDescriptorSet;
 
 use crate::classify::{API_SERVICE, HOOKS_SERVICE};
-use crate::model::{Contract, HookKind, HttpShape};
+use crate::model::{Contract, Hook, HookKind, HttpShape};
 use crate::names::{snake, upper_camel};
 
 /// One file of the output, relative to the output folder.
@@ -151,6 +151,8 @@ struct PluginRs<'a> {
     crate_ident: &'a str,
     runtime_imports: &'a str,
     hooks: &'a [hooks::HookMethodView],
+    /// `(hook, first)`: `hook` runs `first`'s method before its own.
+    runs_first: &'a [(String, String)],
     implemented: Option<ImplementedView>,
     http: Option<&'a HttpView>,
 }
@@ -277,7 +279,15 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         })
         .collect();
 
-    let hook_methods: Vec<hooks::HookMethodView> = contract.hooks.iter().filter_map(hooks::HookMethodView::new).collect();
+    let run_by = |hook: &Hook| contract.hooks.iter().find(|h| h.runs_first.as_deref() == Some(hook.name.as_str()));
+    let hook_methods: Vec<hooks::HookMethodView> =
+        contract.hooks.iter().filter_map(|h| hooks::HookMethodView::new(h, run_by(h))).collect();
+    // Hooks `Implemented` lists when the plugin wrote the hook that runs first in them.
+    let runs_first: Vec<(String, String)> = contract
+        .hooks
+        .iter()
+        .filter_map(|h| h.runs_first.as_ref().map(|first| (upper_camel(&h.name), upper_camel(first))))
+        .collect();
     let implemented = contract.hooks.iter().find_map(|h| match &h.kind {
         HookKind::Implemented { names } => Some(ImplementedView {
             method: h.method.clone(),
@@ -345,6 +355,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
                 crate_ident: &crate_ident,
                 runtime_imports: &runtime_imports,
                 hooks: &hook_methods,
+                runs_first: &runs_first,
                 implemented,
                 http: http.as_ref(),
             }

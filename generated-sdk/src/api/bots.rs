@@ -112,8 +112,10 @@ impl BotsApi for PluginApiClient {
         let request = proto::CreateBotRequest {
             bot: Some(bot),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_bot(request).await?.into_inner();
             check(response.error)?;
             required(response.bot, "bot")
@@ -129,8 +131,10 @@ impl BotsApi for PluginApiClient {
             bot_user_id: bot_user_id.into(),
             bot_patch: Some(bot_patch),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.patch_bot(request).await?.into_inner();
             check(response.error)?;
             required(response.bot, "bot")
@@ -146,8 +150,10 @@ impl BotsApi for PluginApiClient {
             bot_user_id: bot_user_id.into(),
             include_deleted,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_bot(request).await?.into_inner();
             check(response.error)?;
             required(response.bot, "bot")
@@ -161,8 +167,10 @@ impl BotsApi for PluginApiClient {
         let request = proto::GetBotsRequest {
             options: Some(options),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_bots(request).await?.into_inner();
             check(response.error)?;
             Ok(response.bots)
@@ -178,8 +186,10 @@ impl BotsApi for PluginApiClient {
             bot_user_id: bot_user_id.into(),
             active,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_bot_active(request).await?.into_inner();
             check(response.error)?;
             required(response.bot, "bot")
@@ -193,8 +203,10 @@ impl BotsApi for PluginApiClient {
         let request = proto::PermanentDeleteBotRequest {
             bot_user_id: bot_user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.permanent_delete_bot(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -208,8 +220,10 @@ impl BotsApi for PluginApiClient {
         let request = proto::EnsureBotUserRequest {
             bot: Some(bot),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.ensure_bot_user(request).await?.into_inner();
             check(response.error)?;
             Ok(response.bot_user_id)

@@ -375,8 +375,10 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::CreateChannelRequest {
             channel: Some(channel),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_channel(request).await?.into_inner();
             check(response.error)?;
             required(response.channel, "channel")
@@ -390,8 +392,10 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::DeleteChannelRequest {
             channel_id: channel_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_channel(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -409,8 +413,10 @@ impl ChannelsApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_public_channels_for_team(request).await?.into_inner();
             check(response.error)?;
             Ok(response.channels)
@@ -424,8 +430,10 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::GetChannelRequest {
             channel_id: channel_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_channel(request).await?.into_inner();
             check(response.error)?;
             required(response.channel, "channel")
@@ -443,8 +451,10 @@ impl ChannelsApi for PluginApiClient {
             name: name.into(),
             include_deleted,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_channel_by_name(request).await?.into_inner();
             check(response.error)?;
             required(response.channel, "channel")
@@ -462,8 +472,10 @@ impl ChannelsApi for PluginApiClient {
             channel_name: channel_name.into(),
             include_deleted,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .get_channel_by_name_for_team_name(request)
                 .await?
@@ -484,8 +496,10 @@ impl ChannelsApi for PluginApiClient {
             user_id: user_id.into(),
             include_deleted,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .get_channels_for_team_for_user(request)
                 .await?
@@ -502,8 +516,10 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::GetChannelStatsRequest {
             channel_id: channel_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_channel_stats(request).await?.into_inner();
             check(response.error)?;
             required(response.channel_stats, "channel_stats")
@@ -519,8 +535,10 @@ impl ChannelsApi for PluginApiClient {
             user_id_1: user_id_1.into(),
             user_id_2: user_id_2.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_direct_channel(request).await?.into_inner();
             check(response.error)?;
             required(response.channel, "channel")
@@ -534,8 +552,10 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::GetGroupChannelRequest {
             user_ids,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_group_channel(request).await?.into_inner();
             check(response.error)?;
             required(response.channel, "channel")
@@ -549,8 +569,10 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::UpdateChannelRequest {
             channel: Some(channel),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_channel(request).await?.into_inner();
             check(response.error)?;
             required(response.channel, "channel")
@@ -566,8 +588,10 @@ impl ChannelsApi for PluginApiClient {
             team_id: team_id.into(),
             term: term.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.search_channels(request).await?.into_inner();
             check(response.error)?;
             Ok(response.channels)
@@ -583,8 +607,10 @@ impl ChannelsApi for PluginApiClient {
             channel_id: channel_id.into(),
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.add_channel_member(request).await?.into_inner();
             check(response.error)?;
             required(response.channel_member, "channel_member")
@@ -600,8 +626,10 @@ impl ChannelsApi for PluginApiClient {
             channel_id: channel_id.into(),
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_channel_member(request).await?.into_inner();
             check(response.error)?;
             required(response.channel_member, "channel_member")
@@ -619,8 +647,10 @@ impl ChannelsApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_channel_members(request).await?.into_inner();
             check(response.error)?;
             Ok(response.channel_members)
@@ -636,8 +666,10 @@ impl ChannelsApi for PluginApiClient {
             channel_id: channel_id.into(),
             user_ids,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_channel_members_by_ids(request).await?.into_inner();
             check(response.error)?;
             Ok(response.channel_members)
@@ -657,8 +689,10 @@ impl ChannelsApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_channel_members_for_user(request).await?.into_inner();
             check(response.error)?;
             Ok(response.channel_members)
@@ -676,8 +710,10 @@ impl ChannelsApi for PluginApiClient {
             user_id: user_id.into(),
             new_roles: new_roles.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_channel_member_roles(request).await?.into_inner();
             check(response.error)?;
             required(response.channel_member, "channel_member")
@@ -695,8 +731,10 @@ impl ChannelsApi for PluginApiClient {
             user_id: user_id.into(),
             notifications,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .update_channel_member_notifications(request)
                 .await?
@@ -715,8 +753,10 @@ impl ChannelsApi for PluginApiClient {
             members,
             notify_props,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .patch_channel_members_notifications(request)
                 .await?
@@ -735,8 +775,10 @@ impl ChannelsApi for PluginApiClient {
             channel_id: channel_id.into(),
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_channel_member(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -754,8 +796,10 @@ impl ChannelsApi for PluginApiClient {
             team_id: team_id.into(),
             new_category: Some(new_category),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .create_channel_sidebar_category(request)
                 .await?
@@ -774,8 +818,10 @@ impl ChannelsApi for PluginApiClient {
             user_id: user_id.into(),
             team_id: team_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .get_channel_sidebar_categories(request)
                 .await?
@@ -798,8 +844,10 @@ impl ChannelsApi for PluginApiClient {
             team_id: team_id.into(),
             categories,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .update_channel_sidebar_categories(request)
                 .await?

@@ -140,8 +140,10 @@ impl CommandsApi for PluginApiClient {
         let request = proto::RegisterCommandRequest {
             command: Some(command),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.register_command(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -157,8 +159,10 @@ impl CommandsApi for PluginApiClient {
             team_id: team_id.into(),
             trigger: trigger.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.unregister_command(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -172,8 +176,10 @@ impl CommandsApi for PluginApiClient {
         let request = proto::ExecuteSlashCommandRequest {
             command_args: Some(command_args),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.execute_slash_command(request).await?.into_inner();
             check(response.error)?;
             required(response.response, "response")
@@ -187,8 +193,10 @@ impl CommandsApi for PluginApiClient {
         let request = proto::CreateCommandRequest {
             cmd: Some(cmd),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_command(request).await?.into_inner();
             check(response.error)?;
             required(response.command, "command")
@@ -202,8 +210,10 @@ impl CommandsApi for PluginApiClient {
         let request = proto::ListCommandsRequest {
             team_id: team_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.list_commands(request).await?.into_inner();
             check(response.error)?;
             Ok(response.commands)
@@ -217,8 +227,10 @@ impl CommandsApi for PluginApiClient {
         let request = proto::ListCustomCommandsRequest {
             team_id: team_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.list_custom_commands(request).await?.into_inner();
             check(response.error)?;
             Ok(response.commands)
@@ -232,8 +244,10 @@ impl CommandsApi for PluginApiClient {
         let request = proto::ListPluginCommandsRequest {
             team_id: team_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.list_plugin_commands(request).await?.into_inner();
             check(response.error)?;
             Ok(response.commands)
@@ -245,8 +259,10 @@ impl CommandsApi for PluginApiClient {
     ) -> impl Future<Output = Result<Vec<proto::Command>, Error>> + Send {
         let request = proto::ListBuiltInCommandsRequest {
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.list_built_in_commands(request).await?.into_inner();
             check(response.error)?;
             Ok(response.commands)
@@ -260,8 +276,10 @@ impl CommandsApi for PluginApiClient {
         let request = proto::GetCommandRequest {
             command_id: command_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_command(request).await?.into_inner();
             check(response.error)?;
             required(response.command, "command")
@@ -277,8 +295,10 @@ impl CommandsApi for PluginApiClient {
             command_id: command_id.into(),
             updated_cmd: Some(updated_cmd),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_command(request).await?.into_inner();
             check(response.error)?;
             required(response.command, "command")
@@ -292,8 +312,10 @@ impl CommandsApi for PluginApiClient {
         let request = proto::DeleteCommandRequest {
             command_id: command_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_command(request).await?.into_inner();
             check(response.error)?;
             Ok(())

@@ -42,6 +42,8 @@ pub trait ConfigApi {
     /// # Arguments
     /// - `config_json`: JSON-encoded `model.Config` to store as the new server configuration.
     ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
+    ///
     /// Calls `PluginAPI/SaveConfig`.
     fn save_config(
         &self,
@@ -77,8 +79,10 @@ impl ConfigApi for PluginApiClient {
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
         let request = proto::LoadPluginConfigurationRequest {
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.load_plugin_configuration(request).await?.into_inner();
             check(response.error)?;
             crate::json::from_bytes(&response.config_json, "config_json")
@@ -89,8 +93,10 @@ impl ConfigApi for PluginApiClient {
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
         let request = proto::GetConfigRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_config(request).await?.into_inner();
             check(response.error)?;
             crate::json::from_bytes(&response.config_json, "config_json")
@@ -102,8 +108,10 @@ impl ConfigApi for PluginApiClient {
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
         let request = proto::GetUnsanitizedConfigRequest {
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_unsanitized_config(request).await?.into_inner();
             check(response.error)?;
             crate::json::from_bytes(&response.config_json, "config_json")
@@ -117,8 +125,10 @@ impl ConfigApi for PluginApiClient {
         let request = proto::SaveConfigRequest {
             config_json: crate::json::to_bytes(config_json),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.save_config(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -131,8 +141,10 @@ impl ConfigApi for PluginApiClient {
         Output = Result<serde_json::Map<String, serde_json::Value>, Error>,
     > + Send {
         let request = proto::GetPluginConfigRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_plugin_config(request).await?.into_inner();
             check(response.error)?;
             Ok(response.config.map(crate::json::struct_to_object).unwrap_or_default())
@@ -146,8 +158,10 @@ impl ConfigApi for PluginApiClient {
         let request = proto::SavePluginConfigRequest {
             config: Some(crate::json::object_to_struct(config)),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.save_plugin_config(request).await?.into_inner();
             check(response.error)?;
             Ok(())

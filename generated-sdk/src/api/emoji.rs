@@ -84,8 +84,10 @@ impl EmojiApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_emoji_list(request).await?.into_inner();
             check(response.error)?;
             Ok(response.emojis)
@@ -99,8 +101,10 @@ impl EmojiApi for PluginApiClient {
         let request = proto::GetEmojiByNameRequest {
             name: name.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_emoji_by_name(request).await?.into_inner();
             check(response.error)?;
             required(response.emoji, "emoji")
@@ -114,8 +118,10 @@ impl EmojiApi for PluginApiClient {
         let request = proto::GetEmojiRequest {
             emoji_id: emoji_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_emoji(request).await?.into_inner();
             check(response.error)?;
             required(response.emoji, "emoji")
@@ -129,8 +135,10 @@ impl EmojiApi for PluginApiClient {
         let request = proto::GetEmojiImageRequest {
             emoji_id: emoji_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_emoji_image(request).await?.into_inner();
             check(response.error)?;
             Ok((response.image, response.content_type))

@@ -57,8 +57,10 @@ impl EventsApi for PluginApiClient {
             payload: Some(crate::json::object_to_struct(payload)),
             broadcast: Some(broadcast),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.publish_web_socket_event(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -74,8 +76,10 @@ impl EventsApi for PluginApiClient {
             event: Some(event),
             opts: Some(opts),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.publish_plugin_cluster_event(request).await?.into_inner();
             check(response.error)?;
             Ok(())

@@ -113,6 +113,8 @@ pub trait FilesApi {
     /// - `channel_id`: Channel the file is uploaded to.
     /// - `filename`: Name to give the file.
     ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
+    ///
     /// Calls `PluginAPI/UploadFile`.
     fn upload_file(
         &self,
@@ -140,6 +142,8 @@ pub trait FilesApi {
     /// # Arguments
     /// - `upload_session`: The session the data belongs to.
     /// - `data`: The bytes to append; this call sends them in one message, unstreamed.
+    ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
     ///
     /// Calls `PluginAPI/UploadData`.
     fn upload_data(
@@ -171,8 +175,10 @@ impl FilesApi for PluginApiClient {
             user_id: user_id.into(),
             file_ids,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.copy_file_infos(request).await?.into_inner();
             check(response.error)?;
             Ok(response.file_ids)
@@ -186,8 +192,10 @@ impl FilesApi for PluginApiClient {
         let request = proto::GetFileInfoRequest {
             file_id: file_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_file_info(request).await?.into_inner();
             check(response.error)?;
             required(response.file_info, "file_info")
@@ -203,8 +211,10 @@ impl FilesApi for PluginApiClient {
             file_id: file_id.into(),
             content: content.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.set_file_searchable_content(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -222,8 +232,10 @@ impl FilesApi for PluginApiClient {
             per_page,
             options: Some(options),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_file_infos(request).await?.into_inner();
             check(response.error)?;
             Ok(response.file_infos)
@@ -237,8 +249,10 @@ impl FilesApi for PluginApiClient {
         let request = proto::GetFileRequest {
             file_id: file_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_file(request).await?.into_inner();
             check(response.error)?;
             Ok(response.data)
@@ -252,8 +266,10 @@ impl FilesApi for PluginApiClient {
         let request = proto::GetFileLinkRequest {
             file_id: file_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_file_link(request).await?.into_inner();
             check(response.error)?;
             Ok(response.link)
@@ -267,8 +283,10 @@ impl FilesApi for PluginApiClient {
         let request = proto::ReadFileRequest {
             path: path.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.read_file(request).await?.into_inner();
             check(response.error)?;
             Ok(response.data)
@@ -286,8 +304,10 @@ impl FilesApi for PluginApiClient {
             channel_id: channel_id.into(),
             filename: filename.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.upload_file(request).await?.into_inner();
             check(response.error)?;
             required(response.file_info, "file_info")
@@ -301,8 +321,10 @@ impl FilesApi for PluginApiClient {
         let request = proto::CreateUploadSessionRequest {
             upload_session: Some(upload_session),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_upload_session(request).await?.into_inner();
             check(response.error)?;
             required(response.upload_session, "upload_session")
@@ -318,8 +340,10 @@ impl FilesApi for PluginApiClient {
             upload_session: Some(upload_session),
             data: data.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.upload_data(request).await?.into_inner();
             check(response.error)?;
             required(response.file_info, "file_info")
@@ -333,8 +357,10 @@ impl FilesApi for PluginApiClient {
         let request = proto::GetUploadSessionRequest {
             upload_id: upload_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_upload_session(request).await?.into_inner();
             check(response.error)?;
             required(response.upload_session, "upload_session")

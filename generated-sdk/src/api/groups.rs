@@ -259,8 +259,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::GetGroupRequest {
             group_id: group_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_group(request).await?.into_inner();
             check(response.error)?;
             required(response.group, "group")
@@ -274,8 +276,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::GetGroupByNameRequest {
             name: name.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_group_by_name(request).await?.into_inner();
             check(response.error)?;
             required(response.group, "group")
@@ -293,8 +297,10 @@ impl GroupsApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_group_member_users(request).await?.into_inner();
             check(response.error)?;
             Ok(response.users)
@@ -308,8 +314,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::GetGroupsBySourceRequest {
             group_source: group_source.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_groups_by_source(request).await?.into_inner();
             check(response.error)?;
             Ok(response.groups)
@@ -323,8 +331,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::GetGroupsForUserRequest {
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_groups_for_user(request).await?.into_inner();
             check(response.error)?;
             Ok(response.groups)
@@ -340,8 +350,10 @@ impl GroupsApi for PluginApiClient {
             group_id: group_id.into(),
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.upsert_group_member(request).await?.into_inner();
             check(response.error)?;
             required(response.group_member, "group_member")
@@ -357,8 +369,10 @@ impl GroupsApi for PluginApiClient {
             group_id: group_id.into(),
             user_ids,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.upsert_group_members(request).await?.into_inner();
             check(response.error)?;
             Ok(response.group_members)
@@ -374,8 +388,10 @@ impl GroupsApi for PluginApiClient {
             remote_id: remote_id.into(),
             group_source: group_source.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_group_by_remote_id(request).await?.into_inner();
             check(response.error)?;
             required(response.group, "group")
@@ -389,8 +405,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::CreateGroupRequest {
             group: Some(group),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_group(request).await?.into_inner();
             check(response.error)?;
             required(response.group, "group")
@@ -404,8 +422,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::UpdateGroupRequest {
             group: Some(group),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_group(request).await?.into_inner();
             check(response.error)?;
             required(response.group, "group")
@@ -419,8 +439,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::DeleteGroupRequest {
             group_id: group_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_group(request).await?.into_inner();
             check(response.error)?;
             required(response.group, "group")
@@ -434,8 +456,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::RestoreGroupRequest {
             group_id: group_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.restore_group(request).await?.into_inner();
             check(response.error)?;
             required(response.group, "group")
@@ -451,8 +475,10 @@ impl GroupsApi for PluginApiClient {
             group_id: group_id.into(),
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_group_member(request).await?.into_inner();
             check(response.error)?;
             required(response.group_member, "group_member")
@@ -470,8 +496,10 @@ impl GroupsApi for PluginApiClient {
             syncable_id: syncable_id.into(),
             syncable_type: syncable_type.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_group_syncable(request).await?.into_inner();
             check(response.error)?;
             required(response.group_syncable, "group_syncable")
@@ -487,8 +515,10 @@ impl GroupsApi for PluginApiClient {
             group_id: group_id.into(),
             syncable_type: syncable_type.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_group_syncables(request).await?.into_inner();
             check(response.error)?;
             Ok(response.group_syncables)
@@ -502,8 +532,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::UpsertGroupSyncableRequest {
             group_syncable: Some(group_syncable),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.upsert_group_syncable(request).await?.into_inner();
             check(response.error)?;
             required(response.group_syncable, "group_syncable")
@@ -517,8 +549,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::UpdateGroupSyncableRequest {
             group_syncable: Some(group_syncable),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_group_syncable(request).await?.into_inner();
             check(response.error)?;
             required(response.group_syncable, "group_syncable")
@@ -536,8 +570,10 @@ impl GroupsApi for PluginApiClient {
             syncable_id: syncable_id.into(),
             syncable_type: syncable_type.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_group_syncable(request).await?.into_inner();
             check(response.error)?;
             required(response.group_syncable, "group_syncable")
@@ -557,8 +593,10 @@ impl GroupsApi for PluginApiClient {
             opts: Some(opts),
             view_restrictions: Some(view_restrictions),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_groups(request).await?.into_inner();
             check(response.error)?;
             Ok(response.groups)
@@ -572,8 +610,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::CreateDefaultSyncableMembershipsRequest {
             params: Some(params),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .create_default_syncable_memberships(request)
                 .await?
@@ -588,8 +628,10 @@ impl GroupsApi for PluginApiClient {
     ) -> impl Future<Output = Result<(), Error>> + Send {
         let request = proto::DeleteGroupConstrainedMembershipsRequest {
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .delete_group_constrained_memberships(request)
                 .await?

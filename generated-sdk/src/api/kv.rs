@@ -19,6 +19,8 @@ pub trait KvStoreApi {
     /// - `key`: Key inside the plugin's own namespace.
     /// - `value`: Raw bytes to store; the server does not interpret them. In Go a nil value deletes the key instead.
     ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
+    ///
     /// Calls `PluginAPI/KVSet`.
     fn kv_set(
         &self,
@@ -34,6 +36,8 @@ pub trait KvStoreApi {
     /// - `key`: Key inside the plugin's own namespace.
     /// - `old_value`: Value the caller expects to be stored now; empty means the key must not exist yet.
     /// - `new_value`: Raw bytes to store when the comparison holds.
+    ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
     ///
     /// Calls `PluginAPI/KVCompareAndSet`.
     fn kv_compare_and_set(
@@ -51,6 +55,8 @@ pub trait KvStoreApi {
     /// - `key`: Key inside the plugin's own namespace.
     /// - `old_value`: Value the key must currently hold for the delete to go ahead.
     ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
+    ///
     /// Calls `PluginAPI/KVCompareAndDelete`.
     fn kv_compare_and_delete(
         &self,
@@ -67,6 +73,8 @@ pub trait KvStoreApi {
     /// - `value`: Raw bytes to store; in Go a nil value deletes the key.
     /// - `options`: Atomic compare and expiry settings for this write.
     ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
+    ///
     /// Calls `PluginAPI/KVSetWithOptions`.
     fn kv_set_with_options(
         &self,
@@ -82,6 +90,8 @@ pub trait KvStoreApi {
     /// - `key`: Key inside the plugin's own namespace.
     /// - `value`: Raw bytes to store.
     /// - `expire_in_seconds`: Lifetime of the entry, in seconds from now.
+    ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
     ///
     /// Calls `PluginAPI/KVSetWithExpiry`.
     fn kv_set_with_expiry(
@@ -146,8 +156,10 @@ impl KvStoreApi for PluginApiClient {
             key: key.into(),
             value: value.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.kv_set(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -165,8 +177,10 @@ impl KvStoreApi for PluginApiClient {
             old_value: old_value.into(),
             new_value: new_value.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.kv_compare_and_set(request).await?.into_inner();
             check(response.error)?;
             Ok(response.success)
@@ -182,8 +196,10 @@ impl KvStoreApi for PluginApiClient {
             key: key.into(),
             old_value: old_value.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.kv_compare_and_delete(request).await?.into_inner();
             check(response.error)?;
             Ok(response.success)
@@ -201,8 +217,10 @@ impl KvStoreApi for PluginApiClient {
             value: value.into(),
             options: Some(options),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.kv_set_with_options(request).await?.into_inner();
             check(response.error)?;
             Ok(response.success)
@@ -220,8 +238,10 @@ impl KvStoreApi for PluginApiClient {
             value: value.into(),
             expire_in_seconds,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.kv_set_with_expiry(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -235,8 +255,10 @@ impl KvStoreApi for PluginApiClient {
         let request = proto::KvGetRequest {
             key: key.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.kv_get(request).await?.into_inner();
             check(response.error)?;
             Ok(response.value)
@@ -250,8 +272,10 @@ impl KvStoreApi for PluginApiClient {
         let request = proto::KvDeleteRequest {
             key: key.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.kv_delete(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -260,8 +284,10 @@ impl KvStoreApi for PluginApiClient {
 
     fn kv_delete_all(&self) -> impl Future<Output = Result<(), Error>> + Send {
         let request = proto::KvDeleteAllRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.kv_delete_all(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -277,8 +303,10 @@ impl KvStoreApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.kv_list(request).await?.into_inner();
             check(response.error)?;
             Ok(response.keys)

@@ -101,8 +101,10 @@ impl LoggingApi for PluginApiClient {
             msg: msg.into(),
             key_value_pairs,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.log_debug(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -118,8 +120,10 @@ impl LoggingApi for PluginApiClient {
             msg: msg.into(),
             key_value_pairs,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.log_info(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -135,8 +139,10 @@ impl LoggingApi for PluginApiClient {
             msg: msg.into(),
             key_value_pairs,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.log_error(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -152,8 +158,10 @@ impl LoggingApi for PluginApiClient {
             msg: msg.into(),
             key_value_pairs,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.log_warn(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -167,8 +175,10 @@ impl LoggingApi for PluginApiClient {
         let request = proto::LogAuditRecRequest {
             record: Some(record),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.log_audit_rec(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -184,8 +194,10 @@ impl LoggingApi for PluginApiClient {
             record: Some(record),
             level: level.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.log_audit_rec_with_level(request).await?.into_inner();
             check(response.error)?;
             Ok(())

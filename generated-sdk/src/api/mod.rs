@@ -81,8 +81,15 @@ pub type RawClient = proto::plugin_api_client::PluginApiClient<Channel>;
 /// The environment variable that holds the server's API address for this plugin.
 pub const API_TARGET_ENV: &str = "MATTERMOST_PLUGIN_API_TARGET";
 
-/// The largest message accepted or sent, each way (the server allows 64 MiB).
+/// The largest response accepted, and the largest message tonic will
+/// encode (64 MiB, as Mattermost's Python SDK allows).
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+
+/// The largest request the server accepts, encoded: 4 MiB. The real host
+/// serves the plugin API with grpc-go's default limits (CONTRACT.md, message
+/// sizes), so a larger request is refused; the client refuses it first,
+/// without sending it, as [`Error::TooLarge`].
+pub const MAX_REQUEST_SIZE: usize = 4 * 1024 * 1024;
 
 /// HTTP/2 settings for messages up to 64 MiB: windows larger than the
 /// 64 KiB default, so a big answer does not stall once per window.
@@ -99,6 +106,7 @@ fn tuned(endpoint: Endpoint) -> Endpoint {
 #[derive(Debug, Clone)]
 pub struct PluginApiClient {
     raw: RawClient,
+    request_limit: usize,
 }
 
 impl PluginApiClient {
@@ -150,7 +158,36 @@ impl PluginApiClient {
         let raw = RawClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
-        Self { raw }
+        Self {
+            raw,
+            request_limit: MAX_REQUEST_SIZE,
+        }
+    }
+
+    /// Refuses requests over `limit` bytes (encoded) before sending them;
+    /// the default is [`MAX_REQUEST_SIZE`], the real server's limit. Raise
+    /// it only for a server known to accept more.
+    pub fn with_request_limit(mut self, limit: usize) -> Self {
+        self.request_limit = limit;
+        self
+    }
+
+    /// The largest request this client sends, in bytes.
+    pub fn request_limit(&self) -> usize {
+        self.request_limit
+    }
+
+    /// `Err(Error::TooLarge)` when `request` is over the request limit.
+    fn fits(&self, request: &impl prost::Message) -> Result<(), Error> {
+        let size = request.encoded_len();
+        if size > self.request_limit {
+            Err(Error::TooLarge {
+                size,
+                limit: self.request_limit,
+            })
+        } else {
+            Ok(())
+        }
     }
 
     /// The raw tonic client, for calls that need request metadata or the

@@ -56,8 +56,10 @@ impl NotificationsApi for PluginApiClient {
             subject: subject.into(),
             html_body: html_body.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.send_mail(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -73,8 +75,10 @@ impl NotificationsApi for PluginApiClient {
             notification: Some(notification),
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.send_push_notification(request).await?.into_inner();
             check(response.error)?;
             Ok(())

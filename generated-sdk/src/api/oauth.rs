@@ -56,8 +56,10 @@ impl OAuthApi for PluginApiClient {
         let request = proto::CreateOAuthAppRequest {
             app: Some(app),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_o_auth_app(request).await?.into_inner();
             check(response.error)?;
             required(response.app, "app")
@@ -71,8 +73,10 @@ impl OAuthApi for PluginApiClient {
         let request = proto::GetOAuthAppRequest {
             app_id: app_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_o_auth_app(request).await?.into_inner();
             check(response.error)?;
             required(response.app, "app")
@@ -86,8 +90,10 @@ impl OAuthApi for PluginApiClient {
         let request = proto::UpdateOAuthAppRequest {
             app: Some(app),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_o_auth_app(request).await?.into_inner();
             check(response.error)?;
             required(response.app, "app")
@@ -101,8 +107,10 @@ impl OAuthApi for PluginApiClient {
         let request = proto::DeleteOAuthAppRequest {
             app_id: app_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_o_auth_app(request).await?.into_inner();
             check(response.error)?;
             Ok(())

@@ -44,8 +44,10 @@ impl OtherApi for PluginApiClient {
         let request = proto::OpenInteractiveDialogRequest {
             dialog: Some(dialog),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.open_interactive_dialog(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -61,8 +63,10 @@ impl OtherApi for PluginApiClient {
             collection_type: collection_type.into(),
             topic_type: topic_type.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .register_collection_and_topic(request)
                 .await?

@@ -83,8 +83,10 @@ impl PermissionsApi for PluginApiClient {
             user_id: user_id.into(),
             permission_id: permission_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.has_permission_to(request).await?.into_inner();
             check(response.error)?;
             Ok(response.has_permission)
@@ -102,8 +104,10 @@ impl PermissionsApi for PluginApiClient {
             team_id: team_id.into(),
             permission_id: permission_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.has_permission_to_team(request).await?.into_inner();
             check(response.error)?;
             Ok(response.has_permission)
@@ -121,8 +125,10 @@ impl PermissionsApi for PluginApiClient {
             channel_id: channel_id.into(),
             permission_id: permission_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.has_permission_to_channel(request).await?.into_inner();
             check(response.error)?;
             Ok(response.has_permission)
@@ -138,8 +144,10 @@ impl PermissionsApi for PluginApiClient {
             role_names,
             permission_id: permission_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.roles_grant_permission(request).await?.into_inner();
             check(response.error)?;
             Ok(response.has_permission)

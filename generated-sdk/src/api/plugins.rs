@@ -86,6 +86,8 @@ pub trait PluginsApi {
     /// - `file_data`: Complete contents of the plugin bundle, a gzipped tar archive.
     /// - `replace`: Overwrite an installed plugin that has the same id.
     ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
+    ///
     /// Calls `PluginAPI/InstallPlugin`.
     fn install_plugin(
         &self,
@@ -115,6 +117,8 @@ pub trait PluginsApi {
     /// - `headers`: Map from header name to header value.
     /// - `body`: Raw response body.
     ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
+    ///
     /// Calls `PluginAPI/PluginHTTP`.
     fn plugin_http(
         &self,
@@ -128,8 +132,10 @@ pub trait PluginsApi {
 impl PluginsApi for PluginApiClient {
     fn get_bundle_path(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetBundlePathRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_bundle_path(request).await?.into_inner();
             check(response.error)?;
             Ok(response.path)
@@ -140,8 +146,10 @@ impl PluginsApi for PluginApiClient {
         &self,
     ) -> impl Future<Output = Result<Vec<proto::Manifest>, Error>> + Send {
         let request = proto::GetPluginsRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_plugins(request).await?.into_inner();
             check(response.error)?;
             Ok(response.manifests)
@@ -155,8 +163,10 @@ impl PluginsApi for PluginApiClient {
         let request = proto::EnablePluginRequest {
             id: id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.enable_plugin(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -170,8 +180,10 @@ impl PluginsApi for PluginApiClient {
         let request = proto::DisablePluginRequest {
             id: id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.disable_plugin(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -185,8 +197,10 @@ impl PluginsApi for PluginApiClient {
         let request = proto::RemovePluginRequest {
             id: id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.remove_plugin(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -200,8 +214,10 @@ impl PluginsApi for PluginApiClient {
         let request = proto::GetPluginStatusRequest {
             id: id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_plugin_status(request).await?.into_inner();
             check(response.error)?;
             required(response.status, "status")
@@ -217,8 +233,10 @@ impl PluginsApi for PluginApiClient {
             file_data: file_data.into(),
             replace,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.install_plugin(request).await?.into_inner();
             check(response.error)?;
             required(response.manifest, "manifest")
@@ -227,8 +245,10 @@ impl PluginsApi for PluginApiClient {
 
     fn get_plugin_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetPluginIdRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_plugin_id(request).await?.into_inner();
             check(response.error)?;
             Ok(response.plugin_id)
@@ -248,8 +268,10 @@ impl PluginsApi for PluginApiClient {
             headers,
             body: body.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.plugin_http(request).await?.into_inner();
             check(response.error)?;
             Ok((response.status_code, response.headers, response.body))

@@ -257,8 +257,10 @@ impl PostsApi for PluginApiClient {
         let request = proto::CreatePostRequest {
             post: Some(post),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_post(request).await?.into_inner();
             check(response.error)?;
             required(response.post, "post")
@@ -272,8 +274,10 @@ impl PostsApi for PluginApiClient {
         let request = proto::AddReactionRequest {
             reaction: Some(reaction),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.add_reaction(request).await?.into_inner();
             check(response.error)?;
             required(response.reaction, "reaction")
@@ -287,8 +291,10 @@ impl PostsApi for PluginApiClient {
         let request = proto::RemoveReactionRequest {
             reaction: Some(reaction),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.remove_reaction(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -302,8 +308,10 @@ impl PostsApi for PluginApiClient {
         let request = proto::GetReactionsRequest {
             post_id: post_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_reactions(request).await?.into_inner();
             check(response.error)?;
             Ok(response.reactions)
@@ -319,8 +327,10 @@ impl PostsApi for PluginApiClient {
             user_id: user_id.into(),
             post: Some(post),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.send_ephemeral_post(request).await?.into_inner();
             check(response.error)?;
             required(response.post, "post")
@@ -336,8 +346,10 @@ impl PostsApi for PluginApiClient {
             user_id: user_id.into(),
             post: Some(post),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_ephemeral_post(request).await?.into_inner();
             check(response.error)?;
             required(response.post, "post")
@@ -353,8 +365,10 @@ impl PostsApi for PluginApiClient {
             user_id: user_id.into(),
             post_id: post_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_ephemeral_post(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -368,8 +382,10 @@ impl PostsApi for PluginApiClient {
         let request = proto::DeletePostRequest {
             post_id: post_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_post(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -383,8 +399,10 @@ impl PostsApi for PluginApiClient {
         let request = proto::GetPostThreadRequest {
             post_id: post_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_post_thread(request).await?.into_inner();
             check(response.error)?;
             required(response.post_list, "post_list")
@@ -398,8 +416,10 @@ impl PostsApi for PluginApiClient {
         let request = proto::GetPostRequest {
             post_id: post_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_post(request).await?.into_inner();
             check(response.error)?;
             required(response.post, "post")
@@ -415,8 +435,10 @@ impl PostsApi for PluginApiClient {
             channel_id: channel_id.into(),
             time,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_posts_since(request).await?.into_inner();
             check(response.error)?;
             required(response.post_list, "post_list")
@@ -436,8 +458,10 @@ impl PostsApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_posts_after(request).await?.into_inner();
             check(response.error)?;
             required(response.post_list, "post_list")
@@ -457,8 +481,10 @@ impl PostsApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_posts_before(request).await?.into_inner();
             check(response.error)?;
             required(response.post_list, "post_list")
@@ -476,8 +502,10 @@ impl PostsApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_posts_for_channel(request).await?.into_inner();
             check(response.error)?;
             required(response.post_list, "post_list")
@@ -491,8 +519,10 @@ impl PostsApi for PluginApiClient {
         let request = proto::UpdatePostRequest {
             post: Some(post),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_post(request).await?.into_inner();
             check(response.error)?;
             required(response.post, "post")
@@ -508,8 +538,10 @@ impl PostsApi for PluginApiClient {
             team_id: team_id.into(),
             params_list,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.search_posts_in_team(request).await?.into_inner();
             check(response.error)?;
             Ok(response.posts)
@@ -527,8 +559,10 @@ impl PostsApi for PluginApiClient {
             user_id: user_id.into(),
             search_params: Some(search_params),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .search_posts_in_team_for_user(request)
                 .await?

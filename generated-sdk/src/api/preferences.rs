@@ -77,8 +77,10 @@ impl PreferencesApi for PluginApiClient {
             category: category.into(),
             name: name.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_preference_for_user(request).await?.into_inner();
             check(response.error)?;
             required(response.preference, "preference")
@@ -92,8 +94,10 @@ impl PreferencesApi for PluginApiClient {
         let request = proto::GetPreferencesForUserRequest {
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_preferences_for_user(request).await?.into_inner();
             check(response.error)?;
             Ok(response.preferences)
@@ -109,8 +113,10 @@ impl PreferencesApi for PluginApiClient {
             user_id: user_id.into(),
             preferences,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_preferences_for_user(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -126,8 +132,10 @@ impl PreferencesApi for PluginApiClient {
             user_id: user_id.into(),
             preferences,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_preferences_for_user(request).await?.into_inner();
             check(response.error)?;
             Ok(())

@@ -312,8 +312,10 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::CreatePropertyFieldRequest {
             field: Some(field),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_property_field(request).await?.into_inner();
             check(response.error)?;
             required(response.field, "field")
@@ -329,8 +331,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             field_id: field_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_property_field(request).await?.into_inner();
             check(response.error)?;
             required(response.field, "field")
@@ -346,8 +350,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             ids,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_property_fields(request).await?.into_inner();
             check(response.error)?;
             Ok(response.fields)
@@ -363,8 +369,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             field: Some(field),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_property_field(request).await?.into_inner();
             check(response.error)?;
             required(response.field, "field")
@@ -380,8 +388,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             field_id: field_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_property_field(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -397,8 +407,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             opts: Some(opts),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.search_property_fields(request).await?.into_inner();
             check(response.error)?;
             Ok(response.fields)
@@ -414,8 +426,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             include_deleted,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.count_property_fields(request).await?.into_inner();
             check(response.error)?;
             Ok(response.count)
@@ -435,8 +449,10 @@ impl PropertiesApi for PluginApiClient {
             target_id: target_id.into(),
             include_deleted,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .count_property_fields_for_target(request)
                 .await?
@@ -453,8 +469,10 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::CreatePropertyValueRequest {
             value: Some(value),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_property_value(request).await?.into_inner();
             check(response.error)?;
             required(response.value, "value")
@@ -470,8 +488,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             value_id: value_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_property_value(request).await?.into_inner();
             check(response.error)?;
             required(response.value, "value")
@@ -487,8 +507,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             ids,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_property_values(request).await?.into_inner();
             check(response.error)?;
             Ok(response.values)
@@ -504,8 +526,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             value: Some(value),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_property_value(request).await?.into_inner();
             check(response.error)?;
             required(response.value, "value")
@@ -519,8 +543,10 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::UpsertPropertyValueRequest {
             value: Some(value),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.upsert_property_value(request).await?.into_inner();
             check(response.error)?;
             required(response.value, "value")
@@ -536,8 +562,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             value_id: value_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_property_value(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -553,8 +581,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             opts: Some(opts),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.search_property_values(request).await?.into_inner();
             check(response.error)?;
             Ok(response.values)
@@ -568,8 +598,10 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::RegisterPropertyGroupRequest {
             name: name.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.register_property_group(request).await?.into_inner();
             check(response.error)?;
             required(response.group, "group")
@@ -583,8 +615,10 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::GetPropertyGroupRequest {
             name: name.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_property_group(request).await?.into_inner();
             check(response.error)?;
             required(response.group, "group")
@@ -602,8 +636,10 @@ impl PropertiesApi for PluginApiClient {
             target_id: target_id.into(),
             name: name.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_property_field_by_name(request).await?.into_inner();
             check(response.error)?;
             required(response.field, "field")
@@ -619,8 +655,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             fields,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_property_fields(request).await?.into_inner();
             check(response.error)?;
             Ok(response.fields)
@@ -636,8 +674,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             values,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_property_values(request).await?.into_inner();
             check(response.error)?;
             Ok(response.values)
@@ -651,8 +691,10 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::UpsertPropertyValuesRequest {
             values,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.upsert_property_values(request).await?.into_inner();
             check(response.error)?;
             Ok(response.values)
@@ -670,8 +712,10 @@ impl PropertiesApi for PluginApiClient {
             target_type: target_type.into(),
             target_id: target_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .delete_property_values_for_target(request)
                 .await?
@@ -690,8 +734,10 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             field_id: field_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .delete_property_values_for_field(request)
                 .await?

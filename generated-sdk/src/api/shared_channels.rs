@@ -128,8 +128,10 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::RegisterPluginForSharedChannelsRequest {
             opts: Some(opts),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .register_plugin_for_shared_channels(request)
                 .await?
@@ -146,8 +148,10 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::UnregisterPluginForSharedChannelsRequest {
             plugin_id: plugin_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .unregister_plugin_for_shared_channels(request)
                 .await?
@@ -164,8 +168,10 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::ShareChannelRequest {
             shared_channel: Some(shared_channel),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.share_channel(request).await?.into_inner();
             check(response.error)?;
             required(response.shared_channel, "shared_channel")
@@ -179,8 +185,10 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::UpdateSharedChannelRequest {
             shared_channel: Some(shared_channel),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_shared_channel(request).await?.into_inner();
             check(response.error)?;
             required(response.shared_channel, "shared_channel")
@@ -194,8 +202,10 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::UnshareChannelRequest {
             channel_id: channel_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.unshare_channel(request).await?.into_inner();
             check(response.error)?;
             Ok(response.unshared)
@@ -213,8 +223,10 @@ impl SharedChannelsApi for PluginApiClient {
             remote_id: remote_id.into(),
             cursor: Some(cursor),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_shared_channel_cursor(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -228,8 +240,10 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::SyncSharedChannelRequest {
             channel_id: channel_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.sync_shared_channel(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -249,8 +263,10 @@ impl SharedChannelsApi for PluginApiClient {
             user_id: user_id.into(),
             share_if_not_shared,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.invite_remote_to_channel(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -266,8 +282,10 @@ impl SharedChannelsApi for PluginApiClient {
             channel_id: channel_id.into(),
             remote_id: remote_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.uninvite_remote_from_channel(request).await?.into_inner();
             check(response.error)?;
             Ok(())

@@ -82,8 +82,10 @@ impl SystemApi for PluginApiClient {
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
         let request = proto::GetLicenseRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_license(request).await?.into_inner();
             check(response.error)?;
             crate::json::from_bytes(&response.license_json, "license_json")
@@ -92,8 +94,10 @@ impl SystemApi for PluginApiClient {
 
     fn is_enterprise_ready(&self) -> impl Future<Output = Result<bool, Error>> + Send {
         let request = proto::IsEnterpriseReadyRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.is_enterprise_ready(request).await?.into_inner();
             check(response.error)?;
             Ok(response.is_enterprise_ready)
@@ -102,8 +106,10 @@ impl SystemApi for PluginApiClient {
 
     fn get_server_version(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetServerVersionRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_server_version(request).await?.into_inner();
             check(response.error)?;
             Ok(response.version)
@@ -115,8 +121,10 @@ impl SystemApi for PluginApiClient {
     ) -> impl Future<Output = Result<i64, Error>> + Send {
         let request = proto::GetSystemInstallDateRequest {
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_system_install_date(request).await?.into_inner();
             check(response.error)?;
             Ok(response.install_date)
@@ -125,8 +133,10 @@ impl SystemApi for PluginApiClient {
 
     fn get_diagnostic_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetDiagnosticIdRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_diagnostic_id(request).await?.into_inner();
             check(response.error)?;
             Ok(response.diagnostic_id)
@@ -135,8 +145,10 @@ impl SystemApi for PluginApiClient {
 
     fn get_telemetry_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetTelemetryIdRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_telemetry_id(request).await?.into_inner();
             check(response.error)?;
             Ok(response.telemetry_id)
@@ -147,8 +159,10 @@ impl SystemApi for PluginApiClient {
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
         let request = proto::GetCloudLimitsRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_cloud_limits(request).await?.into_inner();
             check(response.error)?;
             crate::json::from_bytes(&response.limits_json, "limits_json")
@@ -168,8 +182,10 @@ impl SystemApi for PluginApiClient {
             terms_accepted,
             receive_emails_accepted,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.request_trial_license(request).await?.into_inner();
             check(response.error)?;
             Ok(())

@@ -235,6 +235,8 @@ pub trait TeamsApi {
     /// - `team_id`
     /// - `data`: The encoded image file to use as icon.
     ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
+    ///
     /// Calls `PluginAPI/SetTeamIcon`.
     fn set_team_icon(
         &self,
@@ -269,8 +271,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::CreateTeamRequest {
             team: Some(team),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_team(request).await?.into_inner();
             check(response.error)?;
             required(response.team, "team")
@@ -284,8 +288,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::DeleteTeamRequest {
             team_id: team_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_team(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -294,8 +300,10 @@ impl TeamsApi for PluginApiClient {
 
     fn get_teams(&self) -> impl Future<Output = Result<Vec<proto::Team>, Error>> + Send {
         let request = proto::GetTeamsRequest {};
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_teams(request).await?.into_inner();
             check(response.error)?;
             Ok(response.teams)
@@ -309,8 +317,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamRequest {
             team_id: team_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_team(request).await?.into_inner();
             check(response.error)?;
             required(response.team, "team")
@@ -324,8 +334,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamByNameRequest {
             name: name.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_team_by_name(request).await?.into_inner();
             check(response.error)?;
             required(response.team, "team")
@@ -339,8 +351,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamsUnreadForUserRequest {
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_teams_unread_for_user(request).await?.into_inner();
             check(response.error)?;
             Ok(response.team_unreads)
@@ -354,8 +368,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::UpdateTeamRequest {
             team: Some(team),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_team(request).await?.into_inner();
             check(response.error)?;
             required(response.team, "team")
@@ -369,8 +385,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::SearchTeamsRequest {
             term: term.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.search_teams(request).await?.into_inner();
             check(response.error)?;
             Ok(response.teams)
@@ -384,8 +402,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamsForUserRequest {
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_teams_for_user(request).await?.into_inner();
             check(response.error)?;
             Ok(response.teams)
@@ -401,8 +421,10 @@ impl TeamsApi for PluginApiClient {
             team_id: team_id.into(),
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_team_member(request).await?.into_inner();
             check(response.error)?;
             required(response.team_member, "team_member")
@@ -420,8 +442,10 @@ impl TeamsApi for PluginApiClient {
             user_ids,
             requestor_id: requestor_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_team_members(request).await?.into_inner();
             check(response.error)?;
             Ok(response.team_members)
@@ -439,8 +463,10 @@ impl TeamsApi for PluginApiClient {
             user_ids,
             requestor_id: requestor_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw
                 .create_team_members_gracefully(request)
                 .await?
@@ -461,8 +487,10 @@ impl TeamsApi for PluginApiClient {
             user_id: user_id.into(),
             requestor_id: requestor_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_team_member(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -480,8 +508,10 @@ impl TeamsApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_team_members(request).await?.into_inner();
             check(response.error)?;
             Ok(response.team_members)
@@ -497,8 +527,10 @@ impl TeamsApi for PluginApiClient {
             team_id: team_id.into(),
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_team_member(request).await?.into_inner();
             check(response.error)?;
             required(response.team_member, "team_member")
@@ -516,8 +548,10 @@ impl TeamsApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_team_members_for_user(request).await?.into_inner();
             check(response.error)?;
             Ok(response.team_members)
@@ -535,8 +569,10 @@ impl TeamsApi for PluginApiClient {
             user_id: user_id.into(),
             new_roles: new_roles.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_team_member_roles(request).await?.into_inner();
             check(response.error)?;
             required(response.team_member, "team_member")
@@ -550,8 +586,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamIconRequest {
             team_id: team_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_team_icon(request).await?.into_inner();
             check(response.error)?;
             Ok(response.icon)
@@ -567,8 +605,10 @@ impl TeamsApi for PluginApiClient {
             team_id: team_id.into(),
             data: data.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.set_team_icon(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -582,8 +622,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::RemoveTeamIconRequest {
             team_id: team_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.remove_team_icon(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -597,8 +639,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamStatsRequest {
             team_id: team_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_team_stats(request).await?.into_inner();
             check(response.error)?;
             required(response.team_stats, "team_stats")

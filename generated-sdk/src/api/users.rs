@@ -262,6 +262,8 @@ pub trait UsersApi {
     /// - `user_id`
     /// - `data`: The encoded image file to use as avatar.
     ///
+    /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
+    ///
     /// Calls `PluginAPI/SetProfileImage`.
     fn set_profile_image(
         &self,
@@ -403,8 +405,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::CreateUserRequest {
             user: Some(user),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_user(request).await?.into_inner();
             check(response.error)?;
             required(response.user, "user")
@@ -418,8 +422,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::DeleteUserRequest {
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.delete_user(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -430,8 +436,10 @@ impl UsersApi for PluginApiClient {
         &self,
         request: proto::GetUsersRequest,
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send {
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_users(request).await?.into_inner();
             check(response.error)?;
             Ok(response.users)
@@ -445,8 +453,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUsersByIdsRequest {
             user_ids,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_users_by_ids(request).await?.into_inner();
             check(response.error)?;
             Ok(response.users)
@@ -460,8 +470,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUserRequest {
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_user(request).await?.into_inner();
             check(response.error)?;
             required(response.user, "user")
@@ -475,8 +487,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUserByEmailRequest {
             email: email.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_user_by_email(request).await?.into_inner();
             check(response.error)?;
             required(response.user, "user")
@@ -490,8 +504,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUserByUsernameRequest {
             name: name.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_user_by_username(request).await?.into_inner();
             check(response.error)?;
             required(response.user, "user")
@@ -505,8 +521,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUsersByUsernamesRequest {
             usernames,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_users_by_usernames(request).await?.into_inner();
             check(response.error)?;
             Ok(response.users)
@@ -524,8 +542,10 @@ impl UsersApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_users_in_team(request).await?.into_inner();
             check(response.error)?;
             Ok(response.users)
@@ -539,8 +559,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::UpdateUserRequest {
             user: Some(user),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_user(request).await?.into_inner();
             check(response.error)?;
             required(response.user, "user")
@@ -554,8 +576,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUserStatusRequest {
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_user_status(request).await?.into_inner();
             check(response.error)?;
             required(response.status, "status")
@@ -569,8 +593,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUserStatusesByIdsRequest {
             user_ids,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_user_statuses_by_ids(request).await?.into_inner();
             check(response.error)?;
             Ok(response.statuses)
@@ -586,8 +612,10 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             status: status.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_user_status(request).await?.into_inner();
             check(response.error)?;
             required(response.status, "status")
@@ -603,8 +631,10 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             end_time,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.set_user_status_timed_dnd(request).await?.into_inner();
             check(response.error)?;
             required(response.status, "status")
@@ -620,8 +650,10 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             active,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_user_active(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -637,8 +669,10 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             custom_status: Some(custom_status),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_user_custom_status(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -652,8 +686,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::RemoveUserCustomStatusRequest {
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.remove_user_custom_status(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -673,8 +709,10 @@ impl UsersApi for PluginApiClient {
             page,
             per_page,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_users_in_channel(request).await?.into_inner();
             check(response.error)?;
             Ok(response.users)
@@ -692,8 +730,10 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             attributes,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_ldap_user_attributes(request).await?.into_inner();
             check(response.error)?;
             Ok(response.attributes)
@@ -704,8 +744,10 @@ impl UsersApi for PluginApiClient {
         &self,
         request: proto::SearchUsersRequest,
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send {
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.search_users(request).await?.into_inner();
             check(response.error)?;
             Ok(response.users)
@@ -719,8 +761,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetProfileImageRequest {
             user_id: user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_profile_image(request).await?.into_inner();
             check(response.error)?;
             Ok(response.image)
@@ -736,8 +780,10 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             data: data.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.set_profile_image(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -755,8 +801,10 @@ impl UsersApi for PluginApiClient {
             channel_id: channel_id.into(),
             parent_id: parent_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.publish_user_typing(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -772,8 +820,10 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             user_auth: Some(user_auth),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_user_auth(request).await?.into_inner();
             check(response.error)?;
             required(response.user_auth, "user_auth")
@@ -789,8 +839,10 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             new_roles: new_roles.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.update_user_roles(request).await?.into_inner();
             check(response.error)?;
             required(response.user, "user")
@@ -804,8 +856,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetSessionRequest {
             session_id: session_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.get_session(request).await?.into_inner();
             check(response.error)?;
             required(response.session, "session")
@@ -819,8 +873,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::CreateSessionRequest {
             session: Some(session),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_session(request).await?.into_inner();
             check(response.error)?;
             required(response.session, "session")
@@ -836,8 +892,10 @@ impl UsersApi for PluginApiClient {
             session_id: session_id.into(),
             new_expiry,
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.extend_session_expiry(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -851,8 +909,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::RevokeSessionRequest {
             session_id: session_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.revoke_session(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -866,8 +926,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::CreateUserAccessTokenRequest {
             token: Some(token),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.create_user_access_token(request).await?.into_inner();
             check(response.error)?;
             required(response.token, "token")
@@ -881,8 +943,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::RevokeUserAccessTokenRequest {
             token_id: token_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.revoke_user_access_token(request).await?.into_inner();
             check(response.error)?;
             Ok(())
@@ -900,8 +964,10 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             as_user_id: as_user_id.into(),
         };
+        let fits = self.fits(&request);
         let mut raw = self.raw();
         async move {
+            fits?;
             let response = raw.add_user_to_channel(request).await?.into_inner();
             check(response.error)?;
             required(response.channel_member, "channel_member")

@@ -67,10 +67,18 @@ pub type HookResult<T = ()> = Result<T, HookError>;
 
 /// A hook's failure, sent to the server as an application error.
 ///
-/// `?` turns any error into one. An [`AppError`] (or an API call's
-/// [`crate::Error::App`]) keeps its id and status; anything else becomes the
-/// id `plugin.hook.error`, status 500, with the error and its sources as the
-/// message.
+/// `?` turns any error into one. An [`AppError`] keeps its id and status,
+/// and so does an API call's [`crate::Error::App`] (whose `where_`, the
+/// server's place for that other call, makes way for the hook's name);
+/// anything else becomes the id `plugin.hook.error`, status 500, with the
+/// error and its sources as the message.
+///
+/// What people see: the server rebuilds the error from its id,
+/// `detailed_error`, `where_` and status, and shows the id's translation in
+/// place of `message`. So the SDK also sends the message as
+/// `detailed_error` when that is empty, and the hook's name as `where_`
+/// when that is empty: a failing `/hello` shows up as
+/// `ExecuteCommand: plugin.hook.error, unknown option …`.
 pub struct HookError {
     app: AppError,
 }
@@ -112,7 +120,7 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for HookError {
             Err(other) => other,
         };
         if let Some(crate::Error::App(app)) = error.downcast_ref::<crate::Error>() {
-            return Self::app((**app).clone());
+            return Self::app(AppError { where_: String::new(), ..(**app).clone() });
         }
         let mut message = error.to_string();
         let mut source = error.source();

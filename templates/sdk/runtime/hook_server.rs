@@ -51,9 +51,16 @@ impl<P: Plugin> HookServer<P> {
         (Arc::clone(&self.plugin), Arc::clone(&self.contexts[hook as usize]))
     }
 
-    /// The names `Implemented` answers, in the contract's order.
+    /// The names `Implemented` answers, in the contract's order: the hooks
+    /// the plugin wrote, and a hook that runs another first (`OnActivate`)
+    /// when the plugin wrote that other one.
     pub(crate) fn implemented_names() -> Vec<String> {
-        HookName::ALL.iter().filter(|h| P::IMPLEMENTED.contains(h)).map(|h| h.as_str().to_owned()).collect()
+        let written = |hook: &HookName| P::IMPLEMENTED.contains(hook);
+        HookName::ALL
+            .iter()
+            .filter(|hook| written(hook) || crate::plugin::RUNS_FIRST.iter().any(|(h, first)| h == *hook && written(first)))
+            .map(|hook| hook.as_str().to_owned())
+            .collect()
     }
 
     /// Runs one hook call within the timeout, catching a panic. The call
@@ -81,6 +88,37 @@ impl<P: Plugin> HookServer<P> {
                 Err(Failure::TimedOut { hook, after: self.timeout })
             }
         }
+    }
+
+    /// [`Self::call`] for a hook that runs another hook's plugin method
+    /// first (`OnActivate` runs `OnConfigurationChange`, as Go's SDK does).
+    /// Both run within one timeout; a failure or a panic of the first is
+    /// logged and the hook goes on, as in Go.
+    #[allow(dead_code, reason = "a contract without such a hook generates no call to it")]
+    pub(crate) async fn call_after<T, G, GFut, F, Fut>(&self, first: HookName, g: G, hook: HookName, f: F) -> Result<T, Failure>
+    where
+        G: FnOnce(Arc<P>, Arc<Context>) -> GFut + Send,
+        GFut: Future<Output = Result<(), HookError>> + Send,
+        F: FnOnce(Arc<P>, Arc<Context>) -> Fut + Send,
+        Fut: Future<Output = T> + Send,
+    {
+        let first_cx = Arc::clone(&self.contexts[first as usize]);
+        self.call(hook, move |plugin, cx| async move {
+            let span = tracing::debug_span!("hook", hook = first.as_str());
+            let prepared = CatchUnwind(std::pin::pin!(g(Arc::clone(&plugin), first_cx).instrument(span))).await;
+            match prepared {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(hook = first.as_str(), "{first} failed before {hook}; going on: {error}");
+                }
+                Err(payload) => {
+                    let message = panic_message(payload.as_ref());
+                    tracing::error!(hook = first.as_str(), "{first} panicked before {hook}; going on: {message}");
+                }
+            }
+            f(plugin, cx).await
+        })
+        .await
     }
 }
 
@@ -122,31 +160,51 @@ impl Failure {
     }
 }
 
-/// For hooks that answer an `error` field: a panic goes there; a timeout
-/// stays a `DEADLINE_EXCEEDED` status.
-pub(crate) fn app_error(outcome: Result<Result<(), HookError>, Failure>) -> Result<Option<proto::AppError>, Status> {
-    app_error_or(outcome).map(|(error, ())| error)
+/// For hooks that answer an `error` field: a failure or a panic goes
+/// there, readable where the server shows it; a timeout stays a
+/// `DEADLINE_EXCEEDED` status.
+pub(crate) fn app_error(hook: HookName, outcome: Result<Result<(), HookError>, Failure>) -> Result<Option<proto::AppError>, Status> {
+    app_error_or(hook, outcome).map(|(error, ())| error)
 }
 
 /// Like [`app_error`], for hooks that also answer a value (the default
 /// value when there is an error).
 pub(crate) fn app_error_or<T: Default>(
+    hook: HookName,
     outcome: Result<Result<T, HookError>, Failure>,
 ) -> Result<(Option<proto::AppError>, T), Status> {
     match outcome {
         Ok(Ok(value)) => Ok((None, value)),
-        Ok(Err(error)) => Ok((Some(error.into_proto()), T::default())),
-        Err(Failure::Panicked { hook, message }) => Ok((
-            Some(proto::AppError {
-                id: "plugin.hook.panic".to_owned(),
+        Ok(Err(error)) => Ok((Some(for_the_host(hook, error.into_proto())), T::default())),
+        Err(Failure::Panicked { hook, message }) => {
+            let error = proto::AppError {
+                id: PANIC_ID.to_owned(),
                 message: format!("hook {hook} panicked: {message}"),
                 status_code: 500,
                 ..proto::AppError::default()
-            }),
-            T::default(),
-        )),
+            };
+            Ok((Some(for_the_host(hook, error)), T::default()))
+        }
         Err(timeout @ Failure::TimedOut { .. }) => Err(timeout.into_status()),
     }
+}
+
+/// The id of the error a panicking hook answers.
+const PANIC_ID: &str = "plugin.hook.panic";
+
+/// Makes a hook's error readable where the server shows it. The host
+/// rebuilds the error from `where`, `id`, `detailed_error` and
+/// `status_code` and drops `message` (CONTRACT.md, hook errors), so the
+/// text also goes in `detailed_error` when that is empty, and the hook's
+/// name in `where` when that is empty.
+fn for_the_host(hook: HookName, mut error: proto::AppError) -> proto::AppError {
+    if error.detailed_error.is_empty() {
+        error.detailed_error.clone_from(&error.message);
+    }
+    if error.r#where.is_empty() {
+        error.r#where = hook.as_str().to_owned();
+    }
+    error
 }
 
 /// A message argument the hook cannot do without.
