@@ -39,7 +39,7 @@ use std::{
 
 pub use archive::{Contents, Entry, LAUNCHER, LAUNCHER_PATH, WINDOWS_EXECUTABLE, layout};
 pub use binary::{BinaryKind, sniff};
-pub use manifest::{Problem, Rewrite, rewrite, validate};
+pub use manifest::{Problem, Rewrite, SETTING_TYPES, rewrite, validate};
 
 /// A server platform, as the key of `server.executables` names it
 /// (`<GOOS>-<GOARCH>`).
