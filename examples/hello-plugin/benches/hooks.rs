@@ -1,16 +1,26 @@
 //! The plugin runtime's costs, side by side with a bare tonic server
 //! answering the same hook (`bare-tonic`), in one run:
 //!
-//! - start to handshake (spawn until the handshake line is read);
+//! - start to handshake (spawn until the handshake line is read), of the
+//!   plugin installed from its bundle and started as the real host starts
+//!   it (through the bundle's `venv/bin/python` launcher, which `exec`s the
+//!   binary), of the same binary started directly, and of bare tonic;
 //! - idle RSS after start and one call;
 //! - server CPU per `MessageWillBePosted` call (sum of the process's
 //!   threads' on-CPU time from `/proc/<pid>/task/*/schedstat`), and round
 //!   trip p50/p99 and calls/s from the same Rust client, sequential and with
 //!   8 concurrent callers, the two servers interleaved round by round;
-//! - round trips from hashicorp go-plugin's Go host, when Go is installed.
+//! - round trips, start and a 64 MiB echo from the Go host that plays the
+//!   real Mattermost host (tests/interop/go-host), through the bundle and
+//!   with the bare binary, when Go is installed.
+//!
+//! The hook calls go to the plugin started from its bundle.
 //!
 //! `cargo bench -p hello-plugin --bench hooks`; `HOOK_BENCH_CALLS` sets the
 //! calls per round (default 10000), `HOOK_BENCH_ROUNDS` the rounds (3).
+
+#[path = "common/installed.rs"]
+mod installed;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -22,7 +32,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tonic::transport::{Channel, Endpoint};
 
-const HELLO: &str = env!("CARGO_BIN_EXE_hello-plugin");
+use installed::{HELLO, Installed};
+
 const BARE: &str = env!("CARGO_BIN_EXE_bare-tonic");
 const CONCURRENCY: usize = 8;
 /// Each measured phase stops here even if its calls are not done.
@@ -35,11 +46,35 @@ struct Server {
     started_in: Duration,
 }
 
-/// Starts the plugin as the server does, or the bare server; either way,
-/// the time until its address is on stdout.
-async fn start(name: &'static str) -> Server {
-    let plugin = name == "plugin";
-    let mut command = Command::new(if plugin { HELLO } else { BARE });
+/// How a contender starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum How {
+    /// The plugin installed from its bundle, started as the real host does.
+    Bundle,
+    /// The same plugin binary, started directly.
+    Binary,
+    /// The bare tonic server.
+    Bare,
+}
+
+impl How {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Bundle => "plugin, from its bundle",
+            Self::Binary => "plugin, binary started directly",
+            Self::Bare => "bare tonic",
+        }
+    }
+}
+
+/// Starts a contender; the time until its address is on stdout.
+async fn start(how: How, installed: &Installed) -> Server {
+    let mut command = match how {
+        How::Bundle => installed.command(),
+        How::Binary => Command::new(HELLO),
+        How::Bare => Command::new(BARE),
+    };
+    let plugin = how != How::Bare;
     if plugin {
         command
             .env("MATTERMOST_PLUGIN", "Securely message teams, anywhere.")
@@ -65,7 +100,7 @@ async fn start(name: &'static str) -> Server {
         .expect("an address line");
     let started_in = started.elapsed();
     let address = if plugin { line.split('|').nth(3).expect("handshake").to_owned() } else { line };
-    Server { name, child, address, started_in }
+    Server { name: how.name(), child, address, started_in }
 }
 
 impl Server {
@@ -202,12 +237,15 @@ async fn main() {
     let rounds = env_usize("HOOK_BENCH_ROUNDS", 3);
     println!("hook bench: {calls} calls per phase, {rounds} rounds, servers interleaved; client: tonic, same process");
 
-    // Start-up and idle memory, alternating the two servers.
-    let mut starts: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
-    let mut rss: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
-    for _ in 0..15 {
-        for (i, name) in ["plugin", "bare tonic"].into_iter().enumerate() {
-            let server = start(name).await;
+    // Start-up and idle memory, the three contenders interleaved.
+    let installed = Installed::new();
+    const STARTS: usize = 21;
+    let contenders = [How::Bundle, How::Binary, How::Bare];
+    let mut starts: [Vec<Duration>; 3] = Default::default();
+    let mut rss: [Vec<u64>; 3] = Default::default();
+    for _ in 0..STARTS {
+        for (i, how) in contenders.into_iter().enumerate() {
+            let server = start(how, &installed).await;
             starts[i].push(server.started_in);
             let mut client = server.client().await;
             client.message_will_be_posted(request()).await.expect("call");
@@ -215,22 +253,26 @@ async fn main() {
             rss[i].push(rss_kib(server.pid()));
         }
     }
-    println!("\nstart to handshake, ms (15 starts each)      min   median      max");
-    for (i, name) in ["plugin (hello-plugin)", "bare tonic"].into_iter().enumerate() {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("\nstart to handshake, ms ({STARTS} starts each)       min   median      max");
+    for (i, how) in contenders.into_iter().enumerate() {
         starts[i].sort_unstable();
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        println!("{name:<40} {:>8.2} {:>8.2} {:>8.2}", ms(starts[i][0]), ms(starts[i][7]), ms(starts[i][14]));
+        let s = &starts[i];
+        println!("{:<40} {:>8.2} {:>8.2} {:>8.2}", how.name(), ms(s[0]), ms(s[STARTS / 2]), ms(s[STARTS - 1]));
     }
-    println!("\nidle RSS after one call, MiB (15 each)      min   median      max");
-    for (i, name) in ["plugin (hello-plugin)", "bare tonic"].into_iter().enumerate() {
+    let launcher = ms(starts[0][STARTS / 2]) - ms(starts[1][STARTS / 2]);
+    println!("the bundle's launcher adds {launcher:.2} ms to the median start (bundle - binary)");
+    println!("\nidle RSS after one call, MiB ({STARTS} each)      min   median      max");
+    for (i, how) in contenders.into_iter().enumerate() {
         rss[i].sort_unstable();
         let mib = |k: u64| k as f64 / 1024.0;
-        println!("{name:<40} {:>8.1} {:>8.1} {:>8.1}", mib(rss[i][0]), mib(rss[i][7]), mib(rss[i][14]));
+        let r = &rss[i];
+        println!("{:<40} {:>8.1} {:>8.1} {:>8.1}", how.name(), mib(r[0]), mib(r[STARTS / 2]), mib(r[STARTS - 1]));
     }
 
     // Hook calls.
-    let plugin = start("plugin").await;
-    let bare = start("bare tonic").await;
+    let plugin = start(How::Bundle, &installed).await;
+    let bare = start(How::Bare, &installed).await;
     let clients = [plugin.client().await, bare.client().await];
     for (i, server) in [&plugin, &bare].into_iter().enumerate() {
         sequential(server, &clients[i], calls / 10).await; // warm-up
@@ -256,23 +298,29 @@ async fn main() {
     let met = ratio_seq <= 1.2 && ratio_conc <= 1.2;
     println!("goal verdict: {}", if met { "MET" } else { "NOT MET" });
 
-    // The Go go-plugin host, as Mattermost's server would call.
+    // The Go host that plays the real Mattermost host: through the bundle,
+    // then with the bare binary, each printing its start, round trips and a
+    // 64 MiB echo.
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/interop/go-host/run.sh");
-    let output = std::process::Command::new("bash")
-        .arg(script)
-        .arg(HELLO)
-        .env("GO_HOST_BENCH_ONLY", "1")
-        .env("GO_HOST_CALLS", calls.to_string())
-        .output();
-    match output {
-        Ok(out) if out.status.success() => {
-            println!("\ngo-plugin host (Go, grpc-go) → plugin, round trips:");
-            print!("{}", String::from_utf8_lossy(&out.stdout));
+    for (label, flags) in [("through the bundle", vec![]), ("bare binary (-bare)", vec!["-bare", HELLO])] {
+        let output = std::process::Command::new("bash")
+            .arg(script)
+            .args(&flags)
+            .arg(&installed.bundle)
+            .env("GO_HOST_BENCH_ONLY", "1")
+            .env("GO_HOST_CALLS", calls.to_string())
+            .output();
+        match output {
+            Ok(out) if out.status.success() => {
+                println!("\nGo host (go-plugin, grpc-go) → plugin, {label}:");
+                print!("{}", String::from_utf8_lossy(&out.stdout));
+            }
+            Ok(out) if out.status.code() == Some(2) => {
+                println!("\nSKIPPED: Go host round trips: Go toolchain missing (see scripts/test-all)");
+                return;
+            }
+            Ok(out) => println!("\nGo host run ({label}) failed:\n{}", String::from_utf8_lossy(&out.stdout)),
+            Err(e) => println!("\nSKIPPED: Go host round trips: {e}"),
         }
-        Ok(out) if out.status.code() == Some(2) => {
-            println!("\nSKIPPED: go-plugin host round trips: Go toolchain missing (see scripts/test-all)");
-        }
-        Ok(out) => println!("\ngo-plugin host run failed:\n{}", String::from_utf8_lossy(&out.stdout)),
-        Err(e) => println!("\nSKIPPED: go-plugin host round trips: {e}"),
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - echo throughput of a 256 MiB body from a Rust tonic client (on one
 //!   thread, leaving the other core to the server): the example
-//!   plugin's axum `POST /echo` through the SDK's HTTP bridge, against
+//!   plugin's axum `POST /echo` through the SDK's HTTP bridge (the plugin
+//!   installed from its bundle and started as the real host starts it), against
 //!   `bare-tonic`, a bare tonic stream handler that copies each request
 //!   chunk into a response message; interleaved rounds, medians;
 //! - the plugin's peak RSS (`VmHWM`) for a 1 GiB upload (`POST /upload`,
@@ -17,6 +18,9 @@
 //! echo size (256), `HTTP_BENCH_ROUNDS` the rounds (7), `HTTP_BENCH_BIG_MIB`
 //! the upload and download size (1024).
 
+#[path = "common/installed.rs"]
+mod installed;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -29,7 +33,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 
-const HELLO: &str = env!("CARGO_BIN_EXE_hello-plugin");
+use installed::Installed;
+
 const BARE: &str = env!("CARGO_BIN_EXE_bare-tonic");
 const CHUNK: usize = 64 * 1024;
 /// Every transfer stops here, finished or not.
@@ -40,8 +45,9 @@ struct Server {
     address: String,
 }
 
-async fn start(plugin: bool) -> Server {
-    let mut command = Command::new(if plugin { HELLO } else { BARE });
+/// Starts the plugin from `installed` (its bundle), or the bare server.
+async fn start(plugin: bool, installed: &Installed) -> Server {
+    let mut command = if plugin { installed.command() } else { Command::new(BARE) };
     if plugin {
         command
             .env("MATTERMOST_PLUGIN", "Securely message teams, anywhere.")
@@ -145,8 +151,9 @@ async fn main() {
     let big = env_usize("HTTP_BENCH_BIG_MIB", 1024);
     println!("http bench: echo of {mib} MiB x {rounds} rounds, interleaved; client: tonic, 64 KiB chunks");
 
-    let plugin = start(true).await;
-    let bare = start(false).await;
+    let installed = Installed::new();
+    let plugin = start(true, &installed).await;
+    let bare = start(false, &installed).await;
     let mut clients = [plugin.client().await, bare.client().await];
     for client in &mut clients {
         transfer(client, "POST", "/echo", 4 << 20).await; // warm-up
@@ -161,7 +168,7 @@ async fn main() {
     }
     let (p, b) = (median(rates[0].clone()), median(rates[1].clone()));
     println!("\necho throughput, MiB/s (median of {rounds})     min   median      max");
-    for (name, r) in [("plugin (axum via the SDK bridge)", &rates[0]), ("bare tonic stream handler", &rates[1])] {
+    for (name, r) in [("plugin from its bundle (axum, SDK bridge)", &rates[0]), ("bare tonic stream handler", &rates[1])] {
         let mut r = r.clone();
         r.sort_by(f64::total_cmp);
         println!("{name:<40} {:>8.0} {:>8.0} {:>8.0}", r[0], median(r.clone()), r[r.len() - 1]);
@@ -176,7 +183,7 @@ async fn main() {
         (format!("upload {big} MiB (POST /upload, hashed)"), "POST", "/upload".to_owned(), big << 20),
         (format!("download {big} MiB (GET /download)"), "GET", format!("/download?bytes={}", big << 20), 0),
     ] {
-        let server = start(true).await;
+        let server = start(true, &installed).await;
         let mut client = server.client().await;
         let before = server.peak_rss_mib();
         let (received, took) = transfer(&mut client, method, path.as_str(), send).await;

@@ -1,13 +1,17 @@
 //! hello-plugin: a small Mattermost plugin written with the generated SDK.
 //!
-//! - `OnActivate` registers the `/hello` slash command and logs the server version.
-//! - `OnConfigurationChange` reads the plugin's settings (see `plugin.json`).
+//! - `on_configuration_change` reads the plugin's settings (see `plugin.json`).
+//!   The SDK runs it at activation too, before `on_activate`, so the admin's
+//!   settings are in force from the first post.
+//! - `on_activate` registers the `/hello` slash command and logs the server version.
 //! - `MessageWillBePosted` refuses posts containing the blocked word and
 //!   corrects a misspelling in the others.
-//! - `ExecuteCommand` answers `/hello [name]` and counts hellos in the KV store.
+//! - `ExecuteCommand` answers `/hello [name]` (the caller's username when no
+//!   name is given) and counts hellos in the KV store.
 //! - `ServeHTTP` answers the plugin's HTTP endpoints with an axum router
 //!   (`web.rs`): a streaming echo, JSON, a streaming download, an upload
-//!   hashed as it streams, and server-sent events.
+//!   hashed as it streams, server-sent events, and a per-user note kept in
+//!   the KV store.
 
 use std::process::ExitCode;
 use std::sync::RwLock;
@@ -92,8 +96,17 @@ impl Plugin for Hello {
         if words.next() != Some("/hello") {
             return Err(HookError::new(format!("unknown command: {}", args.command)));
         }
-        let name = words.collect::<Vec<_>>().join(" ");
-        let name = if name.is_empty() { "world".to_owned() } else { name };
+        let words: Vec<&str> = words.collect();
+        if let Some(option) = words.iter().find(|w| w.starts_with('-')) {
+            return Err(HookError::new(format!("unknown option `{option}`: /hello takes a name, as in `/hello Alice`")));
+        }
+        let name = if words.is_empty() {
+            // No name: greet whoever ran the command. A failed lookup fails
+            // the command with the server's own error (id and status kept).
+            format!("@{}", cx.api.get_user(args.user_id.as_str()).await?.username)
+        } else {
+            words.join(" ")
+        };
         let text = match self.count_hello(cx).await {
             Ok(count) => format!("Hello, {name}! (hello number {count})"),
             Err(e) => {
@@ -104,7 +117,9 @@ impl Plugin for Hello {
         Ok(proto::CommandResponse { response_type: "ephemeral".into(), text, ..Default::default() })
     }
 
-    async fn serve_http(&self, _cx: &Context, request: HttpRequest) -> HttpResponse {
+    async fn serve_http(&self, cx: &Context, mut request: HttpRequest) -> HttpResponse {
+        // The routes that store data reach the API through the request.
+        request.extensions_mut().insert(cx.api.clone());
         mattermost_plugin::http::call(self.web.clone(), request).await
     }
 }

@@ -5,15 +5,17 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
-use axum::extract::{Query, Request};
+use axum::extract::{DefaultBodyLimit, Query, Request};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
+use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt as _;
+use mattermost_plugin::prelude::*;
 use mattermost_plugin::proto;
 use sha2::{Digest as _, Sha256};
 
@@ -25,7 +27,14 @@ pub fn router() -> Router {
         .route("/download", get(download))
         .route("/upload", post(upload))
         .route("/events", get(events))
+        // A note is held in memory and sent to the KV store whole; the API's
+        // own request limit (4 MiB) is the one that applies, answered as 413.
+        .route("/note", get(read_note).put(write_note).layer(DefaultBodyLimit::max(NOTE_BODY_LIMIT)))
 }
+
+/// The largest note body the route reads; above the API's 4 MiB request
+/// limit on purpose, so that limit shows through as it is.
+const NOTE_BODY_LIMIT: usize = 16 << 20;
 
 /// Streams the request body back as it arrives, with its content type.
 async fn echo(request: Request) -> Response {
@@ -37,9 +46,9 @@ async fn echo(request: Request) -> Response {
     response
 }
 
-/// Who is asking, as JSON: the user the server vouches for and the plugin
-/// context it attached. Each `X-Tag` request header comes back as an
-/// `X-Tag` response header.
+/// Who is asking, as JSON: the user the server vouches for, the plugin
+/// context it attached, and the path and query the plugin routed on. Each
+/// `X-Tag` request header comes back as an `X-Tag` response header.
 async fn hello(request: Request) -> Response {
     let context = request.extensions().get::<proto::PluginContext>().cloned().unwrap_or_default();
     let user = request.headers().get("Mattermost-User-Id").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -48,6 +57,8 @@ async fn hello(request: Request) -> Response {
         "hello": if user.is_empty() { "anonymous" } else { user },
         "request_id": context.request_id,
         "tags": tags,
+        "path": request.uri().path(),
+        "query": request.uri().query().unwrap_or(""),
     }))
     .into_response();
     for tag in request.headers().get_all("X-Tag") {
@@ -122,4 +133,51 @@ async fn events() -> impl IntoResponse {
         Ok::<_, Infallible>(Event::default().event("tick").data(n.to_string()))
     });
     Sse::new(ticks)
+}
+
+/// The signed-in user, as the server vouches for them: it removes this
+/// header from what clients send and sets it for an authenticated request.
+fn user_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get("Mattermost-User-Id").and_then(|v| v.to_str().ok()).filter(|id| !id.is_empty())
+}
+
+/// The answer to a request from someone not signed in.
+fn sign_in_first() -> Response {
+    (StatusCode::UNAUTHORIZED, "sign in to keep a note").into_response()
+}
+
+/// The KV key of a user's note.
+fn note_key(user: &str) -> String {
+    format!("note:{user}")
+}
+
+/// An API failure as an HTTP answer: a request over the server's size limit
+/// is the client's to fix (413, saying the size and the limit); anything else
+/// is the server's side failing (502).
+fn api_failure(error: &mattermost_plugin::Error) -> Response {
+    let status = match error.kind() {
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    (status, error.to_string()).into_response()
+}
+
+/// Keeps the request body as the caller's note, in the KV store.
+async fn write_note(Extension(api): Extension<PluginApiClient>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(user) = user_id(&headers) else { return sign_in_first() };
+    match api.kv_set(note_key(user), body).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => api_failure(&e),
+    }
+}
+
+/// The caller's note, as it was stored; 404 when there is none.
+async fn read_note(Extension(api): Extension<PluginApiClient>, headers: HeaderMap) -> Response {
+    let Some(user) = user_id(&headers) else { return sign_in_first() };
+    match api.kv_get(note_key(user)).await {
+        // The KV store cannot tell an empty value from a missing key.
+        Ok(note) if note.is_empty() => (StatusCode::NOT_FOUND, "no note yet").into_response(),
+        Ok(note) => note.into_response(),
+        Err(e) => api_failure(&e),
+    }
 }

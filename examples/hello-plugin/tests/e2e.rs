@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ApiCall, FakeApi, PluginProcess, plugin_env, post, shutdown, within};
+use common::{ApiCall, FakeApi, PluginProcess, USER_ID, plugin_env, post, shutdown, within};
 use mattermost_plugin::proto;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -58,7 +58,6 @@ async fn handshake_is_the_first_and_only_stdout_line_and_logs_are_hclog_json() {
     assert_eq!(plugin.handshake[4], "grpc");
     assert!(plugin.address.ip().is_loopback());
     let mut hooks = plugin.hooks().await;
-    within(hooks.on_configuration_change(proto::OnConfigurationChangeRequest::default())).await.unwrap();
     within(hooks.on_activate(proto::OnActivateRequest::default())).await.unwrap();
     // The activation logs at info; wait (bounded) for the line to arrive.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -116,8 +115,32 @@ async fn implemented_lists_exactly_the_hooks_the_plugin_wrote() {
     assert_eq!(hooks, ["ExecuteCommand", "MessageWillBePosted", "OnActivate", "OnConfigurationChange", "ServeHTTP"]);
 }
 
+/// What the real host does at start (CONTRACT.md, start sequence):
+/// `Implemented`, then `OnActivate`, and no `OnConfigurationChange`.
 #[tokio::test]
-async fn activation_and_configuration_call_the_api() {
+async fn activation_alone_puts_the_admins_settings_in_force_before_the_first_post() {
+    let (plugin, api) = hello_with_api().await;
+    api.config.lock().unwrap().insert("BlockedWord".into(), "spoiler".into());
+    let mut hooks = plugin.hooks().await;
+    within(hooks.implemented(proto::ImplementedRequest::default())).await.unwrap();
+    let activated = within(hooks.on_activate(proto::OnActivateRequest::default())).await.unwrap();
+    assert!(activated.into_inner().error.is_none());
+    // The settings were read first, exactly once, before the activation code ran.
+    assert_eq!(
+        api.calls(),
+        [ApiCall::GetPluginConfig, ApiCall::RegisterCommand("hello".into()), ApiCall::GetServerVersion]
+    );
+    let spoiler = within(hooks.message_will_be_posted(post("no spoiler here"))).await.unwrap().into_inner();
+    assert!(spoiler.rejection_reason.contains("spoiler"), "{spoiler:?}");
+    let forbidden = within(hooks.message_will_be_posted(post("this is forbidden"))).await.unwrap().into_inner();
+    assert_eq!(forbidden, proto::MessageWillBePostedResponse::default());
+}
+
+/// A host that does send `OnConfigurationChange` before `OnActivate` (as the
+/// Python SDK's tests assume) breaks nothing: each call reads the settings,
+/// and the last read wins.
+#[tokio::test]
+async fn a_host_that_also_sends_on_configuration_change_first_breaks_nothing() {
     let (plugin, api) = hello_with_api().await;
     api.config.lock().unwrap().insert("BlockedWord".into(), "spoiler".into());
     let mut hooks = plugin.hooks().await;
@@ -127,23 +150,66 @@ async fn activation_and_configuration_call_the_api() {
     assert!(activated.into_inner().error.is_none());
     assert_eq!(
         api.calls(),
-        [ApiCall::GetPluginConfig, ApiCall::RegisterCommand("hello".into()), ApiCall::GetServerVersion]
+        [
+            ApiCall::GetPluginConfig,
+            ApiCall::GetPluginConfig,
+            ApiCall::RegisterCommand("hello".into()),
+            ApiCall::GetServerVersion
+        ]
     );
-    // The configured word replaced the default one.
     let spoiler = within(hooks.message_will_be_posted(post("no spoiler here"))).await.unwrap().into_inner();
     assert!(spoiler.rejection_reason.contains("spoiler"), "{spoiler:?}");
-    let forbidden = within(hooks.message_will_be_posted(post("this is forbidden"))).await.unwrap().into_inner();
-    assert_eq!(forbidden, proto::MessageWillBePostedResponse::default());
 }
 
+/// As in Go's SDK: settings that cannot be read at activation are logged,
+/// and the activation goes on with the defaults.
 #[tokio::test]
-async fn a_failing_api_call_becomes_the_hooks_app_error() {
-    // No PluginAPI at all: the activation's first call fails.
+async fn a_failing_configuration_at_activation_is_logged_and_activation_goes_on() {
+    let (plugin, api) = hello_with_api().await;
+    api.config_fails.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut hooks = plugin.hooks().await;
+    let activated = within(hooks.on_activate(proto::OnActivateRequest::default())).await.unwrap().into_inner();
+    assert!(activated.error.is_none(), "{activated:?}");
+    assert_eq!(
+        api.calls(),
+        [ApiCall::GetPluginConfig, ApiCall::RegisterCommand("hello".into()), ApiCall::GetServerVersion]
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let logged = loop {
+        let lines = plugin.stderr_lines();
+        if let Some(line) = lines.iter().find(|l| l.contains("app.plugin.config.fake_failure")) {
+            break line.clone();
+        }
+        assert!(Instant::now() < deadline, "the failure was not logged: {lines:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let logged: serde_json::Value = serde_json::from_str(&logged).unwrap();
+    assert_eq!(logged["@level"], "error");
+    assert_eq!(logged["hook"], "OnConfigurationChange");
+    assert!(logged["@message"].as_str().unwrap().contains("before OnActivate"), "{logged}");
+    // The defaults are in force.
+    let forbidden = within(hooks.message_will_be_posted(post("this is forbidden"))).await.unwrap().into_inner();
+    assert!(forbidden.rejection_reason.contains("forbidden"));
+}
+
+/// A failing `on_activate` fails the activation, its text where the host
+/// shows it: the host rebuilds the error from `where`, `id`,
+/// `detailed_error` and the status, and drops `message` (CONTRACT.md, hook
+/// errors).
+#[tokio::test]
+async fn a_failing_activation_answers_its_error_readable_by_the_host() {
+    // No PluginAPI at all: the configuration (logged) and the registration fail.
     let plugin = PluginProcess::start(HELLO, plugin_env(None, &[])).await;
     let answer = within(plugin.hooks().await.on_activate(proto::OnActivateRequest::default())).await.unwrap();
     let error = answer.into_inner().error.expect("an app error");
     assert_eq!(error.id, mattermost_plugin::HookError::GENERIC_ID);
-    assert!(error.message.contains("transport") || error.message.contains("connect"), "{error:?}");
+    assert_eq!(error.r#where, "OnActivate");
+    assert_eq!(error.status_code, 500);
+    assert!(
+        error.detailed_error.contains("transport") || error.detailed_error.contains("connect"),
+        "{error:?}"
+    );
+    assert_eq!(error.message, error.detailed_error, "the message is kept too");
 }
 
 #[tokio::test]
@@ -179,8 +245,44 @@ async fn value_hook_answers_the_command_and_counts_in_the_kv_store() {
     assert_eq!(api.kv.lock().unwrap().get("hello_count").map(Vec::as_slice), Some(&b"2"[..]));
     let unknown = within(hooks.execute_command(command("/bye"))).await.unwrap().into_inner();
     let error = unknown.error.expect("an app error for an unknown command");
-    assert!(error.message.contains("unknown command: /bye"), "{error:?}");
-    assert_eq!(error.status_code, 500);
+    assert!(error.detailed_error.contains("unknown command: /bye"), "{error:?}");
+    assert_eq!((error.r#where.as_str(), error.status_code), ("ExecuteCommand", 500));
+}
+
+#[tokio::test]
+async fn a_typo_in_the_command_answers_an_error_the_user_can_read() {
+    let (plugin, _api) = hello_with_api().await;
+    let mut hooks = plugin.hooks().await;
+    let request = proto::ExecuteCommandRequest {
+        args: Some(proto::CommandArgs { command: "/hello --shout".into(), user_id: USER_ID.into(), ..Default::default() }),
+        ..Default::default()
+    };
+    let answer = within(hooks.execute_command(request)).await.unwrap().into_inner();
+    let error = answer.error.expect("an app error");
+    assert_eq!(error.id, mattermost_plugin::HookError::GENERIC_ID);
+    assert_eq!(error.r#where, "ExecuteCommand");
+    assert!(error.detailed_error.starts_with("unknown option `--shout`"), "{error:?}");
+}
+
+#[tokio::test]
+async fn hello_without_a_name_greets_the_caller_and_an_unknown_caller_keeps_the_servers_error() {
+    let (plugin, api) = hello_with_api().await;
+    let mut hooks = plugin.hooks().await;
+    let command = |user: &str| proto::ExecuteCommandRequest {
+        args: Some(proto::CommandArgs { command: "/hello".into(), user_id: user.into(), ..Default::default() }),
+        ..Default::default()
+    };
+    let answer = within(hooks.execute_command(command(USER_ID))).await.unwrap().into_inner();
+    assert_eq!(answer.response.expect("a response").text, "Hello, @alice! (hello number 1)");
+    // The fake answers an unknown id as the server does: a NotFound status
+    // whose message is "<id>: <message>".
+    let answer = within(hooks.execute_command(command("nobody"))).await.unwrap().into_inner();
+    let error = answer.error.expect("the server's error");
+    assert_eq!(error.id, "app.user.missing_account.const");
+    assert_eq!(error.status_code, 404);
+    assert_eq!(error.r#where, "ExecuteCommand");
+    assert_eq!(error.detailed_error, "no user nobody");
+    assert_eq!(api.calls().iter().filter(|c| matches!(c, ApiCall::GetUser(_))).count(), 2);
 }
 
 #[tokio::test]
@@ -221,6 +323,8 @@ async fn a_panicking_hook_answers_internal_and_the_next_call_succeeds() {
     let error = answer.error.expect("the panic as an app error");
     assert_eq!(error.id, "plugin.hook.panic");
     assert!(error.message.contains("command handler panicked"));
+    assert_eq!(error.detailed_error, error.message, "readable where the host shows it");
+    assert_eq!(error.r#where, "ExecuteCommand");
     let logged = plugin.stderr_lines();
     assert!(logged.iter().any(|l| l.contains("\"@level\":\"error\"") && l.contains("asked to panic")), "{logged:?}");
 }

@@ -1,12 +1,14 @@
 //! ServeHTTP end to end: requests streamed to the example plugin's axum
 //! router through the plugin process, over real sockets, as the server
-//! sends them.
+//! sends them (CONTRACT.md, ServeHTTP stream): `url` is the URL the server
+//! rewrote (no `/plugins/{id}`, no `access_token`), `request_uri` the raw
+//! request-target, and the first body piece travels inside `init`.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{PluginProcess, plugin_env, within};
+use common::{FakeApi, PluginProcess, plugin_env, within};
 use mattermost_plugin::proto;
 use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
 use sha2::{Digest as _, Sha256};
@@ -21,6 +23,12 @@ const CHUNK: usize = 64 * 1024;
 /// Bounds the big transfers, which take a few seconds in a debug build.
 const BIG_LIMIT: Duration = Duration::from_secs(120);
 
+/// The id in `plugin.json`: the server's routes for the plugin are `/plugins/{id}/…`.
+const PLUGIN_ID: &str = "com.example.hello-rust";
+
+/// An init as the server makes it for a browser's request of
+/// `/plugins/{PLUGIN_ID}{path}` with no `access_token`: `path` is then both
+/// the rewritten `url` and the tail of the raw `request_uri`.
 fn init(method: &str, path: &str, headers: &[(&str, &[&str])], content_length: i64) -> proto::ServeHttpRequestInit {
     proto::ServeHttpRequestInit {
         plugin_context: Some(proto::PluginContext { request_id: "req-1".into(), ..Default::default() }),
@@ -35,9 +43,21 @@ fn init(method: &str, path: &str, headers: &[(&str, &[&str])], content_length: i
             .collect(),
         host: "localhost:8065".into(),
         remote_addr: "127.0.0.1:50000".into(),
-        request_uri: path.into(),
+        request_uri: format!("/plugins/{PLUGIN_ID}{path}"),
         content_length,
     }
+}
+
+/// The messages the server sends for `body`: read in 64 KiB pieces, the
+/// first inside the init message, `body_complete` on the last.
+fn as_the_server_sends(init: proto::ServeHttpRequestInit, body: &[u8]) -> Vec<proto::ServeHttpRequest> {
+    let mut pieces = body.chunks(CHUNK);
+    let first = pieces.next().unwrap_or_default();
+    let rest: Vec<&[u8]> = pieces.collect();
+    let mut messages = vec![message(Some(init), first, rest.is_empty())];
+    let count = rest.len();
+    messages.extend(rest.into_iter().enumerate().map(|(i, piece)| message(None, piece, i + 1 == count)));
+    messages
 }
 
 fn message(init: Option<proto::ServeHttpRequestInit>, chunk: &[u8], complete: bool) -> proto::ServeHttpRequest {
@@ -103,24 +123,23 @@ async fn exchange(client: &mut PluginHooksClient<Channel>, messages: Vec<proto::
 /// read, as the server does; returns the answer and the body's SHA-256.
 async fn stream_body(client: &mut PluginHooksClient<Channel>, path: &str, total: usize) -> (Answer, Vec<u8>) {
     let (tx, rx) = mpsc::channel(4);
-    tx.send(message(Some(init("POST", path, &[], -1)), &[], false)).await.unwrap();
+    let init = init("POST", path, &[], -1);
     let sender = tokio::spawn(async move {
         let mut hasher = Sha256::new();
         let mut sent = 0;
         let mut block = vec![0u8; CHUNK];
-        while sent < total {
+        let mut init = Some(init);
+        while sent < total || init.is_some() {
             let n = CHUNK.min(total - sent);
             for (i, b) in block[..n].iter_mut().enumerate() {
                 *b = ((sent + i) % 251) as u8;
             }
             hasher.update(&block[..n]);
             sent += n;
-            if tx.send(message(None, &block[..n], sent == total)).await.is_err() {
+            // The first piece rides in the init message, as the server sends it.
+            if tx.send(message(init.take(), &block[..n], sent == total)).await.is_err() {
                 break;
             }
-        }
-        if total == 0 {
-            let _ = tx.send(message(None, &[], true)).await;
         }
         hasher.finalize().to_vec()
     });
@@ -149,9 +168,8 @@ async fn echo_of_exactly_64_kib_and_of_64_kib_plus_one() {
     let (_plugin, mut client) = plugin(&[]).await;
     for size in [CHUNK, CHUNK + 1] {
         let body: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
-        let mut messages = vec![message(Some(init("POST", "/echo", &[("Content-Type", &["application/x-test"])], size as i64)), &[], false)];
-        messages.extend(body.chunks(CHUNK).enumerate().map(|(i, c)| message(None, c, (i + 1) * CHUNK >= size)));
-        let answer = within(exchange(&mut client, messages)).await.unwrap();
+        let init = init("POST", "/echo", &[("Content-Type", &["application/x-test"])], size as i64);
+        let answer = within(exchange(&mut client, as_the_server_sends(init, &body))).await.unwrap();
         assert_eq!(answer.status, 200);
         assert_eq!(answer.body, body, "size {size}");
         assert!(answer.complete);
@@ -256,10 +274,7 @@ async fn fifty_concurrent_streams() {
             let mut client = client.clone();
             tokio::spawn(async move {
                 let body: Vec<u8> = (0..(200_000 + n)).map(|i| ((i * 7 + n) % 256) as u8).collect();
-                let mut messages = vec![message(Some(init("POST", "/echo", &[], body.len() as i64)), &[], false)];
-                let pieces: Vec<&[u8]> = body.chunks(CHUNK).collect();
-                let count = pieces.len();
-                messages.extend(pieces.into_iter().enumerate().map(|(i, c)| message(None, c, i + 1 == count)));
+                let messages = as_the_server_sends(init("POST", "/echo", &[], body.len() as i64), &body);
                 let answer = exchange(&mut client, messages).await.expect("answer");
                 assert_eq!(answer.body, body, "stream {n}");
             })
@@ -338,4 +353,70 @@ async fn a_bad_status_becomes_500_and_a_panicking_handler_answers_500() {
     // Still serving.
     let answer = within(exchange(&mut client, vec![message(Some(init("GET", "/writer", &[], 0)), &[], true)])).await;
     assert_eq!(answer.unwrap().status, 201);
+}
+
+#[tokio::test]
+async fn the_plugin_routes_on_the_url_the_server_rewrote_not_on_the_raw_target() {
+    let (_plugin, mut client) = plugin(&[]).await;
+    // The browser asked for /plugins/{id}/hello?b=2&access_token=secret&a=1;
+    // the server took off the prefix and the token and re-encoded the query.
+    let request = proto::ServeHttpRequestInit {
+        url: "/hello?a=1&b=2".into(),
+        request_uri: format!("/plugins/{PLUGIN_ID}/hello?b=2&access_token=secret&a=1"),
+        ..init("GET", "/hello", &[], 0)
+    };
+    let answer = within(exchange(&mut client, vec![message(Some(request), &[], true)])).await.unwrap();
+    assert_eq!(answer.status, 200, "{:?}", String::from_utf8_lossy(&answer.body));
+    let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(json["path"], "/hello");
+    assert_eq!(json["query"], "a=1&b=2");
+}
+
+#[tokio::test]
+async fn a_body_that_fits_in_the_init_message_is_the_whole_body() {
+    let (_plugin, mut client) = plugin(&[]).await;
+    let answer = within(exchange(&mut client, as_the_server_sends(init("POST", "/echo", &[], 5), b"hello"))).await;
+    let answer = answer.unwrap();
+    assert_eq!((answer.status, answer.body.as_slice()), (200, &b"hello"[..]));
+}
+
+/// The per-user note goes to the KV store through the API; a note over the
+/// server's 4 MiB request limit is refused by the SDK before it is sent, and
+/// the route answers 413 with the sizes.
+#[tokio::test]
+async fn notes_are_kept_per_user_and_one_over_the_api_limit_is_refused_with_413() {
+    let api = FakeApi::default();
+    let address = api.serve().await;
+    let plugin = PluginProcess::start(HELLO, plugin_env(Some(address), &[])).await;
+    let mut client = plugin.hooks().await;
+    let alice: &[(&str, &[&str])] = &[("Mattermost-User-Id", &["alice-id"])];
+    let note = vec![b'n'; 1024];
+    let put = within(exchange(&mut client, as_the_server_sends(init("PUT", "/note", alice, 1024), &note))).await;
+    assert_eq!(put.unwrap().status, 204);
+    let get = within(exchange(&mut client, vec![message(Some(init("GET", "/note", alice, 0)), &[], true)])).await;
+    let get = get.unwrap();
+    assert_eq!((get.status, &get.body), (200, &note));
+    assert_eq!(api.kv.lock().unwrap().get("note:alice-id"), Some(&note));
+
+    let anonymous = within(exchange(&mut client, vec![message(Some(init("GET", "/note", &[], 0)), &[], true)])).await;
+    assert_eq!(anonymous.unwrap().status, 401);
+
+    let big = vec![b'b'; 5 << 20];
+    let refused = tokio::time::timeout(
+        BIG_LIMIT,
+        exchange(&mut client, as_the_server_sends(init("PUT", "/note", alice, big.len() as i64), &big)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let text = String::from_utf8_lossy(&refused.body);
+    assert_eq!(refused.status, 413, "{text}");
+    // "the request is N bytes, over the server's limit of 4194304 bytes …"
+    let size: usize = text.split("the request is ").nth(1).and_then(|t| t.split(' ').next()).unwrap().parse().unwrap();
+    assert!(size > big.len() && size < big.len() + 64, "{text}");
+    assert!(text.contains("limit of 4194304 bytes"), "{text}");
+    assert!(
+        !api.calls().iter().any(|c| matches!(c, common::ApiCall::KvSet(_, v) if v.len() > 1024)),
+        "the big note reached the server"
+    );
 }

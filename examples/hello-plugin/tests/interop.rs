@@ -1,14 +1,25 @@
-//! Interoperability with peers we did not write: hashicorp go-plugin's own
-//! host (Go), and Python grpcio. Both drive the example plugin binary.
+//! Interoperability with peers we did not write: a host built on hashicorp
+//! go-plugin and grpc-go that plays the real Mattermost gRPC plugin host
+//! (tests/interop/go-host, every rule it plays cited from CONTRACT.md), and
+//! Python grpcio.
+//!
+//! The Go host installs the plugin from the bundle `mmplugin-gen bundle`
+//! writes (the same library code, [`mmplugin_gen::bundle::write`]) and starts
+//! it as the server does: through the interpreter path the host looks for,
+//! from the plugin folder.
 //!
 //! Their toolchains come from Debian and PyPI (`scripts/test-all` installs
 //! them). Without them these tests say SKIPPED loudly and pass, unless
 //! `MMPLUGIN_REQUIRE_INTEROP=1` (set by `scripts/test-all`) makes a missing
 //! toolchain a failure.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use mmplugin_gen::bundle::{self, Bundle, Platform};
+
 const HELLO: &str = env!("CARGO_BIN_EXE_hello-plugin");
+const MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plugin.json");
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 fn required() -> bool {
@@ -19,11 +30,28 @@ fn show(output: &Output) -> String {
     format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-/// Runs the go-plugin host against the example plugin.
-fn go_host(envs: &[(&str, &str)]) {
+/// The example's bundle for this machine, written into `dir`.
+fn bundle_for_this_machine(dir: &Path) -> PathBuf {
+    let platform = Platform::host().expect("the interop host runs on a platform the server supports");
+    let written = bundle::write(&Bundle {
+        manifest: MANIFEST.into(),
+        executables: vec![(platform, HELLO.into())],
+        out: dir.to_owned(),
+    })
+    .expect("the example bundles");
+    for note in &written.notes {
+        println!("bundle: {note}");
+    }
+    written.path
+}
+
+/// Runs the Go host on `bundle` with `flags`; `None` when its toolchain is
+/// missing (and that is allowed).
+fn go_host(flags: &[&str], envs: &[(&str, &str)], bundle: &Path) -> Option<Output> {
     let output = Command::new("bash")
         .arg(format!("{REPO}/tests/interop/go-host/run.sh"))
-        .arg(HELLO)
+        .args(flags)
+        .arg(bundle)
         .envs(envs.iter().copied())
         .output()
         .expect("run tests/interop/go-host/run.sh");
@@ -31,23 +59,96 @@ fn go_host(envs: &[(&str, &str)]) {
     if output.status.code() == Some(2) && text.contains("missing prerequisites") {
         assert!(!required(), "the Go interop toolchain is missing and MMPLUGIN_REQUIRE_INTEROP=1:\n{text}");
         eprintln!("SKIPPED: go-plugin interop: Go toolchain or go-plugin packages missing (see scripts/test-all)\n{text}");
-        return;
+        return None;
     }
     println!("{text}");
+    Some(output)
+}
+
+/// Asserts a passing run and returns its stdout.
+fn passed(output: &Output) -> String {
+    let text = show(output);
     assert!(output.status.success(), "the go-plugin host reported failures:\n{text}");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(!stdout.contains("FAIL"), "{text}");
-    assert!(stdout.contains("ok: graceful stop"), "{text}");
+    stdout
 }
 
 #[test]
-fn go_plugin_host_launches_calls_and_stops_the_plugin() {
-    go_host(&[("GO_HOST_CALLS", "400")]);
+fn the_real_host_runs_the_bundle_from_activation_to_a_graceful_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_for_this_machine(dir.path());
+    let Some(output) = go_host(&[], &[("GO_HOST_CALLS", "400")], &bundle) else { return };
+    let stdout = passed(&output);
+    for expected in [
+        // The bundle starts through the interpreter path, from the plugin folder.
+        "ok: started from the bundle: interpreter venv/bin/python",
+        // Implemented twice, then OnActivate, never OnConfigurationChange;
+        // the settings were loaded before the activation code ran.
+        "never OnConfigurationChange",
+        "API calls in order: [GetPluginConfig RegisterCommand GetServerVersion]",
+        // The admin's word is in force at the first post.
+        "rejected: \"Posts containing \\\"bananas\\\" are not allowed.\"",
+        // The typo's text reaches what the server shows.
+        "fails as the server shows it: ExecuteCommand: plugin.hook.error, unknown option `--shout`",
+        // An API error keeps its id and status through the hook.
+        "app.user.missing_account.const",
+        // Routing on the rewritten URL, and 64 MiB through the bridge.
+        "path \"/hello\", query \"a=1&b=2\"",
+        "ServeHTTP POST /plugins/com.example.hello-rust/echo of 64 MiB",
+        // The 4 MiB limit, refused with the sizes.
+        "413 \"the request is",
+        "ok: stop: Kill",
+    ] {
+        assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
+    }
 }
 
 #[test]
-fn go_plugin_host_with_auto_mtls() {
-    go_host(&[("GO_HOST_AUTOMTLS", "1"), ("GO_HOST_CALLS", "100")]);
+fn the_real_host_with_go_plugins_automatic_mtls() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_for_this_machine(dir.path());
+    let Some(output) = go_host(&[], &[("GO_HOST_AUTOMTLS", "1"), ("GO_HOST_CALLS", "100")], &bundle) else { return };
+    let stdout = passed(&output);
+    assert!(stdout.contains("auto-mTLS ON"), "{stdout}");
+}
+
+#[test]
+fn a_failing_activation_reaches_the_host_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_for_this_machine(dir.path());
+    let Some(output) = go_host(&["-fail-register"], &[], &bundle) else { return };
+    let stdout = passed(&output);
+    // "OnActivate: <the API's id>, <its text>": where, id, detailed_error.
+    assert!(
+        stdout.contains("activation refused as the server shows it: OnActivate: app.command.duplicate.app_error, "),
+        "{stdout}"
+    );
+}
+
+/// A manifest without `server.runtime: "python"` is a Go net/rpc plugin to
+/// the server (CONTRACT.md, which plugins the server starts over gRPC): the
+/// host refuses our gRPC handshake, exit code 3 with its reason.
+#[test]
+fn a_go_style_bundle_is_refused_with_the_hosts_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_for_this_machine(dir.path());
+    // Unpack, drop the runtime, pack again: what a Go-style manifest gives.
+    let unpacked = dir.path().join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let tar = |args: &[&str]| assert!(Command::new("tar").args(args).status().unwrap().success(), "tar {args:?}");
+    tar(&["-xzf", bundle.to_str().unwrap(), "-C", unpacked.to_str().unwrap()]);
+    let manifest_path = unpacked.join("com.example.hello-rust/plugin.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["server"].as_object_mut().unwrap().remove("runtime");
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let go_style = dir.path().join("go-style.tar.gz");
+    tar(&["-czf", go_style.to_str().unwrap(), "-C", unpacked.to_str().unwrap(), "com.example.hello-rust"]);
+
+    let Some(output) = go_host(&[], &[], &go_style) else { return };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{}", show(&output));
+    assert!(stdout.contains("refused: ") && stdout.contains("Unsupported plugin protocol \"grpc\""), "{stdout}");
 }
 
 #[test]

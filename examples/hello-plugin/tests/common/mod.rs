@@ -136,17 +136,26 @@ pub enum ApiCall {
     GetPluginConfig,
     RegisterCommand(String),
     GetServerVersion,
+    GetUser(String),
     KvGet(String),
     KvSet(String, Vec<u8>),
 }
 
-/// A fake `PluginAPI`: plugin settings, a KV store, and a record of calls.
+/// A fake `PluginAPI`: plugin settings, a KV store, one user, and a record
+/// of calls. It answers errors in both of the real server's forms
+/// (CONTRACT.md, shapes): `GetPluginConfig` and `GetUser` as a gRPC status
+/// `"<id>: <message>"`, the KV store in the response's `error` field.
 #[derive(Default, Clone)]
 pub struct FakeApi {
     pub calls: Arc<Mutex<Vec<ApiCall>>>,
     pub kv: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     pub config: Arc<Mutex<HashMap<String, String>>>,
+    /// `GetPluginConfig` fails (status form).
+    pub config_fails: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// The one user the fake knows: id `u1`, username `alice`.
+pub const USER_ID: &str = "u1";
 
 impl FakeApi {
     fn record(&self, call: ApiCall) {
@@ -178,6 +187,9 @@ impl PluginApi for FakeApi {
         _request: Request<proto::GetPluginConfigRequest>,
     ) -> Result<Response<proto::GetPluginConfigResponse>, Status> {
         self.record(ApiCall::GetPluginConfig);
+        if self.config_fails.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Status::internal("app.plugin.config.fake_failure: the configuration store is down"));
+        }
         let fields = self
             .config
             .lock()
@@ -208,6 +220,16 @@ impl PluginApi for FakeApi {
     ) -> Result<Response<proto::GetServerVersionResponse>, Status> {
         self.record(ApiCall::GetServerVersion);
         Ok(Response::new(proto::GetServerVersionResponse { error: None, version: "10.5.0".into() }))
+    }
+
+    async fn get_user(&self, request: Request<proto::GetUserRequest>) -> Result<Response<proto::GetUserResponse>, Status> {
+        let id = request.into_inner().user_id;
+        self.record(ApiCall::GetUser(id.clone()));
+        if id != USER_ID {
+            return Err(Status::not_found(format!("app.user.missing_account.const: no user {id}")));
+        }
+        let user = proto::User { id, username: "alice".into(), ..Default::default() };
+        Ok(Response::new(proto::GetUserResponse { error: None, user: Some(user) }))
     }
 
     async fn kv_get(&self, request: Request<proto::KvGetRequest>) -> Result<Response<proto::KvGetResponse>, Status> {
