@@ -102,6 +102,18 @@ fn the_real_host_runs_the_bundle_from_activation_to_a_graceful_stop() {
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }
+    // grpc-go's own refusal of a request over its limit, as the host's API
+    // server sends it, is what the SDK reads as `Error::TooLarge`.
+    let refusal = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ok: grpc-go refuses a 5 MiB API request: code=ResourceExhausted message="))
+        .expect("the host's self-check of the API limit");
+    let message: String = serde_json::from_str(refusal).expect("a quoted message");
+    let error = mattermost_plugin::Error::from_status(tonic::Status::resource_exhausted(message));
+    assert!(
+        matches!(error, mattermost_plugin::Error::TooLarge { size: 5_242_880, limit: 4_194_304 }),
+        "{error:?}"
+    );
 }
 
 #[test]

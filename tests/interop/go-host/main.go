@@ -1453,6 +1453,9 @@ func run(o *options) int {
 	go apiServer.Serve(lis)
 	defer apiServer.Stop()
 	apiTarget := lis.Addr().String()
+	if !o.benchOnly {
+		apiLimitSelfCheck(rep)
+	}
 
 	// 2. The command, as python_supervisor.go builds it.
 	exe := m.executable()
@@ -2066,4 +2069,40 @@ func latency(rep *report, o *options, h *hooks) {
 func benchRun(rep *report, o *options, m *manifest, h *hooks) {
 	latency(rep, o, h)
 	echo(rep, m, h, true)
+}
+
+// apiLimitSelfCheck sends a 5 MiB request to a grpc-go server with the
+// default options, as the fake PluginAPI and the real one run (a separate
+// server, so the fake's record of calls stays the plugin's), and prints the
+// status grpc-go answers with: the SDK reads its refusal for size from
+// exactly this text (CONTRACT.md "Message sizes"), and the interop test
+// checks it against the SDK.
+func apiLimitSelfCheck(rep *report) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		rep.fail("API limit self-check: listen: %v", err)
+		return
+	}
+	// The handler reads the request: grpc-go checks the size as it receives.
+	server := grpc.NewServer(grpc.UnknownServiceHandler(func(_ interface{}, stream grpc.ServerStream) error {
+		return stream.RecvMsg(&rawFrame{})
+	}))
+	go server.Serve(lis)
+	defer server.Stop()
+	conn, err := grpc.Dial(lis.Addr().String(), grpc.WithInsecure(), grpc.WithBlock(), grpc.WithTimeout(5*time.Second))
+	if err != nil {
+		rep.fail("API limit self-check: dial: %v", err)
+		return
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	big := &rawFrame{data: make([]byte, 5<<20)}
+	err = conn.Invoke(ctx, "/"+apiService+"/KVSet", big, &rawFrame{})
+	st, _ := status.FromError(err)
+	if err == nil || st.Code() != codes.ResourceExhausted {
+		rep.fail("API limit self-check: a 5 MiB request got %v, want ResourceExhausted from grpc-go's default limit", err)
+		return
+	}
+	rep.ok("grpc-go refuses a 5 MiB API request: code=%s message=%q", st.Code(), st.Message())
 }
