@@ -88,11 +88,13 @@ impl Server {
     }
 }
 
+/// An init as the server sends it for `/plugins/com.example.hello-rust{path}`:
+/// `url` rewritten, `request_uri` raw (CONTRACT.md, ServeHTTP stream).
 fn init(method: &str, path: &str) -> proto::ServeHttpRequestInit {
     proto::ServeHttpRequestInit {
         method: method.into(),
         url: path.into(),
-        request_uri: path.into(),
+        request_uri: format!("/plugins/com.example.hello-rust{path}"),
         proto: "HTTP/1.1".into(),
         proto_major: 1,
         proto_minor: 1,
