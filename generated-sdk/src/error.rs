@@ -33,8 +33,7 @@ pub enum Error {
     /// before sending (see [`crate::api::MAX_REQUEST_SIZE`]), or by the
     /// server (grpc-go's `received message larger than max`).
     #[error(
-        "the request is {size} bytes, over the server's limit of {limit} bytes \
-         (the plugin API takes requests of up to 4 MiB: send large data in pieces)"
+        "the request is {size} bytes, over the server's limit of {limit} bytes: send large data in smaller pieces"
     )]
     TooLarge {
         /// The request's encoded size, in bytes.
