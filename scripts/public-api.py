@@ -138,6 +138,25 @@ class Lister:
         self.root = root_crate
         self.lines = set()
         self.seen = set()
+        # Impls written in one crate for a type of another (the SDK's
+        # `impl From<proto::AppError> for AppError`, AppError being the
+        # runtime's): by the type's (crate, path).
+        self.foreign_impls = {}
+        for name, data in crates.items():
+            for it in data["index"].values():
+                imp = it["inner"].get("impl") if isinstance(it["inner"], dict) else None
+                target = imp and imp["for"].get("resolved_path") if imp else None
+                if not target:
+                    continue
+                summary = data["paths"].get(str(target["id"]))
+                if summary is None or summary["crate_id"] == 0:
+                    continue
+                ext = data["external_crates"].get(str(summary["crate_id"]), {}).get("name")
+                self.foreign_impls.setdefault((ext, tuple(summary["path"])), []).append((name, it))
+
+    def own_path(self, crate, item):
+        summary = self.crates[crate]["paths"].get(str(item["id"]))
+        return (crate, tuple(summary["path"])) if summary else None
 
     def item(self, crate, id):
         return self.crates[crate]["index"].get(str(id))
@@ -216,6 +235,7 @@ class Lister:
                 if field is not None and field.get("visibility") == "public":
                     self.lines.add(f"field {here}::{field['name']}: {ty(field['inner']['struct_field'])}")
             self.impls(crate, inner.get("impls", []), here)
+            self.foreign(crate, it, here)
         elif kind == "enum":
             self.lines.add(f"enum {here}{generics(inner['generics'])}")
             for v in inner["variants"]:
@@ -236,6 +256,7 @@ class Lister:
                 else:
                     self.lines.add(f"variant {here}::{var['name']}")
             self.impls(crate, inner.get("impls", []), here)
+            self.foreign(crate, it, here)
         elif kind == "function":
             self.lines.add(f"{function(here, inner)}")
         elif kind == "trait":
@@ -265,6 +286,10 @@ class Lister:
         elif k == "assoc_type":
             self.lines.add(f"type {owner}::{mi['name']}")
 
+    def foreign(self, crate, item, owner):
+        for impl_crate, imp in self.foreign_impls.get(self.own_path(crate, item), []):
+            self.impls(impl_crate, [imp["id"]], owner)
+
     def impls(self, crate, impls, owner):
         for i in impls:
             _, imp = self.resolve(crate, i)
@@ -272,6 +297,10 @@ class Lister:
                 continue
             inner = imp["inner"]["impl"]
             if inner.get("is_synthetic") or inner.get("blanket_impl"):
+                continue
+            # rustdoc also lists, under a type, impls for other types that
+            # name it (`impl Service<Empty> for Controller`): not its own.
+            if ty(inner["for"]).split("<")[0] != owner.split("::")[-1]:
                 continue
             trait = inner.get("trait")
             if trait:

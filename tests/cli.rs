@@ -63,12 +63,12 @@ fn check_lists_a_stale_tree_and_writes_nothing() {
 
     fs::write(out.join("src/hooks.rs"), "// edited by hand\n").unwrap();
     fs::write(out.join("src/stray.rs"), "// not generated\n").unwrap();
-    fs::remove_file(out.join("src/json.rs")).unwrap();
+    fs::remove_file(out.join("src/error.rs")).unwrap();
     let stale_tree = snapshot(&out);
     let stale = run(&["--out", out_arg, "--check"]);
     assert_eq!(stale.status.code(), Some(1));
     let listed = text(&stale.stdout);
-    for line in ["added:    src/json.rs", "modified: src/hooks.rs", "removed:  src/stray.rs", "3 files would change"] {
+    for line in ["added:    src/error.rs", "modified: src/hooks.rs", "removed:  src/stray.rs", "3 files would change"] {
         assert!(listed.contains(line), "missing {line:?} in:\n{listed}");
     }
     assert_eq!(snapshot(&out), stale_tree, "--check wrote something");

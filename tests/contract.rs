@@ -1,5 +1,5 @@
 //! The classification of the real contract agrees with the facts in
-//! CONTRACT.md (counted there independently of this generator).
+//! `../shared/CONTRACT.md` (counted there independently of this generator).
 
 use mmplugin_gen::{classify::classify, load::ProtoSources, model::HookKind};
 

@@ -21,8 +21,7 @@ pub mod error;
 pub mod hooks;
 
 pub mod http;
-
-pub mod json;
+pub use mmplugin_runtime::json;
 
 pub mod plugin;
 

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use crate::proto;
 use crate::runtime::{
     Context, HookServer, Failure, HookResult, app_error, app_error_or, rejection,
-    required,
+    required_argument,
 };
 use crate::HookName;
 
@@ -1024,7 +1024,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 move |plugin, cx| async move { plugin.on_activate(&cx).await },
             )
             .await;
-        let error = app_error(HookName::OnActivate, outcome)?;
+        let error = app_error(HookName::OnActivate.as_str(), outcome)?;
         Ok(Response::new(proto::OnActivateResponse { error }))
     }
 
@@ -1039,7 +1039,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 move |plugin, cx| async move { plugin.on_deactivate(&cx).await },
             )
             .await;
-        let error = app_error(HookName::OnDeactivate, outcome)?;
+        let error = app_error(HookName::OnDeactivate.as_str(), outcome)?;
         Ok(
             Response::new(proto::OnDeactivateResponse {
                 error,
@@ -1060,7 +1060,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let error = app_error(HookName::OnConfigurationChange, outcome)?;
+        let error = app_error(HookName::OnConfigurationChange.as_str(), outcome)?;
         Ok(
             Response::new(proto::OnConfigurationChangeResponse {
                 error,
@@ -1074,14 +1074,14 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::OnInstallResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let event = required(request.event, "event")?;
+        let event = required_argument(request.event, "event")?;
         let outcome = self
             .call(
                 HookName::OnInstall,
                 move |plugin, cx| async move { plugin.on_install(&cx, &pc, event).await },
             )
             .await;
-        let error = app_error(HookName::OnInstall, outcome)?;
+        let error = app_error(HookName::OnInstall.as_str(), outcome)?;
         Ok(Response::new(proto::OnInstallResponse { error }))
     }
 
@@ -1120,7 +1120,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let (error, value) = app_error_or(HookName::RunDataRetention, outcome)?;
+        let (error, value) = app_error_or(HookName::RunDataRetention.as_str(), outcome)?;
         let deleted_count = value;
         Ok(
             Response::new(proto::RunDataRetentionResponse {
@@ -1156,7 +1156,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         request: Request<proto::ConfigurationWillBeSavedRequest>,
     ) -> Result<Response<proto::ConfigurationWillBeSavedResponse>, Status> {
         let request = request.into_inner();
-        let new_config = required(request.new_config, "new_config")?;
+        let new_config = required_argument(request.new_config, "new_config")?;
         let outcome = self
             .call(
                 HookName::ConfigurationWillBeSaved,
@@ -1165,7 +1165,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let (error, value) = app_error_or(HookName::ConfigurationWillBeSaved, outcome)?;
+        let (error, value) = app_error_or(
+            HookName::ConfigurationWillBeSaved.as_str(),
+            outcome,
+        )?;
         let modified_config = value;
         Ok(
             Response::new(proto::ConfigurationWillBeSavedResponse {
@@ -1181,7 +1184,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::MessageWillBePostedResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let post = required(request.post, "post")?;
+        let post = required_argument(request.post, "post")?;
         let outcome = self
             .call(
                 HookName::MessageWillBePosted,
@@ -1200,8 +1203,8 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::MessageWillBeUpdatedResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let new_post = required(request.new_post, "new_post")?;
-        let old_post = required(request.old_post, "old_post")?;
+        let new_post = required_argument(request.new_post, "new_post")?;
+        let old_post = required_argument(request.old_post, "old_post")?;
         let outcome = self
             .call(
                 HookName::MessageWillBeUpdated,
@@ -1220,7 +1223,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::MessageHasBeenPostedResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let post = required(request.post, "post")?;
+        let post = required_argument(request.post, "post")?;
         let outcome = self
             .call(
                 HookName::MessageHasBeenPosted,
@@ -1242,8 +1245,8 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::MessageHasBeenUpdatedResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let new_post = required(request.new_post, "new_post")?;
-        let old_post = required(request.old_post, "old_post")?;
+        let new_post = required_argument(request.new_post, "new_post")?;
+        let old_post = required_argument(request.old_post, "old_post")?;
         let outcome = self
             .call(
                 HookName::MessageHasBeenUpdated,
@@ -1288,7 +1291,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::MessageHasBeenDeletedResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let post = required(request.post, "post")?;
+        let post = required_argument(request.post, "post")?;
         let outcome = self
             .call(
                 HookName::MessageHasBeenDeleted,
@@ -1310,7 +1313,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::FileWillBeUploadedResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let file_info = required(request.file_info, "file_info")?;
+        let file_info = required_argument(request.file_info, "file_info")?;
         let file_content = request.file_content;
         let outcome = self
             .call(
@@ -1330,7 +1333,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::ReactionHasBeenAddedResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let reaction = required(request.reaction, "reaction")?;
+        let reaction = required_argument(request.reaction, "reaction")?;
         let outcome = self
             .call(
                 HookName::ReactionHasBeenAdded,
@@ -1352,7 +1355,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::ReactionHasBeenRemovedResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let reaction = required(request.reaction, "reaction")?;
+        let reaction = required_argument(request.reaction, "reaction")?;
         let outcome = self
             .call(
                 HookName::ReactionHasBeenRemoved,
@@ -1373,7 +1376,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         request: Request<proto::NotificationWillBePushedRequest>,
     ) -> Result<Response<proto::NotificationWillBePushedResponse>, Status> {
         let request = request.into_inner();
-        let push_notification = required(
+        let push_notification = required_argument(
             request.push_notification,
             "push_notification",
         )?;
@@ -1397,7 +1400,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         request: Request<proto::EmailNotificationWillBeSentRequest>,
     ) -> Result<Response<proto::EmailNotificationWillBeSentResponse>, Status> {
         let request = request.into_inner();
-        let email_notification = required(
+        let email_notification = required_argument(
             request.email_notification,
             "email_notification",
         )?;
@@ -1441,7 +1444,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::UserHasBeenCreatedResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let user = required(request.user, "user")?;
+        let user = required_argument(request.user, "user")?;
         let outcome = self
             .call(
                 HookName::UserHasBeenCreated,
@@ -1463,7 +1466,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::UserWillLogInResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let user = required(request.user, "user")?;
+        let user = required_argument(request.user, "user")?;
         let outcome = self
             .call(
                 HookName::UserWillLogIn,
@@ -1482,7 +1485,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::UserHasLoggedInResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let user = required(request.user, "user")?;
+        let user = required_argument(request.user, "user")?;
         let outcome = self
             .call(
                 HookName::UserHasLoggedIn,
@@ -1501,7 +1504,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::UserHasBeenDeactivatedResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let user = required(request.user, "user")?;
+        let user = required_argument(request.user, "user")?;
         let outcome = self
             .call(
                 HookName::UserHasBeenDeactivated,
@@ -1523,8 +1526,8 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::OnSamlLoginResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let user = required(request.user, "user")?;
-        let assertion = required(request.assertion, "assertion")?;
+        let user = required_argument(request.user, "user")?;
+        let assertion = required_argument(request.assertion, "assertion")?;
         let outcome = self
             .call(
                 HookName::OnSamlLogin,
@@ -1533,7 +1536,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let error = app_error(HookName::OnSamlLogin, outcome)?;
+        let error = app_error(HookName::OnSamlLogin.as_str(), outcome)?;
         Ok(
             Response::new(proto::OnSamlLoginResponse {
                 error,
@@ -1547,7 +1550,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::ChannelHasBeenCreatedResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let channel = required(request.channel, "channel")?;
+        let channel = required_argument(request.channel, "channel")?;
         let outcome = self
             .call(
                 HookName::ChannelHasBeenCreated,
@@ -1569,7 +1572,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::UserHasJoinedChannelResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let channel_member = required(request.channel_member, "channel_member")?;
+        let channel_member = required_argument(
+            request.channel_member,
+            "channel_member",
+        )?;
         let actor = request.actor;
         let outcome = self
             .call(
@@ -1592,7 +1598,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::UserHasLeftChannelResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let channel_member = required(request.channel_member, "channel_member")?;
+        let channel_member = required_argument(
+            request.channel_member,
+            "channel_member",
+        )?;
         let actor = request.actor;
         let outcome = self
             .call(
@@ -1615,7 +1624,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::UserHasJoinedTeamResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let team_member = required(request.team_member, "team_member")?;
+        let team_member = required_argument(request.team_member, "team_member")?;
         let actor = request.actor;
         let outcome = self
             .call(
@@ -1638,7 +1647,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::UserHasLeftTeamResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let team_member = required(request.team_member, "team_member")?;
+        let team_member = required_argument(request.team_member, "team_member")?;
         let actor = request.actor;
         let outcome = self
             .call(
@@ -1658,7 +1667,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::ExecuteCommandResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let args = required(request.args, "args")?;
+        let args = required_argument(request.args, "args")?;
         let outcome = self
             .call(
                 HookName::ExecuteCommand,
@@ -1667,7 +1676,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let (error, value) = app_error_or(HookName::ExecuteCommand, outcome)?;
+        let (error, value) = app_error_or(HookName::ExecuteCommand.as_str(), outcome)?;
         let response = value;
         let response = Some(response);
         Ok(
@@ -1729,7 +1738,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         let request = request.into_inner();
         let web_conn_id = request.web_conn_id;
         let user_id = request.user_id;
-        let request = required(request.request, "request")?;
+        let request = required_argument(request.request, "request")?;
         let outcome = self
             .call(
                 HookName::WebSocketMessageHasBeenPosted,
@@ -1758,7 +1767,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
     ) -> Result<Response<proto::OnPluginClusterEventResponse>, Status> {
         let request = request.into_inner();
         let pc = request.plugin_context.unwrap_or_default();
-        let event = required(request.event, "event")?;
+        let event = required_argument(request.event, "event")?;
         let outcome = self
             .call(
                 HookName::OnPluginClusterEvent,
@@ -1779,8 +1788,11 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         request: Request<proto::OnSharedChannelsSyncMsgRequest>,
     ) -> Result<Response<proto::OnSharedChannelsSyncMsgResponse>, Status> {
         let request = request.into_inner();
-        let sync_msg = required(request.sync_msg, "sync_msg")?;
-        let remote_cluster = required(request.remote_cluster, "remote_cluster")?;
+        let sync_msg = required_argument(request.sync_msg, "sync_msg")?;
+        let remote_cluster = required_argument(
+            request.remote_cluster,
+            "remote_cluster",
+        )?;
         let outcome = self
             .call(
                 HookName::OnSharedChannelsSyncMsg,
@@ -1791,7 +1803,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let (error, value) = app_error_or(HookName::OnSharedChannelsSyncMsg, outcome)?;
+        let (error, value) = app_error_or(
+            HookName::OnSharedChannelsSyncMsg.as_str(),
+            outcome,
+        )?;
         let response = value;
         let response = Some(response);
         Ok(
@@ -1807,7 +1822,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         request: Request<proto::OnSharedChannelsPingRequest>,
     ) -> Result<Response<proto::OnSharedChannelsPingResponse>, Status> {
         let request = request.into_inner();
-        let remote_cluster = required(request.remote_cluster, "remote_cluster")?;
+        let remote_cluster = required_argument(
+            request.remote_cluster,
+            "remote_cluster",
+        )?;
         let outcome = self
             .call(
                 HookName::OnSharedChannelsPing,
@@ -1830,9 +1848,12 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         request: Request<proto::OnSharedChannelsAttachmentSyncMsgRequest>,
     ) -> Result<Response<proto::OnSharedChannelsAttachmentSyncMsgResponse>, Status> {
         let request = request.into_inner();
-        let file_info = required(request.file_info, "file_info")?;
-        let post = required(request.post, "post")?;
-        let remote_cluster = required(request.remote_cluster, "remote_cluster")?;
+        let file_info = required_argument(request.file_info, "file_info")?;
+        let post = required_argument(request.post, "post")?;
+        let remote_cluster = required_argument(
+            request.remote_cluster,
+            "remote_cluster",
+        )?;
         let outcome = self
             .call(
                 HookName::OnSharedChannelsAttachmentSyncMsg,
@@ -1848,7 +1869,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let error = app_error(HookName::OnSharedChannelsAttachmentSyncMsg, outcome)?;
+        let error = app_error(
+            HookName::OnSharedChannelsAttachmentSyncMsg.as_str(),
+            outcome,
+        )?;
         Ok(
             Response::new(proto::OnSharedChannelsAttachmentSyncMsgResponse {
                 error,
@@ -1861,8 +1885,11 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         request: Request<proto::OnSharedChannelsProfileImageSyncMsgRequest>,
     ) -> Result<Response<proto::OnSharedChannelsProfileImageSyncMsgResponse>, Status> {
         let request = request.into_inner();
-        let user = required(request.user, "user")?;
-        let remote_cluster = required(request.remote_cluster, "remote_cluster")?;
+        let user = required_argument(request.user, "user")?;
+        let remote_cluster = required_argument(
+            request.remote_cluster,
+            "remote_cluster",
+        )?;
         let outcome = self
             .call(
                 HookName::OnSharedChannelsProfileImageSyncMsg,
@@ -1877,7 +1904,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let error = app_error(HookName::OnSharedChannelsProfileImageSyncMsg, outcome)?;
+        let error = app_error(
+            HookName::OnSharedChannelsProfileImageSyncMsg.as_str(),
+            outcome,
+        )?;
         Ok(
             Response::new(proto::OnSharedChannelsProfileImageSyncMsgResponse {
                 error,
@@ -1899,7 +1929,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
                 },
             )
             .await;
-        let (error, value) = app_error_or(HookName::GenerateSupportData, outcome)?;
+        let (error, value) = app_error_or(
+            HookName::GenerateSupportData.as_str(),
+            outcome,
+        )?;
         let files = value;
         Ok(
             Response::new(proto::GenerateSupportDataResponse {
@@ -1917,11 +1950,12 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         let handler = move |request| async move {
             plugin.serve_http(&cx, request).await
         };
-        let stream = crate::http::serve(
-                request.into_inner(),
-                self.http_body_limit(),
-                handler,
-            )
+        let stream = mmplugin_runtime::http::serve::<
+            crate::http::Wire,
+            _,
+            _,
+            _,
+        >(request.into_inner(), self.http_body_limit(), handler)
             .await?;
         Ok(Response::new(stream))
     }

@@ -94,7 +94,7 @@ impl MethodView {
                 (alias, format!("Ok(({}))", exprs.join(", ")))
             }
         };
-        let uses_required = tail.contains("required(");
+        let uses_required = tail.contains("required_field(");
         MethodView {
             method: m.method.clone(),
             doc,
@@ -186,7 +186,7 @@ fn output_expr(f: &Field) -> String {
         (Card::Single, Ty::Enum(p)) => {
             format!("proto::{p}::try_from(response.{name}).map_err(|_| Error::MissingField(\"{field}\"))?")
         }
-        (Card::Single, Ty::Message(_)) => format!("required(response.{name}, \"{field}\")?"),
+        (Card::Single, Ty::Message(_)) => format!("required_field(response.{name}, \"{field}\")?"),
         (Card::Single, Ty::Struct) => {
             format!("response.{name}.map(crate::json::struct_to_object).unwrap_or_default()")
         }

@@ -132,7 +132,7 @@ impl HookMethodView {
         let (value_ty, default_value, respond) = match &hook.kind {
             HookKind::Notification => {
                 let respond = if hook.returns_error {
-                    format!("let error = app_error(HookName::{variant}, outcome)?;\nOk(Response::new({response} {{ error }}))")
+                    format!("let error = app_error(HookName::{variant}.as_str(), outcome)?;\nOk(Response::new({response} {{ error }}))")
                 } else {
                     format!("outcome.map_err(Failure::into_status)?;\nOk(Response::new({response} {{}}))")
                 };
@@ -142,7 +142,7 @@ impl HookMethodView {
                 let (ty, default, fill) = value_shape(fields);
                 let respond = if hook.returns_error {
                     format!(
-                        "let (error, value) = app_error_or(HookName::{variant}, outcome)?;\n{fill}\nOk(Response::new({response} {{ error, {} }}))",
+                        "let (error, value) = app_error_or(HookName::{variant}.as_str(), outcome)?;\n{fill}\nOk(Response::new({response} {{ error, {} }}))",
                         field_list(fields)
                     )
                 } else {
@@ -159,7 +159,7 @@ impl HookMethodView {
                 decision = Some(view);
                 let respond = if hook.returns_error {
                     format!(
-                        "let (error, decision) = app_error_or(HookName::{variant}, outcome)?;\nOk(Response::new({response} {{ error, ..decision.into() }}))"
+                        "let (error, decision) = app_error_or(HookName::{variant}.as_str(), outcome)?;\nOk(Response::new({response} {{ error, ..decision.into() }}))"
                     )
                 } else {
                     "let decision = outcome.map_err(Failure::into_status)?;\nOk(Response::new(decision.into()))".to_owned()
@@ -229,8 +229,8 @@ pub fn runtime_imports(hooks: &[HookMethodView]) -> String {
     if hooks.iter().any(|h| h.decision.as_ref().is_some_and(|d| d.arms.iter().any(|a| a.contains("rejection(")))) {
         names.push("rejection");
     }
-    if uses("required(") {
-        names.push("required");
+    if uses("required_argument(") {
+        names.push("required_argument");
     }
     names.join(", ")
 }
@@ -262,7 +262,7 @@ fn arg_extract(f: &Field) -> String {
     let name = &f.rust_name;
     match (f.card, &f.ty) {
         (Card::Single, Ty::Message(_)) => {
-            format!("let {name} = required(request.{name}, \"{}\")?;", crate::names::bare(name))
+            format!("let {name} = required_argument(request.{name}, \"{}\")?;", crate::names::bare(name))
         }
         _ => format!("let {name} = request.{name};"),
     }

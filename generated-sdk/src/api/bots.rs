@@ -4,7 +4,7 @@
 //! Bot accounts.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// Bot accounts.
@@ -118,7 +118,7 @@ impl BotsApi for PluginApiClient {
             fits?;
             let response = raw.create_bot(request).await?.into_inner();
             check(response.error)?;
-            required(response.bot, "bot")
+            required_field(response.bot, "bot")
         }
     }
 
@@ -137,7 +137,7 @@ impl BotsApi for PluginApiClient {
             fits?;
             let response = raw.patch_bot(request).await?.into_inner();
             check(response.error)?;
-            required(response.bot, "bot")
+            required_field(response.bot, "bot")
         }
     }
 
@@ -156,7 +156,7 @@ impl BotsApi for PluginApiClient {
             fits?;
             let response = raw.get_bot(request).await?.into_inner();
             check(response.error)?;
-            required(response.bot, "bot")
+            required_field(response.bot, "bot")
         }
     }
 
@@ -192,7 +192,7 @@ impl BotsApi for PluginApiClient {
             fits?;
             let response = raw.update_bot_active(request).await?.into_inner();
             check(response.error)?;
-            required(response.bot, "bot")
+            required_field(response.bot, "bot")
         }
     }
 

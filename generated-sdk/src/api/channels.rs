@@ -4,7 +4,7 @@
 //! Channels, direct and group messages, channel members and sidebar categories.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// Channels, direct and group messages, channel members and sidebar categories.
@@ -381,7 +381,7 @@ impl ChannelsApi for PluginApiClient {
             fits?;
             let response = raw.create_channel(request).await?.into_inner();
             check(response.error)?;
-            required(response.channel, "channel")
+            required_field(response.channel, "channel")
         }
     }
 
@@ -436,7 +436,7 @@ impl ChannelsApi for PluginApiClient {
             fits?;
             let response = raw.get_channel(request).await?.into_inner();
             check(response.error)?;
-            required(response.channel, "channel")
+            required_field(response.channel, "channel")
         }
     }
 
@@ -457,7 +457,7 @@ impl ChannelsApi for PluginApiClient {
             fits?;
             let response = raw.get_channel_by_name(request).await?.into_inner();
             check(response.error)?;
-            required(response.channel, "channel")
+            required_field(response.channel, "channel")
         }
     }
 
@@ -481,7 +481,7 @@ impl ChannelsApi for PluginApiClient {
                 .await?
                 .into_inner();
             check(response.error)?;
-            required(response.channel, "channel")
+            required_field(response.channel, "channel")
         }
     }
 
@@ -522,7 +522,7 @@ impl ChannelsApi for PluginApiClient {
             fits?;
             let response = raw.get_channel_stats(request).await?.into_inner();
             check(response.error)?;
-            required(response.channel_stats, "channel_stats")
+            required_field(response.channel_stats, "channel_stats")
         }
     }
 
@@ -541,7 +541,7 @@ impl ChannelsApi for PluginApiClient {
             fits?;
             let response = raw.get_direct_channel(request).await?.into_inner();
             check(response.error)?;
-            required(response.channel, "channel")
+            required_field(response.channel, "channel")
         }
     }
 
@@ -558,7 +558,7 @@ impl ChannelsApi for PluginApiClient {
             fits?;
             let response = raw.get_group_channel(request).await?.into_inner();
             check(response.error)?;
-            required(response.channel, "channel")
+            required_field(response.channel, "channel")
         }
     }
 
@@ -575,7 +575,7 @@ impl ChannelsApi for PluginApiClient {
             fits?;
             let response = raw.update_channel(request).await?.into_inner();
             check(response.error)?;
-            required(response.channel, "channel")
+            required_field(response.channel, "channel")
         }
     }
 
@@ -613,7 +613,7 @@ impl ChannelsApi for PluginApiClient {
             fits?;
             let response = raw.add_channel_member(request).await?.into_inner();
             check(response.error)?;
-            required(response.channel_member, "channel_member")
+            required_field(response.channel_member, "channel_member")
         }
     }
 
@@ -632,7 +632,7 @@ impl ChannelsApi for PluginApiClient {
             fits?;
             let response = raw.get_channel_member(request).await?.into_inner();
             check(response.error)?;
-            required(response.channel_member, "channel_member")
+            required_field(response.channel_member, "channel_member")
         }
     }
 
@@ -716,7 +716,7 @@ impl ChannelsApi for PluginApiClient {
             fits?;
             let response = raw.update_channel_member_roles(request).await?.into_inner();
             check(response.error)?;
-            required(response.channel_member, "channel_member")
+            required_field(response.channel_member, "channel_member")
         }
     }
 
@@ -740,7 +740,7 @@ impl ChannelsApi for PluginApiClient {
                 .await?
                 .into_inner();
             check(response.error)?;
-            required(response.channel_member, "channel_member")
+            required_field(response.channel_member, "channel_member")
         }
     }
 
@@ -805,7 +805,7 @@ impl ChannelsApi for PluginApiClient {
                 .await?
                 .into_inner();
             check(response.error)?;
-            required(response.category, "category")
+            required_field(response.category, "category")
         }
     }
 
@@ -827,7 +827,7 @@ impl ChannelsApi for PluginApiClient {
                 .await?
                 .into_inner();
             check(response.error)?;
-            required(response.categories, "categories")
+            required_field(response.categories, "categories")
         }
     }
 

@@ -4,7 +4,7 @@
 //! Slash commands.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// Slash commands.
@@ -182,7 +182,7 @@ impl CommandsApi for PluginApiClient {
             fits?;
             let response = raw.execute_slash_command(request).await?.into_inner();
             check(response.error)?;
-            required(response.response, "response")
+            required_field(response.response, "response")
         }
     }
 
@@ -199,7 +199,7 @@ impl CommandsApi for PluginApiClient {
             fits?;
             let response = raw.create_command(request).await?.into_inner();
             check(response.error)?;
-            required(response.command, "command")
+            required_field(response.command, "command")
         }
     }
 
@@ -282,7 +282,7 @@ impl CommandsApi for PluginApiClient {
             fits?;
             let response = raw.get_command(request).await?.into_inner();
             check(response.error)?;
-            required(response.command, "command")
+            required_field(response.command, "command")
         }
     }
 
@@ -301,7 +301,7 @@ impl CommandsApi for PluginApiClient {
             fits?;
             let response = raw.update_command(request).await?.into_inner();
             check(response.error)?;
-            required(response.command, "command")
+            required_field(response.command, "command")
         }
     }
 

@@ -4,7 +4,7 @@
 //! Custom emoji.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// What [`EmojiApi::get_emoji_image`] returns, in field order.
@@ -107,7 +107,7 @@ impl EmojiApi for PluginApiClient {
             fits?;
             let response = raw.get_emoji_by_name(request).await?.into_inner();
             check(response.error)?;
-            required(response.emoji, "emoji")
+            required_field(response.emoji, "emoji")
         }
     }
 
@@ -124,7 +124,7 @@ impl EmojiApi for PluginApiClient {
             fits?;
             let response = raw.get_emoji(request).await?.into_inner();
             check(response.error)?;
-            required(response.emoji, "emoji")
+            required_field(response.emoji, "emoji")
         }
     }
 

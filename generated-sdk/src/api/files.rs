@@ -4,7 +4,7 @@
 //! Files, file infos and resumable uploads.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// Files, file infos and resumable uploads.
@@ -198,7 +198,7 @@ impl FilesApi for PluginApiClient {
             fits?;
             let response = raw.get_file_info(request).await?.into_inner();
             check(response.error)?;
-            required(response.file_info, "file_info")
+            required_field(response.file_info, "file_info")
         }
     }
 
@@ -310,7 +310,7 @@ impl FilesApi for PluginApiClient {
             fits?;
             let response = raw.upload_file(request).await?.into_inner();
             check(response.error)?;
-            required(response.file_info, "file_info")
+            required_field(response.file_info, "file_info")
         }
     }
 
@@ -327,7 +327,7 @@ impl FilesApi for PluginApiClient {
             fits?;
             let response = raw.create_upload_session(request).await?.into_inner();
             check(response.error)?;
-            required(response.upload_session, "upload_session")
+            required_field(response.upload_session, "upload_session")
         }
     }
 
@@ -346,7 +346,7 @@ impl FilesApi for PluginApiClient {
             fits?;
             let response = raw.upload_data(request).await?.into_inner();
             check(response.error)?;
-            required(response.file_info, "file_info")
+            required_field(response.file_info, "file_info")
         }
     }
 
@@ -363,7 +363,7 @@ impl FilesApi for PluginApiClient {
             fits?;
             let response = raw.get_upload_session(request).await?.into_inner();
             check(response.error)?;
-            required(response.upload_session, "upload_session")
+            required_field(response.upload_session, "upload_session")
         }
     }
 }

@@ -4,7 +4,7 @@
 //! User groups, their members and syncables.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// User groups, their members and syncables.
@@ -265,7 +265,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.get_group(request).await?.into_inner();
             check(response.error)?;
-            required(response.group, "group")
+            required_field(response.group, "group")
         }
     }
 
@@ -282,7 +282,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.get_group_by_name(request).await?.into_inner();
             check(response.error)?;
-            required(response.group, "group")
+            required_field(response.group, "group")
         }
     }
 
@@ -356,7 +356,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.upsert_group_member(request).await?.into_inner();
             check(response.error)?;
-            required(response.group_member, "group_member")
+            required_field(response.group_member, "group_member")
         }
     }
 
@@ -394,7 +394,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.get_group_by_remote_id(request).await?.into_inner();
             check(response.error)?;
-            required(response.group, "group")
+            required_field(response.group, "group")
         }
     }
 
@@ -411,7 +411,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.create_group(request).await?.into_inner();
             check(response.error)?;
-            required(response.group, "group")
+            required_field(response.group, "group")
         }
     }
 
@@ -428,7 +428,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.update_group(request).await?.into_inner();
             check(response.error)?;
-            required(response.group, "group")
+            required_field(response.group, "group")
         }
     }
 
@@ -445,7 +445,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.delete_group(request).await?.into_inner();
             check(response.error)?;
-            required(response.group, "group")
+            required_field(response.group, "group")
         }
     }
 
@@ -462,7 +462,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.restore_group(request).await?.into_inner();
             check(response.error)?;
-            required(response.group, "group")
+            required_field(response.group, "group")
         }
     }
 
@@ -481,7 +481,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.delete_group_member(request).await?.into_inner();
             check(response.error)?;
-            required(response.group_member, "group_member")
+            required_field(response.group_member, "group_member")
         }
     }
 
@@ -502,7 +502,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.get_group_syncable(request).await?.into_inner();
             check(response.error)?;
-            required(response.group_syncable, "group_syncable")
+            required_field(response.group_syncable, "group_syncable")
         }
     }
 
@@ -538,7 +538,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.upsert_group_syncable(request).await?.into_inner();
             check(response.error)?;
-            required(response.group_syncable, "group_syncable")
+            required_field(response.group_syncable, "group_syncable")
         }
     }
 
@@ -555,7 +555,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.update_group_syncable(request).await?.into_inner();
             check(response.error)?;
-            required(response.group_syncable, "group_syncable")
+            required_field(response.group_syncable, "group_syncable")
         }
     }
 
@@ -576,7 +576,7 @@ impl GroupsApi for PluginApiClient {
             fits?;
             let response = raw.delete_group_syncable(request).await?.into_inner();
             check(response.error)?;
-            required(response.group_syncable, "group_syncable")
+            required_field(response.group_syncable, "group_syncable")
         }
     }
 

@@ -6,7 +6,7 @@
 //! [`PluginApiClient`] implements one trait per domain; bring them into scope
 //! with `use mattermost_plugin::prelude::*;`. The traits also let tests stand
 //! in a fake for the server.
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use crate::{Error, proto};
 
 mod users;
@@ -77,29 +77,7 @@ pub use other::OtherApi;
 
 /// The raw tonic client the typed methods call.
 pub type RawClient = proto::plugin_api_client::PluginApiClient<Channel>;
-
-/// The environment variable that holds the server's API address for this plugin.
-pub const API_TARGET_ENV: &str = "MATTERMOST_PLUGIN_API_TARGET";
-
-/// The largest response accepted, and the largest message tonic will
-/// encode (64 MiB, as Mattermost's Python SDK allows).
-pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
-
-/// The largest request the server accepts, encoded: 4 MiB. The real host
-/// serves the plugin API with grpc-go's default limits (CONTRACT.md, message
-/// sizes), so a larger request is refused; the client refuses it first,
-/// without sending it, as [`Error::TooLarge`].
-pub const MAX_REQUEST_SIZE: usize = 4 * 1024 * 1024;
-
-/// HTTP/2 settings for messages up to 64 MiB: windows larger than the
-/// 64 KiB default, so a big answer does not stall once per window.
-fn tuned(endpoint: Endpoint) -> Endpoint {
-    endpoint
-        .tcp_nodelay(true)
-        .initial_stream_window_size(2 << 20)
-        .initial_connection_window_size(8 << 20)
-        .max_frame_size(256 << 10)
-}
+pub use mmplugin_runtime::api::{API_TARGET_ENV, MAX_MESSAGE_SIZE, MAX_REQUEST_SIZE};
 
 /// A client of the server's plugin API. Cloning is cheap: clones share one
 /// connection.
@@ -112,30 +90,14 @@ pub struct PluginApiClient {
 impl PluginApiClient {
     /// Connects to `target`: `host:port` (as in `MATTERMOST_PLUGIN_API_TARGET`) or a URI.
     pub async fn connect(target: &str) -> Result<Self, Error> {
-        let uri = if target.contains("://") {
-            target.to_owned()
-        } else {
-            format!("http://{target}")
-        };
-        let channel = tuned(Endpoint::from_shared(uri)?).connect().await?;
+        let channel = mmplugin_runtime::api::endpoint(target)?.connect().await?;
         Ok(Self::new(channel))
     }
 
     /// A client for `target` that connects on first use, so making it never
     /// waits (this is how a plugin's API client is ready before its first hook).
     pub fn connect_lazy(target: &str) -> Result<Self, Error> {
-        let uri = if target.contains("://") {
-            target.to_owned()
-        } else {
-            format!("http://{target}")
-        };
-        Ok(Self::new(tuned(Endpoint::from_shared(uri)?).connect_lazy()))
-    }
-
-    /// A client whose every call fails as unavailable, for a plugin started
-    /// without `MATTERMOST_PLUGIN_API_TARGET`.
-    pub(crate) fn unreachable() -> Self {
-        Self::new(Endpoint::from_static("http://127.0.0.1:0").connect_lazy())
+        Ok(Self::new(mmplugin_runtime::api::endpoint(target)?.connect_lazy()))
     }
 
     /// Connects to the address the server put in `MATTERMOST_PLUGIN_API_TARGET`.
@@ -177,22 +139,14 @@ impl PluginApiClient {
         self.request_limit
     }
 
-    /// `Err(Error::TooLarge)` when `request` is over the request limit.
-    fn fits(&self, request: &impl prost::Message) -> Result<(), Error> {
-        let size = request.encoded_len();
-        if size > self.request_limit {
-            Err(Error::TooLarge {
-                size,
-                limit: self.request_limit,
-            })
-        } else {
-            Ok(())
-        }
-    }
-
     /// The raw tonic client, for calls that need request metadata or the
     /// whole response message.
     pub fn raw(&self) -> RawClient {
         self.raw.clone()
+    }
+
+    /// `Err(Error::TooLarge)` when `request` is over the request limit.
+    fn fits(&self, request: &impl prost::Message) -> Result<(), Error> {
+        mmplugin_runtime::api::fits(request.encoded_len(), self.request_limit)
     }
 }

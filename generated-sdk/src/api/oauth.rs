@@ -4,7 +4,7 @@
 //! OAuth apps.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// OAuth apps.
@@ -62,7 +62,7 @@ impl OAuthApi for PluginApiClient {
             fits?;
             let response = raw.create_o_auth_app(request).await?.into_inner();
             check(response.error)?;
-            required(response.app, "app")
+            required_field(response.app, "app")
         }
     }
 
@@ -79,7 +79,7 @@ impl OAuthApi for PluginApiClient {
             fits?;
             let response = raw.get_o_auth_app(request).await?.into_inner();
             check(response.error)?;
-            required(response.app, "app")
+            required_field(response.app, "app")
         }
     }
 
@@ -96,7 +96,7 @@ impl OAuthApi for PluginApiClient {
             fits?;
             let response = raw.update_o_auth_app(request).await?.into_inner();
             check(response.error)?;
-            required(response.app, "app")
+            required_field(response.app, "app")
         }
     }
 

@@ -4,7 +4,7 @@
 //! Installed plugins, this plugin's identity and plugin-to-plugin HTTP.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// What [`PluginsApi::plugin_http`] returns, in field order.
@@ -220,7 +220,7 @@ impl PluginsApi for PluginApiClient {
             fits?;
             let response = raw.get_plugin_status(request).await?.into_inner();
             check(response.error)?;
-            required(response.status, "status")
+            required_field(response.status, "status")
         }
     }
 
@@ -239,7 +239,7 @@ impl PluginsApi for PluginApiClient {
             fits?;
             let response = raw.install_plugin(request).await?.into_inner();
             check(response.error)?;
-            required(response.manifest, "manifest")
+            required_field(response.manifest, "manifest")
         }
     }
 

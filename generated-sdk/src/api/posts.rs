@@ -4,7 +4,7 @@
 //! Posts, ephemeral posts, threads and reactions.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// Posts, ephemeral posts, threads and reactions.
@@ -263,7 +263,7 @@ impl PostsApi for PluginApiClient {
             fits?;
             let response = raw.create_post(request).await?.into_inner();
             check(response.error)?;
-            required(response.post, "post")
+            required_field(response.post, "post")
         }
     }
 
@@ -280,7 +280,7 @@ impl PostsApi for PluginApiClient {
             fits?;
             let response = raw.add_reaction(request).await?.into_inner();
             check(response.error)?;
-            required(response.reaction, "reaction")
+            required_field(response.reaction, "reaction")
         }
     }
 
@@ -333,7 +333,7 @@ impl PostsApi for PluginApiClient {
             fits?;
             let response = raw.send_ephemeral_post(request).await?.into_inner();
             check(response.error)?;
-            required(response.post, "post")
+            required_field(response.post, "post")
         }
     }
 
@@ -352,7 +352,7 @@ impl PostsApi for PluginApiClient {
             fits?;
             let response = raw.update_ephemeral_post(request).await?.into_inner();
             check(response.error)?;
-            required(response.post, "post")
+            required_field(response.post, "post")
         }
     }
 
@@ -405,7 +405,7 @@ impl PostsApi for PluginApiClient {
             fits?;
             let response = raw.get_post_thread(request).await?.into_inner();
             check(response.error)?;
-            required(response.post_list, "post_list")
+            required_field(response.post_list, "post_list")
         }
     }
 
@@ -422,7 +422,7 @@ impl PostsApi for PluginApiClient {
             fits?;
             let response = raw.get_post(request).await?.into_inner();
             check(response.error)?;
-            required(response.post, "post")
+            required_field(response.post, "post")
         }
     }
 
@@ -441,7 +441,7 @@ impl PostsApi for PluginApiClient {
             fits?;
             let response = raw.get_posts_since(request).await?.into_inner();
             check(response.error)?;
-            required(response.post_list, "post_list")
+            required_field(response.post_list, "post_list")
         }
     }
 
@@ -464,7 +464,7 @@ impl PostsApi for PluginApiClient {
             fits?;
             let response = raw.get_posts_after(request).await?.into_inner();
             check(response.error)?;
-            required(response.post_list, "post_list")
+            required_field(response.post_list, "post_list")
         }
     }
 
@@ -487,7 +487,7 @@ impl PostsApi for PluginApiClient {
             fits?;
             let response = raw.get_posts_before(request).await?.into_inner();
             check(response.error)?;
-            required(response.post_list, "post_list")
+            required_field(response.post_list, "post_list")
         }
     }
 
@@ -508,7 +508,7 @@ impl PostsApi for PluginApiClient {
             fits?;
             let response = raw.get_posts_for_channel(request).await?.into_inner();
             check(response.error)?;
-            required(response.post_list, "post_list")
+            required_field(response.post_list, "post_list")
         }
     }
 
@@ -525,7 +525,7 @@ impl PostsApi for PluginApiClient {
             fits?;
             let response = raw.update_post(request).await?.into_inner();
             check(response.error)?;
-            required(response.post, "post")
+            required_field(response.post, "post")
         }
     }
 
@@ -568,7 +568,7 @@ impl PostsApi for PluginApiClient {
                 .await?
                 .into_inner();
             check(response.error)?;
-            required(response.results, "results")
+            required_field(response.results, "results")
         }
     }
 }

@@ -4,7 +4,7 @@
 //! User preferences.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// User preferences.
@@ -83,7 +83,7 @@ impl PreferencesApi for PluginApiClient {
             fits?;
             let response = raw.get_preference_for_user(request).await?.into_inner();
             check(response.error)?;
-            required(response.preference, "preference")
+            required_field(response.preference, "preference")
         }
     }
 

@@ -4,7 +4,7 @@
 //! Property groups, fields and values.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// Property groups, fields and values.
@@ -318,7 +318,7 @@ impl PropertiesApi for PluginApiClient {
             fits?;
             let response = raw.create_property_field(request).await?.into_inner();
             check(response.error)?;
-            required(response.field, "field")
+            required_field(response.field, "field")
         }
     }
 
@@ -337,7 +337,7 @@ impl PropertiesApi for PluginApiClient {
             fits?;
             let response = raw.get_property_field(request).await?.into_inner();
             check(response.error)?;
-            required(response.field, "field")
+            required_field(response.field, "field")
         }
     }
 
@@ -375,7 +375,7 @@ impl PropertiesApi for PluginApiClient {
             fits?;
             let response = raw.update_property_field(request).await?.into_inner();
             check(response.error)?;
-            required(response.field, "field")
+            required_field(response.field, "field")
         }
     }
 
@@ -475,7 +475,7 @@ impl PropertiesApi for PluginApiClient {
             fits?;
             let response = raw.create_property_value(request).await?.into_inner();
             check(response.error)?;
-            required(response.value, "value")
+            required_field(response.value, "value")
         }
     }
 
@@ -494,7 +494,7 @@ impl PropertiesApi for PluginApiClient {
             fits?;
             let response = raw.get_property_value(request).await?.into_inner();
             check(response.error)?;
-            required(response.value, "value")
+            required_field(response.value, "value")
         }
     }
 
@@ -532,7 +532,7 @@ impl PropertiesApi for PluginApiClient {
             fits?;
             let response = raw.update_property_value(request).await?.into_inner();
             check(response.error)?;
-            required(response.value, "value")
+            required_field(response.value, "value")
         }
     }
 
@@ -549,7 +549,7 @@ impl PropertiesApi for PluginApiClient {
             fits?;
             let response = raw.upsert_property_value(request).await?.into_inner();
             check(response.error)?;
-            required(response.value, "value")
+            required_field(response.value, "value")
         }
     }
 
@@ -604,7 +604,7 @@ impl PropertiesApi for PluginApiClient {
             fits?;
             let response = raw.register_property_group(request).await?.into_inner();
             check(response.error)?;
-            required(response.group, "group")
+            required_field(response.group, "group")
         }
     }
 
@@ -621,7 +621,7 @@ impl PropertiesApi for PluginApiClient {
             fits?;
             let response = raw.get_property_group(request).await?.into_inner();
             check(response.error)?;
-            required(response.group, "group")
+            required_field(response.group, "group")
         }
     }
 
@@ -642,7 +642,7 @@ impl PropertiesApi for PluginApiClient {
             fits?;
             let response = raw.get_property_field_by_name(request).await?.into_inner();
             check(response.error)?;
-            required(response.field, "field")
+            required_field(response.field, "field")
         }
     }
 

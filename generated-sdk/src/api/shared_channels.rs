@@ -4,7 +4,7 @@
 //! Shared channels and remote clusters.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// Shared channels and remote clusters.
@@ -174,7 +174,7 @@ impl SharedChannelsApi for PluginApiClient {
             fits?;
             let response = raw.share_channel(request).await?.into_inner();
             check(response.error)?;
-            required(response.shared_channel, "shared_channel")
+            required_field(response.shared_channel, "shared_channel")
         }
     }
 
@@ -191,7 +191,7 @@ impl SharedChannelsApi for PluginApiClient {
             fits?;
             let response = raw.update_shared_channel(request).await?.into_inner();
             check(response.error)?;
-            required(response.shared_channel, "shared_channel")
+            required_field(response.shared_channel, "shared_channel")
         }
     }
 

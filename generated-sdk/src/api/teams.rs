@@ -4,7 +4,7 @@
 //! Teams, team members and team icons.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// Teams, team members and team icons.
@@ -277,7 +277,7 @@ impl TeamsApi for PluginApiClient {
             fits?;
             let response = raw.create_team(request).await?.into_inner();
             check(response.error)?;
-            required(response.team, "team")
+            required_field(response.team, "team")
         }
     }
 
@@ -323,7 +323,7 @@ impl TeamsApi for PluginApiClient {
             fits?;
             let response = raw.get_team(request).await?.into_inner();
             check(response.error)?;
-            required(response.team, "team")
+            required_field(response.team, "team")
         }
     }
 
@@ -340,7 +340,7 @@ impl TeamsApi for PluginApiClient {
             fits?;
             let response = raw.get_team_by_name(request).await?.into_inner();
             check(response.error)?;
-            required(response.team, "team")
+            required_field(response.team, "team")
         }
     }
 
@@ -374,7 +374,7 @@ impl TeamsApi for PluginApiClient {
             fits?;
             let response = raw.update_team(request).await?.into_inner();
             check(response.error)?;
-            required(response.team, "team")
+            required_field(response.team, "team")
         }
     }
 
@@ -427,7 +427,7 @@ impl TeamsApi for PluginApiClient {
             fits?;
             let response = raw.create_team_member(request).await?.into_inner();
             check(response.error)?;
-            required(response.team_member, "team_member")
+            required_field(response.team_member, "team_member")
         }
     }
 
@@ -533,7 +533,7 @@ impl TeamsApi for PluginApiClient {
             fits?;
             let response = raw.get_team_member(request).await?.into_inner();
             check(response.error)?;
-            required(response.team_member, "team_member")
+            required_field(response.team_member, "team_member")
         }
     }
 
@@ -575,7 +575,7 @@ impl TeamsApi for PluginApiClient {
             fits?;
             let response = raw.update_team_member_roles(request).await?.into_inner();
             check(response.error)?;
-            required(response.team_member, "team_member")
+            required_field(response.team_member, "team_member")
         }
     }
 
@@ -645,7 +645,7 @@ impl TeamsApi for PluginApiClient {
             fits?;
             let response = raw.get_team_stats(request).await?.into_inner();
             check(response.error)?;
-            required(response.team_stats, "team_stats")
+            required_field(response.team_stats, "team_stats")
         }
     }
 }

@@ -4,7 +4,7 @@
 //! Users, their statuses, sessions, access tokens and profile images.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required};
+use crate::error::{check, required_field};
 use crate::{Error, proto};
 
 /// Users, their statuses, sessions, access tokens and profile images.
@@ -411,7 +411,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.create_user(request).await?.into_inner();
             check(response.error)?;
-            required(response.user, "user")
+            required_field(response.user, "user")
         }
     }
 
@@ -476,7 +476,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.get_user(request).await?.into_inner();
             check(response.error)?;
-            required(response.user, "user")
+            required_field(response.user, "user")
         }
     }
 
@@ -493,7 +493,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.get_user_by_email(request).await?.into_inner();
             check(response.error)?;
-            required(response.user, "user")
+            required_field(response.user, "user")
         }
     }
 
@@ -510,7 +510,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.get_user_by_username(request).await?.into_inner();
             check(response.error)?;
-            required(response.user, "user")
+            required_field(response.user, "user")
         }
     }
 
@@ -565,7 +565,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.update_user(request).await?.into_inner();
             check(response.error)?;
-            required(response.user, "user")
+            required_field(response.user, "user")
         }
     }
 
@@ -582,7 +582,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.get_user_status(request).await?.into_inner();
             check(response.error)?;
-            required(response.status, "status")
+            required_field(response.status, "status")
         }
     }
 
@@ -618,7 +618,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.update_user_status(request).await?.into_inner();
             check(response.error)?;
-            required(response.status, "status")
+            required_field(response.status, "status")
         }
     }
 
@@ -637,7 +637,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.set_user_status_timed_dnd(request).await?.into_inner();
             check(response.error)?;
-            required(response.status, "status")
+            required_field(response.status, "status")
         }
     }
 
@@ -826,7 +826,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.update_user_auth(request).await?.into_inner();
             check(response.error)?;
-            required(response.user_auth, "user_auth")
+            required_field(response.user_auth, "user_auth")
         }
     }
 
@@ -845,7 +845,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.update_user_roles(request).await?.into_inner();
             check(response.error)?;
-            required(response.user, "user")
+            required_field(response.user, "user")
         }
     }
 
@@ -862,7 +862,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.get_session(request).await?.into_inner();
             check(response.error)?;
-            required(response.session, "session")
+            required_field(response.session, "session")
         }
     }
 
@@ -879,7 +879,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.create_session(request).await?.into_inner();
             check(response.error)?;
-            required(response.session, "session")
+            required_field(response.session, "session")
         }
     }
 
@@ -932,7 +932,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.create_user_access_token(request).await?.into_inner();
             check(response.error)?;
-            required(response.token, "token")
+            required_field(response.token, "token")
         }
     }
 
@@ -970,7 +970,7 @@ impl UsersApi for PluginApiClient {
             fits?;
             let response = raw.add_user_to_channel(request).await?.into_inner();
             check(response.error)?;
-            required(response.channel_member, "channel_member")
+            required_field(response.channel_member, "channel_member")
         }
     }
 }

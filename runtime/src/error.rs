@@ -1,0 +1,303 @@
+//! One error type for every API call.
+//!
+//! The server reports a failed call in one of two ways: an `AppError` in the
+//! response's `error` field, or (what the real server does) a gRPC status
+//! whose message is `"<app error id>: <message>"` and whose code follows the
+//! app error's HTTP status. Both become [`Error::App`]. Failures that never
+//! reached the server's logic (no connection, a broken stream) are
+//! [`Error::Transport`]; other gRPC statuses are [`Error::Status`].
+
+use std::fmt;
+
+/// A failed API call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with an application error.
+    #[error(transparent)]
+    App(Box<AppError>),
+    /// The call did not reach the server, or the connection broke.
+    #[error("transport error: {0}")]
+    Transport(#[source] Box<tonic::Status>),
+    /// A gRPC status that carries no application error (for example
+    /// `Unimplemented` from a server older than this SDK).
+    #[error("gRPC status {code:?}: {message}", code = .0.code(), message = .0.message())]
+    Status(#[source] Box<tonic::Status>),
+    /// Connecting to the server failed.
+    #[error("cannot connect to the plugin API: {0}")]
+    Connect(#[source] Box<tonic::transport::Error>),
+    /// The request is larger than the server accepts: refused by the client
+    /// before sending (see [`crate::api::MAX_REQUEST_SIZE`]), or by the
+    /// server (grpc-go's `received message larger than max`).
+    #[error("the request is {size} bytes, over the server's limit of {limit} bytes: send large data in smaller pieces")]
+    TooLarge {
+        /// The request's encoded size, in bytes.
+        size: usize,
+        /// The largest request accepted, in bytes.
+        limit: usize,
+    },
+    /// The response lacks a field the call needs.
+    #[error("the server's response lacks `{0}`")]
+    MissingField(&'static str),
+    /// A JSON payload could not be decoded.
+    #[error("invalid JSON in `{field}`: {source}")]
+    Json {
+        /// The field that carried it.
+        field: &'static str,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Error {
+    /// The application error, if the server sent one.
+    pub fn app(&self) -> Option<&AppError> {
+        match self {
+            Self::App(app) => Some(app),
+            _ => None,
+        }
+    }
+
+    /// What kind of failure this is, whichever way the server reported it.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::App(app) => app.kind(),
+            Self::Transport(_) | Self::Connect(_) => ErrorKind::Unavailable,
+            Self::Status(status) => ErrorKind::from_code(status.code()),
+            Self::TooLarge { .. } => ErrorKind::TooLarge,
+            Self::MissingField(_) | Self::Json { .. } => ErrorKind::Other,
+        }
+    }
+
+    /// Classifies a gRPC status from an API call.
+    pub fn from_status(status: tonic::Status) -> Self {
+        if let Some(app) = AppError::from_status(&status) {
+            return Self::App(Box::new(app));
+        }
+        if let Some((size, limit)) = refused_for_size(&status) {
+            return Self::TooLarge { size, limit };
+        }
+        // tonic gives a status made from a connection failure the transport
+        // error as its source; a status the server sent has none.
+        let from_transport = std::error::Error::source(&status).is_some_and(|s| s.is::<tonic::transport::Error>());
+        let status = Box::new(status);
+        if from_transport { Self::Transport(status) } else { Self::Status(status) }
+    }
+}
+
+impl From<AppError> for Error {
+    fn from(app: AppError) -> Self {
+        Self::App(Box::new(app))
+    }
+}
+
+impl From<tonic::transport::Error> for Error {
+    fn from(e: tonic::transport::Error) -> Self {
+        Self::Connect(Box::new(e))
+    }
+}
+
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Self {
+        Self::from_status(status)
+    }
+}
+
+/// The sizes in grpc-go's refusal of a message over its limit:
+/// `grpc: received message larger than max (5242896 vs. 4194304)`.
+fn refused_for_size(status: &tonic::Status) -> Option<(usize, usize)> {
+    if status.code() != tonic::Code::ResourceExhausted {
+        return None;
+    }
+    let (_, sizes) = status.message().split_once("larger than max (")?;
+    let (size, rest) = sizes.split_once(" vs. ")?;
+    let (limit, _) = rest.split_once(')')?;
+    Some((size.trim().parse().ok()?, limit.trim().parse().ok()?))
+}
+
+/// Broad classes of failure, for deciding what to do about one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// HTTP 400 or `InvalidArgument`: the request was wrong.
+    Validation,
+    /// HTTP 401 or `Unauthenticated`.
+    Unauthenticated,
+    /// HTTP 403 or `PermissionDenied`.
+    PermissionDenied,
+    /// HTTP 404 or `NotFound`.
+    NotFound,
+    /// HTTP 409 or `AlreadyExists`.
+    AlreadyExists,
+    /// HTTP 413, or a request over the server's size limit.
+    TooLarge,
+    /// HTTP 429 or `ResourceExhausted`.
+    TooManyRequests,
+    /// HTTP 501 or `Unimplemented`.
+    Unimplemented,
+    /// HTTP 503, `Unavailable`, or no connection.
+    Unavailable,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorKind {
+    /// The kind an HTTP status code stands for.
+    pub fn from_http(status: u16) -> Self {
+        match status {
+            400 => Self::Validation,
+            401 => Self::Unauthenticated,
+            403 => Self::PermissionDenied,
+            404 => Self::NotFound,
+            409 => Self::AlreadyExists,
+            413 => Self::TooLarge,
+            429 => Self::TooManyRequests,
+            501 => Self::Unimplemented,
+            503 => Self::Unavailable,
+            _ => Self::Other,
+        }
+    }
+
+    /// The kind a gRPC code stands for.
+    pub fn from_code(code: tonic::Code) -> Self {
+        use tonic::Code;
+        match code {
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => Self::Validation,
+            Code::Unauthenticated => Self::Unauthenticated,
+            Code::PermissionDenied => Self::PermissionDenied,
+            Code::NotFound => Self::NotFound,
+            Code::AlreadyExists => Self::AlreadyExists,
+            Code::ResourceExhausted => Self::TooManyRequests,
+            Code::Unimplemented => Self::Unimplemented,
+            Code::Unavailable => Self::Unavailable,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// An application error from the Mattermost server.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppError {
+    /// The translation id, such as `app.user.get.app_error`.
+    pub id: String,
+    /// The message for people.
+    pub message: String,
+    /// Details for developers (may be empty).
+    pub detailed_error: String,
+    /// The request id, when the server sent one.
+    pub request_id: String,
+    /// The HTTP status the server gave the error (derived from the gRPC code
+    /// when the error came as a status).
+    pub status_code: u16,
+    /// Where on the server the error arose.
+    pub where_: String,
+    /// Parameters of the translated message.
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AppError {
+    /// What kind of failure the status code stands for.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::from_http(self.status_code)
+    }
+
+    /// Reads `"<id>: <message>"` from a status, as the real server sends it.
+    /// An id is one word (letters, digits, `.`, `_`, `-`); anything else is
+    /// not an application error.
+    pub fn from_status(status: &tonic::Status) -> Option<Self> {
+        let (id, message) = status.message().split_once(": ")?;
+        let is_id = !id.is_empty()
+            && id.contains('.')
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        is_id.then(|| Self {
+            id: id.to_owned(),
+            message: message.to_owned(),
+            status_code: http_status(status.code()),
+            ..Self::default()
+        })
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.id, self.message)?;
+        if !self.detailed_error.is_empty() {
+            write!(f, " ({})", self.detailed_error)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AppError {}
+
+/// The HTTP status a gRPC code stands for (the inverse of the server's mapping).
+fn http_status(code: tonic::Code) -> u16 {
+    use tonic::Code;
+    match code {
+        Code::Ok => 200,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => 400,
+        Code::Unauthenticated => 401,
+        Code::PermissionDenied => 403,
+        Code::NotFound => 404,
+        Code::AlreadyExists | Code::Aborted => 409,
+        Code::ResourceExhausted => 429,
+        Code::Cancelled => 499,
+        Code::Unimplemented => 501,
+        Code::Unavailable => 503,
+        Code::DeadlineExceeded => 504,
+        Code::Unknown | Code::Internal | Code::DataLoss => 500,
+    }
+}
+
+/// Turns a response's `error` field into `Err` when it is set (the wire's
+/// application error converts into [`AppError`]).
+pub fn check<E: Into<AppError>>(error: Option<E>) -> Result<(), Error> {
+    match error.map(Into::into) {
+        // An empty AppError message is how some encoders say "no error".
+        Some(e) if !(e.id.is_empty() && e.message.is_empty() && e.status_code == 0) => Err(Error::App(Box::new(e))),
+        _ => Ok(()),
+    }
+}
+
+/// Unwraps a response field the call cannot do without.
+pub fn required_field<T>(value: Option<T>, field: &'static str) -> Result<T, Error> {
+    value.ok_or(Error::MissingField(field))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_with_an_app_error_id_is_an_app_error() {
+        let error = Error::from_status(tonic::Status::not_found("app.user.missing_account.const: no such user"));
+        let app = error.app().expect("an app error");
+        assert_eq!(
+            (app.id.as_str(), app.message.as_str(), app.status_code),
+            ("app.user.missing_account.const", "no such user", 404)
+        );
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+        for not_an_id in ["boom", "database: connection reset", "has space.x: y"] {
+            let error = Error::from_status(tonic::Status::internal(not_an_id));
+            assert!(matches!(error, Error::Status(_)), "{not_an_id}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn grpc_gos_refusal_for_size_is_too_large() {
+        let status = tonic::Status::resource_exhausted("grpc: received message larger than max (5242880 vs. 4194304)");
+        assert!(matches!(Error::from_status(status), Error::TooLarge { size: 5_242_880, limit: 4_194_304 }));
+        let other = tonic::Status::resource_exhausted("quota: larger than max (x vs. y)");
+        assert!(matches!(Error::from_status(other), Error::Status(_)));
+    }
+
+    #[test]
+    fn an_empty_error_field_is_no_error() {
+        assert!(check::<AppError>(None).is_ok());
+        assert!(check(Some(AppError::default())).is_ok());
+        let set = AppError { id: "app.x".into(), status_code: 400, ..AppError::default() };
+        assert!(matches!(check(Some(set)), Err(Error::App(app)) if app.kind() == ErrorKind::Validation));
+        assert!(matches!(required_field::<u8>(None, "user"), Err(Error::MissingField("user"))));
+    }
+}

@@ -1,0 +1,221 @@
+//! Starting and stopping a plugin exactly as a go-plugin host (the
+//! Mattermost server) expects: magic cookie, protocol negotiation, a
+//! loopback listener in the allowed port range, the handshake line on
+//! stdout, health, hooks, `Shutdown` and `StreamStdio`, automatic mTLS, and
+//! a clean exit when the host stops the plugin or goes away.
+//!
+//! The SDK's generated `serve` and `run` call [`serve_hooks`] and
+//! [`run_hooks`] with the one thing that depends on the contract: how to add
+//! the plugin's hooks service to the gRPC server.
+
+mod accept;
+mod env;
+mod handshake;
+mod host;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tonic::transport::Server;
+use tonic::transport::server::Router;
+
+pub use env::{
+    DEFAULT_HTTP_BODY_LIMIT, HOOK_TIMEOUT_ENV, HTTP_BODY_LIMIT_ENV, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_PORT_ENV,
+    MIN_PORT_ENV, PROTOCOL_VERSIONS_ENV,
+};
+
+use crate::api::{API_TARGET_ENV, CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
+use crate::goplugin::{Controller, Stdio};
+use crate::shutdown::Shutdown;
+use crate::tls::{AutoTls, CLIENT_CERT_ENV, TlsError};
+
+/// How long in-flight hooks may take to finish after `Shutdown`; the host
+/// kills the process 2 s after asking.
+const DRAIN: Duration = Duration::from_millis(1_500);
+
+/// How a plugin runs. `Options::default()` reads the environment
+/// (`MATTERMOST_PLUGIN_HTTP_BODY_LIMIT`), falling back to the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// HTTP request bodies over this many bytes are refused with 413.
+    pub http_body_limit: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { http_body_limit: env::http_body_limit() }
+    }
+}
+
+impl Options {
+    /// Sets the HTTP request body limit, in bytes.
+    pub fn http_body_limit(mut self, limit: u64) -> Self {
+        self.http_body_limit = limit;
+        self
+    }
+}
+
+/// What the plugin's hooks service is made with, read from the environment
+/// and the [`Options`] once the host's settings are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Settings {
+    /// A hook still running after this long is cancelled.
+    pub hook_timeout: Duration,
+    /// HTTP request bodies over this many bytes are refused with 413.
+    pub http_body_limit: u64,
+    /// Where the server's plugin API listens for this plugin, if it said.
+    pub api_target: Option<String>,
+}
+
+/// Why a plugin could not start, or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The magic cookie is missing: someone ran the binary by hand.
+    #[error(
+        "This binary is a Mattermost plugin. It is started by the Mattermost server \
+         and is not meant to be run directly."
+    )]
+    NotAPlugin,
+    /// The host offers no protocol version this plugin speaks.
+    #[error("the host offers plugin protocol versions `{0}`; this plugin speaks version {version}", version = env::APP_PROTOCOL_VERSION)]
+    ProtocolVersion(String),
+    /// An environment variable holds something unusable.
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Environment {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No port in the allowed range could be bound.
+    #[error("no free loopback port in {min}..={max}: {source}")]
+    Bind {
+        /// The range's lower end.
+        min: u16,
+        /// The range's upper end.
+        max: u16,
+        /// The last bind error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Automatic mTLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The handshake line could not be written.
+    #[error("cannot write the handshake to stdout: {0}")]
+    Handshake(#[source] std::io::Error),
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Server(#[from] tonic::transport::Error),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// [`run_hooks`] on a tokio runtime of its own: the whole `main` of a
+/// plugin. Exits with failure when the binary was not started by a
+/// Mattermost server (no magic cookie) or the plugin could not start.
+pub fn serve_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Router) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return report(&ServeError::Runtime(e)),
+    };
+    let result = runtime.block_on(run_hooks(options, add_hooks));
+    // Work still running (a hook past its drain time) must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+fn report(error: &ServeError) -> ExitCode {
+    match error {
+        // Someone at a terminal: plain words, not a JSON log line.
+        ServeError::NotAPlugin => eprintln!("{error}"),
+        _ => {
+            if tracing::dispatcher::has_been_set() {
+                tracing::error!("{error}");
+            } else {
+                eprintln!("error: {error}");
+            }
+        }
+    }
+    ExitCode::FAILURE
+}
+
+/// Runs a plugin on the current tokio runtime until the host stops it:
+/// checks the environment, serves health, go-plugin's `Shutdown` and
+/// `StreamStdio`, and the hooks service `add_hooks` adds to the server,
+/// writes the handshake, and stops when the host says or goes away.
+pub async fn run_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Router) -> Result<(), ServeError> {
+    if !env::started_by_a_server() {
+        return Err(ServeError::NotAPlugin);
+    }
+    crate::log::init(crate::log::level_from_env());
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        let payload = crate::panic::message(info.payload());
+        tracing::error!(location, "panic: {payload}");
+    }));
+
+    env::negotiate_version(std::env::var(env::PROTOCOL_VERSIONS_ENV).ok().as_deref())?;
+    let (min, max) = env::port_range()?;
+    let hook_timeout = env::hook_timeout()?;
+    let listener = accept::bind(min, max)?;
+    let address = listener.local_addr().map_err(|source| ServeError::Bind { min, max, source })?;
+    let tls = match std::env::var(CLIENT_CERT_ENV) {
+        Ok(pem) if !pem.trim().is_empty() => Some(AutoTls::new(&pem)?),
+        _ => None,
+    };
+    let settings = Settings {
+        hook_timeout,
+        http_body_limit: options.http_body_limit,
+        api_target: std::env::var(API_TARGET_ENV).ok(),
+    };
+
+    let shutdown = Shutdown::new();
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    for service in ["plugin", ""] {
+        health_reporter.set_service_status(service, tonic_health::ServingStatus::Serving).await;
+    }
+    let router = Server::builder()
+        // HTTP/2 flow control sized for streaming bodies (ServeHTTP); see
+        // `crate::api::STREAM_WINDOW`.
+        .initial_stream_window_size(Some(STREAM_WINDOW))
+        .initial_connection_window_size(Some(CONNECTION_WINDOW))
+        .max_frame_size(Some(MAX_FRAME))
+        .add_service(health);
+    let router = add_hooks(settings, router)
+        .add_service(Controller { shutdown: shutdown.clone() })
+        .add_service(Stdio { shutdown: shutdown.clone() });
+
+    let tracker = Arc::new(host::Tracker::default());
+    let certificate = tls.as_ref().map(|t| t.certificate.clone());
+    let incoming = accept::accept(listener, tls.map(|t| t.acceptor), Arc::clone(&tracker), shutdown.clone());
+    // Signal handlers go in before the handshake: once it is out, the host
+    // may stop us at any moment.
+    host::watch_signals(shutdown.clone());
+    host::watch_host(Arc::clone(&tracker), shutdown.clone());
+    handshake::write(address, certificate.as_deref()).map_err(ServeError::Handshake)?;
+    tracing::debug!(%address, tls = certificate.is_some(), "plugin serving");
+
+    let stop = shutdown.clone();
+    let server = router.serve_with_incoming_shutdown(incoming, async move { stop.wait().await });
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result?,
+        () = shutdown.wait() => match tokio::time::timeout(DRAIN, &mut server).await {
+            Ok(result) => result?,
+            Err(_) => tracing::warn!("hooks still running {} ms after shutdown; stopping anyway", DRAIN.as_millis()),
+        },
+    }
+    tracing::debug!("plugin stopped");
+    Ok(())
+}
