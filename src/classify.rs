@@ -3,7 +3,13 @@
 //! Every decision about the contract's meaning lives here: which service is
 //! which, each hook's shape, the API's domain groups, and how a request is
 //! passed. The rules use names from the contract only (services, RPCs,
-//! fields), so a new RPC in the protos is classified without code changes.
+//! fields), so a new RPC in the protos is classified without code changes;
+//! the few facts the protos cannot say (which reason dismisses a post,
+//! which argument Go may send as nil) are named constants below.
+//!
+//! The [`shape`] step then decides how each hook and API method reads in
+//! Rust (parameter names and types, outputs, decision enums), so `render`
+//! and `inspect` print the same model.
 
 use std::collections::HashMap;
 
@@ -12,8 +18,10 @@ use prost_types::{
     field_descriptor_proto::{Label, Type},
 };
 
-use crate::model::{ApiGroup, ApiInput, ApiMethod, Card, Contract, Field, Hook, HookKind, HttpShape, Ty};
+use crate::model::{ApiGroup, ApiMethod, ApiOutput, Card, Contract, Field, Hook, HookKind, HttpShape, Presence, Ty};
 use crate::names::{snake, upper_camel};
+
+pub mod shape;
 
 /// The service the plugin serves and the server calls.
 pub const HOOKS_SERVICE: &str = "PluginHooks";
@@ -28,6 +36,27 @@ pub const MAX_PARAMS: usize = 4;
 /// an SDK that did not do the same would ignore the admin's settings until
 /// the next config save.
 pub const ACTIVATION: (&str, &str) = ("OnActivate", "OnConfigurationChange");
+/// Veto hooks whose subject the plugin may drop without a word to the
+/// user, and the rejection reason the server reads as "dismiss" (Go's
+/// `plugin.DismissPostError`; CONTRACT.md: it "dismisses a post silently").
+pub const DISMISS: &[(&str, &str)] = &[("MessageWillBePosted", "plugin.message_will_be_posted.dismiss_post")];
+/// Message arguments the server may leave unset (a nil pointer in Go:
+/// `OnCloudLimitsUpdated` is called with no limits when there are none), so
+/// the plugin gets an `Option`. Every other message argument is always
+/// sent; a request without one is refused as `InvalidArgument`.
+pub const MAY_BE_UNSET: &[(&str, &str)] = &[("OnCloudLimitsUpdated", "limits")];
+/// A response message named `modified_…` replaces what the server had, and
+/// unset keeps the original (`ConfigurationWillBeSaved`'s `modified_config`,
+/// a veto hook's `modified_post`): the plugin answers an `Option`, and a
+/// decision names the replacement without the prefix (`Replace { file_info }`).
+pub const REPLACEMENT_PREFIX: &str = "modified_";
+/// The API method that sends an HTTP request to the server or to another
+/// plugin (Go: `PluginHTTP(*http.Request) *http.Response`), which the SDK's
+/// `http::send` wraps: its name, its request fields and its response fields
+/// besides `error`, in order. A method of that name with other fields is an
+/// ordinary method.
+pub const PLUGIN_HTTP: (&str, &[&str], &[&str]) =
+    ("PluginHTTP", &["method", "url", "headers", "body"], &["status_code", "headers", "body"]);
 
 /// Why descriptors do not make a plugin contract.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -91,9 +120,9 @@ pub fn classify(fds: &FileDescriptorSet) -> Result<Contract, ClassifyError> {
 /// first can run without arguments and answers nothing but an error.
 fn link_activation(hooks: &mut [Hook]) {
     let (activate, first) = ACTIVATION;
-    let runnable = hooks.iter().any(|h| {
-        h.name == first && h.args.is_empty() && !h.plugin_context && matches!(h.kind, HookKind::Notification)
-    });
+    let runnable = hooks
+        .iter()
+        .any(|h| h.name == first && h.args.is_empty() && !h.plugin_context && matches!(h.kind, HookKind::Notification));
     if let Some(hook) = hooks.iter_mut().find(|h| h.name == activate && matches!(h.kind, HookKind::Notification))
         && runnable
     {
@@ -126,12 +155,10 @@ fn hook(
     let is_type = |f: &Field, ty: &str| matches!(&f.ty, Ty::Message(p) if p == ty);
     let request_fields = index.fields(req);
     let response_fields = index.fields(resp);
-    let plugin_context = request_fields.iter().any(|f| is_type(f, "PluginContext"));
+    let context = request_fields.iter().find(|f| is_type(f, "PluginContext")).cloned();
     let returns_error = response_fields.iter().any(|f| f.name == "error" && is_type(f, "AppError"));
-    let args: Vec<Field> = request_fields
-        .into_iter()
-        .filter(|f| !is_type(f, "PluginContext") && !is_type(f, "RequestContext"))
-        .collect();
+    let args: Vec<Field> =
+        request_fields.into_iter().filter(|f| !is_type(f, "PluginContext") && !is_type(f, "RequestContext")).collect();
     let mut answers: Vec<Field> = response_fields.into_iter().filter(|f| f.name != "error").collect();
     let kind = if let Some(http) = streaming.clone() {
         HookKind::Streaming { http }
@@ -142,24 +169,71 @@ fn hook(
         HookKind::Implemented { names: answers.remove(at) }
     } else if let Some(at) = answers.iter().position(|f| f.name == "rejection_reason" && f.ty == Ty::String) {
         let reason = answers.remove(at);
-        HookKind::Veto { replacements: answers, reason }
+        let dismiss = DISMISS.iter().find(|(hook, _)| *hook == name).map(|(_, reason)| (*reason).to_owned());
+        HookKind::Veto { replacements: answers, reason, dismiss }
     } else if answers.is_empty() {
         HookKind::Notification
     } else {
         HookKind::Value { fields: answers }
     };
-    Hook {
+    let mut hook = Hook {
         name: name.to_owned(),
         method: snake(name),
+        variant: upper_camel(name),
         doc,
         request: req.rust.clone(),
         response: resp.rust.clone(),
-        plugin_context,
+        plugin_context: context.is_some(),
         returns_error,
         args: if streaming.is_some() { vec![] } else { args },
         kind,
         runs_first: None,
+        plugin_method: None,
+    };
+    hook.plugin_method = shape::plugin_method(&hook, context.as_ref());
+    hook
+}
+
+/// Whether a hook's message argument is always sent ([`MAY_BE_UNSET`]);
+/// [`Presence::Plain`] for any other argument.
+pub fn arg_presence(hook: &str, arg: &Field) -> Presence {
+    match (arg.card, &arg.ty) {
+        (Card::Single, Ty::Message(_)) if MAY_BE_UNSET.contains(&(hook, arg.name.as_str())) => Presence::Optional,
+        (Card::Single, Ty::Message(_)) => Presence::Required,
+        _ => Presence::Plain,
     }
+}
+
+/// Whether a value hook's message answer must be set, or replaces and may
+/// be left unset ([`REPLACEMENT_PREFIX`]); [`Presence::Plain`] for any other answer.
+pub fn answer_presence(answer: &Field) -> Presence {
+    match (answer.card, &answer.ty) {
+        (Card::Single, Ty::Message(_)) if answer.name.starts_with(REPLACEMENT_PREFIX) => Presence::Optional,
+        (Card::Single, Ty::Message(_)) => Presence::Required,
+        _ => Presence::Plain,
+    }
+}
+
+/// A replacement's name in a decision: the field's without [`REPLACEMENT_PREFIX`]
+/// (`modified_file_info` → `file_info`), as the variant already says "replace".
+pub fn replacement_name(field: &Field) -> String {
+    field.rust_name.strip_prefix(REPLACEMENT_PREFIX).unwrap_or(&field.rust_name).to_owned()
+}
+
+/// The argument a value hook hands back unchanged when the plugin does not
+/// write it: a hook whose one answer has the name and type of an argument
+/// filters or edits that argument (`MessagesWillBeConsumed` answers the
+/// posts to deliver), so by default it delivers it as it came.
+pub fn passthrough<'a>(args: &'a [Field], answers: &[Field]) -> Option<&'a Field> {
+    let [answer] = answers else { return None };
+    args.iter().find(|a| a.name == answer.name && a.ty == answer.ty && a.card == answer.card)
+}
+
+/// Whether an API method is [`PLUGIN_HTTP`].
+fn is_plugin_http(name: &str, params: Option<&[Field]>, outputs: &[Field]) -> bool {
+    let (rpc, request, response) = PLUGIN_HTTP;
+    let names = |fields: &[Field]| fields.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+    name == rpc && params.is_some_and(|p| names(p) == request) && names(outputs) == response
 }
 
 /// The HTTP shape of a stream's messages: every field the SDK's HTTP bridge
@@ -182,7 +256,11 @@ fn http_shape(index: &Index, request: &str, response: &str) -> Option<HttpShape>
     let req_init = message(field(req, "init", Type::Message, false)?.type_name())?;
     let resp_init = message(field(resp, "init", Type::Message, false)?.type_name())?;
     let strings = ["method", "url", "host", "remote_addr", "request_uri"].map(|n| (n, Type::String, false));
-    let numbers = [("proto_major", Type::Int32, false), ("proto_minor", Type::Int32, false), ("content_length", Type::Int64, false)];
+    let numbers = [
+        ("proto_major", Type::Int32, false),
+        ("proto_minor", Type::Int32, false),
+        ("content_length", Type::Int64, false),
+    ];
     if !has(req_init, &strings) || !has(req_init, &numbers) || !has(resp_init, &[("status_code", Type::Int32, false)]) {
         return None;
     }
@@ -211,24 +289,27 @@ fn http_shape(index: &Index, request: &str, response: &str) -> Option<HttpShape>
 fn api_method(index: &Index, name: &str, doc: Vec<String>, req: &MessageInfo, resp: &MessageInfo) -> ApiMethod {
     let request_fields = index.fields(req);
     let has_oneof = req.desc.field.iter().any(|f| f.oneof_index.is_some() && !f.proto3_optional());
-    let input = if request_fields.len() > MAX_PARAMS || has_oneof {
-        ApiInput::Message
-    } else {
-        ApiInput::Params(request_fields)
-    };
+    let params = (request_fields.len() <= MAX_PARAMS && !has_oneof).then_some(request_fields);
     let large_payload = req.desc.field.iter().any(|f| f.r#type() == Type::Bytes);
     let response_fields = index.fields(resp);
     let response_has_error = response_fields.iter().any(|f| f.name == "error");
+    let outputs: Vec<Field> = response_fields.into_iter().filter(|f| f.name != "error").collect();
+    let plugin_http = is_plugin_http(name, params.as_deref(), &outputs);
+    let outputs: Vec<ApiOutput> = outputs.into_iter().map(shape::api_output).collect();
+    let (ok, alias) = shape::api_ok(name, &outputs);
     ApiMethod {
         name: name.to_owned(),
         method: snake(name),
         doc,
         request: req.rust.clone(),
         response: resp.rust.clone(),
-        input,
-        outputs: response_fields.into_iter().filter(|f| f.name != "error").collect(),
+        input: shape::api_input(&req.rust, params),
+        outputs,
+        ok,
+        alias,
         response_has_error,
         large_payload,
+        plugin_http,
     }
 }
 
@@ -291,13 +372,7 @@ const GROUP_RULES: &[GroupRule] = &[
         strong: &["kv"],
         weak: &[],
     },
-    GroupRule {
-        name: "bots",
-        trait_name: "BotsApi",
-        summary: "Bot accounts.",
-        strong: &["bot", "bots"],
-        weak: &[],
-    },
+    GroupRule { name: "bots", trait_name: "BotsApi", summary: "Bot accounts.", strong: &["bot", "bots"], weak: &[] },
     GroupRule {
         name: "config",
         trait_name: "ConfigApi",
@@ -347,20 +422,8 @@ const GROUP_RULES: &[GroupRule] = &[
         strong: &["preference", "preferences"],
         weak: &[],
     },
-    GroupRule {
-        name: "oauth",
-        trait_name: "OAuthApi",
-        summary: "OAuth apps.",
-        strong: &["o_auth"],
-        weak: &[],
-    },
-    GroupRule {
-        name: "emoji",
-        trait_name: "EmojiApi",
-        summary: "Custom emoji.",
-        strong: &["emoji"],
-        weak: &[],
-    },
+    GroupRule { name: "oauth", trait_name: "OAuthApi", summary: "OAuth apps.", strong: &["o_auth"], weak: &[] },
+    GroupRule { name: "emoji", trait_name: "EmojiApi", summary: "Custom emoji.", strong: &["emoji"], weak: &[] },
     GroupRule {
         name: "permissions",
         trait_name: "PermissionsApi",
@@ -584,8 +647,7 @@ fn comments(info: Option<&SourceCodeInfo>, path: &[i32]) -> Vec<String> {
         return vec![];
     };
     let text = location.leading_comments.as_deref().or(location.trailing_comments.as_deref()).unwrap_or("");
-    let mut lines: Vec<String> =
-        text.lines().map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end().to_owned()).collect();
+    let mut lines: Vec<String> = text.lines().map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end().to_owned()).collect();
     while lines.last().is_some_and(String::is_empty) {
         lines.pop();
     }

@@ -15,7 +15,7 @@ pub fn report(contract: &Contract) -> String {
     for hook in &contract.hooks {
         let mut shape = vec![hook.kind.label().to_owned()];
         match &hook.kind {
-            HookKind::Veto { replacements, reason } => {
+            HookKind::Veto { replacements, reason, .. } => {
                 shape.push(format!("reason={}", reason.name));
                 if !replacements.is_empty() {
                     shape.push(format!("replaces={}", names(replacements)));
@@ -55,15 +55,17 @@ pub fn report(contract: &Contract) -> String {
         let _ = writeln!(w, "  {} ({}): {} methods", group.name, group.trait_name, group.methods.len());
         for m in &group.methods {
             let input = match &m.input {
-                ApiInput::Params(fields) => {
-                    fields.iter().map(|f| format!("{}: {}", f.rust_name, f.describe())).collect::<Vec<_>>().join(", ")
-                }
-                ApiInput::Message => format!("request: {}", m.request),
+                ApiInput::Params(params) => params
+                    .iter()
+                    .map(|p| format!("{}: {}", p.field.rust_name, p.field.describe()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ApiInput::Message(_) => format!("request: {}", m.request),
             };
             let output = match m.outputs.as_slice() {
                 [] => "()".to_owned(),
-                [one] => one.describe(),
-                many => format!("({})", many.iter().map(Field::describe).collect::<Vec<_>>().join(", ")),
+                [one] => one.field.describe(),
+                many => format!("({})", many.iter().map(|o| o.field.describe()).collect::<Vec<_>>().join(", ")),
             };
             let limit = if m.large_payload { "  (bytes: 4 MiB request limit)" } else { "" };
             let _ = writeln!(w, "    {:<36} fn {}({input}) -> {output}{limit}", m.name, m.method);

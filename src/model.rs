@@ -1,5 +1,8 @@
 //! The plain data model of a plugin contract: what `classify` decides and
-//! what the templates see. No descriptors, no code strings: names and facts.
+//! what the templates and `inspect` see. No descriptors, no code strings:
+//! names, facts, and Rust types as data ([`RustType`]).
+
+use std::fmt;
 
 /// A classified plugin contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +35,10 @@ impl Contract {
 pub struct Hook {
     /// The RPC name, which is also the hook's name in `Implemented`.
     pub name: String,
-    /// The tonic method name (`message_will_be_posted`).
+    /// The tonic method name, also the `Plugin` method's (`message_will_be_posted`).
     pub method: String,
+    /// The `HookName` variant (`MessageWillBePosted`).
+    pub variant: String,
     /// Doc lines from the proto comment.
     pub doc: Vec<String>,
     /// Request and response message type names (Rust).
@@ -53,6 +58,10 @@ pub struct Hook {
     /// `OnConfigurationChange` first, as Go's SDK does); `Implemented` then
     /// lists this hook when the plugin writes either.
     pub runs_first: Option<String>,
+    /// The `Plugin` method a plugin writes for this hook; `None` for
+    /// `Implemented` (the SDK answers it) and for a stream without the HTTP
+    /// shape (the server gets `Unimplemented`).
+    pub plugin_method: Option<PluginMethod>,
 }
 
 /// What a hook answers to the server.
@@ -76,6 +85,9 @@ pub enum HookKind {
         replacements: Vec<Field>,
         /// The field that carries the rejection reason.
         reason: Field,
+        /// The reason that asks the server to drop the subject without a
+        /// word to the user, for the hooks that have one.
+        dismiss: Option<String>,
     },
     /// A bidirectional stream (`ServeHTTP`).
     Streaming {
@@ -117,6 +129,171 @@ impl HookKind {
     }
 }
 
+/// A hook's method in the `Plugin` trait, as a plugin author writes it:
+/// `async fn {method}(&self, cx: &Context, {params}) -> {output}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginMethod {
+    /// The parameters after `&self, cx: &Context`, in order.
+    pub params: Vec<Param>,
+    /// What the method's future yields.
+    pub output: RustType,
+    /// How that output becomes the hook's response.
+    pub answer: Answer,
+    /// What the method answers when the plugin does not write it: what the
+    /// server does when no plugin handles the hook.
+    pub default: DefaultAnswer,
+}
+
+/// A parameter of a `Plugin` method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// The Rust name (`pc`, `post`, `request`).
+    pub name: String,
+    /// Its type.
+    pub ty: RustType,
+    /// Where the SDK takes it from.
+    pub from: ParamFrom,
+}
+
+impl Param {
+    /// The name without a raw prefix (`r#type` → `type`), as error messages
+    /// name the argument.
+    pub fn plain_name(&self) -> &str {
+        crate::names::bare(&self.name)
+    }
+}
+
+/// Where a `Plugin` method's parameter comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamFrom {
+    /// The request's `PluginContext`, in the field named here, lent to the
+    /// method; an unset one reads as empty.
+    PluginContext {
+        /// The request field (Rust name).
+        field: String,
+    },
+    /// The request field of the parameter's name (one of the hook's `args`).
+    Arg {
+        /// Whether a message argument is always sent.
+        presence: Presence,
+    },
+    /// The `ServeHTTP` stream, bridged to an `http::Request`.
+    HttpStream,
+}
+
+/// How a message value crosses between the wire, where prost makes every
+/// message field an `Option`, and a `Plugin` method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Not a singular message (scalars, strings, bytes, `optional`,
+    /// repeated fields, maps): prost's type is used as it is.
+    Plain,
+    /// A message that is always there, bare in the method. A request
+    /// without it is refused as `InvalidArgument`; an answer is sent set.
+    Required,
+    /// A message that may be absent: an `Option` in the method.
+    Optional,
+}
+
+/// How a `Plugin` method's output becomes the hook's response (besides the
+/// error, when the hook has one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Nothing: the response carries at most the error.
+    Nothing,
+    /// The response fields, in order: the output is the one field's value,
+    /// or a tuple of them.
+    Fields(Vec<AnswerField>),
+    /// A veto hook's decision enum, converted into the response.
+    Decision(Decision),
+    /// The `ServeHTTP` stream, answered by the HTTP bridge.
+    Http,
+}
+
+/// A response field a value hook's output fills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerField {
+    /// The response field (Rust name).
+    pub name: String,
+    /// Its type in the method's output.
+    pub ty: RustType,
+    /// Whether a message answer is always set or may be left unset.
+    pub presence: Presence,
+}
+
+/// What a `Plugin` method answers when the plugin does not write it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultAnswer {
+    /// Nothing (`()`, or `Ok(())` for a hook that can fail).
+    Nothing,
+    /// One value per answer field (a tuple when several).
+    Values(Vec<DefaultValue>),
+    /// The argument of this name, handed back unchanged.
+    Passthrough(String),
+    /// The decision enum's `Allow` (the enum is named here).
+    Allow {
+        /// The decision enum's name.
+        decision: String,
+    },
+    /// The HTTP bridge's 404.
+    NotFound,
+}
+
+/// The default of one answer field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultValue {
+    /// `Default::default()`.
+    Default,
+    /// `None`: an optional answer left unset.
+    None,
+    /// `T::default()` for this type (a message that is always answered).
+    DefaultOf(RustType),
+}
+
+/// A veto hook's decision enum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The enum's name (`MessageWillBePostedDecision`).
+    pub name: String,
+    /// The response field that carries the rejection reason (Rust name).
+    pub reason_field: String,
+    /// The variants, `Allow` (the default) first.
+    pub variants: Vec<DecisionVariant>,
+}
+
+/// A variant of a decision enum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionVariant {
+    /// `Allow`: let it through unchanged.
+    Allow,
+    /// `Replace(T)`: let it through, replaced by the one replacement.
+    Replace(Replacement),
+    /// `Replace { a, b }`: let it through with these replacements, each
+    /// optional on its own.
+    ReplaceFields(Vec<Replacement>),
+    /// `Reject(String)`: refuse it, with the reason the user is shown.
+    Reject,
+    /// `Dismiss`: drop it without a word, by sending this reason.
+    Dismiss {
+        /// The reason the server reads as "dismiss".
+        reason: String,
+    },
+}
+
+/// A replacement a decision carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// Its name in a `Replace { … }` variant (`file_info` for `modified_file_info`).
+    pub name: String,
+    /// The response field it sets.
+    pub field: Field,
+    /// Its type in the variant.
+    pub ty: RustType,
+    /// A message boxed in the variant (a decision is mostly `Allow`, and a
+    /// message is hundreds of bytes), unboxed into the response.
+    pub boxed: bool,
+}
+
 /// API methods of one domain, served as one trait.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiGroup {
@@ -146,22 +323,102 @@ pub struct ApiMethod {
     /// How the caller passes the request.
     pub input: ApiInput,
     /// The response fields besides `error`, in field order.
-    pub outputs: Vec<Field>,
+    pub outputs: Vec<ApiOutput>,
+    /// What the method returns inside `Result<_, Error>`: `()`, the one
+    /// output's type, or the name of the tuple alias of several.
+    pub ok: RustType,
+    /// For several outputs, the tuple alias that names them.
+    pub alias: Option<OutputAlias>,
     /// The response has the `AppError error` field.
     pub response_has_error: bool,
     /// The request carries `bytes`, so it may run into the server's request
     /// size limit (4 MiB on the real host); its docs say so.
     pub large_payload: bool,
+    /// This is the API's `PluginHTTP`, which the SDK's `http::send` calls.
+    pub plugin_http: bool,
 }
 
 /// How a typed API method takes its request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiInput {
     /// Each request field is a parameter.
-    Params(Vec<Field>),
+    Params(Vec<ApiParam>),
     /// The request has too many fields (or a oneof): the caller builds the
-    /// request message itself, with `..Default::default()`.
-    Message,
+    /// request message itself, with `..Default::default()`. The parameter
+    /// (`request`) has this type.
+    Message(RustType),
+}
+
+/// A parameter of a typed API method: one request field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiParam {
+    /// The request field; the parameter has its Rust name.
+    pub field: Field,
+    /// The parameter's type.
+    pub ty: RustType,
+    /// How the parameter becomes the field's value.
+    pub into: IntoRequest,
+}
+
+/// How an API parameter becomes its request field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntoRequest {
+    /// As it is.
+    AsIs,
+    /// `.into()`: an `impl Into<String>`, an `impl Into<Vec<u8>>`, an enum's `i32`.
+    Into,
+    /// `Some(…)`: a message.
+    Some,
+    /// A JSON value serialized into `bytes`.
+    JsonBytes,
+    /// A JSON object into a `google.protobuf.Struct`.
+    Struct,
+    /// A JSON value into a `google.protobuf.Value`.
+    Value,
+}
+
+/// A response field a typed API method returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiOutput {
+    /// The response field.
+    pub field: Field,
+    /// The type the caller gets.
+    pub ty: RustType,
+    /// How the field's value becomes that.
+    pub from: FromResponse,
+}
+
+/// How a response field becomes what an API method returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FromResponse {
+    /// As it is.
+    AsIs,
+    /// `bytes` parsed as JSON; fails on bad JSON.
+    JsonBytes,
+    /// An enum's `i32` checked against the enum; fails on an unknown value.
+    Enum,
+    /// A message that must be there; fails when it is not.
+    Required,
+    /// A `google.protobuf.Struct` as a JSON object; unset is empty.
+    Struct,
+    /// A `google.protobuf.Value` as JSON; unset is `null`.
+    Value,
+}
+
+impl FromResponse {
+    /// The conversion can fail (it is followed by `?`).
+    pub fn fallible(self) -> bool {
+        matches!(self, Self::JsonBytes | Self::Enum | Self::Required)
+    }
+}
+
+/// The tuple alias of an API method with several outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputAlias {
+    /// Its name (`GetIconOutput`).
+    pub name: String,
+    /// The tuple it names, in field order.
+    pub tuple: RustType,
 }
 
 /// A message field.
@@ -235,12 +492,129 @@ impl Ty {
 }
 
 impl Field {
+    /// The Rust name without a raw prefix (`r#type` → `type`), as error
+    /// messages name the field.
+    pub fn plain_name(&self) -> &str {
+        crate::names::bare(&self.rust_name)
+    }
+
     /// How the field's type reads in reports (`repeated string`, `optional i64`).
     pub fn describe(&self) -> String {
         match (self.card, &self.ty) {
             (_, Ty::Map(..)) | (Card::Single, _) => self.ty.describe(),
             (Card::Optional, ty) => format!("optional {}", ty.describe()),
             (Card::Repeated, ty) => format!("repeated {}", ty.describe()),
+        }
+    }
+}
+
+/// A Rust type, as the generated code spells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RustType {
+    /// A type by its path, with its generic arguments if any (`String`,
+    /// `proto::Post`, `serde_json::Map<String, serde_json::Value>`).
+    Named {
+        /// The path.
+        path: String,
+        /// Generic arguments.
+        args: Vec<RustType>,
+    },
+    /// `Option<T>`.
+    Option(Box<RustType>),
+    /// `Vec<T>`.
+    Vec(Box<RustType>),
+    /// `Box<T>`.
+    Box(Box<RustType>),
+    /// `std::collections::HashMap<K, V>`.
+    HashMap(Box<RustType>, Box<RustType>),
+    /// `&T`.
+    Ref(Box<RustType>),
+    /// `impl Into<T>`: a parameter that takes anything convertible.
+    ImplInto(Box<RustType>),
+    /// `(A, B)`; `()` when empty.
+    Tuple(Vec<RustType>),
+    /// The SDK's `HookResult<T>`, written `HookResult` for `()`.
+    HookResult(Box<RustType>),
+}
+
+impl RustType {
+    /// A type by its path, without generic arguments.
+    pub fn named(path: impl Into<String>) -> Self {
+        Self::Named { path: path.into(), args: vec![] }
+    }
+
+    /// `()`.
+    pub fn unit() -> Self {
+        Self::Tuple(vec![])
+    }
+
+    /// `Option<self>`.
+    pub fn option(self) -> Self {
+        Self::Option(Box::new(self))
+    }
+
+    /// `Vec<self>`.
+    pub fn vec(self) -> Self {
+        Self::Vec(Box::new(self))
+    }
+
+    /// `Box<self>`.
+    pub fn boxed(self) -> Self {
+        Self::Box(Box::new(self))
+    }
+
+    /// `&self`.
+    pub fn by_ref(self) -> Self {
+        Self::Ref(Box::new(self))
+    }
+
+    /// `impl Into<self>`.
+    pub fn impl_into(self) -> Self {
+        Self::ImplInto(Box::new(self))
+    }
+
+    /// `HookResult<self>`.
+    pub fn hook_result(self) -> Self {
+        Self::HookResult(Box::new(self))
+    }
+
+    /// `()`.
+    pub fn is_unit(&self) -> bool {
+        matches!(self, Self::Tuple(items) if items.is_empty())
+    }
+}
+
+impl fmt::Display for RustType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn list(f: &mut fmt::Formatter<'_>, items: &[RustType]) -> fmt::Result {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{item}")?;
+            }
+            Ok(())
+        }
+        match self {
+            Self::Named { path, args } if args.is_empty() => f.write_str(path),
+            Self::Named { path, args } => {
+                write!(f, "{path}<")?;
+                list(f, args)?;
+                f.write_str(">")
+            }
+            Self::Option(inner) => write!(f, "Option<{inner}>"),
+            Self::Vec(inner) => write!(f, "Vec<{inner}>"),
+            Self::Box(inner) => write!(f, "Box<{inner}>"),
+            Self::HashMap(key, value) => write!(f, "std::collections::HashMap<{key}, {value}>"),
+            Self::Ref(inner) => write!(f, "&{inner}"),
+            Self::ImplInto(inner) => write!(f, "impl Into<{inner}>"),
+            Self::Tuple(items) => {
+                f.write_str("(")?;
+                list(f, items)?;
+                f.write_str(if items.len() == 1 { ",)" } else { ")" })
+            }
+            Self::HookResult(inner) if inner.is_unit() => f.write_str("HookResult"),
+            Self::HookResult(inner) => write!(f, "HookResult<{inner}>"),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Render: the contract model, through askama templates, into the files of
 //! the SDK crate (unformatted Rust; `emit` formats and writes).
 //!
-//! Templates hold the shape of the output; the view structs here hold every
-//! decision that is not the model's, so templates only loop and print.
+//! Templates hold the shape of the output and match on the model's data
+//! (hook answers, decision variants, how a parameter becomes a request
+//! field); the view structs here add only what is not the model's: rustdoc
+//! text and which items a file imports, decided from that data.
 
 mod api;
 mod hooks;
@@ -14,8 +16,12 @@ use askama::Template;
 use prost_types::FileDescriptorSet;
 
 use crate::classify::{API_SERVICE, HOOKS_SERVICE};
-use crate::model::{Contract, Hook, HookKind, HttpShape};
-use crate::names::{snake, upper_camel};
+// The templates match on these.
+use crate::model::{
+    Answer, ApiInput, Contract, DecisionVariant, DefaultAnswer, DefaultValue, FromResponse, Hook, HookKind, HttpShape,
+    IntoRequest, ParamFrom, PluginMethod, Presence,
+};
+use crate::names::snake;
 
 /// One file of the output, relative to the output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,22 +78,9 @@ pub fn render(contract: &Contract, fds: &FileDescriptorSet, settings: &Settings)
     })
 }
 
-/// The API trait whose `plugin_http` sends an HTTP request to the server:
-/// a `PluginHTTP` method taking method, URL, headers and body, answering
-/// status, headers and body.
-fn plugin_http_trait(contract: &Contract) -> Option<String> {
-    fn names(fields: &[crate::model::Field]) -> Vec<&str> {
-        fields.iter().map(|f| f.name.as_str()).collect()
-    }
-    contract.api_groups.iter().find_map(|group| {
-        group.methods.iter().find_map(|m| {
-            let crate::model::ApiInput::Params(params) = &m.input else { return None };
-            let fits = m.name == "PluginHTTP"
-                && names(params) == ["method", "url", "headers", "body"]
-                && names(&m.outputs) == ["status_code", "headers", "body"];
-            fits.then(|| group.trait_name.clone())
-        })
-    })
+/// The API trait that has the `PluginHTTP` method, which `http::send` calls.
+fn plugin_http_trait(contract: &Contract) -> Option<&str> {
+    contract.api_groups.iter().find(|g| g.methods.iter().any(|m| m.plugin_http)).map(|g| g.trait_name.as_str())
 }
 
 /// Fields prost should carry as `bytes::Bytes`: the HTTP body chunks, so
@@ -121,27 +114,27 @@ struct LibRs<'a> {
     api_count: usize,
     group_count: usize,
     hook_count: usize,
-    groups: &'a [GroupView],
+    groups: &'a [api::GroupView<'a>],
 }
 
 #[derive(Template)]
 #[template(path = "sdk/hooks.rs.askama", escape = "none")]
 struct HooksRs<'a> {
     service: &'a str,
-    hooks: &'a [HookView],
+    hooks: &'a [HookView<'a>],
 }
 
 #[derive(Template)]
 #[template(path = "sdk/api_mod.rs.askama", escape = "none")]
 struct ApiModRs<'a> {
     crate_ident: &'a str,
-    groups: &'a [GroupView],
+    groups: &'a [api::GroupView<'a>],
 }
 
 #[derive(Template)]
 #[template(path = "sdk/api_group.rs.askama", escape = "none")]
 struct ApiGroupRs<'a> {
-    group: &'a GroupView,
+    group: &'a api::GroupView<'a>,
 }
 
 #[derive(Template)]
@@ -149,21 +142,20 @@ struct ApiGroupRs<'a> {
 struct PluginRs<'a> {
     service: &'a str,
     crate_ident: &'a str,
-    runtime_imports: &'a str,
-    hooks: &'a [hooks::HookMethodView],
+    runtime_imports: &'a [&'a str],
+    hooks: &'a [hooks::HookMethodView<'a>],
     /// `(hook, first)`: `hook` runs `first`'s method before its own.
     runs_first: &'a [(String, String)],
     implemented: Option<ImplementedView>,
-    http: Option<&'a HttpView>,
+    http: Option<&'a HttpView<'a>>,
 }
 
 /// The HTTP stream hook (`ServeHTTP`), bridged to `http` types.
-struct HttpView {
-    hook: String,
-    method: String,
-    variant: String,
+struct HttpView<'a> {
+    hook: &'a Hook,
+    sig: &'a PluginMethod,
     doc: Vec<String>,
-    shape: HttpShape,
+    shape: &'a HttpShape,
 }
 
 #[derive(Template)]
@@ -223,8 +215,14 @@ fn runtime_crate(settings: &Settings, package: &str) -> anyhow::Result<Vec<Gener
     RUNTIME_CRATE
         .iter()
         .map(|(path, source)| {
-            let source = if *path == "Cargo.toml" { runtime_manifest(source, settings, package)? } else { (*source).to_owned() };
-            Ok(GeneratedFile { path: format!("runtime/{path}").into(), kind: FileKind::Text, source, preformatted: String::new() })
+            let source =
+                if *path == "Cargo.toml" { runtime_manifest(source, settings, package)? } else { (*source).to_owned() };
+            Ok(GeneratedFile {
+                path: format!("runtime/{path}").into(),
+                kind: FileKind::Text,
+                source,
+                preformatted: String::new(),
+            })
         })
         .collect()
 }
@@ -240,9 +238,11 @@ fn runtime_manifest(source: &str, settings: &Settings, package: &str) -> anyhow:
     if !source.lines().any(|l| l == name) {
         anyhow::bail!("runtime/Cargo.toml does not name the package {RUNTIME_PACKAGE:?}");
     }
-    let body = source
-        .replacen(&name, &format!("name = \"{}-runtime\"", settings.crate_name), 1)
-        .replacen(version, &format!("version = \"{}\"", settings.version), 1);
+    let body = source.replacen(&name, &format!("name = \"{}-runtime\"", settings.crate_name), 1).replacen(
+        version,
+        &format!("version = \"{}\"", settings.version),
+        1,
+    );
     Ok(format!(
         "# @generated by mmplugin-gen from the {package} protos: a copy of its runtime/ crate. Do not edit:\n\
          # change runtime/ in mmplugin-gen, then regenerate.\n{body}"
@@ -259,63 +259,29 @@ struct RuntimeRs<'a> {
     service: &'a str,
 }
 
-struct HookView {
-    name: String,
-    variant: String,
+struct HookView<'a> {
+    hook: &'a Hook,
     doc: Vec<String>,
-}
-
-struct GroupView {
-    module: String,
-    trait_name: String,
-    summary: String,
-    /// What the group's file imports from `crate::error`.
-    error_imports: String,
-    /// What `api` re-exports from the group: the trait and output aliases.
-    exports: String,
-    methods: Vec<api::MethodView>,
 }
 
 fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<GeneratedFile>> {
     let crate_ident = snake(&settings.crate_name);
-    let hooks: Vec<HookView> = contract
-        .plugin_hooks()
-        .map(|h| HookView { name: h.name.clone(), variant: upper_camel(&h.name), doc: doc_lines(&h.doc) })
-        .collect();
-    let groups: Vec<GroupView> = contract
-        .api_groups
-        .iter()
-        .map(|g| {
-            let methods: Vec<api::MethodView> = g.methods.iter().map(|m| api::MethodView::new(API_SERVICE, m)).collect();
-            let imports: Vec<&str> = [
-                methods.iter().any(|m| m.check_error).then_some("check"),
-                methods.iter().any(|m| m.uses_required).then_some("required_field"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            let exports: Vec<&str> = std::iter::once(g.trait_name.as_str())
-                .chain(methods.iter().filter_map(|m| m.output_alias.as_ref().map(|(alias, _)| alias.as_str())))
-                .collect();
-            GroupView {
-                exports: exports.join(", "),
-                module: g.name.clone(),
-                trait_name: g.trait_name.clone(),
-                summary: g.summary.clone(),
-                error_imports: imports.join(", "),
-                methods,
-            }
-        })
-        .collect();
+    let hooks: Vec<HookView> =
+        contract.plugin_hooks().map(|hook| HookView { hook, doc: doc_lines(&hook.doc) }).collect();
+    let groups: Vec<api::GroupView> = contract.api_groups.iter().map(|g| api::GroupView::new(API_SERVICE, g)).collect();
 
+    let by_name = |name: &str| contract.hooks.iter().find(|h| h.name == name);
     let run_by = |hook: &Hook| contract.hooks.iter().find(|h| h.runs_first.as_deref() == Some(hook.name.as_str()));
-    let hook_methods: Vec<hooks::HookMethodView> =
-        contract.hooks.iter().filter_map(|h| hooks::HookMethodView::new(h, run_by(h))).collect();
+    let hook_methods: Vec<hooks::HookMethodView> = contract
+        .hooks
+        .iter()
+        .filter_map(|h| hooks::HookMethodView::new(h, h.runs_first.as_deref().and_then(by_name), run_by(h)))
+        .collect();
     // Hooks `Implemented` lists when the plugin wrote the hook that runs first in them.
     let runs_first: Vec<(String, String)> = contract
         .hooks
         .iter()
-        .filter_map(|h| h.runs_first.as_ref().map(|first| (upper_camel(&h.name), upper_camel(first))))
+        .filter_map(|h| Some((h.variant.clone(), by_name(h.runs_first.as_deref()?)?.variant.clone())))
         .collect();
     let implemented = contract.hooks.iter().find_map(|h| match &h.kind {
         HookKind::Implemented { names } => Some(ImplementedView {
@@ -330,21 +296,15 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
     let runtime_imports = hooks::runtime_imports(&hook_methods);
     // Every hook the `Plugin` trait has a method for, in contract order.
     let plugin_methods: Vec<(String, String)> = contract
-        .plugin_hooks()
-        .filter(|h| match &h.kind {
-            HookKind::Streaming { http } => http.is_some(),
-            _ => true,
-        })
-        .map(|h| (h.method.clone(), upper_camel(&h.name)))
+        .hooks
+        .iter()
+        .filter(|h| h.plugin_method.is_some())
+        .map(|h| (h.method.clone(), h.variant.clone()))
         .collect();
-    let http = contract.hooks.iter().find_map(|h| match &h.kind {
-        HookKind::Streaming { http: Some(shape) } => Some(HttpView {
-            hook: h.name.clone(),
-            method: h.method.clone(),
-            variant: upper_camel(&h.name),
-            doc: doc_lines(&h.doc),
-            shape: shape.clone(),
-        }),
+    let http = contract.hooks.iter().find_map(|h| match (&h.kind, &h.plugin_method) {
+        (HookKind::Streaming { http: Some(shape) }, Some(sig)) => {
+            Some(HttpView { hook: h, sig, doc: doc_lines(&h.doc), shape })
+        }
         _ => None,
     });
 
@@ -358,8 +318,12 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         GeneratedFile {
             path: "Cargo.toml".into(),
             kind: FileKind::Text,
-            source: CargoToml { package: &contract.package, crate_name: &settings.crate_name, version: &settings.version }
-                .render()?,
+            source: CargoToml {
+                package: &contract.package,
+                crate_name: &settings.crate_name,
+                version: &settings.version,
+            }
+            .render()?,
             preformatted: String::new(),
         },
         rust(
@@ -415,15 +379,14 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         rust("src/api/mod.rs", ApiModRs { crate_ident: &crate_ident, groups: &groups }.render()?),
     ];
     for group in &groups {
-        files.push(rust(&format!("src/api/{}.rs", group.module), ApiGroupRs { group }.render()?));
+        files.push(rust(&format!("src/api/{}.rs", group.group.name), ApiGroupRs { group }.render()?));
     }
     files.extend(runtime_crate(settings, &contract.package)?);
     if let Some(http) = &http {
-        let plugin_http = plugin_http_trait(contract);
         let source = HttpRs {
-            plugin_http: plugin_http.as_deref(),
-            hook: &http.hook,
-            method: &http.method,
+            plugin_http: plugin_http_trait(contract),
+            hook: &http.hook.name,
+            method: &http.hook.method,
             request: &http.shape.request,
             response: &http.shape.response,
             response_init: &http.shape.response_init,

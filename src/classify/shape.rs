@@ -1,0 +1,232 @@
+//! Shape: how each classified hook and API method reads in Rust.
+//!
+//! The type every field has in the SDK, the parameters and output of each
+//! `Plugin` method and typed API method, a veto hook's decision enum and an
+//! API method's output alias: decided here, once, from the contract facts
+//! [`super`] settles ([`super::arg_presence`], [`super::answer_presence`],
+//! [`super::passthrough`], [`super::DISMISS`]). Render prints the result and
+//! `inspect` reports it, so the two cannot disagree.
+
+use crate::model::{
+    Answer, AnswerField, ApiInput, ApiOutput, ApiParam, Card, Decision, DecisionVariant, DefaultAnswer, DefaultValue,
+    Field, FromResponse, Hook, HookKind, IntoRequest, OutputAlias, Param, ParamFrom, PluginMethod, Presence,
+    Replacement, RustType, Ty,
+};
+use crate::names::upper_camel;
+
+use super::{answer_presence, arg_presence, passthrough, replacement_name};
+
+/// The name a hook's `PluginContext` parameter has.
+const CONTEXT_PARAM: &str = "pc";
+
+/// A message or enum of the contract as the SDK names it (`proto::Post`), or
+/// a well-known type as prost does (`prost_types::Struct`).
+pub fn proto_path(path: &str) -> RustType {
+    match path.strip_prefix("::") {
+        Some(well_known) => RustType::named(well_known),
+        None => RustType::named(format!("proto::{path}")),
+    }
+}
+
+/// The type prost gives one element of a field.
+fn prost_element(ty: &Ty) -> RustType {
+    match ty {
+        Ty::Scalar(s) => RustType::named(*s),
+        Ty::String => RustType::named("String"),
+        Ty::Bytes | Ty::JsonBytes => RustType::named("u8").vec(),
+        Ty::Enum(_) => RustType::named("i32"),
+        Ty::Message(p) => proto_path(p),
+        Ty::Struct => RustType::named("prost_types::Struct"),
+        Ty::Value => RustType::named("prost_types::Value"),
+        Ty::Wrapper(s) => RustType::named(*s).option(),
+        Ty::Map(k, v) => RustType::HashMap(Box::new(prost_element(k)), Box::new(prost_element(v))),
+    }
+}
+
+/// The type prost gives a field, except that a singular message is bare:
+/// where it goes, it is known to be set.
+fn prost_field(f: &Field) -> RustType {
+    match (f.card, &f.ty) {
+        (Card::Optional, ty) => prost_element(ty).option(),
+        (Card::Repeated, ty @ Ty::Map(..)) => prost_element(ty),
+        (Card::Repeated, ty) => prost_element(ty).vec(),
+        (Card::Single, ty) => prost_element(ty),
+    }
+}
+
+/// The type a hook argument or answer has in a `Plugin` method.
+fn method_type(f: &Field, presence: Presence) -> RustType {
+    match presence {
+        Presence::Optional => prost_element(&f.ty).option(),
+        Presence::Plain | Presence::Required => prost_field(f),
+    }
+}
+
+/// `serde_json::Map<String, serde_json::Value>`, what a `Struct` is to a caller.
+fn json_object() -> RustType {
+    RustType::Named { path: "serde_json::Map".into(), args: vec![RustType::named("String"), json_value()] }
+}
+
+/// `serde_json::Value`.
+fn json_value() -> RustType {
+    RustType::named("serde_json::Value")
+}
+
+/// The `Plugin` method of a hook whose kind, arguments and error are
+/// classified; `context` is its request's `PluginContext` field, if any.
+/// `None` when the SDK writes no method: `Implemented`, and a stream
+/// without the HTTP shape.
+pub fn plugin_method(hook: &Hook, context: Option<&Field>) -> Option<PluginMethod> {
+    let can_fail = |ty: RustType| if hook.returns_error { ty.hook_result() } else { ty };
+    let mut params: Vec<Param> = context
+        .map(|field| Param {
+            name: CONTEXT_PARAM.into(),
+            ty: prost_element(&field.ty).by_ref(),
+            from: ParamFrom::PluginContext { field: field.rust_name.clone() },
+        })
+        .into_iter()
+        .collect();
+    params.extend(hook.args.iter().map(|f| {
+        let presence = arg_presence(&hook.name, f);
+        Param { name: f.rust_name.clone(), ty: method_type(f, presence), from: ParamFrom::Arg { presence } }
+    }));
+    let (output, answer, default) = match &hook.kind {
+        HookKind::Implemented { .. } | HookKind::Streaming { http: None } => return None,
+        HookKind::Streaming { http: Some(_) } => {
+            let params = vec![Param {
+                name: "request".into(),
+                ty: RustType::named("crate::http::HttpRequest"),
+                from: ParamFrom::HttpStream,
+            }];
+            let output = RustType::named("crate::http::HttpResponse");
+            return Some(PluginMethod { params, output, answer: Answer::Http, default: DefaultAnswer::NotFound });
+        }
+        HookKind::Notification => (can_fail(RustType::unit()), Answer::Nothing, DefaultAnswer::Nothing),
+        HookKind::Value { fields } => {
+            let answers: Vec<AnswerField> = fields
+                .iter()
+                .map(|f| {
+                    let presence = answer_presence(f);
+                    AnswerField { name: f.rust_name.clone(), ty: method_type(f, presence), presence }
+                })
+                .collect();
+            let value = match answers.as_slice() {
+                [one] => one.ty.clone(),
+                many => RustType::Tuple(many.iter().map(|a| a.ty.clone()).collect()),
+            };
+            let default = match passthrough(&hook.args, fields) {
+                Some(arg) => DefaultAnswer::Passthrough(arg.rust_name.clone()),
+                None => DefaultAnswer::Values(
+                    answers
+                        .iter()
+                        .map(|a| match a.presence {
+                            Presence::Required => DefaultValue::DefaultOf(a.ty.clone()),
+                            Presence::Optional => DefaultValue::None,
+                            Presence::Plain => DefaultValue::Default,
+                        })
+                        .collect(),
+                ),
+            };
+            (can_fail(value), Answer::Fields(answers), default)
+        }
+        HookKind::Veto { replacements, reason, dismiss } => {
+            let decision = decision(&hook.variant, replacements, reason, dismiss.as_deref());
+            let default = DefaultAnswer::Allow { decision: decision.name.clone() };
+            (can_fail(RustType::named(decision.name.clone())), Answer::Decision(decision), default)
+        }
+    };
+    Some(PluginMethod { params, output, answer, default })
+}
+
+/// A veto hook's decision enum: `Allow`, a `Replace` with the one
+/// replacement or with each of several, `Reject`, and `Dismiss` for the
+/// hooks that have a dismiss reason.
+fn decision(variant: &str, replacements: &[Field], reason: &Field, dismiss: Option<&str>) -> Decision {
+    let mut variants = vec![DecisionVariant::Allow];
+    match replacements {
+        [] => {}
+        [one] => {
+            let (ty, boxed) = match (one.card, &one.ty) {
+                (Card::Single, Ty::Message(p)) => (proto_path(p).boxed(), true),
+                _ => (prost_field(one), false),
+            };
+            variants.push(DecisionVariant::Replace(Replacement {
+                name: replacement_name(one),
+                field: one.clone(),
+                ty,
+                boxed,
+            }));
+        }
+        many => variants.push(DecisionVariant::ReplaceFields(
+            many.iter()
+                .map(|f| {
+                    // Each is optional on its own: a message is `None` to keep the original.
+                    let (ty, boxed) = match (f.card, &f.ty) {
+                        (Card::Single | Card::Optional, Ty::Message(p)) => (proto_path(p).boxed().option(), true),
+                        _ => (prost_field(f), false),
+                    };
+                    Replacement { name: replacement_name(f), field: f.clone(), ty, boxed }
+                })
+                .collect(),
+        )),
+    }
+    variants.push(DecisionVariant::Reject);
+    if let Some(reason) = dismiss {
+        variants.push(DecisionVariant::Dismiss { reason: reason.to_owned() });
+    }
+    Decision { name: format!("{variant}Decision"), reason_field: reason.rust_name.clone(), variants }
+}
+
+/// How a typed API method takes its request: `params` are the request's
+/// fields when they are few enough to be parameters, `None` when the caller
+/// passes the message `request` (a Rust path below `proto`).
+pub fn api_input(request: &str, params: Option<Vec<Field>>) -> ApiInput {
+    match params {
+        Some(fields) => ApiInput::Params(fields.into_iter().map(api_param).collect()),
+        None => ApiInput::Message(proto_path(request)),
+    }
+}
+
+/// The parameter a caller passes for a request field: strings and bytes as
+/// anything convertible, JSON as `serde_json`, messages bare.
+fn api_param(field: Field) -> ApiParam {
+    let (ty, into) = match (field.card, &field.ty) {
+        (Card::Single, Ty::String) => (RustType::named("String").impl_into(), IntoRequest::Into),
+        (Card::Single, Ty::Bytes) => (RustType::named("u8").vec().impl_into(), IntoRequest::Into),
+        (Card::Single, Ty::JsonBytes) => (json_value().by_ref(), IntoRequest::JsonBytes),
+        (Card::Single, Ty::Enum(p)) => (proto_path(p), IntoRequest::Into),
+        (Card::Single, Ty::Message(p)) => (proto_path(p), IntoRequest::Some),
+        (Card::Single, Ty::Struct) => (json_object(), IntoRequest::Struct),
+        (Card::Single, Ty::Value) => (json_value(), IntoRequest::Value),
+        _ => (prost_field(&field), IntoRequest::AsIs),
+    };
+    ApiParam { field, ty, into }
+}
+
+/// What a caller gets for a response field: JSON as `serde_json`, enums
+/// checked, messages required.
+pub fn api_output(field: Field) -> ApiOutput {
+    let (ty, from) = match (field.card, &field.ty) {
+        (Card::Single, Ty::JsonBytes) => (json_value(), FromResponse::JsonBytes),
+        (Card::Single, Ty::Enum(p)) => (proto_path(p), FromResponse::Enum),
+        (Card::Single, Ty::Message(p)) => (proto_path(p), FromResponse::Required),
+        (Card::Single, Ty::Struct) => (json_object(), FromResponse::Struct),
+        (Card::Single, Ty::Value) => (json_value(), FromResponse::Value),
+        _ => (prost_field(&field), FromResponse::AsIs),
+    };
+    ApiOutput { field, ty, from }
+}
+
+/// What an API method returns inside `Result`: `()`, the one output, or a
+/// tuple of several named by an alias (`GetIcon` → `GetIconOutput`).
+pub fn api_ok(rpc: &str, outputs: &[ApiOutput]) -> (RustType, Option<OutputAlias>) {
+    match outputs {
+        [] => (RustType::unit(), None),
+        [one] => (one.ty.clone(), None),
+        many => {
+            let name = format!("{}Output", upper_camel(rpc));
+            let tuple = RustType::Tuple(many.iter().map(|o| o.ty.clone()).collect());
+            (RustType::named(name.clone()), Some(OutputAlias { name, tuple }))
+        }
+    }
+}
