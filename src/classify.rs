@@ -194,20 +194,24 @@ fn hook(
     hook
 }
 
-/// Whether a hook's message argument is always sent ([`MAY_BE_UNSET`]);
-/// [`Presence::Plain`] for any other argument.
+/// Whether a hook's message argument is always sent: not when the proto
+/// marks it `optional` or it is one of [`MAY_BE_UNSET`]; [`Presence::Plain`]
+/// for any argument that is not a message.
 pub fn arg_presence(hook: &str, arg: &Field) -> Presence {
     match (arg.card, &arg.ty) {
+        (Card::Optional, Ty::Message(_)) => Presence::Optional,
         (Card::Single, Ty::Message(_)) if MAY_BE_UNSET.contains(&(hook, arg.name.as_str())) => Presence::Optional,
         (Card::Single, Ty::Message(_)) => Presence::Required,
         _ => Presence::Plain,
     }
 }
 
-/// Whether a value hook's message answer must be set, or replaces and may
-/// be left unset ([`REPLACEMENT_PREFIX`]); [`Presence::Plain`] for any other answer.
+/// Whether a value hook's message answer must be set, or may be left unset:
+/// when the proto marks it `optional` or it is a replacement
+/// ([`REPLACEMENT_PREFIX`]); [`Presence::Plain`] for any answer that is not a message.
 pub fn answer_presence(answer: &Field) -> Presence {
     match (answer.card, &answer.ty) {
+        (Card::Optional, Ty::Message(_)) => Presence::Optional,
         (Card::Single, Ty::Message(_)) if answer.name.starts_with(REPLACEMENT_PREFIX) => Presence::Optional,
         (Card::Single, Ty::Message(_)) => Presence::Required,
         _ => Presence::Plain,

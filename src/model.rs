@@ -185,13 +185,15 @@ pub enum ParamFrom {
 /// message field an `Option`, and a `Plugin` method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presence {
-    /// Not a singular message (scalars, strings, bytes, `optional`,
-    /// repeated fields, maps): prost's type is used as it is.
+    /// Not a message (scalars, strings, bytes, repeated fields, maps):
+    /// prost's type is used as it is.
     Plain,
     /// A message that is always there, bare in the method. A request
     /// without it is refused as `InvalidArgument`; an answer is sent set.
     Required,
-    /// A message that may be absent: an `Option` in the method.
+    /// A message that may be absent, an `Option` in the method: proto3
+    /// `optional`, an argument the server may leave unset, a replacement
+    /// whose `None` keeps the original.
     Optional,
 }
 
