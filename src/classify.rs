@@ -661,6 +661,117 @@ fn comments(info: Option<&SourceCodeInfo>, path: &[i32]) -> Vec<String> {
     lines
 }
 
+/// Contracts compiled from a few lines of proto, for the unit tests of the
+/// steps that read the model.
+#[cfg(test)]
+pub(crate) mod test_proto {
+    use super::classify;
+    use crate::load::ProtoSources;
+    use crate::model::Contract;
+
+    /// `body` (services and messages) in package `t.v1`, beside an
+    /// `AppError` and a `PluginContext` of the usual shape.
+    pub(crate) fn contract(body: &str) -> Contract {
+        let text = format!(
+            "syntax = \"proto3\";\npackage t.v1;\n\
+             message AppError {{ string id = 1; string message = 2; }}\n\
+             message PluginContext {{ string session_id = 1; }}\n{body}"
+        );
+        let sources: ProtoSources = [("t.proto".to_owned(), text)].into_iter().collect();
+        classify(&sources.compile().expect("the test proto compiles")).expect("the test proto is a contract")
+    }
+
+    /// A hook of each shape, named as in the real contract where a rule
+    /// depends on the name (dismiss, may-be-unset).
+    pub(crate) const HOOKS: &str = r#"
+        service PluginHooks {
+          rpc NoteWillBeSaved(NoteWillBeSavedRequest) returns (NoteWillBeSavedResponse);
+          rpc FileWillBeUploaded(FileWillBeUploadedRequest) returns (FileWillBeUploadedResponse);
+          rpc MessageWillBePosted(MessageWillBePostedRequest) returns (MessageWillBePostedResponse);
+          rpc UserWillLogIn(UserWillLogInRequest) returns (UserWillLogInResponse);
+          rpc MessagesWillBeConsumed(MessagesWillBeConsumedRequest) returns (MessagesWillBeConsumedResponse);
+          rpc Tally(TallyRequest) returns (TallyResponse);
+          rpc ConfigurationWillBeSaved(ConfigurationWillBeSavedRequest) returns (ConfigurationWillBeSavedResponse);
+          rpc OnActivate(OnActivateRequest) returns (OnActivateResponse);
+          rpc OnCloudLimitsUpdated(OnCloudLimitsUpdatedRequest) returns (OnCloudLimitsUpdatedResponse);
+          rpc UserHasJoinedTeam(UserHasJoinedTeamRequest) returns (UserHasJoinedTeamResponse);
+          rpc ChannelWillBeJoined(ChannelWillBeJoinedRequest) returns (ChannelWillBeJoinedResponse);
+        }
+        message Note { string id = 1; }
+        message Post { string id = 1; }
+        message User { string id = 1; }
+        message FileInfo { string name = 1; }
+        message Report { string text = 1; }
+        message Config { string site_url = 1; }
+        message ProductLimits { int64 messages = 1; }
+        message NoteWillBeSavedRequest { PluginContext plugin_context = 1; Note note = 2; }
+        message NoteWillBeSavedResponse { Note modified_note = 1; string rejection_reason = 2; }
+        message FileWillBeUploadedRequest { FileInfo file_info = 1; bytes file_content = 2; }
+        message FileWillBeUploadedResponse {
+          FileInfo modified_file_info = 1; bytes modified_content = 2; string rejection_reason = 3;
+        }
+        message MessageWillBePostedRequest { Post post = 1; }
+        message MessageWillBePostedResponse { Post modified_post = 1; string rejection_reason = 2; }
+        message UserWillLogInRequest { User user = 1; }
+        message UserWillLogInResponse { AppError error = 1; string rejection_reason = 2; }
+        message MessagesWillBeConsumedRequest { repeated Post posts = 1; }
+        message MessagesWillBeConsumedResponse { repeated Post posts = 1; }
+        message TallyRequest { string user_id = 1; }
+        message TallyResponse { AppError error = 1; int64 count = 2; Report report = 3; }
+        message ConfigurationWillBeSavedRequest { Config new_config = 1; }
+        message ConfigurationWillBeSavedResponse { AppError error = 1; Config modified_config = 2; }
+        message OnActivateRequest {}
+        message OnActivateResponse { AppError error = 1; }
+        message OnCloudLimitsUpdatedRequest { ProductLimits limits = 1; }
+        message OnCloudLimitsUpdatedResponse {}
+        message UserHasJoinedTeamRequest { PluginContext plugin_context = 1; User member = 2; optional User actor = 3; }
+        message UserHasJoinedTeamResponse {}
+        message ChannelWillBeJoinedRequest { string channel_id = 1; }
+        message ChannelWillBeJoinedResponse { string rejection_reason = 1; }
+    "#;
+
+    /// One of each way to pass a request and read a response.
+    pub(crate) const API: &str = r#"
+        import "google/protobuf/struct.proto";
+        import "google/protobuf/wrappers.proto";
+        service PluginAPI {
+          rpc KVSet(KVSetRequest) returns (KVSetResponse);
+          rpc SaveSettings(SaveSettingsRequest) returns (SaveSettingsResponse);
+          rpc SearchThings(SearchThingsRequest) returns (SearchThingsResponse);
+          rpc PickThing(PickThingRequest) returns (PickThingResponse);
+          rpc GetThing(GetThingRequest) returns (GetThingResponse);
+          rpc GetProps(GetPropsRequest) returns (GetPropsResponse);
+          rpc GetKind(GetKindRequest) returns (GetKindResponse);
+          rpc GetLicense(GetLicenseRequest) returns (GetLicenseResponse);
+          rpc PublishWebSocketEvent(PublishWebSocketEventRequest) returns (PublishWebSocketEventResponse);
+        }
+        enum Kind { KIND_UNSPECIFIED = 0; KIND_BIG = 1; }
+        message Thing { string id = 1; }
+        message KVSetRequest { string key = 1; bytes value = 2; }
+        message KVSetResponse { AppError error = 1; }
+        message SaveSettingsRequest {
+          bytes settings_json = 1; google.protobuf.Struct props = 2; Kind kind = 3; Thing thing = 4;
+        }
+        message SaveSettingsResponse {
+          AppError error = 1; google.protobuf.Int64Value revision = 2; bytes previous_json = 3;
+        }
+        message SearchThingsRequest { string a = 1; string b = 2; string c = 3; string d = 4; string e = 5; }
+        message SearchThingsResponse { AppError error = 1; repeated Thing things = 2; }
+        message PickThingRequest { oneof by { string id = 1; string name = 2; } }
+        message PickThingResponse { AppError error = 1; }
+        message GetThingRequest { repeated string tags = 1; }
+        message GetThingResponse { AppError error = 1; Thing thing = 2; }
+        message GetPropsRequest {}
+        message GetPropsResponse { AppError error = 1; google.protobuf.Struct props = 2; }
+        message GetKindRequest {}
+        message GetKindResponse { AppError error = 1; Kind kind = 2; }
+        message GetLicenseRequest {}
+        message GetLicenseResponse { AppError error = 1; bytes license_json = 2; }
+        message PublishWebSocketEventRequest { string event = 1; google.protobuf.Value data = 2; }
+        message PublishWebSocketEventResponse {}
+    "#;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -692,6 +803,22 @@ mod tests {
         ] {
             assert_eq!(group_name(rpc), expected, "{rpc}");
         }
+    }
+
+    #[test]
+    fn plugin_http_is_known_by_its_name_and_fields() {
+        let api = |request: &str| {
+            test_proto::contract(&format!(
+                "service PluginAPI {{ rpc PluginHTTP(PluginHTTPRequest) returns (PluginHTTPResponse); }}\n\
+                 message PluginHTTPRequest {{ {request} }}\n\
+                 message PluginHTTPResponse {{ AppError error = 1; int32 status_code = 2; \
+                 map<string, string> headers = 3; bytes body = 4; }}"
+            ))
+        };
+        let exact = api("string method = 1; string url = 2; map<string, string> headers = 3; bytes body = 4;");
+        assert!(exact.api_methods().all(|m| m.plugin_http));
+        let other = api("string method = 1; string url = 2; bytes body = 3;");
+        assert!(other.api_methods().all(|m| !m.plugin_http));
     }
 
     #[test]

@@ -620,3 +620,28 @@ impl fmt::Display for RustType {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RustType;
+
+    #[test]
+    fn rust_types_print_as_rust() {
+        let string = || RustType::named("String");
+        let json = RustType::named("serde_json::Value");
+        let map = RustType::Named { path: "serde_json::Map".into(), args: vec![string(), json.clone()] };
+        for (ty, expected) in [
+            (RustType::unit(), "()"),
+            (RustType::unit().hook_result(), "HookResult"),
+            (RustType::named("proto::Post").boxed().option().hook_result(), "HookResult<Option<Box<proto::Post>>>"),
+            (RustType::named("u8").vec().impl_into(), "impl Into<Vec<u8>>"),
+            (json.by_ref(), "&serde_json::Value"),
+            (map, "serde_json::Map<String, serde_json::Value>"),
+            (RustType::HashMap(Box::new(string()), Box::new(string())), "std::collections::HashMap<String, String>"),
+            (RustType::Tuple(vec![string()]), "(String,)"),
+            (RustType::Tuple(vec![RustType::named("i64").option(), string()]), "(Option<i64>, String)"),
+        ] {
+            assert_eq!(ty.to_string(), expected);
+        }
+    }
+}

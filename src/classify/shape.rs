@@ -230,3 +230,224 @@ pub fn api_ok(rpc: &str, outputs: &[ApiOutput]) -> (RustType, Option<OutputAlias
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::DISMISS;
+    use crate::classify::test_proto::{API, HOOKS, contract};
+    use crate::model::Contract;
+
+    fn plugin_method<'a>(c: &'a Contract, hook: &str) -> &'a PluginMethod {
+        let hook = c.hooks.iter().find(|h| h.name == hook).expect("the hook is in the test proto");
+        hook.plugin_method.as_ref().expect("the hook has a Plugin method")
+    }
+
+    fn api_method<'a>(c: &'a Contract, rpc: &str) -> &'a crate::model::ApiMethod {
+        c.api_methods().find(|m| m.name == rpc).expect("the method is in the test proto")
+    }
+
+    /// `name: Type` of each parameter.
+    fn params(sig: &PluginMethod) -> Vec<String> {
+        sig.params.iter().map(|p| format!("{}: {}", p.name, p.ty)).collect()
+    }
+
+    fn decision(sig: &PluginMethod) -> &Decision {
+        match &sig.answer {
+            Answer::Decision(decision) => decision,
+            other => panic!("not a veto hook: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn veto_with_one_replacement_boxes_it() {
+        let c = contract(HOOKS);
+        let sig = plugin_method(&c, "NoteWillBeSaved");
+        assert_eq!(params(sig), ["pc: &proto::PluginContext", "note: proto::Note"]);
+        assert_eq!(sig.output.to_string(), "NoteWillBeSavedDecision");
+        assert_eq!(sig.default, DefaultAnswer::Allow { decision: "NoteWillBeSavedDecision".into() });
+        let d = decision(sig);
+        assert_eq!(d.reason_field, "rejection_reason");
+        let [DecisionVariant::Allow, DecisionVariant::Replace(one), DecisionVariant::Reject] = d.variants.as_slice()
+        else {
+            panic!("Allow, Replace, Reject (no Dismiss): {:?}", d.variants)
+        };
+        assert_eq!((one.name.as_str(), one.field.name.as_str()), ("note", "modified_note"));
+        assert_eq!(one.ty.to_string(), "Box<proto::Note>");
+        assert!(one.boxed);
+    }
+
+    #[test]
+    fn veto_with_several_replacements_makes_each_optional() {
+        let c = contract(HOOKS);
+        let d = decision(plugin_method(&c, "FileWillBeUploaded"));
+        let [DecisionVariant::Allow, DecisionVariant::ReplaceFields(each), DecisionVariant::Reject] =
+            d.variants.as_slice()
+        else {
+            panic!("Allow, Replace {{ … }}, Reject: {:?}", d.variants)
+        };
+        let each: Vec<(&str, String, bool)> =
+            each.iter().map(|r| (r.name.as_str(), r.ty.to_string(), r.boxed)).collect();
+        assert_eq!(
+            each,
+            [("file_info", "Option<Box<proto::FileInfo>>".into(), true), ("content", "Vec<u8>".into(), false)]
+        );
+    }
+
+    #[test]
+    fn veto_dismisses_where_the_contract_says() {
+        let c = contract(HOOKS);
+        let d = decision(plugin_method(&c, "MessageWillBePosted"));
+        let reason = DISMISS[0].1.to_owned();
+        assert_eq!(d.variants.last(), Some(&DecisionVariant::Dismiss { reason }));
+        assert!(
+            !decision(plugin_method(&c, "UserWillLogIn"))
+                .variants
+                .iter()
+                .any(|v| matches!(v, DecisionVariant::Dismiss { .. }))
+        );
+    }
+
+    #[test]
+    fn veto_with_error_and_reason_only() {
+        let c = contract(HOOKS);
+        let sig = plugin_method(&c, "UserWillLogIn");
+        assert_eq!(sig.output.to_string(), "HookResult<UserWillLogInDecision>");
+        assert_eq!(decision(sig).variants, [DecisionVariant::Allow, DecisionVariant::Reject]);
+    }
+
+    #[test]
+    fn value_hook_hands_its_argument_back_by_default() {
+        let c = contract(HOOKS);
+        let sig = plugin_method(&c, "MessagesWillBeConsumed");
+        assert_eq!(params(sig), ["posts: Vec<proto::Post>"]);
+        assert_eq!(sig.output.to_string(), "Vec<proto::Post>");
+        assert_eq!(sig.default, DefaultAnswer::Passthrough("posts".into()));
+    }
+
+    #[test]
+    fn value_hook_answers_a_tuple_of_several() {
+        let c = contract(HOOKS);
+        let sig = plugin_method(&c, "Tally");
+        assert_eq!(sig.output.to_string(), "HookResult<(i64, proto::Report)>");
+        let Answer::Fields(fields) = &sig.answer else { panic!("a value hook: {:?}", sig.answer) };
+        let presence: Vec<(&str, Presence)> = fields.iter().map(|f| (f.name.as_str(), f.presence)).collect();
+        assert_eq!(presence, [("count", Presence::Plain), ("report", Presence::Required)]);
+        let report = RustType::named("proto::Report");
+        assert_eq!(sig.default, DefaultAnswer::Values(vec![DefaultValue::Default, DefaultValue::DefaultOf(report)]));
+    }
+
+    #[test]
+    fn a_modified_answer_is_optional_and_none_by_default() {
+        let c = contract(HOOKS);
+        let sig = plugin_method(&c, "ConfigurationWillBeSaved");
+        assert_eq!(params(sig), ["new_config: proto::Config"]);
+        assert_eq!(sig.output.to_string(), "HookResult<Option<proto::Config>>");
+        assert_eq!(sig.default, DefaultAnswer::Values(vec![DefaultValue::None]));
+    }
+
+    #[test]
+    fn notifications_answer_nothing_or_an_error() {
+        let c = contract(HOOKS);
+        let with_error = plugin_method(&c, "OnActivate");
+        assert_eq!((with_error.output.to_string(), &with_error.answer), ("HookResult".into(), &Answer::Nothing));
+        let without = plugin_method(&c, "OnCloudLimitsUpdated");
+        assert_eq!((without.output.to_string(), &without.default), ("()".into(), &DefaultAnswer::Nothing));
+    }
+
+    #[test]
+    fn message_arguments_are_required_unless_they_may_be_unset() {
+        let c = contract(HOOKS);
+        let limits = plugin_method(&c, "OnCloudLimitsUpdated");
+        assert_eq!(params(limits), ["limits: Option<proto::ProductLimits>"]);
+        assert_eq!(limits.params[0].from, ParamFrom::Arg { presence: Presence::Optional });
+        let joined = plugin_method(&c, "UserHasJoinedTeam");
+        assert_eq!(params(joined), ["pc: &proto::PluginContext", "member: proto::User", "actor: Option<proto::User>"]);
+        let from: Vec<&ParamFrom> = joined.params.iter().map(|p| &p.from).collect();
+        assert_eq!(
+            from,
+            [
+                &ParamFrom::PluginContext { field: "plugin_context".into() },
+                &ParamFrom::Arg { presence: Presence::Required },
+                &ParamFrom::Arg { presence: Presence::Optional },
+            ]
+        );
+    }
+
+    #[test]
+    fn api_params_take_plain_rust_values() {
+        let c = contract(API);
+        let params = |rpc: &str| match &api_method(&c, rpc).input {
+            ApiInput::Params(params) => {
+                params.iter().map(|p| (format!("{}: {}", p.field.rust_name, p.ty), p.into)).collect::<Vec<_>>()
+            }
+            ApiInput::Message(ty) => panic!("{rpc} takes the message {ty}"),
+        };
+        assert_eq!(
+            params("KVSet"),
+            [
+                ("key: impl Into<String>".into(), IntoRequest::Into),
+                ("value: impl Into<Vec<u8>>".into(), IntoRequest::Into)
+            ]
+        );
+        assert_eq!(
+            params("SaveSettings"),
+            [
+                ("settings_json: &serde_json::Value".into(), IntoRequest::JsonBytes),
+                ("props: serde_json::Map<String, serde_json::Value>".into(), IntoRequest::Struct),
+                ("kind: proto::Kind".into(), IntoRequest::Into),
+                ("thing: proto::Thing".into(), IntoRequest::Some),
+            ]
+        );
+        assert_eq!(params("GetThing"), [("tags: Vec<String>".into(), IntoRequest::AsIs)]);
+        assert_eq!(
+            params("PublishWebSocketEvent"),
+            [
+                ("event: impl Into<String>".into(), IntoRequest::Into),
+                ("data: serde_json::Value".into(), IntoRequest::Value)
+            ]
+        );
+    }
+
+    #[test]
+    fn api_takes_the_message_when_fields_are_many_or_a_oneof() {
+        let c = contract(API);
+        for (rpc, request) in [("SearchThings", "proto::SearchThingsRequest"), ("PickThing", "proto::PickThingRequest")]
+        {
+            assert_eq!(api_method(&c, rpc).input, ApiInput::Message(RustType::named(request)), "{rpc}");
+        }
+    }
+
+    #[test]
+    fn api_outputs_are_converted_for_the_caller() {
+        let c = contract(API);
+        let output = |rpc: &str| {
+            let m = api_method(&c, rpc);
+            assert!(m.alias.is_none(), "{rpc}");
+            (m.ok.to_string(), m.outputs.iter().map(|o| o.from).collect::<Vec<_>>())
+        };
+        assert_eq!(output("KVSet"), ("()".into(), vec![]));
+        assert_eq!(output("GetThing"), ("proto::Thing".into(), vec![FromResponse::Required]));
+        assert_eq!(
+            output("GetProps"),
+            ("serde_json::Map<String, serde_json::Value>".into(), vec![FromResponse::Struct])
+        );
+        assert_eq!(output("GetKind"), ("proto::Kind".into(), vec![FromResponse::Enum]));
+        assert_eq!(output("GetLicense"), ("serde_json::Value".into(), vec![FromResponse::JsonBytes]));
+        assert_eq!(output("SearchThings"), ("Vec<proto::Thing>".into(), vec![FromResponse::AsIs]));
+    }
+
+    #[test]
+    fn several_api_outputs_are_named_by_an_alias() {
+        let c = contract(API);
+        let m = api_method(&c, "SaveSettings");
+        assert_eq!(m.ok.to_string(), "SaveSettingsOutput");
+        let alias = m.alias.as_ref().expect("an alias");
+        assert_eq!(
+            (alias.name.as_str(), alias.tuple.to_string()),
+            ("SaveSettingsOutput", "(Option<i64>, serde_json::Value)".into())
+        );
+        let from: Vec<FromResponse> = m.outputs.iter().map(|o| o.from).collect();
+        assert_eq!(from, [FromResponse::AsIs, FromResponse::JsonBytes]);
+    }
+}
