@@ -90,3 +90,98 @@ fn field_doc_line(f: &Field) -> String {
     let text = doc_lines(&f.doc).join(" ");
     if text.is_empty() { format!("- `{}`", f.rust_name) } else { format!("- `{}`: {text}", f.rust_name) }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::classify::test_proto::{API, contract};
+    use crate::render::test_render::{assert_has, squash, squashed};
+
+    fn file(path: &str) -> String {
+        squashed(&contract(API), path)
+    }
+
+    #[test]
+    fn params_build_the_request() {
+        assert_has(
+            &file("src/api/kv.rs"),
+            &[
+                "fn kv_set(&self, key: impl Into<String>, value: impl Into<Vec<u8>>)
+                    -> impl Future<Output = Result<(), Error>> + Send {
+                    let request = proto::KvSetRequest { key: key.into(), value: value.into() };",
+                "check(response.error)?; Ok(())",
+            ],
+        );
+        assert_has(
+            &file("src/api/other.rs"),
+            &[
+                "let request = proto::SaveSettingsRequest {
+                    settings_json: crate::json::to_bytes(settings_json),
+                    props: Some(crate::json::object_to_struct(props)),
+                    kind: kind.into(),
+                    thing: Some(thing),
+                };",
+                "let request = proto::GetThingRequest { tags };",
+            ],
+        );
+        assert_has(
+            &file("src/api/events.rs"),
+            &["let request = proto::PublishWebSocketEventRequest {
+                 event: event.into(),
+                 data: Some(crate::json::json_to_value(data)),
+             };"],
+        );
+    }
+
+    #[test]
+    fn a_message_input_is_the_request() {
+        let other = file("src/api/other.rs");
+        for (method, request) in [("search_things", "SearchThingsRequest"), ("pick_thing", "PickThingRequest")] {
+            let opening = format!("fn {method}(&self, request: proto::{request})");
+            assert_has(&other, &[&opening]);
+            let body = &other[other.rfind(&squash(&opening)).expect("the impl")..];
+            assert!(body.find("letfits=") < body.find("letrequest="), "{method} builds no request");
+        }
+    }
+
+    #[test]
+    fn several_outputs_are_an_alias() {
+        assert_has(
+            &file("src/api/other.rs"),
+            &[
+                "pub type SaveSettingsOutput = (Option<i64>, serde_json::Value);",
+                "-> impl Future<Output = Result<SaveSettingsOutput, Error>> + Send",
+                "Ok((response.revision, crate::json::from_bytes(&response.previous_json, \"previous_json\")?))",
+            ],
+        );
+        assert_has(&file("src/api/mod.rs"), &["pub use other::{OtherApi, SaveSettingsOutput};"]);
+    }
+
+    #[test]
+    fn one_output_is_converted_for_the_caller() {
+        assert_has(
+            &file("src/api/other.rs"),
+            &[
+                // Fallible conversions are the tail themselves; the others are wrapped in `Ok`.
+                "check(response.error)?; required_field(response.thing, \"thing\") }",
+                "check(response.error)?;
+                 proto::Kind::try_from(response.kind).map_err(|_| Error::MissingField(\"kind\")) }",
+                "check(response.error)?; Ok(response.props.map(crate::json::struct_to_object).unwrap_or_default()) }",
+                "check(response.error)?; Ok(response.things) }",
+            ],
+        );
+        assert_has(
+            &file("src/api/system.rs"),
+            &["check(response.error)?; crate::json::from_bytes(&response.license_json, \"license_json\") }"],
+        );
+    }
+
+    #[test]
+    fn error_imports_follow_the_methods() {
+        assert_has(&file("src/api/other.rs"), &["use crate::error::{check, required_field};"]);
+        assert_has(&file("src/api/kv.rs"), &["use crate::error::{check};"]);
+        // No error field, no output: the response is not read, nothing imported.
+        let events = file("src/api/events.rs");
+        assert!(!events.contains("usecrate::error"), "{events}");
+        assert_has(&events, &["raw.publish_web_socket_event(request).await?; Ok(())"]);
+    }
+}

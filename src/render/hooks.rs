@@ -147,3 +147,173 @@ fn field_doc_line(f: &Field) -> String {
     let text = doc_lines(&f.doc).join(" ");
     format!("- `{}`: {text}", f.rust_name)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::classify::test_proto::{HOOKS, contract};
+    use crate::render::test_render::{assert_has, squash, squashed};
+
+    fn plugin_rs() -> String {
+        squashed(&contract(HOOKS), "src/plugin.rs")
+    }
+
+    #[test]
+    fn veto_with_one_replacement() {
+        assert_has(
+            &plugin_rs(),
+            &[
+                "fn note_will_be_saved(&self, cx: &Context, pc: &proto::PluginContext, note: proto::Note)
+                    -> impl Future<Output = NoteWillBeSavedDecision> + Send {
+                    let _ = (cx, pc, note);
+                    async { NoteWillBeSavedDecision::Allow }
+                }",
+                "Replace(Box<proto::Note>),",
+                "NoteWillBeSavedDecision::Replace(replacement) => Self { modified_note: Some(*replacement), ..Self::default() },",
+                "NoteWillBeSavedDecision::Reject(reason) => Self { rejection_reason: rejection(reason), ..Self::default() },",
+                // The glue: the context lent, the message required, the decision converted.
+                "let pc = request.plugin_context.unwrap_or_default();
+                 let note = required_argument(request.note, \"note\")?;",
+                "plugin.note_will_be_saved(&cx, &pc, note).await",
+                "let decision = outcome.map_err(Failure::into_status)?; Ok(Response::new(decision.into()))",
+            ],
+        );
+    }
+
+    #[test]
+    fn veto_with_several_replacements() {
+        assert_has(
+            &plugin_rs(),
+            &[
+                "Replace { file_info: Option<Box<proto::FileInfo>>, content: Vec<u8> },",
+                "FileWillBeUploadedDecision::Replace { file_info, content } => Self {
+                    modified_file_info: file_info.map(|boxed| *boxed),
+                    modified_content: content,
+                    ..Self::default()
+                },",
+            ],
+        );
+    }
+
+    #[test]
+    fn veto_with_dismiss() {
+        assert_has(
+            &plugin_rs(),
+            &[
+                "Reject(String), /// Drop it silently: the user is told nothing \
+                 (the reason `plugin.message_will_be_posted.dismiss_post`).\n Dismiss, }",
+                "MessageWillBePostedDecision::Dismiss => Self {
+                    rejection_reason: \"plugin.message_will_be_posted.dismiss_post\".to_owned(),
+                    ..Self::default()
+                },",
+            ],
+        );
+        let file = plugin_rs();
+        assert_eq!(file.matches("Decision::Dismiss").count(), 1, "only MessageWillBePosted dismisses");
+    }
+
+    #[test]
+    fn veto_with_a_reason_only_sets_the_whole_response() {
+        let file = plugin_rs();
+        assert_has(
+            &file,
+            &["ChannelWillBeJoinedDecision::Reject(reason) => Self { rejection_reason: rejection(reason) },"],
+        );
+        // With an error field, the response has more to fill.
+        assert_has(
+            &file,
+            &[
+                "UserWillLogInDecision::Reject(reason) => Self { rejection_reason: rejection(reason), ..Self::default() },",
+                "async { Ok(UserWillLogInDecision::Allow) }",
+                "let (error, decision) = app_error_or(HookName::UserWillLogIn.as_str(), outcome)?;
+                 Ok(Response::new(proto::UserWillLogInResponse { error, ..decision.into() }))",
+            ],
+        );
+    }
+
+    #[test]
+    fn value_hook_passes_its_argument_through_by_default() {
+        assert_has(
+            &plugin_rs(),
+            &[
+                "fn messages_will_be_consumed(&self, cx: &Context, posts: Vec<proto::Post>)
+                    -> impl Future<Output = Vec<proto::Post>> + Send {
+                    let _ = cx;
+                    async move { posts }
+                }",
+                "let posts = request.posts;",
+                "let value = outcome.map_err(Failure::into_status)?;
+                 let posts = value;
+                 Ok(Response::new(proto::MessagesWillBeConsumedResponse { posts }))",
+            ],
+        );
+    }
+
+    #[test]
+    fn value_hook_with_several_answers_and_an_error() {
+        assert_has(
+            &plugin_rs(),
+            &[
+                "-> impl Future<Output = HookResult<(i64, proto::Report)>> + Send {
+                    let _ = (cx, user_id);
+                    async { Ok((Default::default(), proto::Report::default())) }
+                }",
+                "let (error, value) = app_error_or(HookName::Tally.as_str(), outcome)?;
+                 let (count, report) = value;
+                 let report = Some(report);
+                 Ok(Response::new(proto::TallyResponse { error, count, report }))",
+                // A replacement is already an `Option`, `None` by default.
+                "async { Ok(None) }",
+                "let modified_config = value;
+                 Ok(Response::new(proto::ConfigurationWillBeSavedResponse { error, modified_config }))",
+            ],
+        );
+    }
+
+    #[test]
+    fn notifications_with_and_without_error() {
+        assert_has(
+            &plugin_rs(),
+            &[
+                "fn on_activate(&self, cx: &Context) -> impl Future<Output = HookResult> + Send {
+                    let _ = cx;
+                    async { Ok(()) }
+                }",
+                "let _ = request;",
+                "let error = app_error(HookName::OnActivate.as_str(), outcome)?;
+                 Ok(Response::new(proto::OnActivateResponse { error }))",
+                "fn on_cloud_limits_updated(&self, cx: &Context, limits: Option<proto::ProductLimits>)
+                    -> impl Future<Output = ()> + Send {
+                    let _ = (cx, limits);
+                    async {}
+                }",
+                "outcome.map_err(Failure::into_status)?;
+                 Ok(Response::new(proto::OnCloudLimitsUpdatedResponse {}))",
+            ],
+        );
+    }
+
+    #[test]
+    fn an_argument_that_may_be_unset_is_taken_as_it_comes() {
+        let file = plugin_rs();
+        assert_has(&file, &["let limits = request.limits;", "let actor = request.actor;"]);
+        assert_has(&file, &["let member = required_argument(request.member, \"member\")?;"]);
+        assert!(!file.contains(&squash("required_argument(request.limits")));
+    }
+
+    #[test]
+    fn runtime_imports_follow_the_hooks() {
+        assert_has(
+            &plugin_rs(),
+            &["use crate::runtime::{Context, HookServer, Failure, HookResult, app_error, app_error_or, rejection, \
+               required_argument};"],
+        );
+        // One notification without error and without a required argument needs little.
+        let one = contract(
+            "service PluginHooks { rpc OnCloudLimitsUpdated(Req) returns (Resp); }
+             message ProductLimits { int64 messages = 1; }
+             message Req { ProductLimits limits = 1; }
+             message Resp {}",
+        );
+        assert_has(&squashed(&one, "src/plugin.rs"), &["use crate::runtime::{Context, HookServer, Failure};"]);
+    }
+}

@@ -420,6 +420,43 @@ pub(crate) fn doc_lines(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// What the view tests read: one rendered file, by its tokens.
+#[cfg(test)]
+pub(crate) mod test_render {
+    use super::{Settings, templates};
+    use crate::model::Contract;
+
+    /// The file at `path` of the SDK rendered from `contract`, checked to
+    /// parse as Rust, then [`squash`]ed. Unformatted: formatting keeps the
+    /// tokens but may restructure (brace a match arm, unbrace a lone import).
+    pub(crate) fn squashed(contract: &Contract, path: &str) -> String {
+        let files = templates(contract, &Settings::default()).expect("the templates render");
+        let file = files.into_iter().find(|f| f.path.to_str() == Some(path)).expect("the file is rendered");
+        syn::parse_file(&file.source).expect("the rendered file is Rust");
+        squash(&file.source)
+    }
+
+    /// Code without whitespace, and without the commas before a closing
+    /// bracket that formatting adds or drops, so a test can look for a
+    /// piece of code whatever its layout (both sides squashed).
+    pub(crate) fn squash(code: &str) -> String {
+        let mut out: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        for close in [')', '}', ']'] {
+            out = out.replace(&format!(",{close}"), &close.to_string());
+        }
+        out
+    }
+
+    /// Asserts that `file` holds each piece of code (a piece's last comma
+    /// may be a closing bracket's in the file).
+    pub(crate) fn assert_has(file: &str, pieces: &[&str]) {
+        for piece in pieces {
+            let piece = squash(piece);
+            assert!(file.contains(piece.trim_end_matches(',')), "missing: {piece}\nin: {file}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
