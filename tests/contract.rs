@@ -69,3 +69,43 @@ fn the_catch_all_group_stays_small() {
     assert!(other * 10 <= 236, "{other} methods fall in the catch-all group (at most 10%)");
     assert!(c.api_groups.len() >= 10, "methods are spread over domain groups");
 }
+
+#[test]
+fn the_contract_decisions_are_in_the_model() {
+    use mmplugin_gen::model::{ParamFrom, Presence};
+    let c = contract();
+    // Only MessageWillBePosted dismisses, with the reason CONTRACT.md gives.
+    let dismiss: Vec<(&str, &str)> = c
+        .hooks
+        .iter()
+        .filter_map(|h| match &h.kind {
+            HookKind::Veto { dismiss: Some(reason), .. } => Some((h.name.as_str(), reason.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dismiss, [("MessageWillBePosted", "plugin.message_will_be_posted.dismiss_post")]);
+    // Every hook but `Implemented` is a `Plugin` method (ServeHTTP has the HTTP shape).
+    assert_eq!(c.hooks.iter().filter(|h| h.plugin_method.is_some()).count(), 41);
+    // The arguments that may be unset: `limits` by the contract's rule, the
+    // `actor`s because the protos say `optional`.
+    let unset: Vec<String> = c
+        .hooks
+        .iter()
+        .flat_map(|h| h.plugin_method.iter().flat_map(|m| &m.params).map(move |p| (h, p)))
+        .filter(|(_, p)| p.from == ParamFrom::Arg { presence: Presence::Optional })
+        .map(|(h, p)| format!("{}.{}: {}", h.name, p.name, p.ty))
+        .collect();
+    assert_eq!(
+        unset,
+        [
+            "OnCloudLimitsUpdated.limits: Option<proto::ProductLimits>",
+            "UserHasJoinedChannel.actor: Option<proto::User>",
+            "UserHasLeftChannel.actor: Option<proto::User>",
+            "UserHasJoinedTeam.actor: Option<proto::User>",
+            "UserHasLeftTeam.actor: Option<proto::User>",
+        ]
+    );
+    // One API method is the PluginHTTP that `http::send` calls.
+    let plugin_http: Vec<&str> = c.api_methods().filter(|m| m.plugin_http).map(|m| m.name.as_str()).collect();
+    assert_eq!(plugin_http, ["PluginHTTP"]);
+}
