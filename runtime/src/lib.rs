@@ -17,15 +17,15 @@
 
 pub mod api;
 pub mod error;
-pub mod goplugin;
+mod goplugin;
 pub mod hooks;
 pub mod http;
 pub mod json;
-pub mod log;
+mod log;
 mod panic;
 pub mod serve;
 mod shutdown;
-pub mod tls;
+mod tls;
 
 pub use error::{AppError, Error, ErrorKind};
 pub use goplugin::{Empty, StdioData};
