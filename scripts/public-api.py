@@ -190,15 +190,7 @@ class Lister:
             return
         self.seen.add(key)
         (kind, inner), = it["inner"].items()
-        name = it.get("name")
-        here = f"{path}::{name}" if name and kind != "use" else path
-        if kind == "module":
-            self.lines.add(f"mod {here}")
-            for child in inner["items"]:
-                c_crate, c = self.resolve(crate, child)
-                if c is not None and c.get("visibility") == "public":
-                    self.walk(crate, child, here)
-        elif kind == "use":
+        if kind == "use":
             if inner.get("id") is None:
                 return
             t_crate, target = self.resolve(crate, inner["id"])
