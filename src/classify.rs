@@ -283,7 +283,6 @@ fn http_shape(index: &Index, request: &str, response: &str) -> Option<HttpShape>
     Some(HttpShape {
         request: req.rust.clone(),
         response: resp.rust.clone(),
-        request_init: req_init.rust.clone(),
         response_init: resp_init.rust.clone(),
         header: header.rust.clone(),
         body_fields: vec![format!("{request}.body_chunk"), format!("{response}.body_chunk")],

@@ -105,8 +105,6 @@ pub struct HttpShape {
     pub request: String,
     /// The stream's response message.
     pub response: String,
-    /// The request's `init` message.
-    pub request_init: String,
     /// The response's `init` message.
     pub response_init: String,
     /// The header message (`key`, `values`).

@@ -38,7 +38,7 @@ pub fn endpoint(target: &str) -> Result<Endpoint, tonic::transport::Error> {
 }
 
 /// A channel on which every call fails as unavailable.
-pub fn unreachable() -> Channel {
+fn unreachable() -> Channel {
     // Port 0 cannot be connected to.
     Endpoint::from_static("http://127.0.0.1:0").connect_lazy()
 }
