@@ -32,9 +32,7 @@ fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
     // builds in the test profile, where timing a debug binary means nothing.
     if !env::args().any(|a| a == "--bench") {
-        println!(
-            "generation bench: not run (no --bench flag); use `cargo bench --bench generation`"
-        );
+        println!("generation bench: not run (no --bench flag); use `cargo bench --bench generation`");
         return ExitCode::SUCCESS;
     }
     match run() {
@@ -71,9 +69,7 @@ fn run() -> Result<(), String> {
         Ok(s) => match s.trim().parse::<usize>() {
             Ok(n) if n >= 1 => n,
             _ => {
-                return Err(format!(
-                    "MMPLUGIN_BENCH_ITERS={s:?} is not a positive integer"
-                ));
+                return Err(format!("MMPLUGIN_BENCH_ITERS={s:?} is not a positive integer"));
             }
         },
         Err(_) => DEFAULT_ITERS,
@@ -95,17 +91,8 @@ fn run() -> Result<(), String> {
     let python = Side {
         label: "A python grpc_tools.protoc (py+grpc+mypy+mypy_grpc)",
         program: PathBuf::from("python3"),
-        args: vec![
-            "-m".into(),
-            "grpc_tools.protoc".into(),
-            format!("-I{proto_arg}"),
-        ],
-        out_flags: vec![
-            "--python_out=",
-            "--grpc_python_out=",
-            "--mypy_out=",
-            "--mypy_grpc_out=",
-        ],
+        args: vec!["-m".into(), "grpc_tools.protoc".into(), format!("-I{proto_arg}")],
+        out_flags: vec!["--python_out=", "--grpc_python_out=", "--mypy_out=", "--mypy_grpc_out="],
         trailing: protos.clone(),
         check: check_python_output,
     };
@@ -118,19 +105,12 @@ fn run() -> Result<(), String> {
         check: check_sdk_output,
     };
 
-    println!(
-        "generation bench: {} protos in {}",
-        protos.len(),
-        proto_dir.display()
-    );
+    println!("generation bench: {} protos in {}", protos.len(), proto_dir.display());
     println!(
         "  A: python3 -m grpc_tools.protoc -I<proto> --python_out=<tmp> --grpc_python_out=<tmp> --mypy_out=<tmp> --mypy_grpc_out=<tmp> <{} .proto files>",
         protos.len()
     );
-    println!(
-        "  B: {} --proto <proto> --out <tmp>  (found via {via})",
-        generator.display()
-    );
+    println!("  B: {} --proto <proto> --out <tmp>  (found via {via})", generator.display());
     println!(
         "  1 warm-up each, then {iters} interleaved pairs (A, B, A, B, ...), fresh temp dir per run, wall time per process"
     );
@@ -142,42 +122,22 @@ fn run() -> Result<(), String> {
     let mut a_ms = Vec::with_capacity(iters);
     let mut b_ms = Vec::with_capacity(iters);
     for i in 0..iters {
-        a_ms.push(
-            timed_run(&python, protos.len(), deadline)
-                .map_err(|e| format!("iteration {}: {e}", i + 1))?,
-        );
-        b_ms.push(
-            timed_run(&ours, protos.len(), deadline)
-                .map_err(|e| format!("iteration {}: {e}", i + 1))?,
-        );
+        a_ms.push(timed_run(&python, protos.len(), deadline).map_err(|e| format!("iteration {}: {e}", i + 1))?);
+        b_ms.push(timed_run(&ours, protos.len(), deadline).map_err(|e| format!("iteration {}: {e}", i + 1))?);
     }
 
     let a = Stats::of(&a_ms);
     let b = Stats::of(&b_ms);
     println!();
-    println!(
-        "{:<54} {:>9} {:>9} {:>9}",
-        format!("wall time, ms ({iters} runs each)"),
-        "min",
-        "median",
-        "mean"
-    );
-    println!(
-        "{:<54} {:>9.1} {:>9.1} {:>9.1}",
-        python.label, a.min, a.median, a.mean
-    );
-    println!(
-        "{:<54} {:>9.1} {:>9.1} {:>9.1}",
-        ours.label, b.min, b.median, b.mean
-    );
+    println!("{:<54} {:>9} {:>9} {:>9}", format!("wall time, ms ({iters} runs each)"), "min", "median", "mean");
+    println!("{:<54} {:>9.1} {:>9.1} {:>9.1}", python.label, a.min, a.median, a.mean);
+    println!("{:<54} {:>9.1} {:>9.1} {:>9.1}", ours.label, b.min, b.median, b.mean);
     let ratio_median = b.median / a.median;
     let ratio_min = b.min / a.min;
     println!("ratio B/A of medians: {ratio_median:.3}");
     println!("ratio B/A of mins:    {ratio_min:.3}");
     println!("total bench time: {:.1} s", started.elapsed().as_secs_f64());
-    println!(
-        "generation time ratio (median): {ratio_median:.2} x of the Python SDK pipeline (goal <= {GOAL:.2})"
-    );
+    println!("generation time ratio (median): {ratio_median:.2} x of the Python SDK pipeline (goal <= {GOAL:.2})");
     if ratio_median <= GOAL {
         println!("goal verdict: MET (median ratio {ratio_median:.3} <= {GOAL:.2})");
     } else {
@@ -217,9 +177,7 @@ fn python_ready() -> Result<(), String> {
     } else {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last = stderr.lines().last().unwrap_or("").trim();
-        Err(format!(
-            "`python3 -c \"import grpc_tools, mypy_protobuf\"` failed: {last}"
-        ))
+        Err(format!("`python3 -c \"import grpc_tools, mypy_protobuf\"` failed: {last}"))
     }
 }
 
@@ -231,16 +189,12 @@ fn locate_generator() -> Result<(PathBuf, &'static str), String> {
     let (path, via) = match option_env!("CARGO_BIN_EXE_mmplugin-gen") {
         Some(p) => (PathBuf::from(p), "CARGO_BIN_EXE_mmplugin-gen"),
         None => {
-            let exe = env::current_exe()
-                .map_err(|e| format!("cannot locate the bench executable: {e}"))?;
+            let exe = env::current_exe().map_err(|e| format!("cannot locate the bench executable: {e}"))?;
             let release = exe
                 .parent()
                 .and_then(Path::parent)
                 .ok_or_else(|| format!("unexpected bench executable location {}", exe.display()))?;
-            (
-                release.join(format!("mmplugin-gen{}", env::consts::EXE_SUFFIX)),
-                "next to the bench executable",
-            )
+            (release.join(format!("mmplugin-gen{}", env::consts::EXE_SUFFIX)), "next to the bench executable")
         }
     };
     if !path.is_file() {
@@ -256,10 +210,7 @@ fn locate_generator() -> Result<(PathBuf, &'static str), String> {
 /// Folder creation, output capture set-up, checks and clean-up are untimed.
 fn timed_run(side: &Side, proto_count: usize, deadline: Instant) -> Result<f64, String> {
     if Instant::now() >= deadline {
-        return Err(format!(
-            "aborted: the run exceeded {} s",
-            TIME_LIMIT.as_secs()
-        ));
+        return Err(format!("aborted: the run exceeded {} s", TIME_LIMIT.as_secs()));
     }
     let out_dir = tempfile::tempdir().map_err(|e| format!("cannot create a temp dir: {e}"))?;
     let out = out_dir.path().display().to_string();
@@ -275,13 +226,7 @@ fn timed_run(side: &Side, proto_count: usize, deadline: Instant) -> Result<f64, 
         .stderr(clone(&stderr)?);
 
     let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| {
-        format!(
-            "{}: cannot start {}: {e}",
-            side.label,
-            side.program.display()
-        )
-    })?;
+    let mut child = cmd.spawn().map_err(|e| format!("{}: cannot start {}: {e}", side.label, side.program.display()))?;
     // Bounded wait: poll so a hung process cannot outlive the time limit.
     let status = loop {
         match child.try_wait() {
@@ -304,18 +249,14 @@ fn timed_run(side: &Side, proto_count: usize, deadline: Instant) -> Result<f64, 
     if !status.success() {
         let err = read_back(&mut stderr);
         let out_text = read_back(&mut stdout);
-        return Err(format!(
-            "{} exited with {status}\n--- stderr ---\n{err}\n--- stdout ---\n{out_text}",
-            side.label
-        ));
+        return Err(format!("{} exited with {status}\n--- stderr ---\n{err}\n--- stdout ---\n{out_text}", side.label));
     }
     (side.check)(out_dir.path(), proto_count).map_err(|e| format!("{}: {e}", side.label))?;
     Ok(elapsed.as_secs_f64() * 1000.0)
 }
 
 fn clone(file: &File) -> Result<File, String> {
-    file.try_clone()
-        .map_err(|e| format!("cannot duplicate a temp file handle: {e}"))
+    file.try_clone().map_err(|e| format!("cannot duplicate a temp file handle: {e}"))
 }
 
 fn read_back(file: &mut File) -> String {
@@ -342,10 +283,7 @@ fn check_python_output(dir: &Path, proto_count: usize) -> Result<(), String> {
     if count == 4 * proto_count {
         Ok(())
     } else {
-        Err(format!(
-            "expected {} generated files, found {count}",
-            4 * proto_count
-        ))
+        Err(format!("expected {} generated files, found {count}", 4 * proto_count))
     }
 }
 
@@ -356,10 +294,7 @@ fn check_sdk_output(dir: &Path, _proto_count: usize) -> Result<(), String> {
     if has_manifest && has_src {
         Ok(())
     } else {
-        Err(format!(
-            "no generated crate (Cargo.toml + src/) in {}",
-            dir.display()
-        ))
+        Err(format!("no generated crate (Cargo.toml + src/) in {}", dir.display()))
     }
 }
 
@@ -374,15 +309,7 @@ impl Stats {
         let mut sorted = samples.to_vec();
         sorted.sort_by(f64::total_cmp);
         let n = sorted.len();
-        let median = if n % 2 == 1 {
-            sorted[n / 2]
-        } else {
-            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-        };
-        Stats {
-            min: sorted[0],
-            median,
-            mean: sorted.iter().sum::<f64>() / n as f64,
-        }
+        let median = if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 };
+        Stats { min: sorted[0], median, mean: sorted.iter().sum::<f64>() / n as f64 }
     }
 }

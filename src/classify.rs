@@ -57,6 +57,49 @@ pub const REPLACEMENT_PREFIX: &str = "modified_";
 /// ordinary method.
 pub const PLUGIN_HTTP: (&str, &[&str], &[&str]) =
     ("PluginHTTP", &["method", "url", "headers", "body"], &["status_code", "headers", "body"]);
+/// The API methods whose server-side handlers report an application error
+/// in the response's `error` field, with status OK: those of the host's KV,
+/// post and file handlers (mattermost/mattermost,
+/// `server/public/pluginapi/grpc/server/api_kv.go`, `api_post.go`,
+/// `api_file.go`). Every other handler answers a gRPC status instead
+/// (CONTRACT.md, shapes). The client reads both; the test kit's fake server
+/// answers each method in its host's form.
+pub const ERROR_IN_RESPONSE: &[&str] = &[
+    // KV
+    "KVSet",
+    "KVCompareAndSet",
+    "KVCompareAndDelete",
+    "KVSetWithOptions",
+    "KVSetWithExpiry",
+    "KVGet",
+    "KVDelete",
+    "KVDeleteAll",
+    "KVList",
+    // Posts
+    "CreatePost",
+    "AddReaction",
+    "RemoveReaction",
+    "GetReactions",
+    "DeletePost",
+    "GetPostThread",
+    "GetPost",
+    "GetPostsSince",
+    "GetPostsAfter",
+    "GetPostsBefore",
+    "GetPostsForChannel",
+    "UpdatePost",
+    "SearchPostsInTeam",
+    "SearchPostsInTeamForUser",
+    // Files
+    "CopyFileInfos",
+    "GetFileInfo",
+    "SetFileSearchableContent",
+    "GetFileInfos",
+    "GetFile",
+    "GetFileLink",
+    "ReadFile",
+    "UploadFile",
+];
 
 /// Why descriptors do not make a plugin contract.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -156,6 +199,7 @@ fn hook(
     let request_fields = index.fields(req);
     let response_fields = index.fields(resp);
     let context = request_fields.iter().find(|f| is_type(f, "PluginContext")).cloned();
+    let request_context = request_fields.iter().any(|f| is_type(f, "RequestContext"));
     let returns_error = response_fields.iter().any(|f| f.name == "error" && is_type(f, "AppError"));
     let args: Vec<Field> =
         request_fields.into_iter().filter(|f| !is_type(f, "PluginContext") && !is_type(f, "RequestContext")).collect();
@@ -184,6 +228,7 @@ fn hook(
         request: req.rust.clone(),
         response: resp.rust.clone(),
         plugin_context: context.is_some(),
+        request_context,
         returns_error,
         args: if streaming.is_some() { vec![] } else { args },
         kind,
@@ -283,6 +328,7 @@ fn http_shape(index: &Index, request: &str, response: &str) -> Option<HttpShape>
     Some(HttpShape {
         request: req.rust.clone(),
         response: resp.rust.clone(),
+        request_init: req_init.rust.clone(),
         response_init: resp_init.rust.clone(),
         header: header.rust.clone(),
         body_fields: vec![format!("{request}.body_chunk"), format!("{response}.body_chunk")],
@@ -310,6 +356,7 @@ fn api_method(index: &Index, name: &str, doc: Vec<String>, req: &MessageInfo, re
         outputs,
         ok,
         alias,
+        error_in_response: response_has_error && ERROR_IN_RESPONSE.contains(&name),
         response_has_error,
         large_payload,
         plugin_http,

@@ -47,6 +47,8 @@ pub struct Hook {
     pub response: String,
     /// The request carries a `PluginContext`.
     pub plugin_context: bool,
+    /// The request carries a `RequestContext`, which the server leaves empty.
+    pub request_context: bool,
     /// The response carries an `AppError error` (the Go hook returns `error`).
     pub returns_error: bool,
     /// The request fields a handler receives (no context fields).
@@ -105,6 +107,8 @@ pub struct HttpShape {
     pub request: String,
     /// The stream's response message.
     pub response: String,
+    /// The request's `init` message (the test kit's host builds it).
+    pub request_init: String,
     /// The response's `init` message.
     pub response_init: String,
     /// The header message (`key`, `values`).
@@ -331,6 +335,9 @@ pub struct ApiMethod {
     pub alias: Option<OutputAlias>,
     /// The response has the `AppError error` field.
     pub response_has_error: bool,
+    /// The server reports this method's application errors in the
+    /// response's `error` field (otherwise as a gRPC status).
+    pub error_in_response: bool,
     /// The request carries `bytes`, so it may run into the server's request
     /// size limit (4 MiB on the real host); its docs say so.
     pub large_payload: bool,

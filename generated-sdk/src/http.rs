@@ -30,7 +30,7 @@ pub use mmplugin_runtime::http::{
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{HeaderName, HeaderValue};
-use mmplugin_runtime::http::{Header, Init};
+use mmplugin_runtime::http::{Header, Init, ResponseParts};
 use crate::proto;
 
 /// This contract's `ServeHTTP` messages, for the runtime's bridge.
@@ -98,6 +98,59 @@ impl mmplugin_runtime::http::Wire for Wire {
             flush,
             body_complete: complete,
             ..Default::default()
+        }
+    }
+
+    fn request_message(
+        init: Option<Init<Self::Context>>,
+        chunk: bytes::Bytes,
+        complete: bool,
+    ) -> Self::Request {
+        proto::ServeHttpRequest {
+            init: init
+                .map(|init| proto::ServeHttpRequestInit {
+                    plugin_context: Some(init.context),
+                    method: init.method,
+                    url: init.url,
+                    proto_major: init.proto_major,
+                    proto_minor: init.proto_minor,
+                    headers: init
+                        .headers
+                        .into_iter()
+                        .map(|h| proto::HttpHeader {
+                            key: h.key,
+                            values: h.values,
+                        })
+                        .collect(),
+                    host: init.host,
+                    remote_addr: init.remote_addr,
+                    request_uri: init.request_uri,
+                    content_length: init.content_length,
+                    ..Default::default()
+                }),
+            body_chunk: chunk,
+            body_complete: complete,
+        }
+    }
+
+    fn response_parts(message: Self::Response) -> ResponseParts {
+        ResponseParts {
+            init: message
+                .init
+                .map(|init| {
+                    let headers = init
+                        .headers
+                        .into_iter()
+                        .map(|h| Header {
+                            key: h.key,
+                            values: h.values,
+                        })
+                        .collect();
+                    (init.status_code, headers)
+                }),
+            chunk: message.body_chunk,
+            flush: message.flush,
+            complete: message.body_complete,
         }
     }
 }

@@ -27,6 +27,9 @@ pub mod plugin;
 
 pub mod runtime;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 /// Wire messages (prost) and gRPC clients and servers (tonic) of `mattermost.pluginapi.v1`.
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
 pub mod proto;

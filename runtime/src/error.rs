@@ -197,6 +197,11 @@ pub struct AppError {
 }
 
 impl AppError {
+    /// An error with this id, message and HTTP status; the rest empty.
+    pub fn new(id: impl Into<String>, message: impl Into<String>, status_code: u16) -> Self {
+        Self { id: id.into(), message: message.into(), status_code, ..Self::default() }
+    }
+
     /// What kind of failure the status code stands for.
     pub fn kind(&self) -> ErrorKind {
         ErrorKind::from_http(self.status_code)
@@ -216,6 +221,25 @@ impl AppError {
             status_code: http_status(status.code()),
             ..Self::default()
         })
+    }
+}
+
+impl AppError {
+    /// The gRPC status the real server answers for this error from the API
+    /// handlers that do not carry it in the response: the message
+    /// `"<id>: <message>"`, the code from the HTTP status (400
+    /// `InvalidArgument`, 404 `NotFound`, 409 `AlreadyExists`, 413 and 429
+    /// `ResourceExhausted`, anything else `Internal`). The rest of the error
+    /// does not cross. [`AppError::from_status`] reads it back.
+    pub fn to_status(&self) -> tonic::Status {
+        let code = match self.status_code {
+            400 => tonic::Code::InvalidArgument,
+            404 => tonic::Code::NotFound,
+            409 => tonic::Code::AlreadyExists,
+            413 | 429 => tonic::Code::ResourceExhausted,
+            _ => tonic::Code::Internal,
+        };
+        tonic::Status::new(code, format!("{}: {}", self.id, self.message))
     }
 }
 
@@ -281,6 +305,25 @@ mod tests {
         for not_an_id in ["boom", "database: connection reset", "has space.x: y"] {
             let error = Error::from_status(tonic::Status::internal(not_an_id));
             assert!(matches!(error, Error::Status(_)), "{not_an_id}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn an_app_error_crosses_as_the_servers_status_and_back() {
+        for (http, code) in [
+            (400, tonic::Code::InvalidArgument),
+            (404, tonic::Code::NotFound),
+            (409, tonic::Code::AlreadyExists),
+            (413, tonic::Code::ResourceExhausted),
+            (429, tonic::Code::ResourceExhausted),
+            (500, tonic::Code::Internal),
+            (403, tonic::Code::Internal),
+        ] {
+            let app = AppError { id: "app.x.y".into(), message: "no".into(), status_code: http, ..AppError::default() };
+            let status = app.to_status();
+            assert_eq!((status.code(), status.message()), (code, "app.x.y: no"), "{http}");
+            let back = AppError::from_status(&status).expect("an app error");
+            assert_eq!((back.id.as_str(), back.message.as_str()), ("app.x.y", "no"));
         }
     }
 

@@ -25,7 +25,10 @@ mod log;
 mod panic;
 pub mod serve;
 mod shutdown;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tls;
+pub mod transport;
 
 pub use error::{AppError, Error, ErrorKind};
 pub use goplugin::{Empty, StdioData};
@@ -36,3 +39,4 @@ pub use serve::{
     MIN_PORT_ENV, Options, PROTOCOL_VERSIONS_ENV, ServeError,
 };
 pub use tls::{CLIENT_CERT_ENV, TlsError};
+pub use transport::Transport;

@@ -191,10 +191,11 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
+/// An event's message and other fields, as JSON values.
 #[derive(Default)]
-struct Fields {
-    message: String,
-    map: Map<String, Value>,
+pub(crate) struct Fields {
+    pub(crate) message: String,
+    pub(crate) map: Map<String, Value>,
 }
 
 impl Fields {

@@ -9,8 +9,10 @@ use crate::{Error, proto};
 
 /// Channels, direct and group messages, channel members and sidebar categories.
 ///
-/// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
-pub trait ChannelsApi {
+/// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
+/// server, give it a client of the test kit's fake server (the `testing`
+/// module, cargo feature `testing`), which answers like Mattermost.
+pub trait ChannelsApi: super::Sealed {
     /// Creates a public or private channel and returns it with its new id.
     /// Go: CreateChannel(channel *model.Channel) (*model.Channel, *model.AppError)
     ///

@@ -9,8 +9,10 @@ use crate::{Error, proto};
 
 /// Files, file infos and resumable uploads.
 ///
-/// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
-pub trait FilesApi {
+/// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
+/// server, give it a client of the test kit's fake server (the `testing`
+/// module, cargo feature `testing`), which answers like Mattermost.
+pub trait FilesApi: super::Sealed {
     /// Duplicates the records of the given files for a user without copying the stored data and
     /// returns the new ids, ready to attach to a new post (handy for cloning a post).
     /// Go: CopyFileInfos(userID string, fileIds slice of string) (slice of string, *model.AppError)

@@ -9,8 +9,10 @@ use crate::{Error, proto};
 
 /// The server log and audit records.
 ///
-/// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
-pub trait LoggingApi {
+/// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
+/// server, give it a client of the test kit's fake server (the `testing`
+/// module, cargo feature `testing`), which answers like Mattermost.
+pub trait LoggingApi: super::Sealed {
     /// Logs `msg` at debug level, with any key-value pairs attached as structured fields.
     /// Go: LogDebug(msg string, keyValuePairs ...any)
     ///

@@ -4,9 +4,10 @@
 //! The server's plugin API, as typed async methods.
 //!
 //! [`PluginApiClient`] implements one trait per domain; bring them into scope
-//! with `use mattermost_plugin::prelude::*;`. The traits also let tests stand
-//! in a fake for the server.
-use tonic::transport::Channel;
+//! with `use mattermost_plugin::prelude::*;`. To test a plugin against a
+//! server that behaves like Mattermost, without one, use the fake server of
+//! the `testing` module (cargo feature `testing`).
+pub use mmplugin_runtime::Transport;
 use crate::{Error, proto};
 
 mod users;
@@ -76,9 +77,17 @@ mod other;
 pub use other::OtherApi;
 
 /// The raw tonic client the typed methods call.
-pub type RawClient = proto::plugin_api_client::PluginApiClient<Channel>;
+pub type RawClient = proto::plugin_api_client::PluginApiClient<Transport>;
 pub use mmplugin_runtime::api::{API_TARGET_ENV, MAX_MESSAGE_SIZE, MAX_REQUEST_SIZE};
 
+/// The API traits are implemented by [`PluginApiClient`] only: a new API
+/// method is then a new trait method, not a break in someone's impl.
+mod sealed {
+    pub trait Sealed {}
+}
+use sealed::Sealed;
+
+impl Sealed for PluginApiClient {}
 /// A client of the server's plugin API. Cloning is cheap: clones share one
 /// connection.
 #[derive(Debug, Clone)]
@@ -115,9 +124,11 @@ impl PluginApiClient {
         Self::connect(&target).await
     }
 
-    /// Wraps an existing channel, with the server's message size limits.
-    pub fn new(channel: Channel) -> Self {
-        let raw = RawClient::new(channel)
+    /// A client that calls through `transport`: a [`tonic::transport::Channel`],
+    /// or a service in this process (as the test kit's fake server is), with
+    /// the server's message size limits.
+    pub fn new(transport: impl Into<Transport>) -> Self {
+        let raw = RawClient::new(transport.into())
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
         Self {

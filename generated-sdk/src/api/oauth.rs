@@ -9,8 +9,10 @@ use crate::{Error, proto};
 
 /// OAuth apps.
 ///
-/// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
-pub trait OAuthApi {
+/// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
+/// server, give it a client of the test kit's fake server (the `testing`
+/// module, cargo feature `testing`), which answers like Mattermost.
+pub trait OAuthApi: super::Sealed {
     /// Registers an OAuth application and returns it with its id and client secret.
     /// Go: CreateOAuthApp(app *model.OAuthApp) (*model.OAuthApp, *model.AppError)
     ///

@@ -9,8 +9,10 @@ use crate::{Error, proto};
 
 /// Methods outside the domains above.
 ///
-/// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
-pub trait OtherApi {
+/// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
+/// server, give it a client of the test kit's fake server (the `testing`
+/// module, cargo feature `testing`), which answers like Mattermost.
+pub trait OtherApi: super::Sealed {
     /// Opens an interactive dialog in the client that produced the trigger id, which comes from a
     /// message button, a menu or a slash command.
     /// Go: OpenInteractiveDialog(dialog model.OpenDialogRequest) *model.AppError

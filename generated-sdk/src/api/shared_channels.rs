@@ -9,8 +9,10 @@ use crate::{Error, proto};
 
 /// Shared channels and remote clusters.
 ///
-/// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
-pub trait SharedChannelsApi {
+/// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
+/// server, give it a client of the test kit's fake server (the `testing`
+/// module, cargo feature `testing`), which answers like Mattermost.
+pub trait SharedChannelsApi: super::Sealed {
     /// Registers this plugin as a shared-channels remote and returns its remote id; sync traffic then
     /// reaches the plugin through the `OnSharedChannelsSyncMsg` hook. Calling again with the same
     /// plugin id returns the same remote id.

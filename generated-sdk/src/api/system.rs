@@ -9,8 +9,10 @@ use crate::{Error, proto};
 
 /// The server: version, license, telemetry ids, cloud limits.
 ///
-/// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
-pub trait SystemApi {
+/// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
+/// server, give it a client of the test kit's fake server (the `testing`
+/// module, cargo feature `testing`), which answers like Mattermost.
+pub trait SystemApi: super::Sealed {
     /// Returns the server's licence as JSON; empty when the server has no licence.
     /// Go: GetLicense() *model.License
     ///

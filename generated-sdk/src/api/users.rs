@@ -9,8 +9,10 @@ use crate::{Error, proto};
 
 /// Users, their statuses, sessions, access tokens and profile images.
 ///
-/// Implemented by [`PluginApiClient`]; implement it yourself to fake the server in tests.
-pub trait UsersApi {
+/// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
+/// server, give it a client of the test kit's fake server (the `testing`
+/// module, cargo feature `testing`), which answers like Mattermost.
+pub trait UsersApi: super::Sealed {
     /// Creates a user account and returns the stored record with its new id and timestamps.
     /// Fails when the username or email is already taken or the record is invalid.
     /// Go: CreateUser(user *model.User) (*model.User, *model.AppError)

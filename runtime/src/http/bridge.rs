@@ -15,6 +15,7 @@ use http::{HeaderMap, StatusCode};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::{Stream, StreamExt as _};
 use tonic::Status;
+use tracing::instrument::WithSubscriber as _;
 
 use super::{
     BodyError, HttpRequest, HttpResponse, Inner, MAX_CHUNK, REQUEST_BACKLOG, RemoteAddr, RequestBody, RequestUri,
@@ -46,6 +47,26 @@ pub trait Wire: Send + 'static {
     /// A response message that carries a piece of the body; `flush` asks the
     /// server to push what it has, `complete` ends the body.
     fn response_chunk(chunk: Bytes, flush: bool, complete: bool) -> Self::Response;
+
+    /// The server's side, as the test kit plays it: a request message with
+    /// these parts.
+    fn request_message(init: Option<Init<Self::Context>>, chunk: Bytes, complete: bool) -> Self::Request;
+
+    /// The server's side: a response message's parts.
+    fn response_parts(message: Self::Response) -> ResponseParts;
+}
+
+/// A response message's parts, as the server reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseParts {
+    /// The status code (0 for 200) and headers, in the init message only.
+    pub init: Option<(i32, Vec<Header>)>,
+    /// A piece of the body.
+    pub chunk: Bytes,
+    /// Whether the plugin asks the server to push what it has.
+    pub flush: bool,
+    /// Whether the body is complete.
+    pub complete: bool,
 }
 
 /// A request stream's first message.
@@ -116,7 +137,7 @@ where
 
     let (report_tx, report_rx) = oneshot::channel();
     let pump = Pump { received: 0, limit: body_limit, chunks: Some(chunks_tx), report: Some(report_tx) };
-    let reader = tokio::spawn(pump.run::<W, S>(stream, first_chunk, first_complete));
+    let reader = tokio::spawn(pump.run::<W, S>(stream, first_chunk, first_complete).with_current_subscriber());
     let state = if too_large {
         // Declared too large: answer 413 without bothering the handler.
         State::Respond(status(StatusCode::PAYLOAD_TOO_LARGE))
@@ -501,42 +522,8 @@ mod tests {
     use tokio_stream::wrappers::ReceiverStream;
 
     use super::*;
+    use crate::http::bridge_test_wire::{Request, Response, TestWire};
     use crate::http::{ResponseBody, respond_with};
-
-    /// A contract's stream, in miniature: the bridge sees only `Wire`.
-    struct TestWire;
-
-    #[derive(Debug, Default)]
-    struct Request {
-        init: Option<Init<String>>,
-        chunk: Bytes,
-        complete: bool,
-    }
-
-    #[derive(Debug, PartialEq)]
-    enum Response {
-        Init(u16, Vec<Header>),
-        Chunk { chunk: Bytes, flush: bool, complete: bool },
-    }
-
-    impl Wire for TestWire {
-        const HOOK: &'static str = "ServeHTTP";
-        type Request = Request;
-        type Response = Response;
-        type Context = String;
-
-        fn request_parts(message: Request) -> (Option<Init<String>>, Bytes, bool) {
-            (message.init, message.chunk, message.complete)
-        }
-
-        fn response_init(status: u16, headers: Vec<Header>) -> Response {
-            Response::Init(status, headers)
-        }
-
-        fn response_chunk(chunk: Bytes, flush: bool, complete: bool) -> Response {
-            Response::Chunk { chunk, flush, complete }
-        }
-    }
 
     const LIMIT: u64 = 1 << 20;
 

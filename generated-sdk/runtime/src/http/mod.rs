@@ -19,8 +19,10 @@
 //! stream lasts as long as the client stays.
 
 mod bridge;
+#[cfg(test)]
+pub(crate) mod bridge_test_wire;
 
-pub use bridge::{Header, Init, ResponseStream, Wire, serve};
+pub use bridge::{Header, Init, ResponseParts, ResponseStream, Wire, serve};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,0 +1,212 @@
+//! The test kit (`src/testing/`) as `testing.rs.askama` sees it: the fake
+//! server's answer for every API method and the host driver's method for
+//! every hook, generated; and the kit's hand-written knowledge of the
+//! server's state (`templates/sdk/testing/state.rs`), copied as it is when
+//! the contract has every method it answers.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+
+use crate::model::{ApiMethod, Contract, Hook, HookKind, ParamFrom, Presence, RustType};
+
+/// The kit's state: plain Rust, compiled where it lands
+/// (`generated-sdk/src/testing/state.rs`). Its `impl State` answers API
+/// methods by their Rust names: `fn kv_get(&mut self, request:
+/// proto::KvGetRequest) -> Result<proto::KvGetResponse, AppError>`.
+pub const STATE_RS: &str = include_str!("../../templates/sdk/testing/state.rs");
+
+/// An API method as the fake server answers it.
+pub struct FakeMethodView<'a> {
+    /// The method.
+    pub m: &'a ApiMethod,
+    /// The trait it belongs to, for the doc link.
+    pub trait_name: &'a str,
+    /// The override setter (`on_kv_get`).
+    pub on: String,
+    /// The typed result an override returns, as the client method returns
+    /// it (an output alias spelled from the crate root).
+    pub ok: String,
+    /// The kit's state answers it when no override does.
+    pub stateful: bool,
+}
+
+/// A hook as the host driver calls it.
+pub struct DriverHookView<'a> {
+    /// The hook.
+    pub hook: &'a Hook,
+    /// The driver method's parameters: the `Plugin` method's, less the
+    /// `PluginContext` the host supplies.
+    pub params: Vec<DriverParam>,
+    /// The request field that carries the `PluginContext`.
+    pub context_field: Option<String>,
+}
+
+/// One parameter of a driver method, and its request field of the same name.
+pub struct DriverParam {
+    /// The name (the request field's).
+    pub name: String,
+    /// Its type, as in the `Plugin` method.
+    pub ty: RustType,
+    /// A message the method gets bare, which the request carries as `Some`.
+    pub wrap: bool,
+}
+
+/// A hook the host calls by name (`OnActivate`, `OnDeactivate`, the HTTP stream).
+pub struct NamedHook {
+    /// The tonic and driver method.
+    pub method: String,
+    /// The `HookName` variant.
+    pub variant: String,
+    /// The RPC name.
+    pub name: String,
+    /// The response carries an `AppError`.
+    pub returns_error: bool,
+}
+
+impl NamedHook {
+    fn of(hook: &Hook) -> Self {
+        Self {
+            method: hook.method.clone(),
+            variant: hook.variant.clone(),
+            name: hook.name.clone(),
+            returns_error: hook.returns_error,
+        }
+    }
+}
+
+/// The fake's methods, each marked stateful when the kit's state answers
+/// it; whether the state is included at all.
+pub fn fake_methods(contract: &Contract) -> anyhow::Result<(Vec<FakeMethodView<'_>>, bool)> {
+    let stateful = state_methods(STATE_RS)?;
+    let by_method: BTreeMap<&str, &ApiMethod> = contract.api_methods().map(|m| (m.method.as_str(), m)).collect();
+    // All or nothing: the state is written against one contract, and only
+    // compiles against a contract with every method it answers.
+    let has_state =
+        stateful.iter().all(|(method, request)| by_method.get(method.as_str()).is_some_and(|m| &m.request == request));
+    let views = contract
+        .api_groups
+        .iter()
+        .flat_map(|g| g.methods.iter().map(move |m| (g, m)))
+        .map(|(g, m)| FakeMethodView {
+            m,
+            trait_name: &g.trait_name,
+            on: format!("on_{}", crate::names::bare(&m.method)),
+            ok: match &m.alias {
+                Some(alias) => format!("crate::api::{}", alias.name),
+                None => m.ok.to_string(),
+            },
+            stateful: has_state && stateful.contains_key(&m.method),
+        })
+        .collect();
+    Ok((views, has_state))
+}
+
+/// The hooks the driver has a method for: every hook with a `Plugin`
+/// method, but the HTTP stream (sent as `http::Request`s).
+pub fn driver_hooks(contract: &Contract) -> Vec<DriverHookView<'_>> {
+    contract
+        .hooks
+        .iter()
+        .filter(|h| !matches!(h.kind, HookKind::Streaming { .. } | HookKind::Implemented { .. }))
+        .filter_map(|hook| {
+            let sig = hook.plugin_method.as_ref()?;
+            let mut context_field = None;
+            let mut params = Vec::new();
+            for p in &sig.params {
+                match &p.from {
+                    ParamFrom::PluginContext { field } => context_field = Some(field.clone()),
+                    ParamFrom::Arg { presence } => params.push(DriverParam {
+                        name: p.name.clone(),
+                        ty: p.ty.clone(),
+                        wrap: *presence == Presence::Required,
+                    }),
+                    ParamFrom::HttpStream => return None,
+                }
+            }
+            Some(DriverHookView { hook, params, context_field })
+        })
+        .collect()
+}
+
+/// The hook of this name, as the host calls it.
+pub fn named_hook(contract: &Contract, name: &str) -> Option<NamedHook> {
+    contract.hooks.iter().find(|h| h.name == name && h.plugin_method.is_some()).map(NamedHook::of)
+}
+
+/// The HTTP stream hook, when the contract has one of the HTTP shape.
+pub fn http_hook(contract: &Contract) -> Option<NamedHook> {
+    contract
+        .hooks
+        .iter()
+        .find(|h| matches!(h.kind, HookKind::Streaming { http: Some(_) }) && h.plugin_method.is_some())
+        .map(NamedHook::of)
+}
+
+/// The methods `impl State` answers: Rust method name → request message
+/// (below `proto`), read from the state's source.
+pub fn state_methods(source: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let file = syn::parse_file(source).context("templates/sdk/testing/state.rs does not parse")?;
+    let mut methods = BTreeMap::new();
+    for item in &file.items {
+        let syn::Item::Impl(block) = item else {
+            continue;
+        };
+        let syn::Type::Path(self_ty) = &*block.self_ty else {
+            continue;
+        };
+        if block.trait_.is_some() || !self_ty.path.is_ident("State") {
+            continue;
+        }
+        for item in &block.items {
+            let syn::ImplItem::Fn(f) = item else { continue };
+            if !matches!(f.vis, syn::Visibility::Restricted(_)) {
+                continue;
+            }
+            // `(&mut self, request: proto::XRequest)`
+            let mut inputs = f.sig.inputs.iter();
+            let (Some(syn::FnArg::Receiver(_)), Some(syn::FnArg::Typed(arg)), None) =
+                (inputs.next(), inputs.next(), inputs.next())
+            else {
+                continue;
+            };
+            let syn::Type::Path(ty) = &*arg.ty else {
+                continue;
+            };
+            let segments: Vec<String> = ty.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            if let [proto, request] = segments.as_slice()
+                && proto == "proto"
+            {
+                methods.insert(f.sig.ident.to_string(), request.clone());
+            }
+        }
+    }
+    Ok(methods)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_answers_methods_by_their_rust_names() {
+        let source = r"
+            impl State {
+                pub(super) fn kv_get(&mut self, request: proto::KvGetRequest) -> Result<proto::KvGetResponse, AppError> { todo!() }
+                fn helper(&mut self, request: proto::KvGetRequest) {}
+                pub(super) fn seed(&mut self) {}
+            }
+            impl Other { pub(super) fn get_user(&mut self, request: proto::GetUserRequest) {} }
+        ";
+        let methods = state_methods(source).unwrap();
+        assert_eq!(methods.into_iter().collect::<Vec<_>>(), [("kv_get".to_owned(), "KvGetRequest".to_owned())]);
+    }
+
+    #[test]
+    fn the_committed_state_answers_the_common_methods() {
+        let methods = state_methods(STATE_RS).unwrap();
+        for method in ["kv_get", "kv_set", "kv_compare_and_set", "get_user", "create_post", "ensure_bot_user"] {
+            assert!(methods.contains_key(method), "{method}: {methods:?}");
+        }
+    }
+}

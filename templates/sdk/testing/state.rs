@@ -1,0 +1,1304 @@
+//! What the fake server remembers, with the server's semantics, for the
+//! API methods plugins use most; and the seeding and driving helpers that
+//! build on it.
+//!
+//! This file is plain Rust, written by hand against Mattermost's plugin
+//! contract and copied as it is into each SDK whose contract has every
+//! method it answers. `impl State` answers a method by its Rust name:
+//! `fn kv_get(&mut self, request: proto::KvGetRequest) ->
+//! Result<proto::KvGetResponse, AppError>`; the generated fake server calls
+//! it when a test has not answered that method itself. Error ids and
+//! statuses are the server's (mattermost/mattermost: the gRPC API handlers,
+//! the app layer and the stores); the generated code sends each error in
+//! the form its handler uses.
+
+// An `AppError` by value is the server's answer, once per failed call.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{BTreeMap, HashMap};
+
+use mmplugin_runtime::testing::kv::KvStore;
+use mmplugin_runtime::testing::{Clock, Ids, LogLine, LogSource, Logs};
+use serde_json::{Map, Value};
+
+use super::{FakeServer, TestHost};
+use crate::{AppError, Error, HookName, Plugin, proto};
+
+/// The version the fake server reports.
+pub const SERVER_VERSION: &str = "10.11.0";
+
+/// The KV key under which the server keeps the id of the bot
+/// `EnsureBotUser` made (Go's `pluginapi` uses the same key).
+pub const BOT_ID_KEY: &str = "mmi_botid";
+
+/// What `FakeServer::seed` made: a team, a channel in it, and a user who is
+/// a member of both.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    /// The team `test-team`.
+    pub team: proto::Team,
+    /// The open channel `town-square` of that team.
+    pub channel: proto::Channel,
+    /// The user `alice`, a member of the team and the channel.
+    pub user: proto::User,
+}
+
+/// Where slash commands and HTTP requests come from unless a test says
+/// otherwise: the seeded user, channel and team.
+#[derive(Debug, Clone, Default)]
+struct Actor {
+    user_id: String,
+    channel_id: String,
+    team_id: String,
+}
+
+/// The fake server's state.
+pub(super) struct State {
+    clock: Clock,
+    ids: Ids,
+    logs: Logs,
+    plugin_id: String,
+    kv: KvStore,
+    /// The plugin's settings as the admin saved them.
+    config: Map<String, Value>,
+    users: BTreeMap<String, proto::User>,
+    teams: BTreeMap<String, proto::Team>,
+    channels: BTreeMap<String, proto::Channel>,
+    /// (team id, user id) → member.
+    team_members: BTreeMap<(String, String), proto::TeamMember>,
+    /// (channel id, user id) → member.
+    channel_members: BTreeMap<(String, String), proto::ChannelMember>,
+    posts: BTreeMap<String, proto::Post>,
+    /// Post ids in the order they were created.
+    post_order: Vec<String>,
+    reactions: Vec<proto::Reaction>,
+    /// User id → the ephemeral posts they were sent.
+    ephemeral: BTreeMap<String, Vec<proto::Post>>,
+    bots: BTreeMap<String, proto::Bot>,
+    /// (team id, trigger) → command.
+    commands: BTreeMap<(String, String), proto::Command>,
+    cluster_events: Vec<(proto::PluginClusterEvent, Option<proto::PluginClusterEventSendOptions>)>,
+    actor: Actor,
+}
+
+fn app_error(id: &str, message: impl Into<String>, status_code: u16) -> AppError {
+    AppError::new(id, message, status_code)
+}
+
+fn not_found(id: &str, what: &str, key: &str) -> AppError {
+    app_error(id, format!("{what} {key:?} not found"), 404)
+}
+
+fn required<T>(value: Option<T>, name: &str) -> Result<T, AppError> {
+    value.ok_or_else(|| app_error("api.context.invalid_param.app_error", format!("{name} is required"), 400))
+}
+
+/// The page `page` (0-based) of `per_page` items; a page size of 0 or less means 60, the server's default.
+fn page<T: Clone>(items: impl Iterator<Item = T>, page: i32, per_page: i32) -> Vec<T> {
+    let per_page = if per_page <= 0 { 60 } else { usize::try_from(per_page).unwrap_or(usize::MAX) };
+    let skip = usize::try_from(page.max(0)).unwrap_or(0).saturating_mul(per_page);
+    items.skip(skip).take(per_page).collect()
+}
+
+/// The name of the direct channel between two users: their ids, the smaller first, joined by `__`.
+pub fn direct_channel_name(a: &str, b: &str) -> String {
+    if a <= b { format!("{a}__{b}") } else { format!("{b}__{a}") }
+}
+
+impl State {
+    pub(super) fn new(clock: Clock, ids: Ids, logs: Logs) -> Self {
+        Self {
+            clock,
+            ids,
+            logs,
+            plugin_id: super::DEFAULT_PLUGIN_ID.to_owned(),
+            kv: KvStore::new(),
+            config: Map::new(),
+            users: BTreeMap::new(),
+            teams: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            team_members: BTreeMap::new(),
+            channel_members: BTreeMap::new(),
+            posts: BTreeMap::new(),
+            post_order: Vec::new(),
+            reactions: Vec::new(),
+            ephemeral: BTreeMap::new(),
+            bots: BTreeMap::new(),
+            commands: BTreeMap::new(),
+            cluster_events: Vec::new(),
+            actor: Actor::default(),
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    fn new_id(&self) -> String {
+        self.ids.next_id()
+    }
+
+    // ---- KV store -------------------------------------------------------
+
+    pub(super) fn kv_set(&mut self, request: proto::KvSetRequest) -> Result<proto::KvSetResponse, AppError> {
+        let now = self.now();
+        self.kv.set(&request.key, &request.value, 0, now)?;
+        Ok(proto::KvSetResponse::default())
+    }
+
+    pub(super) fn kv_set_with_expiry(
+        &mut self,
+        request: proto::KvSetWithExpiryRequest,
+    ) -> Result<proto::KvSetWithExpiryResponse, AppError> {
+        let now = self.now();
+        self.kv.set(&request.key, &request.value, request.expire_in_seconds, now)?;
+        Ok(proto::KvSetWithExpiryResponse::default())
+    }
+
+    pub(super) fn kv_compare_and_set(
+        &mut self,
+        request: proto::KvCompareAndSetRequest,
+    ) -> Result<proto::KvCompareAndSetResponse, AppError> {
+        let now = self.now();
+        let success = self.kv.compare_and_set(&request.key, &request.old_value, &request.new_value, now)?;
+        Ok(proto::KvCompareAndSetResponse { success, ..Default::default() })
+    }
+
+    pub(super) fn kv_compare_and_delete(
+        &mut self,
+        request: proto::KvCompareAndDeleteRequest,
+    ) -> Result<proto::KvCompareAndDeleteResponse, AppError> {
+        let now = self.now();
+        let success = self.kv.compare_and_delete(&request.key, &request.old_value, now)?;
+        Ok(proto::KvCompareAndDeleteResponse { success, ..Default::default() })
+    }
+
+    pub(super) fn kv_set_with_options(
+        &mut self,
+        request: proto::KvSetWithOptionsRequest,
+    ) -> Result<proto::KvSetWithOptionsResponse, AppError> {
+        let now = self.now();
+        let options = request.options.unwrap_or_default();
+        let success = self.kv.set_with_options(
+            &request.key,
+            &request.value,
+            options.atomic,
+            &options.old_value,
+            options.expire_in_seconds,
+            now,
+        )?;
+        Ok(proto::KvSetWithOptionsResponse { success, ..Default::default() })
+    }
+
+    pub(super) fn kv_get(&mut self, request: proto::KvGetRequest) -> Result<proto::KvGetResponse, AppError> {
+        Ok(proto::KvGetResponse { value: self.kv.get(&request.key, self.now()), ..Default::default() })
+    }
+
+    pub(super) fn kv_delete(&mut self, request: proto::KvDeleteRequest) -> Result<proto::KvDeleteResponse, AppError> {
+        self.kv.delete(&request.key);
+        Ok(proto::KvDeleteResponse::default())
+    }
+
+    pub(super) fn kv_delete_all(
+        &mut self,
+        _request: proto::KvDeleteAllRequest,
+    ) -> Result<proto::KvDeleteAllResponse, AppError> {
+        self.kv.delete_all();
+        Ok(proto::KvDeleteAllResponse::default())
+    }
+
+    pub(super) fn kv_list(&mut self, request: proto::KvListRequest) -> Result<proto::KvListResponse, AppError> {
+        let keys = self.kv.list(i64::from(request.page), i64::from(request.per_page), self.now());
+        Ok(proto::KvListResponse { keys, ..Default::default() })
+    }
+
+    // ---- Configuration and server ---------------------------------------
+
+    pub(super) fn get_plugin_config(
+        &mut self,
+        _request: proto::GetPluginConfigRequest,
+    ) -> Result<proto::GetPluginConfigResponse, AppError> {
+        let config = crate::json::object_to_struct(self.config.clone());
+        Ok(proto::GetPluginConfigResponse { config: Some(config), ..Default::default() })
+    }
+
+    pub(super) fn save_plugin_config(
+        &mut self,
+        request: proto::SavePluginConfigRequest,
+    ) -> Result<proto::SavePluginConfigResponse, AppError> {
+        let config = required(request.config, "config")?;
+        self.config = crate::json::struct_to_object(config);
+        Ok(proto::SavePluginConfigResponse::default())
+    }
+
+    /// The settings as JSON with lowercased keys, as the server sends them
+    /// to `LoadPluginConfiguration` (Go decodes them case-insensitively).
+    pub(super) fn load_plugin_configuration(
+        &mut self,
+        _request: proto::LoadPluginConfigurationRequest,
+    ) -> Result<proto::LoadPluginConfigurationResponse, AppError> {
+        let lowered: Map<String, Value> = self.config.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect();
+        let config_json = crate::json::to_bytes(&Value::Object(lowered));
+        Ok(proto::LoadPluginConfigurationResponse { config_json, ..Default::default() })
+    }
+
+    pub(super) fn get_server_version(
+        &mut self,
+        _request: proto::GetServerVersionRequest,
+    ) -> Result<proto::GetServerVersionResponse, AppError> {
+        Ok(proto::GetServerVersionResponse { version: SERVER_VERSION.to_owned(), ..Default::default() })
+    }
+
+    // ---- Logs and cluster events -----------------------------------------
+
+    fn log(&mut self, level: tracing::Level, message: String, pairs: Vec<proto::KeyValuePair>) {
+        let fields = pairs
+            .into_iter()
+            .map(|pair| (pair.key, pair.value.map(crate::json::value_to_json).unwrap_or(Value::Null)))
+            .collect();
+        self.logs.push(LogLine { level, message, fields, source: LogSource::Api });
+    }
+
+    pub(super) fn log_debug(&mut self, request: proto::LogDebugRequest) -> Result<proto::LogDebugResponse, AppError> {
+        self.log(tracing::Level::DEBUG, request.msg, request.key_value_pairs);
+        Ok(proto::LogDebugResponse::default())
+    }
+
+    pub(super) fn log_info(&mut self, request: proto::LogInfoRequest) -> Result<proto::LogInfoResponse, AppError> {
+        self.log(tracing::Level::INFO, request.msg, request.key_value_pairs);
+        Ok(proto::LogInfoResponse::default())
+    }
+
+    pub(super) fn log_warn(&mut self, request: proto::LogWarnRequest) -> Result<proto::LogWarnResponse, AppError> {
+        self.log(tracing::Level::WARN, request.msg, request.key_value_pairs);
+        Ok(proto::LogWarnResponse::default())
+    }
+
+    pub(super) fn log_error(&mut self, request: proto::LogErrorRequest) -> Result<proto::LogErrorResponse, AppError> {
+        self.log(tracing::Level::ERROR, request.msg, request.key_value_pairs);
+        Ok(proto::LogErrorResponse::default())
+    }
+
+    pub(super) fn publish_plugin_cluster_event(
+        &mut self,
+        request: proto::PublishPluginClusterEventRequest,
+    ) -> Result<proto::PublishPluginClusterEventResponse, AppError> {
+        let event = required(request.event, "event")?;
+        self.cluster_events.push((event, request.opts));
+        Ok(proto::PublishPluginClusterEventResponse::default())
+    }
+
+    // ---- Users ------------------------------------------------------------
+
+    fn user(&self, id: &str) -> Result<&proto::User, AppError> {
+        self.users.get(id).ok_or_else(|| not_found("app.user.missing_account.const", "user", id))
+    }
+
+    fn insert_user(&mut self, mut user: proto::User) -> Result<proto::User, AppError> {
+        let username = user.username.trim().to_lowercase();
+        if username.is_empty() {
+            return Err(app_error("model.user.is_valid.username.app_error", "a user needs a username", 400));
+        }
+        if self.users.values().any(|u| u.username == username) {
+            return Err(app_error(
+                "app.user.save.username_exists.app_error",
+                format!("an account with the username {username:?} already exists"),
+                400,
+            ));
+        }
+        if !user.email.is_empty() && self.users.values().any(|u| u.email.eq_ignore_ascii_case(&user.email)) {
+            return Err(app_error(
+                "app.user.save.email_exists.app_error",
+                format!("an account with the email {:?} already exists", user.email),
+                400,
+            ));
+        }
+        let now = self.now();
+        user.username = username;
+        user.id = self.new_id();
+        user.create_at = now;
+        user.update_at = now;
+        user.delete_at = 0;
+        user.password = String::new();
+        if user.roles.is_empty() {
+            user.roles = "system_user".to_owned();
+        }
+        self.users.insert(user.id.clone(), user.clone());
+        Ok(user)
+    }
+
+    pub(super) fn create_user(
+        &mut self,
+        request: proto::CreateUserRequest,
+    ) -> Result<proto::CreateUserResponse, AppError> {
+        let user = self.insert_user(required(request.user, "user")?)?;
+        Ok(proto::CreateUserResponse { user: Some(user), ..Default::default() })
+    }
+
+    pub(super) fn get_user(&mut self, request: proto::GetUserRequest) -> Result<proto::GetUserResponse, AppError> {
+        let user = self.user(&request.user_id)?.clone();
+        Ok(proto::GetUserResponse { user: Some(user), ..Default::default() })
+    }
+
+    pub(super) fn get_user_by_username(
+        &mut self,
+        request: proto::GetUserByUsernameRequest,
+    ) -> Result<proto::GetUserByUsernameResponse, AppError> {
+        let name = request.name.to_lowercase();
+        let user = self
+            .users
+            .values()
+            .find(|u| u.username == name)
+            .ok_or_else(|| not_found("app.user.get_by_username.app_error", "username", &request.name))?;
+        Ok(proto::GetUserByUsernameResponse { user: Some(user.clone()), ..Default::default() })
+    }
+
+    pub(super) fn get_user_by_email(
+        &mut self,
+        request: proto::GetUserByEmailRequest,
+    ) -> Result<proto::GetUserByEmailResponse, AppError> {
+        let user = self
+            .users
+            .values()
+            .find(|u| u.email.eq_ignore_ascii_case(&request.email))
+            .ok_or_else(|| not_found("app.user.missing_account.const", "email", &request.email))?;
+        Ok(proto::GetUserByEmailResponse { user: Some(user.clone()), ..Default::default() })
+    }
+
+    pub(super) fn get_users_by_ids(
+        &mut self,
+        request: proto::GetUsersByIdsRequest,
+    ) -> Result<proto::GetUsersByIdsResponse, AppError> {
+        let users = request.user_ids.iter().filter_map(|id| self.users.get(id).cloned()).collect();
+        Ok(proto::GetUsersByIdsResponse { users, ..Default::default() })
+    }
+
+    pub(super) fn get_users_in_channel(
+        &mut self,
+        request: proto::GetUsersInChannelRequest,
+    ) -> Result<proto::GetUsersInChannelResponse, AppError> {
+        let members = self.channel_members.keys().filter(|(c, _)| *c == request.channel_id).map(|(_, u)| u.clone());
+        let users: Vec<proto::User> = members.filter_map(|id| self.users.get(&id).cloned()).collect();
+        let users = page(users.into_iter(), request.page, request.per_page);
+        Ok(proto::GetUsersInChannelResponse { users, ..Default::default() })
+    }
+
+    pub(super) fn update_user(
+        &mut self,
+        request: proto::UpdateUserRequest,
+    ) -> Result<proto::UpdateUserResponse, AppError> {
+        let mut user = required(request.user, "user")?;
+        let stored = self.user(&user.id)?;
+        user.create_at = stored.create_at;
+        user.update_at = self.now();
+        self.users.insert(user.id.clone(), user.clone());
+        Ok(proto::UpdateUserResponse { user: Some(user), ..Default::default() })
+    }
+
+    /// Deactivates the user, as the server's `DeleteUser` does (the account stays).
+    pub(super) fn delete_user(
+        &mut self,
+        request: proto::DeleteUserRequest,
+    ) -> Result<proto::DeleteUserResponse, AppError> {
+        let now = self.now();
+        let user = self
+            .users
+            .get_mut(&request.user_id)
+            .ok_or_else(|| not_found("app.user.missing_account.const", "user", &request.user_id))?;
+        user.delete_at = now;
+        user.update_at = now;
+        Ok(proto::DeleteUserResponse::default())
+    }
+
+    // ---- Teams ------------------------------------------------------------
+
+    fn team(&self, id: &str) -> Result<&proto::Team, AppError> {
+        self.teams.get(id).ok_or_else(|| not_found("app.team.get.find.app_error", "team", id))
+    }
+
+    pub(super) fn create_team(
+        &mut self,
+        request: proto::CreateTeamRequest,
+    ) -> Result<proto::CreateTeamResponse, AppError> {
+        let mut team = required(request.team, "team")?;
+        if team.name.is_empty() {
+            return Err(app_error("model.team.is_valid.name.app_error", "a team needs a name", 400));
+        }
+        if self.teams.values().any(|t| t.name == team.name) {
+            return Err(app_error(
+                "app.team.save.existing.app_error",
+                format!("a team named {:?} exists", team.name),
+                400,
+            ));
+        }
+        let now = self.now();
+        team.id = self.new_id();
+        team.create_at = now;
+        team.update_at = now;
+        self.teams.insert(team.id.clone(), team.clone());
+        Ok(proto::CreateTeamResponse { team: Some(team), ..Default::default() })
+    }
+
+    pub(super) fn get_team(&mut self, request: proto::GetTeamRequest) -> Result<proto::GetTeamResponse, AppError> {
+        let team = self.team(&request.team_id)?.clone();
+        Ok(proto::GetTeamResponse { team: Some(team), ..Default::default() })
+    }
+
+    pub(super) fn get_team_by_name(
+        &mut self,
+        request: proto::GetTeamByNameRequest,
+    ) -> Result<proto::GetTeamByNameResponse, AppError> {
+        let team = self
+            .teams
+            .values()
+            .find(|t| t.name == request.name)
+            .ok_or_else(|| not_found("app.team.get_by_name.missing.app_error", "team", &request.name))?;
+        Ok(proto::GetTeamByNameResponse { team: Some(team.clone()), ..Default::default() })
+    }
+
+    pub(super) fn get_teams(&mut self, _request: proto::GetTeamsRequest) -> Result<proto::GetTeamsResponse, AppError> {
+        Ok(proto::GetTeamsResponse { teams: self.teams.values().cloned().collect(), ..Default::default() })
+    }
+
+    pub(super) fn get_teams_for_user(
+        &mut self,
+        request: proto::GetTeamsForUserRequest,
+    ) -> Result<proto::GetTeamsForUserResponse, AppError> {
+        let teams = self
+            .team_members
+            .values()
+            .filter(|m| m.user_id == request.user_id && m.delete_at == 0)
+            .filter_map(|m| self.teams.get(&m.team_id).cloned())
+            .collect();
+        Ok(proto::GetTeamsForUserResponse { teams, ..Default::default() })
+    }
+
+    fn join_team(&mut self, team_id: &str, user_id: &str) -> Result<proto::TeamMember, AppError> {
+        self.team(team_id)?;
+        self.user(user_id)?;
+        let now = self.now();
+        let member =
+            self.team_members.entry((team_id.to_owned(), user_id.to_owned())).or_insert_with(|| proto::TeamMember {
+                team_id: team_id.to_owned(),
+                user_id: user_id.to_owned(),
+                roles: "team_user".to_owned(),
+                scheme_user: true,
+                create_at: now,
+                ..Default::default()
+            });
+        member.delete_at = 0;
+        Ok(member.clone())
+    }
+
+    pub(super) fn create_team_member(
+        &mut self,
+        request: proto::CreateTeamMemberRequest,
+    ) -> Result<proto::CreateTeamMemberResponse, AppError> {
+        let member = self.join_team(&request.team_id, &request.user_id)?;
+        Ok(proto::CreateTeamMemberResponse { team_member: Some(member), ..Default::default() })
+    }
+
+    pub(super) fn get_team_member(
+        &mut self,
+        request: proto::GetTeamMemberRequest,
+    ) -> Result<proto::GetTeamMemberResponse, AppError> {
+        let member = self
+            .team_members
+            .get(&(request.team_id.clone(), request.user_id.clone()))
+            .filter(|m| m.delete_at == 0)
+            .ok_or_else(|| not_found("app.team.get_member.missing.app_error", "team member", &request.user_id))?;
+        Ok(proto::GetTeamMemberResponse { team_member: Some(member.clone()), ..Default::default() })
+    }
+
+    pub(super) fn get_team_members(
+        &mut self,
+        request: proto::GetTeamMembersRequest,
+    ) -> Result<proto::GetTeamMembersResponse, AppError> {
+        let members = self.team_members.values().filter(|m| m.team_id == request.team_id && m.delete_at == 0).cloned();
+        let team_members = page(members, request.page, request.per_page);
+        Ok(proto::GetTeamMembersResponse { team_members, ..Default::default() })
+    }
+
+    pub(super) fn delete_team_member(
+        &mut self,
+        request: proto::DeleteTeamMemberRequest,
+    ) -> Result<proto::DeleteTeamMemberResponse, AppError> {
+        let now = self.now();
+        let member = self
+            .team_members
+            .get_mut(&(request.team_id.clone(), request.user_id.clone()))
+            .ok_or_else(|| not_found("app.team.get_member.missing.app_error", "team member", &request.user_id))?;
+        member.delete_at = now;
+        Ok(proto::DeleteTeamMemberResponse::default())
+    }
+
+    // ---- Channels ---------------------------------------------------------
+
+    fn channel(&self, id: &str) -> Result<&proto::Channel, AppError> {
+        self.channels.get(id).ok_or_else(|| not_found("app.channel.get.existing.app_error", "channel", id))
+    }
+
+    fn insert_channel(&mut self, mut channel: proto::Channel) -> Result<proto::Channel, AppError> {
+        if channel.name.is_empty() {
+            return Err(app_error("model.channel.is_valid.name.app_error", "a channel needs a name", 400));
+        }
+        let open_or_private = [proto::ChannelType::Open as i32, proto::ChannelType::Private as i32];
+        if open_or_private.contains(&channel.r#type) {
+            self.team(&channel.team_id)?;
+        }
+        if self.channels.values().any(|c| c.team_id == channel.team_id && c.name == channel.name) {
+            return Err(app_error(
+                "store.sql_channel.save_channel.exists.app_error",
+                format!("a channel named {:?} exists in this team", channel.name),
+                400,
+            ));
+        }
+        let now = self.now();
+        channel.id = self.new_id();
+        channel.create_at = now;
+        channel.update_at = now;
+        if channel.display_name.is_empty() {
+            channel.display_name.clone_from(&channel.name);
+        }
+        self.channels.insert(channel.id.clone(), channel.clone());
+        Ok(channel)
+    }
+
+    pub(super) fn create_channel(
+        &mut self,
+        request: proto::CreateChannelRequest,
+    ) -> Result<proto::CreateChannelResponse, AppError> {
+        let channel = self.insert_channel(required(request.channel, "channel")?)?;
+        Ok(proto::CreateChannelResponse { channel: Some(channel), ..Default::default() })
+    }
+
+    pub(super) fn get_channel(
+        &mut self,
+        request: proto::GetChannelRequest,
+    ) -> Result<proto::GetChannelResponse, AppError> {
+        let channel = self.channel(&request.channel_id)?.clone();
+        Ok(proto::GetChannelResponse { channel: Some(channel), ..Default::default() })
+    }
+
+    fn channel_by_name(&self, team_id: &str, name: &str, include_deleted: bool) -> Result<proto::Channel, AppError> {
+        self.channels
+            .values()
+            .find(|c| c.team_id == team_id && c.name == name && (include_deleted || c.delete_at == 0))
+            .cloned()
+            .ok_or_else(|| not_found("app.channel.get_by_name.missing.app_error", "channel", name))
+    }
+
+    pub(super) fn get_channel_by_name(
+        &mut self,
+        request: proto::GetChannelByNameRequest,
+    ) -> Result<proto::GetChannelByNameResponse, AppError> {
+        let channel = self.channel_by_name(&request.team_id, &request.name, request.include_deleted)?;
+        Ok(proto::GetChannelByNameResponse { channel: Some(channel), ..Default::default() })
+    }
+
+    pub(super) fn get_channel_by_name_for_team_name(
+        &mut self,
+        request: proto::GetChannelByNameForTeamNameRequest,
+    ) -> Result<proto::GetChannelByNameForTeamNameResponse, AppError> {
+        let team_id = self
+            .teams
+            .values()
+            .find(|t| t.name == request.team_name)
+            .map(|t| t.id.clone())
+            .ok_or_else(|| not_found("app.team.get_by_name.missing.app_error", "team", &request.team_name))?;
+        let channel = self.channel_by_name(&team_id, &request.channel_name, request.include_deleted)?;
+        Ok(proto::GetChannelByNameForTeamNameResponse { channel: Some(channel), ..Default::default() })
+    }
+
+    /// The direct channel between two users, made on first use, both of them members.
+    pub(super) fn get_direct_channel(
+        &mut self,
+        request: proto::GetDirectChannelRequest,
+    ) -> Result<proto::GetDirectChannelResponse, AppError> {
+        self.user(&request.user_id_1)?;
+        self.user(&request.user_id_2)?;
+        let name = direct_channel_name(&request.user_id_1, &request.user_id_2);
+        let channel = match self.channels.values().find(|c| c.team_id.is_empty() && c.name == name) {
+            Some(channel) => channel.clone(),
+            None => {
+                let channel = self.insert_channel(proto::Channel {
+                    name,
+                    r#type: proto::ChannelType::Direct as i32,
+                    creator_id: request.user_id_1.clone(),
+                    ..Default::default()
+                })?;
+                for user in [&request.user_id_1, &request.user_id_2] {
+                    self.join_channel(&channel.id, user)?;
+                }
+                channel
+            }
+        };
+        Ok(proto::GetDirectChannelResponse { channel: Some(channel), ..Default::default() })
+    }
+
+    fn join_channel(&mut self, channel_id: &str, user_id: &str) -> Result<proto::ChannelMember, AppError> {
+        self.channel(channel_id)?;
+        self.user(user_id)?;
+        let now = self.now();
+        let member = self.channel_members.entry((channel_id.to_owned(), user_id.to_owned())).or_insert_with(|| {
+            proto::ChannelMember {
+                channel_id: channel_id.to_owned(),
+                user_id: user_id.to_owned(),
+                roles: "channel_user".to_owned(),
+                scheme_user: true,
+                last_update_at: now,
+                ..Default::default()
+            }
+        });
+        Ok(member.clone())
+    }
+
+    pub(super) fn add_channel_member(
+        &mut self,
+        request: proto::AddChannelMemberRequest,
+    ) -> Result<proto::AddChannelMemberResponse, AppError> {
+        let member = self.join_channel(&request.channel_id, &request.user_id)?;
+        Ok(proto::AddChannelMemberResponse { channel_member: Some(member), ..Default::default() })
+    }
+
+    pub(super) fn add_user_to_channel(
+        &mut self,
+        request: proto::AddUserToChannelRequest,
+    ) -> Result<proto::AddUserToChannelResponse, AppError> {
+        let member = self.join_channel(&request.channel_id, &request.user_id)?;
+        Ok(proto::AddUserToChannelResponse { channel_member: Some(member), ..Default::default() })
+    }
+
+    pub(super) fn get_channel_member(
+        &mut self,
+        request: proto::GetChannelMemberRequest,
+    ) -> Result<proto::GetChannelMemberResponse, AppError> {
+        let member = self
+            .channel_members
+            .get(&(request.channel_id.clone(), request.user_id.clone()))
+            .ok_or_else(|| not_found("app.channel.get_member.missing.app_error", "channel member", &request.user_id))?;
+        Ok(proto::GetChannelMemberResponse { channel_member: Some(member.clone()), ..Default::default() })
+    }
+
+    pub(super) fn get_channel_members(
+        &mut self,
+        request: proto::GetChannelMembersRequest,
+    ) -> Result<proto::GetChannelMembersResponse, AppError> {
+        let members = self.channel_members.values().filter(|m| m.channel_id == request.channel_id).cloned();
+        let channel_members = page(members, request.page, request.per_page);
+        Ok(proto::GetChannelMembersResponse { channel_members, ..Default::default() })
+    }
+
+    pub(super) fn delete_channel_member(
+        &mut self,
+        request: proto::DeleteChannelMemberRequest,
+    ) -> Result<proto::DeleteChannelMemberResponse, AppError> {
+        self.channel_members
+            .remove(&(request.channel_id.clone(), request.user_id.clone()))
+            .ok_or_else(|| not_found("app.channel.get_member.missing.app_error", "channel member", &request.user_id))?;
+        Ok(proto::DeleteChannelMemberResponse::default())
+    }
+
+    // ---- Posts ------------------------------------------------------------
+
+    fn post(&self, id: &str) -> Result<&proto::Post, AppError> {
+        self.posts.get(id).filter(|p| p.delete_at == 0).ok_or_else(|| not_found("app.post.get.app_error", "post", id))
+    }
+
+    /// Stores a new post as the server's `CreatePost` does for a plugin:
+    /// a new id, `create_at` = `update_at` = now, and the prop `from_plugin`.
+    pub(super) fn create_post(
+        &mut self,
+        request: proto::CreatePostRequest,
+    ) -> Result<proto::CreatePostResponse, AppError> {
+        let mut post = required(request.post, "post")?;
+        if post.channel_id.is_empty() {
+            return Err(app_error("model.post.is_valid.channel_id.app_error", "a post needs a channel", 400));
+        }
+        self.channel(&post.channel_id)?;
+        if !post.root_id.is_empty() {
+            self.post(&post.root_id)?;
+        }
+        let now = self.now();
+        post.id = self.new_id();
+        post.original_id = String::new();
+        if post.create_at == 0 {
+            post.create_at = now;
+        }
+        post.update_at = post.create_at;
+        let mut props = post.props.take().map(crate::json::struct_to_object).unwrap_or_default();
+        props.insert("from_plugin".to_owned(), Value::String("true".to_owned()));
+        post.props = Some(crate::json::object_to_struct(props));
+        if let Some(channel) = self.channels.get_mut(&post.channel_id) {
+            channel.last_post_at = post.create_at;
+            channel.total_msg_count += 1;
+        }
+        if !post.root_id.is_empty()
+            && let Some(root) = self.posts.get_mut(&post.root_id)
+        {
+            root.reply_count += 1;
+            root.last_reply_at = post.create_at;
+        }
+        self.post_order.push(post.id.clone());
+        self.posts.insert(post.id.clone(), post.clone());
+        Ok(proto::CreatePostResponse { post: Some(post), ..Default::default() })
+    }
+
+    pub(super) fn get_post(&mut self, request: proto::GetPostRequest) -> Result<proto::GetPostResponse, AppError> {
+        let post = self.post(&request.post_id)?.clone();
+        Ok(proto::GetPostResponse { post: Some(post), ..Default::default() })
+    }
+
+    pub(super) fn update_post(
+        &mut self,
+        request: proto::UpdatePostRequest,
+    ) -> Result<proto::UpdatePostResponse, AppError> {
+        let mut post = required(request.post, "post")?;
+        let stored = self.post(&post.id)?.clone();
+        let now = self.now();
+        post.create_at = stored.create_at;
+        post.channel_id = stored.channel_id;
+        post.root_id = stored.root_id;
+        post.user_id = stored.user_id;
+        post.update_at = now;
+        post.edit_at = now;
+        self.posts.insert(post.id.clone(), post.clone());
+        Ok(proto::UpdatePostResponse { post: Some(post), ..Default::default() })
+    }
+
+    /// Marks the post deleted: it reads as not found from then on.
+    pub(super) fn delete_post(
+        &mut self,
+        request: proto::DeletePostRequest,
+    ) -> Result<proto::DeletePostResponse, AppError> {
+        self.post(&request.post_id)?;
+        let now = self.now();
+        if let Some(post) = self.posts.get_mut(&request.post_id) {
+            post.delete_at = now;
+            post.update_at = now;
+        }
+        Ok(proto::DeletePostResponse::default())
+    }
+
+    /// The thread of a post (of its root, for a reply): the requested post
+    /// first in `order`, then the rest in the order they were created.
+    pub(super) fn get_post_thread(
+        &mut self,
+        request: proto::GetPostThreadRequest,
+    ) -> Result<proto::GetPostThreadResponse, AppError> {
+        let post = self.post(&request.post_id)?;
+        let root = if post.root_id.is_empty() { post.id.clone() } else { post.root_id.clone() };
+        let mut order = vec![request.post_id.clone()];
+        let mut posts = HashMap::new();
+        for id in &self.post_order {
+            let Ok(p) = self.post(id) else { continue };
+            if p.id == root || p.root_id == root {
+                if *id != request.post_id {
+                    order.push(id.clone());
+                }
+                posts.insert(id.clone(), p.clone());
+            }
+        }
+        let post_list = proto::PostList { order, posts, ..Default::default() };
+        Ok(proto::GetPostThreadResponse { post_list: Some(post_list), ..Default::default() })
+    }
+
+    /// A channel's posts, newest first.
+    pub(super) fn get_posts_for_channel(
+        &mut self,
+        request: proto::GetPostsForChannelRequest,
+    ) -> Result<proto::GetPostsForChannelResponse, AppError> {
+        self.channel(&request.channel_id)?;
+        let ids =
+            self.post_order.iter().rev().filter(|id| self.post(id).is_ok_and(|p| p.channel_id == request.channel_id));
+        let order = page(ids.cloned(), request.page, request.per_page);
+        let posts = order.iter().filter_map(|id| Some((id.clone(), self.posts.get(id)?.clone()))).collect();
+        let post_list = proto::PostList { order, posts, ..Default::default() };
+        Ok(proto::GetPostsForChannelResponse { post_list: Some(post_list), ..Default::default() })
+    }
+
+    /// An ephemeral post is not stored, only shown to one user: the fake
+    /// keeps it per user (`FakeServer::ephemeral_posts`).
+    pub(super) fn send_ephemeral_post(
+        &mut self,
+        request: proto::SendEphemeralPostRequest,
+    ) -> Result<proto::SendEphemeralPostResponse, AppError> {
+        let mut post = request.post.unwrap_or_default();
+        if post.id.is_empty() {
+            post.id = self.new_id();
+        }
+        if post.create_at == 0 {
+            post.create_at = self.now();
+        }
+        post.r#type = "system_ephemeral".to_owned();
+        self.ephemeral.entry(request.user_id).or_default().push(post.clone());
+        Ok(proto::SendEphemeralPostResponse { post: Some(post), ..Default::default() })
+    }
+
+    pub(super) fn update_ephemeral_post(
+        &mut self,
+        request: proto::UpdateEphemeralPostRequest,
+    ) -> Result<proto::UpdateEphemeralPostResponse, AppError> {
+        let mut post = request.post.unwrap_or_default();
+        post.r#type = "system_ephemeral".to_owned();
+        post.update_at = self.now();
+        let posts = self.ephemeral.entry(request.user_id).or_default();
+        match posts.iter_mut().find(|p| p.id == post.id) {
+            Some(stored) => *stored = post.clone(),
+            None => posts.push(post.clone()),
+        }
+        Ok(proto::UpdateEphemeralPostResponse { post: Some(post), ..Default::default() })
+    }
+
+    pub(super) fn delete_ephemeral_post(
+        &mut self,
+        request: proto::DeleteEphemeralPostRequest,
+    ) -> Result<proto::DeleteEphemeralPostResponse, AppError> {
+        if let Some(posts) = self.ephemeral.get_mut(&request.user_id) {
+            posts.retain(|p| p.id != request.post_id);
+        }
+        Ok(proto::DeleteEphemeralPostResponse::default())
+    }
+
+    pub(super) fn add_reaction(
+        &mut self,
+        request: proto::AddReactionRequest,
+    ) -> Result<proto::AddReactionResponse, AppError> {
+        let mut reaction = required(request.reaction, "reaction")?;
+        let channel_id = self.post(&reaction.post_id)?.channel_id.clone();
+        self.user(&reaction.user_id)?;
+        let now = self.now();
+        reaction.create_at = now;
+        reaction.update_at = now;
+        reaction.channel_id = Some(channel_id);
+        let same = |r: &proto::Reaction| {
+            r.post_id == reaction.post_id && r.user_id == reaction.user_id && r.emoji_name == reaction.emoji_name
+        };
+        if !self.reactions.iter().any(same) {
+            self.reactions.push(reaction.clone());
+        }
+        if let Some(post) = self.posts.get_mut(&reaction.post_id) {
+            post.has_reactions = true;
+        }
+        Ok(proto::AddReactionResponse { reaction: Some(reaction), ..Default::default() })
+    }
+
+    pub(super) fn remove_reaction(
+        &mut self,
+        request: proto::RemoveReactionRequest,
+    ) -> Result<proto::RemoveReactionResponse, AppError> {
+        let reaction = required(request.reaction, "reaction")?;
+        self.post(&reaction.post_id)?;
+        self.reactions.retain(|r| {
+            !(r.post_id == reaction.post_id && r.user_id == reaction.user_id && r.emoji_name == reaction.emoji_name)
+        });
+        let left = self.reactions.iter().any(|r| r.post_id == reaction.post_id);
+        if let Some(post) = self.posts.get_mut(&reaction.post_id) {
+            post.has_reactions = left;
+        }
+        Ok(proto::RemoveReactionResponse::default())
+    }
+
+    pub(super) fn get_reactions(
+        &mut self,
+        request: proto::GetReactionsRequest,
+    ) -> Result<proto::GetReactionsResponse, AppError> {
+        let reactions = self.reactions.iter().filter(|r| r.post_id == request.post_id).cloned().collect();
+        Ok(proto::GetReactionsResponse { reactions, ..Default::default() })
+    }
+
+    // ---- Bots -------------------------------------------------------------
+
+    fn bot(&self, user_id: &str) -> Result<&proto::Bot, AppError> {
+        self.bots.get(user_id).ok_or_else(|| not_found("store.sql_bot.get.missing.app_error", "bot", user_id))
+    }
+
+    fn insert_bot(&mut self, mut bot: proto::Bot) -> Result<proto::Bot, AppError> {
+        let user = self.insert_user(proto::User {
+            username: bot.username.clone(),
+            nickname: bot.display_name.clone(),
+            first_name: bot.display_name.clone(),
+            is_bot: true,
+            bot_description: bot.description.clone(),
+            roles: "system_user".to_owned(),
+            ..Default::default()
+        })?;
+        bot.user_id = user.id;
+        bot.username = user.username;
+        bot.create_at = user.create_at;
+        bot.update_at = user.create_at;
+        bot.delete_at = 0;
+        self.bots.insert(bot.user_id.clone(), bot.clone());
+        Ok(bot)
+    }
+
+    pub(super) fn create_bot(
+        &mut self,
+        request: proto::CreateBotRequest,
+    ) -> Result<proto::CreateBotResponse, AppError> {
+        let mut bot = required(request.bot, "bot")?;
+        if bot.owner_id.is_empty() {
+            bot.owner_id.clone_from(&self.plugin_id);
+        }
+        let bot = self.insert_bot(bot)?;
+        Ok(proto::CreateBotResponse { bot: Some(bot), ..Default::default() })
+    }
+
+    pub(super) fn get_bot(&mut self, request: proto::GetBotRequest) -> Result<proto::GetBotResponse, AppError> {
+        let bot = self.bot(&request.bot_user_id)?;
+        if bot.delete_at != 0 && !request.include_deleted {
+            return Err(not_found("store.sql_bot.get.missing.app_error", "bot", &request.bot_user_id));
+        }
+        Ok(proto::GetBotResponse { bot: Some(bot.clone()), ..Default::default() })
+    }
+
+    pub(super) fn get_bots(&mut self, request: proto::GetBotsRequest) -> Result<proto::GetBotsResponse, AppError> {
+        let options = request.options.unwrap_or_default();
+        let bots = self
+            .bots
+            .values()
+            .filter(|b| options.owner_id.is_empty() || b.owner_id == options.owner_id)
+            .filter(|b| options.include_deleted || b.delete_at == 0)
+            .cloned();
+        let bots = page(bots, options.page, options.per_page);
+        Ok(proto::GetBotsResponse { bots, ..Default::default() })
+    }
+
+    pub(super) fn patch_bot(&mut self, request: proto::PatchBotRequest) -> Result<proto::PatchBotResponse, AppError> {
+        let patch = required(request.bot_patch, "bot_patch")?;
+        self.bot(&request.bot_user_id)?;
+        let now = self.now();
+        if let Some(username) = &patch.username {
+            let taken = self.users.values().any(|u| u.username == *username && u.id != request.bot_user_id);
+            if taken {
+                return Err(app_error(
+                    "app.user.save.username_exists.app_error",
+                    format!("an account with the username {username:?} already exists"),
+                    400,
+                ));
+            }
+        }
+        let bot = self.bots.get_mut(&request.bot_user_id).expect("checked above");
+        if let Some(username) = patch.username {
+            bot.username = username;
+        }
+        if let Some(display_name) = patch.display_name {
+            bot.display_name = display_name;
+        }
+        if let Some(description) = patch.description {
+            bot.description = description;
+        }
+        bot.update_at = now;
+        let bot = bot.clone();
+        if let Some(user) = self.users.get_mut(&bot.user_id) {
+            user.username.clone_from(&bot.username);
+            user.nickname.clone_from(&bot.display_name);
+            user.bot_description.clone_from(&bot.description);
+            user.update_at = now;
+        }
+        Ok(proto::PatchBotResponse { bot: Some(bot), ..Default::default() })
+    }
+
+    pub(super) fn update_bot_active(
+        &mut self,
+        request: proto::UpdateBotActiveRequest,
+    ) -> Result<proto::UpdateBotActiveResponse, AppError> {
+        self.bot(&request.bot_user_id)?;
+        let now = self.now();
+        let delete_at = if request.active { 0 } else { now };
+        let bot = self.bots.get_mut(&request.bot_user_id).expect("checked above");
+        bot.delete_at = delete_at;
+        bot.update_at = now;
+        let bot = bot.clone();
+        if let Some(user) = self.users.get_mut(&bot.user_id) {
+            user.delete_at = delete_at;
+        }
+        Ok(proto::UpdateBotActiveResponse { bot: Some(bot), ..Default::default() })
+    }
+
+    pub(super) fn permanent_delete_bot(
+        &mut self,
+        request: proto::PermanentDeleteBotRequest,
+    ) -> Result<proto::PermanentDeleteBotResponse, AppError> {
+        self.bot(&request.bot_user_id)?;
+        self.bots.remove(&request.bot_user_id);
+        self.users.remove(&request.bot_user_id);
+        Ok(proto::PermanentDeleteBotResponse::default())
+    }
+
+    /// The server's `EnsureBot`: the bot whose id the plugin's KV store
+    /// keeps under `mmi_botid`, updated to this username, display name and
+    /// description; else the user of this username (a bot's id is then
+    /// kept); else a new bot owned by the plugin, its id kept.
+    pub(super) fn ensure_bot_user(
+        &mut self,
+        request: proto::EnsureBotUserRequest,
+    ) -> Result<proto::EnsureBotUserResponse, AppError> {
+        let mut bot = required(request.bot, "bot")?;
+        if bot.username.is_empty() {
+            return Err(app_error("plugin_api.bot.ensure.username", "the bot needs a username", 500));
+        }
+        bot.owner_id.clone_from(&self.plugin_id);
+        let now = self.now();
+        let kept = String::from_utf8(self.kv.get(BOT_ID_KEY, now)).unwrap_or_default();
+        if self.bots.contains_key(&kept) {
+            let patch = proto::BotPatch {
+                username: Some(bot.username),
+                display_name: Some(bot.display_name),
+                description: Some(bot.description),
+            };
+            self.patch_bot(proto::PatchBotRequest { bot_user_id: kept.clone(), bot_patch: Some(patch) })?;
+            return Ok(proto::EnsureBotUserResponse { bot_user_id: kept, ..Default::default() });
+        }
+        let username = bot.username.to_lowercase();
+        if let Some(user) = self.users.values().find(|u| u.username == username) {
+            let id = user.id.clone();
+            if user.is_bot {
+                self.kv.set(BOT_ID_KEY, id.as_bytes(), 0, now)?;
+            }
+            return Ok(proto::EnsureBotUserResponse { bot_user_id: id, ..Default::default() });
+        }
+        let bot = self.insert_bot(bot)?;
+        self.kv.set(BOT_ID_KEY, bot.user_id.as_bytes(), 0, now)?;
+        Ok(proto::EnsureBotUserResponse { bot_user_id: bot.user_id, ..Default::default() })
+    }
+
+    // ---- Slash commands ---------------------------------------------------
+
+    pub(super) fn register_command(
+        &mut self,
+        request: proto::RegisterCommandRequest,
+    ) -> Result<proto::RegisterCommandResponse, AppError> {
+        let mut command = required(request.command, "command")?;
+        command.trigger = command.trigger.trim_start_matches('/').to_lowercase();
+        if command.trigger.is_empty() || command.trigger.contains(' ') {
+            return Err(app_error(
+                "model.command.is_valid.trigger.app_error",
+                "a command needs a one-word trigger",
+                400,
+            ));
+        }
+        command.plugin_id.clone_from(&self.plugin_id);
+        self.commands.insert((command.team_id.clone(), command.trigger.clone()), command);
+        Ok(proto::RegisterCommandResponse::default())
+    }
+
+    pub(super) fn unregister_command(
+        &mut self,
+        request: proto::UnregisterCommandRequest,
+    ) -> Result<proto::UnregisterCommandResponse, AppError> {
+        let trigger = request.trigger.trim_start_matches('/').to_lowercase();
+        self.commands.remove(&(request.team_id, trigger));
+        Ok(proto::UnregisterCommandResponse::default())
+    }
+
+    /// The command registered for `trigger`, for all teams or for `team_id`.
+    fn command(&self, team_id: &str, trigger: &str) -> Option<&proto::Command> {
+        self.commands
+            .get(&(team_id.to_owned(), trigger.to_owned()))
+            .or_else(|| self.commands.get(&(String::new(), trigger.to_owned())))
+    }
+}
+
+/// Seeding the server and reading what the plugin left in it.
+impl FakeServer {
+    /// The plugin's settings, as an admin saves them in the System Console
+    /// (what `GetPluginConfig` answers; `LoadPluginConfiguration` gets them
+    /// with lowercased keys). Under a [`TestHost`], use
+    /// [`TestHost::save_config`] so the plugin hears of the change.
+    pub fn set_plugin_config(&self, config: Value) -> &Self {
+        self.state().config = match config {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => panic!("plugin settings are a JSON object, not {other}"),
+        };
+        self
+    }
+
+    /// The plugin's settings as saved now.
+    pub fn plugin_config(&self) -> Map<String, Value> {
+        self.state().config.clone()
+    }
+
+    /// A team, a channel in it and a user in both, in one line; the user,
+    /// channel and team are then where [`TestHost::command`] and
+    /// [`TestHost::http_as_seeded_user`] act from.
+    pub fn seed(&self) -> Seed {
+        let team = self.add_team("test-team");
+        let channel = self.add_channel(&team.id, "town-square");
+        let user = self.add_user("alice");
+        self.add_to_channel(&channel.id, &user.id);
+        self.state().actor =
+            Actor { user_id: user.id.clone(), channel_id: channel.id.clone(), team_id: team.id.clone() };
+        Seed { team, channel, user }
+    }
+
+    /// A new user, `{username}@example.com`.
+    ///
+    /// # Panics
+    /// When the username is taken or empty.
+    pub fn add_user(&self, username: &str) -> proto::User {
+        let user = proto::User {
+            username: username.to_owned(),
+            email: format!("{username}@example.com"),
+            first_name: username.to_owned(),
+            locale: "en".to_owned(),
+            ..Default::default()
+        };
+        self.state().insert_user(user).unwrap_or_else(|e| panic!("add_user({username:?}): {e}"))
+    }
+
+    /// A new open team.
+    ///
+    /// # Panics
+    /// When the name is taken or empty.
+    pub fn add_team(&self, name: &str) -> proto::Team {
+        let team =
+            proto::Team { name: name.to_owned(), display_name: name.to_owned(), r#type: 0, ..Default::default() };
+        let request = proto::CreateTeamRequest { team: Some(team) };
+        let team = self.state().create_team(request).unwrap_or_else(|e| panic!("add_team({name:?}): {e}")).team;
+        team.expect("create_team answers the team")
+    }
+
+    /// A new open channel in `team_id`.
+    ///
+    /// # Panics
+    /// When the team does not exist or the name is taken.
+    pub fn add_channel(&self, team_id: &str, name: &str) -> proto::Channel {
+        let channel = proto::Channel {
+            team_id: team_id.to_owned(),
+            name: name.to_owned(),
+            r#type: proto::ChannelType::Open as i32,
+            ..Default::default()
+        };
+        self.state().insert_channel(channel).unwrap_or_else(|e| panic!("add_channel({name:?}): {e}"))
+    }
+
+    /// Makes `user_id` a member of the channel, and of its team.
+    ///
+    /// # Panics
+    /// When the channel or the user does not exist.
+    pub fn add_to_channel(&self, channel_id: &str, user_id: &str) {
+        let mut state = self.state();
+        let team_id = state.channel(channel_id).map(|c| c.team_id.clone()).unwrap_or_default();
+        if !team_id.is_empty() {
+            state.join_team(&team_id, user_id).unwrap_or_else(|e| panic!("add_to_channel: {e}"));
+        }
+        state.join_channel(channel_id, user_id).unwrap_or_else(|e| panic!("add_to_channel: {e}"));
+    }
+
+    /// The value under `key` in the plugin's KV store (empty when none).
+    pub fn kv_value(&self, key: &str) -> Vec<u8> {
+        let state = self.state();
+        state.kv.get(key, state.now())
+    }
+
+    /// The live keys of the plugin's KV store, in order.
+    pub fn kv_keys(&self) -> Vec<String> {
+        let state = self.state();
+        state.kv.list(0, i64::MAX, state.now())
+    }
+
+    /// The stored posts not deleted, in the order they were created.
+    pub fn posts(&self) -> Vec<proto::Post> {
+        let state = self.state();
+        state.post_order.iter().filter_map(|id| state.post(id).ok().cloned()).collect()
+    }
+
+    /// The ephemeral posts sent to `user_id`, in order.
+    pub fn ephemeral_posts(&self, user_id: &str) -> Vec<proto::Post> {
+        self.state().ephemeral.get(user_id).cloned().unwrap_or_default()
+    }
+
+    /// The reactions on `post_id`.
+    pub fn reactions(&self, post_id: &str) -> Vec<proto::Reaction> {
+        self.state().reactions.iter().filter(|r| r.post_id == post_id).cloned().collect()
+    }
+
+    /// The bots, by user id.
+    pub fn bots(&self) -> Vec<proto::Bot> {
+        self.state().bots.values().cloned().collect()
+    }
+
+    /// The user of this id, if any.
+    pub fn user(&self, id: &str) -> Option<proto::User> {
+        self.state().users.get(id).cloned()
+    }
+
+    /// The slash commands registered, by team and trigger.
+    pub fn commands(&self) -> Vec<proto::Command> {
+        self.state().commands.values().cloned().collect()
+    }
+
+    /// The cluster events the plugin published, with their send options, in order.
+    pub fn cluster_events(&self) -> Vec<(proto::PluginClusterEvent, Option<proto::PluginClusterEventSendOptions>)> {
+        self.state().cluster_events.clone()
+    }
+
+    fn set_plugin_id(&self, id: &str) {
+        id.clone_into(&mut self.state().plugin_id);
+    }
+}
+
+/// Slash commands, settings and requests from the seeded user.
+impl<P: Plugin> TestHost<P> {
+    /// Gives the fake server the host's plugin id (the owner of its bots
+    /// and commands).
+    pub(super) fn adopt(&self) {
+        self.fake.set_plugin_id(&self.plugin_id);
+    }
+
+    /// Runs a slash command line (`/hello world`) as the seeded user types
+    /// it in the seeded channel ([`FakeServer::seed`]); see [`Self::command_as`].
+    pub async fn command(&self, line: &str) -> Result<proto::CommandResponse, Error> {
+        let actor = self.fake.state().actor.clone();
+        let args = proto::CommandArgs {
+            user_id: actor.user_id,
+            channel_id: actor.channel_id,
+            team_id: actor.team_id,
+            command: line.to_owned(),
+            ..Default::default()
+        };
+        self.command_as(args).await
+    }
+
+    /// Runs a slash command as the server does: only a trigger the plugin
+    /// registered reaches `ExecuteCommand` (another is the server's 404,
+    /// `api.command.execute_command.not_found.app_error`); the hook's
+    /// error is returned as an error, its response as the answer.
+    pub async fn command_as(&self, args: proto::CommandArgs) -> Result<proto::CommandResponse, Error> {
+        let trigger = args.command.split_whitespace().next().unwrap_or("").trim_start_matches('/');
+        let trigger = trigger.to_lowercase();
+        if self.fake.state().command(&args.team_id, &trigger).is_none() {
+            return Err(Error::from(AppError::new(
+                "api.command.execute_command.not_found.app_error",
+                format!("Command with a trigger of '/{trigger}' not found."),
+                404,
+            )));
+        }
+        let answer = self.execute_command(args).await?;
+        crate::error::check(answer.error)?;
+        Ok(answer.response.unwrap_or_default())
+    }
+
+    /// Saves the plugin's settings as an admin does, and tells the plugin
+    /// (`OnConfigurationChange`, if it implements it), as the server does
+    /// after a save. The hook's error, if any, is returned.
+    pub async fn save_config(&self, config: Value) -> Result<(), Error> {
+        self.fake.set_plugin_config(config);
+        if self.is_implemented(HookName::OnConfigurationChange) {
+            let answer = self.on_configuration_change().await?;
+            crate::error::check(answer.error)?;
+        }
+        Ok(())
+    }
+
+    /// Sends `request` (to `/plugins/{id}/…`) as the seeded user, logged in.
+    pub async fn http_as_seeded_user(
+        &self,
+        request: http::Request<impl Into<bytes::Bytes>>,
+    ) -> http::Response<bytes::Bytes> {
+        let user_id = self.fake.state().actor.user_id.clone();
+        self.http_as(Some(&user_id).filter(|id| !id.is_empty()).map(String::as_str), request).await
+    }
+}
