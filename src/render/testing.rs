@@ -20,8 +20,9 @@ pub const STATE_RS: &str = include_str!("../../templates/sdk/testing/state.rs");
 pub struct FakeMethodView<'a> {
     /// The method.
     pub m: &'a ApiMethod,
-    /// The trait it belongs to, for the doc link.
-    pub trait_name: &'a str,
+    /// The client method, as the docs name it: a link, or plain code for a
+    /// raw identifier (`r#match`), which rustdoc links cannot name.
+    pub doc_ref: String,
     /// The override setter (`on_kv_get`).
     pub on: String,
     /// The typed result an override returns, as the client method returns
@@ -90,7 +91,11 @@ pub fn fake_methods(contract: &Contract) -> anyhow::Result<(Vec<FakeMethodView<'
         .flat_map(|g| g.methods.iter().map(move |m| (g, m)))
         .map(|(g, m)| FakeMethodView {
             m,
-            trait_name: &g.trait_name,
+            doc_ref: if m.method.starts_with("r#") {
+                format!("`{}::{}`", g.trait_name, crate::names::bare(&m.method))
+            } else {
+                format!("[`crate::api::{}::{}`]", g.trait_name, m.method)
+            },
             on: format!("on_{}", crate::names::bare(&m.method)),
             ok: match &m.alias {
                 Some(alias) => format!("crate::api::{}", alias.name),
