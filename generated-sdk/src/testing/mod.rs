@@ -2803,7 +2803,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateUser", &request);
-        let in_field: Option<fn(&mut proto::CreateUserResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -2814,10 +2813,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     user: Some(user),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().create_user(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn delete_user(
@@ -2826,7 +2825,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteUser", &request);
-        let in_field: Option<fn(&mut proto::DeleteUserResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -2834,10 +2832,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeleteUserResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().delete_user(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_users(
@@ -2846,7 +2844,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUsersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUsers", &request);
-        let in_field: Option<fn(&mut proto::GetUsersResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -2857,9 +2854,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     users,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetUsers", "on_get_users"))
     }
 
@@ -2869,7 +2865,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUsersByIdsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUsersByIds", &request);
-        let in_field: Option<fn(&mut proto::GetUsersByIdsResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -2880,10 +2875,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     users,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_users_by_ids(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_user(
@@ -2892,7 +2887,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUser", &request);
-        let in_field: Option<fn(&mut proto::GetUserResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -2903,10 +2897,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     user: Some(user),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_user(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_user_by_email(
@@ -2915,7 +2909,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUserByEmailResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUserByEmail", &request);
-        let in_field: Option<fn(&mut proto::GetUserByEmailResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -2926,10 +2919,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     user: Some(user),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_user_by_email(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_user_by_username(
@@ -2938,9 +2931,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUserByUsernameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUserByUsername", &request);
-        let in_field: Option<
-            fn(&mut proto::GetUserByUsernameResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -2951,10 +2941,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     user: Some(user),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_user_by_username(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_users_by_usernames(
@@ -2963,9 +2953,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUsersByUsernamesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUsersByUsernames", &request);
-        let in_field: Option<
-            fn(&mut proto::GetUsersByUsernamesResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -2979,9 +2966,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     users,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetUsersByUsernames", "on_get_users_by_usernames"))
     }
 
@@ -2991,7 +2977,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUsersInTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUsersInTeam", &request);
-        let in_field: Option<fn(&mut proto::GetUsersInTeamResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3002,9 +2987,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     users,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetUsersInTeam", "on_get_users_in_team"))
     }
 
@@ -3014,7 +2998,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUser", &request);
-        let in_field: Option<fn(&mut proto::UpdateUserResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3025,10 +3008,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     user: Some(user),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().update_user(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_user_status(
@@ -3037,7 +3020,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUserStatusResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUserStatus", &request);
-        let in_field: Option<fn(&mut proto::GetUserStatusResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3048,9 +3030,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     status: Some(status),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetUserStatus", "on_get_user_status"))
     }
 
@@ -3060,9 +3041,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUserStatusesByIdsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUserStatusesByIds", &request);
-        let in_field: Option<
-            fn(&mut proto::GetUserStatusesByIdsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3076,9 +3054,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     statuses,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetUserStatusesByIds", "on_get_user_statuses_by_ids"))
     }
 
@@ -3088,9 +3065,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserStatusResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUserStatus", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdateUserStatusResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3101,9 +3075,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     status: Some(status),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateUserStatus", "on_update_user_status"))
     }
 
@@ -3113,9 +3086,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SetUserStatusTimedDndResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SetUserStatusTimedDND", &request);
-        let in_field: Option<
-            fn(&mut proto::SetUserStatusTimedDndResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3129,9 +3099,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     status: Some(status),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SetUserStatusTimedDND", "on_set_user_status_timed_dnd"))
     }
 
@@ -3141,9 +3110,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserActiveResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUserActive", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdateUserActiveResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3151,9 +3117,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::UpdateUserActiveResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateUserActive", "on_update_user_active"))
     }
 
@@ -3163,9 +3128,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserCustomStatusResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUserCustomStatus", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdateUserCustomStatusResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3173,9 +3135,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::UpdateUserCustomStatusResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateUserCustomStatus", "on_update_user_custom_status"))
     }
 
@@ -3185,9 +3146,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RemoveUserCustomStatusResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RemoveUserCustomStatus", &request);
-        let in_field: Option<
-            fn(&mut proto::RemoveUserCustomStatusResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3195,9 +3153,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::RemoveUserCustomStatusResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("RemoveUserCustomStatus", "on_remove_user_custom_status"))
     }
 
@@ -3207,9 +3164,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUsersInChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUsersInChannel", &request);
-        let in_field: Option<
-            fn(&mut proto::GetUsersInChannelResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3223,10 +3177,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     users,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_users_in_channel(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_ldap_user_attributes(
@@ -3235,9 +3189,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetLdapUserAttributesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetLDAPUserAttributes", &request);
-        let in_field: Option<
-            fn(&mut proto::GetLdapUserAttributesResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3251,9 +3202,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     attributes,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetLDAPUserAttributes", "on_get_ldap_user_attributes"))
     }
 
@@ -3263,7 +3213,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchUsersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchUsers", &request);
-        let in_field: Option<fn(&mut proto::SearchUsersResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3274,9 +3223,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     users,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SearchUsers", "on_search_users"))
     }
 
@@ -3286,7 +3234,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetProfileImageResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetProfileImage", &request);
-        let in_field: Option<fn(&mut proto::GetProfileImageResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3297,9 +3244,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     image,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetProfileImage", "on_get_profile_image"))
     }
 
@@ -3309,7 +3255,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SetProfileImageResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SetProfileImage", &request);
-        let in_field: Option<fn(&mut proto::SetProfileImageResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3317,9 +3262,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::SetProfileImageResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SetProfileImage", "on_set_profile_image"))
     }
 
@@ -3329,9 +3273,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::PublishUserTypingResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PublishUserTyping", &request);
-        let in_field: Option<
-            fn(&mut proto::PublishUserTypingResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3339,9 +3280,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::PublishUserTypingResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("PublishUserTyping", "on_publish_user_typing"))
     }
 
@@ -3351,7 +3291,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserAuthResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUserAuth", &request);
-        let in_field: Option<fn(&mut proto::UpdateUserAuthResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3362,9 +3301,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     user_auth: Some(user_auth),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateUserAuth", "on_update_user_auth"))
     }
 
@@ -3374,7 +3312,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserRolesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUserRoles", &request);
-        let in_field: Option<fn(&mut proto::UpdateUserRolesResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3385,9 +3322,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     user: Some(user),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateUserRoles", "on_update_user_roles"))
     }
 
@@ -3397,7 +3333,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetSessionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetSession", &request);
-        let in_field: Option<fn(&mut proto::GetSessionResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3408,9 +3343,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     session: Some(session),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetSession", "on_get_session"))
     }
 
@@ -3420,7 +3354,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateSessionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateSession", &request);
-        let in_field: Option<fn(&mut proto::CreateSessionResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3431,9 +3364,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     session: Some(session),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("CreateSession", "on_create_session"))
     }
 
@@ -3443,9 +3375,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::ExtendSessionExpiryResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ExtendSessionExpiry", &request);
-        let in_field: Option<
-            fn(&mut proto::ExtendSessionExpiryResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3453,9 +3382,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::ExtendSessionExpiryResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("ExtendSessionExpiry", "on_extend_session_expiry"))
     }
 
@@ -3465,7 +3393,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RevokeSessionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RevokeSession", &request);
-        let in_field: Option<fn(&mut proto::RevokeSessionResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3473,9 +3400,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::RevokeSessionResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("RevokeSession", "on_revoke_session"))
     }
 
@@ -3485,9 +3411,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateUserAccessTokenResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateUserAccessToken", &request);
-        let in_field: Option<
-            fn(&mut proto::CreateUserAccessTokenResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3501,9 +3424,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     token: Some(token),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("CreateUserAccessToken", "on_create_user_access_token"))
     }
 
@@ -3513,9 +3435,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RevokeUserAccessTokenResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RevokeUserAccessToken", &request);
-        let in_field: Option<
-            fn(&mut proto::RevokeUserAccessTokenResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3523,9 +3442,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::RevokeUserAccessTokenResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("RevokeUserAccessToken", "on_revoke_user_access_token"))
     }
 
@@ -3535,9 +3453,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::AddUserToChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("AddUserToChannel", &request);
-        let in_field: Option<
-            fn(&mut proto::AddUserToChannelResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3551,10 +3466,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel_member: Some(channel_member),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().add_user_to_channel(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn create_team(
@@ -3563,7 +3478,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateTeam", &request);
-        let in_field: Option<fn(&mut proto::CreateTeamResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3574,10 +3488,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team: Some(team),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().create_team(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn delete_team(
@@ -3586,7 +3500,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteTeam", &request);
-        let in_field: Option<fn(&mut proto::DeleteTeamResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3594,9 +3507,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeleteTeamResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("DeleteTeam", "on_delete_team"))
     }
 
@@ -3606,7 +3518,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeams", &request);
-        let in_field: Option<fn(&mut proto::GetTeamsResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3617,10 +3528,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     teams,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_teams(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_team(
@@ -3629,7 +3540,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeam", &request);
-        let in_field: Option<fn(&mut proto::GetTeamResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3640,10 +3550,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team: Some(team),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_team(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_team_by_name(
@@ -3652,7 +3562,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamByNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamByName", &request);
-        let in_field: Option<fn(&mut proto::GetTeamByNameResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3663,10 +3572,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team: Some(team),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_team_by_name(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_teams_unread_for_user(
@@ -3675,9 +3584,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamsUnreadForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamsUnreadForUser", &request);
-        let in_field: Option<
-            fn(&mut proto::GetTeamsUnreadForUserResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3691,9 +3597,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team_unreads,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetTeamsUnreadForUser", "on_get_teams_unread_for_user"))
     }
 
@@ -3703,7 +3608,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateTeam", &request);
-        let in_field: Option<fn(&mut proto::UpdateTeamResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3714,9 +3618,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team: Some(team),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateTeam", "on_update_team"))
     }
 
@@ -3726,7 +3629,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchTeamsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchTeams", &request);
-        let in_field: Option<fn(&mut proto::SearchTeamsResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3737,9 +3639,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     teams,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SearchTeams", "on_search_teams"))
     }
 
@@ -3749,7 +3650,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamsForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamsForUser", &request);
-        let in_field: Option<fn(&mut proto::GetTeamsForUserResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3760,10 +3660,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     teams,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_teams_for_user(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn create_team_member(
@@ -3772,9 +3672,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateTeamMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateTeamMember", &request);
-        let in_field: Option<
-            fn(&mut proto::CreateTeamMemberResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3785,10 +3682,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team_member: Some(team_member),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().create_team_member(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn create_team_members(
@@ -3797,9 +3694,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateTeamMembersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateTeamMembers", &request);
-        let in_field: Option<
-            fn(&mut proto::CreateTeamMembersResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3813,9 +3707,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team_members,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("CreateTeamMembers", "on_create_team_members"))
     }
 
@@ -3825,9 +3718,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateTeamMembersGracefullyResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateTeamMembersGracefully", &request);
-        let in_field: Option<
-            fn(&mut proto::CreateTeamMembersGracefullyResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3841,9 +3731,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team_members,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "CreateTeamMembersGracefully",
@@ -3858,9 +3747,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteTeamMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteTeamMember", &request);
-        let in_field: Option<
-            fn(&mut proto::DeleteTeamMemberResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3868,10 +3754,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeleteTeamMemberResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().delete_team_member(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_team_members(
@@ -3880,7 +3766,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamMembersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamMembers", &request);
-        let in_field: Option<fn(&mut proto::GetTeamMembersResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3894,10 +3779,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team_members,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_team_members(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_team_member(
@@ -3906,7 +3791,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamMember", &request);
-        let in_field: Option<fn(&mut proto::GetTeamMemberResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3917,10 +3801,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team_member: Some(team_member),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_team_member(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_team_members_for_user(
@@ -3929,9 +3813,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamMembersForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamMembersForUser", &request);
-        let in_field: Option<
-            fn(&mut proto::GetTeamMembersForUserResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3945,9 +3826,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team_members,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetTeamMembersForUser", "on_get_team_members_for_user"))
     }
 
@@ -3957,9 +3837,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateTeamMemberRolesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateTeamMemberRoles", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdateTeamMemberRolesResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3973,9 +3850,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team_member: Some(team_member),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateTeamMemberRoles", "on_update_team_member_roles"))
     }
 
@@ -3985,7 +3861,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamIconResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamIcon", &request);
-        let in_field: Option<fn(&mut proto::GetTeamIconResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -3996,9 +3871,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     icon,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetTeamIcon", "on_get_team_icon"))
     }
 
@@ -4008,7 +3882,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SetTeamIconResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SetTeamIcon", &request);
-        let in_field: Option<fn(&mut proto::SetTeamIconResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4016,9 +3889,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::SetTeamIconResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SetTeamIcon", "on_set_team_icon"))
     }
 
@@ -4028,7 +3900,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RemoveTeamIconResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RemoveTeamIcon", &request);
-        let in_field: Option<fn(&mut proto::RemoveTeamIconResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4036,9 +3907,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::RemoveTeamIconResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("RemoveTeamIcon", "on_remove_team_icon"))
     }
 
@@ -4048,7 +3918,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamStatsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamStats", &request);
-        let in_field: Option<fn(&mut proto::GetTeamStatsResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4059,9 +3928,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     team_stats: Some(team_stats),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetTeamStats", "on_get_team_stats"))
     }
 
@@ -4071,7 +3939,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateChannel", &request);
-        let in_field: Option<fn(&mut proto::CreateChannelResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4082,10 +3949,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel: Some(channel),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().create_channel(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn delete_channel(
@@ -4094,7 +3961,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteChannel", &request);
-        let in_field: Option<fn(&mut proto::DeleteChannelResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4102,9 +3968,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeleteChannelResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("DeleteChannel", "on_delete_channel"))
     }
 
@@ -4114,9 +3979,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPublicChannelsForTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPublicChannelsForTeam", &request);
-        let in_field: Option<
-            fn(&mut proto::GetPublicChannelsForTeamResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4130,9 +3992,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channels,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPublicChannelsForTeam", "on_get_public_channels_for_team"))
     }
 
@@ -4142,7 +4003,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannel", &request);
-        let in_field: Option<fn(&mut proto::GetChannelResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4153,10 +4013,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel: Some(channel),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_channel(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_channel_by_name(
@@ -4165,9 +4025,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelByNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelByName", &request);
-        let in_field: Option<
-            fn(&mut proto::GetChannelByNameResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4178,10 +4035,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel: Some(channel),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_channel_by_name(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_channel_by_name_for_team_name(
@@ -4190,9 +4047,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelByNameForTeamNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelByNameForTeamName", &request);
-        let in_field: Option<
-            fn(&mut proto::GetChannelByNameForTeamNameResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4206,13 +4060,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel: Some(channel),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self
             .state()
             .get_channel_by_name_for_team_name(request)
             .map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_channels_for_team_for_user(
@@ -4221,9 +4075,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelsForTeamForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelsForTeamForUser", &request);
-        let in_field: Option<
-            fn(&mut proto::GetChannelsForTeamForUserResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4237,9 +4088,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channels,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetChannelsForTeamForUser", "on_get_channels_for_team_for_user"))
     }
 
@@ -4249,7 +4099,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelStatsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelStats", &request);
-        let in_field: Option<fn(&mut proto::GetChannelStatsResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4260,9 +4109,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel_stats: Some(channel_stats),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetChannelStats", "on_get_channel_stats"))
     }
 
@@ -4272,9 +4120,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetDirectChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetDirectChannel", &request);
-        let in_field: Option<
-            fn(&mut proto::GetDirectChannelResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4285,10 +4130,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel: Some(channel),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_direct_channel(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_group_channel(
@@ -4297,7 +4142,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupChannel", &request);
-        let in_field: Option<fn(&mut proto::GetGroupChannelResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4308,9 +4152,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel: Some(channel),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetGroupChannel", "on_get_group_channel"))
     }
 
@@ -4320,7 +4163,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateChannel", &request);
-        let in_field: Option<fn(&mut proto::UpdateChannelResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4331,9 +4173,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel: Some(channel),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateChannel", "on_update_channel"))
     }
 
@@ -4343,7 +4184,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchChannelsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchChannels", &request);
-        let in_field: Option<fn(&mut proto::SearchChannelsResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4354,9 +4194,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channels,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SearchChannels", "on_search_channels"))
     }
 
@@ -4366,9 +4205,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::AddChannelMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("AddChannelMember", &request);
-        let in_field: Option<
-            fn(&mut proto::AddChannelMemberResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4382,10 +4218,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel_member: Some(channel_member),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().add_channel_member(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_channel_member(
@@ -4394,9 +4230,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelMember", &request);
-        let in_field: Option<
-            fn(&mut proto::GetChannelMemberResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4410,10 +4243,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel_member: Some(channel_member),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_channel_member(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_channel_members(
@@ -4422,9 +4255,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelMembersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelMembers", &request);
-        let in_field: Option<
-            fn(&mut proto::GetChannelMembersResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4438,10 +4268,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel_members,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_channel_members(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_channel_members_by_ids(
@@ -4450,9 +4280,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelMembersByIdsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelMembersByIds", &request);
-        let in_field: Option<
-            fn(&mut proto::GetChannelMembersByIdsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4466,9 +4293,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel_members,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetChannelMembersByIds", "on_get_channel_members_by_ids"))
     }
 
@@ -4478,9 +4304,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelMembersForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelMembersForUser", &request);
-        let in_field: Option<
-            fn(&mut proto::GetChannelMembersForUserResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4494,9 +4317,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel_members,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetChannelMembersForUser", "on_get_channel_members_for_user"))
     }
 
@@ -4506,9 +4328,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateChannelMemberRolesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateChannelMemberRoles", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdateChannelMemberRolesResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4522,9 +4341,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel_member: Some(channel_member),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateChannelMemberRoles", "on_update_channel_member_roles"))
     }
 
@@ -4534,9 +4352,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateChannelMemberNotificationsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateChannelMemberNotifications", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdateChannelMemberNotificationsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4550,9 +4365,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     channel_member: Some(channel_member),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "UpdateChannelMemberNotifications",
@@ -4567,9 +4381,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::PatchChannelMembersNotificationsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PatchChannelMembersNotifications", &request);
-        let in_field: Option<
-            fn(&mut proto::PatchChannelMembersNotificationsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4580,9 +4391,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::PatchChannelMembersNotificationsResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "PatchChannelMembersNotifications",
@@ -4597,9 +4407,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteChannelMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteChannelMember", &request);
-        let in_field: Option<
-            fn(&mut proto::DeleteChannelMemberResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4607,10 +4414,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeleteChannelMemberResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().delete_channel_member(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn create_channel_sidebar_category(
@@ -4619,9 +4426,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateChannelSidebarCategoryResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateChannelSidebarCategory", &request);
-        let in_field: Option<
-            fn(&mut proto::CreateChannelSidebarCategoryResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4635,9 +4439,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     category: Some(category),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "CreateChannelSidebarCategory",
@@ -4652,9 +4455,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelSidebarCategoriesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelSidebarCategories", &request);
-        let in_field: Option<
-            fn(&mut proto::GetChannelSidebarCategoriesResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4668,9 +4468,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     categories: Some(categories),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "GetChannelSidebarCategories",
@@ -4685,9 +4484,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateChannelSidebarCategoriesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateChannelSidebarCategories", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdateChannelSidebarCategoriesResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4701,9 +4497,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     categories,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "UpdateChannelSidebarCategories",
@@ -4718,10 +4513,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreatePostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreatePost", &request);
-        let in_field: Option<fn(&mut proto::CreatePostResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -4732,10 +4523,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     post: Some(post),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().create_post(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn add_reaction(
@@ -4744,10 +4538,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::AddReactionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("AddReaction", &request);
-        let in_field: Option<fn(&mut proto::AddReactionResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -4758,10 +4548,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     reaction: Some(reaction),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().add_reaction(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn remove_reaction(
@@ -4770,10 +4563,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RemoveReactionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RemoveReaction", &request);
-        let in_field: Option<fn(&mut proto::RemoveReactionResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -4781,10 +4570,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::RemoveReactionResponse::default());
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().remove_reaction(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn get_reactions(
@@ -4793,10 +4585,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetReactionsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetReactions", &request);
-        let in_field: Option<fn(&mut proto::GetReactionsResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -4807,10 +4595,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     reactions,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().get_reactions(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn send_ephemeral_post(
@@ -4819,9 +4610,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SendEphemeralPostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SendEphemeralPost", &request);
-        let in_field: Option<
-            fn(&mut proto::SendEphemeralPostResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4832,10 +4620,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     post: Some(post),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().send_ephemeral_post(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn update_ephemeral_post(
@@ -4844,9 +4632,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateEphemeralPostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateEphemeralPost", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdateEphemeralPostResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4857,10 +4642,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     post: Some(post),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().update_ephemeral_post(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn delete_ephemeral_post(
@@ -4869,9 +4654,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteEphemeralPostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteEphemeralPost", &request);
-        let in_field: Option<
-            fn(&mut proto::DeleteEphemeralPostResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -4879,10 +4661,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeleteEphemeralPostResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().delete_ephemeral_post(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn delete_post(
@@ -4891,10 +4673,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePost", &request);
-        let in_field: Option<fn(&mut proto::DeletePostResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -4902,10 +4680,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeletePostResponse::default());
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().delete_post(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn get_post_thread(
@@ -4914,10 +4695,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostThreadResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPostThread", &request);
-        let in_field: Option<fn(&mut proto::GetPostThreadResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -4928,10 +4705,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     post_list: Some(post_list),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().get_post_thread(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn get_post(
@@ -4940,10 +4720,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPost", &request);
-        let in_field: Option<fn(&mut proto::GetPostResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -4954,10 +4730,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     post: Some(post),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().get_post(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn get_posts_since(
@@ -4966,10 +4745,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostsSinceResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPostsSince", &request);
-        let in_field: Option<fn(&mut proto::GetPostsSinceResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -4980,9 +4755,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     post_list: Some(post_list),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("GetPostsSince", "on_get_posts_since"))
     }
 
@@ -4992,10 +4769,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostsAfterResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPostsAfter", &request);
-        let in_field: Option<fn(&mut proto::GetPostsAfterResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5006,9 +4779,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     post_list: Some(post_list),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("GetPostsAfter", "on_get_posts_after"))
     }
 
@@ -5018,10 +4793,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostsBeforeResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPostsBefore", &request);
-        let in_field: Option<fn(&mut proto::GetPostsBeforeResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5032,9 +4803,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     post_list: Some(post_list),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("GetPostsBefore", "on_get_posts_before"))
     }
 
@@ -5044,9 +4817,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostsForChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPostsForChannel", &request);
-        let in_field: Option<
-            fn(&mut proto::GetPostsForChannelResponse, proto::AppError),
-        > = Some(|response, error| response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5060,10 +4830,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     post_list: Some(post_list),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().get_posts_for_channel(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn update_post(
@@ -5072,10 +4845,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePost", &request);
-        let in_field: Option<fn(&mut proto::UpdatePostResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5086,10 +4855,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     post: Some(post),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().update_post(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn search_posts_in_team(
@@ -5098,9 +4870,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchPostsInTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchPostsInTeam", &request);
-        let in_field: Option<
-            fn(&mut proto::SearchPostsInTeamResponse, proto::AppError),
-        > = Some(|response, error| response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5114,9 +4883,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     posts,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("SearchPostsInTeam", "on_search_posts_in_team"))
     }
 
@@ -5126,9 +4897,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchPostsInTeamForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchPostsInTeamForUser", &request);
-        let in_field: Option<
-            fn(&mut proto::SearchPostsInTeamForUserResponse, proto::AppError),
-        > = Some(|response, error| response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5142,9 +4910,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     results: Some(results),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("SearchPostsInTeamForUser", "on_search_posts_in_team_for_user"))
     }
 
@@ -5154,10 +4924,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CopyFileInfosResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CopyFileInfos", &request);
-        let in_field: Option<fn(&mut proto::CopyFileInfosResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5168,9 +4934,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     file_ids,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("CopyFileInfos", "on_copy_file_infos"))
     }
 
@@ -5180,10 +4948,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetFileInfoResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetFileInfo", &request);
-        let in_field: Option<fn(&mut proto::GetFileInfoResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5194,9 +4958,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     file_info: Some(file_info),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("GetFileInfo", "on_get_file_info"))
     }
 
@@ -5206,9 +4972,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SetFileSearchableContentResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SetFileSearchableContent", &request);
-        let in_field: Option<
-            fn(&mut proto::SetFileSearchableContentResponse, proto::AppError),
-        > = Some(|response, error| response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5219,9 +4982,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::SetFileSearchableContentResponse::default());
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("SetFileSearchableContent", "on_set_file_searchable_content"))
     }
 
@@ -5231,10 +4996,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetFileInfosResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetFileInfos", &request);
-        let in_field: Option<fn(&mut proto::GetFileInfosResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5245,9 +5006,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     file_infos,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("GetFileInfos", "on_get_file_infos"))
     }
 
@@ -5257,10 +5020,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetFileResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetFile", &request);
-        let in_field: Option<fn(&mut proto::GetFileResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5271,9 +5030,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     data,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("GetFile", "on_get_file"))
     }
 
@@ -5283,10 +5044,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetFileLinkResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetFileLink", &request);
-        let in_field: Option<fn(&mut proto::GetFileLinkResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5297,9 +5054,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     link,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("GetFileLink", "on_get_file_link"))
     }
 
@@ -5309,10 +5068,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::ReadFileResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ReadFile", &request);
-        let in_field: Option<fn(&mut proto::ReadFileResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5323,9 +5078,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     data,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("ReadFile", "on_read_file"))
     }
 
@@ -5335,10 +5092,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UploadFileResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UploadFile", &request);
-        let in_field: Option<fn(&mut proto::UploadFileResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5349,9 +5102,11 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     file_info: Some(file_info),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
-        let _ = in_field;
         Err(unanswered("UploadFile", "on_upload_file"))
     }
 
@@ -5361,9 +5116,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateUploadSessionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateUploadSession", &request);
-        let in_field: Option<
-            fn(&mut proto::CreateUploadSessionResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5377,9 +5129,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     upload_session: Some(upload_session),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("CreateUploadSession", "on_create_upload_session"))
     }
 
@@ -5389,7 +5140,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UploadDataResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UploadData", &request);
-        let in_field: Option<fn(&mut proto::UploadDataResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5400,9 +5150,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     file_info: Some(file_info),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UploadData", "on_upload_data"))
     }
 
@@ -5412,9 +5161,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUploadSessionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUploadSession", &request);
-        let in_field: Option<
-            fn(&mut proto::GetUploadSessionResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5428,9 +5174,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     upload_session: Some(upload_session),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetUploadSession", "on_get_upload_session"))
     }
 
@@ -5440,20 +5185,19 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::KvSetResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVSet", &request);
-        let in_field: Option<fn(&mut proto::KvSetResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
             .get::<proto::KvSetRequest, ()>("KVSet")
         {
             let response = answer(request).map(|()| proto::KvSetResponse::default());
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().kv_set(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn kv_compare_and_set(
@@ -5462,10 +5206,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::KvCompareAndSetResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVCompareAndSet", &request);
-        let in_field: Option<fn(&mut proto::KvCompareAndSetResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5476,10 +5216,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     success,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().kv_compare_and_set(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn kv_compare_and_delete(
@@ -5488,9 +5231,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::KvCompareAndDeleteResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVCompareAndDelete", &request);
-        let in_field: Option<
-            fn(&mut proto::KvCompareAndDeleteResponse, proto::AppError),
-        > = Some(|response, error| response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5501,10 +5241,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     success,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().kv_compare_and_delete(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn kv_set_with_options(
@@ -5513,9 +5256,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::KvSetWithOptionsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVSetWithOptions", &request);
-        let in_field: Option<
-            fn(&mut proto::KvSetWithOptionsResponse, proto::AppError),
-        > = Some(|response, error| response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5526,10 +5266,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     success,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().kv_set_with_options(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn kv_set_with_expiry(
@@ -5538,10 +5281,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::KvSetWithExpiryResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVSetWithExpiry", &request);
-        let in_field: Option<fn(&mut proto::KvSetWithExpiryResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5549,10 +5288,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::KvSetWithExpiryResponse::default());
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().kv_set_with_expiry(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn kv_get(
@@ -5561,10 +5303,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::KvGetResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVGet", &request);
-        let in_field: Option<fn(&mut proto::KvGetResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5575,10 +5313,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     value,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().kv_get(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn kv_delete(
@@ -5587,20 +5328,19 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::KvDeleteResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVDelete", &request);
-        let in_field: Option<fn(&mut proto::KvDeleteResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
             .get::<proto::KvDeleteRequest, ()>("KVDelete")
         {
             let response = answer(request).map(|()| proto::KvDeleteResponse::default());
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().kv_delete(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn kv_delete_all(
@@ -5609,10 +5349,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::KvDeleteAllResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVDeleteAll", &request);
-        let in_field: Option<fn(&mut proto::KvDeleteAllResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5620,10 +5356,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::KvDeleteAllResponse::default());
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().kv_delete_all(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn kv_list(
@@ -5632,10 +5371,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::KvListResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVList", &request);
-        let in_field: Option<fn(&mut proto::KvListResponse, proto::AppError)> = Some(|
-            response,
-            error|
-        response.error = Some(error));
         if let Some(answer) = self
             .shared
             .overrides
@@ -5646,10 +5381,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     keys,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(
+                response,
+                Some(|response, error| response.error = Some(error)),
+            );
         }
         let response = self.state().kv_list(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, Some(|response, error| response.error = Some(error)))
     }
 
     async fn create_bot(
@@ -5658,7 +5396,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateBotResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateBot", &request);
-        let in_field: Option<fn(&mut proto::CreateBotResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5669,10 +5406,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     bot: Some(bot),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().create_bot(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn patch_bot(
@@ -5681,7 +5418,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::PatchBotResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PatchBot", &request);
-        let in_field: Option<fn(&mut proto::PatchBotResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5692,10 +5428,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     bot: Some(bot),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().patch_bot(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_bot(
@@ -5704,7 +5440,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetBotResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetBot", &request);
-        let in_field: Option<fn(&mut proto::GetBotResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5715,10 +5450,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     bot: Some(bot),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_bot(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_bots(
@@ -5727,7 +5462,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetBotsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetBots", &request);
-        let in_field: Option<fn(&mut proto::GetBotsResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5738,10 +5472,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     bots,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_bots(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn update_bot_active(
@@ -5750,7 +5484,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateBotActiveResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateBotActive", &request);
-        let in_field: Option<fn(&mut proto::UpdateBotActiveResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5761,10 +5494,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     bot: Some(bot),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().update_bot_active(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn permanent_delete_bot(
@@ -5773,9 +5506,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::PermanentDeleteBotResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PermanentDeleteBot", &request);
-        let in_field: Option<
-            fn(&mut proto::PermanentDeleteBotResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5783,10 +5513,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::PermanentDeleteBotResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().permanent_delete_bot(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn ensure_bot_user(
@@ -5795,7 +5525,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::EnsureBotUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("EnsureBotUser", &request);
-        let in_field: Option<fn(&mut proto::EnsureBotUserResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5806,10 +5535,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     bot_user_id,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().ensure_bot_user(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn load_plugin_configuration(
@@ -5818,9 +5547,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::LoadPluginConfigurationResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LoadPluginConfiguration", &request);
-        let in_field: Option<
-            fn(&mut proto::LoadPluginConfigurationResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5834,13 +5560,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     config_json: crate::json::to_bytes(&config_json),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self
             .state()
             .load_plugin_configuration(request)
             .map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_config(
@@ -5849,7 +5575,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetConfigResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetConfig", &request);
-        let in_field: Option<fn(&mut proto::GetConfigResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5860,9 +5585,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     config_json: crate::json::to_bytes(&config_json),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetConfig", "on_get_config"))
     }
 
@@ -5872,9 +5596,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUnsanitizedConfigResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUnsanitizedConfig", &request);
-        let in_field: Option<
-            fn(&mut proto::GetUnsanitizedConfigResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5888,9 +5609,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     config_json: crate::json::to_bytes(&config_json),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetUnsanitizedConfig", "on_get_unsanitized_config"))
     }
 
@@ -5900,7 +5620,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SaveConfigResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SaveConfig", &request);
-        let in_field: Option<fn(&mut proto::SaveConfigResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5908,9 +5627,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::SaveConfigResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SaveConfig", "on_save_config"))
     }
 
@@ -5920,7 +5638,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPluginConfigResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPluginConfig", &request);
-        let in_field: Option<fn(&mut proto::GetPluginConfigResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5934,10 +5651,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     config: Some(crate::json::object_to_struct(config)),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_plugin_config(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn save_plugin_config(
@@ -5946,9 +5663,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SavePluginConfigResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SavePluginConfig", &request);
-        let in_field: Option<
-            fn(&mut proto::SavePluginConfigResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5956,10 +5670,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::SavePluginConfigResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().save_plugin_config(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn register_command(
@@ -5968,7 +5682,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RegisterCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RegisterCommand", &request);
-        let in_field: Option<fn(&mut proto::RegisterCommandResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5976,10 +5689,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::RegisterCommandResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().register_command(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn unregister_command(
@@ -5988,9 +5701,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UnregisterCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UnregisterCommand", &request);
-        let in_field: Option<
-            fn(&mut proto::UnregisterCommandResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -5998,10 +5708,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::UnregisterCommandResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().unregister_command(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn execute_slash_command(
@@ -6010,9 +5720,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::ExecuteSlashCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ExecuteSlashCommand", &request);
-        let in_field: Option<
-            fn(&mut proto::ExecuteSlashCommandResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6026,9 +5733,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     response: Some(response),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("ExecuteSlashCommand", "on_execute_slash_command"))
     }
 
@@ -6038,7 +5744,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateCommand", &request);
-        let in_field: Option<fn(&mut proto::CreateCommandResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6049,9 +5754,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     command: Some(command),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("CreateCommand", "on_create_command"))
     }
 
@@ -6061,7 +5765,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::ListCommandsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ListCommands", &request);
-        let in_field: Option<fn(&mut proto::ListCommandsResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6072,9 +5775,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     commands,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("ListCommands", "on_list_commands"))
     }
 
@@ -6084,9 +5786,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::ListCustomCommandsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ListCustomCommands", &request);
-        let in_field: Option<
-            fn(&mut proto::ListCustomCommandsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6100,9 +5799,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     commands,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("ListCustomCommands", "on_list_custom_commands"))
     }
 
@@ -6112,9 +5810,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::ListPluginCommandsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ListPluginCommands", &request);
-        let in_field: Option<
-            fn(&mut proto::ListPluginCommandsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6128,9 +5823,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     commands,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("ListPluginCommands", "on_list_plugin_commands"))
     }
 
@@ -6140,9 +5834,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::ListBuiltInCommandsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ListBuiltInCommands", &request);
-        let in_field: Option<
-            fn(&mut proto::ListBuiltInCommandsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6156,9 +5847,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     commands,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("ListBuiltInCommands", "on_list_built_in_commands"))
     }
 
@@ -6168,7 +5858,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetCommand", &request);
-        let in_field: Option<fn(&mut proto::GetCommandResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6179,9 +5868,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     command: Some(command),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetCommand", "on_get_command"))
     }
 
@@ -6191,7 +5879,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateCommand", &request);
-        let in_field: Option<fn(&mut proto::UpdateCommandResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6202,9 +5889,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     command: Some(command),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateCommand", "on_update_command"))
     }
 
@@ -6214,7 +5900,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteCommand", &request);
-        let in_field: Option<fn(&mut proto::DeleteCommandResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6222,9 +5907,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeleteCommandResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("DeleteCommand", "on_delete_command"))
     }
 
@@ -6234,7 +5918,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetBundlePathResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetBundlePath", &request);
-        let in_field: Option<fn(&mut proto::GetBundlePathResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6245,9 +5928,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     path,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetBundlePath", "on_get_bundle_path"))
     }
 
@@ -6257,7 +5939,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPluginsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPlugins", &request);
-        let in_field: Option<fn(&mut proto::GetPluginsResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6268,9 +5949,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     manifests,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPlugins", "on_get_plugins"))
     }
 
@@ -6280,7 +5960,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::EnablePluginResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("EnablePlugin", &request);
-        let in_field: Option<fn(&mut proto::EnablePluginResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6288,9 +5967,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::EnablePluginResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("EnablePlugin", "on_enable_plugin"))
     }
 
@@ -6300,7 +5978,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DisablePluginResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DisablePlugin", &request);
-        let in_field: Option<fn(&mut proto::DisablePluginResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6308,9 +5985,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DisablePluginResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("DisablePlugin", "on_disable_plugin"))
     }
 
@@ -6320,7 +5996,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RemovePluginResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RemovePlugin", &request);
-        let in_field: Option<fn(&mut proto::RemovePluginResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6328,9 +6003,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::RemovePluginResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("RemovePlugin", "on_remove_plugin"))
     }
 
@@ -6340,7 +6014,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPluginStatusResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPluginStatus", &request);
-        let in_field: Option<fn(&mut proto::GetPluginStatusResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6351,9 +6024,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     status: Some(status),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPluginStatus", "on_get_plugin_status"))
     }
 
@@ -6363,7 +6035,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::InstallPluginResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("InstallPlugin", &request);
-        let in_field: Option<fn(&mut proto::InstallPluginResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6374,9 +6045,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     manifest: Some(manifest),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("InstallPlugin", "on_install_plugin"))
     }
 
@@ -6386,7 +6056,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPluginIdResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPluginID", &request);
-        let in_field: Option<fn(&mut proto::GetPluginIdResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6397,9 +6066,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     plugin_id,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPluginID", "on_get_plugin_id"))
     }
 
@@ -6409,7 +6077,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::PluginHttpResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PluginHTTP", &request);
-        let in_field: Option<fn(&mut proto::PluginHttpResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6422,9 +6089,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     body,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("PluginHTTP", "on_plugin_http"))
     }
 
@@ -6434,7 +6100,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroup", &request);
-        let in_field: Option<fn(&mut proto::GetGroupResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6445,9 +6110,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group: Some(group),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetGroup", "on_get_group"))
     }
 
@@ -6457,7 +6121,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupByNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupByName", &request);
-        let in_field: Option<fn(&mut proto::GetGroupByNameResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6468,9 +6131,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group: Some(group),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetGroupByName", "on_get_group_by_name"))
     }
 
@@ -6480,9 +6142,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupMemberUsersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupMemberUsers", &request);
-        let in_field: Option<
-            fn(&mut proto::GetGroupMemberUsersResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6496,9 +6155,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     users,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetGroupMemberUsers", "on_get_group_member_users"))
     }
 
@@ -6508,9 +6166,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupsBySourceResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupsBySource", &request);
-        let in_field: Option<
-            fn(&mut proto::GetGroupsBySourceResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6524,9 +6179,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     groups,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetGroupsBySource", "on_get_groups_by_source"))
     }
 
@@ -6536,9 +6190,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupsForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupsForUser", &request);
-        let in_field: Option<
-            fn(&mut proto::GetGroupsForUserResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6549,9 +6200,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     groups,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetGroupsForUser", "on_get_groups_for_user"))
     }
 
@@ -6561,9 +6211,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpsertGroupMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpsertGroupMember", &request);
-        let in_field: Option<
-            fn(&mut proto::UpsertGroupMemberResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6577,9 +6224,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group_member: Some(group_member),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpsertGroupMember", "on_upsert_group_member"))
     }
 
@@ -6589,9 +6235,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpsertGroupMembersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpsertGroupMembers", &request);
-        let in_field: Option<
-            fn(&mut proto::UpsertGroupMembersResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6605,9 +6248,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group_members,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpsertGroupMembers", "on_upsert_group_members"))
     }
 
@@ -6617,9 +6259,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupByRemoteIdResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupByRemoteID", &request);
-        let in_field: Option<
-            fn(&mut proto::GetGroupByRemoteIdResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6630,9 +6269,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group: Some(group),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetGroupByRemoteID", "on_get_group_by_remote_id"))
     }
 
@@ -6642,7 +6280,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateGroup", &request);
-        let in_field: Option<fn(&mut proto::CreateGroupResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6653,9 +6290,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group: Some(group),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("CreateGroup", "on_create_group"))
     }
 
@@ -6665,7 +6301,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateGroup", &request);
-        let in_field: Option<fn(&mut proto::UpdateGroupResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6676,9 +6311,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group: Some(group),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateGroup", "on_update_group"))
     }
 
@@ -6688,7 +6322,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteGroup", &request);
-        let in_field: Option<fn(&mut proto::DeleteGroupResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6699,9 +6332,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group: Some(group),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("DeleteGroup", "on_delete_group"))
     }
 
@@ -6711,7 +6343,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RestoreGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RestoreGroup", &request);
-        let in_field: Option<fn(&mut proto::RestoreGroupResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6722,9 +6353,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group: Some(group),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("RestoreGroup", "on_restore_group"))
     }
 
@@ -6734,9 +6364,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteGroupMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteGroupMember", &request);
-        let in_field: Option<
-            fn(&mut proto::DeleteGroupMemberResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6750,9 +6377,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group_member: Some(group_member),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("DeleteGroupMember", "on_delete_group_member"))
     }
 
@@ -6762,9 +6388,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupSyncableResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupSyncable", &request);
-        let in_field: Option<
-            fn(&mut proto::GetGroupSyncableResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6778,9 +6401,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group_syncable: Some(group_syncable),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetGroupSyncable", "on_get_group_syncable"))
     }
 
@@ -6790,9 +6412,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupSyncablesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupSyncables", &request);
-        let in_field: Option<
-            fn(&mut proto::GetGroupSyncablesResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6806,9 +6425,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group_syncables,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetGroupSyncables", "on_get_group_syncables"))
     }
 
@@ -6818,9 +6436,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpsertGroupSyncableResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpsertGroupSyncable", &request);
-        let in_field: Option<
-            fn(&mut proto::UpsertGroupSyncableResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6834,9 +6449,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group_syncable: Some(group_syncable),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpsertGroupSyncable", "on_upsert_group_syncable"))
     }
 
@@ -6846,9 +6460,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateGroupSyncableResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateGroupSyncable", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdateGroupSyncableResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6862,9 +6473,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group_syncable: Some(group_syncable),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateGroupSyncable", "on_update_group_syncable"))
     }
 
@@ -6874,9 +6484,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteGroupSyncableResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteGroupSyncable", &request);
-        let in_field: Option<
-            fn(&mut proto::DeleteGroupSyncableResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6890,9 +6497,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group_syncable: Some(group_syncable),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("DeleteGroupSyncable", "on_delete_group_syncable"))
     }
 
@@ -6902,7 +6508,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroups", &request);
-        let in_field: Option<fn(&mut proto::GetGroupsResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6913,9 +6518,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     groups,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetGroups", "on_get_groups"))
     }
 
@@ -6925,9 +6529,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateDefaultSyncableMembershipsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateDefaultSyncableMemberships", &request);
-        let in_field: Option<
-            fn(&mut proto::CreateDefaultSyncableMembershipsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6938,9 +6539,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::CreateDefaultSyncableMembershipsResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "CreateDefaultSyncableMemberships",
@@ -6955,9 +6555,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteGroupConstrainedMembershipsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteGroupConstrainedMemberships", &request);
-        let in_field: Option<
-            fn(&mut proto::DeleteGroupConstrainedMembershipsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -6968,9 +6565,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeleteGroupConstrainedMembershipsResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "DeleteGroupConstrainedMemberships",
@@ -6985,9 +6581,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreatePropertyFieldResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreatePropertyField", &request);
-        let in_field: Option<
-            fn(&mut proto::CreatePropertyFieldResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7001,9 +6594,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     field: Some(field),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("CreatePropertyField", "on_create_property_field"))
     }
 
@@ -7013,9 +6605,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyFieldResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyField", &request);
-        let in_field: Option<
-            fn(&mut proto::GetPropertyFieldResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7029,9 +6618,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     field: Some(field),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPropertyField", "on_get_property_field"))
     }
 
@@ -7041,9 +6629,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyFieldsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyFields", &request);
-        let in_field: Option<
-            fn(&mut proto::GetPropertyFieldsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7057,9 +6642,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     fields,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPropertyFields", "on_get_property_fields"))
     }
 
@@ -7069,9 +6653,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePropertyFieldResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePropertyField", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdatePropertyFieldResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7085,9 +6666,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     field: Some(field),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdatePropertyField", "on_update_property_field"))
     }
 
@@ -7097,9 +6677,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePropertyFieldResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePropertyField", &request);
-        let in_field: Option<
-            fn(&mut proto::DeletePropertyFieldResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7107,9 +6684,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeletePropertyFieldResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("DeletePropertyField", "on_delete_property_field"))
     }
 
@@ -7119,9 +6695,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchPropertyFieldsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchPropertyFields", &request);
-        let in_field: Option<
-            fn(&mut proto::SearchPropertyFieldsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7135,9 +6708,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     fields,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SearchPropertyFields", "on_search_property_fields"))
     }
 
@@ -7147,9 +6719,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CountPropertyFieldsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CountPropertyFields", &request);
-        let in_field: Option<
-            fn(&mut proto::CountPropertyFieldsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7160,9 +6729,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     count,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("CountPropertyFields", "on_count_property_fields"))
     }
 
@@ -7172,9 +6740,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CountPropertyFieldsForTargetResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CountPropertyFieldsForTarget", &request);
-        let in_field: Option<
-            fn(&mut proto::CountPropertyFieldsForTargetResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7188,9 +6753,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     count,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "CountPropertyFieldsForTarget",
@@ -7205,9 +6769,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreatePropertyValueResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreatePropertyValue", &request);
-        let in_field: Option<
-            fn(&mut proto::CreatePropertyValueResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7221,9 +6782,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     value: Some(value),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("CreatePropertyValue", "on_create_property_value"))
     }
 
@@ -7233,9 +6793,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyValueResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyValue", &request);
-        let in_field: Option<
-            fn(&mut proto::GetPropertyValueResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7249,9 +6806,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     value: Some(value),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPropertyValue", "on_get_property_value"))
     }
 
@@ -7261,9 +6817,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyValuesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyValues", &request);
-        let in_field: Option<
-            fn(&mut proto::GetPropertyValuesResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7277,9 +6830,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     values,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPropertyValues", "on_get_property_values"))
     }
 
@@ -7289,9 +6841,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePropertyValueResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePropertyValue", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdatePropertyValueResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7305,9 +6854,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     value: Some(value),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdatePropertyValue", "on_update_property_value"))
     }
 
@@ -7317,9 +6865,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpsertPropertyValueResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpsertPropertyValue", &request);
-        let in_field: Option<
-            fn(&mut proto::UpsertPropertyValueResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7333,9 +6878,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     value: Some(value),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpsertPropertyValue", "on_upsert_property_value"))
     }
 
@@ -7345,9 +6889,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePropertyValueResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePropertyValue", &request);
-        let in_field: Option<
-            fn(&mut proto::DeletePropertyValueResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7355,9 +6896,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeletePropertyValueResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("DeletePropertyValue", "on_delete_property_value"))
     }
 
@@ -7367,9 +6907,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchPropertyValuesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchPropertyValues", &request);
-        let in_field: Option<
-            fn(&mut proto::SearchPropertyValuesResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7383,9 +6920,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     values,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SearchPropertyValues", "on_search_property_values"))
     }
 
@@ -7395,9 +6931,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RegisterPropertyGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RegisterPropertyGroup", &request);
-        let in_field: Option<
-            fn(&mut proto::RegisterPropertyGroupResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7411,9 +6944,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group: Some(group),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("RegisterPropertyGroup", "on_register_property_group"))
     }
 
@@ -7423,9 +6955,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyGroup", &request);
-        let in_field: Option<
-            fn(&mut proto::GetPropertyGroupResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7439,9 +6968,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     group: Some(group),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPropertyGroup", "on_get_property_group"))
     }
 
@@ -7451,9 +6979,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyFieldByNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyFieldByName", &request);
-        let in_field: Option<
-            fn(&mut proto::GetPropertyFieldByNameResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7467,9 +6992,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     field: Some(field),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPropertyFieldByName", "on_get_property_field_by_name"))
     }
 
@@ -7479,9 +7003,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePropertyFieldsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePropertyFields", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdatePropertyFieldsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7495,9 +7016,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     fields,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdatePropertyFields", "on_update_property_fields"))
     }
 
@@ -7507,9 +7027,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePropertyValuesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePropertyValues", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdatePropertyValuesResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7523,9 +7040,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     values,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdatePropertyValues", "on_update_property_values"))
     }
 
@@ -7535,9 +7051,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpsertPropertyValuesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpsertPropertyValues", &request);
-        let in_field: Option<
-            fn(&mut proto::UpsertPropertyValuesResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7551,9 +7064,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     values,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpsertPropertyValues", "on_upsert_property_values"))
     }
 
@@ -7563,9 +7075,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePropertyValuesForTargetResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePropertyValuesForTarget", &request);
-        let in_field: Option<
-            fn(&mut proto::DeletePropertyValuesForTargetResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7576,9 +7085,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeletePropertyValuesForTargetResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "DeletePropertyValuesForTarget",
@@ -7593,9 +7101,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePropertyValuesForFieldResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePropertyValuesForField", &request);
-        let in_field: Option<
-            fn(&mut proto::DeletePropertyValuesForFieldResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7606,9 +7111,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeletePropertyValuesForFieldResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "DeletePropertyValuesForField",
@@ -7623,9 +7127,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RegisterPluginForSharedChannelsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RegisterPluginForSharedChannels", &request);
-        let in_field: Option<
-            fn(&mut proto::RegisterPluginForSharedChannelsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7639,9 +7140,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     remote_id,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "RegisterPluginForSharedChannels",
@@ -7656,9 +7156,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UnregisterPluginForSharedChannelsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UnregisterPluginForSharedChannels", &request);
-        let in_field: Option<
-            fn(&mut proto::UnregisterPluginForSharedChannelsResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7669,9 +7166,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::UnregisterPluginForSharedChannelsResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(
             unanswered(
                 "UnregisterPluginForSharedChannels",
@@ -7686,7 +7182,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::ShareChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ShareChannel", &request);
-        let in_field: Option<fn(&mut proto::ShareChannelResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7697,9 +7192,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     shared_channel: Some(shared_channel),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("ShareChannel", "on_share_channel"))
     }
 
@@ -7709,9 +7203,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateSharedChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateSharedChannel", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdateSharedChannelResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7725,9 +7216,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     shared_channel: Some(shared_channel),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateSharedChannel", "on_update_shared_channel"))
     }
 
@@ -7737,7 +7227,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UnshareChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UnshareChannel", &request);
-        let in_field: Option<fn(&mut proto::UnshareChannelResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7748,9 +7237,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     unshared,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UnshareChannel", "on_unshare_channel"))
     }
 
@@ -7760,9 +7248,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateSharedChannelCursorResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateSharedChannelCursor", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdateSharedChannelCursorResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7773,9 +7258,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::UpdateSharedChannelCursorResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateSharedChannelCursor", "on_update_shared_channel_cursor"))
     }
 
@@ -7785,9 +7269,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SyncSharedChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SyncSharedChannel", &request);
-        let in_field: Option<
-            fn(&mut proto::SyncSharedChannelResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7795,9 +7276,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::SyncSharedChannelResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SyncSharedChannel", "on_sync_shared_channel"))
     }
 
@@ -7807,9 +7287,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::InviteRemoteToChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("InviteRemoteToChannel", &request);
-        let in_field: Option<
-            fn(&mut proto::InviteRemoteToChannelResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7817,9 +7294,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::InviteRemoteToChannelResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("InviteRemoteToChannel", "on_invite_remote_to_channel"))
     }
 
@@ -7829,9 +7305,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UninviteRemoteFromChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UninviteRemoteFromChannel", &request);
-        let in_field: Option<
-            fn(&mut proto::UninviteRemoteFromChannelResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7842,9 +7315,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::UninviteRemoteFromChannelResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UninviteRemoteFromChannel", "on_uninvite_remote_from_channel"))
     }
 
@@ -7854,9 +7326,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPreferenceForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPreferenceForUser", &request);
-        let in_field: Option<
-            fn(&mut proto::GetPreferenceForUserResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7870,9 +7339,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     preference: Some(preference),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPreferenceForUser", "on_get_preference_for_user"))
     }
 
@@ -7882,9 +7350,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPreferencesForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPreferencesForUser", &request);
-        let in_field: Option<
-            fn(&mut proto::GetPreferencesForUserResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7898,9 +7363,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     preferences,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetPreferencesForUser", "on_get_preferences_for_user"))
     }
 
@@ -7910,9 +7374,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePreferencesForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePreferencesForUser", &request);
-        let in_field: Option<
-            fn(&mut proto::UpdatePreferencesForUserResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7923,9 +7384,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::UpdatePreferencesForUserResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdatePreferencesForUser", "on_update_preferences_for_user"))
     }
 
@@ -7935,9 +7395,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePreferencesForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePreferencesForUser", &request);
-        let in_field: Option<
-            fn(&mut proto::DeletePreferencesForUserResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7948,9 +7405,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeletePreferencesForUserResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("DeletePreferencesForUser", "on_delete_preferences_for_user"))
     }
 
@@ -7960,7 +7416,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateOAuthAppResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateOAuthApp", &request);
-        let in_field: Option<fn(&mut proto::CreateOAuthAppResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7971,9 +7426,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     app: Some(app),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("CreateOAuthApp", "on_create_o_auth_app"))
     }
 
@@ -7983,7 +7437,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetOAuthAppResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetOAuthApp", &request);
-        let in_field: Option<fn(&mut proto::GetOAuthAppResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -7994,9 +7447,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     app: Some(app),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetOAuthApp", "on_get_o_auth_app"))
     }
 
@@ -8006,7 +7458,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateOAuthAppResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateOAuthApp", &request);
-        let in_field: Option<fn(&mut proto::UpdateOAuthAppResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8017,9 +7468,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     app: Some(app),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("UpdateOAuthApp", "on_update_o_auth_app"))
     }
 
@@ -8029,7 +7479,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteOAuthAppResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteOAuthApp", &request);
-        let in_field: Option<fn(&mut proto::DeleteOAuthAppResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8037,9 +7486,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::DeleteOAuthAppResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("DeleteOAuthApp", "on_delete_o_auth_app"))
     }
 
@@ -8049,7 +7497,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetEmojiListResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetEmojiList", &request);
-        let in_field: Option<fn(&mut proto::GetEmojiListResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8060,9 +7507,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     emojis,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetEmojiList", "on_get_emoji_list"))
     }
 
@@ -8072,7 +7518,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetEmojiByNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetEmojiByName", &request);
-        let in_field: Option<fn(&mut proto::GetEmojiByNameResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8083,9 +7528,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     emoji: Some(emoji),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetEmojiByName", "on_get_emoji_by_name"))
     }
 
@@ -8095,7 +7539,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetEmojiResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetEmoji", &request);
-        let in_field: Option<fn(&mut proto::GetEmojiResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8106,9 +7549,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     emoji: Some(emoji),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetEmoji", "on_get_emoji"))
     }
 
@@ -8118,7 +7560,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetEmojiImageResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetEmojiImage", &request);
-        let in_field: Option<fn(&mut proto::GetEmojiImageResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8133,9 +7574,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     content_type,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetEmojiImage", "on_get_emoji_image"))
     }
 
@@ -8145,7 +7585,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::HasPermissionToResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("HasPermissionTo", &request);
-        let in_field: Option<fn(&mut proto::HasPermissionToResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8156,9 +7595,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     has_permission,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("HasPermissionTo", "on_has_permission_to"))
     }
 
@@ -8168,9 +7606,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::HasPermissionToTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("HasPermissionToTeam", &request);
-        let in_field: Option<
-            fn(&mut proto::HasPermissionToTeamResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8181,9 +7616,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     has_permission,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("HasPermissionToTeam", "on_has_permission_to_team"))
     }
 
@@ -8193,9 +7627,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::HasPermissionToChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("HasPermissionToChannel", &request);
-        let in_field: Option<
-            fn(&mut proto::HasPermissionToChannelResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8206,9 +7637,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     has_permission,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("HasPermissionToChannel", "on_has_permission_to_channel"))
     }
 
@@ -8218,9 +7648,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RolesGrantPermissionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RolesGrantPermission", &request);
-        let in_field: Option<
-            fn(&mut proto::RolesGrantPermissionResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8231,9 +7658,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     has_permission,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("RolesGrantPermission", "on_roles_grant_permission"))
     }
 
@@ -8243,7 +7669,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetLicenseResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetLicense", &request);
-        let in_field: Option<fn(&mut proto::GetLicenseResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8254,9 +7679,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     license_json: crate::json::to_bytes(&license_json),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetLicense", "on_get_license"))
     }
 
@@ -8266,9 +7690,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::IsEnterpriseReadyResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("IsEnterpriseReady", &request);
-        let in_field: Option<
-            fn(&mut proto::IsEnterpriseReadyResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8279,9 +7700,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     is_enterprise_ready,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("IsEnterpriseReady", "on_is_enterprise_ready"))
     }
 
@@ -8291,9 +7711,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetServerVersionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetServerVersion", &request);
-        let in_field: Option<
-            fn(&mut proto::GetServerVersionResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8304,10 +7721,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     version,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().get_server_version(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn get_system_install_date(
@@ -8316,9 +7733,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetSystemInstallDateResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetSystemInstallDate", &request);
-        let in_field: Option<
-            fn(&mut proto::GetSystemInstallDateResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8329,9 +7743,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     install_date,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetSystemInstallDate", "on_get_system_install_date"))
     }
 
@@ -8341,7 +7754,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetDiagnosticIdResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetDiagnosticId", &request);
-        let in_field: Option<fn(&mut proto::GetDiagnosticIdResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8352,9 +7764,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     diagnostic_id,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetDiagnosticId", "on_get_diagnostic_id"))
     }
 
@@ -8364,7 +7775,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTelemetryIdResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTelemetryId", &request);
-        let in_field: Option<fn(&mut proto::GetTelemetryIdResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8375,9 +7785,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     telemetry_id,
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetTelemetryId", "on_get_telemetry_id"))
     }
 
@@ -8387,7 +7796,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::GetCloudLimitsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetCloudLimits", &request);
-        let in_field: Option<fn(&mut proto::GetCloudLimitsResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8398,9 +7806,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                     limits_json: crate::json::to_bytes(&limits_json),
                     ..Default::default()
                 });
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("GetCloudLimits", "on_get_cloud_limits"))
     }
 
@@ -8410,9 +7817,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RequestTrialLicenseResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RequestTrialLicense", &request);
-        let in_field: Option<
-            fn(&mut proto::RequestTrialLicenseResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8420,9 +7824,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::RequestTrialLicenseResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("RequestTrialLicense", "on_request_trial_license"))
     }
 
@@ -8432,17 +7835,16 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::LogDebugResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogDebug", &request);
-        let in_field: Option<fn(&mut proto::LogDebugResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
             .get::<proto::LogDebugRequest, ()>("LogDebug")
         {
             let response = answer(request).map(|()| proto::LogDebugResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().log_debug(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn log_info(
@@ -8451,17 +7853,16 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::LogInfoResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogInfo", &request);
-        let in_field: Option<fn(&mut proto::LogInfoResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
             .get::<proto::LogInfoRequest, ()>("LogInfo")
         {
             let response = answer(request).map(|()| proto::LogInfoResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().log_info(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn log_error(
@@ -8470,17 +7871,16 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::LogErrorResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogError", &request);
-        let in_field: Option<fn(&mut proto::LogErrorResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
             .get::<proto::LogErrorRequest, ()>("LogError")
         {
             let response = answer(request).map(|()| proto::LogErrorResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().log_error(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn log_warn(
@@ -8489,17 +7889,16 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::LogWarnResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogWarn", &request);
-        let in_field: Option<fn(&mut proto::LogWarnResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
             .get::<proto::LogWarnRequest, ()>("LogWarn")
         {
             let response = answer(request).map(|()| proto::LogWarnResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self.state().log_warn(request).map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn log_audit_rec(
@@ -8508,7 +7907,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::LogAuditRecResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogAuditRec", &request);
-        let in_field: Option<fn(&mut proto::LogAuditRecResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8516,9 +7914,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::LogAuditRecResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("LogAuditRec", "on_log_audit_rec"))
     }
 
@@ -8528,9 +7925,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::LogAuditRecWithLevelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogAuditRecWithLevel", &request);
-        let in_field: Option<
-            fn(&mut proto::LogAuditRecWithLevelResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8538,9 +7932,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::LogAuditRecWithLevelResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("LogAuditRecWithLevel", "on_log_audit_rec_with_level"))
     }
 
@@ -8550,9 +7943,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::PublishWebSocketEventResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PublishWebSocketEvent", &request);
-        let in_field: Option<
-            fn(&mut proto::PublishWebSocketEventResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8560,9 +7950,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::PublishWebSocketEventResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("PublishWebSocketEvent", "on_publish_web_socket_event"))
     }
 
@@ -8572,9 +7961,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::PublishPluginClusterEventResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PublishPluginClusterEvent", &request);
-        let in_field: Option<
-            fn(&mut proto::PublishPluginClusterEventResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8585,13 +7971,13 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::PublishPluginClusterEventResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
         let response = self
             .state()
             .publish_plugin_cluster_event(request)
             .map_err(Error::from);
-        respond(response, in_field)
+        respond(response, None)
     }
 
     async fn send_mail(
@@ -8600,16 +7986,14 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SendMailResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SendMail", &request);
-        let in_field: Option<fn(&mut proto::SendMailResponse, proto::AppError)> = None;
         if let Some(answer) = self
             .shared
             .overrides
             .get::<proto::SendMailRequest, ()>("SendMail")
         {
             let response = answer(request).map(|()| proto::SendMailResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SendMail", "on_send_mail"))
     }
 
@@ -8619,9 +8003,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::SendPushNotificationResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SendPushNotification", &request);
-        let in_field: Option<
-            fn(&mut proto::SendPushNotificationResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8629,9 +8010,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::SendPushNotificationResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("SendPushNotification", "on_send_push_notification"))
     }
 
@@ -8641,9 +8021,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::OpenInteractiveDialogResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("OpenInteractiveDialog", &request);
-        let in_field: Option<
-            fn(&mut proto::OpenInteractiveDialogResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8651,9 +8028,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::OpenInteractiveDialogResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("OpenInteractiveDialog", "on_open_interactive_dialog"))
     }
 
@@ -8663,9 +8039,6 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     ) -> Result<Response<proto::RegisterCollectionAndTopicResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RegisterCollectionAndTopic", &request);
-        let in_field: Option<
-            fn(&mut proto::RegisterCollectionAndTopicResponse, proto::AppError),
-        > = None;
         if let Some(answer) = self
             .shared
             .overrides
@@ -8676,9 +8049,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
         {
             let response = answer(request)
                 .map(|()| proto::RegisterCollectionAndTopicResponse::default());
-            return respond(response, in_field);
+            return respond(response, None);
         }
-        let _ = in_field;
         Err(unanswered("RegisterCollectionAndTopic", "on_register_collection_and_topic"))
     }
 }
