@@ -101,6 +101,12 @@ fn a_new_hook_and_api_method_get_a_driver_method_and_an_answer_setter() {
         assert!(squeezed.contains(&squeeze(expected)), "the kit lacks `{expected}`");
     }
     assert!(!file("src/testing/state.rs").is_empty(), "the kit's state stays: every method it answers is still there");
+    let methods = generated.contract.api_methods().count();
+    assert_eq!(methods, 237, "the 236 methods and the new one");
+    assert_eq!(kit.matches("    pub fn on_").count(), methods, "one answer setter per API method");
+    let hooks = generated.contract.plugin_hooks().filter(|h| h.name != "ServeHTTP").count();
+    // Besides: `TestHostBuilder::start`, `TestHost::start`, `deactivate`, `capture`, `http`, `http_as`.
+    assert_eq!(kit.matches("    pub async fn ").count(), hooks + 6, "one driver method per hook but the HTTP stream");
 
     if std::env::var("MMPLUGIN_COMPILE_HOLDOUT").is_ok_and(|v| v == "1") {
         let sdk = tempfile::tempdir().unwrap();
