@@ -8237,7 +8237,11 @@ impl<P: Plugin> TestHost<P> {
     }
 
     /// What the plugin logged, through `tracing` during hook calls and
-    /// through the API's log methods, in order.
+    /// through the API's log methods, in order. A task the plugin spawns
+    /// logs here too when spawned with the caller's subscriber
+    /// (`tokio::spawn(work.with_current_subscriber())`, from
+    /// `tracing::instrument::WithSubscriber`); otherwise its lines go to the
+    /// test's global subscriber, if any.
     pub fn logs(&self) -> Vec<LogLine> {
         self.fake.logs().lines()
     }
