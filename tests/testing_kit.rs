@@ -194,8 +194,10 @@ struct Counter {
 #[mattermost_plugin::plugin]
 impl Plugin for Counter {
     async fn on_configuration_change(&self, cx: &Context) -> HookResult {
+        // The System Console stores setting keys lowercased: look them up without regard to case.
         let config = cx.api.get_plugin_config().await?;
-        let prefix = config.get("Prefix").and_then(|v| v.as_str()).unwrap_or("#").to_owned();
+        let prefix = config.iter().find(|(key, _)| key.eq_ignore_ascii_case("Prefix")).and_then(|(_, v)| v.as_str());
+        let prefix = prefix.unwrap_or("#").to_owned();
         *self.prefix.write().unwrap() = prefix;
         Ok(())
     }
@@ -357,4 +359,24 @@ async fn logs_through_the_api_are_captured_with_their_fields() {
     let lines = fake.logs().lines();
     assert_eq!((lines[0].level, lines[0].message.as_str(), lines[0].source), (Level::WARN, "slow", LogSource::Api));
     assert_eq!(lines[0].fields["attempt"], 3);
+}
+
+#[tokio::test]
+async fn settings_are_stored_as_the_system_console_stores_them() {
+    // The console saves each setting under its lowercased key, and
+    // GetPluginConfig answers the stored map as it is (mattermost/mattermost:
+    // the admin console's plugin settings and `GetPluginConfig` in
+    // app/plugin_api.go); LoadPluginConfiguration lowercases too.
+    let fake = FakeServer::new();
+    fake.set_plugin_config(serde_json::json!({ "BlockedWord": "spoiler", "MaxCount": 3 }));
+    let api = fake.client();
+    let stored = api.get_plugin_config().await.unwrap();
+    assert_eq!(stored.keys().collect::<Vec<_>>(), ["blockedword", "maxcount"]);
+    let loaded = api.load_plugin_configuration().await.unwrap();
+    assert_eq!(loaded, serde_json::json!({ "blockedword": "spoiler", "maxcount": 3 }));
+    // What the plugin saves itself keeps its case.
+    let mut own = serde_json::Map::new();
+    own.insert("Mine".into(), serde_json::json!(true));
+    api.save_plugin_config(own).await.unwrap();
+    assert_eq!(fake.plugin_config().keys().collect::<Vec<_>>(), ["Mine"]);
 }

@@ -1105,20 +1105,26 @@ impl State {
 
 /// Seeding the server and reading what the plugin left in it.
 impl FakeServer {
-    /// The plugin's settings, as an admin saves them in the System Console
-    /// (what `GetPluginConfig` answers; `LoadPluginConfiguration` gets them
-    /// with lowercased keys). Under a [`TestHost`], use
+    /// The plugin's settings, saved as an admin saves them in the System
+    /// Console: under lowercased keys (`{"BlockedWord": "x"}` is stored as
+    /// `blockedword`), whatever case the manifest declares. `GetPluginConfig`
+    /// answers them as stored, so a plugin must look keys up without regard
+    /// to case (or read `LoadPluginConfiguration`, lowercased too, as Go's
+    /// case-insensitive decoding does). Under a [`TestHost`], use
     /// [`TestHost::save_config`] so the plugin hears of the change.
+    ///
+    /// # Panics
+    /// When `config` is neither an object nor `null`.
     pub fn set_plugin_config(&self, config: Value) -> &Self {
         self.state().config = match config {
-            Value::Object(map) => map,
+            Value::Object(map) => map.into_iter().map(|(key, value)| (key.to_lowercase(), value)).collect(),
             Value::Null => Map::new(),
             other => panic!("plugin settings are a JSON object, not {other}"),
         };
         self
     }
 
-    /// The plugin's settings as saved now.
+    /// The plugin's settings as stored now.
     pub fn plugin_config(&self) -> Map<String, Value> {
         self.state().config.clone()
     }
