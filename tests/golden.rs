@@ -61,3 +61,34 @@ fn generation_is_deterministic() {
     let b = mmplugin_gen::generate(&sources, &Settings::default()).unwrap().files;
     assert_eq!(a, b);
 }
+
+/// The README's "Testing your plugin" example is the example plugin's
+/// `tests/readme.rs` word for word, so the example in the README is a test
+/// that compiles and passes (`cargo test -p hello-plugin --test readme`).
+#[test]
+fn readme_testing_example_is_the_example_test() {
+    let test = root().join("examples/hello-plugin/tests/readme.rs");
+    let example = std::fs::read_to_string(&test).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let (_, section) =
+        readme.split_once("\n## Testing your plugin\n").expect("README.md has \"## Testing your plugin\"");
+    let section = section.split("\n## ").next().unwrap();
+    let (_, block) = section.split_once("\n```rust\n").expect("the section has a ```rust block");
+    let (block, _) = block.split_once("\n```\n").expect("the ```rust block is closed");
+    let block = format!("{block}\n");
+    if block != example {
+        let line = block
+            .lines()
+            .zip(example.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| block.lines().count().min(example.lines().count()));
+        panic!(
+            "the ```rust block of README.md's \"Testing your plugin\" differs from {}, first at line {}:\n  \
+             README: {:?}\n  test:   {:?}\n(change both: the README shows the test as it is)",
+            test.display(),
+            line + 1,
+            block.lines().nth(line),
+            example.lines().nth(line),
+        );
+    }
+}

@@ -18,11 +18,15 @@ impl Default for Settings {
 
 impl Settings {
     /// Reads the settings the server stores for the plugin; a missing or
-    /// empty one keeps its default.
+    /// empty one keeps its default. Keys match without regard to case: the
+    /// System Console stores them lowercased (`blockedword`), whatever case
+    /// `plugin.json` declares, and `GetPluginConfig` answers them as stored.
     pub fn from_config(config: &serde_json::Map<String, serde_json::Value>) -> Self {
         let defaults = Self::default();
         let text = |key: &str, default: String| {
-            config.get(key).and_then(|v| v.as_str()).filter(|s| !s.trim().is_empty()).map_or(default, str::to_owned)
+            let value =
+                config.get(key).or_else(|| config.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v));
+            value.and_then(|v| v.as_str()).filter(|s| !s.trim().is_empty()).map_or(default, str::to_owned)
         };
         Self {
             blocked_word: text("BlockedWord", defaults.blocked_word),
@@ -93,9 +97,22 @@ mod tests {
     }
 
     #[test]
+    fn settings_are_read_under_the_lowercased_keys_the_console_saves() {
+        let mut config = serde_json::Map::new();
+        config.insert("blockedword".into(), "spoiler".into());
+        config.insert("REWRITEFROM".into(), "colour".into());
+        let settings = Settings::from_config(&config);
+        assert_eq!((settings.blocked_word.as_str(), settings.rewrite_from.as_str()), ("spoiler", "colour"));
+        assert_eq!(settings.rewrite_to, "the");
+    }
+
+    #[test]
     fn check_rejects_before_it_rewrites() {
         let settings = Settings::default();
-        assert_eq!(check(&settings, "teh FORBIDDEN"), Verdict::Reject("Posts containing \"forbidden\" are not allowed.".into()));
+        assert_eq!(
+            check(&settings, "teh FORBIDDEN"),
+            Verdict::Reject("Posts containing \"forbidden\" are not allowed.".into())
+        );
         assert_eq!(check(&settings, "teh cat"), Verdict::Rewrite("the cat".into()));
         assert_eq!(check(&settings, "hello"), Verdict::Allow);
     }

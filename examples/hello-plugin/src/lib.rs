@@ -1,5 +1,10 @@
-//! The example plugin's post filter, a library so that the plugin
-//! (`src/main.rs`) and the hook benchmark's bare tonic baseline
-//! (`src/bin/bare-tonic.rs`) run the same code.
+//! The example plugin as a library: the plugin itself ([`Hello`], served by
+//! `src/main.rs` and driven in-process by the tests with the SDK's test
+//! kit), and its post filter, which the hook benchmark's bare tonic
+//! baseline (`src/bin/bare-tonic.rs`) runs too.
 
 pub mod filter;
+mod plugin;
+mod web;
+
+pub use plugin::Hello;

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ApiCall, FakeApi, PluginProcess, USER_ID, plugin_env, post, shutdown, within};
+use common::{ApiCall, FakeApi, PluginProcess, plugin_env, post, shutdown, within};
 use mattermost_plugin::proto;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -115,27 +115,6 @@ async fn implemented_lists_exactly_the_hooks_the_plugin_wrote() {
     assert_eq!(hooks, ["ExecuteCommand", "MessageWillBePosted", "OnActivate", "OnConfigurationChange", "ServeHTTP"]);
 }
 
-/// What the real host does at start (CONTRACT.md, start sequence):
-/// `Implemented`, then `OnActivate`, and no `OnConfigurationChange`.
-#[tokio::test]
-async fn activation_alone_puts_the_admins_settings_in_force_before_the_first_post() {
-    let (plugin, api) = hello_with_api().await;
-    api.config.lock().unwrap().insert("BlockedWord".into(), "spoiler".into());
-    let mut hooks = plugin.hooks().await;
-    within(hooks.implemented(proto::ImplementedRequest::default())).await.unwrap();
-    let activated = within(hooks.on_activate(proto::OnActivateRequest::default())).await.unwrap();
-    assert!(activated.into_inner().error.is_none());
-    // The settings were read first, exactly once, before the activation code ran.
-    assert_eq!(
-        api.calls(),
-        [ApiCall::GetPluginConfig, ApiCall::RegisterCommand("hello".into()), ApiCall::GetServerVersion]
-    );
-    let spoiler = within(hooks.message_will_be_posted(post("no spoiler here"))).await.unwrap().into_inner();
-    assert!(spoiler.rejection_reason.contains("spoiler"), "{spoiler:?}");
-    let forbidden = within(hooks.message_will_be_posted(post("this is forbidden"))).await.unwrap().into_inner();
-    assert_eq!(forbidden, proto::MessageWillBePostedResponse::default());
-}
-
 /// A host that does send `OnConfigurationChange` before `OnActivate` (as the
 /// Python SDK's tests assume) breaks nothing: each call reads the settings,
 /// and the last read wins.
@@ -210,79 +189,6 @@ async fn a_failing_activation_answers_its_error_readable_by_the_host() {
         "{error:?}"
     );
     assert_eq!(error.message, error.detailed_error, "the message is kept too");
-}
-
-#[tokio::test]
-async fn veto_hook_rejects_replaces_and_allows() {
-    let (plugin, _api) = hello_with_api().await;
-    let mut hooks = plugin.hooks().await;
-    let rejected = within(hooks.message_will_be_posted(post("this is FORBIDDEN"))).await.unwrap().into_inner();
-    assert_eq!(rejected.rejection_reason, "Posts containing \"forbidden\" are not allowed.");
-    assert!(rejected.modified_post.is_none());
-    let replaced = within(hooks.message_will_be_posted(post("teh cat"))).await.unwrap().into_inner();
-    let modified = replaced.modified_post.expect("a replacement");
-    assert_eq!((modified.id.as_str(), modified.message.as_str()), ("p1", "the cat"));
-    assert!(replaced.rejection_reason.is_empty());
-    let allowed = within(hooks.message_will_be_posted(post("hello"))).await.unwrap().into_inner();
-    assert_eq!(allowed, proto::MessageWillBePostedResponse::default());
-}
-
-#[tokio::test]
-async fn value_hook_answers_the_command_and_counts_in_the_kv_store() {
-    let (plugin, api) = hello_with_api().await;
-    let mut hooks = plugin.hooks().await;
-    let command = |text: &str| proto::ExecuteCommandRequest {
-        args: Some(proto::CommandArgs { command: text.into(), user_id: "u1".into(), ..Default::default() }),
-        ..Default::default()
-    };
-    for n in 1..=2 {
-        let answer = within(hooks.execute_command(command("/hello Alice"))).await.unwrap().into_inner();
-        assert!(answer.error.is_none(), "{answer:?}");
-        let response = answer.response.expect("a command response");
-        assert_eq!(response.text, format!("Hello, Alice! (hello number {n})"));
-        assert_eq!(response.response_type, "ephemeral");
-    }
-    assert_eq!(api.kv.lock().unwrap().get("hello_count").map(Vec::as_slice), Some(&b"2"[..]));
-    let unknown = within(hooks.execute_command(command("/bye"))).await.unwrap().into_inner();
-    let error = unknown.error.expect("an app error for an unknown command");
-    assert!(error.detailed_error.contains("unknown command: /bye"), "{error:?}");
-    assert_eq!((error.r#where.as_str(), error.status_code), ("ExecuteCommand", 500));
-}
-
-#[tokio::test]
-async fn a_typo_in_the_command_answers_an_error_the_user_can_read() {
-    let (plugin, _api) = hello_with_api().await;
-    let mut hooks = plugin.hooks().await;
-    let request = proto::ExecuteCommandRequest {
-        args: Some(proto::CommandArgs { command: "/hello --shout".into(), user_id: USER_ID.into(), ..Default::default() }),
-        ..Default::default()
-    };
-    let answer = within(hooks.execute_command(request)).await.unwrap().into_inner();
-    let error = answer.error.expect("an app error");
-    assert_eq!(error.id, mattermost_plugin::HookError::GENERIC_ID);
-    assert_eq!(error.r#where, "ExecuteCommand");
-    assert!(error.detailed_error.starts_with("unknown option `--shout`"), "{error:?}");
-}
-
-#[tokio::test]
-async fn hello_without_a_name_greets_the_caller_and_an_unknown_caller_keeps_the_servers_error() {
-    let (plugin, api) = hello_with_api().await;
-    let mut hooks = plugin.hooks().await;
-    let command = |user: &str| proto::ExecuteCommandRequest {
-        args: Some(proto::CommandArgs { command: "/hello".into(), user_id: user.into(), ..Default::default() }),
-        ..Default::default()
-    };
-    let answer = within(hooks.execute_command(command(USER_ID))).await.unwrap().into_inner();
-    assert_eq!(answer.response.expect("a response").text, "Hello, @alice! (hello number 1)");
-    // The fake answers an unknown id as the server does: a NotFound status
-    // whose message is "<id>: <message>".
-    let answer = within(hooks.execute_command(command("nobody"))).await.unwrap().into_inner();
-    let error = answer.error.expect("the server's error");
-    assert_eq!(error.id, "app.user.missing_account.const");
-    assert_eq!(error.status_code, 404);
-    assert_eq!(error.r#where, "ExecuteCommand");
-    assert_eq!(error.detailed_error, "no user nobody");
-    assert_eq!(api.calls().iter().filter(|c| matches!(c, ApiCall::GetUser(_))).count(), 2);
 }
 
 #[tokio::test]

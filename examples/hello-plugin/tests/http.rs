@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{FakeApi, PluginProcess, plugin_env, within};
+use common::{PluginProcess, plugin_env, within};
 use mattermost_plugin::proto;
 use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
 use sha2::{Digest as _, Sha256};
@@ -378,45 +378,4 @@ async fn a_body_that_fits_in_the_init_message_is_the_whole_body() {
     let answer = within(exchange(&mut client, as_the_server_sends(init("POST", "/echo", &[], 5), b"hello"))).await;
     let answer = answer.unwrap();
     assert_eq!((answer.status, answer.body.as_slice()), (200, &b"hello"[..]));
-}
-
-/// The per-user note goes to the KV store through the API; a note over the
-/// server's 4 MiB request limit is refused by the SDK before it is sent, and
-/// the route answers 413 with the sizes.
-#[tokio::test]
-async fn notes_are_kept_per_user_and_one_over_the_api_limit_is_refused_with_413() {
-    let api = FakeApi::default();
-    let address = api.serve().await;
-    let plugin = PluginProcess::start(HELLO, plugin_env(Some(address), &[])).await;
-    let mut client = plugin.hooks().await;
-    let alice: &[(&str, &[&str])] = &[("Mattermost-User-Id", &["alice-id"])];
-    let note = vec![b'n'; 1024];
-    let put = within(exchange(&mut client, as_the_server_sends(init("PUT", "/note", alice, 1024), &note))).await;
-    assert_eq!(put.unwrap().status, 204);
-    let get = within(exchange(&mut client, vec![message(Some(init("GET", "/note", alice, 0)), &[], true)])).await;
-    let get = get.unwrap();
-    assert_eq!((get.status, &get.body), (200, &note));
-    assert_eq!(api.kv.lock().unwrap().get("note:alice-id"), Some(&note));
-
-    let anonymous = within(exchange(&mut client, vec![message(Some(init("GET", "/note", &[], 0)), &[], true)])).await;
-    assert_eq!(anonymous.unwrap().status, 401);
-
-    let big = vec![b'b'; 5 << 20];
-    let refused = tokio::time::timeout(
-        BIG_LIMIT,
-        exchange(&mut client, as_the_server_sends(init("PUT", "/note", alice, big.len() as i64), &big)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let text = String::from_utf8_lossy(&refused.body);
-    assert_eq!(refused.status, 413, "{text}");
-    // "the request is N bytes, over the server's limit of 4194304 bytes …"
-    let size: usize = text.split("the request is ").nth(1).and_then(|t| t.split(' ').next()).unwrap().parse().unwrap();
-    assert!(size > big.len() && size < big.len() + 64, "{text}");
-    assert!(text.contains("limit of 4194304 bytes"), "{text}");
-    assert!(
-        !api.calls().iter().any(|c| matches!(c, common::ApiCall::KvSet(_, v) if v.len() > 1024)),
-        "the big note reached the server"
-    );
 }

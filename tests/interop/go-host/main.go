@@ -516,7 +516,7 @@ func (f *fakeAPI) serve(name string, req, resp *dynamicpb.Message) error {
 			return err
 		}
 		return setString(resp, "user.username", "alice")
-	case "KVGet", "KVSet":
+	case "KVGet", "KVSet", "KVCompareAndSet":
 		if f.kvFail {
 			// The in-field form the KV handlers use: status OK, AppError in `error`.
 			return setAppError(resp, "app.plugin.kv.fake_failure", "go-host: the KV store is switched off",
@@ -528,6 +528,33 @@ func (f *fakeAPI) serve(name string, req, resp *dynamicpb.Message) error {
 				fd, _ := field(resp, "value")
 				resp.Set(fd, protoreflect.ValueOfBytes(append([]byte(nil), v...)))
 			}
+			return nil
+		}
+		if name == "KVCompareAndSet" {
+			// The server's CompareAndSet: an empty old value means "only if
+			// the key is absent"; an empty new value deletes, and only a
+			// stored value can match for that.
+			oldFD, _ := field(req, "old_value")
+			newFD, _ := field(req, "new_value")
+			old, next := req.Get(oldFD).Bytes(), req.Get(newFD).Bytes()
+			current, exists := f.kv[key]
+			var success bool
+			switch {
+			case len(next) == 0:
+				success = len(old) > 0 && exists && bytes.Equal(current, old)
+				if success {
+					delete(f.kv, key)
+				}
+			case len(old) == 0:
+				success = !exists
+			default:
+				success = exists && bytes.Equal(current, old)
+			}
+			if success && len(next) > 0 {
+				f.kv[key] = append([]byte(nil), next...)
+			}
+			fd, _ := field(resp, "success")
+			resp.Set(fd, protoreflect.ValueOfBool(success))
 			return nil
 		}
 		fd, _ := field(req, "value")

@@ -223,6 +223,25 @@ def make_api_servicer(stubs):
                     self.kv.pop(request.key, None)
             return stubs.KVSetResponse()
 
+        def KVCompareAndSet(self, request, context):
+            # The server's CompareAndSet: an empty old value means "only if
+            # the key is absent"; an empty new value deletes, and only a
+            # stored value can match for that.
+            with self.lock:
+                current = self.kv.get(request.key)
+                old, new = bytes(request.old_value), bytes(request.new_value)
+                if not new:
+                    success = bool(old) and current == old
+                    if success:
+                        del self.kv[request.key]
+                elif not old:
+                    success = current is None
+                else:
+                    success = current == old
+                if success and new:
+                    self.kv[request.key] = new
+            return stubs.KVCompareAndSetResponse(success=success)
+
     return FakePluginAPI()
 
 
@@ -615,8 +634,8 @@ def run(binary, checks):
         with api.lock:
             stored = api.kv.get("hello_count")
         checks.check(stored == b"2", "KV store holds hello_count = b\"2\"", f"got {stored!r}")
-        checks.check("KVGet" in recorder.names() and "KVSet" in recorder.names(),
-                     "ExecuteCommand used PluginAPI KVGet and KVSet", f"calls: {recorder.names()}")
+        checks.check("KVGet" in recorder.names() and "KVCompareAndSet" in recorder.names(),
+                     "ExecuteCommand used PluginAPI KVGet and KVCompareAndSet", f"calls: {recorder.names()}")
 
         # ---- a hook error, read as the host reads it: where, id, detailed_error
         # (the host drops `message` and shows the id's translation instead)
@@ -734,7 +753,7 @@ def run(binary, checks):
                          f"{stream_detail(res)}; body {bytes(res.body[:100])!r}")
 
         # ---- unexpected API calls (informative: only the ones the fake serves)
-        served = {"GetPluginConfig", "RegisterCommand", "GetServerVersion", "KVGet", "KVSet"}
+        served = {"GetPluginConfig", "RegisterCommand", "GetServerVersion", "KVGet", "KVSet", "KVCompareAndSet"}
         others = sorted(set(recorder.names()) - served)
         checks.check(not others, "the plugin called only the PluginAPI methods it needs", f"also called {others}")
 

@@ -136,26 +136,20 @@ pub enum ApiCall {
     GetPluginConfig,
     RegisterCommand(String),
     GetServerVersion,
-    GetUser(String),
-    KvGet(String),
-    KvSet(String, Vec<u8>),
 }
 
-/// A fake `PluginAPI`: plugin settings, a KV store, one user, and a record
-/// of calls. It answers errors in both of the real server's forms
-/// (CONTRACT.md, shapes): `GetPluginConfig` and `GetUser` as a gRPC status
-/// `"<id>: <message>"`, the KV store in the response's `error` field.
+/// A fake `PluginAPI` for what the plugin process does at activation: the
+/// plugin's settings, the command registration, the server version, and a
+/// record of calls. `GetPluginConfig` fails as the real server's handler
+/// does (CONTRACT.md, shapes): a gRPC status `"<id>: <message>"`. (The
+/// plugin's own logic is tested with the SDK's test kit, `tests/kit.rs`.)
 #[derive(Default, Clone)]
 pub struct FakeApi {
     pub calls: Arc<Mutex<Vec<ApiCall>>>,
-    pub kv: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     pub config: Arc<Mutex<HashMap<String, String>>>,
     /// `GetPluginConfig` fails (status form).
     pub config_fails: Arc<std::sync::atomic::AtomicBool>,
 }
-
-/// The one user the fake knows: id `u1`, username `alice`.
-pub const USER_ID: &str = "u1";
 
 impl FakeApi {
     fn record(&self, call: ApiCall) {
@@ -220,30 +214,6 @@ impl PluginApi for FakeApi {
     ) -> Result<Response<proto::GetServerVersionResponse>, Status> {
         self.record(ApiCall::GetServerVersion);
         Ok(Response::new(proto::GetServerVersionResponse { error: None, version: "10.5.0".into() }))
-    }
-
-    async fn get_user(&self, request: Request<proto::GetUserRequest>) -> Result<Response<proto::GetUserResponse>, Status> {
-        let id = request.into_inner().user_id;
-        self.record(ApiCall::GetUser(id.clone()));
-        if id != USER_ID {
-            return Err(Status::not_found(format!("app.user.missing_account.const: no user {id}")));
-        }
-        let user = proto::User { id, username: "alice".into(), ..Default::default() };
-        Ok(Response::new(proto::GetUserResponse { error: None, user: Some(user) }))
-    }
-
-    async fn kv_get(&self, request: Request<proto::KvGetRequest>) -> Result<Response<proto::KvGetResponse>, Status> {
-        let key = request.into_inner().key;
-        self.record(ApiCall::KvGet(key.clone()));
-        let value = self.kv.lock().unwrap().get(&key).cloned().unwrap_or_default();
-        Ok(Response::new(proto::KvGetResponse { error: None, value }))
-    }
-
-    async fn kv_set(&self, request: Request<proto::KvSetRequest>) -> Result<Response<proto::KvSetResponse>, Status> {
-        let request = request.into_inner();
-        self.record(ApiCall::KvSet(request.key.clone(), request.value.clone()));
-        self.kv.lock().unwrap().insert(request.key, request.value);
-        Ok(Response::new(proto::KvSetResponse { error: None }))
     }
 }
 

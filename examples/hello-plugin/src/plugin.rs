@@ -1,0 +1,167 @@
+//! The plugin: a small Mattermost plugin written with the generated SDK.
+//!
+//! - `on_configuration_change` reads the plugin's settings (see `plugin.json`).
+//!   The SDK runs it at activation too, before `on_activate`, so the admin's
+//!   settings are in force from the first post.
+//! - `on_activate` registers the `/hello` slash command and logs the server version.
+//! - `MessageWillBePosted` refuses posts containing the blocked word and
+//!   corrects a misspelling in the others.
+//! - `ExecuteCommand` answers `/hello [name]` (the caller's username when no
+//!   name is given) and counts hellos in the KV store.
+//! - `ServeHTTP` answers the plugin's HTTP endpoints with an axum router
+//!   (`web.rs`): a streaming echo, JSON, a streaming download, an upload
+//!   hashed as it streams, server-sent events, and a per-user note kept in
+//!   the KV store.
+
+use std::sync::RwLock;
+
+use mattermost_plugin::prelude::*;
+use mattermost_plugin::{HttpRequest, HttpResponse, MessageWillBePostedDecision, proto};
+
+use crate::filter::{self, Settings, Verdict};
+use crate::web;
+
+/// The KV key of the hello counter.
+const COUNTER_KEY: &str = "hello_count";
+
+/// The hello plugin. `main` serves it (`mattermost_plugin::serve(Hello::new())`);
+/// tests drive it with the SDK's test kit (`tests/kit.rs`).
+pub struct Hello {
+    settings: RwLock<Settings>,
+    web: axum::Router,
+}
+
+impl Hello {
+    /// The plugin with its default settings (the admin's are read at
+    /// activation) and its web router (`web.rs`) built.
+    pub fn new() -> Self {
+        Self { settings: RwLock::new(Settings::default()), web: web::router() }
+    }
+
+    /// Adds one to the hello counter and returns the new count.
+    ///
+    /// The counter is shared by every instance of the plugin: one process
+    /// per node in a cluster, all on one KV store. So the update is a
+    /// compare-and-set, retried until it applies on the value it read; a
+    /// lock inside the process could not keep two nodes from both writing
+    /// `n + 1`. Each retry means another caller's update applied, so the
+    /// loop ends.
+    async fn count_hello(&self, cx: &Context) -> Result<u64, mattermost_plugin::Error> {
+        loop {
+            let stored = cx.api.kv_get(COUNTER_KEY).await?;
+            let count = std::str::from_utf8(&stored).ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) + 1;
+            // An empty old value means "only if the key is absent".
+            if cx.api.kv_compare_and_set(COUNTER_KEY, stored, count.to_string()).await? {
+                return Ok(count);
+            }
+        }
+    }
+}
+
+impl Default for Hello {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[mattermost_plugin::plugin]
+impl Plugin for Hello {
+    async fn on_configuration_change(&self, cx: &Context) -> HookResult {
+        let settings = Settings::from_config(&cx.api.get_plugin_config().await?);
+        cx.log.debug(format!("settings: {settings:?}"));
+        *self.settings.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
+        Ok(())
+    }
+
+    async fn on_activate(&self, cx: &Context) -> HookResult {
+        cx.api
+            .register_command(proto::Command {
+                trigger: "hello".into(),
+                display_name: "Hello".into(),
+                description: "Says hello and counts hellos".into(),
+                auto_complete: true,
+                auto_complete_desc: "Say hello".into(),
+                auto_complete_hint: "[name]".into(),
+                ..Default::default()
+            })
+            .await?;
+        let version = cx.api.get_server_version().await?;
+        cx.log.info(format!("hello-plugin active on Mattermost {version}"));
+        Ok(())
+    }
+
+    async fn message_will_be_posted(
+        &self,
+        _cx: &Context,
+        _pc: &proto::PluginContext,
+        post: proto::Post,
+    ) -> MessageWillBePostedDecision {
+        let verdict =
+            filter::check(&self.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner()), &post.message);
+        match verdict {
+            Verdict::Allow => MessageWillBePostedDecision::Allow,
+            Verdict::Reject(reason) => MessageWillBePostedDecision::Reject(reason),
+            Verdict::Rewrite(message) => {
+                MessageWillBePostedDecision::Replace(Box::new(proto::Post { message, ..post }))
+            }
+        }
+    }
+
+    async fn execute_command(
+        &self,
+        cx: &Context,
+        _pc: &proto::PluginContext,
+        args: proto::CommandArgs,
+    ) -> HookResult<proto::CommandResponse> {
+        let mut words = args.command.split_whitespace();
+        if words.next() != Some("/hello") {
+            return Err(HookError::new(format!("unknown command: {}", args.command)));
+        }
+        let words: Vec<&str> = words.collect();
+        if let Some(option) = words.iter().find(|w| w.starts_with('-')) {
+            return Err(HookError::new(format!(
+                "unknown option `{option}`: /hello takes a name, as in `/hello Alice`"
+            )));
+        }
+        let name = if words.is_empty() {
+            // No name: greet whoever ran the command. A failed lookup fails
+            // the command with the server's own error (id and status kept).
+            format!("@{}", cx.api.get_user(args.user_id.as_str()).await?.username)
+        } else {
+            words.join(" ")
+        };
+        let text = match self.count_hello(cx).await {
+            Ok(count) => format!("Hello, {name}! (hello number {count})"),
+            Err(e) => {
+                cx.log.warn(format!("cannot count hellos: {e}"));
+                format!("Hello, {name}!")
+            }
+        };
+        Ok(proto::CommandResponse { response_type: "ephemeral".into(), text, ..Default::default() })
+    }
+
+    async fn serve_http(&self, cx: &Context, mut request: HttpRequest) -> HttpResponse {
+        // The routes that store data reach the API through the request.
+        request.extensions_mut().insert(cx.api.clone());
+        mattermost_plugin::http::call(self.web.clone(), request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implemented_lists_exactly_the_hooks_written() {
+        assert_eq!(
+            <Hello as Plugin>::IMPLEMENTED,
+            &[
+                HookName::OnConfigurationChange,
+                HookName::OnActivate,
+                HookName::MessageWillBePosted,
+                HookName::ExecuteCommand,
+                HookName::ServeHttp
+            ]
+        );
+    }
+}

@@ -1,0 +1,412 @@
+//! The plugin's logic, tested in-process with the SDK's test kit: a
+//! `TestHost` drives `Hello` the way the server does, and a `FakeServer`
+//! answers its API calls with the server's semantics. No process, no
+//! socket: the process itself is what `e2e.rs`, `http.rs`, `mtls.rs` and
+//! `interop.rs` test.
+//!
+//! Facts about the real host that these tests rest on are cited from
+//! `../shared/CONTRACT.md`.
+
+use std::sync::Arc;
+
+use hello_plugin::Hello;
+use mattermost_plugin::prelude::*;
+use mattermost_plugin::proto;
+use mattermost_plugin::testing::{FakeServer, Level, LogSource, TestHost};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+/// The id in `plugin.json`: the server routes `/plugins/{id}/…` to the plugin.
+const PLUGIN_ID: &str = "com.example.hello-rust";
+
+/// Starts the plugin against `fake` as the server does.
+async fn start(fake: &FakeServer) -> TestHost<Hello> {
+    TestHost::builder(Hello::new()).fake(fake.clone()).plugin_id(PLUGIN_ID).start().await.expect("the plugin activates")
+}
+
+fn post(message: &str) -> proto::Post {
+    proto::Post {
+        id: "p1".into(),
+        channel_id: "c1".into(),
+        user_id: "u1".into(),
+        message: message.into(),
+        ..Default::default()
+    }
+}
+
+fn app(error: &Error) -> &AppError {
+    error.app().unwrap_or_else(|| panic!("not an application error: {error:?}"))
+}
+
+/// A request a client sends to the plugin's `path` (`/plugins/{id}{path}`).
+fn request(method: &str, path: &str, body: impl Into<bytes::Bytes>) -> http::Request<bytes::Bytes> {
+    http::Request::builder().method(method).uri(format!("/plugins/{PLUGIN_ID}{path}")).body(body.into()).unwrap()
+}
+
+fn json_body(response: &http::Response<bytes::Bytes>) -> Value {
+    serde_json::from_slice(response.body())
+        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(response.body())))
+}
+
+fn text(response: &http::Response<bytes::Bytes>) -> String {
+    String::from_utf8_lossy(response.body()).into_owned()
+}
+
+/// The count in a `/hello` answer: "Hello, Alice! (hello number 3)" → 3.
+fn hello_number(text: &str) -> u64 {
+    text.rsplit("hello number ").next().and_then(|n| n.strip_suffix(')')).and_then(|n| n.parse().ok()).unwrap()
+}
+
+// ---- Activation and settings ----------------------------------------------
+
+/// The host never sends `OnConfigurationChange` at start (CONTRACT.md,
+/// "Start sequence of the gRPC host": `Implemented`, then `OnActivate`); the
+/// SDK reads the settings inside `OnActivate`, so the admin's are in force
+/// from the first post. The fake stores them as the System Console does,
+/// under lowercased keys (`blockedword`): the plugin finds them all the same.
+#[tokio::test]
+async fn the_admins_settings_are_in_force_from_the_first_post() {
+    let fake = FakeServer::new();
+    fake.set_plugin_config(json!({ "BlockedWord": "spoiler", "RewriteFrom": "colour", "RewriteTo": "color" }));
+    let host = start(&fake).await;
+
+    let methods: Vec<&str> = fake.calls().iter().map(|c| c.method).collect();
+    assert_eq!(methods, ["GetPluginConfig", "RegisterCommand", "GetServerVersion"], "settings first, then activation");
+    let commands = fake.commands();
+    assert_eq!(commands.len(), 1);
+    assert_eq!(
+        (commands[0].trigger.as_str(), commands[0].auto_complete_hint.as_str(), commands[0].plugin_id.as_str()),
+        ("hello", "[name]", PLUGIN_ID)
+    );
+    assert!(commands[0].auto_complete);
+
+    let spoiler = host.message_will_be_posted(post("no SPOILER here")).await.unwrap();
+    assert_eq!(spoiler.rejection_reason, "Posts containing \"spoiler\" are not allowed.");
+    let colour = host.message_will_be_posted(post("nice colour")).await.unwrap();
+    assert_eq!(colour.modified_post.expect("a replacement").message, "nice color");
+    let forbidden = host.message_will_be_posted(post("forbidden is fine now, teh end")).await.unwrap();
+    assert_eq!(forbidden, proto::MessageWillBePostedResponse::default(), "the defaults are not in force");
+}
+
+#[tokio::test]
+async fn activation_logs_the_server_version() {
+    let fake = FakeServer::new();
+    let host = start(&fake).await;
+    let version = fake.client().get_server_version().await.unwrap();
+    let logs = host.logs();
+    let active = logs.iter().find(|l| l.message.starts_with("hello-plugin active")).expect("an activation line");
+    assert_eq!(active.message, format!("hello-plugin active on Mattermost {version}"));
+    assert_eq!((active.level, active.hook(), active.source), (Level::INFO, Some("OnActivate"), LogSource::Tracing));
+}
+
+/// After a save the server sends `OnConfigurationChange`; `save_config`
+/// does the same.
+#[tokio::test]
+async fn saving_new_settings_changes_what_is_refused_and_corrected() {
+    let fake = FakeServer::new();
+    let host = start(&fake).await;
+    let before = host.message_will_be_posted(post("forbidden")).await.unwrap();
+    assert!(!before.rejection_reason.is_empty(), "the default blocked word");
+
+    host.save_config(json!({ "BlockedWord": "spoiler", "RewriteFrom": "colour", "RewriteTo": "color" })).await.unwrap();
+    assert_eq!(fake.count("GetPluginConfig"), 2, "read at activation and after the save");
+    let forbidden = host.message_will_be_posted(post("forbidden")).await.unwrap();
+    assert_eq!(forbidden, proto::MessageWillBePostedResponse::default());
+    let spoiler = host.message_will_be_posted(post("a spoiler")).await.unwrap();
+    assert_eq!(spoiler.rejection_reason, "Posts containing \"spoiler\" are not allowed.");
+    let teh = host.message_will_be_posted(post("teh colour")).await.unwrap();
+    assert_eq!(teh.modified_post.unwrap().message, "teh color", "only the new misspelling is corrected");
+    let logged = host.logs().into_iter().rfind(|l| l.hook() == Some("OnConfigurationChange")).unwrap();
+    assert_eq!(logged.level, Level::DEBUG);
+    assert!(logged.message.contains("blocked_word: \"spoiler\""), "{}", logged.message);
+
+    // An emptied setting falls back to its default.
+    host.save_config(json!({ "BlockedWord": "  " })).await.unwrap();
+    let forbidden = host.message_will_be_posted(post("forbidden")).await.unwrap();
+    assert_eq!(forbidden.rejection_reason, "Posts containing \"forbidden\" are not allowed.");
+}
+
+// ---- MessageWillBePosted ----------------------------------------------------
+
+#[tokio::test]
+async fn the_blocked_word_is_refused_in_any_case_with_the_reason() {
+    let host = start(&FakeServer::new()).await;
+    let rejected = host.message_will_be_posted(post("this is FORBIDDEN")).await.unwrap();
+    assert_eq!(rejected.rejection_reason, "Posts containing \"forbidden\" are not allowed.");
+    assert!(rejected.modified_post.is_none());
+    // Refused before any correction is made.
+    let both = host.message_will_be_posted(post("teh Forbidden")).await.unwrap();
+    assert!(both.modified_post.is_none() && !both.rejection_reason.is_empty(), "{both:?}");
+}
+
+/// An empty reason and no replacement means "allow unchanged" (CONTRACT.md, shapes).
+#[tokio::test]
+async fn the_misspelling_is_corrected_as_a_whole_word_and_the_rest_of_the_post_kept() {
+    let host = start(&FakeServer::new()).await;
+    let replaced = host.message_will_be_posted(post("teh cat, teh end")).await.unwrap();
+    assert!(replaced.rejection_reason.is_empty());
+    let modified = replaced.modified_post.expect("a replacement");
+    assert_eq!(modified.message, "the cat, the end");
+    assert_eq!((modified.id.as_str(), modified.channel_id.as_str(), modified.user_id.as_str()), ("p1", "c1", "u1"));
+    let allowed = host.message_will_be_posted(post("tehran stays")).await.unwrap();
+    assert_eq!(allowed, proto::MessageWillBePostedResponse::default());
+}
+
+// ---- /hello ----------------------------------------------------------------
+
+#[tokio::test]
+async fn hello_with_a_name_answers_the_caller_and_counts_in_the_kv_store() {
+    let fake = FakeServer::new();
+    fake.seed();
+    let host = start(&fake).await;
+    for n in 1..=2 {
+        let answer = host.command("/hello Alice").await.unwrap();
+        assert_eq!(answer.text, format!("Hello, Alice! (hello number {n})"));
+        assert_eq!(answer.response_type, "ephemeral");
+    }
+    let several = host.command("/hello Ada   Lovelace").await.unwrap();
+    assert_eq!(several.text, "Hello, Ada Lovelace! (hello number 3)");
+    assert_eq!(fake.kv_value("hello_count"), b"3");
+    assert_eq!(fake.count("GetUser"), 0, "a name given: nobody is looked up");
+}
+
+#[tokio::test]
+async fn hello_without_a_name_greets_the_caller_by_username() {
+    let fake = FakeServer::new();
+    let seed = fake.seed();
+    let host = start(&fake).await;
+    let answer = host.command("/hello").await.unwrap();
+    assert_eq!(answer.text, format!("Hello, @{}! (hello number 1)", seed.user.username));
+    let asked: Vec<proto::GetUserRequest> = fake.requests();
+    assert_eq!(asked, [proto::GetUserRequest { user_id: seed.user.id.clone() }]);
+}
+
+/// The host rebuilds a hook's error from `where`, `id`, `detailed_error`
+/// and the status, and drops `message` (CONTRACT.md, hook errors): the
+/// user reads `detailed_error`.
+#[tokio::test]
+async fn an_unknown_option_answers_an_error_the_user_can_read() {
+    let fake = FakeServer::new();
+    fake.seed();
+    let host = start(&fake).await;
+    let error = host.command("/hello -x").await.unwrap_err();
+    let error = app(&error);
+    assert_eq!(
+        (error.id.as_str(), error.where_.as_str(), error.status_code),
+        (HookError::GENERIC_ID, "ExecuteCommand", 500)
+    );
+    assert_eq!(error.detailed_error, "unknown option `-x`: /hello takes a name, as in `/hello Alice`");
+    assert!(fake.kv_value("hello_count").is_empty(), "nothing counted");
+
+    // The server sends only registered triggers; called directly, the hook
+    // refuses another command.
+    let args = proto::CommandArgs { command: "/bye".into(), ..Default::default() };
+    let answer = host.execute_command(args).await.unwrap();
+    let error = answer.error.expect("an error");
+    assert_eq!(error.detailed_error, "unknown command: /bye");
+}
+
+/// `GetUser` answers a missing user with a gRPC status `"<id>: <message>"`
+/// (CONTRACT.md, shapes); the command fails with that error, its id and
+/// status kept.
+#[tokio::test]
+async fn a_missing_user_keeps_the_servers_error() {
+    let fake = FakeServer::new();
+    let host = start(&fake).await;
+    let args = proto::CommandArgs { command: "/hello".into(), user_id: "nobody".into(), ..Default::default() };
+    let error = host.command_as(args).await.unwrap_err();
+    let error = app(&error);
+    assert_eq!((error.id.as_str(), error.status_code), ("app.user.missing_account.const", 404));
+    assert_eq!(error.where_, "ExecuteCommand");
+    assert!(error.detailed_error.contains("nobody"), "{error:?}");
+    assert!(fake.kv_value("hello_count").is_empty(), "nothing counted");
+
+    // An answer for one test: the server refuses the id. GetUser sends its
+    // error as a status, whose code keeps 400 (CONTRACT.md: 400 →
+    // InvalidArgument), so the command fails with a 400 too.
+    fake.on_get_user(|request| {
+        Err(AppError::new("app.user.get.app_error", format!("{:?} is not an id", request.user_id), 400).into())
+    });
+    let args = proto::CommandArgs { command: "/hello".into(), user_id: "u1".into(), ..Default::default() };
+    let error = host.command_as(args).await.unwrap_err();
+    assert_eq!((app(&error).id.as_str(), app(&error).status_code), ("app.user.get.app_error", 400));
+    assert_eq!(app(&error).detailed_error, "\"u1\" is not an id");
+    assert_eq!(fake.count("GetUser"), 2);
+}
+
+#[tokio::test]
+async fn a_counter_the_kv_store_cannot_keep_still_says_hello_and_logs_why() {
+    let fake = FakeServer::new();
+    fake.seed();
+    let host = start(&fake).await;
+    fake.on_kv_get(|_| Err(AppError::new("app.plugin_store.get.app_error", "the store is down", 500).into()));
+    let answer = host.command("/hello Alice").await.unwrap();
+    assert_eq!(answer.text, "Hello, Alice!");
+    let warned = host.logs().into_iter().find(|l| l.level == Level::WARN).expect("a warning");
+    assert!(warned.message.starts_with("cannot count hellos: "), "{}", warned.message);
+    assert!(warned.message.contains("the store is down"), "{}", warned.message);
+    assert_eq!(warned.hook(), Some("ExecuteCommand"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_hellos_are_each_counted_once() {
+    let fake = FakeServer::new();
+    fake.seed();
+    let host = Arc::new(start(&fake).await);
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let host = Arc::clone(&host);
+            tokio::spawn(async move { host.command("/hello").await.unwrap().text })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for call in calls {
+        numbers.push(hello_number(&call.await.unwrap()));
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=50).collect::<Vec<_>>(), "each caller got its own number");
+    assert_eq!(fake.kv_value("hello_count"), b"50");
+}
+
+/// In a cluster, each node runs its own plugin process and all share one KV
+/// store: the count must hold across processes, not only within one.
+/// (Hosts on one fake server are nodes of one cluster.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hellos_on_four_nodes_of_a_cluster_are_each_counted_once() {
+    let fake = FakeServer::new();
+    fake.seed();
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        nodes.push(Arc::new(start(&fake).await));
+    }
+    let calls: Vec<_> = (0..200)
+        .map(|i| {
+            let node = Arc::clone(&nodes[i % nodes.len()]);
+            tokio::spawn(async move { node.command("/hello Bob").await.unwrap().text })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for call in calls {
+        numbers.push(hello_number(&call.await.unwrap()));
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=200).collect::<Vec<_>>(), "each caller got its own number");
+    assert_eq!(fake.kv_value("hello_count"), b"200");
+}
+
+// ---- HTTP -------------------------------------------------------------------
+
+#[tokio::test]
+async fn echo_streams_the_body_back_with_its_content_type() {
+    let host = start(&FakeServer::new()).await;
+    // Over 64 KiB: the body travels in several chunks both ways.
+    let body: Vec<u8> = (0..200_000).map(|i| (i % 251) as u8).collect();
+    let mut echo = request("POST", "/echo", body.clone());
+    echo.headers_mut().insert("Content-Type", "application/x-test".parse().unwrap());
+    let answer = host.http(echo).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/x-test");
+    assert_eq!(answer.body().as_ref(), body.as_slice());
+    assert_eq!(host.http(request("GET", "/echo", "")).await.status(), 405, "POST only");
+}
+
+/// The server routes on the URL without `/plugins/{id}` and without
+/// `access_token`, removes a client's own `Mattermost-User-Id` and sets it
+/// for a signed-in user (CONTRACT.md, ServeHTTP stream).
+#[tokio::test]
+async fn hello_says_who_asks_and_what_path_and_query_the_plugin_routed_on() {
+    let fake = FakeServer::new();
+    let seed = fake.seed();
+    let context = proto::PluginContext { request_id: "req-1".into(), ..Default::default() };
+    let host =
+        TestHost::builder(Hello::new()).fake(fake).plugin_id(PLUGIN_ID).plugin_context(context).start().await.unwrap();
+    let asked = |path: &str| {
+        let mut asked = request("GET", path, "");
+        asked.headers_mut().append("X-Tag", "one".parse().unwrap());
+        asked.headers_mut().append("X-Tag", "two".parse().unwrap());
+        asked.headers_mut().insert("Mattermost-User-Id", "forged".parse().unwrap());
+        asked
+    };
+    let signed_in = host.http_as_seeded_user(asked("/hello?a=1&access_token=secret&b=2")).await;
+    assert_eq!(signed_in.status(), 200);
+    assert_eq!(
+        json_body(&signed_in),
+        json!({ "hello": seed.user.id, "request_id": "req-1", "tags": ["one", "two"], "path": "/hello", "query": "a=1&b=2" })
+    );
+    let tags: Vec<_> = signed_in.headers().get_all("X-Tag").iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(tags, ["one", "two"]);
+    let anonymous = host.http(asked("/hello")).await;
+    assert_eq!(json_body(&anonymous)["hello"], "anonymous", "the forged header never reaches the plugin");
+    assert_eq!(json_body(&anonymous)["query"], "");
+}
+
+#[tokio::test]
+async fn download_makes_as_many_bytes_as_asked() {
+    let host = start(&FakeServer::new()).await;
+    let answer = host.http(request("GET", "/download?bytes=150000", "")).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/octet-stream");
+    assert_eq!(answer.body().len(), 150_000);
+    assert!(answer.body().iter().all(|b| *b == b'm'));
+    assert!(host.http(request("GET", "/download?bytes=0", "")).await.body().is_empty());
+    assert_eq!(host.http(request("GET", "/download", "")).await.status(), 400, "a size is required");
+}
+
+#[tokio::test]
+async fn upload_answers_the_sha256_and_length_of_the_body() {
+    let host = start(&FakeServer::new()).await;
+    let body: Vec<u8> = (0..300_000).map(|i| (i * 7 % 256) as u8).collect();
+    let answer = host.http(request("POST", "/upload", body.clone())).await;
+    assert_eq!(answer.status(), 200);
+    let digest: String = Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(json_body(&answer), json!({ "sha256": digest, "bytes": 300_000 }));
+    let empty = host.http(request("POST", "/upload", "")).await;
+    assert_eq!(json_body(&empty)["bytes"], 0);
+}
+
+#[tokio::test]
+async fn events_are_three_ticks_in_order() {
+    let host = start(&FakeServer::new()).await;
+    let answer = host.http(request("GET", "/events", "")).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "text/event-stream");
+    let body = text(&answer);
+    let events: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    let data: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    assert_eq!((events, data), (vec!["tick"; 3], vec!["1", "2", "3"]));
+    assert_eq!(host.http(request("PUT", "/events", "x")).await.status(), 405, "events are read, not written");
+    assert_eq!(host.http(request("GET", "/nothing-here", "")).await.status(), 404);
+}
+
+/// The server's API refuses requests over 4 MiB (CONTRACT.md, message
+/// sizes); the SDK refuses them before sending, and the route says so as 413.
+#[tokio::test]
+async fn notes_are_kept_per_user_and_one_over_the_api_limit_is_refused_with_413() {
+    let fake = FakeServer::new();
+    let alice = fake.seed().user;
+    let bob = fake.add_user("bob");
+    let host = start(&fake).await;
+
+    let note = vec![b'n'; 1024];
+    let put = host.http_as(Some(&alice.id), request("PUT", "/note", note.clone())).await;
+    assert_eq!(put.status(), 204);
+    assert_eq!(fake.kv_value(&format!("note:{}", alice.id)), note);
+    let read = host.http_as(Some(&alice.id), request("GET", "/note", "")).await;
+    assert_eq!((read.status(), read.body().as_ref()), (http::StatusCode::OK, note.as_slice()));
+    let none = host.http_as(Some(&bob.id), request("GET", "/note", "")).await;
+    assert_eq!(
+        (none.status(), text(&none).as_str()),
+        (http::StatusCode::NOT_FOUND, "no note yet"),
+        "one note per user"
+    );
+    let anonymous = host.http(request("GET", "/note", "")).await;
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(host.http(request("PUT", "/note", "x")).await.status(), 401);
+
+    let big = vec![b'b'; 5 << 20];
+    let refused = host.http_as(Some(&alice.id), request("PUT", "/note", big)).await;
+    assert_eq!(refused.status(), 413, "{}", text(&refused));
+    assert!(text(&refused).contains("limit of 4194304 bytes"), "{}", text(&refused));
+    assert_eq!(fake.count("KVSet"), 1, "the big note never reached the server");
+    assert_eq!(fake.kv_value(&format!("note:{}", alice.id)), note, "the note kept");
+}
