@@ -228,15 +228,22 @@ impl AppError {
     /// The gRPC status the real server answers for this error from the API
     /// handlers that do not carry it in the response: the message
     /// `"<id>: <message>"`, the code from the HTTP status (400
-    /// `InvalidArgument`, 404 `NotFound`, 409 `AlreadyExists`, 413 and 429
-    /// `ResourceExhausted`, anything else `Internal`). The rest of the error
-    /// does not cross. [`AppError::from_status`] reads it back.
+    /// `InvalidArgument`, 401 `Unauthenticated`, 403 `PermissionDenied`, 404
+    /// `NotFound`, 409 `AlreadyExists`, 413 and 429 `ResourceExhausted`, 501
+    /// `Unimplemented`, 503 `Unavailable`, anything else `Internal`: the
+    /// host's `AppErrorToStatus`, mattermost/mattermost
+    /// `server/public/pluginapi/grpc/server/errors.go`). The rest of the
+    /// error does not cross. [`AppError::from_status`] reads it back.
     pub fn to_status(&self) -> tonic::Status {
         let code = match self.status_code {
             400 => tonic::Code::InvalidArgument,
+            401 => tonic::Code::Unauthenticated,
+            403 => tonic::Code::PermissionDenied,
             404 => tonic::Code::NotFound,
             409 => tonic::Code::AlreadyExists,
             413 | 429 => tonic::Code::ResourceExhausted,
+            501 => tonic::Code::Unimplemented,
+            503 => tonic::Code::Unavailable,
             _ => tonic::Code::Internal,
         };
         tonic::Status::new(code, format!("{}: {}", self.id, self.message))
@@ -316,8 +323,12 @@ mod tests {
             (409, tonic::Code::AlreadyExists),
             (413, tonic::Code::ResourceExhausted),
             (429, tonic::Code::ResourceExhausted),
+            (401, tonic::Code::Unauthenticated),
+            (403, tonic::Code::PermissionDenied),
+            (501, tonic::Code::Unimplemented),
+            (503, tonic::Code::Unavailable),
             (500, tonic::Code::Internal),
-            (403, tonic::Code::Internal),
+            (418, tonic::Code::Internal),
         ] {
             let app = AppError { id: "app.x.y".into(), message: "no".into(), status_code: http, ..AppError::default() };
             let status = app.to_status();
