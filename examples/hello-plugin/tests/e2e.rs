@@ -121,7 +121,8 @@ async fn implemented_lists_exactly_the_hooks_the_plugin_wrote() {
 #[tokio::test]
 async fn a_host_that_also_sends_on_configuration_change_first_breaks_nothing() {
     let (plugin, api) = hello_with_api().await;
-    api.config.lock().unwrap().insert("BlockedWord".into(), "spoiler".into());
+    // Lowercased, as the System Console stores setting keys.
+    api.config.lock().unwrap().insert("blockedword".into(), "spoiler".into());
     let mut hooks = plugin.hooks().await;
     let configured = within(hooks.on_configuration_change(proto::OnConfigurationChangeRequest::default())).await;
     assert!(configured.unwrap().into_inner().error.is_none());

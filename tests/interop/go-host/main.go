@@ -73,7 +73,8 @@ plugin host does, then runs the interop checks against it (one line each,
 
 Flags:
   -settings JSON   the admin's plugin settings GetPluginConfig answers
-                   (default {"BlockedWord": "bananas"})
+                   (default {"blockedword": "bananas"}: the System Console
+                   stores setting keys lowercased)
   -fail-register   activation-failure run only: RegisterCommand fails, the
                    host expects OnActivate to fail, shows the error as the
                    server renders it, and stops the plugin
@@ -1364,7 +1365,10 @@ func main() { os.Exit(mainCode()) }
 func mainCode() int {
 	fs := flag.NewFlagSet("go-host", flag.ContinueOnError)
 	fs.SetOutput(ioutil.Discard)
-	settings := fs.String("settings", `{"BlockedWord": "bananas"}`, "")
+	// The System Console saves plugin settings under lowercased keys and
+	// GetPluginConfig answers them as stored (mattermost/mattermost: the
+	// admin console's custom plugin settings, app/plugin_api.go).
+	settings := fs.String("settings", `{"blockedword": "bananas"}`, "")
 	failRegister := fs.Bool("fail-register", false, "")
 	bare := fs.String("bare", "", "")
 	if err := fs.Parse(os.Args[1:]); err != nil {

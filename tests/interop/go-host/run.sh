@@ -5,7 +5,8 @@
 #   run.sh [flags] <bundle.tar.gz>
 #
 # Flags pass through to go-host:
-#   -settings JSON   the admin's plugin settings (default {"BlockedWord": "bananas"})
+#   -settings JSON   the admin's plugin settings (default {"blockedword": "bananas"},
+#                    lowercased as the System Console stores them)
 #   -fail-register   activation-failure run: RegisterCommand fails, OnActivate must fail
 #   -bare BINARY     bench only (GO_HOST_BENCH_ONLY=1): start BINARY directly
 #

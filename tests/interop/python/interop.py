@@ -198,7 +198,8 @@ def make_api_servicer(stubs):
 
         def GetPluginConfig(self, request, context):
             config = struct_pb2.Struct()
-            config.update({"BlockedWord": "spoiler"})
+            # Lowercased, as the System Console stores setting keys.
+            config.update({"blockedword": "spoiler"})
             return stubs.GetPluginConfigResponse(config=config)
 
         def RegisterCommand(self, request, context):
