@@ -14,6 +14,9 @@
 //! - [`HookName`] names the 41 hooks the server can call on a plugin.
 //! - [`proto`] holds the wire messages and the raw tonic clients and servers.
 //! - [`json`] converts protobuf `Struct`/`Value` and JSON `bytes` to and from `serde_json`.
+//! - `testing` (cargo feature `testing`, for `[dev-dependencies]`) is the test kit: a fake
+//!   server that answers the API in-process as Mattermost does, and a host that drives a
+//!   plugin's hooks as the server calls them.
 pub mod api;
 
 pub mod error;
