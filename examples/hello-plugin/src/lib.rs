@@ -4,6 +4,7 @@
 //! baseline (`src/bin/bare-tonic.rs`) runs too.
 
 pub mod filter;
+pub mod kv_hook;
 mod plugin;
 mod web;
 
