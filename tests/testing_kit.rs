@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use mattermost_plugin::http::UserId;
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::testing::{FakeServer, Level, LogSource, StartError, TestHost};
 use mattermost_plugin::{HttpRequest, HttpResponse, MessageWillBePostedDecision, proto};
@@ -257,7 +258,13 @@ impl Plugin for Counter {
     }
 
     async fn serve_http(&self, _cx: &Context, request: HttpRequest) -> HttpResponse {
-        let user = request.headers().get("Mattermost-User-Id").and_then(|v| v.to_str().ok()).unwrap_or("anonymous");
+        // What a handler deep in a router finds in the request: the hook's
+        // context (the API) and the signed-in user, if any.
+        let cx = request.extensions().get::<Context>().expect("the SDK puts the context in the request");
+        assert_eq!(cx.hook, HookName::ServeHttp);
+        let user = request.extensions().get::<UserId>().map_or("anonymous", |UserId(id)| id.as_str());
+        let header = request.headers().get("Mattermost-User-Id").and_then(|v| v.to_str().ok()).unwrap_or("anonymous");
+        assert_eq!(user, header, "the extension is the header the server vouches for");
         let body = format!("{} {} for {user}", request.method(), request.uri());
         http::Response::builder().status(201).header("X-Kit", "yes").body(body.into()).unwrap()
     }

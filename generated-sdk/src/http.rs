@@ -9,8 +9,18 @@
 //! `tower::Service` (an `axum::Router`) can answer, through [`call`]; Go-style
 //! code can write through a [`ResponseWriter`] instead ([`respond_with`]).
 //! The request's URI is what the server routes on (`/plugins/{id}/hello?x=1`
-//! arrives as `/hello?x=1`); its extensions hold the [`proto::PluginContext`],
-//! the [`RemoteAddr`] and the raw [`RequestUri`].
+//! arrives as `/hello?x=1`); its extensions hold the hook's [`crate::Context`]
+//! (the API and the logger), the [`UserId`] of a signed-in user, the
+//! [`proto::PluginContext`], the [`RemoteAddr`] and the raw [`RequestUri`]:
+//!
+//! ```ignore
+//! async fn whoami(Extension(cx): Extension<Context>, user: Option<Extension<UserId>>) -> String {
+//!     match user {
+//!         Some(Extension(UserId(id))) => cx.api.get_user(id).await.map(|u| u.username).unwrap_or_default(),
+//!         None => "not signed in".to_owned(),
+//!     }
+//! }
+//! ```
 //!
 //! On the wire (`ServeHttpRequest` / `ServeHttpResponse`): status and headers go in
 //! exactly one `init`, the body in chunks of at most [`MAX_CHUNK`] bytes,
@@ -24,8 +34,8 @@
 //! as the client stays.
 pub use mmplugin_runtime::http::{
     BodyError, BoxError, Gone, HttpRequest, HttpResponse, MAX_CHUNK, RemoteAddr,
-    RequestBody, RequestUri, ResponseBody, ResponseWriter, call, not_found, respond_with,
-    status,
+    RequestBody, RequestUri, ResponseBody, ResponseWriter, USER_ID_HEADER, UserId, call,
+    not_found, respond_with, status,
 };
 use bytes::Bytes;
 use http::StatusCode;

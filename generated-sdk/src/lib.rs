@@ -26,6 +26,8 @@ pub mod hooks;
 pub mod http;
 pub use mmplugin_runtime::json;
 
+pub mod kv;
+
 pub mod plugin;
 
 pub mod runtime;

@@ -1947,7 +1947,8 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         request: Request<tonic::Streaming<proto::ServeHttpRequest>>,
     ) -> Result<Response<tonic::codegen::BoxStream<proto::ServeHttpResponse>>, Status> {
         let (plugin, cx) = self.parts(HookName::ServeHttp);
-        let handler = move |request| async move {
+        let handler = move |mut request: crate::http::HttpRequest| async move {
+            request.extensions_mut().insert(Context::clone(&cx));
             plugin.serve_http(&cx, request).await
         };
         let stream = mmplugin_runtime::http::serve::<

@@ -15,6 +15,7 @@
 
 use std::sync::RwLock;
 
+use mattermost_plugin::kv::KvError;
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::{HttpRequest, HttpResponse, MessageWillBePostedDecision, proto};
 
@@ -41,20 +42,13 @@ impl Hello {
     /// Adds one to the hello counter and returns the new count.
     ///
     /// The counter is shared by every instance of the plugin: one process
-    /// per node in a cluster, all on one KV store. So the update is a
-    /// compare-and-set, retried until it applies on the value it read; a
-    /// lock inside the process could not keep two nodes from both writing
-    /// `n + 1`. Each retry means another caller's update applied, so the
-    /// loop ends.
-    async fn count_hello(&self, cx: &Context) -> Result<u64, mattermost_plugin::Error> {
-        loop {
-            let stored = cx.api.kv_get(COUNTER_KEY).await?;
-            let count = std::str::from_utf8(&stored).ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) + 1;
-            // An empty old value means "only if the key is absent".
-            if cx.api.kv_compare_and_set(COUNTER_KEY, stored, count.to_string()).await? {
-                return Ok(count);
-            }
-        }
+    /// per node in a cluster, all on one KV store. So the update is the
+    /// typed store's atomic `update` (a compare-and-set, retried on the
+    /// value another node wrote meanwhile); a lock inside the process could
+    /// not keep two nodes from both writing `n + 1`.
+    async fn count_hello(&self, cx: &Context) -> Result<u64, KvError> {
+        let count = cx.api.kv().update(COUNTER_KEY, |n: Option<u64>| Some(n.unwrap_or(0) + 1)).await?;
+        Ok(count.unwrap_or_default())
     }
 }
 
@@ -140,9 +134,10 @@ impl Plugin for Hello {
         Ok(proto::CommandResponse { response_type: "ephemeral".into(), text, ..Default::default() })
     }
 
-    async fn serve_http(&self, cx: &Context, mut request: HttpRequest) -> HttpResponse {
-        // The routes that store data reach the API through the request.
-        request.extensions_mut().insert(cx.api.clone());
+    async fn serve_http(&self, _cx: &Context, request: HttpRequest) -> HttpResponse {
+        // The SDK puts the hook's `Context` (the API, the logger) and the
+        // signed-in user's `UserId` in the request: the routes take them as
+        // axum extensions.
         mattermost_plugin::http::call(self.web.clone(), request).await
     }
 }

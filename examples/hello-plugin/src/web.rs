@@ -13,8 +13,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use http_body_util::BodyExt as _;
+use mattermost_plugin::http::UserId;
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::proto;
 use sha2::{Digest as _, Sha256};
@@ -51,7 +52,7 @@ async fn echo(request: Request) -> Response {
 /// `X-Tag` request header comes back as an `X-Tag` response header.
 async fn hello(request: Request) -> Response {
     let context = request.extensions().get::<proto::PluginContext>().cloned().unwrap_or_default();
-    let user = request.headers().get("Mattermost-User-Id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let user = request.extensions().get::<UserId>().map_or("", |UserId(id)| id.as_str());
     let tags: Vec<&str> = request.headers().get_all("X-Tag").iter().filter_map(|v| v.to_str().ok()).collect();
     let mut response = Json(serde_json::json!({
         "hello": if user.is_empty() { "anonymous" } else { user },
@@ -82,7 +83,9 @@ async fn download(Query(size): Query<Size>) -> Response {
         (n > 0).then(|| Ok::<_, Infallible>(Bytes::from_static(&BLOCK[..n])))
     }));
     let mut response = Response::new(Body::from_stream(chunks));
-    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/octet-stream"));
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/octet-stream"));
     response
 }
 
@@ -135,12 +138,6 @@ async fn events() -> impl IntoResponse {
     Sse::new(ticks)
 }
 
-/// The signed-in user, as the server vouches for them: it removes this
-/// header from what clients send and sets it for an authenticated request.
-fn user_id(headers: &HeaderMap) -> Option<&str> {
-    headers.get("Mattermost-User-Id").and_then(|v| v.to_str().ok()).filter(|id| !id.is_empty())
-}
-
 /// The answer to a request from someone not signed in.
 fn sign_in_first() -> Response {
     (StatusCode::UNAUTHORIZED, "sign in to keep a note").into_response()
@@ -163,18 +160,21 @@ fn api_failure(error: &mattermost_plugin::Error) -> Response {
 }
 
 /// Keeps the request body as the caller's note, in the KV store.
-async fn write_note(Extension(api): Extension<PluginApiClient>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(user) = user_id(&headers) else { return sign_in_first() };
-    match api.kv_set(note_key(user), body).await {
+///
+/// `UserId` is the signed-in user the server vouches for (it removes the
+/// header from what clients send); absent for someone not signed in.
+async fn write_note(Extension(cx): Extension<Context>, user: Option<Extension<UserId>>, body: Bytes) -> Response {
+    let Some(Extension(UserId(user))) = user else { return sign_in_first() };
+    match cx.api.kv_set(note_key(&user), body).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => api_failure(&e),
     }
 }
 
 /// The caller's note, as it was stored; 404 when there is none.
-async fn read_note(Extension(api): Extension<PluginApiClient>, headers: HeaderMap) -> Response {
-    let Some(user) = user_id(&headers) else { return sign_in_first() };
-    match api.kv_get(note_key(user)).await {
+async fn read_note(Extension(cx): Extension<Context>, user: Option<Extension<UserId>>) -> Response {
+    let Some(Extension(UserId(user))) = user else { return sign_in_first() };
+    match cx.api.kv_get(note_key(&user)).await {
         // The KV store cannot tell an empty value from a missing key.
         Ok(note) if note.is_empty() => (StatusCode::NOT_FOUND, "no note yet").into_response(),
         Ok(note) => note.into_response(),

@@ -36,7 +36,7 @@ async fn hello_keeps_out_the_blocked_word_and_counts_hellos() {
     let methods: Vec<&str> = fake.calls().iter().map(|call| call.method).collect();
     assert_eq!(
         methods,
-        ["GetPluginConfig", "RegisterCommand", "GetServerVersion", "GetUser", "KVGet", "KVCompareAndSet", "KVSet"]
+        ["GetPluginConfig", "RegisterCommand", "GetServerVersion", "GetUser", "KVGet", "KVSetWithOptions", "KVSet"]
     );
     assert_eq!(fake.requests::<proto::GetUserRequest>()[0].user_id, seed.user.id);
 

@@ -21,9 +21,11 @@ mod goplugin;
 pub mod hooks;
 pub mod http;
 pub mod json;
+pub mod kv;
 mod log;
 mod panic;
 pub mod serve;
+pub mod settings;
 mod shutdown;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -45,8 +45,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A request to the plugin's HTTP endpoints. Its URI is what the server
 /// routes on: the path without `/plugins/{id}` and the query without
 /// `access_token` (`/hello?x=1`). Its extensions hold the plugin context
-/// (the contract's `PluginContext`), the [`RemoteAddr`] and the
-/// [`RequestUri`].
+/// (the contract's `PluginContext`), the [`RemoteAddr`], the [`RequestUri`],
+/// the [`UserId`] of a signed-in user, and (put there by the SDK) the hook's
+/// `Context`, so a handler reaches the plugin API.
 pub type HttpRequest = http::Request<RequestBody>;
 
 /// What a plugin answers an [`HttpRequest`] with.
@@ -63,6 +64,17 @@ pub struct RemoteAddr(pub String);
 /// this one may carry the `access_token` the server removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestUri(pub String);
+
+/// The header with the id of the signed-in user, which the server sets
+/// (and removes when a client sends it).
+pub const USER_ID_HEADER: &str = "Mattermost-User-Id";
+
+/// The id of the signed-in user who sent the request, from the
+/// `Mattermost-User-Id` header the server vouches for; a request extension,
+/// absent when the client is not signed in. In axum:
+/// `Option<Extension<UserId>>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserId(pub String);
 
 /// Why reading a request body failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

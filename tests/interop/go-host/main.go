@@ -456,6 +456,29 @@ func (f *fakeAPI) setKVFail(on bool) {
 }
 
 // handle serves every PluginAPI method (grpc.UnknownServiceHandler).
+// compareAndSet is the server's CompareAndSet, f.mu held: an empty old
+// value means "only if the key is absent"; an empty new value deletes, and
+// only a stored value can match for that.
+func (f *fakeAPI) compareAndSet(key string, old, next []byte) bool {
+	current, exists := f.kv[key]
+	var success bool
+	switch {
+	case len(next) == 0:
+		success = len(old) > 0 && exists && bytes.Equal(current, old)
+		if success {
+			delete(f.kv, key)
+		}
+	case len(old) == 0:
+		success = !exists
+	default:
+		success = exists && bytes.Equal(current, old)
+	}
+	if success && len(next) > 0 {
+		f.kv[key] = append([]byte(nil), next...)
+	}
+	return success
+}
+
 func (f *fakeAPI) handle(_ interface{}, stream grpc.ServerStream) error {
 	full, _ := grpc.MethodFromServerStream(stream)
 	name := full[strings.LastIndex(full, "/")+1:]
@@ -517,7 +540,7 @@ func (f *fakeAPI) serve(name string, req, resp *dynamicpb.Message) error {
 			return err
 		}
 		return setString(resp, "user.username", "alice")
-	case "KVGet", "KVSet", "KVCompareAndSet":
+	case "KVGet", "KVSet", "KVCompareAndSet", "KVSetWithOptions":
 		if f.kvFail {
 			// The in-field form the KV handlers use: status OK, AppError in `error`.
 			return setAppError(resp, "app.plugin.kv.fake_failure", "go-host: the KV store is switched off",
@@ -531,28 +554,39 @@ func (f *fakeAPI) serve(name string, req, resp *dynamicpb.Message) error {
 			}
 			return nil
 		}
-		if name == "KVCompareAndSet" {
-			// The server's CompareAndSet: an empty old value means "only if
-			// the key is absent"; an empty new value deletes, and only a
-			// stored value can match for that.
-			oldFD, _ := field(req, "old_value")
-			newFD, _ := field(req, "new_value")
-			old, next := req.Get(oldFD).Bytes(), req.Get(newFD).Bytes()
-			current, exists := f.kv[key]
-			var success bool
-			switch {
-			case len(next) == 0:
-				success = len(old) > 0 && exists && bytes.Equal(current, old)
-				if success {
-					delete(f.kv, key)
+		if name == "KVCompareAndSet" || name == "KVSetWithOptions" {
+			var old, next []byte
+			atomic := true
+			if name == "KVCompareAndSet" {
+				oldFD, _ := field(req, "old_value")
+				newFD, _ := field(req, "new_value")
+				old, next = req.Get(oldFD).Bytes(), req.Get(newFD).Bytes()
+			} else {
+				// KVSetWithOptions: atomic with options.old_value is a
+				// compare-and-set; not atomic, a plain set (an empty value
+				// deletes) that answers true; an old value without atomic
+				// is the server's 400 (model.PluginKVSetOptions.IsValid).
+				valueFD, _ := field(req, "value")
+				next = req.Get(valueFD).Bytes()
+				atomic = false
+				if optsFD, err := field(req, "options"); err == nil && req.Has(optsFD) {
+					opts := req.Get(optsFD).Message()
+					atomicFD, _ := field(opts, "atomic")
+					oldFD, _ := field(opts, "old_value")
+					atomic, old = opts.Get(atomicFD).Bool(), opts.Get(oldFD).Bytes()
 				}
-			case len(old) == 0:
-				success = !exists
-			default:
-				success = exists && bytes.Equal(current, old)
+				if !atomic && len(old) > 0 {
+					return setAppError(resp, "model.plugin_kvset_options.is_valid.old_value.app_error",
+						"old value given to a non-atomic set", "", "fakeAPI."+name, 400)
+				}
 			}
-			if success && len(next) > 0 {
+			success := true
+			if atomic {
+				success = f.compareAndSet(key, old, next)
+			} else if len(next) > 0 {
 				f.kv[key] = append([]byte(nil), next...)
+			} else {
+				delete(f.kv, key)
 			}
 			fd, _ := field(resp, "success")
 			resp.Set(fd, protoreflect.ValueOfBool(success))

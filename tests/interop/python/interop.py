@@ -224,24 +224,42 @@ def make_api_servicer(stubs):
                     self.kv.pop(request.key, None)
             return stubs.KVSetResponse()
 
+        def compare_and_set(self, key, old, new):
+            # The server's CompareAndSet, self.lock held: an empty old value
+            # means "only if the key is absent"; an empty new value deletes,
+            # and only a stored value can match for that.
+            current = self.kv.get(key)
+            if not new:
+                success = bool(old) and current == old
+                if success:
+                    del self.kv[key]
+            elif not old:
+                success = current is None
+            else:
+                success = current == old
+            if success and new:
+                self.kv[key] = new
+            return success
+
         def KVCompareAndSet(self, request, context):
-            # The server's CompareAndSet: an empty old value means "only if
-            # the key is absent"; an empty new value deletes, and only a
-            # stored value can match for that.
             with self.lock:
-                current = self.kv.get(request.key)
-                old, new = bytes(request.old_value), bytes(request.new_value)
-                if not new:
-                    success = bool(old) and current == old
-                    if success:
-                        del self.kv[request.key]
-                elif not old:
-                    success = current is None
-                else:
-                    success = current == old
-                if success and new:
-                    self.kv[request.key] = new
+                success = self.compare_and_set(request.key, bytes(request.old_value), bytes(request.new_value))
             return stubs.KVCompareAndSetResponse(success=success)
+
+        def KVSetWithOptions(self, request, context):
+            # Atomic with options.old_value: a compare-and-set; not atomic: a
+            # plain set (an empty value deletes) that answers true.
+            with self.lock:
+                value, options = bytes(request.value), request.options
+                if options.atomic:
+                    success = self.compare_and_set(request.key, bytes(options.old_value), value)
+                else:
+                    success = True
+                    if value:
+                        self.kv[request.key] = value
+                    else:
+                        self.kv.pop(request.key, None)
+            return stubs.KVSetWithOptionsResponse(success=success)
 
     return FakePluginAPI()
 
@@ -635,8 +653,8 @@ def run(binary, checks):
         with api.lock:
             stored = api.kv.get("hello_count")
         checks.check(stored == b"2", "KV store holds hello_count = b\"2\"", f"got {stored!r}")
-        checks.check("KVGet" in recorder.names() and "KVCompareAndSet" in recorder.names(),
-                     "ExecuteCommand used PluginAPI KVGet and KVCompareAndSet", f"calls: {recorder.names()}")
+        checks.check("KVGet" in recorder.names() and "KVSetWithOptions" in recorder.names(),
+                     "ExecuteCommand used PluginAPI KVGet and KVSetWithOptions", f"calls: {recorder.names()}")
 
         # ---- a hook error, read as the host reads it: where, id, detailed_error
         # (the host drops `message` and shows the id's translation instead)
@@ -754,7 +772,8 @@ def run(binary, checks):
                          f"{stream_detail(res)}; body {bytes(res.body[:100])!r}")
 
         # ---- unexpected API calls (informative: only the ones the fake serves)
-        served = {"GetPluginConfig", "RegisterCommand", "GetServerVersion", "KVGet", "KVSet", "KVCompareAndSet"}
+        served = {"GetPluginConfig", "RegisterCommand", "GetServerVersion", "KVGet", "KVSet", "KVCompareAndSet",
+                  "KVSetWithOptions"}
         others = sorted(set(recorder.names()) - served)
         checks.check(not others, "the plugin called only the PluginAPI methods it needs", f"also called {others}")
 

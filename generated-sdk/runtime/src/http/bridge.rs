@@ -19,7 +19,7 @@ use tracing::instrument::WithSubscriber as _;
 
 use super::{
     BodyError, HttpRequest, HttpResponse, Inner, MAX_CHUNK, REQUEST_BACKLOG, RemoteAddr, RequestBody, RequestUri,
-    ResponseBody, status,
+    ResponseBody, USER_ID_HEADER, UserId, status,
 };
 use crate::panic::CatchUnwind;
 
@@ -195,12 +195,15 @@ fn build_request<C: Clone + Send + Sync + 'static>(
     if !init.host.is_empty() && !headers.contains_key(http::header::HOST) {
         headers.insert(http::header::HOST, HeaderValue::from_str(&init.host).map_err(|e| invalid("host", &e))?);
     }
-    let request = builder
-        .extension(init.context)
-        .extension(RemoteAddr(init.remote_addr))
-        .extension(RequestUri(init.request_uri))
-        .body(())
-        .map_err(|e| invalid("request", &e))?;
+    // The server sets this header for a signed-in user, after removing any
+    // the client sent (CONTRACT.md, ServeHTTP: headers the server vouches for).
+    let user = headers.get(USER_ID_HEADER).and_then(|v| v.to_str().ok()).filter(|id| !id.is_empty()).map(str::to_owned);
+    let mut builder =
+        builder.extension(init.context).extension(RemoteAddr(init.remote_addr)).extension(RequestUri(init.request_uri));
+    if let Some(user) = user {
+        builder = builder.extension(UserId(user));
+    }
+    let request = builder.body(()).map_err(|e| invalid("request", &e))?;
     Ok((request, declared.is_some_and(|n| n > limit)))
 }
 

@@ -11,8 +11,7 @@ use tonic::Status;
 
 use crate::http::{Header, Init, MAX_CHUNK, ResponseParts, Wire};
 
-/// The header with the id of the logged-in user, which the server sets.
-pub const USER_ID_HEADER: &str = "Mattermost-User-Id";
+pub use crate::http::USER_ID_HEADER;
 /// The header with the id of a calling plugin, which the server sets.
 pub const PLUGIN_ID_HEADER: &str = "Mattermost-Plugin-ID";
 /// The client address the kit's requests come from.
