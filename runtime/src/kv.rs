@@ -266,11 +266,27 @@ fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, KvErro
 
 /// A random time from zero to `max` ("full jitter"), so writers that lost
 /// together do not retry together.
-fn jitter(max: Duration) -> Duration {
+pub(crate) fn jitter(max: Duration) -> Duration {
     use std::hash::{BuildHasher as _, Hasher as _};
     // A fresh random seed per call, from the standard library's hasher keys.
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(u64::try_from(max.as_nanos()).unwrap_or(u64::MAX));
     let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
     Duration::from_nanos(if nanos == 0 { 0 } else { hasher.finish() % (nanos + 1) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_spreads_over_the_whole_range() {
+        let max = Duration::from_millis(100);
+        let waits: Vec<Duration> = (0..1000).map(|_| jitter(max)).collect();
+        assert!(waits.iter().all(|w| *w <= max));
+        let below_half = waits.iter().filter(|w| **w < max / 2).count();
+        assert!((350..650).contains(&below_half), "{below_half} of 1000 below half");
+        let distinct: std::collections::HashSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 900, "{} distinct waits", distinct.len());
+    }
 }

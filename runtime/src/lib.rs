@@ -16,6 +16,7 @@
 //! through `From<AppError>`).
 
 pub mod api;
+pub mod cluster;
 pub mod error;
 mod goplugin;
 pub mod hooks;
