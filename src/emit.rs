@@ -65,6 +65,13 @@ pub fn format(files: Vec<GeneratedFile>, package: &str) -> anyhow::Result<Vec<Ou
     Ok(all)
 }
 
+/// Formats one Rust source in-process, as [`format()`] formats each file
+/// (prettyplease, then a blank line between items), without a header.
+pub fn format_rust(source: &str) -> Result<String, syn::Error> {
+    let syntax = syn::parse_file(source)?;
+    Ok(space_items(&prettyplease::unparse(&syntax)))
+}
+
 /// Puts a blank line between consecutive items, which prettyplease does not:
 /// before a line that starts an item (or its docs or attributes) at the
 /// indentation of a line that just closed one.

@@ -7,7 +7,8 @@
 //! prost/tonic stubs), and [`emit`] (format, then write atomically or check).
 //! [`inspect`] and [`diff`] report on a contract without generating.
 //! [`bundle`] packages a plugin built with the SDK as the `.tar.gz` the
-//! server installs and starts over gRPC.
+//! server installs and starts over gRPC. [`settings`] writes a plugin's
+//! settings struct from its `plugin.json`.
 
 pub mod bundle;
 pub mod classify;
@@ -18,6 +19,7 @@ pub mod load;
 pub mod model;
 pub mod names;
 pub mod render;
+pub mod settings;
 
 use load::ProtoSources;
 use model::Contract;

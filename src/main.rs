@@ -3,7 +3,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use mmplugin_gen::{bundle, diff, emit, inspect, load::ProtoSources, render::Settings};
+use mmplugin_gen::{bundle, diff, emit, inspect, load::ProtoSources, render::Settings, settings};
 
 /// Generate a typed Rust SDK for Mattermost server plugins from the plugin
 /// gRPC protos.
@@ -72,6 +72,24 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Print the Rust source of a struct for a plugin's settings, from the
+    /// settings_schema of its plugin.json.
+    ///
+    /// One field per setting (of settings_schema.settings and of each
+    /// section's settings), renamed to the key the System Console stores it
+    /// under (the key lowercased), with the setting's type (bool, String,
+    /// i64, serde_json::Value) and its default from plugin.json. Write the
+    /// output to a file of the plugin (src/settings.rs) and regenerate it when
+    /// plugin.json changes: a renamed setting then breaks the build. The
+    /// output is formatted and byte-identical for the same input; notes go
+    /// to stderr.
+    Settings {
+        /// The plugin's manifest (plugin.json).
+        manifest: PathBuf,
+        /// The name of the struct.
+        #[arg(long, value_name = "StructName", default_value = "Settings")]
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -126,6 +144,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Err(e) => {
                     // One line per problem: a manifest's are all reported at once.
                     for line in e.to_string().lines() {
+                        eprintln!("error: {line}");
+                    }
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Some(Command::Settings { manifest, name }) => {
+            let text = match std::fs::read_to_string(&manifest) {
+                Ok(text) => text,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", manifest.display());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            match settings::generate(&text, &settings::Options { name }) {
+                Ok(generated) => {
+                    for note in &generated.notes {
+                        eprintln!("note: {}: {note}", manifest.display());
+                    }
+                    print!("{}", generated.source);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    for line in e.lines(&manifest) {
                         eprintln!("error: {line}");
                     }
                     Ok(ExitCode::FAILURE)
