@@ -109,27 +109,43 @@ pub struct HclogLayer;
 /// A span's fields, kept for the events inside it.
 struct SpanFields(Map<String, Value>);
 
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for HclogLayer {
-    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        attrs.record(&mut fields);
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanFields(fields.map));
-        }
+/// Keeps a new span's fields, for [`event_fields`]; a layer's `on_new_span`.
+pub(crate) fn keep_span_fields<S: Subscriber + for<'a> LookupSpan<'a>>(
+    attrs: &tracing::span::Attributes<'_>,
+    id: &tracing::span::Id,
+    ctx: &Context<'_, S>,
+) {
+    let mut fields = Fields::default();
+    attrs.record(&mut fields);
+    if let Some(span) = ctx.span(id) {
+        span.extensions_mut().insert(SpanFields(fields.map));
     }
+}
 
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {
-                    for (key, value) in span_fields {
-                        fields.map.entry(key.clone()).or_insert_with(|| value.clone());
-                    }
+/// An event's message and fields, with the fields of the spans it is in
+/// (the event's own win, then the innermost span's).
+pub(crate) fn event_fields<S: Subscriber + for<'a> LookupSpan<'a>>(event: &Event<'_>, ctx: &Context<'_, S>) -> Fields {
+    let mut fields = Fields::default();
+    event.record(&mut fields);
+    if let Some(scope) = ctx.event_scope(event) {
+        for span in scope.from_root() {
+            if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {
+                for (key, value) in span_fields {
+                    fields.map.entry(key.clone()).or_insert_with(|| value.clone());
                 }
             }
         }
+    }
+    fields
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for HclogLayer {
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        keep_span_fields(attrs, id, &ctx);
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let fields = event_fields(event, &ctx);
         let line = hclog_line(*event.metadata().level(), fields.message, fields.map, SystemTime::now());
         // One write per line, so lines from several threads never interleave.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());

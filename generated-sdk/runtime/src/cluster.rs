@@ -164,8 +164,7 @@ impl<B: KvBackend> Guard<B> {
         if let Some(refresher) = self.refresher.take() {
             refresher.abort();
         }
-        let mine = self.holder.clone().into_bytes();
-        self.mutex.backend.kv_set_raw(self.mutex.key(), Vec::new(), true, mine, 0).await
+        release(&self.mutex.backend, self.mutex.key(), &self.holder).await
     }
 }
 
@@ -174,10 +173,10 @@ impl<B: KvBackend> Drop for Guard<B> {
         let Some(refresher) = self.refresher.take() else { return };
         refresher.abort();
         // Released in the background: deleted only if still this holder's.
-        let (backend, key, mine) = (self.mutex.backend.clone(), self.mutex.key(), self.holder.clone().into_bytes());
+        let (backend, key, holder) = (self.mutex.backend.clone(), self.mutex.key(), self.holder.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(e) = backend.kv_set_raw(key, Vec::new(), true, mine, 0).await {
+                if let Err(e) = release(&backend, key, &holder).await {
                     tracing::warn!("cannot release the cluster lock (it will expire): {e}");
                 }
             });
@@ -191,14 +190,11 @@ fn ttl_seconds(ttl: Duration) -> i64 {
 
 /// A holder id unique across nodes and calls: random, 128 bits, hex.
 fn holder_id() -> String {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    let mut id = String::with_capacity(32);
-    for _ in 0..2 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
-        );
-        id.push_str(&format!("{:016x}", hasher.finish()));
-    }
-    id
+    format!("{:016x}{:016x}", crate::kv::random_u64(), crate::kv::random_u64())
+}
+
+/// Deletes the lock's key if it still holds `holder` (an atomic write of
+/// nothing: the server's compare-and-delete); `Ok(false)` when it did not.
+async fn release<B: KvBackend>(backend: &B, key: String, holder: &str) -> Result<bool, Error> {
+    backend.kv_set_raw(key, Vec::new(), true, holder.as_bytes().to_vec(), 0).await
 }

@@ -267,12 +267,18 @@ fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, KvErro
 /// A random time from zero to `max` ("full jitter"), so writers that lost
 /// together do not retry together.
 pub(crate) fn jitter(max: Duration) -> Duration {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    // A fresh random seed per call, from the standard library's hasher keys.
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(u64::try_from(max.as_nanos()).unwrap_or(u64::MAX));
     let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(if nanos == 0 { 0 } else { hasher.finish() % (nanos + 1) })
+    Duration::from_nanos(if nanos == 0 { 0 } else { random_u64() % (nanos + 1) })
+}
+
+/// 64 random bits, from the standard library's per-call random hasher keys
+/// (no dependency for what needs no cryptography).
+pub(crate) fn random_u64() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher.finish()
 }
 
 #[cfg(test)]

@@ -9,8 +9,6 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::log::Fields;
-
 /// Where a captured line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogSource {
@@ -88,30 +86,13 @@ impl Logs {
 /// The layer behind [`Logs::dispatch`].
 struct Capture(Logs);
 
-/// A span's fields, kept for the events inside it.
-struct SpanFields(Map<String, Value>);
-
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
     fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        attrs.record(&mut fields);
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanFields(fields.map));
-        }
+        crate::log::keep_span_fields(attrs, id, &ctx);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {
-                    for (key, value) in span_fields {
-                        fields.map.entry(key.clone()).or_insert_with(|| value.clone());
-                    }
-                }
-            }
-        }
+        let fields = crate::log::event_fields(event, &ctx);
         self.0.push(LogLine {
             level: *event.metadata().level(),
             message: fields.message,
