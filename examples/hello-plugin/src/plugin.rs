@@ -1,6 +1,7 @@
 //! The plugin: a small Mattermost plugin written with the generated SDK.
 //!
-//! - `on_configuration_change` reads the plugin's settings (see `plugin.json`).
+//! - `on_configuration_change` reads the plugin's settings into the struct
+//!   `mmplugin-gen settings plugin.json` printed (`src/settings.rs`).
 //!   The SDK runs it at activation too, before `on_activate`, so the admin's
 //!   settings are in force from the first post.
 //! - `on_activate` registers the `/hello` slash command and logs the server version.
@@ -19,7 +20,8 @@ use mattermost_plugin::kv::KvError;
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::{HttpRequest, HttpResponse, MessageWillBePostedDecision, proto};
 
-use crate::filter::{self, Settings, Verdict};
+use crate::filter::{self, Verdict};
+use crate::settings::Settings;
 use crate::web;
 
 /// The KV key of the hello counter.
@@ -61,7 +63,10 @@ impl Default for Hello {
 #[mattermost_plugin::plugin]
 impl Plugin for Hello {
     async fn on_configuration_change(&self, cx: &Context) -> HookResult {
-        let settings = Settings::from_config(&cx.api.get_plugin_config().await?);
+        // `Settings` is generated from plugin.json (`src/settings.rs`): a
+        // renamed setting breaks the build, and nothing saved yet (`null`)
+        // is the defaults plugin.json gives.
+        let settings: Settings = cx.api.settings().await?;
         cx.log.debug(format!("settings: {settings:?}"));
         *self.settings.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
         Ok(())
@@ -94,7 +99,12 @@ impl Plugin for Hello {
             filter::check(&self.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner()), &post.message);
         match verdict {
             Verdict::Allow => MessageWillBePostedDecision::Allow,
-            Verdict::Reject(reason) => MessageWillBePostedDecision::Reject(reason),
+            Verdict::Reject(reason) => {
+                // Key-value fields reach the server log as fields of the
+                // entry (hclog), next to the `hook` the SDK adds.
+                tracing::info!(user_id = %post.user_id, channel_id = %post.channel_id, "refused a post");
+                MessageWillBePostedDecision::Reject(reason)
+            }
             Verdict::Rewrite(message) => {
                 MessageWillBePostedDecision::Replace(Box::new(proto::Post { message, ..post }))
             }

@@ -120,10 +120,13 @@ async fn saving_new_settings_changes_what_is_refused_and_corrected() {
     assert_eq!(logged.level, Level::DEBUG);
     assert!(logged.message.contains("blocked_word: \"spoiler\""), "{}", logged.message);
 
-    // An emptied setting falls back to its default.
+    // An emptied blocked word refuses nothing; a setting left out of the
+    // saved map keeps the default plugin.json gives it.
     host.save_config(json!({ "BlockedWord": "  " })).await.unwrap();
     let forbidden = host.message_will_be_posted(post("forbidden")).await.unwrap();
-    assert_eq!(forbidden.rejection_reason, "Posts containing \"forbidden\" are not allowed.");
+    assert_eq!(forbidden, proto::MessageWillBePostedResponse::default());
+    let teh = host.message_will_be_posted(post("teh end")).await.unwrap();
+    assert_eq!(teh.modified_post.unwrap().message, "the end", "RewriteFrom/RewriteTo back to their defaults");
 }
 
 // ---- MessageWillBePosted ----------------------------------------------------
@@ -137,6 +140,19 @@ async fn the_blocked_word_is_refused_in_any_case_with_the_reason() {
     // Refused before any correction is made.
     let both = host.message_will_be_posted(post("teh Forbidden")).await.unwrap();
     assert!(both.modified_post.is_none() && !both.rejection_reason.is_empty(), "{both:?}");
+}
+
+/// The refusal is logged with key-value fields, which reach the server log
+/// as fields of the entry (the SDK adds the hook's name).
+#[tokio::test]
+async fn a_refusal_is_logged_with_the_user_and_channel_as_fields() {
+    let host = start(&FakeServer::new()).await;
+    host.message_will_be_posted(post("forbidden")).await.unwrap();
+    let logs = host.logs();
+    let line = logs.iter().find(|l| l.message == "refused a post").expect("a log line for the refusal");
+    assert_eq!(line.level, Level::INFO);
+    assert_eq!((line.fields["user_id"].as_str(), line.fields["channel_id"].as_str()), (Some("u1"), Some("c1")));
+    assert_eq!(line.hook(), Some("MessageWillBePosted"));
 }
 
 /// An empty reason and no replacement means "allow unchanged" (CONTRACT.md, shapes).

@@ -14,7 +14,8 @@ use mattermost_plugin::proto::{
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
-use hello_plugin::filter::{self, Settings, Verdict};
+use hello_plugin::filter::{self, Verdict};
+use hello_plugin::settings::Settings;
 
 #[derive(Default)]
 struct Bare {
