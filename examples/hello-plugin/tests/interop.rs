@@ -116,6 +116,56 @@ fn the_real_host_runs_the_bundle_from_activation_to_a_graceful_stop() {
     );
 }
 
+/// A simulated HA cluster: three plugin processes from the bundle, as on
+/// three servers, one KV store. All count hellos at once, 1,000 each; the
+/// typed store's compare-and-set update loses none of them.
+#[test]
+fn three_nodes_on_one_kv_store_count_every_hello_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_for_this_machine(dir.path());
+    let Some(output) = go_host(&["-nodes", "3"], &[], &bundle) else { return };
+    let stdout = passed(&output);
+    for node in 1..=3 {
+        for expected in [
+            format!("ok: node {node}: started from the bundle: interpreter venv/bin/python"),
+            format!(
+                "ok: node {node}: OnActivate (listed, so called) -> no error; API calls in order: [GetPluginConfig RegisterCommand GetServerVersion]"
+            ),
+            format!("ok: node {node}: stop: Kill (Shutdown, close) -> the plugin exited gracefully"),
+        ] {
+            assert!(stdout.contains(&expected), "no {expected:?} in:\n{stdout}");
+        }
+    }
+    let figures = stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("ok: cluster of 3 nodes, one KV store, 3 x 1000 \"/hello\" calls (8 at a time per node): ")
+        })
+        .expect("the cluster's figures");
+    let figures: std::collections::HashMap<&str, &str> =
+        figures.split(' ').map(|f| f.split_once('=').expect("key=value")).collect();
+    for (key, want) in [
+        ("calls", "3000"),
+        ("answered", "3000"),
+        ("answered_per_node", "1000,1000,1000"),
+        ("failed", "0"),
+        ("not_run", "0"),
+        // The counter as the typed KV stores a u64: a JSON number.
+        ("counter", "3000"),
+        // Each hello number handed out once: no update lost.
+        ("numbers", "1..=3000"),
+        ("duplicates", "0"),
+        ("missing", "0"),
+    ] {
+        assert_eq!(figures.get(key).copied(), Some(want), "{key} in {figures:?}");
+    }
+    // The nodes did race: some atomic sets lost to another node's write and
+    // were retried (the point of the compare-and-set).
+    let conflicts: u64 = figures["cas_conflicts"].parse().expect("a count");
+    assert!(conflicts > 0, "no compare-and-set conflict: the nodes never raced ({figures:?})");
+    println!("cluster: {} ms for 3000 calls, {conflicts} compare-and-set conflicts", figures["elapsed_ms"]);
+}
+
 #[test]
 fn the_real_host_with_go_plugins_automatic_mtls() {
     let dir = tempfile::tempdir().unwrap();

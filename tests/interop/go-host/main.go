@@ -8,7 +8,9 @@
 // argument, plugin folder as working directory, API target in the
 // environment), serves a fake PluginAPI with grpc-go's default limits, calls
 // the hooks as the server calls them (dynamic messages built from a
-// descriptor set), and stops the plugin with go-plugin's Kill.
+// descriptor set), and stops the plugin with go-plugin's Kill. With -nodes N
+// it plays an HA cluster instead: N plugin processes from the bundle on one
+// shared KV store, all counting hellos at once (see usageText).
 //
 // The host facts reproduced here are listed in ../../../../shared/CONTRACT.md
 // ("CONTRACT.md" below) and come from Mattermost's server/public/plugin/
@@ -80,6 +82,15 @@ Flags:
                    server renders it, and stops the plugin
   -bare BINARY     bench only (GO_HOST_BENCH_ONLY=1): start BINARY directly
                    instead of through the bundle, with the same environment
+  -nodes N         N > 1: the cluster run instead of the session. N plugin
+                   processes from the bundle, as on N servers of a cluster
+                   (each its own go-plugin client and API server), on ONE
+                   fake PluginAPI store (one database). Each is started and
+                   activated as in the session, then all run GO_HOST_CLUSTER_CALLS
+                   "/hello" commands each at once (8 at a time per node, 60 s
+                   cap); the hello_count counter must end at N x calls and the
+                   answers' hello numbers must be exactly 1..N x calls (no lost
+                   update); then each is stopped. Default 1: the session.
 
 Environment:
   GO_HOST_CALLS=N        sequential MessageWillBePosted calls of the latency
@@ -89,6 +100,8 @@ Environment:
   GO_HOST_AUTOMTLS=1     turn on go-plugin's automatic mTLS. The real host
                          runs gRPC plugins WITHOUT mTLS; this only keeps the
                          SDK's mTLS path covered.
+  GO_HOST_CLUSTER_CALLS=N  "/hello" commands per node of the cluster run
+                         (default 1000)
 
 Exit codes: 0 every check passed; 1 a check failed; 2 usage or prerequisite
 problem; 3 the bundle declares a Go (net/rpc) plugin and go-plugin refused it,
@@ -175,17 +188,20 @@ func init() { encoding.RegisterCodec(codec{}) }
 type report struct {
 	benchOnly bool
 	failed    int
+	// prefix starts every line: "node 2: " while the cluster run starts
+	// and stops its nodes one by one; "" otherwise.
+	prefix string
 }
 
 func (r *report) ok(format string, args ...interface{}) {
 	if !r.benchOnly {
-		fmt.Printf("ok: "+format+"\n", args...)
+		fmt.Printf("ok: "+r.prefix+format+"\n", args...)
 	}
 }
 
 func (r *report) fail(format string, args ...interface{}) {
 	r.failed++
-	fmt.Printf("FAIL: "+format+"\n", args...)
+	fmt.Printf("FAIL: "+r.prefix+format+"\n", args...)
 }
 
 // check prints ok or FAIL; problem == "" means ok.
@@ -378,6 +394,7 @@ func responseError(resp protoreflect.Message) *appError {
 // Fake PluginAPI
 
 type apiCall struct {
+	node    int // which node's API server it reached (0 outside the cluster run)
 	method  string
 	size    int    // request bytes; -1 when grpc-go refused the request
 	refused string // grpc-go's error for a refused request
@@ -393,6 +410,9 @@ type fakeAPI struct {
 	commands     []string
 	kvFail       bool
 	registerFail bool
+	// casConflicts counts the atomic sets (KVCompareAndSet, atomic
+	// KVSetWithOptions) that failed: another writer changed the value first.
+	casConflicts int
 }
 
 // appErrorStatus is the status-form error of the PluginAPI handlers other
@@ -441,12 +461,28 @@ func (f *fakeAPI) seen() []apiCall {
 	return append([]apiCall(nil), f.calls...)
 }
 
-func (f *fakeAPI) names() []string {
+// names lists the methods node called, in order.
+func (f *fakeAPI) names(node int) []string {
 	var out []string
 	for _, c := range f.seen() {
-		out = append(out, c.method)
+		if c.node == node {
+			out = append(out, c.method)
+		}
 	}
 	return out
+}
+
+// value reads key from the KV store as stored (nil when absent).
+func (f *fakeAPI) value(key string) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]byte(nil), f.kv[key]...)
+}
+
+func (f *fakeAPI) conflicts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.casConflicts
 }
 
 func (f *fakeAPI) setKVFail(on bool) {
@@ -455,7 +491,6 @@ func (f *fakeAPI) setKVFail(on bool) {
 	f.mu.Unlock()
 }
 
-// handle serves every PluginAPI method (grpc.UnknownServiceHandler).
 // compareAndSet is the server's CompareAndSet, f.mu held: an empty old
 // value means "only if the key is absent"; an empty new value deletes, and
 // only a stored value can match for that.
@@ -476,19 +511,29 @@ func (f *fakeAPI) compareAndSet(key string, old, next []byte) bool {
 	if success && len(next) > 0 {
 		f.kv[key] = append([]byte(nil), next...)
 	}
+	if !success {
+		f.casConflicts++
+	}
 	return success
 }
 
-func (f *fakeAPI) handle(_ interface{}, stream grpc.ServerStream) error {
+// handler serves every PluginAPI method (grpc.UnknownServiceHandler) for
+// node: each node of a cluster has its own server, hence its own API
+// server, while the KV store (the database) is shared: one fakeAPI.
+func (f *fakeAPI) handler(node int) grpc.StreamHandler {
+	return func(_ interface{}, stream grpc.ServerStream) error { return f.handle(node, stream) }
+}
+
+func (f *fakeAPI) handle(node int, stream grpc.ServerStream) error {
 	full, _ := grpc.MethodFromServerStream(stream)
 	name := full[strings.LastIndex(full, "/")+1:]
 	var in rawFrame
 	if err := stream.RecvMsg(&in); err != nil {
 		// grpc-go's own ResourceExhausted for a request over 4 MiB lands here.
-		f.record(apiCall{method: name, size: -1, refused: err.Error()})
+		f.record(apiCall{node: node, method: name, size: -1, refused: err.Error()})
 		return err
 	}
-	f.record(apiCall{method: name, size: len(in.data)})
+	f.record(apiCall{node: node, method: name, size: len(in.data)})
 	if full != "/"+apiService+"/"+name {
 		return status.Errorf(codes.Unimplemented, "go-host's fake PluginAPI serves only %s, not %s", apiService, full)
 	}
@@ -1368,6 +1413,8 @@ type options struct {
 	benchOnly    bool
 	autoMTLS     bool
 	calls        int
+	nodes        int // > 1: the cluster run
+	clusterCalls int // "/hello" calls per node in the cluster run
 }
 
 func envInt(name string, def int) int {
@@ -1405,6 +1452,7 @@ func mainCode() int {
 	settings := fs.String("settings", `{"blockedword": "bananas"}`, "")
 	failRegister := fs.Bool("fail-register", false, "")
 	bare := fs.String("bare", "", "")
+	nodes := fs.Int("nodes", 1, "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			fmt.Fprint(os.Stdout, usageText)
@@ -1422,6 +1470,14 @@ func mainCode() int {
 		benchOnly:    os.Getenv("GO_HOST_BENCH_ONLY") == "1",
 		autoMTLS:     os.Getenv("GO_HOST_AUTOMTLS") == "1",
 		calls:        envInt("GO_HOST_CALLS", 2000),
+		nodes:        *nodes,
+		clusterCalls: envInt("GO_HOST_CLUSTER_CALLS", 1000),
+	}
+	if o.nodes < 1 || o.nodes > 16 {
+		return usageError("-nodes must be 1 to 16, got %d", o.nodes)
+	}
+	if o.nodes > 1 && (o.failRegister || o.benchOnly || *bare != "") {
+		return usageError("-nodes is the cluster run: not with -fail-register, -bare or GO_HOST_BENCH_ONLY")
 	}
 	var obj map[string]interface{}
 	if err := json.Unmarshal([]byte(*settings), &obj); err != nil || obj == nil {
@@ -1508,30 +1564,77 @@ func run(o *options) int {
 	// The fake PluginAPI, started before the plugin, with grpc-go's DEFAULT
 	// server options: the real PluginAPI server refuses requests over 4 MiB
 	// (CONTRACT.md "Message sizes"). Do not raise MaxRecvMsgSize here.
+	// One API server per node (each node of a cluster is a server of its
+	// own), all on one fakeAPI: one KV store, as one database.
 	api := &fakeAPI{svc: con.api, settings: o.settings, kv: map[string][]byte{}, registerFail: o.failRegister}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		rep.fail("fake PluginAPI listen: %v", err)
-		return exitFailed
+	targets := make([]string, o.nodes)
+	for i := range targets {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			rep.fail("fake PluginAPI listen: %v", err)
+			return exitFailed
+		}
+		apiServer := grpc.NewServer(grpc.UnknownServiceHandler(api.handler(i)))
+		go apiServer.Serve(lis)
+		defer apiServer.Stop()
+		targets[i] = lis.Addr().String()
 	}
-	apiServer := grpc.NewServer(grpc.UnknownServiceHandler(api.handle))
-	go apiServer.Serve(lis)
-	defer apiServer.Stop()
-	apiTarget := lis.Addr().String()
+	if o.nodes > 1 {
+		return cluster(rep, o, dir, m, con, api, targets, logger, logBuf)
+	}
 	if !o.benchOnly {
 		apiLimitSelfCheck(rep)
 	}
 
-	// 2. The command, as python_supervisor.go builds it.
+	n, err := startNode(o, dir, m, con.hooks, targets[0], logger)
+	if err != nil {
+		rep.fail("%v", err)
+		return exitFailed
+	}
+	killed := false
+	defer func() {
+		if !killed {
+			n.client.Kill()
+		}
+	}()
+	n.announce(rep, o)
+
+	code := session(rep, o, m, n.hooks, api, logBuf)
+
+	// Stop: OnDeactivate if listed (called in session), then go-plugin's
+	// Kill (CONTRACT.md "Stop sequence").
+	n.stop(rep, logBuf, "")
+	killed = true
+	if code != exitOK || rep.failed > 0 {
+		if !o.benchOnly {
+			fmt.Printf("%d check(s) failed\n", rep.failed)
+		}
+		return exitFailed
+	}
+	return exitOK
+}
+
+// node is one plugin process under its own go-plugin client, as on one
+// server (of a cluster).
+type node struct {
+	client              *plugin.Client
+	hooks               *hooks
+	started             string // how the process was started
+	handshakeT, healthT time.Duration
+}
+
+// startNode starts the plugin as python_supervisor.go does, its API at
+// apiTarget: handshake, connect, health, dispense. On failure the process
+// is already stopped and the error says which step failed.
+func startNode(o *options, dir string, m *manifest, svc protoreflect.ServiceDescriptor, apiTarget string, logger hclog.Logger) (*node, error) {
+	// The command, as python_supervisor.go builds it.
 	exe := m.executable()
 	clean, err := sanitizeExecutable(exe)
 	if err != nil {
-		rep.fail("start: %v", err)
-		return exitFailed
+		return nil, fmt.Errorf("start: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, clean)); err != nil {
-		rep.fail("start: script not found: %s (%v)", clean, err)
-		return exitFailed
+		return nil, fmt.Errorf("start: script not found: %s (%v)", clean, err)
 	}
 	var cmd *exec.Cmd
 	var started string
@@ -1541,8 +1644,7 @@ func run(o *options) int {
 	} else {
 		interp, err := findInterpreter(dir)
 		if err != nil {
-			rep.fail("start: %v", err)
-			return exitFailed
+			return nil, fmt.Errorf("start: %v", err)
 		}
 		// exec.Command(interpreter, executable as written), cmd.Dir = plugin folder.
 		cmd = exec.Command(interp, exe)
@@ -1557,7 +1659,8 @@ func run(o *options) int {
 	// own environment plus the API target; go-plugin adds its
 	// cookie, PLUGIN_PROTOCOL_VERSIONS and the port range itself. go-plugin
 	// 1.0.1 appends os.Environ() after cmd.Env (the last duplicate wins), so
-	// the host's own copy is set too. No PLUGIN_CLIENT_CERT unless
+	// the host's own copy is set too (nodes start one after the other, so
+	// each gets its own target). No PLUGIN_CLIENT_CERT unless
 	// GO_HOST_AUTOMTLS: the real host runs without mTLS.
 	os.Setenv(apiTargetEnv, apiTarget)
 	os.Unsetenv("PLUGIN_CLIENT_CERT")
@@ -1575,85 +1678,126 @@ func run(o *options) int {
 		Logger:           logger,
 		AutoMTLS:         o.autoMTLS, // off unless GO_HOST_AUTOMTLS=1: the real host has no mTLS
 	})
-	killed := false
-	defer func() {
-		if !killed {
-			client.Kill()
-		}
-	}()
-
-	// 3. Start: handshake, connect, health, dispense.
-	t0 := time.Now()
-	if _, err := client.Start(); err != nil {
-		rep.fail("start (%s): %v", started, err)
-		return exitFailed
-	}
-	handshakeT := time.Since(t0)
-	rpcClient, err := client.Client()
+	n := &node{client: client, started: started}
+	conn, err := n.connect()
 	if err != nil {
-		rep.fail("connect: %v", err)
-		return exitFailed
+		client.Kill()
+		return nil, err
+	}
+	n.hooks = &hooks{conn: conn, svc: svc}
+	return n, nil
+}
+
+// connect: handshake, connect, health, dispense.
+func (n *node) connect() (*grpc.ClientConn, error) {
+	t0 := time.Now()
+	if _, err := n.client.Start(); err != nil {
+		return nil, fmt.Errorf("start (%s): %v", n.started, err)
+	}
+	n.handshakeT = time.Since(t0)
+	rpcClient, err := n.client.Client()
+	if err != nil {
+		return nil, fmt.Errorf("connect: %v", err)
 	}
 	if err := rpcClient.Ping(); err != nil {
-		rep.fail("health check for service %q: %v", plugin.GRPCServiceName, err)
-		return exitFailed
+		return nil, fmt.Errorf("health check for service %q: %v", plugin.GRPCServiceName, err)
 	}
-	healthT := time.Since(t0)
+	n.healthT = time.Since(t0)
 	raw, err := rpcClient.Dispense("hooks")
 	if err != nil {
-		rep.fail("dispense: %v", err)
-		return exitFailed
+		return nil, fmt.Errorf("dispense: %v", err)
 	}
 	conn, ok := raw.(*grpc.ClientConn)
 	if !ok {
-		rep.fail("dispense returned %T", raw)
-		return exitFailed
+		return nil, fmt.Errorf("dispense returned %T", raw)
 	}
+	return conn, nil
+}
+
+// announce prints the start line (and the bench's "start:" line).
+func (n *node) announce(rep *report, o *options) {
 	mtls := "off, as on the real host"
 	if o.autoMTLS {
 		mtls = "ON (GO_HOST_AUTOMTLS=1; the real host runs without mTLS)"
 	}
 	if o.benchOnly {
-		fmt.Printf("start: handshake in %d ms\n", handshakeT.Milliseconds())
+		fmt.Printf("start: handshake in %d ms\n", n.handshakeT.Milliseconds())
 	}
 	rep.ok("started from the bundle: %s; handshake in %d ms, health in %d ms (protocol %d, auto-mTLS %s)",
-		started, handshakeT.Milliseconds(), healthT.Milliseconds(), client.NegotiatedVersion(), mtls)
+		n.started, n.handshakeT.Milliseconds(), n.healthT.Milliseconds(), n.client.NegotiatedVersion(), mtls)
+}
 
-	h := &hooks{conn: conn, svc: con.hooks}
-	code := session(rep, o, m, h, api, logBuf)
-
-	// Stop: OnDeactivate if listed (called in session), then go-plugin's
-	// Kill: Shutdown RPC, close, wait 2 s, SIGKILL (CONTRACT.md "Stop sequence").
+// stop is go-plugin's Kill: Shutdown RPC, close, wait 2 s, SIGKILL
+// (CONTRACT.md "Stop sequence"), checked to have ended gracefully. name is
+// the node's logger name ("" for the host's own logger), to find go-plugin's
+// forced-kill warning for this node.
+func (n *node) stop(rep *report, logBuf *lockedBuffer, name string) {
 	stopT := time.Now()
-	client.Kill()
-	killed = true
+	n.client.Kill()
 	stopMs := time.Since(stopT).Milliseconds()
+	forced := false
+	for _, line := range strings.Split(logBuf.String(), "\n") {
+		if strings.Contains(line, forcedKillLine) && strings.Contains(line, name) {
+			forced = true
+		}
+	}
 	switch {
-	case strings.Contains(logBuf.String(), forcedKillLine):
+	case forced:
 		rep.fail("stop: go-plugin logged %q after %d ms: the plugin did not exit within 2 s of Shutdown and was killed", forcedKillLine, stopMs)
-	case !client.Exited():
+	case !n.client.Exited():
 		rep.fail("stop: the plugin process has not exited after %d ms", stopMs)
 	default:
 		rep.ok("stop: Kill (Shutdown, close) -> the plugin exited gracefully in %d ms", stopMs)
 	}
-	if code != exitOK || rep.failed > 0 {
-		if !o.benchOnly {
-			fmt.Printf("%d check(s) failed\n", rep.failed)
-		}
-		return exitFailed
-	}
-	return exitOK
 }
 
 // session runs everything between start and stop.
 func session(rep *report, o *options, m *manifest, h *hooks, api *fakeAPI, logBuf *lockedBuffer) int {
+	implemented, code, ok := activate(rep, o, h, api, 0)
+	if !ok {
+		return code
+	}
+
+	if o.benchOnly {
+		benchRun(rep, o, m, h)
+		return exitOK
+	}
+
+	posts(rep, h, blockedWord(o.settings))
+	commands(rep, h)
+	httpChecks(rep, m, h, api)
+	kvFailure(rep, h, api, logBuf)
+	latency(rep, o, h)
+
+	deactivate(rep, h, implemented)
+	return exitOK
+}
+
+// deactivate is the stop sequence's first step: OnDeactivate, if listed.
+func deactivate(rep *report, h *hooks, implemented []string) {
+	if !contains(implemented, "OnDeactivate") {
+		return
+	}
+	if resp, err := h.call("OnDeactivate", nil); err != nil {
+		rep.fail("OnDeactivate: gRPC error %v", err)
+	} else if e := responseError(resp); e != nil {
+		rep.fail("OnDeactivate: the server logs %q", e.Error())
+	} else {
+		rep.ok("OnDeactivate (listed, so called): no error")
+	}
+}
+
+// activate is the gRPC host's start sequence after the handshake:
+// Implemented twice, then OnActivate if listed (node: whose API calls to
+// check). ok is false when the session ends here, with code.
+func activate(rep *report, o *options, h *hooks, api *fakeAPI, node int) (implemented []string, code int, ok bool) {
 	// 4. Implemented twice: once to build the hooks client, once more by the
 	// supervisor (hooks_grpc_client.go, python_supervisor.go); both must agree.
 	first, err1 := h.implemented()
 	second, err2 := h.implemented()
 	if err1 != nil || err2 != nil {
 		rep.fail("Implemented: %v / %v: the host refuses to start the plugin", err1, err2)
-		return exitFailed
+		return nil, exitFailed, false
 	}
 	var missing []string
 	for _, want := range []string{"OnActivate", "MessageWillBePosted", "ExecuteCommand", "ServeHTTP"} {
@@ -1669,7 +1813,7 @@ func session(rep *report, o *options, m *manifest, h *hooks, api *fakeAPI, logBu
 	default:
 		rep.ok("Implemented twice, same answer: %v", first)
 	}
-	implemented := first
+	implemented = first
 
 	// 5. OnActivate, only because Implemented listed it; never
 	// OnConfigurationChange at start (CONTRACT.md "Start sequence").
@@ -1679,15 +1823,15 @@ func session(rep *report, o *options, m *manifest, h *hooks, api *fakeAPI, logBu
 		resp, err := h.call("OnActivate", nil)
 		switch {
 		case o.failRegister:
-			return activationRefused(rep, resp, err)
+			return nil, activationRefused(rep, resp, err), false
 		case err != nil:
 			rep.fail("OnActivate: gRPC error %v", err)
-			return exitFailed
+			return nil, exitFailed, false
 		case responseError(resp) != nil:
 			rep.fail("OnActivate: the server shows %q and deactivates the plugin", responseError(resp).Error())
-			return exitFailed
+			return nil, exitFailed, false
 		}
-		calls := api.names()
+		calls := api.names(node)
 		cfg, reg := -1, -1
 		for i, c := range calls {
 			if c == "GetPluginConfig" && cfg < 0 {
@@ -1710,35 +1854,14 @@ func session(rep *report, o *options, m *manifest, h *hooks, api *fakeAPI, logBu
 	}
 	if o.failRegister {
 		rep.fail("-fail-register: OnActivate was not called")
-		return exitFailed
+		return nil, exitFailed, false
 	}
 	if contains(h.calledHooks(), "OnConfigurationChange") {
 		rep.fail("start sequence: the host called OnConfigurationChange (it never does at start)")
 	} else {
 		rep.ok("start sequence: the host called %v and never OnConfigurationChange", h.calledHooks())
 	}
-
-	if o.benchOnly {
-		benchRun(rep, o, m, h)
-		return exitOK
-	}
-
-	posts(rep, h, blockedWord(o.settings))
-	commands(rep, h)
-	httpChecks(rep, m, h, api)
-	kvFailure(rep, h, api, logBuf)
-	latency(rep, o, h)
-
-	if contains(implemented, "OnDeactivate") {
-		if resp, err := h.call("OnDeactivate", nil); err != nil {
-			rep.fail("OnDeactivate: gRPC error %v", err)
-		} else if e := responseError(resp); e != nil {
-			rep.fail("OnDeactivate: the server logs %q", e.Error())
-		} else {
-			rep.ok("OnDeactivate (listed, so called): no error")
-		}
-	}
-	return exitOK
+	return implemented, exitOK, true
 }
 
 // activationRefused checks the -fail-register run: RegisterCommand fails
@@ -1782,13 +1905,19 @@ func blockedWord(settings []byte) string {
 	return s.BlockedWord
 }
 
+// The author and channel of the posts the host sends.
+const (
+	postUser    = "user-alice"
+	postChannel = "channel-1"
+)
+
 func posts(rep *report, h *hooks, word string) {
 	call := func(text string) (reason string, modified bool, modMsg string, err error) {
 		req := h.newRequest("MessageWillBePosted")
 		_ = setString(req, "plugin_context.request_id", "go-host-post")
 		_ = setString(req, "post.id", "post-1")
-		_ = setString(req, "post.user_id", "user-alice")
-		_ = setString(req, "post.channel_id", "channel-1")
+		_ = setString(req, "post.user_id", postUser)
+		_ = setString(req, "post.channel_id", postChannel)
 		if err = setString(req, "post.message", text); err != nil {
 			return
 		}
@@ -1844,17 +1973,21 @@ func posts(rep *report, h *hooks, word string) {
 // command runs ExecuteCommand and returns the response text and the host's
 // AppError, if any.
 func command(h *hooks, userID, line string) (string, *appError, error) {
+	resp, err := h.call("ExecuteCommand", commandRequest(h, userID, line))
+	if err != nil {
+		return "", nil, err
+	}
+	return getString(resp, "response.text"), responseError(resp), nil
+}
+
+func commandRequest(h *hooks, userID, line string) *dynamicpb.Message {
 	req := h.newRequest("ExecuteCommand")
 	_ = setString(req, "plugin_context.request_id", "go-host-command")
 	_ = setString(req, "args.user_id", userID)
 	_ = setString(req, "args.channel_id", "channel-1")
 	_ = setString(req, "args.team_id", "team-1")
 	_ = setString(req, "args.command", line)
-	resp, err := h.call("ExecuteCommand", req)
-	if err != nil {
-		return "", nil, err
-	}
-	return getString(resp, "response.text"), responseError(resp), nil
+	return req
 }
 
 func commands(rep *report, h *hooks) {
@@ -2134,6 +2267,214 @@ func latency(rep *report, o *options, h *hooks) {
 func benchRun(rep *report, o *options, m *manifest, h *hooks) {
 	latency(rep, o, h)
 	echo(rep, m, h, true)
+}
+
+// ---------------------------------------------------------------------------
+// The cluster run
+
+const (
+	// clusterWorkers: the concurrent "/hello" calls per node.
+	clusterWorkers = 8
+	// clusterLimit bounds the whole load.
+	clusterLimit = 60 * time.Second
+	// counterKey is the example plugin's hello counter in the KV store.
+	counterKey = "hello_count"
+)
+
+// helloAnswer is the example plugin's answer to "/hello NAME" when it could
+// count: "Hello, NAME! (hello number N)".
+var helloAnswer = regexp.MustCompile(`^Hello, (\S+)! \(hello number (\d+)\)$`)
+
+// cluster is the -nodes run: o.nodes plugin processes from the same bundle,
+// as on the servers of a cluster, each with its own go-plugin client and API
+// server, all on one fakeAPI (one KV store, as one database). Each is
+// started and activated as in the session; then all run o.clusterCalls
+// "/hello" commands each at once, which count in one KV key with the typed
+// store's compare-and-set update: the count must end at nodes x calls and
+// the answers must hand out each number once. Then each is stopped.
+func cluster(rep *report, o *options, dir string, m *manifest, con *contract, api *fakeAPI, targets []string,
+	logger hclog.Logger, logBuf *lockedBuffer) int {
+	var nodes []*node
+	var implemented [][]string
+	stopped := make([]bool, len(targets))
+	defer func() {
+		for i, n := range nodes {
+			if !stopped[i] {
+				n.client.Kill()
+			}
+		}
+	}()
+	loggerName := func(i int) string { return fmt.Sprintf("node%d", i+1) }
+	for i, target := range targets {
+		rep.prefix = fmt.Sprintf("node %d: ", i+1)
+		// Each node's entries under its own name: go-host.nodeN.python for
+		// the plugin's stderr, go-host.nodeN for go-plugin's own.
+		n, err := startNode(o, dir, m, con.hooks, target, logger.Named(loggerName(i)))
+		if err != nil {
+			rep.fail("%v", err)
+			return exitFailed
+		}
+		nodes = append(nodes, n)
+		n.announce(rep, o)
+		impl, code, ok := activate(rep, o, n.hooks, api, i)
+		if !ok {
+			return code
+		}
+		implemented = append(implemented, impl)
+	}
+	rep.prefix = ""
+
+	load(rep, o, nodes, api)
+
+	for i, n := range nodes {
+		rep.prefix = fmt.Sprintf("node %d: ", i+1)
+		deactivate(rep, n.hooks, implemented[i])
+		n.stop(rep, logBuf, "go-host."+loggerName(i)+":")
+		stopped[i] = true
+	}
+	rep.prefix = ""
+	if rep.failed > 0 {
+		fmt.Printf("%d check(s) failed\n", rep.failed)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// load runs the cluster's "/hello" calls on all nodes at once and checks
+// the counter and the numbers handed out.
+func load(rep *report, o *options, nodes []*node, api *fakeAPI) {
+	total := len(nodes) * o.clusterCalls
+	conflictsBefore := api.conflicts()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterLimit)
+	defer cancel()
+
+	var mu sync.Mutex
+	numbers := make([]int, 0, total)
+	answered := make([]int, len(nodes))
+	var failed, notRun int
+	var firstFailure string
+	fail := func(what string) {
+		mu.Lock()
+		failed++
+		if firstFailure == "" {
+			firstFailure = what
+		}
+		mu.Unlock()
+	}
+
+	md, _ := nodes[0].hooks.method("ExecuteCommand")
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		name := fmt.Sprintf("Node%d", i+1)
+		line := "/hello " + name
+		calls := make(chan struct{}, o.clusterCalls)
+		for c := 0; c < o.clusterCalls; c++ {
+			calls <- struct{}{}
+		}
+		close(calls)
+		for w := 0; w < clusterWorkers; w++ {
+			wg.Add(1)
+			go func(i int, h *hooks) {
+				defer wg.Done()
+				for range calls {
+					if ctx.Err() != nil {
+						mu.Lock()
+						notRun++
+						mu.Unlock()
+						continue
+					}
+					// Not h.call: thousands of identical entries would
+					// swell the record of hooks called.
+					resp := dynamicpb.NewMessage(md.Output())
+					callCtx, cancelCall := context.WithTimeout(ctx, hookTimeout)
+					err := h.conn.Invoke(callCtx, "/"+hooksService+"/ExecuteCommand", commandRequest(h, "user-alice", line), resp)
+					cancelCall()
+					if err != nil {
+						fail(fmt.Sprintf("node %d: ExecuteCommand(%q): gRPC error %v", i+1, line, err))
+						continue
+					}
+					if e := responseError(resp); e != nil {
+						fail(fmt.Sprintf("node %d: ExecuteCommand(%q): the server shows %q", i+1, line, e.Error()))
+						continue
+					}
+					text := getString(resp, "response.text")
+					a := helloAnswer.FindStringSubmatch(text)
+					if a == nil || a[1] != name {
+						// Without a count, the plugin's update gave up (or the KV failed).
+						fail(fmt.Sprintf("node %d: ExecuteCommand(%q): expected \"Hello, %s! (hello number N)\", got %q", i+1, line, name, text))
+						continue
+					}
+					num, _ := strconv.Atoi(a[2])
+					mu.Lock()
+					numbers = append(numbers, num)
+					answered[i]++
+					mu.Unlock()
+				}
+			}(i, n.hooks)
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	conflicts := api.conflicts() - conflictsBefore
+
+	// The hello numbers: exactly 1..total, each once.
+	sort.Ints(numbers)
+	duplicates, outside := 0, 0
+	seen := make([]bool, total+1)
+	for _, n := range numbers {
+		switch {
+		case n < 1 || n > total:
+			outside++
+		case seen[n]:
+			duplicates++
+		default:
+			seen[n] = true
+		}
+	}
+	missing := 0
+	for n := 1; n <= total; n++ {
+		if !seen[n] {
+			missing++
+		}
+	}
+	// The counter as stored: the typed KV writes a u64 as a JSON number.
+	stored := api.value(counterKey)
+	var counter uint64
+	counterErr := json.Unmarshal(stored, &counter)
+
+	perNode := make([]string, len(answered))
+	for i, a := range answered {
+		perNode[i] = strconv.Itoa(a)
+	}
+	rangeText := fmt.Sprintf("1..=%d", total)
+	if len(numbers) > 0 {
+		rangeText = fmt.Sprintf("%d..=%d", numbers[0], numbers[len(numbers)-1])
+	}
+	figures := fmt.Sprintf("calls=%d answered=%d answered_per_node=%s failed=%d not_run=%d elapsed_ms=%d calls_per_s=%.0f counter=%s numbers=%s duplicates=%d missing=%d cas_conflicts=%d",
+		total, len(numbers), strings.Join(perNode, ","), failed, notRun, elapsed.Milliseconds(),
+		float64(len(numbers))/elapsed.Seconds(), stored, rangeText, duplicates, missing, conflicts)
+	var problems []string
+	if notRun > 0 {
+		problems = append(problems, fmt.Sprintf("%d calls not made within the %s cap", notRun, clusterLimit))
+	}
+	if failed > 0 {
+		problems = append(problems, fmt.Sprintf("%d calls failed, first: %s", failed, firstFailure))
+	}
+	if counterErr != nil || string(stored) != strconv.Itoa(total) || counter != uint64(total) {
+		problems = append(problems, fmt.Sprintf("KV %s holds %q, expected the JSON number %d", counterKey, stored, total))
+	}
+	if duplicates > 0 || missing > 0 || outside > 0 {
+		problems = append(problems, fmt.Sprintf("hello numbers: %d duplicated, %d missing, %d outside 1..=%d: an update was lost",
+			duplicates, missing, outside, total))
+	}
+	what := fmt.Sprintf("cluster of %d nodes, one KV store, %d x %d \"/hello\" calls (%d at a time per node)",
+		len(nodes), len(nodes), o.clusterCalls, clusterWorkers)
+	if len(problems) > 0 {
+		rep.fail("%s: %s: %s", what, strings.Join(problems, "; "), figures)
+	} else {
+		rep.ok("%s: %s", what, figures)
+	}
 }
 
 // apiLimitSelfCheck sends a 5 MiB request to a grpc-go server with the

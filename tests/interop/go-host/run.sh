@@ -9,20 +9,29 @@
 #                    lowercased as the System Console stores them)
 #   -fail-register   activation-failure run: RegisterCommand fails, OnActivate must fail
 #   -bare BINARY     bench only (GO_HOST_BENCH_ONLY=1): start BINARY directly
+#   -nodes N         N > 1: a simulated HA cluster instead of the session:
+#                    N plugin processes from the bundle (each its own go-plugin
+#                    client and API server, as on N servers) on ONE fake KV
+#                    store; after each one's start and OnActivate, all run
+#                    "/hello" at once (GO_HOST_CLUSTER_CALLS per node, default
+#                    1000, 8 at a time per node, 60 s cap); the counter must end
+#                    at N x calls with each hello number handed out once; then
+#                    each node is stopped. -nodes 3 is the three-node cluster.
 #
 # Builds go-host offline in GOPATH mode against Debian's Go packages, makes a
 # descriptor set of the project's protos with protoc, runs the host and exits
 # with its exit code: 0 all checks passed, 1 a check failed, 2 usage or a
 # missing prerequisite, 3 the bundle declares a Go (net/rpc) plugin, which
 # the host refuses ("refused: <reason>"). Environment knobs of the host
-# (GO_HOST_CALLS, GO_HOST_BENCH_ONLY, GO_HOST_AUTOMTLS) pass through.
+# (GO_HOST_CALLS, GO_HOST_BENCH_ONLY, GO_HOST_AUTOMTLS, GO_HOST_CLUSTER_CALLS)
+# pass through.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 proto_dir="$(cd "$here/../../../proto" && pwd)"
 
 usage() {
-    echo "usage: $0 [-settings JSON] [-fail-register] [-bare BINARY] <bundle.tar.gz>" >&2
+    echo "usage: $0 [-settings JSON] [-fail-register] [-bare BINARY] [-nodes N] <bundle.tar.gz>" >&2
     exit 2
 }
 [ $# -ge 1 ] || usage
