@@ -102,6 +102,26 @@ fn the_real_host_runs_the_bundle_from_activation_to_a_graceful_stop() {
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }
+    // The plugin's tracing event for the refused post reaches the host's log
+    // as an hclog entry with its fields as fields: go-plugin parses the hclog
+    // JSON line from the plugin's stderr and logs the other keys as fields
+    // (client.go, Client.logStderr), which hclog's text format writes as
+    // key=value.
+    let logged = stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(
+                "ok: the host logged the plugin's refusal as an hclog entry with fields user_id, channel_id, hook: ",
+            )
+        })
+        .expect("the host's check of the refusal's log entry");
+    let logged: String = serde_json::from_str(logged).expect("a quoted log line");
+    let (_, fields) = logged.split_once(": refused a post: ").expect("the message, then the fields");
+    let fields: Vec<&str> = fields.split(' ').collect();
+    for field in ["user_id=user-alice", "channel_id=channel-1", "hook=MessageWillBePosted"] {
+        assert!(fields.contains(&field), "no {field} in {logged:?}");
+    }
+    assert!(logged.contains(" [INFO]  ") && !logged.contains("@message"), "{logged:?}");
     // grpc-go's own refusal of a request over its limit, as the host's API
     // server sends it, is what the SDK reads as `Error::TooLarge`.
     let refusal = stdout

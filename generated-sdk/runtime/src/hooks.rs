@@ -134,7 +134,7 @@ pub async fn call<T>(
     timeout: Duration,
     call: impl Future<Output = T> + Send,
 ) -> Result<T, Failure> {
-    let span = tracing::debug_span!("hook", hook);
+    let span = hook_span(hook);
     let call = CatchUnwind(std::pin::pin!(call.instrument(span)));
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(value)) => Ok(value),
@@ -149,11 +149,19 @@ pub async fn call<T>(
     }
 }
 
+/// The span a hook runs in: its `hook` field goes onto every log line the
+/// hook writes. At level ERROR so that it is on whatever the log level: a
+/// span a level filter turns off takes its fields with it (a hook's
+/// `warn!` at the default level `info` would lose `hook`).
+fn hook_span(hook: &'static str) -> tracing::Span {
+    tracing::error_span!("hook", hook)
+}
+
 /// Runs the plugin's `first` hook method at the start of another hook's
 /// call (`OnActivate` runs `OnConfigurationChange`, as Go's SDK does). Its
 /// failure or panic is logged and the call goes on, as in Go.
 pub async fn run_first(first: &'static str, hook: &'static str, run: impl Future<Output = HookResult> + Send) {
-    let span = tracing::debug_span!("hook", hook = first);
+    let span = hook_span(first);
     match CatchUnwind(std::pin::pin!(run.instrument(span))).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::error!(hook = first, "{first} failed before {hook}; going on: {error}"),
@@ -225,6 +233,56 @@ pub fn rejection(reason: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keeps each event's fields, with those of its spans, as the hclog
+    /// layer sees them.
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<serde_json::Map<String, serde_json::Value>>>>);
+
+    impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>> tracing_subscriber::Layer<S>
+        for Capture
+    {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            id: &tracing::span::Id,
+            ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            crate::log::keep_span_fields(attrs, id, &ctx);
+        }
+
+        fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+            self.0.lock().unwrap().push(crate::log::event_fields(event, &ctx).map);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_hook_field_reaches_lines_at_every_log_level() {
+        use tracing_subscriber::Layer as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        for level in [tracing::Level::TRACE, tracing::Level::INFO, tracing::Level::WARN, tracing::Level::ERROR] {
+            let lines = std::sync::Arc::default();
+            let filter = tracing_subscriber::filter::Targets::new().with_default(level);
+            let subscriber =
+                tracing_subscriber::registry().with(Capture(std::sync::Arc::clone(&lines)).with_filter(filter));
+            let _default = tracing::subscriber::set_default(subscriber);
+            call("OnActivate", Duration::from_secs(5), async { tracing::error!(user = "u1", "it broke") })
+                .await
+                .unwrap();
+            run_first("OnConfigurationChange", "OnActivate", async {
+                tracing::error!("bad settings");
+                Ok(())
+            })
+            .await;
+            let lines = lines.lock().unwrap();
+            assert_eq!(lines.len(), 2, "at {level}");
+            assert_eq!(
+                (lines[0]["hook"].as_str(), lines[0]["user"].as_str()),
+                (Some("OnActivate"), Some("u1")),
+                "at {level}"
+            );
+            assert_eq!(lines[1]["hook"].as_str(), Some("OnConfigurationChange"), "at {level}");
+        }
+    }
 
     fn answered(outcome: Result<HookResult, Failure>) -> AppError {
         app_error::<AppError>("ExecuteCommand", outcome).unwrap().expect("an error")

@@ -1763,7 +1763,7 @@ func session(rep *report, o *options, m *manifest, h *hooks, api *fakeAPI, logBu
 		return exitOK
 	}
 
-	posts(rep, h, blockedWord(o.settings))
+	posts(rep, h, blockedWord(o.settings), logBuf)
 	commands(rep, h)
 	httpChecks(rep, m, h, api)
 	kvFailure(rep, h, api, logBuf)
@@ -1911,7 +1911,7 @@ const (
 	postChannel = "channel-1"
 )
 
-func posts(rep *report, h *hooks, word string) {
+func posts(rep *report, h *hooks, word string, logBuf *lockedBuffer) {
 	call := func(text string) (reason string, modified bool, modMsg string, err error) {
 		req := h.newRequest("MessageWillBePosted")
 		_ = setString(req, "plugin_context.request_id", "go-host-post")
@@ -1948,6 +1948,13 @@ func posts(rep *report, h *hooks, word string) {
 	} else {
 		rep.ok("MessageWillBePosted(%q) rejected: %q", banned, reason)
 	}
+	// The plugin logs the refusal with the post's author and channel as
+	// tracing fields; they must reach the host's log as fields of the entry.
+	if line, problem := refusalLogged(logBuf); problem != "" {
+		rep.fail("the plugin's \"refused a post\" in the host's log: %s", problem)
+	} else {
+		rep.ok("the host logged the plugin's refusal as an hclog entry with fields user_id, channel_id, hook: %q", line)
+	}
 
 	const formerDefault = "this is forbidden"
 	if strings.Contains(formerDefault, strings.ToLower(word)) {
@@ -1967,6 +1974,95 @@ func posts(rep *report, h *hooks, word string) {
 		rep.fail("MessageWillBePosted(%q): expected modified_post \"the cat\", got %s", typo, describe(reason, modified, msg))
 	} else {
 		rep.ok("MessageWillBePosted(%q) rewritten to %q", typo, msg)
+	}
+}
+
+// refusalLine is one entry the host's hclog logger writes (text format,
+// go-hclog's intLogger.logPlain) for a plugin's info event with fields:
+// "<time> [INFO]  <logger name>: <message>: k=v k=v ...". go-plugin
+// (client.go, Client.logStderr; log_entry.go, parseJSON) reads each
+// plugin stderr line that is hclog JSON, takes @message, @level and
+// @timestamp out, and logs the message at that level with every other key
+// as a field (plus its own "timestamp" field), in no fixed order.
+var refusalLine = regexp.MustCompile(`^\S+ \[INFO\]  \S+: refused a post:( .*)$`)
+
+// refusalLogged finds the plugin's "refused a post" entry in the host's log
+// and checks its fields: the post's user_id and channel_id, and the hook
+// the SDK adds. It returns the line, or what is wrong.
+func refusalLogged(logBuf *lockedBuffer) (string, string) {
+	const message = "refused a post"
+	if !logBuf.waitFor(message, 2*time.Second) {
+		return "", "no entry mentions it within 2 s"
+	}
+	var found []string
+	for _, line := range strings.Split(logBuf.String(), "\n") {
+		if strings.Contains(line, message) {
+			found = append(found, line)
+		}
+	}
+	if len(found) != 1 {
+		return "", fmt.Sprintf("expected one entry, found %d: %q", len(found), found)
+	}
+	line := found[0]
+	m := refusalLine.FindStringSubmatch(line)
+	if m == nil {
+		return "", fmt.Sprintf("expected an info entry with message %q and key=value fields (not a raw JSON line), got %q", message, line)
+	}
+	fields, err := hclogFields(m[1])
+	if err != nil {
+		return "", fmt.Sprintf("%v in %q", err, line)
+	}
+	var problems []string
+	for _, want := range [][2]string{{"user_id", postUser}, {"channel_id", postChannel}, {"hook", "MessageWillBePosted"}} {
+		if got, ok := fields[want[0]]; !ok {
+			problems = append(problems, fmt.Sprintf("no field %s", want[0]))
+		} else if got != want[1] {
+			problems = append(problems, fmt.Sprintf("%s=%q, want %q", want[0], got, want[1]))
+		}
+	}
+	for k := range fields {
+		if strings.HasPrefix(k, "@") {
+			problems = append(problems, fmt.Sprintf("hclog's own key %s left as a field", k))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return "", fmt.Sprintf("%s in %q", strings.Join(problems, "; "), line)
+	}
+	return line, ""
+}
+
+// hclogFields parses the fields of an hclog text entry, " k=v k=\"v w\"":
+// logPlain writes each as key=value, the value in double quotes (not
+// escaped) when it holds white space.
+func hclogFields(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for {
+		s = strings.TrimLeft(s, " ")
+		if s == "" {
+			return out, nil
+		}
+		eq := strings.IndexByte(s, '=')
+		if eq <= 0 || strings.ContainsAny(s[:eq], " \"") {
+			return nil, fmt.Errorf("no key=value at %q", s)
+		}
+		key, rest := s[:eq], s[eq+1:]
+		var val string
+		if strings.HasPrefix(rest, `"`) {
+			end := strings.IndexByte(rest[1:], '"')
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated quoted value at %q", s)
+			}
+			val, s = rest[1:1+end], rest[2+end:]
+		} else if sp := strings.IndexByte(rest, ' '); sp >= 0 {
+			val, s = rest[:sp], rest[sp:]
+		} else {
+			val, s = rest, ""
+		}
+		if _, dup := out[key]; dup {
+			return nil, fmt.Errorf("field %s twice", key)
+		}
+		out[key] = val
 	}
 }
 
