@@ -1,6 +1,10 @@
 //! Coordination between the nodes of a Mattermost HA cluster, where every
-//! node runs its own copy of the plugin: a mutex kept in the server's KV
-//! store.
+//! node runs its own copy of the plugin, through the server's KV store: a
+//! mutex ([`Mutex`]), jobs run once per interval across the cluster
+//! ([`interval::IntervalJob`]), and one-off jobs run once at a set time
+//! ([`once::OnceJobs`]).
+//!
+//! ## The mutex
 //!
 //! The lock is a KV key written only when absent, with an expiry: its
 //! holder refreshes the expiry while it holds the lock and deletes the key
@@ -16,6 +20,12 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::kv::KvBackend;
+
+pub mod interval;
+pub mod once;
+
+pub use interval::IntervalJob;
+pub use once::{JobError, OnceJobs};
 
 /// How long a lock lives without a refresh.
 pub const LOCK_TTL: Duration = Duration::from_secs(15);

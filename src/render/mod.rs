@@ -86,6 +86,13 @@ const KV_RS: &str = include_str!("../../templates/sdk/kv.rs");
 /// The API methods `templates/sdk/kv.rs` calls, by RPC name.
 const KV_RS_CALLS: &[&str] = &["KVGet", "KVSetWithOptions", "KVDelete", "KVList", "GetPluginConfig"];
 
+/// The cluster toolkit (`src/cluster.rs`): plain Rust like `KV_RS`, on top
+/// of it.
+const CLUSTER_RS: &str = include_str!("../../templates/sdk/cluster.rs");
+
+/// The API methods `templates/sdk/cluster.rs` calls beyond `KV_RS_CALLS`.
+const CLUSTER_RS_CALLS: &[&str] = &["PublishPluginClusterEvent"];
+
 /// A hand-written Rust file copied into the SDK as it is, under a header
 /// naming where it comes from (`from`, relative to mmplugin-gen's root).
 fn verbatim(path: &str, from: &str, source: &str) -> GeneratedFile {
@@ -102,6 +109,11 @@ fn verbatim(path: &str, from: &str, source: &str) -> GeneratedFile {
 /// Whether the contract has every method the typed KV store calls.
 fn has_kv(contract: &Contract) -> bool {
     KV_RS_CALLS.iter().all(|name| contract.api_methods().any(|m| m.name == *name))
+}
+
+/// Whether the contract has every method the cluster toolkit calls.
+fn has_cluster(contract: &Contract) -> bool {
+    has_kv(contract) && CLUSTER_RS_CALLS.iter().all(|name| contract.api_methods().any(|m| m.name == *name))
 }
 
 /// The API trait that has the `PluginHTTP` method, which `http::send` calls.
@@ -136,6 +148,7 @@ struct CargoToml<'a> {
 struct LibRs<'a> {
     has_http: bool,
     has_kv: bool,
+    has_cluster: bool,
     package: &'a str,
     crate_ident: &'a str,
     api_count: usize,
@@ -372,6 +385,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             LibRs {
                 has_http: http.is_some(),
                 has_kv: has_kv(contract),
+                has_cluster: has_cluster(contract),
                 package: &contract.package,
                 crate_ident: &crate_ident,
                 api_count: contract.api_methods().count(),
@@ -440,6 +454,9 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
     files.push(rust("src/testing/mod.rs", source));
     if has_kv(contract) {
         files.push(verbatim("src/kv.rs", "templates/sdk/kv.rs", KV_RS));
+    }
+    if has_cluster(contract) {
+        files.push(verbatim("src/cluster.rs", "templates/sdk/cluster.rs", CLUSTER_RS));
     }
     if has_state {
         files.push(verbatim("src/testing/state.rs", "templates/sdk/testing/state.rs", testing::STATE_RS));

@@ -1,7 +1,7 @@
-//! The plugin's KV store with typed values, its settings read into a
-//! struct, and a lock shared by every node of a cluster:
-//! [`PluginApiClient::kv`], [`PluginApiClient::settings`] and
-//! [`PluginApiClient::mutex`].
+//! The plugin's KV store with typed values, and its settings read into a
+//! struct: [`PluginApiClient::kv`] and [`PluginApiClient::settings`]. What
+//! the nodes of a cluster share through the store (a lock, jobs) is in
+//! [`crate::cluster`].
 //!
 //! This file is plain Rust, written by hand against Mattermost's plugin
 //! contract and copied as it is into each SDK whose contract has the API
@@ -13,7 +13,6 @@ use std::future::Future;
 
 use serde::de::DeserializeOwned;
 
-pub use mmplugin_runtime::cluster::{LOCK_TTL, LockError, REFRESH_EVERY};
 pub use mmplugin_runtime::kv::{KvBackend, KvError, LIST_PAGE, RetryPolicy};
 
 use crate::api::{ConfigApi as _, KvStoreApi as _};
@@ -29,21 +28,6 @@ use crate::{Error, PluginApiClient, proto};
 /// let hellos = kv.update("hellos", |n: Option<u64>| Some(n.unwrap_or(0) + 1)).await?;
 /// ```
 pub type Kv = mmplugin_runtime::kv::Kv<PluginApiClient>;
-
-/// A lock shared by every node of a cluster (each node runs its own copy of
-/// the plugin), kept in the KV store: taken only when free, refreshed while
-/// held, released on drop, and lost by a crashed holder when its 15 s expiry
-/// passes (Go's `pluginapi/cluster` timings). Get one with
-/// [`PluginApiClient::mutex`].
-///
-/// ```ignore
-/// let _held = cx.api.mutex("daily-report").lock(Duration::from_secs(30)).await?;
-/// // … only one node at a time runs this …
-/// ```
-pub type Mutex = mmplugin_runtime::cluster::Mutex<PluginApiClient>;
-
-/// A held [`Mutex`]: released when dropped.
-pub type MutexGuard = mmplugin_runtime::cluster::Guard<PluginApiClient>;
 
 impl KvBackend for PluginApiClient {
     fn kv_get_raw(&self, key: String) -> impl Future<Output = Result<Vec<u8>, Error>> + Send {
@@ -75,11 +59,6 @@ impl PluginApiClient {
     /// The plugin's KV store with typed values.
     pub fn kv(&self) -> Kv {
         Kv::new(self.clone())
-    }
-
-    /// The cluster-wide lock `name` (KV key `mutex_{name}`).
-    pub fn mutex(&self, name: impl Into<String>) -> Mutex {
-        Mutex::new(self.clone(), name)
     }
 
     /// The plugin's settings, read into `T` (write `T` with `mmplugin-gen
