@@ -19,6 +19,8 @@
 //!   plugin's hooks as the server calls them.
 pub mod api;
 
+pub mod bot;
+
 pub mod cluster;
 
 pub mod error;

@@ -93,6 +93,13 @@ const CLUSTER_RS: &str = include_str!("../../templates/sdk/cluster.rs");
 /// The API methods `templates/sdk/cluster.rs` calls beyond `KV_RS_CALLS`.
 const CLUSTER_RS_CALLS: &[&str] = &["PublishPluginClusterEvent"];
 
+/// The plugin's bot (`src/bot.rs`): plain Rust like `KV_RS`, on top of the
+/// cluster lock.
+const BOT_RS: &str = include_str!("../../templates/sdk/bot.rs");
+
+/// The API methods `templates/sdk/bot.rs` calls beyond the cluster lock's.
+const BOT_RS_CALLS: &[&str] = &["EnsureBotUser", "SetProfileImage"];
+
 /// A hand-written Rust file copied into the SDK as it is, under a header
 /// naming where it comes from (`from`, relative to mmplugin-gen's root).
 fn verbatim(path: &str, from: &str, source: &str) -> GeneratedFile {
@@ -114,6 +121,11 @@ fn has_kv(contract: &Contract) -> bool {
 /// Whether the contract has every method the cluster toolkit calls.
 fn has_cluster(contract: &Contract) -> bool {
     has_kv(contract) && CLUSTER_RS_CALLS.iter().all(|name| contract.api_methods().any(|m| m.name == *name))
+}
+
+/// Whether the contract has every method `ensure_bot` calls.
+fn has_bot(contract: &Contract) -> bool {
+    has_cluster(contract) && BOT_RS_CALLS.iter().all(|name| contract.api_methods().any(|m| m.name == *name))
 }
 
 /// The API trait that has the `PluginHTTP` method, which `http::send` calls.
@@ -149,6 +161,7 @@ struct LibRs<'a> {
     has_http: bool,
     has_kv: bool,
     has_cluster: bool,
+    has_bot: bool,
     package: &'a str,
     crate_ident: &'a str,
     api_count: usize,
@@ -386,6 +399,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
                 has_http: http.is_some(),
                 has_kv: has_kv(contract),
                 has_cluster: has_cluster(contract),
+                has_bot: has_bot(contract),
                 package: &contract.package,
                 crate_ident: &crate_ident,
                 api_count: contract.api_methods().count(),
@@ -457,6 +471,9 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
     }
     if has_cluster(contract) {
         files.push(verbatim("src/cluster.rs", "templates/sdk/cluster.rs", CLUSTER_RS));
+    }
+    if has_bot(contract) {
+        files.push(verbatim("src/bot.rs", "templates/sdk/bot.rs", BOT_RS));
     }
     if has_state {
         files.push(verbatim("src/testing/state.rs", "templates/sdk/testing/state.rs", testing::STATE_RS));

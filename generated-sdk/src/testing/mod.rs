@@ -386,7 +386,7 @@ impl FakeServer {
     }
 
     /// Answers `PluginAPI/GetProfileImage` ([`crate::api::UsersApi::get_profile_image`]) with
-    /// `answer` from now on.
+    /// `answer` from now on, instead of the server's own state.
     pub fn on_get_profile_image(
         &self,
         answer: impl Fn(
@@ -397,7 +397,7 @@ impl FakeServer {
     }
 
     /// Answers `PluginAPI/SetProfileImage` ([`crate::api::UsersApi::set_profile_image`]) with
-    /// `answer` from now on.
+    /// `answer` from now on, instead of the server's own state.
     pub fn on_set_profile_image(
         &self,
         answer: impl Fn(
@@ -3246,7 +3246,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 });
             return respond(response, None);
         }
-        Err(unanswered("GetProfileImage", "on_get_profile_image"))
+        let response = self.state().get_profile_image(request).map_err(Error::from);
+        respond(response, None)
     }
 
     async fn set_profile_image(
@@ -3264,7 +3265,8 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 .map(|()| proto::SetProfileImageResponse::default());
             return respond(response, None);
         }
-        Err(unanswered("SetProfileImage", "on_set_profile_image"))
+        let response = self.state().set_profile_image(request).map_err(Error::from);
+        respond(response, None)
     }
 
     async fn publish_user_typing(

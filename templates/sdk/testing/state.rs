@@ -75,6 +75,8 @@ pub(super) struct State {
     /// User id → the ephemeral posts they were sent.
     ephemeral: BTreeMap<String, Vec<proto::Post>>,
     bots: BTreeMap<String, proto::Bot>,
+    /// User id → the profile image set through the API, as sent.
+    profile_images: BTreeMap<String, Vec<u8>>,
     /// (team id, trigger) → command.
     commands: BTreeMap<(String, String), proto::Command>,
     cluster_events: Vec<(proto::PluginClusterEvent, Option<proto::PluginClusterEventSendOptions>)>,
@@ -124,6 +126,7 @@ impl State {
             reactions: Vec::new(),
             ephemeral: BTreeMap::new(),
             bots: BTreeMap::new(),
+            profile_images: BTreeMap::new(),
             commands: BTreeMap::new(),
             cluster_events: Vec::new(),
             actor: Actor::default(),
@@ -338,6 +341,38 @@ impl State {
     pub(super) fn get_user(&mut self, request: proto::GetUserRequest) -> Result<proto::GetUserResponse, AppError> {
         let user = self.user(&request.user_id)?.clone();
         Ok(proto::GetUserResponse { user: Some(user), ..Default::default() })
+    }
+
+    /// The server decodes the image (PNG, JPEG, GIF, BMP, …) and refuses
+    /// what it cannot with `api.user.upload_profile_user.decode.app_error`
+    /// (400); the fake checks the format's signature and keeps the bytes as
+    /// sent (the server scales them to a 128-pixel PNG).
+    pub(super) fn set_profile_image(
+        &mut self,
+        request: proto::SetProfileImageRequest,
+    ) -> Result<proto::SetProfileImageResponse, AppError> {
+        self.user(&request.user_id)?;
+        let data = &request.data;
+        let image = data.starts_with(b"\x89PNG\r\n\x1a\n")
+            || data.starts_with(&[0xff, 0xd8, 0xff])
+            || data.starts_with(b"GIF8")
+            || data.starts_with(b"BM");
+        if !image {
+            return Err(app_error("api.user.upload_profile_user.decode.app_error", "the image cannot be decoded", 400));
+        }
+        self.profile_images.insert(request.user_id, request.data);
+        Ok(proto::SetProfileImageResponse::default())
+    }
+
+    /// The image set through the API; empty when none was (the server
+    /// draws a default one then).
+    pub(super) fn get_profile_image(
+        &mut self,
+        request: proto::GetProfileImageRequest,
+    ) -> Result<proto::GetProfileImageResponse, AppError> {
+        self.user(&request.user_id)?;
+        let image = self.profile_images.get(&request.user_id).cloned().unwrap_or_default();
+        Ok(proto::GetProfileImageResponse { image, ..Default::default() })
     }
 
     pub(super) fn get_user_by_username(
@@ -1224,6 +1259,11 @@ impl FakeServer {
     /// The bots, by user id.
     pub fn bots(&self) -> Vec<proto::Bot> {
         self.state().bots.values().cloned().collect()
+    }
+
+    /// The profile image set for this user through the API, if any.
+    pub fn profile_image(&self, user_id: &str) -> Option<Vec<u8>> {
+        self.state().profile_images.get(user_id).cloned()
     }
 
     /// The user of this id, if any.
