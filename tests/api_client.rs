@@ -795,3 +795,29 @@ async fn the_servers_own_refusal_for_size_becomes_the_same_error() {
     let other = Error::from_status(Status::resource_exhausted("too many requests"));
     assert!(matches!(other, Error::Status(_)), "{other:?}");
 }
+
+/// A server that accepts the connection and never answers: the call fails
+/// with `TimedOut` at the client's deadline instead of waiting forever
+/// (outside a hook nothing else would stop it).
+#[tokio::test]
+async fn an_api_server_that_never_answers_fails_the_call_at_its_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((connection, _)) = listener.accept().await {
+            open.push(connection); // never read, never answered
+        }
+    });
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect_lazy();
+    let transport =
+        mattermost_plugin::api::Transport::from(channel).with_timeout(Duration::from_millis(300));
+    let client = PluginApiClient::new(transport);
+    let error = within(client.get_user("u1")).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TimedOut, "{error:?}");
+    let wanted = "did not answer mattermost.pluginapi.v1.PluginAPI/GetUser within 0.3 s";
+    assert!(error.to_string().contains(wanted), "{error}");
+    hold.abort();
+}

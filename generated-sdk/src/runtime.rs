@@ -196,8 +196,12 @@ fn hooks<P: Plugin>(
     tonic::transport::server::Router,
 ) -> tonic::transport::server::Router {
     move |settings, router| {
+        let channel = mmplugin_runtime::api::plugin_channel(
+            settings.api_target.as_deref(),
+        );
         let api = PluginApiClient::new(
-            mmplugin_runtime::api::plugin_channel(settings.api_target.as_deref()),
+            mmplugin_runtime::transport::Transport::from(channel)
+                .with_timeout(settings.api_timeout),
         );
         let server = HookServer::new(Arc::new(plugin), api, settings.hook_timeout)
             .with_http_body_limit(settings.http_body_limit);

@@ -10,6 +10,8 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use tonic::Status;
 use tracing::Instrument as _;
 
@@ -135,7 +137,8 @@ pub async fn call<T>(
     call: impl Future<Output = T> + Send,
 ) -> Result<T, Failure> {
     let span = hook_span(hook);
-    let call = CatchUnwind(std::pin::pin!(call.instrument(span)));
+    let call = DEADLINE.scope(Instant::now() + timeout, call.instrument(span));
+    let call = CatchUnwind(std::pin::pin!(call));
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(message)) => {
@@ -147,6 +150,17 @@ pub async fn call<T>(
             Err(Failure::TimedOut { hook, after: timeout })
         }
     }
+}
+
+tokio::task_local! {
+    /// When the hook running on this task will be cancelled.
+    static DEADLINE: Instant;
+}
+
+/// When the hook this code runs in will be cancelled; `None` outside a
+/// hook's own task (a task spawned from a hook has no deadline of its own).
+pub fn deadline() -> Option<Instant> {
+    DEADLINE.try_with(|deadline| *deadline).ok()
 }
 
 /// The span a hook runs in: its `hook` field goes onto every log line the

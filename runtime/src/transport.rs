@@ -8,13 +8,23 @@
 //! code decodes it, routes it by path and encodes the answer, and the client
 //! decodes that. So message size limits, codecs and status handling are the
 //! production ones.
+//!
+//! Every call has a deadline: [`DEFAULT_API_TIMEOUT`] (or what
+//! [`Transport::with_timeout`] sets) from when it starts, and, for a call made
+//! inside a hook, no later than shortly before the hook's own deadline, so
+//! the hook gets the API's error in time to answer with it. A call past its
+//! deadline fails with `DeadlineExceeded`, whether the server never accepted
+//! the connection, never answered, or stopped halfway through the answer;
+//! the deadline also goes to the server as `grpc-timeout`.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use tokio::time::Instant;
 use tonic::body::Body;
 use tonic::codegen::Service;
 use tonic::transport::Channel;
@@ -25,10 +35,22 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Call = dyn Fn(http::Request<Body>) -> BoxFuture<Result<http::Response<Body>, BoxError>> + Send + Sync;
 
+/// How long an API call may take, by default: an answer the server has not
+/// finished after this long fails the call with `DeadlineExceeded`.
+pub const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long before its hook's deadline a call made inside a hook fails, so
+/// the hook still has time to answer with the error.
+pub const HOOK_MARGIN: Duration = Duration::from_millis(250);
+
 /// A generated client's transport: a [`Channel`], or a service in this
-/// process ([`Transport::in_process`]). Cloning is cheap.
+/// process ([`Transport::in_process`]), with a deadline per call. Cloning is
+/// cheap.
 #[derive(Clone)]
-pub struct Transport(Inner);
+pub struct Transport {
+    inner: Inner,
+    timeout: Duration,
+}
 
 #[derive(Clone)]
 enum Inner {
@@ -55,24 +77,46 @@ impl Transport {
                 service.call(request).await.map_err(Into::into)
             })
         };
-        Self(Inner::InProcess(Arc::new(call)))
+        Self { inner: Inner::InProcess(Arc::new(call)), timeout: DEFAULT_API_TIMEOUT }
+    }
+
+    /// The same transport, with calls given `timeout` instead of
+    /// [`DEFAULT_API_TIMEOUT`] (a zero timeout counts as a millisecond).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a call may take (outside a hook; inside, at most until
+    /// shortly before the hook's deadline).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Whether calls stay in this process.
     pub fn is_in_process(&self) -> bool {
-        matches!(self.0, Inner::InProcess(_))
+        matches!(self.inner, Inner::InProcess(_))
+    }
+
+    /// When a call starting now must be done.
+    fn deadline(&self) -> Instant {
+        let own = Instant::now() + self.timeout;
+        match crate::hooks::deadline() {
+            Some(hook) => own.min(hook.checked_sub(HOOK_MARGIN).unwrap_or(hook)),
+            None => own,
+        }
     }
 }
 
 impl From<Channel> for Transport {
     fn from(channel: Channel) -> Self {
-        Self(Inner::Network(channel))
+        Self { inner: Inner::Network(channel), timeout: DEFAULT_API_TIMEOUT }
     }
 }
 
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
+        match &self.inner {
             Inner::Network(channel) => f.debug_tuple("Transport::Network").field(channel).finish(),
             Inner::InProcess(_) => f.write_str("Transport::InProcess"),
         }
@@ -85,20 +129,100 @@ impl Service<http::Request<Body>> for Transport {
     type Future = BoxFuture<Result<http::Response<Body>, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        match &mut self.0 {
+        match &mut self.inner {
             Inner::Network(channel) => channel.poll_ready(cx).map_err(Into::into),
             Inner::InProcess(_) => Poll::Ready(Ok(())),
         }
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        match &mut self.0 {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let deadline = self.deadline();
+        let method = request.uri().path().trim_start_matches('/').to_owned();
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Ok(value) = http::HeaderValue::from_str(&grpc_timeout(left)) {
+            request.headers_mut().entry("grpc-timeout").or_insert(value);
+        }
+        let call: BoxFuture<Result<http::Response<Body>, BoxError>> = match &mut self.inner {
             Inner::Network(channel) => {
                 let call = channel.call(request);
                 Box::pin(async move { call.await.map_err(Into::into) })
             }
             Inner::InProcess(call) => call(request),
+        };
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout_at(deadline, call).await {
+                // tonic's channel keeps the `grpc-timeout` too, and may fail
+                // the call first, as Cancelled: it is this deadline all the same.
+                Ok(Err(_)) if Instant::now() >= deadline => Err(Box::new(overdue(&method, timeout)) as BoxError),
+                Ok(response) => {
+                    // The answer's body is read after this returns: it gets
+                    // what is left of the deadline.
+                    let body = |body| {
+                        Body::new(DeadlineBody {
+                            body,
+                            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+                            method: method.clone(),
+                            timeout,
+                        })
+                    };
+                    Ok(response?.map(body))
+                }
+                Err(_elapsed) => Err(Box::new(overdue(&method, timeout)) as BoxError),
+            }
+        })
+    }
+}
+
+/// The status of a call past its deadline.
+fn overdue(method: &str, timeout: Duration) -> tonic::Status {
+    let within = if crate::hooks::deadline().is_some() {
+        "before its hook's deadline".to_owned()
+    } else {
+        format!("within {} s", timeout.as_secs_f64())
+    };
+    tonic::Status::deadline_exceeded(format!("the plugin API did not answer {method} {within}"))
+}
+
+/// `grpc-timeout` for `left`: at most eight digits, in the finest unit that
+/// fits (the gRPC over HTTP/2 spec).
+fn grpc_timeout(left: Duration) -> String {
+    let millis = left.as_millis();
+    if millis < 100_000_000 { format!("{}m", millis.max(1)) } else { format!("{}S", left.as_secs().min(99_999_999)) }
+}
+
+/// An answer's body, failing with `DeadlineExceeded` once the call's
+/// deadline passes.
+struct DeadlineBody {
+    body: Body,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    method: String,
+    timeout: Duration,
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame);
         }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(overdue(&self.method, self.timeout)))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -137,5 +261,122 @@ mod tests {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], b"/pkg.Service/Method");
         assert_eq!(format!("{transport:?}"), "Transport::InProcess");
+    }
+
+    /// An HTTP service that never answers.
+    #[derive(Clone)]
+    struct Silent;
+
+    impl Service<http::Request<Body>> for Silent {
+        type Response = http::Response<Body>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Pending<Result<http::Response<Body>, std::convert::Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<Body>) -> Self::Future {
+            std::future::pending()
+        }
+    }
+
+    /// An HTTP service that answers headers and then a body that never ends.
+    #[derive(Clone)]
+    struct Stalls;
+
+    impl Service<http::Request<Body>> for Stalls {
+        type Response = http::Response<Body>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<http::Response<Body>, std::convert::Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<Body>) -> Self::Future {
+            let never = http_body_util::StreamBody::new(futures_util::stream::pending::<
+                Result<http_body::Frame<bytes::Bytes>, tonic::Status>,
+            >());
+            std::future::ready(Ok(http::Response::new(Body::new(never))))
+        }
+    }
+
+    fn status(error: BoxError) -> tonic::Status {
+        *error.downcast::<tonic::Status>().expect("a gRPC status")
+    }
+
+    async fn call(transport: &mut Transport) -> Result<http::Response<Body>, BoxError> {
+        std::future::poll_fn(|cx| transport.poll_ready(cx)).await.unwrap();
+        let request = http::Request::builder().uri("/pkg.PluginAPI/GetUser").body(Body::empty()).unwrap();
+        transport.call(request).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_nobody_answers_fails_at_its_deadline() {
+        let mut transport = Transport::in_process(Silent).with_timeout(Duration::from_secs(3));
+        let started = Instant::now();
+        let error = status(call(&mut transport).await.unwrap_err());
+        assert_eq!(error.code(), tonic::Code::DeadlineExceeded);
+        assert_eq!(error.message(), "the plugin API did not answer pkg.PluginAPI/GetUser within 3 s");
+        assert_eq!(started.elapsed(), Duration::from_secs(3), "at the deadline (paused clock)");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_that_stops_halfway_fails_at_the_deadline() {
+        use http_body_util::BodyExt as _;
+        let mut transport = Transport::in_process(Stalls).with_timeout(Duration::from_secs(2));
+        let response = call(&mut transport).await.unwrap();
+        let error = response.into_body().collect().await.unwrap_err();
+        assert_eq!(error.code(), tonic::Code::DeadlineExceeded);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_inside_a_hook_fails_before_the_hook_does() {
+        let mut transport = Transport::in_process(Silent);
+        let outcome = crate::hooks::call("MessageWillBePosted", Duration::from_secs(5), async move {
+            let started = Instant::now();
+            let error = status(call(&mut transport).await.unwrap_err());
+            (error, started.elapsed())
+        })
+        .await;
+        let (error, took) = outcome.expect("the hook answered: it was not cancelled");
+        assert_eq!(error.code(), tonic::Code::DeadlineExceeded);
+        assert!(error.message().ends_with("before its hook's deadline"), "{}", error.message());
+        assert_eq!(took, Duration::from_secs(5) - HOOK_MARGIN);
+    }
+
+    /// A server that accepts connections and never speaks: the call fails at
+    /// its deadline, over a real socket, through a generated client.
+    #[tokio::test]
+    async fn a_server_that_accepts_and_never_answers_fails_the_call() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let held = tokio::spawn(async move {
+            let mut connections = Vec::new();
+            while let Ok((connection, _)) = listener.accept().await {
+                connections.push(connection); // kept open, never read
+            }
+        });
+        let channel = crate::api::endpoint(&address.to_string()).unwrap().connect_lazy();
+        let transport = Transport::from(channel).with_timeout(Duration::from_millis(300));
+        let mut health = tonic_health::pb::health_client::HealthClient::new(transport);
+        let answer = tokio::time::timeout(
+            Duration::from_secs(30),
+            health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }),
+        )
+        .await
+        .expect("the call ended on its own");
+        let error = answer.unwrap_err();
+        assert_eq!(error.code(), tonic::Code::DeadlineExceeded, "{error:?}");
+        held.abort();
+    }
+
+    #[test]
+    fn grpc_timeouts_have_at_most_eight_digits() {
+        assert_eq!(grpc_timeout(Duration::from_secs(10)), "10000m");
+        assert_eq!(grpc_timeout(Duration::ZERO), "1m");
+        assert_eq!(grpc_timeout(Duration::from_secs(200_000)), "200000S");
+        assert_eq!(grpc_timeout(Duration::MAX), "99999999S");
     }
 }

@@ -138,6 +138,9 @@ pub enum ErrorKind {
     Unimplemented,
     /// HTTP 503, `Unavailable`, or no connection.
     Unavailable,
+    /// HTTP 504 or `DeadlineExceeded`: no answer in time (an API call past
+    /// its deadline is this).
+    TimedOut,
     /// Anything else.
     Other,
 }
@@ -155,6 +158,7 @@ impl ErrorKind {
             429 => Self::TooManyRequests,
             501 => Self::Unimplemented,
             503 => Self::Unavailable,
+            504 => Self::TimedOut,
             _ => Self::Other,
         }
     }
@@ -171,6 +175,7 @@ impl ErrorKind {
             Code::ResourceExhausted => Self::TooManyRequests,
             Code::Unimplemented => Self::Unimplemented,
             Code::Unavailable => Self::Unavailable,
+            Code::DeadlineExceeded => Self::TimedOut,
             _ => Self::Other,
         }
     }

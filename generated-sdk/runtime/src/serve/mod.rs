@@ -41,11 +41,16 @@ const DRAIN: Duration = Duration::from_millis(1_500);
 pub struct Options {
     /// HTTP request bodies over this many bytes are refused with 413.
     pub http_body_limit: u64,
+    /// An API call not answered after this long fails with
+    /// `DeadlineExceeded` (inside a hook, at the latest shortly before the
+    /// hook's own deadline). [`crate::transport::DEFAULT_API_TIMEOUT`] by
+    /// default.
+    pub api_timeout: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { http_body_limit: env::http_body_limit() }
+        Self { http_body_limit: env::http_body_limit(), api_timeout: crate::transport::DEFAULT_API_TIMEOUT }
     }
 }
 
@@ -53,6 +58,12 @@ impl Options {
     /// Sets the HTTP request body limit, in bytes.
     pub fn http_body_limit(mut self, limit: u64) -> Self {
         self.http_body_limit = limit;
+        self
+    }
+
+    /// Sets how long an API call may take.
+    pub fn api_timeout(mut self, timeout: Duration) -> Self {
+        self.api_timeout = timeout;
         self
     }
 }
@@ -68,6 +79,8 @@ pub struct Settings {
     pub http_body_limit: u64,
     /// Where the server's plugin API listens for this plugin, if it said.
     pub api_target: Option<String>,
+    /// How long an API call may take.
+    pub api_timeout: Duration,
 }
 
 /// Why a plugin could not start, or stopped with an error.
@@ -178,6 +191,7 @@ pub async fn run_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router
         hook_timeout,
         http_body_limit: options.http_body_limit,
         api_target: std::env::var(API_TARGET_ENV).ok(),
+        api_timeout: options.api_timeout,
     };
 
     let shutdown = Shutdown::new();
