@@ -119,9 +119,14 @@ where
     H: FnOnce(HttpRequest) -> Fut,
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
-    let first = stream
-        .next()
+    let first = tokio::time::timeout(FIRST_MESSAGE_WAIT, stream.next())
         .await
+        .map_err(|_| {
+            Status::deadline_exceeded(format!(
+                "no init message within {} s of the request stream's start",
+                FIRST_MESSAGE_WAIT.as_secs()
+            ))
+        })?
         .transpose()?
         .ok_or_else(|| Status::invalid_argument("the request stream ended before its init message"))?;
     let (init, first_chunk, first_complete) = W::request_parts(first);
@@ -129,7 +134,14 @@ where
         return Err(Status::invalid_argument("the first message of the request stream has no init"));
     };
     let declared = u64::try_from(init.content_length).ok();
-    let (request, too_large) = build_request(init, declared, body_limit)?;
+    // Under the panic guard: no input, however odd, takes the plugin down.
+    let (request, too_large) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build_request(init, declared, body_limit))).map_err(
+            |panic| {
+                let panic = crate::panic::message(panic.as_ref());
+                Status::invalid_argument(format!("the request cannot be built: {panic}"))
+            },
+        )??;
     let (chunks_tx, chunks_rx) = mpsc::channel(REQUEST_BACKLOG);
     let body = RequestBody::streamed(chunks_rx, declared);
     let (request_parts, ()) = request.into_parts();
@@ -178,22 +190,31 @@ fn build_request<C: Clone + Send + Sync + 'static>(
             (0, 9) => http::Version::HTTP_09,
             _ => http::Version::HTTP_11,
         });
+    let count: usize = init.headers.iter().map(|h| h.values.len().max(1)).sum();
+    if count > MAX_HEADERS {
+        return Err(Status::invalid_argument(format!(
+            "the request has {count} header values; at most {MAX_HEADERS} are taken"
+        )));
+    }
     let headers = builder.headers_mut().ok_or_else(|| Status::invalid_argument("invalid request"))?;
+    let full = |e: http::header::MaxSizeReached| invalid("headers", &e);
     for header in init.headers {
         let name = HeaderName::from_bytes(header.key.as_bytes()).map_err(|e| invalid("header name", &e))?;
         for value in header.values {
             let value = HeaderValue::from_str(&value).map_err(|e| invalid("header value", &e))?;
-            headers.append(name.clone(), value);
+            headers.try_append(name.clone(), value).map_err(full)?;
         }
     }
     // Go keeps the length apart from the headers; a handler looks for it there.
     if let Some(length) = declared
         && !headers.contains_key(http::header::CONTENT_LENGTH)
     {
-        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
+        headers.try_insert(http::header::CONTENT_LENGTH, HeaderValue::from(length)).map_err(full)?;
     }
     if !init.host.is_empty() && !headers.contains_key(http::header::HOST) {
-        headers.insert(http::header::HOST, HeaderValue::from_str(&init.host).map_err(|e| invalid("host", &e))?);
+        headers
+            .try_insert(http::header::HOST, HeaderValue::from_str(&init.host).map_err(|e| invalid("host", &e))?)
+            .map_err(full)?;
     }
     // The server sets this header for a signed-in user, after removing any
     // the client sent (CONTRACT.md, ServeHTTP: headers the server vouches for).
@@ -327,6 +348,16 @@ enum State {
     Done,
 }
 
+/// The most header values a request may have. The server passes on what
+/// the client sent; `http`'s header map cannot hold more than 24,576 names
+/// and panics past that, so a request with more than this is refused with
+/// `InvalidArgument`, as Go's server would refuse headers over its 1 MB.
+pub const MAX_HEADERS: usize = 8_192;
+
+/// How long a request stream may take to send its first message (the
+/// server sends it at once); a stream silent longer is closed.
+pub const FIRST_MESSAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How long a complete response waits for the request stream to end.
 const FINISH_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -403,7 +434,18 @@ impl<W: Wire> ServeStream<W> {
             }
             let next = match self.pending.take() {
                 Some(rest) => Poll::Ready(Some(Ok((rest, false)))),
-                None => body.poll_chunk(cx),
+                // The body's code (a writer's handler, a stream) runs in
+                // this poll: under the guard.
+                None => match guarded(|| body.poll_chunk(cx)) {
+                    Ok(next) => next,
+                    Err(panic) => {
+                        tracing::error!("the HTTP handler panicked after its answer began: {panic}");
+                        self.state = State::Done;
+                        return Poll::Ready(Some(Err(Status::internal(format!(
+                            "the HTTP handler panicked after its answer began: {panic}"
+                        )))));
+                    }
+                },
             };
             match next {
                 Poll::Ready(Some(Ok((mut data, wants_flush)))) => {
@@ -447,6 +489,12 @@ impl<W: Wire> ServeStream<W> {
     }
 }
 
+/// Runs `poll`, turning a panic inside it into `Err` with its message.
+fn guarded<T>(poll: impl FnOnce() -> T) -> Result<T, String> {
+    // Unwind safety: after a panic the body is dropped, never polled again.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(poll)).map_err(|p| crate::panic::message(p.as_ref()))
+}
+
 impl<W: Wire> Stream for ServeStream<W> {
     type Item = Result<W::Response, Status>;
 
@@ -485,14 +533,21 @@ impl<W: Wire> Stream for ServeStream<W> {
                 }
                 State::Head(mut body) => {
                     let Inner::Writer(writer) = &mut body.inner else { unreachable!("only writer bodies wait") };
-                    match writer.poll_head(cx) {
-                        Poll::Pending => {
+                    // The writer's handler runs in this poll: under the guard.
+                    match guarded(|| writer.poll_head(cx)) {
+                        Ok(Poll::Pending) => {
                             this.state = State::Head(body);
                             return Poll::Pending;
                         }
-                        Poll::Ready((code, headers)) => {
+                        Ok(Poll::Ready((code, headers))) => {
                             this.state = State::Body(body);
                             return Poll::Ready(Some(Ok(Self::init(code, &headers))));
+                        }
+                        Err(panic) => {
+                            tracing::error!("the HTTP handler panicked: {panic}; answering 500");
+                            if let Some(init) = this.head(status(StatusCode::INTERNAL_SERVER_ERROR)) {
+                                return Poll::Ready(Some(init));
+                            }
                         }
                     }
                 }
@@ -776,6 +831,75 @@ mod tests {
         };
         let status = exchange(vec![first(init("GET", "/", 0), b"", true)], LIMIT, failing).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::Internal);
+    }
+
+    /// 24,576 or more distinct header names used to panic inside `http`'s
+    /// header map; any count is an answer now, never a panic.
+    #[tokio::test]
+    async fn any_number_of_headers_is_an_answer_never_a_panic() {
+        let many = |n: usize| Init {
+            headers: (0..n).map(|i| Header { key: format!("x-h{i}"), values: vec!["v".into()] }).collect(),
+            ..init("GET", "/", 0)
+        };
+        for n in [MAX_HEADERS + 1, 24_576, 30_000] {
+            let refused = serve::<TestWire, _, _, _>(stream(vec![first(many(n), b"", true)]), LIMIT, echo).await.err();
+            let refused = refused.unwrap_or_else(|| panic!("{n} headers were taken"));
+            assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{n}: {refused:?}");
+            assert!(refused.message().contains(&format!("{n} header values; at most {MAX_HEADERS}")), "{refused:?}");
+        }
+        let counted = |request: HttpRequest| async move {
+            HttpResponse::new(ResponseBody::from(Bytes::from(request.headers().len().to_string())))
+        };
+        let answer = exchange(vec![first(many(MAX_HEADERS), b"", true)], LIMIT, counted).await.unwrap();
+        // The handler sees every header, plus the content length and host the
+        // bridge adds from the init message.
+        assert_eq!(body_of(&answer), (200, (MAX_HEADERS + 2).to_string().into_bytes()));
+    }
+
+    /// A Go-style handler that panics after its first write: the answer has
+    /// begun, so the stream ends with `Internal`; the panic stays inside.
+    #[tokio::test]
+    async fn a_writer_panicking_after_its_first_write_ends_the_stream_with_internal() {
+        let handler = |request| async move {
+            respond_with(request, |_request, mut writer| async move {
+                writer.write("partial").await.unwrap();
+                writer.flush().await.unwrap();
+                tokio::task::yield_now().await;
+                panic!("a bug after the first write");
+            })
+        };
+        let mut answer =
+            serve::<TestWire, _, _, _>(stream(vec![first(init("GET", "/", 0), b"", true)]), LIMIT, handler)
+                .await
+                .unwrap();
+        let mut got = Vec::new();
+        let status = loop {
+            match tokio::time::timeout(Duration::from_secs(5), answer.next()).await.expect("bounded") {
+                Some(Ok(message)) => got.push(message),
+                Some(Err(status)) => break status,
+                None => panic!("the stream ended without an error: {got:?}"),
+            }
+        };
+        assert!(matches!(&got[0], Response::Init(200, _)), "{got:?}");
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(status.message().contains("a bug after the first write"), "{status:?}");
+
+        let before = |request| async move {
+            respond_with(request, |_request, _writer| async move { panic!("a bug before any write") })
+        };
+        let answer = exchange(vec![first(init("GET", "/", 0), b"", true)], LIMIT, before).await.unwrap();
+        assert_eq!(body_of(&answer).0, 500);
+    }
+
+    /// A request stream that never sends its first message is closed after
+    /// a bounded wait (paused clock: no real waiting).
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_silent_from_the_start_is_closed_after_a_bounded_wait() {
+        let silent = futures_util::stream::pending::<Result<Request, Status>>();
+        let started = tokio::time::Instant::now();
+        let refused = serve::<TestWire, _, _, _>(silent, LIMIT, echo).await.err().expect("refused");
+        assert_eq!(refused.code(), tonic::Code::DeadlineExceeded);
+        assert_eq!(started.elapsed(), FIRST_MESSAGE_WAIT);
     }
 
     /// Sets its flag when dropped: proof that the bridge let go of it.
