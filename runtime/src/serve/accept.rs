@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::ServeError;
@@ -33,8 +35,26 @@ pub(crate) fn bind(min: u16, max: u16) -> Result<TcpListener, ServeError> {
     Err(ServeError::Bind { min, max, source: last })
 }
 
-/// Accepts connections (and their TLS handshakes) on a task of its own
-/// until shutdown; a failed handshake costs only that connection.
+/// The most connections open at once, proven or not. The host uses one
+/// (go-plugin dials once); the rest are strangers, refused at once so that
+/// they cannot use up the process's file descriptors.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// How long a new connection has to prove it speaks gRPC: the HTTP/2 client
+/// preface (or, with automatic mTLS, a TLS handshake with the host's
+/// certificate). A connection silent or wrong for longer is closed.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every HTTP/2 client sends first (RFC 9113, 3.4).
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Accepts connections on a task of its own until shutdown. Each is
+/// proven in a task of its own, within [`HANDSHAKE_TIMEOUT`]: by the HTTP/2
+/// preface, or by automatic mTLS's handshake. Only a proven connection
+/// counts as the host's (for [`Tracker`]) and reaches the gRPC server; a
+/// failed one costs only itself. Past [`MAX_CONNECTIONS`] open ones, new
+/// connections are closed at once. Accept errors (out of file descriptors)
+/// back off, and are logged at most every few seconds.
 pub(crate) fn accept(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -42,44 +62,128 @@ pub(crate) fn accept(
     shutdown: Shutdown,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<Io, io::Error>> {
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
+    let open = Arc::new(AtomicUsize::new(0));
     tokio::spawn(async move {
+        let mut errors = AcceptErrors::default();
+        let mut refused = Throttled::default();
         loop {
             let (stream, remote) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let wait = errors.failed(&e, std::time::Instant::now());
+                        tokio::time::sleep(wait).await;
                         continue;
                     }
                 },
                 () = shutdown.wait() => return,
             };
+            errors.succeeded();
+            let Some(slot) = Slot::take(&open) else {
+                refused.note(std::time::Instant::now(), |n| {
+                    tracing::warn!("{n} connection(s) refused: already {MAX_CONNECTIONS} open");
+                });
+                drop(stream);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
-            let guard = Guard::new(Arc::clone(&tracker));
-            match &tls {
-                None => {
-                    if sender.send(Ok(Io { stream: Stream::Plain(stream), remote, _guard: guard })).await.is_err() {
+            let (tls, sender, tracker) = (tls.clone(), sender.clone(), Arc::clone(&tracker));
+            tokio::spawn(async move {
+                let proven = tokio::time::timeout(HANDSHAKE_TIMEOUT, prove(stream, tls.as_ref())).await;
+                let stream = match proven {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%remote, "connection closed: {e}");
                         return;
                     }
-                }
-                Some(acceptor) => {
-                    let (acceptor, sender) = (acceptor.clone(), sender.clone());
-                    tokio::spawn(async move {
-                        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                            Ok(Ok(tls)) => {
-                                let io = Io { stream: Stream::Tls(Box::new(tls)), remote, _guard: guard };
-                                let _ = sender.send(Ok(io)).await;
-                            }
-                            Ok(Err(e)) => tracing::warn!(%remote, "TLS handshake refused: {e}"),
-                            Err(_) => tracing::warn!(%remote, "TLS handshake timed out"),
-                        }
-                    });
-                }
-            }
+                    Err(_) => {
+                        tracing::debug!(%remote, "connection closed: no handshake within {HANDSHAKE_TIMEOUT:?}");
+                        return;
+                    }
+                };
+                let io = Io { stream, remote, _guard: Guard::new(tracker), _slot: slot };
+                let _ = sender.send(Ok(io)).await;
+            });
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(receiver)
+}
+
+/// Proves a new connection: the HTTP/2 preface (kept, to be read again by
+/// the gRPC server), or a TLS handshake.
+async fn prove(mut stream: TcpStream, tls: Option<&tokio_rustls::TlsAcceptor>) -> io::Result<Stream> {
+    if let Some(acceptor) = tls {
+        return Ok(Stream::Tls(Box::new(acceptor.accept(stream).await?)));
+    }
+    let mut preface = [0; PREFACE.len()];
+    stream.read_exact(&mut preface).await?;
+    if &preface != PREFACE {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "not an HTTP/2 client (no preface)"));
+    }
+    Ok(Stream::Plain { stream, replay: PREFACE, replayed: 0 })
+}
+
+/// One of the [`MAX_CONNECTIONS`] places; given back when dropped.
+pub(crate) struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(open: &Arc<AtomicUsize>) -> Option<Self> {
+        open.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < MAX_CONNECTIONS).then_some(n + 1))
+            .ok()
+            .map(|_| Self(Arc::clone(open)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A warning about something that may happen thousands of times a second,
+/// logged at most once per [`Throttled::EVERY`] with how many it stands for.
+#[derive(Default)]
+struct Throttled {
+    last: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+impl Throttled {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    /// Counts one more; calls `log` with the count when it is time.
+    fn note(&mut self, now: std::time::Instant, log: impl FnOnce(u64)) {
+        self.unlogged += 1;
+        if self.last.is_none_or(|last| now.duration_since(last) >= Self::EVERY) {
+            log(self.unlogged);
+            self.last = Some(now);
+            self.unlogged = 0;
+        }
+    }
+}
+
+/// Backs off while `accept` fails (typically: no file descriptor left),
+/// from 5 ms doubling to 1 s, and logs the failures throttled.
+#[derive(Default)]
+struct AcceptErrors {
+    wait: Duration,
+    log: Throttled,
+}
+
+impl AcceptErrors {
+    const FIRST: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// How long to wait after this failure.
+    fn failed(&mut self, error: &io::Error, now: std::time::Instant) -> Duration {
+        self.wait = (self.wait * 2).clamp(Self::FIRST, Self::MAX);
+        self.log.note(now, |n| tracing::warn!("accept failed ({n} time(s) since the last warning): {error}"));
+        self.wait
+    }
+
+    fn succeeded(&mut self) {
+        self.wait = Duration::ZERO;
+    }
 }
 
 /// One connection from the host.
@@ -87,10 +191,17 @@ pub(crate) struct Io {
     stream: Stream,
     remote: SocketAddr,
     _guard: Guard,
+    _slot: Slot,
 }
 
 enum Stream {
-    Plain(TcpStream),
+    /// A plain connection, and the preface read from it to prove it, given
+    /// back to the first reads.
+    Plain {
+        stream: TcpStream,
+        replay: &'static [u8],
+        replayed: usize,
+    },
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
@@ -105,7 +216,15 @@ impl tonic::transport::server::Connected for Io {
 impl AsyncRead for Io {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match &mut self.stream {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Plain { stream, replay, replayed } => {
+                if *replayed < replay.len() {
+                    let n = buf.remaining().min(replay.len() - *replayed);
+                    buf.put_slice(&replay[*replayed..*replayed + n]);
+                    *replayed += n;
+                    return Poll::Ready(Ok(()));
+                }
+                Pin::new(stream).poll_read(cx, buf)
+            }
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -114,7 +233,7 @@ impl AsyncRead for Io {
 impl AsyncWrite for Io {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match &mut self.stream {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Plain { stream, .. } => Pin::new(stream).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -125,29 +244,124 @@ impl AsyncWrite for Io {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match &mut self.stream {
-            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Plain { stream, .. } => Pin::new(stream).poll_write_vectored(cx, bufs),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match &self.stream {
-            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Plain { stream, .. } => stream.is_write_vectored(),
             Stream::Tls(s) => s.is_write_vectored(),
         }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         match &mut self.stream {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Plain { stream, .. } => Pin::new(stream).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         match &mut self.stream {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Plain { stream, .. } => Pin::new(stream).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt as _;
+    use tokio_stream::StreamExt as _;
+
+    use super::*;
+
+    async fn listening() -> (SocketAddr, Arc<Tracker>, tokio_stream::wrappers::ReceiverStream<Result<Io, io::Error>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let tracker = Arc::new(Tracker::default());
+        let incoming = accept(listener, None, Arc::clone(&tracker), Shutdown::new());
+        (address, tracker, incoming)
+    }
+
+    /// Reads until the peer closes; `true` if it did within 5 s.
+    async fn closed_by_peer(client: &mut TcpStream) -> bool {
+        let mut buf = [0; 64];
+        matches!(tokio::time::timeout(Duration::from_secs(5), client.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+    }
+
+    /// A stranger that connects and talks something else is closed and not
+    /// taken for the host (which would stop the plugin when it left).
+    #[tokio::test]
+    async fn a_connection_counts_only_once_it_sends_the_http2_preface() {
+        let (address, tracker, mut incoming) = listening().await;
+        let mut stranger = TcpStream::connect(address).await.unwrap();
+        stranger.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        assert!(closed_by_peer(&mut stranger).await, "the stranger is closed");
+        assert!(!tracker.seen(), "a stranger is not the host");
+
+        let mut host = TcpStream::connect(address).await.unwrap();
+        host.write_all(PREFACE).await.unwrap();
+        host.write_all(b"settings").await.unwrap();
+        let mut io = tokio::time::timeout(Duration::from_secs(5), incoming.next()).await.unwrap().unwrap().unwrap();
+        assert!(tracker.seen(), "the host's connection counts");
+        let mut read = vec![0; PREFACE.len() + 8];
+        io.read_exact(&mut read).await.unwrap();
+        assert_eq!(&read[..PREFACE.len()], PREFACE, "the preface is read again by the gRPC server");
+        assert_eq!(&read[PREFACE.len()..], b"settings");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_connection_is_closed_after_the_handshake_timeout() {
+        let (address, tracker, _incoming) = listening().await;
+        let mut silent = TcpStream::connect(address).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let mut buf = [0; 8];
+        assert_eq!(silent.read(&mut buf).await.unwrap(), 0, "closed");
+        assert!(started.elapsed() >= HANDSHAKE_TIMEOUT);
+        assert!(!tracker.seen());
+    }
+
+    #[tokio::test]
+    async fn connections_past_the_cap_are_closed_at_once() {
+        let (address, _tracker, _incoming) = listening().await;
+        let mut held = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            held.push(TcpStream::connect(address).await.unwrap());
+        }
+        let mut extra = TcpStream::connect(address).await.unwrap();
+        assert!(closed_by_peer(&mut extra).await, "the connection past the cap is closed");
+        // A place given back is taken again.
+        drop(held.pop());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut next = TcpStream::connect(address).await.unwrap();
+            let mut buf = [0; 1];
+            // Still open after a moment: it got the freed place.
+            if tokio::time::timeout(Duration::from_millis(100), next.read(&mut buf)).await.is_err() {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the freed place was never given back");
+        }
+    }
+
+    #[test]
+    fn accept_failures_back_off_to_a_second_and_are_logged_throttled() {
+        let mut errors = AcceptErrors::default();
+        let error = io::Error::other("too many open files");
+        let now = std::time::Instant::now();
+        let waits: Vec<u128> = (0..10).map(|_| errors.failed(&error, now).as_millis()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        errors.succeeded();
+        assert_eq!(errors.failed(&error, now).as_millis(), 5, "a success starts over");
+
+        let mut log = Throttled::default();
+        let mut logged = Vec::new();
+        for second in [0, 1, 2, 9, 10, 11, 25] {
+            log.note(now + Duration::from_secs(second), |n| logged.push((second, n)));
+        }
+        assert_eq!(logged, [(0, 1), (10, 4), (25, 2)], "once per 10 s, with the count it stands for");
     }
 }

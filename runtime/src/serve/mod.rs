@@ -30,6 +30,18 @@ use crate::goplugin::{Controller, Stdio};
 use crate::shutdown::Shutdown;
 use crate::tls::{AutoTls, CLIENT_CERT_ENV, TlsError};
 
+/// The most concurrent HTTP/2 streams (hook calls, ServeHTTP requests) one
+/// connection may have open; more are refused by HTTP/2 itself.
+pub const MAX_STREAMS: u32 = 256;
+
+/// How often an idle connection is pinged, and how long the ping may go
+/// unanswered before the connection is closed as dead.
+pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
+/// See [`KEEPALIVE_EVERY`].
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub use accept::{HANDSHAKE_TIMEOUT, MAX_CONNECTIONS};
+
 /// How long in-flight hooks may take to finish after `Shutdown`; the host
 /// kills the process 2 s after asking.
 const DRAIN: Duration = Duration::from_millis(1_500);
@@ -200,6 +212,14 @@ pub async fn run_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router
         health_reporter.set_service_status(service, tonic_health::ServingStatus::Serving).await;
     }
     let router = Server::builder()
+        // Bounds: streams per connection (a peer opening thousands gets
+        // them refused), and keepalive pings that close a connection whose
+        // peer is gone. What requests may hold in memory is then at most
+        // MAX_CONNECTIONS x MAX_STREAMS messages of the decoding limit, and
+        // in practice the flow-control windows below.
+        .max_concurrent_streams(Some(MAX_STREAMS))
+        .http2_keepalive_interval(Some(KEEPALIVE_EVERY))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         // HTTP/2 flow control sized for streaming bodies (ServeHTTP); see
         // `crate::api::STREAM_WINDOW`.
         .initial_stream_window_size(Some(STREAM_WINDOW))

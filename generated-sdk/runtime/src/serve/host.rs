@@ -23,6 +23,14 @@ pub(crate) struct Tracker {
     changed: Notify,
 }
 
+impl Tracker {
+    /// Whether a connection was ever counted as the host's.
+    #[cfg(test)]
+    pub(crate) fn seen(&self) -> bool {
+        self.seen.load(Ordering::SeqCst)
+    }
+}
+
 /// Held by each connection; the count drops with it.
 pub(crate) struct Guard(Arc<Tracker>);
 
