@@ -45,6 +45,15 @@ message GetBrandNewThingResponse {
 "#;
 
 /// `file` with `import "holdout.proto";` after its imports and `rpc` first in `service`.
+/// Cargo's output folder: `CARGO_TARGET_DIR` when set (relative to the
+/// project, as cargo reads it from here), else `target/`.
+fn target_dir() -> std::path::PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root().join(dir),
+        _ => root().join("target"),
+    }
+}
+
 fn with_rpc(file: &str, service: &str, rpc: &str) -> String {
     let file = file.replacen("\nimport ", "\nimport \"holdout.proto\";\nimport ", 1);
     let opening = format!("service {service} {{\n");
@@ -114,7 +123,7 @@ fn a_new_hook_and_api_method_get_a_driver_method_and_an_answer_setter() {
         let status = Command::new(env!("CARGO"))
             .args(["check", "--quiet", "--features", "testing", "--manifest-path"])
             .arg(sdk.path().join("Cargo.toml"))
-            .env("CARGO_TARGET_DIR", root().join("target/standalone"))
+            .env("CARGO_TARGET_DIR", target_dir().join("standalone"))
             .status()
             .unwrap();
         assert!(status.success(), "the hold-out SDK does not compile with the test kit on");
