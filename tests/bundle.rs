@@ -515,6 +515,20 @@ fn bad_command_lines_and_binaries_are_refused() {
     assert!(!absent.exists());
 }
 
+/// `host=BINARY` is the platform of the machine running `bundle`, so a
+/// script can bundle what it just built without naming the platform.
+#[test]
+fn host_names_this_machines_platform() {
+    let parsed = mmplugin_gen::bundle::parse_executable("host=target/release/my-plugin");
+    match Platform::host() {
+        Some(platform) => {
+            let (got, binary) = parsed.unwrap();
+            assert_eq!((got, binary), (platform, std::path::PathBuf::from("target/release/my-plugin")));
+        }
+        None => assert!(parsed.unwrap_err().to_string().contains("is not a platform a bundle can hold")),
+    }
+}
+
 #[test]
 fn a_failed_rename_leaves_no_temporary_file() {
     let f = Fixture::new(MANIFEST);

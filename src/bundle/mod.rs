@@ -161,6 +161,9 @@ impl fmt::Display for ExecutableProblem {
 /// Why a bundle was not written. The output folder is as it was.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// `host=` on a machine whose platform no bundle can hold.
+    #[error("host=: this machine ({}-{}) is not a platform a bundle can hold: name one of {list}", std::env::consts::OS, std::env::consts::ARCH, list = Platform::list())]
+    NoHostPlatform,
     /// A platform outside [`Platform::ALL`].
     #[error("unknown platform {0:?}: expected one of {list}", list = Platform::list())]
     UnknownPlatform(String),
@@ -221,13 +224,17 @@ pub enum BundleError {
     },
 }
 
+/// The platform name that stands for the machine running `bundle`.
+pub const HOST: &str = "host";
+
 /// Parses a `PLATFORM=BINARY` argument, such as
-/// `linux-amd64=target/release/my-plugin`.
+/// `linux-amd64=target/release/my-plugin`; `host=BINARY` is this machine's
+/// platform.
 pub fn parse_executable(arg: &str) -> Result<(Platform, PathBuf), BundleError> {
     let Some((platform, binary)) = arg.split_once('=') else {
         return Err(BundleError::ExecutableSyntax(arg.to_owned()));
     };
-    let platform = platform.parse()?;
+    let platform = if platform == HOST { Platform::host().ok_or(BundleError::NoHostPlatform)? } else { platform.parse()? };
     if binary.is_empty() {
         return Err(BundleError::ExecutableSyntax(arg.to_owned()));
     }

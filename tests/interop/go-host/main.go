@@ -82,6 +82,10 @@ Flags:
                    server renders it, and stops the plugin
   -bare BINARY     bench only (GO_HOST_BENCH_ONLY=1): start BINARY directly
                    instead of through the bundle, with the same environment
+  -start-only      any plugin, not only the example: start it from the bundle,
+                   Implemented twice (same answer), OnActivate if listed (no
+                   error), OnDeactivate if listed, and the graceful stop;
+                   none of the example's own checks
   -nodes N         N > 1: the cluster run instead of the session. N plugin
                    processes from the bundle, as on N servers of a cluster
                    (each its own go-plugin client and API server), on ONE
@@ -1413,8 +1417,9 @@ type options struct {
 	benchOnly    bool
 	autoMTLS     bool
 	calls        int
-	nodes        int // > 1: the cluster run
-	clusterCalls int // "/hello" calls per node in the cluster run
+	startOnly    bool // start, activate and stop any plugin: no session
+	nodes        int  // > 1: the cluster run
+	clusterCalls int  // "/hello" calls per node in the cluster run
 }
 
 func envInt(name string, def int) int {
@@ -1453,6 +1458,7 @@ func mainCode() int {
 	failRegister := fs.Bool("fail-register", false, "")
 	bare := fs.String("bare", "", "")
 	nodes := fs.Int("nodes", 1, "")
+	startOnly := fs.Bool("start-only", false, "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			fmt.Fprint(os.Stdout, usageText)
@@ -1465,6 +1471,7 @@ func mainCode() int {
 	}
 	o := &options{
 		failRegister: *failRegister,
+		startOnly:    *startOnly,
 		bundle:       fs.Arg(0),
 		descriptors:  fs.Arg(1),
 		benchOnly:    os.Getenv("GO_HOST_BENCH_ONLY") == "1",
@@ -1476,8 +1483,11 @@ func mainCode() int {
 	if o.nodes < 1 || o.nodes > 16 {
 		return usageError("-nodes must be 1 to 16, got %d", o.nodes)
 	}
-	if o.nodes > 1 && (o.failRegister || o.benchOnly || *bare != "") {
-		return usageError("-nodes is the cluster run: not with -fail-register, -bare or GO_HOST_BENCH_ONLY")
+	if o.nodes > 1 && (o.failRegister || o.benchOnly || *bare != "" || o.startOnly) {
+		return usageError("-nodes is the cluster run: not with -fail-register, -bare, -start-only or GO_HOST_BENCH_ONLY")
+	}
+	if o.startOnly && (o.failRegister || o.benchOnly || *bare != "") {
+		return usageError("-start-only: not with -fail-register, -bare or GO_HOST_BENCH_ONLY")
 	}
 	var obj map[string]interface{}
 	if err := json.Unmarshal([]byte(*settings), &obj); err != nil || obj == nil {
@@ -1599,7 +1609,12 @@ func run(o *options) int {
 	}()
 	n.announce(rep, o)
 
-	code := session(rep, o, m, n.hooks, api, logBuf)
+	var code int
+	if o.startOnly {
+		code = startOnlySession(rep, n.hooks)
+	} else {
+		code = session(rep, o, m, n.hooks, api, logBuf)
+	}
 
 	// Stop: OnDeactivate if listed (called in session), then go-plugin's
 	// Kill (CONTRACT.md "Stop sequence").
@@ -1610,6 +1625,40 @@ func run(o *options) int {
 			fmt.Printf("%d check(s) failed\n", rep.failed)
 		}
 		return exitFailed
+	}
+	return exitOK
+}
+
+// startOnlySession is the -start-only run: what the host does with any
+// plugin between start and stop (CONTRACT.md "Start sequence of the gRPC
+// host", "Stop sequence"): Implemented twice, OnActivate only if listed,
+// and OnDeactivate only if listed.
+func startOnlySession(rep *report, h *hooks) int {
+	first, err1 := h.implemented()
+	second, err2 := h.implemented()
+	if err1 != nil || err2 != nil {
+		rep.fail("Implemented: %v / %v: the host refuses to start the plugin", err1, err2)
+		return exitFailed
+	}
+	if strings.Join(first, ",") != strings.Join(second, ",") {
+		rep.fail("Implemented twice: answers differ: %v then %v", first, second)
+		return exitFailed
+	}
+	rep.ok("Implemented twice, same answer: %v", first)
+	for _, hook := range []string{"OnActivate", "OnDeactivate"} {
+		if !contains(first, hook) {
+			continue
+		}
+		resp, err := h.call(hook, nil)
+		switch {
+		case err != nil:
+			rep.fail("%s: gRPC error %v", hook, err)
+			return exitFailed
+		case responseError(resp) != nil:
+			rep.fail("%s: the server shows %q", hook, responseError(resp).Error())
+			return exitFailed
+		}
+		rep.ok("%s answered without an error", hook)
 	}
 	return exitOK
 }
