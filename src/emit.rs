@@ -147,6 +147,7 @@ pub fn check(out: &Path, files: &[OutputFile]) -> anyhow::Result<Vec<Change>> {
 /// Refuses to replace a non-empty folder that mmplugin-gen did not make
 /// (one without a generated `Cargo.toml`), so a mistyped `--out` loses nothing.
 pub fn write(out: &Path, files: &[OutputFile]) -> anyhow::Result<Vec<Change>> {
+    remove_stale_trees(out);
     let changes = check(out, files)?;
     if changes.is_empty() {
         return Ok(changes);
@@ -164,8 +165,8 @@ pub fn write(out: &Path, files: &[OutputFile]) -> anyhow::Result<Vec<Change>> {
     };
     fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let name = out.file_name().context("--out needs a folder name")?.to_string_lossy().into_owned();
-    let staging = parent.join(format!(".{name}.mmplugin-gen-new-{}", std::process::id()));
-    let old = parent.join(format!(".{name}.mmplugin-gen-old-{}", std::process::id()));
+    let staging = parent.join(format!(".{name}.{STAGING}{}", std::process::id()));
+    let old = parent.join(format!(".{name}.{OLD}{}", std::process::id()));
     let result = stage(&staging, out, files).and_then(|()| swap(&staging, out, &old));
     if result.is_err() {
         // Best effort: the old tree is intact; only the staging tree remains.
@@ -173,6 +174,57 @@ pub fn write(out: &Path, files: &[OutputFile]) -> anyhow::Result<Vec<Change>> {
     }
     result?;
     Ok(changes)
+}
+
+/// The staging tree's name beside `out`: `.<out>.mmplugin-gen-new-<pid>`.
+const STAGING: &str = "mmplugin-gen-new-";
+/// The old tree's name beside `out` while the new one moves in: `.<out>.mmplugin-gen-old-<pid>`.
+const OLD: &str = "mmplugin-gen-old-";
+/// A tree older than this is stale even if its process id is in use again.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// Removes the staging and old trees that a run killed mid-way left beside
+/// `out` (a run that fails removes its own): a folder named exactly as
+/// [`write`] names them for `out`, of a process that is gone, or older than
+/// [`STALE_AFTER`] (a generation takes seconds; the id may be reused).
+/// Nothing else is touched: not a file or a symlink of that name, not
+/// another output's trees, not a live run's. Best effort: a tree that
+/// cannot be removed stays, and the run goes on.
+fn remove_stale_trees(out: &Path) {
+    let (Some(name), parent) = (out.file_name(), out.parent()) else { return };
+    let parent = match parent {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|rest| rest.strip_prefix(STAGING).or_else(|| rest.strip_prefix(OLD)))
+            .and_then(|digits| digits.parse::<u32>().ok().filter(|pid| pid.to_string() == digits))
+        else {
+            continue;
+        };
+        // `symlink_metadata`: a symlink of that name is not ours to follow.
+        let Ok(meta) = fs::symlink_metadata(entry.path()) else { continue };
+        if !meta.is_dir() || pid == std::process::id() {
+            continue;
+        }
+        let old = meta.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > STALE_AFTER);
+        if old || !process_alive(pid) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether a process of this id runs: on Linux, `/proc/<pid>`. Elsewhere
+/// it is taken to run, so only age makes its trees stale.
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    if cfg!(target_os = "linux") && proc.join("self").exists() { proc.join(pid.to_string()).exists() } else { true }
 }
 
 /// Builds the new tree in `staging`, moving unchanged files from `out`.

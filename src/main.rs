@@ -11,6 +11,12 @@ use mmplugin_gen::{bundle, diff, emit, inspect, load::ProtoSources, render::Sett
 /// Without a subcommand, generates the SDK crate into --out. The output
 /// folder belongs to the generator: it ends up holding exactly the generated
 /// files, and is left untouched when anything fails.
+///
+/// Exit status: 0 on success; 1 on failure. `--check` and `diff` answer a
+/// question, as diff(1) does: 0 for no difference, 1 for a difference, 2
+/// when they cannot tell (a proto folder that cannot be read or compiled,
+/// an output folder that cannot be read). 2 is also a command line that is
+/// not understood.
 #[derive(Debug, Parser)]
 #[command(name = "mmplugin-gen", version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -20,7 +26,8 @@ struct Cli {
     /// Folder to generate the SDK crate into.
     #[arg(long, value_name = "DIR", default_value = "generated-sdk")]
     out: PathBuf,
-    /// Write nothing; list the files that would change and exit 1 if any.
+    /// Write nothing; list the files that would change and exit 1 if any
+    /// (2 if it cannot tell).
     #[arg(long)]
     check: bool,
     /// Package name of the generated crate.
@@ -40,7 +47,11 @@ enum Command {
         proto: Option<PathBuf>,
     },
     /// Compare two proto folders at the descriptor level; exit 1 if the
-    /// wire differs.
+    /// wire differs, 2 if a folder cannot be read or compiled.
+    ///
+    /// Prints one line per difference, then how many. Exit status: 0 when
+    /// the wire is the same, 1 when it differs, 2 when a folder cannot be
+    /// read or its protos do not compile (nothing is compared).
     Diff {
         /// The folder of the old contract.
         old: PathBuf,
@@ -102,6 +113,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The exit status of `diff` and `--check` when they cannot compare (1 is "different").
+const CANNOT_TELL: u8 = 2;
+
+/// Reports an error of `diff` or `--check`, which exit [`CANNOT_TELL`].
+fn cannot_tell(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::from(CANNOT_TELL)
+}
+
 fn sources(proto: Option<&PathBuf>) -> anyhow::Result<ProtoSources> {
     match proto {
         Some(dir) => Ok(ProtoSources::from_dir(dir)?),
@@ -118,8 +138,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Diff { old, new }) => {
-            let old_fds = ProtoSources::from_dir(&old)?.compile()?;
-            let new_fds = ProtoSources::from_dir(&new)?.compile()?;
+            let compile = |dir: &PathBuf| -> anyhow::Result<_> { Ok(ProtoSources::from_dir(dir)?.compile()?) };
+            let (old_fds, new_fds) = match compile(&old).and_then(|o| Ok((o, compile(&new)?))) {
+                Ok(both) => both,
+                Err(e) => return Ok(cannot_tell(&e)),
+            };
             let differences = diff::diff(&old_fds, &new_fds);
             for d in &differences {
                 println!("{d}");
@@ -176,7 +199,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         None => {
             let settings = Settings { crate_name: cli.crate_name, ..Settings::default() };
-            let generated = mmplugin_gen::generate(&sources(cli.proto.as_ref())?, &settings)?;
+            let generated = match sources(cli.proto.as_ref()).and_then(|s| mmplugin_gen::generate(&s, &settings)) {
+                Ok(generated) => generated,
+                Err(e) if cli.check => return Ok(cannot_tell(&e)),
+                Err(e) => return Err(e),
+            };
             for service in &generated.contract.other_services {
                 eprintln!(
                     "warning: service `{service}` is neither PluginHooks nor PluginAPI: \
@@ -185,7 +212,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let out = &cli.out;
             if cli.check {
-                let changes = emit::check(out, &generated.files)?;
+                let changes = match emit::check(out, &generated.files) {
+                    Ok(changes) => changes,
+                    Err(e) => return Ok(cannot_tell(&e)),
+                };
                 for c in &changes {
                     println!("{c}");
                 }

@@ -47,9 +47,98 @@ fn bad_proto_names_file_line_col_and_leaves_the_output_untouched() {
 fn unknown_type_is_located_too() {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("x.proto"), "syntax = \"proto3\";\n\nmessage X {\n  Missing m = 1;\n}\n").unwrap();
+    // `--check` cannot tell whether anything would change: 2, not 1.
     let out = run(&["--proto", tmp.path().to_str().unwrap(), "--check"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("x.proto:4:3:"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn import_cycle_is_located_at_the_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("a.proto"), "syntax = \"proto3\";\npackage c.v1;\nimport \"b.proto\";\n").unwrap();
+    fs::write(tmp.path().join("b.proto"), "syntax = \"proto3\";\npackage c.v1;\n\nimport \"a.proto\";\n").unwrap();
+    let out = run(&["--proto", tmp.path().to_str().unwrap(), "--out", tmp.path().join("sdk").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "error: a.proto:3:1: import cycle detected: a.proto -> b.proto -> a.proto\n");
+    assert!(!tmp.path().join("sdk").exists());
+}
+
+#[test]
+fn invalid_utf8_is_located() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("u.proto");
+    // Line 3: `// caf` then a Latin-1 `é`, the 7th character.
+    fs::write(&file, b"syntax = \"proto3\";\npackage u.v1;\n// caf\xe9\nmessage U {}\n").unwrap();
+    let out = run(&["--proto", tmp.path().to_str().unwrap(), "--out", tmp.path().join("sdk").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!("error: {}:3:7: not valid UTF-8 (a .proto file is UTF-8 text)\n", file.display())
+    );
+}
+
+#[test]
+fn an_io_error_prints_its_cause_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing");
+    let out = run(&["--proto", missing.to_str().unwrap(), "--out", tmp.path().join("sdk").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches(missing.to_str().unwrap()).count(), 1, "{stderr}");
+
+    // An output folder below a file: the OS error once too.
+    fs::write(tmp.path().join("file"), "").unwrap();
+    let out = run(&["--out", tmp.path().join("file/sdk").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+}
+
+#[test]
+fn stale_trees_of_a_killed_run_are_removed_and_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sdk");
+    assert!(run(&["--proto", "tests/rules/acronyms", "--out", out.to_str().unwrap()]).status.success());
+    // A process that has exited: its id is free.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    let dead = child.id();
+    let live = std::process::id();
+    let tree = |name: &str| {
+        let dir = tmp.path().join(name);
+        fs::create_dir_all(dir.join("src")).unwrap();
+        fs::write(dir.join("src/lib.rs"), "// half written\n").unwrap();
+        dir
+    };
+    let stale = [tree(&format!(".sdk.mmplugin-gen-new-{dead}")), tree(&format!(".sdk.mmplugin-gen-old-{dead}"))];
+    let kept = [
+        // A run still going.
+        tree(&format!(".sdk.mmplugin-gen-new-{live}")),
+        // Another output's.
+        tree(&format!(".sdk2.mmplugin-gen-new-{dead}")),
+        // Names that only look like it.
+        tree(&format!(".sdk.mmplugin-gen-new-{dead}.bak")),
+        tree(&format!(".sdk.mmplugin-gen-new-0{dead}")),
+        tree(".sdk.mmplugin-gen-new-"),
+        tree(&format!("sdk.mmplugin-gen-new-{dead}")),
+    ];
+    let file = tmp.path().join(format!(".sdk.mmplugin-gen-new-{}", dead + 1));
+    fs::write(&file, "not a folder").unwrap();
+
+    // Up to date: nothing to write, and the leftovers go all the same.
+    let again = run(&["--proto", "tests/rules/acronyms", "--out", out.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    for dir in &stale {
+        assert!(!dir.exists(), "{} was left", dir.display());
+    }
+    for dir in &kept {
+        assert_eq!(fs::read_to_string(dir.join("src/lib.rs")).unwrap(), "// half written\n", "{}", dir.display());
+    }
+    assert!(file.is_file());
 }
 
 #[test]
@@ -110,7 +199,7 @@ fn unknown_service_is_reported() {
 #[test]
 fn diff_of_identical_contracts_is_empty() {
     let out = run(&["diff", "proto", "proto"]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).starts_with("0 differences"), "{}", text(&out.stdout));
 }
 
@@ -143,6 +232,26 @@ fn diff_lists_wire_changes_and_exits_1() {
     ] {
         assert!(listed.contains(line), "missing {line:?} in:\n{listed}");
     }
+}
+
+#[test]
+fn diff_exits_2_when_it_cannot_compare() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing");
+    for args in [["diff", missing.to_str().unwrap(), "proto"], ["diff", "proto", missing.to_str().unwrap()]] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "nothing is compared: {}", text(&out.stdout));
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
+    }
+    // Protos that do not compile: located, and 2.
+    let bad = tmp.path().join("bad");
+    fs::create_dir_all(&bad).unwrap();
+    fs::write(bad.join("x.proto"), "syntax = \"proto3\";\nmessage X {\n  Missing m = 1;\n}\n").unwrap();
+    let out = run(&["diff", "proto", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error: x.proto:3:3:"), "{}", text(&out.stderr));
 }
 
 #[test]
