@@ -118,6 +118,57 @@ pub enum ClassifyError {
         /// The type name.
         ty: String,
     },
+    /// The protos use something the SDK cannot generate code for, which
+    /// would otherwise make an SDK that does not compile.
+    #[error("{file}:{line}:{col}: {reason}")]
+    Unsupported {
+        /// The file, by its name among the sources.
+        file: String,
+        /// 1-based line of the construct.
+        line: usize,
+        /// 1-based column of the construct.
+        col: usize,
+        /// What is not supported, and what to do instead.
+        reason: String,
+    },
+}
+
+impl ClassifyError {
+    /// `reason`, located at the first of the descriptor `paths` of `file`
+    /// that its source info has (its start), else at the file's first line.
+    fn unsupported(file: &FileDescriptorProto, paths: &[&[i32]], reason: String) -> Self {
+        let locations = file.source_code_info.as_ref().map_or(&[][..], |info| info.location.as_slice());
+        let span = paths.iter().find_map(|path| locations.iter().find(|l| l.path == *path)).map(|l| l.span.as_slice());
+        let (line, col) = match span {
+            Some([line, col, ..]) => (*line as usize + 1, *col as usize + 1),
+            _ => (1, 1),
+        };
+        Self::Unsupported { file: file.name().to_owned(), line, col, reason }
+    }
+}
+
+/// The one `syntax` the contract may declare: prost gives proto2 fields
+/// other Rust types (every scalar an `Option`, `required` fields bare) than
+/// the SDK's shapes assume.
+const SYNTAX: &str = "proto3";
+
+/// Refuses a file of the contract package that is not [`SYNTAX`], at its
+/// `syntax` statement (or its first line when it has none: proto2 by default).
+fn check_syntax(file: &FileDescriptorProto) -> Result<(), ClassifyError> {
+    // FileDescriptorProto.syntax is field 12; empty means proto2.
+    const SYNTAX_PATH: &[i32] = &[12];
+    let syntax = if file.syntax().is_empty() { "proto2" } else { file.syntax() };
+    if syntax == SYNTAX {
+        return Ok(());
+    }
+    Err(ClassifyError::unsupported(
+        file,
+        &[SYNTAX_PATH],
+        format!(
+            "syntax \"{syntax}\" is not supported: the plugin contract is proto3 (prost gives {syntax} fields \
+             other Rust types than the SDK is written for); declare `syntax = \"proto3\";`"
+        ),
+    ))
 }
 
 /// Builds the contract model from a compiled descriptor set.
@@ -127,6 +178,7 @@ pub fn classify(fds: &FileDescriptorSet) -> Result<Contract, ClassifyError> {
     let mut contract = Contract { package: package.clone(), hooks: vec![], api_groups: vec![], other_services: vec![] };
     let mut api = vec![];
     for file in fds.file.iter().filter(|f| f.package() == package) {
+        check_syntax(file)?;
         for (si, service) in file.service.iter().enumerate() {
             let methods = service.method.iter().enumerate().map(|(mi, method)| {
                 let doc = comments(file.source_code_info.as_ref(), &[6, si as i32, 2, mi as i32]);
@@ -145,8 +197,23 @@ pub fn classify(fds: &FileDescriptorSet) -> Result<Contract, ClassifyError> {
                     }
                 }
                 API_SERVICE => {
-                    for m in methods {
-                        let (name, doc, req, resp, _) = m?;
+                    for (mi, m) in methods.enumerate() {
+                        let (name, doc, req, resp, streaming) = m?;
+                        if streaming.is_some() {
+                            let method = &service.method[mi];
+                            // The first `stream`: before the request (field 5) or the response (field 6).
+                            let at = if method.client_streaming() { 5 } else { 6 };
+                            let rpc = [6, si as i32, 2, mi as i32];
+                            return Err(ClassifyError::unsupported(
+                                file,
+                                &[&[&rpc[..], &[at]].concat(), &rpc],
+                                format!(
+                                    "{API_SERVICE}.{name}: a streaming API method is not supported: the SDK's \
+                                     client and test kit send each {API_SERVICE} method one request and read one \
+                                     response; make it unary, or move it to another service (which gets raw stubs only)"
+                                ),
+                            ));
+                        }
                         api.push(api_method(&index, name, doc, req, resp));
                     }
                 }
@@ -203,7 +270,9 @@ fn hook(
     let returns_error = response_fields.iter().any(|f| f.name == "error" && is_type(f, "AppError"));
     let args: Vec<Field> =
         request_fields.into_iter().filter(|f| !is_type(f, "PluginContext") && !is_type(f, "RequestContext")).collect();
-    let mut answers: Vec<Field> = response_fields.into_iter().filter(|f| f.name != "error").collect();
+    // Only the `AppError error` is the hook's error; an `error` of another type is an answer.
+    let mut answers: Vec<Field> =
+        response_fields.into_iter().filter(|f| !(f.name == "error" && is_type(f, "AppError"))).collect();
     let kind = if let Some(http) = streaming.clone() {
         HookKind::Streaming { http }
     } else if let Some(at) = (name == "Implemented")
@@ -865,6 +934,29 @@ mod tests {
         assert!(exact.api_methods().all(|m| m.plugin_http));
         let other = api("string method = 1; string url = 2; bytes body = 3;");
         assert!(other.api_methods().all(|m| !m.plugin_http));
+    }
+
+    fn refusal(text: &str) -> String {
+        let sources: crate::load::ProtoSources = [("r.proto".to_owned(), text.to_owned())].into_iter().collect();
+        classify(&sources.compile().expect("the test proto compiles")).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn a_streaming_api_method_is_refused_at_its_stream() {
+        let err = refusal(
+            "syntax = \"proto3\";\npackage t.v1;\nmessage M {}\nservice PluginAPI {\n  rpc Ok(M) returns (M);\n  \
+             rpc Watch(M) returns (stream M);\n}\n",
+        );
+        assert!(err.starts_with("r.proto:6:25: PluginAPI.Watch: a streaming API method is not supported"), "{err}");
+    }
+
+    #[test]
+    fn proto2_is_refused_at_its_syntax_statement() {
+        let err = refusal("\nsyntax = \"proto2\";\npackage t.v1;\nmessage M { optional int32 n = 1; }\n");
+        assert!(err.starts_with("r.proto:2:1: syntax \"proto2\" is not supported"), "{err}");
+        // No syntax statement is proto2 too.
+        let err = refusal("package t.v1;\nmessage M { optional int32 n = 1; }\n");
+        assert!(err.starts_with("r.proto:1:1: syntax \"proto2\" is not supported"), "{err}");
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn hook_shape(hook: &Hook) -> String {
         let unset: Vec<&str> = sig
             .params
             .iter()
-            .filter(|p| p.from == ParamFrom::Arg { presence: Presence::Optional })
+            .filter(|p| matches!(p.from, ParamFrom::Arg { presence: Presence::Optional, .. }))
             .map(|p| p.name.as_str())
             .collect();
         if !unset.is_empty() {
@@ -158,7 +158,7 @@ fn api_shape(m: &ApiMethod) -> String {
 /// `async fn method(&self, …) -> Result<Ok, Error>`.
 fn api_signature(m: &ApiMethod) -> String {
     let params: String = match &m.input {
-        ApiInput::Params(params) => params.iter().map(|p| format!(", {}: {}", p.field.rust_name, p.ty)).collect(),
+        ApiInput::Params(params) => params.iter().map(|p| format!(", {}: {}", p.name, p.ty)).collect(),
         ApiInput::Message(ty) => format!(", request: {ty}"),
     };
     format!("async fn {}(&self{params}) -> Result<{}, Error>", m.method, m.ok)

@@ -158,10 +158,25 @@ pub struct Param {
 }
 
 impl Param {
-    /// The name without a raw prefix (`r#type` → `type`), as error messages
-    /// name the argument.
+    /// The name without a raw prefix (`r#type` → `type`).
     pub fn plain_name(&self) -> &str {
         crate::names::bare(&self.name)
+    }
+
+    /// The request field an argument comes from, without a raw prefix, as
+    /// error messages name the argument.
+    pub fn plain_field(&self) -> &str {
+        match &self.from {
+            ParamFrom::PluginContext { field } | ParamFrom::Arg { field, .. } => crate::names::bare(field),
+            ParamFrom::HttpStream => self.plain_name(),
+        }
+    }
+
+    /// Whether the argument comes from a request field that has another
+    /// name than the parameter (the field's name is one the generated code
+    /// uses itself).
+    pub fn renamed(&self) -> bool {
+        matches!(&self.from, ParamFrom::Arg { field, .. } if *field != self.name)
     }
 }
 
@@ -174,8 +189,12 @@ pub enum ParamFrom {
         /// The request field (Rust name).
         field: String,
     },
-    /// The request field of the parameter's name (one of the hook's `args`).
+    /// A request field (one of the hook's `args`): the parameter has the
+    /// field's name unless that name is one the generated code uses itself
+    /// (see [`crate::classify::shape::HOOK_RESERVED`]).
     Arg {
+        /// The request field (Rust name).
+        field: String,
         /// Whether a message argument is always sent.
         presence: Presence,
     },
@@ -359,7 +378,11 @@ pub enum ApiInput {
 /// A parameter of a typed API method: one request field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiParam {
-    /// The request field; the parameter has its Rust name.
+    /// The parameter's name: the field's Rust name, unless the client's
+    /// code calls something of that name (see
+    /// [`crate::classify::shape::API_RESERVED`]).
+    pub name: String,
+    /// The request field.
     pub field: Field,
     /// The parameter's type.
     pub ty: RustType,

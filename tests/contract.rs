@@ -92,7 +92,7 @@ fn the_contract_decisions_are_in_the_model() {
         .hooks
         .iter()
         .flat_map(|h| h.plugin_method.iter().flat_map(|m| &m.params).map(move |p| (h, p)))
-        .filter(|(_, p)| p.from == ParamFrom::Arg { presence: Presence::Optional })
+        .filter(|(_, p)| matches!(p.from, ParamFrom::Arg { presence: Presence::Optional, .. }))
         .map(|(h, p)| format!("{}.{}: {}", h.name, p.name, p.ty))
         .collect();
     assert_eq!(
@@ -105,6 +105,16 @@ fn the_contract_decisions_are_in_the_model() {
             "UserHasLeftTeam.actor: Option<proto::User>",
         ]
     );
+    // Every hook argument has its field's name: none is named like a name
+    // the generated code uses itself, which would get `_` appended.
+    let renamed: Vec<String> = c
+        .hooks
+        .iter()
+        .flat_map(|h| h.plugin_method.iter().flat_map(|m| &m.params).map(move |p| (h, p)))
+        .filter(|(_, p)| p.renamed())
+        .map(|(h, p)| format!("{}.{}", h.name, p.name))
+        .collect();
+    assert!(renamed.is_empty(), "{renamed:?}");
     // One API method is the PluginHTTP that `http::send` calls.
     let plugin_http: Vec<&str> = c.api_methods().filter(|m| m.plugin_http).map(|m| m.name.as_str()).collect();
     assert_eq!(plugin_http, ["PluginHTTP"]);

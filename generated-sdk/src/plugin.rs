@@ -1072,9 +1072,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::OnInstallRequest>,
     ) -> Result<Response<proto::OnInstallResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let event = required_argument(request.event, "event")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let event = required_argument(received.event, "event")?;
         let outcome = self
             .call(
                 HookName::OnInstall,
@@ -1109,9 +1109,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::RunDataRetentionRequest>,
     ) -> Result<Response<proto::RunDataRetentionResponse>, Status> {
-        let request = request.into_inner();
-        let now_time = request.now_time;
-        let batch_size = request.batch_size;
+        let received = request.into_inner();
+        let now_time = received.now_time;
+        let batch_size = received.batch_size;
         let outcome = self
             .call(
                 HookName::RunDataRetention,
@@ -1134,8 +1134,8 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::OnCloudLimitsUpdatedRequest>,
     ) -> Result<Response<proto::OnCloudLimitsUpdatedResponse>, Status> {
-        let request = request.into_inner();
-        let limits = request.limits;
+        let received = request.into_inner();
+        let limits = received.limits;
         let outcome = self
             .call(
                 HookName::OnCloudLimitsUpdated,
@@ -1155,8 +1155,8 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::ConfigurationWillBeSavedRequest>,
     ) -> Result<Response<proto::ConfigurationWillBeSavedResponse>, Status> {
-        let request = request.into_inner();
-        let new_config = required_argument(request.new_config, "new_config")?;
+        let received = request.into_inner();
+        let new_config = required_argument(received.new_config, "new_config")?;
         let outcome = self
             .call(
                 HookName::ConfigurationWillBeSaved,
@@ -1182,9 +1182,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::MessageWillBePostedRequest>,
     ) -> Result<Response<proto::MessageWillBePostedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let post = required_argument(request.post, "post")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let post = required_argument(received.post, "post")?;
         let outcome = self
             .call(
                 HookName::MessageWillBePosted,
@@ -1201,10 +1201,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::MessageWillBeUpdatedRequest>,
     ) -> Result<Response<proto::MessageWillBeUpdatedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let new_post = required_argument(request.new_post, "new_post")?;
-        let old_post = required_argument(request.old_post, "old_post")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let new_post = required_argument(received.new_post, "new_post")?;
+        let old_post = required_argument(received.old_post, "old_post")?;
         let outcome = self
             .call(
                 HookName::MessageWillBeUpdated,
@@ -1221,9 +1221,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::MessageHasBeenPostedRequest>,
     ) -> Result<Response<proto::MessageHasBeenPostedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let post = required_argument(request.post, "post")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let post = required_argument(received.post, "post")?;
         let outcome = self
             .call(
                 HookName::MessageHasBeenPosted,
@@ -1243,10 +1243,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::MessageHasBeenUpdatedRequest>,
     ) -> Result<Response<proto::MessageHasBeenUpdatedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let new_post = required_argument(request.new_post, "new_post")?;
-        let old_post = required_argument(request.old_post, "old_post")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let new_post = required_argument(received.new_post, "new_post")?;
+        let old_post = required_argument(received.old_post, "old_post")?;
         let outcome = self
             .call(
                 HookName::MessageHasBeenUpdated,
@@ -1266,8 +1266,8 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::MessagesWillBeConsumedRequest>,
     ) -> Result<Response<proto::MessagesWillBeConsumedResponse>, Status> {
-        let request = request.into_inner();
-        let posts = request.posts;
+        let received = request.into_inner();
+        let posts = received.posts;
         let outcome = self
             .call(
                 HookName::MessagesWillBeConsumed,
@@ -1289,9 +1289,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::MessageHasBeenDeletedRequest>,
     ) -> Result<Response<proto::MessageHasBeenDeletedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let post = required_argument(request.post, "post")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let post = required_argument(received.post, "post")?;
         let outcome = self
             .call(
                 HookName::MessageHasBeenDeleted,
@@ -1311,10 +1311,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::FileWillBeUploadedRequest>,
     ) -> Result<Response<proto::FileWillBeUploadedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let file_info = required_argument(request.file_info, "file_info")?;
-        let file_content = request.file_content;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let file_info = required_argument(received.file_info, "file_info")?;
+        let file_content = received.file_content;
         let outcome = self
             .call(
                 HookName::FileWillBeUploaded,
@@ -1331,9 +1331,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::ReactionHasBeenAddedRequest>,
     ) -> Result<Response<proto::ReactionHasBeenAddedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let reaction = required_argument(request.reaction, "reaction")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let reaction = required_argument(received.reaction, "reaction")?;
         let outcome = self
             .call(
                 HookName::ReactionHasBeenAdded,
@@ -1353,9 +1353,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::ReactionHasBeenRemovedRequest>,
     ) -> Result<Response<proto::ReactionHasBeenRemovedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let reaction = required_argument(request.reaction, "reaction")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let reaction = required_argument(received.reaction, "reaction")?;
         let outcome = self
             .call(
                 HookName::ReactionHasBeenRemoved,
@@ -1375,12 +1375,12 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::NotificationWillBePushedRequest>,
     ) -> Result<Response<proto::NotificationWillBePushedResponse>, Status> {
-        let request = request.into_inner();
+        let received = request.into_inner();
         let push_notification = required_argument(
-            request.push_notification,
+            received.push_notification,
             "push_notification",
         )?;
-        let user_id = request.user_id;
+        let user_id = received.user_id;
         let outcome = self
             .call(
                 HookName::NotificationWillBePushed,
@@ -1399,9 +1399,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::EmailNotificationWillBeSentRequest>,
     ) -> Result<Response<proto::EmailNotificationWillBeSentResponse>, Status> {
-        let request = request.into_inner();
+        let received = request.into_inner();
         let email_notification = required_argument(
-            request.email_notification,
+            received.email_notification,
             "email_notification",
         )?;
         let outcome = self
@@ -1420,9 +1420,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::PreferencesHaveChangedRequest>,
     ) -> Result<Response<proto::PreferencesHaveChangedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let preferences = request.preferences;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let preferences = received.preferences;
         let outcome = self
             .call(
                 HookName::PreferencesHaveChanged,
@@ -1442,9 +1442,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::UserHasBeenCreatedRequest>,
     ) -> Result<Response<proto::UserHasBeenCreatedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let user = required_argument(request.user, "user")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let user = required_argument(received.user, "user")?;
         let outcome = self
             .call(
                 HookName::UserHasBeenCreated,
@@ -1464,9 +1464,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::UserWillLogInRequest>,
     ) -> Result<Response<proto::UserWillLogInResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let user = required_argument(request.user, "user")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let user = required_argument(received.user, "user")?;
         let outcome = self
             .call(
                 HookName::UserWillLogIn,
@@ -1483,9 +1483,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::UserHasLoggedInRequest>,
     ) -> Result<Response<proto::UserHasLoggedInResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let user = required_argument(request.user, "user")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let user = required_argument(received.user, "user")?;
         let outcome = self
             .call(
                 HookName::UserHasLoggedIn,
@@ -1502,9 +1502,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::UserHasBeenDeactivatedRequest>,
     ) -> Result<Response<proto::UserHasBeenDeactivatedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let user = required_argument(request.user, "user")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let user = required_argument(received.user, "user")?;
         let outcome = self
             .call(
                 HookName::UserHasBeenDeactivated,
@@ -1524,10 +1524,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::OnSamlLoginRequest>,
     ) -> Result<Response<proto::OnSamlLoginResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let user = required_argument(request.user, "user")?;
-        let assertion = required_argument(request.assertion, "assertion")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let user = required_argument(received.user, "user")?;
+        let assertion = required_argument(received.assertion, "assertion")?;
         let outcome = self
             .call(
                 HookName::OnSamlLogin,
@@ -1548,9 +1548,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::ChannelHasBeenCreatedRequest>,
     ) -> Result<Response<proto::ChannelHasBeenCreatedResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let channel = required_argument(request.channel, "channel")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let channel = required_argument(received.channel, "channel")?;
         let outcome = self
             .call(
                 HookName::ChannelHasBeenCreated,
@@ -1570,13 +1570,13 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::UserHasJoinedChannelRequest>,
     ) -> Result<Response<proto::UserHasJoinedChannelResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
         let channel_member = required_argument(
-            request.channel_member,
+            received.channel_member,
             "channel_member",
         )?;
-        let actor = request.actor;
+        let actor = received.actor;
         let outcome = self
             .call(
                 HookName::UserHasJoinedChannel,
@@ -1596,13 +1596,13 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::UserHasLeftChannelRequest>,
     ) -> Result<Response<proto::UserHasLeftChannelResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
         let channel_member = required_argument(
-            request.channel_member,
+            received.channel_member,
             "channel_member",
         )?;
-        let actor = request.actor;
+        let actor = received.actor;
         let outcome = self
             .call(
                 HookName::UserHasLeftChannel,
@@ -1622,10 +1622,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::UserHasJoinedTeamRequest>,
     ) -> Result<Response<proto::UserHasJoinedTeamResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let team_member = required_argument(request.team_member, "team_member")?;
-        let actor = request.actor;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let team_member = required_argument(received.team_member, "team_member")?;
+        let actor = received.actor;
         let outcome = self
             .call(
                 HookName::UserHasJoinedTeam,
@@ -1645,10 +1645,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::UserHasLeftTeamRequest>,
     ) -> Result<Response<proto::UserHasLeftTeamResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let team_member = required_argument(request.team_member, "team_member")?;
-        let actor = request.actor;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let team_member = required_argument(received.team_member, "team_member")?;
+        let actor = received.actor;
         let outcome = self
             .call(
                 HookName::UserHasLeftTeam,
@@ -1665,9 +1665,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::ExecuteCommandRequest>,
     ) -> Result<Response<proto::ExecuteCommandResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let args = required_argument(request.args, "args")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let args = required_argument(received.args, "args")?;
         let outcome = self
             .call(
                 HookName::ExecuteCommand,
@@ -1691,9 +1691,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::OnWebSocketConnectRequest>,
     ) -> Result<Response<proto::OnWebSocketConnectResponse>, Status> {
-        let request = request.into_inner();
-        let web_conn_id = request.web_conn_id;
-        let user_id = request.user_id;
+        let received = request.into_inner();
+        let web_conn_id = received.web_conn_id;
+        let user_id = received.user_id;
         let outcome = self
             .call(
                 HookName::OnWebSocketConnect,
@@ -1713,9 +1713,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::OnWebSocketDisconnectRequest>,
     ) -> Result<Response<proto::OnWebSocketDisconnectResponse>, Status> {
-        let request = request.into_inner();
-        let web_conn_id = request.web_conn_id;
-        let user_id = request.user_id;
+        let received = request.into_inner();
+        let web_conn_id = received.web_conn_id;
+        let user_id = received.user_id;
         let outcome = self
             .call(
                 HookName::OnWebSocketDisconnect,
@@ -1735,10 +1735,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::WebSocketMessageHasBeenPostedRequest>,
     ) -> Result<Response<proto::WebSocketMessageHasBeenPostedResponse>, Status> {
-        let request = request.into_inner();
-        let web_conn_id = request.web_conn_id;
-        let user_id = request.user_id;
-        let request = required_argument(request.request, "request")?;
+        let received = request.into_inner();
+        let web_conn_id = received.web_conn_id;
+        let user_id = received.user_id;
+        let request = required_argument(received.request, "request")?;
         let outcome = self
             .call(
                 HookName::WebSocketMessageHasBeenPosted,
@@ -1765,9 +1765,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::OnPluginClusterEventRequest>,
     ) -> Result<Response<proto::OnPluginClusterEventResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
-        let event = required_argument(request.event, "event")?;
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
+        let event = required_argument(received.event, "event")?;
         let outcome = self
             .call(
                 HookName::OnPluginClusterEvent,
@@ -1787,10 +1787,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::OnSharedChannelsSyncMsgRequest>,
     ) -> Result<Response<proto::OnSharedChannelsSyncMsgResponse>, Status> {
-        let request = request.into_inner();
-        let sync_msg = required_argument(request.sync_msg, "sync_msg")?;
+        let received = request.into_inner();
+        let sync_msg = required_argument(received.sync_msg, "sync_msg")?;
         let remote_cluster = required_argument(
-            request.remote_cluster,
+            received.remote_cluster,
             "remote_cluster",
         )?;
         let outcome = self
@@ -1821,9 +1821,9 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::OnSharedChannelsPingRequest>,
     ) -> Result<Response<proto::OnSharedChannelsPingResponse>, Status> {
-        let request = request.into_inner();
+        let received = request.into_inner();
         let remote_cluster = required_argument(
-            request.remote_cluster,
+            received.remote_cluster,
             "remote_cluster",
         )?;
         let outcome = self
@@ -1847,11 +1847,11 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::OnSharedChannelsAttachmentSyncMsgRequest>,
     ) -> Result<Response<proto::OnSharedChannelsAttachmentSyncMsgResponse>, Status> {
-        let request = request.into_inner();
-        let file_info = required_argument(request.file_info, "file_info")?;
-        let post = required_argument(request.post, "post")?;
+        let received = request.into_inner();
+        let file_info = required_argument(received.file_info, "file_info")?;
+        let post = required_argument(received.post, "post")?;
         let remote_cluster = required_argument(
-            request.remote_cluster,
+            received.remote_cluster,
             "remote_cluster",
         )?;
         let outcome = self
@@ -1884,10 +1884,10 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::OnSharedChannelsProfileImageSyncMsgRequest>,
     ) -> Result<Response<proto::OnSharedChannelsProfileImageSyncMsgResponse>, Status> {
-        let request = request.into_inner();
-        let user = required_argument(request.user, "user")?;
+        let received = request.into_inner();
+        let user = required_argument(received.user, "user")?;
         let remote_cluster = required_argument(
-            request.remote_cluster,
+            received.remote_cluster,
             "remote_cluster",
         )?;
         let outcome = self
@@ -1919,8 +1919,8 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         &self,
         request: Request<proto::GenerateSupportDataRequest>,
     ) -> Result<Response<proto::GenerateSupportDataResponse>, Status> {
-        let request = request.into_inner();
-        let pc = request.plugin_context.unwrap_or_default();
+        let received = request.into_inner();
+        let pc = received.plugin_context.unwrap_or_default();
         let outcome = self
             .call(
                 HookName::GenerateSupportData,

@@ -19,6 +19,49 @@ use super::{answer_presence, arg_presence, passthrough, replacement_name};
 /// The name a hook's `PluginContext` parameter has.
 const CONTEXT_PARAM: &str = "pc";
 
+/// The names the generated code for a hook binds or calls by their bare
+/// name where a parameter named like a request field would clash: the
+/// `Plugin` method's `cx` and `pc`; in the hook server's glue, which binds
+/// each argument to a local of its parameter's name, the request message
+/// `received` (read field by field), the `plugin` and `cx` of the closure
+/// that calls the method, and the runtime's `required_argument`,
+/// `app_error` and `app_error_or`, called after the arguments are bound. A
+/// hook argument whose field has one of these names gets `_` appended
+/// (`plugin` → `plugin_`), more if that is a field too. The other names the
+/// glue and the test kit's driver bind (`request`, `outcome`, `error`,
+/// `value`, `decision`, `hooks`) are bound where no argument is read after
+/// them, so a field may have them (the `rules/parameter-names` case
+/// compiles an SDK with every one).
+pub const HOOK_RESERVED: &[&str] =
+    &["cx", CONTEXT_PARAM, "received", "plugin", "required_argument", "app_error", "app_error_or"];
+
+/// The names the generated API client calls by their bare name after it
+/// has bound its parameters: `check(response.error)`, `required_field(…)`.
+/// A parameter named like one gets `_` appended, as for [`HOOK_RESERVED`].
+pub const API_RESERVED: &[&str] = &["check", "required_field"];
+
+/// A parameter name for each of `fields` (Rust names, in order): the
+/// field's own, or for one named like a `reserved` name, the name with `_`
+/// appended until it is neither reserved nor another field's or
+/// parameter's name.
+pub fn param_names(fields: &[&str], reserved: &[&str]) -> Vec<String> {
+    let mut taken: Vec<String> = reserved.iter().chain(fields).map(|n| (*n).to_owned()).collect();
+    fields
+        .iter()
+        .map(|&field| {
+            if !reserved.contains(&field) {
+                return field.to_owned();
+            }
+            let mut name = format!("{field}_");
+            while taken.contains(&name) {
+                name.push('_');
+            }
+            taken.push(name.clone());
+            name
+        })
+        .collect()
+}
+
 /// A message or enum of the contract as the SDK names it (`proto::Post`), or
 /// a well-known type as prost does (`prost_types::Struct`).
 pub fn proto_path(path: &str) -> RustType {
@@ -86,9 +129,11 @@ pub fn plugin_method(hook: &Hook, context: Option<&Field>) -> Option<PluginMetho
         })
         .into_iter()
         .collect();
-    params.extend(hook.args.iter().map(|f| {
+    let fields: Vec<&str> = hook.args.iter().map(|f| f.rust_name.as_str()).collect();
+    let names = param_names(&fields, HOOK_RESERVED);
+    params.extend(hook.args.iter().zip(names).map(|(f, name)| {
         let presence = arg_presence(&hook.name, f);
-        Param { name: f.rust_name.clone(), ty: method_type(f, presence), from: ParamFrom::Arg { presence } }
+        Param { name, ty: method_type(f, presence), from: ParamFrom::Arg { field: f.rust_name.clone(), presence } }
     }));
     let (output, answer, default) = match &hook.kind {
         HookKind::Implemented { .. } | HookKind::Streaming { http: None } => return None,
@@ -115,7 +160,7 @@ pub fn plugin_method(hook: &Hook, context: Option<&Field>) -> Option<PluginMetho
                 many => RustType::Tuple(many.iter().map(|a| a.ty.clone()).collect()),
             };
             let default = match passthrough(&hook.args, fields) {
-                Some(arg) => DefaultAnswer::Passthrough(arg.rust_name.clone()),
+                Some(arg) => DefaultAnswer::Passthrough(param_of(&params, &arg.rust_name)),
                 None => DefaultAnswer::Values(
                     answers
                         .iter()
@@ -136,6 +181,14 @@ pub fn plugin_method(hook: &Hook, context: Option<&Field>) -> Option<PluginMetho
         }
     };
     Some(PluginMethod { params, output, answer, default })
+}
+
+/// The name of the parameter that takes the request field `field`.
+fn param_of(params: &[Param], field: &str) -> String {
+    params
+        .iter()
+        .find(|p| matches!(&p.from, ParamFrom::Arg { field: f, .. } if f == field))
+        .map_or_else(|| field.to_owned(), |p| p.name.clone())
 }
 
 /// A veto hook's decision enum: `Allow`, a `Replace` with the one
@@ -182,14 +235,17 @@ fn decision(variant: &str, replacements: &[Field], reason: &Field, dismiss: Opti
 /// passes the message `request` (a Rust path below `proto`).
 pub fn api_input(request: &str, params: Option<Vec<Field>>) -> ApiInput {
     match params {
-        Some(fields) => ApiInput::Params(fields.into_iter().map(api_param).collect()),
+        Some(fields) => {
+            let names = param_names(&fields.iter().map(|f| f.rust_name.as_str()).collect::<Vec<_>>(), API_RESERVED);
+            ApiInput::Params(fields.into_iter().zip(names).map(|(field, name)| api_param(field, name)).collect())
+        }
         None => ApiInput::Message(proto_path(request)),
     }
 }
 
 /// The parameter a caller passes for a request field: strings and bytes as
 /// anything convertible, JSON as `serde_json`, messages bare.
-fn api_param(field: Field) -> ApiParam {
+fn api_param(field: Field, name: String) -> ApiParam {
     let (ty, into) = match (field.card, &field.ty) {
         (Card::Single, Ty::String) => (RustType::named("String").impl_into(), IntoRequest::Into),
         (Card::Single, Ty::Bytes) => (RustType::named("u8").vec().impl_into(), IntoRequest::Into),
@@ -200,7 +256,7 @@ fn api_param(field: Field) -> ApiParam {
         (Card::Single, Ty::Value) => (json_value(), IntoRequest::Value),
         _ => (prost_field(&field), IntoRequest::AsIs),
     };
-    ApiParam { field, ty, into }
+    ApiParam { name, field, ty, into }
 }
 
 /// What a caller gets for a response field: JSON as `serde_json`, enums
@@ -360,7 +416,7 @@ mod tests {
         let c = contract(HOOKS);
         let limits = plugin_method(&c, "OnCloudLimitsUpdated");
         assert_eq!(params(limits), ["limits: Option<proto::ProductLimits>"]);
-        assert_eq!(limits.params[0].from, ParamFrom::Arg { presence: Presence::Optional });
+        assert_eq!(limits.params[0].from, ParamFrom::Arg { field: "limits".into(), presence: Presence::Optional });
         let joined = plugin_method(&c, "UserHasJoinedTeam");
         assert_eq!(params(joined), ["pc: &proto::PluginContext", "member: proto::User", "actor: Option<proto::User>"]);
         let from: Vec<&ParamFrom> = joined.params.iter().map(|p| &p.from).collect();
@@ -368,8 +424,8 @@ mod tests {
             from,
             [
                 &ParamFrom::PluginContext { field: "plugin_context".into() },
-                &ParamFrom::Arg { presence: Presence::Required },
-                &ParamFrom::Arg { presence: Presence::Optional },
+                &ParamFrom::Arg { field: "member".into(), presence: Presence::Required },
+                &ParamFrom::Arg { field: "actor".into(), presence: Presence::Optional },
             ]
         );
     }
@@ -449,5 +505,29 @@ mod tests {
         );
         let from: Vec<FromResponse> = m.outputs.iter().map(|o| o.from).collect();
         assert_eq!(from, [FromResponse::AsIs, FromResponse::JsonBytes]);
+    }
+
+    #[test]
+    fn a_field_named_like_a_name_of_the_generated_code_gets_an_underscore() {
+        assert_eq!(
+            param_names(&["post", "plugin", "plugin_", "cx", "request", "r#type"], HOOK_RESERVED),
+            ["post", "plugin__", "plugin_", "cx_", "request", "r#type"]
+        );
+        assert_eq!(param_names(&["check", "key"], API_RESERVED), ["check_", "key"]);
+        let c = contract(
+            "service PluginHooks { rpc Clash(ClashRequest) returns (ClashResponse); }
+             message ClashRequest {
+               PluginContext plugin_context = 1; string pc = 2; repeated string plugin = 3; string request = 4;
+             }
+             message ClashResponse { repeated string plugin = 1; }",
+        );
+        let sig = plugin_method(&c, "Clash");
+        assert_eq!(
+            params(sig),
+            ["pc: &proto::PluginContext", "pc_: String", "plugin_: Vec<String>", "request: String"]
+        );
+        assert_eq!(sig.params[2].from, ParamFrom::Arg { field: "plugin".into(), presence: Presence::Plain });
+        // The answer hands the argument back: by its parameter's name.
+        assert_eq!(sig.default, DefaultAnswer::Passthrough("plugin_".into()));
     }
 }

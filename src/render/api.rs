@@ -24,13 +24,13 @@ impl<'a> MethodView<'a> {
         {
             doc.push(String::new());
             doc.push("# Arguments".into());
-            doc.extend(params.iter().map(|p| field_doc_line(&p.field)));
+            doc.extend(params.iter().map(|p| field_doc_line(&p.name, &p.field)));
         }
         if m.outputs.len() > 1 {
             doc.push(String::new());
             doc.push("# Returns".into());
             doc.push("A tuple, in this order:".into());
-            doc.extend(m.outputs.iter().map(|o| field_doc_line(&o.field)));
+            doc.extend(m.outputs.iter().map(|o| field_doc_line(&o.field.rust_name, &o.field)));
         }
         if m.large_payload {
             if !doc.is_empty() {
@@ -86,9 +86,10 @@ impl<'a> GroupView<'a> {
     }
 }
 
-fn field_doc_line(f: &Field) -> String {
+/// `name`'s line in an `# Arguments` or `# Returns` list, from the doc of its field `f`.
+fn field_doc_line(name: &str, f: &Field) -> String {
     let text = doc_lines(&f.doc).join(" ");
-    if text.is_empty() { format!("- `{}`", f.rust_name) } else { format!("- `{}`: {text}", f.rust_name) }
+    if text.is_empty() { format!("- `{name}`") } else { format!("- `{name}`: {text}") }
 }
 
 #[cfg(test)]

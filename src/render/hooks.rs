@@ -63,7 +63,7 @@ impl<'a> HookMethodView<'a> {
             if hook.plugin_context {
                 doc.push("- `pc`: who and what triggered the hook (session, request id, client address).".into());
             }
-            doc.extend(documented.iter().map(|f| field_doc_line(f)));
+            doc.extend(documented.iter().map(|f| field_doc_line(sig, f)));
         }
         if let Some(first) = first {
             doc.push(String::new());
@@ -134,7 +134,7 @@ pub fn runtime_imports(hooks: &[HookMethodView]) -> Vec<&'static str> {
             "rejection",
         ),
         (
-            any(|h| h.sig.params.iter().any(|p| p.from == ParamFrom::Arg { presence: Presence::Required })),
+            any(|h| h.sig.params.iter().any(|p| matches!(p.from, ParamFrom::Arg { presence: Presence::Required, .. }))),
             "required_argument",
         ),
     ]
@@ -143,9 +143,15 @@ pub fn runtime_imports(hooks: &[HookMethodView]) -> Vec<&'static str> {
     .collect()
 }
 
-fn field_doc_line(f: &Field) -> String {
+/// The `# Arguments` line of the parameter that takes the request field `f`.
+fn field_doc_line(sig: &PluginMethod, f: &Field) -> String {
     let text = doc_lines(&f.doc).join(" ");
-    format!("- `{}`: {text}", f.rust_name)
+    let name = sig
+        .params
+        .iter()
+        .find(|p| matches!(&p.from, ParamFrom::Arg { field, .. } if *field == f.rust_name))
+        .map_or(f.rust_name.as_str(), |p| p.name.as_str());
+    format!("- `{name}`: {text}")
 }
 
 #[cfg(test)]
@@ -171,8 +177,8 @@ mod tests {
                 "NoteWillBeSavedDecision::Replace(replacement) => Self { modified_note: Some(*replacement), ..Self::default() },",
                 "NoteWillBeSavedDecision::Reject(reason) => Self { rejection_reason: rejection(reason), ..Self::default() },",
                 // The glue: the context lent, the message required, the decision converted.
-                "let pc = request.plugin_context.unwrap_or_default();
-                 let note = required_argument(request.note, \"note\")?;",
+                "let pc = received.plugin_context.unwrap_or_default();
+                 let note = required_argument(received.note, \"note\")?;",
                 "plugin.note_will_be_saved(&cx, &pc, note).await",
                 "let decision = outcome.map_err(Failure::into_status)?; Ok(Response::new(decision.into()))",
             ],
@@ -240,7 +246,7 @@ mod tests {
                     let _ = cx;
                     async move { posts }
                 }",
-                "let posts = request.posts;",
+                "let posts = received.posts;",
                 "let value = outcome.map_err(Failure::into_status)?;
                  let posts = value;
                  Ok(Response::new(proto::MessagesWillBeConsumedResponse { posts }))",
@@ -295,9 +301,9 @@ mod tests {
     #[test]
     fn an_argument_that_may_be_unset_is_taken_as_it_comes() {
         let file = plugin_rs();
-        assert_has(&file, &["let limits = request.limits;", "let actor = request.actor;"]);
-        assert_has(&file, &["let member = required_argument(request.member, \"member\")?;"]);
-        assert!(!file.contains(&squash("required_argument(request.limits")));
+        assert_has(&file, &["let limits = received.limits;", "let actor = received.actor;"]);
+        assert_has(&file, &["let member = required_argument(received.member, \"member\")?;"]);
+        assert!(!file.contains(&squash("required_argument(received.limits")));
     }
 
     #[test]

@@ -43,10 +43,12 @@ pub struct DriverHookView<'a> {
     pub context_field: Option<String>,
 }
 
-/// One parameter of a driver method, and its request field of the same name.
+/// One parameter of a driver method, and its request field.
 pub struct DriverParam {
-    /// The name (the request field's).
+    /// The name, as in the `Plugin` method.
     pub name: String,
+    /// The request field (Rust name).
+    pub field: String,
     /// Its type, as in the `Plugin` method.
     pub ty: RustType,
     /// A message the method gets bare, which the request carries as `Some`.
@@ -121,8 +123,9 @@ pub fn driver_hooks(contract: &Contract) -> Vec<DriverHookView<'_>> {
             for p in &sig.params {
                 match &p.from {
                     ParamFrom::PluginContext { field } => context_field = Some(field.clone()),
-                    ParamFrom::Arg { presence } => params.push(DriverParam {
+                    ParamFrom::Arg { field, presence } => params.push(DriverParam {
                         name: p.name.clone(),
+                        field: field.clone(),
                         ty: p.ty.clone(),
                         wrap: *presence == Presence::Required,
                     }),
