@@ -9,6 +9,7 @@ fn main() {
     println!("cargo:rerun-if-changed=proto");
     let protos = files(&root.join("proto"), |name| name.ends_with(".proto"));
     embed(&root.join("proto"), &protos, "embedded_protos.rs");
+    println!("cargo:rustc-env=MMPLUGIN_CONTRACT={}", contract_summary(&root.join("proto"), &protos));
 
     println!("cargo:rerun-if-changed=runtime");
     let runtime = root.join("runtime");
@@ -37,6 +38,42 @@ fn files(dir: &Path, keep: fn(&str) -> bool) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Which contract is embedded, for `--version`: its package, how many RPCs
+/// each service has, and a digest of the files (FNV-1a, 64 bits, over each
+/// path and contents), so two binaries can tell whether theirs differ.
+fn contract_summary(dir: &Path, relative: &[String]) -> String {
+    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut package = String::new();
+    let mut services: Vec<(String, usize)> = Vec::new();
+    for file in relative {
+        let text = fs::read_to_string(dir.join(file)).unwrap();
+        for byte in file.bytes().chain([0]).chain(text.bytes()).chain([0]) {
+            digest = (digest ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut current: Option<usize> = None;
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(name) = line.strip_prefix("package ") {
+                package = name.trim_end_matches(';').trim().to_owned();
+            } else if let Some(rest) = line.strip_prefix("service ") {
+                let name = rest.trim_end_matches('{').trim().to_owned();
+                current = Some(services.iter().position(|(n, _)| *n == name).unwrap_or_else(|| {
+                    services.push((name, 0));
+                    services.len() - 1
+                }));
+            } else if line.starts_with("rpc ") {
+                if let Some(i) = current {
+                    services[i].1 += 1;
+                }
+            } else if line == "}" {
+                current = None;
+            }
+        }
+    }
+    let counts: Vec<String> = services.iter().map(|(name, n)| format!("{n} {name} RPCs")).collect();
+    format!("{package}: {}; protos fnv1a64 {digest:016x}", counts.join(", "))
 }
 
 /// Writes `OUT_DIR/name`: a `&[(relative path, contents)]` expression.

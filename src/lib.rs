@@ -8,7 +8,8 @@
 //! [`inspect`] and [`diff`] report on a contract without generating.
 //! [`bundle`] packages a plugin built with the SDK as the `.tar.gz` the
 //! server installs and starts over gRPC. [`settings`] writes a plugin's
-//! settings struct from its `plugin.json`.
+//! settings struct from its `plugin.json`. [`scaffold`] writes a new plugin
+//! project.
 
 pub mod bundle;
 pub mod classify;
@@ -19,6 +20,7 @@ pub mod load;
 pub mod model;
 pub mod names;
 pub mod render;
+pub mod scaffold;
 pub mod settings;
 
 use load::ProtoSources;

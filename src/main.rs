@@ -3,7 +3,11 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use mmplugin_gen::{bundle, diff, emit, inspect, load::ProtoSources, render::Settings, settings};
+use mmplugin_gen::{bundle, diff, emit, inspect, load::ProtoSources, render::Settings, scaffold, settings};
+
+/// The version, and the contract built into this binary (package, RPCs per
+/// service, a digest of the protos), written by build.rs.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (contract ", env!("MMPLUGIN_CONTRACT"), ")");
 
 /// Generate a typed Rust SDK for Mattermost server plugins from the plugin
 /// gRPC protos.
@@ -18,7 +22,7 @@ use mmplugin_gen::{bundle, diff, emit, inspect, load::ProtoSources, render::Sett
 /// an output folder that cannot be read). 2 is also a command line that is
 /// not understood.
 #[derive(Debug, Parser)]
-#[command(name = "mmplugin-gen", version, args_conflicts_with_subcommands = true)]
+#[command(name = "mmplugin-gen", version = VERSION, args_conflicts_with_subcommands = true)]
 struct Cli {
     /// Folder of .proto files [default: the contract built into this binary].
     #[arg(long, value_name = "DIR")]
@@ -76,12 +80,32 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         manifest: PathBuf,
         /// A platform and its binary, such as linux-amd64=target/release/my-plugin; repeat for each
-        /// platform (linux-amd64, linux-arm64, darwin-amd64, darwin-arm64, windows-amd64).
+        /// platform (linux-amd64, linux-arm64, darwin-amd64, darwin-arm64, windows-amd64; host is this
+        /// machine's).
         #[arg(long = "exe", value_name = "PLATFORM=BINARY")]
         exe: Vec<String>,
         /// Folder to write the bundle into (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+    /// Create a new plugin project in DIR (new, or empty): ready to build,
+    /// test and bundle.
+    ///
+    /// Writes Cargo.toml, plugin.json, src/main.rs (a hook and an HTTP route,
+    /// with tests that use the SDK's test kit), src/settings.rs (the struct of
+    /// plugin.json's settings), bundle.sh (build and bundle for this machine),
+    /// README.md, .gitignore, and the SDK generated into mattermost-plugin/
+    /// from the contract built into this binary. The package is named after
+    /// DIR. Prints the files written.
+    New {
+        /// The project folder; its name is the package's.
+        dir: PathBuf,
+        /// The plugin id [default: com.example.<package>].
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+        /// The plugin's display name [default: the package name in words].
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
     /// Print the Rust source of a struct for a plugin's settings, from the
     /// settings_schema of its plugin.json.
@@ -173,6 +197,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Some(Command::New { dir, id, name }) => match scaffold::create(&dir, &scaffold::Options { id, name }) {
+            Ok(files) => {
+                let sdk = files.iter().filter(|f| f.starts_with(scaffold::SDK_DIR)).count();
+                for file in files.iter().filter(|f| !f.starts_with(scaffold::SDK_DIR)) {
+                    println!("{}", dir.join(file).display());
+                }
+                println!("{} ({sdk} files of the generated SDK)", dir.join(scaffold::SDK_DIR).display());
+                eprintln!("next: cd {} && cargo test && ./bundle.sh", dir.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
         Some(Command::Settings { manifest, name }) => {
             let text = match std::fs::read_to_string(&manifest) {
                 Ok(text) => text,

@@ -1,0 +1,261 @@
+//! `mmplugin-gen new DIR`: a new plugin project, ready to build, test and
+//! bundle: `Cargo.toml`, `plugin.json`, `src/main.rs` (a hook, an HTTP
+//! route and their tests with the SDK's test kit), `src/settings.rs` (the
+//! settings struct of its `plugin.json`), `bundle.sh`, a README and a
+//! `.gitignore`, and the SDK itself, generated into `mattermost-plugin/` from
+//! the contract built into this binary, so the project builds anywhere.
+//!
+//! The project's files are the templates under `templates/new/`: askama
+//! for those that carry the plugin's id and name, `main.rs` as it is.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use askama::Template;
+
+use crate::load::ProtoSources;
+
+/// The folder of the generated SDK inside a new project.
+pub const SDK_DIR: &str = "mattermost-plugin";
+
+/// What the new plugin is called.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The plugin id (`com.example.my-plugin`); by default
+    /// `com.example.<package>`.
+    pub id: Option<String>,
+    /// The plugin's display name; by default the package name in words
+    /// (`my-plugin` → `My Plugin`).
+    pub name: Option<String>,
+}
+
+/// Why a project was not created. Nothing is written then.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NewError {
+    /// The folder exists and holds something.
+    #[error("{0}: not empty; `new` writes only into a new or empty folder")]
+    NotEmpty(PathBuf),
+    /// The folder's name is not a cargo package name.
+    #[error(
+        "{0:?} cannot be a package name: start with a letter and use only letters, digits, `-` and `_` (name the folder so)"
+    )]
+    PackageName(String),
+    /// The plugin id is not one Mattermost accepts.
+    #[error("plugin id {0:?}: Mattermost takes 3 to 190 characters of letters, digits, `.`, `-` and `_`")]
+    PluginId(String),
+    /// The display name is empty.
+    #[error("the plugin name must not be empty")]
+    EmptyName,
+    /// Generating the SDK or the settings struct failed.
+    #[error("{0:#}")]
+    Generate(anyhow::Error),
+    /// Writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A project file, relative to the project folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectFile {
+    /// Where it goes.
+    pub path: PathBuf,
+    /// What it holds.
+    pub contents: String,
+    /// Whether it is a script to run.
+    pub executable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "new/Cargo.toml.askama", escape = "none")]
+struct CargoToml<'a> {
+    crate_name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "new/plugin.json.askama", escape = "none")]
+struct PluginJson<'a> {
+    id: &'a str,
+    id_json: &'a str,
+    name_json: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "new/README.md.askama", escape = "none")]
+struct Readme<'a> {
+    id: &'a str,
+    name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "new/bundle.sh.askama", escape = "none")]
+struct BundleSh<'a> {
+    id: &'a str,
+    crate_name: &'a str,
+}
+
+/// The plugin's source, as it is.
+const MAIN_RS: &str = include_str!("../templates/new/main.rs");
+/// What git leaves out.
+const GITIGNORE: &str = include_str!("../templates/new/gitignore");
+
+/// Every file of the project `package` (the folder's name), the SDK's
+/// included, in memory.
+pub fn files(package: &str, options: &Options) -> Result<Vec<ProjectFile>, NewError> {
+    if !is_package_name(package) {
+        return Err(NewError::PackageName(package.to_owned()));
+    }
+    let id = options.id.clone().unwrap_or_else(|| format!("com.example.{package}"));
+    if !is_plugin_id(&id) {
+        return Err(NewError::PluginId(id));
+    }
+    let name = options.name.clone().unwrap_or_else(|| words(package));
+    if name.trim().is_empty() {
+        return Err(NewError::EmptyName);
+    }
+    let json = |s: &str| serde_json::to_string(s).expect("a string is JSON");
+    // A rendered file ends with its newline (askama drops the template's last).
+    let render = |t: &dyn DynTemplate| {
+        t.render_dyn()
+            .map(|text| if text.ends_with('\n') { text } else { text + "\n" })
+            .map_err(|e| NewError::Generate(e.into()))
+    };
+    let manifest = render(&PluginJson { id: &id, id_json: &json(&id), name_json: &json(&name) })?;
+    let settings = crate::settings::generate(&manifest, &crate::settings::Options::default())
+        .map_err(|e| NewError::Generate(anyhow::anyhow!("{e}")))?;
+    let text = |path: &str, contents: String| ProjectFile { path: path.into(), contents, executable: false };
+    let mut files = vec![
+        text("Cargo.toml", render(&CargoToml { crate_name: package })?),
+        text("plugin.json", manifest),
+        text("README.md", render(&Readme { id: &id, name: &name })?),
+        text(".gitignore", GITIGNORE.to_owned()),
+        text("src/main.rs", MAIN_RS.to_owned()),
+        text("src/settings.rs", settings.source),
+        ProjectFile {
+            path: "bundle.sh".into(),
+            contents: render(&BundleSh { id: &id, crate_name: package })?,
+            executable: true,
+        },
+    ];
+    let sdk =
+        crate::generate(&ProtoSources::embedded(), &crate::render::Settings::default()).map_err(NewError::Generate)?;
+    files.extend(sdk.files.into_iter().map(|f| ProjectFile {
+        path: Path::new(SDK_DIR).join(f.path),
+        contents: f.contents,
+        executable: false,
+    }));
+    Ok(files)
+}
+
+/// Creates the project in `dir` (new, or empty): every file is written
+/// into a temporary folder beside it, which then becomes `dir`, so a
+/// failure leaves nothing behind. Returns the files written, relative to
+/// `dir`.
+pub fn create(dir: &Path, options: &Options) -> Result<Vec<PathBuf>, NewError> {
+    let io_error = |path: &Path| {
+        let path = path.to_owned();
+        move |source| NewError::Io { path, source }
+    };
+    match fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(NewError::NotEmpty(dir.to_owned()));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_error(dir)(e)),
+    }
+    let absolute = std::path::absolute(dir).map_err(io_error(dir))?;
+    let package = absolute.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let files = files(&package, options)?;
+
+    let parent = absolute.parent().unwrap_or(Path::new("/"));
+    fs::create_dir_all(parent).map_err(io_error(parent))?;
+    let staging = parent.join(format!(".{package}.mmplugin-gen-new-{}", std::process::id()));
+    let written = write_all(&staging, &files);
+    let placed = written.and_then(|()| {
+        if absolute.exists() {
+            fs::remove_dir(&absolute).map_err(io_error(&absolute))?;
+        }
+        fs::rename(&staging, &absolute).map_err(io_error(&absolute))
+    });
+    if let Err(e) = placed {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    Ok(files.into_iter().map(|f| f.path).collect())
+}
+
+fn write_all(root: &Path, files: &[ProjectFile]) -> Result<(), NewError> {
+    for file in files {
+        let path = root.join(&file.path);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|source| NewError::Io { path: parent.to_owned(), source })?;
+        }
+        fs::write(&path, &file.contents).map_err(|source| NewError::Io { path: path.clone(), source })?;
+        #[cfg(unix)]
+        if file.executable {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+                .map_err(|source| NewError::Io { path: path.clone(), source })?;
+        }
+    }
+    Ok(())
+}
+
+/// Cargo's rule, kept simple: a letter, then letters, digits, `-`, `_`.
+fn is_package_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Mattermost's rule for plugin ids (model.IsValidPluginId).
+fn is_plugin_id(id: &str) -> bool {
+    (3..=190).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// `my-plugin` → `My Plugin`.
+fn words(package: &str) -> String {
+    package
+        .split(['-', '_'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `Template::render` behind a trait object, for one helper over the four.
+trait DynTemplate {
+    fn render_dyn(&self) -> askama::Result<String>;
+}
+
+impl<T: Template> DynTemplate for T {
+    fn render_dyn(&self) -> askama::Result<String> {
+        self.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_default_from_the_folder() {
+        assert_eq!(words("my-first_plugin"), "My First Plugin");
+        assert!(is_package_name("my-plugin") && is_package_name("p2"));
+        assert!(!is_package_name("2fast") && !is_package_name("my plugin") && !is_package_name(""));
+        assert!(is_plugin_id("com.example.my-plugin"));
+        assert!(!is_plugin_id("ab") && !is_plugin_id("com/example") && !is_plugin_id(&"a".repeat(191)));
+    }
+}
