@@ -59,15 +59,37 @@ impl Logger {
     }
 }
 
-/// The environment variable with the log level (`trace` … `error`).
+/// The environment variable with the plugin's log level: `trace`, `debug`,
+/// `info`, `warn` (or `warning`) or `error`, in any case. Unset or empty:
+/// `info`. Anything else: `info`, and a warning naming the variable is
+/// logged once at start.
 pub const LOG_LEVEL_ENV: &str = "MATTERMOST_PLUGIN_LOG_LEVEL";
 
 /// Fields that would clash with hclog's own keys are renamed with a `_`.
 const RESERVED: [&str; 3] = ["@level", "@message", "@timestamp"];
 
-/// Reads the level from `MATTERMOST_PLUGIN_LOG_LEVEL` (default `info`).
-pub(crate) fn level_from_env() -> Level {
-    std::env::var(LOG_LEVEL_ENV).ok().and_then(|v| parse_level(&v)).unwrap_or(Level::INFO)
+/// The level `MATTERMOST_PLUGIN_LOG_LEVEL` asks for (see [`LOG_LEVEL_ENV`]),
+/// and for a value that is not a level, the warning to log once logging is
+/// up.
+pub(crate) fn level_from_env() -> (Level, Option<String>) {
+    let value = std::env::var_os(LOG_LEVEL_ENV).map(|v| v.to_string_lossy().into_owned());
+    level_setting(value.as_deref())
+}
+
+/// [`level_from_env`] for a given value.
+pub(crate) fn level_setting(value: Option<&str>) -> (Level, Option<String>) {
+    match value.filter(|v| !v.trim().is_empty()) {
+        None => (Level::INFO, None),
+        Some(value) => match parse_level(value) {
+            Some(level) => (level, None),
+            None => (
+                Level::INFO,
+                Some(format!(
+                    "{LOG_LEVEL_ENV}={value:?} is not a log level (trace, debug, info, warn or error); logging at info"
+                )),
+            ),
+        },
+    }
 }
 
 /// `trace`, `debug`, `info`, `warn`/`warning`, `error`, any case.
@@ -291,5 +313,16 @@ mod tests {
         assert_eq!(parse_level("DEBUG"), Some(Level::DEBUG));
         assert_eq!(parse_level(" warning "), Some(Level::WARN));
         assert_eq!(parse_level("loud"), None);
+    }
+
+    #[test]
+    fn a_bad_level_falls_back_to_info_with_a_warning_naming_the_variable() {
+        assert_eq!(level_setting(None), (Level::INFO, None));
+        assert_eq!(level_setting(Some("  ")), (Level::INFO, None));
+        assert_eq!(level_setting(Some("Error")), (Level::ERROR, None));
+        let (level, warning) = level_setting(Some("loud"));
+        assert_eq!(level, Level::INFO);
+        let warning = warning.expect("a warning");
+        assert!(warning.contains("MATTERMOST_PLUGIN_LOG_LEVEL=\"loud\"") && warning.contains("at info"), "{warning}");
     }
 }

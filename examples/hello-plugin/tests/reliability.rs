@@ -1,19 +1,24 @@
-//! Reliability: the example plugin's process under a failure of
+//! Reliability: the example plugin's process under two failures of
 //! issue 12 ("Hardening"), started as the Mattermost server starts it, over
 //! loopback. Each test would catch its failure coming back:
 //!
 //! - StreamStdio leak: [`stdio_calls_the_host_cancels_leave_nothing_behind`].
 //!   Thousands of `plugin.GRPCStdio/StreamStdio` calls, each cancelled, must
 //!   not grow the plugin (each used to leave a task behind, ~2 KiB).
+//! - Environment input: [`bad_environment_values_are_refused_or_fall_back_with_a_message`].
+//!   Values that cannot be honoured refuse the start with a message naming
+//!   the variable (not a panic); the others fall back with a warning.
 //!
 //! Every loop here is bounded in count and time. The figures each test
 //! measures are printed (`cargo test -- --nocapture` shows them).
 
 mod common;
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{PluginProcess, plugin_env, within};
+use common::{LIMIT, PluginProcess, plugin_env, within};
+use mattermost_plugin::proto;
 use tonic::transport::Channel;
 
 const HELLO: &str = env!("CARGO_BIN_EXE_hello-plugin");
@@ -79,4 +84,62 @@ async fn stdio_calls_the_host_cancels_leave_nothing_behind() {
         "RSS grew by {} KiB over {CALLS} cancelled StreamStdio calls",
         after - before
     );
+}
+
+/// Runs the plugin with `extra` in its environment until it exits (bounded).
+async fn run_to_exit(extra: &[(&str, &str)]) -> std::process::Output {
+    let env = plugin_env(None, extra);
+    within(
+        tokio::process::Command::new(HELLO)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("run the plugin")
+}
+
+/// Environment input (issue 12). A value the plugin cannot honour refuses
+/// the start: exit code 1 (not 101, a panic), no handshake, and a message
+/// naming the variable. A value with a documented fallback starts the
+/// plugin (handshake printed) with a warning naming the variable.
+#[tokio::test]
+async fn bad_environment_values_are_refused_or_fall_back_with_a_message() {
+    let garbage_cert = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+    let refused = [
+        ("MATTERMOST_PLUGIN_HOOK_TIMEOUT", "1e30"),
+        ("MATTERMOST_PLUGIN_HOOK_TIMEOUT", "-5"),
+        ("PLUGIN_CLIENT_CERT", garbage_cert),
+    ];
+    for (name, value) in refused {
+        let output = run_to_exit(&[(name, value)]).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        println!("{name}={value:?}: exit {:?}, {}", output.status.code(), stderr.trim());
+        assert_eq!(output.status.code(), Some(1), "{name}={value:?} refused, not a panic: {stderr}");
+        assert!(output.stdout.is_empty(), "no handshake: {:?}", String::from_utf8_lossy(&output.stdout));
+        let error = stderr.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name} not named: {stderr}"));
+        let error: serde_json::Value = serde_json::from_str(error).expect("an hclog line");
+        assert_eq!(error["@level"], "error", "{error}");
+    }
+    let fallbacks = [("MATTERMOST_PLUGIN_LOG_LEVEL", "loud"), ("MATTERMOST_PLUGIN_HTTP_BODY_LIMIT", "12MB")];
+    for (name, value) in fallbacks {
+        let plugin = PluginProcess::start(HELLO, plugin_env(None, &[(name, value)])).await;
+        let deadline = Instant::now() + LIMIT;
+        let warning = loop {
+            if let Some(line) = plugin.stderr_lines().into_iter().find(|l| l.contains(name)) {
+                break line;
+            }
+            assert!(Instant::now() < deadline, "no warning naming {name}: {:?}", plugin.stderr_lines());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        println!("{name}={value:?}: started ({}), {warning}", plugin.handshake.join("|"));
+        let warning: serde_json::Value = serde_json::from_str(&warning).expect("an hclog line");
+        assert_eq!(warning["@level"], "warn", "{warning}");
+        assert!(warning["@message"].as_str().unwrap().contains(&format!("{value:?}")), "{warning}");
+        let mut hooks = plugin.hooks().await;
+        within(hooks.implemented(proto::ImplementedRequest::default())).await.expect("serving");
+    }
 }

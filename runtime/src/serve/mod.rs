@@ -35,7 +35,8 @@ use crate::tls::{AutoTls, CLIENT_CERT_ENV, TlsError};
 const DRAIN: Duration = Duration::from_millis(1_500);
 
 /// How a plugin runs. `Options::default()` reads the environment
-/// (`MATTERMOST_PLUGIN_HTTP_BODY_LIMIT`), falling back to the defaults.
+/// (`MATTERMOST_PLUGIN_HTTP_BODY_LIMIT`), falling back to the default for a
+/// variable that is unset, empty or invalid (see [`HTTP_BODY_LIMIT_ENV`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Options {
@@ -158,12 +159,16 @@ pub async fn run_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router
     if !env::started_by_a_server() {
         return Err(ServeError::NotAPlugin);
     }
-    crate::log::init(crate::log::level_from_env());
+    let (level, bad_level) = crate::log::level_from_env();
+    crate::log::init(level);
     std::panic::set_hook(Box::new(|info| {
         let location = info.location().map(ToString::to_string).unwrap_or_default();
         let payload = crate::panic::message(info.payload());
         tracing::error!(location, "panic: {payload}");
     }));
+    for warning in [bad_level, env::http_body_limit_warning(options.http_body_limit)].into_iter().flatten() {
+        tracing::warn!("{warning}");
+    }
 
     env::negotiate_version(std::env::var(env::PROTOCOL_VERSIONS_ENV).ok().as_deref())?;
     let (min, max) = env::port_range()?;
