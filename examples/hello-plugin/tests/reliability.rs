@@ -1,10 +1,13 @@
-//! Reliability: the example plugin's process under two failures of
+//! Reliability: the example plugin's process under three failures of
 //! issue 12 ("Hardening"), started as the Mattermost server starts it, over
 //! loopback. Each test would catch its failure coming back:
 //!
 //! - StreamStdio leak: [`stdio_calls_the_host_cancels_leave_nothing_behind`].
 //!   Thousands of `plugin.GRPCStdio/StreamStdio` calls, each cancelled, must
 //!   not grow the plugin (each used to leave a task behind, ~2 KiB).
+//! - A stalled stderr: [`a_host_that_stops_reading_stderr_never_stops_the_hooks`].
+//!   With stderr a pipe nobody reads, hooks that log keep answering, and
+//!   once stderr is read again the plugin says how many lines it dropped.
 //! - Environment input: [`bad_environment_values_are_refused_or_fall_back_with_a_message`].
 //!   Values that cannot be honoured refuse the start with a message naming
 //!   the variable (not a panic); the others fall back with a warning.
@@ -17,8 +20,10 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{LIMIT, PluginProcess, plugin_env, within};
+use common::{LIMIT, PluginProcess, plugin_env, post, within};
 use mattermost_plugin::proto;
+use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tonic::transport::Channel;
 
 const HELLO: &str = env!("CARGO_BIN_EXE_hello-plugin");
@@ -84,6 +89,78 @@ async fn stdio_calls_the_host_cancels_leave_nothing_behind() {
         "RSS grew by {} KiB over {CALLS} cancelled StreamStdio calls",
         after - before
     );
+}
+
+/// A stalled stderr (issue 12). The plugin's stderr is a pipe nobody reads:
+/// the pipe fills after a few dozen lines. Every refused post logs a line
+/// with the post's user id, here 1 KiB long, so 2,000 refusals log some
+/// 2.4 MB, far past the pipe (64 KiB) and the plugin's log buffer
+/// (256 KiB). Every call must still be answered; then, once the pipe is
+/// read, the plugin says how many lines it dropped.
+#[tokio::test]
+async fn a_host_that_stops_reading_stderr_never_stops_the_hooks() {
+    const CALLS: usize = 2_000;
+    let mut child = tokio::process::Command::new(HELLO)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(plugin_env(None, &[("MATTERMOST_PLUGIN_LOG_LEVEL", "info")]))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the plugin");
+    // Held, not read, until the calls are done.
+    let stderr = child.stderr.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut handshake = String::new();
+    within(stdout.read_line(&mut handshake)).await.expect("handshake");
+    let address = handshake.split('|').nth(3).expect("handshake address").to_owned();
+    let channel = within(tonic::transport::Endpoint::from_shared(format!("http://{address}")).unwrap().connect())
+        .await
+        .expect("connect");
+    let mut hooks = PluginHooksClient::new(channel);
+    let mut refused = post("this is forbidden");
+    refused.post.as_mut().unwrap().user_id = "u".repeat(1024);
+    let started = Instant::now();
+    let mut answered = 0;
+    for _ in 0..CALLS {
+        let answer = tokio::time::timeout(LIMIT, hooks.message_will_be_posted(refused.clone()))
+            .await
+            .unwrap_or_else(|_| panic!("a call went unanswered for {LIMIT:?} after {answered} answers"))
+            .expect("answered");
+        assert!(answer.into_inner().rejection_reason.contains("forbidden"));
+        answered += 1;
+    }
+    let took = started.elapsed();
+    // Now read stderr: the buffer drains, then comes the count.
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + LIMIT;
+    let mut before_notice = 0;
+    let notice = loop {
+        let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
+            .await
+            .expect("no dropped-lines notice within the limit")
+            .expect("read stderr")
+            .expect("stderr open");
+        if line.contains("stderr was not being read") {
+            break line;
+        }
+        before_notice += 1;
+    };
+    let notice: serde_json::Value = serde_json::from_str(&notice).expect("an hclog line");
+    let dropped = notice["dropped"].as_u64().expect("the count");
+    println!(
+        "stalled stderr: {answered} of {CALLS} calls answered in {took:?}; once stderr was read, {before_notice} \
+         lines, then the notice: {dropped} dropped"
+    );
+    assert_eq!(notice["@level"], "warn");
+    assert_eq!(notice["@message"], format!("dropped {dropped} log lines: stderr was not being read"));
+    // 2.4 MB of lines against 320 KiB of pipe and buffer: most are dropped.
+    assert!(dropped >= CALLS as u64 / 2, "{dropped} dropped of {CALLS}");
+    assert!(before_notice + dropped <= CALLS as u64 + 10, "{before_notice} read and {dropped} dropped of {CALLS}");
+    // Still serving.
+    within(hooks.message_will_be_posted(post("hello"))).await.expect("serving");
 }
 
 /// Runs the plugin with `extra` in its environment until it exits (bounded).

@@ -33,6 +33,9 @@ use crate::tls::{AutoTls, CLIENT_CERT_ENV, TlsError};
 /// How long in-flight hooks may take to finish after `Shutdown`; the host
 /// kills the process 2 s after asking.
 const DRAIN: Duration = Duration::from_millis(1_500);
+/// How long the log thread may take, at exit, to write what is queued: a
+/// stalled stderr must not hold the exit.
+const LOG_FLUSH: Duration = Duration::from_millis(250);
 
 /// How a plugin runs. `Options::default()` reads the environment
 /// (`MATTERMOST_PLUGIN_HTTP_BODY_LIMIT`), falling back to the default for a
@@ -130,10 +133,12 @@ pub fn serve_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router) ->
     let result = runtime.block_on(run_hooks(options, add_hooks));
     // Work still running (a hook past its drain time) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(100));
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
-    }
+    };
+    crate::log::flush(LOG_FLUSH);
+    code
 }
 
 fn report(error: &ServeError) -> ExitCode {
@@ -156,6 +161,13 @@ fn report(error: &ServeError) -> ExitCode {
 /// `StreamStdio`, and the hooks service `add_hooks` adds to the server,
 /// writes the handshake, and stops when the host says or goes away.
 pub async fn run_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Router) -> Result<(), ServeError> {
+    let result = run(options, add_hooks).await;
+    // What is still queued for stderr is written before the process exits.
+    let _ = tokio::task::spawn_blocking(|| crate::log::flush(LOG_FLUSH)).await;
+    result
+}
+
+async fn run(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Router) -> Result<(), ServeError> {
     if !env::started_by_a_server() {
         return Err(ServeError::NotAPlugin);
     }
