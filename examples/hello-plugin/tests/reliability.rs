@@ -1,7 +1,10 @@
-//! Reliability: the example plugin's process under three failures of
+//! Reliability: the example plugin's process under the four failures of
 //! issue 12 ("Hardening"), started as the Mattermost server starts it, over
 //! loopback. Each test would catch its failure coming back:
 //!
+//! - Orphans: [`a_plugin_whose_host_exits_at_once_exits_too_and_frees_its_port`].
+//!   A host that exits right after starting the plugin (before the plugin
+//!   runs, or as it starts) must not leave it running, holding its port.
 //! - StreamStdio leak: [`stdio_calls_the_host_cancels_leave_nothing_behind`].
 //!   Thousands of `plugin.GRPCStdio/StreamStdio` calls, each cancelled, must
 //!   not grow the plugin (each used to leave a task behind, ~2 KiB).
@@ -20,13 +23,87 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{LIMIT, PluginProcess, plugin_env, post, within};
+use common::{LIMIT, PluginProcess, plugin_env, post, stopped, within};
 use mattermost_plugin::proto;
 use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tonic::transport::Channel;
 
 const HELLO: &str = env!("CARGO_BIN_EXE_hello-plugin");
+
+/// Orphans (issue 12). The plugin reads its parent's pid before anything
+/// else and, on Linux, asks the kernel for SIGTERM when the parent dies; a
+/// parent already gone when it looks (its parent is init, or changed) makes
+/// it exit at once. The host starts the plugin and is the only one to stop
+/// it (CONTRACT.md, "Starting and stopping", its stop sequence: Shutdown,
+/// then SIGKILL), so a host that dies without stopping the plugin leaves it
+/// to stop itself. A shell stands in for the host: it starts the plugin in
+/// the background and exits, right away (the plugin then starts orphaned)
+/// or 10 ms later (as the plugin starts up). Every plugin must be gone
+/// within a few seconds, and the port it had bound, free.
+#[tokio::test]
+async fn a_plugin_whose_host_exits_at_once_exits_too_and_frees_its_port() {
+    const HOSTS: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plugins = Vec::new();
+    for n in 0..HOSTS {
+        let (out, err) = (dir.path().join(format!("{n}.out")), dir.path().join(format!("{n}.err")));
+        let host = if n % 2 == 0 {
+            r#""$0" > "$1" 2> "$2" & echo $!; exit 0"#
+        } else {
+            r#""$0" > "$1" 2> "$2" & echo $!; sleep 0.01; exit 0"#
+        };
+        let output = within(
+            tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(host)
+                .arg(HELLO)
+                .arg(&out)
+                .arg(&err)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .envs(plugin_env(None, &[]))
+                .stdin(Stdio::null())
+                .output(),
+        )
+        .await
+        .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let pid: u32 = String::from_utf8_lossy(&output.stdout).trim().parse().expect("the plugin's pid");
+        plugins.push((pid, out, err));
+    }
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(10);
+    while plugins.iter().any(|(pid, ..)| !stopped(*pid)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let running: Vec<u32> = plugins.iter().map(|(pid, ..)| *pid).filter(|pid| !stopped(*pid)).collect();
+    let all_gone_in = started.elapsed();
+    // Leave nothing behind, whatever the verdict.
+    for pid in &running {
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+    let (mut at_once, mut on_sigterm, mut ports) = (0, 0, Vec::new());
+    for (_, out, err) in &plugins {
+        let err = std::fs::read_to_string(err).unwrap_or_default();
+        at_once += usize::from(err.contains("exited before the plugin started"));
+        on_sigterm += usize::from(err.contains("SIGTERM"));
+        let out = std::fs::read_to_string(out).unwrap_or_default();
+        if let Some(address) = out.lines().next().and_then(|line| line.split('|').nth(3)) {
+            ports.push(address.parse::<std::net::SocketAddr>().expect("handshake address"));
+        }
+    }
+    println!(
+        "orphans: {} of {HOSTS} still running after {all_gone_in:?}; {at_once} exited at once (host already gone), \
+         {on_sigterm} on the parent-death SIGTERM, {} had bound a port",
+        running.len(),
+        ports.len()
+    );
+    assert!(running.is_empty(), "plugins {running:?} outlived their host by 10 s");
+    for address in ports {
+        std::net::TcpListener::bind(address).unwrap_or_else(|e| panic!("port {address} still held: {e}"));
+    }
+}
 
 /// Opens `plugin.GRPCStdio/StreamStdio` and cancels it once the answer's
 /// headers are in (dropping the stream resets it, as a host going away does).

@@ -120,6 +120,10 @@ pub enum ServeError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// The host process exited before the plugin started: nobody will ever
+    /// connect, and a plugin left running would hold its port forever.
+    #[error("{0}")]
+    HostGone(String),
 }
 
 /// [`run_hooks`] on a tokio runtime of its own: the whole `main` of a
@@ -160,14 +164,27 @@ fn report(error: &ServeError) -> ExitCode {
 /// checks the environment, serves health, go-plugin's `Shutdown` and
 /// `StreamStdio`, and the hooks service `add_hooks` adds to the server,
 /// writes the handshake, and stops when the host says or goes away.
+///
+/// Call it first thing in the process: it reads the host's pid before
+/// anything else, so that a host gone a few milliseconds after starting the
+/// plugin is noticed. On Linux it also asks the kernel for SIGTERM when the
+/// host dies, for the thread it runs on (`serve_hooks` runs it on the main
+/// thread).
 pub async fn run_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Router) -> Result<(), ServeError> {
-    let result = run(options, add_hooks).await;
+    // Before anything else, logging included: once the host is gone, the
+    // parent read is init's pid and nothing tells the host went away.
+    let parent = host::Parent::at_start();
+    let result = run(parent, options, add_hooks).await;
     // What is still queued for stderr is written before the process exits.
     let _ = tokio::task::spawn_blocking(|| crate::log::flush(LOG_FLUSH)).await;
     result
 }
 
-async fn run(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Router) -> Result<(), ServeError> {
+async fn run(
+    parent: host::Parent,
+    options: Options,
+    add_hooks: impl FnOnce(Settings, Router) -> Router,
+) -> Result<(), ServeError> {
     if !env::started_by_a_server() {
         return Err(ServeError::NotAPlugin);
     }
@@ -181,6 +198,13 @@ async fn run(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Route
     for warning in [bad_level, env::http_body_limit_warning(options.http_body_limit)].into_iter().flatten() {
         tracing::warn!("{warning}");
     }
+
+    // SIGTERM stops the plugin gracefully from here on: the handlers go in
+    // before the kernel is asked for SIGTERM when the host dies, and before
+    // the handshake, after which the host may stop us at any moment.
+    let shutdown = Shutdown::new();
+    host::watch_signals(shutdown.clone());
+    parent.guard().map_err(ServeError::HostGone)?;
 
     env::negotiate_version(std::env::var(env::PROTOCOL_VERSIONS_ENV).ok().as_deref())?;
     let (min, max) = env::port_range()?;
@@ -197,7 +221,6 @@ async fn run(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Route
         api_target: std::env::var(API_TARGET_ENV).ok(),
     };
 
-    let shutdown = Shutdown::new();
     let (health_reporter, health) = tonic_health::server::health_reporter();
     for service in ["plugin", ""] {
         health_reporter.set_service_status(service, tonic_health::ServingStatus::Serving).await;
@@ -216,10 +239,7 @@ async fn run(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Route
     let tracker = Arc::new(host::Tracker::default());
     let certificate = tls.as_ref().map(|t| t.certificate.clone());
     let incoming = accept::accept(listener, tls.map(|t| t.acceptor), Arc::clone(&tracker), shutdown.clone());
-    // Signal handlers go in before the handshake: once it is out, the host
-    // may stop us at any moment.
-    host::watch_signals(shutdown.clone());
-    host::watch_host(Arc::clone(&tracker), shutdown.clone());
+    host::watch_host(parent, Arc::clone(&tracker), shutdown.clone());
     handshake::write(address, certificate.as_deref()).map_err(ServeError::Handshake)?;
     tracing::debug!(%address, tls = certificate.is_some(), "plugin serving");
 
