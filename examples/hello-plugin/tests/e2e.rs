@@ -327,13 +327,9 @@ async fn exits_when_the_host_process_goes_away() {
     }
     let pid = pid.trim().to_owned();
     assert!(within(shell.wait()).await.unwrap().success());
-    // Gone, or a zombie waiting for whoever adopted it to reap it.
-    let stopped = || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map_or(true, |stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
-    };
+    let pid: u32 = pid.parse().expect("a pid");
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !stopped() {
+    while !common::stopped(pid) {
         assert!(Instant::now() < deadline, "plugin {pid} still running 5 s after its host went away");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

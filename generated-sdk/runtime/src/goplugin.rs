@@ -6,6 +6,8 @@
 //! by hand instead of being generated from go-plugin's protos.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tonic::codegen::{BoxFuture, Service, http};
@@ -80,7 +82,8 @@ where
 
 /// `plugin.GRPCStdio`: the plugin writes its logs straight to stderr, which
 /// the host reads line by line, so the stream sends nothing; it stays open
-/// (the host would log a warning for a missing service) until shutdown.
+/// (the host would log a warning for a missing service) until shutdown, or
+/// until the host cancels the call.
 #[derive(Clone)]
 pub struct Stdio {
     pub(crate) shutdown: Shutdown,
@@ -90,7 +93,36 @@ impl NamedService for Stdio {
     const NAME: &'static str = "plugin.GRPCStdio";
 }
 
-type StdioStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<StdioData, Status>> + Send>>;
+/// What `StreamStdio` answers: no data, and the end at shutdown, so the
+/// stream never holds up a graceful stop. All its state is in the stream
+/// itself, with no task beside it: when the host cancels the call (or its
+/// connection goes), the server drops the stream and nothing of the call is
+/// left.
+pub struct StdioStream {
+    /// Shutdown, awaited; `None` once it came.
+    until: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl StdioStream {
+    fn new(shutdown: Shutdown) -> Self {
+        Self { until: Some(Box::pin(async move { shutdown.wait().await })) }
+    }
+}
+
+impl tokio_stream::Stream for StdioStream {
+    type Item = Result<StdioData, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let Some(until) = self.until.as_mut() else { return Poll::Ready(None) };
+        match until.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.until = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
 
 impl ServerStreamingService<()> for Stdio {
     type Response = StdioData;
@@ -98,18 +130,8 @@ impl ServerStreamingService<()> for Stdio {
     type Future = BoxFuture<Response<StdioStream>, Status>;
 
     fn call(&mut self, _request: Request<()>) -> Self::Future {
-        let shutdown = self.shutdown.clone();
-        Box::pin(async move {
-            let (sender, receiver) = tokio::sync::mpsc::channel::<Result<StdioData, Status>>(1);
-            // The stream ends when the sender goes, at shutdown, so it never
-            // holds up a graceful stop.
-            tokio::spawn(async move {
-                shutdown.wait().await;
-                drop(sender);
-            });
-            let stream: StdioStream = Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver));
-            Ok(Response::new(stream))
-        })
+        let stream = StdioStream::new(self.shutdown.clone());
+        Box::pin(async move { Ok(Response::new(stream)) })
     }
 }
 
@@ -141,4 +163,102 @@ where
 /// The answer to a method this service does not have.
 fn unimplemented() -> http::Response<tonic::body::Body> {
     Status::unimplemented("no such method").into_http()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio_stream::{Stream as _, StreamExt as _};
+
+    use super::*;
+
+    /// Polls a stream once, as the server does when it starts sending.
+    fn poll_once(stream: &mut StdioStream) -> Poll<Option<Result<StdioData, Status>>> {
+        let waker = std::task::Waker::noop();
+        Pin::new(stream).poll_next(&mut Context::from_waker(waker))
+    }
+
+    async fn open(stdio: &mut Stdio) -> StdioStream {
+        ServerStreamingService::call(stdio, Request::new(())).await.unwrap().into_inner()
+    }
+
+    #[tokio::test]
+    async fn a_stdio_stream_sends_nothing_and_ends_at_shutdown() {
+        let shutdown = Shutdown::new();
+        let mut stdio = Stdio { shutdown: shutdown.clone() };
+        let mut stream = open(&mut stdio).await;
+        assert!(poll_once(&mut stream).is_pending());
+        shutdown.trigger();
+        assert!(stream.next().await.is_none());
+        assert!(poll_once(&mut stream).is_ready(), "ended for good");
+        assert_eq!(shutdown.waiters(), 0);
+    }
+
+    /// Issue 12: every `StreamStdio` call used to leave a task waiting for
+    /// shutdown behind, so a host opening and cancelling calls grew the
+    /// plugin without bound.
+    #[tokio::test]
+    async fn a_cancelled_stdio_stream_leaves_nothing_behind() {
+        let shutdown = Shutdown::new();
+        let mut stdio = Stdio { shutdown: shutdown.clone() };
+        for _ in 0..100 {
+            let mut stream = open(&mut stdio).await;
+            assert!(poll_once(&mut stream).is_pending());
+            assert_eq!(shutdown.waiters(), 1, "the open stream waits for shutdown");
+            drop(stream);
+            assert_eq!(shutdown.waiters(), 0, "nothing waits once the stream is dropped");
+        }
+    }
+
+    /// The same through tonic and HTTP/2 over loopback: the client cancels
+    /// its calls (drops their streams), and the server drops its side.
+    #[tokio::test]
+    async fn calls_the_client_cancels_over_the_wire_leave_nothing_behind() {
+        let shutdown = Shutdown::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tonic::transport::Server::builder()
+            .add_service(Stdio { shutdown: shutdown.clone() })
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+        tokio::spawn(server);
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap();
+        let open = || {
+            let mut grpc = tonic::client::Grpc::new(channel.clone());
+            async move {
+                grpc.ready().await.unwrap();
+                let path = http::uri::PathAndQuery::from_static("/plugin.GRPCStdio/StreamStdio");
+                let codec = tonic_prost::ProstCodec::<(), StdioData>::default();
+                grpc.server_streaming(Request::new(()), path, codec).await.unwrap().into_inner()
+            }
+        };
+        // Bounded waits for the server to catch up: hang guards, not speed
+        // targets.
+        let settle = |want: usize| {
+            let shutdown = shutdown.clone();
+            async move {
+                for _ in 0..500 {
+                    if shutdown.waiters() == want {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!("{} streams waiting for shutdown, expected {want}", shutdown.waiters());
+            }
+        };
+        let mut streams = Vec::new();
+        for _ in 0..20 {
+            streams.push(open().await);
+        }
+        settle(20).await;
+        drop(streams);
+        settle(0).await;
+        // A stream still open ends at shutdown.
+        let mut stream = open().await;
+        settle(1).await;
+        shutdown.trigger();
+        let end = tokio::time::timeout(Duration::from_secs(10), stream.message()).await.expect("hang guard");
+        assert!(matches!(end, Ok(None)), "{end:?}");
+    }
 }

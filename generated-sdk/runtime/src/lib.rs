@@ -22,6 +22,8 @@ mod goplugin;
 pub mod hooks;
 pub mod http;
 pub mod json;
+#[cfg(test)]
+mod json_props;
 pub mod kv;
 mod log;
 mod panic;

@@ -8,10 +8,18 @@
 //!
 //! [`Logger`] is what a hook logs with: `tracing` events tagged with the
 //! hook's name.
+//!
+//! Logging never blocks a hook. Lines go into a bounded buffer that a thread
+//! of its own writes to stderr: a host that stops reading stderr fills the
+//! pipe and then the buffer, and further lines are dropped and counted, not
+//! waited for. Once stderr takes lines again, the count is logged
+//! (`dropped N log lines: stderr was not being read`).
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::io::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -59,15 +67,37 @@ impl Logger {
     }
 }
 
-/// The environment variable with the log level (`trace` … `error`).
+/// The environment variable with the plugin's log level: `trace`, `debug`,
+/// `info`, `warn` (or `warning`) or `error`, in any case. Unset or empty:
+/// `info`. Anything else: `info`, and a warning naming the variable is
+/// logged once at start.
 pub const LOG_LEVEL_ENV: &str = "MATTERMOST_PLUGIN_LOG_LEVEL";
 
 /// Fields that would clash with hclog's own keys are renamed with a `_`.
 const RESERVED: [&str; 3] = ["@level", "@message", "@timestamp"];
 
-/// Reads the level from `MATTERMOST_PLUGIN_LOG_LEVEL` (default `info`).
-pub(crate) fn level_from_env() -> Level {
-    std::env::var(LOG_LEVEL_ENV).ok().and_then(|v| parse_level(&v)).unwrap_or(Level::INFO)
+/// The level `MATTERMOST_PLUGIN_LOG_LEVEL` asks for (see [`LOG_LEVEL_ENV`]),
+/// and for a value that is not a level, the warning to log once logging is
+/// up.
+pub(crate) fn level_from_env() -> (Level, Option<String>) {
+    let value = std::env::var_os(LOG_LEVEL_ENV).map(|v| v.to_string_lossy().into_owned());
+    level_setting(value.as_deref())
+}
+
+/// [`level_from_env`] for a given value.
+pub(crate) fn level_setting(value: Option<&str>) -> (Level, Option<String>) {
+    match value.filter(|v| !v.trim().is_empty()) {
+        None => (Level::INFO, None),
+        Some(value) => match parse_level(value) {
+            Some(level) => (level, None),
+            None => (
+                Level::INFO,
+                Some(format!(
+                    "{LOG_LEVEL_ENV}={value:?} is not a log level (trace, debug, info, warn or error); logging at info"
+                )),
+            ),
+        },
+    }
 }
 
 /// `trace`, `debug`, `info`, `warn`/`warning`, `error`, any case.
@@ -147,9 +177,155 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for HclogLayer {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let fields = event_fields(event, &ctx);
         let line = hclog_line(*event.metadata().level(), fields.message, fields.map, SystemTime::now());
-        // One write per line, so lines from several threads never interleave.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        emit(line);
     }
+}
+
+/// How many bytes of log lines may wait for stderr. Past this, lines are
+/// dropped (and counted): with the pipe's own 64 KiB, a host may stop
+/// reading for a burst of some 1,500 typical lines before any is lost.
+const BUFFER_BYTES: usize = 256 * 1024;
+
+/// The buffer the log thread drains to stderr; `None` if the thread could
+/// not be started (lines are then written directly, as a last resort).
+static SINK: OnceLock<Option<Arc<LineBuffer>>> = OnceLock::new();
+
+/// Hands a line to the log thread, started on first use; never waits for
+/// stderr.
+fn emit(line: String) {
+    let sink = SINK.get_or_init(|| {
+        let buffer = Arc::new(LineBuffer::new(BUFFER_BYTES));
+        let drained = Arc::clone(&buffer);
+        std::thread::Builder::new()
+            .name("plugin-log".into())
+            .spawn(move || drained.pump(&mut std::io::stderr()))
+            .ok()
+            .map(|_| buffer)
+    });
+    match sink {
+        Some(buffer) => {
+            buffer.push(line);
+        }
+        None => {
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
+    }
+}
+
+/// Waits, up to `limit`, for the log thread to write every queued line (and
+/// the count of dropped ones) to stderr; false if it could not. For the end
+/// of the process: a stalled stderr must not hold the exit.
+pub(crate) fn flush(limit: Duration) -> bool {
+    match SINK.get() {
+        Some(Some(buffer)) => buffer.flush(limit),
+        _ => true,
+    }
+}
+
+/// Log lines on their way to stderr: at most `capacity` bytes of them wait
+/// (one line of any size is taken into an empty buffer); past that, lines
+/// are dropped and counted.
+pub(crate) struct LineBuffer {
+    queue: Mutex<Queue>,
+    /// The writer waits here for lines.
+    ready: Condvar,
+    /// [`LineBuffer::flush`] waits here for the writer to be done.
+    idle: Condvar,
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct Queue {
+    lines: VecDeque<String>,
+    bytes: usize,
+    /// Lines dropped since the writer last took the queue.
+    dropped: u64,
+    /// The writer is writing what it took.
+    writing: bool,
+}
+
+impl LineBuffer {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self { queue: Mutex::default(), ready: Condvar::new(), idle: Condvar::new(), capacity }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A panic while holding the lock leaves the queue consistent.
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a line for stderr; false, and the line counted as dropped,
+    /// when the buffer is full. Never waits for the writer.
+    pub(crate) fn push(&self, line: String) -> bool {
+        let mut queue = self.lock();
+        if !queue.lines.is_empty() && queue.bytes + line.len() > self.capacity {
+            queue.dropped += 1;
+            return false;
+        }
+        queue.bytes += line.len();
+        queue.lines.push_back(line);
+        drop(queue);
+        self.ready.notify_one();
+        true
+    }
+
+    /// Waits for lines, then takes them all, with the count of lines dropped
+    /// since the last take.
+    fn take(&self) -> (VecDeque<String>, u64) {
+        let queue = self.lock();
+        let mut queue = self
+            .ready
+            .wait_while(queue, |q| q.lines.is_empty() && q.dropped == 0)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        queue.bytes = 0;
+        queue.writing = true;
+        (std::mem::take(&mut queue.lines), std::mem::take(&mut queue.dropped))
+    }
+
+    /// The writer is done with what it took.
+    fn done(&self) {
+        self.lock().writing = false;
+        self.idle.notify_all();
+    }
+
+    /// The log thread: writes what is queued to `out`, forever. Write
+    /// errors (stderr closed) lose the lines, as a direct write would.
+    pub(crate) fn pump(&self, out: &mut impl Write) {
+        loop {
+            let (lines, dropped) = self.take();
+            write_batch(out, lines, dropped, SystemTime::now());
+            self.done();
+        }
+    }
+
+    /// Waits, up to `limit`, until everything queued is written.
+    pub(crate) fn flush(&self, limit: Duration) -> bool {
+        let queue = self.lock();
+        let (_queue, waited) = self
+            .idle
+            .wait_timeout_while(queue, limit, |q| !q.lines.is_empty() || q.dropped > 0 || q.writing)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        !waited.timed_out()
+    }
+}
+
+/// Writes `lines`, one write each so that no other writer's output lands
+/// inside a line, then, if any were dropped, the line that says how many.
+fn write_batch(out: &mut impl Write, lines: VecDeque<String>, dropped: u64, at: SystemTime) {
+    for line in lines {
+        let _ = out.write_all(line.as_bytes());
+    }
+    if dropped > 0 {
+        let _ = out.write_all(dropped_line(dropped, at).as_bytes());
+    }
+    let _ = out.flush();
+}
+
+/// The warning that says how many lines a stalled stderr cost.
+fn dropped_line(dropped: u64, at: SystemTime) -> String {
+    let mut fields = Map::new();
+    fields.insert("dropped".into(), Value::from(dropped));
+    hclog_line(Level::WARN, format!("dropped {dropped} log lines: stderr was not being read"), fields, at)
 }
 
 /// One hclog JSON line, newline included.
@@ -291,5 +467,111 @@ mod tests {
         assert_eq!(parse_level("DEBUG"), Some(Level::DEBUG));
         assert_eq!(parse_level(" warning "), Some(Level::WARN));
         assert_eq!(parse_level("loud"), None);
+    }
+
+    #[test]
+    fn a_bad_level_falls_back_to_info_with_a_warning_naming_the_variable() {
+        assert_eq!(level_setting(None), (Level::INFO, None));
+        assert_eq!(level_setting(Some("  ")), (Level::INFO, None));
+        assert_eq!(level_setting(Some("Error")), (Level::ERROR, None));
+        let (level, warning) = level_setting(Some("loud"));
+        assert_eq!(level, Level::INFO);
+        let warning = warning.expect("a warning");
+        assert!(warning.contains("MATTERMOST_PLUGIN_LOG_LEVEL=\"loud\"") && warning.contains("at info"), "{warning}");
+    }
+
+    fn lines_of(bytes: &[u8]) -> Vec<Value> {
+        String::from_utf8_lossy(bytes).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_full_buffer_drops_and_counts_lines_and_the_drain_says_how_many() {
+        let line = |n: usize| format!("{n:09}\n"); // ten bytes
+        let buffer = LineBuffer::new(30);
+        for n in 0..3 {
+            assert!(buffer.push(line(n)), "line {n} fits");
+        }
+        for n in 3..10 {
+            assert!(!buffer.push(line(n)), "line {n} is dropped");
+        }
+        let (lines, dropped) = buffer.take();
+        assert_eq!(lines, [line(0), line(1), line(2)]);
+        assert_eq!(dropped, 7);
+        // Taken: there is room again, and the count starts over.
+        assert!(buffer.push(line(10)));
+        let mut out = Vec::new();
+        write_batch(&mut out, lines, dropped, UNIX_EPOCH);
+        let text = String::from_utf8(out).unwrap();
+        let mut written = text.lines();
+        assert_eq!(written.next(), Some("000000000"));
+        assert_eq!(written.nth(1), Some("000000002"));
+        let notice: Value = serde_json::from_str(written.next().unwrap()).unwrap();
+        assert_eq!(notice["@level"], "warn");
+        assert_eq!(notice["@message"], "dropped 7 log lines: stderr was not being read");
+        assert_eq!(notice["dropped"], 7);
+        assert_eq!(written.next(), None);
+        // Nothing dropped: no notice.
+        let mut out = Vec::new();
+        write_batch(&mut out, VecDeque::from([line(11)]), 0, UNIX_EPOCH);
+        assert_eq!(out, line(11).as_bytes());
+    }
+
+    #[test]
+    fn one_line_larger_than_the_buffer_still_goes_through_an_empty_buffer() {
+        let buffer = LineBuffer::new(4);
+        assert!(buffer.push("a long line\n".into()));
+        assert!(!buffer.push("b\n".into()));
+    }
+
+    /// A writer that blocks, as a pipe nobody reads does, until released.
+    struct Stalled {
+        release: std::sync::mpsc::Receiver<()>,
+        released: bool,
+        out: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for Stalled {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if !self.released {
+                let _ = self.release.recv();
+                self.released = true;
+            }
+            self.out.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_stderr_never_holds_a_logger_and_the_drain_logs_the_count() {
+        let buffer = Arc::new(LineBuffer::new(1_000));
+        let (release, gate) = std::sync::mpsc::channel();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let mut stalled = Stalled { release: gate, released: false, out: Arc::clone(&out) };
+        let writer = Arc::clone(&buffer);
+        std::thread::spawn(move || writer.pump(&mut stalled));
+        // The writer takes what it can and blocks on stderr; the loggers go
+        // on, their lines kept up to the capacity, the rest counted.
+        let line = hclog_line(Level::INFO, "refused a post".into(), Map::new(), UNIX_EPOCH);
+        let dropped = (0..2_000).filter(|_| !buffer.push(line.clone())).count();
+        assert!(dropped > 1_000, "{dropped} of 2,000 lines dropped by a 1,000-byte buffer");
+        release.send(()).unwrap();
+        // A hang guard, not a speed target.
+        assert!(buffer.flush(Duration::from_secs(30)), "the buffer drains once stderr is read");
+        let lines = lines_of(&out.lock().unwrap());
+        // One notice, or two if the writer took its first lines only after
+        // some were dropped: together they count every dropped line.
+        let notices: Vec<_> = lines.iter().filter(|l| l["@level"] == "warn").collect();
+        assert!(matches!(notices.len(), 1 | 2), "notices: {notices:?}");
+        for notice in &notices {
+            let message = notice["@message"].as_str().unwrap();
+            assert_eq!(message, format!("dropped {} log lines: stderr was not being read", notice["dropped"]));
+        }
+        let counted: u64 = notices.iter().map(|n| n["dropped"].as_u64().unwrap()).sum();
+        assert_eq!(counted, dropped as u64);
+        assert_eq!(lines.len() - notices.len() + dropped, 2_000, "every line is written or counted");
     }
 }

@@ -21,6 +21,12 @@ impl Shutdown {
         self.sender.send_replace(true);
     }
 
+    /// How many are waiting for the shutdown.
+    #[cfg(test)]
+    pub(crate) fn waiters(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     /// Resolves once the shutdown has started.
     pub(crate) async fn wait(&self) {
         let mut receiver = self.sender.subscribe();

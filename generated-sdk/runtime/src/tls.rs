@@ -18,7 +18,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixT
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
-/// The environment variable that holds the host's certificate.
+/// The environment variable that holds the host's certificate: an X.509
+/// certificate, PEM. Unset or empty: no TLS. A value with no PEM
+/// certificate, or whose certificate does not parse as X.509, refuses the
+/// start ([`TlsError::ClientCert`]): no host could ever connect.
 pub const CLIENT_CERT_ENV: &str = "PLUGIN_CLIENT_CERT";
 
 /// The plugin's side of automatic mTLS.
@@ -32,8 +35,9 @@ pub(crate) struct AutoTls {
 /// Why automatic mTLS could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    /// `PLUGIN_CLIENT_CERT` holds no PEM certificate.
-    #[error("{CLIENT_CERT_ENV} holds no PEM certificate: {0}")]
+    /// `PLUGIN_CLIENT_CERT` holds no PEM certificate, or one that is not
+    /// an X.509 certificate.
+    #[error("{CLIENT_CERT_ENV} holds no usable certificate: {0}")]
     ClientCert(String),
     /// Making the plugin's certificate failed.
     #[error("cannot make the plugin's certificate: {0}")]
@@ -47,8 +51,13 @@ impl AutoTls {
     /// Sets up mTLS against the host certificate `client_pem`.
     pub(crate) fn new(client_pem: &str) -> Result<Self, TlsError> {
         let client = CertificateDer::from_pem_slice(client_pem.as_bytes())
-            .map_err(|e| TlsError::ClientCert(e.to_string()))?
+            .map_err(|e| TlsError::ClientCert(format!("no PEM certificate ({e})")))?
             .into_owned();
+        // PEM only wraps base64: parse what it wraps (webpki, as a trust
+        // anchor), or garbage would be pinned and no host ever let in.
+        rustls::RootCertStore::empty()
+            .add(client.clone())
+            .map_err(|e| TlsError::ClientCert(format!("its PEM block is not an X.509 certificate ({e})")))?;
         let (certificate, key) = self_signed()?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let verifier = PinnedClient { certificate: client, algorithms: provider.signature_verification_algorithms };
@@ -126,5 +135,42 @@ impl ClientCertVerifier for PinnedClient {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pem(der: &[u8]) -> String {
+        use base64::Engine as _;
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = body.as_bytes().chunks(64).map(|l| std::str::from_utf8(l).unwrap()).collect();
+        format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+    }
+
+    #[test]
+    fn a_real_host_certificate_is_accepted() {
+        let (host, _key) = self_signed().unwrap();
+        let tls = AutoTls::new(&pem(&host)).expect("a real certificate");
+        assert!(!tls.certificate.is_empty());
+    }
+
+    #[test]
+    fn a_pem_block_of_garbage_or_no_pem_at_all_is_refused_naming_the_variable() {
+        let (host, _key) = self_signed().unwrap();
+        for (what, value) in [
+            ("garbage DER", pem(b"not a certificate at all")),
+            ("a truncated certificate", pem(&host[..host.len() / 2])),
+            ("no PEM", "MIIB...".to_owned()),
+        ] {
+            match AutoTls::new(&value) {
+                Err(e @ TlsError::ClientCert(_)) => {
+                    assert!(e.to_string().starts_with("PLUGIN_CLIENT_CERT holds no usable certificate"), "{what}: {e}")
+                }
+                Err(e) => panic!("{what}: {e}"),
+                Ok(_) => panic!("{what} accepted"),
+            }
+        }
     }
 }

@@ -121,6 +121,13 @@ impl PluginProcess {
     }
 }
 
+/// Whether process `pid` has stopped: gone, or a zombie waiting for
+/// whoever adopted it to reap it.
+pub fn stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(true, |stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+}
+
 /// Calls go-plugin's `plugin.GRPCController/Shutdown`.
 pub async fn shutdown(channel: Channel) -> Result<(), Status> {
     let mut grpc = tonic::client::Grpc::new(channel);

@@ -20,6 +20,8 @@
 
 mod bridge;
 #[cfg(test)]
+mod bridge_props;
+#[cfg(test)]
 pub(crate) mod bridge_test_wire;
 
 pub use bridge::{Header, Init, ResponseParts, ResponseStream, Wire, serve};

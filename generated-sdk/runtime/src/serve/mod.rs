@@ -45,9 +45,13 @@ pub use accept::{HANDSHAKE_TIMEOUT, MAX_CONNECTIONS};
 /// How long in-flight hooks may take to finish after `Shutdown`; the host
 /// kills the process 2 s after asking.
 const DRAIN: Duration = Duration::from_millis(1_500);
+/// How long the log thread may take, at exit, to write what is queued: a
+/// stalled stderr must not hold the exit.
+const LOG_FLUSH: Duration = Duration::from_millis(250);
 
 /// How a plugin runs. `Options::default()` reads the environment
-/// (`MATTERMOST_PLUGIN_HTTP_BODY_LIMIT`), falling back to the defaults.
+/// (`MATTERMOST_PLUGIN_HTTP_BODY_LIMIT`), falling back to the default for a
+/// variable that is unset, empty or invalid (see [`HTTP_BODY_LIMIT_ENV`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Options {
@@ -141,6 +145,10 @@ pub enum ServeError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// The host process exited before the plugin started: nobody will ever
+    /// connect, and a plugin left running would hold its port forever.
+    #[error("{0}")]
+    HostGone(String),
 }
 
 /// [`run_hooks`] on a tokio runtime of its own: the whole `main` of a
@@ -154,10 +162,12 @@ pub fn serve_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router) ->
     let result = runtime.block_on(run_hooks(options, add_hooks));
     // Work still running (a hook past its drain time) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(100));
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
-    }
+    };
+    crate::log::flush(LOG_FLUSH);
+    code
 }
 
 fn report(error: &ServeError) -> ExitCode {
@@ -179,16 +189,47 @@ fn report(error: &ServeError) -> ExitCode {
 /// checks the environment, serves health, go-plugin's `Shutdown` and
 /// `StreamStdio`, and the hooks service `add_hooks` adds to the server,
 /// writes the handshake, and stops when the host says or goes away.
+///
+/// Call it first thing in the process: it reads the host's pid before
+/// anything else, so that a host gone a few milliseconds after starting the
+/// plugin is noticed. On Linux it also asks the kernel for SIGTERM when the
+/// host dies, for the thread it runs on (`serve_hooks` runs it on the main
+/// thread).
 pub async fn run_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Router) -> Result<(), ServeError> {
+    // Before anything else, logging included: once the host is gone, the
+    // parent read is init's pid and nothing tells the host went away.
+    let parent = host::Parent::at_start();
+    let result = run(parent, options, add_hooks).await;
+    // What is still queued for stderr is written before the process exits.
+    let _ = tokio::task::spawn_blocking(|| crate::log::flush(LOG_FLUSH)).await;
+    result
+}
+
+async fn run(
+    parent: host::Parent,
+    options: Options,
+    add_hooks: impl FnOnce(Settings, Router) -> Router,
+) -> Result<(), ServeError> {
     if !env::started_by_a_server() {
         return Err(ServeError::NotAPlugin);
     }
-    crate::log::init(crate::log::level_from_env());
+    let (level, bad_level) = crate::log::level_from_env();
+    crate::log::init(level);
     std::panic::set_hook(Box::new(|info| {
         let location = info.location().map(ToString::to_string).unwrap_or_default();
         let payload = crate::panic::message(info.payload());
         tracing::error!(location, "panic: {payload}");
     }));
+    for warning in [bad_level, env::http_body_limit_warning(options.http_body_limit)].into_iter().flatten() {
+        tracing::warn!("{warning}");
+    }
+
+    // SIGTERM stops the plugin gracefully from here on: the handlers go in
+    // before the kernel is asked for SIGTERM when the host dies, and before
+    // the handshake, after which the host may stop us at any moment.
+    let shutdown = Shutdown::new();
+    host::watch_signals(shutdown.clone());
+    parent.guard().map_err(ServeError::HostGone)?;
 
     env::negotiate_version(std::env::var(env::PROTOCOL_VERSIONS_ENV).ok().as_deref())?;
     let (min, max) = env::port_range()?;
@@ -206,7 +247,6 @@ pub async fn run_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router
         api_timeout: options.api_timeout,
     };
 
-    let shutdown = Shutdown::new();
     let (health_reporter, health) = tonic_health::server::health_reporter();
     for service in ["plugin", ""] {
         health_reporter.set_service_status(service, tonic_health::ServingStatus::Serving).await;
@@ -233,10 +273,7 @@ pub async fn run_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router
     let tracker = Arc::new(host::Tracker::default());
     let certificate = tls.as_ref().map(|t| t.certificate.clone());
     let incoming = accept::accept(listener, tls.map(|t| t.acceptor), Arc::clone(&tracker), shutdown.clone());
-    // Signal handlers go in before the handshake: once it is out, the host
-    // may stop us at any moment.
-    host::watch_signals(shutdown.clone());
-    host::watch_host(Arc::clone(&tracker), shutdown.clone());
+    host::watch_host(parent, Arc::clone(&tracker), shutdown.clone());
     handshake::write(address, certificate.as_deref()).map_err(ServeError::Handshake)?;
     tracing::debug!(%address, tls = certificate.is_some(), "plugin serving");
 
