@@ -8,14 +8,26 @@
 //! path-building verifiers refuse; pinning the exact certificate is both what
 //! go-plugin means and stricter than a CA check. The host's key is ECDSA
 //! P-521, so the crypto provider is aws-lc-rs (ring cannot verify P-521).
+//!
+//! All of it is behind the cargo feature `auto-mtls`: the Mattermost server
+//! never sets `PLUGIN_CLIENT_CERT`, and the crypto is most of a plugin's
+//! build. Without the feature a plugin offered a certificate refuses to
+//! start ([`TlsError::NotBuiltIn`]) rather than serve in plaintext.
 
+#[cfg(feature = "auto-mtls")]
 use std::sync::Arc;
 
+#[cfg(feature = "auto-mtls")]
 use rustls::client::danger::HandshakeSignatureValid;
+#[cfg(feature = "auto-mtls")]
 use rustls::crypto::WebPkiSupportedAlgorithms;
+#[cfg(feature = "auto-mtls")]
 use rustls::pki_types::pem::PemObject as _;
+#[cfg(feature = "auto-mtls")]
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+#[cfg(feature = "auto-mtls")]
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+#[cfg(feature = "auto-mtls")]
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
 /// The environment variable that holds the host's certificate: an X.509
@@ -24,31 +36,58 @@ use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 /// start ([`TlsError::ClientCert`]): no host could ever connect.
 pub const CLIENT_CERT_ENV: &str = "PLUGIN_CLIENT_CERT";
 
+/// What accepts TLS connections: rustls's acceptor, or, without the
+/// feature, nothing (a type with no values).
+#[cfg(feature = "auto-mtls")]
+pub(crate) type Acceptor = tokio_rustls::TlsAcceptor;
+/// See above.
+#[cfg(not(feature = "auto-mtls"))]
+#[derive(Clone)]
+pub(crate) enum Acceptor {}
+
 /// The plugin's side of automatic mTLS.
 pub(crate) struct AutoTls {
     /// The acceptor for incoming connections.
-    pub(crate) acceptor: tokio_rustls::TlsAcceptor,
+    pub(crate) acceptor: Acceptor,
     /// The plugin's certificate, DER, for the handshake line.
     pub(crate) certificate: Vec<u8>,
 }
 
 /// Why automatic mTLS could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
     /// `PLUGIN_CLIENT_CERT` holds no PEM certificate, or one that is not
     /// an X.509 certificate.
     #[error("{CLIENT_CERT_ENV} holds no usable certificate: {0}")]
     ClientCert(String),
+    /// The host asks for automatic mTLS and the plugin was built without
+    /// the cargo feature `auto-mtls`.
+    #[error(
+        "{CLIENT_CERT_ENV} is set: the host asks for go-plugin's automatic mTLS, and this plugin was built \
+         without it. Turn on the SDK's cargo feature `auto-mtls` (features = [\"auto-mtls\"] on the SDK \
+         dependency), or start the plugin without {CLIENT_CERT_ENV} (the Mattermost server never sets it)"
+    )]
+    NotBuiltIn,
     /// Making the plugin's certificate failed.
+    #[cfg(feature = "auto-mtls")]
     #[error("cannot make the plugin's certificate: {0}")]
     Generate(#[from] rcgen::Error),
     /// rustls refused the configuration.
+    #[cfg(feature = "auto-mtls")]
     #[error("TLS configuration: {0}")]
     Config(#[from] rustls::Error),
 }
 
 impl AutoTls {
+    /// Without the feature: refuses, naming it.
+    #[cfg(not(feature = "auto-mtls"))]
+    pub(crate) fn new(_client_pem: &str) -> Result<Self, TlsError> {
+        Err(TlsError::NotBuiltIn)
+    }
+
     /// Sets up mTLS against the host certificate `client_pem`.
+    #[cfg(feature = "auto-mtls")]
     pub(crate) fn new(client_pem: &str) -> Result<Self, TlsError> {
         let client = CertificateDer::from_pem_slice(client_pem.as_bytes())
             .map_err(|e| TlsError::ClientCert(format!("no PEM certificate ({e})")))?
@@ -72,6 +111,7 @@ impl AutoTls {
 
 /// A certificate for `localhost`, valid for server and client use, as
 /// go-plugin makes its own.
+#[cfg(feature = "auto-mtls")]
 fn self_signed() -> Result<(Vec<u8>, PrivateKeyDer<'static>), TlsError> {
     use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
@@ -92,11 +132,13 @@ fn self_signed() -> Result<(Vec<u8>, PrivateKeyDer<'static>), TlsError> {
 
 /// Accepts exactly one client certificate.
 #[derive(Debug)]
+#[cfg(feature = "auto-mtls")]
 struct PinnedClient {
     certificate: CertificateDer<'static>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
+#[cfg(feature = "auto-mtls")]
 impl ClientCertVerifier for PinnedClient {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
@@ -138,7 +180,7 @@ impl ClientCertVerifier for PinnedClient {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "auto-mtls"))]
 mod tests {
     use super::*;
 
@@ -172,5 +214,18 @@ mod tests {
                 Ok(_) => panic!("{what} accepted"),
             }
         }
+    }
+}
+
+#[cfg(all(test, not(feature = "auto-mtls")))]
+mod tests_without_the_feature {
+    use super::*;
+
+    #[test]
+    fn a_host_certificate_is_refused_naming_the_feature() {
+        let error = AutoTls::new("-----BEGIN CERTIFICATE-----").err().expect("refused");
+        assert!(matches!(error, TlsError::NotBuiltIn));
+        let text = error.to_string();
+        assert!(text.contains("PLUGIN_CLIENT_CERT is set") && text.contains("cargo feature `auto-mtls`"), "{text}");
     }
 }

@@ -1,7 +1,10 @@
 //! go-plugin's automatic mTLS, with a host certificate made the way
 //! go-plugin makes its own (ECDSA P-521, a self-signed CA used as the leaf).
 //! The real Mattermost host runs gRPC plugins without it (CONTRACT.md); a
-//! go-plugin host with AutoMTLS on is still a host the SDK serves.
+//! go-plugin host with AutoMTLS on is still a host the SDK serves, when the
+//! plugin is built with the SDK's cargo feature `auto-mtls` (this package's
+//! feature of the same name; `.ci/run` runs these tests with it on). Built
+//! without it, a plugin offered a host certificate refuses to start.
 
 mod common;
 
@@ -106,6 +109,7 @@ async fn tls_channel(
         .await
 }
 
+#[cfg(feature = "auto-mtls")]
 #[tokio::test]
 async fn auto_mtls_serves_only_the_host_certificate() {
     let (pem, cert, key) = host_certificate();
@@ -135,4 +139,20 @@ async fn auto_mtls_serves_only_the_host_certificate() {
         let answer = within(PluginHooksClient::new(channel).implemented(proto::ImplementedRequest::default())).await;
         assert!(answer.is_err());
     }
+}
+
+/// Built without `auto-mtls`, a plugin the host offers a certificate does
+/// not serve in plaintext: it refuses to start, naming the feature.
+#[cfg(not(feature = "auto-mtls"))]
+#[tokio::test]
+async fn without_the_feature_a_host_certificate_refuses_the_start_naming_it() {
+    let (pem, _, _) = host_certificate();
+    let mut command = tokio::process::Command::new(HELLO);
+    command.env_clear().envs(plugin_env(None, &[("PLUGIN_CLIENT_CERT", &pem)])).kill_on_drop(true);
+    let output = within(command.output()).await.expect("the plugin runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty(), "no handshake");
+    assert!(stderr.contains("PLUGIN_CLIENT_CERT is set") && stderr.contains("cargo feature `auto-mtls`"), "{stderr}");
+    eprintln!("NOTE: built without auto-mtls; `cargo test -p hello-plugin --features auto-mtls --test mtls` serves mTLS");
 }

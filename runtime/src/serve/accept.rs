@@ -57,7 +57,7 @@ const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// back off, and are logged at most every few seconds.
 pub(crate) fn accept(
     listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<crate::tls::Acceptor>,
     tracker: Arc<Tracker>,
     shutdown: Shutdown,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<Io, io::Error>> {
@@ -111,9 +111,12 @@ pub(crate) fn accept(
 
 /// Proves a new connection: the HTTP/2 preface (kept, to be read again by
 /// the gRPC server), or a TLS handshake.
-async fn prove(mut stream: TcpStream, tls: Option<&tokio_rustls::TlsAcceptor>) -> io::Result<Stream> {
+async fn prove(mut stream: TcpStream, tls: Option<&crate::tls::Acceptor>) -> io::Result<Stream> {
     if let Some(acceptor) = tls {
+        #[cfg(feature = "auto-mtls")]
         return Ok(Stream::Tls(Box::new(acceptor.accept(stream).await?)));
+        #[cfg(not(feature = "auto-mtls"))]
+        match *acceptor {}
     }
     let mut preface = [0; PREFACE.len()];
     stream.read_exact(&mut preface).await?;
@@ -197,11 +200,8 @@ pub(crate) struct Io {
 enum Stream {
     /// A plain connection, and the preface read from it to prove it, given
     /// back to the first reads.
-    Plain {
-        stream: TcpStream,
-        replay: &'static [u8],
-        replayed: usize,
-    },
+    Plain { stream: TcpStream, replay: &'static [u8], replayed: usize },
+    #[cfg(feature = "auto-mtls")]
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
@@ -225,6 +225,7 @@ impl AsyncRead for Io {
                 }
                 Pin::new(stream).poll_read(cx, buf)
             }
+            #[cfg(feature = "auto-mtls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -234,6 +235,7 @@ impl AsyncWrite for Io {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match &mut self.stream {
             Stream::Plain { stream, .. } => Pin::new(stream).poll_write(cx, buf),
+            #[cfg(feature = "auto-mtls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -245,6 +247,7 @@ impl AsyncWrite for Io {
     ) -> Poll<io::Result<usize>> {
         match &mut self.stream {
             Stream::Plain { stream, .. } => Pin::new(stream).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "auto-mtls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
@@ -252,6 +255,7 @@ impl AsyncWrite for Io {
     fn is_write_vectored(&self) -> bool {
         match &self.stream {
             Stream::Plain { stream, .. } => stream.is_write_vectored(),
+            #[cfg(feature = "auto-mtls")]
             Stream::Tls(s) => s.is_write_vectored(),
         }
     }
@@ -259,6 +263,7 @@ impl AsyncWrite for Io {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         match &mut self.stream {
             Stream::Plain { stream, .. } => Pin::new(stream).poll_flush(cx),
+            #[cfg(feature = "auto-mtls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
@@ -266,6 +271,7 @@ impl AsyncWrite for Io {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         match &mut self.stream {
             Stream::Plain { stream, .. } => Pin::new(stream).poll_shutdown(cx),
+            #[cfg(feature = "auto-mtls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
