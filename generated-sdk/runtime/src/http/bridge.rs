@@ -276,8 +276,11 @@ impl Pump {
                 }
                 None => {
                     if !complete {
-                        self.send(Err(BodyError::Incomplete)).await;
+                        // Reported first, as every other failure: the
+                        // response side then answers InvalidArgument even
+                        // if the handler passes its failing body straight on.
                         self.fail(Report::Protocol("the request stream ended without body_complete".into()));
+                        self.send(Err(BodyError::Incomplete)).await;
                     }
                     return;
                 }

@@ -258,6 +258,10 @@ async fn run(
         // MAX_CONNECTIONS x MAX_STREAMS messages of the decoding limit, and
         // in practice the flow-control windows below.
         .max_concurrent_streams(Some(MAX_STREAMS))
+        // tonic lifts h2's cap on streams refused or reset by this side; a
+        // peer ignoring MAX_STREAMS then gets GOAWAY after 1,024, as h2's
+        // default has it, instead of refusals without end.
+        .http2_max_local_error_reset_streams(Some(1024))
         .http2_keepalive_interval(Some(KEEPALIVE_EVERY))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         // HTTP/2 flow control sized for streaming bodies (ServeHTTP); see
