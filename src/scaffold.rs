@@ -121,12 +121,6 @@ pub fn files(package: &str, options: &Options) -> Result<Vec<ProjectFile>, NewEr
         return Err(NewError::EmptyName);
     }
     let json = |s: &str| serde_json::to_string(s).expect("a string is JSON");
-    // A rendered file ends with its newline (askama drops the template's last).
-    let render = |t: &dyn DynTemplate| {
-        t.render_dyn()
-            .map(|text| if text.ends_with('\n') { text } else { text + "\n" })
-            .map_err(|e| NewError::Generate(e.into()))
-    };
     let manifest = render(&PluginJson { id: &id, id_json: &json(&id), name_json: &json(&name) })?;
     let settings = crate::settings::generate(&manifest, &crate::settings::Options::default())
         .map_err(|e| NewError::Generate(anyhow::anyhow!("{e}")))?;
@@ -235,15 +229,11 @@ fn words(package: &str) -> String {
         .join(" ")
 }
 
-/// `Template::render` behind a trait object, for one helper over the four.
-trait DynTemplate {
-    fn render_dyn(&self) -> askama::Result<String>;
-}
-
-impl<T: Template> DynTemplate for T {
-    fn render_dyn(&self) -> askama::Result<String> {
-        self.render()
-    }
+/// A project file from its template, ending with its newline (askama drops
+/// the template's last).
+fn render(template: &impl Template) -> Result<String, NewError> {
+    let text = template.render().map_err(|e| NewError::Generate(e.into()))?;
+    Ok(if text.ends_with('\n') { text } else { text + "\n" })
 }
 
 #[cfg(test)]

@@ -10,12 +10,8 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use common::{assert_golden, root, run};
+use common::{assert_golden, root, run, text};
 use mmplugin_gen::bundle::{self, Bundle, Contents, Platform};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// A 64-bit little-endian ELF header for `machine`, then `payload`.
 fn elf(machine: u16, payload: &str) -> Vec<u8> {

@@ -4,11 +4,7 @@ mod common;
 
 use std::fs;
 
-use common::{assert_golden, root, run, snapshot};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{assert_golden, root, run, snapshot, text};
 
 #[test]
 fn help_is_golden() {

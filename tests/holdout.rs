@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::root;
+use common::{root, target_dir};
 use mmplugin_gen::{emit, load::ProtoSources, render::Settings};
 
 /// The new hook and API method, in their own file.
@@ -45,15 +45,6 @@ message GetBrandNewThingResponse {
 "#;
 
 /// `file` with `import "holdout.proto";` after its imports and `rpc` first in `service`.
-/// Cargo's output folder: `CARGO_TARGET_DIR` when set (relative to the
-/// project, as cargo reads it from here), else `target/`.
-fn target_dir() -> std::path::PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root().join(dir),
-        _ => root().join("target"),
-    }
-}
-
 fn with_rpc(file: &str, service: &str, rpc: &str) -> String {
     let file = file.replacen("\nimport ", "\nimport \"holdout.proto\";\nimport ", 1);
     let opening = format!("service {service} {{\n");

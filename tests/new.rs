@@ -8,24 +8,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{root, run, snapshot};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{root, run, snapshot, target_dir, text};
 
 fn new(dir: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["new", dir.to_str().unwrap()];
     args.extend_from_slice(extra);
     run(&args)
-}
-
-/// Cargo's output folder: `CARGO_TARGET_DIR` when set, else `target/`.
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root().join(dir),
-        _ => root().join("target"),
-    }
 }
 
 /// The project files (not the SDK's), as `new` prints them.

@@ -19,7 +19,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{assert_golden, root, run, snapshot};
+use common::{assert_golden, root, run, snapshot, target_dir, text};
 
 /// The rules whose generated SDK is compiled: names that only a compiler
 /// proves do not clash.
@@ -39,10 +39,6 @@ fn rules() -> Vec<PathBuf> {
 /// A rule whose proto the generator refuses.
 fn refused(rule: &Path) -> bool {
     rule.join("error.txt").is_file()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
@@ -116,7 +112,7 @@ fn names_that_could_clash_compile() {
         let status = Command::new(env!("CARGO"))
             .args(["check", "--quiet", "--features", "testing", "--manifest-path"])
             .arg(sdk.join("Cargo.toml"))
-            .env("CARGO_TARGET_DIR", root().join("target/standalone"))
+            .env("CARGO_TARGET_DIR", target_dir().join("standalone"))
             .status()
             .unwrap();
         assert!(status.success(), "the SDK of the `{rule}` rule does not compile with the test kit on");

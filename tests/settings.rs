@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 
-use common::{assert_golden, root, run};
+use common::{assert_golden, root, run, text};
 use mmplugin_gen::settings::{Generated, Options, SettingsError, generate};
 use serde_json::{Value, json};
 
@@ -17,10 +17,6 @@ mod generated {
 }
 
 use generated::Settings;
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn generated(manifest: &Value) -> Generated {
     generate(&manifest.to_string(), &Options::default()).unwrap_or_else(|e| panic!("{e}"))

@@ -4,11 +4,7 @@
 
 mod common;
 
-use common::run;
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{run, text};
 
 #[test]
 fn the_version_names_the_embedded_contract_and_its_rpcs() {

@@ -98,13 +98,16 @@ impl Transport {
         matches!(self.inner, Inner::InProcess(_))
     }
 
-    /// When a call starting now must be done.
-    fn deadline(&self) -> Instant {
+    /// When a call of `method` starting now must be done, and the message
+    /// of its `DeadlineExceeded` if it is not.
+    fn deadline(&self, method: &str) -> (Instant, Arc<str>) {
         let own = Instant::now() + self.timeout;
-        match crate::hooks::deadline() {
-            Some(hook) => own.min(hook.checked_sub(HOOK_MARGIN).unwrap_or(hook)),
-            None => own,
-        }
+        let hook = crate::hooks::deadline().map(|hook| hook.checked_sub(HOOK_MARGIN).unwrap_or(hook));
+        let (deadline, within) = match hook {
+            Some(hook) if hook < own => (hook, "before its hook's deadline".to_owned()),
+            _ => (own, format!("within {} s", self.timeout.as_secs_f64())),
+        };
+        (deadline, format!("the plugin API did not answer {method} {within}").into())
     }
 }
 
@@ -136,8 +139,7 @@ impl Service<http::Request<Body>> for Transport {
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        let deadline = self.deadline();
-        let method = request.uri().path().trim_start_matches('/').to_owned();
+        let (deadline, late) = self.deadline(request.uri().path().trim_start_matches('/'));
         let left = deadline.saturating_duration_since(Instant::now());
         if let Ok(value) = http::HeaderValue::from_str(&grpc_timeout(left)) {
             request.headers_mut().entry("grpc-timeout").or_insert(value);
@@ -149,12 +151,11 @@ impl Service<http::Request<Body>> for Transport {
             }
             Inner::InProcess(call) => call(request),
         };
-        let timeout = self.timeout;
         Box::pin(async move {
             match tokio::time::timeout_at(deadline, call).await {
                 // tonic's channel keeps the `grpc-timeout` too, and may fail
                 // the call first, as Cancelled: it is this deadline all the same.
-                Ok(Err(_)) if Instant::now() >= deadline => Err(Box::new(overdue(&method, timeout)) as BoxError),
+                Ok(Err(_)) if Instant::now() >= deadline => Err(Box::new(overdue(&late)) as BoxError),
                 Ok(response) => {
                     // The answer's body is read after this returns: it gets
                     // what is left of the deadline.
@@ -162,26 +163,20 @@ impl Service<http::Request<Body>> for Transport {
                         Body::new(DeadlineBody {
                             body,
                             deadline: Box::pin(tokio::time::sleep_until(deadline)),
-                            method: method.clone(),
-                            timeout,
+                            late: Arc::clone(&late),
                         })
                     };
                     Ok(response?.map(body))
                 }
-                Err(_elapsed) => Err(Box::new(overdue(&method, timeout)) as BoxError),
+                Err(_elapsed) => Err(Box::new(overdue(&late)) as BoxError),
             }
         })
     }
 }
 
 /// The status of a call past its deadline.
-fn overdue(method: &str, timeout: Duration) -> tonic::Status {
-    let within = if crate::hooks::deadline().is_some() {
-        "before its hook's deadline".to_owned()
-    } else {
-        format!("within {} s", timeout.as_secs_f64())
-    };
-    tonic::Status::deadline_exceeded(format!("the plugin API did not answer {method} {within}"))
+fn overdue(late: &str) -> tonic::Status {
+    tonic::Status::deadline_exceeded(late)
 }
 
 /// `grpc-timeout` for `left`: at most eight digits, in the finest unit that
@@ -196,8 +191,8 @@ fn grpc_timeout(left: Duration) -> String {
 struct DeadlineBody {
     body: Body,
     deadline: Pin<Box<tokio::time::Sleep>>,
-    method: String,
-    timeout: Duration,
+    /// The `DeadlineExceeded` message.
+    late: Arc<str>,
 }
 
 impl http_body::Body for DeadlineBody {
@@ -212,7 +207,7 @@ impl http_body::Body for DeadlineBody {
             return Poll::Ready(frame);
         }
         match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(overdue(&self.method, self.timeout)))),
+            Poll::Ready(()) => Poll::Ready(Some(Err(overdue(&self.late)))),
             Poll::Pending => Poll::Pending,
         }
     }

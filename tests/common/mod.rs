@@ -40,6 +40,20 @@ pub fn assert_golden(golden: &Path, actual: &str) {
     }
 }
 
+/// A process's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Cargo's output folder: `CARGO_TARGET_DIR` when set (relative to the
+/// project, as cargo reads it from here), else `target/`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root().join(dir),
+        _ => root().join("target"),
+    }
+}
+
 /// Runs the `mmplugin-gen` binary.
 pub fn run(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_mmplugin-gen"))
