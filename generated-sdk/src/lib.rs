@@ -12,7 +12,9 @@
 //!   Every method takes plain arguments and returns its result unwrapped, or
 //!   one [`Error`].
 //! - [`HookName`] names the 41 hooks the server can call on a plugin.
-//! - [`proto`] holds the wire messages and the raw tonic clients and servers.
+//! - [`proto`] holds the wire messages and the raw tonic stubs: the hooks server and the
+//!   API client a plugin uses, and (with the `testing` feature) the hooks client and API
+//!   server the test kit plays the server with.
 //! - [`json`] converts protobuf `Struct`/`Value` and JSON `bytes` to and from `serde_json`.
 //! - `testing` (cargo feature `testing`, for `[dev-dependencies]`) is the test kit: a fake
 //!   server that answers the API in-process as Mattermost does, and a host that drives a

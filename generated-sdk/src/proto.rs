@@ -15173,6 +15173,7 @@ pub mod plugin_api_client {
 }
 
 /// Generated client implementations.
+#[cfg(feature = "testing")]
 pub mod plugin_hooks_client {
     #![allow(
         unused_variables,
@@ -16681,6 +16682,7 @@ pub mod plugin_hooks_client {
 }
 
 /// Generated server implementations.
+#[cfg(feature = "testing")]
 pub mod plugin_api_server {
     #![allow(
         unused_variables,

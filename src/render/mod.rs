@@ -65,7 +65,10 @@ impl Default for Settings {
 /// other threads while the templates render.
 pub fn render(contract: &Contract, fds: &FileDescriptorSet, settings: &Settings) -> anyhow::Result<Vec<GeneratedFile>> {
     std::thread::scope(|scope| {
-        let stubs = scope.spawn(|| stubs::generate(fds, &contract.package, &bytes_fields(contract)));
+        let stubs = scope.spawn(|| {
+            let roles = stubs::Roles { served: HOOKS_SERVICE, called: API_SERVICE };
+            stubs::generate(fds, &contract.package, &bytes_fields(contract), roles)
+        });
         let mut files = templates(contract, settings)?;
         let stubs = stubs.join().unwrap_or_else(|_| Err(anyhow::anyhow!("stub generation panicked")))?;
         files.push(GeneratedFile {

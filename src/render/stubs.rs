@@ -4,6 +4,12 @@
 //! Three independent passes run on their own threads: messages, clients and
 //! servers. Service code comes out of tonic already formatted, so it is kept
 //! apart from the messages and never parsed twice.
+//!
+//! A plugin serves the hooks service and calls the API service; the other
+//! two sides (a hooks client, an API server) exist for the test kit, which
+//! plays the server. They are compiled only with the SDK's `testing`
+//! feature: the API server alone is over 40% of the stubs, and a plugin's
+//! build should not pay for it.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,12 +26,46 @@ pub struct Stubs {
     pub servers: String,
 }
 
+/// The attribute on the stubs only the test kit uses.
+pub const TEST_KIT_ONLY: &str = "#[cfg(feature = \"testing\")]";
+
+/// Which service the plugin serves and which it calls (proto names).
+#[derive(Debug, Clone, Copy)]
+pub struct Roles<'a> {
+    /// The service the plugin serves: its server side is the plugin's.
+    pub served: &'a str,
+    /// The service the plugin calls: its client side is the plugin's.
+    pub called: &'a str,
+}
+
+impl Roles<'_> {
+    /// Whether a plugin never uses this side of `service`: the client of
+    /// the service it serves, or the server of the one it calls.
+    fn test_kit_only(&self, service: &str, side: Side) -> bool {
+        match side {
+            Side::Client => service == self.served,
+            Side::Server => service == self.called,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Client,
+    Server,
+}
+
 /// Runs prost-build (messages) and tonic-prost-build (services) for `package`.
 /// `bytes_fields` (full proto paths) become `bytes::Bytes` instead of `Vec<u8>`.
-pub fn generate(fds: &FileDescriptorSet, package: &str, bytes_fields: &[String]) -> anyhow::Result<Stubs> {
+pub fn generate(
+    fds: &FileDescriptorSet,
+    package: &str,
+    bytes_fields: &[String],
+    roles: Roles,
+) -> anyhow::Result<Stubs> {
     std::thread::scope(|scope| {
-        let clients = scope.spawn(|| services(fds, package, true));
-        let servers = scope.spawn(|| services(fds, package, false));
+        let clients = scope.spawn(|| services(fds, package, Side::Client, roles));
+        let servers = scope.spawn(|| services(fds, package, Side::Server, roles));
         let messages = messages(fds, package, bytes_fields);
         let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<String>>| {
             h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("stub generation panicked")))
@@ -43,25 +83,29 @@ fn messages(fds: &FileDescriptorSet, package: &str, bytes_fields: &[String]) -> 
     let requests = fds
         .file
         .iter()
-        .map(|f| (Module::from_protobuf_package_name(f.package()), FileDescriptorProto { service: vec![], ..f.clone() }))
+        .map(|f| {
+            (Module::from_protobuf_package_name(f.package()), FileDescriptorProto { service: vec![], ..f.clone() })
+        })
         .collect();
     Ok(config.generate(requests)?.remove(&module).unwrap_or_default())
 }
 
 /// The client (or server) modules of every service of `package`. Messages
 /// are dropped from the input: service code only names their Rust paths.
-fn services(fds: &FileDescriptorSet, package: &str, client: bool) -> anyhow::Result<String> {
+fn services(fds: &FileDescriptorSet, package: &str, side: Side, roles: Roles) -> anyhow::Result<String> {
     let out = Arc::new(Mutex::new(String::new()));
     let tonic = tonic_prost_build::configure()
-        .build_client(client)
-        .build_server(!client)
+        .build_client(side == Side::Client)
+        .build_server(side == Side::Server)
         .build_transport(true)
         // Every server method gets a default answering `Unimplemented`, so a
         // fake PluginAPI in a plugin's tests writes only the methods it uses.
         .generate_default_stubs(true)
         .service_generator();
     let mut config = prost_build::Config::new();
-    config.format(false).service_generator(Box::new(Collect { inner: tonic, out: Arc::clone(&out) }));
+    let collect =
+        Collect { inner: tonic, out: Arc::clone(&out), side, roles: (roles.served.into(), roles.called.into()) };
+    config.format(false).service_generator(Box::new(collect));
     let requests = fds
         .file
         .iter()
@@ -84,10 +128,14 @@ fn services(fds: &FileDescriptorSet, package: &str, client: bool) -> anyhow::Res
     Ok(code)
 }
 
-/// Collects service code apart from the message buffer prost passes in.
+/// Collects service code apart from the message buffer prost passes in,
+/// marking the modules only the test kit uses.
 struct Collect {
     inner: Box<dyn ServiceGenerator>,
     out: Arc<Mutex<String>>,
+    side: Side,
+    /// `Roles`, owned: prost wants a `'static` generator.
+    roles: (String, String),
 }
 
 impl Collect {
@@ -98,12 +146,28 @@ impl Collect {
     }
 }
 
+/// `code` (one service module, as tonic writes it) under `TEST_KIT_ONLY`:
+/// the attribute goes after the module's doc comment, or first if tonic's
+/// layout ever changes (one item either way, so both compile the same).
+fn gate(code: &str) -> String {
+    let at = if code.starts_with("pub mod ") { Some(0) } else { code.find("\npub mod ").map(|at| at + 1) };
+    let at = at.unwrap_or(0);
+    format!("{}{TEST_KIT_ONLY}\n{}", &code[..at], &code[at..])
+}
+
 impl ServiceGenerator for Collect {
     fn generate(&mut self, service: Service, messages: &mut String) {
         // prost drops a module whose buffer stays empty and then fails to
         // finalize it; a newline keeps it (the buffer itself is discarded).
         messages.push('\n');
-        self.with_out(|inner, out| inner.generate(service, out));
+        let roles = Roles { served: &self.roles.0, called: &self.roles.1 };
+        let test_kit_only = roles.test_kit_only(&service.proto_name, self.side);
+        let mut code = String::new();
+        self.inner.generate(service, &mut code);
+        if test_kit_only {
+            code = gate(&code);
+        }
+        self.with_out(|_, out| out.push_str(&code));
     }
 
     fn finalize(&mut self, _messages: &mut String) {
@@ -112,5 +176,31 @@ impl ServiceGenerator for Collect {
 
     fn finalize_package(&mut self, package: &str, _messages: &mut String) {
         self.with_out(|inner, out| inner.finalize_package(package, out));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_sides_a_plugin_never_uses_are_for_the_test_kit() {
+        let roles = Roles { served: "PluginHooks", called: "PluginAPI" };
+        assert!(roles.test_kit_only("PluginHooks", Side::Client));
+        assert!(roles.test_kit_only("PluginAPI", Side::Server));
+        assert!(!roles.test_kit_only("PluginHooks", Side::Server));
+        assert!(!roles.test_kit_only("PluginAPI", Side::Client));
+        assert!(!roles.test_kit_only("Other", Side::Client));
+    }
+
+    #[test]
+    fn the_gate_goes_after_the_doc_comment_or_first() {
+        let tonic = "/// Generated client implementations.\npub mod a_client {\n    pub fn f() {}\n}\n";
+        assert_eq!(
+            gate(tonic),
+            "/// Generated client implementations.\n#[cfg(feature = \"testing\")]\npub mod a_client {\n    pub fn f() {}\n}\n"
+        );
+        assert_eq!(gate("pub mod b {}\n"), "#[cfg(feature = \"testing\")]\npub mod b {}\n");
+        assert_eq!(gate("mod c {}\n"), "#[cfg(feature = \"testing\")]\nmod c {}\n");
     }
 }
