@@ -232,8 +232,7 @@ async fn a_panicking_hook_answers_internal_and_the_next_call_succeeds() {
     assert!(error.message.contains("command handler panicked"));
     assert_eq!(error.detailed_error, error.message, "readable where the host shows it");
     assert_eq!(error.r#where, "ExecuteCommand");
-    let logged = plugin.stderr_lines();
-    assert!(logged.iter().any(|l| l.contains("\"@level\":\"error\"") && l.contains("asked to panic")), "{logged:?}");
+    plugin.logged(|l| l.contains("\"@level\":\"error\"") && l.contains("asked to panic")).await;
 }
 
 #[tokio::test]
@@ -293,7 +292,7 @@ async fn exits_when_the_host_connection_goes_away() {
     // reconnection, then stops.
     let status = plugin.wait_exit(Duration::from_secs(6)).await.expect("exited after the host went away");
     assert!(status.success(), "{status:?}");
-    assert!(plugin.stderr_lines().iter().any(|l| l.contains("closed its connection")));
+    plugin.logged(|l| l.contains("closed its connection")).await;
 }
 
 #[tokio::test]

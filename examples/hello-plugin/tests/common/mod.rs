@@ -119,6 +119,23 @@ impl PluginProcess {
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.lock().unwrap().clone()
     }
+
+    /// The first stderr line `matches` accepts, waiting for it (bounded by
+    /// `LIMIT`): the plugin's log lines go through a buffer its own thread
+    /// drains, so a line can reach stderr after the answer that caused it.
+    /// Panics with every line read when none matches in time.
+    #[allow(dead_code)] // not every test binary that shares this module uses it
+    pub async fn logged(&self, matches: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let lines = self.stderr_lines();
+            if let Some(line) = lines.iter().find(|l| matches(l)) {
+                return line.clone();
+            }
+            assert!(Instant::now() < deadline, "no such line on stderr within {LIMIT:?}: {lines:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// Whether process `pid` has stopped: gone, or a zombie waiting for
