@@ -13,11 +13,13 @@ pub struct MethodView<'a> {
     pub m: &'a ApiMethod,
     /// Rustdoc lines of the trait method.
     pub doc: Vec<String>,
+    /// The RPC's gRPC path, `/<package>.<service>/<rpc>`.
+    pub path: String,
 }
 
 impl<'a> MethodView<'a> {
-    /// The view of `m`, a method of `service`.
-    pub fn new(service: &str, m: &'a ApiMethod) -> Self {
+    /// The view of `m`, a method of `service` in `package`.
+    pub fn new(package: &str, service: &str, m: &'a ApiMethod) -> Self {
         let mut doc = doc_lines(&m.doc);
         if let ApiInput::Params(params) = &m.input
             && params.iter().any(|p| !p.field.doc.is_empty())
@@ -46,7 +48,7 @@ impl<'a> MethodView<'a> {
             doc.push(String::new());
         }
         doc.push(format!("Calls `{service}/{}`.", m.name));
-        Self { m, doc }
+        Self { m, doc, path: format!("/{package}.{service}/{}", m.name) }
     }
 
     /// The response is read: it has an error field or outputs.
@@ -68,9 +70,9 @@ pub struct GroupView<'a> {
 }
 
 impl<'a> GroupView<'a> {
-    /// The view of `group`, a group of `service`.
-    pub fn new(service: &str, group: &'a ApiGroup) -> Self {
-        let methods: Vec<MethodView> = group.methods.iter().map(|m| MethodView::new(service, m)).collect();
+    /// The view of `group`, a group of `service` in `package`.
+    pub fn new(package: &str, service: &str, group: &'a ApiGroup) -> Self {
+        let methods: Vec<MethodView> = group.methods.iter().map(|m| MethodView::new(package, service, m)).collect();
         let error_imports = [
             // `check(response.error)` turns an `AppError` into `Error::App`.
             (group.methods.iter().any(|m| m.response_has_error), "check"),
@@ -177,12 +179,17 @@ mod tests {
     }
 
     #[test]
+    fn every_method_is_one_call_at_its_grpc_path() {
+        assert_has(&file("src/api/kv.rs"), &[r#"let call = self.call("KVSet", "/t.v1.PluginAPI/KVSet", request);"#]);
+    }
+
+    #[test]
     fn error_imports_follow_the_methods() {
         assert_has(&file("src/api/other.rs"), &["use crate::error::{check, required_field};"]);
         assert_has(&file("src/api/kv.rs"), &["use crate::error::{check};"]);
         // No error field, no output: the response is not read, nothing imported.
         let events = file("src/api/events.rs");
         assert!(!events.contains("usecrate::error"), "{events}");
-        assert_has(&events, &["raw.publish_web_socket_event(request).await?; Ok(())"]);
+        assert_has(&events, &["let _: proto::PublishWebSocketEventResponse = call.await?; Ok(())"]);
     }
 }

@@ -184,6 +184,8 @@ struct HooksRs<'a> {
 #[template(path = "sdk/api_mod.rs.askama", escape = "none")]
 struct ApiModRs<'a> {
     crate_ident: &'a str,
+    /// The API service's full proto name (`<package>.<service>`).
+    service: &'a str,
     groups: &'a [api::GroupView<'a>],
 }
 
@@ -338,7 +340,8 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
     let crate_ident = snake(&settings.crate_name);
     let hooks: Vec<HookView> =
         contract.plugin_hooks().map(|hook| HookView { hook, doc: doc_lines(&hook.doc) }).collect();
-    let groups: Vec<api::GroupView> = contract.api_groups.iter().map(|g| api::GroupView::new(API_SERVICE, g)).collect();
+    let groups: Vec<api::GroupView> =
+        contract.api_groups.iter().map(|g| api::GroupView::new(&contract.package, API_SERVICE, g)).collect();
 
     let by_name = |name: &str| contract.hooks.iter().find(|h| h.name == name);
     let run_by = |hook: &Hook| contract.hooks.iter().find(|h| h.runs_first.as_deref() == Some(hook.name.as_str()));
@@ -449,7 +452,15 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             .render()?,
         ),
         rust("src/runtime.rs", RuntimeRs { service: HOOKS_SERVICE }.render()?),
-        rust("src/api/mod.rs", ApiModRs { crate_ident: &crate_ident, groups: &groups }.render()?),
+        rust(
+            "src/api/mod.rs",
+            ApiModRs {
+                crate_ident: &crate_ident,
+                service: &format!("{}.{API_SERVICE}", contract.package),
+                groups: &groups,
+            }
+            .render()?,
+        ),
     ];
     for group in &groups {
         files.push(rust(&format!("src/api/{}.rs", group.group.name), ApiGroupRs { group }.render()?));

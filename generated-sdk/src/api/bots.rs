@@ -114,11 +114,10 @@ impl BotsApi for PluginApiClient {
         let request = proto::CreateBotRequest {
             bot: Some(bot),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("CreateBot", "/mattermost.pluginapi.v1.PluginAPI/CreateBot", request);
         async move {
-            fits?;
-            let response = raw.create_bot(request).await?.into_inner();
+            let response: proto::CreateBotResponse = call.await?;
             check(response.error)?;
             required_field(response.bot, "bot")
         }
@@ -133,11 +132,10 @@ impl BotsApi for PluginApiClient {
             bot_user_id: bot_user_id.into(),
             bot_patch: Some(bot_patch),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("PatchBot", "/mattermost.pluginapi.v1.PluginAPI/PatchBot", request);
         async move {
-            fits?;
-            let response = raw.patch_bot(request).await?.into_inner();
+            let response: proto::PatchBotResponse = call.await?;
             check(response.error)?;
             required_field(response.bot, "bot")
         }
@@ -152,11 +150,10 @@ impl BotsApi for PluginApiClient {
             bot_user_id: bot_user_id.into(),
             include_deleted,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetBot", "/mattermost.pluginapi.v1.PluginAPI/GetBot", request);
         async move {
-            fits?;
-            let response = raw.get_bot(request).await?.into_inner();
+            let response: proto::GetBotResponse = call.await?;
             check(response.error)?;
             required_field(response.bot, "bot")
         }
@@ -169,11 +166,10 @@ impl BotsApi for PluginApiClient {
         let request = proto::GetBotsRequest {
             options: Some(options),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetBots", "/mattermost.pluginapi.v1.PluginAPI/GetBots", request);
         async move {
-            fits?;
-            let response = raw.get_bots(request).await?.into_inner();
+            let response: proto::GetBotsResponse = call.await?;
             check(response.error)?;
             Ok(response.bots)
         }
@@ -188,11 +184,14 @@ impl BotsApi for PluginApiClient {
             bot_user_id: bot_user_id.into(),
             active,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateBotActive",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateBotActive",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_bot_active(request).await?.into_inner();
+            let response: proto::UpdateBotActiveResponse = call.await?;
             check(response.error)?;
             required_field(response.bot, "bot")
         }
@@ -205,11 +204,14 @@ impl BotsApi for PluginApiClient {
         let request = proto::PermanentDeleteBotRequest {
             bot_user_id: bot_user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "PermanentDeleteBot",
+                "/mattermost.pluginapi.v1.PluginAPI/PermanentDeleteBot",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.permanent_delete_bot(request).await?.into_inner();
+            let response: proto::PermanentDeleteBotResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -222,11 +224,14 @@ impl BotsApi for PluginApiClient {
         let request = proto::EnsureBotUserRequest {
             bot: Some(bot),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "EnsureBotUser",
+                "/mattermost.pluginapi.v1.PluginAPI/EnsureBotUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.ensure_bot_user(request).await?.into_inner();
+            let response: proto::EnsureBotUserResponse = call.await?;
             check(response.error)?;
             Ok(response.bot_user_id)
         }

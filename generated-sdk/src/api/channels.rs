@@ -377,11 +377,14 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::CreateChannelRequest {
             channel: Some(channel),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_channel(request).await?.into_inner();
+            let response: proto::CreateChannelResponse = call.await?;
             check(response.error)?;
             required_field(response.channel, "channel")
         }
@@ -394,11 +397,14 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::DeleteChannelRequest {
             channel_id: channel_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_channel(request).await?.into_inner();
+            let response: proto::DeleteChannelResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -415,11 +421,14 @@ impl ChannelsApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPublicChannelsForTeam",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPublicChannelsForTeam",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_public_channels_for_team(request).await?.into_inner();
+            let response: proto::GetPublicChannelsForTeamResponse = call.await?;
             check(response.error)?;
             Ok(response.channels)
         }
@@ -432,11 +441,14 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::GetChannelRequest {
             channel_id: channel_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/GetChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_channel(request).await?.into_inner();
+            let response: proto::GetChannelResponse = call.await?;
             check(response.error)?;
             required_field(response.channel, "channel")
         }
@@ -453,11 +465,14 @@ impl ChannelsApi for PluginApiClient {
             name: name.into(),
             include_deleted,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetChannelByName",
+                "/mattermost.pluginapi.v1.PluginAPI/GetChannelByName",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_channel_by_name(request).await?.into_inner();
+            let response: proto::GetChannelByNameResponse = call.await?;
             check(response.error)?;
             required_field(response.channel, "channel")
         }
@@ -474,14 +489,14 @@ impl ChannelsApi for PluginApiClient {
             channel_name: channel_name.into(),
             include_deleted,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetChannelByNameForTeamName",
+                "/mattermost.pluginapi.v1.PluginAPI/GetChannelByNameForTeamName",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .get_channel_by_name_for_team_name(request)
-                .await?
-                .into_inner();
+            let response: proto::GetChannelByNameForTeamNameResponse = call.await?;
             check(response.error)?;
             required_field(response.channel, "channel")
         }
@@ -498,14 +513,14 @@ impl ChannelsApi for PluginApiClient {
             user_id: user_id.into(),
             include_deleted,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetChannelsForTeamForUser",
+                "/mattermost.pluginapi.v1.PluginAPI/GetChannelsForTeamForUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .get_channels_for_team_for_user(request)
-                .await?
-                .into_inner();
+            let response: proto::GetChannelsForTeamForUserResponse = call.await?;
             check(response.error)?;
             Ok(response.channels)
         }
@@ -518,11 +533,14 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::GetChannelStatsRequest {
             channel_id: channel_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetChannelStats",
+                "/mattermost.pluginapi.v1.PluginAPI/GetChannelStats",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_channel_stats(request).await?.into_inner();
+            let response: proto::GetChannelStatsResponse = call.await?;
             check(response.error)?;
             required_field(response.channel_stats, "channel_stats")
         }
@@ -537,11 +555,14 @@ impl ChannelsApi for PluginApiClient {
             user_id_1: user_id_1.into(),
             user_id_2: user_id_2.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetDirectChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/GetDirectChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_direct_channel(request).await?.into_inner();
+            let response: proto::GetDirectChannelResponse = call.await?;
             check(response.error)?;
             required_field(response.channel, "channel")
         }
@@ -554,11 +575,14 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::GetGroupChannelRequest {
             user_ids,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetGroupChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/GetGroupChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_group_channel(request).await?.into_inner();
+            let response: proto::GetGroupChannelResponse = call.await?;
             check(response.error)?;
             required_field(response.channel, "channel")
         }
@@ -571,11 +595,14 @@ impl ChannelsApi for PluginApiClient {
         let request = proto::UpdateChannelRequest {
             channel: Some(channel),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_channel(request).await?.into_inner();
+            let response: proto::UpdateChannelResponse = call.await?;
             check(response.error)?;
             required_field(response.channel, "channel")
         }
@@ -590,11 +617,14 @@ impl ChannelsApi for PluginApiClient {
             team_id: team_id.into(),
             term: term.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SearchChannels",
+                "/mattermost.pluginapi.v1.PluginAPI/SearchChannels",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.search_channels(request).await?.into_inner();
+            let response: proto::SearchChannelsResponse = call.await?;
             check(response.error)?;
             Ok(response.channels)
         }
@@ -609,11 +639,14 @@ impl ChannelsApi for PluginApiClient {
             channel_id: channel_id.into(),
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "AddChannelMember",
+                "/mattermost.pluginapi.v1.PluginAPI/AddChannelMember",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.add_channel_member(request).await?.into_inner();
+            let response: proto::AddChannelMemberResponse = call.await?;
             check(response.error)?;
             required_field(response.channel_member, "channel_member")
         }
@@ -628,11 +661,14 @@ impl ChannelsApi for PluginApiClient {
             channel_id: channel_id.into(),
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetChannelMember",
+                "/mattermost.pluginapi.v1.PluginAPI/GetChannelMember",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_channel_member(request).await?.into_inner();
+            let response: proto::GetChannelMemberResponse = call.await?;
             check(response.error)?;
             required_field(response.channel_member, "channel_member")
         }
@@ -649,11 +685,14 @@ impl ChannelsApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetChannelMembers",
+                "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembers",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_channel_members(request).await?.into_inner();
+            let response: proto::GetChannelMembersResponse = call.await?;
             check(response.error)?;
             Ok(response.channel_members)
         }
@@ -668,11 +707,14 @@ impl ChannelsApi for PluginApiClient {
             channel_id: channel_id.into(),
             user_ids,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetChannelMembersByIds",
+                "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembersByIds",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_channel_members_by_ids(request).await?.into_inner();
+            let response: proto::GetChannelMembersByIdsResponse = call.await?;
             check(response.error)?;
             Ok(response.channel_members)
         }
@@ -691,11 +733,14 @@ impl ChannelsApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetChannelMembersForUser",
+                "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembersForUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_channel_members_for_user(request).await?.into_inner();
+            let response: proto::GetChannelMembersForUserResponse = call.await?;
             check(response.error)?;
             Ok(response.channel_members)
         }
@@ -712,11 +757,14 @@ impl ChannelsApi for PluginApiClient {
             user_id: user_id.into(),
             new_roles: new_roles.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateChannelMemberRoles",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelMemberRoles",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_channel_member_roles(request).await?.into_inner();
+            let response: proto::UpdateChannelMemberRolesResponse = call.await?;
             check(response.error)?;
             required_field(response.channel_member, "channel_member")
         }
@@ -733,14 +781,14 @@ impl ChannelsApi for PluginApiClient {
             user_id: user_id.into(),
             notifications,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateChannelMemberNotifications",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelMemberNotifications",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .update_channel_member_notifications(request)
-                .await?
-                .into_inner();
+            let response: proto::UpdateChannelMemberNotificationsResponse = call.await?;
             check(response.error)?;
             required_field(response.channel_member, "channel_member")
         }
@@ -755,14 +803,14 @@ impl ChannelsApi for PluginApiClient {
             members,
             notify_props,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "PatchChannelMembersNotifications",
+                "/mattermost.pluginapi.v1.PluginAPI/PatchChannelMembersNotifications",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .patch_channel_members_notifications(request)
-                .await?
-                .into_inner();
+            let response: proto::PatchChannelMembersNotificationsResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -777,11 +825,14 @@ impl ChannelsApi for PluginApiClient {
             channel_id: channel_id.into(),
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteChannelMember",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteChannelMember",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_channel_member(request).await?.into_inner();
+            let response: proto::DeleteChannelMemberResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -798,14 +849,14 @@ impl ChannelsApi for PluginApiClient {
             team_id: team_id.into(),
             new_category: Some(new_category),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateChannelSidebarCategory",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateChannelSidebarCategory",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .create_channel_sidebar_category(request)
-                .await?
-                .into_inner();
+            let response: proto::CreateChannelSidebarCategoryResponse = call.await?;
             check(response.error)?;
             required_field(response.category, "category")
         }
@@ -820,14 +871,14 @@ impl ChannelsApi for PluginApiClient {
             user_id: user_id.into(),
             team_id: team_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetChannelSidebarCategories",
+                "/mattermost.pluginapi.v1.PluginAPI/GetChannelSidebarCategories",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .get_channel_sidebar_categories(request)
-                .await?
-                .into_inner();
+            let response: proto::GetChannelSidebarCategoriesResponse = call.await?;
             check(response.error)?;
             required_field(response.categories, "categories")
         }
@@ -846,14 +897,14 @@ impl ChannelsApi for PluginApiClient {
             team_id: team_id.into(),
             categories,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateChannelSidebarCategories",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelSidebarCategories",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .update_channel_sidebar_categories(request)
-                .await?
-                .into_inner();
+            let response: proto::UpdateChannelSidebarCategoriesResponse = call.await?;
             check(response.error)?;
             Ok(response.categories)
         }

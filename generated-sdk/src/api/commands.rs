@@ -142,11 +142,14 @@ impl CommandsApi for PluginApiClient {
         let request = proto::RegisterCommandRequest {
             command: Some(command),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RegisterCommand",
+                "/mattermost.pluginapi.v1.PluginAPI/RegisterCommand",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.register_command(request).await?.into_inner();
+            let response: proto::RegisterCommandResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -161,11 +164,14 @@ impl CommandsApi for PluginApiClient {
             team_id: team_id.into(),
             trigger: trigger.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UnregisterCommand",
+                "/mattermost.pluginapi.v1.PluginAPI/UnregisterCommand",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.unregister_command(request).await?.into_inner();
+            let response: proto::UnregisterCommandResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -178,11 +184,14 @@ impl CommandsApi for PluginApiClient {
         let request = proto::ExecuteSlashCommandRequest {
             command_args: Some(command_args),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "ExecuteSlashCommand",
+                "/mattermost.pluginapi.v1.PluginAPI/ExecuteSlashCommand",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.execute_slash_command(request).await?.into_inner();
+            let response: proto::ExecuteSlashCommandResponse = call.await?;
             check(response.error)?;
             required_field(response.response, "response")
         }
@@ -195,11 +204,14 @@ impl CommandsApi for PluginApiClient {
         let request = proto::CreateCommandRequest {
             cmd: Some(cmd),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateCommand",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateCommand",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_command(request).await?.into_inner();
+            let response: proto::CreateCommandResponse = call.await?;
             check(response.error)?;
             required_field(response.command, "command")
         }
@@ -212,11 +224,14 @@ impl CommandsApi for PluginApiClient {
         let request = proto::ListCommandsRequest {
             team_id: team_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "ListCommands",
+                "/mattermost.pluginapi.v1.PluginAPI/ListCommands",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.list_commands(request).await?.into_inner();
+            let response: proto::ListCommandsResponse = call.await?;
             check(response.error)?;
             Ok(response.commands)
         }
@@ -229,11 +244,14 @@ impl CommandsApi for PluginApiClient {
         let request = proto::ListCustomCommandsRequest {
             team_id: team_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "ListCustomCommands",
+                "/mattermost.pluginapi.v1.PluginAPI/ListCustomCommands",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.list_custom_commands(request).await?.into_inner();
+            let response: proto::ListCustomCommandsResponse = call.await?;
             check(response.error)?;
             Ok(response.commands)
         }
@@ -246,11 +264,14 @@ impl CommandsApi for PluginApiClient {
         let request = proto::ListPluginCommandsRequest {
             team_id: team_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "ListPluginCommands",
+                "/mattermost.pluginapi.v1.PluginAPI/ListPluginCommands",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.list_plugin_commands(request).await?.into_inner();
+            let response: proto::ListPluginCommandsResponse = call.await?;
             check(response.error)?;
             Ok(response.commands)
         }
@@ -261,11 +282,14 @@ impl CommandsApi for PluginApiClient {
     ) -> impl Future<Output = Result<Vec<proto::Command>, Error>> + Send {
         let request = proto::ListBuiltInCommandsRequest {
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "ListBuiltInCommands",
+                "/mattermost.pluginapi.v1.PluginAPI/ListBuiltInCommands",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.list_built_in_commands(request).await?.into_inner();
+            let response: proto::ListBuiltInCommandsResponse = call.await?;
             check(response.error)?;
             Ok(response.commands)
         }
@@ -278,11 +302,14 @@ impl CommandsApi for PluginApiClient {
         let request = proto::GetCommandRequest {
             command_id: command_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetCommand",
+                "/mattermost.pluginapi.v1.PluginAPI/GetCommand",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_command(request).await?.into_inner();
+            let response: proto::GetCommandResponse = call.await?;
             check(response.error)?;
             required_field(response.command, "command")
         }
@@ -297,11 +324,14 @@ impl CommandsApi for PluginApiClient {
             command_id: command_id.into(),
             updated_cmd: Some(updated_cmd),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateCommand",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateCommand",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_command(request).await?.into_inner();
+            let response: proto::UpdateCommandResponse = call.await?;
             check(response.error)?;
             required_field(response.command, "command")
         }
@@ -314,11 +344,14 @@ impl CommandsApi for PluginApiClient {
         let request = proto::DeleteCommandRequest {
             command_id: command_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteCommand",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteCommand",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_command(request).await?.into_inner();
+            let response: proto::DeleteCommandResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

@@ -81,11 +81,14 @@ impl ConfigApi for PluginApiClient {
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
         let request = proto::LoadPluginConfigurationRequest {
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "LoadPluginConfiguration",
+                "/mattermost.pluginapi.v1.PluginAPI/LoadPluginConfiguration",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.load_plugin_configuration(request).await?.into_inner();
+            let response: proto::LoadPluginConfigurationResponse = call.await?;
             check(response.error)?;
             crate::json::from_bytes(&response.config_json, "config_json")
         }
@@ -95,11 +98,10 @@ impl ConfigApi for PluginApiClient {
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
         let request = proto::GetConfigRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetConfig", "/mattermost.pluginapi.v1.PluginAPI/GetConfig", request);
         async move {
-            fits?;
-            let response = raw.get_config(request).await?.into_inner();
+            let response: proto::GetConfigResponse = call.await?;
             check(response.error)?;
             crate::json::from_bytes(&response.config_json, "config_json")
         }
@@ -110,11 +112,14 @@ impl ConfigApi for PluginApiClient {
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
         let request = proto::GetUnsanitizedConfigRequest {
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetUnsanitizedConfig",
+                "/mattermost.pluginapi.v1.PluginAPI/GetUnsanitizedConfig",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_unsanitized_config(request).await?.into_inner();
+            let response: proto::GetUnsanitizedConfigResponse = call.await?;
             check(response.error)?;
             crate::json::from_bytes(&response.config_json, "config_json")
         }
@@ -127,11 +132,14 @@ impl ConfigApi for PluginApiClient {
         let request = proto::SaveConfigRequest {
             config_json: crate::json::to_bytes(config_json),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SaveConfig",
+                "/mattermost.pluginapi.v1.PluginAPI/SaveConfig",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.save_config(request).await?.into_inner();
+            let response: proto::SaveConfigResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -143,11 +151,14 @@ impl ConfigApi for PluginApiClient {
         Output = Result<serde_json::Map<String, serde_json::Value>, Error>,
     > + Send {
         let request = proto::GetPluginConfigRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPluginConfig",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPluginConfig",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_plugin_config(request).await?.into_inner();
+            let response: proto::GetPluginConfigResponse = call.await?;
             check(response.error)?;
             Ok(response.config.map(crate::json::struct_to_object).unwrap_or_default())
         }
@@ -160,11 +171,14 @@ impl ConfigApi for PluginApiClient {
         let request = proto::SavePluginConfigRequest {
             config: Some(crate::json::object_to_struct(config)),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SavePluginConfig",
+                "/mattermost.pluginapi.v1.PluginAPI/SavePluginConfig",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.save_plugin_config(request).await?.into_inner();
+            let response: proto::SavePluginConfigResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

@@ -86,11 +86,14 @@ impl EmojiApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetEmojiList",
+                "/mattermost.pluginapi.v1.PluginAPI/GetEmojiList",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_emoji_list(request).await?.into_inner();
+            let response: proto::GetEmojiListResponse = call.await?;
             check(response.error)?;
             Ok(response.emojis)
         }
@@ -103,11 +106,14 @@ impl EmojiApi for PluginApiClient {
         let request = proto::GetEmojiByNameRequest {
             name: name.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetEmojiByName",
+                "/mattermost.pluginapi.v1.PluginAPI/GetEmojiByName",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_emoji_by_name(request).await?.into_inner();
+            let response: proto::GetEmojiByNameResponse = call.await?;
             check(response.error)?;
             required_field(response.emoji, "emoji")
         }
@@ -120,11 +126,10 @@ impl EmojiApi for PluginApiClient {
         let request = proto::GetEmojiRequest {
             emoji_id: emoji_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetEmoji", "/mattermost.pluginapi.v1.PluginAPI/GetEmoji", request);
         async move {
-            fits?;
-            let response = raw.get_emoji(request).await?.into_inner();
+            let response: proto::GetEmojiResponse = call.await?;
             check(response.error)?;
             required_field(response.emoji, "emoji")
         }
@@ -137,11 +142,14 @@ impl EmojiApi for PluginApiClient {
         let request = proto::GetEmojiImageRequest {
             emoji_id: emoji_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetEmojiImage",
+                "/mattermost.pluginapi.v1.PluginAPI/GetEmojiImage",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_emoji_image(request).await?.into_inner();
+            let response: proto::GetEmojiImageResponse = call.await?;
             check(response.error)?;
             Ok((response.image, response.content_type))
         }

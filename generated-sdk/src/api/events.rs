@@ -59,11 +59,14 @@ impl EventsApi for PluginApiClient {
             payload: Some(crate::json::object_to_struct(payload)),
             broadcast: Some(broadcast),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "PublishWebSocketEvent",
+                "/mattermost.pluginapi.v1.PluginAPI/PublishWebSocketEvent",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.publish_web_socket_event(request).await?.into_inner();
+            let response: proto::PublishWebSocketEventResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -78,11 +81,14 @@ impl EventsApi for PluginApiClient {
             event: Some(event),
             opts: Some(opts),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "PublishPluginClusterEvent",
+                "/mattermost.pluginapi.v1.PluginAPI/PublishPluginClusterEvent",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.publish_plugin_cluster_event(request).await?.into_inner();
+            let response: proto::PublishPluginClusterEventResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

@@ -177,11 +177,14 @@ impl FilesApi for PluginApiClient {
             user_id: user_id.into(),
             file_ids,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CopyFileInfos",
+                "/mattermost.pluginapi.v1.PluginAPI/CopyFileInfos",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.copy_file_infos(request).await?.into_inner();
+            let response: proto::CopyFileInfosResponse = call.await?;
             check(response.error)?;
             Ok(response.file_ids)
         }
@@ -194,11 +197,14 @@ impl FilesApi for PluginApiClient {
         let request = proto::GetFileInfoRequest {
             file_id: file_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetFileInfo",
+                "/mattermost.pluginapi.v1.PluginAPI/GetFileInfo",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_file_info(request).await?.into_inner();
+            let response: proto::GetFileInfoResponse = call.await?;
             check(response.error)?;
             required_field(response.file_info, "file_info")
         }
@@ -213,11 +219,14 @@ impl FilesApi for PluginApiClient {
             file_id: file_id.into(),
             content: content.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SetFileSearchableContent",
+                "/mattermost.pluginapi.v1.PluginAPI/SetFileSearchableContent",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.set_file_searchable_content(request).await?.into_inner();
+            let response: proto::SetFileSearchableContentResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -234,11 +243,14 @@ impl FilesApi for PluginApiClient {
             per_page,
             options: Some(options),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetFileInfos",
+                "/mattermost.pluginapi.v1.PluginAPI/GetFileInfos",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_file_infos(request).await?.into_inner();
+            let response: proto::GetFileInfosResponse = call.await?;
             check(response.error)?;
             Ok(response.file_infos)
         }
@@ -251,11 +263,10 @@ impl FilesApi for PluginApiClient {
         let request = proto::GetFileRequest {
             file_id: file_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetFile", "/mattermost.pluginapi.v1.PluginAPI/GetFile", request);
         async move {
-            fits?;
-            let response = raw.get_file(request).await?.into_inner();
+            let response: proto::GetFileResponse = call.await?;
             check(response.error)?;
             Ok(response.data)
         }
@@ -268,11 +279,14 @@ impl FilesApi for PluginApiClient {
         let request = proto::GetFileLinkRequest {
             file_id: file_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetFileLink",
+                "/mattermost.pluginapi.v1.PluginAPI/GetFileLink",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_file_link(request).await?.into_inner();
+            let response: proto::GetFileLinkResponse = call.await?;
             check(response.error)?;
             Ok(response.link)
         }
@@ -285,11 +299,10 @@ impl FilesApi for PluginApiClient {
         let request = proto::ReadFileRequest {
             path: path.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("ReadFile", "/mattermost.pluginapi.v1.PluginAPI/ReadFile", request);
         async move {
-            fits?;
-            let response = raw.read_file(request).await?.into_inner();
+            let response: proto::ReadFileResponse = call.await?;
             check(response.error)?;
             Ok(response.data)
         }
@@ -306,11 +319,14 @@ impl FilesApi for PluginApiClient {
             channel_id: channel_id.into(),
             filename: filename.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UploadFile",
+                "/mattermost.pluginapi.v1.PluginAPI/UploadFile",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.upload_file(request).await?.into_inner();
+            let response: proto::UploadFileResponse = call.await?;
             check(response.error)?;
             required_field(response.file_info, "file_info")
         }
@@ -323,11 +339,14 @@ impl FilesApi for PluginApiClient {
         let request = proto::CreateUploadSessionRequest {
             upload_session: Some(upload_session),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateUploadSession",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateUploadSession",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_upload_session(request).await?.into_inner();
+            let response: proto::CreateUploadSessionResponse = call.await?;
             check(response.error)?;
             required_field(response.upload_session, "upload_session")
         }
@@ -342,11 +361,14 @@ impl FilesApi for PluginApiClient {
             upload_session: Some(upload_session),
             data: data.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UploadData",
+                "/mattermost.pluginapi.v1.PluginAPI/UploadData",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.upload_data(request).await?.into_inner();
+            let response: proto::UploadDataResponse = call.await?;
             check(response.error)?;
             required_field(response.file_info, "file_info")
         }
@@ -359,11 +381,14 @@ impl FilesApi for PluginApiClient {
         let request = proto::GetUploadSessionRequest {
             upload_id: upload_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetUploadSession",
+                "/mattermost.pluginapi.v1.PluginAPI/GetUploadSession",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_upload_session(request).await?.into_inner();
+            let response: proto::GetUploadSessionResponse = call.await?;
             check(response.error)?;
             required_field(response.upload_session, "upload_session")
         }

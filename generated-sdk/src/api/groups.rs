@@ -261,11 +261,10 @@ impl GroupsApi for PluginApiClient {
         let request = proto::GetGroupRequest {
             group_id: group_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetGroup", "/mattermost.pluginapi.v1.PluginAPI/GetGroup", request);
         async move {
-            fits?;
-            let response = raw.get_group(request).await?.into_inner();
+            let response: proto::GetGroupResponse = call.await?;
             check(response.error)?;
             required_field(response.group, "group")
         }
@@ -278,11 +277,14 @@ impl GroupsApi for PluginApiClient {
         let request = proto::GetGroupByNameRequest {
             name: name.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetGroupByName",
+                "/mattermost.pluginapi.v1.PluginAPI/GetGroupByName",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_group_by_name(request).await?.into_inner();
+            let response: proto::GetGroupByNameResponse = call.await?;
             check(response.error)?;
             required_field(response.group, "group")
         }
@@ -299,11 +301,14 @@ impl GroupsApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetGroupMemberUsers",
+                "/mattermost.pluginapi.v1.PluginAPI/GetGroupMemberUsers",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_group_member_users(request).await?.into_inner();
+            let response: proto::GetGroupMemberUsersResponse = call.await?;
             check(response.error)?;
             Ok(response.users)
         }
@@ -316,11 +321,14 @@ impl GroupsApi for PluginApiClient {
         let request = proto::GetGroupsBySourceRequest {
             group_source: group_source.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetGroupsBySource",
+                "/mattermost.pluginapi.v1.PluginAPI/GetGroupsBySource",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_groups_by_source(request).await?.into_inner();
+            let response: proto::GetGroupsBySourceResponse = call.await?;
             check(response.error)?;
             Ok(response.groups)
         }
@@ -333,11 +341,14 @@ impl GroupsApi for PluginApiClient {
         let request = proto::GetGroupsForUserRequest {
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetGroupsForUser",
+                "/mattermost.pluginapi.v1.PluginAPI/GetGroupsForUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_groups_for_user(request).await?.into_inner();
+            let response: proto::GetGroupsForUserResponse = call.await?;
             check(response.error)?;
             Ok(response.groups)
         }
@@ -352,11 +363,14 @@ impl GroupsApi for PluginApiClient {
             group_id: group_id.into(),
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpsertGroupMember",
+                "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupMember",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.upsert_group_member(request).await?.into_inner();
+            let response: proto::UpsertGroupMemberResponse = call.await?;
             check(response.error)?;
             required_field(response.group_member, "group_member")
         }
@@ -371,11 +385,14 @@ impl GroupsApi for PluginApiClient {
             group_id: group_id.into(),
             user_ids,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpsertGroupMembers",
+                "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupMembers",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.upsert_group_members(request).await?.into_inner();
+            let response: proto::UpsertGroupMembersResponse = call.await?;
             check(response.error)?;
             Ok(response.group_members)
         }
@@ -390,11 +407,14 @@ impl GroupsApi for PluginApiClient {
             remote_id: remote_id.into(),
             group_source: group_source.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetGroupByRemoteID",
+                "/mattermost.pluginapi.v1.PluginAPI/GetGroupByRemoteID",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_group_by_remote_id(request).await?.into_inner();
+            let response: proto::GetGroupByRemoteIdResponse = call.await?;
             check(response.error)?;
             required_field(response.group, "group")
         }
@@ -407,11 +427,14 @@ impl GroupsApi for PluginApiClient {
         let request = proto::CreateGroupRequest {
             group: Some(group),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateGroup",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateGroup",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_group(request).await?.into_inner();
+            let response: proto::CreateGroupResponse = call.await?;
             check(response.error)?;
             required_field(response.group, "group")
         }
@@ -424,11 +447,14 @@ impl GroupsApi for PluginApiClient {
         let request = proto::UpdateGroupRequest {
             group: Some(group),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateGroup",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateGroup",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_group(request).await?.into_inner();
+            let response: proto::UpdateGroupResponse = call.await?;
             check(response.error)?;
             required_field(response.group, "group")
         }
@@ -441,11 +467,14 @@ impl GroupsApi for PluginApiClient {
         let request = proto::DeleteGroupRequest {
             group_id: group_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteGroup",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteGroup",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_group(request).await?.into_inner();
+            let response: proto::DeleteGroupResponse = call.await?;
             check(response.error)?;
             required_field(response.group, "group")
         }
@@ -458,11 +487,14 @@ impl GroupsApi for PluginApiClient {
         let request = proto::RestoreGroupRequest {
             group_id: group_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RestoreGroup",
+                "/mattermost.pluginapi.v1.PluginAPI/RestoreGroup",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.restore_group(request).await?.into_inner();
+            let response: proto::RestoreGroupResponse = call.await?;
             check(response.error)?;
             required_field(response.group, "group")
         }
@@ -477,11 +509,14 @@ impl GroupsApi for PluginApiClient {
             group_id: group_id.into(),
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteGroupMember",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteGroupMember",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_group_member(request).await?.into_inner();
+            let response: proto::DeleteGroupMemberResponse = call.await?;
             check(response.error)?;
             required_field(response.group_member, "group_member")
         }
@@ -498,11 +533,14 @@ impl GroupsApi for PluginApiClient {
             syncable_id: syncable_id.into(),
             syncable_type: syncable_type.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetGroupSyncable",
+                "/mattermost.pluginapi.v1.PluginAPI/GetGroupSyncable",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_group_syncable(request).await?.into_inner();
+            let response: proto::GetGroupSyncableResponse = call.await?;
             check(response.error)?;
             required_field(response.group_syncable, "group_syncable")
         }
@@ -517,11 +555,14 @@ impl GroupsApi for PluginApiClient {
             group_id: group_id.into(),
             syncable_type: syncable_type.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetGroupSyncables",
+                "/mattermost.pluginapi.v1.PluginAPI/GetGroupSyncables",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_group_syncables(request).await?.into_inner();
+            let response: proto::GetGroupSyncablesResponse = call.await?;
             check(response.error)?;
             Ok(response.group_syncables)
         }
@@ -534,11 +575,14 @@ impl GroupsApi for PluginApiClient {
         let request = proto::UpsertGroupSyncableRequest {
             group_syncable: Some(group_syncable),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpsertGroupSyncable",
+                "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupSyncable",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.upsert_group_syncable(request).await?.into_inner();
+            let response: proto::UpsertGroupSyncableResponse = call.await?;
             check(response.error)?;
             required_field(response.group_syncable, "group_syncable")
         }
@@ -551,11 +595,14 @@ impl GroupsApi for PluginApiClient {
         let request = proto::UpdateGroupSyncableRequest {
             group_syncable: Some(group_syncable),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateGroupSyncable",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateGroupSyncable",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_group_syncable(request).await?.into_inner();
+            let response: proto::UpdateGroupSyncableResponse = call.await?;
             check(response.error)?;
             required_field(response.group_syncable, "group_syncable")
         }
@@ -572,11 +619,14 @@ impl GroupsApi for PluginApiClient {
             syncable_id: syncable_id.into(),
             syncable_type: syncable_type.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteGroupSyncable",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteGroupSyncable",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_group_syncable(request).await?.into_inner();
+            let response: proto::DeleteGroupSyncableResponse = call.await?;
             check(response.error)?;
             required_field(response.group_syncable, "group_syncable")
         }
@@ -595,11 +645,10 @@ impl GroupsApi for PluginApiClient {
             opts: Some(opts),
             view_restrictions: Some(view_restrictions),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetGroups", "/mattermost.pluginapi.v1.PluginAPI/GetGroups", request);
         async move {
-            fits?;
-            let response = raw.get_groups(request).await?.into_inner();
+            let response: proto::GetGroupsResponse = call.await?;
             check(response.error)?;
             Ok(response.groups)
         }
@@ -612,14 +661,14 @@ impl GroupsApi for PluginApiClient {
         let request = proto::CreateDefaultSyncableMembershipsRequest {
             params: Some(params),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateDefaultSyncableMemberships",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateDefaultSyncableMemberships",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .create_default_syncable_memberships(request)
-                .await?
-                .into_inner();
+            let response: proto::CreateDefaultSyncableMembershipsResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -630,14 +679,14 @@ impl GroupsApi for PluginApiClient {
     ) -> impl Future<Output = Result<(), Error>> + Send {
         let request = proto::DeleteGroupConstrainedMembershipsRequest {
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteGroupConstrainedMemberships",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteGroupConstrainedMemberships",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .delete_group_constrained_memberships(request)
-                .await?
-                .into_inner();
+            let response: proto::DeleteGroupConstrainedMembershipsResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

@@ -158,11 +158,10 @@ impl KvStoreApi for PluginApiClient {
             key: key.into(),
             value: value.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("KVSet", "/mattermost.pluginapi.v1.PluginAPI/KVSet", request);
         async move {
-            fits?;
-            let response = raw.kv_set(request).await?.into_inner();
+            let response: proto::KvSetResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -179,11 +178,14 @@ impl KvStoreApi for PluginApiClient {
             old_value: old_value.into(),
             new_value: new_value.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "KVCompareAndSet",
+                "/mattermost.pluginapi.v1.PluginAPI/KVCompareAndSet",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.kv_compare_and_set(request).await?.into_inner();
+            let response: proto::KvCompareAndSetResponse = call.await?;
             check(response.error)?;
             Ok(response.success)
         }
@@ -198,11 +200,14 @@ impl KvStoreApi for PluginApiClient {
             key: key.into(),
             old_value: old_value.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "KVCompareAndDelete",
+                "/mattermost.pluginapi.v1.PluginAPI/KVCompareAndDelete",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.kv_compare_and_delete(request).await?.into_inner();
+            let response: proto::KvCompareAndDeleteResponse = call.await?;
             check(response.error)?;
             Ok(response.success)
         }
@@ -219,11 +224,14 @@ impl KvStoreApi for PluginApiClient {
             value: value.into(),
             options: Some(options),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "KVSetWithOptions",
+                "/mattermost.pluginapi.v1.PluginAPI/KVSetWithOptions",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.kv_set_with_options(request).await?.into_inner();
+            let response: proto::KvSetWithOptionsResponse = call.await?;
             check(response.error)?;
             Ok(response.success)
         }
@@ -240,11 +248,14 @@ impl KvStoreApi for PluginApiClient {
             value: value.into(),
             expire_in_seconds,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "KVSetWithExpiry",
+                "/mattermost.pluginapi.v1.PluginAPI/KVSetWithExpiry",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.kv_set_with_expiry(request).await?.into_inner();
+            let response: proto::KvSetWithExpiryResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -257,11 +268,10 @@ impl KvStoreApi for PluginApiClient {
         let request = proto::KvGetRequest {
             key: key.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("KVGet", "/mattermost.pluginapi.v1.PluginAPI/KVGet", request);
         async move {
-            fits?;
-            let response = raw.kv_get(request).await?.into_inner();
+            let response: proto::KvGetResponse = call.await?;
             check(response.error)?;
             Ok(response.value)
         }
@@ -274,11 +284,10 @@ impl KvStoreApi for PluginApiClient {
         let request = proto::KvDeleteRequest {
             key: key.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("KVDelete", "/mattermost.pluginapi.v1.PluginAPI/KVDelete", request);
         async move {
-            fits?;
-            let response = raw.kv_delete(request).await?.into_inner();
+            let response: proto::KvDeleteResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -286,11 +295,14 @@ impl KvStoreApi for PluginApiClient {
 
     fn kv_delete_all(&self) -> impl Future<Output = Result<(), Error>> + Send {
         let request = proto::KvDeleteAllRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "KVDeleteAll",
+                "/mattermost.pluginapi.v1.PluginAPI/KVDeleteAll",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.kv_delete_all(request).await?.into_inner();
+            let response: proto::KvDeleteAllResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -305,11 +317,10 @@ impl KvStoreApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("KVList", "/mattermost.pluginapi.v1.PluginAPI/KVList", request);
         async move {
-            fits?;
-            let response = raw.kv_list(request).await?.into_inner();
+            let response: proto::KvListResponse = call.await?;
             check(response.error)?;
             Ok(response.keys)
         }

@@ -103,11 +103,10 @@ impl LoggingApi for PluginApiClient {
             msg: msg.into(),
             key_value_pairs,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("LogDebug", "/mattermost.pluginapi.v1.PluginAPI/LogDebug", request);
         async move {
-            fits?;
-            let response = raw.log_debug(request).await?.into_inner();
+            let response: proto::LogDebugResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -122,11 +121,10 @@ impl LoggingApi for PluginApiClient {
             msg: msg.into(),
             key_value_pairs,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("LogInfo", "/mattermost.pluginapi.v1.PluginAPI/LogInfo", request);
         async move {
-            fits?;
-            let response = raw.log_info(request).await?.into_inner();
+            let response: proto::LogInfoResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -141,11 +139,10 @@ impl LoggingApi for PluginApiClient {
             msg: msg.into(),
             key_value_pairs,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("LogError", "/mattermost.pluginapi.v1.PluginAPI/LogError", request);
         async move {
-            fits?;
-            let response = raw.log_error(request).await?.into_inner();
+            let response: proto::LogErrorResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -160,11 +157,10 @@ impl LoggingApi for PluginApiClient {
             msg: msg.into(),
             key_value_pairs,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("LogWarn", "/mattermost.pluginapi.v1.PluginAPI/LogWarn", request);
         async move {
-            fits?;
-            let response = raw.log_warn(request).await?.into_inner();
+            let response: proto::LogWarnResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -177,11 +173,14 @@ impl LoggingApi for PluginApiClient {
         let request = proto::LogAuditRecRequest {
             record: Some(record),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "LogAuditRec",
+                "/mattermost.pluginapi.v1.PluginAPI/LogAuditRec",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.log_audit_rec(request).await?.into_inner();
+            let response: proto::LogAuditRecResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -196,11 +195,14 @@ impl LoggingApi for PluginApiClient {
             record: Some(record),
             level: level.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "LogAuditRecWithLevel",
+                "/mattermost.pluginapi.v1.PluginAPI/LogAuditRecWithLevel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.log_audit_rec_with_level(request).await?.into_inner();
+            let response: proto::LogAuditRecWithLevelResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

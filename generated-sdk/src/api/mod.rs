@@ -8,6 +8,7 @@
 //! server that behaves like Mattermost, without one, use the fake server of
 //! the `testing` module (cargo feature `testing`).
 pub use mmplugin_runtime::Transport;
+use std::future::Future;
 use crate::{Error, proto};
 
 mod users;
@@ -76,8 +77,12 @@ pub use notifications::NotificationsApi;
 mod other;
 pub use other::OtherApi;
 
-/// The raw tonic client the typed methods call.
+/// The raw tonic client, for calls that need request metadata or the whole
+/// response message.
 pub type RawClient = proto::plugin_api_client::PluginApiClient<Transport>;
+
+/// The API service's full proto name.
+const SERVICE: &str = "mattermost.pluginapi.v1.PluginAPI";
 pub use mmplugin_runtime::api::{API_TARGET_ENV, MAX_MESSAGE_SIZE, MAX_REQUEST_SIZE};
 
 /// The API traits are implemented by [`PluginApiClient`] only: a new API
@@ -93,6 +98,8 @@ impl Sealed for PluginApiClient {}
 #[derive(Debug, Clone)]
 pub struct PluginApiClient {
     raw: RawClient,
+    /// What the typed methods call through: the raw client's transport and limits.
+    grpc: tonic::client::Grpc<Transport>,
     request_limit: usize,
 }
 
@@ -128,11 +135,16 @@ impl PluginApiClient {
     /// or a service in this process (as the test kit's fake server is), with
     /// the server's message size limits.
     pub fn new(transport: impl Into<Transport>) -> Self {
-        let raw = RawClient::new(transport.into())
+        let transport = transport.into();
+        let grpc = tonic::client::Grpc::new(transport.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE);
+        let raw = RawClient::new(transport)
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
         Self {
             raw,
+            grpc,
             request_limit: MAX_REQUEST_SIZE,
         }
     }
@@ -159,5 +171,31 @@ impl PluginApiClient {
     /// `Err(Error::TooLarge)` when `request` is over the request limit.
     fn fits(&self, request: &impl prost::Message) -> Result<(), Error> {
         mmplugin_runtime::api::fits(request.encoded_len(), self.request_limit)
+    }
+
+    /// Calls the API's `method` at `path` with `request`, refused first
+    /// when it is over the request limit. Every typed method is this call.
+    fn call<Req, Resp>(
+        &self,
+        method: &'static str,
+        path: &'static str,
+        request: Req,
+    ) -> impl Future<Output = Result<Resp, Error>> + Send + 'static
+    where
+        Req: prost::Message + Send + 'static,
+        Resp: prost::Message + Default + Send + 'static,
+    {
+        let fits = self.fits(&request);
+        let call = mmplugin_runtime::api::unary(
+            self.grpc.clone(),
+            SERVICE,
+            method,
+            path,
+            request,
+        );
+        async move {
+            fits?;
+            Ok(call.await?)
+        }
     }
 }

@@ -58,11 +58,10 @@ impl NotificationsApi for PluginApiClient {
             subject: subject.into(),
             html_body: html_body.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("SendMail", "/mattermost.pluginapi.v1.PluginAPI/SendMail", request);
         async move {
-            fits?;
-            let response = raw.send_mail(request).await?.into_inner();
+            let response: proto::SendMailResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -77,11 +76,14 @@ impl NotificationsApi for PluginApiClient {
             notification: Some(notification),
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SendPushNotification",
+                "/mattermost.pluginapi.v1.PluginAPI/SendPushNotification",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.send_push_notification(request).await?.into_inner();
+            let response: proto::SendPushNotificationResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

@@ -58,11 +58,14 @@ impl OAuthApi for PluginApiClient {
         let request = proto::CreateOAuthAppRequest {
             app: Some(app),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateOAuthApp",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateOAuthApp",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_o_auth_app(request).await?.into_inner();
+            let response: proto::CreateOAuthAppResponse = call.await?;
             check(response.error)?;
             required_field(response.app, "app")
         }
@@ -75,11 +78,14 @@ impl OAuthApi for PluginApiClient {
         let request = proto::GetOAuthAppRequest {
             app_id: app_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetOAuthApp",
+                "/mattermost.pluginapi.v1.PluginAPI/GetOAuthApp",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_o_auth_app(request).await?.into_inner();
+            let response: proto::GetOAuthAppResponse = call.await?;
             check(response.error)?;
             required_field(response.app, "app")
         }
@@ -92,11 +98,14 @@ impl OAuthApi for PluginApiClient {
         let request = proto::UpdateOAuthAppRequest {
             app: Some(app),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateOAuthApp",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateOAuthApp",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_o_auth_app(request).await?.into_inner();
+            let response: proto::UpdateOAuthAppResponse = call.await?;
             check(response.error)?;
             required_field(response.app, "app")
         }
@@ -109,11 +118,14 @@ impl OAuthApi for PluginApiClient {
         let request = proto::DeleteOAuthAppRequest {
             app_id: app_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteOAuthApp",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteOAuthApp",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_o_auth_app(request).await?.into_inner();
+            let response: proto::DeleteOAuthAppResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

@@ -46,11 +46,14 @@ impl OtherApi for PluginApiClient {
         let request = proto::OpenInteractiveDialogRequest {
             dialog: Some(dialog),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "OpenInteractiveDialog",
+                "/mattermost.pluginapi.v1.PluginAPI/OpenInteractiveDialog",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.open_interactive_dialog(request).await?.into_inner();
+            let response: proto::OpenInteractiveDialogResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -65,14 +68,14 @@ impl OtherApi for PluginApiClient {
             collection_type: collection_type.into(),
             topic_type: topic_type.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RegisterCollectionAndTopic",
+                "/mattermost.pluginapi.v1.PluginAPI/RegisterCollectionAndTopic",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .register_collection_and_topic(request)
-                .await?
-                .into_inner();
+            let response: proto::RegisterCollectionAndTopicResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

@@ -85,11 +85,14 @@ impl PermissionsApi for PluginApiClient {
             user_id: user_id.into(),
             permission_id: permission_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "HasPermissionTo",
+                "/mattermost.pluginapi.v1.PluginAPI/HasPermissionTo",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.has_permission_to(request).await?.into_inner();
+            let response: proto::HasPermissionToResponse = call.await?;
             check(response.error)?;
             Ok(response.has_permission)
         }
@@ -106,11 +109,14 @@ impl PermissionsApi for PluginApiClient {
             team_id: team_id.into(),
             permission_id: permission_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "HasPermissionToTeam",
+                "/mattermost.pluginapi.v1.PluginAPI/HasPermissionToTeam",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.has_permission_to_team(request).await?.into_inner();
+            let response: proto::HasPermissionToTeamResponse = call.await?;
             check(response.error)?;
             Ok(response.has_permission)
         }
@@ -127,11 +133,14 @@ impl PermissionsApi for PluginApiClient {
             channel_id: channel_id.into(),
             permission_id: permission_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "HasPermissionToChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/HasPermissionToChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.has_permission_to_channel(request).await?.into_inner();
+            let response: proto::HasPermissionToChannelResponse = call.await?;
             check(response.error)?;
             Ok(response.has_permission)
         }
@@ -146,11 +155,14 @@ impl PermissionsApi for PluginApiClient {
             role_names,
             permission_id: permission_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RolesGrantPermission",
+                "/mattermost.pluginapi.v1.PluginAPI/RolesGrantPermission",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.roles_grant_permission(request).await?.into_inner();
+            let response: proto::RolesGrantPermissionResponse = call.await?;
             check(response.error)?;
             Ok(response.has_permission)
         }

@@ -134,11 +134,14 @@ pub trait PluginsApi: super::Sealed {
 impl PluginsApi for PluginApiClient {
     fn get_bundle_path(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetBundlePathRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetBundlePath",
+                "/mattermost.pluginapi.v1.PluginAPI/GetBundlePath",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_bundle_path(request).await?.into_inner();
+            let response: proto::GetBundlePathResponse = call.await?;
             check(response.error)?;
             Ok(response.path)
         }
@@ -148,11 +151,14 @@ impl PluginsApi for PluginApiClient {
         &self,
     ) -> impl Future<Output = Result<Vec<proto::Manifest>, Error>> + Send {
         let request = proto::GetPluginsRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPlugins",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPlugins",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_plugins(request).await?.into_inner();
+            let response: proto::GetPluginsResponse = call.await?;
             check(response.error)?;
             Ok(response.manifests)
         }
@@ -165,11 +171,14 @@ impl PluginsApi for PluginApiClient {
         let request = proto::EnablePluginRequest {
             id: id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "EnablePlugin",
+                "/mattermost.pluginapi.v1.PluginAPI/EnablePlugin",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.enable_plugin(request).await?.into_inner();
+            let response: proto::EnablePluginResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -182,11 +191,14 @@ impl PluginsApi for PluginApiClient {
         let request = proto::DisablePluginRequest {
             id: id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DisablePlugin",
+                "/mattermost.pluginapi.v1.PluginAPI/DisablePlugin",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.disable_plugin(request).await?.into_inner();
+            let response: proto::DisablePluginResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -199,11 +211,14 @@ impl PluginsApi for PluginApiClient {
         let request = proto::RemovePluginRequest {
             id: id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RemovePlugin",
+                "/mattermost.pluginapi.v1.PluginAPI/RemovePlugin",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.remove_plugin(request).await?.into_inner();
+            let response: proto::RemovePluginResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -216,11 +231,14 @@ impl PluginsApi for PluginApiClient {
         let request = proto::GetPluginStatusRequest {
             id: id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPluginStatus",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPluginStatus",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_plugin_status(request).await?.into_inner();
+            let response: proto::GetPluginStatusResponse = call.await?;
             check(response.error)?;
             required_field(response.status, "status")
         }
@@ -235,11 +253,14 @@ impl PluginsApi for PluginApiClient {
             file_data: file_data.into(),
             replace,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "InstallPlugin",
+                "/mattermost.pluginapi.v1.PluginAPI/InstallPlugin",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.install_plugin(request).await?.into_inner();
+            let response: proto::InstallPluginResponse = call.await?;
             check(response.error)?;
             required_field(response.manifest, "manifest")
         }
@@ -247,11 +268,14 @@ impl PluginsApi for PluginApiClient {
 
     fn get_plugin_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetPluginIdRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPluginID",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPluginID",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_plugin_id(request).await?.into_inner();
+            let response: proto::GetPluginIdResponse = call.await?;
             check(response.error)?;
             Ok(response.plugin_id)
         }
@@ -270,11 +294,14 @@ impl PluginsApi for PluginApiClient {
             headers,
             body: body.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "PluginHTTP",
+                "/mattermost.pluginapi.v1.PluginAPI/PluginHTTP",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.plugin_http(request).await?.into_inner();
+            let response: proto::PluginHttpResponse = call.await?;
             check(response.error)?;
             Ok((response.status_code, response.headers, response.body))
         }

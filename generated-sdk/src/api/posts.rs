@@ -259,11 +259,14 @@ impl PostsApi for PluginApiClient {
         let request = proto::CreatePostRequest {
             post: Some(post),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreatePost",
+                "/mattermost.pluginapi.v1.PluginAPI/CreatePost",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_post(request).await?.into_inner();
+            let response: proto::CreatePostResponse = call.await?;
             check(response.error)?;
             required_field(response.post, "post")
         }
@@ -276,11 +279,14 @@ impl PostsApi for PluginApiClient {
         let request = proto::AddReactionRequest {
             reaction: Some(reaction),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "AddReaction",
+                "/mattermost.pluginapi.v1.PluginAPI/AddReaction",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.add_reaction(request).await?.into_inner();
+            let response: proto::AddReactionResponse = call.await?;
             check(response.error)?;
             required_field(response.reaction, "reaction")
         }
@@ -293,11 +299,14 @@ impl PostsApi for PluginApiClient {
         let request = proto::RemoveReactionRequest {
             reaction: Some(reaction),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RemoveReaction",
+                "/mattermost.pluginapi.v1.PluginAPI/RemoveReaction",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.remove_reaction(request).await?.into_inner();
+            let response: proto::RemoveReactionResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -310,11 +319,14 @@ impl PostsApi for PluginApiClient {
         let request = proto::GetReactionsRequest {
             post_id: post_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetReactions",
+                "/mattermost.pluginapi.v1.PluginAPI/GetReactions",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_reactions(request).await?.into_inner();
+            let response: proto::GetReactionsResponse = call.await?;
             check(response.error)?;
             Ok(response.reactions)
         }
@@ -329,11 +341,14 @@ impl PostsApi for PluginApiClient {
             user_id: user_id.into(),
             post: Some(post),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SendEphemeralPost",
+                "/mattermost.pluginapi.v1.PluginAPI/SendEphemeralPost",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.send_ephemeral_post(request).await?.into_inner();
+            let response: proto::SendEphemeralPostResponse = call.await?;
             check(response.error)?;
             required_field(response.post, "post")
         }
@@ -348,11 +363,14 @@ impl PostsApi for PluginApiClient {
             user_id: user_id.into(),
             post: Some(post),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateEphemeralPost",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateEphemeralPost",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_ephemeral_post(request).await?.into_inner();
+            let response: proto::UpdateEphemeralPostResponse = call.await?;
             check(response.error)?;
             required_field(response.post, "post")
         }
@@ -367,11 +385,14 @@ impl PostsApi for PluginApiClient {
             user_id: user_id.into(),
             post_id: post_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteEphemeralPost",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteEphemeralPost",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_ephemeral_post(request).await?.into_inner();
+            let response: proto::DeleteEphemeralPostResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -384,11 +405,14 @@ impl PostsApi for PluginApiClient {
         let request = proto::DeletePostRequest {
             post_id: post_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeletePost",
+                "/mattermost.pluginapi.v1.PluginAPI/DeletePost",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_post(request).await?.into_inner();
+            let response: proto::DeletePostResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -401,11 +425,14 @@ impl PostsApi for PluginApiClient {
         let request = proto::GetPostThreadRequest {
             post_id: post_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPostThread",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPostThread",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_post_thread(request).await?.into_inner();
+            let response: proto::GetPostThreadResponse = call.await?;
             check(response.error)?;
             required_field(response.post_list, "post_list")
         }
@@ -418,11 +445,10 @@ impl PostsApi for PluginApiClient {
         let request = proto::GetPostRequest {
             post_id: post_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetPost", "/mattermost.pluginapi.v1.PluginAPI/GetPost", request);
         async move {
-            fits?;
-            let response = raw.get_post(request).await?.into_inner();
+            let response: proto::GetPostResponse = call.await?;
             check(response.error)?;
             required_field(response.post, "post")
         }
@@ -437,11 +463,14 @@ impl PostsApi for PluginApiClient {
             channel_id: channel_id.into(),
             time,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPostsSince",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPostsSince",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_posts_since(request).await?.into_inner();
+            let response: proto::GetPostsSinceResponse = call.await?;
             check(response.error)?;
             required_field(response.post_list, "post_list")
         }
@@ -460,11 +489,14 @@ impl PostsApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPostsAfter",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPostsAfter",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_posts_after(request).await?.into_inner();
+            let response: proto::GetPostsAfterResponse = call.await?;
             check(response.error)?;
             required_field(response.post_list, "post_list")
         }
@@ -483,11 +515,14 @@ impl PostsApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPostsBefore",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPostsBefore",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_posts_before(request).await?.into_inner();
+            let response: proto::GetPostsBeforeResponse = call.await?;
             check(response.error)?;
             required_field(response.post_list, "post_list")
         }
@@ -504,11 +539,14 @@ impl PostsApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPostsForChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPostsForChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_posts_for_channel(request).await?.into_inner();
+            let response: proto::GetPostsForChannelResponse = call.await?;
             check(response.error)?;
             required_field(response.post_list, "post_list")
         }
@@ -521,11 +559,14 @@ impl PostsApi for PluginApiClient {
         let request = proto::UpdatePostRequest {
             post: Some(post),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdatePost",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdatePost",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_post(request).await?.into_inner();
+            let response: proto::UpdatePostResponse = call.await?;
             check(response.error)?;
             required_field(response.post, "post")
         }
@@ -540,11 +581,14 @@ impl PostsApi for PluginApiClient {
             team_id: team_id.into(),
             params_list,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SearchPostsInTeam",
+                "/mattermost.pluginapi.v1.PluginAPI/SearchPostsInTeam",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.search_posts_in_team(request).await?.into_inner();
+            let response: proto::SearchPostsInTeamResponse = call.await?;
             check(response.error)?;
             Ok(response.posts)
         }
@@ -561,14 +605,14 @@ impl PostsApi for PluginApiClient {
             user_id: user_id.into(),
             search_params: Some(search_params),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SearchPostsInTeamForUser",
+                "/mattermost.pluginapi.v1.PluginAPI/SearchPostsInTeamForUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .search_posts_in_team_for_user(request)
-                .await?
-                .into_inner();
+            let response: proto::SearchPostsInTeamForUserResponse = call.await?;
             check(response.error)?;
             required_field(response.results, "results")
         }

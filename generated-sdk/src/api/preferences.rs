@@ -79,11 +79,14 @@ impl PreferencesApi for PluginApiClient {
             category: category.into(),
             name: name.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPreferenceForUser",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPreferenceForUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_preference_for_user(request).await?.into_inner();
+            let response: proto::GetPreferenceForUserResponse = call.await?;
             check(response.error)?;
             required_field(response.preference, "preference")
         }
@@ -96,11 +99,14 @@ impl PreferencesApi for PluginApiClient {
         let request = proto::GetPreferencesForUserRequest {
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPreferencesForUser",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPreferencesForUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_preferences_for_user(request).await?.into_inner();
+            let response: proto::GetPreferencesForUserResponse = call.await?;
             check(response.error)?;
             Ok(response.preferences)
         }
@@ -115,11 +121,14 @@ impl PreferencesApi for PluginApiClient {
             user_id: user_id.into(),
             preferences,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdatePreferencesForUser",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdatePreferencesForUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_preferences_for_user(request).await?.into_inner();
+            let response: proto::UpdatePreferencesForUserResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -134,11 +143,14 @@ impl PreferencesApi for PluginApiClient {
             user_id: user_id.into(),
             preferences,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeletePreferencesForUser",
+                "/mattermost.pluginapi.v1.PluginAPI/DeletePreferencesForUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_preferences_for_user(request).await?.into_inner();
+            let response: proto::DeletePreferencesForUserResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

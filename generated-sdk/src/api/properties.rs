@@ -314,11 +314,14 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::CreatePropertyFieldRequest {
             field: Some(field),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreatePropertyField",
+                "/mattermost.pluginapi.v1.PluginAPI/CreatePropertyField",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_property_field(request).await?.into_inner();
+            let response: proto::CreatePropertyFieldResponse = call.await?;
             check(response.error)?;
             required_field(response.field, "field")
         }
@@ -333,11 +336,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             field_id: field_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPropertyField",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPropertyField",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_property_field(request).await?.into_inner();
+            let response: proto::GetPropertyFieldResponse = call.await?;
             check(response.error)?;
             required_field(response.field, "field")
         }
@@ -352,11 +358,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             ids,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPropertyFields",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPropertyFields",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_property_fields(request).await?.into_inner();
+            let response: proto::GetPropertyFieldsResponse = call.await?;
             check(response.error)?;
             Ok(response.fields)
         }
@@ -371,11 +380,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             field: Some(field),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdatePropertyField",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyField",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_property_field(request).await?.into_inner();
+            let response: proto::UpdatePropertyFieldResponse = call.await?;
             check(response.error)?;
             required_field(response.field, "field")
         }
@@ -390,11 +402,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             field_id: field_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeletePropertyField",
+                "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyField",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_property_field(request).await?.into_inner();
+            let response: proto::DeletePropertyFieldResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -409,11 +424,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             opts: Some(opts),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SearchPropertyFields",
+                "/mattermost.pluginapi.v1.PluginAPI/SearchPropertyFields",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.search_property_fields(request).await?.into_inner();
+            let response: proto::SearchPropertyFieldsResponse = call.await?;
             check(response.error)?;
             Ok(response.fields)
         }
@@ -428,11 +446,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             include_deleted,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CountPropertyFields",
+                "/mattermost.pluginapi.v1.PluginAPI/CountPropertyFields",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.count_property_fields(request).await?.into_inner();
+            let response: proto::CountPropertyFieldsResponse = call.await?;
             check(response.error)?;
             Ok(response.count)
         }
@@ -451,14 +472,14 @@ impl PropertiesApi for PluginApiClient {
             target_id: target_id.into(),
             include_deleted,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CountPropertyFieldsForTarget",
+                "/mattermost.pluginapi.v1.PluginAPI/CountPropertyFieldsForTarget",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .count_property_fields_for_target(request)
-                .await?
-                .into_inner();
+            let response: proto::CountPropertyFieldsForTargetResponse = call.await?;
             check(response.error)?;
             Ok(response.count)
         }
@@ -471,11 +492,14 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::CreatePropertyValueRequest {
             value: Some(value),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreatePropertyValue",
+                "/mattermost.pluginapi.v1.PluginAPI/CreatePropertyValue",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_property_value(request).await?.into_inner();
+            let response: proto::CreatePropertyValueResponse = call.await?;
             check(response.error)?;
             required_field(response.value, "value")
         }
@@ -490,11 +514,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             value_id: value_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPropertyValue",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPropertyValue",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_property_value(request).await?.into_inner();
+            let response: proto::GetPropertyValueResponse = call.await?;
             check(response.error)?;
             required_field(response.value, "value")
         }
@@ -509,11 +536,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             ids,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPropertyValues",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPropertyValues",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_property_values(request).await?.into_inner();
+            let response: proto::GetPropertyValuesResponse = call.await?;
             check(response.error)?;
             Ok(response.values)
         }
@@ -528,11 +558,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             value: Some(value),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdatePropertyValue",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyValue",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_property_value(request).await?.into_inner();
+            let response: proto::UpdatePropertyValueResponse = call.await?;
             check(response.error)?;
             required_field(response.value, "value")
         }
@@ -545,11 +578,14 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::UpsertPropertyValueRequest {
             value: Some(value),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpsertPropertyValue",
+                "/mattermost.pluginapi.v1.PluginAPI/UpsertPropertyValue",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.upsert_property_value(request).await?.into_inner();
+            let response: proto::UpsertPropertyValueResponse = call.await?;
             check(response.error)?;
             required_field(response.value, "value")
         }
@@ -564,11 +600,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             value_id: value_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeletePropertyValue",
+                "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValue",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_property_value(request).await?.into_inner();
+            let response: proto::DeletePropertyValueResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -583,11 +622,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             opts: Some(opts),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SearchPropertyValues",
+                "/mattermost.pluginapi.v1.PluginAPI/SearchPropertyValues",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.search_property_values(request).await?.into_inner();
+            let response: proto::SearchPropertyValuesResponse = call.await?;
             check(response.error)?;
             Ok(response.values)
         }
@@ -600,11 +642,14 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::RegisterPropertyGroupRequest {
             name: name.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RegisterPropertyGroup",
+                "/mattermost.pluginapi.v1.PluginAPI/RegisterPropertyGroup",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.register_property_group(request).await?.into_inner();
+            let response: proto::RegisterPropertyGroupResponse = call.await?;
             check(response.error)?;
             required_field(response.group, "group")
         }
@@ -617,11 +662,14 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::GetPropertyGroupRequest {
             name: name.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPropertyGroup",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPropertyGroup",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_property_group(request).await?.into_inner();
+            let response: proto::GetPropertyGroupResponse = call.await?;
             check(response.error)?;
             required_field(response.group, "group")
         }
@@ -638,11 +686,14 @@ impl PropertiesApi for PluginApiClient {
             target_id: target_id.into(),
             name: name.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetPropertyFieldByName",
+                "/mattermost.pluginapi.v1.PluginAPI/GetPropertyFieldByName",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_property_field_by_name(request).await?.into_inner();
+            let response: proto::GetPropertyFieldByNameResponse = call.await?;
             check(response.error)?;
             required_field(response.field, "field")
         }
@@ -657,11 +708,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             fields,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdatePropertyFields",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyFields",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_property_fields(request).await?.into_inner();
+            let response: proto::UpdatePropertyFieldsResponse = call.await?;
             check(response.error)?;
             Ok(response.fields)
         }
@@ -676,11 +730,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             values,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdatePropertyValues",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyValues",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_property_values(request).await?.into_inner();
+            let response: proto::UpdatePropertyValuesResponse = call.await?;
             check(response.error)?;
             Ok(response.values)
         }
@@ -693,11 +750,14 @@ impl PropertiesApi for PluginApiClient {
         let request = proto::UpsertPropertyValuesRequest {
             values,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpsertPropertyValues",
+                "/mattermost.pluginapi.v1.PluginAPI/UpsertPropertyValues",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.upsert_property_values(request).await?.into_inner();
+            let response: proto::UpsertPropertyValuesResponse = call.await?;
             check(response.error)?;
             Ok(response.values)
         }
@@ -714,14 +774,14 @@ impl PropertiesApi for PluginApiClient {
             target_type: target_type.into(),
             target_id: target_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeletePropertyValuesForTarget",
+                "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValuesForTarget",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .delete_property_values_for_target(request)
-                .await?
-                .into_inner();
+            let response: proto::DeletePropertyValuesForTargetResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -736,14 +796,14 @@ impl PropertiesApi for PluginApiClient {
             group_id: group_id.into(),
             field_id: field_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeletePropertyValuesForField",
+                "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValuesForField",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .delete_property_values_for_field(request)
-                .await?
-                .into_inner();
+            let response: proto::DeletePropertyValuesForFieldResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

@@ -130,14 +130,14 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::RegisterPluginForSharedChannelsRequest {
             opts: Some(opts),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RegisterPluginForSharedChannels",
+                "/mattermost.pluginapi.v1.PluginAPI/RegisterPluginForSharedChannels",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .register_plugin_for_shared_channels(request)
-                .await?
-                .into_inner();
+            let response: proto::RegisterPluginForSharedChannelsResponse = call.await?;
             check(response.error)?;
             Ok(response.remote_id)
         }
@@ -150,14 +150,14 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::UnregisterPluginForSharedChannelsRequest {
             plugin_id: plugin_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UnregisterPluginForSharedChannels",
+                "/mattermost.pluginapi.v1.PluginAPI/UnregisterPluginForSharedChannels",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .unregister_plugin_for_shared_channels(request)
-                .await?
-                .into_inner();
+            let response: proto::UnregisterPluginForSharedChannelsResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -170,11 +170,14 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::ShareChannelRequest {
             shared_channel: Some(shared_channel),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "ShareChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/ShareChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.share_channel(request).await?.into_inner();
+            let response: proto::ShareChannelResponse = call.await?;
             check(response.error)?;
             required_field(response.shared_channel, "shared_channel")
         }
@@ -187,11 +190,14 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::UpdateSharedChannelRequest {
             shared_channel: Some(shared_channel),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateSharedChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateSharedChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_shared_channel(request).await?.into_inner();
+            let response: proto::UpdateSharedChannelResponse = call.await?;
             check(response.error)?;
             required_field(response.shared_channel, "shared_channel")
         }
@@ -204,11 +210,14 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::UnshareChannelRequest {
             channel_id: channel_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UnshareChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/UnshareChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.unshare_channel(request).await?.into_inner();
+            let response: proto::UnshareChannelResponse = call.await?;
             check(response.error)?;
             Ok(response.unshared)
         }
@@ -225,11 +234,14 @@ impl SharedChannelsApi for PluginApiClient {
             remote_id: remote_id.into(),
             cursor: Some(cursor),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateSharedChannelCursor",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateSharedChannelCursor",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_shared_channel_cursor(request).await?.into_inner();
+            let response: proto::UpdateSharedChannelCursorResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -242,11 +254,14 @@ impl SharedChannelsApi for PluginApiClient {
         let request = proto::SyncSharedChannelRequest {
             channel_id: channel_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SyncSharedChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/SyncSharedChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.sync_shared_channel(request).await?.into_inner();
+            let response: proto::SyncSharedChannelResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -265,11 +280,14 @@ impl SharedChannelsApi for PluginApiClient {
             user_id: user_id.into(),
             share_if_not_shared,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "InviteRemoteToChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/InviteRemoteToChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.invite_remote_to_channel(request).await?.into_inner();
+            let response: proto::InviteRemoteToChannelResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -284,11 +302,14 @@ impl SharedChannelsApi for PluginApiClient {
             channel_id: channel_id.into(),
             remote_id: remote_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UninviteRemoteFromChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/UninviteRemoteFromChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.uninvite_remote_from_channel(request).await?.into_inner();
+            let response: proto::UninviteRemoteFromChannelResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

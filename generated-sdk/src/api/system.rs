@@ -84,11 +84,14 @@ impl SystemApi for PluginApiClient {
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
         let request = proto::GetLicenseRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetLicense",
+                "/mattermost.pluginapi.v1.PluginAPI/GetLicense",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_license(request).await?.into_inner();
+            let response: proto::GetLicenseResponse = call.await?;
             check(response.error)?;
             crate::json::from_bytes(&response.license_json, "license_json")
         }
@@ -96,11 +99,14 @@ impl SystemApi for PluginApiClient {
 
     fn is_enterprise_ready(&self) -> impl Future<Output = Result<bool, Error>> + Send {
         let request = proto::IsEnterpriseReadyRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "IsEnterpriseReady",
+                "/mattermost.pluginapi.v1.PluginAPI/IsEnterpriseReady",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.is_enterprise_ready(request).await?.into_inner();
+            let response: proto::IsEnterpriseReadyResponse = call.await?;
             check(response.error)?;
             Ok(response.is_enterprise_ready)
         }
@@ -108,11 +114,14 @@ impl SystemApi for PluginApiClient {
 
     fn get_server_version(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetServerVersionRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetServerVersion",
+                "/mattermost.pluginapi.v1.PluginAPI/GetServerVersion",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_server_version(request).await?.into_inner();
+            let response: proto::GetServerVersionResponse = call.await?;
             check(response.error)?;
             Ok(response.version)
         }
@@ -123,11 +132,14 @@ impl SystemApi for PluginApiClient {
     ) -> impl Future<Output = Result<i64, Error>> + Send {
         let request = proto::GetSystemInstallDateRequest {
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetSystemInstallDate",
+                "/mattermost.pluginapi.v1.PluginAPI/GetSystemInstallDate",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_system_install_date(request).await?.into_inner();
+            let response: proto::GetSystemInstallDateResponse = call.await?;
             check(response.error)?;
             Ok(response.install_date)
         }
@@ -135,11 +147,14 @@ impl SystemApi for PluginApiClient {
 
     fn get_diagnostic_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetDiagnosticIdRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetDiagnosticId",
+                "/mattermost.pluginapi.v1.PluginAPI/GetDiagnosticId",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_diagnostic_id(request).await?.into_inner();
+            let response: proto::GetDiagnosticIdResponse = call.await?;
             check(response.error)?;
             Ok(response.diagnostic_id)
         }
@@ -147,11 +162,14 @@ impl SystemApi for PluginApiClient {
 
     fn get_telemetry_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
         let request = proto::GetTelemetryIdRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetTelemetryId",
+                "/mattermost.pluginapi.v1.PluginAPI/GetTelemetryId",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_telemetry_id(request).await?.into_inner();
+            let response: proto::GetTelemetryIdResponse = call.await?;
             check(response.error)?;
             Ok(response.telemetry_id)
         }
@@ -161,11 +179,14 @@ impl SystemApi for PluginApiClient {
         &self,
     ) -> impl Future<Output = Result<serde_json::Value, Error>> + Send {
         let request = proto::GetCloudLimitsRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetCloudLimits",
+                "/mattermost.pluginapi.v1.PluginAPI/GetCloudLimits",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_cloud_limits(request).await?.into_inner();
+            let response: proto::GetCloudLimitsResponse = call.await?;
             check(response.error)?;
             crate::json::from_bytes(&response.limits_json, "limits_json")
         }
@@ -184,11 +205,14 @@ impl SystemApi for PluginApiClient {
             terms_accepted,
             receive_emails_accepted,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RequestTrialLicense",
+                "/mattermost.pluginapi.v1.PluginAPI/RequestTrialLicense",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.request_trial_license(request).await?.into_inner();
+            let response: proto::RequestTrialLicenseResponse = call.await?;
             check(response.error)?;
             Ok(())
         }

@@ -273,11 +273,14 @@ impl TeamsApi for PluginApiClient {
         let request = proto::CreateTeamRequest {
             team: Some(team),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateTeam",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateTeam",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_team(request).await?.into_inner();
+            let response: proto::CreateTeamResponse = call.await?;
             check(response.error)?;
             required_field(response.team, "team")
         }
@@ -290,11 +293,14 @@ impl TeamsApi for PluginApiClient {
         let request = proto::DeleteTeamRequest {
             team_id: team_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteTeam",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteTeam",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_team(request).await?.into_inner();
+            let response: proto::DeleteTeamResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -302,11 +308,10 @@ impl TeamsApi for PluginApiClient {
 
     fn get_teams(&self) -> impl Future<Output = Result<Vec<proto::Team>, Error>> + Send {
         let request = proto::GetTeamsRequest {};
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetTeams", "/mattermost.pluginapi.v1.PluginAPI/GetTeams", request);
         async move {
-            fits?;
-            let response = raw.get_teams(request).await?.into_inner();
+            let response: proto::GetTeamsResponse = call.await?;
             check(response.error)?;
             Ok(response.teams)
         }
@@ -319,11 +324,10 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamRequest {
             team_id: team_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetTeam", "/mattermost.pluginapi.v1.PluginAPI/GetTeam", request);
         async move {
-            fits?;
-            let response = raw.get_team(request).await?.into_inner();
+            let response: proto::GetTeamResponse = call.await?;
             check(response.error)?;
             required_field(response.team, "team")
         }
@@ -336,11 +340,14 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamByNameRequest {
             name: name.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetTeamByName",
+                "/mattermost.pluginapi.v1.PluginAPI/GetTeamByName",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_team_by_name(request).await?.into_inner();
+            let response: proto::GetTeamByNameResponse = call.await?;
             check(response.error)?;
             required_field(response.team, "team")
         }
@@ -353,11 +360,14 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamsUnreadForUserRequest {
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetTeamsUnreadForUser",
+                "/mattermost.pluginapi.v1.PluginAPI/GetTeamsUnreadForUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_teams_unread_for_user(request).await?.into_inner();
+            let response: proto::GetTeamsUnreadForUserResponse = call.await?;
             check(response.error)?;
             Ok(response.team_unreads)
         }
@@ -370,11 +380,14 @@ impl TeamsApi for PluginApiClient {
         let request = proto::UpdateTeamRequest {
             team: Some(team),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateTeam",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateTeam",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_team(request).await?.into_inner();
+            let response: proto::UpdateTeamResponse = call.await?;
             check(response.error)?;
             required_field(response.team, "team")
         }
@@ -387,11 +400,14 @@ impl TeamsApi for PluginApiClient {
         let request = proto::SearchTeamsRequest {
             term: term.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SearchTeams",
+                "/mattermost.pluginapi.v1.PluginAPI/SearchTeams",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.search_teams(request).await?.into_inner();
+            let response: proto::SearchTeamsResponse = call.await?;
             check(response.error)?;
             Ok(response.teams)
         }
@@ -404,11 +420,14 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamsForUserRequest {
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetTeamsForUser",
+                "/mattermost.pluginapi.v1.PluginAPI/GetTeamsForUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_teams_for_user(request).await?.into_inner();
+            let response: proto::GetTeamsForUserResponse = call.await?;
             check(response.error)?;
             Ok(response.teams)
         }
@@ -423,11 +442,14 @@ impl TeamsApi for PluginApiClient {
             team_id: team_id.into(),
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateTeamMember",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMember",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_team_member(request).await?.into_inner();
+            let response: proto::CreateTeamMemberResponse = call.await?;
             check(response.error)?;
             required_field(response.team_member, "team_member")
         }
@@ -444,11 +466,14 @@ impl TeamsApi for PluginApiClient {
             user_ids,
             requestor_id: requestor_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateTeamMembers",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMembers",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_team_members(request).await?.into_inner();
+            let response: proto::CreateTeamMembersResponse = call.await?;
             check(response.error)?;
             Ok(response.team_members)
         }
@@ -465,14 +490,14 @@ impl TeamsApi for PluginApiClient {
             user_ids,
             requestor_id: requestor_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateTeamMembersGracefully",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMembersGracefully",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw
-                .create_team_members_gracefully(request)
-                .await?
-                .into_inner();
+            let response: proto::CreateTeamMembersGracefullyResponse = call.await?;
             check(response.error)?;
             Ok(response.team_members)
         }
@@ -489,11 +514,14 @@ impl TeamsApi for PluginApiClient {
             user_id: user_id.into(),
             requestor_id: requestor_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteTeamMember",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteTeamMember",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_team_member(request).await?.into_inner();
+            let response: proto::DeleteTeamMemberResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -510,11 +538,14 @@ impl TeamsApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetTeamMembers",
+                "/mattermost.pluginapi.v1.PluginAPI/GetTeamMembers",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_team_members(request).await?.into_inner();
+            let response: proto::GetTeamMembersResponse = call.await?;
             check(response.error)?;
             Ok(response.team_members)
         }
@@ -529,11 +560,14 @@ impl TeamsApi for PluginApiClient {
             team_id: team_id.into(),
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetTeamMember",
+                "/mattermost.pluginapi.v1.PluginAPI/GetTeamMember",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_team_member(request).await?.into_inner();
+            let response: proto::GetTeamMemberResponse = call.await?;
             check(response.error)?;
             required_field(response.team_member, "team_member")
         }
@@ -550,11 +584,14 @@ impl TeamsApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetTeamMembersForUser",
+                "/mattermost.pluginapi.v1.PluginAPI/GetTeamMembersForUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_team_members_for_user(request).await?.into_inner();
+            let response: proto::GetTeamMembersForUserResponse = call.await?;
             check(response.error)?;
             Ok(response.team_members)
         }
@@ -571,11 +608,14 @@ impl TeamsApi for PluginApiClient {
             user_id: user_id.into(),
             new_roles: new_roles.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateTeamMemberRoles",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateTeamMemberRoles",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_team_member_roles(request).await?.into_inner();
+            let response: proto::UpdateTeamMemberRolesResponse = call.await?;
             check(response.error)?;
             required_field(response.team_member, "team_member")
         }
@@ -588,11 +628,14 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamIconRequest {
             team_id: team_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetTeamIcon",
+                "/mattermost.pluginapi.v1.PluginAPI/GetTeamIcon",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_team_icon(request).await?.into_inner();
+            let response: proto::GetTeamIconResponse = call.await?;
             check(response.error)?;
             Ok(response.icon)
         }
@@ -607,11 +650,14 @@ impl TeamsApi for PluginApiClient {
             team_id: team_id.into(),
             data: data.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SetTeamIcon",
+                "/mattermost.pluginapi.v1.PluginAPI/SetTeamIcon",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.set_team_icon(request).await?.into_inner();
+            let response: proto::SetTeamIconResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -624,11 +670,14 @@ impl TeamsApi for PluginApiClient {
         let request = proto::RemoveTeamIconRequest {
             team_id: team_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RemoveTeamIcon",
+                "/mattermost.pluginapi.v1.PluginAPI/RemoveTeamIcon",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.remove_team_icon(request).await?.into_inner();
+            let response: proto::RemoveTeamIconResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -641,11 +690,14 @@ impl TeamsApi for PluginApiClient {
         let request = proto::GetTeamStatsRequest {
             team_id: team_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetTeamStats",
+                "/mattermost.pluginapi.v1.PluginAPI/GetTeamStats",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_team_stats(request).await?.into_inner();
+            let response: proto::GetTeamStatsResponse = call.await?;
             check(response.error)?;
             required_field(response.team_stats, "team_stats")
         }

@@ -407,11 +407,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::CreateUserRequest {
             user: Some(user),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateUser",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_user(request).await?.into_inner();
+            let response: proto::CreateUserResponse = call.await?;
             check(response.error)?;
             required_field(response.user, "user")
         }
@@ -424,11 +427,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::DeleteUserRequest {
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "DeleteUser",
+                "/mattermost.pluginapi.v1.PluginAPI/DeleteUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.delete_user(request).await?.into_inner();
+            let response: proto::DeleteUserResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -438,11 +444,10 @@ impl UsersApi for PluginApiClient {
         &self,
         request: proto::GetUsersRequest,
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send {
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetUsers", "/mattermost.pluginapi.v1.PluginAPI/GetUsers", request);
         async move {
-            fits?;
-            let response = raw.get_users(request).await?.into_inner();
+            let response: proto::GetUsersResponse = call.await?;
             check(response.error)?;
             Ok(response.users)
         }
@@ -455,11 +460,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUsersByIdsRequest {
             user_ids,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetUsersByIds",
+                "/mattermost.pluginapi.v1.PluginAPI/GetUsersByIds",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_users_by_ids(request).await?.into_inner();
+            let response: proto::GetUsersByIdsResponse = call.await?;
             check(response.error)?;
             Ok(response.users)
         }
@@ -472,11 +480,10 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUserRequest {
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call("GetUser", "/mattermost.pluginapi.v1.PluginAPI/GetUser", request);
         async move {
-            fits?;
-            let response = raw.get_user(request).await?.into_inner();
+            let response: proto::GetUserResponse = call.await?;
             check(response.error)?;
             required_field(response.user, "user")
         }
@@ -489,11 +496,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUserByEmailRequest {
             email: email.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetUserByEmail",
+                "/mattermost.pluginapi.v1.PluginAPI/GetUserByEmail",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_user_by_email(request).await?.into_inner();
+            let response: proto::GetUserByEmailResponse = call.await?;
             check(response.error)?;
             required_field(response.user, "user")
         }
@@ -506,11 +516,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUserByUsernameRequest {
             name: name.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetUserByUsername",
+                "/mattermost.pluginapi.v1.PluginAPI/GetUserByUsername",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_user_by_username(request).await?.into_inner();
+            let response: proto::GetUserByUsernameResponse = call.await?;
             check(response.error)?;
             required_field(response.user, "user")
         }
@@ -523,11 +536,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUsersByUsernamesRequest {
             usernames,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetUsersByUsernames",
+                "/mattermost.pluginapi.v1.PluginAPI/GetUsersByUsernames",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_users_by_usernames(request).await?.into_inner();
+            let response: proto::GetUsersByUsernamesResponse = call.await?;
             check(response.error)?;
             Ok(response.users)
         }
@@ -544,11 +560,14 @@ impl UsersApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetUsersInTeam",
+                "/mattermost.pluginapi.v1.PluginAPI/GetUsersInTeam",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_users_in_team(request).await?.into_inner();
+            let response: proto::GetUsersInTeamResponse = call.await?;
             check(response.error)?;
             Ok(response.users)
         }
@@ -561,11 +580,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::UpdateUserRequest {
             user: Some(user),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateUser",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateUser",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_user(request).await?.into_inner();
+            let response: proto::UpdateUserResponse = call.await?;
             check(response.error)?;
             required_field(response.user, "user")
         }
@@ -578,11 +600,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUserStatusRequest {
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetUserStatus",
+                "/mattermost.pluginapi.v1.PluginAPI/GetUserStatus",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_user_status(request).await?.into_inner();
+            let response: proto::GetUserStatusResponse = call.await?;
             check(response.error)?;
             required_field(response.status, "status")
         }
@@ -595,11 +620,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetUserStatusesByIdsRequest {
             user_ids,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetUserStatusesByIds",
+                "/mattermost.pluginapi.v1.PluginAPI/GetUserStatusesByIds",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_user_statuses_by_ids(request).await?.into_inner();
+            let response: proto::GetUserStatusesByIdsResponse = call.await?;
             check(response.error)?;
             Ok(response.statuses)
         }
@@ -614,11 +642,14 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             status: status.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateUserStatus",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateUserStatus",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_user_status(request).await?.into_inner();
+            let response: proto::UpdateUserStatusResponse = call.await?;
             check(response.error)?;
             required_field(response.status, "status")
         }
@@ -633,11 +664,14 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             end_time,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SetUserStatusTimedDND",
+                "/mattermost.pluginapi.v1.PluginAPI/SetUserStatusTimedDND",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.set_user_status_timed_dnd(request).await?.into_inner();
+            let response: proto::SetUserStatusTimedDndResponse = call.await?;
             check(response.error)?;
             required_field(response.status, "status")
         }
@@ -652,11 +686,14 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             active,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateUserActive",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateUserActive",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_user_active(request).await?.into_inner();
+            let response: proto::UpdateUserActiveResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -671,11 +708,14 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             custom_status: Some(custom_status),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateUserCustomStatus",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateUserCustomStatus",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_user_custom_status(request).await?.into_inner();
+            let response: proto::UpdateUserCustomStatusResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -688,11 +728,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::RemoveUserCustomStatusRequest {
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RemoveUserCustomStatus",
+                "/mattermost.pluginapi.v1.PluginAPI/RemoveUserCustomStatus",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.remove_user_custom_status(request).await?.into_inner();
+            let response: proto::RemoveUserCustomStatusResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -711,11 +754,14 @@ impl UsersApi for PluginApiClient {
             page,
             per_page,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetUsersInChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/GetUsersInChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_users_in_channel(request).await?.into_inner();
+            let response: proto::GetUsersInChannelResponse = call.await?;
             check(response.error)?;
             Ok(response.users)
         }
@@ -732,11 +778,14 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             attributes,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetLDAPUserAttributes",
+                "/mattermost.pluginapi.v1.PluginAPI/GetLDAPUserAttributes",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_ldap_user_attributes(request).await?.into_inner();
+            let response: proto::GetLdapUserAttributesResponse = call.await?;
             check(response.error)?;
             Ok(response.attributes)
         }
@@ -746,11 +795,14 @@ impl UsersApi for PluginApiClient {
         &self,
         request: proto::SearchUsersRequest,
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send {
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SearchUsers",
+                "/mattermost.pluginapi.v1.PluginAPI/SearchUsers",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.search_users(request).await?.into_inner();
+            let response: proto::SearchUsersResponse = call.await?;
             check(response.error)?;
             Ok(response.users)
         }
@@ -763,11 +815,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetProfileImageRequest {
             user_id: user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetProfileImage",
+                "/mattermost.pluginapi.v1.PluginAPI/GetProfileImage",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_profile_image(request).await?.into_inner();
+            let response: proto::GetProfileImageResponse = call.await?;
             check(response.error)?;
             Ok(response.image)
         }
@@ -782,11 +837,14 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             data: data.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "SetProfileImage",
+                "/mattermost.pluginapi.v1.PluginAPI/SetProfileImage",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.set_profile_image(request).await?.into_inner();
+            let response: proto::SetProfileImageResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -803,11 +861,14 @@ impl UsersApi for PluginApiClient {
             channel_id: channel_id.into(),
             parent_id: parent_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "PublishUserTyping",
+                "/mattermost.pluginapi.v1.PluginAPI/PublishUserTyping",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.publish_user_typing(request).await?.into_inner();
+            let response: proto::PublishUserTypingResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -822,11 +883,14 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             user_auth: Some(user_auth),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateUserAuth",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateUserAuth",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_user_auth(request).await?.into_inner();
+            let response: proto::UpdateUserAuthResponse = call.await?;
             check(response.error)?;
             required_field(response.user_auth, "user_auth")
         }
@@ -841,11 +905,14 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             new_roles: new_roles.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "UpdateUserRoles",
+                "/mattermost.pluginapi.v1.PluginAPI/UpdateUserRoles",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.update_user_roles(request).await?.into_inner();
+            let response: proto::UpdateUserRolesResponse = call.await?;
             check(response.error)?;
             required_field(response.user, "user")
         }
@@ -858,11 +925,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::GetSessionRequest {
             session_id: session_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "GetSession",
+                "/mattermost.pluginapi.v1.PluginAPI/GetSession",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.get_session(request).await?.into_inner();
+            let response: proto::GetSessionResponse = call.await?;
             check(response.error)?;
             required_field(response.session, "session")
         }
@@ -875,11 +945,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::CreateSessionRequest {
             session: Some(session),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateSession",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateSession",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_session(request).await?.into_inner();
+            let response: proto::CreateSessionResponse = call.await?;
             check(response.error)?;
             required_field(response.session, "session")
         }
@@ -894,11 +967,14 @@ impl UsersApi for PluginApiClient {
             session_id: session_id.into(),
             new_expiry,
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "ExtendSessionExpiry",
+                "/mattermost.pluginapi.v1.PluginAPI/ExtendSessionExpiry",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.extend_session_expiry(request).await?.into_inner();
+            let response: proto::ExtendSessionExpiryResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -911,11 +987,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::RevokeSessionRequest {
             session_id: session_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RevokeSession",
+                "/mattermost.pluginapi.v1.PluginAPI/RevokeSession",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.revoke_session(request).await?.into_inner();
+            let response: proto::RevokeSessionResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -928,11 +1007,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::CreateUserAccessTokenRequest {
             token: Some(token),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "CreateUserAccessToken",
+                "/mattermost.pluginapi.v1.PluginAPI/CreateUserAccessToken",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.create_user_access_token(request).await?.into_inner();
+            let response: proto::CreateUserAccessTokenResponse = call.await?;
             check(response.error)?;
             required_field(response.token, "token")
         }
@@ -945,11 +1027,14 @@ impl UsersApi for PluginApiClient {
         let request = proto::RevokeUserAccessTokenRequest {
             token_id: token_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "RevokeUserAccessToken",
+                "/mattermost.pluginapi.v1.PluginAPI/RevokeUserAccessToken",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.revoke_user_access_token(request).await?.into_inner();
+            let response: proto::RevokeUserAccessTokenResponse = call.await?;
             check(response.error)?;
             Ok(())
         }
@@ -966,11 +1051,14 @@ impl UsersApi for PluginApiClient {
             user_id: user_id.into(),
             as_user_id: as_user_id.into(),
         };
-        let fits = self.fits(&request);
-        let mut raw = self.raw();
+        let call = self
+            .call(
+                "AddUserToChannel",
+                "/mattermost.pluginapi.v1.PluginAPI/AddUserToChannel",
+                request,
+            );
         async move {
-            fits?;
-            let response = raw.add_user_to_channel(request).await?.into_inner();
+            let response: proto::AddUserToChannelResponse = call.await?;
             check(response.error)?;
             required_field(response.channel_member, "channel_member")
         }
