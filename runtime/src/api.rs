@@ -73,6 +73,9 @@ pub fn fits(size: usize, limit: usize) -> Result<(), crate::Error> {
 /// it, so each of their futures is this function's opaque, `Send` future
 /// rather than a body the compiler checks (and a plugin's build compiles)
 /// method by method.
+// Not an `async fn`: the `Send` bound is part of the signature on purpose,
+// so callers rely on it instead of looking into the future to prove it.
+#[allow(clippy::manual_async_fn)]
 pub fn unary<Req, Resp>(
     mut grpc: tonic::client::Grpc<Transport>,
     service: &'static str,
