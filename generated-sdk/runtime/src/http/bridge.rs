@@ -468,6 +468,14 @@ impl<W: Wire> ServeStream<W> {
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
+                    // The request reader reports a broken request stream
+                    // before it fails the body, so a body failing for that
+                    // reason finds the report ready: the answer is its
+                    // InvalidArgument, even when the report arrived after
+                    // this poll last looked for it.
+                    if let Some(status) = self.check_failure(cx) {
+                        return Poll::Ready(Some(Err(status)));
+                    }
                     tracing::error!("the HTTP response body failed: {e}");
                     self.state = State::Done;
                     return Poll::Ready(Some(Err(Status::internal(format!("response body failed: {e}")))));
