@@ -60,11 +60,7 @@ async fn handshake_is_the_first_and_only_stdout_line_and_logs_are_hclog_json() {
     let mut hooks = plugin.hooks().await;
     within(hooks.on_activate(proto::OnActivateRequest::default())).await.unwrap();
     // The activation logs at info; wait (bounded) for the line to arrive.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !plugin.stderr_lines().iter().any(|l| l.contains("active on Mattermost 10.5.0")) {
-        assert!(Instant::now() < deadline, "no activation log line: {:?}", plugin.stderr_lines());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    plugin.logged(|l| l.contains("active on Mattermost 10.5.0")).await;
     for line in plugin.stderr_lines() {
         let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
         for key in ["@level", "@message", "@timestamp"] {
@@ -154,15 +150,7 @@ async fn a_failing_configuration_at_activation_is_logged_and_activation_goes_on(
         api.calls(),
         [ApiCall::GetPluginConfig, ApiCall::RegisterCommand("hello".into()), ApiCall::GetServerVersion]
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let logged = loop {
-        let lines = plugin.stderr_lines();
-        if let Some(line) = lines.iter().find(|l| l.contains("app.plugin.config.fake_failure")) {
-            break line.clone();
-        }
-        assert!(Instant::now() < deadline, "the failure was not logged: {lines:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let logged = plugin.logged(|l| l.contains("app.plugin.config.fake_failure")).await;
     let logged: serde_json::Value = serde_json::from_str(&logged).unwrap();
     assert_eq!(logged["@level"], "error");
     assert_eq!(logged["hook"], "OnConfigurationChange");

@@ -252,15 +252,8 @@ async fn a_client_going_away_mid_body_cancels_the_handler() {
     // The client gives up: its stream and the call go away.
     drop(response);
     drop(tx);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let lines = plugin.stderr_lines();
-        if lines.iter().any(|l| l.contains("upload cancelled after 2000 bytes") || l.contains("upload failed after 2000 bytes")) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the handler never saw the cancellation: {lines:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // The handler saw the cancellation.
+    plugin.logged(|l| l.contains("upload cancelled after 2000 bytes") || l.contains("upload failed after 2000 bytes")).await;
     // And the plugin serves on.
     let answer = within(exchange(&mut client, vec![message(Some(init("POST", "/echo", &[], 2)), b"ok", true)])).await;
     assert_eq!(answer.unwrap().body, b"ok");

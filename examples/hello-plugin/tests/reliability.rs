@@ -281,14 +281,7 @@ async fn bad_environment_values_are_refused_or_fall_back_with_a_message() {
     let fallbacks = [("MATTERMOST_PLUGIN_LOG_LEVEL", "loud"), ("MATTERMOST_PLUGIN_HTTP_BODY_LIMIT", "12MB")];
     for (name, value) in fallbacks {
         let plugin = PluginProcess::start(HELLO, plugin_env(None, &[(name, value)])).await;
-        let deadline = Instant::now() + LIMIT;
-        let warning = loop {
-            if let Some(line) = plugin.stderr_lines().into_iter().find(|l| l.contains(name)) {
-                break line;
-            }
-            assert!(Instant::now() < deadline, "no warning naming {name}: {:?}", plugin.stderr_lines());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let warning = plugin.logged(|l| l.contains(name)).await;
         println!("{name}={value:?}: started ({}), {warning}", plugin.handshake.join("|"));
         let warning: serde_json::Value = serde_json::from_str(&warning).expect("an hclog line");
         assert_eq!(warning["@level"], "warn", "{warning}");
