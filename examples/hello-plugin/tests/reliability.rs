@@ -34,43 +34,56 @@ const HELLO: &str = env!("CARGO_BIN_EXE_hello-plugin");
 /// Orphans (issue 12). The plugin reads its parent's pid before anything
 /// else and, on Linux, asks the kernel for SIGTERM when the parent dies; a
 /// parent already gone when it looks (its parent is init, or changed) makes
-/// it exit at once. The host starts the plugin and is the only one to stop
-/// it (CONTRACT.md, "Starting and stopping", its stop sequence: Shutdown,
-/// then SIGKILL), so a host that dies without stopping the plugin leaves it
-/// to stop itself. A shell stands in for the host: it starts the plugin in
-/// the background and exits, right away (the plugin then starts orphaned)
-/// or 10 ms later (as the plugin starts up). Every plugin must be gone
-/// within a few seconds, and the port it had bound, free.
+/// it exit at once, and so does a stdout pipe nobody reads any more. The
+/// host starts the plugin and is the only one to stop it (CONTRACT.md,
+/// "Starting and stopping", its stop sequence: Shutdown, then SIGKILL), so
+/// a host that dies without stopping the plugin leaves it to stop itself.
+///
+/// A shell stands in for the host. It starts the plugin in the background
+/// and exits right away (the plugin then mostly starts orphaned) or 10 ms
+/// later (as the plugin starts up), with the plugin's stdout:
+/// - a file, the shell in a process group of its own, as a server started
+///   by a service manager or from a terminal is. An orphan adopted by init
+///   is then not in init's process group, and knows init is not its host;
+/// - a FIFO only the shell reads, as go-plugin gives the plugin a pipe only
+///   the host reads (its `Client.Start`: `cmd.StdoutPipe()`, scanned for as
+///   long as the host runs). The shell stays in the test's process group,
+///   which on a CI machine can be init's own: there, for an orphan, only the
+///   unread pipe tells that its host is gone.
+///
+/// Every plugin must be gone within a few seconds, and the port it had
+/// bound, free.
 #[tokio::test]
 async fn a_plugin_whose_host_exits_at_once_exits_too_and_frees_its_port() {
-    const HOSTS: usize = 20;
+    const HOSTS: usize = 24;
+    const FILE: &str = r#""$0" > "$1" 2> "$2" & echo $!"#;
+    const FIFO: &str = r#"mkfifo "$1" || exit 1; "$0" > "$1" 2> "$2" & exec 3< "$1"; echo $!"#;
     let dir = tempfile::tempdir().unwrap();
     let mut plugins = Vec::new();
     for n in 0..HOSTS {
-        let (out, err) = (dir.path().join(format!("{n}.out")), dir.path().join(format!("{n}.err")));
-        let host = if n % 2 == 0 {
-            r#""$0" > "$1" 2> "$2" & echo $!; exit 0"#
-        } else {
-            r#""$0" > "$1" 2> "$2" & echo $!; sleep 0.01; exit 0"#
-        };
-        let output = within(
-            tokio::process::Command::new("sh")
-                .arg("-c")
-                .arg(host)
-                .arg(HELLO)
-                .arg(&out)
-                .arg(&err)
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .envs(plugin_env(None, &[]))
-                .stdin(Stdio::null())
-                .output(),
-        )
-        .await
-        .unwrap();
+        let through_a_pipe = n % 4 >= 2;
+        let out = dir.path().join(format!("{n}.{}", if through_a_pipe { "fifo" } else { "out" }));
+        let err = dir.path().join(format!("{n}.err"));
+        let start = if through_a_pipe { FIFO } else { FILE };
+        let exit = if n % 2 == 0 { "exit 0" } else { "sleep 0.01; exit 0" };
+        let mut host = tokio::process::Command::new("sh");
+        host.arg("-c")
+            .arg(format!("{start}; {exit}"))
+            .arg(HELLO)
+            .arg(&out)
+            .arg(&err)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(plugin_env(None, &[]))
+            .stdin(Stdio::null());
+        if !through_a_pipe {
+            host.process_group(0);
+        }
+        let output = within(host.output()).await.unwrap();
         assert!(output.status.success(), "{output:?}");
         let pid: u32 = String::from_utf8_lossy(&output.stdout).trim().parse().expect("the plugin's pid");
-        plugins.push((pid, out, err));
+        // A FIFO is never read here: its handshake went to the gone host.
+        plugins.push((pid, (!through_a_pipe).then_some(out), err));
     }
     let started = Instant::now();
     let deadline = started + Duration::from_secs(10);
@@ -83,19 +96,20 @@ async fn a_plugin_whose_host_exits_at_once_exits_too_and_frees_its_port() {
     for pid in &running {
         let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
     }
-    let (mut at_once, mut on_sigterm, mut ports) = (0, 0, Vec::new());
+    let (mut at_once, mut on_sigterm, mut unread, mut ports) = (0, 0, 0, Vec::new());
     for (_, out, err) in &plugins {
         let err = std::fs::read_to_string(err).unwrap_or_default();
         at_once += usize::from(err.contains("exited before the plugin started"));
         on_sigterm += usize::from(err.contains("SIGTERM"));
-        let out = std::fs::read_to_string(out).unwrap_or_default();
+        unread += usize::from(err.contains("stdout pipe"));
+        let out = out.as_ref().map(|out| std::fs::read_to_string(out).unwrap_or_default()).unwrap_or_default();
         if let Some(address) = out.lines().next().and_then(|line| line.split('|').nth(3)) {
             ports.push(address.parse::<std::net::SocketAddr>().expect("handshake address"));
         }
     }
     println!(
         "orphans: {} of {HOSTS} still running after {all_gone_in:?}; {at_once} exited at once (host already gone), \
-         {on_sigterm} on the parent-death SIGTERM, {} had bound a port",
+         {on_sigterm} on the parent-death SIGTERM, {unread} saw their stdout pipe unread, {} had bound a port",
         running.len(),
         ports.len()
     );
