@@ -4,6 +4,7 @@
 //! The [`Plugin`] trait a plugin implements, one method per hook, and the
 //! glue that serves it as the `PluginHooks` gRPC service.
 use std::future::Future;
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use crate::proto;
 use crate::runtime::{
@@ -1960,4 +1961,320 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
             .await?;
         Ok(Response::new(stream))
     }
+}
+
+/// The hooks service with the plugin's type erased. tonic's server for it (a
+/// decoder, an encoder and a handler per hook) is then compiled once, in
+/// this crate, rather than again in every plugin binary along with the
+/// plugin's own code (and under the profile `mmplugin-gen new` writes, the
+/// SDK is built without debug info): a plugin's build is shorter by that
+/// much. Each call costs one more boxed future, next to a gRPC round trip.
+pub(crate) struct DynHooks(Arc<dyn proto::plugin_hooks_server::PluginHooks>);
+
+#[tonic::async_trait]
+impl proto::plugin_hooks_server::PluginHooks for DynHooks {
+    async fn implemented(
+        &self,
+        request: Request<proto::ImplementedRequest>,
+    ) -> Result<Response<proto::ImplementedResponse>, Status> {
+        self.0.implemented(request).await
+    }
+
+    async fn on_activate(
+        &self,
+        request: Request<proto::OnActivateRequest>,
+    ) -> Result<Response<proto::OnActivateResponse>, Status> {
+        self.0.on_activate(request).await
+    }
+
+    async fn on_deactivate(
+        &self,
+        request: Request<proto::OnDeactivateRequest>,
+    ) -> Result<Response<proto::OnDeactivateResponse>, Status> {
+        self.0.on_deactivate(request).await
+    }
+
+    async fn on_configuration_change(
+        &self,
+        request: Request<proto::OnConfigurationChangeRequest>,
+    ) -> Result<Response<proto::OnConfigurationChangeResponse>, Status> {
+        self.0.on_configuration_change(request).await
+    }
+
+    async fn on_install(
+        &self,
+        request: Request<proto::OnInstallRequest>,
+    ) -> Result<Response<proto::OnInstallResponse>, Status> {
+        self.0.on_install(request).await
+    }
+
+    async fn on_send_daily_telemetry(
+        &self,
+        request: Request<proto::OnSendDailyTelemetryRequest>,
+    ) -> Result<Response<proto::OnSendDailyTelemetryResponse>, Status> {
+        self.0.on_send_daily_telemetry(request).await
+    }
+
+    async fn run_data_retention(
+        &self,
+        request: Request<proto::RunDataRetentionRequest>,
+    ) -> Result<Response<proto::RunDataRetentionResponse>, Status> {
+        self.0.run_data_retention(request).await
+    }
+
+    async fn on_cloud_limits_updated(
+        &self,
+        request: Request<proto::OnCloudLimitsUpdatedRequest>,
+    ) -> Result<Response<proto::OnCloudLimitsUpdatedResponse>, Status> {
+        self.0.on_cloud_limits_updated(request).await
+    }
+
+    async fn configuration_will_be_saved(
+        &self,
+        request: Request<proto::ConfigurationWillBeSavedRequest>,
+    ) -> Result<Response<proto::ConfigurationWillBeSavedResponse>, Status> {
+        self.0.configuration_will_be_saved(request).await
+    }
+
+    async fn message_will_be_posted(
+        &self,
+        request: Request<proto::MessageWillBePostedRequest>,
+    ) -> Result<Response<proto::MessageWillBePostedResponse>, Status> {
+        self.0.message_will_be_posted(request).await
+    }
+
+    async fn message_will_be_updated(
+        &self,
+        request: Request<proto::MessageWillBeUpdatedRequest>,
+    ) -> Result<Response<proto::MessageWillBeUpdatedResponse>, Status> {
+        self.0.message_will_be_updated(request).await
+    }
+
+    async fn message_has_been_posted(
+        &self,
+        request: Request<proto::MessageHasBeenPostedRequest>,
+    ) -> Result<Response<proto::MessageHasBeenPostedResponse>, Status> {
+        self.0.message_has_been_posted(request).await
+    }
+
+    async fn message_has_been_updated(
+        &self,
+        request: Request<proto::MessageHasBeenUpdatedRequest>,
+    ) -> Result<Response<proto::MessageHasBeenUpdatedResponse>, Status> {
+        self.0.message_has_been_updated(request).await
+    }
+
+    async fn messages_will_be_consumed(
+        &self,
+        request: Request<proto::MessagesWillBeConsumedRequest>,
+    ) -> Result<Response<proto::MessagesWillBeConsumedResponse>, Status> {
+        self.0.messages_will_be_consumed(request).await
+    }
+
+    async fn message_has_been_deleted(
+        &self,
+        request: Request<proto::MessageHasBeenDeletedRequest>,
+    ) -> Result<Response<proto::MessageHasBeenDeletedResponse>, Status> {
+        self.0.message_has_been_deleted(request).await
+    }
+
+    async fn file_will_be_uploaded(
+        &self,
+        request: Request<proto::FileWillBeUploadedRequest>,
+    ) -> Result<Response<proto::FileWillBeUploadedResponse>, Status> {
+        self.0.file_will_be_uploaded(request).await
+    }
+
+    async fn reaction_has_been_added(
+        &self,
+        request: Request<proto::ReactionHasBeenAddedRequest>,
+    ) -> Result<Response<proto::ReactionHasBeenAddedResponse>, Status> {
+        self.0.reaction_has_been_added(request).await
+    }
+
+    async fn reaction_has_been_removed(
+        &self,
+        request: Request<proto::ReactionHasBeenRemovedRequest>,
+    ) -> Result<Response<proto::ReactionHasBeenRemovedResponse>, Status> {
+        self.0.reaction_has_been_removed(request).await
+    }
+
+    async fn notification_will_be_pushed(
+        &self,
+        request: Request<proto::NotificationWillBePushedRequest>,
+    ) -> Result<Response<proto::NotificationWillBePushedResponse>, Status> {
+        self.0.notification_will_be_pushed(request).await
+    }
+
+    async fn email_notification_will_be_sent(
+        &self,
+        request: Request<proto::EmailNotificationWillBeSentRequest>,
+    ) -> Result<Response<proto::EmailNotificationWillBeSentResponse>, Status> {
+        self.0.email_notification_will_be_sent(request).await
+    }
+
+    async fn preferences_have_changed(
+        &self,
+        request: Request<proto::PreferencesHaveChangedRequest>,
+    ) -> Result<Response<proto::PreferencesHaveChangedResponse>, Status> {
+        self.0.preferences_have_changed(request).await
+    }
+
+    async fn user_has_been_created(
+        &self,
+        request: Request<proto::UserHasBeenCreatedRequest>,
+    ) -> Result<Response<proto::UserHasBeenCreatedResponse>, Status> {
+        self.0.user_has_been_created(request).await
+    }
+
+    async fn user_will_log_in(
+        &self,
+        request: Request<proto::UserWillLogInRequest>,
+    ) -> Result<Response<proto::UserWillLogInResponse>, Status> {
+        self.0.user_will_log_in(request).await
+    }
+
+    async fn user_has_logged_in(
+        &self,
+        request: Request<proto::UserHasLoggedInRequest>,
+    ) -> Result<Response<proto::UserHasLoggedInResponse>, Status> {
+        self.0.user_has_logged_in(request).await
+    }
+
+    async fn user_has_been_deactivated(
+        &self,
+        request: Request<proto::UserHasBeenDeactivatedRequest>,
+    ) -> Result<Response<proto::UserHasBeenDeactivatedResponse>, Status> {
+        self.0.user_has_been_deactivated(request).await
+    }
+
+    async fn on_saml_login(
+        &self,
+        request: Request<proto::OnSamlLoginRequest>,
+    ) -> Result<Response<proto::OnSamlLoginResponse>, Status> {
+        self.0.on_saml_login(request).await
+    }
+
+    async fn channel_has_been_created(
+        &self,
+        request: Request<proto::ChannelHasBeenCreatedRequest>,
+    ) -> Result<Response<proto::ChannelHasBeenCreatedResponse>, Status> {
+        self.0.channel_has_been_created(request).await
+    }
+
+    async fn user_has_joined_channel(
+        &self,
+        request: Request<proto::UserHasJoinedChannelRequest>,
+    ) -> Result<Response<proto::UserHasJoinedChannelResponse>, Status> {
+        self.0.user_has_joined_channel(request).await
+    }
+
+    async fn user_has_left_channel(
+        &self,
+        request: Request<proto::UserHasLeftChannelRequest>,
+    ) -> Result<Response<proto::UserHasLeftChannelResponse>, Status> {
+        self.0.user_has_left_channel(request).await
+    }
+
+    async fn user_has_joined_team(
+        &self,
+        request: Request<proto::UserHasJoinedTeamRequest>,
+    ) -> Result<Response<proto::UserHasJoinedTeamResponse>, Status> {
+        self.0.user_has_joined_team(request).await
+    }
+
+    async fn user_has_left_team(
+        &self,
+        request: Request<proto::UserHasLeftTeamRequest>,
+    ) -> Result<Response<proto::UserHasLeftTeamResponse>, Status> {
+        self.0.user_has_left_team(request).await
+    }
+
+    async fn execute_command(
+        &self,
+        request: Request<proto::ExecuteCommandRequest>,
+    ) -> Result<Response<proto::ExecuteCommandResponse>, Status> {
+        self.0.execute_command(request).await
+    }
+
+    async fn on_web_socket_connect(
+        &self,
+        request: Request<proto::OnWebSocketConnectRequest>,
+    ) -> Result<Response<proto::OnWebSocketConnectResponse>, Status> {
+        self.0.on_web_socket_connect(request).await
+    }
+
+    async fn on_web_socket_disconnect(
+        &self,
+        request: Request<proto::OnWebSocketDisconnectRequest>,
+    ) -> Result<Response<proto::OnWebSocketDisconnectResponse>, Status> {
+        self.0.on_web_socket_disconnect(request).await
+    }
+
+    async fn web_socket_message_has_been_posted(
+        &self,
+        request: Request<proto::WebSocketMessageHasBeenPostedRequest>,
+    ) -> Result<Response<proto::WebSocketMessageHasBeenPostedResponse>, Status> {
+        self.0.web_socket_message_has_been_posted(request).await
+    }
+
+    async fn on_plugin_cluster_event(
+        &self,
+        request: Request<proto::OnPluginClusterEventRequest>,
+    ) -> Result<Response<proto::OnPluginClusterEventResponse>, Status> {
+        self.0.on_plugin_cluster_event(request).await
+    }
+
+    async fn on_shared_channels_sync_msg(
+        &self,
+        request: Request<proto::OnSharedChannelsSyncMsgRequest>,
+    ) -> Result<Response<proto::OnSharedChannelsSyncMsgResponse>, Status> {
+        self.0.on_shared_channels_sync_msg(request).await
+    }
+
+    async fn on_shared_channels_ping(
+        &self,
+        request: Request<proto::OnSharedChannelsPingRequest>,
+    ) -> Result<Response<proto::OnSharedChannelsPingResponse>, Status> {
+        self.0.on_shared_channels_ping(request).await
+    }
+
+    async fn on_shared_channels_attachment_sync_msg(
+        &self,
+        request: Request<proto::OnSharedChannelsAttachmentSyncMsgRequest>,
+    ) -> Result<Response<proto::OnSharedChannelsAttachmentSyncMsgResponse>, Status> {
+        self.0.on_shared_channels_attachment_sync_msg(request).await
+    }
+
+    async fn on_shared_channels_profile_image_sync_msg(
+        &self,
+        request: Request<proto::OnSharedChannelsProfileImageSyncMsgRequest>,
+    ) -> Result<Response<proto::OnSharedChannelsProfileImageSyncMsgResponse>, Status> {
+        self.0.on_shared_channels_profile_image_sync_msg(request).await
+    }
+
+    async fn generate_support_data(
+        &self,
+        request: Request<proto::GenerateSupportDataRequest>,
+    ) -> Result<Response<proto::GenerateSupportDataResponse>, Status> {
+        self.0.generate_support_data(request).await
+    }
+
+    async fn serve_http(
+        &self,
+        request: Request<tonic::Streaming<proto::ServeHttpRequest>>,
+    ) -> Result<Response<tonic::codegen::BoxStream<proto::ServeHttpResponse>>, Status> {
+        self.0.serve_http(request).await
+    }
+}
+
+/// The `PluginHooks` gRPC service serving `hooks`, with the contract's
+/// message size limits. Not generic, so that tonic's server code is
+/// compiled in this crate (see [`DynHooks`]).
+pub(crate) fn hooks_service(
+    hooks: Arc<dyn proto::plugin_hooks_server::PluginHooks>,
+) -> proto::plugin_hooks_server::PluginHooksServer<DynHooks> {
+    proto::plugin_hooks_server::PluginHooksServer::new(DynHooks(hooks))
+        .max_decoding_message_size(crate::api::MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(crate::api::MAX_MESSAGE_SIZE)
 }

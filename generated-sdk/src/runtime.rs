@@ -22,8 +22,6 @@ pub use mmplugin_runtime::{
 pub(crate) use mmplugin_runtime::hooks::{
     Failure, app_error, app_error_or, rejection, required_argument,
 };
-use crate::api::MAX_MESSAGE_SIZE;
-use crate::proto::plugin_hooks_server::PluginHooksServer;
 use crate::{HookName, Plugin, PluginApiClient};
 
 /// What every hook call gets: the server's API, ready before the first hook,
@@ -112,7 +110,7 @@ impl<P: Plugin> HookServer<P> {
     }
 
     /// Runs one hook call within the timeout, catching a panic.
-    pub(crate) async fn call<T, F, Fut>(
+    pub(crate) async fn call<T: Send, F, Fut>(
         &self,
         hook: HookName,
         f: F,
@@ -131,7 +129,7 @@ impl<P: Plugin> HookServer<P> {
         dead_code,
         reason = "a contract without such a hook generates no call to it"
     )]
-    pub(crate) async fn call_after<T, G, GFut, F, Fut>(
+    pub(crate) async fn call_after<T: Send, G, GFut, F, Fut>(
         &self,
         first: HookName,
         g: G,
@@ -205,11 +203,16 @@ fn hooks<P: Plugin>(
         );
         let server = HookServer::new(Arc::new(plugin), api, settings.hook_timeout)
             .with_http_body_limit(settings.http_body_limit);
-        router
-            .add_service(
-                PluginHooksServer::new(server)
-                    .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                    .max_encoding_message_size(MAX_MESSAGE_SIZE),
-            )
+        add_hooks(router, Arc::new(server))
     }
+}
+
+/// Adds the hooks service to the plugin's gRPC server. Not generic, so
+/// that the server's code for it is compiled in this crate, not in each
+/// plugin (see `crate::plugin::DynHooks`).
+fn add_hooks(
+    router: tonic::transport::server::Router,
+    hooks: Arc<dyn crate::proto::plugin_hooks_server::PluginHooks>,
+) -> tonic::transport::server::Router {
+    router.add_service(crate::plugin::hooks_service(hooks))
 }

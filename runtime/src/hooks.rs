@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -131,16 +132,38 @@ impl Failure {
 /// Runs one hook call within `timeout`, catching a panic. The call runs on
 /// the task tonic gave the request (calls are concurrent already), so a host
 /// that cancels the call drops the hook with it.
-pub async fn call<T>(
+///
+/// Generic only in what the hook answers: the deadline, the span, the panic
+/// catching and the timeout are in [`call_erased`], compiled once in this
+/// crate rather than once per hook in every plugin.
+pub async fn call<T: Send>(
     hook: &'static str,
     timeout: Duration,
     call: impl Future<Output = T> + Send,
 ) -> Result<T, Failure> {
+    let mut answer = None;
+    {
+        let run = std::pin::pin!(async {
+            answer = Some(call.await);
+        });
+        call_erased(hook, timeout, run).await?;
+    }
+    // `call_erased` returns `Ok` only once the call ran to its end, which
+    // fills `answer`.
+    answer.ok_or_else(|| Failure::Panicked { hook, message: "the hook returned no answer".to_owned() })
+}
+
+/// [`call`] for a call whose answer is kept by the caller.
+async fn call_erased(
+    hook: &'static str,
+    timeout: Duration,
+    call: Pin<&mut (dyn Future<Output = ()> + Send + '_)>,
+) -> Result<(), Failure> {
     let span = hook_span(hook);
     let call = DEADLINE.scope(Instant::now() + timeout, call.instrument(span));
     let call = CatchUnwind(std::pin::pin!(call));
     match tokio::time::timeout(timeout, call).await {
-        Ok(Ok(value)) => Ok(value),
+        Ok(Ok(())) => Ok(()),
         Ok(Err(message)) => {
             tracing::error!(hook, "hook panicked: {message}");
             Err(Failure::Panicked { hook, message })

@@ -42,7 +42,6 @@ pub use tracing::Level;
 use crate::api::{MAX_MESSAGE_SIZE, MAX_REQUEST_SIZE};
 use crate::proto::plugin_api_server::PluginApiServer;
 use crate::proto::plugin_hooks_client::PluginHooksClient;
-use crate::proto::plugin_hooks_server::PluginHooksServer;
 use crate::runtime::HookServer;
 use crate::{Error, HookName, Plugin, PluginApiClient, proto};
 use mmplugin_runtime::Transport;
@@ -8144,11 +8143,7 @@ impl<P: Plugin> TestHostBuilder<P> {
             fake.client(),
             self.hook_timeout,
         );
-        let transport = Transport::in_process(
-            PluginHooksServer::new(server)
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        );
+        let transport = hooks_in_process(Arc::new(server));
         let mut hooks = PluginHooksClient::new(transport)
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
@@ -8186,6 +8181,14 @@ impl<P: Plugin> TestHostBuilder<P> {
         }
         Ok(host)
     }
+}
+
+/// The hooks service of `hooks`, served in process. Not generic, so that
+/// the server's code is compiled in the SDK, not in each plugin's tests.
+fn hooks_in_process(
+    hooks: Arc<dyn crate::proto::plugin_hooks_server::PluginHooks>,
+) -> Transport {
+    Transport::in_process(crate::plugin::hooks_service(hooks))
 }
 
 /// The plugin id a [`TestHost`] uses unless told otherwise.
