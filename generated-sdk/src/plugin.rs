@@ -1968,303 +1968,475 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
 /// this crate, rather than again in every plugin binary along with the
 /// plugin's own code (and under the profile `mmplugin-gen new` writes, the
 /// SDK is built without debug info): a plugin's build is shorter by that
-/// much. Each call costs one more boxed future, next to a gRPC round trip.
+/// much, and a call costs nothing more.
 pub(crate) struct DynHooks(Arc<dyn proto::plugin_hooks_server::PluginHooks>);
 
-#[tonic::async_trait]
+/// What a method of tonic's `PluginHooks` (an `async_trait`) returns.
+type HookFuture<'a, T> = std::pin::Pin<
+    Box<dyn Future<Output = Result<Response<T>, Status>> + Send + 'a>,
+>;
+
 impl proto::plugin_hooks_server::PluginHooks for DynHooks {
-    async fn implemented(
-        &self,
+    fn implemented<'s, 'a>(
+        &'s self,
         request: Request<proto::ImplementedRequest>,
-    ) -> Result<Response<proto::ImplementedResponse>, Status> {
-        self.0.implemented(request).await
+    ) -> HookFuture<'a, proto::ImplementedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.implemented(request)
     }
 
-    async fn on_activate(
-        &self,
+    fn on_activate<'s, 'a>(
+        &'s self,
         request: Request<proto::OnActivateRequest>,
-    ) -> Result<Response<proto::OnActivateResponse>, Status> {
-        self.0.on_activate(request).await
+    ) -> HookFuture<'a, proto::OnActivateResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_activate(request)
     }
 
-    async fn on_deactivate(
-        &self,
+    fn on_deactivate<'s, 'a>(
+        &'s self,
         request: Request<proto::OnDeactivateRequest>,
-    ) -> Result<Response<proto::OnDeactivateResponse>, Status> {
-        self.0.on_deactivate(request).await
+    ) -> HookFuture<'a, proto::OnDeactivateResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_deactivate(request)
     }
 
-    async fn on_configuration_change(
-        &self,
+    fn on_configuration_change<'s, 'a>(
+        &'s self,
         request: Request<proto::OnConfigurationChangeRequest>,
-    ) -> Result<Response<proto::OnConfigurationChangeResponse>, Status> {
-        self.0.on_configuration_change(request).await
+    ) -> HookFuture<'a, proto::OnConfigurationChangeResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_configuration_change(request)
     }
 
-    async fn on_install(
-        &self,
+    fn on_install<'s, 'a>(
+        &'s self,
         request: Request<proto::OnInstallRequest>,
-    ) -> Result<Response<proto::OnInstallResponse>, Status> {
-        self.0.on_install(request).await
+    ) -> HookFuture<'a, proto::OnInstallResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_install(request)
     }
 
-    async fn on_send_daily_telemetry(
-        &self,
+    fn on_send_daily_telemetry<'s, 'a>(
+        &'s self,
         request: Request<proto::OnSendDailyTelemetryRequest>,
-    ) -> Result<Response<proto::OnSendDailyTelemetryResponse>, Status> {
-        self.0.on_send_daily_telemetry(request).await
+    ) -> HookFuture<'a, proto::OnSendDailyTelemetryResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_send_daily_telemetry(request)
     }
 
-    async fn run_data_retention(
-        &self,
+    fn run_data_retention<'s, 'a>(
+        &'s self,
         request: Request<proto::RunDataRetentionRequest>,
-    ) -> Result<Response<proto::RunDataRetentionResponse>, Status> {
-        self.0.run_data_retention(request).await
+    ) -> HookFuture<'a, proto::RunDataRetentionResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.run_data_retention(request)
     }
 
-    async fn on_cloud_limits_updated(
-        &self,
+    fn on_cloud_limits_updated<'s, 'a>(
+        &'s self,
         request: Request<proto::OnCloudLimitsUpdatedRequest>,
-    ) -> Result<Response<proto::OnCloudLimitsUpdatedResponse>, Status> {
-        self.0.on_cloud_limits_updated(request).await
+    ) -> HookFuture<'a, proto::OnCloudLimitsUpdatedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_cloud_limits_updated(request)
     }
 
-    async fn configuration_will_be_saved(
-        &self,
+    fn configuration_will_be_saved<'s, 'a>(
+        &'s self,
         request: Request<proto::ConfigurationWillBeSavedRequest>,
-    ) -> Result<Response<proto::ConfigurationWillBeSavedResponse>, Status> {
-        self.0.configuration_will_be_saved(request).await
+    ) -> HookFuture<'a, proto::ConfigurationWillBeSavedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.configuration_will_be_saved(request)
     }
 
-    async fn message_will_be_posted(
-        &self,
+    fn message_will_be_posted<'s, 'a>(
+        &'s self,
         request: Request<proto::MessageWillBePostedRequest>,
-    ) -> Result<Response<proto::MessageWillBePostedResponse>, Status> {
-        self.0.message_will_be_posted(request).await
+    ) -> HookFuture<'a, proto::MessageWillBePostedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.message_will_be_posted(request)
     }
 
-    async fn message_will_be_updated(
-        &self,
+    fn message_will_be_updated<'s, 'a>(
+        &'s self,
         request: Request<proto::MessageWillBeUpdatedRequest>,
-    ) -> Result<Response<proto::MessageWillBeUpdatedResponse>, Status> {
-        self.0.message_will_be_updated(request).await
+    ) -> HookFuture<'a, proto::MessageWillBeUpdatedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.message_will_be_updated(request)
     }
 
-    async fn message_has_been_posted(
-        &self,
+    fn message_has_been_posted<'s, 'a>(
+        &'s self,
         request: Request<proto::MessageHasBeenPostedRequest>,
-    ) -> Result<Response<proto::MessageHasBeenPostedResponse>, Status> {
-        self.0.message_has_been_posted(request).await
+    ) -> HookFuture<'a, proto::MessageHasBeenPostedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.message_has_been_posted(request)
     }
 
-    async fn message_has_been_updated(
-        &self,
+    fn message_has_been_updated<'s, 'a>(
+        &'s self,
         request: Request<proto::MessageHasBeenUpdatedRequest>,
-    ) -> Result<Response<proto::MessageHasBeenUpdatedResponse>, Status> {
-        self.0.message_has_been_updated(request).await
+    ) -> HookFuture<'a, proto::MessageHasBeenUpdatedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.message_has_been_updated(request)
     }
 
-    async fn messages_will_be_consumed(
-        &self,
+    fn messages_will_be_consumed<'s, 'a>(
+        &'s self,
         request: Request<proto::MessagesWillBeConsumedRequest>,
-    ) -> Result<Response<proto::MessagesWillBeConsumedResponse>, Status> {
-        self.0.messages_will_be_consumed(request).await
+    ) -> HookFuture<'a, proto::MessagesWillBeConsumedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.messages_will_be_consumed(request)
     }
 
-    async fn message_has_been_deleted(
-        &self,
+    fn message_has_been_deleted<'s, 'a>(
+        &'s self,
         request: Request<proto::MessageHasBeenDeletedRequest>,
-    ) -> Result<Response<proto::MessageHasBeenDeletedResponse>, Status> {
-        self.0.message_has_been_deleted(request).await
+    ) -> HookFuture<'a, proto::MessageHasBeenDeletedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.message_has_been_deleted(request)
     }
 
-    async fn file_will_be_uploaded(
-        &self,
+    fn file_will_be_uploaded<'s, 'a>(
+        &'s self,
         request: Request<proto::FileWillBeUploadedRequest>,
-    ) -> Result<Response<proto::FileWillBeUploadedResponse>, Status> {
-        self.0.file_will_be_uploaded(request).await
+    ) -> HookFuture<'a, proto::FileWillBeUploadedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.file_will_be_uploaded(request)
     }
 
-    async fn reaction_has_been_added(
-        &self,
+    fn reaction_has_been_added<'s, 'a>(
+        &'s self,
         request: Request<proto::ReactionHasBeenAddedRequest>,
-    ) -> Result<Response<proto::ReactionHasBeenAddedResponse>, Status> {
-        self.0.reaction_has_been_added(request).await
+    ) -> HookFuture<'a, proto::ReactionHasBeenAddedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.reaction_has_been_added(request)
     }
 
-    async fn reaction_has_been_removed(
-        &self,
+    fn reaction_has_been_removed<'s, 'a>(
+        &'s self,
         request: Request<proto::ReactionHasBeenRemovedRequest>,
-    ) -> Result<Response<proto::ReactionHasBeenRemovedResponse>, Status> {
-        self.0.reaction_has_been_removed(request).await
+    ) -> HookFuture<'a, proto::ReactionHasBeenRemovedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.reaction_has_been_removed(request)
     }
 
-    async fn notification_will_be_pushed(
-        &self,
+    fn notification_will_be_pushed<'s, 'a>(
+        &'s self,
         request: Request<proto::NotificationWillBePushedRequest>,
-    ) -> Result<Response<proto::NotificationWillBePushedResponse>, Status> {
-        self.0.notification_will_be_pushed(request).await
+    ) -> HookFuture<'a, proto::NotificationWillBePushedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.notification_will_be_pushed(request)
     }
 
-    async fn email_notification_will_be_sent(
-        &self,
+    fn email_notification_will_be_sent<'s, 'a>(
+        &'s self,
         request: Request<proto::EmailNotificationWillBeSentRequest>,
-    ) -> Result<Response<proto::EmailNotificationWillBeSentResponse>, Status> {
-        self.0.email_notification_will_be_sent(request).await
+    ) -> HookFuture<'a, proto::EmailNotificationWillBeSentResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.email_notification_will_be_sent(request)
     }
 
-    async fn preferences_have_changed(
-        &self,
+    fn preferences_have_changed<'s, 'a>(
+        &'s self,
         request: Request<proto::PreferencesHaveChangedRequest>,
-    ) -> Result<Response<proto::PreferencesHaveChangedResponse>, Status> {
-        self.0.preferences_have_changed(request).await
+    ) -> HookFuture<'a, proto::PreferencesHaveChangedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.preferences_have_changed(request)
     }
 
-    async fn user_has_been_created(
-        &self,
+    fn user_has_been_created<'s, 'a>(
+        &'s self,
         request: Request<proto::UserHasBeenCreatedRequest>,
-    ) -> Result<Response<proto::UserHasBeenCreatedResponse>, Status> {
-        self.0.user_has_been_created(request).await
+    ) -> HookFuture<'a, proto::UserHasBeenCreatedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.user_has_been_created(request)
     }
 
-    async fn user_will_log_in(
-        &self,
+    fn user_will_log_in<'s, 'a>(
+        &'s self,
         request: Request<proto::UserWillLogInRequest>,
-    ) -> Result<Response<proto::UserWillLogInResponse>, Status> {
-        self.0.user_will_log_in(request).await
+    ) -> HookFuture<'a, proto::UserWillLogInResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.user_will_log_in(request)
     }
 
-    async fn user_has_logged_in(
-        &self,
+    fn user_has_logged_in<'s, 'a>(
+        &'s self,
         request: Request<proto::UserHasLoggedInRequest>,
-    ) -> Result<Response<proto::UserHasLoggedInResponse>, Status> {
-        self.0.user_has_logged_in(request).await
+    ) -> HookFuture<'a, proto::UserHasLoggedInResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.user_has_logged_in(request)
     }
 
-    async fn user_has_been_deactivated(
-        &self,
+    fn user_has_been_deactivated<'s, 'a>(
+        &'s self,
         request: Request<proto::UserHasBeenDeactivatedRequest>,
-    ) -> Result<Response<proto::UserHasBeenDeactivatedResponse>, Status> {
-        self.0.user_has_been_deactivated(request).await
+    ) -> HookFuture<'a, proto::UserHasBeenDeactivatedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.user_has_been_deactivated(request)
     }
 
-    async fn on_saml_login(
-        &self,
+    fn on_saml_login<'s, 'a>(
+        &'s self,
         request: Request<proto::OnSamlLoginRequest>,
-    ) -> Result<Response<proto::OnSamlLoginResponse>, Status> {
-        self.0.on_saml_login(request).await
+    ) -> HookFuture<'a, proto::OnSamlLoginResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_saml_login(request)
     }
 
-    async fn channel_has_been_created(
-        &self,
+    fn channel_has_been_created<'s, 'a>(
+        &'s self,
         request: Request<proto::ChannelHasBeenCreatedRequest>,
-    ) -> Result<Response<proto::ChannelHasBeenCreatedResponse>, Status> {
-        self.0.channel_has_been_created(request).await
+    ) -> HookFuture<'a, proto::ChannelHasBeenCreatedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.channel_has_been_created(request)
     }
 
-    async fn user_has_joined_channel(
-        &self,
+    fn user_has_joined_channel<'s, 'a>(
+        &'s self,
         request: Request<proto::UserHasJoinedChannelRequest>,
-    ) -> Result<Response<proto::UserHasJoinedChannelResponse>, Status> {
-        self.0.user_has_joined_channel(request).await
+    ) -> HookFuture<'a, proto::UserHasJoinedChannelResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.user_has_joined_channel(request)
     }
 
-    async fn user_has_left_channel(
-        &self,
+    fn user_has_left_channel<'s, 'a>(
+        &'s self,
         request: Request<proto::UserHasLeftChannelRequest>,
-    ) -> Result<Response<proto::UserHasLeftChannelResponse>, Status> {
-        self.0.user_has_left_channel(request).await
+    ) -> HookFuture<'a, proto::UserHasLeftChannelResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.user_has_left_channel(request)
     }
 
-    async fn user_has_joined_team(
-        &self,
+    fn user_has_joined_team<'s, 'a>(
+        &'s self,
         request: Request<proto::UserHasJoinedTeamRequest>,
-    ) -> Result<Response<proto::UserHasJoinedTeamResponse>, Status> {
-        self.0.user_has_joined_team(request).await
+    ) -> HookFuture<'a, proto::UserHasJoinedTeamResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.user_has_joined_team(request)
     }
 
-    async fn user_has_left_team(
-        &self,
+    fn user_has_left_team<'s, 'a>(
+        &'s self,
         request: Request<proto::UserHasLeftTeamRequest>,
-    ) -> Result<Response<proto::UserHasLeftTeamResponse>, Status> {
-        self.0.user_has_left_team(request).await
+    ) -> HookFuture<'a, proto::UserHasLeftTeamResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.user_has_left_team(request)
     }
 
-    async fn execute_command(
-        &self,
+    fn execute_command<'s, 'a>(
+        &'s self,
         request: Request<proto::ExecuteCommandRequest>,
-    ) -> Result<Response<proto::ExecuteCommandResponse>, Status> {
-        self.0.execute_command(request).await
+    ) -> HookFuture<'a, proto::ExecuteCommandResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.execute_command(request)
     }
 
-    async fn on_web_socket_connect(
-        &self,
+    fn on_web_socket_connect<'s, 'a>(
+        &'s self,
         request: Request<proto::OnWebSocketConnectRequest>,
-    ) -> Result<Response<proto::OnWebSocketConnectResponse>, Status> {
-        self.0.on_web_socket_connect(request).await
+    ) -> HookFuture<'a, proto::OnWebSocketConnectResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_web_socket_connect(request)
     }
 
-    async fn on_web_socket_disconnect(
-        &self,
+    fn on_web_socket_disconnect<'s, 'a>(
+        &'s self,
         request: Request<proto::OnWebSocketDisconnectRequest>,
-    ) -> Result<Response<proto::OnWebSocketDisconnectResponse>, Status> {
-        self.0.on_web_socket_disconnect(request).await
+    ) -> HookFuture<'a, proto::OnWebSocketDisconnectResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_web_socket_disconnect(request)
     }
 
-    async fn web_socket_message_has_been_posted(
-        &self,
+    fn web_socket_message_has_been_posted<'s, 'a>(
+        &'s self,
         request: Request<proto::WebSocketMessageHasBeenPostedRequest>,
-    ) -> Result<Response<proto::WebSocketMessageHasBeenPostedResponse>, Status> {
-        self.0.web_socket_message_has_been_posted(request).await
+    ) -> HookFuture<'a, proto::WebSocketMessageHasBeenPostedResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.web_socket_message_has_been_posted(request)
     }
 
-    async fn on_plugin_cluster_event(
-        &self,
+    fn on_plugin_cluster_event<'s, 'a>(
+        &'s self,
         request: Request<proto::OnPluginClusterEventRequest>,
-    ) -> Result<Response<proto::OnPluginClusterEventResponse>, Status> {
-        self.0.on_plugin_cluster_event(request).await
+    ) -> HookFuture<'a, proto::OnPluginClusterEventResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_plugin_cluster_event(request)
     }
 
-    async fn on_shared_channels_sync_msg(
-        &self,
+    fn on_shared_channels_sync_msg<'s, 'a>(
+        &'s self,
         request: Request<proto::OnSharedChannelsSyncMsgRequest>,
-    ) -> Result<Response<proto::OnSharedChannelsSyncMsgResponse>, Status> {
-        self.0.on_shared_channels_sync_msg(request).await
+    ) -> HookFuture<'a, proto::OnSharedChannelsSyncMsgResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_shared_channels_sync_msg(request)
     }
 
-    async fn on_shared_channels_ping(
-        &self,
+    fn on_shared_channels_ping<'s, 'a>(
+        &'s self,
         request: Request<proto::OnSharedChannelsPingRequest>,
-    ) -> Result<Response<proto::OnSharedChannelsPingResponse>, Status> {
-        self.0.on_shared_channels_ping(request).await
+    ) -> HookFuture<'a, proto::OnSharedChannelsPingResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_shared_channels_ping(request)
     }
 
-    async fn on_shared_channels_attachment_sync_msg(
-        &self,
+    fn on_shared_channels_attachment_sync_msg<'s, 'a>(
+        &'s self,
         request: Request<proto::OnSharedChannelsAttachmentSyncMsgRequest>,
-    ) -> Result<Response<proto::OnSharedChannelsAttachmentSyncMsgResponse>, Status> {
-        self.0.on_shared_channels_attachment_sync_msg(request).await
+    ) -> HookFuture<'a, proto::OnSharedChannelsAttachmentSyncMsgResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_shared_channels_attachment_sync_msg(request)
     }
 
-    async fn on_shared_channels_profile_image_sync_msg(
-        &self,
+    fn on_shared_channels_profile_image_sync_msg<'s, 'a>(
+        &'s self,
         request: Request<proto::OnSharedChannelsProfileImageSyncMsgRequest>,
-    ) -> Result<Response<proto::OnSharedChannelsProfileImageSyncMsgResponse>, Status> {
-        self.0.on_shared_channels_profile_image_sync_msg(request).await
+    ) -> HookFuture<'a, proto::OnSharedChannelsProfileImageSyncMsgResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.on_shared_channels_profile_image_sync_msg(request)
     }
 
-    async fn generate_support_data(
-        &self,
+    fn generate_support_data<'s, 'a>(
+        &'s self,
         request: Request<proto::GenerateSupportDataRequest>,
-    ) -> Result<Response<proto::GenerateSupportDataResponse>, Status> {
-        self.0.generate_support_data(request).await
+    ) -> HookFuture<'a, proto::GenerateSupportDataResponse>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.generate_support_data(request)
     }
 
-    async fn serve_http(
-        &self,
+    fn serve_http<'s, 'a>(
+        &'s self,
         request: Request<tonic::Streaming<proto::ServeHttpRequest>>,
-    ) -> Result<Response<tonic::codegen::BoxStream<proto::ServeHttpResponse>>, Status> {
-        self.0.serve_http(request).await
+    ) -> HookFuture<'a, tonic::codegen::BoxStream<proto::ServeHttpResponse>>
+    where
+        's: 'a,
+        Self: 'a,
+    {
+        self.0.serve_http(request)
     }
 }
 
