@@ -190,6 +190,6 @@ mod tests {
         // No error field, no output: the response is not read, nothing imported.
         let events = file("src/api/events.rs");
         assert!(!events.contains("usecrate::error"), "{events}");
-        assert_has(&events, &["let _: proto::PublishWebSocketEventResponse = call.await?; Ok(())"]);
+        assert_has(&events, &["super::answer(call, |_: proto::PublishWebSocketEventResponse| Ok(()))"]);
     }
 }

@@ -96,9 +96,41 @@ where
     }
 }
 
+/// What a typed API method answers: the response of `call`, turned into
+/// the method's value by `take` (which checks the answer's app error and
+/// picks its fields); a failed call is the method's error as it is.
+///
+/// One generic `async` block for all the methods, rather than one in each:
+/// the SDK's front end checks one coroutine, not one per method.
+// Not an `async fn`, for the same reason as [`unary`].
+#[allow(clippy::manual_async_fn)]
+pub fn answer<R, T, F>(
+    call: impl Future<Output = Result<R, crate::Error>> + Send,
+    take: F,
+) -> impl Future<Output = Result<T, crate::Error>> + Send
+where
+    F: FnOnce(R) -> Result<T, crate::Error> + Send,
+{
+    async move { take(call.await?) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_answer_is_the_response_taken_or_the_call_s_error_untouched() {
+        let taken = answer(async { Ok::<_, crate::Error>(20) }, |n: i32| Ok(n + 1)).await;
+        assert_eq!(taken.unwrap(), 21);
+        let refused = answer(async { Ok::<_, crate::Error>(5) }, |size: usize| fits(size, 4).map(|()| size)).await;
+        assert!(matches!(refused, Err(crate::Error::TooLarge { size: 5, limit: 4 })));
+        let failed =
+            answer(async { Err::<i32, _>(crate::Error::TooLarge { size: 9, limit: 1 }) }, |_: i32| -> Result<(), _> {
+                panic!("nothing to take from a failed call")
+            })
+            .await;
+        assert!(matches!(failed, Err(crate::Error::TooLarge { size: 9, limit: 1 })));
+    }
 
     #[test]
     fn a_target_without_a_scheme_is_http() {

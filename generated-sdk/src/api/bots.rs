@@ -116,11 +116,13 @@ impl BotsApi for PluginApiClient {
         };
         let call = self
             .call("CreateBot", "/mattermost.pluginapi.v1.PluginAPI/CreateBot", request);
-        async move {
-            let response: proto::CreateBotResponse = call.await?;
-            check(response.error)?;
-            required_field(response.bot, "bot")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateBotResponse| {
+                check(response.error)?;
+                required_field(response.bot, "bot")
+            },
+        )
     }
 
     fn patch_bot(
@@ -134,11 +136,13 @@ impl BotsApi for PluginApiClient {
         };
         let call = self
             .call("PatchBot", "/mattermost.pluginapi.v1.PluginAPI/PatchBot", request);
-        async move {
-            let response: proto::PatchBotResponse = call.await?;
-            check(response.error)?;
-            required_field(response.bot, "bot")
-        }
+        super::answer(
+            call,
+            move |response: proto::PatchBotResponse| {
+                check(response.error)?;
+                required_field(response.bot, "bot")
+            },
+        )
     }
 
     fn get_bot(
@@ -152,11 +156,13 @@ impl BotsApi for PluginApiClient {
         };
         let call = self
             .call("GetBot", "/mattermost.pluginapi.v1.PluginAPI/GetBot", request);
-        async move {
-            let response: proto::GetBotResponse = call.await?;
-            check(response.error)?;
-            required_field(response.bot, "bot")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetBotResponse| {
+                check(response.error)?;
+                required_field(response.bot, "bot")
+            },
+        )
     }
 
     fn get_bots(
@@ -168,11 +174,13 @@ impl BotsApi for PluginApiClient {
         };
         let call = self
             .call("GetBots", "/mattermost.pluginapi.v1.PluginAPI/GetBots", request);
-        async move {
-            let response: proto::GetBotsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.bots)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetBotsResponse| {
+                check(response.error)?;
+                Ok(response.bots)
+            },
+        )
     }
 
     fn update_bot_active(
@@ -190,11 +198,13 @@ impl BotsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateBotActive",
                 request,
             );
-        async move {
-            let response: proto::UpdateBotActiveResponse = call.await?;
-            check(response.error)?;
-            required_field(response.bot, "bot")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateBotActiveResponse| {
+                check(response.error)?;
+                required_field(response.bot, "bot")
+            },
+        )
     }
 
     fn permanent_delete_bot(
@@ -210,11 +220,13 @@ impl BotsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/PermanentDeleteBot",
                 request,
             );
-        async move {
-            let response: proto::PermanentDeleteBotResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::PermanentDeleteBotResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn ensure_bot_user(
@@ -230,10 +242,12 @@ impl BotsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/EnsureBotUser",
                 request,
             );
-        async move {
-            let response: proto::EnsureBotUserResponse = call.await?;
-            check(response.error)?;
-            Ok(response.bot_user_id)
-        }
+        super::answer(
+            call,
+            move |response: proto::EnsureBotUserResponse| {
+                check(response.error)?;
+                Ok(response.bot_user_id)
+            },
+        )
     }
 }

@@ -383,11 +383,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateChannel",
                 request,
             );
-        async move {
-            let response: proto::CreateChannelResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel, "channel")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateChannelResponse| {
+                check(response.error)?;
+                required_field(response.channel, "channel")
+            },
+        )
     }
 
     fn delete_channel(
@@ -403,11 +405,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteChannel",
                 request,
             );
-        async move {
-            let response: proto::DeleteChannelResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteChannelResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn get_public_channels_for_team(
@@ -427,11 +431,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPublicChannelsForTeam",
                 request,
             );
-        async move {
-            let response: proto::GetPublicChannelsForTeamResponse = call.await?;
-            check(response.error)?;
-            Ok(response.channels)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPublicChannelsForTeamResponse| {
+                check(response.error)?;
+                Ok(response.channels)
+            },
+        )
     }
 
     fn get_channel(
@@ -447,11 +453,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannel",
                 request,
             );
-        async move {
-            let response: proto::GetChannelResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel, "channel")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetChannelResponse| {
+                check(response.error)?;
+                required_field(response.channel, "channel")
+            },
+        )
     }
 
     fn get_channel_by_name(
@@ -471,11 +479,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelByName",
                 request,
             );
-        async move {
-            let response: proto::GetChannelByNameResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel, "channel")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetChannelByNameResponse| {
+                check(response.error)?;
+                required_field(response.channel, "channel")
+            },
+        )
     }
 
     fn get_channel_by_name_for_team_name(
@@ -495,11 +505,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelByNameForTeamName",
                 request,
             );
-        async move {
-            let response: proto::GetChannelByNameForTeamNameResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel, "channel")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetChannelByNameForTeamNameResponse| {
+                check(response.error)?;
+                required_field(response.channel, "channel")
+            },
+        )
     }
 
     fn get_channels_for_team_for_user(
@@ -519,11 +531,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelsForTeamForUser",
                 request,
             );
-        async move {
-            let response: proto::GetChannelsForTeamForUserResponse = call.await?;
-            check(response.error)?;
-            Ok(response.channels)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetChannelsForTeamForUserResponse| {
+                check(response.error)?;
+                Ok(response.channels)
+            },
+        )
     }
 
     fn get_channel_stats(
@@ -539,11 +553,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelStats",
                 request,
             );
-        async move {
-            let response: proto::GetChannelStatsResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel_stats, "channel_stats")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetChannelStatsResponse| {
+                check(response.error)?;
+                required_field(response.channel_stats, "channel_stats")
+            },
+        )
     }
 
     fn get_direct_channel(
@@ -561,11 +577,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetDirectChannel",
                 request,
             );
-        async move {
-            let response: proto::GetDirectChannelResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel, "channel")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetDirectChannelResponse| {
+                check(response.error)?;
+                required_field(response.channel, "channel")
+            },
+        )
     }
 
     fn get_group_channel(
@@ -581,11 +599,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupChannel",
                 request,
             );
-        async move {
-            let response: proto::GetGroupChannelResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel, "channel")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetGroupChannelResponse| {
+                check(response.error)?;
+                required_field(response.channel, "channel")
+            },
+        )
     }
 
     fn update_channel(
@@ -601,11 +621,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateChannel",
                 request,
             );
-        async move {
-            let response: proto::UpdateChannelResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel, "channel")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateChannelResponse| {
+                check(response.error)?;
+                required_field(response.channel, "channel")
+            },
+        )
     }
 
     fn search_channels(
@@ -623,11 +645,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchChannels",
                 request,
             );
-        async move {
-            let response: proto::SearchChannelsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.channels)
-        }
+        super::answer(
+            call,
+            move |response: proto::SearchChannelsResponse| {
+                check(response.error)?;
+                Ok(response.channels)
+            },
+        )
     }
 
     fn add_channel_member(
@@ -645,11 +669,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/AddChannelMember",
                 request,
             );
-        async move {
-            let response: proto::AddChannelMemberResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel_member, "channel_member")
-        }
+        super::answer(
+            call,
+            move |response: proto::AddChannelMemberResponse| {
+                check(response.error)?;
+                required_field(response.channel_member, "channel_member")
+            },
+        )
     }
 
     fn get_channel_member(
@@ -667,11 +693,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelMember",
                 request,
             );
-        async move {
-            let response: proto::GetChannelMemberResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel_member, "channel_member")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetChannelMemberResponse| {
+                check(response.error)?;
+                required_field(response.channel_member, "channel_member")
+            },
+        )
     }
 
     fn get_channel_members(
@@ -691,11 +719,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembers",
                 request,
             );
-        async move {
-            let response: proto::GetChannelMembersResponse = call.await?;
-            check(response.error)?;
-            Ok(response.channel_members)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetChannelMembersResponse| {
+                check(response.error)?;
+                Ok(response.channel_members)
+            },
+        )
     }
 
     fn get_channel_members_by_ids(
@@ -713,11 +743,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembersByIds",
                 request,
             );
-        async move {
-            let response: proto::GetChannelMembersByIdsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.channel_members)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetChannelMembersByIdsResponse| {
+                check(response.error)?;
+                Ok(response.channel_members)
+            },
+        )
     }
 
     fn get_channel_members_for_user(
@@ -739,11 +771,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembersForUser",
                 request,
             );
-        async move {
-            let response: proto::GetChannelMembersForUserResponse = call.await?;
-            check(response.error)?;
-            Ok(response.channel_members)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetChannelMembersForUserResponse| {
+                check(response.error)?;
+                Ok(response.channel_members)
+            },
+        )
     }
 
     fn update_channel_member_roles(
@@ -763,11 +797,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelMemberRoles",
                 request,
             );
-        async move {
-            let response: proto::UpdateChannelMemberRolesResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel_member, "channel_member")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateChannelMemberRolesResponse| {
+                check(response.error)?;
+                required_field(response.channel_member, "channel_member")
+            },
+        )
     }
 
     fn update_channel_member_notifications(
@@ -787,11 +823,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelMemberNotifications",
                 request,
             );
-        async move {
-            let response: proto::UpdateChannelMemberNotificationsResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel_member, "channel_member")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateChannelMemberNotificationsResponse| {
+                check(response.error)?;
+                required_field(response.channel_member, "channel_member")
+            },
+        )
     }
 
     fn patch_channel_members_notifications(
@@ -809,11 +847,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/PatchChannelMembersNotifications",
                 request,
             );
-        async move {
-            let response: proto::PatchChannelMembersNotificationsResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::PatchChannelMembersNotificationsResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn delete_channel_member(
@@ -831,11 +871,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteChannelMember",
                 request,
             );
-        async move {
-            let response: proto::DeleteChannelMemberResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteChannelMemberResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn create_channel_sidebar_category(
@@ -855,11 +897,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateChannelSidebarCategory",
                 request,
             );
-        async move {
-            let response: proto::CreateChannelSidebarCategoryResponse = call.await?;
-            check(response.error)?;
-            required_field(response.category, "category")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateChannelSidebarCategoryResponse| {
+                check(response.error)?;
+                required_field(response.category, "category")
+            },
+        )
     }
 
     fn get_channel_sidebar_categories(
@@ -877,11 +921,13 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetChannelSidebarCategories",
                 request,
             );
-        async move {
-            let response: proto::GetChannelSidebarCategoriesResponse = call.await?;
-            check(response.error)?;
-            required_field(response.categories, "categories")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetChannelSidebarCategoriesResponse| {
+                check(response.error)?;
+                required_field(response.categories, "categories")
+            },
+        )
     }
 
     fn update_channel_sidebar_categories(
@@ -903,10 +949,12 @@ impl ChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelSidebarCategories",
                 request,
             );
-        async move {
-            let response: proto::UpdateChannelSidebarCategoriesResponse = call.await?;
-            check(response.error)?;
-            Ok(response.categories)
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateChannelSidebarCategoriesResponse| {
+                check(response.error)?;
+                Ok(response.categories)
+            },
+        )
     }
 }

@@ -148,11 +148,13 @@ impl CommandsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RegisterCommand",
                 request,
             );
-        async move {
-            let response: proto::RegisterCommandResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::RegisterCommandResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn unregister_command(
@@ -170,11 +172,13 @@ impl CommandsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UnregisterCommand",
                 request,
             );
-        async move {
-            let response: proto::UnregisterCommandResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::UnregisterCommandResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn execute_slash_command(
@@ -190,11 +194,13 @@ impl CommandsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/ExecuteSlashCommand",
                 request,
             );
-        async move {
-            let response: proto::ExecuteSlashCommandResponse = call.await?;
-            check(response.error)?;
-            required_field(response.response, "response")
-        }
+        super::answer(
+            call,
+            move |response: proto::ExecuteSlashCommandResponse| {
+                check(response.error)?;
+                required_field(response.response, "response")
+            },
+        )
     }
 
     fn create_command(
@@ -210,11 +216,13 @@ impl CommandsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateCommand",
                 request,
             );
-        async move {
-            let response: proto::CreateCommandResponse = call.await?;
-            check(response.error)?;
-            required_field(response.command, "command")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateCommandResponse| {
+                check(response.error)?;
+                required_field(response.command, "command")
+            },
+        )
     }
 
     fn list_commands(
@@ -230,11 +238,13 @@ impl CommandsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/ListCommands",
                 request,
             );
-        async move {
-            let response: proto::ListCommandsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.commands)
-        }
+        super::answer(
+            call,
+            move |response: proto::ListCommandsResponse| {
+                check(response.error)?;
+                Ok(response.commands)
+            },
+        )
     }
 
     fn list_custom_commands(
@@ -250,11 +260,13 @@ impl CommandsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/ListCustomCommands",
                 request,
             );
-        async move {
-            let response: proto::ListCustomCommandsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.commands)
-        }
+        super::answer(
+            call,
+            move |response: proto::ListCustomCommandsResponse| {
+                check(response.error)?;
+                Ok(response.commands)
+            },
+        )
     }
 
     fn list_plugin_commands(
@@ -270,11 +282,13 @@ impl CommandsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/ListPluginCommands",
                 request,
             );
-        async move {
-            let response: proto::ListPluginCommandsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.commands)
-        }
+        super::answer(
+            call,
+            move |response: proto::ListPluginCommandsResponse| {
+                check(response.error)?;
+                Ok(response.commands)
+            },
+        )
     }
 
     fn list_built_in_commands(
@@ -288,11 +302,13 @@ impl CommandsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/ListBuiltInCommands",
                 request,
             );
-        async move {
-            let response: proto::ListBuiltInCommandsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.commands)
-        }
+        super::answer(
+            call,
+            move |response: proto::ListBuiltInCommandsResponse| {
+                check(response.error)?;
+                Ok(response.commands)
+            },
+        )
     }
 
     fn get_command(
@@ -308,11 +324,13 @@ impl CommandsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetCommand",
                 request,
             );
-        async move {
-            let response: proto::GetCommandResponse = call.await?;
-            check(response.error)?;
-            required_field(response.command, "command")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetCommandResponse| {
+                check(response.error)?;
+                required_field(response.command, "command")
+            },
+        )
     }
 
     fn update_command(
@@ -330,11 +348,13 @@ impl CommandsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateCommand",
                 request,
             );
-        async move {
-            let response: proto::UpdateCommandResponse = call.await?;
-            check(response.error)?;
-            required_field(response.command, "command")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateCommandResponse| {
+                check(response.error)?;
+                required_field(response.command, "command")
+            },
+        )
     }
 
     fn delete_command(
@@ -350,10 +370,12 @@ impl CommandsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteCommand",
                 request,
             );
-        async move {
-            let response: proto::DeleteCommandResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteCommandResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

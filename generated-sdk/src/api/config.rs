@@ -87,11 +87,13 @@ impl ConfigApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/LoadPluginConfiguration",
                 request,
             );
-        async move {
-            let response: proto::LoadPluginConfigurationResponse = call.await?;
-            check(response.error)?;
-            crate::json::from_bytes(&response.config_json, "config_json")
-        }
+        super::answer(
+            call,
+            move |response: proto::LoadPluginConfigurationResponse| {
+                check(response.error)?;
+                crate::json::from_bytes(&response.config_json, "config_json")
+            },
+        )
     }
 
     fn get_config(
@@ -100,11 +102,13 @@ impl ConfigApi for PluginApiClient {
         let request = proto::GetConfigRequest {};
         let call = self
             .call("GetConfig", "/mattermost.pluginapi.v1.PluginAPI/GetConfig", request);
-        async move {
-            let response: proto::GetConfigResponse = call.await?;
-            check(response.error)?;
-            crate::json::from_bytes(&response.config_json, "config_json")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetConfigResponse| {
+                check(response.error)?;
+                crate::json::from_bytes(&response.config_json, "config_json")
+            },
+        )
     }
 
     fn get_unsanitized_config(
@@ -118,11 +122,13 @@ impl ConfigApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUnsanitizedConfig",
                 request,
             );
-        async move {
-            let response: proto::GetUnsanitizedConfigResponse = call.await?;
-            check(response.error)?;
-            crate::json::from_bytes(&response.config_json, "config_json")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUnsanitizedConfigResponse| {
+                check(response.error)?;
+                crate::json::from_bytes(&response.config_json, "config_json")
+            },
+        )
     }
 
     fn save_config(
@@ -138,11 +144,13 @@ impl ConfigApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SaveConfig",
                 request,
             );
-        async move {
-            let response: proto::SaveConfigResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::SaveConfigResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn get_plugin_config(
@@ -157,11 +165,18 @@ impl ConfigApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPluginConfig",
                 request,
             );
-        async move {
-            let response: proto::GetPluginConfigResponse = call.await?;
-            check(response.error)?;
-            Ok(response.config.map(crate::json::struct_to_object).unwrap_or_default())
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPluginConfigResponse| {
+                check(response.error)?;
+                Ok(
+                    response
+                        .config
+                        .map(crate::json::struct_to_object)
+                        .unwrap_or_default(),
+                )
+            },
+        )
     }
 
     fn save_plugin_config(
@@ -177,10 +192,12 @@ impl ConfigApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SavePluginConfig",
                 request,
             );
-        async move {
-            let response: proto::SavePluginConfigResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::SavePluginConfigResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

@@ -92,11 +92,13 @@ impl EmojiApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetEmojiList",
                 request,
             );
-        async move {
-            let response: proto::GetEmojiListResponse = call.await?;
-            check(response.error)?;
-            Ok(response.emojis)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetEmojiListResponse| {
+                check(response.error)?;
+                Ok(response.emojis)
+            },
+        )
     }
 
     fn get_emoji_by_name(
@@ -112,11 +114,13 @@ impl EmojiApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetEmojiByName",
                 request,
             );
-        async move {
-            let response: proto::GetEmojiByNameResponse = call.await?;
-            check(response.error)?;
-            required_field(response.emoji, "emoji")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetEmojiByNameResponse| {
+                check(response.error)?;
+                required_field(response.emoji, "emoji")
+            },
+        )
     }
 
     fn get_emoji(
@@ -128,11 +132,13 @@ impl EmojiApi for PluginApiClient {
         };
         let call = self
             .call("GetEmoji", "/mattermost.pluginapi.v1.PluginAPI/GetEmoji", request);
-        async move {
-            let response: proto::GetEmojiResponse = call.await?;
-            check(response.error)?;
-            required_field(response.emoji, "emoji")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetEmojiResponse| {
+                check(response.error)?;
+                required_field(response.emoji, "emoji")
+            },
+        )
     }
 
     fn get_emoji_image(
@@ -148,10 +154,12 @@ impl EmojiApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetEmojiImage",
                 request,
             );
-        async move {
-            let response: proto::GetEmojiImageResponse = call.await?;
-            check(response.error)?;
-            Ok((response.image, response.content_type))
-        }
+        super::answer(
+            call,
+            move |response: proto::GetEmojiImageResponse| {
+                check(response.error)?;
+                Ok((response.image, response.content_type))
+            },
+        )
     }
 }

@@ -65,11 +65,13 @@ impl EventsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/PublishWebSocketEvent",
                 request,
             );
-        async move {
-            let response: proto::PublishWebSocketEventResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::PublishWebSocketEventResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn publish_plugin_cluster_event(
@@ -87,10 +89,12 @@ impl EventsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/PublishPluginClusterEvent",
                 request,
             );
-        async move {
-            let response: proto::PublishPluginClusterEventResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::PublishPluginClusterEventResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

@@ -183,11 +183,13 @@ impl FilesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CopyFileInfos",
                 request,
             );
-        async move {
-            let response: proto::CopyFileInfosResponse = call.await?;
-            check(response.error)?;
-            Ok(response.file_ids)
-        }
+        super::answer(
+            call,
+            move |response: proto::CopyFileInfosResponse| {
+                check(response.error)?;
+                Ok(response.file_ids)
+            },
+        )
     }
 
     fn get_file_info(
@@ -203,11 +205,13 @@ impl FilesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetFileInfo",
                 request,
             );
-        async move {
-            let response: proto::GetFileInfoResponse = call.await?;
-            check(response.error)?;
-            required_field(response.file_info, "file_info")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetFileInfoResponse| {
+                check(response.error)?;
+                required_field(response.file_info, "file_info")
+            },
+        )
     }
 
     fn set_file_searchable_content(
@@ -225,11 +229,13 @@ impl FilesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SetFileSearchableContent",
                 request,
             );
-        async move {
-            let response: proto::SetFileSearchableContentResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::SetFileSearchableContentResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn get_file_infos(
@@ -249,11 +255,13 @@ impl FilesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetFileInfos",
                 request,
             );
-        async move {
-            let response: proto::GetFileInfosResponse = call.await?;
-            check(response.error)?;
-            Ok(response.file_infos)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetFileInfosResponse| {
+                check(response.error)?;
+                Ok(response.file_infos)
+            },
+        )
     }
 
     fn get_file(
@@ -265,11 +273,13 @@ impl FilesApi for PluginApiClient {
         };
         let call = self
             .call("GetFile", "/mattermost.pluginapi.v1.PluginAPI/GetFile", request);
-        async move {
-            let response: proto::GetFileResponse = call.await?;
-            check(response.error)?;
-            Ok(response.data)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetFileResponse| {
+                check(response.error)?;
+                Ok(response.data)
+            },
+        )
     }
 
     fn get_file_link(
@@ -285,11 +295,13 @@ impl FilesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetFileLink",
                 request,
             );
-        async move {
-            let response: proto::GetFileLinkResponse = call.await?;
-            check(response.error)?;
-            Ok(response.link)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetFileLinkResponse| {
+                check(response.error)?;
+                Ok(response.link)
+            },
+        )
     }
 
     fn read_file(
@@ -301,11 +313,13 @@ impl FilesApi for PluginApiClient {
         };
         let call = self
             .call("ReadFile", "/mattermost.pluginapi.v1.PluginAPI/ReadFile", request);
-        async move {
-            let response: proto::ReadFileResponse = call.await?;
-            check(response.error)?;
-            Ok(response.data)
-        }
+        super::answer(
+            call,
+            move |response: proto::ReadFileResponse| {
+                check(response.error)?;
+                Ok(response.data)
+            },
+        )
     }
 
     fn upload_file(
@@ -325,11 +339,13 @@ impl FilesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UploadFile",
                 request,
             );
-        async move {
-            let response: proto::UploadFileResponse = call.await?;
-            check(response.error)?;
-            required_field(response.file_info, "file_info")
-        }
+        super::answer(
+            call,
+            move |response: proto::UploadFileResponse| {
+                check(response.error)?;
+                required_field(response.file_info, "file_info")
+            },
+        )
     }
 
     fn create_upload_session(
@@ -345,11 +361,13 @@ impl FilesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateUploadSession",
                 request,
             );
-        async move {
-            let response: proto::CreateUploadSessionResponse = call.await?;
-            check(response.error)?;
-            required_field(response.upload_session, "upload_session")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateUploadSessionResponse| {
+                check(response.error)?;
+                required_field(response.upload_session, "upload_session")
+            },
+        )
     }
 
     fn upload_data(
@@ -367,11 +385,13 @@ impl FilesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UploadData",
                 request,
             );
-        async move {
-            let response: proto::UploadDataResponse = call.await?;
-            check(response.error)?;
-            required_field(response.file_info, "file_info")
-        }
+        super::answer(
+            call,
+            move |response: proto::UploadDataResponse| {
+                check(response.error)?;
+                required_field(response.file_info, "file_info")
+            },
+        )
     }
 
     fn get_upload_session(
@@ -387,10 +407,12 @@ impl FilesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUploadSession",
                 request,
             );
-        async move {
-            let response: proto::GetUploadSessionResponse = call.await?;
-            check(response.error)?;
-            required_field(response.upload_session, "upload_session")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUploadSessionResponse| {
+                check(response.error)?;
+                required_field(response.upload_session, "upload_session")
+            },
+        )
     }
 }

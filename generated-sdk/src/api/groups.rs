@@ -263,11 +263,13 @@ impl GroupsApi for PluginApiClient {
         };
         let call = self
             .call("GetGroup", "/mattermost.pluginapi.v1.PluginAPI/GetGroup", request);
-        async move {
-            let response: proto::GetGroupResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group, "group")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetGroupResponse| {
+                check(response.error)?;
+                required_field(response.group, "group")
+            },
+        )
     }
 
     fn get_group_by_name(
@@ -283,11 +285,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupByName",
                 request,
             );
-        async move {
-            let response: proto::GetGroupByNameResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group, "group")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetGroupByNameResponse| {
+                check(response.error)?;
+                required_field(response.group, "group")
+            },
+        )
     }
 
     fn get_group_member_users(
@@ -307,11 +311,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupMemberUsers",
                 request,
             );
-        async move {
-            let response: proto::GetGroupMemberUsersResponse = call.await?;
-            check(response.error)?;
-            Ok(response.users)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetGroupMemberUsersResponse| {
+                check(response.error)?;
+                Ok(response.users)
+            },
+        )
     }
 
     fn get_groups_by_source(
@@ -327,11 +333,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupsBySource",
                 request,
             );
-        async move {
-            let response: proto::GetGroupsBySourceResponse = call.await?;
-            check(response.error)?;
-            Ok(response.groups)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetGroupsBySourceResponse| {
+                check(response.error)?;
+                Ok(response.groups)
+            },
+        )
     }
 
     fn get_groups_for_user(
@@ -347,11 +355,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupsForUser",
                 request,
             );
-        async move {
-            let response: proto::GetGroupsForUserResponse = call.await?;
-            check(response.error)?;
-            Ok(response.groups)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetGroupsForUserResponse| {
+                check(response.error)?;
+                Ok(response.groups)
+            },
+        )
     }
 
     fn upsert_group_member(
@@ -369,11 +379,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupMember",
                 request,
             );
-        async move {
-            let response: proto::UpsertGroupMemberResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group_member, "group_member")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpsertGroupMemberResponse| {
+                check(response.error)?;
+                required_field(response.group_member, "group_member")
+            },
+        )
     }
 
     fn upsert_group_members(
@@ -391,11 +403,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupMembers",
                 request,
             );
-        async move {
-            let response: proto::UpsertGroupMembersResponse = call.await?;
-            check(response.error)?;
-            Ok(response.group_members)
-        }
+        super::answer(
+            call,
+            move |response: proto::UpsertGroupMembersResponse| {
+                check(response.error)?;
+                Ok(response.group_members)
+            },
+        )
     }
 
     fn get_group_by_remote_id(
@@ -413,11 +427,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupByRemoteID",
                 request,
             );
-        async move {
-            let response: proto::GetGroupByRemoteIdResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group, "group")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetGroupByRemoteIdResponse| {
+                check(response.error)?;
+                required_field(response.group, "group")
+            },
+        )
     }
 
     fn create_group(
@@ -433,11 +449,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateGroup",
                 request,
             );
-        async move {
-            let response: proto::CreateGroupResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group, "group")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateGroupResponse| {
+                check(response.error)?;
+                required_field(response.group, "group")
+            },
+        )
     }
 
     fn update_group(
@@ -453,11 +471,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateGroup",
                 request,
             );
-        async move {
-            let response: proto::UpdateGroupResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group, "group")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateGroupResponse| {
+                check(response.error)?;
+                required_field(response.group, "group")
+            },
+        )
     }
 
     fn delete_group(
@@ -473,11 +493,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteGroup",
                 request,
             );
-        async move {
-            let response: proto::DeleteGroupResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group, "group")
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteGroupResponse| {
+                check(response.error)?;
+                required_field(response.group, "group")
+            },
+        )
     }
 
     fn restore_group(
@@ -493,11 +515,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RestoreGroup",
                 request,
             );
-        async move {
-            let response: proto::RestoreGroupResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group, "group")
-        }
+        super::answer(
+            call,
+            move |response: proto::RestoreGroupResponse| {
+                check(response.error)?;
+                required_field(response.group, "group")
+            },
+        )
     }
 
     fn delete_group_member(
@@ -515,11 +539,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteGroupMember",
                 request,
             );
-        async move {
-            let response: proto::DeleteGroupMemberResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group_member, "group_member")
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteGroupMemberResponse| {
+                check(response.error)?;
+                required_field(response.group_member, "group_member")
+            },
+        )
     }
 
     fn get_group_syncable(
@@ -539,11 +565,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupSyncable",
                 request,
             );
-        async move {
-            let response: proto::GetGroupSyncableResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group_syncable, "group_syncable")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetGroupSyncableResponse| {
+                check(response.error)?;
+                required_field(response.group_syncable, "group_syncable")
+            },
+        )
     }
 
     fn get_group_syncables(
@@ -561,11 +589,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetGroupSyncables",
                 request,
             );
-        async move {
-            let response: proto::GetGroupSyncablesResponse = call.await?;
-            check(response.error)?;
-            Ok(response.group_syncables)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetGroupSyncablesResponse| {
+                check(response.error)?;
+                Ok(response.group_syncables)
+            },
+        )
     }
 
     fn upsert_group_syncable(
@@ -581,11 +611,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupSyncable",
                 request,
             );
-        async move {
-            let response: proto::UpsertGroupSyncableResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group_syncable, "group_syncable")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpsertGroupSyncableResponse| {
+                check(response.error)?;
+                required_field(response.group_syncable, "group_syncable")
+            },
+        )
     }
 
     fn update_group_syncable(
@@ -601,11 +633,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateGroupSyncable",
                 request,
             );
-        async move {
-            let response: proto::UpdateGroupSyncableResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group_syncable, "group_syncable")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateGroupSyncableResponse| {
+                check(response.error)?;
+                required_field(response.group_syncable, "group_syncable")
+            },
+        )
     }
 
     fn delete_group_syncable(
@@ -625,11 +659,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteGroupSyncable",
                 request,
             );
-        async move {
-            let response: proto::DeleteGroupSyncableResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group_syncable, "group_syncable")
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteGroupSyncableResponse| {
+                check(response.error)?;
+                required_field(response.group_syncable, "group_syncable")
+            },
+        )
     }
 
     fn get_groups(
@@ -647,11 +683,13 @@ impl GroupsApi for PluginApiClient {
         };
         let call = self
             .call("GetGroups", "/mattermost.pluginapi.v1.PluginAPI/GetGroups", request);
-        async move {
-            let response: proto::GetGroupsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.groups)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetGroupsResponse| {
+                check(response.error)?;
+                Ok(response.groups)
+            },
+        )
     }
 
     fn create_default_syncable_memberships(
@@ -667,11 +705,13 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateDefaultSyncableMemberships",
                 request,
             );
-        async move {
-            let response: proto::CreateDefaultSyncableMembershipsResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateDefaultSyncableMembershipsResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn delete_group_constrained_memberships(
@@ -685,10 +725,12 @@ impl GroupsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteGroupConstrainedMemberships",
                 request,
             );
-        async move {
-            let response: proto::DeleteGroupConstrainedMembershipsResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteGroupConstrainedMembershipsResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

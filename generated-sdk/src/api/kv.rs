@@ -160,11 +160,13 @@ impl KvStoreApi for PluginApiClient {
         };
         let call = self
             .call("KVSet", "/mattermost.pluginapi.v1.PluginAPI/KVSet", request);
-        async move {
-            let response: proto::KvSetResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::KvSetResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn kv_compare_and_set(
@@ -184,11 +186,13 @@ impl KvStoreApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/KVCompareAndSet",
                 request,
             );
-        async move {
-            let response: proto::KvCompareAndSetResponse = call.await?;
-            check(response.error)?;
-            Ok(response.success)
-        }
+        super::answer(
+            call,
+            move |response: proto::KvCompareAndSetResponse| {
+                check(response.error)?;
+                Ok(response.success)
+            },
+        )
     }
 
     fn kv_compare_and_delete(
@@ -206,11 +210,13 @@ impl KvStoreApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/KVCompareAndDelete",
                 request,
             );
-        async move {
-            let response: proto::KvCompareAndDeleteResponse = call.await?;
-            check(response.error)?;
-            Ok(response.success)
-        }
+        super::answer(
+            call,
+            move |response: proto::KvCompareAndDeleteResponse| {
+                check(response.error)?;
+                Ok(response.success)
+            },
+        )
     }
 
     fn kv_set_with_options(
@@ -230,11 +236,13 @@ impl KvStoreApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/KVSetWithOptions",
                 request,
             );
-        async move {
-            let response: proto::KvSetWithOptionsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.success)
-        }
+        super::answer(
+            call,
+            move |response: proto::KvSetWithOptionsResponse| {
+                check(response.error)?;
+                Ok(response.success)
+            },
+        )
     }
 
     fn kv_set_with_expiry(
@@ -254,11 +262,13 @@ impl KvStoreApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/KVSetWithExpiry",
                 request,
             );
-        async move {
-            let response: proto::KvSetWithExpiryResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::KvSetWithExpiryResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn kv_get(
@@ -270,11 +280,13 @@ impl KvStoreApi for PluginApiClient {
         };
         let call = self
             .call("KVGet", "/mattermost.pluginapi.v1.PluginAPI/KVGet", request);
-        async move {
-            let response: proto::KvGetResponse = call.await?;
-            check(response.error)?;
-            Ok(response.value)
-        }
+        super::answer(
+            call,
+            move |response: proto::KvGetResponse| {
+                check(response.error)?;
+                Ok(response.value)
+            },
+        )
     }
 
     fn kv_delete(
@@ -286,11 +298,13 @@ impl KvStoreApi for PluginApiClient {
         };
         let call = self
             .call("KVDelete", "/mattermost.pluginapi.v1.PluginAPI/KVDelete", request);
-        async move {
-            let response: proto::KvDeleteResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::KvDeleteResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn kv_delete_all(&self) -> impl Future<Output = Result<(), Error>> + Send {
@@ -301,11 +315,13 @@ impl KvStoreApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/KVDeleteAll",
                 request,
             );
-        async move {
-            let response: proto::KvDeleteAllResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::KvDeleteAllResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn kv_list(
@@ -319,10 +335,12 @@ impl KvStoreApi for PluginApiClient {
         };
         let call = self
             .call("KVList", "/mattermost.pluginapi.v1.PluginAPI/KVList", request);
-        async move {
-            let response: proto::KvListResponse = call.await?;
-            check(response.error)?;
-            Ok(response.keys)
-        }
+        super::answer(
+            call,
+            move |response: proto::KvListResponse| {
+                check(response.error)?;
+                Ok(response.keys)
+            },
+        )
     }
 }

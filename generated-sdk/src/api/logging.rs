@@ -105,11 +105,13 @@ impl LoggingApi for PluginApiClient {
         };
         let call = self
             .call("LogDebug", "/mattermost.pluginapi.v1.PluginAPI/LogDebug", request);
-        async move {
-            let response: proto::LogDebugResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::LogDebugResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn log_info(
@@ -123,11 +125,13 @@ impl LoggingApi for PluginApiClient {
         };
         let call = self
             .call("LogInfo", "/mattermost.pluginapi.v1.PluginAPI/LogInfo", request);
-        async move {
-            let response: proto::LogInfoResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::LogInfoResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn log_error(
@@ -141,11 +145,13 @@ impl LoggingApi for PluginApiClient {
         };
         let call = self
             .call("LogError", "/mattermost.pluginapi.v1.PluginAPI/LogError", request);
-        async move {
-            let response: proto::LogErrorResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::LogErrorResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn log_warn(
@@ -159,11 +165,13 @@ impl LoggingApi for PluginApiClient {
         };
         let call = self
             .call("LogWarn", "/mattermost.pluginapi.v1.PluginAPI/LogWarn", request);
-        async move {
-            let response: proto::LogWarnResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::LogWarnResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn log_audit_rec(
@@ -179,11 +187,13 @@ impl LoggingApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/LogAuditRec",
                 request,
             );
-        async move {
-            let response: proto::LogAuditRecResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::LogAuditRecResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn log_audit_rec_with_level(
@@ -201,10 +211,12 @@ impl LoggingApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/LogAuditRecWithLevel",
                 request,
             );
-        async move {
-            let response: proto::LogAuditRecWithLevelResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::LogAuditRecWithLevelResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

@@ -9,6 +9,7 @@
 //! the `testing` module (cargo feature `testing`).
 pub use mmplugin_runtime::Transport;
 use std::future::Future;
+use mmplugin_runtime::api::answer;
 use crate::{Error, proto};
 
 mod users;

@@ -60,11 +60,13 @@ impl NotificationsApi for PluginApiClient {
         };
         let call = self
             .call("SendMail", "/mattermost.pluginapi.v1.PluginAPI/SendMail", request);
-        async move {
-            let response: proto::SendMailResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::SendMailResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn send_push_notification(
@@ -82,10 +84,12 @@ impl NotificationsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SendPushNotification",
                 request,
             );
-        async move {
-            let response: proto::SendPushNotificationResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::SendPushNotificationResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

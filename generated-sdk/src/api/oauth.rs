@@ -64,11 +64,13 @@ impl OAuthApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateOAuthApp",
                 request,
             );
-        async move {
-            let response: proto::CreateOAuthAppResponse = call.await?;
-            check(response.error)?;
-            required_field(response.app, "app")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateOAuthAppResponse| {
+                check(response.error)?;
+                required_field(response.app, "app")
+            },
+        )
     }
 
     fn get_o_auth_app(
@@ -84,11 +86,13 @@ impl OAuthApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetOAuthApp",
                 request,
             );
-        async move {
-            let response: proto::GetOAuthAppResponse = call.await?;
-            check(response.error)?;
-            required_field(response.app, "app")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetOAuthAppResponse| {
+                check(response.error)?;
+                required_field(response.app, "app")
+            },
+        )
     }
 
     fn update_o_auth_app(
@@ -104,11 +108,13 @@ impl OAuthApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateOAuthApp",
                 request,
             );
-        async move {
-            let response: proto::UpdateOAuthAppResponse = call.await?;
-            check(response.error)?;
-            required_field(response.app, "app")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateOAuthAppResponse| {
+                check(response.error)?;
+                required_field(response.app, "app")
+            },
+        )
     }
 
     fn delete_o_auth_app(
@@ -124,10 +130,12 @@ impl OAuthApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteOAuthApp",
                 request,
             );
-        async move {
-            let response: proto::DeleteOAuthAppResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteOAuthAppResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

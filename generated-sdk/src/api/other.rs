@@ -52,11 +52,13 @@ impl OtherApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/OpenInteractiveDialog",
                 request,
             );
-        async move {
-            let response: proto::OpenInteractiveDialogResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::OpenInteractiveDialogResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn register_collection_and_topic(
@@ -74,10 +76,12 @@ impl OtherApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RegisterCollectionAndTopic",
                 request,
             );
-        async move {
-            let response: proto::RegisterCollectionAndTopicResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::RegisterCollectionAndTopicResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

@@ -91,11 +91,13 @@ impl PermissionsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/HasPermissionTo",
                 request,
             );
-        async move {
-            let response: proto::HasPermissionToResponse = call.await?;
-            check(response.error)?;
-            Ok(response.has_permission)
-        }
+        super::answer(
+            call,
+            move |response: proto::HasPermissionToResponse| {
+                check(response.error)?;
+                Ok(response.has_permission)
+            },
+        )
     }
 
     fn has_permission_to_team(
@@ -115,11 +117,13 @@ impl PermissionsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/HasPermissionToTeam",
                 request,
             );
-        async move {
-            let response: proto::HasPermissionToTeamResponse = call.await?;
-            check(response.error)?;
-            Ok(response.has_permission)
-        }
+        super::answer(
+            call,
+            move |response: proto::HasPermissionToTeamResponse| {
+                check(response.error)?;
+                Ok(response.has_permission)
+            },
+        )
     }
 
     fn has_permission_to_channel(
@@ -139,11 +143,13 @@ impl PermissionsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/HasPermissionToChannel",
                 request,
             );
-        async move {
-            let response: proto::HasPermissionToChannelResponse = call.await?;
-            check(response.error)?;
-            Ok(response.has_permission)
-        }
+        super::answer(
+            call,
+            move |response: proto::HasPermissionToChannelResponse| {
+                check(response.error)?;
+                Ok(response.has_permission)
+            },
+        )
     }
 
     fn roles_grant_permission(
@@ -161,10 +167,12 @@ impl PermissionsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RolesGrantPermission",
                 request,
             );
-        async move {
-            let response: proto::RolesGrantPermissionResponse = call.await?;
-            check(response.error)?;
-            Ok(response.has_permission)
-        }
+        super::answer(
+            call,
+            move |response: proto::RolesGrantPermissionResponse| {
+                check(response.error)?;
+                Ok(response.has_permission)
+            },
+        )
     }
 }

@@ -140,11 +140,13 @@ impl PluginsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetBundlePath",
                 request,
             );
-        async move {
-            let response: proto::GetBundlePathResponse = call.await?;
-            check(response.error)?;
-            Ok(response.path)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetBundlePathResponse| {
+                check(response.error)?;
+                Ok(response.path)
+            },
+        )
     }
 
     fn get_plugins(
@@ -157,11 +159,13 @@ impl PluginsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPlugins",
                 request,
             );
-        async move {
-            let response: proto::GetPluginsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.manifests)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPluginsResponse| {
+                check(response.error)?;
+                Ok(response.manifests)
+            },
+        )
     }
 
     fn enable_plugin(
@@ -177,11 +181,13 @@ impl PluginsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/EnablePlugin",
                 request,
             );
-        async move {
-            let response: proto::EnablePluginResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::EnablePluginResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn disable_plugin(
@@ -197,11 +203,13 @@ impl PluginsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DisablePlugin",
                 request,
             );
-        async move {
-            let response: proto::DisablePluginResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DisablePluginResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn remove_plugin(
@@ -217,11 +225,13 @@ impl PluginsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RemovePlugin",
                 request,
             );
-        async move {
-            let response: proto::RemovePluginResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::RemovePluginResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn get_plugin_status(
@@ -237,11 +247,13 @@ impl PluginsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPluginStatus",
                 request,
             );
-        async move {
-            let response: proto::GetPluginStatusResponse = call.await?;
-            check(response.error)?;
-            required_field(response.status, "status")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPluginStatusResponse| {
+                check(response.error)?;
+                required_field(response.status, "status")
+            },
+        )
     }
 
     fn install_plugin(
@@ -259,11 +271,13 @@ impl PluginsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/InstallPlugin",
                 request,
             );
-        async move {
-            let response: proto::InstallPluginResponse = call.await?;
-            check(response.error)?;
-            required_field(response.manifest, "manifest")
-        }
+        super::answer(
+            call,
+            move |response: proto::InstallPluginResponse| {
+                check(response.error)?;
+                required_field(response.manifest, "manifest")
+            },
+        )
     }
 
     fn get_plugin_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
@@ -274,11 +288,13 @@ impl PluginsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPluginID",
                 request,
             );
-        async move {
-            let response: proto::GetPluginIdResponse = call.await?;
-            check(response.error)?;
-            Ok(response.plugin_id)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPluginIdResponse| {
+                check(response.error)?;
+                Ok(response.plugin_id)
+            },
+        )
     }
 
     fn plugin_http(
@@ -300,10 +316,12 @@ impl PluginsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/PluginHTTP",
                 request,
             );
-        async move {
-            let response: proto::PluginHttpResponse = call.await?;
-            check(response.error)?;
-            Ok((response.status_code, response.headers, response.body))
-        }
+        super::answer(
+            call,
+            move |response: proto::PluginHttpResponse| {
+                check(response.error)?;
+                Ok((response.status_code, response.headers, response.body))
+            },
+        )
     }
 }

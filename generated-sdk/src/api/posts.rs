@@ -265,11 +265,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreatePost",
                 request,
             );
-        async move {
-            let response: proto::CreatePostResponse = call.await?;
-            check(response.error)?;
-            required_field(response.post, "post")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreatePostResponse| {
+                check(response.error)?;
+                required_field(response.post, "post")
+            },
+        )
     }
 
     fn add_reaction(
@@ -285,11 +287,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/AddReaction",
                 request,
             );
-        async move {
-            let response: proto::AddReactionResponse = call.await?;
-            check(response.error)?;
-            required_field(response.reaction, "reaction")
-        }
+        super::answer(
+            call,
+            move |response: proto::AddReactionResponse| {
+                check(response.error)?;
+                required_field(response.reaction, "reaction")
+            },
+        )
     }
 
     fn remove_reaction(
@@ -305,11 +309,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RemoveReaction",
                 request,
             );
-        async move {
-            let response: proto::RemoveReactionResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::RemoveReactionResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn get_reactions(
@@ -325,11 +331,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetReactions",
                 request,
             );
-        async move {
-            let response: proto::GetReactionsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.reactions)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetReactionsResponse| {
+                check(response.error)?;
+                Ok(response.reactions)
+            },
+        )
     }
 
     fn send_ephemeral_post(
@@ -347,11 +355,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SendEphemeralPost",
                 request,
             );
-        async move {
-            let response: proto::SendEphemeralPostResponse = call.await?;
-            check(response.error)?;
-            required_field(response.post, "post")
-        }
+        super::answer(
+            call,
+            move |response: proto::SendEphemeralPostResponse| {
+                check(response.error)?;
+                required_field(response.post, "post")
+            },
+        )
     }
 
     fn update_ephemeral_post(
@@ -369,11 +379,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateEphemeralPost",
                 request,
             );
-        async move {
-            let response: proto::UpdateEphemeralPostResponse = call.await?;
-            check(response.error)?;
-            required_field(response.post, "post")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateEphemeralPostResponse| {
+                check(response.error)?;
+                required_field(response.post, "post")
+            },
+        )
     }
 
     fn delete_ephemeral_post(
@@ -391,11 +403,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteEphemeralPost",
                 request,
             );
-        async move {
-            let response: proto::DeleteEphemeralPostResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteEphemeralPostResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn delete_post(
@@ -411,11 +425,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePost",
                 request,
             );
-        async move {
-            let response: proto::DeletePostResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeletePostResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn get_post_thread(
@@ -431,11 +447,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPostThread",
                 request,
             );
-        async move {
-            let response: proto::GetPostThreadResponse = call.await?;
-            check(response.error)?;
-            required_field(response.post_list, "post_list")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPostThreadResponse| {
+                check(response.error)?;
+                required_field(response.post_list, "post_list")
+            },
+        )
     }
 
     fn get_post(
@@ -447,11 +465,13 @@ impl PostsApi for PluginApiClient {
         };
         let call = self
             .call("GetPost", "/mattermost.pluginapi.v1.PluginAPI/GetPost", request);
-        async move {
-            let response: proto::GetPostResponse = call.await?;
-            check(response.error)?;
-            required_field(response.post, "post")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPostResponse| {
+                check(response.error)?;
+                required_field(response.post, "post")
+            },
+        )
     }
 
     fn get_posts_since(
@@ -469,11 +489,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPostsSince",
                 request,
             );
-        async move {
-            let response: proto::GetPostsSinceResponse = call.await?;
-            check(response.error)?;
-            required_field(response.post_list, "post_list")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPostsSinceResponse| {
+                check(response.error)?;
+                required_field(response.post_list, "post_list")
+            },
+        )
     }
 
     fn get_posts_after(
@@ -495,11 +517,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPostsAfter",
                 request,
             );
-        async move {
-            let response: proto::GetPostsAfterResponse = call.await?;
-            check(response.error)?;
-            required_field(response.post_list, "post_list")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPostsAfterResponse| {
+                check(response.error)?;
+                required_field(response.post_list, "post_list")
+            },
+        )
     }
 
     fn get_posts_before(
@@ -521,11 +545,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPostsBefore",
                 request,
             );
-        async move {
-            let response: proto::GetPostsBeforeResponse = call.await?;
-            check(response.error)?;
-            required_field(response.post_list, "post_list")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPostsBeforeResponse| {
+                check(response.error)?;
+                required_field(response.post_list, "post_list")
+            },
+        )
     }
 
     fn get_posts_for_channel(
@@ -545,11 +571,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPostsForChannel",
                 request,
             );
-        async move {
-            let response: proto::GetPostsForChannelResponse = call.await?;
-            check(response.error)?;
-            required_field(response.post_list, "post_list")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPostsForChannelResponse| {
+                check(response.error)?;
+                required_field(response.post_list, "post_list")
+            },
+        )
     }
 
     fn update_post(
@@ -565,11 +593,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePost",
                 request,
             );
-        async move {
-            let response: proto::UpdatePostResponse = call.await?;
-            check(response.error)?;
-            required_field(response.post, "post")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdatePostResponse| {
+                check(response.error)?;
+                required_field(response.post, "post")
+            },
+        )
     }
 
     fn search_posts_in_team(
@@ -587,11 +617,13 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchPostsInTeam",
                 request,
             );
-        async move {
-            let response: proto::SearchPostsInTeamResponse = call.await?;
-            check(response.error)?;
-            Ok(response.posts)
-        }
+        super::answer(
+            call,
+            move |response: proto::SearchPostsInTeamResponse| {
+                check(response.error)?;
+                Ok(response.posts)
+            },
+        )
     }
 
     fn search_posts_in_team_for_user(
@@ -611,10 +643,12 @@ impl PostsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchPostsInTeamForUser",
                 request,
             );
-        async move {
-            let response: proto::SearchPostsInTeamForUserResponse = call.await?;
-            check(response.error)?;
-            required_field(response.results, "results")
-        }
+        super::answer(
+            call,
+            move |response: proto::SearchPostsInTeamForUserResponse| {
+                check(response.error)?;
+                required_field(response.results, "results")
+            },
+        )
     }
 }

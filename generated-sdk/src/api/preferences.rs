@@ -85,11 +85,13 @@ impl PreferencesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPreferenceForUser",
                 request,
             );
-        async move {
-            let response: proto::GetPreferenceForUserResponse = call.await?;
-            check(response.error)?;
-            required_field(response.preference, "preference")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPreferenceForUserResponse| {
+                check(response.error)?;
+                required_field(response.preference, "preference")
+            },
+        )
     }
 
     fn get_preferences_for_user(
@@ -105,11 +107,13 @@ impl PreferencesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPreferencesForUser",
                 request,
             );
-        async move {
-            let response: proto::GetPreferencesForUserResponse = call.await?;
-            check(response.error)?;
-            Ok(response.preferences)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPreferencesForUserResponse| {
+                check(response.error)?;
+                Ok(response.preferences)
+            },
+        )
     }
 
     fn update_preferences_for_user(
@@ -127,11 +131,13 @@ impl PreferencesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePreferencesForUser",
                 request,
             );
-        async move {
-            let response: proto::UpdatePreferencesForUserResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdatePreferencesForUserResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn delete_preferences_for_user(
@@ -149,10 +155,12 @@ impl PreferencesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePreferencesForUser",
                 request,
             );
-        async move {
-            let response: proto::DeletePreferencesForUserResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeletePreferencesForUserResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

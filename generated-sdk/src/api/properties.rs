@@ -320,11 +320,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreatePropertyField",
                 request,
             );
-        async move {
-            let response: proto::CreatePropertyFieldResponse = call.await?;
-            check(response.error)?;
-            required_field(response.field, "field")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreatePropertyFieldResponse| {
+                check(response.error)?;
+                required_field(response.field, "field")
+            },
+        )
     }
 
     fn get_property_field(
@@ -342,11 +344,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyField",
                 request,
             );
-        async move {
-            let response: proto::GetPropertyFieldResponse = call.await?;
-            check(response.error)?;
-            required_field(response.field, "field")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPropertyFieldResponse| {
+                check(response.error)?;
+                required_field(response.field, "field")
+            },
+        )
     }
 
     fn get_property_fields(
@@ -364,11 +368,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyFields",
                 request,
             );
-        async move {
-            let response: proto::GetPropertyFieldsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.fields)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPropertyFieldsResponse| {
+                check(response.error)?;
+                Ok(response.fields)
+            },
+        )
     }
 
     fn update_property_field(
@@ -386,11 +392,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyField",
                 request,
             );
-        async move {
-            let response: proto::UpdatePropertyFieldResponse = call.await?;
-            check(response.error)?;
-            required_field(response.field, "field")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdatePropertyFieldResponse| {
+                check(response.error)?;
+                required_field(response.field, "field")
+            },
+        )
     }
 
     fn delete_property_field(
@@ -408,11 +416,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyField",
                 request,
             );
-        async move {
-            let response: proto::DeletePropertyFieldResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeletePropertyFieldResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn search_property_fields(
@@ -430,11 +440,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchPropertyFields",
                 request,
             );
-        async move {
-            let response: proto::SearchPropertyFieldsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.fields)
-        }
+        super::answer(
+            call,
+            move |response: proto::SearchPropertyFieldsResponse| {
+                check(response.error)?;
+                Ok(response.fields)
+            },
+        )
     }
 
     fn count_property_fields(
@@ -452,11 +464,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CountPropertyFields",
                 request,
             );
-        async move {
-            let response: proto::CountPropertyFieldsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.count)
-        }
+        super::answer(
+            call,
+            move |response: proto::CountPropertyFieldsResponse| {
+                check(response.error)?;
+                Ok(response.count)
+            },
+        )
     }
 
     fn count_property_fields_for_target(
@@ -478,11 +492,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CountPropertyFieldsForTarget",
                 request,
             );
-        async move {
-            let response: proto::CountPropertyFieldsForTargetResponse = call.await?;
-            check(response.error)?;
-            Ok(response.count)
-        }
+        super::answer(
+            call,
+            move |response: proto::CountPropertyFieldsForTargetResponse| {
+                check(response.error)?;
+                Ok(response.count)
+            },
+        )
     }
 
     fn create_property_value(
@@ -498,11 +514,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreatePropertyValue",
                 request,
             );
-        async move {
-            let response: proto::CreatePropertyValueResponse = call.await?;
-            check(response.error)?;
-            required_field(response.value, "value")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreatePropertyValueResponse| {
+                check(response.error)?;
+                required_field(response.value, "value")
+            },
+        )
     }
 
     fn get_property_value(
@@ -520,11 +538,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyValue",
                 request,
             );
-        async move {
-            let response: proto::GetPropertyValueResponse = call.await?;
-            check(response.error)?;
-            required_field(response.value, "value")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPropertyValueResponse| {
+                check(response.error)?;
+                required_field(response.value, "value")
+            },
+        )
     }
 
     fn get_property_values(
@@ -542,11 +562,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyValues",
                 request,
             );
-        async move {
-            let response: proto::GetPropertyValuesResponse = call.await?;
-            check(response.error)?;
-            Ok(response.values)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPropertyValuesResponse| {
+                check(response.error)?;
+                Ok(response.values)
+            },
+        )
     }
 
     fn update_property_value(
@@ -564,11 +586,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyValue",
                 request,
             );
-        async move {
-            let response: proto::UpdatePropertyValueResponse = call.await?;
-            check(response.error)?;
-            required_field(response.value, "value")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdatePropertyValueResponse| {
+                check(response.error)?;
+                required_field(response.value, "value")
+            },
+        )
     }
 
     fn upsert_property_value(
@@ -584,11 +608,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpsertPropertyValue",
                 request,
             );
-        async move {
-            let response: proto::UpsertPropertyValueResponse = call.await?;
-            check(response.error)?;
-            required_field(response.value, "value")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpsertPropertyValueResponse| {
+                check(response.error)?;
+                required_field(response.value, "value")
+            },
+        )
     }
 
     fn delete_property_value(
@@ -606,11 +632,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValue",
                 request,
             );
-        async move {
-            let response: proto::DeletePropertyValueResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeletePropertyValueResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn search_property_values(
@@ -628,11 +656,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchPropertyValues",
                 request,
             );
-        async move {
-            let response: proto::SearchPropertyValuesResponse = call.await?;
-            check(response.error)?;
-            Ok(response.values)
-        }
+        super::answer(
+            call,
+            move |response: proto::SearchPropertyValuesResponse| {
+                check(response.error)?;
+                Ok(response.values)
+            },
+        )
     }
 
     fn register_property_group(
@@ -648,11 +678,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RegisterPropertyGroup",
                 request,
             );
-        async move {
-            let response: proto::RegisterPropertyGroupResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group, "group")
-        }
+        super::answer(
+            call,
+            move |response: proto::RegisterPropertyGroupResponse| {
+                check(response.error)?;
+                required_field(response.group, "group")
+            },
+        )
     }
 
     fn get_property_group(
@@ -668,11 +700,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyGroup",
                 request,
             );
-        async move {
-            let response: proto::GetPropertyGroupResponse = call.await?;
-            check(response.error)?;
-            required_field(response.group, "group")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPropertyGroupResponse| {
+                check(response.error)?;
+                required_field(response.group, "group")
+            },
+        )
     }
 
     fn get_property_field_by_name(
@@ -692,11 +726,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetPropertyFieldByName",
                 request,
             );
-        async move {
-            let response: proto::GetPropertyFieldByNameResponse = call.await?;
-            check(response.error)?;
-            required_field(response.field, "field")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetPropertyFieldByNameResponse| {
+                check(response.error)?;
+                required_field(response.field, "field")
+            },
+        )
     }
 
     fn update_property_fields(
@@ -714,11 +750,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyFields",
                 request,
             );
-        async move {
-            let response: proto::UpdatePropertyFieldsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.fields)
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdatePropertyFieldsResponse| {
+                check(response.error)?;
+                Ok(response.fields)
+            },
+        )
     }
 
     fn update_property_values(
@@ -736,11 +774,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyValues",
                 request,
             );
-        async move {
-            let response: proto::UpdatePropertyValuesResponse = call.await?;
-            check(response.error)?;
-            Ok(response.values)
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdatePropertyValuesResponse| {
+                check(response.error)?;
+                Ok(response.values)
+            },
+        )
     }
 
     fn upsert_property_values(
@@ -756,11 +796,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpsertPropertyValues",
                 request,
             );
-        async move {
-            let response: proto::UpsertPropertyValuesResponse = call.await?;
-            check(response.error)?;
-            Ok(response.values)
-        }
+        super::answer(
+            call,
+            move |response: proto::UpsertPropertyValuesResponse| {
+                check(response.error)?;
+                Ok(response.values)
+            },
+        )
     }
 
     fn delete_property_values_for_target(
@@ -780,11 +822,13 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValuesForTarget",
                 request,
             );
-        async move {
-            let response: proto::DeletePropertyValuesForTargetResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeletePropertyValuesForTargetResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn delete_property_values_for_field(
@@ -802,10 +846,12 @@ impl PropertiesApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValuesForField",
                 request,
             );
-        async move {
-            let response: proto::DeletePropertyValuesForFieldResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeletePropertyValuesForFieldResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

@@ -136,11 +136,13 @@ impl SharedChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RegisterPluginForSharedChannels",
                 request,
             );
-        async move {
-            let response: proto::RegisterPluginForSharedChannelsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.remote_id)
-        }
+        super::answer(
+            call,
+            move |response: proto::RegisterPluginForSharedChannelsResponse| {
+                check(response.error)?;
+                Ok(response.remote_id)
+            },
+        )
     }
 
     fn unregister_plugin_for_shared_channels(
@@ -156,11 +158,13 @@ impl SharedChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UnregisterPluginForSharedChannels",
                 request,
             );
-        async move {
-            let response: proto::UnregisterPluginForSharedChannelsResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::UnregisterPluginForSharedChannelsResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn share_channel(
@@ -176,11 +180,13 @@ impl SharedChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/ShareChannel",
                 request,
             );
-        async move {
-            let response: proto::ShareChannelResponse = call.await?;
-            check(response.error)?;
-            required_field(response.shared_channel, "shared_channel")
-        }
+        super::answer(
+            call,
+            move |response: proto::ShareChannelResponse| {
+                check(response.error)?;
+                required_field(response.shared_channel, "shared_channel")
+            },
+        )
     }
 
     fn update_shared_channel(
@@ -196,11 +202,13 @@ impl SharedChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateSharedChannel",
                 request,
             );
-        async move {
-            let response: proto::UpdateSharedChannelResponse = call.await?;
-            check(response.error)?;
-            required_field(response.shared_channel, "shared_channel")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateSharedChannelResponse| {
+                check(response.error)?;
+                required_field(response.shared_channel, "shared_channel")
+            },
+        )
     }
 
     fn unshare_channel(
@@ -216,11 +224,13 @@ impl SharedChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UnshareChannel",
                 request,
             );
-        async move {
-            let response: proto::UnshareChannelResponse = call.await?;
-            check(response.error)?;
-            Ok(response.unshared)
-        }
+        super::answer(
+            call,
+            move |response: proto::UnshareChannelResponse| {
+                check(response.error)?;
+                Ok(response.unshared)
+            },
+        )
     }
 
     fn update_shared_channel_cursor(
@@ -240,11 +250,13 @@ impl SharedChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateSharedChannelCursor",
                 request,
             );
-        async move {
-            let response: proto::UpdateSharedChannelCursorResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateSharedChannelCursorResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn sync_shared_channel(
@@ -260,11 +272,13 @@ impl SharedChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SyncSharedChannel",
                 request,
             );
-        async move {
-            let response: proto::SyncSharedChannelResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::SyncSharedChannelResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn invite_remote_to_channel(
@@ -286,11 +300,13 @@ impl SharedChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/InviteRemoteToChannel",
                 request,
             );
-        async move {
-            let response: proto::InviteRemoteToChannelResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::InviteRemoteToChannelResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn uninvite_remote_from_channel(
@@ -308,10 +324,12 @@ impl SharedChannelsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UninviteRemoteFromChannel",
                 request,
             );
-        async move {
-            let response: proto::UninviteRemoteFromChannelResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::UninviteRemoteFromChannelResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

@@ -90,11 +90,13 @@ impl SystemApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetLicense",
                 request,
             );
-        async move {
-            let response: proto::GetLicenseResponse = call.await?;
-            check(response.error)?;
-            crate::json::from_bytes(&response.license_json, "license_json")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetLicenseResponse| {
+                check(response.error)?;
+                crate::json::from_bytes(&response.license_json, "license_json")
+            },
+        )
     }
 
     fn is_enterprise_ready(&self) -> impl Future<Output = Result<bool, Error>> + Send {
@@ -105,11 +107,13 @@ impl SystemApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/IsEnterpriseReady",
                 request,
             );
-        async move {
-            let response: proto::IsEnterpriseReadyResponse = call.await?;
-            check(response.error)?;
-            Ok(response.is_enterprise_ready)
-        }
+        super::answer(
+            call,
+            move |response: proto::IsEnterpriseReadyResponse| {
+                check(response.error)?;
+                Ok(response.is_enterprise_ready)
+            },
+        )
     }
 
     fn get_server_version(&self) -> impl Future<Output = Result<String, Error>> + Send {
@@ -120,11 +124,13 @@ impl SystemApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetServerVersion",
                 request,
             );
-        async move {
-            let response: proto::GetServerVersionResponse = call.await?;
-            check(response.error)?;
-            Ok(response.version)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetServerVersionResponse| {
+                check(response.error)?;
+                Ok(response.version)
+            },
+        )
     }
 
     fn get_system_install_date(
@@ -138,11 +144,13 @@ impl SystemApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetSystemInstallDate",
                 request,
             );
-        async move {
-            let response: proto::GetSystemInstallDateResponse = call.await?;
-            check(response.error)?;
-            Ok(response.install_date)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetSystemInstallDateResponse| {
+                check(response.error)?;
+                Ok(response.install_date)
+            },
+        )
     }
 
     fn get_diagnostic_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
@@ -153,11 +161,13 @@ impl SystemApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetDiagnosticId",
                 request,
             );
-        async move {
-            let response: proto::GetDiagnosticIdResponse = call.await?;
-            check(response.error)?;
-            Ok(response.diagnostic_id)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetDiagnosticIdResponse| {
+                check(response.error)?;
+                Ok(response.diagnostic_id)
+            },
+        )
     }
 
     fn get_telemetry_id(&self) -> impl Future<Output = Result<String, Error>> + Send {
@@ -168,11 +178,13 @@ impl SystemApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTelemetryId",
                 request,
             );
-        async move {
-            let response: proto::GetTelemetryIdResponse = call.await?;
-            check(response.error)?;
-            Ok(response.telemetry_id)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetTelemetryIdResponse| {
+                check(response.error)?;
+                Ok(response.telemetry_id)
+            },
+        )
     }
 
     fn get_cloud_limits(
@@ -185,11 +197,13 @@ impl SystemApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetCloudLimits",
                 request,
             );
-        async move {
-            let response: proto::GetCloudLimitsResponse = call.await?;
-            check(response.error)?;
-            crate::json::from_bytes(&response.limits_json, "limits_json")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetCloudLimitsResponse| {
+                check(response.error)?;
+                crate::json::from_bytes(&response.limits_json, "limits_json")
+            },
+        )
     }
 
     fn request_trial_license(
@@ -211,10 +225,12 @@ impl SystemApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RequestTrialLicense",
                 request,
             );
-        async move {
-            let response: proto::RequestTrialLicenseResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::RequestTrialLicenseResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 }

@@ -279,11 +279,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateTeam",
                 request,
             );
-        async move {
-            let response: proto::CreateTeamResponse = call.await?;
-            check(response.error)?;
-            required_field(response.team, "team")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateTeamResponse| {
+                check(response.error)?;
+                required_field(response.team, "team")
+            },
+        )
     }
 
     fn delete_team(
@@ -299,22 +301,26 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteTeam",
                 request,
             );
-        async move {
-            let response: proto::DeleteTeamResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteTeamResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn get_teams(&self) -> impl Future<Output = Result<Vec<proto::Team>, Error>> + Send {
         let request = proto::GetTeamsRequest {};
         let call = self
             .call("GetTeams", "/mattermost.pluginapi.v1.PluginAPI/GetTeams", request);
-        async move {
-            let response: proto::GetTeamsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.teams)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetTeamsResponse| {
+                check(response.error)?;
+                Ok(response.teams)
+            },
+        )
     }
 
     fn get_team(
@@ -326,11 +332,13 @@ impl TeamsApi for PluginApiClient {
         };
         let call = self
             .call("GetTeam", "/mattermost.pluginapi.v1.PluginAPI/GetTeam", request);
-        async move {
-            let response: proto::GetTeamResponse = call.await?;
-            check(response.error)?;
-            required_field(response.team, "team")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetTeamResponse| {
+                check(response.error)?;
+                required_field(response.team, "team")
+            },
+        )
     }
 
     fn get_team_by_name(
@@ -346,11 +354,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamByName",
                 request,
             );
-        async move {
-            let response: proto::GetTeamByNameResponse = call.await?;
-            check(response.error)?;
-            required_field(response.team, "team")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetTeamByNameResponse| {
+                check(response.error)?;
+                required_field(response.team, "team")
+            },
+        )
     }
 
     fn get_teams_unread_for_user(
@@ -366,11 +376,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamsUnreadForUser",
                 request,
             );
-        async move {
-            let response: proto::GetTeamsUnreadForUserResponse = call.await?;
-            check(response.error)?;
-            Ok(response.team_unreads)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetTeamsUnreadForUserResponse| {
+                check(response.error)?;
+                Ok(response.team_unreads)
+            },
+        )
     }
 
     fn update_team(
@@ -386,11 +398,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateTeam",
                 request,
             );
-        async move {
-            let response: proto::UpdateTeamResponse = call.await?;
-            check(response.error)?;
-            required_field(response.team, "team")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateTeamResponse| {
+                check(response.error)?;
+                required_field(response.team, "team")
+            },
+        )
     }
 
     fn search_teams(
@@ -406,11 +420,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchTeams",
                 request,
             );
-        async move {
-            let response: proto::SearchTeamsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.teams)
-        }
+        super::answer(
+            call,
+            move |response: proto::SearchTeamsResponse| {
+                check(response.error)?;
+                Ok(response.teams)
+            },
+        )
     }
 
     fn get_teams_for_user(
@@ -426,11 +442,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamsForUser",
                 request,
             );
-        async move {
-            let response: proto::GetTeamsForUserResponse = call.await?;
-            check(response.error)?;
-            Ok(response.teams)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetTeamsForUserResponse| {
+                check(response.error)?;
+                Ok(response.teams)
+            },
+        )
     }
 
     fn create_team_member(
@@ -448,11 +466,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMember",
                 request,
             );
-        async move {
-            let response: proto::CreateTeamMemberResponse = call.await?;
-            check(response.error)?;
-            required_field(response.team_member, "team_member")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateTeamMemberResponse| {
+                check(response.error)?;
+                required_field(response.team_member, "team_member")
+            },
+        )
     }
 
     fn create_team_members(
@@ -472,11 +492,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMembers",
                 request,
             );
-        async move {
-            let response: proto::CreateTeamMembersResponse = call.await?;
-            check(response.error)?;
-            Ok(response.team_members)
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateTeamMembersResponse| {
+                check(response.error)?;
+                Ok(response.team_members)
+            },
+        )
     }
 
     fn create_team_members_gracefully(
@@ -496,11 +518,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMembersGracefully",
                 request,
             );
-        async move {
-            let response: proto::CreateTeamMembersGracefullyResponse = call.await?;
-            check(response.error)?;
-            Ok(response.team_members)
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateTeamMembersGracefullyResponse| {
+                check(response.error)?;
+                Ok(response.team_members)
+            },
+        )
     }
 
     fn delete_team_member(
@@ -520,11 +544,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteTeamMember",
                 request,
             );
-        async move {
-            let response: proto::DeleteTeamMemberResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteTeamMemberResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn get_team_members(
@@ -544,11 +570,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamMembers",
                 request,
             );
-        async move {
-            let response: proto::GetTeamMembersResponse = call.await?;
-            check(response.error)?;
-            Ok(response.team_members)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetTeamMembersResponse| {
+                check(response.error)?;
+                Ok(response.team_members)
+            },
+        )
     }
 
     fn get_team_member(
@@ -566,11 +594,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamMember",
                 request,
             );
-        async move {
-            let response: proto::GetTeamMemberResponse = call.await?;
-            check(response.error)?;
-            required_field(response.team_member, "team_member")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetTeamMemberResponse| {
+                check(response.error)?;
+                required_field(response.team_member, "team_member")
+            },
+        )
     }
 
     fn get_team_members_for_user(
@@ -590,11 +620,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamMembersForUser",
                 request,
             );
-        async move {
-            let response: proto::GetTeamMembersForUserResponse = call.await?;
-            check(response.error)?;
-            Ok(response.team_members)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetTeamMembersForUserResponse| {
+                check(response.error)?;
+                Ok(response.team_members)
+            },
+        )
     }
 
     fn update_team_member_roles(
@@ -614,11 +646,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateTeamMemberRoles",
                 request,
             );
-        async move {
-            let response: proto::UpdateTeamMemberRolesResponse = call.await?;
-            check(response.error)?;
-            required_field(response.team_member, "team_member")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateTeamMemberRolesResponse| {
+                check(response.error)?;
+                required_field(response.team_member, "team_member")
+            },
+        )
     }
 
     fn get_team_icon(
@@ -634,11 +668,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamIcon",
                 request,
             );
-        async move {
-            let response: proto::GetTeamIconResponse = call.await?;
-            check(response.error)?;
-            Ok(response.icon)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetTeamIconResponse| {
+                check(response.error)?;
+                Ok(response.icon)
+            },
+        )
     }
 
     fn set_team_icon(
@@ -656,11 +692,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SetTeamIcon",
                 request,
             );
-        async move {
-            let response: proto::SetTeamIconResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::SetTeamIconResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn remove_team_icon(
@@ -676,11 +714,13 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RemoveTeamIcon",
                 request,
             );
-        async move {
-            let response: proto::RemoveTeamIconResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::RemoveTeamIconResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn get_team_stats(
@@ -696,10 +736,12 @@ impl TeamsApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetTeamStats",
                 request,
             );
-        async move {
-            let response: proto::GetTeamStatsResponse = call.await?;
-            check(response.error)?;
-            required_field(response.team_stats, "team_stats")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetTeamStatsResponse| {
+                check(response.error)?;
+                required_field(response.team_stats, "team_stats")
+            },
+        )
     }
 }

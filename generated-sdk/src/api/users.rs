@@ -413,11 +413,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateUser",
                 request,
             );
-        async move {
-            let response: proto::CreateUserResponse = call.await?;
-            check(response.error)?;
-            required_field(response.user, "user")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateUserResponse| {
+                check(response.error)?;
+                required_field(response.user, "user")
+            },
+        )
     }
 
     fn delete_user(
@@ -433,11 +435,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/DeleteUser",
                 request,
             );
-        async move {
-            let response: proto::DeleteUserResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::DeleteUserResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn get_users(
@@ -446,11 +450,13 @@ impl UsersApi for PluginApiClient {
     ) -> impl Future<Output = Result<Vec<proto::User>, Error>> + Send {
         let call = self
             .call("GetUsers", "/mattermost.pluginapi.v1.PluginAPI/GetUsers", request);
-        async move {
-            let response: proto::GetUsersResponse = call.await?;
-            check(response.error)?;
-            Ok(response.users)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUsersResponse| {
+                check(response.error)?;
+                Ok(response.users)
+            },
+        )
     }
 
     fn get_users_by_ids(
@@ -466,11 +472,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUsersByIds",
                 request,
             );
-        async move {
-            let response: proto::GetUsersByIdsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.users)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUsersByIdsResponse| {
+                check(response.error)?;
+                Ok(response.users)
+            },
+        )
     }
 
     fn get_user(
@@ -482,11 +490,13 @@ impl UsersApi for PluginApiClient {
         };
         let call = self
             .call("GetUser", "/mattermost.pluginapi.v1.PluginAPI/GetUser", request);
-        async move {
-            let response: proto::GetUserResponse = call.await?;
-            check(response.error)?;
-            required_field(response.user, "user")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUserResponse| {
+                check(response.error)?;
+                required_field(response.user, "user")
+            },
+        )
     }
 
     fn get_user_by_email(
@@ -502,11 +512,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUserByEmail",
                 request,
             );
-        async move {
-            let response: proto::GetUserByEmailResponse = call.await?;
-            check(response.error)?;
-            required_field(response.user, "user")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUserByEmailResponse| {
+                check(response.error)?;
+                required_field(response.user, "user")
+            },
+        )
     }
 
     fn get_user_by_username(
@@ -522,11 +534,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUserByUsername",
                 request,
             );
-        async move {
-            let response: proto::GetUserByUsernameResponse = call.await?;
-            check(response.error)?;
-            required_field(response.user, "user")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUserByUsernameResponse| {
+                check(response.error)?;
+                required_field(response.user, "user")
+            },
+        )
     }
 
     fn get_users_by_usernames(
@@ -542,11 +556,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUsersByUsernames",
                 request,
             );
-        async move {
-            let response: proto::GetUsersByUsernamesResponse = call.await?;
-            check(response.error)?;
-            Ok(response.users)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUsersByUsernamesResponse| {
+                check(response.error)?;
+                Ok(response.users)
+            },
+        )
     }
 
     fn get_users_in_team(
@@ -566,11 +582,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUsersInTeam",
                 request,
             );
-        async move {
-            let response: proto::GetUsersInTeamResponse = call.await?;
-            check(response.error)?;
-            Ok(response.users)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUsersInTeamResponse| {
+                check(response.error)?;
+                Ok(response.users)
+            },
+        )
     }
 
     fn update_user(
@@ -586,11 +604,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUser",
                 request,
             );
-        async move {
-            let response: proto::UpdateUserResponse = call.await?;
-            check(response.error)?;
-            required_field(response.user, "user")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateUserResponse| {
+                check(response.error)?;
+                required_field(response.user, "user")
+            },
+        )
     }
 
     fn get_user_status(
@@ -606,11 +626,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUserStatus",
                 request,
             );
-        async move {
-            let response: proto::GetUserStatusResponse = call.await?;
-            check(response.error)?;
-            required_field(response.status, "status")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUserStatusResponse| {
+                check(response.error)?;
+                required_field(response.status, "status")
+            },
+        )
     }
 
     fn get_user_statuses_by_ids(
@@ -626,11 +648,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUserStatusesByIds",
                 request,
             );
-        async move {
-            let response: proto::GetUserStatusesByIdsResponse = call.await?;
-            check(response.error)?;
-            Ok(response.statuses)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUserStatusesByIdsResponse| {
+                check(response.error)?;
+                Ok(response.statuses)
+            },
+        )
     }
 
     fn update_user_status(
@@ -648,11 +672,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUserStatus",
                 request,
             );
-        async move {
-            let response: proto::UpdateUserStatusResponse = call.await?;
-            check(response.error)?;
-            required_field(response.status, "status")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateUserStatusResponse| {
+                check(response.error)?;
+                required_field(response.status, "status")
+            },
+        )
     }
 
     fn set_user_status_timed_dnd(
@@ -670,11 +696,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SetUserStatusTimedDND",
                 request,
             );
-        async move {
-            let response: proto::SetUserStatusTimedDndResponse = call.await?;
-            check(response.error)?;
-            required_field(response.status, "status")
-        }
+        super::answer(
+            call,
+            move |response: proto::SetUserStatusTimedDndResponse| {
+                check(response.error)?;
+                required_field(response.status, "status")
+            },
+        )
     }
 
     fn update_user_active(
@@ -692,11 +720,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUserActive",
                 request,
             );
-        async move {
-            let response: proto::UpdateUserActiveResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateUserActiveResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn update_user_custom_status(
@@ -714,11 +744,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUserCustomStatus",
                 request,
             );
-        async move {
-            let response: proto::UpdateUserCustomStatusResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateUserCustomStatusResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn remove_user_custom_status(
@@ -734,11 +766,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RemoveUserCustomStatus",
                 request,
             );
-        async move {
-            let response: proto::RemoveUserCustomStatusResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::RemoveUserCustomStatusResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn get_users_in_channel(
@@ -760,11 +794,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetUsersInChannel",
                 request,
             );
-        async move {
-            let response: proto::GetUsersInChannelResponse = call.await?;
-            check(response.error)?;
-            Ok(response.users)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetUsersInChannelResponse| {
+                check(response.error)?;
+                Ok(response.users)
+            },
+        )
     }
 
     fn get_ldap_user_attributes(
@@ -784,11 +820,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetLDAPUserAttributes",
                 request,
             );
-        async move {
-            let response: proto::GetLdapUserAttributesResponse = call.await?;
-            check(response.error)?;
-            Ok(response.attributes)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetLdapUserAttributesResponse| {
+                check(response.error)?;
+                Ok(response.attributes)
+            },
+        )
     }
 
     fn search_users(
@@ -801,11 +839,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SearchUsers",
                 request,
             );
-        async move {
-            let response: proto::SearchUsersResponse = call.await?;
-            check(response.error)?;
-            Ok(response.users)
-        }
+        super::answer(
+            call,
+            move |response: proto::SearchUsersResponse| {
+                check(response.error)?;
+                Ok(response.users)
+            },
+        )
     }
 
     fn get_profile_image(
@@ -821,11 +861,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetProfileImage",
                 request,
             );
-        async move {
-            let response: proto::GetProfileImageResponse = call.await?;
-            check(response.error)?;
-            Ok(response.image)
-        }
+        super::answer(
+            call,
+            move |response: proto::GetProfileImageResponse| {
+                check(response.error)?;
+                Ok(response.image)
+            },
+        )
     }
 
     fn set_profile_image(
@@ -843,11 +885,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/SetProfileImage",
                 request,
             );
-        async move {
-            let response: proto::SetProfileImageResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::SetProfileImageResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn publish_user_typing(
@@ -867,11 +911,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/PublishUserTyping",
                 request,
             );
-        async move {
-            let response: proto::PublishUserTypingResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::PublishUserTypingResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn update_user_auth(
@@ -889,11 +935,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUserAuth",
                 request,
             );
-        async move {
-            let response: proto::UpdateUserAuthResponse = call.await?;
-            check(response.error)?;
-            required_field(response.user_auth, "user_auth")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateUserAuthResponse| {
+                check(response.error)?;
+                required_field(response.user_auth, "user_auth")
+            },
+        )
     }
 
     fn update_user_roles(
@@ -911,11 +959,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/UpdateUserRoles",
                 request,
             );
-        async move {
-            let response: proto::UpdateUserRolesResponse = call.await?;
-            check(response.error)?;
-            required_field(response.user, "user")
-        }
+        super::answer(
+            call,
+            move |response: proto::UpdateUserRolesResponse| {
+                check(response.error)?;
+                required_field(response.user, "user")
+            },
+        )
     }
 
     fn get_session(
@@ -931,11 +981,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/GetSession",
                 request,
             );
-        async move {
-            let response: proto::GetSessionResponse = call.await?;
-            check(response.error)?;
-            required_field(response.session, "session")
-        }
+        super::answer(
+            call,
+            move |response: proto::GetSessionResponse| {
+                check(response.error)?;
+                required_field(response.session, "session")
+            },
+        )
     }
 
     fn create_session(
@@ -951,11 +1003,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateSession",
                 request,
             );
-        async move {
-            let response: proto::CreateSessionResponse = call.await?;
-            check(response.error)?;
-            required_field(response.session, "session")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateSessionResponse| {
+                check(response.error)?;
+                required_field(response.session, "session")
+            },
+        )
     }
 
     fn extend_session_expiry(
@@ -973,11 +1027,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/ExtendSessionExpiry",
                 request,
             );
-        async move {
-            let response: proto::ExtendSessionExpiryResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::ExtendSessionExpiryResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn revoke_session(
@@ -993,11 +1049,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RevokeSession",
                 request,
             );
-        async move {
-            let response: proto::RevokeSessionResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::RevokeSessionResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn create_user_access_token(
@@ -1013,11 +1071,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/CreateUserAccessToken",
                 request,
             );
-        async move {
-            let response: proto::CreateUserAccessTokenResponse = call.await?;
-            check(response.error)?;
-            required_field(response.token, "token")
-        }
+        super::answer(
+            call,
+            move |response: proto::CreateUserAccessTokenResponse| {
+                check(response.error)?;
+                required_field(response.token, "token")
+            },
+        )
     }
 
     fn revoke_user_access_token(
@@ -1033,11 +1093,13 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/RevokeUserAccessToken",
                 request,
             );
-        async move {
-            let response: proto::RevokeUserAccessTokenResponse = call.await?;
-            check(response.error)?;
-            Ok(())
-        }
+        super::answer(
+            call,
+            move |response: proto::RevokeUserAccessTokenResponse| {
+                check(response.error)?;
+                Ok(())
+            },
+        )
     }
 
     fn add_user_to_channel(
@@ -1057,10 +1119,12 @@ impl UsersApi for PluginApiClient {
                 "/mattermost.pluginapi.v1.PluginAPI/AddUserToChannel",
                 request,
             );
-        async move {
-            let response: proto::AddUserToChannelResponse = call.await?;
-            check(response.error)?;
-            required_field(response.channel_member, "channel_member")
-        }
+        super::answer(
+            call,
+            move |response: proto::AddUserToChannelResponse| {
+                check(response.error)?;
+                required_field(response.channel_member, "channel_member")
+            },
+        )
     }
 }
