@@ -134,7 +134,7 @@ impl Failure {
 /// that cancels the call drops the hook with it.
 ///
 /// Generic only in what the hook answers: the deadline, the span, the panic
-/// catching and the timeout are in [`call_erased`], compiled once in this
+/// catching and the timeout are in `call_erased`, compiled once in this
 /// crate rather than once per hook in every plugin.
 pub async fn call<T: Send>(
     hook: &'static str,
