@@ -186,14 +186,10 @@ pub async fn run_with<P: Plugin>(plugin: P, options: Options) -> Result<(), Serv
     mmplugin_runtime::serve::run_hooks(options, hooks(plugin)).await
 }
 
-/// Adds `plugin`'s hooks to the plugin's gRPC server.
-fn hooks<P: Plugin>(
-    plugin: P,
-) -> impl FnOnce(
-    mmplugin_runtime::serve::Settings,
-    tonic::transport::server::Router,
-) -> tonic::transport::server::Router {
-    move |settings, router| {
+/// Adds `plugin`'s hooks to the plugin's gRPC server. Boxed, so that the
+/// server itself is not compiled again for each plugin type.
+fn hooks<P: Plugin>(plugin: P) -> mmplugin_runtime::serve::AddHooks {
+    Box::new(move |settings, router| {
         let channel = mmplugin_runtime::api::plugin_channel(
             settings.api_target.as_deref(),
         );
@@ -204,7 +200,7 @@ fn hooks<P: Plugin>(
         let server = HookServer::new(Arc::new(plugin), api, settings.hook_timeout)
             .with_http_body_limit(settings.http_body_limit);
         add_hooks(router, Arc::new(server))
-    }
+    })
 }
 
 /// Adds the hooks service to the plugin's gRPC server. Not generic, so

@@ -6,7 +6,7 @@
 //!
 //! The SDK's generated `serve` and `run` call [`serve_hooks`] and
 //! [`run_hooks`] with the one thing that depends on the contract: how to add
-//! the plugin's hooks service to the gRPC server.
+//! the plugin's hooks service to the gRPC server ([`AddHooks`]).
 
 mod accept;
 mod env;
@@ -151,10 +151,18 @@ pub enum ServeError {
     HostGone(String),
 }
 
+/// How a plugin's hooks service joins the gRPC server, given the settings
+/// the host's environment made.
+///
+/// Boxed, so that [`serve_hooks`] and [`run_hooks`] are not generic: the
+/// server, which does not depend on the plugin, is compiled once, in this
+/// crate, and not again in every plugin's binary.
+pub type AddHooks = Box<dyn FnOnce(Settings, Router) -> Router + Send>;
+
 /// [`run_hooks`] on a tokio runtime of its own: the whole `main` of a
 /// plugin. Exits with failure when the binary was not started by a
 /// Mattermost server (no magic cookie) or the plugin could not start.
-pub fn serve_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Router) -> ExitCode {
+pub fn serve_hooks(options: Options, add_hooks: AddHooks) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return report(&ServeError::Runtime(e)),
@@ -195,7 +203,7 @@ fn report(error: &ServeError) -> ExitCode {
 /// plugin is noticed. On Linux it also asks the kernel for SIGTERM when the
 /// host dies, for the thread it runs on (`serve_hooks` runs it on the main
 /// thread).
-pub async fn run_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router) -> Router) -> Result<(), ServeError> {
+pub async fn run_hooks(options: Options, add_hooks: AddHooks) -> Result<(), ServeError> {
     // Before anything else, logging included: once the host is gone, the
     // parent read is init's pid and nothing tells the host went away.
     let parent = host::Parent::at_start();
@@ -205,11 +213,7 @@ pub async fn run_hooks(options: Options, add_hooks: impl FnOnce(Settings, Router
     result
 }
 
-async fn run(
-    parent: host::Parent,
-    options: Options,
-    add_hooks: impl FnOnce(Settings, Router) -> Router,
-) -> Result<(), ServeError> {
+async fn run(parent: host::Parent, options: Options, add_hooks: AddHooks) -> Result<(), ServeError> {
     if !env::started_by_a_server() {
         return Err(ServeError::NotAPlugin);
     }
