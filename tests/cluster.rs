@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mattermost_plugin::cluster::{ClusterEvent, Delivery, IntervalJob, JobError, LockError, OnceJobs, Scheduled};
+use mattermost_plugin::cluster::{
+    ClusterEvent, DecodeClusterEvent, Delivery, IntervalJob, JobError, LockError, OnceJobs, Scheduled,
+};
 use mattermost_plugin::testing::FakeServer;
 use mattermost_plugin::{PluginApiClient, proto};
 use serde::{Deserialize, Serialize};

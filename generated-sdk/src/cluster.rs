@@ -11,7 +11,7 @@
 //!   [`PluginApiClient::once_jobs`];
 //! - typed events between the copies: [`ClusterEvent`],
 //!   [`PluginApiClient::publish_cluster_event`] and
-//!   [`proto::PluginClusterEvent::decode`].
+//!   [`DecodeClusterEvent::decode`].
 //!
 //! This file is plain Rust, written by hand against Mattermost's plugin
 //! contract and copied as it is into each SDK whose contract has the API
@@ -109,7 +109,7 @@ impl PluginApiClient {
 
     /// Sends `event` to the plugin's copies on the other nodes, reliably:
     /// they get it in `on_plugin_cluster_event` and read it with
-    /// [`proto::PluginClusterEvent::decode`].
+    /// [`DecodeClusterEvent::decode`].
     pub async fn publish_cluster_event<E: ClusterEvent>(&self, event: &E) -> Result<(), Error> {
         self.publish_cluster_event_with(event, Delivery::reliable()).await
     }
@@ -180,13 +180,28 @@ impl Delivery {
     }
 }
 
-impl proto::PluginClusterEvent {
+/// Reads a [`ClusterEvent`] out of the event the server delivers, as
+/// `event.decode::<E>()`; in the [`crate::prelude`].
+///
+/// A trait, because the message types live in the SDK's proto crate and
+/// only that crate can give them methods of their own. Sealed: implemented
+/// for [`proto::PluginClusterEvent`] only.
+pub trait DecodeClusterEvent: sealed::Sealed {
     /// The event as `E`: `Ok(None)` when its id is not `E::ID` (another
     /// event), an error naming the event when its data is not `E`'s JSON.
-    pub fn decode<E: ClusterEvent>(&self) -> Result<Option<E>, Error> {
+    fn decode<E: ClusterEvent>(&self) -> Result<Option<E>, Error>;
+}
+
+impl DecodeClusterEvent for proto::PluginClusterEvent {
+    fn decode<E: ClusterEvent>(&self) -> Result<Option<E>, Error> {
         if self.id != E::ID {
             return Ok(None);
         }
         serde_json::from_slice(&self.data).map(Some).map_err(|source| Error::Json { field: "event", source })
     }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::proto::PluginClusterEvent {}
 }

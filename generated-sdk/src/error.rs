@@ -11,34 +11,37 @@
 //! [`Error::Transport`]; other gRPC statuses are [`Error::Status`].
 pub use mmplugin_runtime::error::{AppError, Error, ErrorKind};
 
-pub(crate) use mmplugin_runtime::error::{check, required_field};
+pub(crate) use mmplugin_runtime::error::required_field;
 use crate::proto;
 
-impl From<proto::AppError> for AppError {
-    fn from(e: proto::AppError) -> Self {
-        Self {
-            id: e.id,
-            message: e.message,
-            detailed_error: e.detailed_error,
-            request_id: e.request_id,
-            status_code: u16::try_from(e.status_code).unwrap_or(500),
-            where_: e.r#where,
-            params: e.params.map(crate::json::struct_to_object).unwrap_or_default(),
-        }
+/// The contract's `AppError` as the SDK's [`AppError`].
+pub fn from_proto(e: proto::AppError) -> AppError {
+    AppError {
+        id: e.id,
+        message: e.message,
+        detailed_error: e.detailed_error,
+        request_id: e.request_id,
+        status_code: u16::try_from(e.status_code).unwrap_or(500),
+        where_: e.r#where,
+        params: e.params.map(crate::json::struct_to_object).unwrap_or_default(),
     }
 }
 
-impl From<AppError> for proto::AppError {
-    fn from(e: AppError) -> Self {
-        Self {
-            id: e.id,
-            message: e.message,
-            detailed_error: e.detailed_error,
-            request_id: e.request_id,
-            status_code: i32::from(e.status_code),
-            r#where: e.where_,
-            params: (!e.params.is_empty())
-                .then(|| crate::json::object_to_struct(e.params)),
-        }
+/// The SDK's [`AppError`] as the contract's `AppError`, as hooks answer it.
+pub fn to_proto(e: AppError) -> proto::AppError {
+    proto::AppError {
+        id: e.id,
+        message: e.message,
+        detailed_error: e.detailed_error,
+        request_id: e.request_id,
+        status_code: i32::from(e.status_code),
+        r#where: e.where_,
+        params: (!e.params.is_empty()).then(|| crate::json::object_to_struct(e.params)),
     }
+}
+
+/// A response's `error` field as the call's result: `Err` for an app error
+/// that says something, `Ok` for none or an empty one.
+pub(crate) fn check(error: Option<proto::AppError>) -> Result<(), Error> {
+    mmplugin_runtime::error::check(error.map(from_proto))
 }

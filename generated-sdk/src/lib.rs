@@ -42,8 +42,14 @@ pub mod runtime;
 pub mod testing;
 
 /// Wire messages (prost) and gRPC clients and servers (tonic) of `mattermost.pluginapi.v1`.
-#[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
-pub mod proto;
+///
+/// They are compiled as a crate of their own (`mattermost-plugin-proto`, beside
+/// this one), so that cargo builds them while it builds the rest of the
+/// plugin's dependencies.
+pub mod proto {
+    #[doc(inline)]
+    pub use mmplugin_proto::*;
+}
 pub use api::PluginApiClient;
 pub use error::{AppError, Error, ErrorKind};
 pub use hooks::HookName;
@@ -67,4 +73,5 @@ pub mod prelude {
     pub use crate::{
         AppError, Context, Error, ErrorKind, HookError, HookName, HookResult, Plugin,
     };
+    pub use crate::cluster::{ClusterEvent, DecodeClusterEvent};
 }

@@ -1026,7 +1026,11 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
             )
             .await;
         let error = app_error(HookName::OnActivate.as_str(), outcome)?;
-        Ok(Response::new(proto::OnActivateResponse { error }))
+        Ok(
+            Response::new(proto::OnActivateResponse {
+                error: error.map(crate::error::to_proto),
+            }),
+        )
     }
 
     async fn on_deactivate(
@@ -1043,7 +1047,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         let error = app_error(HookName::OnDeactivate.as_str(), outcome)?;
         Ok(
             Response::new(proto::OnDeactivateResponse {
-                error,
+                error: error.map(crate::error::to_proto),
             }),
         )
     }
@@ -1064,7 +1068,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         let error = app_error(HookName::OnConfigurationChange.as_str(), outcome)?;
         Ok(
             Response::new(proto::OnConfigurationChangeResponse {
-                error,
+                error: error.map(crate::error::to_proto),
             }),
         )
     }
@@ -1083,7 +1087,11 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
             )
             .await;
         let error = app_error(HookName::OnInstall.as_str(), outcome)?;
-        Ok(Response::new(proto::OnInstallResponse { error }))
+        Ok(
+            Response::new(proto::OnInstallResponse {
+                error: error.map(crate::error::to_proto),
+            }),
+        )
     }
 
     async fn on_send_daily_telemetry(
@@ -1125,7 +1133,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         let deleted_count = value;
         Ok(
             Response::new(proto::RunDataRetentionResponse {
-                error,
+                error: error.map(crate::error::to_proto),
                 deleted_count,
             }),
         )
@@ -1173,7 +1181,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         let modified_config = value;
         Ok(
             Response::new(proto::ConfigurationWillBeSavedResponse {
-                error,
+                error: error.map(crate::error::to_proto),
                 modified_config,
             }),
         )
@@ -1540,7 +1548,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         let error = app_error(HookName::OnSamlLogin.as_str(), outcome)?;
         Ok(
             Response::new(proto::OnSamlLoginResponse {
-                error,
+                error: error.map(crate::error::to_proto),
             }),
         )
     }
@@ -1682,7 +1690,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         let response = Some(response);
         Ok(
             Response::new(proto::ExecuteCommandResponse {
-                error,
+                error: error.map(crate::error::to_proto),
                 response,
             }),
         )
@@ -1812,7 +1820,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         let response = Some(response);
         Ok(
             Response::new(proto::OnSharedChannelsSyncMsgResponse {
-                error,
+                error: error.map(crate::error::to_proto),
                 response,
             }),
         )
@@ -1876,7 +1884,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         )?;
         Ok(
             Response::new(proto::OnSharedChannelsAttachmentSyncMsgResponse {
-                error,
+                error: error.map(crate::error::to_proto),
             }),
         )
     }
@@ -1911,7 +1919,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         )?;
         Ok(
             Response::new(proto::OnSharedChannelsProfileImageSyncMsgResponse {
-                error,
+                error: error.map(crate::error::to_proto),
             }),
         )
     }
@@ -1937,7 +1945,7 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
         let files = value;
         Ok(
             Response::new(proto::GenerateSupportDataResponse {
-                error,
+                error: error.map(crate::error::to_proto),
                 files,
             }),
         )

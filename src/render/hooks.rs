@@ -231,7 +231,7 @@ mod tests {
                 "UserWillLogInDecision::Reject(reason) => Self { rejection_reason: rejection(reason), ..Self::default() },",
                 "async { Ok(UserWillLogInDecision::Allow) }",
                 "let (error, decision) = app_error_or(HookName::UserWillLogIn.as_str(), outcome)?;
-                 Ok(Response::new(proto::UserWillLogInResponse { error, ..decision.into() }))",
+                 Ok(Response::new(proto::UserWillLogInResponse { error: error.map(crate::error::to_proto), ..decision.into() }))",
             ],
         );
     }
@@ -266,11 +266,11 @@ mod tests {
                 "let (error, value) = app_error_or(HookName::Tally.as_str(), outcome)?;
                  let (count, report) = value;
                  let report = Some(report);
-                 Ok(Response::new(proto::TallyResponse { error, count, report }))",
+                 Ok(Response::new(proto::TallyResponse { error: error.map(crate::error::to_proto), count, report }))",
                 // A replacement is already an `Option`, `None` by default.
                 "async { Ok(None) }",
                 "let modified_config = value;
-                 Ok(Response::new(proto::ConfigurationWillBeSavedResponse { error, modified_config }))",
+                 Ok(Response::new(proto::ConfigurationWillBeSavedResponse { error: error.map(crate::error::to_proto), modified_config }))",
             ],
         );
     }
@@ -286,7 +286,7 @@ mod tests {
                 }",
                 "let _ = request;",
                 "let error = app_error(HookName::OnActivate.as_str(), outcome)?;
-                 Ok(Response::new(proto::OnActivateResponse { error }))",
+                 Ok(Response::new(proto::OnActivateResponse { error: error.map(crate::error::to_proto) }))",
                 "fn on_cloud_limits_updated(&self, cx: &Context, limits: Option<proto::ProductLimits>)
                     -> impl Future<Output = ()> + Send {
                     let _ = (cx, limits);

@@ -72,9 +72,10 @@ pub fn render(contract: &Contract, fds: &FileDescriptorSet, settings: &Settings)
         let mut files = templates(contract, settings)?;
         let stubs = stubs.join().unwrap_or_else(|_| Err(anyhow::anyhow!("stub generation panicked")))?;
         files.push(GeneratedFile {
-            path: "src/proto.rs".into(),
+            path: "proto/src/lib.rs".into(),
             kind: FileKind::Rust,
-            source: stubs.messages,
+            source: ProtoLibRs { package: &contract.package, crate_name: &settings.crate_name }.render()?
+                + &stubs.messages,
             preformatted: stubs.clients + &stubs.servers,
         });
         files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -166,6 +167,7 @@ struct LibRs<'a> {
     has_cluster: bool,
     has_bot: bool,
     package: &'a str,
+    crate_name: &'a str,
     crate_ident: &'a str,
     api_count: usize,
     group_count: usize,
@@ -239,6 +241,24 @@ struct ImplementedView {
     /// The response field listing hook names.
     field: String,
     has_error: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/proto/Cargo.toml.askama", escape = "none")]
+struct ProtoCargoToml<'a> {
+    package: &'a str,
+    crate_name: &'a str,
+    crate_ident: &'a str,
+    version: &'a str,
+}
+
+/// The head of the proto crate's `lib.rs`; prost's messages and tonic's
+/// stubs follow it.
+#[derive(Template)]
+#[template(path = "sdk/proto/lib.rs.askama", escape = "none")]
+struct ProtoLibRs<'a> {
+    package: &'a str,
+    crate_name: &'a str,
 }
 
 #[derive(Template)]
@@ -407,6 +427,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
                 has_cluster: has_cluster(contract),
                 has_bot: has_bot(contract),
                 package: &contract.package,
+                crate_name: &settings.crate_name,
                 crate_ident: &crate_ident,
                 api_count: contract.api_methods().count(),
                 group_count: groups.len(),
@@ -430,6 +451,18 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             }
             .render()?,
         ),
+        GeneratedFile {
+            path: "proto/Cargo.toml".into(),
+            kind: FileKind::Text,
+            source: ProtoCargoToml {
+                package: &contract.package,
+                crate_name: &settings.crate_name,
+                crate_ident: &crate_ident,
+                version: &settings.version,
+            }
+            .render()?,
+            preformatted: String::new(),
+        },
         GeneratedFile {
             path: "macros/Cargo.toml".into(),
             kind: FileKind::Text,

@@ -1,5 +1,5 @@
 //! The floor of `scripts/bench-build`: a plugin server with nothing but
-//! tonic, the messages and stubs the SDK is generated with (its `proto.rs`,
+//! tonic, the messages and stubs the SDK is generated with (its proto crate,
 //! compiled here as they are: the hooks server and the API client, as in a
 //! plugin; the test kit's stubs stay behind the `testing` feature), and one
 //! hook. It prints go-plugin's handshake line and serves `Implemented` and
@@ -9,7 +9,7 @@
 //! logging, no API client, no settings.
 
 #[allow(dead_code, clippy::all)]
-#[path = "../../../generated-sdk/src/proto.rs"]
+#[path = "../../../generated-sdk/proto/src/lib.rs"]
 mod proto;
 
 use proto::plugin_hooks_server::{PluginHooks, PluginHooksServer};

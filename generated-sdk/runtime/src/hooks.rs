@@ -209,22 +209,19 @@ pub async fn run_first(first: &'static str, hook: &'static str, run: impl Future
 /// For hooks that answer an `error` field: a failure or a panic goes there,
 /// readable where the server shows it; a timeout stays a
 /// `DEADLINE_EXCEEDED` status.
-pub fn app_error<E: From<AppError>>(
-    hook: &'static str,
-    outcome: Result<HookResult, Failure>,
-) -> Result<Option<E>, Status> {
+pub fn app_error(hook: &'static str, outcome: Result<HookResult, Failure>) -> Result<Option<AppError>, Status> {
     app_error_or(hook, outcome).map(|(error, ())| error)
 }
 
 /// Like [`app_error`], for hooks that also answer a value (the default
 /// value when there is an error).
-pub fn app_error_or<T: Default, E: From<AppError>>(
+pub fn app_error_or<T: Default>(
     hook: &'static str,
     outcome: Result<HookResult<T>, Failure>,
-) -> Result<(Option<E>, T), Status> {
+) -> Result<(Option<AppError>, T), Status> {
     match outcome {
         Ok(Ok(value)) => Ok((None, value)),
-        Ok(Err(error)) => Ok((Some(for_the_host(hook, error.app).into()), T::default())),
+        Ok(Err(error)) => Ok((Some(for_the_host(hook, error.app)), T::default())),
         Err(Failure::Panicked { hook, message }) => {
             let error = AppError {
                 id: PANIC_ID.to_owned(),
@@ -232,7 +229,7 @@ pub fn app_error_or<T: Default, E: From<AppError>>(
                 status_code: 500,
                 ..AppError::default()
             };
-            Ok((Some(for_the_host(hook, error).into()), T::default()))
+            Ok((Some(for_the_host(hook, error)), T::default()))
         }
         Err(timeout @ Failure::TimedOut { .. }) => Err(timeout.into_status()),
     }
@@ -322,7 +319,7 @@ mod tests {
     }
 
     fn answered(outcome: Result<HookResult, Failure>) -> AppError {
-        app_error::<AppError>("ExecuteCommand", outcome).unwrap().expect("an error")
+        app_error("ExecuteCommand", outcome).unwrap().expect("an error")
     }
 
     #[test]
@@ -377,7 +374,7 @@ mod tests {
             (PANIC_ID, "hook ExecuteCommand panicked: boom")
         );
         let timeout = Failure::TimedOut { hook: "ExecuteCommand", after: Duration::from_millis(300) };
-        let status = app_error::<AppError>("ExecuteCommand", Err(timeout)).unwrap_err();
+        let status = app_error("ExecuteCommand", Err(timeout)).unwrap_err();
         assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
         assert_eq!(status.message(), "hook ExecuteCommand did not finish within 0.3 s");
     }

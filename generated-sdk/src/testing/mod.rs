@@ -2776,7 +2776,7 @@ fn respond<R: Default>(
         (Ok(response), _) => Ok(Response::new(response)),
         (Err(Error::App(app)), Some(set)) => {
             let mut response = R::default();
-            set(&mut response, (*app).into());
+            set(&mut response, crate::error::to_proto(*app));
             Ok(Response::new(response))
         }
         (Err(Error::App(app)), None) => Err(app.to_status()),
