@@ -303,10 +303,16 @@ impl fmt::Display for HookName {
 }
 
 /// A name that is not a hook of this contract.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown hook `{0}`")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownHook(pub String);
 
+impl std::fmt::Display for UnknownHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown hook `{}`", self.0)
+    }
+}
+
+impl std::error::Error for UnknownHook {}
 impl FromStr for HookName {
     type Err = UnknownHook;
 

@@ -35,11 +35,10 @@ pub const REFRESH_EVERY: Duration = Duration::from_millis(7_500);
 pub const KEY_PREFIX: &str = "mutex_";
 
 /// Why [`Mutex::lock`] did not get the lock.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum LockError {
     /// Another node held it for the whole wait.
-    #[error("the lock {name:?} was still held by another node after {waited:?}")]
     TimedOut {
         /// The lock's name.
         name: String,
@@ -47,8 +46,33 @@ pub enum LockError {
         waited: Duration,
     },
     /// A KV call failed.
-    #[error(transparent)]
-    Api(#[from] Error),
+    Api(Error),
+}
+
+impl std::fmt::Display for LockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TimedOut { name, waited } => {
+                write!(f, "the lock {name:?} was still held by another node after {waited:?}")
+            }
+            Self::Api(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for LockError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::TimedOut { .. } => None,
+            Self::Api(e) => e.source(),
+        }
+    }
+}
+
+impl From<Error> for LockError {
+    fn from(e: Error) -> Self {
+        Self::Api(e)
+    }
 }
 
 /// A lock shared by every node of a cluster, named by a KV key.

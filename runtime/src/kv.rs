@@ -45,41 +45,66 @@ pub trait KvBackend: Clone + Send + Sync + 'static {
 }
 
 /// Why a typed KV call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum KvError {
     /// The API call failed.
-    #[error(transparent)]
-    Api(#[from] Error),
+    Api(Error),
     /// The stored value is not the JSON of the type asked for.
-    #[error("the value under {key:?} is not the JSON of the type asked for: {source}")]
     Decode {
         /// The key.
         key: String,
         /// What serde_json said.
-        #[source]
         source: serde_json::Error,
     },
     /// The value could not be written as JSON.
-    #[error("the value for {key:?} cannot be written as JSON: {source}")]
     Encode {
         /// The key.
         key: String,
         /// What serde_json said.
-        #[source]
         source: serde_json::Error,
     },
     /// [`Kv::update`] lost the race every time: other writers changed the
     /// value between each read and write.
-    #[error(
-        "gave up updating {key:?} after {attempts} attempts: other writers changed it each time (raise RetryPolicy::attempts, or spread the writes over more keys)"
-    )]
     Contended {
         /// The key.
         key: String,
         /// How many read-modify-write rounds were tried.
         attempts: u32,
     },
+}
+
+impl std::fmt::Display for KvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Api(e) => e.fmt(f),
+            Self::Decode { key, source } => {
+                write!(f, "the value under {key:?} is not the JSON of the type asked for: {source}")
+            }
+            Self::Encode { key, source } => write!(f, "the value for {key:?} cannot be written as JSON: {source}"),
+            Self::Contended { key, attempts } => write!(
+                f,
+                "gave up updating {key:?} after {attempts} attempts: other writers changed it each time \
+                 (raise RetryPolicy::attempts, or spread the writes over more keys)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Api(e) => e.source(),
+            Self::Decode { source, .. } | Self::Encode { source, .. } => Some(source),
+            Self::Contended { .. } => None,
+        }
+    }
+}
+
+impl From<Error> for KvError {
+    fn from(e: Error) -> Self {
+        Self::Api(e)
+    }
 }
 
 /// How [`Kv::update`] retries when another writer got there first: up to

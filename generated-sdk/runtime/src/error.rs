@@ -10,26 +10,21 @@
 use std::fmt;
 
 /// A failed API call.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The server answered with an application error.
-    #[error(transparent)]
     App(Box<AppError>),
     /// The call did not reach the server, or the connection broke.
-    #[error("transport error: {0}")]
-    Transport(#[source] Box<tonic::Status>),
+    Transport(Box<tonic::Status>),
     /// A gRPC status that carries no application error (for example
     /// `Unimplemented` from a server older than this SDK).
-    #[error("gRPC status {code:?}: {message}", code = .0.code(), message = .0.message())]
-    Status(#[source] Box<tonic::Status>),
+    Status(Box<tonic::Status>),
     /// Connecting to the server failed.
-    #[error("cannot connect to the plugin API: {0}")]
-    Connect(#[source] Box<tonic::transport::Error>),
+    Connect(Box<tonic::transport::Error>),
     /// The request is larger than the server accepts: refused by the client
     /// before sending (see [`crate::api::MAX_REQUEST_SIZE`]), or by the
     /// server (grpc-go's `received message larger than max`).
-    #[error("the request is {size} bytes, over the server's limit of {limit} bytes: send large data in smaller pieces")]
     TooLarge {
         /// The request's encoded size, in bytes.
         size: usize,
@@ -37,17 +32,43 @@ pub enum Error {
         limit: usize,
     },
     /// The response lacks a field the call needs.
-    #[error("the server's response lacks `{0}`")]
     MissingField(&'static str),
     /// A JSON payload could not be decoded.
-    #[error("invalid JSON in `{field}`: {source}")]
     Json {
         /// The field that carried it.
         field: &'static str,
         /// What serde_json said.
-        #[source]
         source: serde_json::Error,
     },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::App(e) => e.fmt(f),
+            Self::Transport(status) => write!(f, "transport error: {status}"),
+            Self::Status(status) => write!(f, "gRPC status {:?}: {}", status.code(), status.message()),
+            Self::Connect(e) => write!(f, "cannot connect to the plugin API: {e}"),
+            Self::TooLarge { size, limit } => write!(
+                f,
+                "the request is {size} bytes, over the server's limit of {limit} bytes: send large data in smaller pieces"
+            ),
+            Self::MissingField(field) => write!(f, "the server's response lacks `{field}`"),
+            Self::Json { field, source } => write!(f, "invalid JSON in `{field}`: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::App(e) => e.source(),
+            Self::Transport(status) | Self::Status(status) => Some(&**status),
+            Self::Connect(e) => Some(&**e),
+            Self::TooLarge { .. } | Self::MissingField(_) => None,
+            Self::Json { source, .. } => Some(source),
+        }
+    }
 }
 
 impl Error {
@@ -304,6 +325,50 @@ pub fn required_field<T>(value: Option<T>, field: &'static str) -> Result<T, Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The error types' `Display` and `source` are written by hand (no
+    /// derive, for plugins' build times): a wrapper that stands for another
+    /// error (`App`, `KvError::Api`, `JobError::Kv`) shows it and hands on
+    /// its source, and one that adds words names the error it wraps as its
+    /// source.
+    #[test]
+    fn errors_show_their_words_and_chain_their_sources() {
+        use std::error::Error as _;
+
+        let json = || serde_json::from_str::<u8>("x").unwrap_err();
+        let app = Error::App(Box::new(AppError { id: "a.b".into(), message: "no".into(), ..AppError::default() }));
+        assert_eq!(app.to_string(), "a.b: no");
+        assert!(app.source().is_none());
+
+        let status = Error::Status(Box::new(tonic::Status::unimplemented("old server")));
+        assert_eq!(status.to_string(), "gRPC status Unimplemented: old server");
+        assert_eq!(
+            status.source().expect("the status").to_string(),
+            tonic::Status::unimplemented("old server").to_string()
+        );
+
+        let decode = Error::Json { field: "event", source: json() };
+        assert_eq!(decode.to_string(), format!("invalid JSON in `event`: {}", json()));
+        assert_eq!(decode.source().expect("serde_json's error").to_string(), json().to_string());
+
+        let kv = crate::kv::KvError::Decode { key: "k".into(), source: json() };
+        assert_eq!(kv.to_string(), format!("the value under \"k\" is not the JSON of the type asked for: {}", json()));
+        assert!(kv.source().is_some());
+        let job = crate::cluster::JobError::from(crate::kv::KvError::from(Error::MissingField("value")));
+        assert_eq!(job.to_string(), "the server's response lacks `value`");
+        assert!(job.source().is_none());
+
+        let bind = crate::serve::ServeError::Bind {
+            min: 10_000,
+            max: 10_001,
+            source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        };
+        assert!(bind.to_string().starts_with("no free loopback port in 10000..=10001: "), "{bind}");
+        assert_eq!(
+            bind.source().expect("the io error").to_string(),
+            std::io::Error::from(std::io::ErrorKind::AddrInUse).to_string()
+        );
+    }
 
     #[test]
     fn a_status_with_an_app_error_id_is_an_app_error() {

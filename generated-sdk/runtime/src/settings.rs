@@ -13,14 +13,24 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 /// Why the settings do not fit the struct.
-#[derive(Debug, thiserror::Error)]
-#[error("the plugin's settings do not fit {type_name}: {source}")]
+#[derive(Debug)]
 pub struct SettingsError {
     /// The struct's type name.
     pub type_name: &'static str,
     /// What serde_json said (it names the setting).
-    #[source]
     pub source: serde_json::Error,
+}
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the plugin's settings do not fit {}: {}", self.type_name, self.source)
+    }
+}
+
+impl std::error::Error for SettingsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 /// Reads `config` (the stored settings: a JSON object, or `null`) into

@@ -54,29 +54,65 @@ pub(crate) struct AutoTls {
 }
 
 /// Why automatic mTLS could not be set up.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum TlsError {
     /// `PLUGIN_CLIENT_CERT` holds no PEM certificate, or one that is not
     /// an X.509 certificate.
-    #[error("{CLIENT_CERT_ENV} holds no usable certificate: {0}")]
     ClientCert(String),
     /// The host asks for automatic mTLS and the plugin was built without
     /// the cargo feature `auto-mtls`.
-    #[error(
-        "{CLIENT_CERT_ENV} is set: the host asks for go-plugin's automatic mTLS, and this plugin was built \
-         without it. Turn on the SDK's cargo feature `auto-mtls` (features = [\"auto-mtls\"] on the SDK \
-         dependency), or start the plugin without {CLIENT_CERT_ENV} (the Mattermost server never sets it)"
-    )]
     NotBuiltIn,
     /// Making the plugin's certificate failed.
     #[cfg(feature = "auto-mtls")]
-    #[error("cannot make the plugin's certificate: {0}")]
-    Generate(#[from] rcgen::Error),
+    Generate(rcgen::Error),
     /// rustls refused the configuration.
     #[cfg(feature = "auto-mtls")]
-    #[error("TLS configuration: {0}")]
-    Config(#[from] rustls::Error),
+    Config(rustls::Error),
+}
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClientCert(why) => write!(f, "{CLIENT_CERT_ENV} holds no usable certificate: {why}"),
+            Self::NotBuiltIn => write!(
+                f,
+                "{CLIENT_CERT_ENV} is set: the host asks for go-plugin's automatic mTLS, and this plugin was built \
+                 without it. Turn on the SDK's cargo feature `auto-mtls` (features = [\"auto-mtls\"] on the SDK \
+                 dependency), or start the plugin without {CLIENT_CERT_ENV} (the Mattermost server never sets it)"
+            ),
+            #[cfg(feature = "auto-mtls")]
+            Self::Generate(e) => write!(f, "cannot make the plugin's certificate: {e}"),
+            #[cfg(feature = "auto-mtls")]
+            Self::Config(e) => write!(f, "TLS configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::ClientCert(_) | Self::NotBuiltIn => None,
+            #[cfg(feature = "auto-mtls")]
+            Self::Generate(e) => Some(e),
+            #[cfg(feature = "auto-mtls")]
+            Self::Config(e) => Some(e),
+        }
+    }
+}
+
+#[cfg(feature = "auto-mtls")]
+impl From<rcgen::Error> for TlsError {
+    fn from(e: rcgen::Error) -> Self {
+        Self::Generate(e)
+    }
+}
+
+#[cfg(feature = "auto-mtls")]
+impl From<rustls::Error> for TlsError {
+    fn from(e: rustls::Error) -> Self {
+        Self::Config(e)
+    }
 }
 
 impl AutoTls {

@@ -8057,14 +8057,30 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
 }
 
 /// Why a [`TestHost`] could not start its plugin.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum StartError {
     /// `Implemented` failed: the server gives up on the plugin.
-    #[error("Implemented failed: {0}")]
-    Implemented(#[source] Box<Status>),
+    Implemented(Box<Status>),
     /// `OnActivate` failed, as the server would report it.
-    #[error("the plugin did not activate: {0}")]
-    Activate(#[source] Error),
+    Activate(Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Implemented(status) => write!(f, "Implemented failed: {status}"),
+            Self::Activate(e) => write!(f, "the plugin did not activate: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Implemented(status) => Some(&**status),
+            Self::Activate(e) => Some(e),
+        }
+    }
 }
 
 /// Drives a [`Plugin`] the way the server does, in-process: it starts it

@@ -85,22 +85,53 @@ pub struct Scheduled<T> {
 }
 
 /// Why [`OnceJobs::schedule`] or [`OnceJobs::cancel`] failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum JobError {
     /// A job with this key is scheduled already (cancel it first to
     /// schedule it again).
-    #[error("a one-off job {0:?} is scheduled already")]
     AlreadyScheduled(String),
     /// The key is empty or longer than [`MAX_KEY_CHARS`].
-    #[error("a one-off job's key must have 1 to {MAX_KEY_CHARS} characters, not {0}")]
     BadKey(usize),
     /// The KV store failed.
-    #[error(transparent)]
-    Kv(#[from] KvError),
+    Kv(KvError),
     /// The job's lock was not to be had (a run went on for the whole wait).
-    #[error(transparent)]
-    Lock(#[from] LockError),
+    Lock(LockError),
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AlreadyScheduled(key) => write!(f, "a one-off job {key:?} is scheduled already"),
+            Self::BadKey(chars) => {
+                write!(f, "a one-off job's key must have 1 to {MAX_KEY_CHARS} characters, not {chars}")
+            }
+            Self::Kv(e) => e.fmt(f),
+            Self::Lock(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for JobError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::AlreadyScheduled(_) | Self::BadKey(_) => None,
+            Self::Kv(e) => e.source(),
+            Self::Lock(e) => e.source(),
+        }
+    }
+}
+
+impl From<KvError> for JobError {
+    fn from(e: KvError) -> Self {
+        Self::Kv(e)
+    }
+}
+
+impl From<LockError> for JobError {
+    fn from(e: LockError) -> Self {
+        Self::Lock(e)
+    }
 }
 
 type Job<T> = dyn Fn(String, T) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync;

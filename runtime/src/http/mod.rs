@@ -79,25 +79,34 @@ pub const USER_ID_HEADER: &str = "Mattermost-User-Id";
 pub struct UserId(pub String);
 
 /// Why reading a request body failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BodyError {
     /// The body is larger than the plugin accepts.
-    #[error("the request body is larger than the limit of {limit} bytes")]
     TooLarge {
         /// The limit, in bytes.
         limit: u64,
     },
     /// The request stream ended before `body_complete`.
-    #[error("the request stream ended before the body was complete")]
     Incomplete,
     /// The request stream broke the protocol.
-    #[error("malformed request stream: {0}")]
     Protocol(String),
     /// The server or the client went away.
-    #[error("the request was cancelled: {0}")]
     Cancelled(String),
 }
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooLarge { limit } => write!(f, "the request body is larger than the limit of {limit} bytes"),
+            Self::Incomplete => f.write_str("the request stream ended before the body was complete"),
+            Self::Protocol(why) => write!(f, "malformed request stream: {why}"),
+            Self::Cancelled(why) => write!(f, "the request was cancelled: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
 
 /// A request body, streamed: chunks arrive as the server sends them.
 #[derive(Debug)]
@@ -322,9 +331,16 @@ pub struct ResponseWriter {
 }
 
 /// The client went away: nothing more can be written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the client went away")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gone;
+
+impl std::fmt::Display for Gone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the client went away")
+    }
+}
+
+impl std::error::Error for Gone {}
 
 impl ResponseWriter {
     /// The headers to send; changes after the first write are ignored, as in Go.

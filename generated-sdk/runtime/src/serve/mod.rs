@@ -100,20 +100,14 @@ pub struct Settings {
 }
 
 /// Why a plugin could not start, or stopped with an error.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum ServeError {
     /// The magic cookie is missing: someone ran the binary by hand.
-    #[error(
-        "This binary is a Mattermost plugin. It is started by the Mattermost server \
-         and is not meant to be run directly."
-    )]
     NotAPlugin,
     /// The host offers no protocol version this plugin speaks.
-    #[error("the host offers plugin protocol versions `{0}`; this plugin speaks version {version}", version = env::APP_PROTOCOL_VERSION)]
     ProtocolVersion(String),
     /// An environment variable holds something unusable.
-    #[error("{name}={value:?} is not valid: {reason}")]
     Environment {
         /// The variable.
         name: &'static str,
@@ -123,32 +117,72 @@ pub enum ServeError {
         reason: &'static str,
     },
     /// No port in the allowed range could be bound.
-    #[error("no free loopback port in {min}..={max}: {source}")]
     Bind {
         /// The range's lower end.
         min: u16,
         /// The range's upper end.
         max: u16,
         /// The last bind error.
-        #[source]
         source: std::io::Error,
     },
     /// Automatic mTLS could not be set up.
-    #[error(transparent)]
-    Tls(#[from] TlsError),
+    Tls(TlsError),
     /// The handshake line could not be written.
-    #[error("cannot write the handshake to stdout: {0}")]
-    Handshake(#[source] std::io::Error),
+    Handshake(std::io::Error),
     /// The gRPC server failed.
-    #[error("gRPC server: {0}")]
-    Server(#[from] tonic::transport::Error),
+    Server(tonic::transport::Error),
     /// The async runtime could not start.
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(#[source] std::io::Error),
+    Runtime(std::io::Error),
     /// The host process exited before the plugin started: nobody will ever
     /// connect, and a plugin left running would hold its port forever.
-    #[error("{0}")]
     HostGone(String),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotAPlugin => f.write_str(
+                "This binary is a Mattermost plugin. It is started by the Mattermost server \
+                 and is not meant to be run directly.",
+            ),
+            Self::ProtocolVersion(offered) => write!(
+                f,
+                "the host offers plugin protocol versions `{offered}`; this plugin speaks version {}",
+                env::APP_PROTOCOL_VERSION
+            ),
+            Self::Environment { name, value, reason } => write!(f, "{name}={value:?} is not valid: {reason}"),
+            Self::Bind { min, max, source } => write!(f, "no free loopback port in {min}..={max}: {source}"),
+            Self::Tls(e) => e.fmt(f),
+            Self::Handshake(e) => write!(f, "cannot write the handshake to stdout: {e}"),
+            Self::Server(e) => write!(f, "gRPC server: {e}"),
+            Self::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
+            Self::HostGone(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::NotAPlugin | Self::ProtocolVersion(_) | Self::Environment { .. } | Self::HostGone(_) => None,
+            Self::Bind { source, .. } => Some(source),
+            Self::Tls(e) => e.source(),
+            Self::Handshake(e) | Self::Runtime(e) => Some(e),
+            Self::Server(e) => Some(e),
+        }
+    }
+}
+
+impl From<TlsError> for ServeError {
+    fn from(e: TlsError) -> Self {
+        Self::Tls(e)
+    }
+}
+
+impl From<tonic::transport::Error> for ServeError {
+    fn from(e: tonic::transport::Error) -> Self {
+        Self::Server(e)
+    }
 }
 
 /// How a plugin's hooks service joins the gRPC server, given the settings
