@@ -306,8 +306,8 @@ impl fmt::Display for HookName {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownHook(pub String);
 
-impl std::fmt::Display for UnknownHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for UnknownHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "unknown hook `{}`", self.0)
     }
 }

@@ -49,8 +49,8 @@ pub enum LockError {
     Api(Error),
 }
 
-impl std::fmt::Display for LockError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for LockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TimedOut { name, waited } => {
                 write!(f, "the lock {name:?} was still held by another node after {waited:?}")

@@ -74,8 +74,8 @@ pub enum KvError {
     },
 }
 
-impl std::fmt::Display for KvError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for KvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Api(e) => e.fmt(f),
             Self::Decode { key, source } => {

@@ -307,10 +307,10 @@ fn http_status(code: tonic::Code) -> u16 {
     }
 }
 
-/// Turns a response's `error` field into `Err` when it is set (the wire's
-/// application error converts into [`AppError`]).
-pub fn check<E: Into<AppError>>(error: Option<E>) -> Result<(), Error> {
-    match error.map(Into::into) {
+/// Turns a response's `error` field, converted to an [`AppError`], into
+/// `Err` when it says something.
+pub fn check(error: Option<AppError>) -> Result<(), Error> {
+    match error {
         // An empty AppError message is how some encoders say "no error".
         Some(e) if !(e.id.is_empty() && e.message.is_empty() && e.status_code == 0) => Err(Error::App(Box::new(e))),
         _ => Ok(()),
@@ -418,7 +418,7 @@ mod tests {
 
     #[test]
     fn an_empty_error_field_is_no_error() {
-        assert!(check::<AppError>(None).is_ok());
+        assert!(check(None).is_ok());
         assert!(check(Some(AppError::default())).is_ok());
         let set = AppError { id: "app.x".into(), status_code: 400, ..AppError::default() };
         assert!(matches!(check(Some(set)), Err(Error::App(app)) if app.kind() == ErrorKind::Validation));

@@ -99,8 +99,8 @@ pub enum JobError {
     Lock(LockError),
 }
 
-impl std::fmt::Display for JobError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::AlreadyScheduled(key) => write!(f, "a one-off job {key:?} is scheduled already"),
             Self::BadKey(chars) => {
