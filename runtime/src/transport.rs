@@ -62,19 +62,37 @@ impl Transport {
     /// Calls go to `service` in this process: a tonic server's generated
     /// service (`PluginApiServer::new(fake)`), or any HTTP service that
     /// speaks gRPC. Each call clones the service, waits until it is ready and
-    /// runs it on the caller's task, so calls are as concurrent as the
+    /// runs it on a task of its own, so calls are as concurrent as the
     /// service allows.
+    ///
+    /// A task of its own, as a call over the network has: the server's
+    /// stack starts afresh, not on top of the caller's. A hook calling the
+    /// API, whose answer runs another hook that calls the API, … would
+    /// otherwise nest every hop's frames (in a debug build, tens to hundreds
+    /// of KiB each) on one thread's stack, and overflow a test thread's
+    /// 2 MiB. The task keeps the caller's `tracing` subscriber and
+    /// [`hop`] count, and is cancelled when the caller gives up the call.
     pub fn in_process<S>(service: S) -> Self
     where
         S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + Sync + 'static,
         S::Future: Send + 'static,
         S::Error: Into<BoxError>,
     {
+        use tracing::instrument::WithSubscriber as _;
         let call = move |request: http::Request<Body>| -> BoxFuture<Result<http::Response<Body>, BoxError>> {
             let mut service = service.clone();
-            Box::pin(async move {
+            let serve = async move {
                 std::future::poll_fn(|cx| service.poll_ready(cx)).await.map_err(Into::into)?;
                 service.call(request).await.map_err(Into::into)
+            };
+            let task = tokio::spawn(HOPS.scope(hop() + 1, serve).with_current_subscriber());
+            Box::pin(async move {
+                match AbortOnDrop(task).await {
+                    Ok(answer) => answer,
+                    Err(failed) => Err(Box::new(tonic::Status::internal(format!(
+                        "the in-process server failed while answering: {failed}"
+                    ))) as BoxError),
+                }
             })
         };
         Self { inner: Inner::InProcess(Arc::new(call)), timeout: DEFAULT_API_TIMEOUT }
@@ -174,6 +192,45 @@ impl Service<http::Request<Body>> for Transport {
     }
 }
 
+tokio::task_local! {
+    /// How many in-process calls led to the code running on this task.
+    static HOPS: u32;
+}
+
+/// How many in-process calls ([`Transport::in_process`]) led to the code
+/// running now: 0 outside any, 1 in the server answering a call, 2 in a
+/// server that server called in turn, and so on. A test kit reads it to
+/// tell a chain of hooks and API calls that never ends (a hook whose API
+/// call runs the same hook again) from an ordinary one. Work spawned with
+/// plain `tokio::spawn` starts again from 0.
+pub fn hop() -> u32 {
+    HOPS.try_with(|hops| *hops).unwrap_or(0)
+}
+
+/// Runs `future` as if `hops` in-process calls led to it (see [`hop`]): for
+/// a test kit that starts work on behalf of a call on a task of its own.
+pub fn at_hop<F: Future>(hops: u32, future: F) -> impl Future<Output = F::Output> {
+    HOPS.scope(hops, future)
+}
+
+/// A spawned in-process call, aborted when its caller drops it (a client
+/// that gives up a call cancels it on the server too).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The status of a call past its deadline.
 fn overdue(late: &str) -> tonic::Status {
     tonic::Status::deadline_exceeded(late)
@@ -246,7 +303,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_in_process_call_reaches_the_service_on_the_callers_task() {
+    async fn an_in_process_call_reaches_the_service() {
         use http_body_util::BodyExt as _;
         let mut transport = Transport::in_process(EchoPath);
         assert!(transport.is_in_process());

@@ -524,6 +524,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
     }
     if has_state {
         files.push(verbatim("src/testing/state.rs", "templates/sdk/testing/state.rs", testing::STATE_RS));
+        files.push(verbatim("src/testing/app.rs", "templates/sdk/testing/app.rs", testing::APP_RS));
     }
     if let Some(http) = &http {
         let source = HttpRs {

@@ -16,6 +16,12 @@ use crate::model::{ApiMethod, Contract, Hook, HookKind, ParamFrom, Presence, Rus
 /// proto::KvGetRequest) -> Result<proto::KvGetResponse, AppError>`.
 pub const STATE_RS: &str = include_str!("../../templates/sdk/testing/state.rs");
 
+/// The kit's app layer, beside the state: its `impl App` answers the API
+/// methods whose answer on the server runs plugin hooks, by their Rust
+/// names: `async fn create_post(&self, request: proto::CreatePostRequest)
+/// -> Result<proto::CreatePostResponse, AppError>`.
+pub const APP_RS: &str = include_str!("../../templates/sdk/testing/app.rs");
+
 /// An API method as the fake server answers it.
 pub struct FakeMethodView<'a> {
     /// The method.
@@ -25,11 +31,15 @@ pub struct FakeMethodView<'a> {
     pub doc_ref: String,
     /// The override setter (`on_kv_get`).
     pub on: String,
+    /// The gRPC path the fake's dispatcher routes (`/package.Service/Method`).
+    pub path: String,
     /// The typed result an override returns, as the client method returns
     /// it (an output alias spelled from the crate root).
     pub ok: String,
     /// The kit's state answers it when no override does.
     pub stateful: bool,
+    /// The kit's app layer answers it (running hooks) when no override does.
+    pub app: bool,
 }
 
 /// A hook as the host driver calls it.
@@ -81,12 +91,15 @@ impl NamedHook {
 /// The fake's methods, each marked stateful when the kit's state answers
 /// it; whether the state is included at all.
 pub fn fake_methods(contract: &Contract) -> anyhow::Result<(Vec<FakeMethodView<'_>>, bool)> {
-    let stateful = state_methods(STATE_RS)?;
+    let stateful = answered_methods(STATE_RS, "State", "templates/sdk/testing/state.rs")?;
+    let app = answered_methods(APP_RS, "App", "templates/sdk/testing/app.rs")?;
     let by_method: BTreeMap<&str, &ApiMethod> = contract.api_methods().map(|m| (m.method.as_str(), m)).collect();
     // All or nothing: the state is written against one contract, and only
     // compiles against a contract with every method it answers.
-    let has_state =
-        stateful.iter().all(|(method, request)| by_method.get(method.as_str()).is_some_and(|m| &m.request == request));
+    let has_state = stateful
+        .iter()
+        .chain(&app)
+        .all(|(method, request)| by_method.get(method.as_str()).is_some_and(|m| &m.request == request));
     let views = contract
         .api_groups
         .iter()
@@ -99,11 +112,13 @@ pub fn fake_methods(contract: &Contract) -> anyhow::Result<(Vec<FakeMethodView<'
                 format!("[`crate::api::{}::{}`]", g.trait_name, m.method)
             },
             on: format!("on_{}", crate::names::bare(&m.method)),
+            path: format!("/{}.{}/{}", contract.package, crate::classify::API_SERVICE, m.name),
             ok: match &m.alias {
                 Some(alias) => format!("crate::api::{}", alias.name),
                 None => m.ok.to_string(),
             },
             stateful: has_state && stateful.contains_key(&m.method),
+            app: has_state && app.contains_key(&m.method),
         })
         .collect();
     Ok((views, has_state))
@@ -151,19 +166,22 @@ pub fn http_hook(contract: &Contract) -> Option<NamedHook> {
         .map(NamedHook::of)
 }
 
-/// The methods `impl State` answers: Rust method name → request message
-/// (below `proto`), read from the state's source.
-pub fn state_methods(source: &str) -> anyhow::Result<BTreeMap<String, String>> {
-    let file = syn::parse_file(source).context("templates/sdk/testing/state.rs does not parse")?;
+/// The methods `impl {type_name}` answers: Rust method name → request message
+/// (below `proto`), read from its source (`file`, named in errors). A method
+/// answers when it is `pub(super)` and takes `self` and one
+/// `proto::…Request`.
+pub fn answered_methods(source: &str, type_name: &str, file: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let parsed = syn::parse_file(source).with_context(|| format!("{file} does not parse"))?;
     let mut methods = BTreeMap::new();
-    for item in &file.items {
+    for item in &parsed.items {
         let syn::Item::Impl(block) = item else {
             continue;
         };
         let syn::Type::Path(self_ty) = &*block.self_ty else {
             continue;
         };
-        if block.trait_.is_some() || !self_ty.path.is_ident("State") {
+        let named = self_ty.path.segments.last().is_some_and(|segment| segment.ident == type_name);
+        if block.trait_.is_some() || !named {
             continue;
         }
         for item in &block.items {
@@ -184,6 +202,7 @@ pub fn state_methods(source: &str) -> anyhow::Result<BTreeMap<String, String>> {
             let segments: Vec<String> = ty.path.segments.iter().map(|s| s.ident.to_string()).collect();
             if let [proto, request] = segments.as_slice()
                 && proto == "proto"
+                && request.ends_with("Request")
             {
                 methods.insert(f.sig.ident.to_string(), request.clone());
             }
@@ -206,14 +225,31 @@ mod tests {
             }
             impl Other { pub(super) fn get_user(&mut self, request: proto::GetUserRequest) {} }
         ";
-        let methods = state_methods(source).unwrap();
+        let methods = answered_methods(source, "State", "state.rs").unwrap();
         assert_eq!(methods.into_iter().collect::<Vec<_>>(), [("kv_get".to_owned(), "KvGetRequest".to_owned())]);
     }
 
     #[test]
+    fn the_app_layer_answers_the_methods_that_run_hooks() {
+        let methods = answered_methods(APP_RS, "App", "app.rs").unwrap();
+        for method in ["create_post", "update_post", "delete_post", "add_reaction", "create_team_member"] {
+            assert!(methods.contains_key(method), "{method}: {methods:?}");
+        }
+        let state = answered_methods(STATE_RS, "State", "state.rs").unwrap();
+        let both: Vec<_> = methods.keys().filter(|m| state.contains_key(*m)).collect();
+        assert!(both.is_empty(), "answered by the state and the app layer: {both:?}");
+    }
+
+    #[test]
+    fn only_request_messages_make_an_answer() {
+        let source = "impl State { pub(super) fn save_post(&mut self, post: proto::Post) -> Result<proto::Post, AppError> { todo!() } }";
+        assert!(answered_methods(source, "State", "state.rs").unwrap().is_empty());
+    }
+
+    #[test]
     fn the_committed_state_answers_the_common_methods() {
-        let methods = state_methods(STATE_RS).unwrap();
-        for method in ["kv_get", "kv_set", "kv_compare_and_set", "get_user", "create_post", "ensure_bot_user"] {
+        let methods = answered_methods(STATE_RS, "State", "state.rs").unwrap();
+        for method in ["kv_get", "kv_set", "kv_compare_and_set", "get_user", "get_post", "ensure_bot_user"] {
             assert!(methods.contains_key(method), "{method}: {methods:?}");
         }
     }

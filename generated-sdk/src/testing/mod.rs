@@ -40,13 +40,16 @@ pub use mmplugin_runtime::testing::{Call, Clock, LogLine, LogSource, Logs};
 use mmplugin_runtime::testing::{Calls, Ids, Overrides};
 pub use tracing::Level;
 use crate::api::{MAX_MESSAGE_SIZE, MAX_REQUEST_SIZE};
-use crate::proto::plugin_api_server::PluginApiServer;
+use crate::proto::plugin_api_server::PluginApi;
 use crate::proto::plugin_hooks_client::PluginHooksClient;
 use crate::runtime::HookServer;
 use crate::{Error, HookName, Plugin, PluginApiClient, proto};
 use mmplugin_runtime::Transport;
 
+mod app;
+
 mod state;
+pub use app::DISMISS_POST;
 pub use state::Seed;
 
 /// A server for tests that answers the plugin API in-process, as Mattermost
@@ -56,6 +59,9 @@ pub use state::Seed;
 #[derive(Clone)]
 pub struct FakeServer {
     shared: Arc<Shared>,
+    /// The host whose plugin made the calls this value answers: the node
+    /// whose plugins' hooks the calls run. `None` for the test's own calls.
+    node: Option<u64>,
 }
 
 struct Shared {
@@ -64,6 +70,13 @@ struct Shared {
     clock: Clock,
     ids: Ids,
     logs: Logs,
+    /// The plugins started on this server, one per node, in order.
+    hosts: std::sync::Mutex<Vec<Attached>>,
+    next_node: std::sync::atomic::AtomicU64,
+    /// Hooks the server runs in the background (`MessageHasBeenPosted`, …), until they end.
+    busy: mmplugin_runtime::testing::Busy,
+    /// A chain of hooks and API calls that never ends, once one was cut.
+    runaway: std::sync::Mutex<Option<String>>,
     state: Mutex<state::State>,
 }
 
@@ -92,6 +105,10 @@ impl FakeServer {
             shared: Arc::new(Shared {
                 calls: Calls::default(),
                 overrides: Overrides::default(),
+                hosts: std::sync::Mutex::new(Vec::new()),
+                next_node: std::sync::atomic::AtomicU64::new(0),
+                busy: mmplugin_runtime::testing::Busy::default(),
+                runaway: std::sync::Mutex::new(None),
                 state: Mutex::new(
                     state::State::new(clock.clone(), ids.clone(), logs.clone()),
                 ),
@@ -99,19 +116,115 @@ impl FakeServer {
                 ids,
                 logs,
             }),
+            node: None,
         }
     }
 
     /// A client of this server, as a plugin's `cx.api`: the production
-    /// client, calling through the generated server stubs in-process.
+    /// client, calling through tonic's server codec in-process. Its calls
+    /// run the hooks the server's app layer runs for them on the first
+    /// plugin started on this server (a [`TestHost`]'s own client runs its
+    /// plugin's).
     pub fn client(&self) -> PluginApiClient {
-        PluginApiClient::new(
-            Transport::in_process(
-                PluginApiServer::new(self.clone())
-                    .max_decoding_message_size(MAX_REQUEST_SIZE)
-                    .max_encoding_message_size(MAX_MESSAGE_SIZE),
-            ),
-        )
+        PluginApiClient::new(Transport::in_process(Dispatch(self.clone())))
+    }
+
+    /// Waits until the hooks the server runs in the background after an
+    /// API call (`MessageHasBeenPosted`, `UserHasJoinedChannel`, …) have
+    /// ended, with the API calls they made and the hooks those ran in turn.
+    ///
+    /// # Panics
+    /// When that work is still running after 10 s, or when a chain of hooks
+    /// and API calls was cut for never ending ([`FakeServer::runaway`]).
+    pub async fn settle(&self) {
+        if !self.shared.busy.idle_within(Duration::from_secs(10)).await {
+            panic!(
+                "the fake server's background hooks were still running after 10 s ({} of them)",
+                self.shared.busy.count()
+            );
+        }
+        if let Some(runaway) = self.runaway() {
+            panic!("{runaway}");
+        }
+    }
+
+    /// Why a chain of hooks and API calls was cut, if one was: a plugin
+    /// whose hook makes the API call that runs the same hook again (a post
+    /// created in `MessageHasBeenPosted`, not skipping its own) loops
+    /// forever on the server. The fake runs such a chain
+    /// [`MAX_HOOK_DEPTH`] hooks deep, then fails the API call that would go
+    /// deeper and keeps the reason here; [`FakeServer::settle`] and
+    /// dropping the [`TestHost`] fail the test with it.
+    pub fn runaway(&self) -> Option<String> {
+        self.shared.runaway.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Forgets a runaway chain the test has seen ([`FakeServer::runaway`]).
+    pub fn clear_runaway(&self) -> Option<String> {
+        self.shared.runaway.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// Starts a plugin's host on this server: its node, whose hooks its
+    /// own calls run. Active (its hooks run) once [`FakeServer::activate`]d.
+    fn attach(
+        &self,
+        node: u64,
+        hooks: PluginHooksClient<Transport>,
+        plugin_context: proto::PluginContext,
+        dispatch: tracing::Dispatch,
+    ) {
+        let host = Attached {
+            node,
+            hooks,
+            implemented: Vec::new(),
+            active: false,
+            plugin_context,
+            dispatch,
+        };
+        self.shared.hosts.lock().unwrap_or_else(PoisonError::into_inner).push(host);
+    }
+
+    /// A node for a new host.
+    fn new_node(&self) -> u64 {
+        self.shared.next_node.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The plugin on `node` answers `Implemented` with `implemented` and is
+    /// active (`true`, after `OnActivate`) or not.
+    fn set_active(&self, node: u64, implemented: &[String], active: bool) {
+        let mut hosts = self.shared.hosts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(host) = hosts.iter_mut().find(|host| host.node == node) {
+            host.implemented = implemented.to_vec();
+            host.active = active;
+        }
+    }
+
+    fn detach(&self, node: u64) {
+        self.shared
+            .hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|host| host.node != node);
+    }
+
+    /// This server, answering the calls of the plugin on `node`.
+    fn on_node(&self, node: u64) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            node: Some(node),
+        }
+    }
+
+    /// The active plugin whose hooks a call answered by this value runs, as
+    /// the server runs every active plugin's: the caller's own node's, or
+    /// (for a test's own calls) the first started.
+    fn hooks_host(&self) -> Option<Attached> {
+        let hosts = self.shared.hosts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut active = hosts.iter().filter(|host| host.active);
+        match self.node {
+            Some(node) => active.find(|host| host.node == node).cloned(),
+            None => active.next().cloned(),
+        }
     }
 
     /// The server's clock: move it to expire KV keys.
@@ -2765,6 +2878,29 @@ impl FakeServer {
     }
 }
 
+/// How deep a chain of hooks the server runs for API calls made in hooks
+/// may go before the fake calls it a loop ([`FakeServer::runaway`]): a hook
+/// whose API call runs a hook whose API call … An ordinary plugin's chains
+/// are a few hooks deep (a post, the plugin's reply, done).
+pub const MAX_HOOK_DEPTH: u32 = 16;
+
+/// A plugin started on the fake server, as its app layer sees it.
+#[derive(Clone)]
+struct Attached {
+    node: u64,
+    hooks: PluginHooksClient<Transport>,
+    implemented: Vec<String>,
+    active: bool,
+    plugin_context: proto::PluginContext,
+    dispatch: tracing::Dispatch,
+}
+
+impl Attached {
+    fn implements(&self, hook: HookName) -> bool {
+        self.implemented.iter().any(|name| name == hook.as_str())
+    }
+}
+
 /// The answer to a call: the response, or the error in the server's form
 /// for the method: in the response's `error` field (`in_field`), or as a
 /// gRPC status (`"<id>: <message>"`).
@@ -2795,7 +2931,7 @@ fn unanswered(method: &str, on: &str) -> Status {
 }
 
 #[tonic::async_trait]
-impl proto::plugin_api_server::PluginApi for FakeServer {
+impl PluginApi for FakeServer {
     async fn create_user(
         &self,
         request: Request<proto::CreateUserRequest>,
@@ -2814,7 +2950,7 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 });
             return respond(response, None);
         }
-        let response = self.state().create_user(request).map_err(Error::from);
+        let response = app::App(self).create_user(request).await.map_err(Error::from);
         respond(response, None)
     }
 
@@ -2833,7 +2969,7 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 .map(|()| proto::DeleteUserResponse::default());
             return respond(response, None);
         }
-        let response = self.state().delete_user(request).map_err(Error::from);
+        let response = app::App(self).delete_user(request).await.map_err(Error::from);
         respond(response, None)
     }
 
@@ -3469,7 +3605,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 });
             return respond(response, None);
         }
-        let response = self.state().add_user_to_channel(request).map_err(Error::from);
+        let response = app::App(self)
+            .add_user_to_channel(request)
+            .await
+            .map_err(Error::from);
         respond(response, None)
     }
 
@@ -3685,7 +3824,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 });
             return respond(response, None);
         }
-        let response = self.state().create_team_member(request).map_err(Error::from);
+        let response = app::App(self)
+            .create_team_member(request)
+            .await
+            .map_err(Error::from);
         respond(response, None)
     }
 
@@ -3757,7 +3899,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 .map(|()| proto::DeleteTeamMemberResponse::default());
             return respond(response, None);
         }
-        let response = self.state().delete_team_member(request).map_err(Error::from);
+        let response = app::App(self)
+            .delete_team_member(request)
+            .await
+            .map_err(Error::from);
         respond(response, None)
     }
 
@@ -3952,7 +4097,7 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 });
             return respond(response, None);
         }
-        let response = self.state().create_channel(request).map_err(Error::from);
+        let response = app::App(self).create_channel(request).await.map_err(Error::from);
         respond(response, None)
     }
 
@@ -4133,7 +4278,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 });
             return respond(response, None);
         }
-        let response = self.state().get_direct_channel(request).map_err(Error::from);
+        let response = app::App(self)
+            .get_direct_channel(request)
+            .await
+            .map_err(Error::from);
         respond(response, None)
     }
 
@@ -4221,7 +4369,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 });
             return respond(response, None);
         }
-        let response = self.state().add_channel_member(request).map_err(Error::from);
+        let response = app::App(self)
+            .add_channel_member(request)
+            .await
+            .map_err(Error::from);
         respond(response, None)
     }
 
@@ -4417,7 +4568,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 .map(|()| proto::DeleteChannelMemberResponse::default());
             return respond(response, None);
         }
-        let response = self.state().delete_channel_member(request).map_err(Error::from);
+        let response = app::App(self)
+            .delete_channel_member(request)
+            .await
+            .map_err(Error::from);
         respond(response, None)
     }
 
@@ -4529,7 +4683,7 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 Some(|response, error| response.error = Some(error)),
             );
         }
-        let response = self.state().create_post(request).map_err(Error::from);
+        let response = app::App(self).create_post(request).await.map_err(Error::from);
         respond(response, Some(|response, error| response.error = Some(error)))
     }
 
@@ -4554,7 +4708,7 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 Some(|response, error| response.error = Some(error)),
             );
         }
-        let response = self.state().add_reaction(request).map_err(Error::from);
+        let response = app::App(self).add_reaction(request).await.map_err(Error::from);
         respond(response, Some(|response, error| response.error = Some(error)))
     }
 
@@ -4576,7 +4730,10 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 Some(|response, error| response.error = Some(error)),
             );
         }
-        let response = self.state().remove_reaction(request).map_err(Error::from);
+        let response = app::App(self)
+            .remove_reaction(request)
+            .await
+            .map_err(Error::from);
         respond(response, Some(|response, error| response.error = Some(error)))
     }
 
@@ -4686,7 +4843,7 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 Some(|response, error| response.error = Some(error)),
             );
         }
-        let response = self.state().delete_post(request).map_err(Error::from);
+        let response = app::App(self).delete_post(request).await.map_err(Error::from);
         respond(response, Some(|response, error| response.error = Some(error)))
     }
 
@@ -4861,7 +5018,7 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
                 Some(|response, error| response.error = Some(error)),
             );
         }
-        let response = self.state().update_post(request).map_err(Error::from);
+        let response = app::App(self).update_post(request).await.map_err(Error::from);
         respond(response, Some(|response, error| response.error = Some(error)))
     }
 
@@ -8056,6 +8213,1731 @@ impl proto::plugin_api_server::PluginApi for FakeServer {
     }
 }
 
+/// The fake server as an HTTP service speaking gRPC: routes a call by its
+/// path to the fake's answer, through tonic's own server codec (the
+/// production message limits: [`MAX_REQUEST_SIZE`] in, [`MAX_MESSAGE_SIZE`]
+/// out).
+///
+/// Not tonic's generated `PluginApiServer`: its `call` builds each of the
+/// 236 methods' futures in one function, a frame of close to 900 KiB in
+/// a debug build, which a plugin's test thread (2 MiB) cannot afford. Here
+/// each route is one call of the generic [`unary`], whose frame holds one
+/// method's future.
+#[derive(Clone)]
+struct Dispatch(FakeServer);
+
+type BoxFuture<'a, T> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = T> + Send + 'a>,
+>;
+
+/// A method of the fake's [`PluginApi`] implementation.
+type Handler<Req, Resp> = for<'a> fn(
+    &'a FakeServer,
+    Request<Req>,
+) -> BoxFuture<'a, Result<Response<Resp>, Status>>;
+
+impl tonic::codegen::Service<http::Request<tonic::body::Body>> for Dispatch {
+    type Response = http::Response<tonic::body::Body>;
+
+    type Error = std::convert::Infallible;
+
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let fake = self.0.clone();
+        match request.uri().path() {
+            "/mattermost.pluginapi.v1.PluginAPI/CreateUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUsers" => {
+                unary(fake, request, |fake, request| PluginApi::get_users(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUsersByIds" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_users_by_ids(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUser" => {
+                unary(fake, request, |fake, request| PluginApi::get_user(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUserByEmail" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_user_by_email(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUserByUsername" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_user_by_username(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUsersByUsernames" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_users_by_usernames(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUsersInTeam" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_users_in_team(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUserStatus" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_user_status(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUserStatusesByIds" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_user_statuses_by_ids(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateUserStatus" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_user_status(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SetUserStatusTimedDND" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::set_user_status_timed_dnd(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateUserActive" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_user_active(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateUserCustomStatus" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_user_custom_status(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RemoveUserCustomStatus" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::remove_user_custom_status(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUsersInChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_users_in_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetLDAPUserAttributes" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_ldap_user_attributes(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SearchUsers" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::search_users(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetProfileImage" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_profile_image(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SetProfileImage" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::set_profile_image(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/PublishUserTyping" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::publish_user_typing(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateUserAuth" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_user_auth(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateUserRoles" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_user_roles(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetSession" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_session(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateSession" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_session(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/ExtendSessionExpiry" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::extend_session_expiry(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RevokeSession" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::revoke_session(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateUserAccessToken" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_user_access_token(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RevokeUserAccessToken" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::revoke_user_access_token(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/AddUserToChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::add_user_to_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateTeam" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_team(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteTeam" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_team(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetTeams" => {
+                unary(fake, request, |fake, request| PluginApi::get_teams(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetTeam" => {
+                unary(fake, request, |fake, request| PluginApi::get_team(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetTeamByName" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_team_by_name(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetTeamsUnreadForUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_teams_unread_for_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateTeam" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_team(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SearchTeams" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::search_teams(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetTeamsForUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_teams_for_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMember" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_team_member(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMembers" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_team_members(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateTeamMembersGracefully" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_team_members_gracefully(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteTeamMember" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_team_member(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetTeamMembers" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_team_members(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetTeamMember" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_team_member(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetTeamMembersForUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_team_members_for_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateTeamMemberRoles" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_team_member_roles(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetTeamIcon" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_team_icon(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SetTeamIcon" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::set_team_icon(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RemoveTeamIcon" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::remove_team_icon(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetTeamStats" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_team_stats(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPublicChannelsForTeam" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_public_channels_for_team(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetChannelByName" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_channel_by_name(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetChannelByNameForTeamName" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_channel_by_name_for_team_name(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetChannelsForTeamForUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_channels_for_team_for_user(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetChannelStats" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_channel_stats(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetDirectChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_direct_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetGroupChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_group_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SearchChannels" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::search_channels(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/AddChannelMember" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::add_channel_member(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetChannelMember" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_channel_member(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembers" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_channel_members(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembersByIds" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_channel_members_by_ids(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetChannelMembersForUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_channel_members_for_user(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelMemberRoles" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_channel_member_roles(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelMemberNotifications" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_channel_member_notifications(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/PatchChannelMembersNotifications" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::patch_channel_members_notifications(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteChannelMember" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_channel_member(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateChannelSidebarCategory" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_channel_sidebar_category(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetChannelSidebarCategories" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_channel_sidebar_categories(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateChannelSidebarCategories" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_channel_sidebar_categories(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreatePost" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_post(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/AddReaction" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::add_reaction(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RemoveReaction" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::remove_reaction(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetReactions" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_reactions(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SendEphemeralPost" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::send_ephemeral_post(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateEphemeralPost" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_ephemeral_post(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteEphemeralPost" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_ephemeral_post(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeletePost" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_post(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPostThread" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_post_thread(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPost" => {
+                unary(fake, request, |fake, request| PluginApi::get_post(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPostsSince" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_posts_since(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPostsAfter" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_posts_after(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPostsBefore" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_posts_before(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPostsForChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_posts_for_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdatePost" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_post(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SearchPostsInTeam" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::search_posts_in_team(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SearchPostsInTeamForUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::search_posts_in_team_for_user(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CopyFileInfos" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::copy_file_infos(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetFileInfo" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_file_info(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SetFileSearchableContent" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::set_file_searchable_content(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetFileInfos" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_file_infos(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetFile" => {
+                unary(fake, request, |fake, request| PluginApi::get_file(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetFileLink" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_file_link(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/ReadFile" => {
+                unary(fake, request, |fake, request| PluginApi::read_file(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UploadFile" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::upload_file(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateUploadSession" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_upload_session(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UploadData" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::upload_data(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUploadSession" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_upload_session(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/KVSet" => {
+                unary(fake, request, |fake, request| PluginApi::kv_set(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/KVCompareAndSet" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::kv_compare_and_set(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/KVCompareAndDelete" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::kv_compare_and_delete(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/KVSetWithOptions" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::kv_set_with_options(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/KVSetWithExpiry" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::kv_set_with_expiry(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/KVGet" => {
+                unary(fake, request, |fake, request| PluginApi::kv_get(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/KVDelete" => {
+                unary(fake, request, |fake, request| PluginApi::kv_delete(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/KVDeleteAll" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::kv_delete_all(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/KVList" => {
+                unary(fake, request, |fake, request| PluginApi::kv_list(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateBot" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_bot(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/PatchBot" => {
+                unary(fake, request, |fake, request| PluginApi::patch_bot(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetBot" => {
+                unary(fake, request, |fake, request| PluginApi::get_bot(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetBots" => {
+                unary(fake, request, |fake, request| PluginApi::get_bots(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateBotActive" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_bot_active(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/PermanentDeleteBot" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::permanent_delete_bot(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/EnsureBotUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::ensure_bot_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/LoadPluginConfiguration" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::load_plugin_configuration(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetConfig" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_config(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetUnsanitizedConfig" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_unsanitized_config(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SaveConfig" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::save_config(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPluginConfig" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_plugin_config(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SavePluginConfig" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::save_plugin_config(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RegisterCommand" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::register_command(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UnregisterCommand" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::unregister_command(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/ExecuteSlashCommand" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::execute_slash_command(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateCommand" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_command(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/ListCommands" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::list_commands(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/ListCustomCommands" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::list_custom_commands(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/ListPluginCommands" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::list_plugin_commands(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/ListBuiltInCommands" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::list_built_in_commands(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetCommand" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_command(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateCommand" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_command(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteCommand" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_command(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetBundlePath" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_bundle_path(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPlugins" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_plugins(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/EnablePlugin" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::enable_plugin(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DisablePlugin" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::disable_plugin(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RemovePlugin" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::remove_plugin(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPluginStatus" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_plugin_status(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/InstallPlugin" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::install_plugin(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPluginID" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_plugin_id(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/PluginHTTP" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::plugin_http(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetGroup" => {
+                unary(fake, request, |fake, request| PluginApi::get_group(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetGroupByName" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_group_by_name(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetGroupMemberUsers" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_group_member_users(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetGroupsBySource" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_groups_by_source(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetGroupsForUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_groups_for_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupMember" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::upsert_group_member(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupMembers" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::upsert_group_members(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetGroupByRemoteID" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_group_by_remote_id(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateGroup" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_group(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateGroup" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_group(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteGroup" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_group(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RestoreGroup" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::restore_group(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteGroupMember" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_group_member(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetGroupSyncable" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_group_syncable(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetGroupSyncables" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_group_syncables(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpsertGroupSyncable" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::upsert_group_syncable(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateGroupSyncable" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_group_syncable(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteGroupSyncable" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_group_syncable(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetGroups" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_groups(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateDefaultSyncableMemberships" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_default_syncable_memberships(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteGroupConstrainedMemberships" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_group_constrained_memberships(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreatePropertyField" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_property_field(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPropertyField" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_property_field(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPropertyFields" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_property_fields(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyField" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_property_field(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyField" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_property_field(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SearchPropertyFields" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::search_property_fields(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CountPropertyFields" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::count_property_fields(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CountPropertyFieldsForTarget" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::count_property_fields_for_target(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreatePropertyValue" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_property_value(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPropertyValue" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_property_value(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPropertyValues" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_property_values(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyValue" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_property_value(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpsertPropertyValue" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::upsert_property_value(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValue" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_property_value(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SearchPropertyValues" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::search_property_values(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RegisterPropertyGroup" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::register_property_group(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPropertyGroup" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_property_group(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPropertyFieldByName" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_property_field_by_name(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyFields" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_property_fields(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdatePropertyValues" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_property_values(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpsertPropertyValues" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::upsert_property_values(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValuesForTarget" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_property_values_for_target(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeletePropertyValuesForField" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_property_values_for_field(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RegisterPluginForSharedChannels" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::register_plugin_for_shared_channels(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UnregisterPluginForSharedChannels" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::unregister_plugin_for_shared_channels(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/ShareChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::share_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateSharedChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_shared_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UnshareChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::unshare_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateSharedChannelCursor" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_shared_channel_cursor(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SyncSharedChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::sync_shared_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/InviteRemoteToChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::invite_remote_to_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UninviteRemoteFromChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::uninvite_remote_from_channel(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPreferenceForUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_preference_for_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetPreferencesForUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_preferences_for_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdatePreferencesForUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_preferences_for_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeletePreferencesForUser" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_preferences_for_user(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/CreateOAuthApp" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::create_o_auth_app(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetOAuthApp" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_o_auth_app(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/UpdateOAuthApp" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::update_o_auth_app(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/DeleteOAuthApp" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::delete_o_auth_app(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetEmojiList" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_emoji_list(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetEmojiByName" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_emoji_by_name(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetEmoji" => {
+                unary(fake, request, |fake, request| PluginApi::get_emoji(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetEmojiImage" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_emoji_image(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/HasPermissionTo" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::has_permission_to(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/HasPermissionToTeam" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::has_permission_to_team(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/HasPermissionToChannel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::has_permission_to_channel(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RolesGrantPermission" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::roles_grant_permission(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetLicense" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_license(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/IsEnterpriseReady" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::is_enterprise_ready(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetServerVersion" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_server_version(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetSystemInstallDate" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_system_install_date(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetDiagnosticId" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_diagnostic_id(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetTelemetryId" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_telemetry_id(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/GetCloudLimits" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::get_cloud_limits(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RequestTrialLicense" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::request_trial_license(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/LogDebug" => {
+                unary(fake, request, |fake, request| PluginApi::log_debug(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/LogInfo" => {
+                unary(fake, request, |fake, request| PluginApi::log_info(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/LogError" => {
+                unary(fake, request, |fake, request| PluginApi::log_error(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/LogWarn" => {
+                unary(fake, request, |fake, request| PluginApi::log_warn(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/LogAuditRec" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::log_audit_rec(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/LogAuditRecWithLevel" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::log_audit_rec_with_level(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/PublishWebSocketEvent" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::publish_web_socket_event(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/PublishPluginClusterEvent" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::publish_plugin_cluster_event(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SendMail" => {
+                unary(fake, request, |fake, request| PluginApi::send_mail(fake, request))
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/SendPushNotification" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::send_push_notification(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/OpenInteractiveDialog" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::open_interactive_dialog(fake, request),
+                )
+            }
+            "/mattermost.pluginapi.v1.PluginAPI/RegisterCollectionAndTopic" => {
+                unary(
+                    fake,
+                    request,
+                    |fake, request| PluginApi::register_collection_and_topic(
+                        fake,
+                        request,
+                    ),
+                )
+            }
+            other => {
+                let status = Status::unimplemented(format!("no method at {other}"));
+                Box::pin(std::future::ready(Ok(status.into_http())))
+            }
+        }
+    }
+}
+
+/// One unary call answered by `handler`: the request decoded, the answer
+/// encoded, as tonic's generated server does it.
+fn unary<Req, Resp>(
+    fake: FakeServer,
+    request: http::Request<tonic::body::Body>,
+    handler: Handler<Req, Resp>,
+) -> BoxFuture<
+    'static,
+    Result<http::Response<tonic::body::Body>, std::convert::Infallible>,
+>
+where
+    Req: prost::Message + Default + Send + 'static,
+    Resp: prost::Message + Send + 'static,
+{
+    Box::pin(async move {
+        let codec = tonic_prost::ProstCodec::<Resp, Req>::default();
+        let mut grpc = tonic::server::Grpc::new(codec)
+            .apply_max_message_size_config(
+                Some(MAX_REQUEST_SIZE),
+                Some(MAX_MESSAGE_SIZE),
+            );
+        Ok(grpc.unary(Route { fake, handler }, request).await)
+    })
+}
+
+/// A route of [`Dispatch`], as tonic's server calls it.
+struct Route<Req, Resp> {
+    fake: FakeServer,
+    handler: Handler<Req, Resp>,
+}
+
+impl<Req: Send + 'static, Resp: Send + 'static> tonic::server::UnaryService<Req>
+for Route<Req, Resp> {
+    type Response = Resp;
+
+    type Future = BoxFuture<'static, Result<Response<Resp>, Status>>;
+
+    fn call(&mut self, request: Request<Req>) -> Self::Future {
+        let (fake, handler) = (self.fake.clone(), self.handler);
+        Box::pin(async move { handler(&fake, request).await })
+    }
+}
+
 /// Why a [`TestHost`] could not start its plugin.
 #[derive(Debug)]
 pub enum StartError {
@@ -8093,6 +9975,7 @@ impl std::error::Error for StartError {
 /// an `Arc` to spawn them).
 pub struct TestHost<P> {
     fake: FakeServer,
+    node: u64,
     plugin: Arc<P>,
     plugin_id: String,
     hooks: PluginHooksClient<Transport>,
@@ -8108,6 +9991,18 @@ impl<P> std::fmt::Debug for TestHost<P> {
             .field("implemented", &self.implemented)
             .field("fake", &self.fake)
             .finish_non_exhaustive()
+    }
+}
+
+impl<P> Drop for TestHost<P> {
+    /// Takes the plugin off the server; fails the test if a chain of hooks
+    /// was cut for never ending ([`FakeServer::runaway`]) and the test did
+    /// not clear it.
+    fn drop(&mut self) {
+        self.fake.detach(self.node);
+        if !std::thread::panicking() && let Some(runaway) = self.fake.runaway() {
+            panic!("{runaway} (call `fake.clear_runaway()` in a test that expects it)");
+        }
     }
 }
 
@@ -8154,9 +10049,10 @@ impl<P: Plugin> TestHostBuilder<P> {
     pub async fn start(self) -> Result<TestHost<P>, StartError> {
         let fake = self.fake.unwrap_or_default();
         let plugin = Arc::new(self.plugin);
+        let node = fake.new_node();
         let server = HookServer::new(
             Arc::clone(&plugin),
-            fake.client(),
+            fake.on_node(node).client(),
             self.hook_timeout,
         );
         let transport = hooks_in_process(Arc::new(server));
@@ -8164,6 +10060,7 @@ impl<P: Plugin> TestHostBuilder<P> {
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
         let dispatch = fake.logs().dispatch();
+        fake.attach(node, hooks.clone(), self.plugin_context.clone(), dispatch.clone());
         let mut implemented = Vec::new();
         for _ in 0..2 {
             let answer = hooks
@@ -8178,8 +10075,10 @@ impl<P: Plugin> TestHostBuilder<P> {
                 ))?;
             implemented = answer.hooks;
         }
+        fake.set_active(node, &implemented, false);
         let host = TestHost {
             fake,
+            node,
             plugin,
             plugin_id: self.plugin_id,
             hooks,
@@ -8195,6 +10094,7 @@ impl<P: Plugin> TestHostBuilder<P> {
                 .map_err(|status| StartError::Activate(Error::from(status)))?;
             crate::error::check(answer.error).map_err(StartError::Activate)?;
         }
+        host.fake.set_active(host.node, &host.implemented, true);
         Ok(host)
     }
 }
@@ -8232,9 +10132,19 @@ impl<P: Plugin> TestHost<P> {
         &self.fake
     }
 
-    /// A client of that server, as the plugin's `cx.api`.
+    /// A client of that server, as the plugin's `cx.api`: its calls run
+    /// this plugin's hooks as the server's app layer runs them.
     pub fn api(&self) -> PluginApiClient {
-        self.fake.client()
+        self.fake.on_node(self.node).client()
+    }
+
+    /// Waits until the hooks the server runs in the background have ended
+    /// (see [`FakeServer::settle`]).
+    ///
+    /// # Panics
+    /// As [`FakeServer::settle`].
+    pub async fn settle(&self) {
+        self.fake.settle().await;
     }
 
     /// The plugin, to look at its state.
@@ -8281,6 +10191,7 @@ impl<P: Plugin> TestHost<P> {
     /// Deactivates the plugin as the server does when it stops it:
     /// `OnDeactivate`, if listed. Its error, if any, is returned.
     pub async fn deactivate(self) -> Result<(), Error> {
+        self.fake.set_active(self.node, &self.implemented, false);
         if self.is_implemented(HookName::OnDeactivate) {
             let answer = self.on_deactivate().await?;
             crate::error::check(answer.error)?;

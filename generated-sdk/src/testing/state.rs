@@ -86,7 +86,7 @@ pub(super) struct State {
     actor: Actor,
 }
 
-fn app_error(id: &str, message: impl Into<String>, status_code: u16) -> AppError {
+pub(super) fn app_error(id: &str, message: impl Into<String>, status_code: u16) -> AppError {
     AppError::new(id, message, status_code)
 }
 
@@ -94,7 +94,7 @@ fn not_found(id: &str, what: &str, key: &str) -> AppError {
     app_error(id, format!("{what} {key:?} not found"), 404)
 }
 
-fn required<T>(value: Option<T>, name: &str) -> Result<T, AppError> {
+pub(super) fn required<T>(value: Option<T>, name: &str) -> Result<T, AppError> {
     value.ok_or_else(|| app_error("api.context.invalid_param.app_error", format!("{name} is required"), 400))
 }
 
@@ -296,11 +296,11 @@ impl State {
 
     // ---- Users ------------------------------------------------------------
 
-    fn user(&self, id: &str) -> Result<&proto::User, AppError> {
+    pub(super) fn user(&self, id: &str) -> Result<&proto::User, AppError> {
         self.users.get(id).ok_or_else(|| not_found("app.user.missing_account.const", "user", id))
     }
 
-    fn insert_user(&mut self, mut user: proto::User) -> Result<proto::User, AppError> {
+    pub(super) fn insert_user(&mut self, mut user: proto::User) -> Result<proto::User, AppError> {
         let username = user.username.trim().to_lowercase();
         if username.is_empty() {
             return Err(app_error("model.user.is_valid.username.app_error", "a user needs a username", 400));
@@ -331,14 +331,6 @@ impl State {
         }
         self.users.insert(user.id.clone(), user.clone());
         Ok(user)
-    }
-
-    pub(super) fn create_user(
-        &mut self,
-        request: proto::CreateUserRequest,
-    ) -> Result<proto::CreateUserResponse, AppError> {
-        let user = self.insert_user(required(request.user, "user")?)?;
-        Ok(proto::CreateUserResponse { user: Some(user), ..Default::default() })
     }
 
     pub(super) fn get_user(&mut self, request: proto::GetUserRequest) -> Result<proto::GetUserResponse, AppError> {
@@ -433,19 +425,17 @@ impl State {
         Ok(proto::UpdateUserResponse { user: Some(user), ..Default::default() })
     }
 
-    /// Deactivates the user, as the server's `DeleteUser` does (the account stays).
-    pub(super) fn delete_user(
-        &mut self,
-        request: proto::DeleteUserRequest,
-    ) -> Result<proto::DeleteUserResponse, AppError> {
+    /// Deactivates the user, as the server's `DeleteUser` does (the
+    /// account stays, `delete_at` set); the user as it is now.
+    pub(super) fn deactivate_user(&mut self, user_id: &str) -> Result<proto::User, AppError> {
         let now = self.now();
         let user = self
             .users
-            .get_mut(&request.user_id)
-            .ok_or_else(|| not_found("app.user.missing_account.const", "user", &request.user_id))?;
+            .get_mut(user_id)
+            .ok_or_else(|| not_found("app.user.missing_account.const", "user", user_id))?;
         user.delete_at = now;
         user.update_at = now;
-        Ok(proto::DeleteUserResponse::default())
+        Ok(user.clone())
     }
 
     // ---- Teams ------------------------------------------------------------
@@ -511,10 +501,14 @@ impl State {
         Ok(proto::GetTeamsForUserResponse { teams, ..Default::default() })
     }
 
-    fn join_team(&mut self, team_id: &str, user_id: &str) -> Result<proto::TeamMember, AppError> {
+    /// Makes the user a member of the team (again, for one who left);
+    /// whether they were not one before.
+    pub(super) fn join_team(&mut self, team_id: &str, user_id: &str) -> Result<(proto::TeamMember, bool), AppError> {
         self.team(team_id)?;
         self.user(user_id)?;
         let now = self.now();
+        let key = (team_id.to_owned(), user_id.to_owned());
+        let joined = self.team_members.get(&key).is_none_or(|m| m.delete_at != 0);
         let member =
             self.team_members.entry((team_id.to_owned(), user_id.to_owned())).or_insert_with(|| proto::TeamMember {
                 team_id: team_id.to_owned(),
@@ -525,15 +519,7 @@ impl State {
                 ..Default::default()
             });
         member.delete_at = 0;
-        Ok(member.clone())
-    }
-
-    pub(super) fn create_team_member(
-        &mut self,
-        request: proto::CreateTeamMemberRequest,
-    ) -> Result<proto::CreateTeamMemberResponse, AppError> {
-        let member = self.join_team(&request.team_id, &request.user_id)?;
-        Ok(proto::CreateTeamMemberResponse { team_member: Some(member), ..Default::default() })
+        Ok((member.clone(), joined))
     }
 
     pub(super) fn get_team_member(
@@ -543,7 +529,6 @@ impl State {
         let member = self
             .team_members
             .get(&(request.team_id.clone(), request.user_id.clone()))
-            .filter(|m| m.delete_at == 0)
             .ok_or_else(|| not_found("app.team.get_member.missing.app_error", "team member", &request.user_id))?;
         Ok(proto::GetTeamMemberResponse { team_member: Some(member.clone()), ..Default::default() })
     }
@@ -557,17 +542,27 @@ impl State {
         Ok(proto::GetTeamMembersResponse { team_members, ..Default::default() })
     }
 
-    pub(super) fn delete_team_member(
-        &mut self,
-        request: proto::DeleteTeamMemberRequest,
-    ) -> Result<proto::DeleteTeamMemberResponse, AppError> {
+    /// Marks the member as left (`delete_at`), as `App.RemoveUserFromTeam`
+    /// does; the member as it was. Their channels in the team are left too
+    /// (the store removes those memberships, running no hook).
+    pub(super) fn leave_team(&mut self, team_id: &str, user_id: &str) -> Result<proto::TeamMember, AppError> {
+        self.team(team_id)?;
+        self.user(user_id)?;
         let now = self.now();
-        let member = self
-            .team_members
-            .get_mut(&(request.team_id.clone(), request.user_id.clone()))
-            .ok_or_else(|| not_found("app.team.get_member.missing.app_error", "team member", &request.user_id))?;
+        let key = (team_id.to_owned(), user_id.to_owned());
+        let Some(member) = self.team_members.get_mut(&key).filter(|m| m.delete_at == 0) else {
+            return Err(app_error(
+                "api.team.remove_user_from_team.missing.app_error",
+                format!("user {user_id:?} is not a member of team {team_id:?}"),
+                400,
+            ));
+        };
+        let before = member.clone();
         member.delete_at = now;
-        Ok(proto::DeleteTeamMemberResponse::default())
+        let in_team: Vec<String> =
+            self.channels.values().filter(|c| c.team_id == team_id).map(|c| c.id.clone()).collect();
+        self.channel_members.retain(|(channel, user), _| user != user_id || !in_team.contains(channel));
+        Ok(before)
     }
 
     // ---- Channels ---------------------------------------------------------
@@ -576,7 +571,7 @@ impl State {
         self.channels.get(id).ok_or_else(|| not_found("app.channel.get.existing.app_error", "channel", id))
     }
 
-    fn insert_channel(&mut self, mut channel: proto::Channel) -> Result<proto::Channel, AppError> {
+    pub(super) fn insert_channel(&mut self, mut channel: proto::Channel) -> Result<proto::Channel, AppError> {
         if channel.name.is_empty() {
             return Err(app_error("model.channel.is_valid.name.app_error", "a channel needs a name", 400));
         }
@@ -600,14 +595,6 @@ impl State {
         }
         self.channels.insert(channel.id.clone(), channel.clone());
         Ok(channel)
-    }
-
-    pub(super) fn create_channel(
-        &mut self,
-        request: proto::CreateChannelRequest,
-    ) -> Result<proto::CreateChannelResponse, AppError> {
-        let channel = self.insert_channel(required(request.channel, "channel")?)?;
-        Ok(proto::CreateChannelResponse { channel: Some(channel), ..Default::default() })
     }
 
     pub(super) fn get_channel(
@@ -648,30 +635,25 @@ impl State {
         Ok(proto::GetChannelByNameForTeamNameResponse { channel: Some(channel), ..Default::default() })
     }
 
-    /// The direct channel between two users, made on first use, both of them members.
-    pub(super) fn get_direct_channel(
-        &mut self,
-        request: proto::GetDirectChannelRequest,
-    ) -> Result<proto::GetDirectChannelResponse, AppError> {
-        self.user(&request.user_id_1)?;
-        self.user(&request.user_id_2)?;
-        let name = direct_channel_name(&request.user_id_1, &request.user_id_2);
-        let channel = match self.channels.values().find(|c| c.team_id.is_empty() && c.name == name) {
-            Some(channel) => channel.clone(),
-            None => {
-                let channel = self.insert_channel(proto::Channel {
-                    name,
-                    r#type: proto::ChannelType::Direct as i32,
-                    creator_id: request.user_id_1.clone(),
-                    ..Default::default()
-                })?;
-                for user in [&request.user_id_1, &request.user_id_2] {
-                    self.join_channel(&channel.id, user)?;
-                }
-                channel
-            }
-        };
-        Ok(proto::GetDirectChannelResponse { channel: Some(channel), ..Default::default() })
+    /// The direct channel between two users, made on first use, both of
+    /// them members; whether it was made now.
+    pub(super) fn direct_channel(&mut self, a: &str, b: &str) -> Result<(proto::Channel, bool), AppError> {
+        self.user(a)?;
+        self.user(b)?;
+        let name = direct_channel_name(a, b);
+        if let Some(channel) = self.channels.values().find(|c| c.team_id.is_empty() && c.name == name) {
+            return Ok((channel.clone(), false));
+        }
+        let channel = self.insert_channel(proto::Channel {
+            name,
+            r#type: proto::ChannelType::Direct as i32,
+            creator_id: a.to_owned(),
+            ..Default::default()
+        })?;
+        for user in [a, b] {
+            self.join_channel(&channel.id, user)?;
+        }
+        Ok((channel, true))
     }
 
     fn join_channel(&mut self, channel_id: &str, user_id: &str) -> Result<proto::ChannelMember, AppError> {
@@ -689,22 +671,6 @@ impl State {
             }
         });
         Ok(member.clone())
-    }
-
-    pub(super) fn add_channel_member(
-        &mut self,
-        request: proto::AddChannelMemberRequest,
-    ) -> Result<proto::AddChannelMemberResponse, AppError> {
-        let member = self.join_channel(&request.channel_id, &request.user_id)?;
-        Ok(proto::AddChannelMemberResponse { channel_member: Some(member), ..Default::default() })
-    }
-
-    pub(super) fn add_user_to_channel(
-        &mut self,
-        request: proto::AddUserToChannelRequest,
-    ) -> Result<proto::AddUserToChannelResponse, AppError> {
-        let member = self.join_channel(&request.channel_id, &request.user_id)?;
-        Ok(proto::AddUserToChannelResponse { channel_member: Some(member), ..Default::default() })
     }
 
     pub(super) fn get_channel_member(
@@ -727,14 +693,58 @@ impl State {
         Ok(proto::GetChannelMembersResponse { channel_members, ..Default::default() })
     }
 
-    pub(super) fn delete_channel_member(
-        &mut self,
-        request: proto::DeleteChannelMemberRequest,
-    ) -> Result<proto::DeleteChannelMemberResponse, AppError> {
+    /// `App.AddChannelMember`'s checks, then the member; whether the user
+    /// joined now (an existing member is answered as is).
+    pub(super) fn add_member(&mut self, channel_id: &str, user_id: &str) -> Result<(proto::ChannelMember, bool), AppError> {
+        let key = (channel_id.to_owned(), user_id.to_owned());
+        if let Some(member) = self.channel_members.get(&key) {
+            return Ok((member.clone(), false));
+        }
+        let channel = self.channel(channel_id)?.clone();
+        if self.user(user_id)?.delete_at != 0 {
+            return Err(app_error("app.channel.add_member.deleted_user.app_error", "the user is deactivated", 403));
+        }
+        let open_or_private = [proto::ChannelType::Open as i32, proto::ChannelType::Private as i32];
+        if !open_or_private.contains(&channel.r#type) {
+            return Err(app_error(
+                "api.channel.add_user_to_channel.type.app_error",
+                "only open and private channels take members",
+                400,
+            ));
+        }
+        match self.team_members.get(&(channel.team_id.clone(), user_id.to_owned())) {
+            None => return Err(not_found("app.team.get_member.missing.app_error", "team member", user_id)),
+            Some(m) if m.delete_at != 0 => {
+                return Err(app_error(
+                    "api.channel.add_user.to.channel.failed.deleted.app_error",
+                    "the user left the channel's team",
+                    400,
+                ));
+            }
+            Some(_) => {}
+        }
+        Ok((self.join_channel(channel_id, user_id)?, true))
+    }
+
+    /// `App.LeaveChannel`'s checks, then the member removed (channel
+    /// memberships are deleted, not marked); the member as it was.
+    pub(super) fn leave_channel(&mut self, channel_id: &str, user_id: &str) -> Result<proto::ChannelMember, AppError> {
+        let channel = self.channel(channel_id)?.clone();
+        self.user(user_id)?;
+        let direct_or_group = [proto::ChannelType::Direct as i32, proto::ChannelType::Group as i32];
+        if direct_or_group.contains(&channel.r#type) {
+            return Err(app_error("api.channel.leave.direct.app_error", "a direct or group channel cannot be left", 400));
+        }
+        if channel.name == "town-square" {
+            return Err(app_error(
+                "api.channel.remove.default.app_error",
+                "nobody can leave the team's default channel, town-square",
+                400,
+            ));
+        }
         self.channel_members
-            .remove(&(request.channel_id.clone(), request.user_id.clone()))
-            .ok_or_else(|| not_found("app.channel.get_member.missing.app_error", "channel member", &request.user_id))?;
-        Ok(proto::DeleteChannelMemberResponse::default())
+            .remove(&(channel_id.to_owned(), user_id.to_owned()))
+            .ok_or_else(|| not_found("app.channel.get_member.missing.app_error", "channel member", user_id))
     }
 
     // ---- Posts ------------------------------------------------------------
@@ -743,20 +753,39 @@ impl State {
         self.posts.get(id).filter(|p| p.delete_at == 0).ok_or_else(|| not_found("app.post.get.app_error", "post", id))
     }
 
-    /// Stores a new post as the server's `CreatePost` does for a plugin:
-    /// a new id, `create_at` = `update_at` = now, and the prop `from_plugin`.
-    pub(super) fn create_post(
-        &mut self,
-        request: proto::CreatePostRequest,
-    ) -> Result<proto::CreatePostResponse, AppError> {
-        let mut post = required(request.post, "post")?;
+    /// `App.CreatePostMissingChannel`'s checks, before any hook: the
+    /// channel (archived ones too) and the user exist, and so does the
+    /// root of a reply, in the same channel. The post as the hooks see it,
+    /// with the prop `from_plugin` the plugin API adds.
+    pub(super) fn check_new_post(&mut self, mut post: proto::Post) -> Result<proto::Post, AppError> {
         if post.channel_id.is_empty() {
             return Err(app_error("model.post.is_valid.channel_id.app_error", "a post needs a channel", 400));
         }
         self.channel(&post.channel_id)?;
+        self.user(&post.user_id)?;
         if !post.root_id.is_empty() {
-            self.post(&post.root_id)?;
+            let root = self.post(&post.root_id).map_err(|_| {
+                app_error("api.post.create_post.root_id.app_error", "the post's root_id is not a post", 400)
+            })?;
+            if root.channel_id != post.channel_id {
+                return Err(app_error(
+                    "api.post.create_post.channel_root_id.app_error",
+                    "the post's root is in another channel",
+                    500,
+                ));
+            }
         }
+        let mut props = post.props.take().map(crate::json::struct_to_object).unwrap_or_default();
+        props.insert("from_plugin".to_owned(), Value::String("true".to_owned()));
+        post.props = Some(crate::json::object_to_struct(props));
+        Ok(post)
+    }
+
+    /// Stores a new post, as the hooks left it: a new id, `create_at` =
+    /// `update_at` = now (or the `create_at` given), the channel's and the
+    /// thread's counts updated.
+    pub(super) fn save_post(&mut self, mut post: proto::Post) -> Result<proto::Post, AppError> {
+        self.channel(&post.channel_id)?;
         let now = self.now();
         post.id = self.new_id();
         post.original_id = String::new();
@@ -764,9 +793,7 @@ impl State {
             post.create_at = now;
         }
         post.update_at = post.create_at;
-        let mut props = post.props.take().map(crate::json::struct_to_object).unwrap_or_default();
-        props.insert("from_plugin".to_owned(), Value::String("true".to_owned()));
-        post.props = Some(crate::json::object_to_struct(props));
+        post.delete_at = 0;
         if let Some(channel) = self.channels.get_mut(&post.channel_id) {
             channel.last_post_at = post.create_at;
             channel.total_msg_count += 1;
@@ -779,7 +806,7 @@ impl State {
         }
         self.post_order.push(post.id.clone());
         self.posts.insert(post.id.clone(), post.clone());
-        Ok(proto::CreatePostResponse { post: Some(post), ..Default::default() })
+        Ok(post)
     }
 
     pub(super) fn get_post(&mut self, request: proto::GetPostRequest) -> Result<proto::GetPostResponse, AppError> {
@@ -787,11 +814,25 @@ impl State {
         Ok(proto::GetPostResponse { post: Some(post), ..Default::default() })
     }
 
-    pub(super) fn update_post(
-        &mut self,
-        request: proto::UpdatePostRequest,
-    ) -> Result<proto::UpdatePostResponse, AppError> {
-        let mut post = required(request.post, "post")?;
+    /// `App.UpdatePost`'s merge, before any hook: the new post (its
+    /// message, props, file ids, pinned and reactions flags; the rest kept
+    /// from the stored one) and the stored one.
+    pub(super) fn check_update(&mut self, post: proto::Post) -> Result<(proto::Post, proto::Post), AppError> {
+        let old = self.post(&post.id)?.clone();
+        let new = proto::Post {
+            message: post.message,
+            props: post.props,
+            file_ids: post.file_ids,
+            is_pinned: post.is_pinned,
+            has_reactions: post.has_reactions,
+            ..old.clone()
+        };
+        Ok((new, old))
+    }
+
+    /// Stores an updated post, as the hooks left it: `update_at` and
+    /// `edit_at` now; its place (channel, thread, author, creation) kept.
+    pub(super) fn save_update(&mut self, mut post: proto::Post) -> Result<proto::Post, AppError> {
         let stored = self.post(&post.id)?.clone();
         let now = self.now();
         post.create_at = stored.create_at;
@@ -801,21 +842,20 @@ impl State {
         post.update_at = now;
         post.edit_at = now;
         self.posts.insert(post.id.clone(), post.clone());
-        Ok(proto::UpdatePostResponse { post: Some(post), ..Default::default() })
+        Ok(post)
     }
 
-    /// Marks the post deleted: it reads as not found from then on.
-    pub(super) fn delete_post(
-        &mut self,
-        request: proto::DeletePostRequest,
-    ) -> Result<proto::DeletePostResponse, AppError> {
-        self.post(&request.post_id)?;
+    /// Marks the post deleted: it reads as not found from then on. The post
+    /// as it was. A post already deleted (or never there) is the server's
+    /// 400 (`GetSingle` fails first).
+    pub(super) fn remove_post(&mut self, post_id: &str) -> Result<proto::Post, AppError> {
+        let before = self.post(post_id).map_err(|_| app_error("app.post.get.app_error", "no such post", 400))?.clone();
         let now = self.now();
-        if let Some(post) = self.posts.get_mut(&request.post_id) {
+        if let Some(post) = self.posts.get_mut(post_id) {
             post.delete_at = now;
             post.update_at = now;
         }
-        Ok(proto::DeletePostResponse::default())
+        Ok(before)
     }
 
     /// The thread of a post (of its root, for a reply): the requested post
@@ -898,11 +938,9 @@ impl State {
         Ok(proto::DeleteEphemeralPostResponse::default())
     }
 
-    pub(super) fn add_reaction(
-        &mut self,
-        request: proto::AddReactionRequest,
-    ) -> Result<proto::AddReactionResponse, AppError> {
-        let mut reaction = required(request.reaction, "reaction")?;
+    /// Saves a reaction (once per user, post and emoji) as the server's
+    /// `SaveReactionForPost` does: on a post that exists, by a user that does.
+    pub(super) fn save_reaction(&mut self, mut reaction: proto::Reaction) -> Result<proto::Reaction, AppError> {
         let channel_id = self.post(&reaction.post_id)?.channel_id.clone();
         self.user(&reaction.user_id)?;
         let now = self.now();
@@ -918,14 +956,11 @@ impl State {
         if let Some(post) = self.posts.get_mut(&reaction.post_id) {
             post.has_reactions = true;
         }
-        Ok(proto::AddReactionResponse { reaction: Some(reaction), ..Default::default() })
+        Ok(reaction)
     }
 
-    pub(super) fn remove_reaction(
-        &mut self,
-        request: proto::RemoveReactionRequest,
-    ) -> Result<proto::RemoveReactionResponse, AppError> {
-        let reaction = required(request.reaction, "reaction")?;
+    /// Removes a reaction from a post that exists.
+    pub(super) fn delete_reaction(&mut self, reaction: &proto::Reaction) -> Result<(), AppError> {
         self.post(&reaction.post_id)?;
         self.reactions.retain(|r| {
             !(r.post_id == reaction.post_id && r.user_id == reaction.user_id && r.emoji_name == reaction.emoji_name)
@@ -934,7 +969,7 @@ impl State {
         if let Some(post) = self.posts.get_mut(&reaction.post_id) {
             post.has_reactions = left;
         }
-        Ok(proto::RemoveReactionResponse::default())
+        Ok(())
     }
 
     pub(super) fn get_reactions(

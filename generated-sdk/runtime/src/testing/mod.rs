@@ -6,6 +6,7 @@
 //! The SDK's generated `testing` module builds its fake server and host
 //! driver from these; plugin authors use them through it.
 
+mod busy;
 mod calls;
 mod clock;
 pub mod http;
@@ -14,6 +15,7 @@ mod ids;
 pub mod kv;
 mod logs;
 
+pub use busy::Busy;
 pub use calls::{Call, Calls, Overrides, Recorded};
 pub use clock::Clock;
 pub use ids::Ids;

@@ -1,0 +1,434 @@
+//! The server's app layer, as the fake plays it: the API methods whose
+//! answer on the server runs plugin hooks, and the hooks they run.
+//!
+//! This file is plain Rust, written by hand against Mattermost's plugin
+//! contract and copied as it is into each SDK whose contract has what the
+//! kit's state answers (`state.rs`, beside it). `impl App` answers a method
+//! by its Rust name: `async fn create_post(&self, request:
+//! proto::CreatePostRequest) -> Result<proto::CreatePostResponse,
+//! AppError>`; the generated fake server calls it, instead of the state,
+//! when a test has not answered that method itself.
+//!
+//! What each method runs comes from mattermost/mattermost's app layer, where
+//! the plugin API's calls land (server/channels/app/plugin_api.go, then
+//! post.go, channel.go, team.go, reaction.go, user.go):
+//!
+//! - Hooks run for every active plugin that implements them, the plugin that
+//!   made the call included (`Environment.RunMultiPluginHook` skips no
+//!   caller): a plugin's own post runs its own `MessageWillBePosted`.
+//! - The veto hooks (`MessageWillBePosted`, `MessageWillBeUpdated`) run
+//!   inline, before the store write; the "has been" hooks after it, in the
+//!   background (`a.Srv().Go`): the call answers without waiting for them.
+//!   [`FakeServer::settle`](super::FakeServer::settle) waits for them.
+//! - A plugin is active once `OnActivate` has answered, and no longer once
+//!   its host stops it: calls made during `OnActivate` run none of its hooks.
+
+// An `AppError` by value is the server's answer, once per failed call.
+#![allow(clippy::result_large_err)]
+
+use std::future::Future;
+
+use mmplugin_runtime::transport;
+use tonic::{Response, Status};
+use tracing::instrument::WithSubscriber as _;
+
+use super::state::{app_error, required};
+use super::{Attached, FakeServer, MAX_HOOK_DEPTH, PluginHooksClient, Transport};
+use crate::{AppError, HookName, proto};
+
+/// The reason that dismisses a post silently (`plugin.DismissPostError`).
+pub const DISMISS_POST: &str = "plugin.message_will_be_posted.dismiss_post";
+
+/// The fake server's app layer, answering one call.
+pub(super) struct App<'a>(pub(super) &'a FakeServer);
+
+impl App<'_> {
+    // ---- Hooks ------------------------------------------------------------
+
+    /// The plugin whose `hook` this call runs, if one is active and
+    /// implements it. A chain deeper than [`MAX_HOOK_DEPTH`] hooks is cut
+    /// here: `Err` with the reason, also kept for the test.
+    fn host_for(&self, hook: HookName, method: &str) -> Result<Option<Attached>, AppError> {
+        let Some(host) = self.0.hooks_host().filter(|host| host.implements(hook)) else {
+            return Ok(None);
+        };
+        // A hook the fake runs is one in-process call deeper than the API
+        // call that runs it, and an API call made in that hook one more.
+        let depth = transport::hop().saturating_sub(1) / 2;
+        if depth < MAX_HOOK_DEPTH {
+            return Ok(Some(host));
+        }
+        let reason = format!(
+            "runaway hooks: {method} was called from a hook the server ran for an API call made in a hook, \
+             {depth} hooks deep, and would run {hook} once more. On the Mattermost server this chain never \
+             ends: a plugin must not answer what its own calls cause (compare the post's user_id with its \
+             bot's id, as Go plugins do)",
+            hook = hook.as_str(),
+        );
+        self.0.shared.runaway.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(reason.clone());
+        Err(app_error("testing.fake_server.runaway_hooks", reason, 508))
+    }
+
+    /// Runs `hook` in the background, as the server does after a store
+    /// write (`a.Srv().Go`): the call answers without waiting for it.
+    fn fire<F, Fut, R>(&self, hook: HookName, method: &str, call: F)
+    where
+        F: FnOnce(PluginHooksClient<Transport>, proto::PluginContext) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<R>, Status>> + Send + 'static,
+    {
+        // A cut chain is kept for the test; the call itself went through.
+        let Ok(Some(host)) = self.host_for(hook, method) else { return };
+        let hops = transport::hop();
+        let run = async move {
+            let answer = call(host.hooks.clone(), host.plugin_context.clone()).await;
+            if let Err(status) = answer {
+                tracing::error!(hook = hook.as_str(), "the hook failed: {}", status.message());
+            }
+        };
+        self.0.shared.busy.spawn(transport::at_hop(hops, run.with_subscriber(host.dispatch)));
+    }
+
+    /// `MessageWillBePosted`, inline: the post to store, or the call's error.
+    async fn message_will_be_posted(&self, post: proto::Post) -> Result<proto::Post, AppError> {
+        let Some(host) = self.host_for(HookName::MessageWillBePosted, "CreatePost")? else {
+            return Ok(post);
+        };
+        let request = proto::MessageWillBePostedRequest {
+            plugin_context: Some(host.plugin_context.clone()),
+            post: Some(post.clone()),
+            ..Default::default()
+        };
+        let mut hooks = host.hooks.clone();
+        let answer = hooks.message_will_be_posted(request).with_subscriber(host.dispatch.clone()).await;
+        // A failed call lets the post through (the host's hooks client).
+        let Ok(answer) = answer.map(Response::into_inner) else { return Ok(post) };
+        decide(answer.rejection_reason, answer.modified_post, post, "createPost")
+    }
+
+    /// `MessageWillBeUpdated`, inline: the post to store, or the call's error.
+    async fn message_will_be_updated(&self, new: proto::Post, old: &proto::Post) -> Result<proto::Post, AppError> {
+        let Some(host) = self.host_for(HookName::MessageWillBeUpdated, "UpdatePost")? else {
+            return Ok(new);
+        };
+        let request = proto::MessageWillBeUpdatedRequest {
+            plugin_context: Some(host.plugin_context.clone()),
+            new_post: Some(new.clone()),
+            old_post: Some(old.clone()),
+            ..Default::default()
+        };
+        let mut hooks = host.hooks.clone();
+        let answer = hooks.message_will_be_updated(request).with_subscriber(host.dispatch.clone()).await;
+        let Ok(answer) = answer.map(Response::into_inner) else { return Ok(new) };
+        decide(answer.rejection_reason, answer.modified_post, new, "UpdatePost")
+    }
+
+    // ---- Posts ------------------------------------------------------------
+
+    /// `App.CreatePost` through `CreatePostMissingChannel`: checked,
+    /// `MessageWillBePosted` (a rejection fails the call and stores
+    /// nothing; a replacement is what is stored), saved, then
+    /// `MessageHasBeenPosted` in the background.
+    pub(super) async fn create_post(
+        &self,
+        request: proto::CreatePostRequest,
+    ) -> Result<proto::CreatePostResponse, AppError> {
+        let post = self.0.state().check_new_post(required(request.post, "post")?)?;
+        let post = self.message_will_be_posted(post).await?;
+        let post = self.0.state().save_post(post)?;
+        let sent = post.clone();
+        self.fire(HookName::MessageHasBeenPosted, "CreatePost", move |mut hooks, plugin_context| async move {
+            let request = proto::MessageHasBeenPostedRequest {
+                plugin_context: Some(plugin_context),
+                post: Some(sent),
+                ..Default::default()
+            };
+            hooks.message_has_been_posted(request).await
+        });
+        Ok(proto::CreatePostResponse { post: Some(post), ..Default::default() })
+    }
+
+    /// `App.UpdatePost`: `MessageWillBeUpdated` with the new and the old
+    /// post, saved, then `MessageHasBeenUpdated` in the background.
+    pub(super) async fn update_post(
+        &self,
+        request: proto::UpdatePostRequest,
+    ) -> Result<proto::UpdatePostResponse, AppError> {
+        let (new, old) = self.0.state().check_update(required(request.post, "post")?)?;
+        let new = self.message_will_be_updated(new, &old).await?;
+        let post = self.0.state().save_update(new)?;
+        let sent = post.clone();
+        self.fire(HookName::MessageHasBeenUpdated, "UpdatePost", move |mut hooks, plugin_context| async move {
+            let request = proto::MessageHasBeenUpdatedRequest {
+                plugin_context: Some(plugin_context),
+                new_post: Some(sent),
+                old_post: Some(old),
+                ..Default::default()
+            };
+            hooks.message_has_been_updated(request).await
+        });
+        Ok(proto::UpdatePostResponse { post: Some(post), ..Default::default() })
+    }
+
+    /// `App.DeletePost`: deleted, then `MessageHasBeenDeleted` in the
+    /// background with the post as it was.
+    pub(super) async fn delete_post(
+        &self,
+        request: proto::DeletePostRequest,
+    ) -> Result<proto::DeletePostResponse, AppError> {
+        let post = self.0.state().remove_post(&request.post_id)?;
+        self.fire(HookName::MessageHasBeenDeleted, "DeletePost", move |mut hooks, plugin_context| async move {
+            let request = proto::MessageHasBeenDeletedRequest {
+                plugin_context: Some(plugin_context),
+                post: Some(post),
+                ..Default::default()
+            };
+            hooks.message_has_been_deleted(request).await
+        });
+        Ok(proto::DeletePostResponse::default())
+    }
+
+    // ---- Reactions --------------------------------------------------------
+
+    /// `App.SaveReactionForPost`: saved, then `ReactionHasBeenAdded` in the background.
+    pub(super) async fn add_reaction(
+        &self,
+        request: proto::AddReactionRequest,
+    ) -> Result<proto::AddReactionResponse, AppError> {
+        let reaction = self.0.state().save_reaction(required(request.reaction, "reaction")?)?;
+        let sent = reaction.clone();
+        self.fire(HookName::ReactionHasBeenAdded, "AddReaction", move |mut hooks, plugin_context| async move {
+            let request = proto::ReactionHasBeenAddedRequest {
+                plugin_context: Some(plugin_context),
+                reaction: Some(sent),
+                ..Default::default()
+            };
+            hooks.reaction_has_been_added(request).await
+        });
+        Ok(proto::AddReactionResponse { reaction: Some(reaction), ..Default::default() })
+    }
+
+    /// `App.DeleteReactionForPost`: removed, then `ReactionHasBeenRemoved`
+    /// in the background with the reaction as given.
+    pub(super) async fn remove_reaction(
+        &self,
+        request: proto::RemoveReactionRequest,
+    ) -> Result<proto::RemoveReactionResponse, AppError> {
+        let reaction = required(request.reaction, "reaction")?;
+        self.0.state().delete_reaction(&reaction)?;
+        self.fire(HookName::ReactionHasBeenRemoved, "RemoveReaction", move |mut hooks, plugin_context| async move {
+            let request = proto::ReactionHasBeenRemovedRequest {
+                plugin_context: Some(plugin_context),
+                reaction: Some(reaction),
+                ..Default::default()
+            };
+            hooks.reaction_has_been_removed(request).await
+        });
+        Ok(proto::RemoveReactionResponse::default())
+    }
+
+    // ---- Users and channels -----------------------------------------------
+
+    /// `App.CreateUser`: saved, then `UserHasBeenCreated` in the background.
+    pub(super) async fn create_user(
+        &self,
+        request: proto::CreateUserRequest,
+    ) -> Result<proto::CreateUserResponse, AppError> {
+        let user = self.0.state().insert_user(required(request.user, "user")?)?;
+        self.user_has_been_created(&user, "CreateUser");
+        Ok(proto::CreateUserResponse { user: Some(user), ..Default::default() })
+    }
+
+    fn user_has_been_created(&self, user: &proto::User, method: &str) {
+        let sent = user.clone();
+        self.fire(HookName::UserHasBeenCreated, method, move |mut hooks, plugin_context| async move {
+            let request = proto::UserHasBeenCreatedRequest {
+                plugin_context: Some(plugin_context),
+                user: Some(sent),
+                ..Default::default()
+            };
+            hooks.user_has_been_created(request).await
+        });
+    }
+
+    /// `App.UpdateActive(false)`: deactivated, then `UserHasBeenDeactivated`
+    /// in the background.
+    pub(super) async fn delete_user(
+        &self,
+        request: proto::DeleteUserRequest,
+    ) -> Result<proto::DeleteUserResponse, AppError> {
+        let user = self.0.state().deactivate_user(&request.user_id)?;
+        self.fire(HookName::UserHasBeenDeactivated, "DeleteUser", move |mut hooks, plugin_context| async move {
+            let request = proto::UserHasBeenDeactivatedRequest {
+                plugin_context: Some(plugin_context),
+                user: Some(user),
+                ..Default::default()
+            };
+            hooks.user_has_been_deactivated(request).await
+        });
+        Ok(proto::DeleteUserResponse::default())
+    }
+
+    /// `App.CreateChannel` (no member added): saved, then
+    /// `ChannelHasBeenCreated` in the background.
+    pub(super) async fn create_channel(
+        &self,
+        request: proto::CreateChannelRequest,
+    ) -> Result<proto::CreateChannelResponse, AppError> {
+        let channel = self.0.state().insert_channel(required(request.channel, "channel")?)?;
+        self.channel_has_been_created(&channel, "CreateChannel");
+        Ok(proto::CreateChannelResponse { channel: Some(channel), ..Default::default() })
+    }
+
+    fn channel_has_been_created(&self, channel: &proto::Channel, method: &str) {
+        let sent = channel.clone();
+        self.fire(HookName::ChannelHasBeenCreated, method, move |mut hooks, plugin_context| async move {
+            let request = proto::ChannelHasBeenCreatedRequest {
+                plugin_context: Some(plugin_context),
+                channel: Some(sent),
+                ..Default::default()
+            };
+            hooks.channel_has_been_created(request).await
+        });
+    }
+
+    /// `App.GetOrCreateDirectChannel`: a new direct channel runs
+    /// `ChannelHasBeenCreated` (its members join without
+    /// `UserHasJoinedChannel`); an existing one runs nothing.
+    pub(super) async fn get_direct_channel(
+        &self,
+        request: proto::GetDirectChannelRequest,
+    ) -> Result<proto::GetDirectChannelResponse, AppError> {
+        let (channel, created) = self.0.state().direct_channel(&request.user_id_1, &request.user_id_2)?;
+        if created {
+            self.channel_has_been_created(&channel, "GetDirectChannel");
+        }
+        Ok(proto::GetDirectChannelResponse { channel: Some(channel), ..Default::default() })
+    }
+
+    /// `App.AddChannelMember` with no requestor: `UserHasJoinedChannel`
+    /// with no actor, unless the user was a member already.
+    pub(super) async fn add_channel_member(
+        &self,
+        request: proto::AddChannelMemberRequest,
+    ) -> Result<proto::AddChannelMemberResponse, AppError> {
+        let (member, joined) = self.0.state().add_member(&request.channel_id, &request.user_id)?;
+        if joined {
+            self.user_has_joined_channel(&member, None, "AddChannelMember");
+        }
+        Ok(proto::AddChannelMemberResponse { channel_member: Some(member), ..Default::default() })
+    }
+
+    /// `App.AddChannelMember` as `as_user_id`: `UserHasJoinedChannel` with
+    /// that user as the actor (even when it is the user who joins).
+    pub(super) async fn add_user_to_channel(
+        &self,
+        request: proto::AddUserToChannelRequest,
+    ) -> Result<proto::AddUserToChannelResponse, AppError> {
+        let actor = self.0.state().user(&request.as_user_id)?.clone();
+        let (member, joined) = self.0.state().add_member(&request.channel_id, &request.user_id)?;
+        if joined {
+            self.user_has_joined_channel(&member, Some(actor), "AddUserToChannel");
+        }
+        Ok(proto::AddUserToChannelResponse { channel_member: Some(member), ..Default::default() })
+    }
+
+    fn user_has_joined_channel(&self, member: &proto::ChannelMember, actor: Option<proto::User>, method: &str) {
+        let sent = member.clone();
+        self.fire(HookName::UserHasJoinedChannel, method, move |mut hooks, plugin_context| async move {
+            let request = proto::UserHasJoinedChannelRequest {
+                plugin_context: Some(plugin_context),
+                channel_member: Some(sent),
+                actor,
+                ..Default::default()
+            };
+            hooks.user_has_joined_channel(request).await
+        });
+    }
+
+    /// `App.LeaveChannel`: removed, then `UserHasLeftChannel` with the
+    /// leaving user as the actor.
+    pub(super) async fn delete_channel_member(
+        &self,
+        request: proto::DeleteChannelMemberRequest,
+    ) -> Result<proto::DeleteChannelMemberResponse, AppError> {
+        let (member, actor) = {
+            let mut state = self.0.state();
+            let member = state.leave_channel(&request.channel_id, &request.user_id)?;
+            (member, state.user(&request.user_id).ok().cloned())
+        };
+        self.fire(HookName::UserHasLeftChannel, "DeleteChannelMember", move |mut hooks, plugin_context| async move {
+            let request = proto::UserHasLeftChannelRequest {
+                plugin_context: Some(plugin_context),
+                channel_member: Some(member),
+                actor,
+                ..Default::default()
+            };
+            hooks.user_has_left_channel(request).await
+        });
+        Ok(proto::DeleteChannelMemberResponse::default())
+    }
+
+    // ---- Teams ------------------------------------------------------------
+
+    /// `App.AddTeamMember`: `UserHasJoinedTeam` with no actor, unless the
+    /// user was a member already (one who left is a member again).
+    pub(super) async fn create_team_member(
+        &self,
+        request: proto::CreateTeamMemberRequest,
+    ) -> Result<proto::CreateTeamMemberResponse, AppError> {
+        let (member, joined) = self.0.state().join_team(&request.team_id, &request.user_id)?;
+        if joined {
+            let sent = member.clone();
+            self.fire(HookName::UserHasJoinedTeam, "CreateTeamMember", move |mut hooks, plugin_context| async move {
+                let request = proto::UserHasJoinedTeamRequest {
+                    plugin_context: Some(plugin_context),
+                    team_member: Some(sent),
+                    ..Default::default()
+                };
+                hooks.user_has_joined_team(request).await
+            });
+        }
+        Ok(proto::CreateTeamMemberResponse { team_member: Some(member), ..Default::default() })
+    }
+
+    /// `App.RemoveUserFromTeam`: the member marked as left (`delete_at`),
+    /// then `UserHasLeftTeam` with the requestor, if any, as the actor.
+    pub(super) async fn delete_team_member(
+        &self,
+        request: proto::DeleteTeamMemberRequest,
+    ) -> Result<proto::DeleteTeamMemberResponse, AppError> {
+        let (member, actor) = {
+            let mut state = self.0.state();
+            let member = state.leave_team(&request.team_id, &request.user_id)?;
+            (member, state.user(&request.requestor_id).ok().cloned())
+        };
+        self.fire(HookName::UserHasLeftTeam, "DeleteTeamMember", move |mut hooks, plugin_context| async move {
+            let request = proto::UserHasLeftTeamRequest {
+                plugin_context: Some(plugin_context),
+                team_member: Some(member),
+                actor,
+                ..Default::default()
+            };
+            hooks.user_has_left_team(request).await
+        });
+        Ok(proto::DeleteTeamMemberResponse::default())
+    }
+}
+
+/// What a veto hook's answer makes of `post`: rejected (the server's
+/// error: the id is the text "Post rejected by plugin. <reason>", or the
+/// dismiss reason itself; status 400), replaced, or kept.
+fn decide(
+    reason: String,
+    replacement: Option<proto::Post>,
+    post: proto::Post,
+    where_: &str,
+) -> Result<proto::Post, AppError> {
+    if reason.is_empty() {
+        return Ok(replacement.unwrap_or(post));
+    }
+    let id = if reason == DISMISS_POST { reason } else { format!("Post rejected by plugin. {reason}") };
+    let mut error = app_error(&id, id.clone(), 400);
+    where_.clone_into(&mut error.where_);
+    Err(error)
+}
