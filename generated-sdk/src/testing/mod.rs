@@ -165,7 +165,7 @@ impl FakeServer {
     }
 
     /// Starts a plugin's host on this server: its node, whose hooks its
-    /// own calls run. Active (its hooks run) once [`FakeServer::activate`]d.
+    /// own calls run. Active (its hooks run) once `set_active` says so.
     fn attach(
         &self,
         node: u64,
