@@ -222,32 +222,54 @@ async fn an_unknown_option_answers_an_error_the_user_can_read() {
     assert_eq!(error.detailed_error, "unknown command: /bye");
 }
 
-/// `GetUser` answers a missing user with a gRPC status `"<id>: <message>"`
-/// (CONTRACT.md, shapes); the command fails with that error, its id and
-/// status kept.
+/// The server runs a slash command only for a user that exists and may use
+/// the channel (the REST handler `executeCommand` checks the session's user
+/// and `use_slash_commands` on the channel): the plugin never sees the
+/// others. `GetUser` answers a missing user with a gRPC status
+/// `"<id>: <message>"` (CONTRACT.md, shapes); when the plugin's own call
+/// fails so, the command fails with that error, its id and status kept.
 #[tokio::test]
-async fn a_missing_user_keeps_the_servers_error() {
+async fn a_command_runs_only_for_a_user_who_may_and_keeps_the_servers_errors() {
     let fake = FakeServer::new();
+    let seed = fake.seed();
     let host = start(&fake).await;
-    let args = proto::CommandArgs { command: "/hello".into(), user_id: "nobody".into(), ..Default::default() };
-    let error = host.command_as(args).await.unwrap_err();
+
+    let nobody = proto::CommandArgs {
+        command: "/hello".into(),
+        user_id: "nobody".into(),
+        channel_id: seed.channel.id.clone(),
+        ..Default::default()
+    };
+    let error = host.command_as(nobody).await.unwrap_err();
+    assert_eq!((app(&error).id.as_str(), app(&error).status_code), ("app.user.missing_account.const", 404));
+    assert_eq!(app(&error).where_, "", "the server's own refusal, not the plugin's");
+    let outsider = fake.add_user("outsider");
+    let error = host.command_from(&outsider.id, &seed.channel.id, "/hello").await.unwrap_err();
+    assert_eq!((app(&error).id.as_str(), app(&error).status_code), ("api.context.permissions.app_error", 403));
+    assert_eq!(fake.count("GetUser"), 0, "the plugin never ran");
+    assert!(fake.kv_value("hello_count").is_empty(), "nothing counted");
+
+    // The plugin's own GetUser fails: not found, then refused as no id.
+    fake.on_get_user(|request| {
+        Err(AppError::new("app.user.missing_account.const", format!("no user {}", request.user_id), 404).into())
+    })
+    .times(1);
+    let error = host.command("/hello").await.unwrap_err();
     let error = app(&error);
     assert_eq!((error.id.as_str(), error.status_code), ("app.user.missing_account.const", 404));
     assert_eq!(error.where_, "ExecuteCommand");
-    assert!(error.detailed_error.contains("nobody"), "{error:?}");
-    assert!(fake.kv_value("hello_count").is_empty(), "nothing counted");
+    assert!(error.detailed_error.contains(&seed.user.id), "{error:?}");
 
-    // An answer for one test: the server refuses the id. GetUser sends its
-    // error as a status, whose code keeps 400 (CONTRACT.md: 400 →
-    // InvalidArgument), so the command fails with a 400 too.
+    // GetUser sends its error as a status, whose code keeps 400
+    // (CONTRACT.md: 400 → InvalidArgument), so the command fails with a 400 too.
     fake.on_get_user(|request| {
         Err(AppError::new("app.user.get.app_error", format!("{:?} is not an id", request.user_id), 400).into())
     });
-    let args = proto::CommandArgs { command: "/hello".into(), user_id: "u1".into(), ..Default::default() };
-    let error = host.command_as(args).await.unwrap_err();
+    let error = host.command("/hello").await.unwrap_err();
     assert_eq!((app(&error).id.as_str(), app(&error).status_code), ("app.user.get.app_error", 400));
-    assert_eq!(app(&error).detailed_error, "\"u1\" is not an id");
+    assert_eq!(app(&error).detailed_error, format!("{:?} is not an id", seed.user.id));
     assert_eq!(fake.count("GetUser"), 2);
+    assert!(fake.kv_value("hello_count").is_empty(), "nothing counted");
 }
 
 #[tokio::test]
@@ -425,4 +447,96 @@ async fn notes_are_kept_per_user_and_one_over_the_api_limit_is_refused_with_413(
     assert!(text(&refused).contains("limit of 4194304 bytes"), "{}", text(&refused));
     assert_eq!(fake.count("KVSet"), 1, "the big note never reached the server");
     assert_eq!(fake.kv_value(&format!("note:{}", alice.id)), note, "the note kept");
+}
+
+// ---- One-call setups --------------------------------------------------------
+
+/// Another user in another channel, a private channel, a direct channel and
+/// an admin, each one call; a command in a channel the user is not in is
+/// refused unless the user is a system admin.
+#[tokio::test]
+async fn commands_from_other_users_in_other_channels() {
+    let fake = FakeServer::new();
+    let seed = fake.seed();
+    let host = start(&fake).await;
+    let bob = fake.add_user("bob");
+    let secret = fake.add_private_channel(&seed.team.id, "secret", &[&bob.id]);
+    assert_eq!(secret.r#type, proto::ChannelType::Private as i32);
+
+    let reply = host.command_from(&bob.id, &secret.id, "/hello").await.unwrap();
+    assert_eq!(reply.text, "Hello, @bob! (hello number 1)");
+    let args = &fake.requests::<proto::GetUserRequest>()[0];
+    assert_eq!(args.user_id, bob.id, "the plugin looked up the caller");
+
+    let refused = host.command_from(&seed.user.id, &secret.id, "/hello").await.unwrap_err();
+    assert_eq!(app(&refused).status_code, 403, "alice is not in the private channel");
+    let root = fake.add_admin("root");
+    let reply = host.command_from(&root.id, &secret.id, "/hello").await.unwrap();
+    assert_eq!(hello_number(&reply.text), 2, "a system admin may use any channel");
+
+    let direct = fake.direct_channel(&seed.user.id, &bob.id);
+    assert_eq!(direct.r#type, proto::ChannelType::Direct as i32);
+    let reply = host.command_from(&bob.id, &direct.id, "/hello").await.unwrap();
+    assert_eq!(hello_number(&reply.text), 3);
+}
+
+/// `GetConfig` answers a server configuration; one setting changes with a
+/// merge patch.
+#[tokio::test]
+async fn the_server_has_a_configuration_to_read() {
+    let fake = FakeServer::new();
+    let host = start(&fake).await;
+    let config = host.api().get_config().await.unwrap();
+    assert_eq!(config["ServiceSettings"]["SiteURL"], "http://localhost:8065");
+    assert_eq!(config["FileSettings"]["MaxFileSize"], 104_857_600);
+    fake.set_server_config(json!({ "ServiceSettings": { "SiteURL": "" } }));
+    let config = host.api().get_config().await.unwrap();
+    assert_eq!(config["ServiceSettings"]["SiteURL"], "");
+    assert_eq!(config["ServiceSettings"]["EnableCommands"], true, "the rest kept");
+}
+
+/// `PublishWebSocketEvent` never fails on the server (no error in Go); the
+/// fake keeps each event to assert on.
+#[tokio::test]
+async fn websocket_events_are_recorded() {
+    let fake = FakeServer::new();
+    let host = start(&fake).await;
+    let payload = serde_json::Map::from_iter([("count".to_owned(), json!(3))]);
+    let broadcast = proto::WebsocketBroadcast { user_id: "u1".into(), ..Default::default() };
+    host.api().publish_web_socket_event("counted", payload.clone(), broadcast).await.unwrap();
+    let events = fake.websocket_events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event, "counted");
+    assert_eq!(events[0].broadcast.as_ref().map(|b| b.user_id.as_str()), Some("u1"));
+}
+
+/// The next few calls of a method answer otherwise: three lost
+/// compare-and-sets (the counter's update retries and gets there), then a
+/// store that fails twice (the counter gives up, the command still answers).
+#[tokio::test]
+async fn the_next_calls_of_a_method_lose_or_fail() {
+    let fake = FakeServer::new();
+    fake.seed();
+    let host = start(&fake).await;
+    fake.on_kv_set_with_options(|_| Ok(false)).times(3);
+    let reply = host.command("/hello").await.unwrap();
+    assert_eq!(hello_number(&reply.text), 1);
+    assert_eq!(fake.count("KVSetWithOptions"), 4, "three lost races, then the write");
+
+    fake.fail_next("KVGet", 1, AppError::new("app.plugin_store.get.app_error", "the store is down", 500));
+    let reply = host.command("/hello Carol").await.unwrap();
+    assert_eq!(reply.text, "Hello, Carol!", "not counted this time");
+    let reply = host.command("/hello Carol").await.unwrap();
+    assert_eq!(hello_number(&reply.text), 2, "the store is back");
+}
+
+/// `host.url(path)` is the plugin's URL for `path`: no plugin id repeated.
+#[tokio::test]
+async fn requests_name_the_plugins_path_only() {
+    let fake = FakeServer::new();
+    let seed = fake.seed();
+    let host = start(&fake).await;
+    let put = http::Request::put(host.url("/note")).body("milk").unwrap();
+    assert_eq!(host.http_as_seeded_user(put).await.status(), 204);
+    assert_eq!(fake.kv_value(&format!("note:{}", seed.user.id)), b"milk");
 }

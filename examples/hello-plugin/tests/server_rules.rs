@@ -382,7 +382,12 @@ async fn creating_users_and_channels_runs_their_hooks() {
     let w = world(true).await;
     let api = w.host.api();
     let carol = proto::User { username: "carol".into(), email: "carol@example.com".into(), ..Default::default() };
-    let carol = api.create_user(carol).await.unwrap();
+    let no_password = api.create_user(carol.clone()).await.unwrap_err();
+    assert_eq!(app(&no_password).id, "model.user.is_valid.pwd.app_error");
+    let admin = proto::User { password: "long enough".into(), roles: "system_admin".into(), ..carol };
+    let carol = api.create_user(admin).await.unwrap();
+    assert_eq!(carol.roles, "system_user", "the server decides the roles");
+    assert!(carol.password.is_empty(), "never sent back");
     let channel = proto::Channel {
         team_id: w.team.id.clone(),
         name: "plans".into(),

@@ -38,7 +38,7 @@
 //! | `UpdatePost` | message, props, file ids, pinned and reactions flags from the new post, the rest kept | `MessageWillBeUpdated(new, old)` inline (reject as above), then `MessageHasBeenUpdated(new, old)` in the background | `App.UpdatePost` (post.go) |
 //! | `DeletePost` | a post already deleted is a 400 | `MessageHasBeenDeleted` in the background, with the post as it was | `App.DeletePost` (post.go) |
 //! | `AddReaction`, `RemoveReaction` | the post exists | `ReactionHasBeenAdded` / `ReactionHasBeenRemoved` in the background | `App.SaveReactionForPost`, `App.DeleteReactionForPost` (reaction.go) |
-//! | `CreateUser` | unique username and email (400) | `UserHasBeenCreated` in the background | `App.CreateUser` (user.go) |
+//! | `CreateUser` | no id given, a valid username, unique username and email, a password of 8 or more characters unless `auth_service` is set (400); roles forced to `system_user` | `UserHasBeenCreated` in the background | `App.CreateUser` (user.go) |
 //! | `DeleteUser` | the user exists; deactivated, not removed | `UserHasBeenDeactivated` in the background | `App.UpdateActive` (user.go) |
 //! | `CreateChannel` | no member added | `ChannelHasBeenCreated` in the background | `App.CreateChannel` (channel.go) |
 //! | `GetDirectChannel` | made on first use, both users members | `ChannelHasBeenCreated` when made, no `UserHasJoinedChannel` | `App.GetOrCreateDirectChannel` (channel.go) |
@@ -265,7 +265,7 @@ impl App<'_> {
         &self,
         request: proto::CreateUserRequest,
     ) -> Result<proto::CreateUserResponse, AppError> {
-        let user = self.0.state().insert_user(required(request.user, "user")?)?;
+        let user = self.0.state().create_new_user(required(request.user, "user")?)?;
         self.user_has_been_created(&user, "CreateUser");
         Ok(proto::CreateUserResponse { user: Some(user), ..Default::default() })
     }

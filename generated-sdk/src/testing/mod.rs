@@ -36,7 +36,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tonic::{Request, Response, Status};
 use tracing::instrument::WithSubscriber as _;
-pub use mmplugin_runtime::testing::{Call, Clock, LogLine, LogSource, Logs};
+pub use mmplugin_runtime::testing::{Answering, Call, Clock, LogLine, LogSource, Logs};
 use mmplugin_runtime::testing::{Calls, Ids, Overrides};
 pub use tracing::Level;
 use crate::api::{MAX_MESSAGE_SIZE, MAX_REQUEST_SIZE};
@@ -50,7 +50,7 @@ mod app;
 
 mod state;
 pub use app::DISMISS_POST;
-pub use state::Seed;
+pub use state::{Seed, default_server_config};
 
 /// A server for tests that answers the plugin API in-process, as Mattermost
 /// would. Cloning is cheap: clones are the same server (share one state,
@@ -265,6 +265,18 @@ impl FakeServer {
         self.shared.calls.clear();
     }
 
+    /// Makes the next `calls` calls of `method` (`"KVSet"`) fail with
+    /// `error`, in the form the method's handler uses (the response's
+    /// `error` field or a gRPC status); then it answers as before.
+    pub fn fail_next(
+        &self,
+        method: &str,
+        calls: usize,
+        error: impl Into<Error> + Clone + Send + Sync + 'static,
+    ) {
+        self.shared.overrides.fail_next(method, calls, move || error.clone().into());
+    }
+
     /// Puts `method` (`"GetUser"`) back to the server's own answer.
     pub fn clear_answer(&self, method: &str) {
         self.shared.overrides.remove(method);
@@ -275,205 +287,224 @@ impl FakeServer {
     }
 
     /// Answers `PluginAPI/CreateUser` ([`crate::api::UsersApi::create_user`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_user(
         &self,
         answer: impl Fn(
             proto::CreateUserRequest,
         ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateUser", answer)
     }
 
     /// Answers `PluginAPI/DeleteUser` ([`crate::api::UsersApi::delete_user`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_user(
         &self,
         answer: impl Fn(
             proto::DeleteUserRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteUser", answer)
     }
 
     /// Answers `PluginAPI/GetUsers` ([`crate::api::UsersApi::get_users`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_users(
         &self,
         answer: impl Fn(
             proto::GetUsersRequest,
         ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUsers", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUsers", answer)
     }
 
     /// Answers `PluginAPI/GetUsersByIds` ([`crate::api::UsersApi::get_users_by_ids`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_users_by_ids(
         &self,
         answer: impl Fn(
             proto::GetUsersByIdsRequest,
         ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUsersByIds", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUsersByIds", answer)
     }
 
     /// Answers `PluginAPI/GetUser` ([`crate::api::UsersApi::get_user`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_user(
         &self,
         answer: impl Fn(
             proto::GetUserRequest,
         ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUser", answer)
     }
 
     /// Answers `PluginAPI/GetUserByEmail` ([`crate::api::UsersApi::get_user_by_email`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_user_by_email(
         &self,
         answer: impl Fn(
             proto::GetUserByEmailRequest,
         ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUserByEmail", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUserByEmail", answer)
     }
 
     /// Answers `PluginAPI/GetUserByUsername` ([`crate::api::UsersApi::get_user_by_username`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_user_by_username(
         &self,
         answer: impl Fn(
             proto::GetUserByUsernameRequest,
         ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUserByUsername", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUserByUsername", answer)
     }
 
     /// Answers `PluginAPI/GetUsersByUsernames` ([`crate::api::UsersApi::get_users_by_usernames`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_users_by_usernames(
         &self,
         answer: impl Fn(
             proto::GetUsersByUsernamesRequest,
         ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUsersByUsernames", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUsersByUsernames", answer)
     }
 
     /// Answers `PluginAPI/GetUsersInTeam` ([`crate::api::UsersApi::get_users_in_team`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_users_in_team(
         &self,
         answer: impl Fn(
             proto::GetUsersInTeamRequest,
         ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUsersInTeam", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUsersInTeam", answer)
     }
 
     /// Answers `PluginAPI/UpdateUser` ([`crate::api::UsersApi::update_user`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user(
         &self,
         answer: impl Fn(
             proto::UpdateUserRequest,
         ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateUser", answer)
     }
 
     /// Answers `PluginAPI/GetUserStatus` ([`crate::api::UsersApi::get_user_status`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_user_status(
         &self,
         answer: impl Fn(
             proto::GetUserStatusRequest,
         ) -> Result<proto::Status, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUserStatus", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUserStatus", answer)
     }
 
     /// Answers `PluginAPI/GetUserStatusesByIds` ([`crate::api::UsersApi::get_user_statuses_by_ids`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_user_statuses_by_ids(
         &self,
         answer: impl Fn(
             proto::GetUserStatusesByIdsRequest,
         ) -> Result<Vec<proto::Status>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUserStatusesByIds", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUserStatusesByIds", answer)
     }
 
     /// Answers `PluginAPI/UpdateUserStatus` ([`crate::api::UsersApi::update_user_status`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user_status(
         &self,
         answer: impl Fn(
             proto::UpdateUserStatusRequest,
         ) -> Result<proto::Status, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateUserStatus", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateUserStatus", answer)
     }
 
     /// Answers `PluginAPI/SetUserStatusTimedDND` ([`crate::api::UsersApi::set_user_status_timed_dnd`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_set_user_status_timed_dnd(
         &self,
         answer: impl Fn(
             proto::SetUserStatusTimedDndRequest,
         ) -> Result<proto::Status, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SetUserStatusTimedDND", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SetUserStatusTimedDND", answer)
     }
 
     /// Answers `PluginAPI/UpdateUserActive` ([`crate::api::UsersApi::update_user_active`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user_active(
         &self,
         answer: impl Fn(
             proto::UpdateUserActiveRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateUserActive", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateUserActive", answer)
     }
 
     /// Answers `PluginAPI/UpdateUserCustomStatus` ([`crate::api::UsersApi::update_user_custom_status`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user_custom_status(
         &self,
         answer: impl Fn(
             proto::UpdateUserCustomStatusRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateUserCustomStatus", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateUserCustomStatus", answer)
     }
 
     /// Answers `PluginAPI/RemoveUserCustomStatus` ([`crate::api::UsersApi::remove_user_custom_status`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_remove_user_custom_status(
         &self,
         answer: impl Fn(
             proto::RemoveUserCustomStatusRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RemoveUserCustomStatus", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RemoveUserCustomStatus", answer)
     }
 
     /// Answers `PluginAPI/GetUsersInChannel` ([`crate::api::UsersApi::get_users_in_channel`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_users_in_channel(
         &self,
         answer: impl Fn(
             proto::GetUsersInChannelRequest,
         ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUsersInChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUsersInChannel", answer)
     }
 
     /// Answers `PluginAPI/GetLDAPUserAttributes` ([`crate::api::UsersApi::get_ldap_user_attributes`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_ldap_user_attributes(
         &self,
         answer: impl Fn(
@@ -482,639 +513,697 @@ impl FakeServer {
                 std::collections::HashMap<String, String>,
                 Error,
             > + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetLDAPUserAttributes", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetLDAPUserAttributes", answer)
     }
 
     /// Answers `PluginAPI/SearchUsers` ([`crate::api::UsersApi::search_users`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_search_users(
         &self,
         answer: impl Fn(
             proto::SearchUsersRequest,
         ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SearchUsers", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SearchUsers", answer)
     }
 
     /// Answers `PluginAPI/GetProfileImage` ([`crate::api::UsersApi::get_profile_image`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_profile_image(
         &self,
         answer: impl Fn(
             proto::GetProfileImageRequest,
         ) -> Result<Vec<u8>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetProfileImage", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetProfileImage", answer)
     }
 
     /// Answers `PluginAPI/SetProfileImage` ([`crate::api::UsersApi::set_profile_image`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_set_profile_image(
         &self,
         answer: impl Fn(
             proto::SetProfileImageRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SetProfileImage", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SetProfileImage", answer)
     }
 
     /// Answers `PluginAPI/PublishUserTyping` ([`crate::api::UsersApi::publish_user_typing`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_publish_user_typing(
         &self,
         answer: impl Fn(
             proto::PublishUserTypingRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("PublishUserTyping", answer);
+    ) -> Answering {
+        self.shared.overrides.set("PublishUserTyping", answer)
     }
 
     /// Answers `PluginAPI/UpdateUserAuth` ([`crate::api::UsersApi::update_user_auth`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user_auth(
         &self,
         answer: impl Fn(
             proto::UpdateUserAuthRequest,
         ) -> Result<proto::UserAuth, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateUserAuth", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateUserAuth", answer)
     }
 
     /// Answers `PluginAPI/UpdateUserRoles` ([`crate::api::UsersApi::update_user_roles`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user_roles(
         &self,
         answer: impl Fn(
             proto::UpdateUserRolesRequest,
         ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateUserRoles", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateUserRoles", answer)
     }
 
     /// Answers `PluginAPI/GetSession` ([`crate::api::UsersApi::get_session`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_session(
         &self,
         answer: impl Fn(
             proto::GetSessionRequest,
         ) -> Result<proto::Session, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetSession", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetSession", answer)
     }
 
     /// Answers `PluginAPI/CreateSession` ([`crate::api::UsersApi::create_session`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_session(
         &self,
         answer: impl Fn(
             proto::CreateSessionRequest,
         ) -> Result<proto::Session, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateSession", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateSession", answer)
     }
 
     /// Answers `PluginAPI/ExtendSessionExpiry` ([`crate::api::UsersApi::extend_session_expiry`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_extend_session_expiry(
         &self,
         answer: impl Fn(
             proto::ExtendSessionExpiryRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("ExtendSessionExpiry", answer);
+    ) -> Answering {
+        self.shared.overrides.set("ExtendSessionExpiry", answer)
     }
 
     /// Answers `PluginAPI/RevokeSession` ([`crate::api::UsersApi::revoke_session`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_revoke_session(
         &self,
         answer: impl Fn(
             proto::RevokeSessionRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RevokeSession", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RevokeSession", answer)
     }
 
     /// Answers `PluginAPI/CreateUserAccessToken` ([`crate::api::UsersApi::create_user_access_token`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_user_access_token(
         &self,
         answer: impl Fn(
             proto::CreateUserAccessTokenRequest,
         ) -> Result<proto::UserAccessToken, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateUserAccessToken", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateUserAccessToken", answer)
     }
 
     /// Answers `PluginAPI/RevokeUserAccessToken` ([`crate::api::UsersApi::revoke_user_access_token`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_revoke_user_access_token(
         &self,
         answer: impl Fn(
             proto::RevokeUserAccessTokenRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RevokeUserAccessToken", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RevokeUserAccessToken", answer)
     }
 
     /// Answers `PluginAPI/AddUserToChannel` ([`crate::api::UsersApi::add_user_to_channel`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_add_user_to_channel(
         &self,
         answer: impl Fn(
             proto::AddUserToChannelRequest,
         ) -> Result<proto::ChannelMember, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("AddUserToChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("AddUserToChannel", answer)
     }
 
     /// Answers `PluginAPI/CreateTeam` ([`crate::api::TeamsApi::create_team`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_team(
         &self,
         answer: impl Fn(
             proto::CreateTeamRequest,
         ) -> Result<proto::Team, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateTeam", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateTeam", answer)
     }
 
     /// Answers `PluginAPI/DeleteTeam` ([`crate::api::TeamsApi::delete_team`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_team(
         &self,
         answer: impl Fn(
             proto::DeleteTeamRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteTeam", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteTeam", answer)
     }
 
     /// Answers `PluginAPI/GetTeams` ([`crate::api::TeamsApi::get_teams`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_teams(
         &self,
         answer: impl Fn(
             proto::GetTeamsRequest,
         ) -> Result<Vec<proto::Team>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetTeams", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetTeams", answer)
     }
 
     /// Answers `PluginAPI/GetTeam` ([`crate::api::TeamsApi::get_team`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team(
         &self,
         answer: impl Fn(
             proto::GetTeamRequest,
         ) -> Result<proto::Team, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetTeam", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetTeam", answer)
     }
 
     /// Answers `PluginAPI/GetTeamByName` ([`crate::api::TeamsApi::get_team_by_name`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_by_name(
         &self,
         answer: impl Fn(
             proto::GetTeamByNameRequest,
         ) -> Result<proto::Team, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetTeamByName", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetTeamByName", answer)
     }
 
     /// Answers `PluginAPI/GetTeamsUnreadForUser` ([`crate::api::TeamsApi::get_teams_unread_for_user`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_teams_unread_for_user(
         &self,
         answer: impl Fn(
             proto::GetTeamsUnreadForUserRequest,
         ) -> Result<Vec<proto::TeamUnread>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetTeamsUnreadForUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetTeamsUnreadForUser", answer)
     }
 
     /// Answers `PluginAPI/UpdateTeam` ([`crate::api::TeamsApi::update_team`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_team(
         &self,
         answer: impl Fn(
             proto::UpdateTeamRequest,
         ) -> Result<proto::Team, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateTeam", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateTeam", answer)
     }
 
     /// Answers `PluginAPI/SearchTeams` ([`crate::api::TeamsApi::search_teams`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_search_teams(
         &self,
         answer: impl Fn(
             proto::SearchTeamsRequest,
         ) -> Result<Vec<proto::Team>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SearchTeams", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SearchTeams", answer)
     }
 
     /// Answers `PluginAPI/GetTeamsForUser` ([`crate::api::TeamsApi::get_teams_for_user`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_teams_for_user(
         &self,
         answer: impl Fn(
             proto::GetTeamsForUserRequest,
         ) -> Result<Vec<proto::Team>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetTeamsForUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetTeamsForUser", answer)
     }
 
     /// Answers `PluginAPI/CreateTeamMember` ([`crate::api::TeamsApi::create_team_member`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_team_member(
         &self,
         answer: impl Fn(
             proto::CreateTeamMemberRequest,
         ) -> Result<proto::TeamMember, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateTeamMember", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateTeamMember", answer)
     }
 
     /// Answers `PluginAPI/CreateTeamMembers` ([`crate::api::TeamsApi::create_team_members`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_team_members(
         &self,
         answer: impl Fn(
             proto::CreateTeamMembersRequest,
         ) -> Result<Vec<proto::TeamMember>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateTeamMembers", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateTeamMembers", answer)
     }
 
     /// Answers `PluginAPI/CreateTeamMembersGracefully` ([`crate::api::TeamsApi::create_team_members_gracefully`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_team_members_gracefully(
         &self,
         answer: impl Fn(
             proto::CreateTeamMembersGracefullyRequest,
         ) -> Result<Vec<proto::TeamMemberWithError>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateTeamMembersGracefully", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateTeamMembersGracefully", answer)
     }
 
     /// Answers `PluginAPI/DeleteTeamMember` ([`crate::api::TeamsApi::delete_team_member`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_team_member(
         &self,
         answer: impl Fn(
             proto::DeleteTeamMemberRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteTeamMember", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteTeamMember", answer)
     }
 
     /// Answers `PluginAPI/GetTeamMembers` ([`crate::api::TeamsApi::get_team_members`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_members(
         &self,
         answer: impl Fn(
             proto::GetTeamMembersRequest,
         ) -> Result<Vec<proto::TeamMember>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetTeamMembers", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetTeamMembers", answer)
     }
 
     /// Answers `PluginAPI/GetTeamMember` ([`crate::api::TeamsApi::get_team_member`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_member(
         &self,
         answer: impl Fn(
             proto::GetTeamMemberRequest,
         ) -> Result<proto::TeamMember, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetTeamMember", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetTeamMember", answer)
     }
 
     /// Answers `PluginAPI/GetTeamMembersForUser` ([`crate::api::TeamsApi::get_team_members_for_user`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_members_for_user(
         &self,
         answer: impl Fn(
             proto::GetTeamMembersForUserRequest,
         ) -> Result<Vec<proto::TeamMember>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetTeamMembersForUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetTeamMembersForUser", answer)
     }
 
     /// Answers `PluginAPI/UpdateTeamMemberRoles` ([`crate::api::TeamsApi::update_team_member_roles`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_team_member_roles(
         &self,
         answer: impl Fn(
             proto::UpdateTeamMemberRolesRequest,
         ) -> Result<proto::TeamMember, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateTeamMemberRoles", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateTeamMemberRoles", answer)
     }
 
     /// Answers `PluginAPI/GetTeamIcon` ([`crate::api::TeamsApi::get_team_icon`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_icon(
         &self,
         answer: impl Fn(
             proto::GetTeamIconRequest,
         ) -> Result<Vec<u8>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetTeamIcon", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetTeamIcon", answer)
     }
 
     /// Answers `PluginAPI/SetTeamIcon` ([`crate::api::TeamsApi::set_team_icon`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_set_team_icon(
         &self,
         answer: impl Fn(
             proto::SetTeamIconRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SetTeamIcon", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SetTeamIcon", answer)
     }
 
     /// Answers `PluginAPI/RemoveTeamIcon` ([`crate::api::TeamsApi::remove_team_icon`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_remove_team_icon(
         &self,
         answer: impl Fn(
             proto::RemoveTeamIconRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RemoveTeamIcon", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RemoveTeamIcon", answer)
     }
 
     /// Answers `PluginAPI/GetTeamStats` ([`crate::api::TeamsApi::get_team_stats`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_stats(
         &self,
         answer: impl Fn(
             proto::GetTeamStatsRequest,
         ) -> Result<proto::TeamStats, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetTeamStats", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetTeamStats", answer)
     }
 
     /// Answers `PluginAPI/CreateChannel` ([`crate::api::ChannelsApi::create_channel`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_channel(
         &self,
         answer: impl Fn(
             proto::CreateChannelRequest,
         ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateChannel", answer)
     }
 
     /// Answers `PluginAPI/DeleteChannel` ([`crate::api::ChannelsApi::delete_channel`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_channel(
         &self,
         answer: impl Fn(
             proto::DeleteChannelRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteChannel", answer)
     }
 
     /// Answers `PluginAPI/GetPublicChannelsForTeam` ([`crate::api::ChannelsApi::get_public_channels_for_team`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_public_channels_for_team(
         &self,
         answer: impl Fn(
             proto::GetPublicChannelsForTeamRequest,
         ) -> Result<Vec<proto::Channel>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPublicChannelsForTeam", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPublicChannelsForTeam", answer)
     }
 
     /// Answers `PluginAPI/GetChannel` ([`crate::api::ChannelsApi::get_channel`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel(
         &self,
         answer: impl Fn(
             proto::GetChannelRequest,
         ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetChannel", answer)
     }
 
     /// Answers `PluginAPI/GetChannelByName` ([`crate::api::ChannelsApi::get_channel_by_name`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_by_name(
         &self,
         answer: impl Fn(
             proto::GetChannelByNameRequest,
         ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetChannelByName", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetChannelByName", answer)
     }
 
     /// Answers `PluginAPI/GetChannelByNameForTeamName` ([`crate::api::ChannelsApi::get_channel_by_name_for_team_name`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_by_name_for_team_name(
         &self,
         answer: impl Fn(
             proto::GetChannelByNameForTeamNameRequest,
         ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetChannelByNameForTeamName", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetChannelByNameForTeamName", answer)
     }
 
     /// Answers `PluginAPI/GetChannelsForTeamForUser` ([`crate::api::ChannelsApi::get_channels_for_team_for_user`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channels_for_team_for_user(
         &self,
         answer: impl Fn(
             proto::GetChannelsForTeamForUserRequest,
         ) -> Result<Vec<proto::Channel>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetChannelsForTeamForUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetChannelsForTeamForUser", answer)
     }
 
     /// Answers `PluginAPI/GetChannelStats` ([`crate::api::ChannelsApi::get_channel_stats`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_stats(
         &self,
         answer: impl Fn(
             proto::GetChannelStatsRequest,
         ) -> Result<proto::ChannelStats, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetChannelStats", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetChannelStats", answer)
     }
 
     /// Answers `PluginAPI/GetDirectChannel` ([`crate::api::ChannelsApi::get_direct_channel`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_direct_channel(
         &self,
         answer: impl Fn(
             proto::GetDirectChannelRequest,
         ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetDirectChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetDirectChannel", answer)
     }
 
     /// Answers `PluginAPI/GetGroupChannel` ([`crate::api::ChannelsApi::get_group_channel`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_channel(
         &self,
         answer: impl Fn(
             proto::GetGroupChannelRequest,
         ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetGroupChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetGroupChannel", answer)
     }
 
     /// Answers `PluginAPI/UpdateChannel` ([`crate::api::ChannelsApi::update_channel`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_channel(
         &self,
         answer: impl Fn(
             proto::UpdateChannelRequest,
         ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateChannel", answer)
     }
 
     /// Answers `PluginAPI/SearchChannels` ([`crate::api::ChannelsApi::search_channels`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_search_channels(
         &self,
         answer: impl Fn(
             proto::SearchChannelsRequest,
         ) -> Result<Vec<proto::Channel>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SearchChannels", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SearchChannels", answer)
     }
 
     /// Answers `PluginAPI/AddChannelMember` ([`crate::api::ChannelsApi::add_channel_member`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_add_channel_member(
         &self,
         answer: impl Fn(
             proto::AddChannelMemberRequest,
         ) -> Result<proto::ChannelMember, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("AddChannelMember", answer);
+    ) -> Answering {
+        self.shared.overrides.set("AddChannelMember", answer)
     }
 
     /// Answers `PluginAPI/GetChannelMember` ([`crate::api::ChannelsApi::get_channel_member`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_member(
         &self,
         answer: impl Fn(
             proto::GetChannelMemberRequest,
         ) -> Result<proto::ChannelMember, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetChannelMember", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetChannelMember", answer)
     }
 
     /// Answers `PluginAPI/GetChannelMembers` ([`crate::api::ChannelsApi::get_channel_members`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_members(
         &self,
         answer: impl Fn(
             proto::GetChannelMembersRequest,
         ) -> Result<Vec<proto::ChannelMember>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetChannelMembers", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetChannelMembers", answer)
     }
 
     /// Answers `PluginAPI/GetChannelMembersByIds` ([`crate::api::ChannelsApi::get_channel_members_by_ids`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_members_by_ids(
         &self,
         answer: impl Fn(
             proto::GetChannelMembersByIdsRequest,
         ) -> Result<Vec<proto::ChannelMember>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetChannelMembersByIds", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetChannelMembersByIds", answer)
     }
 
     /// Answers `PluginAPI/GetChannelMembersForUser` ([`crate::api::ChannelsApi::get_channel_members_for_user`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_members_for_user(
         &self,
         answer: impl Fn(
             proto::GetChannelMembersForUserRequest,
         ) -> Result<Vec<proto::ChannelMember>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetChannelMembersForUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetChannelMembersForUser", answer)
     }
 
     /// Answers `PluginAPI/UpdateChannelMemberRoles` ([`crate::api::ChannelsApi::update_channel_member_roles`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_channel_member_roles(
         &self,
         answer: impl Fn(
             proto::UpdateChannelMemberRolesRequest,
         ) -> Result<proto::ChannelMember, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateChannelMemberRoles", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateChannelMemberRoles", answer)
     }
 
     /// Answers `PluginAPI/UpdateChannelMemberNotifications` ([`crate::api::ChannelsApi::update_channel_member_notifications`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_channel_member_notifications(
         &self,
         answer: impl Fn(
             proto::UpdateChannelMemberNotificationsRequest,
         ) -> Result<proto::ChannelMember, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateChannelMemberNotifications", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateChannelMemberNotifications", answer)
     }
 
     /// Answers `PluginAPI/PatchChannelMembersNotifications` ([`crate::api::ChannelsApi::patch_channel_members_notifications`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_patch_channel_members_notifications(
         &self,
         answer: impl Fn(
             proto::PatchChannelMembersNotificationsRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("PatchChannelMembersNotifications", answer);
+    ) -> Answering {
+        self.shared.overrides.set("PatchChannelMembersNotifications", answer)
     }
 
     /// Answers `PluginAPI/DeleteChannelMember` ([`crate::api::ChannelsApi::delete_channel_member`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_channel_member(
         &self,
         answer: impl Fn(
             proto::DeleteChannelMemberRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteChannelMember", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteChannelMember", answer)
     }
 
     /// Answers `PluginAPI/CreateChannelSidebarCategory` ([`crate::api::ChannelsApi::create_channel_sidebar_category`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_channel_sidebar_category(
         &self,
         answer: impl Fn(
             proto::CreateChannelSidebarCategoryRequest,
         ) -> Result<proto::SidebarCategoryWithChannels, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateChannelSidebarCategory", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateChannelSidebarCategory", answer)
     }
 
     /// Answers `PluginAPI/GetChannelSidebarCategories` ([`crate::api::ChannelsApi::get_channel_sidebar_categories`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_sidebar_categories(
         &self,
         answer: impl Fn(
             proto::GetChannelSidebarCategoriesRequest,
         ) -> Result<proto::OrderedSidebarCategories, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetChannelSidebarCategories", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetChannelSidebarCategories", answer)
     }
 
     /// Answers `PluginAPI/UpdateChannelSidebarCategories` ([`crate::api::ChannelsApi::update_channel_sidebar_categories`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_channel_sidebar_categories(
         &self,
         answer: impl Fn(
@@ -1123,538 +1212,587 @@ impl FakeServer {
                 Vec<proto::SidebarCategoryWithChannels>,
                 Error,
             > + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateChannelSidebarCategories", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateChannelSidebarCategories", answer)
     }
 
     /// Answers `PluginAPI/CreatePost` ([`crate::api::PostsApi::create_post`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_post(
         &self,
         answer: impl Fn(
             proto::CreatePostRequest,
         ) -> Result<proto::Post, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreatePost", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreatePost", answer)
     }
 
     /// Answers `PluginAPI/AddReaction` ([`crate::api::PostsApi::add_reaction`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_add_reaction(
         &self,
         answer: impl Fn(
             proto::AddReactionRequest,
         ) -> Result<proto::Reaction, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("AddReaction", answer);
+    ) -> Answering {
+        self.shared.overrides.set("AddReaction", answer)
     }
 
     /// Answers `PluginAPI/RemoveReaction` ([`crate::api::PostsApi::remove_reaction`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_remove_reaction(
         &self,
         answer: impl Fn(
             proto::RemoveReactionRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RemoveReaction", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RemoveReaction", answer)
     }
 
     /// Answers `PluginAPI/GetReactions` ([`crate::api::PostsApi::get_reactions`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_reactions(
         &self,
         answer: impl Fn(
             proto::GetReactionsRequest,
         ) -> Result<Vec<proto::Reaction>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetReactions", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetReactions", answer)
     }
 
     /// Answers `PluginAPI/SendEphemeralPost` ([`crate::api::PostsApi::send_ephemeral_post`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_send_ephemeral_post(
         &self,
         answer: impl Fn(
             proto::SendEphemeralPostRequest,
         ) -> Result<proto::Post, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SendEphemeralPost", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SendEphemeralPost", answer)
     }
 
     /// Answers `PluginAPI/UpdateEphemeralPost` ([`crate::api::PostsApi::update_ephemeral_post`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_ephemeral_post(
         &self,
         answer: impl Fn(
             proto::UpdateEphemeralPostRequest,
         ) -> Result<proto::Post, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateEphemeralPost", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateEphemeralPost", answer)
     }
 
     /// Answers `PluginAPI/DeleteEphemeralPost` ([`crate::api::PostsApi::delete_ephemeral_post`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_ephemeral_post(
         &self,
         answer: impl Fn(
             proto::DeleteEphemeralPostRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteEphemeralPost", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteEphemeralPost", answer)
     }
 
     /// Answers `PluginAPI/DeletePost` ([`crate::api::PostsApi::delete_post`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_post(
         &self,
         answer: impl Fn(
             proto::DeletePostRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeletePost", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeletePost", answer)
     }
 
     /// Answers `PluginAPI/GetPostThread` ([`crate::api::PostsApi::get_post_thread`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_post_thread(
         &self,
         answer: impl Fn(
             proto::GetPostThreadRequest,
         ) -> Result<proto::PostList, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPostThread", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPostThread", answer)
     }
 
     /// Answers `PluginAPI/GetPost` ([`crate::api::PostsApi::get_post`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_post(
         &self,
         answer: impl Fn(
             proto::GetPostRequest,
         ) -> Result<proto::Post, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPost", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPost", answer)
     }
 
     /// Answers `PluginAPI/GetPostsSince` ([`crate::api::PostsApi::get_posts_since`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_posts_since(
         &self,
         answer: impl Fn(
             proto::GetPostsSinceRequest,
         ) -> Result<proto::PostList, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPostsSince", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPostsSince", answer)
     }
 
     /// Answers `PluginAPI/GetPostsAfter` ([`crate::api::PostsApi::get_posts_after`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_posts_after(
         &self,
         answer: impl Fn(
             proto::GetPostsAfterRequest,
         ) -> Result<proto::PostList, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPostsAfter", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPostsAfter", answer)
     }
 
     /// Answers `PluginAPI/GetPostsBefore` ([`crate::api::PostsApi::get_posts_before`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_posts_before(
         &self,
         answer: impl Fn(
             proto::GetPostsBeforeRequest,
         ) -> Result<proto::PostList, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPostsBefore", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPostsBefore", answer)
     }
 
     /// Answers `PluginAPI/GetPostsForChannel` ([`crate::api::PostsApi::get_posts_for_channel`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_posts_for_channel(
         &self,
         answer: impl Fn(
             proto::GetPostsForChannelRequest,
         ) -> Result<proto::PostList, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPostsForChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPostsForChannel", answer)
     }
 
     /// Answers `PluginAPI/UpdatePost` ([`crate::api::PostsApi::update_post`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_post(
         &self,
         answer: impl Fn(
             proto::UpdatePostRequest,
         ) -> Result<proto::Post, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdatePost", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdatePost", answer)
     }
 
     /// Answers `PluginAPI/SearchPostsInTeam` ([`crate::api::PostsApi::search_posts_in_team`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_search_posts_in_team(
         &self,
         answer: impl Fn(
             proto::SearchPostsInTeamRequest,
         ) -> Result<Vec<proto::Post>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SearchPostsInTeam", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SearchPostsInTeam", answer)
     }
 
     /// Answers `PluginAPI/SearchPostsInTeamForUser` ([`crate::api::PostsApi::search_posts_in_team_for_user`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_search_posts_in_team_for_user(
         &self,
         answer: impl Fn(
             proto::SearchPostsInTeamForUserRequest,
         ) -> Result<proto::PostSearchResults, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SearchPostsInTeamForUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SearchPostsInTeamForUser", answer)
     }
 
     /// Answers `PluginAPI/CopyFileInfos` ([`crate::api::FilesApi::copy_file_infos`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_copy_file_infos(
         &self,
         answer: impl Fn(
             proto::CopyFileInfosRequest,
         ) -> Result<Vec<String>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CopyFileInfos", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CopyFileInfos", answer)
     }
 
     /// Answers `PluginAPI/GetFileInfo` ([`crate::api::FilesApi::get_file_info`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_file_info(
         &self,
         answer: impl Fn(
             proto::GetFileInfoRequest,
         ) -> Result<proto::FileInfo, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetFileInfo", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetFileInfo", answer)
     }
 
     /// Answers `PluginAPI/SetFileSearchableContent` ([`crate::api::FilesApi::set_file_searchable_content`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_set_file_searchable_content(
         &self,
         answer: impl Fn(
             proto::SetFileSearchableContentRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SetFileSearchableContent", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SetFileSearchableContent", answer)
     }
 
     /// Answers `PluginAPI/GetFileInfos` ([`crate::api::FilesApi::get_file_infos`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_file_infos(
         &self,
         answer: impl Fn(
             proto::GetFileInfosRequest,
         ) -> Result<Vec<proto::FileInfo>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetFileInfos", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetFileInfos", answer)
     }
 
     /// Answers `PluginAPI/GetFile` ([`crate::api::FilesApi::get_file`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_file(
         &self,
         answer: impl Fn(
             proto::GetFileRequest,
         ) -> Result<Vec<u8>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetFile", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetFile", answer)
     }
 
     /// Answers `PluginAPI/GetFileLink` ([`crate::api::FilesApi::get_file_link`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_file_link(
         &self,
         answer: impl Fn(
             proto::GetFileLinkRequest,
         ) -> Result<String, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetFileLink", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetFileLink", answer)
     }
 
     /// Answers `PluginAPI/ReadFile` ([`crate::api::FilesApi::read_file`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_read_file(
         &self,
         answer: impl Fn(
             proto::ReadFileRequest,
         ) -> Result<Vec<u8>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("ReadFile", answer);
+    ) -> Answering {
+        self.shared.overrides.set("ReadFile", answer)
     }
 
     /// Answers `PluginAPI/UploadFile` ([`crate::api::FilesApi::upload_file`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_upload_file(
         &self,
         answer: impl Fn(
             proto::UploadFileRequest,
         ) -> Result<proto::FileInfo, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UploadFile", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UploadFile", answer)
     }
 
     /// Answers `PluginAPI/CreateUploadSession` ([`crate::api::FilesApi::create_upload_session`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_upload_session(
         &self,
         answer: impl Fn(
             proto::CreateUploadSessionRequest,
         ) -> Result<proto::UploadSession, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateUploadSession", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateUploadSession", answer)
     }
 
     /// Answers `PluginAPI/UploadData` ([`crate::api::FilesApi::upload_data`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_upload_data(
         &self,
         answer: impl Fn(
             proto::UploadDataRequest,
         ) -> Result<proto::FileInfo, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UploadData", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UploadData", answer)
     }
 
     /// Answers `PluginAPI/GetUploadSession` ([`crate::api::FilesApi::get_upload_session`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_upload_session(
         &self,
         answer: impl Fn(
             proto::GetUploadSessionRequest,
         ) -> Result<proto::UploadSession, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUploadSession", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUploadSession", answer)
     }
 
     /// Answers `PluginAPI/KVSet` ([`crate::api::KvStoreApi::kv_set`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_set(
         &self,
         answer: impl Fn(proto::KvSetRequest) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("KVSet", answer);
+    ) -> Answering {
+        self.shared.overrides.set("KVSet", answer)
     }
 
     /// Answers `PluginAPI/KVCompareAndSet` ([`crate::api::KvStoreApi::kv_compare_and_set`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_compare_and_set(
         &self,
         answer: impl Fn(
             proto::KvCompareAndSetRequest,
         ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("KVCompareAndSet", answer);
+    ) -> Answering {
+        self.shared.overrides.set("KVCompareAndSet", answer)
     }
 
     /// Answers `PluginAPI/KVCompareAndDelete` ([`crate::api::KvStoreApi::kv_compare_and_delete`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_compare_and_delete(
         &self,
         answer: impl Fn(
             proto::KvCompareAndDeleteRequest,
         ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("KVCompareAndDelete", answer);
+    ) -> Answering {
+        self.shared.overrides.set("KVCompareAndDelete", answer)
     }
 
     /// Answers `PluginAPI/KVSetWithOptions` ([`crate::api::KvStoreApi::kv_set_with_options`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_set_with_options(
         &self,
         answer: impl Fn(
             proto::KvSetWithOptionsRequest,
         ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("KVSetWithOptions", answer);
+    ) -> Answering {
+        self.shared.overrides.set("KVSetWithOptions", answer)
     }
 
     /// Answers `PluginAPI/KVSetWithExpiry` ([`crate::api::KvStoreApi::kv_set_with_expiry`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_set_with_expiry(
         &self,
         answer: impl Fn(
             proto::KvSetWithExpiryRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("KVSetWithExpiry", answer);
+    ) -> Answering {
+        self.shared.overrides.set("KVSetWithExpiry", answer)
     }
 
     /// Answers `PluginAPI/KVGet` ([`crate::api::KvStoreApi::kv_get`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_get(
         &self,
         answer: impl Fn(
             proto::KvGetRequest,
         ) -> Result<Vec<u8>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("KVGet", answer);
+    ) -> Answering {
+        self.shared.overrides.set("KVGet", answer)
     }
 
     /// Answers `PluginAPI/KVDelete` ([`crate::api::KvStoreApi::kv_delete`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_delete(
         &self,
         answer: impl Fn(
             proto::KvDeleteRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("KVDelete", answer);
+    ) -> Answering {
+        self.shared.overrides.set("KVDelete", answer)
     }
 
     /// Answers `PluginAPI/KVDeleteAll` ([`crate::api::KvStoreApi::kv_delete_all`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_delete_all(
         &self,
         answer: impl Fn(
             proto::KvDeleteAllRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("KVDeleteAll", answer);
+    ) -> Answering {
+        self.shared.overrides.set("KVDeleteAll", answer)
     }
 
     /// Answers `PluginAPI/KVList` ([`crate::api::KvStoreApi::kv_list`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_list(
         &self,
         answer: impl Fn(
             proto::KvListRequest,
         ) -> Result<Vec<String>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("KVList", answer);
+    ) -> Answering {
+        self.shared.overrides.set("KVList", answer)
     }
 
     /// Answers `PluginAPI/CreateBot` ([`crate::api::BotsApi::create_bot`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_bot(
         &self,
         answer: impl Fn(
             proto::CreateBotRequest,
         ) -> Result<proto::Bot, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateBot", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateBot", answer)
     }
 
     /// Answers `PluginAPI/PatchBot` ([`crate::api::BotsApi::patch_bot`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_patch_bot(
         &self,
         answer: impl Fn(
             proto::PatchBotRequest,
         ) -> Result<proto::Bot, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("PatchBot", answer);
+    ) -> Answering {
+        self.shared.overrides.set("PatchBot", answer)
     }
 
     /// Answers `PluginAPI/GetBot` ([`crate::api::BotsApi::get_bot`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_bot(
         &self,
         answer: impl Fn(
             proto::GetBotRequest,
         ) -> Result<proto::Bot, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetBot", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetBot", answer)
     }
 
     /// Answers `PluginAPI/GetBots` ([`crate::api::BotsApi::get_bots`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_bots(
         &self,
         answer: impl Fn(
             proto::GetBotsRequest,
         ) -> Result<Vec<proto::Bot>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetBots", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetBots", answer)
     }
 
     /// Answers `PluginAPI/UpdateBotActive` ([`crate::api::BotsApi::update_bot_active`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_bot_active(
         &self,
         answer: impl Fn(
             proto::UpdateBotActiveRequest,
         ) -> Result<proto::Bot, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateBotActive", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateBotActive", answer)
     }
 
     /// Answers `PluginAPI/PermanentDeleteBot` ([`crate::api::BotsApi::permanent_delete_bot`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_permanent_delete_bot(
         &self,
         answer: impl Fn(
             proto::PermanentDeleteBotRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("PermanentDeleteBot", answer);
+    ) -> Answering {
+        self.shared.overrides.set("PermanentDeleteBot", answer)
     }
 
     /// Answers `PluginAPI/EnsureBotUser` ([`crate::api::BotsApi::ensure_bot_user`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_ensure_bot_user(
         &self,
         answer: impl Fn(
             proto::EnsureBotUserRequest,
         ) -> Result<String, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("EnsureBotUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("EnsureBotUser", answer)
     }
 
     /// Answers `PluginAPI/LoadPluginConfiguration` ([`crate::api::ConfigApi::load_plugin_configuration`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_load_plugin_configuration(
         &self,
         answer: impl Fn(
             proto::LoadPluginConfigurationRequest,
         ) -> Result<serde_json::Value, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("LoadPluginConfiguration", answer);
+    ) -> Answering {
+        self.shared.overrides.set("LoadPluginConfiguration", answer)
     }
 
     /// Answers `PluginAPI/GetConfig` ([`crate::api::ConfigApi::get_config`]) with
-    /// `answer` from now on.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_config(
         &self,
         answer: impl Fn(
             proto::GetConfigRequest,
         ) -> Result<serde_json::Value, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetConfig", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetConfig", answer)
     }
 
     /// Answers `PluginAPI/GetUnsanitizedConfig` ([`crate::api::ConfigApi::get_unsanitized_config`]) with
-    /// `answer` from now on.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_unsanitized_config(
         &self,
         answer: impl Fn(
             proto::GetUnsanitizedConfigRequest,
         ) -> Result<serde_json::Value, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetUnsanitizedConfig", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetUnsanitizedConfig", answer)
     }
 
     /// Answers `PluginAPI/SaveConfig` ([`crate::api::ConfigApi::save_config`]) with
-    /// `answer` from now on.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_save_config(
         &self,
         answer: impl Fn(
             proto::SaveConfigRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SaveConfig", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SaveConfig", answer)
     }
 
     /// Answers `PluginAPI/GetPluginConfig` ([`crate::api::ConfigApi::get_plugin_config`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_plugin_config(
         &self,
         answer: impl Fn(
@@ -1663,1218 +1801,1328 @@ impl FakeServer {
                 serde_json::Map<String, serde_json::Value>,
                 Error,
             > + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPluginConfig", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPluginConfig", answer)
     }
 
     /// Answers `PluginAPI/SavePluginConfig` ([`crate::api::ConfigApi::save_plugin_config`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_save_plugin_config(
         &self,
         answer: impl Fn(
             proto::SavePluginConfigRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SavePluginConfig", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SavePluginConfig", answer)
     }
 
     /// Answers `PluginAPI/RegisterCommand` ([`crate::api::CommandsApi::register_command`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_register_command(
         &self,
         answer: impl Fn(
             proto::RegisterCommandRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RegisterCommand", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RegisterCommand", answer)
     }
 
     /// Answers `PluginAPI/UnregisterCommand` ([`crate::api::CommandsApi::unregister_command`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_unregister_command(
         &self,
         answer: impl Fn(
             proto::UnregisterCommandRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UnregisterCommand", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UnregisterCommand", answer)
     }
 
     /// Answers `PluginAPI/ExecuteSlashCommand` ([`crate::api::CommandsApi::execute_slash_command`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_execute_slash_command(
         &self,
         answer: impl Fn(
             proto::ExecuteSlashCommandRequest,
         ) -> Result<proto::CommandResponse, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("ExecuteSlashCommand", answer);
+    ) -> Answering {
+        self.shared.overrides.set("ExecuteSlashCommand", answer)
     }
 
     /// Answers `PluginAPI/CreateCommand` ([`crate::api::CommandsApi::create_command`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_command(
         &self,
         answer: impl Fn(
             proto::CreateCommandRequest,
         ) -> Result<proto::Command, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateCommand", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateCommand", answer)
     }
 
     /// Answers `PluginAPI/ListCommands` ([`crate::api::CommandsApi::list_commands`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_list_commands(
         &self,
         answer: impl Fn(
             proto::ListCommandsRequest,
         ) -> Result<Vec<proto::Command>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("ListCommands", answer);
+    ) -> Answering {
+        self.shared.overrides.set("ListCommands", answer)
     }
 
     /// Answers `PluginAPI/ListCustomCommands` ([`crate::api::CommandsApi::list_custom_commands`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_list_custom_commands(
         &self,
         answer: impl Fn(
             proto::ListCustomCommandsRequest,
         ) -> Result<Vec<proto::Command>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("ListCustomCommands", answer);
+    ) -> Answering {
+        self.shared.overrides.set("ListCustomCommands", answer)
     }
 
     /// Answers `PluginAPI/ListPluginCommands` ([`crate::api::CommandsApi::list_plugin_commands`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_list_plugin_commands(
         &self,
         answer: impl Fn(
             proto::ListPluginCommandsRequest,
         ) -> Result<Vec<proto::Command>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("ListPluginCommands", answer);
+    ) -> Answering {
+        self.shared.overrides.set("ListPluginCommands", answer)
     }
 
     /// Answers `PluginAPI/ListBuiltInCommands` ([`crate::api::CommandsApi::list_built_in_commands`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_list_built_in_commands(
         &self,
         answer: impl Fn(
             proto::ListBuiltInCommandsRequest,
         ) -> Result<Vec<proto::Command>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("ListBuiltInCommands", answer);
+    ) -> Answering {
+        self.shared.overrides.set("ListBuiltInCommands", answer)
     }
 
     /// Answers `PluginAPI/GetCommand` ([`crate::api::CommandsApi::get_command`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_command(
         &self,
         answer: impl Fn(
             proto::GetCommandRequest,
         ) -> Result<proto::Command, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetCommand", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetCommand", answer)
     }
 
     /// Answers `PluginAPI/UpdateCommand` ([`crate::api::CommandsApi::update_command`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_command(
         &self,
         answer: impl Fn(
             proto::UpdateCommandRequest,
         ) -> Result<proto::Command, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateCommand", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateCommand", answer)
     }
 
     /// Answers `PluginAPI/DeleteCommand` ([`crate::api::CommandsApi::delete_command`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_command(
         &self,
         answer: impl Fn(
             proto::DeleteCommandRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteCommand", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteCommand", answer)
     }
 
     /// Answers `PluginAPI/GetBundlePath` ([`crate::api::PluginsApi::get_bundle_path`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_bundle_path(
         &self,
         answer: impl Fn(
             proto::GetBundlePathRequest,
         ) -> Result<String, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetBundlePath", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetBundlePath", answer)
     }
 
     /// Answers `PluginAPI/GetPlugins` ([`crate::api::PluginsApi::get_plugins`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_plugins(
         &self,
         answer: impl Fn(
             proto::GetPluginsRequest,
         ) -> Result<Vec<proto::Manifest>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPlugins", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPlugins", answer)
     }
 
     /// Answers `PluginAPI/EnablePlugin` ([`crate::api::PluginsApi::enable_plugin`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_enable_plugin(
         &self,
         answer: impl Fn(
             proto::EnablePluginRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("EnablePlugin", answer);
+    ) -> Answering {
+        self.shared.overrides.set("EnablePlugin", answer)
     }
 
     /// Answers `PluginAPI/DisablePlugin` ([`crate::api::PluginsApi::disable_plugin`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_disable_plugin(
         &self,
         answer: impl Fn(
             proto::DisablePluginRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DisablePlugin", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DisablePlugin", answer)
     }
 
     /// Answers `PluginAPI/RemovePlugin` ([`crate::api::PluginsApi::remove_plugin`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_remove_plugin(
         &self,
         answer: impl Fn(
             proto::RemovePluginRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RemovePlugin", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RemovePlugin", answer)
     }
 
     /// Answers `PluginAPI/GetPluginStatus` ([`crate::api::PluginsApi::get_plugin_status`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_plugin_status(
         &self,
         answer: impl Fn(
             proto::GetPluginStatusRequest,
         ) -> Result<proto::PluginStatus, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPluginStatus", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPluginStatus", answer)
     }
 
     /// Answers `PluginAPI/InstallPlugin` ([`crate::api::PluginsApi::install_plugin`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_install_plugin(
         &self,
         answer: impl Fn(
             proto::InstallPluginRequest,
         ) -> Result<proto::Manifest, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("InstallPlugin", answer);
+    ) -> Answering {
+        self.shared.overrides.set("InstallPlugin", answer)
     }
 
     /// Answers `PluginAPI/GetPluginID` ([`crate::api::PluginsApi::get_plugin_id`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_plugin_id(
         &self,
         answer: impl Fn(
             proto::GetPluginIdRequest,
         ) -> Result<String, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPluginID", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPluginID", answer)
     }
 
     /// Answers `PluginAPI/PluginHTTP` ([`crate::api::PluginsApi::plugin_http`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_plugin_http(
         &self,
         answer: impl Fn(
             proto::PluginHttpRequest,
         ) -> Result<crate::api::PluginHttpOutput, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("PluginHTTP", answer);
+    ) -> Answering {
+        self.shared.overrides.set("PluginHTTP", answer)
     }
 
     /// Answers `PluginAPI/GetGroup` ([`crate::api::GroupsApi::get_group`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group(
         &self,
         answer: impl Fn(
             proto::GetGroupRequest,
         ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetGroup", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetGroup", answer)
     }
 
     /// Answers `PluginAPI/GetGroupByName` ([`crate::api::GroupsApi::get_group_by_name`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_by_name(
         &self,
         answer: impl Fn(
             proto::GetGroupByNameRequest,
         ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetGroupByName", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetGroupByName", answer)
     }
 
     /// Answers `PluginAPI/GetGroupMemberUsers` ([`crate::api::GroupsApi::get_group_member_users`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_member_users(
         &self,
         answer: impl Fn(
             proto::GetGroupMemberUsersRequest,
         ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetGroupMemberUsers", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetGroupMemberUsers", answer)
     }
 
     /// Answers `PluginAPI/GetGroupsBySource` ([`crate::api::GroupsApi::get_groups_by_source`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_groups_by_source(
         &self,
         answer: impl Fn(
             proto::GetGroupsBySourceRequest,
         ) -> Result<Vec<proto::Group>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetGroupsBySource", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetGroupsBySource", answer)
     }
 
     /// Answers `PluginAPI/GetGroupsForUser` ([`crate::api::GroupsApi::get_groups_for_user`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_groups_for_user(
         &self,
         answer: impl Fn(
             proto::GetGroupsForUserRequest,
         ) -> Result<Vec<proto::Group>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetGroupsForUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetGroupsForUser", answer)
     }
 
     /// Answers `PluginAPI/UpsertGroupMember` ([`crate::api::GroupsApi::upsert_group_member`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_upsert_group_member(
         &self,
         answer: impl Fn(
             proto::UpsertGroupMemberRequest,
         ) -> Result<proto::GroupMember, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpsertGroupMember", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpsertGroupMember", answer)
     }
 
     /// Answers `PluginAPI/UpsertGroupMembers` ([`crate::api::GroupsApi::upsert_group_members`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_upsert_group_members(
         &self,
         answer: impl Fn(
             proto::UpsertGroupMembersRequest,
         ) -> Result<Vec<proto::GroupMember>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpsertGroupMembers", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpsertGroupMembers", answer)
     }
 
     /// Answers `PluginAPI/GetGroupByRemoteID` ([`crate::api::GroupsApi::get_group_by_remote_id`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_by_remote_id(
         &self,
         answer: impl Fn(
             proto::GetGroupByRemoteIdRequest,
         ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetGroupByRemoteID", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetGroupByRemoteID", answer)
     }
 
     /// Answers `PluginAPI/CreateGroup` ([`crate::api::GroupsApi::create_group`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_group(
         &self,
         answer: impl Fn(
             proto::CreateGroupRequest,
         ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateGroup", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateGroup", answer)
     }
 
     /// Answers `PluginAPI/UpdateGroup` ([`crate::api::GroupsApi::update_group`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_group(
         &self,
         answer: impl Fn(
             proto::UpdateGroupRequest,
         ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateGroup", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateGroup", answer)
     }
 
     /// Answers `PluginAPI/DeleteGroup` ([`crate::api::GroupsApi::delete_group`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_group(
         &self,
         answer: impl Fn(
             proto::DeleteGroupRequest,
         ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteGroup", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteGroup", answer)
     }
 
     /// Answers `PluginAPI/RestoreGroup` ([`crate::api::GroupsApi::restore_group`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_restore_group(
         &self,
         answer: impl Fn(
             proto::RestoreGroupRequest,
         ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RestoreGroup", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RestoreGroup", answer)
     }
 
     /// Answers `PluginAPI/DeleteGroupMember` ([`crate::api::GroupsApi::delete_group_member`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_group_member(
         &self,
         answer: impl Fn(
             proto::DeleteGroupMemberRequest,
         ) -> Result<proto::GroupMember, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteGroupMember", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteGroupMember", answer)
     }
 
     /// Answers `PluginAPI/GetGroupSyncable` ([`crate::api::GroupsApi::get_group_syncable`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_syncable(
         &self,
         answer: impl Fn(
             proto::GetGroupSyncableRequest,
         ) -> Result<proto::GroupSyncable, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetGroupSyncable", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetGroupSyncable", answer)
     }
 
     /// Answers `PluginAPI/GetGroupSyncables` ([`crate::api::GroupsApi::get_group_syncables`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_syncables(
         &self,
         answer: impl Fn(
             proto::GetGroupSyncablesRequest,
         ) -> Result<Vec<proto::GroupSyncable>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetGroupSyncables", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetGroupSyncables", answer)
     }
 
     /// Answers `PluginAPI/UpsertGroupSyncable` ([`crate::api::GroupsApi::upsert_group_syncable`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_upsert_group_syncable(
         &self,
         answer: impl Fn(
             proto::UpsertGroupSyncableRequest,
         ) -> Result<proto::GroupSyncable, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpsertGroupSyncable", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpsertGroupSyncable", answer)
     }
 
     /// Answers `PluginAPI/UpdateGroupSyncable` ([`crate::api::GroupsApi::update_group_syncable`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_group_syncable(
         &self,
         answer: impl Fn(
             proto::UpdateGroupSyncableRequest,
         ) -> Result<proto::GroupSyncable, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateGroupSyncable", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateGroupSyncable", answer)
     }
 
     /// Answers `PluginAPI/DeleteGroupSyncable` ([`crate::api::GroupsApi::delete_group_syncable`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_group_syncable(
         &self,
         answer: impl Fn(
             proto::DeleteGroupSyncableRequest,
         ) -> Result<proto::GroupSyncable, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteGroupSyncable", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteGroupSyncable", answer)
     }
 
     /// Answers `PluginAPI/GetGroups` ([`crate::api::GroupsApi::get_groups`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_groups(
         &self,
         answer: impl Fn(
             proto::GetGroupsRequest,
         ) -> Result<Vec<proto::Group>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetGroups", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetGroups", answer)
     }
 
     /// Answers `PluginAPI/CreateDefaultSyncableMemberships` ([`crate::api::GroupsApi::create_default_syncable_memberships`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_default_syncable_memberships(
         &self,
         answer: impl Fn(
             proto::CreateDefaultSyncableMembershipsRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateDefaultSyncableMemberships", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateDefaultSyncableMemberships", answer)
     }
 
     /// Answers `PluginAPI/DeleteGroupConstrainedMemberships` ([`crate::api::GroupsApi::delete_group_constrained_memberships`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_group_constrained_memberships(
         &self,
         answer: impl Fn(
             proto::DeleteGroupConstrainedMembershipsRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteGroupConstrainedMemberships", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteGroupConstrainedMemberships", answer)
     }
 
     /// Answers `PluginAPI/CreatePropertyField` ([`crate::api::PropertiesApi::create_property_field`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_property_field(
         &self,
         answer: impl Fn(
             proto::CreatePropertyFieldRequest,
         ) -> Result<proto::PropertyField, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreatePropertyField", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreatePropertyField", answer)
     }
 
     /// Answers `PluginAPI/GetPropertyField` ([`crate::api::PropertiesApi::get_property_field`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_field(
         &self,
         answer: impl Fn(
             proto::GetPropertyFieldRequest,
         ) -> Result<proto::PropertyField, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPropertyField", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPropertyField", answer)
     }
 
     /// Answers `PluginAPI/GetPropertyFields` ([`crate::api::PropertiesApi::get_property_fields`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_fields(
         &self,
         answer: impl Fn(
             proto::GetPropertyFieldsRequest,
         ) -> Result<Vec<proto::PropertyField>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPropertyFields", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPropertyFields", answer)
     }
 
     /// Answers `PluginAPI/UpdatePropertyField` ([`crate::api::PropertiesApi::update_property_field`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_property_field(
         &self,
         answer: impl Fn(
             proto::UpdatePropertyFieldRequest,
         ) -> Result<proto::PropertyField, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdatePropertyField", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdatePropertyField", answer)
     }
 
     /// Answers `PluginAPI/DeletePropertyField` ([`crate::api::PropertiesApi::delete_property_field`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_property_field(
         &self,
         answer: impl Fn(
             proto::DeletePropertyFieldRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeletePropertyField", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeletePropertyField", answer)
     }
 
     /// Answers `PluginAPI/SearchPropertyFields` ([`crate::api::PropertiesApi::search_property_fields`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_search_property_fields(
         &self,
         answer: impl Fn(
             proto::SearchPropertyFieldsRequest,
         ) -> Result<Vec<proto::PropertyField>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SearchPropertyFields", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SearchPropertyFields", answer)
     }
 
     /// Answers `PluginAPI/CountPropertyFields` ([`crate::api::PropertiesApi::count_property_fields`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_count_property_fields(
         &self,
         answer: impl Fn(
             proto::CountPropertyFieldsRequest,
         ) -> Result<i64, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CountPropertyFields", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CountPropertyFields", answer)
     }
 
     /// Answers `PluginAPI/CountPropertyFieldsForTarget` ([`crate::api::PropertiesApi::count_property_fields_for_target`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_count_property_fields_for_target(
         &self,
         answer: impl Fn(
             proto::CountPropertyFieldsForTargetRequest,
         ) -> Result<i64, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CountPropertyFieldsForTarget", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CountPropertyFieldsForTarget", answer)
     }
 
     /// Answers `PluginAPI/CreatePropertyValue` ([`crate::api::PropertiesApi::create_property_value`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_property_value(
         &self,
         answer: impl Fn(
             proto::CreatePropertyValueRequest,
         ) -> Result<proto::PropertyValue, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreatePropertyValue", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreatePropertyValue", answer)
     }
 
     /// Answers `PluginAPI/GetPropertyValue` ([`crate::api::PropertiesApi::get_property_value`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_value(
         &self,
         answer: impl Fn(
             proto::GetPropertyValueRequest,
         ) -> Result<proto::PropertyValue, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPropertyValue", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPropertyValue", answer)
     }
 
     /// Answers `PluginAPI/GetPropertyValues` ([`crate::api::PropertiesApi::get_property_values`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_values(
         &self,
         answer: impl Fn(
             proto::GetPropertyValuesRequest,
         ) -> Result<Vec<proto::PropertyValue>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPropertyValues", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPropertyValues", answer)
     }
 
     /// Answers `PluginAPI/UpdatePropertyValue` ([`crate::api::PropertiesApi::update_property_value`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_property_value(
         &self,
         answer: impl Fn(
             proto::UpdatePropertyValueRequest,
         ) -> Result<proto::PropertyValue, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdatePropertyValue", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdatePropertyValue", answer)
     }
 
     /// Answers `PluginAPI/UpsertPropertyValue` ([`crate::api::PropertiesApi::upsert_property_value`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_upsert_property_value(
         &self,
         answer: impl Fn(
             proto::UpsertPropertyValueRequest,
         ) -> Result<proto::PropertyValue, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpsertPropertyValue", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpsertPropertyValue", answer)
     }
 
     /// Answers `PluginAPI/DeletePropertyValue` ([`crate::api::PropertiesApi::delete_property_value`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_property_value(
         &self,
         answer: impl Fn(
             proto::DeletePropertyValueRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeletePropertyValue", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeletePropertyValue", answer)
     }
 
     /// Answers `PluginAPI/SearchPropertyValues` ([`crate::api::PropertiesApi::search_property_values`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_search_property_values(
         &self,
         answer: impl Fn(
             proto::SearchPropertyValuesRequest,
         ) -> Result<Vec<proto::PropertyValue>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SearchPropertyValues", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SearchPropertyValues", answer)
     }
 
     /// Answers `PluginAPI/RegisterPropertyGroup` ([`crate::api::PropertiesApi::register_property_group`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_register_property_group(
         &self,
         answer: impl Fn(
             proto::RegisterPropertyGroupRequest,
         ) -> Result<proto::PropertyGroup, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RegisterPropertyGroup", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RegisterPropertyGroup", answer)
     }
 
     /// Answers `PluginAPI/GetPropertyGroup` ([`crate::api::PropertiesApi::get_property_group`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_group(
         &self,
         answer: impl Fn(
             proto::GetPropertyGroupRequest,
         ) -> Result<proto::PropertyGroup, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPropertyGroup", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPropertyGroup", answer)
     }
 
     /// Answers `PluginAPI/GetPropertyFieldByName` ([`crate::api::PropertiesApi::get_property_field_by_name`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_field_by_name(
         &self,
         answer: impl Fn(
             proto::GetPropertyFieldByNameRequest,
         ) -> Result<proto::PropertyField, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPropertyFieldByName", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPropertyFieldByName", answer)
     }
 
     /// Answers `PluginAPI/UpdatePropertyFields` ([`crate::api::PropertiesApi::update_property_fields`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_property_fields(
         &self,
         answer: impl Fn(
             proto::UpdatePropertyFieldsRequest,
         ) -> Result<Vec<proto::PropertyField>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdatePropertyFields", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdatePropertyFields", answer)
     }
 
     /// Answers `PluginAPI/UpdatePropertyValues` ([`crate::api::PropertiesApi::update_property_values`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_property_values(
         &self,
         answer: impl Fn(
             proto::UpdatePropertyValuesRequest,
         ) -> Result<Vec<proto::PropertyValue>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdatePropertyValues", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdatePropertyValues", answer)
     }
 
     /// Answers `PluginAPI/UpsertPropertyValues` ([`crate::api::PropertiesApi::upsert_property_values`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_upsert_property_values(
         &self,
         answer: impl Fn(
             proto::UpsertPropertyValuesRequest,
         ) -> Result<Vec<proto::PropertyValue>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpsertPropertyValues", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpsertPropertyValues", answer)
     }
 
     /// Answers `PluginAPI/DeletePropertyValuesForTarget` ([`crate::api::PropertiesApi::delete_property_values_for_target`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_property_values_for_target(
         &self,
         answer: impl Fn(
             proto::DeletePropertyValuesForTargetRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeletePropertyValuesForTarget", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeletePropertyValuesForTarget", answer)
     }
 
     /// Answers `PluginAPI/DeletePropertyValuesForField` ([`crate::api::PropertiesApi::delete_property_values_for_field`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_property_values_for_field(
         &self,
         answer: impl Fn(
             proto::DeletePropertyValuesForFieldRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeletePropertyValuesForField", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeletePropertyValuesForField", answer)
     }
 
     /// Answers `PluginAPI/RegisterPluginForSharedChannels` ([`crate::api::SharedChannelsApi::register_plugin_for_shared_channels`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_register_plugin_for_shared_channels(
         &self,
         answer: impl Fn(
             proto::RegisterPluginForSharedChannelsRequest,
         ) -> Result<String, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RegisterPluginForSharedChannels", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RegisterPluginForSharedChannels", answer)
     }
 
     /// Answers `PluginAPI/UnregisterPluginForSharedChannels` ([`crate::api::SharedChannelsApi::unregister_plugin_for_shared_channels`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_unregister_plugin_for_shared_channels(
         &self,
         answer: impl Fn(
             proto::UnregisterPluginForSharedChannelsRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UnregisterPluginForSharedChannels", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UnregisterPluginForSharedChannels", answer)
     }
 
     /// Answers `PluginAPI/ShareChannel` ([`crate::api::SharedChannelsApi::share_channel`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_share_channel(
         &self,
         answer: impl Fn(
             proto::ShareChannelRequest,
         ) -> Result<proto::SharedChannel, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("ShareChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("ShareChannel", answer)
     }
 
     /// Answers `PluginAPI/UpdateSharedChannel` ([`crate::api::SharedChannelsApi::update_shared_channel`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_shared_channel(
         &self,
         answer: impl Fn(
             proto::UpdateSharedChannelRequest,
         ) -> Result<proto::SharedChannel, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateSharedChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateSharedChannel", answer)
     }
 
     /// Answers `PluginAPI/UnshareChannel` ([`crate::api::SharedChannelsApi::unshare_channel`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_unshare_channel(
         &self,
         answer: impl Fn(
             proto::UnshareChannelRequest,
         ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UnshareChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UnshareChannel", answer)
     }
 
     /// Answers `PluginAPI/UpdateSharedChannelCursor` ([`crate::api::SharedChannelsApi::update_shared_channel_cursor`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_shared_channel_cursor(
         &self,
         answer: impl Fn(
             proto::UpdateSharedChannelCursorRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateSharedChannelCursor", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateSharedChannelCursor", answer)
     }
 
     /// Answers `PluginAPI/SyncSharedChannel` ([`crate::api::SharedChannelsApi::sync_shared_channel`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_sync_shared_channel(
         &self,
         answer: impl Fn(
             proto::SyncSharedChannelRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SyncSharedChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SyncSharedChannel", answer)
     }
 
     /// Answers `PluginAPI/InviteRemoteToChannel` ([`crate::api::SharedChannelsApi::invite_remote_to_channel`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_invite_remote_to_channel(
         &self,
         answer: impl Fn(
             proto::InviteRemoteToChannelRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("InviteRemoteToChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("InviteRemoteToChannel", answer)
     }
 
     /// Answers `PluginAPI/UninviteRemoteFromChannel` ([`crate::api::SharedChannelsApi::uninvite_remote_from_channel`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_uninvite_remote_from_channel(
         &self,
         answer: impl Fn(
             proto::UninviteRemoteFromChannelRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UninviteRemoteFromChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UninviteRemoteFromChannel", answer)
     }
 
     /// Answers `PluginAPI/GetPreferenceForUser` ([`crate::api::PreferencesApi::get_preference_for_user`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_preference_for_user(
         &self,
         answer: impl Fn(
             proto::GetPreferenceForUserRequest,
         ) -> Result<proto::Preference, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPreferenceForUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPreferenceForUser", answer)
     }
 
     /// Answers `PluginAPI/GetPreferencesForUser` ([`crate::api::PreferencesApi::get_preferences_for_user`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_preferences_for_user(
         &self,
         answer: impl Fn(
             proto::GetPreferencesForUserRequest,
         ) -> Result<Vec<proto::Preference>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetPreferencesForUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetPreferencesForUser", answer)
     }
 
     /// Answers `PluginAPI/UpdatePreferencesForUser` ([`crate::api::PreferencesApi::update_preferences_for_user`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_preferences_for_user(
         &self,
         answer: impl Fn(
             proto::UpdatePreferencesForUserRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdatePreferencesForUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdatePreferencesForUser", answer)
     }
 
     /// Answers `PluginAPI/DeletePreferencesForUser` ([`crate::api::PreferencesApi::delete_preferences_for_user`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_preferences_for_user(
         &self,
         answer: impl Fn(
             proto::DeletePreferencesForUserRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeletePreferencesForUser", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeletePreferencesForUser", answer)
     }
 
     /// Answers `PluginAPI/CreateOAuthApp` ([`crate::api::OAuthApi::create_o_auth_app`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_create_o_auth_app(
         &self,
         answer: impl Fn(
             proto::CreateOAuthAppRequest,
         ) -> Result<proto::OAuthApp, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("CreateOAuthApp", answer);
+    ) -> Answering {
+        self.shared.overrides.set("CreateOAuthApp", answer)
     }
 
     /// Answers `PluginAPI/GetOAuthApp` ([`crate::api::OAuthApi::get_o_auth_app`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_o_auth_app(
         &self,
         answer: impl Fn(
             proto::GetOAuthAppRequest,
         ) -> Result<proto::OAuthApp, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetOAuthApp", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetOAuthApp", answer)
     }
 
     /// Answers `PluginAPI/UpdateOAuthApp` ([`crate::api::OAuthApi::update_o_auth_app`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_update_o_auth_app(
         &self,
         answer: impl Fn(
             proto::UpdateOAuthAppRequest,
         ) -> Result<proto::OAuthApp, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("UpdateOAuthApp", answer);
+    ) -> Answering {
+        self.shared.overrides.set("UpdateOAuthApp", answer)
     }
 
     /// Answers `PluginAPI/DeleteOAuthApp` ([`crate::api::OAuthApi::delete_o_auth_app`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_o_auth_app(
         &self,
         answer: impl Fn(
             proto::DeleteOAuthAppRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("DeleteOAuthApp", answer);
+    ) -> Answering {
+        self.shared.overrides.set("DeleteOAuthApp", answer)
     }
 
     /// Answers `PluginAPI/GetEmojiList` ([`crate::api::EmojiApi::get_emoji_list`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_emoji_list(
         &self,
         answer: impl Fn(
             proto::GetEmojiListRequest,
         ) -> Result<Vec<proto::Emoji>, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetEmojiList", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetEmojiList", answer)
     }
 
     /// Answers `PluginAPI/GetEmojiByName` ([`crate::api::EmojiApi::get_emoji_by_name`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_emoji_by_name(
         &self,
         answer: impl Fn(
             proto::GetEmojiByNameRequest,
         ) -> Result<proto::Emoji, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetEmojiByName", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetEmojiByName", answer)
     }
 
     /// Answers `PluginAPI/GetEmoji` ([`crate::api::EmojiApi::get_emoji`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_emoji(
         &self,
         answer: impl Fn(
             proto::GetEmojiRequest,
         ) -> Result<proto::Emoji, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetEmoji", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetEmoji", answer)
     }
 
     /// Answers `PluginAPI/GetEmojiImage` ([`crate::api::EmojiApi::get_emoji_image`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_emoji_image(
         &self,
         answer: impl Fn(
             proto::GetEmojiImageRequest,
         ) -> Result<crate::api::GetEmojiImageOutput, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetEmojiImage", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetEmojiImage", answer)
     }
 
     /// Answers `PluginAPI/HasPermissionTo` ([`crate::api::PermissionsApi::has_permission_to`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_has_permission_to(
         &self,
         answer: impl Fn(
             proto::HasPermissionToRequest,
         ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("HasPermissionTo", answer);
+    ) -> Answering {
+        self.shared.overrides.set("HasPermissionTo", answer)
     }
 
     /// Answers `PluginAPI/HasPermissionToTeam` ([`crate::api::PermissionsApi::has_permission_to_team`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_has_permission_to_team(
         &self,
         answer: impl Fn(
             proto::HasPermissionToTeamRequest,
         ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("HasPermissionToTeam", answer);
+    ) -> Answering {
+        self.shared.overrides.set("HasPermissionToTeam", answer)
     }
 
     /// Answers `PluginAPI/HasPermissionToChannel` ([`crate::api::PermissionsApi::has_permission_to_channel`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_has_permission_to_channel(
         &self,
         answer: impl Fn(
             proto::HasPermissionToChannelRequest,
         ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("HasPermissionToChannel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("HasPermissionToChannel", answer)
     }
 
     /// Answers `PluginAPI/RolesGrantPermission` ([`crate::api::PermissionsApi::roles_grant_permission`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_roles_grant_permission(
         &self,
         answer: impl Fn(
             proto::RolesGrantPermissionRequest,
         ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RolesGrantPermission", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RolesGrantPermission", answer)
     }
 
     /// Answers `PluginAPI/GetLicense` ([`crate::api::SystemApi::get_license`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_license(
         &self,
         answer: impl Fn(
             proto::GetLicenseRequest,
         ) -> Result<serde_json::Value, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetLicense", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetLicense", answer)
     }
 
     /// Answers `PluginAPI/IsEnterpriseReady` ([`crate::api::SystemApi::is_enterprise_ready`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_is_enterprise_ready(
         &self,
         answer: impl Fn(
             proto::IsEnterpriseReadyRequest,
         ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("IsEnterpriseReady", answer);
+    ) -> Answering {
+        self.shared.overrides.set("IsEnterpriseReady", answer)
     }
 
     /// Answers `PluginAPI/GetServerVersion` ([`crate::api::SystemApi::get_server_version`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_server_version(
         &self,
         answer: impl Fn(
             proto::GetServerVersionRequest,
         ) -> Result<String, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetServerVersion", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetServerVersion", answer)
     }
 
     /// Answers `PluginAPI/GetSystemInstallDate` ([`crate::api::SystemApi::get_system_install_date`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_system_install_date(
         &self,
         answer: impl Fn(
             proto::GetSystemInstallDateRequest,
         ) -> Result<i64, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetSystemInstallDate", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetSystemInstallDate", answer)
     }
 
     /// Answers `PluginAPI/GetDiagnosticId` ([`crate::api::SystemApi::get_diagnostic_id`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_diagnostic_id(
         &self,
         answer: impl Fn(
             proto::GetDiagnosticIdRequest,
         ) -> Result<String, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetDiagnosticId", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetDiagnosticId", answer)
     }
 
     /// Answers `PluginAPI/GetTelemetryId` ([`crate::api::SystemApi::get_telemetry_id`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_telemetry_id(
         &self,
         answer: impl Fn(
             proto::GetTelemetryIdRequest,
         ) -> Result<String, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetTelemetryId", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetTelemetryId", answer)
     }
 
     /// Answers `PluginAPI/GetCloudLimits` ([`crate::api::SystemApi::get_cloud_limits`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_get_cloud_limits(
         &self,
         answer: impl Fn(
             proto::GetCloudLimitsRequest,
         ) -> Result<serde_json::Value, Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("GetCloudLimits", answer);
+    ) -> Answering {
+        self.shared.overrides.set("GetCloudLimits", answer)
     }
 
     /// Answers `PluginAPI/RequestTrialLicense` ([`crate::api::SystemApi::request_trial_license`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_request_trial_license(
         &self,
         answer: impl Fn(
             proto::RequestTrialLicenseRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RequestTrialLicense", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RequestTrialLicense", answer)
     }
 
     /// Answers `PluginAPI/LogDebug` ([`crate::api::LoggingApi::log_debug`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_log_debug(
         &self,
         answer: impl Fn(
             proto::LogDebugRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("LogDebug", answer);
+    ) -> Answering {
+        self.shared.overrides.set("LogDebug", answer)
     }
 
     /// Answers `PluginAPI/LogInfo` ([`crate::api::LoggingApi::log_info`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_log_info(
         &self,
         answer: impl Fn(
             proto::LogInfoRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("LogInfo", answer);
+    ) -> Answering {
+        self.shared.overrides.set("LogInfo", answer)
     }
 
     /// Answers `PluginAPI/LogError` ([`crate::api::LoggingApi::log_error`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_log_error(
         &self,
         answer: impl Fn(
             proto::LogErrorRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("LogError", answer);
+    ) -> Answering {
+        self.shared.overrides.set("LogError", answer)
     }
 
     /// Answers `PluginAPI/LogWarn` ([`crate::api::LoggingApi::log_warn`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_log_warn(
         &self,
         answer: impl Fn(
             proto::LogWarnRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("LogWarn", answer);
+    ) -> Answering {
+        self.shared.overrides.set("LogWarn", answer)
     }
 
     /// Answers `PluginAPI/LogAuditRec` ([`crate::api::LoggingApi::log_audit_rec`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_log_audit_rec(
         &self,
         answer: impl Fn(
             proto::LogAuditRecRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("LogAuditRec", answer);
+    ) -> Answering {
+        self.shared.overrides.set("LogAuditRec", answer)
     }
 
     /// Answers `PluginAPI/LogAuditRecWithLevel` ([`crate::api::LoggingApi::log_audit_rec_with_level`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_log_audit_rec_with_level(
         &self,
         answer: impl Fn(
             proto::LogAuditRecWithLevelRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("LogAuditRecWithLevel", answer);
+    ) -> Answering {
+        self.shared.overrides.set("LogAuditRecWithLevel", answer)
     }
 
     /// Answers `PluginAPI/PublishWebSocketEvent` ([`crate::api::EventsApi::publish_web_socket_event`]) with
-    /// `answer` from now on.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_publish_web_socket_event(
         &self,
         answer: impl Fn(
             proto::PublishWebSocketEventRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("PublishWebSocketEvent", answer);
+    ) -> Answering {
+        self.shared.overrides.set("PublishWebSocketEvent", answer)
     }
 
     /// Answers `PluginAPI/PublishPluginClusterEvent` ([`crate::api::EventsApi::publish_plugin_cluster_event`]) with
-    /// `answer` from now on, instead of the server's own state.
+    /// `answer` from now on, instead of the server's own state
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_publish_plugin_cluster_event(
         &self,
         answer: impl Fn(
             proto::PublishPluginClusterEventRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("PublishPluginClusterEvent", answer);
+    ) -> Answering {
+        self.shared.overrides.set("PublishPluginClusterEvent", answer)
     }
 
     /// Answers `PluginAPI/SendMail` ([`crate::api::NotificationsApi::send_mail`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_send_mail(
         &self,
         answer: impl Fn(
             proto::SendMailRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SendMail", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SendMail", answer)
     }
 
     /// Answers `PluginAPI/SendPushNotification` ([`crate::api::NotificationsApi::send_push_notification`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_send_push_notification(
         &self,
         answer: impl Fn(
             proto::SendPushNotificationRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("SendPushNotification", answer);
+    ) -> Answering {
+        self.shared.overrides.set("SendPushNotification", answer)
     }
 
     /// Answers `PluginAPI/OpenInteractiveDialog` ([`crate::api::OtherApi::open_interactive_dialog`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_open_interactive_dialog(
         &self,
         answer: impl Fn(
             proto::OpenInteractiveDialogRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("OpenInteractiveDialog", answer);
+    ) -> Answering {
+        self.shared.overrides.set("OpenInteractiveDialog", answer)
     }
 
     /// Answers `PluginAPI/RegisterCollectionAndTopic` ([`crate::api::OtherApi::register_collection_and_topic`]) with
-    /// `answer` from now on.
+    /// `answer` from now on
+    /// (or for the next few calls: `.times(n)`).
     pub fn on_register_collection_and_topic(
         &self,
         answer: impl Fn(
             proto::RegisterCollectionAndTopicRequest,
         ) -> Result<(), Error> + Send + Sync + 'static,
-    ) {
-        self.shared.overrides.set("RegisterCollectionAndTopic", answer);
+    ) -> Answering {
+        self.shared.overrides.set("RegisterCollectionAndTopic", answer)
     }
 }
 
@@ -2938,6 +3186,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateUser", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateUser") {
+            return respond::<proto::CreateUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -2960,6 +3211,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteUser", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeleteUser") {
+            return respond::<proto::DeleteUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -2979,6 +3233,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUsersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUsers", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUsers") {
+            return respond::<proto::GetUsersResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3000,6 +3257,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUsersByIdsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUsersByIds", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUsersByIds") {
+            return respond::<proto::GetUsersByIdsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3022,6 +3282,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUser", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUser") {
+            return respond::<proto::GetUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3044,6 +3307,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUserByEmailResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUserByEmail", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUserByEmail") {
+            return respond::<proto::GetUserByEmailResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3066,6 +3332,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUserByUsernameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUserByUsername", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUserByUsername") {
+            return respond::<proto::GetUserByUsernameResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3088,6 +3357,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUsersByUsernamesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUsersByUsernames", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUsersByUsernames") {
+            return respond::<proto::GetUsersByUsernamesResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3112,6 +3384,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUsersInTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUsersInTeam", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUsersInTeam") {
+            return respond::<proto::GetUsersInTeamResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3133,6 +3408,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUser", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateUser") {
+            return respond::<proto::UpdateUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3155,6 +3433,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUserStatusResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUserStatus", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUserStatus") {
+            return respond::<proto::GetUserStatusResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3176,6 +3457,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUserStatusesByIdsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUserStatusesByIds", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUserStatusesByIds") {
+            return respond::<proto::GetUserStatusesByIdsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3200,6 +3484,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserStatusResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUserStatus", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateUserStatus") {
+            return respond::<proto::UpdateUserStatusResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3221,6 +3508,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SetUserStatusTimedDndResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SetUserStatusTimedDND", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SetUserStatusTimedDND")
+        {
+            return respond::<proto::SetUserStatusTimedDndResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3245,6 +3536,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserActiveResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUserActive", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateUserActive") {
+            return respond::<proto::UpdateUserActiveResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3263,6 +3557,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserCustomStatusResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUserCustomStatus", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateUserCustomStatus")
+        {
+            return respond::<proto::UpdateUserCustomStatusResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3281,6 +3579,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RemoveUserCustomStatusResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RemoveUserCustomStatus", &request);
+        if let Some(error) = self.shared.overrides.take_failure("RemoveUserCustomStatus")
+        {
+            return respond::<proto::RemoveUserCustomStatusResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3299,6 +3601,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUsersInChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUsersInChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUsersInChannel") {
+            return respond::<proto::GetUsersInChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3324,6 +3629,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetLdapUserAttributesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetLDAPUserAttributes", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetLDAPUserAttributes")
+        {
+            return respond::<proto::GetLdapUserAttributesResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3348,6 +3657,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchUsersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchUsers", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SearchUsers") {
+            return respond::<proto::SearchUsersResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3369,6 +3681,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetProfileImageResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetProfileImage", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetProfileImage") {
+            return respond::<proto::GetProfileImageResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3391,6 +3706,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SetProfileImageResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SetProfileImage", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SetProfileImage") {
+            return respond::<proto::SetProfileImageResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3410,6 +3728,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::PublishUserTypingResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PublishUserTyping", &request);
+        if let Some(error) = self.shared.overrides.take_failure("PublishUserTyping") {
+            return respond::<proto::PublishUserTypingResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3428,6 +3749,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserAuthResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUserAuth", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateUserAuth") {
+            return respond::<proto::UpdateUserAuthResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3449,6 +3773,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateUserRolesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateUserRoles", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateUserRoles") {
+            return respond::<proto::UpdateUserRolesResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3470,6 +3797,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetSessionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetSession", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetSession") {
+            return respond::<proto::GetSessionResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3491,6 +3821,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateSessionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateSession", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateSession") {
+            return respond::<proto::CreateSessionResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3512,6 +3845,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::ExtendSessionExpiryResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ExtendSessionExpiry", &request);
+        if let Some(error) = self.shared.overrides.take_failure("ExtendSessionExpiry") {
+            return respond::<proto::ExtendSessionExpiryResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3530,6 +3866,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RevokeSessionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RevokeSession", &request);
+        if let Some(error) = self.shared.overrides.take_failure("RevokeSession") {
+            return respond::<proto::RevokeSessionResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3548,6 +3887,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateUserAccessTokenResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateUserAccessToken", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateUserAccessToken")
+        {
+            return respond::<proto::CreateUserAccessTokenResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3572,6 +3915,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RevokeUserAccessTokenResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RevokeUserAccessToken", &request);
+        if let Some(error) = self.shared.overrides.take_failure("RevokeUserAccessToken")
+        {
+            return respond::<proto::RevokeUserAccessTokenResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3590,6 +3937,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::AddUserToChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("AddUserToChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("AddUserToChannel") {
+            return respond::<proto::AddUserToChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3618,6 +3968,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateTeam", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateTeam") {
+            return respond::<proto::CreateTeamResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3640,6 +3993,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteTeam", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeleteTeam") {
+            return respond::<proto::DeleteTeamResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3658,6 +4014,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeams", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetTeams") {
+            return respond::<proto::GetTeamsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3680,6 +4039,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeam", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetTeam") {
+            return respond::<proto::GetTeamResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3702,6 +4064,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamByNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamByName", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetTeamByName") {
+            return respond::<proto::GetTeamByNameResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3724,6 +4089,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamsUnreadForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamsUnreadForUser", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetTeamsUnreadForUser")
+        {
+            return respond::<proto::GetTeamsUnreadForUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3748,6 +4117,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateTeam", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateTeam") {
+            return respond::<proto::UpdateTeamResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3769,6 +4141,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchTeamsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchTeams", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SearchTeams") {
+            return respond::<proto::SearchTeamsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3790,6 +4165,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamsForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamsForUser", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetTeamsForUser") {
+            return respond::<proto::GetTeamsForUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3812,6 +4190,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateTeamMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateTeamMember", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateTeamMember") {
+            return respond::<proto::CreateTeamMemberResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3837,6 +4218,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateTeamMembersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateTeamMembers", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateTeamMembers") {
+            return respond::<proto::CreateTeamMembersResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3861,6 +4245,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateTeamMembersGracefullyResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateTeamMembersGracefully", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("CreateTeamMembersGracefully")
+        {
+            return respond::<
+                proto::CreateTeamMembersGracefullyResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3890,6 +4283,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteTeamMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteTeamMember", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeleteTeamMember") {
+            return respond::<proto::DeleteTeamMemberResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3912,6 +4308,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamMembersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamMembers", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetTeamMembers") {
+            return respond::<proto::GetTeamMembersResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3937,6 +4336,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamMember", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetTeamMember") {
+            return respond::<proto::GetTeamMemberResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3959,6 +4361,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamMembersForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamMembersForUser", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetTeamMembersForUser")
+        {
+            return respond::<proto::GetTeamMembersForUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -3983,6 +4389,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateTeamMemberRolesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateTeamMemberRoles", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateTeamMemberRoles")
+        {
+            return respond::<proto::UpdateTeamMemberRolesResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4007,6 +4417,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamIconResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamIcon", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetTeamIcon") {
+            return respond::<proto::GetTeamIconResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4028,6 +4441,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SetTeamIconResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SetTeamIcon", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SetTeamIcon") {
+            return respond::<proto::SetTeamIconResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4046,6 +4462,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RemoveTeamIconResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RemoveTeamIcon", &request);
+        if let Some(error) = self.shared.overrides.take_failure("RemoveTeamIcon") {
+            return respond::<proto::RemoveTeamIconResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4064,6 +4483,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTeamStatsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTeamStats", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetTeamStats") {
+            return respond::<proto::GetTeamStatsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4085,6 +4507,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateChannel") {
+            return respond::<proto::CreateChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4107,6 +4532,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeleteChannel") {
+            return respond::<proto::DeleteChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4125,6 +4553,13 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPublicChannelsForTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPublicChannelsForTeam", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("GetPublicChannelsForTeam")
+        {
+            return respond::<proto::GetPublicChannelsForTeamResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4149,6 +4584,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetChannel") {
+            return respond::<proto::GetChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4171,6 +4609,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelByNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelByName", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetChannelByName") {
+            return respond::<proto::GetChannelByNameResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4193,6 +4634,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelByNameForTeamNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelByNameForTeamName", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("GetChannelByNameForTeamName")
+        {
+            return respond::<
+                proto::GetChannelByNameForTeamNameResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4221,6 +4671,13 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelsForTeamForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelsForTeamForUser", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("GetChannelsForTeamForUser")
+        {
+            return respond::<proto::GetChannelsForTeamForUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4245,6 +4702,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelStatsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelStats", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetChannelStats") {
+            return respond::<proto::GetChannelStatsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4266,6 +4726,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetDirectChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetDirectChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetDirectChannel") {
+            return respond::<proto::GetDirectChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4291,6 +4754,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetGroupChannel") {
+            return respond::<proto::GetGroupChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4312,6 +4778,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateChannel") {
+            return respond::<proto::UpdateChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4333,6 +4802,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchChannelsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchChannels", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SearchChannels") {
+            return respond::<proto::SearchChannelsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4354,6 +4826,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::AddChannelMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("AddChannelMember", &request);
+        if let Some(error) = self.shared.overrides.take_failure("AddChannelMember") {
+            return respond::<proto::AddChannelMemberResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4382,6 +4857,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelMember", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetChannelMember") {
+            return respond::<proto::GetChannelMemberResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4407,6 +4885,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelMembersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelMembers", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetChannelMembers") {
+            return respond::<proto::GetChannelMembersResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4432,6 +4913,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelMembersByIdsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelMembersByIds", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetChannelMembersByIds")
+        {
+            return respond::<proto::GetChannelMembersByIdsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4456,6 +4941,13 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelMembersForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelMembersForUser", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("GetChannelMembersForUser")
+        {
+            return respond::<proto::GetChannelMembersForUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4480,6 +4972,13 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateChannelMemberRolesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateChannelMemberRoles", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("UpdateChannelMemberRoles")
+        {
+            return respond::<proto::UpdateChannelMemberRolesResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4504,6 +5003,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateChannelMemberNotificationsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateChannelMemberNotifications", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("UpdateChannelMemberNotifications")
+        {
+            return respond::<
+                proto::UpdateChannelMemberNotificationsResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4533,6 +5041,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::PatchChannelMembersNotificationsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PatchChannelMembersNotifications", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("PatchChannelMembersNotifications")
+        {
+            return respond::<
+                proto::PatchChannelMembersNotificationsResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4559,6 +5076,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteChannelMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteChannelMember", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeleteChannelMember") {
+            return respond::<proto::DeleteChannelMemberResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4581,6 +5101,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateChannelSidebarCategoryResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateChannelSidebarCategory", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("CreateChannelSidebarCategory")
+        {
+            return respond::<
+                proto::CreateChannelSidebarCategoryResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4610,6 +5139,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetChannelSidebarCategoriesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetChannelSidebarCategories", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("GetChannelSidebarCategories")
+        {
+            return respond::<
+                proto::GetChannelSidebarCategoriesResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4639,6 +5177,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateChannelSidebarCategoriesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateChannelSidebarCategories", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("UpdateChannelSidebarCategories")
+        {
+            return respond::<
+                proto::UpdateChannelSidebarCategoriesResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4668,6 +5215,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreatePostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreatePost", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreatePost") {
+            return respond::<
+                proto::CreatePostResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4693,6 +5245,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::AddReactionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("AddReaction", &request);
+        if let Some(error) = self.shared.overrides.take_failure("AddReaction") {
+            return respond::<
+                proto::AddReactionResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4718,6 +5275,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RemoveReactionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RemoveReaction", &request);
+        if let Some(error) = self.shared.overrides.take_failure("RemoveReaction") {
+            return respond::<
+                proto::RemoveReactionResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4743,6 +5305,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetReactionsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetReactions", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetReactions") {
+            return respond::<
+                proto::GetReactionsResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4768,6 +5335,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SendEphemeralPostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SendEphemeralPost", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SendEphemeralPost") {
+            return respond::<proto::SendEphemeralPostResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4790,6 +5360,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateEphemeralPostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateEphemeralPost", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateEphemeralPost") {
+            return respond::<proto::UpdateEphemeralPostResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4812,6 +5385,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteEphemeralPostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteEphemeralPost", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeleteEphemeralPost") {
+            return respond::<proto::DeleteEphemeralPostResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4831,6 +5407,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePost", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeletePost") {
+            return respond::<
+                proto::DeletePostResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4853,6 +5434,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostThreadResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPostThread", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPostThread") {
+            return respond::<
+                proto::GetPostThreadResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4878,6 +5464,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPost", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPost") {
+            return respond::<
+                proto::GetPostResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4903,6 +5494,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostsSinceResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPostsSince", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPostsSince") {
+            return respond::<
+                proto::GetPostsSinceResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4927,6 +5523,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostsAfterResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPostsAfter", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPostsAfter") {
+            return respond::<
+                proto::GetPostsAfterResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4951,6 +5552,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostsBeforeResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPostsBefore", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPostsBefore") {
+            return respond::<
+                proto::GetPostsBeforeResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -4975,6 +5581,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPostsForChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPostsForChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPostsForChannel") {
+            return respond::<
+                proto::GetPostsForChannelResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5003,6 +5614,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePostResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePost", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdatePost") {
+            return respond::<
+                proto::UpdatePostResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5028,6 +5644,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchPostsInTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchPostsInTeam", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SearchPostsInTeam") {
+            return respond::<
+                proto::SearchPostsInTeamResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5055,6 +5676,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchPostsInTeamForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchPostsInTeamForUser", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("SearchPostsInTeamForUser")
+        {
+            return respond::<
+                proto::SearchPostsInTeamForUserResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5082,6 +5712,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CopyFileInfosResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CopyFileInfos", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CopyFileInfos") {
+            return respond::<
+                proto::CopyFileInfosResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5106,6 +5741,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetFileInfoResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetFileInfo", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetFileInfo") {
+            return respond::<
+                proto::GetFileInfoResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5130,6 +5770,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SetFileSearchableContentResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SetFileSearchableContent", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("SetFileSearchableContent")
+        {
+            return respond::<
+                proto::SetFileSearchableContentResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5154,6 +5803,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetFileInfosResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetFileInfos", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetFileInfos") {
+            return respond::<
+                proto::GetFileInfosResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5178,6 +5832,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetFileResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetFile", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetFile") {
+            return respond::<
+                proto::GetFileResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5202,6 +5861,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetFileLinkResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetFileLink", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetFileLink") {
+            return respond::<
+                proto::GetFileLinkResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5226,6 +5890,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::ReadFileResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ReadFile", &request);
+        if let Some(error) = self.shared.overrides.take_failure("ReadFile") {
+            return respond::<
+                proto::ReadFileResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5250,6 +5919,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UploadFileResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UploadFile", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UploadFile") {
+            return respond::<
+                proto::UploadFileResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5274,6 +5948,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateUploadSessionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateUploadSession", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateUploadSession") {
+            return respond::<proto::CreateUploadSessionResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5298,6 +5975,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UploadDataResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UploadData", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UploadData") {
+            return respond::<proto::UploadDataResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5319,6 +5999,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUploadSessionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUploadSession", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUploadSession") {
+            return respond::<proto::GetUploadSessionResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5343,6 +6026,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::KvSetResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVSet", &request);
+        if let Some(error) = self.shared.overrides.take_failure("KVSet") {
+            return respond::<
+                proto::KvSetResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5364,6 +6052,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::KvCompareAndSetResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVCompareAndSet", &request);
+        if let Some(error) = self.shared.overrides.take_failure("KVCompareAndSet") {
+            return respond::<
+                proto::KvCompareAndSetResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5389,6 +6082,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::KvCompareAndDeleteResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVCompareAndDelete", &request);
+        if let Some(error) = self.shared.overrides.take_failure("KVCompareAndDelete") {
+            return respond::<
+                proto::KvCompareAndDeleteResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5414,6 +6112,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::KvSetWithOptionsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVSetWithOptions", &request);
+        if let Some(error) = self.shared.overrides.take_failure("KVSetWithOptions") {
+            return respond::<
+                proto::KvSetWithOptionsResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5439,6 +6142,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::KvSetWithExpiryResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVSetWithExpiry", &request);
+        if let Some(error) = self.shared.overrides.take_failure("KVSetWithExpiry") {
+            return respond::<
+                proto::KvSetWithExpiryResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5461,6 +6169,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::KvGetResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVGet", &request);
+        if let Some(error) = self.shared.overrides.take_failure("KVGet") {
+            return respond::<
+                proto::KvGetResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5486,6 +6199,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::KvDeleteResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVDelete", &request);
+        if let Some(error) = self.shared.overrides.take_failure("KVDelete") {
+            return respond::<
+                proto::KvDeleteResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5507,6 +6225,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::KvDeleteAllResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVDeleteAll", &request);
+        if let Some(error) = self.shared.overrides.take_failure("KVDeleteAll") {
+            return respond::<
+                proto::KvDeleteAllResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5529,6 +6252,11 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::KvListResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("KVList", &request);
+        if let Some(error) = self.shared.overrides.take_failure("KVList") {
+            return respond::<
+                proto::KvListResponse,
+            >(Err(error), Some(|response, error| response.error = Some(error)));
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5554,6 +6282,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateBotResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateBot", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateBot") {
+            return respond::<proto::CreateBotResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5576,6 +6307,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::PatchBotResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PatchBot", &request);
+        if let Some(error) = self.shared.overrides.take_failure("PatchBot") {
+            return respond::<proto::PatchBotResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5598,6 +6332,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetBotResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetBot", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetBot") {
+            return respond::<proto::GetBotResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5620,6 +6357,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetBotsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetBots", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetBots") {
+            return respond::<proto::GetBotsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5642,6 +6382,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateBotActiveResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateBotActive", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateBotActive") {
+            return respond::<proto::UpdateBotActiveResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5664,6 +6407,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::PermanentDeleteBotResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PermanentDeleteBot", &request);
+        if let Some(error) = self.shared.overrides.take_failure("PermanentDeleteBot") {
+            return respond::<proto::PermanentDeleteBotResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5683,6 +6429,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::EnsureBotUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("EnsureBotUser", &request);
+        if let Some(error) = self.shared.overrides.take_failure("EnsureBotUser") {
+            return respond::<proto::EnsureBotUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5705,6 +6454,13 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::LoadPluginConfigurationResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LoadPluginConfiguration", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("LoadPluginConfiguration")
+        {
+            return respond::<proto::LoadPluginConfigurationResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5733,6 +6489,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetConfigResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetConfig", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetConfig") {
+            return respond::<proto::GetConfigResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5745,7 +6504,8 @@ impl PluginApi for FakeServer {
                 });
             return respond(response, None);
         }
-        Err(unanswered("GetConfig", "on_get_config"))
+        let response = self.state().get_config(request).map_err(Error::from);
+        respond(response, None)
     }
 
     async fn get_unsanitized_config(
@@ -5754,6 +6514,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetUnsanitizedConfigResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetUnsanitizedConfig", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetUnsanitizedConfig") {
+            return respond::<proto::GetUnsanitizedConfigResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5769,7 +6532,8 @@ impl PluginApi for FakeServer {
                 });
             return respond(response, None);
         }
-        Err(unanswered("GetUnsanitizedConfig", "on_get_unsanitized_config"))
+        let response = self.state().get_unsanitized_config(request).map_err(Error::from);
+        respond(response, None)
     }
 
     async fn save_config(
@@ -5778,6 +6542,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SaveConfigResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SaveConfig", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SaveConfig") {
+            return respond::<proto::SaveConfigResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5787,7 +6554,8 @@ impl PluginApi for FakeServer {
                 .map(|()| proto::SaveConfigResponse::default());
             return respond(response, None);
         }
-        Err(unanswered("SaveConfig", "on_save_config"))
+        let response = self.state().save_config(request).map_err(Error::from);
+        respond(response, None)
     }
 
     async fn get_plugin_config(
@@ -5796,6 +6564,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPluginConfigResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPluginConfig", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPluginConfig") {
+            return respond::<proto::GetPluginConfigResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5821,6 +6592,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SavePluginConfigResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SavePluginConfig", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SavePluginConfig") {
+            return respond::<proto::SavePluginConfigResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5840,6 +6614,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RegisterCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RegisterCommand", &request);
+        if let Some(error) = self.shared.overrides.take_failure("RegisterCommand") {
+            return respond::<proto::RegisterCommandResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5859,6 +6636,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UnregisterCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UnregisterCommand", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UnregisterCommand") {
+            return respond::<proto::UnregisterCommandResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5878,6 +6658,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::ExecuteSlashCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ExecuteSlashCommand", &request);
+        if let Some(error) = self.shared.overrides.take_failure("ExecuteSlashCommand") {
+            return respond::<proto::ExecuteSlashCommandResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5902,6 +6685,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateCommand", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateCommand") {
+            return respond::<proto::CreateCommandResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5923,6 +6709,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::ListCommandsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ListCommands", &request);
+        if let Some(error) = self.shared.overrides.take_failure("ListCommands") {
+            return respond::<proto::ListCommandsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5944,6 +6733,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::ListCustomCommandsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ListCustomCommands", &request);
+        if let Some(error) = self.shared.overrides.take_failure("ListCustomCommands") {
+            return respond::<proto::ListCustomCommandsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5968,6 +6760,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::ListPluginCommandsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ListPluginCommands", &request);
+        if let Some(error) = self.shared.overrides.take_failure("ListPluginCommands") {
+            return respond::<proto::ListPluginCommandsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -5992,6 +6787,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::ListBuiltInCommandsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ListBuiltInCommands", &request);
+        if let Some(error) = self.shared.overrides.take_failure("ListBuiltInCommands") {
+            return respond::<proto::ListBuiltInCommandsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6016,6 +6814,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetCommand", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetCommand") {
+            return respond::<proto::GetCommandResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6037,6 +6838,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateCommand", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateCommand") {
+            return respond::<proto::UpdateCommandResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6058,6 +6862,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteCommandResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteCommand", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeleteCommand") {
+            return respond::<proto::DeleteCommandResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6076,6 +6883,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetBundlePathResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetBundlePath", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetBundlePath") {
+            return respond::<proto::GetBundlePathResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6097,6 +6907,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPluginsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPlugins", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPlugins") {
+            return respond::<proto::GetPluginsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6118,6 +6931,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::EnablePluginResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("EnablePlugin", &request);
+        if let Some(error) = self.shared.overrides.take_failure("EnablePlugin") {
+            return respond::<proto::EnablePluginResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6136,6 +6952,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DisablePluginResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DisablePlugin", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DisablePlugin") {
+            return respond::<proto::DisablePluginResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6154,6 +6973,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RemovePluginResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RemovePlugin", &request);
+        if let Some(error) = self.shared.overrides.take_failure("RemovePlugin") {
+            return respond::<proto::RemovePluginResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6172,6 +6994,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPluginStatusResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPluginStatus", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPluginStatus") {
+            return respond::<proto::GetPluginStatusResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6193,6 +7018,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::InstallPluginResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("InstallPlugin", &request);
+        if let Some(error) = self.shared.overrides.take_failure("InstallPlugin") {
+            return respond::<proto::InstallPluginResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6214,6 +7042,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPluginIdResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPluginID", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPluginID") {
+            return respond::<proto::GetPluginIdResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6235,6 +7066,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::PluginHttpResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PluginHTTP", &request);
+        if let Some(error) = self.shared.overrides.take_failure("PluginHTTP") {
+            return respond::<proto::PluginHttpResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6258,6 +7092,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroup", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetGroup") {
+            return respond::<proto::GetGroupResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6279,6 +7116,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupByNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupByName", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetGroupByName") {
+            return respond::<proto::GetGroupByNameResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6300,6 +7140,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupMemberUsersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupMemberUsers", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetGroupMemberUsers") {
+            return respond::<proto::GetGroupMemberUsersResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6324,6 +7167,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupsBySourceResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupsBySource", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetGroupsBySource") {
+            return respond::<proto::GetGroupsBySourceResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6348,6 +7194,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupsForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupsForUser", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetGroupsForUser") {
+            return respond::<proto::GetGroupsForUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6369,6 +7218,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpsertGroupMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpsertGroupMember", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpsertGroupMember") {
+            return respond::<proto::UpsertGroupMemberResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6393,6 +7245,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpsertGroupMembersResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpsertGroupMembers", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpsertGroupMembers") {
+            return respond::<proto::UpsertGroupMembersResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6417,6 +7272,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupByRemoteIdResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupByRemoteID", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetGroupByRemoteID") {
+            return respond::<proto::GetGroupByRemoteIdResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6438,6 +7296,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateGroup", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateGroup") {
+            return respond::<proto::CreateGroupResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6459,6 +7320,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateGroup", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateGroup") {
+            return respond::<proto::UpdateGroupResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6480,6 +7344,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteGroup", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeleteGroup") {
+            return respond::<proto::DeleteGroupResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6501,6 +7368,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RestoreGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RestoreGroup", &request);
+        if let Some(error) = self.shared.overrides.take_failure("RestoreGroup") {
+            return respond::<proto::RestoreGroupResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6522,6 +7392,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteGroupMemberResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteGroupMember", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeleteGroupMember") {
+            return respond::<proto::DeleteGroupMemberResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6546,6 +7419,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupSyncableResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupSyncable", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetGroupSyncable") {
+            return respond::<proto::GetGroupSyncableResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6570,6 +7446,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupSyncablesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroupSyncables", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetGroupSyncables") {
+            return respond::<proto::GetGroupSyncablesResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6594,6 +7473,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpsertGroupSyncableResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpsertGroupSyncable", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpsertGroupSyncable") {
+            return respond::<proto::UpsertGroupSyncableResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6618,6 +7500,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateGroupSyncableResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateGroupSyncable", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateGroupSyncable") {
+            return respond::<proto::UpdateGroupSyncableResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6642,6 +7527,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteGroupSyncableResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteGroupSyncable", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeleteGroupSyncable") {
+            return respond::<proto::DeleteGroupSyncableResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6666,6 +7554,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetGroupsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetGroups", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetGroups") {
+            return respond::<proto::GetGroupsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6687,6 +7578,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateDefaultSyncableMembershipsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateDefaultSyncableMemberships", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("CreateDefaultSyncableMemberships")
+        {
+            return respond::<
+                proto::CreateDefaultSyncableMembershipsResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6713,6 +7613,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteGroupConstrainedMembershipsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteGroupConstrainedMemberships", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("DeleteGroupConstrainedMemberships")
+        {
+            return respond::<
+                proto::DeleteGroupConstrainedMembershipsResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6739,6 +7648,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreatePropertyFieldResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreatePropertyField", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreatePropertyField") {
+            return respond::<proto::CreatePropertyFieldResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6763,6 +7675,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyFieldResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyField", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPropertyField") {
+            return respond::<proto::GetPropertyFieldResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6787,6 +7702,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyFieldsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyFields", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPropertyFields") {
+            return respond::<proto::GetPropertyFieldsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6811,6 +7729,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePropertyFieldResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePropertyField", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdatePropertyField") {
+            return respond::<proto::UpdatePropertyFieldResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6835,6 +7756,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePropertyFieldResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePropertyField", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeletePropertyField") {
+            return respond::<proto::DeletePropertyFieldResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6853,6 +7777,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchPropertyFieldsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchPropertyFields", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SearchPropertyFields") {
+            return respond::<proto::SearchPropertyFieldsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6877,6 +7804,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CountPropertyFieldsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CountPropertyFields", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CountPropertyFields") {
+            return respond::<proto::CountPropertyFieldsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6898,6 +7828,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CountPropertyFieldsForTargetResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CountPropertyFieldsForTarget", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("CountPropertyFieldsForTarget")
+        {
+            return respond::<
+                proto::CountPropertyFieldsForTargetResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6927,6 +7866,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreatePropertyValueResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreatePropertyValue", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreatePropertyValue") {
+            return respond::<proto::CreatePropertyValueResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6951,6 +7893,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyValueResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyValue", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPropertyValue") {
+            return respond::<proto::GetPropertyValueResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6975,6 +7920,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyValuesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyValues", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPropertyValues") {
+            return respond::<proto::GetPropertyValuesResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -6999,6 +7947,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePropertyValueResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePropertyValue", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdatePropertyValue") {
+            return respond::<proto::UpdatePropertyValueResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7023,6 +7974,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpsertPropertyValueResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpsertPropertyValue", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpsertPropertyValue") {
+            return respond::<proto::UpsertPropertyValueResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7047,6 +8001,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePropertyValueResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePropertyValue", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeletePropertyValue") {
+            return respond::<proto::DeletePropertyValueResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7065,6 +8022,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SearchPropertyValuesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SearchPropertyValues", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SearchPropertyValues") {
+            return respond::<proto::SearchPropertyValuesResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7089,6 +8049,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RegisterPropertyGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RegisterPropertyGroup", &request);
+        if let Some(error) = self.shared.overrides.take_failure("RegisterPropertyGroup")
+        {
+            return respond::<proto::RegisterPropertyGroupResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7113,6 +8077,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyGroupResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyGroup", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPropertyGroup") {
+            return respond::<proto::GetPropertyGroupResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7137,6 +8104,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPropertyFieldByNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPropertyFieldByName", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPropertyFieldByName")
+        {
+            return respond::<proto::GetPropertyFieldByNameResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7161,6 +8132,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePropertyFieldsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePropertyFields", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdatePropertyFields") {
+            return respond::<proto::UpdatePropertyFieldsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7185,6 +8159,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePropertyValuesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePropertyValues", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdatePropertyValues") {
+            return respond::<proto::UpdatePropertyValuesResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7209,6 +8186,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpsertPropertyValuesResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpsertPropertyValues", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpsertPropertyValues") {
+            return respond::<proto::UpsertPropertyValuesResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7233,6 +8213,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePropertyValuesForTargetResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePropertyValuesForTarget", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("DeletePropertyValuesForTarget")
+        {
+            return respond::<
+                proto::DeletePropertyValuesForTargetResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7259,6 +8248,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePropertyValuesForFieldResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePropertyValuesForField", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("DeletePropertyValuesForField")
+        {
+            return respond::<
+                proto::DeletePropertyValuesForFieldResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7285,6 +8283,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RegisterPluginForSharedChannelsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RegisterPluginForSharedChannels", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("RegisterPluginForSharedChannels")
+        {
+            return respond::<
+                proto::RegisterPluginForSharedChannelsResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7314,6 +8321,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UnregisterPluginForSharedChannelsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UnregisterPluginForSharedChannels", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("UnregisterPluginForSharedChannels")
+        {
+            return respond::<
+                proto::UnregisterPluginForSharedChannelsResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7340,6 +8356,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::ShareChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("ShareChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("ShareChannel") {
+            return respond::<proto::ShareChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7361,6 +8380,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateSharedChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateSharedChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateSharedChannel") {
+            return respond::<proto::UpdateSharedChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7385,6 +8407,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UnshareChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UnshareChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UnshareChannel") {
+            return respond::<proto::UnshareChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7406,6 +8431,13 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateSharedChannelCursorResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateSharedChannelCursor", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("UpdateSharedChannelCursor")
+        {
+            return respond::<proto::UpdateSharedChannelCursorResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7427,6 +8459,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SyncSharedChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SyncSharedChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SyncSharedChannel") {
+            return respond::<proto::SyncSharedChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7445,6 +8480,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::InviteRemoteToChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("InviteRemoteToChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("InviteRemoteToChannel")
+        {
+            return respond::<proto::InviteRemoteToChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7463,6 +8502,13 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UninviteRemoteFromChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UninviteRemoteFromChannel", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("UninviteRemoteFromChannel")
+        {
+            return respond::<proto::UninviteRemoteFromChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7484,6 +8530,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPreferenceForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPreferenceForUser", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPreferenceForUser") {
+            return respond::<proto::GetPreferenceForUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7508,6 +8557,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetPreferencesForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetPreferencesForUser", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetPreferencesForUser")
+        {
+            return respond::<proto::GetPreferencesForUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7532,6 +8585,13 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdatePreferencesForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdatePreferencesForUser", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("UpdatePreferencesForUser")
+        {
+            return respond::<proto::UpdatePreferencesForUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7553,6 +8613,13 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeletePreferencesForUserResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeletePreferencesForUser", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("DeletePreferencesForUser")
+        {
+            return respond::<proto::DeletePreferencesForUserResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7574,6 +8641,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::CreateOAuthAppResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("CreateOAuthApp", &request);
+        if let Some(error) = self.shared.overrides.take_failure("CreateOAuthApp") {
+            return respond::<proto::CreateOAuthAppResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7595,6 +8665,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetOAuthAppResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetOAuthApp", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetOAuthApp") {
+            return respond::<proto::GetOAuthAppResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7616,6 +8689,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::UpdateOAuthAppResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("UpdateOAuthApp", &request);
+        if let Some(error) = self.shared.overrides.take_failure("UpdateOAuthApp") {
+            return respond::<proto::UpdateOAuthAppResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7637,6 +8713,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::DeleteOAuthAppResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("DeleteOAuthApp", &request);
+        if let Some(error) = self.shared.overrides.take_failure("DeleteOAuthApp") {
+            return respond::<proto::DeleteOAuthAppResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7655,6 +8734,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetEmojiListResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetEmojiList", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetEmojiList") {
+            return respond::<proto::GetEmojiListResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7676,6 +8758,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetEmojiByNameResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetEmojiByName", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetEmojiByName") {
+            return respond::<proto::GetEmojiByNameResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7697,6 +8782,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetEmojiResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetEmoji", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetEmoji") {
+            return respond::<proto::GetEmojiResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7718,6 +8806,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetEmojiImageResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetEmojiImage", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetEmojiImage") {
+            return respond::<proto::GetEmojiImageResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7743,6 +8834,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::HasPermissionToResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("HasPermissionTo", &request);
+        if let Some(error) = self.shared.overrides.take_failure("HasPermissionTo") {
+            return respond::<proto::HasPermissionToResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7764,6 +8858,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::HasPermissionToTeamResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("HasPermissionToTeam", &request);
+        if let Some(error) = self.shared.overrides.take_failure("HasPermissionToTeam") {
+            return respond::<proto::HasPermissionToTeamResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7785,6 +8882,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::HasPermissionToChannelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("HasPermissionToChannel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("HasPermissionToChannel")
+        {
+            return respond::<proto::HasPermissionToChannelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7806,6 +8907,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RolesGrantPermissionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RolesGrantPermission", &request);
+        if let Some(error) = self.shared.overrides.take_failure("RolesGrantPermission") {
+            return respond::<proto::RolesGrantPermissionResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7827,6 +8931,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetLicenseResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetLicense", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetLicense") {
+            return respond::<proto::GetLicenseResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7848,6 +8955,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::IsEnterpriseReadyResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("IsEnterpriseReady", &request);
+        if let Some(error) = self.shared.overrides.take_failure("IsEnterpriseReady") {
+            return respond::<proto::IsEnterpriseReadyResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7869,6 +8979,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetServerVersionResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetServerVersion", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetServerVersion") {
+            return respond::<proto::GetServerVersionResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7891,6 +9004,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetSystemInstallDateResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetSystemInstallDate", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetSystemInstallDate") {
+            return respond::<proto::GetSystemInstallDateResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7912,6 +9028,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetDiagnosticIdResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetDiagnosticId", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetDiagnosticId") {
+            return respond::<proto::GetDiagnosticIdResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7933,6 +9052,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetTelemetryIdResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetTelemetryId", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetTelemetryId") {
+            return respond::<proto::GetTelemetryIdResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7954,6 +9076,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::GetCloudLimitsResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("GetCloudLimits", &request);
+        if let Some(error) = self.shared.overrides.take_failure("GetCloudLimits") {
+            return respond::<proto::GetCloudLimitsResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7975,6 +9100,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RequestTrialLicenseResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RequestTrialLicense", &request);
+        if let Some(error) = self.shared.overrides.take_failure("RequestTrialLicense") {
+            return respond::<proto::RequestTrialLicenseResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -7993,6 +9121,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::LogDebugResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogDebug", &request);
+        if let Some(error) = self.shared.overrides.take_failure("LogDebug") {
+            return respond::<proto::LogDebugResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -8011,6 +9142,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::LogInfoResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogInfo", &request);
+        if let Some(error) = self.shared.overrides.take_failure("LogInfo") {
+            return respond::<proto::LogInfoResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -8029,6 +9163,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::LogErrorResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogError", &request);
+        if let Some(error) = self.shared.overrides.take_failure("LogError") {
+            return respond::<proto::LogErrorResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -8047,6 +9184,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::LogWarnResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogWarn", &request);
+        if let Some(error) = self.shared.overrides.take_failure("LogWarn") {
+            return respond::<proto::LogWarnResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -8065,6 +9205,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::LogAuditRecResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogAuditRec", &request);
+        if let Some(error) = self.shared.overrides.take_failure("LogAuditRec") {
+            return respond::<proto::LogAuditRecResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -8083,6 +9226,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::LogAuditRecWithLevelResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("LogAuditRecWithLevel", &request);
+        if let Some(error) = self.shared.overrides.take_failure("LogAuditRecWithLevel") {
+            return respond::<proto::LogAuditRecWithLevelResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -8101,6 +9247,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::PublishWebSocketEventResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PublishWebSocketEvent", &request);
+        if let Some(error) = self.shared.overrides.take_failure("PublishWebSocketEvent")
+        {
+            return respond::<proto::PublishWebSocketEventResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -8110,7 +9260,11 @@ impl PluginApi for FakeServer {
                 .map(|()| proto::PublishWebSocketEventResponse::default());
             return respond(response, None);
         }
-        Err(unanswered("PublishWebSocketEvent", "on_publish_web_socket_event"))
+        let response = self
+            .state()
+            .publish_web_socket_event(request)
+            .map_err(Error::from);
+        respond(response, None)
     }
 
     async fn publish_plugin_cluster_event(
@@ -8119,6 +9273,13 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::PublishPluginClusterEventResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("PublishPluginClusterEvent", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("PublishPluginClusterEvent")
+        {
+            return respond::<proto::PublishPluginClusterEventResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -8144,6 +9305,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SendMailResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SendMail", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SendMail") {
+            return respond::<proto::SendMailResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -8161,6 +9325,9 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::SendPushNotificationResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("SendPushNotification", &request);
+        if let Some(error) = self.shared.overrides.take_failure("SendPushNotification") {
+            return respond::<proto::SendPushNotificationResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -8179,6 +9346,10 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::OpenInteractiveDialogResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("OpenInteractiveDialog", &request);
+        if let Some(error) = self.shared.overrides.take_failure("OpenInteractiveDialog")
+        {
+            return respond::<proto::OpenInteractiveDialogResponse>(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides
@@ -8197,6 +9368,15 @@ impl PluginApi for FakeServer {
     ) -> Result<Response<proto::RegisterCollectionAndTopicResponse>, Status> {
         let request = request.into_inner();
         self.shared.calls.record("RegisterCollectionAndTopic", &request);
+        if let Some(error) = self
+            .shared
+            .overrides
+            .take_failure("RegisterCollectionAndTopic")
+        {
+            return respond::<
+                proto::RegisterCollectionAndTopicResponse,
+            >(Err(error), None);
+        }
         if let Some(answer) = self
             .shared
             .overrides

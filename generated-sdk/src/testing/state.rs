@@ -83,7 +83,56 @@ pub(super) struct State {
     /// (team id, trigger) → command.
     commands: BTreeMap<(String, String), proto::Command>,
     cluster_events: Vec<(proto::PluginClusterEvent, Option<proto::PluginClusterEventSendOptions>)>,
+    /// The WebSocket events the plugin published, in order.
+    websocket_events: Vec<proto::PublishWebSocketEventRequest>,
+    /// The server's configuration (`model.Config` as JSON).
+    server_config: Value,
     actor: Actor,
+}
+
+/// The server configuration the fake starts with: `model.Config`'s
+/// defaults (server/public/model/config.go, `SetDefaults`) for what
+/// plugins read most, on a server in developer mode, whose `SiteURL`
+/// defaults to `http://localhost:8065` (a production server's default is
+/// empty: set it with `FakeServer::set_server_config` to test that).
+pub fn default_server_config() -> Value {
+    serde_json::json!({
+        "ServiceSettings": {
+            "SiteURL": "http://localhost:8065",
+            "ListenAddress": ":8065",
+            "EnableDeveloper": true,
+            "EnableCommands": true,
+            "EnablePostUsernameOverride": false,
+            "EnablePostIconOverride": false,
+            "EnableBotAccountCreation": false,
+        },
+        "TeamSettings": {
+            "SiteName": "Mattermost",
+            "MaxUsersPerTeam": 50,
+            "MaxChannelsPerTeam": 2000,
+            "RestrictDirectMessage": "any",
+        },
+        "FileSettings": { "MaxFileSize": 104_857_600, "EnableFileAttachments": true },
+        "PasswordSettings": { "MinimumLength": 8 },
+        "LocalizationSettings": { "DefaultServerLocale": "en", "DefaultClientLocale": "en" },
+        "PluginSettings": { "Enable": true, "EnableUploads": false, "Plugins": {} },
+    })
+}
+
+/// `patch` merged into `target` (RFC 7396: objects merge key by key, `null` removes).
+fn merge(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(&key);
+                } else {
+                    merge(target.entry(key).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (target, patch) => *target = patch,
+    }
 }
 
 pub(super) fn app_error(id: &str, message: impl Into<String>, status_code: u16) -> AppError {
@@ -98,11 +147,50 @@ pub(super) fn required<T>(value: Option<T>, name: &str) -> Result<T, AppError> {
     value.ok_or_else(|| app_error("api.context.invalid_param.app_error", format!("{name} is required"), 400))
 }
 
-/// The page `page` (0-based) of `per_page` items; a page size of 0 or less means 60, the server's default.
+/// The page `page` (0-based) of `per_page` items, as the stores' `LIMIT
+/// perPage OFFSET page*perPage`: a page size of 0 is an empty page, and a
+/// negative one (a huge unsigned limit in Go) every item from the offset.
 fn page<T: Clone>(items: impl Iterator<Item = T>, page: i32, per_page: i32) -> Vec<T> {
-    let per_page = if per_page <= 0 { 60 } else { usize::try_from(per_page).unwrap_or(usize::MAX) };
+    let per_page = usize::try_from(per_page).unwrap_or(usize::MAX);
     let skip = usize::try_from(page.max(0)).unwrap_or(0).saturating_mul(per_page);
     items.skip(skip).take(per_page).collect()
+}
+
+/// `model.Team.IsValid`'s rules for a team's name: 2 to 64 characters of
+/// `a-z`, `0-9` and `-` (or a `__` before the last), starting and ending
+/// with a letter or digit, and not starting with a reserved word.
+fn check_team_name(name: &str) -> Result<(), AppError> {
+    const RESERVED: [&str; 17] = [
+        "admin", "api", "channel", "claim", "error", "files", "help", "landing", "login", "mfa", "oauth", "plug",
+        "plugins", "post", "signup", "boards", "playbooks",
+    ];
+    let invalid = |id: &str, why: &str| Err(app_error(id, format!("team name {name:?}: {why}"), 400));
+    if !(2..=64).contains(&name.len()) {
+        return invalid("model.team.is_valid.url.app_error", "2 to 64 characters");
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let body_ok = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    let underscores_ok = !name.contains('_') || (name.matches("__").count() == 1 && name.matches('_').count() == 2);
+    if !edge_ok(name.chars().next()) || !edge_ok(name.chars().last()) || !body_ok || !underscores_ok {
+        return invalid("model.team.is_valid.characters.app_error", "lowercase letters, digits and '-' only");
+    }
+    if RESERVED.iter().any(|word| name.starts_with(word)) {
+        return invalid("model.team.is_valid.reserved.app_error", "starts with a reserved word");
+    }
+    Ok(())
+}
+
+/// `model.User.IsValid`'s rules for a username: 1 to 64 characters of
+/// `a-z`, `0-9`, `.`, `-` and `_`, and none of the reserved names.
+fn check_username(name: &str) -> Result<(), AppError> {
+    let valid = (1..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
+        && !["all", "channel", "matterbot", "system"].contains(&name);
+    if valid {
+        Ok(())
+    } else {
+        Err(app_error("model.user.is_valid.username.app_error", format!("invalid username {name:?}"), 400))
+    }
 }
 
 /// The name of the direct channel between two users: their ids, the smaller first, joined by `__`.
@@ -132,6 +220,8 @@ impl State {
             profile_images: BTreeMap::new(),
             commands: BTreeMap::new(),
             cluster_events: Vec::new(),
+            websocket_events: Vec::new(),
+            server_config: default_server_config(),
             actor: Actor::default(),
         }
     }
@@ -248,6 +338,39 @@ impl State {
         Ok(proto::LoadPluginConfigurationResponse { config_json, ..Default::default() })
     }
 
+    /// The server's configuration, as `GetConfig` answers it (the fake has
+    /// no secrets to sanitize).
+    pub(super) fn get_config(&mut self, _request: proto::GetConfigRequest) -> Result<proto::GetConfigResponse, AppError> {
+        Ok(proto::GetConfigResponse { config_json: crate::json::to_bytes(&self.server_config), ..Default::default() })
+    }
+
+    pub(super) fn get_unsanitized_config(
+        &mut self,
+        _request: proto::GetUnsanitizedConfigRequest,
+    ) -> Result<proto::GetUnsanitizedConfigResponse, AppError> {
+        let config_json = crate::json::to_bytes(&self.server_config);
+        Ok(proto::GetUnsanitizedConfigResponse { config_json, ..Default::default() })
+    }
+
+    pub(super) fn save_config(&mut self, request: proto::SaveConfigRequest) -> Result<proto::SaveConfigResponse, AppError> {
+        let config: Value = serde_json::from_slice(&request.config_json)
+            .map_err(|e| app_error("app.save_config.app_error", format!("the configuration is not JSON: {e}"), 400))?;
+        if !config.is_object() {
+            return Err(app_error("app.save_config.app_error", "the configuration is a JSON object", 400));
+        }
+        self.server_config = config;
+        Ok(proto::SaveConfigResponse::default())
+    }
+
+    /// Recorded (`FakeServer::websocket_events`); the server never fails it.
+    pub(super) fn publish_web_socket_event(
+        &mut self,
+        request: proto::PublishWebSocketEventRequest,
+    ) -> Result<proto::PublishWebSocketEventResponse, AppError> {
+        self.websocket_events.push(request);
+        Ok(proto::PublishWebSocketEventResponse::default())
+    }
+
     pub(super) fn get_server_version(
         &mut self,
         _request: proto::GetServerVersionRequest,
@@ -298,6 +421,25 @@ impl State {
 
     pub(super) fn user(&self, id: &str) -> Result<&proto::User, AppError> {
         self.users.get(id).ok_or_else(|| not_found("app.user.missing_account.const", "user", id))
+    }
+
+    /// `App.CreateUser`'s rules, then the user stored: no id given, a valid
+    /// username, a password of at least 8 characters unless another service
+    /// signs the user in, and the role `system_user` whatever was asked.
+    pub(super) fn create_new_user(&mut self, mut user: proto::User) -> Result<proto::User, AppError> {
+        if !user.id.is_empty() {
+            return Err(app_error("app.user.save.existing.app_error", "a new user has no id yet", 400));
+        }
+        check_username(&user.username.trim().to_lowercase())?;
+        if user.auth_service.is_empty() && user.password.chars().count() < 8 {
+            return Err(app_error(
+                "model.user.is_valid.pwd.app_error",
+                "the password must be at least 8 characters",
+                400,
+            ));
+        }
+        "system_user".clone_into(&mut user.roles);
+        self.insert_user(user)
     }
 
     pub(super) fn insert_user(&mut self, mut user: proto::User) -> Result<proto::User, AppError> {
@@ -407,8 +549,19 @@ impl State {
         &mut self,
         request: proto::GetUsersInChannelRequest,
     ) -> Result<proto::GetUsersInChannelResponse, AppError> {
+        // `username` and `status` (every user's status is the same here:
+        // the fake keeps none) both sort by username; anything else is the
+        // plugin API's 400.
+        if !matches!(request.sort_by.as_str(), "username" | "status") {
+            return Err(app_error(
+                "plugin.api.get_users_in_channel",
+                format!("sort_by must be \"username\" or \"status\", not {:?}", request.sort_by),
+                400,
+            ));
+        }
         let members = self.channel_members.keys().filter(|(c, _)| *c == request.channel_id).map(|(_, u)| u.clone());
-        let users: Vec<proto::User> = members.filter_map(|id| self.users.get(&id).cloned()).collect();
+        let mut users: Vec<proto::User> = members.filter_map(|id| self.users.get(&id).cloned()).collect();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
         let users = page(users.into_iter(), request.page, request.per_page);
         Ok(proto::GetUsersInChannelResponse { users, ..Default::default() })
     }
@@ -419,7 +572,20 @@ impl State {
     ) -> Result<proto::UpdateUserResponse, AppError> {
         let mut user = required(request.user, "user")?;
         let stored = self.user(&user.id)?;
+        // An untrusted update: what only the server changes is kept.
         user.create_at = stored.create_at;
+        user.roles.clone_from(&stored.roles);
+        user.delete_at = stored.delete_at;
+        user.is_bot = stored.is_bot;
+        user.username = user.username.trim().to_lowercase();
+        let taken = |u: &proto::User| u.id != user.id && u.username == user.username;
+        if self.users.values().any(taken) {
+            return Err(app_error(
+                "app.user.save.username_exists.app_error",
+                format!("an account with the username {:?} already exists", user.username),
+                400,
+            ));
+        }
         user.update_at = self.now();
         self.users.insert(user.id.clone(), user.clone());
         Ok(proto::UpdateUserResponse { user: Some(user), ..Default::default() })
@@ -444,11 +610,32 @@ impl State {
         self.teams.get(id).ok_or_else(|| not_found("app.team.get.find.app_error", "team", id))
     }
 
+    /// `App.CreateTeam`: a valid name, then the team with its default
+    /// channels `town-square` and `off-topic` (`TeamService.CreateTeam`).
     pub(super) fn create_team(
         &mut self,
         request: proto::CreateTeamRequest,
     ) -> Result<proto::CreateTeamResponse, AppError> {
-        let mut team = required(request.team, "team")?;
+        let team = required(request.team, "team")?;
+        check_team_name(&team.name)?;
+        if !team.id.is_empty() {
+            return Err(app_error("app.team.save.existing.app_error", "a new team has no id yet", 400));
+        }
+        let team = self.insert_team(team)?;
+        for (name, display_name) in [("town-square", "Town Square"), ("off-topic", "Off-Topic")] {
+            self.insert_channel(proto::Channel {
+                team_id: team.id.clone(),
+                name: name.to_owned(),
+                display_name: display_name.to_owned(),
+                r#type: proto::ChannelType::Open as i32,
+                ..Default::default()
+            })?;
+        }
+        Ok(proto::CreateTeamResponse { team: Some(team), ..Default::default() })
+    }
+
+    /// Stores a team as it is (seeding): no default channels.
+    fn insert_team(&mut self, mut team: proto::Team) -> Result<proto::Team, AppError> {
         if team.name.is_empty() {
             return Err(app_error("model.team.is_valid.name.app_error", "a team needs a name", 400));
         }
@@ -464,7 +651,7 @@ impl State {
         team.create_at = now;
         team.update_at = now;
         self.teams.insert(team.id.clone(), team.clone());
-        Ok(proto::CreateTeamResponse { team: Some(team), ..Default::default() })
+        Ok(team)
     }
 
     pub(super) fn get_team(&mut self, request: proto::GetTeamRequest) -> Result<proto::GetTeamResponse, AppError> {
@@ -485,7 +672,10 @@ impl State {
     }
 
     pub(super) fn get_teams(&mut self, _request: proto::GetTeamsRequest) -> Result<proto::GetTeamsResponse, AppError> {
-        Ok(proto::GetTeamsResponse { teams: self.teams.values().cloned().collect(), ..Default::default() })
+        // By display name, archived teams too (`SqlTeamStore.GetAll`).
+        let mut teams: Vec<proto::Team> = self.teams.values().cloned().collect();
+        teams.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+        Ok(proto::GetTeamsResponse { teams, ..Default::default() })
     }
 
     pub(super) fn get_teams_for_user(
@@ -496,7 +686,7 @@ impl State {
             .team_members
             .values()
             .filter(|m| m.user_id == request.user_id && m.delete_at == 0)
-            .filter_map(|m| self.teams.get(&m.team_id).cloned())
+            .filter_map(|m| self.teams.get(&m.team_id).filter(|t| t.delete_at == 0).cloned())
             .collect();
         Ok(proto::GetTeamsForUserResponse { teams, ..Default::default() })
     }
@@ -735,6 +925,15 @@ impl State {
         if direct_or_group.contains(&channel.r#type) {
             return Err(app_error("api.channel.leave.direct.app_error", "a direct or group channel cannot be left", 400));
         }
+        let private = channel.r#type == proto::ChannelType::Private as i32;
+        let member = self.channel_members.contains_key(&(channel_id.to_owned(), user_id.to_owned()));
+        if private && member && self.channel_members.keys().filter(|(c, _)| c == channel_id).count() == 1 {
+            return Err(app_error(
+                "api.channel.leave.last_member.app_error",
+                "the last member of a private channel cannot leave it",
+                400,
+            ));
+        }
         if channel.name == "town-square" {
             return Err(app_error(
                 "api.channel.remove.default.app_error",
@@ -819,6 +1018,16 @@ impl State {
     /// from the stored one) and the stored one.
     pub(super) fn check_update(&mut self, post: proto::Post) -> Result<(proto::Post, proto::Post), AppError> {
         let old = self.post(&post.id)?.clone();
+        if old.r#type.starts_with("system_") {
+            return Err(app_error("api.post.update_post.system_message.app_error", "a system message cannot be edited", 400));
+        }
+        if self.channel(&old.channel_id)?.delete_at != 0 {
+            return Err(app_error(
+                "api.post.update_post.can_not_update_post_in_deleted.error",
+                "the post's channel is archived",
+                400,
+            ));
+        }
         let new = proto::Post {
             message: post.message,
             props: post.props,
@@ -850,10 +1059,20 @@ impl State {
     /// 400 (`GetSingle` fails first).
     pub(super) fn remove_post(&mut self, post_id: &str) -> Result<proto::Post, AppError> {
         let before = self.post(post_id).map_err(|_| app_error("app.post.get.app_error", "no such post", 400))?.clone();
+        if self.channel(&before.channel_id)?.delete_at != 0 {
+            return Err(app_error(
+                "api.post.delete_post.can_not_delete_post_in_deleted.error",
+                "the post's channel is archived",
+                400,
+            ));
+        }
         let now = self.now();
-        if let Some(post) = self.posts.get_mut(post_id) {
-            post.delete_at = now;
-            post.update_at = now;
+        // The post and its replies (`SqlPostStore.Delete`: `Id = ? OR RootId = ?`).
+        for post in self.posts.values_mut().filter(|p| p.id == post_id || p.root_id == post_id) {
+            if post.delete_at == 0 {
+                post.delete_at = now;
+                post.update_at = now;
+            }
         }
         Ok(before)
     }
@@ -942,6 +1161,9 @@ impl State {
     /// `SaveReactionForPost` does: on a post that exists, by a user that does.
     pub(super) fn save_reaction(&mut self, mut reaction: proto::Reaction) -> Result<proto::Reaction, AppError> {
         let channel_id = self.post(&reaction.post_id)?.channel_id.clone();
+        if self.channel(&channel_id)?.delete_at != 0 {
+            return Err(app_error("api.reaction.save.archived_channel.app_error", "the post's channel is archived", 403));
+        }
         self.user(&reaction.user_id)?;
         let now = self.now();
         reaction.create_at = now;
@@ -961,7 +1183,10 @@ impl State {
 
     /// Removes a reaction from a post that exists.
     pub(super) fn delete_reaction(&mut self, reaction: &proto::Reaction) -> Result<(), AppError> {
-        self.post(&reaction.post_id)?;
+        let channel_id = self.post(&reaction.post_id)?.channel_id.clone();
+        if self.channel(&channel_id)?.delete_at != 0 {
+            return Err(app_error("api.reaction.delete.archived_channel.app_error", "the post's channel is archived", 403));
+        }
         self.reactions.retain(|r| {
             !(r.post_id == reaction.post_id && r.user_id == reaction.user_id && r.emoji_name == reaction.emoji_name)
         });
@@ -1033,7 +1258,10 @@ impl State {
             .filter(|b| options.owner_id.is_empty() || b.owner_id == options.owner_id)
             .filter(|b| options.include_deleted || b.delete_at == 0)
             .cloned();
-        let bots = page(bots, options.page, options.per_page);
+        // By creation, then username (`SqlBotStore.GetAll`).
+        let mut bots: Vec<proto::Bot> = bots.collect();
+        bots.sort_by(|a, b| (a.create_at, &a.username).cmp(&(b.create_at, &b.username)));
+        let bots = page(bots.into_iter(), options.page, options.per_page);
         Ok(proto::GetBotsResponse { bots, ..Default::default() })
     }
 
@@ -1165,6 +1393,31 @@ impl State {
         Ok(proto::UnregisterCommandResponse::default())
     }
 
+    /// The server's checks before a slash command reaches a plugin, and the
+    /// arguments it fills: the user exists and may use the channel
+    /// (`use_slash_commands`: a member's channel role has it; a system
+    /// admin has every permission), the team is the channel's unless the
+    /// channel is direct or a group, the site URL is the server's.
+    fn check_command(&self, args: &mut proto::CommandArgs) -> Result<(), AppError> {
+        let user = self.user(&args.user_id)?;
+        let channel = self.channel(&args.channel_id)?;
+        let member = self.channel_members.contains_key(&(channel.id.clone(), user.id.clone()));
+        let admin = user.roles.split_whitespace().any(|role| role == "system_admin");
+        if !member && !admin {
+            return Err(app_error(
+                "api.context.permissions.app_error",
+                format!("user {:?} may not use slash commands in channel {:?}", user.username, channel.name),
+                403,
+            ));
+        }
+        if !channel.team_id.is_empty() {
+            args.team_id.clone_from(&channel.team_id);
+        }
+        let site_url = self.server_config.pointer("/ServiceSettings/SiteURL").and_then(Value::as_str);
+        args.site_url = site_url.unwrap_or_default().to_owned();
+        Ok(())
+    }
+
     /// The command registered for `trigger`, for all teams or for `team_id`.
     fn command(&self, team_id: &str, trigger: &str) -> Option<&proto::Command> {
         self.commands
@@ -1234,9 +1487,7 @@ impl FakeServer {
     pub fn add_team(&self, name: &str) -> proto::Team {
         let team =
             proto::Team { name: name.to_owned(), display_name: name.to_owned(), r#type: 0, ..Default::default() };
-        let request = proto::CreateTeamRequest { team: Some(team) };
-        let team = self.state().create_team(request).unwrap_or_else(|e| panic!("add_team({name:?}): {e}")).team;
-        team.expect("create_team answers the team")
+        self.state().insert_team(team).unwrap_or_else(|e| panic!("add_team({name:?}): {e}"))
     }
 
     /// A new open channel in `team_id`.
@@ -1314,6 +1565,66 @@ impl FakeServer {
         self.state().commands.values().cloned().collect()
     }
 
+    /// The WebSocket events the plugin published (`PublishWebSocketEvent`),
+    /// in order: the event name as the plugin gave it (the server sends it
+    /// as `custom_<plugin id>_<event>`), its payload and its audience.
+    pub fn websocket_events(&self) -> Vec<proto::PublishWebSocketEventRequest> {
+        self.state().websocket_events.clone()
+    }
+
+    /// Merges `patch` into the server's configuration (a JSON merge patch:
+    /// `json!({"ServiceSettings": {"SiteURL": ""}})` changes one setting).
+    /// The fake starts with [`default_server_config`](super::default_server_config).
+    pub fn set_server_config(&self, patch: Value) -> &Self {
+        merge(&mut self.state().server_config, patch);
+        self
+    }
+
+    /// The server's configuration now, as `GetConfig` answers it.
+    pub fn server_config(&self) -> Value {
+        self.state().server_config.clone()
+    }
+
+    /// A new user with the role `system_admin` (and `system_user`), as
+    /// [`FakeServer::add_user`] makes one otherwise.
+    ///
+    /// # Panics
+    /// When the username is taken or empty.
+    pub fn add_admin(&self, username: &str) -> proto::User {
+        let mut user = self.add_user(username);
+        user.roles = "system_user system_admin".to_owned();
+        self.state().users.insert(user.id.clone(), user.clone());
+        user
+    }
+
+    /// A new private channel in `team_id`, with `members` in it (and in
+    /// its team).
+    ///
+    /// # Panics
+    /// When the team or a user does not exist, or the name is taken.
+    pub fn add_private_channel(&self, team_id: &str, name: &str, members: &[&str]) -> proto::Channel {
+        let channel = proto::Channel {
+            team_id: team_id.to_owned(),
+            name: name.to_owned(),
+            r#type: proto::ChannelType::Private as i32,
+            ..Default::default()
+        };
+        let channel =
+            self.state().insert_channel(channel).unwrap_or_else(|e| panic!("add_private_channel({name:?}): {e}"));
+        for user in members {
+            self.add_to_channel(&channel.id, user);
+        }
+        channel
+    }
+
+    /// The direct channel between two users, made (both members) if needed.
+    ///
+    /// # Panics
+    /// When a user does not exist.
+    pub fn direct_channel(&self, a: &str, b: &str) -> proto::Channel {
+        self.state().direct_channel(a, b).unwrap_or_else(|e| panic!("direct_channel: {e}")).0
+    }
+
     /// The cluster events the plugin published, with their send options, in order.
     pub fn cluster_events(&self) -> Vec<(proto::PluginClusterEvent, Option<proto::PluginClusterEventSendOptions>)> {
         self.state().cluster_events.clone()
@@ -1346,11 +1657,17 @@ impl<P: Plugin> TestHost<P> {
         self.command_as(args).await
     }
 
-    /// Runs a slash command as the server does: only a trigger the plugin
-    /// registered reaches `ExecuteCommand` (another is the server's 404,
-    /// `api.command.execute_command.not_found.app_error`); the hook's
-    /// error is returned as an error, its response as the answer.
-    pub async fn command_as(&self, args: proto::CommandArgs) -> Result<proto::CommandResponse, Error> {
+    /// Runs a slash command as the server does (the REST handler
+    /// `executeCommand` and `App.ExecuteCommand`): the user must exist and
+    /// may use the channel (a member, or a system admin: otherwise the
+    /// server's 403, `api.context.permissions.app_error`); the team is the
+    /// channel's (for a direct channel, the one given) and the site URL the
+    /// server's; only a trigger the plugin registered reaches
+    /// `ExecuteCommand` (another is the server's 404,
+    /// `api.command.execute_command.not_found.app_error`). The hook's error
+    /// is returned as an error, its response as the answer.
+    pub async fn command_as(&self, mut args: proto::CommandArgs) -> Result<proto::CommandResponse, Error> {
+        self.fake.state().check_command(&mut args)?;
         let trigger = args.command.split_whitespace().next().unwrap_or("").trim_start_matches('/');
         let trigger = trigger.to_lowercase();
         if self.fake.state().command(&args.team_id, &trigger).is_none() {
@@ -1363,6 +1680,31 @@ impl<P: Plugin> TestHost<P> {
         let answer = self.execute_command(args).await?;
         crate::error::check(answer.error)?;
         Ok(answer.response.unwrap_or_default())
+    }
+
+    /// Runs a slash command line as `user_id` types it in `channel_id` (see
+    /// [`Self::command_as`]): another user, another channel, one call.
+    pub async fn command_from(
+        &self,
+        user_id: &str,
+        channel_id: &str,
+        line: &str,
+    ) -> Result<proto::CommandResponse, Error> {
+        let team_id = self.fake.state().actor.team_id.clone();
+        let args = proto::CommandArgs {
+            user_id: user_id.to_owned(),
+            channel_id: channel_id.to_owned(),
+            team_id,
+            command: line.to_owned(),
+            ..Default::default()
+        };
+        self.command_as(args).await
+    }
+
+    /// `/plugins/{id}{path}`: the URL a client sends to this plugin's
+    /// `path` (`host.url("/note")`), for [`Self::http_as`].
+    pub fn url(&self, path: &str) -> String {
+        format!("/plugins/{}{path}", self.plugin_id)
     }
 
     /// Saves the plugin's settings as an admin does, and tells the plugin

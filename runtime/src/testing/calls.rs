@@ -76,10 +76,57 @@ type Answer<Req, Out> = Arc<dyn Fn(Req) -> Result<Out, Error> + Send + Sync>;
 /// The answers a test chose for some methods, each a closure from the typed
 /// request to the typed result or an error (an [`Error::App`] is the
 /// server's application error; an [`Error::Status`] or
-/// [`Error::Transport`] fails the call with that status). Clones share them.
+/// [`Error::Transport`] fails the call with that status), for every call
+/// from now on or for the next few ([`Answering::times`]); and failures
+/// chosen for the next calls of a method, whatever its types
+/// ([`Overrides::fail_next`]). Clones share them.
 #[derive(Clone, Default)]
 pub struct Overrides {
-    answers: Arc<RwLock<HashMap<&'static str, Arc<dyn Any + Send + Sync>>>>,
+    inner: Arc<RwLock<Chosen>>,
+}
+
+#[derive(Default)]
+struct Chosen {
+    answers: HashMap<&'static str, Entry>,
+    failures: HashMap<String, Failing>,
+    next_id: u64,
+}
+
+struct Entry {
+    answer: Arc<dyn Any + Send + Sync>,
+    /// How many more calls it answers; `None`: every call.
+    remaining: Option<usize>,
+    id: u64,
+}
+
+struct Failing {
+    remaining: usize,
+    error: Arc<dyn Fn() -> Error + Send + Sync>,
+}
+
+/// An answer just chosen for a method; [`Answering::times`] limits it to the
+/// next few calls. Dropping it keeps the answer for every call.
+#[derive(Debug)]
+pub struct Answering {
+    overrides: Overrides,
+    method: &'static str,
+    id: u64,
+}
+
+impl Answering {
+    /// The answer serves only the next `calls` calls of the method, then the
+    /// fake answers as before (`times(0)`: none).
+    /// `fake.on_kv_compare_and_set(|_| Ok(false)).times(3)`: the next three
+    /// compare-and-set calls lose the race.
+    pub fn times(self, calls: usize) {
+        let mut chosen = self.overrides.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(entry) = chosen.answers.get_mut(self.method).filter(|entry| entry.id == self.id) else { return };
+        if calls == 0 {
+            chosen.answers.remove(self.method);
+        } else {
+            entry.remaining = Some(calls);
+        }
+    }
 }
 
 impl Overrides {
@@ -88,27 +135,64 @@ impl Overrides {
         &self,
         method: &'static str,
         answer: impl Fn(Req) -> Result<Out, Error> + Send + Sync + 'static,
-    ) {
+    ) -> Answering {
         let answer: Answer<Req, Out> = Arc::new(answer);
-        self.answers.write().unwrap_or_else(PoisonError::into_inner).insert(method, Arc::new(answer));
+        let mut chosen = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        chosen.next_id += 1;
+        let id = chosen.next_id;
+        chosen.answers.insert(method, Entry { answer: Arc::new(answer), remaining: None, id });
+        Answering { overrides: self.clone(), method, id }
     }
 
-    /// `method` goes back to the fake's own answer.
+    /// `method` goes back to the fake's own answer (a failure chosen with
+    /// [`Overrides::fail_next`] included).
     pub fn remove(&self, method: &str) {
-        self.answers.write().unwrap_or_else(PoisonError::into_inner).remove(method);
+        let mut chosen = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        chosen.answers.remove(method);
+        chosen.failures.remove(method);
     }
 
-    /// The answer chosen for `method`, if any.
+    /// The answer chosen for `method`, if any, counting the call.
     pub fn get<Req: 'static, Out: 'static>(&self, method: &str) -> Option<Answer<Req, Out>> {
-        let answers = self.answers.read().unwrap_or_else(PoisonError::into_inner);
-        answers.get(method)?.downcast_ref::<Answer<Req, Out>>().cloned()
+        let mut chosen = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let entry = chosen.answers.get_mut(method)?;
+        let answer = entry.answer.downcast_ref::<Answer<Req, Out>>().cloned()?;
+        match &mut entry.remaining {
+            Some(1) => drop(chosen.answers.remove(method)),
+            Some(left) => *left -= 1,
+            None => {}
+        }
+        Some(answer)
+    }
+
+    /// The next `calls` calls of `method` (`"KVSet"`) fail with what `error`
+    /// makes, whatever the method's types; then it answers as before.
+    pub fn fail_next(&self, method: &str, calls: usize, error: impl Fn() -> Error + Send + Sync + 'static) {
+        let mut chosen = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if calls == 0 {
+            chosen.failures.remove(method);
+        } else {
+            chosen.failures.insert(method.to_owned(), Failing { remaining: calls, error: Arc::new(error) });
+        }
+    }
+
+    /// The failure chosen for this call of `method`, if any, counting it.
+    pub fn take_failure(&self, method: &str) -> Option<Error> {
+        let mut chosen = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let failing = chosen.failures.get_mut(method)?;
+        let error = (failing.error)();
+        failing.remaining -= 1;
+        if failing.remaining == 0 {
+            chosen.failures.remove(method);
+        }
+        Some(error)
     }
 }
 
 impl fmt::Debug for Overrides {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let answers = self.answers.read().unwrap_or_else(PoisonError::into_inner);
-        let mut methods: Vec<&&str> = answers.keys().collect();
+        let chosen = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let mut methods: Vec<&&str> = chosen.answers.keys().collect();
         methods.sort();
         f.debug_struct("Overrides").field("methods", &methods).finish()
     }
@@ -138,12 +222,42 @@ mod tests {
     fn an_override_answers_until_removed() {
         let overrides = Overrides::default();
         assert!(overrides.get::<String, usize>("GetUser").is_none());
-        overrides.set("GetUser", |id: String| Ok::<_, Error>(id.len()));
+        let _ = overrides.set("GetUser", |id: String| Ok::<_, Error>(id.len()));
         let answer = overrides.get::<String, usize>("GetUser").expect("set");
         assert_eq!(answer("abc".into()).unwrap(), 3);
         assert!(overrides.get::<u8, usize>("GetUser").is_none(), "another signature is not this answer");
         assert_eq!(format!("{overrides:?}"), r#"Overrides { methods: ["GetUser"] }"#);
         overrides.remove("GetUser");
         assert!(overrides.get::<String, usize>("GetUser").is_none());
+    }
+
+    #[test]
+    fn an_answer_for_the_next_calls_serves_them_and_goes() {
+        let overrides = Overrides::default();
+        overrides.set("KVCompareAndSet", |_: u8| Ok::<_, Error>(false)).times(2);
+        assert!(overrides.get::<u8, bool>("KVCompareAndSet").is_some());
+        assert!(overrides.get::<u8, bool>("KVCompareAndSet").is_some());
+        assert!(overrides.get::<u8, bool>("KVCompareAndSet").is_none(), "two calls, then the fake's own answer");
+        overrides.set("GetUser", |_: u8| Ok::<_, Error>(1)).times(0);
+        assert!(overrides.get::<u8, u8>("GetUser").is_none());
+        // A later answer is not limited by an older handle.
+        let old = overrides.set("GetTeam", |_: u8| Ok::<_, Error>(1));
+        let _ = overrides.set("GetTeam", |_: u8| Ok::<_, Error>(2));
+        old.times(1);
+        for _ in 0..3 {
+            assert_eq!(overrides.get::<u8, u8>("GetTeam").unwrap()(0).unwrap(), 2);
+        }
+    }
+
+    #[test]
+    fn failures_for_the_next_calls_come_first_and_run_out() {
+        let overrides = Overrides::default();
+        overrides.fail_next("KVSet", 2, || Error::Status(Box::new(tonic::Status::unavailable("down"))));
+        assert!(matches!(overrides.take_failure("KVSet"), Some(Error::Status(s)) if s.message() == "down"));
+        assert!(overrides.take_failure("KVSet").is_some());
+        assert!(overrides.take_failure("KVSet").is_none());
+        overrides.fail_next("KVGet", 1, || Error::Status(Box::new(tonic::Status::internal("x"))));
+        overrides.remove("KVGet");
+        assert!(overrides.take_failure("KVGet").is_none());
     }
 }

@@ -16,7 +16,7 @@ pub mod kv;
 mod logs;
 
 pub use busy::Busy;
-pub use calls::{Call, Calls, Overrides, Recorded};
+pub use calls::{Answering, Call, Calls, Overrides, Recorded};
 pub use clock::Clock;
 pub use ids::Ids;
 pub use logs::{LogLine, LogSource, Logs};
