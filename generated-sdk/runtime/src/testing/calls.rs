@@ -238,11 +238,11 @@ mod tests {
         assert!(overrides.get::<u8, bool>("KVCompareAndSet").is_some());
         assert!(overrides.get::<u8, bool>("KVCompareAndSet").is_some());
         assert!(overrides.get::<u8, bool>("KVCompareAndSet").is_none(), "two calls, then the fake's own answer");
-        overrides.set("GetUser", |_: u8| Ok::<_, Error>(1)).times(0);
+        overrides.set("GetUser", |_: u8| Ok::<_, Error>(1u8)).times(0);
         assert!(overrides.get::<u8, u8>("GetUser").is_none());
         // A later answer is not limited by an older handle.
-        let old = overrides.set("GetTeam", |_: u8| Ok::<_, Error>(1));
-        let _ = overrides.set("GetTeam", |_: u8| Ok::<_, Error>(2));
+        let old = overrides.set("GetTeam", |_: u8| Ok::<_, Error>(1u8));
+        let _ = overrides.set("GetTeam", |_: u8| Ok::<_, Error>(2u8));
         old.times(1);
         for _ in 0..3 {
             assert_eq!(overrides.get::<u8, u8>("GetTeam").unwrap()(0).unwrap(), 2);
