@@ -3,7 +3,7 @@
 //! loopback TCP socket.
 //!
 //! The fake implements the raw tonic server trait
-//! (`mattermost_plugin::proto::plugin_api_server::PluginApi`), whose generated
+//! (`mattermost_plugin_testing::plugin_api_server::PluginApi`), whose generated
 //! methods all have default bodies answering `Unimplemented`: only the handful of
 //! methods these tests exercise are written out below.
 
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::proto;
-use mattermost_plugin::proto::plugin_api_server::{PluginApi, PluginApiServer};
+use mattermost_plugin_testing::plugin_api_server::{PluginApi, PluginApiServer};
 use prost_types::value::Kind;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpSocket};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mattermost_plugin::bot::{Bot, ENSURE_BOT_LOCK};
 use mattermost_plugin::cluster::LockError;
-use mattermost_plugin::testing::FakeServer;
+use mattermost_plugin_testing::FakeServer;
 use mattermost_plugin::{AppError, Error, ErrorKind};
 
 /// A PNG signature and the start of an image header: what the server's

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mattermost_plugin::cluster::{
     ClusterEvent, DecodeClusterEvent, Delivery, IntervalJob, JobError, LockError, OnceJobs, Scheduled,
 };
-use mattermost_plugin::testing::FakeServer;
+use mattermost_plugin_testing::FakeServer;
 use mattermost_plugin::{PluginApiClient, proto};
 use serde::{Deserialize, Serialize};
 

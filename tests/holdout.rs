@@ -85,7 +85,7 @@ fn a_new_hook_and_api_method_get_a_driver_method_and_an_answer_setter() {
     let file = |path: &str| {
         generated.files.iter().find(|f| f.path == Path::new(path)).map(|f| f.contents.clone()).unwrap_or_default()
     };
-    let kit = file("src/testing/mod.rs");
+    let kit = file("testing/src/lib.rs");
     // Compared without whitespace or trailing commas, so formatting does not matter.
     let squeeze = |text: &str| text.split_whitespace().collect::<String>().replace(",)", ")");
     let squeezed = squeeze(&kit);
@@ -94,26 +94,27 @@ fn a_new_hook_and_api_method_get_a_driver_method_and_an_answer_setter() {
         "pub async fn on_brand_new_thing(&self, thing_id: String, weight: i64) -> Result<proto::OnBrandNewThingResponse, Status>",
         "HookName::OnBrandNewThing",
         // The answer setter, typed as the client method returns, and the fake's answer.
-        "pub fn on_get_brand_new_thing( &self, answer: impl Fn(proto::GetBrandNewThingRequest) -> Result<crate::api::GetBrandNewThingOutput, Error>",
+        "pub fn on_get_brand_new_thing( &self, answer: impl Fn(proto::GetBrandNewThingRequest) -> Result<sdk::api::GetBrandNewThingOutput, Error>",
         "async fn get_brand_new_thing( &self, request: Request<proto::GetBrandNewThingRequest>)",
         "unanswered(\"GetBrandNewThing\", \"on_get_brand_new_thing\")",
     ] {
         assert!(squeezed.contains(&squeeze(expected)), "the kit lacks `{expected}`");
     }
-    assert!(!file("src/testing/state.rs").is_empty(), "the kit's state stays: every method it answers is still there");
+    assert!(!file("testing/src/state.rs").is_empty(), "the kit's state stays: every method it answers is still there");
     let methods = generated.contract.api_methods().count();
     assert_eq!(methods, 237, "the 236 methods and the new one");
     assert_eq!(kit.matches("    pub fn on_").count(), methods, "one answer setter per API method");
     let hooks = generated.contract.plugin_hooks().filter(|h| h.name != "ServeHTTP").count();
-    // Besides: `TestHostBuilder::start`, `TestHost::start`, `deactivate`, `capture`, `http`, `http_as`.
-    assert_eq!(kit.matches("    pub async fn ").count(), hooks + 6, "one driver method per hook but the HTTP stream");
+    // Besides: `TestHostBuilder::start`, `TestHost::start`, `deactivate`, `capture`, `http`, `http_as`,
+    // `FakeServer::settle`, `TestHost::settle`.
+    assert_eq!(kit.matches("    pub async fn ").count(), hooks + 8, "one driver method per hook but the HTTP stream");
 
     if std::env::var("MMPLUGIN_COMPILE_HOLDOUT").is_ok_and(|v| v == "1") {
         let sdk = tempfile::tempdir().unwrap();
         emit::write(sdk.path(), &generated.files).unwrap();
         let status = Command::new(env!("CARGO"))
-            .args(["check", "--quiet", "--features", "testing", "--manifest-path"])
-            .arg(sdk.path().join("Cargo.toml"))
+            .args(["check", "--quiet", "--manifest-path"])
+            .arg(sdk.path().join("testing/Cargo.toml"))
             .env("CARGO_TARGET_DIR", target_dir().join("standalone"))
             .status()
             .unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mattermost_plugin::kv::{KvError, RetryPolicy};
 use mattermost_plugin::prelude::*;
-use mattermost_plugin::testing::FakeServer;
+use mattermost_plugin_testing::FakeServer;
 use serde::{Deserialize, Serialize};
 use tokio_stream::StreamExt as _;
 

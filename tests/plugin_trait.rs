@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
+use mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient;
 use mattermost_plugin::proto::plugin_hooks_server::PluginHooksServer;
 use mattermost_plugin::runtime::HookServer;
 use mattermost_plugin::http::RequestUri;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use mattermost_plugin::http::UserId;
 use mattermost_plugin::prelude::*;
-use mattermost_plugin::testing::{FakeServer, Level, LogSource, StartError, TestHost};
+use mattermost_plugin_testing::{FakeServer, Level, LogSource, StartError, TestHost};
 use mattermost_plugin::{HttpRequest, HttpResponse, MessageWillBePostedDecision, proto};
 
 fn app(error: &Error) -> &AppError {
@@ -123,16 +123,17 @@ async fn users_channels_and_posts_behave_like_the_servers() {
     assert!(api.get_channel_member(&direct.id, &bob.id).await.is_ok());
 
     let root = api
-        .create_post(proto::Post { channel_id: seed.channel.id.clone(), message: "root".into(), ..Default::default() })
+        .create_post(proto::Post { user_id: seed.user.id.clone(), channel_id: seed.channel.id.clone(), message: "root".into(), ..Default::default() })
         .await
         .unwrap();
-    assert_eq!(root.create_at, mattermost_plugin::testing::Clock::START);
+    assert_eq!(root.create_at, mattermost_plugin_testing::Clock::START);
     assert_eq!(root.update_at, root.create_at);
     let from_plugin = root.props.clone().map(mattermost_plugin::json::struct_to_object).unwrap_or_default();
     assert_eq!(from_plugin.get("from_plugin").and_then(|v| v.as_str()), Some("true"));
     fake.clock().advance(Duration::from_secs(1));
     let reply = api
         .create_post(proto::Post {
+            user_id: bob.id.clone(),
             channel_id: seed.channel.id.clone(),
             root_id: root.id.clone(),
             message: "reply".into(),
@@ -181,7 +182,7 @@ async fn ensure_bot_is_idempotent_even_when_every_node_runs_it_at_once() {
     let renamed = proto::Bot { display_name: "Helper 2".into(), ..bot() };
     assert_eq!(fake.client().ensure_bot_user(renamed).await.unwrap(), ids[0]);
     assert_eq!(fake.bots()[0].display_name, "Helper 2", "an existing bot is updated");
-    assert_eq!(fake.bots()[0].owner_id, mattermost_plugin::testing::DEFAULT_PLUGIN_ID);
+    assert_eq!(fake.bots()[0].owner_id, mattermost_plugin_testing::DEFAULT_PLUGIN_ID);
 }
 
 /// A plugin with state: its settings, a counter in the KV store, a command
@@ -279,7 +280,7 @@ async fn the_host_starts_a_plugin_as_the_server_does_and_drives_its_hooks() {
     assert_eq!(host.plugin().activations.load(Ordering::SeqCst), 1);
     assert!(host.implemented().contains(&"OnActivate".to_owned()));
     assert_eq!(fake.commands()[0].trigger, "count");
-    assert_eq!(fake.commands()[0].plugin_id, mattermost_plugin::testing::DEFAULT_PLUGIN_ID);
+    assert_eq!(fake.commands()[0].plugin_id, mattermost_plugin_testing::DEFAULT_PLUGIN_ID);
 
     let post = proto::Post { user_id: seed.user.id.clone(), message: "hi".into(), ..Default::default() };
     let answer = host.message_will_be_posted(post.clone()).await.unwrap();

@@ -41,7 +41,8 @@ pub fn to_proto(e: AppError) -> proto::AppError {
 }
 
 /// A response's `error` field as the call's result: `Err` for an app error
-/// that says something, `Ok` for none or an empty one.
-pub(crate) fn check(error: Option<proto::AppError>) -> Result<(), Error> {
+/// that says something, `Ok` for none or an empty one (for code that calls
+/// the raw stubs, as the test kit does).
+pub fn check(error: Option<proto::AppError>) -> Result<(), Error> {
     mmplugin_runtime::error::check(error.map(from_proto))
 }

@@ -43,8 +43,10 @@ use http::header::{HeaderName, HeaderValue};
 use mmplugin_runtime::http::{Header, Init, ResponseParts};
 use crate::proto;
 
-/// This contract's `ServeHTTP` messages, for the runtime's bridge.
-pub(crate) struct Wire;
+/// This contract's `ServeHTTP` messages, for the runtime's bridge (and the
+/// SDK's test kit, which plays the server's side of it).
+#[doc(hidden)]
+pub struct Wire;
 
 impl mmplugin_runtime::http::Wire for Wire {
     const HOOK: &'static str = "ServeHTTP";

@@ -12,13 +12,14 @@
 //!   Every method takes plain arguments and returns its result unwrapped, or
 //!   one [`Error`].
 //! - [`HookName`] names the 41 hooks the server can call on a plugin.
-//! - [`proto`] holds the wire messages and the raw tonic stubs: the hooks server and the
-//!   API client a plugin uses, and (with the `testing` feature) the hooks client and API
-//!   server the test kit plays the server with.
+//! - [`proto`] holds the wire messages and the raw tonic stubs a plugin uses: the hooks
+//!   server and the API client.
 //! - [`json`] converts protobuf `Struct`/`Value` and JSON `bytes` to and from `serde_json`.
-//! - `testing` (cargo feature `testing`, for `[dev-dependencies]`) is the test kit: a fake
-//!   server that answers the API in-process as Mattermost does, and a host that drives a
-//!   plugin's hooks as the server calls them.
+//! - The test kit is a crate of its own beside this one, `mattermost-plugin-testing`
+//!   (its `testing/` folder), for `[dev-dependencies]`: a fake server that answers the API
+//!   in-process as Mattermost does, and a host that drives a plugin's hooks as the server
+//!   calls them. Being apart, it leaves this crate the same in a plugin's tests and in its
+//!   build, so neither compiles the SDK again after the other.
 pub mod api;
 
 pub mod bot;
@@ -37,9 +38,6 @@ pub mod kv;
 pub mod plugin;
 
 pub mod runtime;
-
-#[cfg(feature = "testing")]
-pub mod testing;
 
 /// Wire messages (prost) and gRPC clients and servers (tonic) of `mattermost.pluginapi.v1`.
 ///

@@ -1977,7 +1977,8 @@ impl<P: Plugin> proto::plugin_hooks_server::PluginHooks for HookServer<P> {
 /// plugin's own code (and under the profile `mmplugin-gen new` writes, the
 /// SDK is built without debug info): a plugin's build is shorter by that
 /// much, and a call costs nothing more.
-pub(crate) struct DynHooks(Arc<dyn proto::plugin_hooks_server::PluginHooks>);
+#[doc(hidden)]
+pub struct DynHooks(Arc<dyn proto::plugin_hooks_server::PluginHooks>);
 
 /// What a method of tonic's `PluginHooks` (an `async_trait`) returns.
 type HookFuture<'a, T> = std::pin::Pin<
@@ -2450,8 +2451,10 @@ impl proto::plugin_hooks_server::PluginHooks for DynHooks {
 
 /// The `PluginHooks` gRPC service serving `hooks`, with the contract's
 /// message size limits. Not generic, so that tonic's server code is
-/// compiled in this crate (see [`DynHooks`]).
-pub(crate) fn hooks_service(
+/// compiled in this crate (see [`DynHooks`]). Public for the SDK's test
+/// kit, which serves a plugin in-process.
+#[doc(hidden)]
+pub fn hooks_service(
     hooks: Arc<dyn proto::plugin_hooks_server::PluginHooks>,
 ) -> proto::plugin_hooks_server::PluginHooksServer<DynHooks> {
     proto::plugin_hooks_server::PluginHooksServer::new(DynHooks(hooks))

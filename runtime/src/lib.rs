@@ -30,7 +30,6 @@ mod panic;
 pub mod serve;
 pub mod settings;
 mod shutdown;
-#[cfg(feature = "testing")]
 pub mod testing;
 mod tls;
 pub mod transport;

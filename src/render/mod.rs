@@ -78,6 +78,12 @@ pub fn render(contract: &Contract, fds: &FileDescriptorSet, settings: &Settings)
                 + &stubs.messages,
             preformatted: stubs.clients + &stubs.servers,
         });
+        files.push(GeneratedFile {
+            path: "testing/src/stubs.rs".into(),
+            kind: FileKind::Rust,
+            source: TestingStubsRs { package: &contract.package }.render()?,
+            preformatted: stubs.kit,
+        });
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
     })
@@ -250,6 +256,22 @@ struct ProtoCargoToml<'a> {
     crate_name: &'a str,
     crate_ident: &'a str,
     version: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/testing/Cargo.toml.askama", escape = "none")]
+struct TestingCargoToml<'a> {
+    package: &'a str,
+    crate_name: &'a str,
+    version: &'a str,
+}
+
+/// The head of the test kit's `stubs.rs`; tonic's stubs only the kit uses
+/// follow it.
+#[derive(Template)]
+#[template(path = "sdk/testing/stubs.rs.askama", escape = "none")]
+struct TestingStubsRs<'a> {
+    package: &'a str,
 }
 
 /// The head of the proto crate's `lib.rs`; prost's messages and tonic's
@@ -464,6 +486,17 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             preformatted: String::new(),
         },
         GeneratedFile {
+            path: "testing/Cargo.toml".into(),
+            kind: FileKind::Text,
+            source: TestingCargoToml {
+                package: &contract.package,
+                crate_name: &settings.crate_name,
+                version: &settings.version,
+            }
+            .render()?,
+            preformatted: String::new(),
+        },
+        GeneratedFile {
             path: "macros/Cargo.toml".into(),
             kind: FileKind::Text,
             source: MacrosCargoToml {
@@ -512,7 +545,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         http: testing::http_hook(contract),
     }
     .render()?;
-    files.push(rust("src/testing/mod.rs", source));
+    files.push(rust("testing/src/lib.rs", source));
     if has_kv(contract) {
         files.push(verbatim("src/kv.rs", "templates/sdk/kv.rs", KV_RS));
     }
@@ -523,8 +556,8 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         files.push(verbatim("src/bot.rs", "templates/sdk/bot.rs", BOT_RS));
     }
     if has_state {
-        files.push(verbatim("src/testing/state.rs", "templates/sdk/testing/state.rs", testing::STATE_RS));
-        files.push(verbatim("src/testing/app.rs", "templates/sdk/testing/app.rs", testing::APP_RS));
+        files.push(verbatim("testing/src/state.rs", "templates/sdk/testing/state.rs", testing::STATE_RS));
+        files.push(verbatim("testing/src/app.rs", "templates/sdk/testing/app.rs", testing::APP_RS));
     }
     if let Some(http) = &http {
         let source = HttpRs {

@@ -7,9 +7,8 @@
 //!
 //! A plugin serves the hooks service and calls the API service; the other
 //! two sides (a hooks client, an API server) exist for the test kit, which
-//! plays the server. They are compiled only with the SDK's `testing`
-//! feature: the API server alone is over 40% of the stubs, and a plugin's
-//! build should not pay for it.
+//! plays the server, and go to the kit's own crate: the API server alone is
+//! over 40% of the stubs, and a plugin's build should not pay for it.
 
 use std::sync::{Arc, Mutex};
 
@@ -24,10 +23,9 @@ pub struct Stubs {
     pub clients: String,
     /// Server modules, one per service, formatted.
     pub servers: String,
+    /// The client and server modules only the test kit uses, formatted.
+    pub kit: String,
 }
-
-/// The attribute on the stubs only the test kit uses.
-pub const TEST_KIT_ONLY: &str = "#[cfg(feature = \"testing\")]";
 
 /// Which service the plugin serves and which it calls (proto names).
 #[derive(Debug, Clone, Copy)]
@@ -67,10 +65,11 @@ pub fn generate(
         let clients = scope.spawn(|| services(fds, package, Side::Client, roles));
         let servers = scope.spawn(|| services(fds, package, Side::Server, roles));
         let messages = messages(fds, package, bytes_fields);
-        let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<String>>| {
+        let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<Sides>>| {
             h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("stub generation panicked")))
         };
-        Ok(Stubs { messages: messages?, clients: join(clients)?, servers: join(servers)? })
+        let (clients, servers) = (join(clients)?, join(servers)?);
+        Ok(Stubs { messages: messages?, clients: clients.plugin, servers: servers.plugin, kit: clients.kit + &servers.kit })
     })
 }
 
@@ -90,10 +89,19 @@ fn messages(fds: &FileDescriptorSet, package: &str, bytes_fields: &[String]) -> 
     Ok(config.generate(requests)?.remove(&module).unwrap_or_default())
 }
 
+/// Service code of one side, split by who uses it.
+#[derive(Default)]
+struct Sides {
+    /// What a plugin uses.
+    plugin: String,
+    /// What only the test kit uses.
+    kit: String,
+}
+
 /// The client (or server) modules of every service of `package`. Messages
 /// are dropped from the input: service code only names their Rust paths.
-fn services(fds: &FileDescriptorSet, package: &str, side: Side, roles: Roles) -> anyhow::Result<String> {
-    let out = Arc::new(Mutex::new(String::new()));
+fn services(fds: &FileDescriptorSet, package: &str, side: Side, roles: Roles) -> anyhow::Result<Sides> {
+    let out = Arc::new(Mutex::new(Sides::default()));
     let tonic = tonic_prost_build::configure()
         .build_client(side == Side::Client)
         .build_server(side == Side::Server)
@@ -129,30 +137,21 @@ fn services(fds: &FileDescriptorSet, package: &str, side: Side, roles: Roles) ->
 }
 
 /// Collects service code apart from the message buffer prost passes in,
-/// marking the modules only the test kit uses.
+/// setting apart the modules only the test kit uses.
 struct Collect {
     inner: Box<dyn ServiceGenerator>,
-    out: Arc<Mutex<String>>,
+    out: Arc<Mutex<Sides>>,
     side: Side,
     /// `Roles`, owned: prost wants a `'static` generator.
     roles: (String, String),
 }
 
 impl Collect {
-    fn with_out(&mut self, f: impl FnOnce(&mut dyn ServiceGenerator, &mut String)) {
+    fn with_out(&mut self, f: impl FnOnce(&mut dyn ServiceGenerator, &mut Sides)) {
         // A poisoned lock means a panic already on its way up; keep going.
         let mut out = self.out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(self.inner.as_mut(), &mut out);
     }
-}
-
-/// `code` (one service module, as tonic writes it) under `TEST_KIT_ONLY`:
-/// the attribute goes after the module's doc comment, or first if tonic's
-/// layout ever changes (one item either way, so both compile the same).
-fn gate(code: &str) -> String {
-    let at = if code.starts_with("pub mod ") { Some(0) } else { code.find("\npub mod ").map(|at| at + 1) };
-    let at = at.unwrap_or(0);
-    format!("{}{TEST_KIT_ONLY}\n{}", &code[..at], &code[at..])
 }
 
 impl ServiceGenerator for Collect {
@@ -164,18 +163,15 @@ impl ServiceGenerator for Collect {
         let test_kit_only = roles.test_kit_only(&service.proto_name, self.side);
         let mut code = String::new();
         self.inner.generate(service, &mut code);
-        if test_kit_only {
-            code = gate(&code);
-        }
-        self.with_out(|_, out| out.push_str(&code));
+        self.with_out(|_, out| if test_kit_only { out.kit.push_str(&code) } else { out.plugin.push_str(&code) });
     }
 
     fn finalize(&mut self, _messages: &mut String) {
-        self.with_out(|inner, out| inner.finalize(out));
+        self.with_out(|inner, out| inner.finalize(&mut out.plugin));
     }
 
     fn finalize_package(&mut self, package: &str, _messages: &mut String) {
-        self.with_out(|inner, out| inner.finalize_package(package, out));
+        self.with_out(|inner, out| inner.finalize_package(package, &mut out.plugin));
     }
 }
 
@@ -191,16 +187,5 @@ mod tests {
         assert!(!roles.test_kit_only("PluginHooks", Side::Server));
         assert!(!roles.test_kit_only("PluginAPI", Side::Client));
         assert!(!roles.test_kit_only("Other", Side::Client));
-    }
-
-    #[test]
-    fn the_gate_goes_after_the_doc_comment_or_first() {
-        let tonic = "/// Generated client implementations.\npub mod a_client {\n    pub fn f() {}\n}\n";
-        assert_eq!(
-            gate(tonic),
-            "/// Generated client implementations.\n#[cfg(feature = \"testing\")]\npub mod a_client {\n    pub fn f() {}\n}\n"
-        );
-        assert_eq!(gate("pub mod b {}\n"), "#[cfg(feature = \"testing\")]\npub mod b {}\n");
-        assert_eq!(gate("mod c {}\n"), "#[cfg(feature = \"testing\")]\nmod c {}\n");
     }
 }

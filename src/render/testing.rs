@@ -1,4 +1,4 @@
-//! The test kit (`src/testing/`) as `testing.rs.askama` sees it: the fake
+//! The test kit (the SDK's `testing/` crate) as `testing.rs.askama` sees it: the fake
 //! server's answer for every API method and the host driver's method for
 //! every hook, generated; and the kit's hand-written knowledge of the
 //! server's state (`templates/sdk/testing/state.rs`), copied as it is when
@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use crate::model::{ApiMethod, Contract, Hook, HookKind, ParamFrom, Presence, RustType};
 
 /// The kit's state: plain Rust, compiled where it lands
-/// (`generated-sdk/src/testing/state.rs`). Its `impl State` answers API
+/// (`generated-sdk/testing/src/state.rs`). Its `impl State` answers API
 /// methods by their Rust names: `fn kv_get(&mut self, request:
 /// proto::KvGetRequest) -> Result<proto::KvGetResponse, AppError>`.
 pub const STATE_RS: &str = include_str!("../../templates/sdk/testing/state.rs");
@@ -114,7 +114,7 @@ pub fn fake_methods(contract: &Contract) -> anyhow::Result<(Vec<FakeMethodView<'
             on: format!("on_{}", crate::names::bare(&m.method)),
             path: format!("/{}.{}/{}", contract.package, crate::classify::API_SERVICE, m.name),
             ok: match &m.alias {
-                Some(alias) => format!("crate::api::{}", alias.name),
+                Some(alias) => format!("sdk::api::{}", alias.name),
                 None => m.ok.to_string(),
             },
             stateful: has_state && stateful.contains_key(&m.method),

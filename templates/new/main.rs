@@ -92,7 +92,7 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use mattermost_plugin::testing::{FakeServer, TestHost};
+    use mattermost_plugin_testing::{FakeServer, TestHost};
     use serde_json::json;
 
     use super::*;

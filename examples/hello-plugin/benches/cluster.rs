@@ -38,8 +38,8 @@ use std::time::{Duration, Instant};
 use mattermost_plugin::kv::KvError;
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::proto::PluginKvSetOptions;
-use mattermost_plugin::proto::plugin_api_server::PluginApiServer;
-use mattermost_plugin::testing::FakeServer;
+use mattermost_plugin_testing::plugin_api_server::PluginApiServer;
+use mattermost_plugin_testing::FakeServer;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 

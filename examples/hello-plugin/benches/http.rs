@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mattermost_plugin::proto;
-use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
+use mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;

@@ -2,7 +2,7 @@
 //! `MessageWillBePosted` whose hook reads and writes the KV store
 //! (`hello_plugin::kv_hook::KvHook`: one `kv_get`, one `kv_set`), called
 //!
-//! - **in-process**: through `mattermost_plugin::testing::TestHost`, the
+//! - **in-process**: through `mattermost_plugin_testing::TestHost`, the
 //!   plugin's API client answered by a `FakeServer` in the same process;
 //! - **socket**: on the `kv-hook` binary, started as the server starts a
 //!   plugin (go-plugin's environment, handshake line), its
@@ -35,10 +35,10 @@ use std::time::{Duration, Instant};
 use hello_plugin::kv_hook::KvHook;
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::proto;
-use mattermost_plugin::proto::plugin_api_server::PluginApiServer;
-use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
+use mattermost_plugin_testing::plugin_api_server::PluginApiServer;
+use mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient;
 use mattermost_plugin::runtime::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
-use mattermost_plugin::testing::{FakeServer, TestHost};
+use mattermost_plugin_testing::{FakeServer, TestHost};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tonic::transport::server::TcpIncoming;

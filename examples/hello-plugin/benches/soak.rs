@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::{FakeApi, PluginProcess, plugin_env, post};
 use mattermost_plugin::proto;
-use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
+use mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient;
 use process::{http_init, open_fds, rss_kib};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpStream;

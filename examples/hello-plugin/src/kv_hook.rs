@@ -1,6 +1,6 @@
 //! A plugin whose only hook reads and writes the KV store: the subject of
 //! the test kit's benchmark (`benches/kit.rs`), which drives it in-process
-//! through `mattermost_plugin::testing::TestHost` and, for comparison, as a
+//! through `mattermost_plugin_testing::TestHost` and, for comparison, as a
 //! plugin process (`src/bin/kv-hook.rs`) over a loopback socket.
 
 use mattermost_plugin::prelude::*;

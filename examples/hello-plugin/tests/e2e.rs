@@ -257,7 +257,7 @@ async fn hooks_run_concurrently() {
 async fn shutdown_finishes_in_flight_hooks_and_exits_within_two_seconds() {
     let mut plugin = PluginProcess::start(CHAOS, plugin_env(None, &[])).await;
     let channel = plugin.channel().await;
-    let mut hooks = proto::plugin_hooks_client::PluginHooksClient::new(channel.clone());
+    let mut hooks = mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient::new(channel.clone());
     let in_flight = tokio::spawn(async move { hooks.message_will_be_posted(post("slow")).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let asked = Instant::now();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{PluginProcess, plugin_env, within};
 use mattermost_plugin::proto;
-use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
+use mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use hello_plugin::Hello;
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::proto;
-use mattermost_plugin::testing::{FakeServer, Level, LogSource, TestHost};
+use mattermost_plugin_testing::{FakeServer, Level, LogSource, TestHost};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 

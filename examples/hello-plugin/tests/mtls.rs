@@ -16,7 +16,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use common::{PluginProcess, plugin_env, within};
 use mattermost_plugin::proto;
-use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
+use mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};

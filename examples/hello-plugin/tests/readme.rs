@@ -2,7 +2,7 @@
 use hello_plugin::Hello;
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::proto;
-use mattermost_plugin::testing::{FakeServer, TestHost};
+use mattermost_plugin_testing::{FakeServer, TestHost};
 use serde_json::json;
 
 #[tokio::test]

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use common::{LIMIT, PluginProcess, plugin_env, post, stopped, within};
 use mattermost_plugin::proto;
-use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
+use mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tonic::transport::Channel;
 

@@ -14,7 +14,7 @@
 use std::sync::{Arc, Mutex};
 
 use mattermost_plugin::prelude::*;
-use mattermost_plugin::testing::{DISMISS_POST, FakeServer, MAX_HOOK_DEPTH, TestHost};
+use mattermost_plugin_testing::{DISMISS_POST, FakeServer, MAX_HOOK_DEPTH, TestHost};
 use mattermost_plugin::{MessageWillBePostedDecision, MessageWillBeUpdatedDecision, proto};
 
 /// A plugin that answers `echo …` posts with its bot, and writes down

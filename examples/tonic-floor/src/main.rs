@@ -1,7 +1,7 @@
 //! The floor of `scripts/bench-build`: a plugin server with nothing but
 //! tonic, the messages and stubs the SDK is generated with (its proto crate,
 //! compiled here as they are: the hooks server and the API client, as in a
-//! plugin; the test kit's stubs stay behind the `testing` feature), and one
+//! plugin; the test kit's stubs are in the kit's own crate), and one
 //! hook. It prints go-plugin's handshake line and serves `Implemented` and
 //! `MessageWillBePosted` on loopback.
 //!

@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Bot accounts.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait BotsApi: super::Sealed {
     /// Creates a bot along with its user account and returns the stored bot. With no `owner_id`
     /// the plugin becomes the owner; another bot cannot be the owner.

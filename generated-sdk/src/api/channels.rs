@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Channels, direct and group messages, channel members and sidebar categories.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait ChannelsApi: super::Sealed {
     /// Creates a public or private channel and returns it with its new id.
     /// Go: CreateChannel(channel *model.Channel) (*model.Channel, *model.AppError)

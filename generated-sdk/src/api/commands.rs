@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Slash commands.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait CommandsApi: super::Sealed {
     /// Registers a slash command served by this plugin; each use of it reaches the plugin
     /// through the `ExecuteCommand` hook.

@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Server configuration and the plugin's own configuration.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait ConfigApi: super::Sealed {
     /// Returns this plugin's settings as JSON, ready to decode into the plugin's own config type;
     /// settings never saved take the defaults from the plugin manifest.

@@ -13,8 +13,8 @@ pub type GetEmojiImageOutput = (Vec<u8>, String);
 /// Custom emoji.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait EmojiApi: super::Sealed {
     /// Lists one page of the server's custom emoji; `sort_by` is `name` or empty.
     /// Go: GetEmojiList(sortBy string, page, perPage int) (slice of *model.Emoji, *model.AppError)

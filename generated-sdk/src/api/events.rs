@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// WebSocket events and cluster events.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait EventsApi: super::Sealed {
     /// Sends a custom event over the WebSocket to the clients chosen by `broadcast`. Clients see the
     /// name prefixed with `custom_`, the plugin id and an underscore. Go reports no error.

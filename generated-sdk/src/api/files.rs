@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Files, file infos and resumable uploads.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait FilesApi: super::Sealed {
     /// Duplicates the records of the given files for a user without copying the stored data and
     /// returns the new ids, ready to attach to a new post (handy for cloning a post).

@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// User groups, their members and syncables.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait GroupsApi: super::Sealed {
     /// Fetches a group by id.
     /// Go: GetGroup(groupId string) (*model.Group, *model.AppError)

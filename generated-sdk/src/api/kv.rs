@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// The plugin's key-value store.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait KvStoreApi: super::Sealed {
     /// Stores `value` under `key`, overwriting what was there. Keys beginning with `mmi_` are
     /// reserved for Mattermost's helper libraries.

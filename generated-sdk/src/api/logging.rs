@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// The server log and audit records.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait LoggingApi: super::Sealed {
     /// Logs `msg` at debug level, with any key-value pairs attached as structured fields.
     /// Go: LogDebug(msg string, keyValuePairs ...any)

@@ -6,7 +6,7 @@
 //! [`PluginApiClient`] implements one trait per domain; bring them into scope
 //! with `use mattermost_plugin::prelude::*;`. To test a plugin against a
 //! server that behaves like Mattermost, without one, use the fake server of
-//! the `testing` module (cargo feature `testing`).
+//! the SDK's test kit (the `testing` crate beside this one).
 pub use mmplugin_runtime::Transport;
 use std::future::Future;
 use mmplugin_runtime::api::answer;

@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Email and push notifications.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait NotificationsApi: super::Sealed {
     /// Sends an HTML email to one address through the server's SMTP settings; the address, the
     /// subject and the body must all be non-empty.

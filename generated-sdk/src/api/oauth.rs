@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// OAuth apps.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait OAuthApi: super::Sealed {
     /// Registers an OAuth application and returns it with its id and client secret.
     /// Go: CreateOAuthApp(app *model.OAuthApp) (*model.OAuthApp, *model.AppError)

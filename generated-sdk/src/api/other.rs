@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Methods outside the domains above.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait OtherApi: super::Sealed {
     /// Opens an interactive dialog in the client that produced the trigger id, which comes from a
     /// message button, a menu or a slash command.

@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Permission checks and role grants.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait PermissionsApi: super::Sealed {
     /// Tells whether a user holds a permission, named by its id, at system level.
     /// Go gives a plain bool, so a check that could not be made reads as no permission.

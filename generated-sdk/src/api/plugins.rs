@@ -13,8 +13,8 @@ pub type PluginHttpOutput = (i32, std::collections::HashMap<String, String>, Vec
 /// Installed plugins, this plugin's identity and plugin-to-plugin HTTP.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait PluginsApi: super::Sealed {
     /// Returns the absolute path of the directory holding this plugin's unpacked bundle, where
     /// files shipped with the plugin can be read.

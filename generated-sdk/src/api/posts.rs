@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Posts, ephemeral posts, threads and reactions.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait PostsApi: super::Sealed {
     /// Publishes a post and returns it with its id and timestamps. The server tags it with the
     /// `from_plugin` prop, and the message hooks of other plugins run on it as on any post.

@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// User preferences.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait PreferencesApi: super::Sealed {
     /// Reads one preference of a user by category and name; an unset preference is an error.
     /// Go: GetPreferenceForUser(userID, category, name string) (model.Preference, *model.AppError)

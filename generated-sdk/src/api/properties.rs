@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Property groups, fields and values.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait PropertiesApi: super::Sealed {
     /// Defines a new property field in a property group and returns it with its id.
     /// Go: CreatePropertyField(field *model.PropertyField) (*model.PropertyField, error)

@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Shared channels and remote clusters.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait SharedChannelsApi: super::Sealed {
     /// Registers this plugin as a shared-channels remote and returns its remote id; sync traffic then
     /// reaches the plugin through the `OnSharedChannelsSyncMsg` hook. Calling again with the same

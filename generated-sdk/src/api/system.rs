@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// The server: version, license, telemetry ids, cloud limits.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait SystemApi: super::Sealed {
     /// Returns the server's licence as JSON; empty when the server has no licence.
     /// Go: GetLicense() *model.License

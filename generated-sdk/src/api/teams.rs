@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Teams, team members and team icons.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait TeamsApi: super::Sealed {
     /// Creates a team and returns it as stored, with its new id.
     /// Go: CreateTeam(team *model.Team) (*model.Team, *model.AppError)

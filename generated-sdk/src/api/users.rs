@@ -10,8 +10,8 @@ use crate::{Error, proto};
 /// Users, their statuses, sessions, access tokens and profile images.
 ///
 /// Implemented by [`PluginApiClient`], and sealed: to test a plugin without a
-/// server, give it a client of the test kit's fake server (the `testing`
-/// module, cargo feature `testing`), which answers like Mattermost.
+/// server, give it a client of the test kit's fake server (the SDK's
+/// `testing` crate), which answers like Mattermost.
 pub trait UsersApi: super::Sealed {
     /// Creates a user account and returns the stored record with its new id and timestamps.
     /// Fails when the username or email is already taken or the record is invalid.

@@ -9,8 +9,8 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mattermost_plugin::proto::plugin_api_server::{PluginApi, PluginApiServer};
-use mattermost_plugin::proto::plugin_hooks_client::PluginHooksClient;
+use mattermost_plugin_testing::plugin_api_server::{PluginApi, PluginApiServer};
+use mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient;
 use mattermost_plugin::proto;
 use mattermost_plugin::runtime::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
 use tokio::io::{AsyncBufReadExt, BufReader};

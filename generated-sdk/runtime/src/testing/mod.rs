@@ -1,10 +1,13 @@
-//! The contract-independent half of the test kit (cargo feature `testing`):
+//! The contract-independent half of the test kit (the SDK's `testing`
+//! crate). Compiled in every plugin's build, not behind a feature: a
+//! feature of this crate on in tests and off in the build would make
+//! cargo compile this crate, and the SDK after it, once for each. Here:
 //! a clock tests move by hand, ids like the server's, the KV store's
 //! semantics, a record of calls, per-test answers, captured logs, and the
 //! server's side of an HTTP-over-gRPC stream.
 //!
-//! The SDK's generated `testing` module builds its fake server and host
-//! driver from these; plugin authors use them through it.
+//! The SDK's generated test kit builds its fake server and host driver
+//! from these; plugin authors use them through it.
 
 mod busy;
 mod calls;
