@@ -16,7 +16,7 @@ pub use mmplugin_runtime::{
     CLIENT_CERT_ENV, DEFAULT_HTTP_BODY_LIMIT, Empty, HOOK_TIMEOUT_ENV,
     HTTP_BODY_LIMIT_ENV, HclogLayer, HookError, HookResult, LOG_LEVEL_ENV, Logger,
     MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_PORT_ENV, MIN_PORT_ENV, Options,
-    PROTOCOL_VERSIONS_ENV, ServeError, StdioData, TlsError,
+    PROTOCOL_VERSIONS_ENV, ServeError, StdioData, Tasks, TlsError,
 };
 
 pub(crate) use mmplugin_runtime::hooks::{
@@ -38,16 +38,39 @@ pub struct Context {
     pub log: Logger,
     /// The hook being called.
     pub hook: HookName,
+    /// The plugin's background work ([`Context::spawn`]).
+    tasks: Tasks,
 }
 
 impl Context {
     /// A context for calling a hook yourself, as in a plugin's unit tests.
     pub fn new(api: PluginApiClient, hook: HookName) -> Self {
+        Self::with_tasks(api, hook, Tasks::default())
+    }
+
+    fn with_tasks(api: PluginApiClient, hook: HookName, tasks: Tasks) -> Self {
         Self {
             api,
             log: Logger::for_hook(hook.as_str()),
             hook,
+            tasks,
         }
+    }
+
+    /// Runs `work` in the background, after the hook has answered: what Go
+    /// plugins write `go p.work(…)` for (a reply that can wait, a slow
+    /// call the server need not wait on). Move what it needs into it (a
+    /// clone of `cx.api`, an `Arc` of the plugin's state).
+    ///
+    /// The work's log lines carry the hook it was started from; a panic in
+    /// it is logged and ends only that work. It ends with the plugin: work
+    /// still running when the server stops the plugin is cancelled. The
+    /// test kit's `settle` waits for it.
+    pub fn spawn<F>(&self, work: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn("work spawned by a hook", work);
     }
 }
 
@@ -56,6 +79,8 @@ pub struct HookServer<P> {
     plugin: Arc<P>,
     /// One context per hook, made once: a call only bumps a count.
     contexts: Vec<Arc<Context>>,
+    /// The work the plugin's hooks started ([`Context::spawn`]).
+    tasks: Tasks,
     timeout: Duration,
     http_body_limit: u64,
 }
@@ -64,16 +89,25 @@ impl<P: Plugin> HookServer<P> {
     /// Serves `plugin`, giving its hooks `api`; a hook still running after
     /// `timeout` is cancelled.
     pub fn new(plugin: Arc<P>, api: PluginApiClient, timeout: Duration) -> Self {
+        let tasks = Tasks::default();
         let contexts = HookName::ALL
             .iter()
-            .map(|&hook| Arc::new(Context::new(api.clone(), hook)))
+            .map(|&hook| Arc::new(Context::with_tasks(api.clone(), hook, tasks.clone())))
             .collect();
         Self {
             plugin,
             contexts,
+            tasks,
             timeout,
             http_body_limit: DEFAULT_HTTP_BODY_LIMIT,
         }
+    }
+
+    /// The work the plugin's hooks started in the background
+    /// ([`Context::spawn`]): to wait for it (the test kit's `settle`) or
+    /// cancel it.
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
     }
 
     /// Refuses HTTP request bodies over `limit` bytes with 413.

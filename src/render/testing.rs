@@ -109,7 +109,7 @@ pub fn fake_methods(contract: &Contract) -> anyhow::Result<(Vec<FakeMethodView<'
             doc_ref: if m.method.starts_with("r#") {
                 format!("`{}::{}`", g.trait_name, crate::names::bare(&m.method))
             } else {
-                format!("[`crate::api::{}::{}`]", g.trait_name, m.method)
+                format!("[`sdk::api::{}::{}`]", g.trait_name, m.method)
             },
             on: format!("on_{}", crate::names::bare(&m.method)),
             path: format!("/{}.{}/{}", contract.package, crate::classify::API_SERVICE, m.name),

@@ -58,6 +58,18 @@ impl Plugin for Echo {
         if self.skips_own_posts && post.user_id == self.bot_id {
             return;
         }
+        if let Some(later) = post.message.strip_prefix("later ") {
+            // Go's `go p.remind(…)`: the hook answers now, the reply comes
+            // a minute later.
+            let (api, bot_id, said) = (cx.api.clone(), self.bot_id.clone(), later.to_owned());
+            cx.spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                let reply =
+                    proto::Post { user_id: bot_id, channel_id: post.channel_id, message: said, ..Default::default() };
+                api.create_post(reply).await.expect("the reminder is posted");
+            });
+            return;
+        }
         if let Some(said) = post.message.strip_prefix("echo ") {
             let reply = proto::Post {
                 user_id: self.bot_id.clone(),
@@ -283,6 +295,29 @@ async fn a_plugin_answering_its_own_posts_is_caught_looping() {
     w.fake.clear_runaway();
     let bot_posts = w.fake.posts().iter().filter(|p| p.user_id == w.bot.id).count();
     assert!((1..=MAX_HOOK_DEPTH as usize).contains(&bot_posts), "{bot_posts} replies before the cut");
+}
+
+/// Work a hook starts with `cx.spawn` runs after it answers; `settle` waits
+/// for it, on tokio's paused clock without waiting the minute.
+#[tokio::test(start_paused = true)]
+async fn work_a_hook_spawned_is_waited_for_and_ends_with_the_plugin() {
+    let w = world(true).await;
+    w.host.api().create_post(w.post(&w.alice, "later call mum")).await.unwrap();
+    assert_eq!(w.messages(), ["later call mum"], "the reminder is not there yet");
+    w.host.settle().await;
+    assert_eq!(w.messages(), ["later call mum", "call mum"]);
+    assert_eq!(w.fake.posts()[1].user_id, w.bot.id);
+
+    // Stopping the plugin cancels what it still has running.
+    w.host.api().create_post(w.post(&w.alice, "later never")).await.unwrap();
+    while w.host.spawned() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let World { host, fake, .. } = w;
+    host.deactivate().await.unwrap();
+    fake.settle().await;
+    let messages: Vec<String> = fake.posts().into_iter().map(|p| p.message).collect();
+    assert_eq!(messages, ["later call mum", "call mum", "later never"], "the second reminder never came");
 }
 
 /// Dropping the host, or settling, fails the test when a runaway was not cleared.

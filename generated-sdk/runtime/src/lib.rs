@@ -30,6 +30,7 @@ mod panic;
 pub mod serve;
 pub mod settings;
 mod shutdown;
+pub mod tasks;
 pub mod testing;
 mod tls;
 pub mod transport;
@@ -42,5 +43,6 @@ pub use serve::{
     DEFAULT_HTTP_BODY_LIMIT, HOOK_TIMEOUT_ENV, HTTP_BODY_LIMIT_ENV, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_PORT_ENV,
     MIN_PORT_ENV, Options, PROTOCOL_VERSIONS_ENV, ServeError,
 };
+pub use tasks::Tasks;
 pub use tls::{CLIENT_CERT_ENV, TlsError};
 pub use transport::Transport;

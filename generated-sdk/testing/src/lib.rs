@@ -142,17 +142,44 @@ impl FakeServer {
         PluginApiClient::new(Transport::in_process(Dispatch(self.clone())))
     }
 
-    /// Waits until the hooks the server runs in the background after an
-    /// API call (`MessageHasBeenPosted`, `UserHasJoinedChannel`, …) have
-    /// ended, with the API calls they made and the hooks those ran in turn.
+    /// Waits until the work API calls and hooks started has ended: the
+    /// hooks the server runs in the background after an API call
+    /// (`MessageHasBeenPosted`, `UserHasJoinedChannel`, …), the work the
+    /// plugins' hooks started with `cx.spawn`, and whatever that work and
+    /// those hooks started in turn.
+    ///
+    /// Work that sleeps (a reminder in an hour) makes this wait as long: in
+    /// a test on tokio's paused clock (`#[tokio::test(start_paused =
+    /// true)]`, tokio's `test-util` feature) the clock jumps ahead instead.
     ///
     /// # Panics
     /// When that work is still running after 10 s, or when a chain of hooks
     /// and API calls was cut for never ending ([`FakeServer::runaway`]).
     pub async fn settle(&self) {
-        if !self.shared.busy.idle_within(Duration::from_secs(10)).await {
+        let idle = async {
+            loop {
+                self.shared.busy.idle().await;
+                let tasks: Vec<mmplugin_runtime::Tasks> = {
+                    let hosts = self
+                        .shared
+                        .hosts
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    hosts.iter().map(|host| host.tasks.clone()).collect()
+                };
+                for tasks in &tasks {
+                    tasks.idle().await;
+                }
+                if self.shared.busy.count() == 0
+                    && tasks.iter().all(|tasks| tasks.count() == 0)
+                {
+                    return;
+                }
+            }
+        };
+        if tokio_timeout(Duration::from_secs(10), idle).await.is_err() {
             panic!(
-                "the fake server's background hooks were still running after 10 s ({} of them)",
+                "the work hooks started was still running after 10 s ({} background hooks)",
                 self.shared.busy.count()
             );
         }
@@ -183,12 +210,14 @@ impl FakeServer {
         &self,
         node: u64,
         hooks: PluginHooksClient<Transport>,
+        tasks: mmplugin_runtime::Tasks,
         plugin_context: proto::PluginContext,
         dispatch: tracing::Dispatch,
     ) {
         let host = Attached {
             node,
             hooks,
+            tasks,
             implemented: Vec::new(),
             active: false,
             plugin_context,
@@ -299,7 +328,7 @@ impl FakeServer {
         self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Answers `PluginAPI/CreateUser` ([`crate::api::UsersApi::create_user`]) with
+    /// Answers `PluginAPI/CreateUser` ([`sdk::api::UsersApi::create_user`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_user(
@@ -311,7 +340,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateUser", answer)
     }
 
-    /// Answers `PluginAPI/DeleteUser` ([`crate::api::UsersApi::delete_user`]) with
+    /// Answers `PluginAPI/DeleteUser` ([`sdk::api::UsersApi::delete_user`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_user(
@@ -323,7 +352,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteUser", answer)
     }
 
-    /// Answers `PluginAPI/GetUsers` ([`crate::api::UsersApi::get_users`]) with
+    /// Answers `PluginAPI/GetUsers` ([`sdk::api::UsersApi::get_users`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_users(
@@ -335,7 +364,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUsers", answer)
     }
 
-    /// Answers `PluginAPI/GetUsersByIds` ([`crate::api::UsersApi::get_users_by_ids`]) with
+    /// Answers `PluginAPI/GetUsersByIds` ([`sdk::api::UsersApi::get_users_by_ids`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_users_by_ids(
@@ -347,7 +376,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUsersByIds", answer)
     }
 
-    /// Answers `PluginAPI/GetUser` ([`crate::api::UsersApi::get_user`]) with
+    /// Answers `PluginAPI/GetUser` ([`sdk::api::UsersApi::get_user`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_user(
@@ -359,7 +388,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUser", answer)
     }
 
-    /// Answers `PluginAPI/GetUserByEmail` ([`crate::api::UsersApi::get_user_by_email`]) with
+    /// Answers `PluginAPI/GetUserByEmail` ([`sdk::api::UsersApi::get_user_by_email`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_user_by_email(
@@ -371,7 +400,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUserByEmail", answer)
     }
 
-    /// Answers `PluginAPI/GetUserByUsername` ([`crate::api::UsersApi::get_user_by_username`]) with
+    /// Answers `PluginAPI/GetUserByUsername` ([`sdk::api::UsersApi::get_user_by_username`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_user_by_username(
@@ -383,7 +412,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUserByUsername", answer)
     }
 
-    /// Answers `PluginAPI/GetUsersByUsernames` ([`crate::api::UsersApi::get_users_by_usernames`]) with
+    /// Answers `PluginAPI/GetUsersByUsernames` ([`sdk::api::UsersApi::get_users_by_usernames`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_users_by_usernames(
@@ -395,7 +424,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUsersByUsernames", answer)
     }
 
-    /// Answers `PluginAPI/GetUsersInTeam` ([`crate::api::UsersApi::get_users_in_team`]) with
+    /// Answers `PluginAPI/GetUsersInTeam` ([`sdk::api::UsersApi::get_users_in_team`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_users_in_team(
@@ -407,7 +436,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUsersInTeam", answer)
     }
 
-    /// Answers `PluginAPI/UpdateUser` ([`crate::api::UsersApi::update_user`]) with
+    /// Answers `PluginAPI/UpdateUser` ([`sdk::api::UsersApi::update_user`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user(
@@ -419,7 +448,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateUser", answer)
     }
 
-    /// Answers `PluginAPI/GetUserStatus` ([`crate::api::UsersApi::get_user_status`]) with
+    /// Answers `PluginAPI/GetUserStatus` ([`sdk::api::UsersApi::get_user_status`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_user_status(
@@ -431,7 +460,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUserStatus", answer)
     }
 
-    /// Answers `PluginAPI/GetUserStatusesByIds` ([`crate::api::UsersApi::get_user_statuses_by_ids`]) with
+    /// Answers `PluginAPI/GetUserStatusesByIds` ([`sdk::api::UsersApi::get_user_statuses_by_ids`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_user_statuses_by_ids(
@@ -443,7 +472,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUserStatusesByIds", answer)
     }
 
-    /// Answers `PluginAPI/UpdateUserStatus` ([`crate::api::UsersApi::update_user_status`]) with
+    /// Answers `PluginAPI/UpdateUserStatus` ([`sdk::api::UsersApi::update_user_status`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user_status(
@@ -455,7 +484,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateUserStatus", answer)
     }
 
-    /// Answers `PluginAPI/SetUserStatusTimedDND` ([`crate::api::UsersApi::set_user_status_timed_dnd`]) with
+    /// Answers `PluginAPI/SetUserStatusTimedDND` ([`sdk::api::UsersApi::set_user_status_timed_dnd`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_set_user_status_timed_dnd(
@@ -467,7 +496,7 @@ impl FakeServer {
         self.shared.overrides.set("SetUserStatusTimedDND", answer)
     }
 
-    /// Answers `PluginAPI/UpdateUserActive` ([`crate::api::UsersApi::update_user_active`]) with
+    /// Answers `PluginAPI/UpdateUserActive` ([`sdk::api::UsersApi::update_user_active`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user_active(
@@ -479,7 +508,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateUserActive", answer)
     }
 
-    /// Answers `PluginAPI/UpdateUserCustomStatus` ([`crate::api::UsersApi::update_user_custom_status`]) with
+    /// Answers `PluginAPI/UpdateUserCustomStatus` ([`sdk::api::UsersApi::update_user_custom_status`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user_custom_status(
@@ -491,7 +520,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateUserCustomStatus", answer)
     }
 
-    /// Answers `PluginAPI/RemoveUserCustomStatus` ([`crate::api::UsersApi::remove_user_custom_status`]) with
+    /// Answers `PluginAPI/RemoveUserCustomStatus` ([`sdk::api::UsersApi::remove_user_custom_status`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_remove_user_custom_status(
@@ -503,7 +532,7 @@ impl FakeServer {
         self.shared.overrides.set("RemoveUserCustomStatus", answer)
     }
 
-    /// Answers `PluginAPI/GetUsersInChannel` ([`crate::api::UsersApi::get_users_in_channel`]) with
+    /// Answers `PluginAPI/GetUsersInChannel` ([`sdk::api::UsersApi::get_users_in_channel`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_users_in_channel(
@@ -515,7 +544,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUsersInChannel", answer)
     }
 
-    /// Answers `PluginAPI/GetLDAPUserAttributes` ([`crate::api::UsersApi::get_ldap_user_attributes`]) with
+    /// Answers `PluginAPI/GetLDAPUserAttributes` ([`sdk::api::UsersApi::get_ldap_user_attributes`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_ldap_user_attributes(
@@ -530,7 +559,7 @@ impl FakeServer {
         self.shared.overrides.set("GetLDAPUserAttributes", answer)
     }
 
-    /// Answers `PluginAPI/SearchUsers` ([`crate::api::UsersApi::search_users`]) with
+    /// Answers `PluginAPI/SearchUsers` ([`sdk::api::UsersApi::search_users`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_search_users(
@@ -542,7 +571,7 @@ impl FakeServer {
         self.shared.overrides.set("SearchUsers", answer)
     }
 
-    /// Answers `PluginAPI/GetProfileImage` ([`crate::api::UsersApi::get_profile_image`]) with
+    /// Answers `PluginAPI/GetProfileImage` ([`sdk::api::UsersApi::get_profile_image`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_profile_image(
@@ -554,7 +583,7 @@ impl FakeServer {
         self.shared.overrides.set("GetProfileImage", answer)
     }
 
-    /// Answers `PluginAPI/SetProfileImage` ([`crate::api::UsersApi::set_profile_image`]) with
+    /// Answers `PluginAPI/SetProfileImage` ([`sdk::api::UsersApi::set_profile_image`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_set_profile_image(
@@ -566,7 +595,7 @@ impl FakeServer {
         self.shared.overrides.set("SetProfileImage", answer)
     }
 
-    /// Answers `PluginAPI/PublishUserTyping` ([`crate::api::UsersApi::publish_user_typing`]) with
+    /// Answers `PluginAPI/PublishUserTyping` ([`sdk::api::UsersApi::publish_user_typing`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_publish_user_typing(
@@ -578,7 +607,7 @@ impl FakeServer {
         self.shared.overrides.set("PublishUserTyping", answer)
     }
 
-    /// Answers `PluginAPI/UpdateUserAuth` ([`crate::api::UsersApi::update_user_auth`]) with
+    /// Answers `PluginAPI/UpdateUserAuth` ([`sdk::api::UsersApi::update_user_auth`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user_auth(
@@ -590,7 +619,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateUserAuth", answer)
     }
 
-    /// Answers `PluginAPI/UpdateUserRoles` ([`crate::api::UsersApi::update_user_roles`]) with
+    /// Answers `PluginAPI/UpdateUserRoles` ([`sdk::api::UsersApi::update_user_roles`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_user_roles(
@@ -602,7 +631,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateUserRoles", answer)
     }
 
-    /// Answers `PluginAPI/GetSession` ([`crate::api::UsersApi::get_session`]) with
+    /// Answers `PluginAPI/GetSession` ([`sdk::api::UsersApi::get_session`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_session(
@@ -614,7 +643,7 @@ impl FakeServer {
         self.shared.overrides.set("GetSession", answer)
     }
 
-    /// Answers `PluginAPI/CreateSession` ([`crate::api::UsersApi::create_session`]) with
+    /// Answers `PluginAPI/CreateSession` ([`sdk::api::UsersApi::create_session`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_session(
@@ -626,7 +655,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateSession", answer)
     }
 
-    /// Answers `PluginAPI/ExtendSessionExpiry` ([`crate::api::UsersApi::extend_session_expiry`]) with
+    /// Answers `PluginAPI/ExtendSessionExpiry` ([`sdk::api::UsersApi::extend_session_expiry`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_extend_session_expiry(
@@ -638,7 +667,7 @@ impl FakeServer {
         self.shared.overrides.set("ExtendSessionExpiry", answer)
     }
 
-    /// Answers `PluginAPI/RevokeSession` ([`crate::api::UsersApi::revoke_session`]) with
+    /// Answers `PluginAPI/RevokeSession` ([`sdk::api::UsersApi::revoke_session`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_revoke_session(
@@ -650,7 +679,7 @@ impl FakeServer {
         self.shared.overrides.set("RevokeSession", answer)
     }
 
-    /// Answers `PluginAPI/CreateUserAccessToken` ([`crate::api::UsersApi::create_user_access_token`]) with
+    /// Answers `PluginAPI/CreateUserAccessToken` ([`sdk::api::UsersApi::create_user_access_token`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_user_access_token(
@@ -662,7 +691,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateUserAccessToken", answer)
     }
 
-    /// Answers `PluginAPI/RevokeUserAccessToken` ([`crate::api::UsersApi::revoke_user_access_token`]) with
+    /// Answers `PluginAPI/RevokeUserAccessToken` ([`sdk::api::UsersApi::revoke_user_access_token`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_revoke_user_access_token(
@@ -674,7 +703,7 @@ impl FakeServer {
         self.shared.overrides.set("RevokeUserAccessToken", answer)
     }
 
-    /// Answers `PluginAPI/AddUserToChannel` ([`crate::api::UsersApi::add_user_to_channel`]) with
+    /// Answers `PluginAPI/AddUserToChannel` ([`sdk::api::UsersApi::add_user_to_channel`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_add_user_to_channel(
@@ -686,7 +715,7 @@ impl FakeServer {
         self.shared.overrides.set("AddUserToChannel", answer)
     }
 
-    /// Answers `PluginAPI/CreateTeam` ([`crate::api::TeamsApi::create_team`]) with
+    /// Answers `PluginAPI/CreateTeam` ([`sdk::api::TeamsApi::create_team`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_team(
@@ -698,7 +727,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateTeam", answer)
     }
 
-    /// Answers `PluginAPI/DeleteTeam` ([`crate::api::TeamsApi::delete_team`]) with
+    /// Answers `PluginAPI/DeleteTeam` ([`sdk::api::TeamsApi::delete_team`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_team(
@@ -710,7 +739,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteTeam", answer)
     }
 
-    /// Answers `PluginAPI/GetTeams` ([`crate::api::TeamsApi::get_teams`]) with
+    /// Answers `PluginAPI/GetTeams` ([`sdk::api::TeamsApi::get_teams`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_teams(
@@ -722,7 +751,7 @@ impl FakeServer {
         self.shared.overrides.set("GetTeams", answer)
     }
 
-    /// Answers `PluginAPI/GetTeam` ([`crate::api::TeamsApi::get_team`]) with
+    /// Answers `PluginAPI/GetTeam` ([`sdk::api::TeamsApi::get_team`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team(
@@ -734,7 +763,7 @@ impl FakeServer {
         self.shared.overrides.set("GetTeam", answer)
     }
 
-    /// Answers `PluginAPI/GetTeamByName` ([`crate::api::TeamsApi::get_team_by_name`]) with
+    /// Answers `PluginAPI/GetTeamByName` ([`sdk::api::TeamsApi::get_team_by_name`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_by_name(
@@ -746,7 +775,7 @@ impl FakeServer {
         self.shared.overrides.set("GetTeamByName", answer)
     }
 
-    /// Answers `PluginAPI/GetTeamsUnreadForUser` ([`crate::api::TeamsApi::get_teams_unread_for_user`]) with
+    /// Answers `PluginAPI/GetTeamsUnreadForUser` ([`sdk::api::TeamsApi::get_teams_unread_for_user`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_teams_unread_for_user(
@@ -758,7 +787,7 @@ impl FakeServer {
         self.shared.overrides.set("GetTeamsUnreadForUser", answer)
     }
 
-    /// Answers `PluginAPI/UpdateTeam` ([`crate::api::TeamsApi::update_team`]) with
+    /// Answers `PluginAPI/UpdateTeam` ([`sdk::api::TeamsApi::update_team`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_team(
@@ -770,7 +799,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateTeam", answer)
     }
 
-    /// Answers `PluginAPI/SearchTeams` ([`crate::api::TeamsApi::search_teams`]) with
+    /// Answers `PluginAPI/SearchTeams` ([`sdk::api::TeamsApi::search_teams`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_search_teams(
@@ -782,7 +811,7 @@ impl FakeServer {
         self.shared.overrides.set("SearchTeams", answer)
     }
 
-    /// Answers `PluginAPI/GetTeamsForUser` ([`crate::api::TeamsApi::get_teams_for_user`]) with
+    /// Answers `PluginAPI/GetTeamsForUser` ([`sdk::api::TeamsApi::get_teams_for_user`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_teams_for_user(
@@ -794,7 +823,7 @@ impl FakeServer {
         self.shared.overrides.set("GetTeamsForUser", answer)
     }
 
-    /// Answers `PluginAPI/CreateTeamMember` ([`crate::api::TeamsApi::create_team_member`]) with
+    /// Answers `PluginAPI/CreateTeamMember` ([`sdk::api::TeamsApi::create_team_member`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_team_member(
@@ -806,7 +835,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateTeamMember", answer)
     }
 
-    /// Answers `PluginAPI/CreateTeamMembers` ([`crate::api::TeamsApi::create_team_members`]) with
+    /// Answers `PluginAPI/CreateTeamMembers` ([`sdk::api::TeamsApi::create_team_members`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_team_members(
@@ -818,7 +847,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateTeamMembers", answer)
     }
 
-    /// Answers `PluginAPI/CreateTeamMembersGracefully` ([`crate::api::TeamsApi::create_team_members_gracefully`]) with
+    /// Answers `PluginAPI/CreateTeamMembersGracefully` ([`sdk::api::TeamsApi::create_team_members_gracefully`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_team_members_gracefully(
@@ -830,7 +859,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateTeamMembersGracefully", answer)
     }
 
-    /// Answers `PluginAPI/DeleteTeamMember` ([`crate::api::TeamsApi::delete_team_member`]) with
+    /// Answers `PluginAPI/DeleteTeamMember` ([`sdk::api::TeamsApi::delete_team_member`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_team_member(
@@ -842,7 +871,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteTeamMember", answer)
     }
 
-    /// Answers `PluginAPI/GetTeamMembers` ([`crate::api::TeamsApi::get_team_members`]) with
+    /// Answers `PluginAPI/GetTeamMembers` ([`sdk::api::TeamsApi::get_team_members`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_members(
@@ -854,7 +883,7 @@ impl FakeServer {
         self.shared.overrides.set("GetTeamMembers", answer)
     }
 
-    /// Answers `PluginAPI/GetTeamMember` ([`crate::api::TeamsApi::get_team_member`]) with
+    /// Answers `PluginAPI/GetTeamMember` ([`sdk::api::TeamsApi::get_team_member`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_member(
@@ -866,7 +895,7 @@ impl FakeServer {
         self.shared.overrides.set("GetTeamMember", answer)
     }
 
-    /// Answers `PluginAPI/GetTeamMembersForUser` ([`crate::api::TeamsApi::get_team_members_for_user`]) with
+    /// Answers `PluginAPI/GetTeamMembersForUser` ([`sdk::api::TeamsApi::get_team_members_for_user`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_members_for_user(
@@ -878,7 +907,7 @@ impl FakeServer {
         self.shared.overrides.set("GetTeamMembersForUser", answer)
     }
 
-    /// Answers `PluginAPI/UpdateTeamMemberRoles` ([`crate::api::TeamsApi::update_team_member_roles`]) with
+    /// Answers `PluginAPI/UpdateTeamMemberRoles` ([`sdk::api::TeamsApi::update_team_member_roles`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_team_member_roles(
@@ -890,7 +919,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateTeamMemberRoles", answer)
     }
 
-    /// Answers `PluginAPI/GetTeamIcon` ([`crate::api::TeamsApi::get_team_icon`]) with
+    /// Answers `PluginAPI/GetTeamIcon` ([`sdk::api::TeamsApi::get_team_icon`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_icon(
@@ -902,7 +931,7 @@ impl FakeServer {
         self.shared.overrides.set("GetTeamIcon", answer)
     }
 
-    /// Answers `PluginAPI/SetTeamIcon` ([`crate::api::TeamsApi::set_team_icon`]) with
+    /// Answers `PluginAPI/SetTeamIcon` ([`sdk::api::TeamsApi::set_team_icon`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_set_team_icon(
@@ -914,7 +943,7 @@ impl FakeServer {
         self.shared.overrides.set("SetTeamIcon", answer)
     }
 
-    /// Answers `PluginAPI/RemoveTeamIcon` ([`crate::api::TeamsApi::remove_team_icon`]) with
+    /// Answers `PluginAPI/RemoveTeamIcon` ([`sdk::api::TeamsApi::remove_team_icon`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_remove_team_icon(
@@ -926,7 +955,7 @@ impl FakeServer {
         self.shared.overrides.set("RemoveTeamIcon", answer)
     }
 
-    /// Answers `PluginAPI/GetTeamStats` ([`crate::api::TeamsApi::get_team_stats`]) with
+    /// Answers `PluginAPI/GetTeamStats` ([`sdk::api::TeamsApi::get_team_stats`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_team_stats(
@@ -938,7 +967,7 @@ impl FakeServer {
         self.shared.overrides.set("GetTeamStats", answer)
     }
 
-    /// Answers `PluginAPI/CreateChannel` ([`crate::api::ChannelsApi::create_channel`]) with
+    /// Answers `PluginAPI/CreateChannel` ([`sdk::api::ChannelsApi::create_channel`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_channel(
@@ -950,7 +979,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateChannel", answer)
     }
 
-    /// Answers `PluginAPI/DeleteChannel` ([`crate::api::ChannelsApi::delete_channel`]) with
+    /// Answers `PluginAPI/DeleteChannel` ([`sdk::api::ChannelsApi::delete_channel`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_channel(
@@ -962,7 +991,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteChannel", answer)
     }
 
-    /// Answers `PluginAPI/GetPublicChannelsForTeam` ([`crate::api::ChannelsApi::get_public_channels_for_team`]) with
+    /// Answers `PluginAPI/GetPublicChannelsForTeam` ([`sdk::api::ChannelsApi::get_public_channels_for_team`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_public_channels_for_team(
@@ -974,7 +1003,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPublicChannelsForTeam", answer)
     }
 
-    /// Answers `PluginAPI/GetChannel` ([`crate::api::ChannelsApi::get_channel`]) with
+    /// Answers `PluginAPI/GetChannel` ([`sdk::api::ChannelsApi::get_channel`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel(
@@ -986,7 +1015,7 @@ impl FakeServer {
         self.shared.overrides.set("GetChannel", answer)
     }
 
-    /// Answers `PluginAPI/GetChannelByName` ([`crate::api::ChannelsApi::get_channel_by_name`]) with
+    /// Answers `PluginAPI/GetChannelByName` ([`sdk::api::ChannelsApi::get_channel_by_name`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_by_name(
@@ -998,7 +1027,7 @@ impl FakeServer {
         self.shared.overrides.set("GetChannelByName", answer)
     }
 
-    /// Answers `PluginAPI/GetChannelByNameForTeamName` ([`crate::api::ChannelsApi::get_channel_by_name_for_team_name`]) with
+    /// Answers `PluginAPI/GetChannelByNameForTeamName` ([`sdk::api::ChannelsApi::get_channel_by_name_for_team_name`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_by_name_for_team_name(
@@ -1010,7 +1039,7 @@ impl FakeServer {
         self.shared.overrides.set("GetChannelByNameForTeamName", answer)
     }
 
-    /// Answers `PluginAPI/GetChannelsForTeamForUser` ([`crate::api::ChannelsApi::get_channels_for_team_for_user`]) with
+    /// Answers `PluginAPI/GetChannelsForTeamForUser` ([`sdk::api::ChannelsApi::get_channels_for_team_for_user`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channels_for_team_for_user(
@@ -1022,7 +1051,7 @@ impl FakeServer {
         self.shared.overrides.set("GetChannelsForTeamForUser", answer)
     }
 
-    /// Answers `PluginAPI/GetChannelStats` ([`crate::api::ChannelsApi::get_channel_stats`]) with
+    /// Answers `PluginAPI/GetChannelStats` ([`sdk::api::ChannelsApi::get_channel_stats`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_stats(
@@ -1034,7 +1063,7 @@ impl FakeServer {
         self.shared.overrides.set("GetChannelStats", answer)
     }
 
-    /// Answers `PluginAPI/GetDirectChannel` ([`crate::api::ChannelsApi::get_direct_channel`]) with
+    /// Answers `PluginAPI/GetDirectChannel` ([`sdk::api::ChannelsApi::get_direct_channel`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_direct_channel(
@@ -1046,7 +1075,7 @@ impl FakeServer {
         self.shared.overrides.set("GetDirectChannel", answer)
     }
 
-    /// Answers `PluginAPI/GetGroupChannel` ([`crate::api::ChannelsApi::get_group_channel`]) with
+    /// Answers `PluginAPI/GetGroupChannel` ([`sdk::api::ChannelsApi::get_group_channel`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_channel(
@@ -1058,7 +1087,7 @@ impl FakeServer {
         self.shared.overrides.set("GetGroupChannel", answer)
     }
 
-    /// Answers `PluginAPI/UpdateChannel` ([`crate::api::ChannelsApi::update_channel`]) with
+    /// Answers `PluginAPI/UpdateChannel` ([`sdk::api::ChannelsApi::update_channel`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_channel(
@@ -1070,7 +1099,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateChannel", answer)
     }
 
-    /// Answers `PluginAPI/SearchChannels` ([`crate::api::ChannelsApi::search_channels`]) with
+    /// Answers `PluginAPI/SearchChannels` ([`sdk::api::ChannelsApi::search_channels`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_search_channels(
@@ -1082,7 +1111,7 @@ impl FakeServer {
         self.shared.overrides.set("SearchChannels", answer)
     }
 
-    /// Answers `PluginAPI/AddChannelMember` ([`crate::api::ChannelsApi::add_channel_member`]) with
+    /// Answers `PluginAPI/AddChannelMember` ([`sdk::api::ChannelsApi::add_channel_member`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_add_channel_member(
@@ -1094,7 +1123,7 @@ impl FakeServer {
         self.shared.overrides.set("AddChannelMember", answer)
     }
 
-    /// Answers `PluginAPI/GetChannelMember` ([`crate::api::ChannelsApi::get_channel_member`]) with
+    /// Answers `PluginAPI/GetChannelMember` ([`sdk::api::ChannelsApi::get_channel_member`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_member(
@@ -1106,7 +1135,7 @@ impl FakeServer {
         self.shared.overrides.set("GetChannelMember", answer)
     }
 
-    /// Answers `PluginAPI/GetChannelMembers` ([`crate::api::ChannelsApi::get_channel_members`]) with
+    /// Answers `PluginAPI/GetChannelMembers` ([`sdk::api::ChannelsApi::get_channel_members`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_members(
@@ -1118,7 +1147,7 @@ impl FakeServer {
         self.shared.overrides.set("GetChannelMembers", answer)
     }
 
-    /// Answers `PluginAPI/GetChannelMembersByIds` ([`crate::api::ChannelsApi::get_channel_members_by_ids`]) with
+    /// Answers `PluginAPI/GetChannelMembersByIds` ([`sdk::api::ChannelsApi::get_channel_members_by_ids`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_members_by_ids(
@@ -1130,7 +1159,7 @@ impl FakeServer {
         self.shared.overrides.set("GetChannelMembersByIds", answer)
     }
 
-    /// Answers `PluginAPI/GetChannelMembersForUser` ([`crate::api::ChannelsApi::get_channel_members_for_user`]) with
+    /// Answers `PluginAPI/GetChannelMembersForUser` ([`sdk::api::ChannelsApi::get_channel_members_for_user`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_members_for_user(
@@ -1142,7 +1171,7 @@ impl FakeServer {
         self.shared.overrides.set("GetChannelMembersForUser", answer)
     }
 
-    /// Answers `PluginAPI/UpdateChannelMemberRoles` ([`crate::api::ChannelsApi::update_channel_member_roles`]) with
+    /// Answers `PluginAPI/UpdateChannelMemberRoles` ([`sdk::api::ChannelsApi::update_channel_member_roles`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_channel_member_roles(
@@ -1154,7 +1183,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateChannelMemberRoles", answer)
     }
 
-    /// Answers `PluginAPI/UpdateChannelMemberNotifications` ([`crate::api::ChannelsApi::update_channel_member_notifications`]) with
+    /// Answers `PluginAPI/UpdateChannelMemberNotifications` ([`sdk::api::ChannelsApi::update_channel_member_notifications`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_channel_member_notifications(
@@ -1166,7 +1195,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateChannelMemberNotifications", answer)
     }
 
-    /// Answers `PluginAPI/PatchChannelMembersNotifications` ([`crate::api::ChannelsApi::patch_channel_members_notifications`]) with
+    /// Answers `PluginAPI/PatchChannelMembersNotifications` ([`sdk::api::ChannelsApi::patch_channel_members_notifications`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_patch_channel_members_notifications(
@@ -1178,7 +1207,7 @@ impl FakeServer {
         self.shared.overrides.set("PatchChannelMembersNotifications", answer)
     }
 
-    /// Answers `PluginAPI/DeleteChannelMember` ([`crate::api::ChannelsApi::delete_channel_member`]) with
+    /// Answers `PluginAPI/DeleteChannelMember` ([`sdk::api::ChannelsApi::delete_channel_member`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_channel_member(
@@ -1190,7 +1219,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteChannelMember", answer)
     }
 
-    /// Answers `PluginAPI/CreateChannelSidebarCategory` ([`crate::api::ChannelsApi::create_channel_sidebar_category`]) with
+    /// Answers `PluginAPI/CreateChannelSidebarCategory` ([`sdk::api::ChannelsApi::create_channel_sidebar_category`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_channel_sidebar_category(
@@ -1202,7 +1231,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateChannelSidebarCategory", answer)
     }
 
-    /// Answers `PluginAPI/GetChannelSidebarCategories` ([`crate::api::ChannelsApi::get_channel_sidebar_categories`]) with
+    /// Answers `PluginAPI/GetChannelSidebarCategories` ([`sdk::api::ChannelsApi::get_channel_sidebar_categories`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_channel_sidebar_categories(
@@ -1214,7 +1243,7 @@ impl FakeServer {
         self.shared.overrides.set("GetChannelSidebarCategories", answer)
     }
 
-    /// Answers `PluginAPI/UpdateChannelSidebarCategories` ([`crate::api::ChannelsApi::update_channel_sidebar_categories`]) with
+    /// Answers `PluginAPI/UpdateChannelSidebarCategories` ([`sdk::api::ChannelsApi::update_channel_sidebar_categories`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_channel_sidebar_categories(
@@ -1229,7 +1258,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateChannelSidebarCategories", answer)
     }
 
-    /// Answers `PluginAPI/CreatePost` ([`crate::api::PostsApi::create_post`]) with
+    /// Answers `PluginAPI/CreatePost` ([`sdk::api::PostsApi::create_post`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_post(
@@ -1241,7 +1270,7 @@ impl FakeServer {
         self.shared.overrides.set("CreatePost", answer)
     }
 
-    /// Answers `PluginAPI/AddReaction` ([`crate::api::PostsApi::add_reaction`]) with
+    /// Answers `PluginAPI/AddReaction` ([`sdk::api::PostsApi::add_reaction`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_add_reaction(
@@ -1253,7 +1282,7 @@ impl FakeServer {
         self.shared.overrides.set("AddReaction", answer)
     }
 
-    /// Answers `PluginAPI/RemoveReaction` ([`crate::api::PostsApi::remove_reaction`]) with
+    /// Answers `PluginAPI/RemoveReaction` ([`sdk::api::PostsApi::remove_reaction`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_remove_reaction(
@@ -1265,7 +1294,7 @@ impl FakeServer {
         self.shared.overrides.set("RemoveReaction", answer)
     }
 
-    /// Answers `PluginAPI/GetReactions` ([`crate::api::PostsApi::get_reactions`]) with
+    /// Answers `PluginAPI/GetReactions` ([`sdk::api::PostsApi::get_reactions`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_reactions(
@@ -1277,7 +1306,7 @@ impl FakeServer {
         self.shared.overrides.set("GetReactions", answer)
     }
 
-    /// Answers `PluginAPI/SendEphemeralPost` ([`crate::api::PostsApi::send_ephemeral_post`]) with
+    /// Answers `PluginAPI/SendEphemeralPost` ([`sdk::api::PostsApi::send_ephemeral_post`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_send_ephemeral_post(
@@ -1289,7 +1318,7 @@ impl FakeServer {
         self.shared.overrides.set("SendEphemeralPost", answer)
     }
 
-    /// Answers `PluginAPI/UpdateEphemeralPost` ([`crate::api::PostsApi::update_ephemeral_post`]) with
+    /// Answers `PluginAPI/UpdateEphemeralPost` ([`sdk::api::PostsApi::update_ephemeral_post`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_ephemeral_post(
@@ -1301,7 +1330,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateEphemeralPost", answer)
     }
 
-    /// Answers `PluginAPI/DeleteEphemeralPost` ([`crate::api::PostsApi::delete_ephemeral_post`]) with
+    /// Answers `PluginAPI/DeleteEphemeralPost` ([`sdk::api::PostsApi::delete_ephemeral_post`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_ephemeral_post(
@@ -1313,7 +1342,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteEphemeralPost", answer)
     }
 
-    /// Answers `PluginAPI/DeletePost` ([`crate::api::PostsApi::delete_post`]) with
+    /// Answers `PluginAPI/DeletePost` ([`sdk::api::PostsApi::delete_post`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_post(
@@ -1325,7 +1354,7 @@ impl FakeServer {
         self.shared.overrides.set("DeletePost", answer)
     }
 
-    /// Answers `PluginAPI/GetPostThread` ([`crate::api::PostsApi::get_post_thread`]) with
+    /// Answers `PluginAPI/GetPostThread` ([`sdk::api::PostsApi::get_post_thread`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_post_thread(
@@ -1337,7 +1366,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPostThread", answer)
     }
 
-    /// Answers `PluginAPI/GetPost` ([`crate::api::PostsApi::get_post`]) with
+    /// Answers `PluginAPI/GetPost` ([`sdk::api::PostsApi::get_post`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_post(
@@ -1349,7 +1378,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPost", answer)
     }
 
-    /// Answers `PluginAPI/GetPostsSince` ([`crate::api::PostsApi::get_posts_since`]) with
+    /// Answers `PluginAPI/GetPostsSince` ([`sdk::api::PostsApi::get_posts_since`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_posts_since(
@@ -1361,7 +1390,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPostsSince", answer)
     }
 
-    /// Answers `PluginAPI/GetPostsAfter` ([`crate::api::PostsApi::get_posts_after`]) with
+    /// Answers `PluginAPI/GetPostsAfter` ([`sdk::api::PostsApi::get_posts_after`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_posts_after(
@@ -1373,7 +1402,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPostsAfter", answer)
     }
 
-    /// Answers `PluginAPI/GetPostsBefore` ([`crate::api::PostsApi::get_posts_before`]) with
+    /// Answers `PluginAPI/GetPostsBefore` ([`sdk::api::PostsApi::get_posts_before`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_posts_before(
@@ -1385,7 +1414,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPostsBefore", answer)
     }
 
-    /// Answers `PluginAPI/GetPostsForChannel` ([`crate::api::PostsApi::get_posts_for_channel`]) with
+    /// Answers `PluginAPI/GetPostsForChannel` ([`sdk::api::PostsApi::get_posts_for_channel`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_posts_for_channel(
@@ -1397,7 +1426,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPostsForChannel", answer)
     }
 
-    /// Answers `PluginAPI/UpdatePost` ([`crate::api::PostsApi::update_post`]) with
+    /// Answers `PluginAPI/UpdatePost` ([`sdk::api::PostsApi::update_post`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_post(
@@ -1409,7 +1438,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdatePost", answer)
     }
 
-    /// Answers `PluginAPI/SearchPostsInTeam` ([`crate::api::PostsApi::search_posts_in_team`]) with
+    /// Answers `PluginAPI/SearchPostsInTeam` ([`sdk::api::PostsApi::search_posts_in_team`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_search_posts_in_team(
@@ -1421,7 +1450,7 @@ impl FakeServer {
         self.shared.overrides.set("SearchPostsInTeam", answer)
     }
 
-    /// Answers `PluginAPI/SearchPostsInTeamForUser` ([`crate::api::PostsApi::search_posts_in_team_for_user`]) with
+    /// Answers `PluginAPI/SearchPostsInTeamForUser` ([`sdk::api::PostsApi::search_posts_in_team_for_user`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_search_posts_in_team_for_user(
@@ -1433,7 +1462,7 @@ impl FakeServer {
         self.shared.overrides.set("SearchPostsInTeamForUser", answer)
     }
 
-    /// Answers `PluginAPI/CopyFileInfos` ([`crate::api::FilesApi::copy_file_infos`]) with
+    /// Answers `PluginAPI/CopyFileInfos` ([`sdk::api::FilesApi::copy_file_infos`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_copy_file_infos(
@@ -1445,7 +1474,7 @@ impl FakeServer {
         self.shared.overrides.set("CopyFileInfos", answer)
     }
 
-    /// Answers `PluginAPI/GetFileInfo` ([`crate::api::FilesApi::get_file_info`]) with
+    /// Answers `PluginAPI/GetFileInfo` ([`sdk::api::FilesApi::get_file_info`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_file_info(
@@ -1457,7 +1486,7 @@ impl FakeServer {
         self.shared.overrides.set("GetFileInfo", answer)
     }
 
-    /// Answers `PluginAPI/SetFileSearchableContent` ([`crate::api::FilesApi::set_file_searchable_content`]) with
+    /// Answers `PluginAPI/SetFileSearchableContent` ([`sdk::api::FilesApi::set_file_searchable_content`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_set_file_searchable_content(
@@ -1469,7 +1498,7 @@ impl FakeServer {
         self.shared.overrides.set("SetFileSearchableContent", answer)
     }
 
-    /// Answers `PluginAPI/GetFileInfos` ([`crate::api::FilesApi::get_file_infos`]) with
+    /// Answers `PluginAPI/GetFileInfos` ([`sdk::api::FilesApi::get_file_infos`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_file_infos(
@@ -1481,7 +1510,7 @@ impl FakeServer {
         self.shared.overrides.set("GetFileInfos", answer)
     }
 
-    /// Answers `PluginAPI/GetFile` ([`crate::api::FilesApi::get_file`]) with
+    /// Answers `PluginAPI/GetFile` ([`sdk::api::FilesApi::get_file`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_file(
@@ -1493,7 +1522,7 @@ impl FakeServer {
         self.shared.overrides.set("GetFile", answer)
     }
 
-    /// Answers `PluginAPI/GetFileLink` ([`crate::api::FilesApi::get_file_link`]) with
+    /// Answers `PluginAPI/GetFileLink` ([`sdk::api::FilesApi::get_file_link`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_file_link(
@@ -1505,7 +1534,7 @@ impl FakeServer {
         self.shared.overrides.set("GetFileLink", answer)
     }
 
-    /// Answers `PluginAPI/ReadFile` ([`crate::api::FilesApi::read_file`]) with
+    /// Answers `PluginAPI/ReadFile` ([`sdk::api::FilesApi::read_file`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_read_file(
@@ -1517,7 +1546,7 @@ impl FakeServer {
         self.shared.overrides.set("ReadFile", answer)
     }
 
-    /// Answers `PluginAPI/UploadFile` ([`crate::api::FilesApi::upload_file`]) with
+    /// Answers `PluginAPI/UploadFile` ([`sdk::api::FilesApi::upload_file`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_upload_file(
@@ -1529,7 +1558,7 @@ impl FakeServer {
         self.shared.overrides.set("UploadFile", answer)
     }
 
-    /// Answers `PluginAPI/CreateUploadSession` ([`crate::api::FilesApi::create_upload_session`]) with
+    /// Answers `PluginAPI/CreateUploadSession` ([`sdk::api::FilesApi::create_upload_session`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_upload_session(
@@ -1541,7 +1570,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateUploadSession", answer)
     }
 
-    /// Answers `PluginAPI/UploadData` ([`crate::api::FilesApi::upload_data`]) with
+    /// Answers `PluginAPI/UploadData` ([`sdk::api::FilesApi::upload_data`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_upload_data(
@@ -1553,7 +1582,7 @@ impl FakeServer {
         self.shared.overrides.set("UploadData", answer)
     }
 
-    /// Answers `PluginAPI/GetUploadSession` ([`crate::api::FilesApi::get_upload_session`]) with
+    /// Answers `PluginAPI/GetUploadSession` ([`sdk::api::FilesApi::get_upload_session`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_upload_session(
@@ -1565,7 +1594,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUploadSession", answer)
     }
 
-    /// Answers `PluginAPI/KVSet` ([`crate::api::KvStoreApi::kv_set`]) with
+    /// Answers `PluginAPI/KVSet` ([`sdk::api::KvStoreApi::kv_set`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_set(
@@ -1575,7 +1604,7 @@ impl FakeServer {
         self.shared.overrides.set("KVSet", answer)
     }
 
-    /// Answers `PluginAPI/KVCompareAndSet` ([`crate::api::KvStoreApi::kv_compare_and_set`]) with
+    /// Answers `PluginAPI/KVCompareAndSet` ([`sdk::api::KvStoreApi::kv_compare_and_set`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_compare_and_set(
@@ -1587,7 +1616,7 @@ impl FakeServer {
         self.shared.overrides.set("KVCompareAndSet", answer)
     }
 
-    /// Answers `PluginAPI/KVCompareAndDelete` ([`crate::api::KvStoreApi::kv_compare_and_delete`]) with
+    /// Answers `PluginAPI/KVCompareAndDelete` ([`sdk::api::KvStoreApi::kv_compare_and_delete`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_compare_and_delete(
@@ -1599,7 +1628,7 @@ impl FakeServer {
         self.shared.overrides.set("KVCompareAndDelete", answer)
     }
 
-    /// Answers `PluginAPI/KVSetWithOptions` ([`crate::api::KvStoreApi::kv_set_with_options`]) with
+    /// Answers `PluginAPI/KVSetWithOptions` ([`sdk::api::KvStoreApi::kv_set_with_options`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_set_with_options(
@@ -1611,7 +1640,7 @@ impl FakeServer {
         self.shared.overrides.set("KVSetWithOptions", answer)
     }
 
-    /// Answers `PluginAPI/KVSetWithExpiry` ([`crate::api::KvStoreApi::kv_set_with_expiry`]) with
+    /// Answers `PluginAPI/KVSetWithExpiry` ([`sdk::api::KvStoreApi::kv_set_with_expiry`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_set_with_expiry(
@@ -1623,7 +1652,7 @@ impl FakeServer {
         self.shared.overrides.set("KVSetWithExpiry", answer)
     }
 
-    /// Answers `PluginAPI/KVGet` ([`crate::api::KvStoreApi::kv_get`]) with
+    /// Answers `PluginAPI/KVGet` ([`sdk::api::KvStoreApi::kv_get`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_get(
@@ -1635,7 +1664,7 @@ impl FakeServer {
         self.shared.overrides.set("KVGet", answer)
     }
 
-    /// Answers `PluginAPI/KVDelete` ([`crate::api::KvStoreApi::kv_delete`]) with
+    /// Answers `PluginAPI/KVDelete` ([`sdk::api::KvStoreApi::kv_delete`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_delete(
@@ -1647,7 +1676,7 @@ impl FakeServer {
         self.shared.overrides.set("KVDelete", answer)
     }
 
-    /// Answers `PluginAPI/KVDeleteAll` ([`crate::api::KvStoreApi::kv_delete_all`]) with
+    /// Answers `PluginAPI/KVDeleteAll` ([`sdk::api::KvStoreApi::kv_delete_all`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_delete_all(
@@ -1659,7 +1688,7 @@ impl FakeServer {
         self.shared.overrides.set("KVDeleteAll", answer)
     }
 
-    /// Answers `PluginAPI/KVList` ([`crate::api::KvStoreApi::kv_list`]) with
+    /// Answers `PluginAPI/KVList` ([`sdk::api::KvStoreApi::kv_list`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_kv_list(
@@ -1671,7 +1700,7 @@ impl FakeServer {
         self.shared.overrides.set("KVList", answer)
     }
 
-    /// Answers `PluginAPI/CreateBot` ([`crate::api::BotsApi::create_bot`]) with
+    /// Answers `PluginAPI/CreateBot` ([`sdk::api::BotsApi::create_bot`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_bot(
@@ -1683,7 +1712,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateBot", answer)
     }
 
-    /// Answers `PluginAPI/PatchBot` ([`crate::api::BotsApi::patch_bot`]) with
+    /// Answers `PluginAPI/PatchBot` ([`sdk::api::BotsApi::patch_bot`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_patch_bot(
@@ -1695,7 +1724,7 @@ impl FakeServer {
         self.shared.overrides.set("PatchBot", answer)
     }
 
-    /// Answers `PluginAPI/GetBot` ([`crate::api::BotsApi::get_bot`]) with
+    /// Answers `PluginAPI/GetBot` ([`sdk::api::BotsApi::get_bot`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_bot(
@@ -1707,7 +1736,7 @@ impl FakeServer {
         self.shared.overrides.set("GetBot", answer)
     }
 
-    /// Answers `PluginAPI/GetBots` ([`crate::api::BotsApi::get_bots`]) with
+    /// Answers `PluginAPI/GetBots` ([`sdk::api::BotsApi::get_bots`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_bots(
@@ -1719,7 +1748,7 @@ impl FakeServer {
         self.shared.overrides.set("GetBots", answer)
     }
 
-    /// Answers `PluginAPI/UpdateBotActive` ([`crate::api::BotsApi::update_bot_active`]) with
+    /// Answers `PluginAPI/UpdateBotActive` ([`sdk::api::BotsApi::update_bot_active`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_bot_active(
@@ -1731,7 +1760,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateBotActive", answer)
     }
 
-    /// Answers `PluginAPI/PermanentDeleteBot` ([`crate::api::BotsApi::permanent_delete_bot`]) with
+    /// Answers `PluginAPI/PermanentDeleteBot` ([`sdk::api::BotsApi::permanent_delete_bot`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_permanent_delete_bot(
@@ -1743,7 +1772,7 @@ impl FakeServer {
         self.shared.overrides.set("PermanentDeleteBot", answer)
     }
 
-    /// Answers `PluginAPI/EnsureBotUser` ([`crate::api::BotsApi::ensure_bot_user`]) with
+    /// Answers `PluginAPI/EnsureBotUser` ([`sdk::api::BotsApi::ensure_bot_user`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_ensure_bot_user(
@@ -1755,7 +1784,7 @@ impl FakeServer {
         self.shared.overrides.set("EnsureBotUser", answer)
     }
 
-    /// Answers `PluginAPI/LoadPluginConfiguration` ([`crate::api::ConfigApi::load_plugin_configuration`]) with
+    /// Answers `PluginAPI/LoadPluginConfiguration` ([`sdk::api::ConfigApi::load_plugin_configuration`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_load_plugin_configuration(
@@ -1767,7 +1796,7 @@ impl FakeServer {
         self.shared.overrides.set("LoadPluginConfiguration", answer)
     }
 
-    /// Answers `PluginAPI/GetConfig` ([`crate::api::ConfigApi::get_config`]) with
+    /// Answers `PluginAPI/GetConfig` ([`sdk::api::ConfigApi::get_config`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_config(
@@ -1779,7 +1808,7 @@ impl FakeServer {
         self.shared.overrides.set("GetConfig", answer)
     }
 
-    /// Answers `PluginAPI/GetUnsanitizedConfig` ([`crate::api::ConfigApi::get_unsanitized_config`]) with
+    /// Answers `PluginAPI/GetUnsanitizedConfig` ([`sdk::api::ConfigApi::get_unsanitized_config`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_unsanitized_config(
@@ -1791,7 +1820,7 @@ impl FakeServer {
         self.shared.overrides.set("GetUnsanitizedConfig", answer)
     }
 
-    /// Answers `PluginAPI/SaveConfig` ([`crate::api::ConfigApi::save_config`]) with
+    /// Answers `PluginAPI/SaveConfig` ([`sdk::api::ConfigApi::save_config`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_save_config(
@@ -1803,7 +1832,7 @@ impl FakeServer {
         self.shared.overrides.set("SaveConfig", answer)
     }
 
-    /// Answers `PluginAPI/GetPluginConfig` ([`crate::api::ConfigApi::get_plugin_config`]) with
+    /// Answers `PluginAPI/GetPluginConfig` ([`sdk::api::ConfigApi::get_plugin_config`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_plugin_config(
@@ -1818,7 +1847,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPluginConfig", answer)
     }
 
-    /// Answers `PluginAPI/SavePluginConfig` ([`crate::api::ConfigApi::save_plugin_config`]) with
+    /// Answers `PluginAPI/SavePluginConfig` ([`sdk::api::ConfigApi::save_plugin_config`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_save_plugin_config(
@@ -1830,7 +1859,7 @@ impl FakeServer {
         self.shared.overrides.set("SavePluginConfig", answer)
     }
 
-    /// Answers `PluginAPI/RegisterCommand` ([`crate::api::CommandsApi::register_command`]) with
+    /// Answers `PluginAPI/RegisterCommand` ([`sdk::api::CommandsApi::register_command`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_register_command(
@@ -1842,7 +1871,7 @@ impl FakeServer {
         self.shared.overrides.set("RegisterCommand", answer)
     }
 
-    /// Answers `PluginAPI/UnregisterCommand` ([`crate::api::CommandsApi::unregister_command`]) with
+    /// Answers `PluginAPI/UnregisterCommand` ([`sdk::api::CommandsApi::unregister_command`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_unregister_command(
@@ -1854,7 +1883,7 @@ impl FakeServer {
         self.shared.overrides.set("UnregisterCommand", answer)
     }
 
-    /// Answers `PluginAPI/ExecuteSlashCommand` ([`crate::api::CommandsApi::execute_slash_command`]) with
+    /// Answers `PluginAPI/ExecuteSlashCommand` ([`sdk::api::CommandsApi::execute_slash_command`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_execute_slash_command(
@@ -1866,7 +1895,7 @@ impl FakeServer {
         self.shared.overrides.set("ExecuteSlashCommand", answer)
     }
 
-    /// Answers `PluginAPI/CreateCommand` ([`crate::api::CommandsApi::create_command`]) with
+    /// Answers `PluginAPI/CreateCommand` ([`sdk::api::CommandsApi::create_command`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_command(
@@ -1878,7 +1907,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateCommand", answer)
     }
 
-    /// Answers `PluginAPI/ListCommands` ([`crate::api::CommandsApi::list_commands`]) with
+    /// Answers `PluginAPI/ListCommands` ([`sdk::api::CommandsApi::list_commands`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_list_commands(
@@ -1890,7 +1919,7 @@ impl FakeServer {
         self.shared.overrides.set("ListCommands", answer)
     }
 
-    /// Answers `PluginAPI/ListCustomCommands` ([`crate::api::CommandsApi::list_custom_commands`]) with
+    /// Answers `PluginAPI/ListCustomCommands` ([`sdk::api::CommandsApi::list_custom_commands`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_list_custom_commands(
@@ -1902,7 +1931,7 @@ impl FakeServer {
         self.shared.overrides.set("ListCustomCommands", answer)
     }
 
-    /// Answers `PluginAPI/ListPluginCommands` ([`crate::api::CommandsApi::list_plugin_commands`]) with
+    /// Answers `PluginAPI/ListPluginCommands` ([`sdk::api::CommandsApi::list_plugin_commands`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_list_plugin_commands(
@@ -1914,7 +1943,7 @@ impl FakeServer {
         self.shared.overrides.set("ListPluginCommands", answer)
     }
 
-    /// Answers `PluginAPI/ListBuiltInCommands` ([`crate::api::CommandsApi::list_built_in_commands`]) with
+    /// Answers `PluginAPI/ListBuiltInCommands` ([`sdk::api::CommandsApi::list_built_in_commands`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_list_built_in_commands(
@@ -1926,7 +1955,7 @@ impl FakeServer {
         self.shared.overrides.set("ListBuiltInCommands", answer)
     }
 
-    /// Answers `PluginAPI/GetCommand` ([`crate::api::CommandsApi::get_command`]) with
+    /// Answers `PluginAPI/GetCommand` ([`sdk::api::CommandsApi::get_command`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_command(
@@ -1938,7 +1967,7 @@ impl FakeServer {
         self.shared.overrides.set("GetCommand", answer)
     }
 
-    /// Answers `PluginAPI/UpdateCommand` ([`crate::api::CommandsApi::update_command`]) with
+    /// Answers `PluginAPI/UpdateCommand` ([`sdk::api::CommandsApi::update_command`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_command(
@@ -1950,7 +1979,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateCommand", answer)
     }
 
-    /// Answers `PluginAPI/DeleteCommand` ([`crate::api::CommandsApi::delete_command`]) with
+    /// Answers `PluginAPI/DeleteCommand` ([`sdk::api::CommandsApi::delete_command`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_command(
@@ -1962,7 +1991,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteCommand", answer)
     }
 
-    /// Answers `PluginAPI/GetBundlePath` ([`crate::api::PluginsApi::get_bundle_path`]) with
+    /// Answers `PluginAPI/GetBundlePath` ([`sdk::api::PluginsApi::get_bundle_path`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_bundle_path(
@@ -1974,7 +2003,7 @@ impl FakeServer {
         self.shared.overrides.set("GetBundlePath", answer)
     }
 
-    /// Answers `PluginAPI/GetPlugins` ([`crate::api::PluginsApi::get_plugins`]) with
+    /// Answers `PluginAPI/GetPlugins` ([`sdk::api::PluginsApi::get_plugins`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_plugins(
@@ -1986,7 +2015,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPlugins", answer)
     }
 
-    /// Answers `PluginAPI/EnablePlugin` ([`crate::api::PluginsApi::enable_plugin`]) with
+    /// Answers `PluginAPI/EnablePlugin` ([`sdk::api::PluginsApi::enable_plugin`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_enable_plugin(
@@ -1998,7 +2027,7 @@ impl FakeServer {
         self.shared.overrides.set("EnablePlugin", answer)
     }
 
-    /// Answers `PluginAPI/DisablePlugin` ([`crate::api::PluginsApi::disable_plugin`]) with
+    /// Answers `PluginAPI/DisablePlugin` ([`sdk::api::PluginsApi::disable_plugin`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_disable_plugin(
@@ -2010,7 +2039,7 @@ impl FakeServer {
         self.shared.overrides.set("DisablePlugin", answer)
     }
 
-    /// Answers `PluginAPI/RemovePlugin` ([`crate::api::PluginsApi::remove_plugin`]) with
+    /// Answers `PluginAPI/RemovePlugin` ([`sdk::api::PluginsApi::remove_plugin`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_remove_plugin(
@@ -2022,7 +2051,7 @@ impl FakeServer {
         self.shared.overrides.set("RemovePlugin", answer)
     }
 
-    /// Answers `PluginAPI/GetPluginStatus` ([`crate::api::PluginsApi::get_plugin_status`]) with
+    /// Answers `PluginAPI/GetPluginStatus` ([`sdk::api::PluginsApi::get_plugin_status`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_plugin_status(
@@ -2034,7 +2063,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPluginStatus", answer)
     }
 
-    /// Answers `PluginAPI/InstallPlugin` ([`crate::api::PluginsApi::install_plugin`]) with
+    /// Answers `PluginAPI/InstallPlugin` ([`sdk::api::PluginsApi::install_plugin`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_install_plugin(
@@ -2046,7 +2075,7 @@ impl FakeServer {
         self.shared.overrides.set("InstallPlugin", answer)
     }
 
-    /// Answers `PluginAPI/GetPluginID` ([`crate::api::PluginsApi::get_plugin_id`]) with
+    /// Answers `PluginAPI/GetPluginID` ([`sdk::api::PluginsApi::get_plugin_id`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_plugin_id(
@@ -2058,7 +2087,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPluginID", answer)
     }
 
-    /// Answers `PluginAPI/PluginHTTP` ([`crate::api::PluginsApi::plugin_http`]) with
+    /// Answers `PluginAPI/PluginHTTP` ([`sdk::api::PluginsApi::plugin_http`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_plugin_http(
@@ -2070,7 +2099,7 @@ impl FakeServer {
         self.shared.overrides.set("PluginHTTP", answer)
     }
 
-    /// Answers `PluginAPI/GetGroup` ([`crate::api::GroupsApi::get_group`]) with
+    /// Answers `PluginAPI/GetGroup` ([`sdk::api::GroupsApi::get_group`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group(
@@ -2082,7 +2111,7 @@ impl FakeServer {
         self.shared.overrides.set("GetGroup", answer)
     }
 
-    /// Answers `PluginAPI/GetGroupByName` ([`crate::api::GroupsApi::get_group_by_name`]) with
+    /// Answers `PluginAPI/GetGroupByName` ([`sdk::api::GroupsApi::get_group_by_name`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_by_name(
@@ -2094,7 +2123,7 @@ impl FakeServer {
         self.shared.overrides.set("GetGroupByName", answer)
     }
 
-    /// Answers `PluginAPI/GetGroupMemberUsers` ([`crate::api::GroupsApi::get_group_member_users`]) with
+    /// Answers `PluginAPI/GetGroupMemberUsers` ([`sdk::api::GroupsApi::get_group_member_users`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_member_users(
@@ -2106,7 +2135,7 @@ impl FakeServer {
         self.shared.overrides.set("GetGroupMemberUsers", answer)
     }
 
-    /// Answers `PluginAPI/GetGroupsBySource` ([`crate::api::GroupsApi::get_groups_by_source`]) with
+    /// Answers `PluginAPI/GetGroupsBySource` ([`sdk::api::GroupsApi::get_groups_by_source`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_groups_by_source(
@@ -2118,7 +2147,7 @@ impl FakeServer {
         self.shared.overrides.set("GetGroupsBySource", answer)
     }
 
-    /// Answers `PluginAPI/GetGroupsForUser` ([`crate::api::GroupsApi::get_groups_for_user`]) with
+    /// Answers `PluginAPI/GetGroupsForUser` ([`sdk::api::GroupsApi::get_groups_for_user`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_groups_for_user(
@@ -2130,7 +2159,7 @@ impl FakeServer {
         self.shared.overrides.set("GetGroupsForUser", answer)
     }
 
-    /// Answers `PluginAPI/UpsertGroupMember` ([`crate::api::GroupsApi::upsert_group_member`]) with
+    /// Answers `PluginAPI/UpsertGroupMember` ([`sdk::api::GroupsApi::upsert_group_member`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_upsert_group_member(
@@ -2142,7 +2171,7 @@ impl FakeServer {
         self.shared.overrides.set("UpsertGroupMember", answer)
     }
 
-    /// Answers `PluginAPI/UpsertGroupMembers` ([`crate::api::GroupsApi::upsert_group_members`]) with
+    /// Answers `PluginAPI/UpsertGroupMembers` ([`sdk::api::GroupsApi::upsert_group_members`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_upsert_group_members(
@@ -2154,7 +2183,7 @@ impl FakeServer {
         self.shared.overrides.set("UpsertGroupMembers", answer)
     }
 
-    /// Answers `PluginAPI/GetGroupByRemoteID` ([`crate::api::GroupsApi::get_group_by_remote_id`]) with
+    /// Answers `PluginAPI/GetGroupByRemoteID` ([`sdk::api::GroupsApi::get_group_by_remote_id`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_by_remote_id(
@@ -2166,7 +2195,7 @@ impl FakeServer {
         self.shared.overrides.set("GetGroupByRemoteID", answer)
     }
 
-    /// Answers `PluginAPI/CreateGroup` ([`crate::api::GroupsApi::create_group`]) with
+    /// Answers `PluginAPI/CreateGroup` ([`sdk::api::GroupsApi::create_group`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_group(
@@ -2178,7 +2207,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateGroup", answer)
     }
 
-    /// Answers `PluginAPI/UpdateGroup` ([`crate::api::GroupsApi::update_group`]) with
+    /// Answers `PluginAPI/UpdateGroup` ([`sdk::api::GroupsApi::update_group`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_group(
@@ -2190,7 +2219,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateGroup", answer)
     }
 
-    /// Answers `PluginAPI/DeleteGroup` ([`crate::api::GroupsApi::delete_group`]) with
+    /// Answers `PluginAPI/DeleteGroup` ([`sdk::api::GroupsApi::delete_group`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_group(
@@ -2202,7 +2231,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteGroup", answer)
     }
 
-    /// Answers `PluginAPI/RestoreGroup` ([`crate::api::GroupsApi::restore_group`]) with
+    /// Answers `PluginAPI/RestoreGroup` ([`sdk::api::GroupsApi::restore_group`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_restore_group(
@@ -2214,7 +2243,7 @@ impl FakeServer {
         self.shared.overrides.set("RestoreGroup", answer)
     }
 
-    /// Answers `PluginAPI/DeleteGroupMember` ([`crate::api::GroupsApi::delete_group_member`]) with
+    /// Answers `PluginAPI/DeleteGroupMember` ([`sdk::api::GroupsApi::delete_group_member`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_group_member(
@@ -2226,7 +2255,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteGroupMember", answer)
     }
 
-    /// Answers `PluginAPI/GetGroupSyncable` ([`crate::api::GroupsApi::get_group_syncable`]) with
+    /// Answers `PluginAPI/GetGroupSyncable` ([`sdk::api::GroupsApi::get_group_syncable`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_syncable(
@@ -2238,7 +2267,7 @@ impl FakeServer {
         self.shared.overrides.set("GetGroupSyncable", answer)
     }
 
-    /// Answers `PluginAPI/GetGroupSyncables` ([`crate::api::GroupsApi::get_group_syncables`]) with
+    /// Answers `PluginAPI/GetGroupSyncables` ([`sdk::api::GroupsApi::get_group_syncables`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_group_syncables(
@@ -2250,7 +2279,7 @@ impl FakeServer {
         self.shared.overrides.set("GetGroupSyncables", answer)
     }
 
-    /// Answers `PluginAPI/UpsertGroupSyncable` ([`crate::api::GroupsApi::upsert_group_syncable`]) with
+    /// Answers `PluginAPI/UpsertGroupSyncable` ([`sdk::api::GroupsApi::upsert_group_syncable`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_upsert_group_syncable(
@@ -2262,7 +2291,7 @@ impl FakeServer {
         self.shared.overrides.set("UpsertGroupSyncable", answer)
     }
 
-    /// Answers `PluginAPI/UpdateGroupSyncable` ([`crate::api::GroupsApi::update_group_syncable`]) with
+    /// Answers `PluginAPI/UpdateGroupSyncable` ([`sdk::api::GroupsApi::update_group_syncable`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_group_syncable(
@@ -2274,7 +2303,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateGroupSyncable", answer)
     }
 
-    /// Answers `PluginAPI/DeleteGroupSyncable` ([`crate::api::GroupsApi::delete_group_syncable`]) with
+    /// Answers `PluginAPI/DeleteGroupSyncable` ([`sdk::api::GroupsApi::delete_group_syncable`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_group_syncable(
@@ -2286,7 +2315,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteGroupSyncable", answer)
     }
 
-    /// Answers `PluginAPI/GetGroups` ([`crate::api::GroupsApi::get_groups`]) with
+    /// Answers `PluginAPI/GetGroups` ([`sdk::api::GroupsApi::get_groups`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_groups(
@@ -2298,7 +2327,7 @@ impl FakeServer {
         self.shared.overrides.set("GetGroups", answer)
     }
 
-    /// Answers `PluginAPI/CreateDefaultSyncableMemberships` ([`crate::api::GroupsApi::create_default_syncable_memberships`]) with
+    /// Answers `PluginAPI/CreateDefaultSyncableMemberships` ([`sdk::api::GroupsApi::create_default_syncable_memberships`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_default_syncable_memberships(
@@ -2310,7 +2339,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateDefaultSyncableMemberships", answer)
     }
 
-    /// Answers `PluginAPI/DeleteGroupConstrainedMemberships` ([`crate::api::GroupsApi::delete_group_constrained_memberships`]) with
+    /// Answers `PluginAPI/DeleteGroupConstrainedMemberships` ([`sdk::api::GroupsApi::delete_group_constrained_memberships`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_group_constrained_memberships(
@@ -2322,7 +2351,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteGroupConstrainedMemberships", answer)
     }
 
-    /// Answers `PluginAPI/CreatePropertyField` ([`crate::api::PropertiesApi::create_property_field`]) with
+    /// Answers `PluginAPI/CreatePropertyField` ([`sdk::api::PropertiesApi::create_property_field`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_property_field(
@@ -2334,7 +2363,7 @@ impl FakeServer {
         self.shared.overrides.set("CreatePropertyField", answer)
     }
 
-    /// Answers `PluginAPI/GetPropertyField` ([`crate::api::PropertiesApi::get_property_field`]) with
+    /// Answers `PluginAPI/GetPropertyField` ([`sdk::api::PropertiesApi::get_property_field`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_field(
@@ -2346,7 +2375,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPropertyField", answer)
     }
 
-    /// Answers `PluginAPI/GetPropertyFields` ([`crate::api::PropertiesApi::get_property_fields`]) with
+    /// Answers `PluginAPI/GetPropertyFields` ([`sdk::api::PropertiesApi::get_property_fields`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_fields(
@@ -2358,7 +2387,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPropertyFields", answer)
     }
 
-    /// Answers `PluginAPI/UpdatePropertyField` ([`crate::api::PropertiesApi::update_property_field`]) with
+    /// Answers `PluginAPI/UpdatePropertyField` ([`sdk::api::PropertiesApi::update_property_field`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_property_field(
@@ -2370,7 +2399,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdatePropertyField", answer)
     }
 
-    /// Answers `PluginAPI/DeletePropertyField` ([`crate::api::PropertiesApi::delete_property_field`]) with
+    /// Answers `PluginAPI/DeletePropertyField` ([`sdk::api::PropertiesApi::delete_property_field`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_property_field(
@@ -2382,7 +2411,7 @@ impl FakeServer {
         self.shared.overrides.set("DeletePropertyField", answer)
     }
 
-    /// Answers `PluginAPI/SearchPropertyFields` ([`crate::api::PropertiesApi::search_property_fields`]) with
+    /// Answers `PluginAPI/SearchPropertyFields` ([`sdk::api::PropertiesApi::search_property_fields`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_search_property_fields(
@@ -2394,7 +2423,7 @@ impl FakeServer {
         self.shared.overrides.set("SearchPropertyFields", answer)
     }
 
-    /// Answers `PluginAPI/CountPropertyFields` ([`crate::api::PropertiesApi::count_property_fields`]) with
+    /// Answers `PluginAPI/CountPropertyFields` ([`sdk::api::PropertiesApi::count_property_fields`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_count_property_fields(
@@ -2406,7 +2435,7 @@ impl FakeServer {
         self.shared.overrides.set("CountPropertyFields", answer)
     }
 
-    /// Answers `PluginAPI/CountPropertyFieldsForTarget` ([`crate::api::PropertiesApi::count_property_fields_for_target`]) with
+    /// Answers `PluginAPI/CountPropertyFieldsForTarget` ([`sdk::api::PropertiesApi::count_property_fields_for_target`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_count_property_fields_for_target(
@@ -2418,7 +2447,7 @@ impl FakeServer {
         self.shared.overrides.set("CountPropertyFieldsForTarget", answer)
     }
 
-    /// Answers `PluginAPI/CreatePropertyValue` ([`crate::api::PropertiesApi::create_property_value`]) with
+    /// Answers `PluginAPI/CreatePropertyValue` ([`sdk::api::PropertiesApi::create_property_value`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_property_value(
@@ -2430,7 +2459,7 @@ impl FakeServer {
         self.shared.overrides.set("CreatePropertyValue", answer)
     }
 
-    /// Answers `PluginAPI/GetPropertyValue` ([`crate::api::PropertiesApi::get_property_value`]) with
+    /// Answers `PluginAPI/GetPropertyValue` ([`sdk::api::PropertiesApi::get_property_value`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_value(
@@ -2442,7 +2471,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPropertyValue", answer)
     }
 
-    /// Answers `PluginAPI/GetPropertyValues` ([`crate::api::PropertiesApi::get_property_values`]) with
+    /// Answers `PluginAPI/GetPropertyValues` ([`sdk::api::PropertiesApi::get_property_values`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_values(
@@ -2454,7 +2483,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPropertyValues", answer)
     }
 
-    /// Answers `PluginAPI/UpdatePropertyValue` ([`crate::api::PropertiesApi::update_property_value`]) with
+    /// Answers `PluginAPI/UpdatePropertyValue` ([`sdk::api::PropertiesApi::update_property_value`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_property_value(
@@ -2466,7 +2495,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdatePropertyValue", answer)
     }
 
-    /// Answers `PluginAPI/UpsertPropertyValue` ([`crate::api::PropertiesApi::upsert_property_value`]) with
+    /// Answers `PluginAPI/UpsertPropertyValue` ([`sdk::api::PropertiesApi::upsert_property_value`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_upsert_property_value(
@@ -2478,7 +2507,7 @@ impl FakeServer {
         self.shared.overrides.set("UpsertPropertyValue", answer)
     }
 
-    /// Answers `PluginAPI/DeletePropertyValue` ([`crate::api::PropertiesApi::delete_property_value`]) with
+    /// Answers `PluginAPI/DeletePropertyValue` ([`sdk::api::PropertiesApi::delete_property_value`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_property_value(
@@ -2490,7 +2519,7 @@ impl FakeServer {
         self.shared.overrides.set("DeletePropertyValue", answer)
     }
 
-    /// Answers `PluginAPI/SearchPropertyValues` ([`crate::api::PropertiesApi::search_property_values`]) with
+    /// Answers `PluginAPI/SearchPropertyValues` ([`sdk::api::PropertiesApi::search_property_values`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_search_property_values(
@@ -2502,7 +2531,7 @@ impl FakeServer {
         self.shared.overrides.set("SearchPropertyValues", answer)
     }
 
-    /// Answers `PluginAPI/RegisterPropertyGroup` ([`crate::api::PropertiesApi::register_property_group`]) with
+    /// Answers `PluginAPI/RegisterPropertyGroup` ([`sdk::api::PropertiesApi::register_property_group`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_register_property_group(
@@ -2514,7 +2543,7 @@ impl FakeServer {
         self.shared.overrides.set("RegisterPropertyGroup", answer)
     }
 
-    /// Answers `PluginAPI/GetPropertyGroup` ([`crate::api::PropertiesApi::get_property_group`]) with
+    /// Answers `PluginAPI/GetPropertyGroup` ([`sdk::api::PropertiesApi::get_property_group`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_group(
@@ -2526,7 +2555,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPropertyGroup", answer)
     }
 
-    /// Answers `PluginAPI/GetPropertyFieldByName` ([`crate::api::PropertiesApi::get_property_field_by_name`]) with
+    /// Answers `PluginAPI/GetPropertyFieldByName` ([`sdk::api::PropertiesApi::get_property_field_by_name`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_property_field_by_name(
@@ -2538,7 +2567,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPropertyFieldByName", answer)
     }
 
-    /// Answers `PluginAPI/UpdatePropertyFields` ([`crate::api::PropertiesApi::update_property_fields`]) with
+    /// Answers `PluginAPI/UpdatePropertyFields` ([`sdk::api::PropertiesApi::update_property_fields`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_property_fields(
@@ -2550,7 +2579,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdatePropertyFields", answer)
     }
 
-    /// Answers `PluginAPI/UpdatePropertyValues` ([`crate::api::PropertiesApi::update_property_values`]) with
+    /// Answers `PluginAPI/UpdatePropertyValues` ([`sdk::api::PropertiesApi::update_property_values`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_property_values(
@@ -2562,7 +2591,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdatePropertyValues", answer)
     }
 
-    /// Answers `PluginAPI/UpsertPropertyValues` ([`crate::api::PropertiesApi::upsert_property_values`]) with
+    /// Answers `PluginAPI/UpsertPropertyValues` ([`sdk::api::PropertiesApi::upsert_property_values`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_upsert_property_values(
@@ -2574,7 +2603,7 @@ impl FakeServer {
         self.shared.overrides.set("UpsertPropertyValues", answer)
     }
 
-    /// Answers `PluginAPI/DeletePropertyValuesForTarget` ([`crate::api::PropertiesApi::delete_property_values_for_target`]) with
+    /// Answers `PluginAPI/DeletePropertyValuesForTarget` ([`sdk::api::PropertiesApi::delete_property_values_for_target`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_property_values_for_target(
@@ -2586,7 +2615,7 @@ impl FakeServer {
         self.shared.overrides.set("DeletePropertyValuesForTarget", answer)
     }
 
-    /// Answers `PluginAPI/DeletePropertyValuesForField` ([`crate::api::PropertiesApi::delete_property_values_for_field`]) with
+    /// Answers `PluginAPI/DeletePropertyValuesForField` ([`sdk::api::PropertiesApi::delete_property_values_for_field`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_property_values_for_field(
@@ -2598,7 +2627,7 @@ impl FakeServer {
         self.shared.overrides.set("DeletePropertyValuesForField", answer)
     }
 
-    /// Answers `PluginAPI/RegisterPluginForSharedChannels` ([`crate::api::SharedChannelsApi::register_plugin_for_shared_channels`]) with
+    /// Answers `PluginAPI/RegisterPluginForSharedChannels` ([`sdk::api::SharedChannelsApi::register_plugin_for_shared_channels`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_register_plugin_for_shared_channels(
@@ -2610,7 +2639,7 @@ impl FakeServer {
         self.shared.overrides.set("RegisterPluginForSharedChannels", answer)
     }
 
-    /// Answers `PluginAPI/UnregisterPluginForSharedChannels` ([`crate::api::SharedChannelsApi::unregister_plugin_for_shared_channels`]) with
+    /// Answers `PluginAPI/UnregisterPluginForSharedChannels` ([`sdk::api::SharedChannelsApi::unregister_plugin_for_shared_channels`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_unregister_plugin_for_shared_channels(
@@ -2622,7 +2651,7 @@ impl FakeServer {
         self.shared.overrides.set("UnregisterPluginForSharedChannels", answer)
     }
 
-    /// Answers `PluginAPI/ShareChannel` ([`crate::api::SharedChannelsApi::share_channel`]) with
+    /// Answers `PluginAPI/ShareChannel` ([`sdk::api::SharedChannelsApi::share_channel`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_share_channel(
@@ -2634,7 +2663,7 @@ impl FakeServer {
         self.shared.overrides.set("ShareChannel", answer)
     }
 
-    /// Answers `PluginAPI/UpdateSharedChannel` ([`crate::api::SharedChannelsApi::update_shared_channel`]) with
+    /// Answers `PluginAPI/UpdateSharedChannel` ([`sdk::api::SharedChannelsApi::update_shared_channel`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_shared_channel(
@@ -2646,7 +2675,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateSharedChannel", answer)
     }
 
-    /// Answers `PluginAPI/UnshareChannel` ([`crate::api::SharedChannelsApi::unshare_channel`]) with
+    /// Answers `PluginAPI/UnshareChannel` ([`sdk::api::SharedChannelsApi::unshare_channel`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_unshare_channel(
@@ -2658,7 +2687,7 @@ impl FakeServer {
         self.shared.overrides.set("UnshareChannel", answer)
     }
 
-    /// Answers `PluginAPI/UpdateSharedChannelCursor` ([`crate::api::SharedChannelsApi::update_shared_channel_cursor`]) with
+    /// Answers `PluginAPI/UpdateSharedChannelCursor` ([`sdk::api::SharedChannelsApi::update_shared_channel_cursor`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_shared_channel_cursor(
@@ -2670,7 +2699,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateSharedChannelCursor", answer)
     }
 
-    /// Answers `PluginAPI/SyncSharedChannel` ([`crate::api::SharedChannelsApi::sync_shared_channel`]) with
+    /// Answers `PluginAPI/SyncSharedChannel` ([`sdk::api::SharedChannelsApi::sync_shared_channel`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_sync_shared_channel(
@@ -2682,7 +2711,7 @@ impl FakeServer {
         self.shared.overrides.set("SyncSharedChannel", answer)
     }
 
-    /// Answers `PluginAPI/InviteRemoteToChannel` ([`crate::api::SharedChannelsApi::invite_remote_to_channel`]) with
+    /// Answers `PluginAPI/InviteRemoteToChannel` ([`sdk::api::SharedChannelsApi::invite_remote_to_channel`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_invite_remote_to_channel(
@@ -2694,7 +2723,7 @@ impl FakeServer {
         self.shared.overrides.set("InviteRemoteToChannel", answer)
     }
 
-    /// Answers `PluginAPI/UninviteRemoteFromChannel` ([`crate::api::SharedChannelsApi::uninvite_remote_from_channel`]) with
+    /// Answers `PluginAPI/UninviteRemoteFromChannel` ([`sdk::api::SharedChannelsApi::uninvite_remote_from_channel`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_uninvite_remote_from_channel(
@@ -2706,7 +2735,7 @@ impl FakeServer {
         self.shared.overrides.set("UninviteRemoteFromChannel", answer)
     }
 
-    /// Answers `PluginAPI/GetPreferenceForUser` ([`crate::api::PreferencesApi::get_preference_for_user`]) with
+    /// Answers `PluginAPI/GetPreferenceForUser` ([`sdk::api::PreferencesApi::get_preference_for_user`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_preference_for_user(
@@ -2718,7 +2747,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPreferenceForUser", answer)
     }
 
-    /// Answers `PluginAPI/GetPreferencesForUser` ([`crate::api::PreferencesApi::get_preferences_for_user`]) with
+    /// Answers `PluginAPI/GetPreferencesForUser` ([`sdk::api::PreferencesApi::get_preferences_for_user`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_preferences_for_user(
@@ -2730,7 +2759,7 @@ impl FakeServer {
         self.shared.overrides.set("GetPreferencesForUser", answer)
     }
 
-    /// Answers `PluginAPI/UpdatePreferencesForUser` ([`crate::api::PreferencesApi::update_preferences_for_user`]) with
+    /// Answers `PluginAPI/UpdatePreferencesForUser` ([`sdk::api::PreferencesApi::update_preferences_for_user`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_preferences_for_user(
@@ -2742,7 +2771,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdatePreferencesForUser", answer)
     }
 
-    /// Answers `PluginAPI/DeletePreferencesForUser` ([`crate::api::PreferencesApi::delete_preferences_for_user`]) with
+    /// Answers `PluginAPI/DeletePreferencesForUser` ([`sdk::api::PreferencesApi::delete_preferences_for_user`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_preferences_for_user(
@@ -2754,7 +2783,7 @@ impl FakeServer {
         self.shared.overrides.set("DeletePreferencesForUser", answer)
     }
 
-    /// Answers `PluginAPI/CreateOAuthApp` ([`crate::api::OAuthApi::create_o_auth_app`]) with
+    /// Answers `PluginAPI/CreateOAuthApp` ([`sdk::api::OAuthApi::create_o_auth_app`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_create_o_auth_app(
@@ -2766,7 +2795,7 @@ impl FakeServer {
         self.shared.overrides.set("CreateOAuthApp", answer)
     }
 
-    /// Answers `PluginAPI/GetOAuthApp` ([`crate::api::OAuthApi::get_o_auth_app`]) with
+    /// Answers `PluginAPI/GetOAuthApp` ([`sdk::api::OAuthApi::get_o_auth_app`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_o_auth_app(
@@ -2778,7 +2807,7 @@ impl FakeServer {
         self.shared.overrides.set("GetOAuthApp", answer)
     }
 
-    /// Answers `PluginAPI/UpdateOAuthApp` ([`crate::api::OAuthApi::update_o_auth_app`]) with
+    /// Answers `PluginAPI/UpdateOAuthApp` ([`sdk::api::OAuthApi::update_o_auth_app`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_update_o_auth_app(
@@ -2790,7 +2819,7 @@ impl FakeServer {
         self.shared.overrides.set("UpdateOAuthApp", answer)
     }
 
-    /// Answers `PluginAPI/DeleteOAuthApp` ([`crate::api::OAuthApi::delete_o_auth_app`]) with
+    /// Answers `PluginAPI/DeleteOAuthApp` ([`sdk::api::OAuthApi::delete_o_auth_app`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_delete_o_auth_app(
@@ -2802,7 +2831,7 @@ impl FakeServer {
         self.shared.overrides.set("DeleteOAuthApp", answer)
     }
 
-    /// Answers `PluginAPI/GetEmojiList` ([`crate::api::EmojiApi::get_emoji_list`]) with
+    /// Answers `PluginAPI/GetEmojiList` ([`sdk::api::EmojiApi::get_emoji_list`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_emoji_list(
@@ -2814,7 +2843,7 @@ impl FakeServer {
         self.shared.overrides.set("GetEmojiList", answer)
     }
 
-    /// Answers `PluginAPI/GetEmojiByName` ([`crate::api::EmojiApi::get_emoji_by_name`]) with
+    /// Answers `PluginAPI/GetEmojiByName` ([`sdk::api::EmojiApi::get_emoji_by_name`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_emoji_by_name(
@@ -2826,7 +2855,7 @@ impl FakeServer {
         self.shared.overrides.set("GetEmojiByName", answer)
     }
 
-    /// Answers `PluginAPI/GetEmoji` ([`crate::api::EmojiApi::get_emoji`]) with
+    /// Answers `PluginAPI/GetEmoji` ([`sdk::api::EmojiApi::get_emoji`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_emoji(
@@ -2838,7 +2867,7 @@ impl FakeServer {
         self.shared.overrides.set("GetEmoji", answer)
     }
 
-    /// Answers `PluginAPI/GetEmojiImage` ([`crate::api::EmojiApi::get_emoji_image`]) with
+    /// Answers `PluginAPI/GetEmojiImage` ([`sdk::api::EmojiApi::get_emoji_image`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_emoji_image(
@@ -2850,7 +2879,7 @@ impl FakeServer {
         self.shared.overrides.set("GetEmojiImage", answer)
     }
 
-    /// Answers `PluginAPI/HasPermissionTo` ([`crate::api::PermissionsApi::has_permission_to`]) with
+    /// Answers `PluginAPI/HasPermissionTo` ([`sdk::api::PermissionsApi::has_permission_to`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_has_permission_to(
@@ -2862,7 +2891,7 @@ impl FakeServer {
         self.shared.overrides.set("HasPermissionTo", answer)
     }
 
-    /// Answers `PluginAPI/HasPermissionToTeam` ([`crate::api::PermissionsApi::has_permission_to_team`]) with
+    /// Answers `PluginAPI/HasPermissionToTeam` ([`sdk::api::PermissionsApi::has_permission_to_team`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_has_permission_to_team(
@@ -2874,7 +2903,7 @@ impl FakeServer {
         self.shared.overrides.set("HasPermissionToTeam", answer)
     }
 
-    /// Answers `PluginAPI/HasPermissionToChannel` ([`crate::api::PermissionsApi::has_permission_to_channel`]) with
+    /// Answers `PluginAPI/HasPermissionToChannel` ([`sdk::api::PermissionsApi::has_permission_to_channel`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_has_permission_to_channel(
@@ -2886,7 +2915,7 @@ impl FakeServer {
         self.shared.overrides.set("HasPermissionToChannel", answer)
     }
 
-    /// Answers `PluginAPI/RolesGrantPermission` ([`crate::api::PermissionsApi::roles_grant_permission`]) with
+    /// Answers `PluginAPI/RolesGrantPermission` ([`sdk::api::PermissionsApi::roles_grant_permission`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_roles_grant_permission(
@@ -2898,7 +2927,7 @@ impl FakeServer {
         self.shared.overrides.set("RolesGrantPermission", answer)
     }
 
-    /// Answers `PluginAPI/GetLicense` ([`crate::api::SystemApi::get_license`]) with
+    /// Answers `PluginAPI/GetLicense` ([`sdk::api::SystemApi::get_license`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_license(
@@ -2910,7 +2939,7 @@ impl FakeServer {
         self.shared.overrides.set("GetLicense", answer)
     }
 
-    /// Answers `PluginAPI/IsEnterpriseReady` ([`crate::api::SystemApi::is_enterprise_ready`]) with
+    /// Answers `PluginAPI/IsEnterpriseReady` ([`sdk::api::SystemApi::is_enterprise_ready`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_is_enterprise_ready(
@@ -2922,7 +2951,7 @@ impl FakeServer {
         self.shared.overrides.set("IsEnterpriseReady", answer)
     }
 
-    /// Answers `PluginAPI/GetServerVersion` ([`crate::api::SystemApi::get_server_version`]) with
+    /// Answers `PluginAPI/GetServerVersion` ([`sdk::api::SystemApi::get_server_version`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_server_version(
@@ -2934,7 +2963,7 @@ impl FakeServer {
         self.shared.overrides.set("GetServerVersion", answer)
     }
 
-    /// Answers `PluginAPI/GetSystemInstallDate` ([`crate::api::SystemApi::get_system_install_date`]) with
+    /// Answers `PluginAPI/GetSystemInstallDate` ([`sdk::api::SystemApi::get_system_install_date`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_system_install_date(
@@ -2946,7 +2975,7 @@ impl FakeServer {
         self.shared.overrides.set("GetSystemInstallDate", answer)
     }
 
-    /// Answers `PluginAPI/GetDiagnosticId` ([`crate::api::SystemApi::get_diagnostic_id`]) with
+    /// Answers `PluginAPI/GetDiagnosticId` ([`sdk::api::SystemApi::get_diagnostic_id`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_diagnostic_id(
@@ -2958,7 +2987,7 @@ impl FakeServer {
         self.shared.overrides.set("GetDiagnosticId", answer)
     }
 
-    /// Answers `PluginAPI/GetTelemetryId` ([`crate::api::SystemApi::get_telemetry_id`]) with
+    /// Answers `PluginAPI/GetTelemetryId` ([`sdk::api::SystemApi::get_telemetry_id`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_telemetry_id(
@@ -2970,7 +2999,7 @@ impl FakeServer {
         self.shared.overrides.set("GetTelemetryId", answer)
     }
 
-    /// Answers `PluginAPI/GetCloudLimits` ([`crate::api::SystemApi::get_cloud_limits`]) with
+    /// Answers `PluginAPI/GetCloudLimits` ([`sdk::api::SystemApi::get_cloud_limits`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_cloud_limits(
@@ -2982,7 +3011,7 @@ impl FakeServer {
         self.shared.overrides.set("GetCloudLimits", answer)
     }
 
-    /// Answers `PluginAPI/RequestTrialLicense` ([`crate::api::SystemApi::request_trial_license`]) with
+    /// Answers `PluginAPI/RequestTrialLicense` ([`sdk::api::SystemApi::request_trial_license`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_request_trial_license(
@@ -2994,7 +3023,7 @@ impl FakeServer {
         self.shared.overrides.set("RequestTrialLicense", answer)
     }
 
-    /// Answers `PluginAPI/LogDebug` ([`crate::api::LoggingApi::log_debug`]) with
+    /// Answers `PluginAPI/LogDebug` ([`sdk::api::LoggingApi::log_debug`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_log_debug(
@@ -3006,7 +3035,7 @@ impl FakeServer {
         self.shared.overrides.set("LogDebug", answer)
     }
 
-    /// Answers `PluginAPI/LogInfo` ([`crate::api::LoggingApi::log_info`]) with
+    /// Answers `PluginAPI/LogInfo` ([`sdk::api::LoggingApi::log_info`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_log_info(
@@ -3018,7 +3047,7 @@ impl FakeServer {
         self.shared.overrides.set("LogInfo", answer)
     }
 
-    /// Answers `PluginAPI/LogError` ([`crate::api::LoggingApi::log_error`]) with
+    /// Answers `PluginAPI/LogError` ([`sdk::api::LoggingApi::log_error`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_log_error(
@@ -3030,7 +3059,7 @@ impl FakeServer {
         self.shared.overrides.set("LogError", answer)
     }
 
-    /// Answers `PluginAPI/LogWarn` ([`crate::api::LoggingApi::log_warn`]) with
+    /// Answers `PluginAPI/LogWarn` ([`sdk::api::LoggingApi::log_warn`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_log_warn(
@@ -3042,7 +3071,7 @@ impl FakeServer {
         self.shared.overrides.set("LogWarn", answer)
     }
 
-    /// Answers `PluginAPI/LogAuditRec` ([`crate::api::LoggingApi::log_audit_rec`]) with
+    /// Answers `PluginAPI/LogAuditRec` ([`sdk::api::LoggingApi::log_audit_rec`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_log_audit_rec(
@@ -3054,7 +3083,7 @@ impl FakeServer {
         self.shared.overrides.set("LogAuditRec", answer)
     }
 
-    /// Answers `PluginAPI/LogAuditRecWithLevel` ([`crate::api::LoggingApi::log_audit_rec_with_level`]) with
+    /// Answers `PluginAPI/LogAuditRecWithLevel` ([`sdk::api::LoggingApi::log_audit_rec_with_level`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_log_audit_rec_with_level(
@@ -3066,7 +3095,7 @@ impl FakeServer {
         self.shared.overrides.set("LogAuditRecWithLevel", answer)
     }
 
-    /// Answers `PluginAPI/PublishWebSocketEvent` ([`crate::api::EventsApi::publish_web_socket_event`]) with
+    /// Answers `PluginAPI/PublishWebSocketEvent` ([`sdk::api::EventsApi::publish_web_socket_event`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_publish_web_socket_event(
@@ -3078,7 +3107,7 @@ impl FakeServer {
         self.shared.overrides.set("PublishWebSocketEvent", answer)
     }
 
-    /// Answers `PluginAPI/PublishPluginClusterEvent` ([`crate::api::EventsApi::publish_plugin_cluster_event`]) with
+    /// Answers `PluginAPI/PublishPluginClusterEvent` ([`sdk::api::EventsApi::publish_plugin_cluster_event`]) with
     /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_publish_plugin_cluster_event(
@@ -3090,7 +3119,7 @@ impl FakeServer {
         self.shared.overrides.set("PublishPluginClusterEvent", answer)
     }
 
-    /// Answers `PluginAPI/SendMail` ([`crate::api::NotificationsApi::send_mail`]) with
+    /// Answers `PluginAPI/SendMail` ([`sdk::api::NotificationsApi::send_mail`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_send_mail(
@@ -3102,7 +3131,7 @@ impl FakeServer {
         self.shared.overrides.set("SendMail", answer)
     }
 
-    /// Answers `PluginAPI/SendPushNotification` ([`crate::api::NotificationsApi::send_push_notification`]) with
+    /// Answers `PluginAPI/SendPushNotification` ([`sdk::api::NotificationsApi::send_push_notification`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_send_push_notification(
@@ -3114,7 +3143,7 @@ impl FakeServer {
         self.shared.overrides.set("SendPushNotification", answer)
     }
 
-    /// Answers `PluginAPI/OpenInteractiveDialog` ([`crate::api::OtherApi::open_interactive_dialog`]) with
+    /// Answers `PluginAPI/OpenInteractiveDialog` ([`sdk::api::OtherApi::open_interactive_dialog`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_open_interactive_dialog(
@@ -3126,7 +3155,7 @@ impl FakeServer {
         self.shared.overrides.set("OpenInteractiveDialog", answer)
     }
 
-    /// Answers `PluginAPI/RegisterCollectionAndTopic` ([`crate::api::OtherApi::register_collection_and_topic`]) with
+    /// Answers `PluginAPI/RegisterCollectionAndTopic` ([`sdk::api::OtherApi::register_collection_and_topic`]) with
     /// `answer` from now on
     /// (or for the next few calls: `.times(n)`).
     pub fn on_register_collection_and_topic(
@@ -3150,6 +3179,8 @@ pub const MAX_HOOK_DEPTH: u32 = 16;
 struct Attached {
     node: u64,
     hooks: PluginHooksClient<Transport>,
+    /// The work its hooks started (`cx.spawn`).
+    tasks: mmplugin_runtime::Tasks,
     implemented: Vec<String>,
     active: bool,
     plugin_context: proto::PluginContext,
@@ -3160,6 +3191,15 @@ impl Attached {
     fn implements(&self, hook: HookName) -> bool {
         self.implemented.iter().any(|name| name == hook.as_str())
     }
+}
+
+/// `future`, or `Err` once `limit` has passed (tokio's timer, through the
+/// runtime crate: the SDK does not name tokio).
+async fn tokio_timeout<F: std::future::Future>(
+    limit: Duration,
+    future: F,
+) -> Result<F::Output, ()> {
+    mmplugin_runtime::testing::within(limit, future).await
 }
 
 /// The answer to a call: the response, or the error in the server's form
@@ -11169,6 +11209,8 @@ impl std::error::Error for StartError {
 pub struct TestHost<P> {
     fake: FakeServer,
     node: u64,
+    /// The work the plugin's hooks started (`cx.spawn`).
+    tasks: mmplugin_runtime::Tasks,
     plugin: Arc<P>,
     plugin_id: String,
     hooks: PluginHooksClient<Transport>,
@@ -11248,12 +11290,19 @@ impl<P: Plugin> TestHostBuilder<P> {
             fake.on_node(node).client(),
             self.hook_timeout,
         );
+        let tasks = server.tasks().clone();
         let transport = hooks_in_process(Arc::new(server));
         let mut hooks = PluginHooksClient::new(transport)
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
         let dispatch = fake.logs().dispatch();
-        fake.attach(node, hooks.clone(), self.plugin_context.clone(), dispatch.clone());
+        fake.attach(
+            node,
+            hooks.clone(),
+            tasks.clone(),
+            self.plugin_context.clone(),
+            dispatch.clone(),
+        );
         let mut implemented = Vec::new();
         for _ in 0..2 {
             let answer = hooks
@@ -11272,6 +11321,7 @@ impl<P: Plugin> TestHostBuilder<P> {
         let host = TestHost {
             fake,
             node,
+            tasks,
             plugin,
             plugin_id: self.plugin_id,
             hooks,
@@ -11331,8 +11381,14 @@ impl<P: Plugin> TestHost<P> {
         self.fake.on_node(self.node).client()
     }
 
-    /// Waits until the hooks the server runs in the background have ended
-    /// (see [`FakeServer::settle`]).
+    /// How many pieces of work the plugin's hooks started with `cx.spawn`
+    /// are running now.
+    pub fn spawned(&self) -> usize {
+        self.tasks.count()
+    }
+
+    /// Waits until the hooks the server runs in the background, and the work
+    /// the plugin's hooks spawned, have ended (see [`FakeServer::settle`]).
     ///
     /// # Panics
     /// As [`FakeServer::settle`].
@@ -11389,6 +11445,7 @@ impl<P: Plugin> TestHost<P> {
             let answer = self.on_deactivate().await?;
             sdk::error::check(answer.error)?;
         }
+        self.tasks.abort_all();
         Ok(())
     }
 

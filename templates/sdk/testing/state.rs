@@ -1571,7 +1571,7 @@ impl FakeServer {
 
     /// Merges `patch` into the server's configuration (a JSON merge patch:
     /// `json!({"ServiceSettings": {"SiteURL": ""}})` changes one setting).
-    /// The fake starts with [`default_server_config`](super::default_server_config).
+    /// The fake starts with [`default_server_config`].
     pub fn set_server_config(&self, patch: Value) -> &Self {
         merge(&mut self.state().server_config, patch);
         self

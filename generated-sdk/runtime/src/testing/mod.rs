@@ -18,7 +18,7 @@ mod ids;
 pub mod kv;
 mod logs;
 
-pub use busy::Busy;
+pub use busy::{Busy, within};
 pub use calls::{Answering, Call, Calls, Overrides, Recorded};
 pub use clock::Clock;
 pub use ids::Ids;
