@@ -16,6 +16,10 @@ use crate::model::{ApiMethod, Contract, Hook, HookKind, ParamFrom, Presence, Rus
 /// proto::KvGetRequest) -> Result<proto::KvGetResponse, AppError>`.
 pub const STATE_RS: &str = include_str!("../../templates/sdk/testing/state.rs");
 
+/// The table of the server's rules the kit's state and app layer play,
+/// rendered as the kit's `server_rules` docs.
+pub const RULES_MD: &str = include_str!("../../templates/sdk/testing/RULES.md");
+
 /// The kit's app layer, beside the state: its `impl App` answers the API
 /// methods whose answer on the server runs plugin hooks, by their Rust
 /// names: `async fn create_post(&self, request: proto::CreatePostRequest)

@@ -32,21 +32,9 @@
 //!   started host's. Seeding (`add_user`, `add_to_channel`, …) writes the
 //!   store directly and runs no hook.
 //!
-//! | API method | what the server checks and stores | hooks, in order | server function |
-//! |---|---|---|---|
-//! | `CreatePost` | channel (archived too) and user exist (404); a reply's root exists (400) in the same channel (500); prop `from_plugin` | `MessageWillBePosted` inline (reject: error id and message `Post rejected by plugin. <reason>`, or the dismiss reason, status 400, nothing stored; a replacement is stored; a failed hook call lets the post through), then `MessageHasBeenPosted` in the background | `PluginAPI.CreatePost`, `App.CreatePostMissingChannel`, `App.CreatePost` (post.go) |
-//! | `UpdatePost` | message, props, file ids, pinned and reactions flags from the new post, the rest kept | `MessageWillBeUpdated(new, old)` inline (reject as above), then `MessageHasBeenUpdated(new, old)` in the background | `App.UpdatePost` (post.go) |
-//! | `DeletePost` | a post already deleted is a 400 | `MessageHasBeenDeleted` in the background, with the post as it was | `App.DeletePost` (post.go) |
-//! | `AddReaction`, `RemoveReaction` | the post exists | `ReactionHasBeenAdded` / `ReactionHasBeenRemoved` in the background | `App.SaveReactionForPost`, `App.DeleteReactionForPost` (reaction.go) |
-//! | `CreateUser` | no id given, a valid username, unique username and email, a password of 8 or more characters unless `auth_service` is set (400); roles forced to `system_user` | `UserHasBeenCreated` in the background | `App.CreateUser` (user.go) |
-//! | `DeleteUser` | the user exists; deactivated, not removed | `UserHasBeenDeactivated` in the background | `App.UpdateActive` (user.go) |
-//! | `CreateChannel` | no member added | `ChannelHasBeenCreated` in the background | `App.CreateChannel` (channel.go) |
-//! | `GetDirectChannel` | made on first use, both users members | `ChannelHasBeenCreated` when made, no `UserHasJoinedChannel` | `App.GetOrCreateDirectChannel` (channel.go) |
-//! | `AddChannelMember`, `AddUserToChannel` | a member already: answered, no hook; the user active (403) and in the channel's team (404; left: 400); open or private channels only (400) | `UserHasJoinedChannel` in the background, actor none / the `as_user_id` user | `App.AddChannelMember` (channel.go) |
-//! | `DeleteChannelMember` | not town-square (`api.channel.remove.default.app_error`), not a direct or group channel (400); the membership is deleted | `UserHasLeftChannel` in the background, actor the leaving user | `App.LeaveChannel` (channel.go) |
-//! | `CreateTeamMember` | a member already: no hook; one who left is a member again | `UserHasJoinedTeam` in the background, no actor | `App.AddTeamMember`, `JoinUserToTeam` (team.go) |
-//! | `DeleteTeamMember` | a member (400 otherwise); marked left (`delete_at`), and out of the team's channels (no hook) | `UserHasLeftTeam` in the background, actor the requestor | `App.RemoveUserFromTeam` (team.go) |
-//! | `GetTeamMember` | a member who left is answered, `delete_at` set | none | `SqlTeamStore.GetMember` (no `DeleteAt` filter) |
+//! The rules, method by method with their server functions, are the
+//! table of the kit's `server_rules` docs (`RULES.md` beside this crate's
+//! `src/`).
 //!
 //! A chain that never ends (a hook whose API call runs the same hook
 //! again, such as a post created in `MessageHasBeenPosted` for every post,

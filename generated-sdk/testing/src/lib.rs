@@ -62,6 +62,11 @@ pub use stubs::{plugin_api_server, plugin_hooks_client};
 mod app;
 
 mod state;
+
+/// The server's rules the fake plays, method by method, with the server
+/// functions they come from.
+#[doc = include_str!("../RULES.md")]
+pub mod server_rules {}
 pub use app::DISMISS_POST;
 pub use state::{Seed, default_server_config};
 

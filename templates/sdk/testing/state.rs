@@ -538,7 +538,10 @@ impl State {
         &mut self,
         request: proto::GetUsersByIdsRequest,
     ) -> Result<proto::GetUsersByIdsResponse, AppError> {
-        let users = request.user_ids.iter().filter_map(|id| self.users.get(id).cloned()).collect();
+        // Unknown ids skipped, by username (`SqlUserStore.GetProfileByIds`).
+        let mut users: Vec<proto::User> = request.user_ids.iter().filter_map(|id| self.users.get(id).cloned()).collect();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        users.dedup_by(|a, b| a.id == b.id);
         Ok(proto::GetUsersByIdsResponse { users, ..Default::default() })
     }
 
@@ -1103,6 +1106,9 @@ impl State {
         request: proto::GetPostsForChannelRequest,
     ) -> Result<proto::GetPostsForChannelResponse, AppError> {
         self.channel(&request.channel_id)?;
+        if request.per_page > 1000 {
+            return Err(app_error("app.post.get_posts.app_error", "at most 1000 posts a page", 400));
+        }
         let ids =
             self.post_order.iter().rev().filter(|id| self.post(id).is_ok_and(|p| p.channel_id == request.channel_id));
         let order = page(ids.cloned(), request.page, request.per_page);
@@ -1210,6 +1216,7 @@ impl State {
 
     fn insert_bot(&mut self, mut bot: proto::Bot) -> Result<proto::Bot, AppError> {
         let user = self.insert_user(proto::User {
+            email: format!("{}@localhost", bot.username.to_lowercase()),
             username: bot.username.clone(),
             nickname: bot.display_name.clone(),
             first_name: bot.display_name.clone(),
