@@ -102,14 +102,20 @@ mod tests {
     async fn work_runs_after_the_caller_and_is_waited_for() {
         let tasks = Tasks::default();
         let done = Arc::new(AtomicUsize::new(0));
-        let later = Arc::clone(&done);
+        let (later, inner) = (Arc::clone(&done), tasks.clone());
         tasks.spawn("a reminder", async move {
             tokio::time::sleep(Duration::from_secs(5)).await;
+            let last = Arc::clone(&later);
+            // Work started by running work is waited for too.
+            inner.spawn("a follow-up", async move {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                last.fetch_add(1, Ordering::SeqCst);
+            });
             later.fetch_add(1, Ordering::SeqCst);
         });
         assert_eq!((tasks.count(), done.load(Ordering::SeqCst)), (1, 0), "running, not done");
         tasks.idle().await;
-        assert_eq!((tasks.count(), done.load(Ordering::SeqCst)), (0, 1));
+        assert_eq!((tasks.count(), done.load(Ordering::SeqCst)), (0, 2));
     }
 
     #[tokio::test(start_paused = true)]

@@ -105,7 +105,7 @@ impl App<'_> {
                 tracing::error!(hook = hook.as_str(), "the hook failed: {}", status.message());
             }
         };
-        self.0.shared.busy.spawn(transport::at_hop(hops, run.with_subscriber(host.dispatch)));
+        self.0.shared.busy.spawn(hook.as_str(), transport::at_hop(hops, run.with_subscriber(host.dispatch)));
     }
 
     /// `MessageWillBePosted`, inline: the post to store, or the call's error.

@@ -92,7 +92,7 @@ struct Shared {
     hosts: std::sync::Mutex<Vec<Attached>>,
     next_node: std::sync::atomic::AtomicU64,
     /// Hooks the server runs in the background (`MessageHasBeenPosted`, …), until they end.
-    busy: mmplugin_runtime::testing::Busy,
+    busy: mmplugin_runtime::Tasks,
     /// A chain of hooks and API calls that never ends, once one was cut.
     runaway: std::sync::Mutex<Option<String>>,
     state: Mutex<state::State>,
@@ -125,7 +125,7 @@ impl FakeServer {
                 overrides: Overrides::default(),
                 hosts: std::sync::Mutex::new(Vec::new()),
                 next_node: std::sync::atomic::AtomicU64::new(0),
-                busy: mmplugin_runtime::testing::Busy::default(),
+                busy: mmplugin_runtime::Tasks::default(),
                 runaway: std::sync::Mutex::new(None),
                 state: Mutex::new(
                     state::State::new(clock.clone(), ids.clone(), logs.clone()),

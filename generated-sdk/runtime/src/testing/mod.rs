@@ -9,7 +9,6 @@
 //! The SDK's generated test kit builds its fake server and host driver
 //! from these; plugin authors use them through it.
 
-mod busy;
 mod calls;
 mod clock;
 pub mod http;
@@ -17,9 +16,10 @@ mod ids;
 #[allow(clippy::result_large_err, reason = "the server's answer is an AppError, by value, once per failed call")]
 pub mod kv;
 mod logs;
+mod wait;
 
-pub use busy::{Busy, within};
 pub use calls::{Answering, Call, Calls, Overrides, Recorded};
 pub use clock::Clock;
 pub use ids::Ids;
 pub use logs::{LogLine, LogSource, Logs};
+pub use wait::within;
