@@ -244,6 +244,25 @@ mod tests {
         assert!(both.is_empty(), "answered by the state and the app layer: {both:?}");
     }
 
+    /// The state and the app layer are all or nothing: a method they answer
+    /// that the contract lacks (a helper taking a `…Request`, a misspelt
+    /// name) would silently drop them from the SDK made from the committed
+    /// contract.
+    #[test]
+    fn the_committed_contract_keeps_the_state_and_the_app_layer() {
+        let fds = crate::load::ProtoSources::embedded().compile().unwrap();
+        let contract = crate::classify::classify(&fds).unwrap();
+        let (views, has_state) = fake_methods(&contract).unwrap();
+        let names = |source, ty| answered_methods(source, ty, "").unwrap().into_keys().collect::<Vec<_>>();
+        let missing: Vec<String> = names(STATE_RS, "State")
+            .into_iter()
+            .chain(names(APP_RS, "App"))
+            .filter(|method| !views.iter().any(|v| &v.m.method == method))
+            .collect();
+        assert!(has_state, "answered but not in the contract: {missing:?}");
+        assert!(views.iter().any(|v| v.app) && views.iter().any(|v| v.stateful));
+    }
+
     #[test]
     fn only_request_messages_make_an_answer() {
         let source = "impl State { pub(super) fn save_post(&mut self, post: proto::Post) -> Result<proto::Post, AppError> { todo!() } }";

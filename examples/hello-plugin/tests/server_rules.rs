@@ -124,6 +124,19 @@ impl Plugin for Echo {
         self.note(format!("UserHasBeenCreated {}", user.username));
     }
 
+    async fn user_has_been_deactivated(&self, _cx: &Context, _pc: &proto::PluginContext, user: proto::User) {
+        self.note(format!("UserHasBeenDeactivated {}", user.username));
+    }
+
+    async fn on_plugin_cluster_event(
+        &self,
+        _cx: &Context,
+        _pc: &proto::PluginContext,
+        event: proto::PluginClusterEvent,
+    ) {
+        self.note(format!("OnPluginClusterEvent {} {}", event.id, String::from_utf8_lossy(&event.data)));
+    }
+
     async fn channel_has_been_created(&self, _cx: &Context, _pc: &proto::PluginContext, channel: proto::Channel) {
         self.note(format!("ChannelHasBeenCreated {}", channel.name));
     }
@@ -441,6 +454,43 @@ async fn creating_users_and_channels_runs_their_hooks() {
         ],
         "the direct channel's hook once, when it is made"
     );
+}
+
+/// Deactivating a user, or an active bot, runs `UserHasBeenDeactivated`
+/// (`App.UpdateActive`); a bot deactivated again runs nothing.
+#[tokio::test]
+async fn deactivations_run_user_has_been_deactivated() {
+    let w = world(true).await;
+    let api = w.host.api();
+    api.delete_user(&w.alice.id).await.unwrap();
+    let bot = api.create_bot(proto::Bot { username: "helper".into(), ..Default::default() }).await.unwrap();
+    api.update_bot_active(&bot.user_id, false).await.unwrap();
+    api.update_bot_active(&bot.user_id, false).await.unwrap();
+    assert_eq!(w.seen().await, ["UserHasBeenDeactivated alice", "UserHasBeenDeactivated helper"]);
+    assert!(api.get_user(&w.alice.id).await.unwrap().delete_at > 0, "deactivated, not removed");
+}
+
+/// A cluster event a plugin publishes runs `OnPluginClusterEvent` on its
+/// copies on the other nodes, not on its own; `target_id` picks one node.
+#[tokio::test]
+async fn cluster_events_reach_the_other_nodes() {
+    let fake = FakeServer::new();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let plugin = Echo { bot_id: String::new(), skips_own_posts: true, seen: Arc::clone(&seen) };
+        nodes.push((TestHost::start(plugin, fake.clone()).await.unwrap(), seen));
+    }
+    let event = |data: &str| proto::PluginClusterEvent { id: "refresh".into(), data: data.as_bytes().to_vec() };
+    nodes[0].0.api().publish_plugin_cluster_event(event("all"), Default::default()).await.unwrap();
+    let to_two = proto::PluginClusterEventSendOptions { send_type: "reliable".into(), target_id: nodes[2].0.node_id() };
+    nodes[1].0.api().publish_plugin_cluster_event(event("only two"), to_two).await.unwrap();
+    fake.settle().await;
+    let seen: Vec<Vec<String>> = nodes.iter().map(|(_, seen)| seen.lock().unwrap().clone()).collect();
+    assert!(seen[0].is_empty(), "the sender's own node gets nothing: {:?}", seen[0]);
+    assert_eq!(seen[1], ["OnPluginClusterEvent refresh all"]);
+    assert_eq!(seen[2], ["OnPluginClusterEvent refresh all", "OnPluginClusterEvent refresh only two"]);
+    assert_eq!(fake.cluster_events().len(), 2, "both kept for the test");
 }
 
 /// Calls made while `OnActivate` runs reach no hook of the plugin: the

@@ -3179,6 +3179,12 @@ impl FakeServer {
 /// are a few hooks deep (a post, the plugin's reply, done).
 pub const MAX_HOOK_DEPTH: u32 = 16;
 
+/// The name of a node, as a cluster event's `target_id` names it: `node-0`
+/// for the first host started on a server, `node-1` for the next, …
+fn node_id(node: u64) -> String {
+    format!("node-{node}")
+}
+
 /// A plugin started on the fake server, as its app layer sees it.
 #[derive(Clone)]
 struct Attached {
@@ -6455,7 +6461,10 @@ impl PluginApi for FakeServer {
                 });
             return respond(response, None);
         }
-        let response = self.state().update_bot_active(request).map_err(Error::from);
+        let response = app::App(self)
+            .update_bot_active(request)
+            .await
+            .map_err(Error::from);
         respond(response, None)
     }
 
@@ -9350,9 +9359,9 @@ impl PluginApi for FakeServer {
                 .map(|()| proto::PublishPluginClusterEventResponse::default());
             return respond(response, None);
         }
-        let response = self
-            .state()
+        let response = app::App(self)
             .publish_plugin_cluster_event(request)
+            .await
             .map_err(Error::from);
         respond(response, None)
     }
@@ -11409,6 +11418,13 @@ impl<P: Plugin> TestHost<P> {
     /// The plugin's id.
     pub fn plugin_id(&self) -> &str {
         &self.plugin_id
+    }
+
+    /// The node this host's plugin runs on, as a cluster event's
+    /// `target_id` names it (`node-0` for the first host started on a
+    /// server, and so on).
+    pub fn node_id(&self) -> String {
+        node_id(self.node)
     }
 
     /// What `Implemented` answered at start.

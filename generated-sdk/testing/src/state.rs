@@ -408,13 +408,13 @@ impl State {
         Ok(proto::LogErrorResponse::default())
     }
 
-    pub(super) fn publish_plugin_cluster_event(
+    /// Keeps a published cluster event (`FakeServer::cluster_events`).
+    pub(super) fn keep_cluster_event(
         &mut self,
-        request: proto::PublishPluginClusterEventRequest,
-    ) -> Result<proto::PublishPluginClusterEventResponse, AppError> {
-        let event = required(request.event, "event")?;
-        self.cluster_events.push((event, request.opts));
-        Ok(proto::PublishPluginClusterEventResponse::default())
+        event: proto::PluginClusterEvent,
+        options: Option<proto::PluginClusterEventSendOptions>,
+    ) {
+        self.cluster_events.push((event, options));
     }
 
     // ---- Users ------------------------------------------------------------
@@ -1307,21 +1307,28 @@ impl State {
         Ok(proto::PatchBotResponse { bot: Some(bot), ..Default::default() })
     }
 
-    pub(super) fn update_bot_active(
+    /// Activates or deactivates a bot and its user; the bot, its user, and
+    /// whether the user was deactivated now (it was active before).
+    pub(super) fn set_bot_active(
         &mut self,
-        request: proto::UpdateBotActiveRequest,
-    ) -> Result<proto::UpdateBotActiveResponse, AppError> {
-        self.bot(&request.bot_user_id)?;
+        bot_user_id: &str,
+        active: bool,
+    ) -> Result<(proto::Bot, Option<proto::User>), AppError> {
+        let was_active = self.bot(bot_user_id)?.delete_at == 0;
         let now = self.now();
-        let delete_at = if request.active { 0 } else { now };
-        let bot = self.bots.get_mut(&request.bot_user_id).expect("checked above");
+        let delete_at = if active { 0 } else { now };
+        let bot = self.bots.get_mut(bot_user_id).expect("checked above");
         bot.delete_at = delete_at;
         bot.update_at = now;
         let bot = bot.clone();
-        if let Some(user) = self.users.get_mut(&bot.user_id) {
-            user.delete_at = delete_at;
-        }
-        Ok(proto::UpdateBotActiveResponse { bot: Some(bot), ..Default::default() })
+        let deactivated = match self.users.get_mut(&bot.user_id) {
+            Some(user) => {
+                user.delete_at = delete_at;
+                (was_active && !active).then(|| user.clone())
+            }
+            None => None,
+        };
+        Ok((bot, deactivated))
     }
 
     pub(super) fn permanent_delete_bot(

@@ -274,7 +274,12 @@ impl App<'_> {
         request: proto::DeleteUserRequest,
     ) -> Result<proto::DeleteUserResponse, AppError> {
         let user = self.0.state().deactivate_user(&request.user_id)?;
-        self.fire(HookName::UserHasBeenDeactivated, "DeleteUser", move |mut hooks, plugin_context| async move {
+        self.user_has_been_deactivated(user, "DeleteUser");
+        Ok(proto::DeleteUserResponse::default())
+    }
+
+    fn user_has_been_deactivated(&self, user: proto::User, method: &str) {
+        self.fire(HookName::UserHasBeenDeactivated, method, move |mut hooks, plugin_context| async move {
             let request = proto::UserHasBeenDeactivatedRequest {
                 plugin_context: Some(plugin_context),
                 user: Some(user),
@@ -282,7 +287,6 @@ impl App<'_> {
             };
             hooks.user_has_been_deactivated(request).await
         });
-        Ok(proto::DeleteUserResponse::default())
     }
 
     /// `App.CreateChannel` (no member added): saved, then
@@ -383,6 +387,56 @@ impl App<'_> {
             hooks.user_has_left_channel(request).await
         });
         Ok(proto::DeleteChannelMemberResponse::default())
+    }
+
+    /// `App.UpdateBotActive`: deactivating an active bot runs
+    /// `UserHasBeenDeactivated` in the background (through `UpdateActive`).
+    pub(super) async fn update_bot_active(
+        &self,
+        request: proto::UpdateBotActiveRequest,
+    ) -> Result<proto::UpdateBotActiveResponse, AppError> {
+        let (bot, deactivated) = self.0.state().set_bot_active(&request.bot_user_id, request.active)?;
+        if let Some(user) = deactivated {
+            self.user_has_been_deactivated(user, "UpdateBotActive");
+        }
+        Ok(proto::UpdateBotActiveResponse { bot: Some(bot), ..Default::default() })
+    }
+
+    // ---- Cluster ----------------------------------------------------------
+
+    /// `PluginAPI.PublishPluginClusterEvent`: kept for the test, and sent to
+    /// the plugin's copies on the other nodes (the hosts started on clones
+    /// of this server; the one named by `target_id`, if any), whose server
+    /// runs `OnPluginClusterEvent` with an empty plugin context
+    /// (`Server.clusterPluginEventHandler`). A single node sends nothing.
+    pub(super) async fn publish_plugin_cluster_event(
+        &self,
+        request: proto::PublishPluginClusterEventRequest,
+    ) -> Result<proto::PublishPluginClusterEventResponse, AppError> {
+        let event = required(request.event, "event")?;
+        let target = request.opts.as_ref().map(|o| o.target_id.clone()).unwrap_or_default();
+        self.0.state().keep_cluster_event(event.clone(), request.opts);
+        let sender = self.0.hooks_host().map(|host| host.node);
+        let hosts = self.0.shared.hosts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let receivers = hosts.into_iter().filter(|host| {
+            host.active
+                && Some(host.node) != sender
+                && host.implements(HookName::OnPluginClusterEvent)
+                && (target.is_empty() || target == super::node_id(host.node))
+        });
+        for host in receivers {
+            let event = event.clone();
+            let mut hooks = host.hooks.clone();
+            let run = async move {
+                let request = proto::OnPluginClusterEventRequest { event: Some(event), ..Default::default() };
+                if let Err(status) = hooks.on_plugin_cluster_event(request).await {
+                    tracing::error!(hook = "OnPluginClusterEvent", "the hook failed: {}", status.message());
+                }
+            };
+            let hops = transport::hop();
+            self.0.shared.busy.spawn("OnPluginClusterEvent", transport::at_hop(hops, run.with_subscriber(host.dispatch)));
+        }
+        Ok(proto::PublishPluginClusterEventResponse::default())
     }
 
     // ---- Teams ------------------------------------------------------------
