@@ -204,6 +204,33 @@ async fn a_failing_interval_job_is_logged_and_runs_again_next_window() {
     assert!(calls.load(Ordering::SeqCst) >= 3, "ran again after a failure and a panic");
 }
 
+/// A job whose closure panics before it returns the run's future (not
+/// inside the future) is logged the same way and runs again next window:
+/// the panic once stopped the node's part of the job for good.
+#[tokio::test]
+async fn an_interval_job_whose_closure_panics_runs_again_next_window() {
+    let every = Duration::from_millis(100);
+    let fake = FakeServer::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let job = {
+        let calls = calls.clone();
+        fake.client().interval_job("brittle", every, move || {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("a bug before the job's future");
+            }
+            async { Ok::<(), Infallible>(()) }
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while calls.load(Ordering::SeqCst) < 4 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    job.stop().await;
+    assert!(calls.load(Ordering::SeqCst) >= 4, "ran in the windows after the panic");
+    let record: serde_json::Value = serde_json::from_slice(&fake.kv_value("cron_brittle")).unwrap();
+    assert!(record["window"].as_u64().is_some(), "the windows were recorded: {record}");
+}
+
 // ---- One-off jobs -----------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -365,6 +392,45 @@ impl ClusterEvent for CacheCleared {
 /// One node publishes a typed event; the server carries its id and JSON;
 /// the receiving copy decodes it, tells another event from it, and gets a
 /// clear error for a malformed one.
+/// A one-off job that panics, in its closure or in its future, is logged
+/// and unscheduled, as one that fails; the runner goes on with the next.
+#[tokio::test]
+async fn a_one_off_job_that_panics_anywhere_is_unscheduled_and_the_runner_goes_on() {
+    let fake = FakeServer::new();
+    let api = fake.client();
+    let ran = Arc::new(StdMutex::new(Vec::new()));
+    let jobs = {
+        let ran = ran.clone();
+        api.once_jobs(Duration::from_millis(20), move |key: String, reminder: Reminder| {
+            if reminder.text == "closure" {
+                panic!("a bug before the job's future");
+            }
+            let ran = ran.clone();
+            async move {
+                if reminder.text == "future" {
+                    panic!("a bug in the job's future");
+                }
+                ran.lock().unwrap().push(key);
+                Ok::<(), Infallible>(())
+            }
+        })
+    };
+    let now = SystemTime::now();
+    for (key, text) in [("a", "closure"), ("b", "future"), ("c", "fine")] {
+        jobs.schedule(key, now, &Reminder { text: text.into() }).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !(fake.kv_keys().iter().all(|k| !k.starts_with("once_")) && ran.lock().unwrap().len() == 1)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*ran.lock().unwrap(), ["c"], "the fine job ran");
+    let left: Vec<String> = fake.kv_keys().into_iter().filter(|k| k.contains("once")).collect();
+    assert!(left.is_empty(), "every job unscheduled, the panicking ones too: {left:?}");
+    jobs.stop().await;
+}
+
 #[tokio::test]
 async fn typed_cluster_events_go_out_as_json_and_decode_on_the_other_side() {
     let fake = FakeServer::new();

@@ -188,7 +188,10 @@ where
         match self.record().await {
             Ok(Some(done)) if done.window >= window => {}
             Ok(_) => {
-                match CatchUnwind(Box::pin((self.job)())).await {
+                // The job's closure is called inside the guard too: a panic
+                // before it returns its future is the run's panic, not the
+                // end of this node's part of the job.
+                match CatchUnwind(Box::pin(async { (self.job)().await })).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => tracing::error!(job = %self.name, "the job failed: {e}"),
                     Err(panic) => tracing::error!(job = %self.name, "the job panicked: {panic}"),

@@ -180,9 +180,13 @@ where
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display,
     {
+        // `job` is called when the run's future is first polled, inside the
+        // runner's panic guard: a closure that panics before returning its
+        // future fails that run only, logged, and the job is unscheduled.
+        let job = Arc::new(job);
         let job: Box<Job<T>> = Box::new(move |key, payload| {
-            let run = job(key, payload);
-            Box::pin(async move { run.await.map_err(|e| e.to_string()) })
+            let job = Arc::clone(&job);
+            Box::pin(async move { job(key, payload).await.map_err(|e| e.to_string()) })
         });
         let shared = Arc::new(Shared {
             kv: Kv::new(backend),
