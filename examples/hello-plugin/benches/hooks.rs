@@ -19,6 +19,8 @@
 //! `cargo bench -p hello-plugin --bench hooks`; `HOOK_BENCH_CALLS` sets the
 //! calls per round (default 10000), `HOOK_BENCH_ROUNDS` the rounds (3).
 
+#[path = "common/alive.rs"]
+mod alive;
 #[path = "common/installed.rs"]
 mod installed;
 
@@ -99,6 +101,9 @@ async fn start(how: How, installed: &Installed) -> Server {
         .expect("read")
         .expect("an address line");
     let started_in = started.elapsed();
+    // Keep reading stdout, as go-plugin's host does after the handshake: a
+    // plugin whose stdout pipe nobody reads takes its host for gone and exits.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let address = if plugin { line.split('|').nth(3).expect("handshake").to_owned() } else { line };
     Server { name: how.name(), child, address, started_in }
 }
@@ -271,8 +276,8 @@ async fn main() {
     }
 
     // Hook calls.
-    let plugin = start(How::Bundle, &installed).await;
-    let bare = start(How::Bare, &installed).await;
+    let mut plugin = start(How::Bundle, &installed).await;
+    let mut bare = start(How::Bare, &installed).await;
     let clients = [plugin.client().await, bare.client().await];
     for (i, server) in [&plugin, &bare].into_iter().enumerate() {
         sequential(server, &clients[i], calls / 10).await; // warm-up
@@ -292,6 +297,8 @@ async fn main() {
         println!("{}", seq.line(&format!("{}, sequential", server.name)));
         println!("{}", conc.line(&format!("{}, {CONCURRENCY} callers", server.name)));
     }
+    alive::still_running(plugin.name, &mut plugin.child).await;
+    alive::still_running(bare.name, &mut bare.child).await;
     let ratio_seq = results[0].0.cpu_per_call_us() / results[1].0.cpu_per_call_us();
     let ratio_conc = results[0].1.cpu_per_call_us() / results[1].1.cpu_per_call_us();
     println!("\nplugin/bare CPU per call: sequential {ratio_seq:.2}x, {CONCURRENCY} callers {ratio_conc:.2}x (goal <= 1.20)");

@@ -18,6 +18,8 @@
 //! echo size (256), `HTTP_BENCH_ROUNDS` the rounds (7), `HTTP_BENCH_BIG_MIB`
 //! the upload and download size (1024).
 
+#[path = "common/alive.rs"]
+mod alive;
 #[path = "common/installed.rs"]
 mod installed;
 
@@ -59,6 +61,9 @@ async fn start(plugin: bool, installed: &Installed) -> Server {
     let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let line = tokio::time::timeout(Duration::from_secs(5), lines.next_line()).await.unwrap().unwrap().unwrap();
+    // Keep reading stdout, as go-plugin's host does after the handshake: a
+    // plugin whose stdout pipe nobody reads takes its host for gone and exits.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let address = if plugin { line.split('|').nth(3).unwrap().to_owned() } else { line };
     Server { child, address }
 }
@@ -154,8 +159,8 @@ async fn main() {
     println!("http bench: echo of {mib} MiB x {rounds} rounds, interleaved; client: tonic, 64 KiB chunks");
 
     let installed = Installed::new();
-    let plugin = start(true, &installed).await;
-    let bare = start(false, &installed).await;
+    let mut plugin = start(true, &installed).await;
+    let mut bare = start(false, &installed).await;
     let mut clients = [plugin.client().await, bare.client().await];
     for client in &mut clients {
         transfer(client, "POST", "/echo", 4 << 20).await; // warm-up
@@ -177,6 +182,8 @@ async fn main() {
     }
     println!("plugin/bare: {:.2}x (goal >= 0.85); plugin: {p:.0} MiB/s (goal >= 900)", p / b);
     println!("goal verdict: {}", if p / b >= 0.85 && p >= 900.0 { "MET" } else { "NOT MET" });
+    alive::still_running("the plugin", &mut plugin.child).await;
+    alive::still_running("bare tonic", &mut bare.child).await;
     drop(plugin);
     drop(bare);
 

@@ -28,6 +28,9 @@
 //! calls per series and round (default 5000), `KIT_BENCH_ROUNDS` the rounds
 //! (default 5).
 
+#[path = "common/alive.rs"]
+mod alive;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -164,6 +167,9 @@ impl PluginProcess {
             .expect("no handshake within 5 s")
             .expect("read")
             .expect("a handshake line");
+        // Keep reading stdout, as go-plugin's host does after the handshake: a
+        // plugin whose stdout pipe nobody reads takes its host for gone and exits.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let address = line.split('|').nth(3).expect("handshake").to_owned();
         Self { child, address }
     }
@@ -311,7 +317,7 @@ async fn main() {
     let api_address = incoming.local_addr().unwrap();
     let service = PluginApiServer::new(fake.clone());
     tokio::spawn(Server::builder().add_service(service).serve_with_incoming(incoming));
-    let plugin = PluginProcess::start(api_address).await;
+    let mut plugin = PluginProcess::start(api_address).await;
     let client = plugin.client().await;
     println!(
         "socket: {} (pid {}) at {}, its API target the fake on {api_address}; in-process: TestHost + FakeServer",
@@ -395,5 +401,7 @@ async fn main() {
         "goal verdict (1,000 hook tests < 1 s, the slower variant's median): {}",
         if worst < Duration::from_secs(1) { "MET" } else { "NOT MET" }
     );
+    alive::still_running("the plugin process", &mut plugin.child).await;
     println!("\ntotal bench time: {:.1} s", bench_started.elapsed().as_secs_f64());
 }
+
