@@ -42,6 +42,14 @@ pub enum NewError {
         "{0:?} cannot be a package name: start with a letter and use only letters, digits, `-` and `_` (name the folder so)"
     )]
     PackageName(String),
+    /// The folder's name is a package name cargo or the project cannot use.
+    #[error("{name:?} cannot be the package's name: {why} (name the folder otherwise)")]
+    ReservedName {
+        /// The name.
+        name: String,
+        /// Why not.
+        why: &'static str,
+    },
     /// The plugin id is not one Mattermost accepts.
     #[error("plugin id {0:?}: Mattermost takes 3 to 190 characters of letters, digits, `.`, `-` and `_`")]
     PluginId(String),
@@ -111,6 +119,9 @@ const GITIGNORE: &str = include_str!("../templates/new/gitignore");
 pub fn files(package: &str, options: &Options) -> Result<Vec<ProjectFile>, NewError> {
     if !is_package_name(package) {
         return Err(NewError::PackageName(package.to_owned()));
+    }
+    if let Some(why) = reserved(package) {
+        return Err(NewError::ReservedName { name: package.to_owned(), why });
     }
     let id = options.id.clone().unwrap_or_else(|| format!("com.example.{package}"));
     if !is_plugin_id(&id) {
@@ -211,6 +222,37 @@ fn is_package_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// Why `name`, a valid package name, still cannot name the project: the
+/// plugin's binary is named after it, and the project holds the SDK's
+/// crates, so cargo would refuse the manifest or the workspace.
+fn reserved(name: &str) -> Option<&'static str> {
+    // Cargo's own folders in target/, which it refuses as binary names.
+    const CARGO_DIRS: [&str; 4] = ["build", "deps", "examples", "incremental"];
+    // Crates every Rust build has, which a crate of that name would shadow.
+    const BUILTIN: [&str; 5] = ["alloc", "core", "proc_macro", "std", "test"];
+    const KEYWORDS: [&str; 51] = [
+        "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn",
+        "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
+        "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct",
+        "super", "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while",
+        "yield",
+    ];
+    let crate_name = name.replace('-', "_");
+    let sdk = crate::render::Settings::default().crate_name;
+    let sdk_crates = ["", "-runtime", "-proto", "-macros", "-testing"].map(|suffix| format!("{sdk}{suffix}"));
+    if CARGO_DIRS.contains(&name) {
+        Some("cargo keeps a folder of that name in target/ and refuses it as a binary's name")
+    } else if BUILTIN.contains(&crate_name.as_str()) {
+        Some("it is the name of a crate every Rust build has")
+    } else if KEYWORDS.contains(&crate_name.as_str()) {
+        Some("it is a Rust keyword, which cannot name a crate")
+    } else if sdk_crates.iter().any(|c| c.replace('-', "_") == crate_name) {
+        Some("the project holds the SDK's crate of that name, and a workspace takes one package per name")
+    } else {
+        None
+    }
+}
+
 /// Mattermost's rule for plugin ids (model.IsValidPluginId).
 fn is_plugin_id(id: &str) -> bool {
     (3..=190).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
@@ -247,5 +289,35 @@ mod tests {
         assert!(!is_package_name("2fast") && !is_package_name("my plugin") && !is_package_name(""));
         assert!(is_plugin_id("com.example.my-plugin"));
         assert!(!is_plugin_id("ab") && !is_plugin_id("com/example") && !is_plugin_id(&"a".repeat(191)));
+    }
+
+    /// Names cargo refused after `new` had written the project: its target
+    /// folders as the binary's name, the SDK's own crates as a second
+    /// package of the same name; and names that cannot name a crate.
+    #[test]
+    fn names_cargo_would_refuse_are_refused_with_the_reason() {
+        let refused = |name: &str| match files(name, &Options::default()) {
+            Err(NewError::ReservedName { why, .. }) => why,
+            other => panic!("{name}: {:?}", other.map(|f| f.len())),
+        };
+        for name in ["build", "deps", "examples", "incremental"] {
+            assert!(refused(name).contains("target/"), "{name}");
+        }
+        for name in
+            ["mattermost-plugin", "mattermost-plugin-runtime", "mattermost_plugin_proto", "mattermost-plugin-macros", "mattermost-plugin-testing"]
+        {
+            assert!(refused(name).contains("SDK"), "{name}");
+        }
+        for name in ["test", "std", "proc-macro"] {
+            assert!(refused(name).contains("every Rust build"), "{name}");
+        }
+        for name in ["fn", "async", "type"] {
+            assert!(refused(name).contains("keyword"), "{name}");
+        }
+        let message = files("build", &Options::default()).unwrap_err().to_string();
+        assert!(message.starts_with("\"build\" cannot be the package's name: cargo keeps"), "{message}");
+        for fine in ["builder", "my-plugin", "mattermost-plugin-todo", "tests"] {
+            assert!(reserved(fine).is_none(), "{fine}");
+        }
     }
 }

@@ -80,7 +80,9 @@ pub enum SettingsError {
         message: String,
     },
     /// `--name` is not a name the struct can have.
-    #[error("--name {0:?} is not a Rust type name: use an identifier such as Settings, not a keyword")]
+    #[error(
+        "--name {0:?} cannot name the struct: use an identifier such as Settings, not a keyword, a primitive type or a name the struct's code uses (String, Option, Default, serde, …)"
+    )]
     Name(String),
     /// The manifest's settings cannot become a struct: every problem found,
     /// each located by its field path (`settings_schema.settings[2].type`).
@@ -153,11 +155,20 @@ pub fn generate(manifest: &str, options: &Options) -> Result<Generated, Settings
     Ok(Generated { source, notes })
 }
 
-/// Whether `name` can name the struct (and the `Deserialize`/`Serialize`
-/// it imports are not shadowed).
+/// Whether `name` can name the struct: an identifier that shadows nothing
+/// the generated code names. A primitive type (`bool`, `i64`) or a prelude
+/// type (`String`, `Option`) of that name would replace the fields' types,
+/// `Default` the trait it implements, `serde` the crate it imports.
 fn is_type_name(name: &str) -> bool {
+    const USED: [&str; 34] = [
+        "Deserialize", "Serialize", "Debug", "Clone", "PartialEq", "Default", "String", "Option", "Some", "None",
+        "Result", "Ok", "Err", "Vec", "Box", "serde", "serde_json", "std", "core", "alloc", "bool", "char", "str",
+        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128",
+    ];
+    const MORE_PRIMITIVES: [&str; 3] = ["usize", "f32", "f64"];
     !name.starts_with("r#")
-        && !matches!(name, "Deserialize" | "Serialize")
+        && !USED.contains(&name)
+        && !MORE_PRIMITIVES.contains(&name)
         && syn::parse_str::<syn::Ident>(name).is_ok()
 }
 
@@ -474,6 +485,25 @@ fn literal(s: &str) -> String {
     format!("{s:?}")
 }
 
+/// Whether `json!` can spell `v`: the macro munches its tokens recursively,
+/// a level of recursion for each entry of a container on the way down to
+/// each value, and rustc stops at 128 levels (an object of 48 keys, or 40
+/// nested ones, already failed). A default over [`JSON_MACRO_COST`] is read
+/// from a string instead.
+fn fits_json_macro(v: &Value) -> bool {
+    fn cost(v: &Value) -> usize {
+        match v {
+            Value::Array(items) => items.len() + items.iter().map(cost).max().unwrap_or(0) + 1,
+            Value::Object(map) => map.len() + map.values().map(cost).max().unwrap_or(0) + 1,
+            _ => 0,
+        }
+    }
+    cost(v) <= JSON_MACRO_COST
+}
+
+/// The largest default [`fits_json_macro`] writes with `json!`.
+const JSON_MACRO_COST: usize = 24;
+
 /// `v` as the tokens of `serde_json::json!`: strings as Rust literals.
 fn json_tokens(v: &Value) -> String {
     match v {
@@ -548,10 +578,14 @@ fn render(id: &str, name: &str, fields: &[Field], skipped: &[String]) -> Result<
         out.push_str(&format!("impl Default for {name} {{\n    fn default() -> Self {{\n        Self {{\n"));
         for field in fields {
             let value = match &field.default {
-                DefaultValue::Json(value) if !value.is_null() => {
+                DefaultValue::Json(value) if !value.is_null() && fits_json_macro(value) => {
                     json_bodies.push(json_tokens(value));
                     format!("serde_json::json!({})", json_placeholder(json_bodies.len() - 1))
                 }
+                DefaultValue::Json(value) if !value.is_null() => format!(
+                    "serde_json::from_str({}).expect(\"the default plugin.json gives is JSON\")",
+                    literal(&value.to_string())
+                ),
                 other => other.rust(),
             };
             out.push_str(&format!("            {}: {value},\n", field.ident));
@@ -600,6 +634,13 @@ fn number_module(module: &str, fields: &[Field]) -> String {
          /// System Console may store either; `null` or a blank string is the setting's default.\n\
          mod {module} {{\n    use std::fmt;\n\n    use serde::{{Deserializer, de}};\n"
     );
+    // The readers share one function; its name must be none of theirs (a
+    // setting keyed `Read` has the reader `read`).
+    let taken = |name: &str| fields.iter().any(|f| f.ty == FieldType::Number && f.ident == name);
+    let mut shared = String::from("read");
+    while taken(&shared) {
+        shared.push('_');
+    }
     for field in fields.iter().filter(|f| f.ty == FieldType::Number) {
         let DefaultValue::Number(default) = field.default else { continue };
         let ident = &field.ident;
@@ -613,12 +654,12 @@ fn number_module(module: &str, fields: &[Field]) -> String {
             )
         };
         out.push_str(&format!(
-            "\n    /// Reads {stored}.\n{signature}\n        read(d, {key}, {default})\n    }}\n",
+            "\n    /// Reads {stored}.\n{signature}\n        {shared}(d, {key}, {default})\n    }}\n",
             stored = code(&field.stored),
             key = literal(&field.stored),
         ));
     }
-    out.push_str(NUMBER_READER);
+    out.push_str(&NUMBER_READER.replacen("fn read<", &format!("fn {shared}<"), 1));
     out.push_str("}\n");
     out
 }
@@ -996,7 +1037,10 @@ mod tests {
         for good in ["Settings", "MySettings", "_Private", "config"] {
             assert!(is_type_name(good), "{good}");
         }
-        for bad in ["", "Self", "struct", "my settings", "r#Settings", "1Settings", "Deserialize", "a::B"] {
+        for bad in [
+            "", "Self", "struct", "my settings", "r#Settings", "1Settings", "Deserialize", "a::B", "String", "bool",
+            "i64", "Default", "serde", "Option", "f64",
+        ] {
             assert!(!is_type_name(bad), "{bad}");
         }
         let err = generate(&manifest(json!([])), &Options { name: "Self".into() }).unwrap_err();

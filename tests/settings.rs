@@ -18,6 +18,23 @@ mod generated {
 
 use generated::Settings;
 
+/// The generator's output for awkward inputs, compiled here (each in a
+/// module of its own): keys that are the names of the readers' helpers, of
+/// prelude types and traits, of keywords; defaults too large or too deep
+/// for `json!`; and struct names chosen with `--name`.
+/// `awkward_inputs_are_the_generators_output` keeps them current.
+mod awkward {
+    pub mod names {
+        include!("fixtures/settings/awkward/names.rs");
+    }
+    pub mod defaults {
+        include!("fixtures/settings/awkward/defaults.rs");
+    }
+}
+
+/// The inputs of `mod awkward`: (manifest, `--name`).
+const AWKWARD: [(&str, &str); 2] = [("names", "Names"), ("defaults", "Defaults")];
+
 fn generated(manifest: &Value) -> Generated {
     generate(&manifest.to_string(), &Options::default()).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -63,6 +80,41 @@ fn fixture_struct_is_the_generators_output() {
     let manifest = fs::read_to_string(root().join("tests/fixtures/settings/plugin.json")).unwrap();
     let out = generate(&manifest, &Options::default()).unwrap();
     assert_golden(&root().join("tests/fixtures/settings/generated.rs"), &out.source);
+}
+
+#[test]
+fn awkward_inputs_are_the_generators_output() {
+    for (file, name) in AWKWARD {
+        let dir = root().join("tests/fixtures/settings/awkward");
+        let manifest = fs::read_to_string(dir.join(format!("{file}.json"))).unwrap();
+        let out = generate(&manifest, &Options { name: name.into() }).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_golden(&dir.join(format!("{file}.rs")), &out.source);
+    }
+}
+
+/// What the awkward structs hold: their defaults, and the stored values a
+/// number reader whose name the helper's would have been still reads.
+#[test]
+fn awkward_structs_load_their_defaults_and_stored_values() {
+    let names = awkward::names::Names::default();
+    assert_eq!((names.read, names.number, names.fmt), (3, 5, 6));
+    assert_eq!((names.de.as_str(), names.default.as_str(), names.serde.as_str()), ("d", "x", "a"));
+    assert!(names.deserializer && !names.some);
+    let stored: awkward::names::Names =
+        serde_json::from_value(json!({ "read": "13", "number": 15, "self": " 17 " })).unwrap();
+    assert_eq!((stored.read, stored.number, stored.self_), (13, 15, 17));
+
+    let defaults = awkward::defaults::Defaults::default();
+    assert_eq!(defaults.wide.as_object().unwrap().len(), 60);
+    assert_eq!(defaults.wide["key59"], 59);
+    let mut deep = &defaults.deep;
+    for _ in 0..45 {
+        deep = &deep["next"];
+    }
+    assert_eq!(deep["end"], true);
+    assert_eq!(defaults.long.as_array().unwrap().len(), 200);
+    assert_eq!(defaults.small, json!({ "a": [1, 2, 3], "b": { "c": "d" } }));
+    assert_eq!(defaults.quotes["raw\"#"], "\"#\\n");
 }
 
 /// The example plugin compiles against exactly what the command prints for
@@ -374,7 +426,13 @@ fn name_option_names_the_struct_and_its_number_readers() {
     assert!(out.source.contains("mod hello_config_numbers {"), "{}", out.source);
     assert!(out.source.contains("deserialize_with = \"hello_config_numbers::n\""), "{}", out.source);
     let refused = generate(&manifest, &Options { name: "two words".into() }).unwrap_err();
-    assert!(refused.to_string().contains("\"two words\" is not a Rust type name"), "{refused}");
+    assert!(refused.to_string().contains("--name \"two words\" cannot name the struct"), "{refused}");
+    // Names that would shadow what the struct's code names (E0072, E0404,
+    // E0659 in its build, once).
+    for shadowing in ["String", "bool", "i64", "Default", "serde"] {
+        let refused = generate(&manifest, &Options { name: shadowing.into() }).unwrap_err();
+        assert!(refused.to_string().contains("not a keyword, a primitive type or a name"), "{shadowing}: {refused}");
+    }
 }
 
 #[test]

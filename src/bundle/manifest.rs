@@ -61,6 +61,7 @@ pub fn validate(manifest: &Value) -> Vec<Problem> {
         return vec![Problem::new("", format!("a manifest is a JSON object, not {}", describe(manifest)))];
     };
     let mut c = Checker::default();
+    same_but_for_case(manifest, "", &mut c);
     match c.string(m, "id", "id") {
         Some(id) if !id.is_empty() => {
             if let Some(message) = id_problem(id) {
@@ -132,6 +133,41 @@ pub fn validate(manifest: &Value) -> Vec<Problem> {
 
 /// Whether `key` holds something other than a string or null (a problem
 /// already reported).
+/// Keys of one object that differ only in case. The server reads the
+/// manifest with Go's `encoding/json`, which matches keys to fields without
+/// regard to case, the last one winning: `"id"` and a later `"ID"` are one
+/// field for it, while this checker (and any case-sensitive reader) sees
+/// two, so what was checked would not be what is installed.
+fn same_but_for_case(value: &Value, path: &str, c: &mut Checker) {
+    let at = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        Value::Object(obj) => {
+            let mut seen: Vec<&String> = Vec::new();
+            for key in obj.keys() {
+                if let Some(first) = seen.iter().find(|k| k.to_lowercase() == key.to_lowercase()) {
+                    c.push(
+                        at(key),
+                        format!(
+                            "{first:?} and {key:?} differ only in case; the server reads them as one field (the last wins): keep one"
+                        ),
+                    );
+                } else {
+                    seen.push(key);
+                }
+            }
+            for (key, child) in obj {
+                same_but_for_case(child, &at(key), c);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                same_but_for_case(item, &format!("{path}[{i}]"), c);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn mistyped(obj: &Map<String, Value>, key: &str) -> bool {
     obj.get(key).is_some_and(|v| !v.is_null() && !v.is_string())
 }
@@ -489,9 +525,12 @@ fn place(written: &Map<String, Value>, platforms: &[Platform]) -> Vec<(Platform,
         let (path, why) = match written.get(platform.as_str()).and_then(Value::as_str) {
             None => (default, None),
             Some(asked) => match clean(asked) {
-                None => {
-                    (default, Some("a binary's path is relative, inside the plugin folder, without .. or \\".into()))
-                }
+                None => (
+                    default,
+                    Some(format!(
+                        "a binary's path is relative, inside the plugin folder, without .. or \\, and no name in it over {NAME_MAX} bytes"
+                    )),
+                ),
                 Some(clean) => {
                     let others = platforms.iter().filter(|&&p| p != platform).map(|p| p.default_path());
                     match taken.iter().cloned().chain(others).find(|t| collides(&clean, t)) {
@@ -507,14 +546,19 @@ fn place(written: &Map<String, Value>, platforms: &[Platform]) -> Vec<(Platform,
     placed
 }
 
+/// The longest name of one file or folder, in bytes: Linux's `NAME_MAX`
+/// (and macOS's); neither GNU tar nor the host can make a longer one.
+const NAME_MAX: usize = 255;
+
 /// The host's `filepath.Clean(filepath.Join(".", p))`, when that stays inside
-/// the plugin folder and names a file there.
+/// the plugin folder and names a file there that can be extracted (no name
+/// in it over [`NAME_MAX`] bytes).
 fn clean(path: &str) -> Option<String> {
     if path.starts_with('/') || path.contains(['\\', '\0']) {
         return None;
     }
     let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
-    if parts.is_empty() || parts.contains(&"..") {
+    if parts.is_empty() || parts.contains(&"..") || parts.iter().any(|part| part.len() > NAME_MAX) {
         return None;
     }
     Some(parts.join("/"))
@@ -778,6 +822,38 @@ mod tests {
         let r = rewritten(same, &[Platform::LinuxAmd64, Platform::LinuxArm64]);
         assert_eq!(r.executables[0].1, "bin/p");
         assert_eq!(r.executables[1].1, "server/dist/plugin-linux-arm64");
+    }
+
+    /// Go's decoder matches keys without regard to case, the last winning:
+    /// `"id"` then `"ID": "../../x"` installs as id `../../x`.
+    #[test]
+    fn keys_that_differ_only_in_case_are_refused_at_any_depth() {
+        let manifest: Value = serde_json::from_str(
+            r#"{"id": "com.example.x", "name": "X", "version": "1.0.0", "ID": "../../x",
+                "server": {"runtime": "python", "SERVER": 1},
+                "settings_schema": {"settings": [{"key": "A", "type": "text", "Type": "bool"}]}}"#,
+        )
+        .unwrap();
+        let problems = validate(&manifest);
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert!(fields.contains(&"ID"), "{problems:?}");
+        assert!(fields.contains(&"settings_schema.settings[0].Type"), "{problems:?}");
+        let id = problems.iter().find(|p| p.field == "ID").unwrap();
+        assert!(id.message.contains("\"id\" and \"ID\" differ only in case"), "{}", id.message);
+        // `server` and `SERVER` at the top.
+        let cased = serde_json::json!({"id": "com.example.x", "name": "X", "server": {}, "SERVER": {"runtime": "go"}});
+        assert!(validate(&cased).iter().any(|p| p.field == "SERVER"));
+    }
+
+    #[test]
+    fn a_path_with_a_name_no_file_system_takes_goes_to_the_default() {
+        let long = format!("server/{}", "a".repeat(256));
+        assert_eq!(clean(&long), None);
+        assert_eq!(clean(&format!("server/{}", "a".repeat(255))).as_deref(), Some(&*format!("server/{}", "a".repeat(255))));
+        let manifest = with("server", json!({ "executables": { "linux-amd64": long } }));
+        let r = rewritten(manifest, &[Platform::LinuxAmd64]);
+        assert_eq!(r.executables[0].1, Platform::LinuxAmd64.default_path());
+        assert!(r.notes.iter().any(|n| n.contains("over 255 bytes")), "{:?}", r.notes);
     }
 
     #[test]
