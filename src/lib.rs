@@ -16,6 +16,7 @@ pub mod classify;
 pub mod diff;
 pub mod emit;
 pub mod inspect;
+pub mod litter;
 pub mod load;
 pub mod model;
 pub mod names;

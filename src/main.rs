@@ -128,6 +128,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A bundle or project half-written when the user stops the command goes.
+    mmplugin_gen::litter::remove_on_interrupt();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {

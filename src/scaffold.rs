@@ -160,9 +160,11 @@ pub fn files(package: &str, options: &Options) -> Result<Vec<ProjectFile>, NewEr
 }
 
 /// Creates the project in `dir` (new, or empty): every file is written
-/// into a temporary folder beside it, which then becomes `dir`, so a
-/// failure leaves nothing behind. Returns the files written, relative to
-/// `dir`.
+/// into a temporary folder beside it, which then becomes `dir` (or, for a
+/// folder that exists, such as `.`, whose contents move into it, so the
+/// folder a shell stands in stays the same folder), so a failure or an
+/// interruption leaves nothing behind. Returns the files written, relative
+/// to `dir`.
 pub fn create(dir: &Path, options: &Options) -> Result<Vec<PathBuf>, NewError> {
     let io_error = |path: &Path| {
         let path = path.to_owned();
@@ -183,19 +185,43 @@ pub fn create(dir: &Path, options: &Options) -> Result<Vec<PathBuf>, NewError> {
 
     let parent = absolute.parent().unwrap_or(Path::new("/"));
     fs::create_dir_all(parent).map_err(io_error(parent))?;
-    let staging = parent.join(format!(".{package}.mmplugin-gen-new-{}", std::process::id()));
+    // What a killed run of `new` left beside it.
+    crate::litter::remove_stale(parent, staging_pid);
+    let staging = parent.join(format!(".{package}{STAGING}{}", std::process::id()));
+    let _staging = crate::litter::track(&staging);
     let written = write_all(&staging, &files);
+    let mut moved = Vec::new();
     let placed = written.and_then(|()| {
-        if absolute.exists() {
-            fs::remove_dir(&absolute).map_err(io_error(&absolute))?;
+        if !absolute.exists() {
+            let _made = crate::litter::track(&absolute);
+            return fs::rename(&staging, &absolute).map_err(io_error(&absolute));
         }
-        fs::rename(&staging, &absolute).map_err(io_error(&absolute))
+        // The (empty) folder stays: what is staged moves into it.
+        for entry in fs::read_dir(&staging).map_err(io_error(&staging))? {
+            let from = entry.map_err(io_error(&staging))?.path();
+            let to = absolute.join(from.file_name().unwrap_or_default());
+            moved.push(crate::litter::track(&to));
+            fs::rename(&from, &to).map_err(io_error(&to))?;
+        }
+        fs::remove_dir(&staging).map_err(io_error(&staging))
     });
     if let Err(e) = placed {
         let _ = fs::remove_dir_all(&staging);
+        for entry in &moved {
+            let _ = fs::remove_dir_all(entry.path()).or_else(|_| fs::remove_file(entry.path()));
+        }
         return Err(e);
     }
+    drop(moved);
     Ok(files.into_iter().map(|f| f.path).collect())
+}
+
+/// The middle of a staging folder's name: `.<package>` before it, the pid after.
+const STAGING: &str = ".mmplugin-gen-new-";
+
+/// The pid in the name of a staging folder `create` made.
+fn staging_pid(name: &str) -> Option<u32> {
+    name.strip_prefix('.')?.rsplit_once(STAGING)?.1.parse().ok()
 }
 
 fn write_all(root: &Path, files: &[ProjectFile]) -> Result<(), NewError> {

@@ -164,3 +164,51 @@ fn the_new_project_builds_passes_its_tests_bundles_and_starts_under_the_host() {
     assert!(report.contains("exited gracefully"), "{report}");
     eprintln!("{report}");
 }
+
+/// `new .` in an empty folder writes the project into that folder, which
+/// stays the same folder: it used to be replaced, and a shell standing in it
+/// then listed nothing.
+#[cfg(unix)]
+#[test]
+fn new_dot_writes_in_place_and_keeps_the_folder() {
+    use std::os::unix::fs::MetadataExt as _;
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("in-place");
+    std::fs::create_dir(&dir).unwrap();
+    let inode = std::fs::metadata(&dir).unwrap().ino();
+    let out = Command::new(env!("CARGO_BIN_EXE_mmplugin-gen"))
+        .args(["new", "."])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::metadata(&dir).unwrap().ino(), inode, "the same folder");
+    for file in PROJECT {
+        assert!(dir.join(file).is_file(), "{file}");
+    }
+    let manifest = std::fs::read_to_string(dir.join("plugin.json")).unwrap();
+    assert!(manifest.contains("com.example.in-place"), "named after the folder: {manifest}");
+    let beside: Vec<_> = std::fs::read_dir(temp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(beside, [std::ffi::OsString::from("in-place")], "no staging folder left beside it");
+}
+
+/// A `new` killed halfway left its staging folder; the next `new` beside it
+/// removes it (its process is gone), and leaves a running one's alone.
+#[cfg(unix)]
+#[test]
+fn the_next_new_removes_what_a_killed_one_left() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut gone = Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let stale = temp.path().join(format!(".half.mmplugin-gen-new-{gone_pid}"));
+    let running = temp.path().join(format!(".other.mmplugin-gen-new-{}", std::process::id()));
+    for dir in [&stale, &running] {
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("src/main.rs"), "half").unwrap();
+    }
+    let out = new(&temp.path().join("fresh"), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!stale.exists(), "the dead process's staging folder went");
+    assert!(running.exists(), "a live process's stays");
+}

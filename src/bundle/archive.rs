@@ -138,11 +138,21 @@ pub(super) fn write_atomically(out: &Path, bundle: &Path, entries: &[Entry]) -> 
 fn stage_and_rename(out: &Path, bundle: &Path, entries: &[Entry]) -> Result<(), BundleError> {
     let failed = |source| BundleError::Write { path: bundle.to_owned(), source };
     let name = bundle.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // What a killed run of this command left here.
+    crate::litter::remove_stale(out, |entry| staged_pid(entry, &name));
     let (mut staged, file) = Staged::create(out, &name).map_err(failed)?;
+    let _interrupted = crate::litter::track(&staged.path);
     archive(entries, file).map_err(failed)?;
     fs::rename(&staged.path, bundle).map_err(failed)?;
     staged.renamed = true;
     Ok(())
+}
+
+/// The pid in the name of a temporary file [`Staged::create`] made for the
+/// bundle `name`: `.<name>.<pid>.tmp` or `.<name>.<pid>-<n>.tmp`.
+fn staged_pid(entry: &str, name: &str) -> Option<u32> {
+    let rest = entry.strip_prefix('.')?.strip_prefix(name)?.strip_prefix('.')?.strip_suffix(".tmp")?;
+    rest.split('-').next()?.parse().ok()
 }
 
 /// A temporary file, removed when dropped unless it was renamed.
