@@ -402,14 +402,38 @@ async fn joins_and_leaves_run_their_hooks_with_the_servers_actor() {
     api.add_channel_member(&general.id, &bob.id).await.unwrap();
     api.delete_channel_member(&general.id, &bob.id).await.unwrap();
     api.add_user_to_channel(&general.id, &bob.id, &w.alice.id).await.unwrap();
+    let seen = w.seen().await;
+    let members: Vec<&String> = seen.iter().filter(|line| line.starts_with("User")).collect();
     assert_eq!(
-        w.seen().await,
+        members,
         [
-            format!("UserHasJoinedChannel {} by None", bob.id),
-            format!("UserHasLeftChannel {} by Some(\"bob\")", bob.id),
-            format!("UserHasJoinedChannel {} by Some(\"alice\")", bob.id),
+            &format!("UserHasJoinedChannel {} by None", bob.id),
+            &format!("UserHasLeftChannel {} by Some(\"bob\")", bob.id),
+            &format!("UserHasJoinedChannel {} by Some(\"alice\")", bob.id),
         ]
     );
+    // The server's system messages for each, posted through CreatePost's
+    // path: the plugin's post hooks saw them too.
+    let mut posted: Vec<(String, String)> = w
+        .fake
+        .posts()
+        .into_iter()
+        .filter(|p| p.channel_id == general.id)
+        .map(|p| (p.r#type, p.message))
+        .collect();
+    posted.sort();
+    assert_eq!(
+        posted,
+        [
+            ("system_add_to_channel".to_owned(), "bob added to the channel by alice.".to_owned()),
+            ("system_join_channel".to_owned(), "bob joined the channel.".to_owned()),
+            ("system_leave_channel".to_owned(), "bob left the channel.".to_owned()),
+        ]
+    );
+    for message in ["bob joined the channel.", "bob left the channel.", "bob added to the channel by alice."] {
+        assert!(seen.contains(&format!("MessageWillBePosted {message}")), "{message}: {seen:?}");
+        assert!(seen.contains(&format!("MessageHasBeenPosted {message}")), "{message}: {seen:?}");
+    }
 
     api.delete_team_member(&w.team.id, &bob.id, &w.alice.id).await.unwrap();
     assert_eq!(w.seen().await, [format!("UserHasLeftTeam {} by Some(\"alice\")", bob.id)]);

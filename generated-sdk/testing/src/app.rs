@@ -330,7 +330,8 @@ impl App<'_> {
     }
 
     /// `App.AddChannelMember` with no requestor: `UserHasJoinedChannel`
-    /// with no actor, unless the user was a member already.
+    /// with no actor, then the join message, unless the user was a member
+    /// already.
     pub(super) async fn add_channel_member(
         &self,
         request: proto::AddChannelMemberRequest,
@@ -338,12 +339,15 @@ impl App<'_> {
         let (member, joined) = self.0.state().add_member(&request.channel_id, &request.user_id)?;
         if joined {
             self.user_has_joined_channel(&member, None, "AddChannelMember");
+            self.joined_message(&member, None, "AddChannelMember").await;
         }
         Ok(proto::AddChannelMemberResponse { channel_member: Some(member), ..Default::default() })
     }
 
     /// `App.AddChannelMember` as `as_user_id`: `UserHasJoinedChannel` with
-    /// that user as the actor (even when it is the user who joins).
+    /// that user as the actor (even when it is the user who joins), then the
+    /// join message, or the "added by" one in the background when another
+    /// user added them.
     pub(super) async fn add_user_to_channel(
         &self,
         request: proto::AddUserToChannelRequest,
@@ -351,9 +355,77 @@ impl App<'_> {
         let actor = self.0.state().user(&request.as_user_id)?.clone();
         let (member, joined) = self.0.state().add_member(&request.channel_id, &request.user_id)?;
         if joined {
-            self.user_has_joined_channel(&member, Some(actor), "AddUserToChannel");
+            self.user_has_joined_channel(&member, Some(actor.clone()), "AddUserToChannel");
+            self.joined_message(&member, Some(actor), "AddUserToChannel").await;
         }
         Ok(proto::AddUserToChannelResponse { channel_member: Some(member), ..Default::default() })
+    }
+
+    /// The system message of a join, as the server posts it through
+    /// `App.CreatePost` (so `MessageWillBePosted` and `MessageHasBeenPosted`
+    /// run for it): `postJoinChannelMessage` inline for a user who joined
+    /// (or was added by themselves), `PostAddToChannelMessage` in the
+    /// background for one another user added. Its failure is logged, not
+    /// the call's.
+    async fn joined_message(&self, member: &proto::ChannelMember, actor: Option<proto::User>, method: &'static str) {
+        let Ok(user) = self.0.state().user(&member.user_id).cloned() else { return };
+        match actor.filter(|actor| actor.id != user.id) {
+            None => {
+                let post = system_post(
+                    &member.channel_id,
+                    &user.id,
+                    SYSTEM_JOIN_CHANNEL,
+                    format!("{} joined the channel.", user.username),
+                    [("username", user.username.clone())],
+                );
+                self.system_message(post, method).await;
+            }
+            Some(actor) => {
+                let post = system_post(
+                    &member.channel_id,
+                    &actor.id,
+                    SYSTEM_ADD_TO_CHANNEL,
+                    format!("{} added to the channel by {}.", user.username, actor.username),
+                    [
+                        ("userId", actor.id.clone()),
+                        ("username", actor.username.clone()),
+                        ("addedUserId", user.id.clone()),
+                        ("addedUsername", user.username.clone()),
+                    ],
+                );
+                self.system_message_later(post, method);
+            }
+        }
+    }
+
+    /// A system message stored as `App.CreatePost` stores any post:
+    /// `MessageWillBePosted` inline (a rejection is logged), saved,
+    /// `MessageHasBeenPosted` in the background.
+    async fn system_message(&self, post: proto::Post, method: &str) {
+        let post = match self.message_will_be_posted(post).await {
+            Ok(post) => post,
+            Err(refused) => {
+                tracing::warn!(method, "the server's system message was refused: {refused}");
+                return;
+            }
+        };
+        let Ok(post) = self.0.state().save_post(post) else { return };
+        self.fire(HookName::MessageHasBeenPosted, method, move |mut hooks, plugin_context| async move {
+            let request = proto::MessageHasBeenPostedRequest {
+                plugin_context: Some(plugin_context),
+                post: Some(post),
+                ..Default::default()
+            };
+            hooks.message_has_been_posted(request).await
+        });
+    }
+
+    /// [`Self::system_message`], in the background (`a.Srv().Go`).
+    fn system_message_later(&self, post: proto::Post, method: &'static str) {
+        let fake = self.0.clone();
+        let hops = transport::hop();
+        let run = async move { App(&fake).system_message(post, method).await };
+        self.0.shared.busy.spawn(method, transport::at_hop(hops, run));
     }
 
     fn user_has_joined_channel(&self, member: &proto::ChannelMember, actor: Option<proto::User>, method: &str) {
@@ -380,6 +452,17 @@ impl App<'_> {
             let member = state.leave_channel(&request.channel_id, &request.user_id)?;
             (member, state.user(&request.user_id).ok().cloned())
         };
+        if let Some(user) = &actor {
+            // The leave message, in the background (`postLeaveChannelMessage`).
+            let post = system_post(
+                &member.channel_id,
+                &user.id,
+                SYSTEM_LEAVE_CHANNEL,
+                format!("{} left the channel.", user.username),
+                [("username", user.username.clone())],
+            );
+            self.system_message_later(post, "DeleteChannelMember");
+        }
         self.fire(HookName::UserHasLeftChannel, "DeleteChannelMember", move |mut hooks, plugin_context| async move {
             let request = proto::UserHasLeftChannelRequest {
                 plugin_context: Some(plugin_context),
@@ -486,6 +569,34 @@ impl App<'_> {
             hooks.user_has_left_team(request).await
         });
         Ok(proto::DeleteTeamMemberResponse::default())
+    }
+}
+
+/// The type of the message the server posts when a user joins a channel.
+pub const SYSTEM_JOIN_CHANNEL: &str = "system_join_channel";
+/// … when a user leaves one.
+pub const SYSTEM_LEAVE_CHANNEL: &str = "system_leave_channel";
+/// … when another user adds a user to one.
+pub const SYSTEM_ADD_TO_CHANNEL: &str = "system_add_to_channel";
+
+/// A system message of `kind` in `channel_id`, by `user_id`, with `props`
+/// (the server's English texts of `api.channel.join_channel.post_and_forget`,
+/// `api.channel.leave.left` and `api.channel.add_member.added`).
+fn system_post<const N: usize>(
+    channel_id: &str,
+    user_id: &str,
+    kind: &str,
+    message: String,
+    props: [(&str, String); N],
+) -> proto::Post {
+    let props = props.into_iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v))).collect();
+    proto::Post {
+        channel_id: channel_id.to_owned(),
+        user_id: user_id.to_owned(),
+        r#type: kind.to_owned(),
+        message,
+        props: Some(crate::json::object_to_struct(props)),
+        ..Default::default()
     }
 }
 
