@@ -182,7 +182,10 @@ impl FakeServer {
                 }
             }
         };
-        if tokio_timeout(Duration::from_secs(10), idle).await.is_err() {
+        if mmplugin_runtime::testing::within(Duration::from_secs(10), idle)
+            .await
+            .is_err()
+        {
             panic!(
                 "the work hooks started was still running after 10 s ({} background hooks)",
                 self.shared.busy.count()
@@ -3202,15 +3205,6 @@ impl Attached {
     fn implements(&self, hook: HookName) -> bool {
         self.implemented.iter().any(|name| name == hook.as_str())
     }
-}
-
-/// `future`, or `Err` once `limit` has passed (tokio's timer, through the
-/// runtime crate: the SDK does not name tokio).
-async fn tokio_timeout<F: std::future::Future>(
-    limit: Duration,
-    future: F,
-) -> Result<F::Output, ()> {
-    mmplugin_runtime::testing::within(limit, future).await
 }
 
 /// The answer to a call: the response, or the error in the server's form

@@ -95,14 +95,14 @@ impl App<'_> {
     {
         // A cut chain is kept for the test; the call itself went through.
         let Ok(Some(host)) = self.host_for(hook, method) else { return };
-        let hops = transport::hop();
         let run = async move {
             let answer = call(host.hooks.clone(), host.plugin_context.clone()).await;
             if let Err(status) = answer {
                 tracing::error!(hook = hook.as_str(), "the hook failed: {}", status.message());
             }
         };
-        self.0.shared.busy.spawn(hook.as_str(), transport::at_hop(hops, run.with_subscriber(host.dispatch)));
+        // `Tasks::spawn` keeps the hop count, which the depth check reads.
+        self.0.shared.busy.spawn(hook.as_str(), run.with_subscriber(host.dispatch));
     }
 
     /// `MessageWillBePosted`, inline: the post to store, or the call's error.
@@ -420,9 +420,7 @@ impl App<'_> {
     /// [`Self::system_message`], in the background (`a.Srv().Go`).
     fn system_message_later(&self, post: proto::Post, method: &'static str) {
         let fake = self.0.clone();
-        let hops = transport::hop();
-        let run = async move { App(&fake).system_message(post, method).await };
-        self.0.shared.busy.spawn(method, transport::at_hop(hops, run));
+        self.0.shared.busy.spawn(method, async move { App(&fake).system_message(post, method).await });
     }
 
     fn user_has_joined_channel(&self, member: &proto::ChannelMember, actor: Option<proto::User>, method: &str) {
@@ -516,8 +514,7 @@ impl App<'_> {
                     tracing::error!(hook = "OnPluginClusterEvent", "the hook failed: {}", status.message());
                 }
             };
-            let hops = transport::hop();
-            self.0.shared.busy.spawn("OnPluginClusterEvent", transport::at_hop(hops, run.with_subscriber(host.dispatch)));
+            self.0.shared.busy.spawn("OnPluginClusterEvent", run.with_subscriber(host.dispatch));
         }
         Ok(proto::PublishPluginClusterEventResponse::default())
     }
