@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -35,10 +37,18 @@ pub(crate) fn bind(min: u16, max: u16) -> Result<TcpListener, ServeError> {
     Err(ServeError::Bind { min, max, source: last })
 }
 
-/// The most connections open at once, proven or not. The host uses one
-/// (go-plugin dials once); the rest are strangers, refused at once so that
-/// they cannot use up the process's file descriptors.
+/// The most proven connections open at once (see [`accept`]). The host
+/// uses one (go-plugin dials once); the rest are strangers that speak
+/// HTTP/2, closed at once past the cap so that they cannot use up the
+/// process's file descriptors.
 pub const MAX_CONNECTIONS: usize = 64;
+
+/// The most connections waiting to prove themselves at once. When one more
+/// arrives, the one that has waited longest is closed to make room: a
+/// stranger holding silent sockets open cannot keep a fresh connection from
+/// the host out, since the host proves itself within milliseconds of
+/// connecting, long before this many newer connections can push it out.
+pub const MAX_PENDING: usize = 64;
 
 /// How long a new connection has to prove it speaks gRPC: the HTTP/2 client
 /// preface (or, with automatic mTLS, a TLS handshake with the host's
@@ -48,13 +58,16 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What every HTTP/2 client sends first (RFC 9113, 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Accepts connections on a task of its own until shutdown. Each is
-/// proven in a task of its own, within [`HANDSHAKE_TIMEOUT`]: by the HTTP/2
-/// preface, or by automatic mTLS's handshake. Only a proven connection
-/// counts as the host's (for [`Tracker`]) and reaches the gRPC server; a
-/// failed one costs only itself. Past [`MAX_CONNECTIONS`] open ones, new
-/// connections are closed at once. Accept errors (out of file descriptors)
-/// back off, and are logged at most every few seconds.
+/// Accepts connections on a task of its own until shutdown.
+///
+/// Each new connection is proven in a task of its own, within
+/// [`HANDSHAKE_TIMEOUT`]: by the HTTP/2 preface, or by automatic mTLS's
+/// handshake. At most [`MAX_PENDING`] wait at once; the longest-waiting
+/// one is closed when another arrives. Only a proven connection counts as
+/// the host's (for [`Tracker`]) and reaches the gRPC server, and only
+/// [`MAX_CONNECTIONS`] of them at once: past that, a newly proven one is
+/// closed. Accept errors (out of file descriptors) back off, and are logged
+/// at most every few seconds.
 pub(crate) fn accept(
     listener: TcpListener,
     tls: Option<crate::tls::Acceptor>,
@@ -62,10 +75,16 @@ pub(crate) fn accept(
     shutdown: Shutdown,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<Io, io::Error>> {
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
-    let open = Arc::new(AtomicUsize::new(0));
+    let door = Arc::new(Door {
+        tls,
+        tracker,
+        sender,
+        open: Arc::new(AtomicUsize::new(0)),
+        refused: Mutex::new(Throttled::default()),
+    });
     tokio::spawn(async move {
         let mut errors = AcceptErrors::default();
-        let mut refused = Throttled::default();
+        let mut pending = Pending::default();
         loop {
             let (stream, remote) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -79,34 +98,102 @@ pub(crate) fn accept(
                 () = shutdown.wait() => return,
             };
             errors.succeeded();
-            let Some(slot) = Slot::take(&open) else {
-                refused.note(std::time::Instant::now(), |n| {
-                    tracing::warn!("{n} connection(s) refused: already {MAX_CONNECTIONS} open");
-                });
-                drop(stream);
-                continue;
-            };
+            pending.make_room();
             let _ = stream.set_nodelay(true);
-            let (tls, sender, tracker) = (tls.clone(), sender.clone(), Arc::clone(&tracker));
-            tokio::spawn(async move {
-                let proven = tokio::time::timeout(HANDSHAKE_TIMEOUT, prove(stream, tls.as_ref())).await;
-                let stream = match proven {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%remote, "connection closed: {e}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%remote, "connection closed: no handshake within {HANDSHAKE_TIMEOUT:?}");
-                        return;
-                    }
-                };
-                let io = Io { stream, remote, _guard: Guard::new(tracker), _slot: slot };
-                let _ = sender.send(Ok(io)).await;
-            });
+            let over = Arc::new(AtomicBool::new(false));
+            let task = tokio::spawn(Arc::clone(&door).admit(stream, remote, Arc::clone(&over)));
+            pending.push(Waiting { task: task.abort_handle(), over });
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(receiver)
+}
+
+/// What every new connection goes through on its way to the gRPC server.
+struct Door {
+    tls: Option<crate::tls::Acceptor>,
+    tracker: Arc<Tracker>,
+    sender: tokio::sync::mpsc::Sender<Result<Io, io::Error>>,
+    /// Proven connections open.
+    open: Arc<AtomicUsize>,
+    refused: Mutex<Throttled>,
+}
+
+impl Door {
+    /// Proves `stream` and hands it to the gRPC server if there is a place.
+    /// `over` is set when the proof is over, unless it was set first by the
+    /// choice to close this connection to make room (see [`Waiting`]).
+    async fn admit(self: Arc<Self>, stream: TcpStream, remote: SocketAddr, over: Arc<AtomicBool>) {
+        let outcome = tokio::time::timeout(HANDSHAKE_TIMEOUT, prove(stream, self.tls.as_ref())).await;
+        if over.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let stream = match outcome {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return tracing::debug!(%remote, "connection closed: {e}"),
+            Err(_) => return tracing::debug!(%remote, "connection closed: no handshake within {HANDSHAKE_TIMEOUT:?}"),
+        };
+        let Some(slot) = Slot::take(&self.open) else {
+            let mut refused = self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            refused.note(std::time::Instant::now(), |n| {
+                tracing::warn!("{n} connection(s) refused: already {MAX_CONNECTIONS} open");
+            });
+            return;
+        };
+        let io = Io { stream, remote, _guard: Guard::new(Arc::clone(&self.tracker)), _slot: slot };
+        let _ = self.sender.send(Ok(io)).await;
+    }
+}
+
+/// A connection still proving itself, oldest first in [`Pending`].
+struct Waiting {
+    task: tokio::task::AbortHandle,
+    /// Set by whichever comes first: the proof's end (passed or failed) or
+    /// the choice to close the connection to make room. The other side
+    /// then leaves the connection alone.
+    over: Arc<AtomicBool>,
+}
+
+impl Waiting {
+    fn waiting(&self) -> bool {
+        !self.over.load(Ordering::SeqCst) && !self.task.is_finished()
+    }
+
+    /// Closes the connection unless its proof is already over; whether it did.
+    fn close(self) -> bool {
+        let closing = !self.over.swap(true, Ordering::SeqCst);
+        if closing {
+            self.task.abort();
+        }
+        closing
+    }
+}
+
+/// The connections waiting to prove themselves, oldest first.
+#[derive(Default)]
+struct Pending {
+    waiting: VecDeque<Waiting>,
+    evicted: Throttled,
+}
+
+impl Pending {
+    /// Forgets the connections no longer waiting, and closes the oldest
+    /// waiting ones until one more fits under [`MAX_PENDING`].
+    fn make_room(&mut self) {
+        self.waiting.retain(Waiting::waiting);
+        while self.waiting.len() >= MAX_PENDING {
+            if let Some(oldest) = self.waiting.pop_front()
+                && oldest.close()
+            {
+                self.evicted.note(std::time::Instant::now(), |n| {
+                    tracing::warn!("{n} connection(s) closed before their handshake, to make room for newer ones");
+                });
+            }
+        }
+    }
+
+    fn push(&mut self, waiting: Waiting) {
+        self.waiting.push_back(waiting);
+    }
 }
 
 /// Proves a new connection: the HTTP/2 preface (kept, to be read again by
@@ -330,27 +417,82 @@ mod tests {
         assert!(!tracker.seen());
     }
 
+    /// Connects and sends the HTTP/2 preface, as the host does.
+    async fn connect_as_the_host(address: SocketAddr) -> TcpStream {
+        let mut host = TcpStream::connect(address).await.unwrap();
+        host.write_all(PREFACE).await.unwrap();
+        host
+    }
+
+    /// The next proven connection, within 5 s.
+    async fn next_proven(incoming: &mut tokio_stream::wrappers::ReceiverStream<Result<Io, io::Error>>) -> Io {
+        tokio::time::timeout(Duration::from_secs(5), incoming.next())
+            .await
+            .expect("a proven connection within 5 s")
+            .expect("the listener is open")
+            .expect("no accept error")
+    }
+
     #[tokio::test]
-    async fn connections_past_the_cap_are_closed_at_once() {
-        let (address, _tracker, _incoming) = listening().await;
+    async fn proven_connections_past_the_cap_are_closed_at_once() {
+        let (address, _tracker, mut incoming) = listening().await;
         let mut held = Vec::new();
         for _ in 0..MAX_CONNECTIONS {
-            held.push(TcpStream::connect(address).await.unwrap());
+            let client = connect_as_the_host(address).await;
+            held.push((client, next_proven(&mut incoming).await));
         }
-        let mut extra = TcpStream::connect(address).await.unwrap();
+        let mut extra = connect_as_the_host(address).await;
         assert!(closed_by_peer(&mut extra).await, "the connection past the cap is closed");
         // A place given back is taken again.
         drop(held.pop());
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let mut next = TcpStream::connect(address).await.unwrap();
-            let mut buf = [0; 1];
-            // Still open after a moment: it got the freed place.
-            if tokio::time::timeout(Duration::from_millis(100), next.read(&mut buf)).await.is_err() {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "the freed place was never given back");
+        let _client = connect_as_the_host(address).await;
+        next_proven(&mut incoming).await;
+    }
+
+    /// Issue 20, failure 3: strangers holding silent sockets used to take
+    /// every place for the 10 s handshake timeout, and a fresh connection
+    /// from the host was closed at once.
+    #[tokio::test]
+    async fn a_fresh_connection_is_served_while_500_silent_ones_are_held() {
+        let (address, tracker, mut incoming) = listening().await;
+        let mut silent = Vec::new();
+        for _ in 0..500 {
+            silent.push(TcpStream::connect(address).await.unwrap());
         }
+        for attempt in 0..20 {
+            let _host = connect_as_the_host(address).await;
+            let proven = tokio::time::timeout(Duration::from_secs(5), incoming.next()).await;
+            assert!(matches!(proven, Ok(Some(Ok(_)))), "fresh connection {attempt} was not served");
+            silent.push(TcpStream::connect(address).await.unwrap());
+        }
+        assert!(tracker.seen());
+        // The oldest silent ones were closed to make room; the newest
+        // MAX_PENDING - 1 (one place went to each fresh connection) wait.
+        let mut open = 0;
+        for stranger in silent.iter_mut().rev().take(MAX_PENDING) {
+            let mut buf = [0; 1];
+            if tokio::time::timeout(Duration::from_millis(20), stranger.read(&mut buf)).await.is_err() {
+                open += 1;
+            }
+        }
+        assert!(open >= MAX_PENDING - 1, "only {open} of the newest silent connections still wait");
+        assert!(closed_by_peer(&mut silent[0]).await, "the oldest silent connection was closed");
+    }
+
+    #[tokio::test]
+    async fn the_longest_waiting_connection_makes_room_for_a_new_one() {
+        let (address, _tracker, _incoming) = listening().await;
+        let mut silent = Vec::new();
+        for _ in 0..MAX_PENDING {
+            silent.push(TcpStream::connect(address).await.unwrap());
+            // Accepted in order.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let _newest = TcpStream::connect(address).await.unwrap();
+        assert!(closed_by_peer(&mut silent[0]).await, "the oldest was closed");
+        let mut buf = [0; 1];
+        let second = tokio::time::timeout(Duration::from_millis(200), silent[1].read(&mut buf)).await;
+        assert!(second.is_err(), "the second oldest still waits: {second:?}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
 /// See [`KEEPALIVE_EVERY`].
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
-pub use accept::{HANDSHAKE_TIMEOUT, MAX_CONNECTIONS};
+pub use accept::{HANDSHAKE_TIMEOUT, MAX_CONNECTIONS, MAX_PENDING};
 
 /// How long in-flight hooks may take to finish after `Shutdown`; the host
 /// kills the process 2 s after asking.
