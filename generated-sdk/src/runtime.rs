@@ -223,7 +223,7 @@ pub async fn run_with<P: Plugin>(plugin: P, options: Options) -> Result<(), Serv
 /// Adds `plugin`'s hooks to the plugin's gRPC server. Boxed, so that the
 /// server itself is not compiled again for each plugin type.
 fn hooks<P: Plugin>(plugin: P) -> mmplugin_runtime::serve::AddHooks {
-    Box::new(move |settings, router| {
+    Box::new(move |settings, routes| {
         let channel = mmplugin_runtime::api::plugin_channel(
             settings.api_target.as_deref(),
         );
@@ -233,16 +233,16 @@ fn hooks<P: Plugin>(plugin: P) -> mmplugin_runtime::serve::AddHooks {
         );
         let server = HookServer::new(Arc::new(plugin), api, settings.hook_timeout)
             .with_http_body_limit(settings.http_body_limit);
-        add_hooks(router, Arc::new(server))
+        add_hooks(routes, Arc::new(server))
     })
 }
 
-/// Adds the hooks service to the plugin's gRPC server. Not generic, so
+/// Adds the hooks service to the plugin's gRPC routes. Not generic, so
 /// that the server's code for it is compiled in this crate, not in each
 /// plugin (see `crate::plugin::DynHooks`).
 fn add_hooks(
-    router: tonic::transport::server::Router,
+    routes: tonic::service::Routes,
     hooks: Arc<dyn crate::proto::plugin_hooks_server::PluginHooks>,
-) -> tonic::transport::server::Router {
-    router.add_service(crate::plugin::hooks_service(hooks))
+) -> tonic::service::Routes {
+    routes.add_service(crate::plugin::hooks_service(hooks))
 }

@@ -10,9 +10,14 @@ use crate::Transport;
 /// The environment variable that holds the server's API address for this plugin.
 pub const API_TARGET_ENV: &str = "MATTERMOST_PLUGIN_API_TARGET";
 
-/// The largest response accepted, and the largest message tonic will
-/// encode (64 MiB, as Mattermost's Python SDK allows).
-pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+/// The largest message the plugin takes or sends, either way: API answers,
+/// hook calls and their answers. 101 MiB: the server's default maximum file
+/// size (100 MiB) and 1 MiB for the rest of the message, so a file the
+/// server accepts fits in one `FileWillBeUploaded` call or `GetFile` answer,
+/// as the server sends them (whole, in one message). What hook calls may
+/// hold at once, all together, is bounded apart from this
+/// ([`crate::serve::HOST_BUDGET`]).
+pub const MAX_MESSAGE_SIZE: usize = 101 << 20;
 
 /// The largest request the server accepts, encoded: 4 MiB. The real host
 /// serves the plugin API with grpc-go's default limits (CONTRACT.md, message

@@ -17,15 +17,19 @@ pub enum Verdict {
 }
 
 /// Judges a post's message.
-///
-/// A blocked word an admin emptied refuses nothing.
 pub fn check(settings: &Settings, message: &str) -> Verdict {
-    let blocked = settings.blocked_word.trim();
-    if !blocked.is_empty() && message.to_lowercase().contains(&blocked.to_lowercase()) {
-        return Verdict::Reject(format!("Posts containing \"{}\" are not allowed.", blocked));
+    if let Some(blocked) = blocked_word_in(settings, message) {
+        return Verdict::Reject(format!("Posts containing \"{blocked}\" are not allowed."));
     }
     let rewritten = rewrite_words(message, &settings.rewrite_from, &settings.rewrite_to);
     if rewritten == message { Verdict::Allow } else { Verdict::Rewrite(rewritten) }
+}
+
+/// The blocked word, if `text` contains it in any case. A blocked word an
+/// admin emptied refuses nothing.
+pub fn blocked_word_in<'s>(settings: &'s Settings, text: &str) -> Option<&'s str> {
+    let blocked = settings.blocked_word.trim();
+    (!blocked.is_empty() && text.to_lowercase().contains(&blocked.to_lowercase())).then_some(blocked)
 }
 
 /// Replaces `from` with `to` where it stands as a whole word.

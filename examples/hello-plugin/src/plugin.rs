@@ -7,6 +7,9 @@
 //! - `on_activate` registers the `/hello` slash command and logs the server version.
 //! - `MessageWillBePosted` refuses posts containing the blocked word and
 //!   corrects a misspelling in the others.
+//! - `FileWillBeUploaded` refuses text files containing the blocked word.
+//!   The server sends the whole file in one call, up to its maximum file
+//!   size (100 MiB by default); the SDK takes such a call whole.
 //! - `ExecuteCommand` answers `/hello [name]` (the caller's username when no
 //!   name is given) and counts hellos in the KV store.
 //! - `ServeHTTP` answers the plugin's HTTP endpoints with an axum router
@@ -18,7 +21,7 @@ use std::sync::RwLock;
 
 use mattermost_plugin::kv::KvError;
 use mattermost_plugin::prelude::*;
-use mattermost_plugin::{HttpRequest, HttpResponse, MessageWillBePostedDecision, proto};
+use mattermost_plugin::{FileWillBeUploadedDecision, HttpRequest, HttpResponse, MessageWillBePostedDecision, proto};
 
 use crate::filter::{self, Verdict};
 use crate::settings::Settings;
@@ -111,6 +114,27 @@ impl Plugin for Hello {
         }
     }
 
+    async fn file_will_be_uploaded(
+        &self,
+        _cx: &Context,
+        _pc: &proto::PluginContext,
+        file_info: proto::FileInfo,
+        content: Vec<u8>,
+    ) -> FileWillBeUploadedDecision {
+        // Only text is read; anything else goes through.
+        let Ok(text) = std::str::from_utf8(&content) else {
+            return FileWillBeUploadedDecision::Allow;
+        };
+        let settings = self.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match filter::blocked_word_in(&settings, text) {
+            Some(blocked) => {
+                tracing::info!(user_id = %file_info.creator_id, name = %file_info.name, "refused a file");
+                FileWillBeUploadedDecision::Reject(format!("Files containing \"{blocked}\" are not allowed."))
+            }
+            None => FileWillBeUploadedDecision::Allow,
+        }
+    }
+
     async fn execute_command(
         &self,
         cx: &Context,
@@ -164,6 +188,7 @@ mod tests {
                 HookName::OnConfigurationChange,
                 HookName::OnActivate,
                 HookName::MessageWillBePosted,
+                HookName::FileWillBeUploaded,
                 HookName::ExecuteCommand,
                 HookName::ServeHttp
             ]

@@ -108,7 +108,7 @@ async fn implemented_lists_exactly_the_hooks_the_plugin_wrote() {
     assert!(answer.error.is_none());
     let mut hooks = answer.hooks;
     hooks.sort();
-    assert_eq!(hooks, ["ExecuteCommand", "MessageWillBePosted", "OnActivate", "OnConfigurationChange", "ServeHTTP"]);
+    assert_eq!(hooks, ["ExecuteCommand", "FileWillBeUploaded", "MessageWillBePosted", "OnActivate", "OnConfigurationChange", "ServeHTTP"]);
 }
 
 /// A host that does send `OnConfigurationChange` before `OnActivate` (as the

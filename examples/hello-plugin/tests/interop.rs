@@ -89,6 +89,11 @@ fn the_real_host_runs_the_bundle_from_activation_to_a_graceful_stop() {
         "API calls in order: [GetPluginConfig RegisterCommand GetServerVersion]",
         // The admin's word is in force at the first post.
         "rejected: \"Posts containing \\\"bananas\\\" are not allowed.\"",
+        // A 100 MiB file, in one message as the server sends it, read to its
+        // last bytes.
+        "ok: FileWillBeUploaded(notes.txt, 100 MiB) allowed",
+        "ok: FileWillBeUploaded(leak.txt, 100 MiB) refused in",
+        "\"Files containing \\\"bananas\\\" are not allowed.\"",
         // The typo's text reaches what the server shows.
         "fails as the server shows it: ExecuteCommand: plugin.hook.error, unknown option `--shout`",
         // An API error keeps its id and status through the hook.

@@ -28,10 +28,28 @@
 //! leak per stream or per connection at these counts would cross it; the
 //! figures are printed), and after the strangers go the descriptors come
 //! back to where they started.
+//!
+//! A second test, on a plugin of its own, holds the memory budget against
+//! strangers (issue 20, failure 2: 32 concurrent ServeHTTP inits of 63 MiB
+//! each, from a local process that is not the host, took the plugin from
+//! 6 MiB to 1,840 MiB; and a 100 MiB `FileWillBeUploaded`, which the server
+//! sends whole, was refused as too large). The host calls as above, and:
+//!
+//! 1. **32 strangers' 63 MiB messages at once**, on 4 connections, each
+//!    stream left open: past what their budget holds
+//!    (`serve::OTHERS_BUDGET`, 64 MiB: one of them) every one is refused
+//!    with `RESOURCE_EXHAUSTED` at its 5-byte prefix, before the rest is
+//!    read. The plugin's peak RSS stays under [`RSS_GOAL_MIB`].
+//! 2. **The host's 100 MiB uploads**, while the strangers still hold their
+//!    budget: a text file with the blocked word in its last bytes, refused
+//!    by the plugin's own hook (it read all of it), and one without,
+//!    allowed. The host's budget is its own.
 
 mod common;
 #[path = "common/process.rs"]
 mod process;
+#[path = "common/strangers.rs"]
+mod strangers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -59,6 +77,14 @@ const MAX_STREAMS: usize = 256;
 const H2_LOCAL_RESETS: usize = 1_024;
 /// The plugin's RSS stays under this (a debug build idles at about 10 MiB).
 const RSS_BOUND_MIB: u64 = 256;
+/// The issue's goal for the plugin's peak RSS under the strangers' large
+/// messages.
+const RSS_GOAL_MIB: u64 = 320;
+/// The runtime's budget for connections other than the host's
+/// (`serve::OTHERS_BUDGET`).
+const OTHERS_BUDGET: usize = 64 << 20;
+/// The server's default maximum file size.
+const MAX_FILE: usize = 100 << 20;
 
 const SERVE_HTTP: &str = "/mattermost.pluginapi.v1.PluginHooks/ServeHTTP";
 
@@ -209,6 +235,90 @@ async fn strangers_and_floods_cost_only_themselves() {
     assert!(peak_fds < MAX_PENDING + 50, "{peak_fds} descriptors open at the peak");
     assert!(peak_rss < RSS_BOUND_MIB * 1024, "RSS peaked at {peak_rss} KiB");
     plugin.logged(|l| l.contains("closed before their handshake, to make room")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_large_messages_are_refused_past_their_budget_and_the_host_keeps_its_own() {
+    let api = FakeApi::default();
+    let api_address = api.serve().await;
+    let plugin =
+        PluginProcess::start(HELLO, plugin_env(Some(api_address), &[("MATTERMOST_PLUGIN_LOG_LEVEL", "info")])).await;
+    let pid = plugin.child.id().expect("the plugin is running");
+    let mut host = plugin.hooks().await;
+    host = host.max_encoding_message_size(usize::MAX).max_decoding_message_size(usize::MAX);
+    within(host.on_activate(proto::OnActivateRequest::default())).await.unwrap();
+    within(host.message_will_be_posted(post("warm-up"))).await.unwrap();
+    let baseline = rss_kib(pid);
+    println!("baseline RSS {:.1} MiB", baseline as f64 / 1024.0);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let peaks = Arc::new(Peaks::default());
+    let sampler = tokio::spawn(sample(pid, Arc::clone(&peaks), Arc::clone(&stop)));
+    let calls = Arc::new(HostCalls::default());
+    let caller = tokio::spawn(call_as_the_host(host.clone(), Arc::clone(&calls), Arc::clone(&stop)));
+
+    // 1. The strangers.
+    let message = strangers::large_init(63 << 20);
+    assert!(message.len() <= OTHERS_BUDGET && 2 * message.len() > OTHERS_BUDGET, "one fits, two do not");
+    let attack = strangers::send_large_messages(plugin.address, 4, 32, message, Duration::from_secs(3)).await;
+    // The last samples of the attack.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let attack_peak = peaks.rss_kib.load(Ordering::SeqCst);
+    println!(
+        "32 strangers x 63 MiB: {} refused, {} admitted, other {:?}, in {:?}; peak RSS {:.1} MiB; refusal: {:?}",
+        attack.refused,
+        attack.admitted,
+        attack.other,
+        attack.took,
+        attack_peak as f64 / 1024.0,
+        attack.refusal
+    );
+    assert!(attack.other.is_empty(), "{:?}", attack.other);
+    assert_eq!(attack.refused + attack.admitted, 32);
+    assert!(attack.admitted >= 1, "the budget admits one 63 MiB message");
+    assert!(attack.refused >= 30, "past the budget, messages are refused: {} were", attack.refused);
+    let refusal = attack.refusal.as_deref().unwrap_or_default();
+    assert!(refusal.contains("no room for a message of"), "{refusal}");
+    assert!(attack_peak < RSS_GOAL_MIB * 1024, "peak RSS {attack_peak} KiB under the strangers' attack");
+
+    // 2. The host's 100 MiB uploads, strangers still there.
+    for (name, last, refused) in [("notes.txt", " the end", false), ("leak.txt", " forbidden", true)] {
+        let started = Instant::now();
+        let answer = within(host.file_will_be_uploaded(upload(name, last))).await;
+        let answer = answer.unwrap_or_else(|status| panic!("{name}: {status:?}")).into_inner();
+        println!(
+            "the host's {name} (100 MiB): {:?} in {:?}; peak RSS so far {:.1} MiB",
+            answer.rejection_reason,
+            started.elapsed(),
+            peaks.rss_kib.load(Ordering::SeqCst) as f64 / 1024.0
+        );
+        if refused {
+            assert!(answer.rejection_reason.contains("forbidden"), "{name}: {answer:?}");
+        } else {
+            assert_eq!(answer.rejection_reason, "", "{name}");
+        }
+    }
+    drop(attack);
+
+    stop.store(true, Ordering::SeqCst);
+    within(caller).await.unwrap();
+    within(sampler).await.unwrap();
+    let failed = calls.failed.lock().unwrap().clone();
+    println!("host: {} small calls answered, {} failed", calls.answered.load(Ordering::SeqCst), failed.len());
+    assert!(failed.is_empty(), "host calls failed: {failed:?}");
+    assert!(calls.answered.load(Ordering::SeqCst) > 0);
+}
+
+/// A `FileWillBeUploaded` of a 100 MiB text file ending in `last`.
+fn upload(name: &str, last: &str) -> proto::FileWillBeUploadedRequest {
+    let mut content = b"all work and no play makes a dull upload\n".repeat(MAX_FILE / 41 + 1);
+    content.truncate(MAX_FILE - last.len());
+    content.extend_from_slice(last.as_bytes());
+    proto::FileWillBeUploadedRequest {
+        file_info: Some(proto::FileInfo { name: name.into(), creator_id: "user-alice".into(), ..Default::default() }),
+        file_content: content,
+        ..Default::default()
+    }
 }
 
 /// Samples the plugin's descriptors and RSS every 20 ms until `stop`

@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::ServeError;
+use super::budget::{Budgets, Peer, Seat};
 use super::host::{Guard, Tracker};
 use crate::shutdown::Shutdown;
 
@@ -37,10 +38,10 @@ pub(crate) fn bind(min: u16, max: u16) -> Result<TcpListener, ServeError> {
     Err(ServeError::Bind { min, max, source: last })
 }
 
-/// The most proven connections open at once (see [`accept`]). The host
-/// uses one (go-plugin dials once); the rest are strangers that speak
-/// HTTP/2, closed at once past the cap so that they cannot use up the
-/// process's file descriptors.
+/// The most proven connections open at once: connections that sent the
+/// HTTP/2 preface (or passed automatic mTLS). The host uses one (go-plugin
+/// dials once); the rest are strangers that speak HTTP/2, closed at once
+/// past the cap so that they cannot use up the process's file descriptors.
 pub const MAX_CONNECTIONS: usize = 64;
 
 /// The most connections waiting to prove themselves at once. When one more
@@ -72,12 +73,14 @@ pub(crate) fn accept(
     listener: TcpListener,
     tls: Option<crate::tls::Acceptor>,
     tracker: Arc<Tracker>,
+    budgets: Arc<Budgets>,
     shutdown: Shutdown,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<Io, io::Error>> {
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
     let door = Arc::new(Door {
         tls,
         tracker,
+        budgets,
         sender,
         open: Arc::new(AtomicUsize::new(0)),
         refused: Mutex::new(Throttled::default()),
@@ -112,6 +115,7 @@ pub(crate) fn accept(
 struct Door {
     tls: Option<crate::tls::Acceptor>,
     tracker: Arc<Tracker>,
+    budgets: Arc<Budgets>,
     sender: tokio::sync::mpsc::Sender<Result<Io, io::Error>>,
     /// Proven connections open.
     open: Arc<AtomicUsize>,
@@ -139,7 +143,9 @@ impl Door {
             });
             return;
         };
-        let io = Io { stream, remote, _guard: Guard::new(Arc::clone(&self.tracker)), _slot: slot };
+        let seat = self.budgets.seat();
+        let io =
+            Io { stream, peer: seat.peer(), _seat: seat, _guard: Guard::new(Arc::clone(&self.tracker)), _slot: slot };
         let _ = self.sender.send(Ok(io)).await;
     }
 }
@@ -279,7 +285,10 @@ impl AcceptErrors {
 /// One connection from the host.
 pub(crate) struct Io {
     stream: Stream,
-    remote: SocketAddr,
+    /// Who is at the other end, for every request on this connection.
+    peer: Peer,
+    /// Its place in line for the host's budget.
+    _seat: Seat,
     _guard: Guard,
     _slot: Slot,
 }
@@ -293,10 +302,10 @@ enum Stream {
 }
 
 impl tonic::transport::server::Connected for Io {
-    type ConnectInfo = SocketAddr;
+    type ConnectInfo = Peer;
 
-    fn connect_info(&self) -> SocketAddr {
-        self.remote
+    fn connect_info(&self) -> Peer {
+        self.peer.clone()
     }
 }
 
@@ -375,7 +384,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let tracker = Arc::new(Tracker::default());
-        let incoming = accept(listener, None, Arc::clone(&tracker), Shutdown::new());
+        let incoming = accept(listener, None, Arc::clone(&tracker), Budgets::new(), Shutdown::new());
         (address, tracker, incoming)
     }
 

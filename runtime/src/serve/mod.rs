@@ -9,6 +9,7 @@
 //! the plugin's hooks service to the gRPC server ([`AddHooks`]).
 
 mod accept;
+mod budget;
 mod env;
 mod handshake;
 mod host;
@@ -17,8 +18,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tonic::service::Routes;
 use tonic::transport::Server;
-use tonic::transport::server::Router;
 
 pub use env::{
     DEFAULT_HTTP_BODY_LIMIT, HOOK_TIMEOUT_ENV, HTTP_BODY_LIMIT_ENV, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_PORT_ENV,
@@ -41,6 +42,7 @@ pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub use accept::{HANDSHAKE_TIMEOUT, MAX_CONNECTIONS, MAX_PENDING};
+pub use budget::{HOST_BUDGET, OTHERS_BUDGET};
 
 /// How long in-flight hooks may take to finish after `Shutdown`; the host
 /// kills the process 2 s after asking.
@@ -185,13 +187,13 @@ impl From<tonic::transport::Error> for ServeError {
     }
 }
 
-/// How a plugin's hooks service joins the gRPC server, given the settings
-/// the host's environment made.
+/// How a plugin's hooks service joins the gRPC server's routes, given the
+/// settings the host's environment made.
 ///
 /// Boxed, so that [`serve_hooks`] and [`run_hooks`] are not generic: the
 /// server, which does not depend on the plugin, is compiled once, in this
 /// crate, and not again in every plugin's binary.
-pub type AddHooks = Box<dyn FnOnce(Settings, Router) -> Router + Send>;
+pub type AddHooks = Box<dyn FnOnce(Settings, Routes) -> Routes + Send>;
 
 /// [`run_hooks`] on a tokio runtime of its own: the whole `main` of a
 /// plugin. Exits with failure when the binary was not started by a
@@ -289,12 +291,15 @@ async fn run(parent: host::Parent, options: Options, add_hooks: AddHooks) -> Res
     for service in ["plugin", ""] {
         health_reporter.set_service_status(service, tonic_health::ServingStatus::Serving).await;
     }
+    let routes = Routes::new(health)
+        .add_service(Controller { shutdown: shutdown.clone() })
+        .add_service(Stdio { shutdown: shutdown.clone() });
+    let routes = add_hooks(settings, routes);
+    let budgets = budget::Budgets::new();
     let router = Server::builder()
         // Bounds: streams per connection (a peer opening thousands gets
-        // them refused), and keepalive pings that close a connection whose
-        // peer is gone. What requests may hold in memory is then at most
-        // MAX_CONNECTIONS x MAX_STREAMS messages of the decoding limit, and
-        // in practice the flow-control windows below.
+        // them refused), bytes of messages in flight (see `budget`), and
+        // keepalive pings that close a connection whose peer is gone.
         .max_concurrent_streams(Some(MAX_STREAMS))
         // tonic lifts h2's cap on streams refused or reset by this side; a
         // peer ignoring MAX_STREAMS then gets GOAWAY after 1,024, as h2's
@@ -307,14 +312,12 @@ async fn run(parent: host::Parent, options: Options, add_hooks: AddHooks) -> Res
         .initial_stream_window_size(Some(STREAM_WINDOW))
         .initial_connection_window_size(Some(CONNECTION_WINDOW))
         .max_frame_size(Some(MAX_FRAME))
-        .add_service(health);
-    let router = add_hooks(settings, router)
-        .add_service(Controller { shutdown: shutdown.clone() })
-        .add_service(Stdio { shutdown: shutdown.clone() });
+        .layer(budgets.layer())
+        .add_routes(routes);
 
     let tracker = Arc::new(host::Tracker::default());
     let certificate = tls.as_ref().map(|t| t.certificate.clone());
-    let incoming = accept::accept(listener, tls.map(|t| t.acceptor), Arc::clone(&tracker), shutdown.clone());
+    let incoming = accept::accept(listener, tls.map(|t| t.acceptor), Arc::clone(&tracker), budgets, shutdown.clone());
     host::watch_host(parent, Arc::clone(&tracker), shutdown.clone());
     handshake::write(address, certificate.as_deref()).map_err(ServeError::Handshake)?;
     tracing::debug!(%address, tls = certificate.is_some(), "plugin serving");

@@ -1813,6 +1813,7 @@ func session(rep *report, o *options, m *manifest, h *hooks, api *fakeAPI, logBu
 	}
 
 	posts(rep, h, blockedWord(o.settings), logBuf)
+	uploads(rep, h, blockedWord(o.settings), implemented)
 	commands(rep, h)
 	httpChecks(rep, m, h, api)
 	kvFailure(rep, h, api, logBuf)
@@ -2023,6 +2024,66 @@ func posts(rep *report, h *hooks, word string, logBuf *lockedBuffer) {
 		rep.fail("MessageWillBePosted(%q): expected modified_post \"the cat\", got %s", typo, describe(reason, modified, msg))
 	} else {
 		rep.ok("MessageWillBePosted(%q) rewritten to %q", typo, msg)
+	}
+}
+
+// uploadSize is the server's default maximum file size (100 MiB), the
+// largest file a FileWillBeUploaded call carries by default: the server
+// sends the whole file in one message (CONTRACT.md, "FileWillBeUploaded:
+// the whole file in one message").
+const uploadSize = 100 << 20
+
+// uploads calls FileWillBeUploaded, if listed, with two text files of
+// uploadSize bytes, as the server would: one with the blocked word in its
+// last bytes (refused, naming the word: the plugin read all of it) and one
+// without (allowed unchanged).
+func uploads(rep *report, h *hooks, word string, implemented []string) {
+	if !contains(implemented, "FileWillBeUploaded") {
+		return
+	}
+	call := func(name string, content []byte) (reason string, modified bool, err error) {
+		req := h.newRequest("FileWillBeUploaded")
+		_ = setString(req, "plugin_context.request_id", "go-host-upload")
+		_ = setString(req, "file_info.name", name)
+		_ = setString(req, "file_info.creator_id", postUser)
+		if err = set(req, "file_content", protoreflect.ValueOfBytes(content)); err != nil {
+			return
+		}
+		resp, err := h.call("FileWillBeUploaded", req)
+		if err != nil {
+			return
+		}
+		// proto3: Has is true for a set message or non-empty bytes.
+		return getString(resp, "rejection_reason"), has(resp, "modified_file_info") || has(resp, "modified_content"), nil
+	}
+	text := func(last string) []byte {
+		out := bytes.Repeat([]byte("all work and no play makes a dull upload\n"), uploadSize/41+1)[:uploadSize-len(last)]
+		return append(out, last...)
+	}
+	for _, c := range []struct {
+		name, last string
+		refused    bool
+	}{
+		{"notes.txt", " the end", false},
+		{"leak.txt", " " + word, true},
+	} {
+		started := time.Now()
+		reason, modified, err := call(c.name, text(c.last))
+		took := time.Since(started).Round(time.Millisecond)
+		switch {
+		case err != nil:
+			rep.fail("FileWillBeUploaded(%s, 100 MiB): gRPC error %v", c.name, err)
+		case modified:
+			rep.fail("FileWillBeUploaded(%s, 100 MiB): the plugin replaced the file", c.name)
+		case c.refused && !strings.Contains(strings.ToLower(reason), strings.ToLower(word)):
+			rep.fail("FileWillBeUploaded(%s, 100 MiB, %q in its last bytes): expected a refusal naming it, got %q", c.name, word, reason)
+		case !c.refused && reason != "":
+			rep.fail("FileWillBeUploaded(%s, 100 MiB): expected allowed, got refused (%q)", c.name, reason)
+		case c.refused:
+			rep.ok("FileWillBeUploaded(%s, 100 MiB) refused in %v: %q", c.name, took, reason)
+		default:
+			rep.ok("FileWillBeUploaded(%s, 100 MiB) allowed in %v", c.name, took)
+		}
 	}
 }
 

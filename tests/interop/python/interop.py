@@ -62,7 +62,7 @@ HANDSHAKE_TIMEOUT = 5.0  # seconds to wait for the handshake line
 RPC_TIMEOUT = 10.0  # deadline of every RPC this script makes
 SHUTDOWN_EXIT_TIMEOUT = 2.0  # the host kills a plugin 2 s after Shutdown
 
-EXPECTED_HOOKS = {"OnConfigurationChange", "OnActivate", "MessageWillBePosted", "ExecuteCommand", "ServeHTTP"}
+EXPECTED_HOOKS = {"OnConfigurationChange", "OnActivate", "MessageWillBePosted", "FileWillBeUploaded", "ExecuteCommand", "ServeHTTP"}
 
 HTTP_CHUNK = 64 * 1024  # the server reads request bodies in 64 KiB pieces; response chunks are at most that
 SESSION_COOKIE = "MMAUTHTOKEN"  # the session cookie the server removes before ServeHTTP
