@@ -14,7 +14,7 @@ fn main() {
     println!("cargo:rerun-if-changed=runtime");
     let runtime = root.join("runtime");
     let mut crate_files = vec!["Cargo.toml".to_owned()];
-    crate_files.extend(files(&runtime.join("src"), |name| name.ends_with(".rs")).into_iter().map(|f| format!("src/{f}")));
+    crate_files.extend(files(&runtime.join("src"), |name| name.ends_with(".rs") || name.ends_with(".md")).into_iter().map(|f| format!("src/{f}")));
     crate_files.sort();
     embed(&runtime, &crate_files, "embedded_runtime.rs");
 }

@@ -32,13 +32,13 @@ pub const MAX_PARAMS: usize = 4;
 /// Activation as Go plugins get it: the hook the server calls to activate a
 /// plugin, and the hook whose plugin method runs first inside it. Go's SDK
 /// loads the configuration inside `OnActivate`, and the gRPC host never
-/// calls `OnConfigurationChange` at start (CONTRACT.md, start sequence), so
+/// calls `OnConfigurationChange` at start (`runtime/src/host_rules.md`, "Start sequence"), so
 /// an SDK that did not do the same would ignore the admin's settings until
 /// the next config save.
 pub const ACTIVATION: (&str, &str) = ("OnActivate", "OnConfigurationChange");
 /// Veto hooks whose subject the plugin may drop without a word to the
 /// user, and the rejection reason the server reads as "dismiss" (Go's
-/// `plugin.DismissPostError`; CONTRACT.md: it "dismisses a post silently").
+/// `plugin.DismissPostError`; `runtime/src/host_rules.md`, "Services and shapes": the server drops the post without telling its author).
 pub const DISMISS: &[(&str, &str)] = &[("MessageWillBePosted", "plugin.message_will_be_posted.dismiss_post")];
 /// Message arguments the server may leave unset (a nil pointer in Go:
 /// `OnCloudLimitsUpdated` is called with no limits when there are none), so
@@ -62,7 +62,7 @@ pub const PLUGIN_HTTP: (&str, &[&str], &[&str]) =
 /// post and file handlers (mattermost/mattermost,
 /// `server/public/pluginapi/grpc/server/api_kv.go`, `api_post.go`,
 /// `api_file.go`). Every other handler answers a gRPC status instead
-/// (CONTRACT.md, shapes). The client reads both; the test kit's fake server
+/// (`runtime/src/host_rules.md`, "The plugin API's answers"). The client reads both; the test kit's fake server
 /// answers each method in its host's form.
 pub const ERROR_IN_RESPONSE: &[&str] = &[
     // KV

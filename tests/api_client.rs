@@ -204,7 +204,7 @@ impl PluginApi for Fake {
     /// server sends for a request over its limit (its `rpc_util.go`:
     /// "grpc: received message larger than max (%d vs. %d)",
     /// ResourceExhausted), as the real host's API server does for requests
-    /// over 4 MiB (CONTRACT.md, message sizes).
+    /// over 4 MiB (`runtime/src/host_rules.md`, "Message sizes").
     async fn kv_set(
         &self,
         request: Request<proto::KvSetRequest>,

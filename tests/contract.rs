@@ -1,5 +1,6 @@
 //! The classification of the real contract agrees with the facts in
-//! `../shared/CONTRACT.md` (counted there independently of this generator).
+//! `runtime/src/host_rules.md`, "Services and shapes" (counted there from the
+//! protos, independently of this generator).
 
 use mmplugin_gen::{classify::classify, load::ProtoSources, model::HookKind};
 
@@ -74,7 +75,7 @@ fn the_catch_all_group_stays_small() {
 fn the_contract_decisions_are_in_the_model() {
     use mmplugin_gen::model::{ParamFrom, Presence};
     let c = contract();
-    // Only MessageWillBePosted dismisses, with the reason CONTRACT.md gives.
+    // Only MessageWillBePosted dismisses, with the reason the host rules give.
     let dismiss: Vec<(&str, &str)> = c
         .hooks
         .iter()

@@ -199,7 +199,7 @@ async fn writing_only_the_configuration_hook_still_gets_it_run_at_activation() {
     let journal = Arc::new(Journal::default());
     assert_eq!(ConfigOnly::IMPLEMENTED, &[HookName::OnConfigurationChange]);
     let mut client = serve(ConfigOnly { journal: Arc::clone(&journal), fail: "" }).await;
-    // The host calls OnActivate only when Implemented lists it (CONTRACT.md, start sequence).
+    // The host calls OnActivate only when Implemented lists it (`runtime/src/host_rules.md`, "Start sequence").
     let answer = client.implemented(proto::ImplementedRequest::default()).await.unwrap().into_inner();
     assert_eq!(answer.hooks, ["OnActivate", "OnConfigurationChange"]);
     let activated = client.on_activate(proto::OnActivateRequest::default()).await.unwrap().into_inner();
@@ -240,7 +240,7 @@ async fn a_failing_activation_answers_its_text_where_the_host_shows_it() {
     let answer = client.on_activate(proto::OnActivateRequest::default()).await.unwrap().into_inner();
     let error = answer.error.expect("the activation's error");
     // The host keeps `where`, `id`, `detailed_error` and the status and drops
-    // `message` (CONTRACT.md, hook errors).
+    // `message` (`runtime/src/host_rules.md`, "Hook errors").
     assert_eq!(error.r#where, "OnActivate");
     assert_eq!(error.id, mattermost_plugin::HookError::GENERIC_ID);
     assert_eq!(error.detailed_error, "the bot could not be made");
@@ -277,7 +277,7 @@ async fn an_app_error_with_its_own_where_and_details_is_sent_as_it_is() {
 }
 
 /// The bridge hands the handler the URI the server rewrote and keeps the
-/// raw request-target as an extension (CONTRACT.md, ServeHTTP stream).
+/// raw request-target as an extension (`runtime/src/host_rules.md`, "ServeHTTP stream").
 #[tokio::test]
 async fn serve_http_sees_the_rewritten_url_and_the_raw_request_uri_apart() {
     struct Echo;

@@ -240,7 +240,7 @@ const PANIC_ID: &str = "plugin.hook.panic";
 
 /// Makes a hook's error readable where the server shows it. The host
 /// rebuilds the error from `where`, `id`, `detailed_error` and
-/// `status_code` and drops `message` (CONTRACT.md, hook errors), so the
+/// `status_code` and drops `message` (host rules, "Hook errors"), so the
 /// text also goes in `detailed_error` when that is empty, and the hook's
 /// name in `where` when that is empty.
 fn for_the_host(hook: &'static str, mut error: AppError) -> AppError {

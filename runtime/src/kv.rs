@@ -18,7 +18,7 @@ use tokio_stream::Stream;
 use crate::error::Error;
 
 /// The KV calls the typed store is built on, as the server answers them
-/// (CONTRACT.md and the server's KV rules): an absent key reads empty; an
+/// (host rules, "The plugin API's answers"): an absent key reads empty; an
 /// atomic write with an empty old value writes only when the key is absent;
 /// an atomic write of an empty value deletes when the old value matches.
 pub trait KvBackend: Clone + Send + Sync + 'static {

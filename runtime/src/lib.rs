@@ -20,6 +20,8 @@ pub mod cluster;
 pub mod error;
 mod goplugin;
 pub mod hooks;
+#[doc = include_str!("host_rules.md")]
+pub mod host_rules {}
 pub mod http;
 pub mod json;
 #[cfg(test)]

@@ -94,7 +94,7 @@ impl Server {
 }
 
 /// An init as the server sends it for `/plugins/com.example.hello-rust{path}`:
-/// `url` rewritten, `request_uri` raw (CONTRACT.md, ServeHTTP stream).
+/// `url` rewritten, `request_uri` raw (`runtime/src/host_rules.md`, "ServeHTTP stream").
 fn init(method: &str, path: &str) -> proto::ServeHttpRequestInit {
     proto::ServeHttpRequestInit {
         method: method.into(),

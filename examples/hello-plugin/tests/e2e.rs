@@ -162,8 +162,8 @@ async fn a_failing_configuration_at_activation_is_logged_and_activation_goes_on(
 
 /// A failing `on_activate` fails the activation, its text where the host
 /// shows it: the host rebuilds the error from `where`, `id`,
-/// `detailed_error` and the status, and drops `message` (CONTRACT.md, hook
-/// errors).
+/// `detailed_error` and the status, and drops `message` (`runtime/src/host_rules.md`, "Hook
+/// errors").
 #[tokio::test]
 async fn a_failing_activation_answers_its_error_readable_by_the_host() {
     // No PluginAPI at all: the configuration (logged) and the registration fail.

@@ -1,6 +1,6 @@
 //! ServeHTTP end to end: requests streamed to the example plugin's axum
 //! router through the plugin process, over real sockets, as the server
-//! sends them (CONTRACT.md, ServeHTTP stream): `url` is the URL the server
+//! sends them (`runtime/src/host_rules.md`, "ServeHTTP stream"): `url` is the URL the server
 //! rewrote (no `/plugins/{id}`, no `access_token`), `request_uri` the raw
 //! request-target, and the first body piece travels inside `init`.
 

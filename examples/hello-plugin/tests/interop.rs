@@ -1,6 +1,6 @@
 //! Interoperability with peers we did not write: a host built on hashicorp
 //! go-plugin and grpc-go that plays the real Mattermost gRPC plugin host
-//! (tests/interop/go-host, every rule it plays cited from CONTRACT.md), and
+//! (tests/interop/go-host, every rule it plays cited from `runtime/src/host_rules.md`), and
 //! Python grpcio.
 //!
 //! The Go host installs the plugin from the bundle `mmplugin-gen bundle`
@@ -216,7 +216,7 @@ fn a_failing_activation_reaches_the_host_readable() {
 }
 
 /// A manifest without `server.runtime: "python"` is a Go net/rpc plugin to
-/// the server (CONTRACT.md, which plugins the server starts over gRPC): the
+/// the server (`runtime/src/host_rules.md`, "Which plugins the server starts over gRPC"): the
 /// host refuses our gRPC handshake, exit code 3 with its reason.
 #[test]
 fn a_go_style_bundle_is_refused_with_the_hosts_reason() {

@@ -5,7 +5,7 @@
 //! `interop.rs` test.
 //!
 //! Facts about the real host that these tests rest on are cited from
-//! `../shared/CONTRACT.md`.
+//! `runtime/src/host_rules.md`.
 
 use std::sync::Arc;
 
@@ -59,8 +59,8 @@ fn hello_number(text: &str) -> u64 {
 
 // ---- Activation and settings ----------------------------------------------
 
-/// The host never sends `OnConfigurationChange` at start (CONTRACT.md,
-/// "Start sequence of the gRPC host": `Implemented`, then `OnActivate`); the
+/// The host never sends `OnConfigurationChange` at start (`runtime/src/host_rules.md`,
+/// "Start sequence": `Implemented`, then `OnActivate`); the
 /// SDK reads the settings inside `OnActivate`, so the admin's are in force
 /// from the first post. The fake stores them as the System Console does,
 /// under lowercased keys (`blockedword`): the plugin finds them all the same.
@@ -155,7 +155,7 @@ async fn a_refusal_is_logged_with_the_user_and_channel_as_fields() {
     assert_eq!(line.hook(), Some("MessageWillBePosted"));
 }
 
-/// An empty reason and no replacement means "allow unchanged" (CONTRACT.md, shapes).
+/// An empty reason and no replacement means "allow unchanged" (`runtime/src/host_rules.md`, "Services and shapes").
 #[tokio::test]
 async fn the_misspelling_is_corrected_as_a_whole_word_and_the_rest_of_the_post_kept() {
     let host = start(&FakeServer::new()).await;
@@ -198,7 +198,7 @@ async fn hello_without_a_name_greets_the_caller_by_username() {
 }
 
 /// The host rebuilds a hook's error from `where`, `id`, `detailed_error`
-/// and the status, and drops `message` (CONTRACT.md, hook errors): the
+/// and the status, and drops `message` (`runtime/src/host_rules.md`, "Hook errors"): the
 /// user reads `detailed_error`.
 #[tokio::test]
 async fn an_unknown_option_answers_an_error_the_user_can_read() {
@@ -226,7 +226,7 @@ async fn an_unknown_option_answers_an_error_the_user_can_read() {
 /// the channel (the REST handler `executeCommand` checks the session's user
 /// and `use_slash_commands` on the channel): the plugin never sees the
 /// others. `GetUser` answers a missing user with a gRPC status
-/// `"<id>: <message>"` (CONTRACT.md, shapes); when the plugin's own call
+/// `"<id>: <message>"` (`runtime/src/host_rules.md`, "The plugin API's answers"); when the plugin's own call
 /// fails so, the command fails with that error, its id and status kept.
 #[tokio::test]
 async fn a_command_runs_only_for_a_user_who_may_and_keeps_the_servers_errors() {
@@ -261,7 +261,7 @@ async fn a_command_runs_only_for_a_user_who_may_and_keeps_the_servers_errors() {
     assert!(error.detailed_error.contains(&seed.user.id), "{error:?}");
 
     // GetUser sends its error as a status, whose code keeps 400
-    // (CONTRACT.md: 400 → InvalidArgument), so the command fails with a 400 too.
+    // (`runtime/src/host_rules.md`, "The plugin API's answers": 400 is invalid argument), so the command fails with a 400 too.
     fake.on_get_user(|request| {
         Err(AppError::new("app.user.get.app_error", format!("{:?} is not an id", request.user_id), 400).into())
     });
@@ -350,7 +350,7 @@ async fn echo_streams_the_body_back_with_its_content_type() {
 
 /// The server routes on the URL without `/plugins/{id}` and without
 /// `access_token`, removes a client's own `Mattermost-User-Id` and sets it
-/// for a signed-in user (CONTRACT.md, ServeHTTP stream).
+/// for a signed-in user (`runtime/src/host_rules.md`, "ServeHTTP stream").
 #[tokio::test]
 async fn hello_says_who_asks_and_what_path_and_query_the_plugin_routed_on() {
     let fake = FakeServer::new();
@@ -416,8 +416,8 @@ async fn events_are_three_ticks_in_order() {
     assert_eq!(host.http(request("GET", "/nothing-here", "")).await.status(), 404);
 }
 
-/// The server's API refuses requests over 4 MiB (CONTRACT.md, message
-/// sizes); the SDK refuses them before sending, and the route says so as 413.
+/// The server's API refuses requests over 4 MiB (`runtime/src/host_rules.md`, "Message
+/// sizes"); the SDK refuses them before sending, and the route says so as 413.
 #[tokio::test]
 async fn notes_are_kept_per_user_and_one_over_the_api_limit_is_refused_with_413() {
     let fake = FakeServer::new();

@@ -1,6 +1,6 @@
 //! go-plugin's automatic mTLS, with a host certificate made the way
 //! go-plugin makes its own (ECDSA P-521, a self-signed CA used as the leaf).
-//! The real Mattermost host runs gRPC plugins without it (CONTRACT.md); a
+//! The real Mattermost host runs gRPC plugins without it (`runtime/src/host_rules.md`, "Starting and stopping"); a
 //! go-plugin host with AutoMTLS on is still a host the SDK serves, when the
 //! plugin is built with the SDK's cargo feature `auto-mtls` (this package's
 //! feature of the same name; `.ci/run` runs these tests with it on). Built

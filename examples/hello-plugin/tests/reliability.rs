@@ -35,8 +35,8 @@ const HELLO: &str = env!("CARGO_BIN_EXE_hello-plugin");
 /// else and, on Linux, asks the kernel for SIGTERM when the parent dies; a
 /// parent already gone when it looks (its parent is init, or changed) makes
 /// it exit at once, and so does a stdout pipe nobody reads any more. The
-/// host starts the plugin and is the only one to stop it (CONTRACT.md,
-/// "Starting and stopping", its stop sequence: Shutdown, then SIGKILL), so
+/// host starts the plugin and is the only one to stop it (`runtime/src/host_rules.md`,
+/// "Stop sequence": Shutdown, then SIGKILL), so
 /// a host that dies without stopping the plugin leaves it to stop itself.
 ///
 /// A shell stands in for the host. It starts the plugin in the background

@@ -20,8 +20,8 @@ pub const API_TARGET_ENV: &str = "MATTERMOST_PLUGIN_API_TARGET";
 pub const MAX_MESSAGE_SIZE: usize = 101 << 20;
 
 /// The largest request the server accepts, encoded: 4 MiB. The real host
-/// serves the plugin API with grpc-go's default limits (CONTRACT.md, message
-/// sizes), so a larger request is refused; the client refuses it first,
+/// serves the plugin API with grpc-go's default limits (host rules, "Message
+/// sizes"), so a larger request is refused; the client refuses it first,
 /// without sending it, as [`crate::Error::TooLarge`].
 pub const MAX_REQUEST_SIZE: usize = 4 * 1024 * 1024;
 

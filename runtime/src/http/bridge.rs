@@ -175,7 +175,7 @@ fn build_request<C: Clone + Send + Sync + 'static>(
     limit: u64,
 ) -> Result<(http::Request<()>, bool), Status> {
     let invalid = |what: &str, e: &dyn std::fmt::Display| Status::invalid_argument(format!("{what}: {e}"));
-    // `url` is what the server routes on (CONTRACT.md, ServeHTTP): the path
+    // `url` is what the server routes on (host rules, "ServeHTTP stream"): the path
     // without `/plugins/{id}`, the query without `access_token`.
     if init.url.is_empty() {
         return Err(Status::invalid_argument("the init message has no url"));
@@ -217,7 +217,7 @@ fn build_request<C: Clone + Send + Sync + 'static>(
             .map_err(full)?;
     }
     // The server sets this header for a signed-in user, after removing any
-    // the client sent (CONTRACT.md, ServeHTTP: headers the server vouches for).
+    // the client sent (host rules, "ServeHTTP stream": headers the server vouches for).
     let user = headers.get(USER_ID_HEADER).and_then(|v| v.to_str().ok()).filter(|id| !id.is_empty()).map(str::to_owned);
     let mut builder =
         builder.extension(init.context).extension(RemoteAddr(init.remote_addr)).extension(RequestUri(init.request_uri));
@@ -620,7 +620,7 @@ mod tests {
     }
 
     /// The messages the server sends for `body`: the first 64 KiB piece
-    /// inside init, `body_complete` on the last (CONTRACT.md, ServeHTTP).
+    /// inside init, `body_complete` on the last (host rules, "ServeHTTP stream").
     fn as_the_server_sends(init: Init<String>, body: &[u8]) -> Vec<Request> {
         let mut pieces = body.chunks(MAX_CHUNK);
         let head = pieces.next().unwrap_or_default();

@@ -12,9 +12,10 @@
 // it plays an HA cluster instead: N plugin processes from the bundle on one
 // shared KV store, all counting hellos at once (see usageText).
 //
-// The host facts reproduced here are listed in ../../../../shared/CONTRACT.md
-// ("CONTRACT.md" below) and come from Mattermost's server/public/plugin/
-// (python_supervisor.go, hooks_grpc_client.go, supervisor.go),
+// The host facts reproduced here are the rules of runtime/src/host_rules.md
+// in this repository ("host rules" below, by section), each with the
+// upstream file it comes from: Mattermost's server/public/plugin/
+// (python_supervisor.go, hooks_grpc_client.go, environment.go),
 // server/channels/app/plugin_requests.go and server/public/model
 // (manifest.go, AppError). Each fixture that encodes one cites it.
 //
@@ -117,17 +118,17 @@ const (
 	hooksService = protoPackage + ".PluginHooks"
 	apiService   = protoPackage + ".PluginAPI"
 
-	// CONTRACT.md "Starting and stopping": the one variable the gRPC host adds.
+	// host rules, "Starting and stopping": the one variable the gRPC host adds.
 	apiTargetEnv = "MATTERMOST_PLUGIN_API_TARGET"
 	// go-plugin's Kill logs this when it had to SIGKILL the plugin.
 	forcedKillLine = "plugin failed to exit gracefully"
-	// CONTRACT.md: hook calls time out after 30 s on the host.
+	// host rules, "Stop sequence": hook calls time out after 30 s on the host.
 	hookTimeout = 30 * time.Second
-	// CONTRACT.md "ServeHTTP stream" / hooks_grpc_client.go: the server reads
+	// host rules, "ServeHTTP stream" / hooks_grpc_client.go: the server reads
 	// the body in 64 KiB pieces, and response chunks are at most 64 KiB.
 	httpChunk = 64 << 10
 	// grpc-go's default server receive limit, which the real PluginAPI
-	// server keeps (CONTRACT.md "Message sizes").
+	// server keeps (host rules, "Message sizes").
 	apiMaxRequest = 4 << 20
 
 	echoBytes = 64 << 20
@@ -357,7 +358,7 @@ func has(m protoreflect.Message, path string) bool {
 // response. hooks_grpc_client.go calls model.NewAppError(where, id, params,
 // detailed_error, status_code): the plugin's `message` is dropped and the
 // translation of `id` takes its place; an id without a translation
-// translates to itself (CONTRACT.md "Hook errors").
+// translates to itself (host rules, "Hook errors").
 type appError struct {
 	Where, ID, Message, DetailedError string
 	StatusCode                        int32
@@ -421,7 +422,7 @@ type fakeAPI struct {
 
 // appErrorStatus is the status-form error of the PluginAPI handlers other
 // than KV, post and file: message "<id>: <message>", code from the app
-// error's HTTP status (CONTRACT.md "Shapes").
+// error's HTTP status (host rules, "The plugin API's answers").
 func appErrorStatus(httpStatus int, id, message string) error {
 	code := codes.Internal
 	switch httpStatus {
@@ -438,7 +439,7 @@ func appErrorStatus(httpStatus int, id, message string) error {
 }
 
 // setAppError fills a response's `error` (field 1): the in-field form the KV,
-// post and file handlers use (CONTRACT.md "Shapes").
+// post and file handlers use (host rules, "The plugin API's answers").
 func setAppError(resp *dynamicpb.Message, id, message, detail, where string, httpStatus int32) error {
 	fd, err := field(resp, "error")
 	if err != nil {
@@ -574,7 +575,7 @@ func (f *fakeAPI) serve(name string, req, resp *dynamicpb.Message) error {
 		return setString(resp, "version", "10.5.0")
 	case "RegisterCommand":
 		if f.registerFail {
-			// The status form (CONTRACT.md "Shapes"): 409 -> AlreadyExists.
+			// The status form (host rules, "The plugin API's answers"): 409 -> AlreadyExists.
 			return appErrorStatus(409, "app.command.duplicate.app_error",
 				"This trigger word is already in use. Please choose another word.")
 		}
@@ -668,12 +669,12 @@ type manifest struct {
 	} `json:"server"`
 }
 
-// model.IsValidPluginId (CONTRACT.md "Which plugins ..."): 3–190 chars.
+// model.IsValidPluginId (host rules, "Which plugins the server starts over gRPC"): 3–190 chars.
 var pluginIDPattern = regexp.MustCompile(`^[a-zA-Z0-9-_\.]+$`)
 
 // extractBundle unpacks the .tar.gz into a temporary directory and returns
 // the plugin folder: the bundle's single top folder, which holds plugin.json
-// (CONTRACT.md "Which plugins ...": a bundle is a .tar.gz whose single top
+// (host rules, "Which plugins the server starts over gRPC": a bundle is a .tar.gz whose single top
 // folder holds plugin.json).
 func extractBundle(path, into string) (string, error) {
 	f, err := os.Open(path)
@@ -776,7 +777,7 @@ func (m *manifest) executable() string {
 
 // usesGRPC: python_supervisor.go starts a plugin over gRPC only when
 // server.runtime is "python" or the executable ends in .py; every other
-// plugin is a Go net/rpc plugin (CONTRACT.md "Which plugins ...").
+// plugin is a Go net/rpc plugin (host rules, "Which plugins the server starts over gRPC").
 func (m *manifest) usesGRPC() bool {
 	return m.Server != nil && (m.Server.Runtime == "python" || strings.HasSuffix(m.executable(), ".py"))
 }
@@ -815,7 +816,7 @@ func findInterpreter(dir string) (string, error) {
 	return "", errors.New("no Python interpreter: none in the bundle's venv and neither python3 nor python on PATH")
 }
 
-// handshake is Mattermost's go-plugin handshake (CONTRACT.md "Starting and stopping").
+// handshake is Mattermost's go-plugin handshake (host rules, "Starting and stopping").
 var handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  1,
 	MagicCookieKey:   "MATTERMOST_PLUGIN",
@@ -955,7 +956,7 @@ type browserRequest struct {
 // pluginURL is plugin_requests.go's rewrite of the request URL: the
 // /plugins/<id> prefix leaves the path, access_token leaves the query, and
 // the query is re-encoded by url.Values.Encode (keys sorted)
-// (CONTRACT.md "ServeHTTP stream": what url and request_uri hold).
+// (host rules, "ServeHTTP stream": what url and request_uri hold).
 func pluginURL(target, id string) (string, error) {
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
@@ -969,7 +970,7 @@ func pluginURL(target, id string) (string, error) {
 }
 
 // serverHeaders applies plugin_requests.go's header rules to the browser's
-// headers (CONTRACT.md "Headers the server vouches for").
+// headers (host rules, "ServeHTTP stream").
 func serverHeaders(sent [][2]string, sessionUser string) http.Header {
 	h := http.Header{}
 	for _, kv := range sent {
@@ -1573,7 +1574,7 @@ func run(o *options) int {
 
 	// The fake PluginAPI, started before the plugin, with grpc-go's DEFAULT
 	// server options: the real PluginAPI server refuses requests over 4 MiB
-	// (CONTRACT.md "Message sizes"). Do not raise MaxRecvMsgSize here.
+	// (host rules, "Message sizes"). Do not raise MaxRecvMsgSize here.
 	// One API server per node (each node of a cluster is a server of its
 	// own), all on one fakeAPI: one KV store, as one database.
 	api := &fakeAPI{svc: con.api, settings: o.settings, kv: map[string][]byte{}, registerFail: o.failRegister}
@@ -1617,7 +1618,7 @@ func run(o *options) int {
 	}
 
 	// Stop: OnDeactivate if listed (called in session), then go-plugin's
-	// Kill (CONTRACT.md "Stop sequence").
+	// Kill (host rules, "Stop sequence").
 	n.stop(rep, logBuf, "")
 	killed = true
 	if code != exitOK || rep.failed > 0 {
@@ -1630,8 +1631,8 @@ func run(o *options) int {
 }
 
 // startOnlySession is the -start-only run: what the host does with any
-// plugin between start and stop (CONTRACT.md "Start sequence of the gRPC
-// host", "Stop sequence"): Implemented twice, OnActivate only if listed,
+// plugin between start and stop (host rules, "Start sequence",
+// "Stop sequence"): Implemented twice, OnActivate only if listed,
 // and OnDeactivate only if listed.
 func startOnlySession(rep *report, h *hooks) int {
 	first, err1 := h.implemented()
@@ -1704,7 +1705,7 @@ func startNode(o *options, dir string, m *manifest, svc protoreflect.ServiceDesc
 		}
 		started = fmt.Sprintf("interpreter %s, executable argument %s, working directory %s", shown, exe, dir)
 	}
-	// CONTRACT.md "Starting and stopping" / python_supervisor.go: the host's
+	// host rules, "Starting and stopping" / python_supervisor.go: the host's
 	// own environment plus the API target; go-plugin adds its
 	// cookie, PLUGIN_PROTOCOL_VERSIONS and the port range itself. go-plugin
 	// 1.0.1 appends os.Environ() after cmd.Env (the last duplicate wins), so
@@ -1716,7 +1717,7 @@ func startNode(o *options, dir string, m *manifest, svc protoreflect.ServiceDesc
 	cmd.Env = append(os.Environ(), apiTargetEnv+"="+apiTarget)
 
 	// python_supervisor.go's go-plugin client: one plugin "hooks", gRPC
-	// only, 3 s to print the handshake, the host's logger (CONTRACT.md
+	// only, 3 s to print the handshake, the host's logger (host rules,
 	// "Starting and stopping").
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  handshake,
@@ -1777,7 +1778,7 @@ func (n *node) announce(rep *report, o *options) {
 }
 
 // stop is go-plugin's Kill: Shutdown RPC, close, wait 2 s, SIGKILL
-// (CONTRACT.md "Stop sequence"), checked to have ended gracefully. name is
+// (host rules, "Stop sequence"), checked to have ended gracefully. name is
 // the node's logger name ("" for the host's own logger), to find go-plugin's
 // forced-kill warning for this node.
 func (n *node) stop(rep *report, logBuf *lockedBuffer, name string) {
@@ -1866,7 +1867,7 @@ func activate(rep *report, o *options, h *hooks, api *fakeAPI, node int) (implem
 	implemented = first
 
 	// 5. OnActivate, only because Implemented listed it; never
-	// OnConfigurationChange at start (CONTRACT.md "Start sequence").
+	// OnConfigurationChange at start (host rules, "Start sequence").
 	if !contains(implemented, "OnActivate") {
 		rep.fail("OnActivate: not in Implemented, so the host does not call it (the settings are never loaded)")
 	} else {
@@ -2029,8 +2030,8 @@ func posts(rep *report, h *hooks, word string, logBuf *lockedBuffer) {
 
 // uploadSize is the server's default maximum file size (100 MiB), the
 // largest file a FileWillBeUploaded call carries by default: the server
-// sends the whole file in one message (CONTRACT.md, "FileWillBeUploaded:
-// the whole file in one message").
+// sends the whole file in one message (host rules, "What the host converts
+// and loses").
 const uploadSize = 100 << 20
 
 // uploads calls FileWillBeUploaded, if listed, with two text files of
@@ -2687,7 +2688,7 @@ func load(rep *report, o *options, nodes []*node, api *fakeAPI) {
 // default options, as the fake PluginAPI and the real one run (a separate
 // server, so the fake's record of calls stays the plugin's), and prints the
 // status grpc-go answers with: the SDK reads its refusal for size from
-// exactly this text (CONTRACT.md "Message sizes"), and the interop test
+// exactly this text (host rules, "Message sizes"), and the interop test
 // checks it against the SDK.
 func apiLimitSelfCheck(rep *report) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -6,7 +6,7 @@
 grpcio (gRPC's C core) is a stack independent of the plugin's tonic, so this
 checks the wire contract from the outside. The script plays the Mattermost
 gRPC plugin host with the same host facts as tests/interop/go-host (see
-CONTRACT.md in ../shared): it serves a small in-memory `PluginAPI`, starts
+runtime/src/host_rules.md): it serves a small in-memory `PluginAPI`, starts
 the plugin binary directly (not from a bundle; go-host covers installation)
 with go-plugin's environment (magic cookie, protocol versions, port range)
 plus MATTERMOST_PLUGIN_API_TARGET and no mTLS, reads the handshake line,

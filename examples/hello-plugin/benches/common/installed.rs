@@ -1,7 +1,7 @@
 //! The example plugin installed from its bundle, as the real host installs
 //! it: `mmplugin-gen bundle`'s code writes the bundle, `tar` unpacks it, and
 //! the plugin starts as `<plugin folder>/venv/bin/python <executable>` from
-//! the plugin folder (CONTRACT.md, which plugins the server starts over gRPC).
+//! the plugin folder (`runtime/src/host_rules.md`, "Which plugins the server starts over gRPC").
 
 #![allow(dead_code, reason = "each bench uses a different part")]
 

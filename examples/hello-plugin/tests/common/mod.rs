@@ -165,7 +165,7 @@ pub enum ApiCall {
 /// A fake `PluginAPI` for what the plugin process does at activation: the
 /// plugin's settings, the command registration, the server version, and a
 /// record of calls. `GetPluginConfig` fails as the real server's handler
-/// does (CONTRACT.md, shapes): a gRPC status `"<id>: <message>"`. (The
+/// does (`runtime/src/host_rules.md`, "The plugin API's answers"): a gRPC status `"<id>: <message>"`. (The
 /// plugin's own logic is tested with the SDK's test kit, `tests/kit.rs`.)
 #[derive(Default, Clone)]
 pub struct FakeApi {

@@ -1,5 +1,5 @@
 //! The server's side of the HTTP-over-gRPC stream, played as the real
-//! server plays it (CONTRACT.md, "ServeHTTP stream"): which requests reach
+//! server plays it (host rules, "ServeHTTP stream"): which requests reach
 //! the plugin, the rewritten URL, the headers it vouches for, the body in
 //! chunks; and how it reads the plugin's answer.
 
