@@ -33,11 +33,14 @@ fn sources() -> Vec<(String, String)> {
             let wanted = ["rs", "askama", "go", "py", "md", "sh", "toml"]
                 .iter()
                 .any(|ext| path.extension().is_some_and(|e| e == *ext))
-                || path.parent().is_some_and(|p| p.ends_with(".ci") || p.ends_with("scripts"));
-            if entry.file_type().is_file() && wanted && !relative.contains("/target/") {
-                if let Ok(text) = std::fs::read_to_string(path) {
-                    out.push((relative, text));
-                }
+                || relative.starts_with(".ci/")
+                || relative.starts_with("scripts/");
+            if entry.file_type().is_file()
+                && wanted
+                && !relative.contains("/target/")
+                && let Ok(text) = std::fs::read_to_string(path)
+            {
+                out.push((relative, text));
             }
         }
     }
