@@ -62,8 +62,9 @@ pub const PLUGIN_HTTP: (&str, &[&str], &[&str]) =
 /// post and file handlers (mattermost/mattermost,
 /// `server/public/pluginapi/grpc/server/api_kv.go`, `api_post.go`,
 /// `api_file.go`). Every other handler answers a gRPC status instead
-/// (`runtime/src/host_rules.md`, "The plugin API's answers"). The client reads both; the test kit's fake server
-/// answers each method in its host's form.
+/// (`runtime/src/host_rules.md`, "The plugin API's answers"). The client
+/// reads both; the test kit's fake server answers each method in its host's
+/// form.
 pub const ERROR_IN_RESPONSE: &[&str] = &[
     // KV
     "KVSet",

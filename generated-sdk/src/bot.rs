@@ -13,7 +13,8 @@ use std::time::Duration;
 use crate::api::UsersApi as _;
 use crate::api::BotsApi as _;
 use crate::cluster::LockError;
-use crate::{PluginApiClient, proto};
+use crate::api::PluginApiClient;
+use crate::proto;
 
 /// The cluster lock every node takes around [`PluginApiClient::ensure_bot`].
 pub const ENSURE_BOT_LOCK: &str = "mmplugin_ensure_bot";
@@ -87,7 +88,7 @@ impl PluginApiClient {
             if let Some(image) = bot.profile_image {
                 self.set_profile_image(id.as_str(), image).await?;
             }
-            Ok::<_, crate::Error>(id)
+            Ok::<_, crate::error::Error>(id)
         }
         .await;
         // Let the next node in at once (dropping would release it too, in

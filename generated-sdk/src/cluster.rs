@@ -31,7 +31,9 @@ pub use mmplugin_runtime::cluster::once::{MAX_KEY_CHARS, ONCE_PREFIX, POLL_EVERY
 pub use mmplugin_runtime::cluster::{IntervalJob, JobError, KEY_PREFIX, LOCK_TTL, LockError, REFRESH_EVERY};
 
 use crate::api::EventsApi as _;
-use crate::{Error, PluginApiClient, proto};
+use crate::api::PluginApiClient;
+use crate::error::Error;
+use crate::proto;
 
 /// A lock shared by every node of a cluster, kept in the KV store: taken
 /// only when free, refreshed while held, released on drop, and lost by a

@@ -173,9 +173,9 @@ impl mmplugin_runtime::http::Wire for Wire {
 /// That call is unary, so both bodies travel whole. Header values with the
 /// same name are joined with `, ` (the call carries one value per name).
 pub async fn send<B: Into<Bytes>>(
-    api: &crate::PluginApiClient,
+    api: &crate::api::PluginApiClient,
     request: http::Request<B>,
-) -> Result<http::Response<Bytes>, crate::Error> {
+) -> Result<http::Response<Bytes>, crate::error::Error> {
     use crate::api::PluginsApi as _;
     let (parts, body) = request.into_parts();
     let mut headers = std::collections::HashMap::<String, String>::new();
@@ -201,7 +201,7 @@ pub async fn send<B: Into<Bytes>>(
     let status = u16::try_from(code)
         .ok()
         .and_then(|c| StatusCode::from_u16(c).ok())
-        .ok_or(crate::Error::MissingField("status_code"))?;
+        .ok_or(crate::error::Error::MissingField("status_code"))?;
     let mut response = http::Response::new(Bytes::from(body));
     *response.status_mut() = status;
     for (name, value) in headers {

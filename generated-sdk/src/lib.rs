@@ -26,6 +26,8 @@ pub mod bot;
 
 pub mod cluster;
 
+pub mod context;
+
 pub mod error;
 
 pub mod hooks;
@@ -38,6 +40,8 @@ pub mod kv;
 pub mod plugin;
 
 pub mod runtime;
+
+pub mod server;
 
 /// Wire messages (prost) and gRPC clients and servers (tonic) of `mattermost.pluginapi.v1`.
 ///
@@ -52,8 +56,9 @@ pub use api::PluginApiClient;
 pub use error::{AppError, Error, ErrorKind};
 pub use hooks::HookName;
 pub use plugin::*;
+pub use context::Context;
 pub use runtime::{
-    Context, HookError, HookResult, Logger, Options, ServeError, run, serve, serve_with,
+    HookError, HookResult, Logger, Options, ServeError, run, serve, serve_with,
 };
 pub use http::{HttpRequest, HttpResponse};
 

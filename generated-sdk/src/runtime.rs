@@ -11,187 +11,20 @@
 //! contract; this module is the glue that names this contract's types.
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 pub use mmplugin_runtime::{
     CLIENT_CERT_ENV, DEFAULT_HTTP_BODY_LIMIT, Empty, HOOK_TIMEOUT_ENV,
     HTTP_BODY_LIMIT_ENV, HclogLayer, HookError, HookResult, LOG_LEVEL_ENV, Logger,
     MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_PORT_ENV, MIN_PORT_ENV, Options,
     PROTOCOL_VERSIONS_ENV, ServeError, StdioData, Tasks, TlsError,
 };
+use crate::api::PluginApiClient;
 
-pub(crate) use mmplugin_runtime::hooks::{
-    Failure, app_error, app_error_or, rejection, required_argument,
-};
-use crate::{HookName, Plugin, PluginApiClient};
+/// Moved to [`crate::context`]; kept here for code that names it by this path.
+pub use crate::context::Context;
+use crate::plugin::Plugin;
 
-/// What every hook call gets: the server's API, ready before the first hook,
-/// and a logger whose lines land, levelled, in the server log.
-///
-/// Cloning is cheap; a clone can be moved into a background task.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Context {
-    /// The server's plugin API (`cx.api.get_user(id).await?`; import the
-    /// domain traits with `use` of the crate's `prelude`).
-    pub api: PluginApiClient,
-    /// Logs to the server log, tagged with the hook.
-    pub log: Logger,
-    /// The hook being called.
-    pub hook: HookName,
-    /// The plugin's background work ([`Context::spawn`]).
-    tasks: Tasks,
-}
-
-impl Context {
-    /// A context for calling a hook yourself, as in a plugin's unit tests.
-    pub fn new(api: PluginApiClient, hook: HookName) -> Self {
-        Self::with_tasks(api, hook, Tasks::default())
-    }
-
-    fn with_tasks(api: PluginApiClient, hook: HookName, tasks: Tasks) -> Self {
-        Self {
-            api,
-            log: Logger::for_hook(hook.as_str()),
-            hook,
-            tasks,
-        }
-    }
-
-    /// Runs `work` in the background, after the hook has answered: what Go
-    /// plugins write `go p.work(…)` for (a reply that can wait, a slow
-    /// call the server need not wait on). Move what it needs into it (a
-    /// clone of `cx.api`, an `Arc` of the plugin's state).
-    ///
-    /// The work's log lines carry the hook it was started from; a panic in
-    /// it is logged and ends only that work. It ends with the plugin: work
-    /// still running when the server stops the plugin is cancelled. The
-    /// test kit's `settle` waits for it.
-    pub fn spawn<F>(&self, work: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        self.tasks.spawn("work spawned by a hook", work);
-    }
-}
-
-/// Serves a [`Plugin`] as the `PluginHooks` gRPC service.
-pub struct HookServer<P> {
-    plugin: Arc<P>,
-    /// One context per hook, made once: a call only bumps a count.
-    contexts: Vec<Arc<Context>>,
-    /// The work the plugin's hooks started ([`Context::spawn`]).
-    tasks: Tasks,
-    timeout: Duration,
-    http_body_limit: u64,
-}
-
-impl<P: Plugin> HookServer<P> {
-    /// Serves `plugin`, giving its hooks `api`; a hook still running after
-    /// `timeout` is cancelled.
-    pub fn new(plugin: Arc<P>, api: PluginApiClient, timeout: Duration) -> Self {
-        let tasks = Tasks::default();
-        let contexts = HookName::ALL
-            .iter()
-            .map(|&hook| Arc::new(Context::with_tasks(api.clone(), hook, tasks.clone())))
-            .collect();
-        Self {
-            plugin,
-            contexts,
-            tasks,
-            timeout,
-            http_body_limit: DEFAULT_HTTP_BODY_LIMIT,
-        }
-    }
-
-    /// The work the plugin's hooks started in the background
-    /// ([`Context::spawn`]): to wait for it (the test kit's `settle`) or
-    /// cancel it.
-    pub fn tasks(&self) -> &Tasks {
-        &self.tasks
-    }
-
-    /// Refuses HTTP request bodies over `limit` bytes with 413.
-    pub fn with_http_body_limit(mut self, limit: u64) -> Self {
-        self.http_body_limit = limit;
-        self
-    }
-
-    /// The largest HTTP request body accepted, in bytes.
-    pub fn http_body_limit(&self) -> u64 {
-        self.http_body_limit
-    }
-
-    /// The plugin and the context its `hook` calls get.
-    pub fn parts(&self, hook: HookName) -> (Arc<P>, Arc<Context>) {
-        (Arc::clone(&self.plugin), Arc::clone(&self.contexts[hook as usize]))
-    }
-
-    /// The names `Implemented` answers, in the contract's order: the hooks
-    /// the plugin wrote, and a hook that runs another first when the plugin
-    /// wrote that other one.
-    pub(crate) fn implemented_names() -> Vec<String> {
-        let written = |hook: &HookName| P::IMPLEMENTED.contains(hook);
-        HookName::ALL
-            .iter()
-            .filter(|hook| {
-                written(hook)
-                    || crate::plugin::RUNS_FIRST
-                        .iter()
-                        .any(|(h, first)| h == *hook && written(first))
-            })
-            .map(|hook| hook.as_str().to_owned())
-            .collect()
-    }
-
-    /// Runs one hook call within the timeout, catching a panic.
-    pub(crate) async fn call<T: Send, F, Fut>(
-        &self,
-        hook: HookName,
-        f: F,
-    ) -> Result<T, Failure>
-    where
-        F: FnOnce(Arc<P>, Arc<Context>) -> Fut,
-        Fut: Future<Output = T> + Send,
-    {
-        let (plugin, cx) = self.parts(hook);
-        mmplugin_runtime::hooks::call(hook.as_str(), self.timeout, f(plugin, cx)).await
-    }
-
-    /// [`Self::call`] for a hook that runs another hook's plugin method
-    /// first; the first one's failure or panic is logged and the hook goes on.
-    #[allow(
-        dead_code,
-        reason = "a contract without such a hook generates no call to it"
-    )]
-    pub(crate) async fn call_after<T: Send, G, GFut, F, Fut>(
-        &self,
-        first: HookName,
-        g: G,
-        hook: HookName,
-        f: F,
-    ) -> Result<T, Failure>
-    where
-        G: FnOnce(Arc<P>, Arc<Context>) -> GFut + Send,
-        GFut: Future<Output = HookResult> + Send,
-        F: FnOnce(Arc<P>, Arc<Context>) -> Fut + Send,
-        Fut: Future<Output = T> + Send,
-    {
-        let (_, first_cx) = self.parts(first);
-        self.call(
-                hook,
-                move |plugin, cx| async move {
-                    mmplugin_runtime::hooks::run_first(
-                            first.as_str(),
-                            hook.as_str(),
-                            g(Arc::clone(&plugin), first_cx),
-                        )
-                        .await;
-                    f(plugin, cx).await
-                },
-            )
-            .await
-    }
-}
+/// Moved to [`crate::server`]; kept here for code that names it by this path.
+pub use crate::server::HookServer;
 
 /// Runs `plugin` until the host stops it: the whole `main` of a plugin,
 /// as in `fn main() -> ExitCode { serve(MyPlugin::default()) }` (see the
@@ -239,10 +72,10 @@ fn hooks<P: Plugin>(plugin: P) -> mmplugin_runtime::serve::AddHooks {
 
 /// Adds the hooks service to the plugin's gRPC routes. Not generic, so
 /// that the server's code for it is compiled in this crate, not in each
-/// plugin (see `crate::plugin::DynHooks`).
+/// plugin (see `crate::server::DynHooks`).
 fn add_hooks(
     routes: tonic::service::Routes,
     hooks: Arc<dyn crate::proto::plugin_hooks_server::PluginHooks>,
 ) -> tonic::service::Routes {
-    routes.add_service(crate::plugin::hooks_service(hooks))
+    routes.add_service(crate::server::hooks_service(hooks))
 }

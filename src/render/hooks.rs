@@ -113,25 +113,32 @@ impl<'a> HookMethodView<'a> {
     }
 }
 
-/// What `plugin.rs` imports from the runtime: `Context` and `HookServer`,
-/// then only what its hooks use, in a fixed order.
-pub fn runtime_imports(hooks: &[HookMethodView]) -> Vec<&'static str> {
+/// What `plugin.rs` imports from the runtime crate: only what its hooks
+/// use (results of hooks that can fail, refusals).
+pub fn plugin_imports(hooks: &[HookMethodView]) -> Vec<&'static str> {
     let any = |pick: fn(&HookMethodView) -> bool| hooks.iter().any(pick);
-    let can_fail = |h: &HookMethodView| h.hook.returns_error;
     [
-        (true, "Context"),
-        (true, "HookServer"),
-        // A hook without an error field answers a failure as a gRPC status.
-        (any(|h| !h.hook.returns_error), "Failure"),
-        (any(can_fail), "HookResult"),
+        (any(|h| h.hook.returns_error), "HookResult"),
+        (
+            any(|h| h.decision.as_ref().is_some_and(|d| d.decision.variants.contains(&DecisionVariant::Reject))),
+            "hooks::rejection",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(used, name)| used.then_some(name))
+    .collect()
+}
+
+/// What `server.rs` imports from the runtime's `hooks` module: `Failure`,
+/// then only what its hooks use, in a fixed order.
+pub fn server_imports(hooks: &[HookMethodView]) -> Vec<&'static str> {
+    let any = |pick: fn(&HookMethodView) -> bool| hooks.iter().any(pick);
+    [
+        (true, "Failure"),
         (any(|h| h.hook.returns_error && matches!(h.sig.answer, Answer::Nothing)), "app_error"),
         (
             any(|h| h.hook.returns_error && matches!(h.sig.answer, Answer::Fields(_) | Answer::Decision(_))),
             "app_error_or",
-        ),
-        (
-            any(|h| h.decision.as_ref().is_some_and(|d| d.decision.variants.contains(&DecisionVariant::Reject))),
-            "rejection",
         ),
         (
             any(|h| h.sig.params.iter().any(|p| matches!(p.from, ParamFrom::Arg { presence: Presence::Required, .. }))),
@@ -159,8 +166,10 @@ mod tests {
     use crate::classify::test_proto::{HOOKS, contract};
     use crate::render::test_render::{assert_has, squash, squashed};
 
+    /// The trait (`plugin.rs`) and the glue that serves it (`server.rs`).
     fn plugin_rs() -> String {
-        squashed(&contract(HOOKS), "src/plugin.rs")
+        let c = contract(HOOKS);
+        squashed(&c, "src/plugin.rs") + &squashed(&c, "src/server.rs")
     }
 
     #[test]
@@ -308,10 +317,11 @@ mod tests {
 
     #[test]
     fn runtime_imports_follow_the_hooks() {
+        let c = contract(HOOKS);
+        assert_has(&squashed(&c, "src/plugin.rs"), &["use mmplugin_runtime::{HookResult, hooks::rejection};"]);
         assert_has(
-            &plugin_rs(),
-            &["use crate::runtime::{Context, HookServer, Failure, HookResult, app_error, app_error_or, rejection, \
-               required_argument};"],
+            &squashed(&c, "src/server.rs"),
+            &["use mmplugin_runtime::hooks::{Failure, app_error, app_error_or, required_argument};"],
         );
         // One notification without error and without a required argument needs little.
         let one = contract(
@@ -320,6 +330,7 @@ mod tests {
              message Req { ProductLimits limits = 1; }
              message Resp {}",
         );
-        assert_has(&squashed(&one, "src/plugin.rs"), &["use crate::runtime::{Context, HookServer, Failure};"]);
+        assert!(!squashed(&one, "src/plugin.rs").contains("use mmplugin_runtime"));
+        assert_has(&squashed(&one, "src/server.rs"), &["use mmplugin_runtime::hooks::{Failure};"]);
     }
 }

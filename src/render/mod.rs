@@ -208,10 +208,23 @@ struct ApiGroupRs<'a> {
 struct PluginRs<'a> {
     service: &'a str,
     crate_ident: &'a str,
-    runtime_imports: &'a [&'a str],
+    plugin_imports: &'a [&'a str],
     hooks: &'a [hooks::HookMethodView<'a>],
     /// `(hook, first)`: `hook` runs `first`'s method before its own.
     runs_first: &'a [(String, String)],
+    http: Option<&'a HttpView<'a>>,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/context.rs.askama", escape = "none")]
+struct ContextRs;
+
+#[derive(Template)]
+#[template(path = "sdk/server.rs.askama", escape = "none")]
+struct ServerRs<'a> {
+    service: &'a str,
+    server_imports: &'a [&'a str],
+    hooks: &'a [hooks::HookMethodView<'a>],
     implemented: Option<&'a ImplementedView>,
     http: Option<&'a HttpView<'a>>,
 }
@@ -369,9 +382,7 @@ struct TestingRs<'a> {
 
 #[derive(Template)]
 #[template(path = "sdk/runtime.rs.askama", escape = "none")]
-struct RuntimeRs<'a> {
-    service: &'a str,
-}
+struct RuntimeRs;
 
 struct HookView<'a> {
     hook: &'a Hook,
@@ -408,7 +419,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         }),
         _ => None,
     });
-    let runtime_imports = hooks::runtime_imports(&hook_methods);
+    let (plugin_imports, server_imports) = (hooks::plugin_imports(&hook_methods), hooks::server_imports(&hook_methods));
     // Every hook the `Plugin` trait has a method for, in contract order.
     let plugin_methods: Vec<(String, String)> = contract
         .hooks
@@ -465,9 +476,20 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             PluginRs {
                 service: HOOKS_SERVICE,
                 crate_ident: &crate_ident,
-                runtime_imports: &runtime_imports,
+                plugin_imports: &plugin_imports,
                 hooks: &hook_methods,
                 runs_first: &runs_first,
+                http: http.as_ref(),
+            }
+            .render()?,
+        ),
+        rust("src/context.rs", ContextRs.render()?),
+        rust(
+            "src/server.rs",
+            ServerRs {
+                service: HOOKS_SERVICE,
+                server_imports: &server_imports,
+                hooks: &hook_methods,
                 implemented: implemented.as_ref(),
                 http: http.as_ref(),
             }
@@ -517,7 +539,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             }
             .render()?,
         ),
-        rust("src/runtime.rs", RuntimeRs { service: HOOKS_SERVICE }.render()?),
+        rust("src/runtime.rs", RuntimeRs.render()?),
         rust(
             "src/api/mod.rs",
             ApiModRs {

@@ -16,7 +16,9 @@ use serde::de::DeserializeOwned;
 pub use mmplugin_runtime::kv::{KvBackend, KvError, LIST_PAGE, RetryPolicy};
 
 use crate::api::{ConfigApi as _, KvStoreApi as _};
-use crate::{Error, PluginApiClient, proto};
+use crate::api::PluginApiClient;
+use crate::error::Error;
+use crate::proto;
 
 /// The plugin's KV store, typed: any `serde` value, stored as JSON (as Go's
 /// `pluginapi` stores it), with an atomic [`Kv::update`]

@@ -4,8 +4,8 @@
 //! Server configuration and the plugin's own configuration.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::check;
-use crate::{Error, proto};
+use crate::error::{Error, check};
+use crate::proto;
 
 /// Server configuration and the plugin's own configuration.
 ///

@@ -4,8 +4,8 @@
 //! Custom emoji.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required_field};
-use crate::{Error, proto};
+use crate::error::{Error, check, required_field};
+use crate::proto;
 
 /// What [`EmojiApi::get_emoji_image`] returns, in field order.
 pub type GetEmojiImageOutput = (Vec<u8>, String);

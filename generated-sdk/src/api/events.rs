@@ -4,8 +4,8 @@
 //! WebSocket events and cluster events.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::check;
-use crate::{Error, proto};
+use crate::error::{Error, check};
+use crate::proto;
 
 /// WebSocket events and cluster events.
 ///

@@ -4,8 +4,8 @@
 //! Files, file infos and resumable uploads.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required_field};
-use crate::{Error, proto};
+use crate::error::{Error, check, required_field};
+use crate::proto;
 
 /// Files, file infos and resumable uploads.
 ///

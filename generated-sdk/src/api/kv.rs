@@ -4,8 +4,8 @@
 //! The plugin's key-value store.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::check;
-use crate::{Error, proto};
+use crate::error::{Error, check};
+use crate::proto;
 
 /// The plugin's key-value store.
 ///

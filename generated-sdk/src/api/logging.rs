@@ -4,8 +4,8 @@
 //! The server log and audit records.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::check;
-use crate::{Error, proto};
+use crate::error::{Error, check};
+use crate::proto;
 
 /// The server log and audit records.
 ///

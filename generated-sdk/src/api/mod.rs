@@ -10,7 +10,8 @@
 pub use mmplugin_runtime::Transport;
 use std::future::Future;
 use mmplugin_runtime::api::answer;
-use crate::{Error, proto};
+use crate::error::Error;
+use crate::proto;
 
 mod users;
 pub use users::UsersApi;

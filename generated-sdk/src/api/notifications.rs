@@ -4,8 +4,8 @@
 //! Email and push notifications.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::check;
-use crate::{Error, proto};
+use crate::error::{Error, check};
+use crate::proto;
 
 /// Email and push notifications.
 ///

@@ -4,8 +4,8 @@
 //! Methods outside the domains above.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::check;
-use crate::{Error, proto};
+use crate::error::{Error, check};
+use crate::proto;
 
 /// Methods outside the domains above.
 ///

@@ -4,8 +4,8 @@
 //! Permission checks and role grants.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::check;
-use crate::{Error, proto};
+use crate::error::{Error, check};
+use crate::proto;
 
 /// Permission checks and role grants.
 ///

@@ -4,8 +4,8 @@
 //! Installed plugins, this plugin's identity and plugin-to-plugin HTTP.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required_field};
-use crate::{Error, proto};
+use crate::error::{Error, check, required_field};
+use crate::proto;
 
 /// What [`PluginsApi::plugin_http`] returns, in field order.
 pub type PluginHttpOutput = (i32, std::collections::HashMap<String, String>, Vec<u8>);

@@ -4,8 +4,8 @@
 //! Posts, ephemeral posts, threads and reactions.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required_field};
-use crate::{Error, proto};
+use crate::error::{Error, check, required_field};
+use crate::proto;
 
 /// Posts, ephemeral posts, threads and reactions.
 ///

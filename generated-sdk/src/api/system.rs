@@ -4,8 +4,8 @@
 //! The server: version, license, telemetry ids, cloud limits.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::check;
-use crate::{Error, proto};
+use crate::error::{Error, check};
+use crate::proto;
 
 /// The server: version, license, telemetry ids, cloud limits.
 ///

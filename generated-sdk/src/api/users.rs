@@ -4,8 +4,8 @@
 //! Users, their statuses, sessions, access tokens and profile images.
 use std::future::Future;
 use super::PluginApiClient;
-use crate::error::{check, required_field};
-use crate::{Error, proto};
+use crate::error::{Error, check, required_field};
+use crate::proto;
 
 /// Users, their statuses, sessions, access tokens and profile images.
 ///

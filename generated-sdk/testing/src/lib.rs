@@ -45,7 +45,7 @@ use mmplugin_runtime::testing::{Calls, Ids, Overrides};
 pub use tracing::Level;
 use mmplugin_runtime::Transport;
 use sdk::api::{MAX_MESSAGE_SIZE, MAX_REQUEST_SIZE};
-use sdk::runtime::HookServer;
+use sdk::server::HookServer;
 use sdk::{Error, HookName, Plugin, PluginApiClient, proto};
 use sdk::{AppError, error, json};
 use stubs::plugin_api_server::PluginApi;
@@ -11355,7 +11355,7 @@ impl<P: Plugin> TestHostBuilder<P> {
 fn hooks_in_process(
     hooks: Arc<dyn proto::plugin_hooks_server::PluginHooks>,
 ) -> Transport {
-    Transport::in_process(sdk::plugin::hooks_service(hooks))
+    Transport::in_process(sdk::server::hooks_service(hooks))
 }
 
 /// The plugin id a [`TestHost`] uses unless told otherwise.
