@@ -237,10 +237,17 @@ fn overdue(late: &str) -> tonic::Status {
 }
 
 /// `grpc-timeout` for `left`: at most eight digits, in the finest unit that
-/// fits (the gRPC over HTTP/2 spec).
+/// fits (the gRPC over HTTP/2 spec), rounded up. Rounded down, tonic's
+/// channel, which keeps the header's deadline too, could fail the call a
+/// fraction of a millisecond before this transport's own deadline, as
+/// `Cancelled` rather than `DeadlineExceeded`.
 fn grpc_timeout(left: Duration) -> String {
-    let millis = left.as_millis();
-    if millis < 100_000_000 { format!("{}m", millis.max(1)) } else { format!("{}S", left.as_secs().min(99_999_999)) }
+    let millis = left.as_nanos().div_ceil(1_000_000);
+    if millis < 100_000_000 {
+        format!("{}m", millis.max(1))
+    } else {
+        format!("{}S", left.as_nanos().div_ceil(1_000_000_000).min(99_999_999))
+    }
 }
 
 /// An answer's body, failing with `DeadlineExceeded` once the call's
@@ -427,6 +434,9 @@ mod tests {
     #[test]
     fn grpc_timeouts_have_at_most_eight_digits() {
         assert_eq!(grpc_timeout(Duration::from_secs(10)), "10000m");
+        // Rounded up: never before the transport's own deadline.
+        assert_eq!(grpc_timeout(Duration::from_micros(299_100)), "300m");
+        assert_eq!(grpc_timeout(Duration::from_micros(1)), "1m");
         assert_eq!(grpc_timeout(Duration::ZERO), "1m");
         assert_eq!(grpc_timeout(Duration::from_secs(200_000)), "200000S");
         assert_eq!(grpc_timeout(Duration::MAX), "99999999S");
