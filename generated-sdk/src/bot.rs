@@ -5,8 +5,7 @@
 //!
 //! This file is plain Rust, written by hand against Mattermost's plugin
 //! contract and copied as it is into each SDK whose contract has the API
-//! methods it calls (`EnsureBotUser`, `SetProfileImage`, and the KV calls of
-//! the cluster lock).
+//! methods it calls and the cluster lock ([`crate::cluster`]).
 
 use std::time::Duration;
 

@@ -8,8 +8,7 @@
 //!
 //! This file is plain Rust, written by hand against Mattermost's plugin
 //! contract and copied as it is into each SDK whose contract has the API
-//! methods it calls (`KVGet`, `KVSetWithOptions`, `KVDelete`, `KVList`,
-//! `GetPluginConfig`); the typed store itself is the runtime's
+//! methods it calls; the typed store itself is the runtime's
 //! (`mmplugin_runtime::kv`), which names no contract type.
 
 use std::future::Future;

@@ -7,6 +7,7 @@
 //! text and which items a file imports, decided from that data.
 
 mod api;
+mod handwritten;
 mod hooks;
 pub mod stubs;
 pub mod testing;
@@ -89,27 +90,6 @@ pub fn render(contract: &Contract, fds: &FileDescriptorSet, settings: &Settings)
     })
 }
 
-/// The typed KV store and settings (`src/kv.rs`): plain Rust, compiled where
-/// it lands, copied into an SDK whose contract has the API methods it calls.
-const KV_RS: &str = include_str!("../../templates/sdk/kv.rs");
-
-/// The API methods `templates/sdk/kv.rs` calls, by RPC name.
-const KV_RS_CALLS: &[&str] = &["KVGet", "KVSetWithOptions", "KVDelete", "KVList", "GetPluginConfig"];
-
-/// The cluster toolkit (`src/cluster.rs`): plain Rust like `KV_RS`, on top
-/// of it.
-const CLUSTER_RS: &str = include_str!("../../templates/sdk/cluster.rs");
-
-/// The API methods `templates/sdk/cluster.rs` calls beyond `KV_RS_CALLS`.
-const CLUSTER_RS_CALLS: &[&str] = &["PublishPluginClusterEvent"];
-
-/// The plugin's bot (`src/bot.rs`): plain Rust like `KV_RS`, on top of the
-/// cluster lock.
-const BOT_RS: &str = include_str!("../../templates/sdk/bot.rs");
-
-/// The API methods `templates/sdk/bot.rs` calls beyond the cluster lock's.
-const BOT_RS_CALLS: &[&str] = &["EnsureBotUser", "SetProfileImage"];
-
 /// A hand-written Rust file copied into the SDK as it is, under a header
 /// naming where it comes from (`from`, relative to mmplugin-gen's root).
 fn verbatim(path: &str, from: &str, source: &str) -> GeneratedFile {
@@ -121,21 +101,6 @@ fn verbatim(path: &str, from: &str, source: &str) -> GeneratedFile {
         ),
         preformatted: String::new(),
     }
-}
-
-/// Whether the contract has every method the typed KV store calls.
-fn has_kv(contract: &Contract) -> bool {
-    KV_RS_CALLS.iter().all(|name| contract.api_methods().any(|m| m.name == *name))
-}
-
-/// Whether the contract has every method the cluster toolkit calls.
-fn has_cluster(contract: &Contract) -> bool {
-    has_kv(contract) && CLUSTER_RS_CALLS.iter().all(|name| contract.api_methods().any(|m| m.name == *name))
-}
-
-/// Whether the contract has every method `ensure_bot` calls.
-fn has_bot(contract: &Contract) -> bool {
-    has_cluster(contract) && BOT_RS_CALLS.iter().all(|name| contract.api_methods().any(|m| m.name == *name))
 }
 
 /// The API trait that has the `PluginHTTP` method, which `http::send` calls.
@@ -434,6 +399,8 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
         _ => None,
     });
 
+    let handwritten = handwritten::files_for(contract)?;
+    let has = |module: &str| handwritten.iter().any(|f| f.module() == module);
     let rust = |path: &str, source: String| GeneratedFile {
         path: path.into(),
         kind: FileKind::Rust,
@@ -456,9 +423,9 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             "src/lib.rs",
             LibRs {
                 has_http: http.is_some(),
-                has_kv: has_kv(contract),
-                has_cluster: has_cluster(contract),
-                has_bot: has_bot(contract),
+                has_kv: has("kv"),
+                has_cluster: has("cluster"),
+                has_bot: has("bot"),
                 package: &contract.package,
                 crate_name: &settings.crate_name,
                 crate_ident: &crate_ident,
@@ -568,15 +535,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
     }
     .render()?;
     files.push(rust("testing/src/lib.rs", source));
-    if has_kv(contract) {
-        files.push(verbatim("src/kv.rs", "templates/sdk/kv.rs", KV_RS));
-    }
-    if has_cluster(contract) {
-        files.push(verbatim("src/cluster.rs", "templates/sdk/cluster.rs", CLUSTER_RS));
-    }
-    if has_bot(contract) {
-        files.push(verbatim("src/bot.rs", "templates/sdk/bot.rs", BOT_RS));
-    }
+    files.extend(handwritten.iter().map(|f| verbatim(f.to, f.from, f.source)));
     if has_state {
         files.push(verbatim("testing/src/state.rs", "templates/sdk/testing/state.rs", testing::STATE_RS));
         files.push(verbatim("testing/src/app.rs", "templates/sdk/testing/app.rs", testing::APP_RS));

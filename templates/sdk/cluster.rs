@@ -12,8 +12,8 @@
 //!
 //! This file is plain Rust, written by hand against Mattermost's plugin
 //! contract and copied as it is into each SDK whose contract has the API
-//! methods it calls (`KVGet`, `KVSetWithOptions`, `KVDelete`, `KVList`,
-//! `PublishPluginClusterEvent`); the coordination itself is the runtime's
+//! methods it calls, and the typed KV store it keeps its state in
+//! ([`crate::kv`]); the coordination itself is the runtime's
 //! (`mmplugin_runtime::cluster`), which names no contract type.
 
 use std::fmt;
@@ -31,6 +31,13 @@ use crate::api::EventsApi as _;
 use crate::api::PluginApiClient;
 use crate::error::Error;
 use crate::proto;
+
+// The lock and the jobs keep their state in the KV store, through the
+// typed store's backend for the client.
+const _: fn() = || {
+    fn kv_backend<B: crate::kv::KvBackend>() {}
+    kv_backend::<PluginApiClient>();
+};
 
 /// A lock shared by every node of a cluster, kept in the KV store: taken
 /// only when free, refreshed while held, released on drop, and lost by a
