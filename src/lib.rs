@@ -36,10 +36,10 @@ pub struct Generated {
 }
 
 /// Runs load → classify → render → format on `sources`, writing nothing.
-pub fn generate(sources: &ProtoSources, settings: &render::Settings) -> anyhow::Result<Generated> {
+pub fn generate(sources: &ProtoSources, sdk: &render::SdkCrate) -> anyhow::Result<Generated> {
     let fds = sources.compile()?;
     let contract = classify::classify(&fds)?;
-    let rendered = render::render(&contract, &fds, settings)?;
+    let rendered = render::render(&contract, &fds, sdk)?;
     let files = emit::format(rendered, &contract.package)?;
     Ok(Generated { contract, files })
 }

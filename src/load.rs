@@ -113,11 +113,6 @@ impl ProtoSources {
         Ok(Self { files })
     }
 
-    /// The file names, sorted.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.files.keys().map(String::as_str)
-    }
-
     /// The text of one file.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.files.get(name).map(String::as_str)

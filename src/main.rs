@@ -3,7 +3,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use mmplugin_gen::{bundle, diff, emit, inspect, load::ProtoSources, render::Settings, scaffold, settings};
+use mmplugin_gen::{bundle, diff, emit, inspect, load::ProtoSources, render::SdkCrate, scaffold, settings};
 
 /// The version, and the contract built into this binary (package, RPCs per
 /// service, a digest of the protos), written by build.rs.
@@ -239,8 +239,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         None => {
-            let settings = Settings { crate_name: cli.crate_name, ..Settings::default() };
-            let generated = match sources(cli.proto.as_ref()).and_then(|s| mmplugin_gen::generate(&s, &settings)) {
+            let sdk = SdkCrate { crate_name: cli.crate_name, ..SdkCrate::default() };
+            let generated = match sources(cli.proto.as_ref()).and_then(|s| mmplugin_gen::generate(&s, &sdk)) {
                 Ok(generated) => generated,
                 Err(e) if cli.check => return Ok(cannot_tell(&e)),
                 Err(e) => return Err(e),

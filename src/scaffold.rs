@@ -150,7 +150,7 @@ pub fn files(package: &str, options: &Options) -> Result<Vec<ProjectFile>, NewEr
         },
     ];
     let sdk =
-        crate::generate(&ProtoSources::embedded(), &crate::render::Settings::default()).map_err(NewError::Generate)?;
+        crate::generate(&ProtoSources::embedded(), &crate::render::SdkCrate::default()).map_err(NewError::Generate)?;
     files.extend(sdk.files.into_iter().map(|f| ProjectFile {
         path: Path::new(SDK_DIR).join(f.path),
         contents: f.contents,
@@ -264,7 +264,7 @@ fn reserved(name: &str) -> Option<&'static str> {
         "yield",
     ];
     let crate_name = name.replace('-', "_");
-    let sdk = crate::render::Settings::default().crate_name;
+    let sdk = crate::render::SdkCrate::default().crate_name;
     let sdk_crates = ["", "-runtime", "-proto", "-macros", "-testing"].map(|suffix| format!("{sdk}{suffix}"));
     if CARGO_DIRS.contains(&name) {
         Some("cargo keeps a folder of that name in target/ and refuses it as a binary's name")

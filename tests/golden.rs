@@ -6,13 +6,13 @@ mod common;
 use std::path::Path;
 
 use common::{assert_golden, root};
-use mmplugin_gen::{emit, load::ProtoSources, render::Settings};
+use mmplugin_gen::{emit, load::ProtoSources, render::SdkCrate};
 
 /// Regenerates `proto` in memory and compares it with `sdk`, file by file.
 fn check_sdk(proto: &Path, sdk: &Path, crate_name: &str) {
     let sources = ProtoSources::from_dir(proto).unwrap();
-    let settings = Settings { crate_name: crate_name.into(), ..Settings::default() };
-    let generated = mmplugin_gen::generate(&sources, &settings).unwrap();
+    let sdk_crate = SdkCrate { crate_name: crate_name.into(), ..SdkCrate::default() };
+    let generated = mmplugin_gen::generate(&sources, &sdk_crate).unwrap();
     if common::blessing() {
         emit::write(sdk, &generated.files).unwrap();
         return;
@@ -57,8 +57,8 @@ fn inspect_report_of_the_edge_fixture() {
 #[test]
 fn generation_is_deterministic() {
     let sources = ProtoSources::embedded();
-    let a = mmplugin_gen::generate(&sources, &Settings::default()).unwrap().files;
-    let b = mmplugin_gen::generate(&sources, &Settings::default()).unwrap().files;
+    let a = mmplugin_gen::generate(&sources, &SdkCrate::default()).unwrap().files;
+    let b = mmplugin_gen::generate(&sources, &SdkCrate::default()).unwrap().files;
     assert_eq!(a, b);
 }
 

@@ -1,7 +1,7 @@
 //! A contract change reaches the test kit with no code change: the committed
 //! contract plus a hook and an API method the generator has never seen gets
 //! a driver method for the hook and an answer setter for the method, beside
-//! the kit's state; and (with `MMPLUGIN_COMPILE_HOLDOUT=1`, as `.ci/run`
+//! the kit's state; and (with `MMPLUGIN_COMPILE_SDKS=1`, as `scripts/test-all`
 //! sets) that SDK compiles with the kit on.
 
 mod common;
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{root, target_dir};
-use mmplugin_gen::{emit, load::ProtoSources, render::Settings};
+use mmplugin_gen::{emit, load::ProtoSources, render::SdkCrate};
 
 /// The new hook and API method, in their own file.
 const HOLDOUT_PROTO: &str = r#"syntax = "proto3";
@@ -81,7 +81,7 @@ fn a_new_hook_and_api_method_get_a_driver_method_and_an_answer_setter() {
     let protos = tempfile::tempdir().unwrap();
     write_holdout_protos(protos.path());
     let sources = ProtoSources::from_dir(protos.path()).unwrap();
-    let generated = mmplugin_gen::generate(&sources, &Settings::default()).unwrap();
+    let generated = mmplugin_gen::generate(&sources, &SdkCrate::default()).unwrap();
     let file = |path: &str| {
         generated.files.iter().find(|f| f.path == Path::new(path)).map(|f| f.contents.clone()).unwrap_or_default()
     };
@@ -109,7 +109,7 @@ fn a_new_hook_and_api_method_get_a_driver_method_and_an_answer_setter() {
     // `FakeServer::settle`, `TestHost::settle`.
     assert_eq!(kit.matches("    pub async fn ").count(), hooks + 8, "one driver method per hook but the HTTP stream");
 
-    if std::env::var("MMPLUGIN_COMPILE_HOLDOUT").is_ok_and(|v| v == "1") {
+    if std::env::var("MMPLUGIN_COMPILE_SDKS").is_ok_and(|v| v == "1") {
         let sdk = tempfile::tempdir().unwrap();
         emit::write(sdk.path(), &generated.files).unwrap();
         let status = Command::new(env!("CARGO"))
@@ -121,7 +121,7 @@ fn a_new_hook_and_api_method_get_a_driver_method_and_an_answer_setter() {
         assert!(status.success(), "the hold-out SDK does not compile with the test kit on");
     } else {
         eprintln!(
-            "SKIPPED: compiling the hold-out SDK with the test kit (set MMPLUGIN_COMPILE_HOLDOUT=1; .ci/run does); \
+            "SKIPPED: compiling the hold-out SDK with the test kit (set MMPLUGIN_COMPILE_SDKS=1; scripts/test-all does); \
              only its text was checked"
         );
     }

@@ -1,5 +1,5 @@
 //! `mmplugin-gen new DIR`: what it writes, what it refuses, and (with
-//! `MMPLUGIN_COMPILE_NEW=1`, as `.ci/run` sets) that the project it writes
+//! `MMPLUGIN_COMPILE_NEW=1`, as `scripts/test-all` sets) that the project it writes
 //! builds, passes its own tests, bundles with its `bundle.sh`, and starts
 //! under the Go host that plays Mattermost's gRPC plugin host.
 
@@ -47,7 +47,7 @@ fn it_writes_a_project_with_the_sdk_inside_and_the_same_bytes_each_time() {
     // The SDK is the one the generator makes from its built-in contract.
     let generated = mmplugin_gen::generate(
         &mmplugin_gen::load::ProtoSources::embedded(),
-        &mmplugin_gen::render::Settings::default(),
+        &mmplugin_gen::render::SdkCrate::default(),
     )
     .unwrap();
     let mut wanted: Vec<(PathBuf, Vec<u8>)> =

@@ -12,7 +12,8 @@
 //! `MMPLUGIN_GEN_BLESS=1 cargo test --test rules`.
 //!
 //! The SDKs of the rules in [`COMPILED`] are compiled, test kit on, with
-//! `MMPLUGIN_COMPILE_HOLDOUT=1` (as `.ci/run` sets; see tests/holdout.rs).
+//! `MMPLUGIN_COMPILE_SDKS=1`, as `scripts/test-all` (which `.ci/run` runs)
+//! sets; see tests/holdout.rs.
 
 mod common;
 
@@ -96,10 +97,10 @@ fn a_refused_rule_names_file_line_col_and_writes_nothing() {
 
 #[test]
 fn names_that_could_clash_compile() {
-    if !std::env::var("MMPLUGIN_COMPILE_HOLDOUT").is_ok_and(|v| v == "1") {
+    if !std::env::var("MMPLUGIN_COMPILE_SDKS").is_ok_and(|v| v == "1") {
         eprintln!(
-            "SKIPPED: compiling the SDKs of {COMPILED:?} with the test kit (set MMPLUGIN_COMPILE_HOLDOUT=1; \
-             .ci/run does); only their inspect goldens were checked"
+            "SKIPPED: compiling the SDKs of {COMPILED:?} with the test kit (set MMPLUGIN_COMPILE_SDKS=1; \
+             scripts/test-all does); only their inspect goldens were checked"
         );
         return;
     }

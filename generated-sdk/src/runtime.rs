@@ -56,16 +56,14 @@ pub async fn run_with<P: Plugin>(plugin: P, options: Options) -> Result<(), Serv
 /// Adds `plugin`'s hooks to the plugin's gRPC server. Boxed, so that the
 /// server itself is not compiled again for each plugin type.
 fn hooks<P: Plugin>(plugin: P) -> mmplugin_runtime::serve::AddHooks {
-    Box::new(move |settings, routes| {
-        let channel = mmplugin_runtime::api::plugin_channel(
-            settings.api_target.as_deref(),
-        );
+    Box::new(move |setup, routes| {
+        let channel = mmplugin_runtime::api::plugin_channel(setup.api_target.as_deref());
         let api = PluginApiClient::new(
             mmplugin_runtime::transport::Transport::from(channel)
-                .with_timeout(settings.api_timeout),
+                .with_timeout(setup.api_timeout),
         );
-        let server = HookServer::new(Arc::new(plugin), api, settings.hook_timeout)
-            .with_http_body_limit(settings.http_body_limit);
+        let server = HookServer::new(Arc::new(plugin), api, setup.hook_timeout)
+            .with_http_body_limit(setup.http_body_limit);
         add_hooks(routes, Arc::new(server))
     })
 }

@@ -47,16 +47,20 @@ pub enum FileKind {
     Text,
 }
 
-/// What the generated crate is called.
+/// What the generated crate is called, and its version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
+pub struct SdkCrate {
     /// The package name (`mattermost-plugin`).
     pub crate_name: String,
     /// The package version.
     pub version: String,
 }
 
-impl Default for Settings {
+/// The old name of [`SdkCrate`], which said "settings" for a crate's name.
+#[deprecated(note = "renamed `SdkCrate`")]
+pub type Settings = SdkCrate;
+
+impl Default for SdkCrate {
     fn default() -> Self {
         Self { crate_name: "mattermost-plugin".into(), version: env!("CARGO_PKG_VERSION").into() }
     }
@@ -64,18 +68,18 @@ impl Default for Settings {
 
 /// Renders every file of the SDK crate. The prost/tonic stubs are made on
 /// other threads while the templates render.
-pub fn render(contract: &Contract, fds: &FileDescriptorSet, settings: &Settings) -> anyhow::Result<Vec<GeneratedFile>> {
+pub fn render(contract: &Contract, fds: &FileDescriptorSet, sdk: &SdkCrate) -> anyhow::Result<Vec<GeneratedFile>> {
     std::thread::scope(|scope| {
         let stubs = scope.spawn(|| {
             let roles = stubs::Roles { served: HOOKS_SERVICE, called: API_SERVICE };
             stubs::generate(fds, &contract.package, &bytes_fields(contract), roles)
         });
-        let mut files = templates(contract, settings)?;
+        let mut files = templates(contract, sdk)?;
         let stubs = stubs.join().unwrap_or_else(|_| Err(anyhow::anyhow!("stub generation panicked")))?;
         files.push(GeneratedFile {
             path: "proto/src/lib.rs".into(),
             kind: FileKind::Rust,
-            source: ProtoLibRs { package: &contract.package, crate_name: &settings.crate_name }.render()?
+            source: ProtoLibRs { package: &contract.package, crate_name: &sdk.crate_name }.render()?
                 + &stubs.messages,
             preformatted: stubs.clients + &stubs.servers,
         });
@@ -290,12 +294,12 @@ const RUNTIME_PACKAGE: &str = "mmplugin-runtime";
 
 /// The runtime crate's files as they go into an SDK: `runtime/src/…` as they
 /// are, and `runtime/Cargo.toml` with the SDK's package name and version.
-fn runtime_crate(settings: &Settings, package: &str) -> anyhow::Result<Vec<GeneratedFile>> {
+fn runtime_crate(sdk: &SdkCrate, package: &str) -> anyhow::Result<Vec<GeneratedFile>> {
     RUNTIME_CRATE
         .iter()
         .map(|(path, source)| {
             let source =
-                if *path == "Cargo.toml" { runtime_manifest(source, settings, package)? } else { (*source).to_owned() };
+                if *path == "Cargo.toml" { runtime_manifest(source, sdk, package)? } else { (*source).to_owned() };
             Ok(GeneratedFile {
                 path: format!("runtime/{path}").into(),
                 kind: FileKind::Text,
@@ -308,7 +312,7 @@ fn runtime_crate(settings: &Settings, package: &str) -> anyhow::Result<Vec<Gener
 
 /// The runtime's `Cargo.toml` for an SDK: its `[package]` name and version
 /// replaced, a line saying where it comes from put first.
-fn runtime_manifest(source: &str, settings: &Settings, package: &str) -> anyhow::Result<String> {
+fn runtime_manifest(source: &str, sdk: &SdkCrate, package: &str) -> anyhow::Result<String> {
     let name = format!("name = \"{RUNTIME_PACKAGE}\"");
     let version = source
         .lines()
@@ -317,9 +321,9 @@ fn runtime_manifest(source: &str, settings: &Settings, package: &str) -> anyhow:
     if !source.lines().any(|l| l == name) {
         anyhow::bail!("runtime/Cargo.toml does not name the package {RUNTIME_PACKAGE:?}");
     }
-    let body = source.replacen(&name, &format!("name = \"{}-runtime\"", settings.crate_name), 1).replacen(
+    let body = source.replacen(&name, &format!("name = \"{}-runtime\"", sdk.crate_name), 1).replacen(
         version,
-        &format!("version = \"{}\"", settings.version),
+        &format!("version = \"{}\"", sdk.version),
         1,
     );
     Ok(format!(
@@ -354,8 +358,8 @@ struct HookView<'a> {
     doc: Vec<String>,
 }
 
-fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<GeneratedFile>> {
-    let crate_ident = snake(&settings.crate_name);
+fn templates(contract: &Contract, sdk: &SdkCrate) -> anyhow::Result<Vec<GeneratedFile>> {
+    let crate_ident = snake(&sdk.crate_name);
     let hooks: Vec<HookView> =
         contract.plugin_hooks().map(|hook| HookView { hook, doc: doc_lines(&hook.doc) }).collect();
     let groups: Vec<api::GroupView> =
@@ -413,8 +417,8 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             kind: FileKind::Text,
             source: CargoToml {
                 package: &contract.package,
-                crate_name: &settings.crate_name,
-                version: &settings.version,
+                crate_name: &sdk.crate_name,
+                version: &sdk.version,
             }
             .render()?,
             preformatted: String::new(),
@@ -427,7 +431,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
                 has_cluster: has("cluster"),
                 has_bot: has("bot"),
                 package: &contract.package,
-                crate_name: &settings.crate_name,
+                crate_name: &sdk.crate_name,
                 crate_ident: &crate_ident,
                 api_count: contract.api_methods().count(),
                 group_count: groups.len(),
@@ -467,9 +471,9 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             kind: FileKind::Text,
             source: ProtoCargoToml {
                 package: &contract.package,
-                crate_name: &settings.crate_name,
+                crate_name: &sdk.crate_name,
                 crate_ident: &crate_ident,
-                version: &settings.version,
+                version: &sdk.version,
             }
             .render()?,
             preformatted: String::new(),
@@ -479,8 +483,8 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             kind: FileKind::Text,
             source: TestingCargoToml {
                 package: &contract.package,
-                crate_name: &settings.crate_name,
-                version: &settings.version,
+                crate_name: &sdk.crate_name,
+                version: &sdk.version,
             }
             .render()?,
             preformatted: String::new(),
@@ -490,8 +494,8 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             kind: FileKind::Text,
             source: MacrosCargoToml {
                 package: &contract.package,
-                crate_name: &settings.crate_name,
-                version: &settings.version,
+                crate_name: &sdk.crate_name,
+                version: &sdk.version,
             }
             .render()?,
             preformatted: String::new(),
@@ -500,7 +504,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
             "macros/src/lib.rs",
             MacrosLibRs {
                 service: HOOKS_SERVICE,
-                crate_name: &settings.crate_name,
+                crate_name: &sdk.crate_name,
                 crate_ident: &crate_ident,
                 methods: &plugin_methods,
             }
@@ -520,7 +524,7 @@ fn templates(contract: &Contract, settings: &Settings) -> anyhow::Result<Vec<Gen
     for group in &groups {
         files.push(rust(&format!("src/api/{}.rs", group.group.name), ApiGroupRs { group }.render()?));
     }
-    files.extend(runtime_crate(settings, &contract.package)?);
+    files.extend(runtime_crate(sdk, &contract.package)?);
     let (fake_methods, has_state) = testing::fake_methods(contract)?;
     let driver_hooks = testing::driver_hooks(contract);
     let source = TestingRs {
@@ -592,14 +596,14 @@ pub(crate) fn doc_lines(lines: &[String]) -> Vec<String> {
 /// What the view tests read: one rendered file, by its tokens.
 #[cfg(test)]
 pub(crate) mod test_render {
-    use super::{Settings, templates};
+    use super::{SdkCrate, templates};
     use crate::model::Contract;
 
     /// The file at `path` of the SDK rendered from `contract`, checked to
     /// parse as Rust, then [`squash`]ed. Unformatted: formatting keeps the
     /// tokens but may restructure (brace a match arm, unbrace a lone import).
     pub(crate) fn squashed(contract: &Contract, path: &str) -> String {
-        let files = templates(contract, &Settings::default()).expect("the templates render");
+        let files = templates(contract, &SdkCrate::default()).expect("the templates render");
         let file = files.into_iter().find(|f| f.path.to_str() == Some(path)).expect("the file is rendered");
         syn::parse_file(&file.source).expect("the rendered file is Rust");
         squash(&file.source)

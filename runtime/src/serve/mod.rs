@@ -86,11 +86,11 @@ impl Options {
     }
 }
 
-/// What the plugin's hooks service is made with, read from the environment
-/// and the [`Options`] once the host's settings are checked.
+/// What the plugin's hooks service is set up with, read from the
+/// environment and the [`Options`] once the host's environment is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Settings {
+pub struct Setup {
     /// A hook still running after this long is cancelled.
     pub hook_timeout: Duration,
     /// HTTP request bodies over this many bytes are refused with 413.
@@ -187,13 +187,17 @@ impl From<tonic::transport::Error> for ServeError {
     }
 }
 
+/// The old name of [`Setup`].
+#[deprecated(note = "renamed `Setup`")]
+pub type Settings = Setup;
+
 /// How a plugin's hooks service joins the gRPC server's routes, given the
-/// settings the host's environment made.
+/// [`Setup`] the host's environment made.
 ///
 /// Boxed, so that [`serve_hooks`] and [`run_hooks`] are not generic: the
 /// server, which does not depend on the plugin, is compiled once, in this
 /// crate, and not again in every plugin's binary.
-pub type AddHooks = Box<dyn FnOnce(Settings, Routes) -> Routes + Send>;
+pub type AddHooks = Box<dyn FnOnce(Setup, Routes) -> Routes + Send>;
 
 /// [`run_hooks`] on a tokio runtime of its own: the whole `main` of a
 /// plugin. Exits with failure when the binary was not started by a
@@ -280,7 +284,7 @@ async fn run(parent: host::Parent, options: Options, add_hooks: AddHooks) -> Res
         Ok(pem) if !pem.trim().is_empty() => Some(AutoTls::new(&pem)?),
         _ => None,
     };
-    let settings = Settings {
+    let setup = Setup {
         hook_timeout,
         http_body_limit: options.http_body_limit,
         api_target: std::env::var(API_TARGET_ENV).ok(),
@@ -294,7 +298,7 @@ async fn run(parent: host::Parent, options: Options, add_hooks: AddHooks) -> Res
     let routes = Routes::new(health)
         .add_service(Controller { shutdown: shutdown.clone() })
         .add_service(Stdio { shutdown: shutdown.clone() });
-    let routes = add_hooks(settings, routes);
+    let routes = add_hooks(setup, routes);
     let budgets = budget::Budgets::new();
     let router = Server::builder()
         // Bounds: streams per connection (a peer opening thousands gets
