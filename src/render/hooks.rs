@@ -1,14 +1,233 @@
-//! The hooks as `plugin.rs.askama` sees them: each hook's [`PluginMethod`]
-//! from the model, with its rustdoc and the hook that runs first in it, and
-//! the runtime items the file imports. The Rust shape itself (parameters,
-//! output, decision enum, default answer) is the model's; the template
-//! matches on it.
+//! The hook side of the SDK, as its templates see it: `hooks.rs` (the
+//! `HookName` enum), `context.rs`, `plugin.rs` (the trait and decisions),
+//! `server.rs` (the glue), `runtime.rs` (serve and run), `http.rs` and the
+//! `#[plugin]` macro. Each hook's [`PluginMethod`] comes from the model, with
+//! its rustdoc, the hook that runs first in it, and the runtime items the
+//! files import. The Rust shape itself (parameters, output, decision enum,
+//! default answer) is the model's; the templates match on it.
 
+use askama::Template;
+
+use crate::classify::HOOKS_SERVICE;
 use crate::model::{
-    Answer, Decision, DecisionVariant, DefaultAnswer, Field, Hook, HookKind, ParamFrom, PluginMethod, Presence,
-    Replacement,
+    Answer, Contract, Decision, DecisionVariant, DefaultAnswer, DefaultValue, Field, Hook, HookKind, HttpShape,
+    ParamFrom, PluginMethod, Presence, Replacement,
 };
-use crate::render::doc_lines;
+use crate::render::{GeneratedFile, doc_lines, rust};
+
+/// Every view the hook side's templates take, made once from the contract.
+pub struct Views<'a> {
+    /// The hooks the `HookName` enum names.
+    names: Vec<HookView<'a>>,
+    /// The hooks with a `Plugin` method the hook server calls.
+    methods: Vec<HookMethodView<'a>>,
+    /// `(hook, first)`: `hook` runs `first`'s method before its own, and
+    /// `Implemented` lists `hook` when the plugin wrote either.
+    runs_first: Vec<(String, String)>,
+    /// Every `Plugin` method and its `HookName` variant, in contract order.
+    plugin_methods: Vec<(String, String)>,
+    implemented: Option<ImplementedView>,
+    http: Option<HttpView<'a>>,
+}
+
+impl<'a> Views<'a> {
+    pub fn new(contract: &'a Contract) -> Self {
+        let by_name = |name: &str| contract.hooks.iter().find(|h| h.name == name);
+        let run_by =
+            |hook: &Hook| contract.hooks.iter().find(|h| h.runs_first.as_deref() == Some(hook.name.as_str()));
+        Self {
+            names: contract.plugin_hooks().map(|hook| HookView { hook, doc: doc_lines(&hook.doc) }).collect(),
+            methods: contract
+                .hooks
+                .iter()
+                .filter_map(|h| HookMethodView::new(h, h.runs_first.as_deref().and_then(by_name), run_by(h)))
+                .collect(),
+            runs_first: contract
+                .hooks
+                .iter()
+                .filter_map(|h| Some((h.variant.clone(), by_name(h.runs_first.as_deref()?)?.variant.clone())))
+                .collect(),
+            plugin_methods: contract
+                .hooks
+                .iter()
+                .filter(|h| h.plugin_method.is_some())
+                .map(|h| (h.method.clone(), h.variant.clone()))
+                .collect(),
+            implemented: contract.hooks.iter().find_map(ImplementedView::new),
+            http: contract.hooks.iter().find_map(|h| match (&h.kind, &h.plugin_method) {
+                (HookKind::Streaming { http: Some(shape) }, Some(sig)) => {
+                    Some(HttpView { hook: h, sig, doc: doc_lines(&h.doc), shape })
+                }
+                _ => None,
+            }),
+        }
+    }
+
+    /// Whether the contract has the HTTP stream hook (and the SDK its `http` module).
+    pub fn has_http(&self) -> bool {
+        self.http.is_some()
+    }
+
+    /// The `Implemented` RPC, if the contract has it.
+    pub fn implemented(&self) -> Option<&ImplementedView> {
+        self.implemented.as_ref()
+    }
+
+    /// The hook side's files. `plugin_http` is the API trait with
+    /// `plugin_http`, which `http.rs` calls.
+    pub fn files(&self, crate_name: &str, crate_ident: &str, plugin_http: Option<&str>) -> anyhow::Result<Vec<GeneratedFile>> {
+        let (plugin_imports, server_imports) = (plugin_imports(&self.methods), server_imports(&self.methods));
+        let http = self.http.as_ref();
+        let mut files = vec![
+            rust("src/hooks.rs", HooksRs { service: HOOKS_SERVICE, hooks: &self.names }.render()?),
+            rust("src/context.rs", ContextRs.render()?),
+            rust(
+                "src/plugin.rs",
+                PluginRs {
+                    service: HOOKS_SERVICE,
+                    crate_ident,
+                    plugin_imports: &plugin_imports,
+                    hooks: &self.methods,
+                    runs_first: &self.runs_first,
+                    http,
+                }
+                .render()?,
+            ),
+            rust(
+                "src/server.rs",
+                ServerRs {
+                    service: HOOKS_SERVICE,
+                    server_imports: &server_imports,
+                    hooks: &self.methods,
+                    implemented: self.implemented.as_ref(),
+                    http,
+                }
+                .render()?,
+            ),
+            rust("src/runtime.rs", RuntimeRs.render()?),
+            rust(
+                "macros/src/lib.rs",
+                MacrosLibRs { service: HOOKS_SERVICE, crate_name, crate_ident, methods: &self.plugin_methods }
+                    .render()?,
+            ),
+        ];
+        if let Some(http) = http {
+            let source = HttpRs {
+                plugin_http,
+                hook: &http.hook.name,
+                method: &http.hook.method,
+                request: &http.shape.request,
+                response: &http.shape.response,
+                request_init: &http.shape.request_init,
+                response_init: &http.shape.response_init,
+                header: &http.shape.header,
+            }
+            .render()?;
+            files.push(rust("src/http.rs", source));
+        }
+        Ok(files)
+    }
+}
+
+/// A hook as the `HookName` enum names it.
+struct HookView<'a> {
+    hook: &'a Hook,
+    doc: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/hooks.rs.askama", escape = "none")]
+struct HooksRs<'a> {
+    service: &'a str,
+    hooks: &'a [HookView<'a>],
+}
+
+#[derive(Template)]
+#[template(path = "sdk/context.rs.askama", escape = "none")]
+struct ContextRs;
+
+#[derive(Template)]
+#[template(path = "sdk/plugin.rs.askama", escape = "none")]
+struct PluginRs<'a> {
+    service: &'a str,
+    crate_ident: &'a str,
+    plugin_imports: &'a [&'a str],
+    hooks: &'a [HookMethodView<'a>],
+    runs_first: &'a [(String, String)],
+    http: Option<&'a HttpView<'a>>,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/server.rs.askama", escape = "none")]
+struct ServerRs<'a> {
+    service: &'a str,
+    server_imports: &'a [&'a str],
+    hooks: &'a [HookMethodView<'a>],
+    implemented: Option<&'a ImplementedView>,
+    http: Option<&'a HttpView<'a>>,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/runtime.rs.askama", escape = "none")]
+struct RuntimeRs;
+
+#[derive(Template)]
+#[template(path = "sdk/macros/lib.rs.askama", escape = "none")]
+struct MacrosLibRs<'a> {
+    service: &'a str,
+    crate_name: &'a str,
+    crate_ident: &'a str,
+    /// Every `Plugin` method and its `HookName` variant.
+    methods: &'a [(String, String)],
+}
+
+/// The HTTP stream hook (`ServeHTTP`), bridged to `http` types.
+struct HttpView<'a> {
+    hook: &'a Hook,
+    sig: &'a PluginMethod,
+    doc: Vec<String>,
+    shape: &'a HttpShape,
+}
+
+#[derive(Template)]
+#[template(path = "sdk/http.rs.askama", escape = "none")]
+struct HttpRs<'a> {
+    /// The API trait with `plugin_http`, when the API has a `PluginHTTP`
+    /// method of the expected shape.
+    plugin_http: Option<&'a str>,
+    hook: &'a str,
+    method: &'a str,
+    request: &'a str,
+    response: &'a str,
+    request_init: &'a str,
+    response_init: &'a str,
+    header: &'a str,
+}
+
+/// The `Implemented` RPC, which the runtime answers from `Plugin::IMPLEMENTED`.
+pub struct ImplementedView {
+    pub method: String,
+    pub request: String,
+    pub response: String,
+    /// The response field listing hook names.
+    pub field: String,
+    pub has_error: bool,
+}
+
+impl ImplementedView {
+    fn new(hook: &Hook) -> Option<Self> {
+        match &hook.kind {
+            HookKind::Implemented { names } => Some(Self {
+                method: hook.method.clone(),
+                request: hook.request.clone(),
+                response: hook.response.clone(),
+                field: names.rust_name.clone(),
+                has_error: hook.returns_error,
+            }),
+            _ => None,
+        }
+    }
+}
 
 /// One hook with a `Plugin` method the hook server calls (not `Implemented`,
 /// not the HTTP stream, which have their own parts of the template).

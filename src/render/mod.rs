@@ -19,10 +19,7 @@ use prost_types::FileDescriptorSet;
 
 use crate::classify::{API_SERVICE, HOOKS_SERVICE};
 // The templates match on these.
-use crate::model::{
-    Answer, ApiInput, Contract, DecisionVariant, DefaultAnswer, DefaultValue, FromResponse, Hook, HookKind, HttpShape,
-    IntoRequest, ParamFrom, PluginMethod, Presence,
-};
+use crate::model::{ApiInput, Contract, FromResponse, HookKind, IntoRequest};
 use crate::names::snake;
 
 /// One file of the output, relative to the output folder.
@@ -151,13 +148,6 @@ struct LibRs<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "sdk/hooks.rs.askama", escape = "none")]
-struct HooksRs<'a> {
-    service: &'a str,
-    hooks: &'a [HookView<'a>],
-}
-
-#[derive(Template)]
 #[template(path = "sdk/api_mod.rs.askama", escape = "none")]
 struct ApiModRs<'a> {
     crate_ident: &'a str,
@@ -170,65 +160,6 @@ struct ApiModRs<'a> {
 #[template(path = "sdk/api_group.rs.askama", escape = "none")]
 struct ApiGroupRs<'a> {
     group: &'a api::GroupView<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "sdk/plugin.rs.askama", escape = "none")]
-struct PluginRs<'a> {
-    service: &'a str,
-    crate_ident: &'a str,
-    plugin_imports: &'a [&'a str],
-    hooks: &'a [hooks::HookMethodView<'a>],
-    /// `(hook, first)`: `hook` runs `first`'s method before its own.
-    runs_first: &'a [(String, String)],
-    http: Option<&'a HttpView<'a>>,
-}
-
-#[derive(Template)]
-#[template(path = "sdk/context.rs.askama", escape = "none")]
-struct ContextRs;
-
-#[derive(Template)]
-#[template(path = "sdk/server.rs.askama", escape = "none")]
-struct ServerRs<'a> {
-    service: &'a str,
-    server_imports: &'a [&'a str],
-    hooks: &'a [hooks::HookMethodView<'a>],
-    implemented: Option<&'a ImplementedView>,
-    http: Option<&'a HttpView<'a>>,
-}
-
-/// The HTTP stream hook (`ServeHTTP`), bridged to `http` types.
-struct HttpView<'a> {
-    hook: &'a Hook,
-    sig: &'a PluginMethod,
-    doc: Vec<String>,
-    shape: &'a HttpShape,
-}
-
-#[derive(Template)]
-#[template(path = "sdk/http.rs.askama", escape = "none")]
-struct HttpRs<'a> {
-    /// The API trait with `plugin_http`, when the API has a `PluginHTTP`
-    /// method of the expected shape.
-    plugin_http: Option<&'a str>,
-    hook: &'a str,
-    method: &'a str,
-    request: &'a str,
-    response: &'a str,
-    request_init: &'a str,
-    response_init: &'a str,
-    header: &'a str,
-}
-
-/// The `Implemented` RPC, which the runtime answers from `Plugin::IMPLEMENTED`.
-struct ImplementedView {
-    method: String,
-    request: String,
-    response: String,
-    /// The response field listing hook names.
-    field: String,
-    has_error: bool,
 }
 
 #[derive(Template)]
@@ -271,16 +202,6 @@ struct MacrosCargoToml<'a> {
     package: &'a str,
     crate_name: &'a str,
     version: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "sdk/macros/lib.rs.askama", escape = "none")]
-struct MacrosLibRs<'a> {
-    service: &'a str,
-    crate_name: &'a str,
-    crate_ident: &'a str,
-    /// Every `Plugin` method and its `HookName` variant.
-    methods: &'a [(String, String)],
 }
 
 /// The `runtime/` crate, embedded by the build script: the contract-independent
@@ -343,188 +264,94 @@ struct TestingRs<'a> {
     methods: &'a [testing::FakeMethodView<'a>],
     hooks: &'a [testing::DriverHookView<'a>],
     has_state: bool,
-    implemented: Option<&'a ImplementedView>,
+    implemented: Option<&'a hooks::ImplementedView>,
     activate: Option<testing::NamedHook>,
     deactivate: Option<testing::NamedHook>,
     http: Option<testing::NamedHook>,
 }
 
-#[derive(Template)]
-#[template(path = "sdk/runtime.rs.askama", escape = "none")]
-struct RuntimeRs;
-
-struct HookView<'a> {
-    hook: &'a Hook,
-    doc: Vec<String>,
-}
-
 fn templates(contract: &Contract, sdk: &SdkCrate) -> anyhow::Result<Vec<GeneratedFile>> {
     let crate_ident = snake(&sdk.crate_name);
-    let hooks: Vec<HookView> =
-        contract.plugin_hooks().map(|hook| HookView { hook, doc: doc_lines(&hook.doc) }).collect();
+    let handwritten = handwritten::files_for(contract)?;
     let groups: Vec<api::GroupView> =
         contract.api_groups.iter().map(|g| api::GroupView::new(&contract.package, API_SERVICE, g)).collect();
+    let hook_views = hooks::Views::new(contract);
+    let mut files = manifests(contract, sdk, &crate_ident)?;
+    files.push(lib_rs(contract, sdk, &crate_ident, &groups, &hook_views, &handwritten)?);
+    files.extend(api_files(contract, &crate_ident, &groups)?);
+    files.extend(hook_views.files(&sdk.crate_name, &crate_ident, plugin_http_trait(contract))?);
+    files.extend(runtime_crate(sdk, &contract.package)?);
+    files.extend(test_kit(contract, &hook_views)?);
+    files.extend(handwritten.iter().map(|f| verbatim(f.to, f.from, f.source)));
+    Ok(files)
+}
 
-    let by_name = |name: &str| contract.hooks.iter().find(|h| h.name == name);
-    let run_by = |hook: &Hook| contract.hooks.iter().find(|h| h.runs_first.as_deref() == Some(hook.name.as_str()));
-    let hook_methods: Vec<hooks::HookMethodView> = contract
-        .hooks
-        .iter()
-        .filter_map(|h| hooks::HookMethodView::new(h, h.runs_first.as_deref().and_then(by_name), run_by(h)))
-        .collect();
-    // Hooks `Implemented` lists when the plugin wrote the hook that runs first in them.
-    let runs_first: Vec<(String, String)> = contract
-        .hooks
-        .iter()
-        .filter_map(|h| Some((h.variant.clone(), by_name(h.runs_first.as_deref()?)?.variant.clone())))
-        .collect();
-    let implemented = contract.hooks.iter().find_map(|h| match &h.kind {
-        HookKind::Implemented { names } => Some(ImplementedView {
-            method: h.method.clone(),
-            request: h.request.clone(),
-            response: h.response.clone(),
-            field: names.rust_name.clone(),
-            has_error: h.returns_error,
-        }),
-        _ => None,
-    });
-    let (plugin_imports, server_imports) = (hooks::plugin_imports(&hook_methods), hooks::server_imports(&hook_methods));
-    // Every hook the `Plugin` trait has a method for, in contract order.
-    let plugin_methods: Vec<(String, String)> = contract
-        .hooks
-        .iter()
-        .filter(|h| h.plugin_method.is_some())
-        .map(|h| (h.method.clone(), h.variant.clone()))
-        .collect();
-    let http = contract.hooks.iter().find_map(|h| match (&h.kind, &h.plugin_method) {
-        (HookKind::Streaming { http: Some(shape) }, Some(sig)) => {
-            Some(HttpView { hook: h, sig, doc: doc_lines(&h.doc), shape })
-        }
-        _ => None,
-    });
+/// A Rust file of the SDK, to be formatted.
+fn rust(path: &str, source: String) -> GeneratedFile {
+    GeneratedFile { path: path.into(), kind: FileKind::Rust, source, preformatted: String::new() }
+}
 
-    let handwritten = handwritten::files_for(contract)?;
+/// A text file of the SDK, written as it is.
+fn text(path: &str, source: String) -> GeneratedFile {
+    GeneratedFile { path: path.into(), kind: FileKind::Text, source, preformatted: String::new() }
+}
+
+/// The `Cargo.toml` of the SDK and of its `proto/`, `testing/` and
+/// `macros/` crates (the runtime's comes with the runtime crate).
+fn manifests(contract: &Contract, sdk: &SdkCrate, crate_ident: &str) -> anyhow::Result<Vec<GeneratedFile>> {
+    let (package, crate_name, version) = (contract.package.as_str(), sdk.crate_name.as_str(), sdk.version.as_str());
+    Ok(vec![
+        text("Cargo.toml", CargoToml { package, crate_name, version }.render()?),
+        text("proto/Cargo.toml", ProtoCargoToml { package, crate_name, crate_ident, version }.render()?),
+        text("testing/Cargo.toml", TestingCargoToml { package, crate_name, version }.render()?),
+        text("macros/Cargo.toml", MacrosCargoToml { package, crate_name, version }.render()?),
+    ])
+}
+
+/// The crate root: modules, re-exports, the prelude.
+fn lib_rs(
+    contract: &Contract,
+    sdk: &SdkCrate,
+    crate_ident: &str,
+    groups: &[api::GroupView],
+    hook_views: &hooks::Views,
+    handwritten: &[&handwritten::Handwritten],
+) -> anyhow::Result<GeneratedFile> {
     let has = |module: &str| handwritten.iter().any(|f| f.module() == module);
-    let rust = |path: &str, source: String| GeneratedFile {
-        path: path.into(),
-        kind: FileKind::Rust,
-        source,
-        preformatted: String::new(),
-    };
+    let source = LibRs {
+        has_http: hook_views.has_http(),
+        has_kv: has("kv"),
+        has_cluster: has("cluster"),
+        has_bot: has("bot"),
+        package: &contract.package,
+        crate_name: &sdk.crate_name,
+        crate_ident,
+        api_count: contract.api_methods().count(),
+        group_count: groups.len(),
+        hook_count: contract.plugin_hooks().count(),
+        groups,
+    }
+    .render()?;
+    Ok(rust("src/lib.rs", source))
+}
+
+/// The API client, `api/mod.rs` and a file per domain group, and the error
+/// type its methods return.
+fn api_files(contract: &Contract, crate_ident: &str, groups: &[api::GroupView]) -> anyhow::Result<Vec<GeneratedFile>> {
+    let service = format!("{}.{API_SERVICE}", contract.package);
     let mut files = vec![
-        GeneratedFile {
-            path: "Cargo.toml".into(),
-            kind: FileKind::Text,
-            source: CargoToml {
-                package: &contract.package,
-                crate_name: &sdk.crate_name,
-                version: &sdk.version,
-            }
-            .render()?,
-            preformatted: String::new(),
-        },
-        rust(
-            "src/lib.rs",
-            LibRs {
-                has_http: http.is_some(),
-                has_kv: has("kv"),
-                has_cluster: has("cluster"),
-                has_bot: has("bot"),
-                package: &contract.package,
-                crate_name: &sdk.crate_name,
-                crate_ident: &crate_ident,
-                api_count: contract.api_methods().count(),
-                group_count: groups.len(),
-                hook_count: hooks.len(),
-                groups: &groups,
-            }
-            .render()?,
-        ),
-        rust("src/hooks.rs", HooksRs { service: HOOKS_SERVICE, hooks: &hooks }.render()?),
         rust("src/error.rs", ErrorRs.render()?),
-        rust(
-            "src/plugin.rs",
-            PluginRs {
-                service: HOOKS_SERVICE,
-                crate_ident: &crate_ident,
-                plugin_imports: &plugin_imports,
-                hooks: &hook_methods,
-                runs_first: &runs_first,
-                http: http.as_ref(),
-            }
-            .render()?,
-        ),
-        rust("src/context.rs", ContextRs.render()?),
-        rust(
-            "src/server.rs",
-            ServerRs {
-                service: HOOKS_SERVICE,
-                server_imports: &server_imports,
-                hooks: &hook_methods,
-                implemented: implemented.as_ref(),
-                http: http.as_ref(),
-            }
-            .render()?,
-        ),
-        GeneratedFile {
-            path: "proto/Cargo.toml".into(),
-            kind: FileKind::Text,
-            source: ProtoCargoToml {
-                package: &contract.package,
-                crate_name: &sdk.crate_name,
-                crate_ident: &crate_ident,
-                version: &sdk.version,
-            }
-            .render()?,
-            preformatted: String::new(),
-        },
-        GeneratedFile {
-            path: "testing/Cargo.toml".into(),
-            kind: FileKind::Text,
-            source: TestingCargoToml {
-                package: &contract.package,
-                crate_name: &sdk.crate_name,
-                version: &sdk.version,
-            }
-            .render()?,
-            preformatted: String::new(),
-        },
-        GeneratedFile {
-            path: "macros/Cargo.toml".into(),
-            kind: FileKind::Text,
-            source: MacrosCargoToml {
-                package: &contract.package,
-                crate_name: &sdk.crate_name,
-                version: &sdk.version,
-            }
-            .render()?,
-            preformatted: String::new(),
-        },
-        rust(
-            "macros/src/lib.rs",
-            MacrosLibRs {
-                service: HOOKS_SERVICE,
-                crate_name: &sdk.crate_name,
-                crate_ident: &crate_ident,
-                methods: &plugin_methods,
-            }
-            .render()?,
-        ),
-        rust("src/runtime.rs", RuntimeRs.render()?),
-        rust(
-            "src/api/mod.rs",
-            ApiModRs {
-                crate_ident: &crate_ident,
-                service: &format!("{}.{API_SERVICE}", contract.package),
-                groups: &groups,
-            }
-            .render()?,
-        ),
+        rust("src/api/mod.rs", ApiModRs { crate_ident, service: &service, groups }.render()?),
     ];
-    for group in &groups {
+    for group in groups {
         files.push(rust(&format!("src/api/{}.rs", group.group.name), ApiGroupRs { group }.render()?));
     }
-    files.extend(runtime_crate(sdk, &contract.package)?);
+    Ok(files)
+}
+
+/// The test kit's generated `lib.rs`, and its hand-written state, app
+/// layer and rules when the contract has every method they answer.
+fn test_kit(contract: &Contract, hook_views: &hooks::Views) -> anyhow::Result<Vec<GeneratedFile>> {
     let (fake_methods, has_state) = testing::fake_methods(contract)?;
     let driver_hooks = testing::driver_hooks(contract);
     let source = TestingRs {
@@ -532,41 +359,24 @@ fn templates(contract: &Contract, sdk: &SdkCrate) -> anyhow::Result<Vec<Generate
         methods: &fake_methods,
         hooks: &driver_hooks,
         has_state,
-        implemented: implemented.as_ref(),
+        implemented: hook_views.implemented(),
         activate: testing::named_hook(contract, crate::classify::ACTIVATION.0),
         deactivate: testing::named_hook(contract, "OnDeactivate"),
         http: testing::http_hook(contract),
     }
     .render()?;
-    files.push(rust("testing/src/lib.rs", source));
-    files.extend(handwritten.iter().map(|f| verbatim(f.to, f.from, f.source)));
+    let mut files = vec![rust("testing/src/lib.rs", source)];
     if has_state {
         files.push(verbatim("testing/src/state.rs", "templates/sdk/testing/state.rs", testing::STATE_RS));
         files.push(verbatim("testing/src/app.rs", "templates/sdk/testing/app.rs", testing::APP_RS));
-        files.push(GeneratedFile {
-            path: "testing/RULES.md".into(),
-            kind: FileKind::Text,
-            source: format!(
+        files.push(text(
+            "testing/RULES.md",
+            format!(
                 "<!-- @generated by mmplugin-gen: a copy of its templates/sdk/testing/RULES.md. Do not edit:\n\
                  change that file, then regenerate. -->\n\n{}",
                 testing::RULES_MD
             ),
-            preformatted: String::new(),
-        });
-    }
-    if let Some(http) = &http {
-        let source = HttpRs {
-            plugin_http: plugin_http_trait(contract),
-            hook: &http.hook.name,
-            method: &http.hook.method,
-            request: &http.shape.request,
-            response: &http.shape.response,
-            request_init: &http.shape.request_init,
-            response_init: &http.shape.response_init,
-            header: &http.shape.header,
-        }
-        .render()?;
-        files.push(rust("src/http.rs", source));
+        ));
     }
     Ok(files)
 }
