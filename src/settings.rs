@@ -279,129 +279,150 @@ struct Read {
 /// Reads every setting of a `settings_schema` into fields. Whatever does
 /// not have the shape [`validate`] checks is passed over.
 fn read_settings(schema: Option<&Value>) -> Read {
-    let mut read = Read::default();
-    let Some(schema) = schema.and_then(Value::as_object) else { return read };
-    let mut entries: Vec<(String, &Map<String, Value>)> = Vec::new();
-    let top = schema.get("settings").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-    for (i, setting) in top.iter().enumerate() {
+    let mut reader = Reader::default();
+    let Some(schema) = schema.and_then(Value::as_object) else { return reader.read };
+    let (entries, in_sections) = schema_entries(schema);
+    for (path, setting) in entries {
+        reader.add(path, setting);
+    }
+    if in_sections > 0 {
+        reader.note_settings_the_console_hides();
+    }
+    reader.read
+}
+
+/// A setting's object in plugin.json, and its path there.
+type Entry<'a> = (String, &'a Map<String, Value>);
+
+/// Every setting object of a `settings_schema`, with its path: those of
+/// `settings`, then those of each section; and how many are in sections.
+fn schema_entries(schema: &Map<String, Value>) -> (Vec<Entry<'_>>, usize) {
+    fn list(v: Option<&Value>) -> &[Value] {
+        v.and_then(Value::as_array).map_or(&[][..], Vec::as_slice)
+    }
+    let mut entries: Vec<Entry> = Vec::new();
+    for (i, setting) in list(schema.get("settings")).iter().enumerate() {
         if let Some(obj) = setting.as_object() {
             entries.push((format!("settings_schema.settings[{i}]"), obj));
         }
     }
-    let sections = schema.get("sections").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-    let mut in_sections = 0;
-    for (s, section) in sections.iter().enumerate() {
-        let settings = section.get("settings").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-        for (i, setting) in settings.iter().enumerate() {
+    let top = entries.len();
+    for (s, section) in list(schema.get("sections")).iter().enumerate() {
+        for (i, setting) in list(section.get("settings")).iter().enumerate() {
             if let Some(obj) = setting.as_object() {
                 entries.push((format!("settings_schema.sections[{s}].settings[{i}]"), obj));
-                in_sections += 1;
             }
         }
     }
+    let in_sections = entries.len() - top;
+    (entries, in_sections)
+}
 
-    let problems = &mut read.problems;
-    // The field each stored key and each field name went to.
-    let mut stored_by: BTreeMap<String, usize> = BTreeMap::new();
-    let mut ident_by: BTreeMap<String, usize> = BTreeMap::new();
-    for (path, obj) in entries {
+/// The fields read so far, and which field each stored key and each field
+/// name went to.
+#[derive(Default)]
+struct Reader {
+    read: Read,
+    stored_by: BTreeMap<String, usize>,
+    ident_by: BTreeMap<String, usize>,
+}
+
+impl Reader {
+    /// Reads one setting: a field, a note (no key), a problem, or another
+    /// place of a field already read.
+    fn add(&mut self, path: String, obj: &Map<String, Value>) {
         let text = |key: &str| obj.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
         let key = text("key");
         if key.is_empty() {
-            read.notes.push(format!("{path} has no key: skipped (the System Console stores nothing for it)"));
-            read.skipped.push(path);
-            continue;
+            self.read.notes.push(format!("{path} has no key: skipped (the System Console stores nothing for it)"));
+            self.read.skipped.push(path);
+            return;
         }
         let setting_type = text("type");
         let Some(ty) = FieldType::of(&setting_type) else {
             // A type the server does not know is validate's problem.
             if SETTING_TYPES.contains(&setting_type.as_str()) {
-                problems.push(problem(
+                self.read.problems.push(problem(
                     format!("{path}.type"),
                     format!("{setting_type:?} has no Rust type in mmplugin-gen settings (key {key:?})"),
                 ));
             }
-            continue;
+            return;
         };
         let default = match default_value(ty, obj.get("default")) {
             Ok(default) => default,
             Err(why) => {
-                problems
-                    .push(problem(format!("{path}.default"), format!("{key:?} is a {setting_type} setting: {why}")));
-                continue;
+                let why = format!("{key:?} is a {setting_type} setting: {why}");
+                self.read.problems.push(problem(format!("{path}.default"), why));
+                return;
             }
         };
-        let stored = key.to_lowercase();
-        let ident = crate::names::setting_field(&key);
-        if let Some(&i) = stored_by.get(&stored) {
-            let first = &mut read.fields[i];
+        let field = Field {
+            also: Vec::new(),
+            stored: key.to_lowercase(),
+            ident: crate::names::setting_field(&key),
+            display_name: text("display_name"),
+            help_text: text("help_text"),
+            options: options(obj),
+            path,
+            key,
+            setting_type,
+            ty,
+            default,
+        };
+        if !self.clashes(&field) {
+            self.stored_by.insert(field.stored.clone(), self.read.fields.len());
+            self.ident_by.insert(field.ident.clone(), self.read.fields.len());
+            self.read.fields.push(field);
+        }
+    }
+
+    /// Whether `field` shares its stored key or its Rust name with a field
+    /// read before: a problem, or (the same setting again) another place of
+    /// that field.
+    fn clashes(&mut self, field: &Field) -> bool {
+        let (path, key, stored, ident) = (&field.path, &field.key, &field.stored, &field.ident);
+        if let Some(&i) = self.stored_by.get(stored) {
+            let first = &mut self.read.fields[i];
             let (other, other_key) = (&first.path, &first.key);
-            if *other_key != key {
-                problems.push(problem(
-                    format!("{path}.key"),
-                    format!(
-                        "{key:?} is stored as {stored:?}, as is {other_key:?} ({other}.key): the System Console \
-                         lowercases keys, so the two would share one value; rename one"
-                    ),
-                ));
-            } else if first.setting_type != setting_type || first.default != default {
-                problems.push(problem(
-                    path,
-                    format!(
-                        "{key:?} is declared again, with another type or default than at {other}: \
-                         the two would share one stored value"
-                    ),
-                ));
+            if other_key != key {
+                let why = format!(
+                    "{key:?} is stored as {stored:?}, as is {other_key:?} ({other}.key): the System Console \
+                     lowercases keys, so the two would share one value; rename one"
+                );
+                self.read.problems.push(problem(format!("{path}.key"), why));
+            } else if first.setting_type != field.setting_type || first.default != field.default {
+                let why = format!(
+                    "{key:?} is declared again, with another type or default than at {other}: \
+                     the two would share one stored value"
+                );
+                self.read.problems.push(problem(path.clone(), why));
             } else {
                 // The same setting twice, as a plugin lists it both in a section (which the console
                 // shows) and in `settings` (where the Go SDK's LoadPluginConfiguration finds defaults).
-                first.also.push(path);
+                first.also.push(path.clone());
             }
-            continue;
+            return true;
         }
-        if let Some(&i) = ident_by.get(&ident) {
-            let (other, other_key) = (&read.fields[i].path, &read.fields[i].key);
-            problems.push(problem(
-                format!("{path}.key"),
-                format!(
-                    "{key:?} becomes the field `{ident}`, as does {other_key:?} ({other}.key): rename one \
-                     so that they differ in more than case and punctuation"
-                ),
-            ));
-            continue;
+        if let Some(&i) = self.ident_by.get(ident) {
+            let (other, other_key) = (&self.read.fields[i].path, &self.read.fields[i].key);
+            let why = format!(
+                "{key:?} becomes the field `{ident}`, as does {other_key:?} ({other}.key): rename one \
+                 so that they differ in more than case and punctuation"
+            );
+            self.read.problems.push(problem(format!("{path}.key"), why));
+            return true;
         }
-        stored_by.insert(stored.clone(), read.fields.len());
-        ident_by.insert(ident.clone(), read.fields.len());
-        let options = obj
-            .get("options")
-            .and_then(Value::as_array)
-            .map(|options| {
-                options
-                    .iter()
-                    .filter_map(|o| {
-                        let field = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-                        o.is_object().then(|| (field("value"), field("display_name")))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        read.fields.push(Field {
-            path,
-            also: Vec::new(),
-            key,
-            stored,
-            ident,
-            setting_type,
-            ty,
-            display_name: text("display_name"),
-            help_text: text("help_text"),
-            options,
-            default,
-        });
+        false
     }
-    if in_sections > 0 {
-        // custom_plugin_settings/index.ts: `if (settings_schema.sections) … else if (settings_schema.settings)`.
-        let hidden: Vec<String> = read
+
+    /// A schema with sections: the System Console shows only theirs
+    /// (custom_plugin_settings/index.ts: `if (settings_schema.sections) …
+    /// else if (settings_schema.settings)`), so a setting only in
+    /// `settings` keeps its default there.
+    fn note_settings_the_console_hides(&mut self) {
+        let hidden: Vec<String> = self
+            .read
             .fields
             .iter()
             .filter(|f| {
@@ -410,14 +431,25 @@ fn read_settings(schema: Option<&Value>) -> Read {
             .map(|f| format!("{:?}", f.key))
             .collect();
         if !hidden.is_empty() {
-            read.notes.push(format!(
+            self.read.notes.push(format!(
                 "settings_schema has sections, so the System Console shows only their settings: {} (in \
                  settings_schema.settings alone) keep their defaults unless set another way (config.json, mmctl)",
                 hidden.join(", ")
             ));
         }
     }
-    read
+}
+
+/// A setting's `options`: `(value, display_name)` of each.
+fn options(obj: &Map<String, Value>) -> Vec<(String, String)> {
+    let Some(options) = obj.get("options").and_then(Value::as_array) else { return Vec::new() };
+    options
+        .iter()
+        .filter_map(|o| {
+            let field = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            o.is_object().then(|| (field("value"), field("display_name")))
+        })
+        .collect()
 }
 
 fn problem(field: String, message: String) -> Problem {
