@@ -1,6 +1,7 @@
 //! The `mmplugin-gen` command line: a thin shell over the library.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mmplugin_gen::{bundle, diff, emit, inspect, load::ProtoSources, render::SdkCrate, scaffold, settings};
@@ -157,121 +158,144 @@ fn sources(proto: Option<&PathBuf>) -> anyhow::Result<ProtoSources> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Some(Command::Inspect { proto }) => {
-            let fds = sources(proto.as_ref())?.compile()?;
-            let contract = mmplugin_gen::classify::classify(&fds)?;
-            print!("{}", inspect::report(&contract));
-            Ok(ExitCode::SUCCESS)
+        Some(Command::Inspect { proto }) => inspect(proto.as_ref()),
+        Some(Command::Diff { old, new }) => Ok(diff(&old, &new)),
+        Some(Command::Bundle { manifest, exe, out }) => Ok(bundle(manifest, &exe, out)),
+        Some(Command::New { dir, id, name }) => Ok(new(&dir, id, name)),
+        Some(Command::Settings { manifest, name }) => Ok(settings(&manifest, name)),
+        None => generate(cli.proto.as_ref(), cli.crate_name, &cli.out, cli.check),
+    }
+}
+
+/// `mmplugin-gen inspect`: how each RPC is classified and named.
+fn inspect(proto: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
+    let fds = sources(proto)?.compile()?;
+    let contract = mmplugin_gen::classify::classify(&fds)?;
+    print!("{}", inspect::report(&contract));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mmplugin-gen diff`: what a new contract changes on the wire; fails when
+/// anything does.
+fn diff(old: &Path, new: &Path) -> ExitCode {
+    let compile = |dir: &Path| -> anyhow::Result<_> { Ok(ProtoSources::from_dir(dir)?.compile()?) };
+    let (old_fds, new_fds) = match compile(old).and_then(|o| Ok((o, compile(new)?))) {
+        Ok(both) => both,
+        Err(e) => return cannot_tell(&e),
+    };
+    let differences = diff::diff(&old_fds, &new_fds);
+    for d in &differences {
+        println!("{d}");
+    }
+    println!("{} differences between {} and {}", differences.len(), old.display(), new.display());
+    if differences.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// `mmplugin-gen bundle`: prints the bundle's path; every problem of a
+/// manifest on a line of its own.
+fn bundle(manifest: PathBuf, exe: &[String], out: PathBuf) -> ExitCode {
+    let written = exe
+        .iter()
+        .map(|arg| bundle::parse_executable(arg))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|executables| bundle::write(&bundle::Bundle { manifest, executables, out }));
+    match written {
+        Ok(written) => {
+            for note in &written.notes {
+                eprintln!("note: {note}");
+            }
+            println!("{}", written.path.display());
+            ExitCode::SUCCESS
         }
-        Some(Command::Diff { old, new }) => {
-            let compile = |dir: &PathBuf| -> anyhow::Result<_> { Ok(ProtoSources::from_dir(dir)?.compile()?) };
-            let (old_fds, new_fds) = match compile(&old).and_then(|o| Ok((o, compile(&new)?))) {
-                Ok(both) => both,
-                Err(e) => return Ok(cannot_tell(&e)),
-            };
-            let differences = diff::diff(&old_fds, &new_fds);
-            for d in &differences {
-                println!("{d}");
+        Err(e) => {
+            for line in e.to_string().lines() {
+                eprintln!("error: {line}");
             }
-            println!("{} differences between {} and {}", differences.len(), old.display(), new.display());
-            Ok(if differences.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-        }
-        Some(Command::Bundle { manifest, exe, out }) => {
-            let written = exe
-                .iter()
-                .map(|arg| bundle::parse_executable(arg))
-                .collect::<Result<Vec<_>, _>>()
-                .and_then(|executables| bundle::write(&bundle::Bundle { manifest, executables, out }));
-            match written {
-                Ok(written) => {
-                    for note in &written.notes {
-                        eprintln!("note: {note}");
-                    }
-                    println!("{}", written.path.display());
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    // One line per problem: a manifest's are all reported at once.
-                    for line in e.to_string().lines() {
-                        eprintln!("error: {line}");
-                    }
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
-        Some(Command::New { dir, id, name }) => match scaffold::create(&dir, &scaffold::Options { id, name }) {
-            Ok(files) => {
-                let sdk = files.iter().filter(|f| f.starts_with(scaffold::SDK_DIR)).count();
-                for file in files.iter().filter(|f| !f.starts_with(scaffold::SDK_DIR)) {
-                    println!("{}", dir.join(file).display());
-                }
-                println!("{} ({sdk} files of the generated SDK)", dir.join(scaffold::SDK_DIR).display());
-                eprintln!("next: cd {} && cargo test && ./bundle.sh", dir.display());
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                Ok(ExitCode::FAILURE)
-            }
-        },
-        Some(Command::Settings { manifest, name }) => {
-            let text = match std::fs::read_to_string(&manifest) {
-                Ok(text) => text,
-                Err(e) => {
-                    eprintln!("error: {}: {e}", manifest.display());
-                    return Ok(ExitCode::FAILURE);
-                }
-            };
-            match settings::generate(&text, &settings::Options { name }) {
-                Ok(generated) => {
-                    for note in &generated.notes {
-                        eprintln!("note: {}: {note}", manifest.display());
-                    }
-                    print!("{}", generated.source);
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    for line in e.lines(&manifest) {
-                        eprintln!("error: {line}");
-                    }
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
-        None => {
-            let sdk = SdkCrate { crate_name: cli.crate_name, ..SdkCrate::default() };
-            let generated = match sources(cli.proto.as_ref()).and_then(|s| mmplugin_gen::generate(&s, &sdk)) {
-                Ok(generated) => generated,
-                Err(e) if cli.check => return Ok(cannot_tell(&e)),
-                Err(e) => return Err(e),
-            };
-            for service in &generated.contract.other_services {
-                eprintln!(
-                    "warning: service `{service}` is neither PluginHooks nor PluginAPI: \
-                     it gets raw stubs only, no typed wrappers"
-                );
-            }
-            let out = &cli.out;
-            if cli.check {
-                let changes = match emit::check(out, &generated.files) {
-                    Ok(changes) => changes,
-                    Err(e) => return Ok(cannot_tell(&e)),
-                };
-                for c in &changes {
-                    println!("{c}");
-                }
-                if changes.is_empty() {
-                    println!("{} is up to date ({} files)", out.display(), generated.files.len());
-                    return Ok(ExitCode::SUCCESS);
-                }
-                println!("{} files would change in {}", changes.len(), out.display());
-                return Ok(ExitCode::FAILURE);
-            }
-            let changes = emit::write(out, &generated.files)?;
-            println!("{}: {} files, {} changed", out.display(), generated.files.len(), changes.len());
-            Ok(ExitCode::SUCCESS)
+            ExitCode::FAILURE
         }
     }
+}
+
+/// `mmplugin-gen new`: prints the files written (the SDK's counted) and
+/// what to run next.
+fn new(dir: &Path, id: Option<String>, name: Option<String>) -> ExitCode {
+    match scaffold::create(dir, &scaffold::Options { id, name }) {
+        Ok(files) => {
+            let sdk = files.iter().filter(|f| f.starts_with(scaffold::SDK_DIR)).count();
+            for file in files.iter().filter(|f| !f.starts_with(scaffold::SDK_DIR)) {
+                println!("{}", dir.join(file).display());
+            }
+            println!("{} ({sdk} files of the generated SDK)", dir.join(scaffold::SDK_DIR).display());
+            eprintln!("next: cd {} && cargo test && ./bundle.sh", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `mmplugin-gen settings`: prints the struct; notes and problems name the
+/// manifest.
+fn settings(manifest: &Path, name: String) -> ExitCode {
+    let text = match std::fs::read_to_string(manifest) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: {}: {e}", manifest.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match settings::generate(&text, &settings::Options { name }) {
+        Ok(generated) => {
+            for note in &generated.notes {
+                eprintln!("note: {}: {note}", manifest.display());
+            }
+            print!("{}", generated.source);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for line in e.lines(manifest) {
+                eprintln!("error: {line}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The main job: generate the SDK into `out`, or with `check` only list
+/// what would change (and fail if anything would).
+fn generate(proto: Option<&PathBuf>, crate_name: String, out: &Path, check: bool) -> anyhow::Result<ExitCode> {
+    let sdk = SdkCrate { crate_name, ..SdkCrate::default() };
+    let generated = match sources(proto).and_then(|s| mmplugin_gen::generate(&s, &sdk)) {
+        Ok(generated) => generated,
+        Err(e) if check => return Ok(cannot_tell(&e)),
+        Err(e) => return Err(e),
+    };
+    for service in &generated.contract.other_services {
+        eprintln!(
+            "warning: service `{service}` is neither PluginHooks nor PluginAPI: \
+             it gets raw stubs only, no typed wrappers"
+        );
+    }
+    if check {
+        let changes = match emit::check(out, &generated.files) {
+            Ok(changes) => changes,
+            Err(e) => return Ok(cannot_tell(&e)),
+        };
+        for c in &changes {
+            println!("{c}");
+        }
+        if changes.is_empty() {
+            println!("{} is up to date ({} files)", out.display(), generated.files.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("{} files would change in {}", changes.len(), out.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    let changes = emit::write(out, &generated.files)?;
+    println!("{}: {} files, {} changed", out.display(), generated.files.len(), changes.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 // The generator is allocation-bound (proc-macro2 and syn token trees on
