@@ -430,6 +430,22 @@ pub fn rewrite(manifest: &Value, platforms: &[Platform]) -> Result<Rewrite, Vec<
     platforms.sort();
     platforms.dedup();
 
+    let mut notes = notes_on_what_stays(author, &id);
+    let mut server = match author.get("server") {
+        Some(Value::Object(server)) => server.clone(),
+        _ => Map::new(),
+    };
+    set_runtime(&mut server, &mut notes);
+    let placed = set_executables(&mut server, &platforms, &mut notes);
+    let mut out = author.clone();
+    out.insert("server".into(), Value::Object(server));
+    let executables = placed.into_iter().map(|(p, path, _)| (p, path)).collect();
+    Ok(Rewrite { id, version, manifest: Value::Object(out), executables, notes })
+}
+
+/// What the author should know of the fields the bundle keeps as they are:
+/// an id the server lower-cases, files named that the bundle does not hold.
+fn notes_on_what_stays(author: &Map<String, Value>, id: &str) -> Vec<String> {
     let mut notes = Vec::new();
     if id.chars().any(|c| c.is_ascii_uppercase()) {
         notes.push(format!(
@@ -445,11 +461,13 @@ pub fn rewrite(manifest: &Value, platforms: &[Platform]) -> Result<Rewrite, Vec<
             ));
         }
     }
-    let mut out = author.clone();
-    let mut server = match author.get("server") {
-        Some(Value::Object(server)) => server.clone(),
-        _ => Map::new(),
-    };
+    notes
+}
+
+/// `server.runtime` set to `"python"`: the server starts a native gRPC
+/// plugin only with this runtime (`runtime/src/host_rules.md`, "Which
+/// plugins the server starts over gRPC").
+fn set_runtime(server: &mut Map<String, Value>, notes: &mut Vec<String>) {
     match server.get("runtime").and_then(Value::as_str) {
         Some("python") => {}
         Some(other) => notes.push(format!(
@@ -460,9 +478,18 @@ pub fn rewrite(manifest: &Value, platforms: &[Platform]) -> Result<Rewrite, Vec<
         ),
     }
     server.insert("runtime".into(), Value::String("python".into()));
+}
 
+/// `server.executables` set to the bundle's binaries, one per platform
+/// (the author's paths kept where they are usable), and `server.executable`
+/// removed; every change noted. Returns where each platform's binary goes.
+fn set_executables(
+    server: &mut Map<String, Value>,
+    platforms: &[Platform],
+    notes: &mut Vec<String>,
+) -> Vec<(Platform, String, Option<String>)> {
     let written = server.get("executables").and_then(Value::as_object).cloned().unwrap_or_default();
-    let placed = place(&written, &platforms);
+    let placed = place(&written, platforms);
     for (platform, path, why) in &placed {
         let was = written.get(platform.as_str()).and_then(Value::as_str);
         if was == Some(path.as_str()) {
@@ -499,9 +526,7 @@ pub fn rewrite(manifest: &Value, platforms: &[Platform]) -> Result<Rewrite, Vec<
                 .into(),
         );
     }
-    out.insert("server".into(), Value::Object(server));
-    let executables = placed.into_iter().map(|(p, path, _)| (p, path)).collect();
-    Ok(Rewrite { id, version, manifest: Value::Object(out), executables, notes })
+    placed
 }
 
 /// Where each platform's binary goes, and why the manifest's path for it
