@@ -257,9 +257,20 @@ fn runtime_manifest(source: &str, sdk: &SdkCrate, package: &str) -> anyhow::Resu
 #[template(path = "sdk/error.rs.askama", escape = "none")]
 struct ErrorRs;
 
+/// One API group's part of the fake server: its answers and their setters.
+#[derive(Template)]
+#[template(path = "sdk/testing/answers.rs.askama", escape = "none")]
+struct AnswersRs<'a> {
+    api_service: &'a str,
+    group_trait: &'a str,
+    methods: &'a [&'a testing::FakeMethodView<'a>],
+}
+
 #[derive(Template)]
 #[template(path = "sdk/testing.rs.askama", escape = "none")]
 struct TestingRs<'a> {
+    /// The modules of `answers/`, one per API group.
+    groups: &'a [&'a str],
     api_service: &'a str,
     methods: &'a [testing::FakeMethodView<'a>],
     hooks: &'a [testing::DriverHookView<'a>],
@@ -354,7 +365,10 @@ fn api_files(contract: &Contract, crate_ident: &str, groups: &[api::GroupView]) 
 fn test_kit(contract: &Contract, hook_views: &hooks::Views) -> anyhow::Result<Vec<GeneratedFile>> {
     let (fake_methods, has_state) = testing::fake_methods(contract)?;
     let driver_hooks = testing::driver_hooks(contract);
+    let mut groups: Vec<&str> = fake_methods.iter().map(|v| v.group).collect();
+    groups.dedup();
     let source = TestingRs {
+        groups: &groups,
         api_service: API_SERVICE,
         methods: &fake_methods,
         hooks: &driver_hooks,
@@ -366,6 +380,12 @@ fn test_kit(contract: &Contract, hook_views: &hooks::Views) -> anyhow::Result<Ve
     }
     .render()?;
     let mut files = vec![rust("testing/src/lib.rs", source)];
+    for group in &groups {
+        let methods: Vec<&testing::FakeMethodView> = fake_methods.iter().filter(|v| v.group == *group).collect();
+        let source = AnswersRs { api_service: API_SERVICE, group_trait: methods[0].group_trait, methods: &methods }
+            .render()?;
+        files.push(rust(&format!("testing/src/answers/{group}.rs"), source));
+    }
     if has_state {
         files.push(verbatim("testing/src/state.rs", "templates/sdk/testing/state.rs", testing::STATE_RS));
         files.push(verbatim("testing/src/app.rs", "templates/sdk/testing/app.rs", testing::APP_RS));

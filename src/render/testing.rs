@@ -35,6 +35,12 @@ pub struct FakeMethodView<'a> {
     pub doc_ref: String,
     /// The override setter (`on_kv_get`).
     pub on: String,
+    /// The fake's own answer (`answer_kv_get`), in its group's module.
+    pub answer: String,
+    /// The API group's module, in the kit's `answers/` as in the client's `api/`.
+    pub group: &'a str,
+    /// The API group's trait (`KvStoreApi`).
+    pub group_trait: &'a str,
     /// The gRPC path the fake's dispatcher routes (`/package.Service/Method`).
     pub path: String,
     /// The typed result an override returns, as the client method returns
@@ -116,6 +122,9 @@ pub fn fake_methods(contract: &Contract) -> anyhow::Result<(Vec<FakeMethodView<'
                 format!("[`sdk::api::{}::{}`]", g.trait_name, m.method)
             },
             on: format!("on_{}", crate::names::bare(&m.method)),
+            answer: format!("answer_{}", crate::names::bare(&m.method)),
+            group: &g.name,
+            group_trait: &g.trait_name,
             path: format!("/{}.{}/{}", contract.package, crate::classify::API_SERVICE, m.name),
             ok: match &m.alias {
                 Some(alias) => format!("sdk::api::{}", alias.name),

@@ -53,6 +53,54 @@ use stubs::plugin_hooks_client::PluginHooksClient;
 
 mod stubs;
 
+/// The fake's answers and their setters (`on_…`), one module per API group
+/// as the client has.
+mod answers {
+    mod users;
+
+    mod teams;
+
+    mod channels;
+
+    mod posts;
+
+    mod files;
+
+    mod kv;
+
+    mod bots;
+
+    mod config;
+
+    mod commands;
+
+    mod plugins;
+
+    mod groups;
+
+    mod properties;
+
+    mod shared_channels;
+
+    mod preferences;
+
+    mod oauth;
+
+    mod emoji;
+
+    mod permissions;
+
+    mod system;
+
+    mod logging;
+
+    mod events;
+
+    mod notifications;
+
+    mod other;
+}
+
 /// The raw stubs the kit plays the server with, for a test that needs them
 /// itself: a client of the hooks service (a plugin served over a socket),
 /// and the API service's server (the fake served over a socket:
@@ -335,2845 +383,6 @@ impl FakeServer {
     fn state(&self) -> MutexGuard<'_, state::State> {
         self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    /// Answers `PluginAPI/CreateUser` ([`sdk::api::UsersApi::create_user`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_user(
-        &self,
-        answer: impl Fn(
-            proto::CreateUserRequest,
-        ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateUser", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteUser` ([`sdk::api::UsersApi::delete_user`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_user(
-        &self,
-        answer: impl Fn(
-            proto::DeleteUserRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteUser", answer)
-    }
-
-    /// Answers `PluginAPI/GetUsers` ([`sdk::api::UsersApi::get_users`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_users(
-        &self,
-        answer: impl Fn(
-            proto::GetUsersRequest,
-        ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUsers", answer)
-    }
-
-    /// Answers `PluginAPI/GetUsersByIds` ([`sdk::api::UsersApi::get_users_by_ids`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_users_by_ids(
-        &self,
-        answer: impl Fn(
-            proto::GetUsersByIdsRequest,
-        ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUsersByIds", answer)
-    }
-
-    /// Answers `PluginAPI/GetUser` ([`sdk::api::UsersApi::get_user`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_user(
-        &self,
-        answer: impl Fn(
-            proto::GetUserRequest,
-        ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUser", answer)
-    }
-
-    /// Answers `PluginAPI/GetUserByEmail` ([`sdk::api::UsersApi::get_user_by_email`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_user_by_email(
-        &self,
-        answer: impl Fn(
-            proto::GetUserByEmailRequest,
-        ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUserByEmail", answer)
-    }
-
-    /// Answers `PluginAPI/GetUserByUsername` ([`sdk::api::UsersApi::get_user_by_username`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_user_by_username(
-        &self,
-        answer: impl Fn(
-            proto::GetUserByUsernameRequest,
-        ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUserByUsername", answer)
-    }
-
-    /// Answers `PluginAPI/GetUsersByUsernames` ([`sdk::api::UsersApi::get_users_by_usernames`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_users_by_usernames(
-        &self,
-        answer: impl Fn(
-            proto::GetUsersByUsernamesRequest,
-        ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUsersByUsernames", answer)
-    }
-
-    /// Answers `PluginAPI/GetUsersInTeam` ([`sdk::api::UsersApi::get_users_in_team`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_users_in_team(
-        &self,
-        answer: impl Fn(
-            proto::GetUsersInTeamRequest,
-        ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUsersInTeam", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateUser` ([`sdk::api::UsersApi::update_user`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_user(
-        &self,
-        answer: impl Fn(
-            proto::UpdateUserRequest,
-        ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateUser", answer)
-    }
-
-    /// Answers `PluginAPI/GetUserStatus` ([`sdk::api::UsersApi::get_user_status`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_user_status(
-        &self,
-        answer: impl Fn(
-            proto::GetUserStatusRequest,
-        ) -> Result<proto::Status, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUserStatus", answer)
-    }
-
-    /// Answers `PluginAPI/GetUserStatusesByIds` ([`sdk::api::UsersApi::get_user_statuses_by_ids`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_user_statuses_by_ids(
-        &self,
-        answer: impl Fn(
-            proto::GetUserStatusesByIdsRequest,
-        ) -> Result<Vec<proto::Status>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUserStatusesByIds", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateUserStatus` ([`sdk::api::UsersApi::update_user_status`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_user_status(
-        &self,
-        answer: impl Fn(
-            proto::UpdateUserStatusRequest,
-        ) -> Result<proto::Status, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateUserStatus", answer)
-    }
-
-    /// Answers `PluginAPI/SetUserStatusTimedDND` ([`sdk::api::UsersApi::set_user_status_timed_dnd`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_set_user_status_timed_dnd(
-        &self,
-        answer: impl Fn(
-            proto::SetUserStatusTimedDndRequest,
-        ) -> Result<proto::Status, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SetUserStatusTimedDND", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateUserActive` ([`sdk::api::UsersApi::update_user_active`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_user_active(
-        &self,
-        answer: impl Fn(
-            proto::UpdateUserActiveRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateUserActive", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateUserCustomStatus` ([`sdk::api::UsersApi::update_user_custom_status`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_user_custom_status(
-        &self,
-        answer: impl Fn(
-            proto::UpdateUserCustomStatusRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateUserCustomStatus", answer)
-    }
-
-    /// Answers `PluginAPI/RemoveUserCustomStatus` ([`sdk::api::UsersApi::remove_user_custom_status`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_remove_user_custom_status(
-        &self,
-        answer: impl Fn(
-            proto::RemoveUserCustomStatusRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RemoveUserCustomStatus", answer)
-    }
-
-    /// Answers `PluginAPI/GetUsersInChannel` ([`sdk::api::UsersApi::get_users_in_channel`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_users_in_channel(
-        &self,
-        answer: impl Fn(
-            proto::GetUsersInChannelRequest,
-        ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUsersInChannel", answer)
-    }
-
-    /// Answers `PluginAPI/GetLDAPUserAttributes` ([`sdk::api::UsersApi::get_ldap_user_attributes`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_ldap_user_attributes(
-        &self,
-        answer: impl Fn(
-            proto::GetLdapUserAttributesRequest,
-        ) -> Result<
-                std::collections::HashMap<String, String>,
-                Error,
-            > + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetLDAPUserAttributes", answer)
-    }
-
-    /// Answers `PluginAPI/SearchUsers` ([`sdk::api::UsersApi::search_users`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_search_users(
-        &self,
-        answer: impl Fn(
-            proto::SearchUsersRequest,
-        ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SearchUsers", answer)
-    }
-
-    /// Answers `PluginAPI/GetProfileImage` ([`sdk::api::UsersApi::get_profile_image`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_profile_image(
-        &self,
-        answer: impl Fn(
-            proto::GetProfileImageRequest,
-        ) -> Result<Vec<u8>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetProfileImage", answer)
-    }
-
-    /// Answers `PluginAPI/SetProfileImage` ([`sdk::api::UsersApi::set_profile_image`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_set_profile_image(
-        &self,
-        answer: impl Fn(
-            proto::SetProfileImageRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SetProfileImage", answer)
-    }
-
-    /// Answers `PluginAPI/PublishUserTyping` ([`sdk::api::UsersApi::publish_user_typing`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_publish_user_typing(
-        &self,
-        answer: impl Fn(
-            proto::PublishUserTypingRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("PublishUserTyping", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateUserAuth` ([`sdk::api::UsersApi::update_user_auth`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_user_auth(
-        &self,
-        answer: impl Fn(
-            proto::UpdateUserAuthRequest,
-        ) -> Result<proto::UserAuth, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateUserAuth", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateUserRoles` ([`sdk::api::UsersApi::update_user_roles`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_user_roles(
-        &self,
-        answer: impl Fn(
-            proto::UpdateUserRolesRequest,
-        ) -> Result<proto::User, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateUserRoles", answer)
-    }
-
-    /// Answers `PluginAPI/GetSession` ([`sdk::api::UsersApi::get_session`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_session(
-        &self,
-        answer: impl Fn(
-            proto::GetSessionRequest,
-        ) -> Result<proto::Session, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetSession", answer)
-    }
-
-    /// Answers `PluginAPI/CreateSession` ([`sdk::api::UsersApi::create_session`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_session(
-        &self,
-        answer: impl Fn(
-            proto::CreateSessionRequest,
-        ) -> Result<proto::Session, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateSession", answer)
-    }
-
-    /// Answers `PluginAPI/ExtendSessionExpiry` ([`sdk::api::UsersApi::extend_session_expiry`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_extend_session_expiry(
-        &self,
-        answer: impl Fn(
-            proto::ExtendSessionExpiryRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("ExtendSessionExpiry", answer)
-    }
-
-    /// Answers `PluginAPI/RevokeSession` ([`sdk::api::UsersApi::revoke_session`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_revoke_session(
-        &self,
-        answer: impl Fn(
-            proto::RevokeSessionRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RevokeSession", answer)
-    }
-
-    /// Answers `PluginAPI/CreateUserAccessToken` ([`sdk::api::UsersApi::create_user_access_token`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_user_access_token(
-        &self,
-        answer: impl Fn(
-            proto::CreateUserAccessTokenRequest,
-        ) -> Result<proto::UserAccessToken, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateUserAccessToken", answer)
-    }
-
-    /// Answers `PluginAPI/RevokeUserAccessToken` ([`sdk::api::UsersApi::revoke_user_access_token`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_revoke_user_access_token(
-        &self,
-        answer: impl Fn(
-            proto::RevokeUserAccessTokenRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RevokeUserAccessToken", answer)
-    }
-
-    /// Answers `PluginAPI/AddUserToChannel` ([`sdk::api::UsersApi::add_user_to_channel`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_add_user_to_channel(
-        &self,
-        answer: impl Fn(
-            proto::AddUserToChannelRequest,
-        ) -> Result<proto::ChannelMember, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("AddUserToChannel", answer)
-    }
-
-    /// Answers `PluginAPI/CreateTeam` ([`sdk::api::TeamsApi::create_team`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_team(
-        &self,
-        answer: impl Fn(
-            proto::CreateTeamRequest,
-        ) -> Result<proto::Team, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateTeam", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteTeam` ([`sdk::api::TeamsApi::delete_team`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_team(
-        &self,
-        answer: impl Fn(
-            proto::DeleteTeamRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteTeam", answer)
-    }
-
-    /// Answers `PluginAPI/GetTeams` ([`sdk::api::TeamsApi::get_teams`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_teams(
-        &self,
-        answer: impl Fn(
-            proto::GetTeamsRequest,
-        ) -> Result<Vec<proto::Team>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetTeams", answer)
-    }
-
-    /// Answers `PluginAPI/GetTeam` ([`sdk::api::TeamsApi::get_team`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_team(
-        &self,
-        answer: impl Fn(
-            proto::GetTeamRequest,
-        ) -> Result<proto::Team, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetTeam", answer)
-    }
-
-    /// Answers `PluginAPI/GetTeamByName` ([`sdk::api::TeamsApi::get_team_by_name`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_team_by_name(
-        &self,
-        answer: impl Fn(
-            proto::GetTeamByNameRequest,
-        ) -> Result<proto::Team, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetTeamByName", answer)
-    }
-
-    /// Answers `PluginAPI/GetTeamsUnreadForUser` ([`sdk::api::TeamsApi::get_teams_unread_for_user`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_teams_unread_for_user(
-        &self,
-        answer: impl Fn(
-            proto::GetTeamsUnreadForUserRequest,
-        ) -> Result<Vec<proto::TeamUnread>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetTeamsUnreadForUser", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateTeam` ([`sdk::api::TeamsApi::update_team`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_team(
-        &self,
-        answer: impl Fn(
-            proto::UpdateTeamRequest,
-        ) -> Result<proto::Team, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateTeam", answer)
-    }
-
-    /// Answers `PluginAPI/SearchTeams` ([`sdk::api::TeamsApi::search_teams`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_search_teams(
-        &self,
-        answer: impl Fn(
-            proto::SearchTeamsRequest,
-        ) -> Result<Vec<proto::Team>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SearchTeams", answer)
-    }
-
-    /// Answers `PluginAPI/GetTeamsForUser` ([`sdk::api::TeamsApi::get_teams_for_user`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_teams_for_user(
-        &self,
-        answer: impl Fn(
-            proto::GetTeamsForUserRequest,
-        ) -> Result<Vec<proto::Team>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetTeamsForUser", answer)
-    }
-
-    /// Answers `PluginAPI/CreateTeamMember` ([`sdk::api::TeamsApi::create_team_member`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_team_member(
-        &self,
-        answer: impl Fn(
-            proto::CreateTeamMemberRequest,
-        ) -> Result<proto::TeamMember, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateTeamMember", answer)
-    }
-
-    /// Answers `PluginAPI/CreateTeamMembers` ([`sdk::api::TeamsApi::create_team_members`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_team_members(
-        &self,
-        answer: impl Fn(
-            proto::CreateTeamMembersRequest,
-        ) -> Result<Vec<proto::TeamMember>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateTeamMembers", answer)
-    }
-
-    /// Answers `PluginAPI/CreateTeamMembersGracefully` ([`sdk::api::TeamsApi::create_team_members_gracefully`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_team_members_gracefully(
-        &self,
-        answer: impl Fn(
-            proto::CreateTeamMembersGracefullyRequest,
-        ) -> Result<Vec<proto::TeamMemberWithError>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateTeamMembersGracefully", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteTeamMember` ([`sdk::api::TeamsApi::delete_team_member`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_team_member(
-        &self,
-        answer: impl Fn(
-            proto::DeleteTeamMemberRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteTeamMember", answer)
-    }
-
-    /// Answers `PluginAPI/GetTeamMembers` ([`sdk::api::TeamsApi::get_team_members`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_team_members(
-        &self,
-        answer: impl Fn(
-            proto::GetTeamMembersRequest,
-        ) -> Result<Vec<proto::TeamMember>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetTeamMembers", answer)
-    }
-
-    /// Answers `PluginAPI/GetTeamMember` ([`sdk::api::TeamsApi::get_team_member`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_team_member(
-        &self,
-        answer: impl Fn(
-            proto::GetTeamMemberRequest,
-        ) -> Result<proto::TeamMember, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetTeamMember", answer)
-    }
-
-    /// Answers `PluginAPI/GetTeamMembersForUser` ([`sdk::api::TeamsApi::get_team_members_for_user`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_team_members_for_user(
-        &self,
-        answer: impl Fn(
-            proto::GetTeamMembersForUserRequest,
-        ) -> Result<Vec<proto::TeamMember>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetTeamMembersForUser", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateTeamMemberRoles` ([`sdk::api::TeamsApi::update_team_member_roles`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_team_member_roles(
-        &self,
-        answer: impl Fn(
-            proto::UpdateTeamMemberRolesRequest,
-        ) -> Result<proto::TeamMember, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateTeamMemberRoles", answer)
-    }
-
-    /// Answers `PluginAPI/GetTeamIcon` ([`sdk::api::TeamsApi::get_team_icon`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_team_icon(
-        &self,
-        answer: impl Fn(
-            proto::GetTeamIconRequest,
-        ) -> Result<Vec<u8>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetTeamIcon", answer)
-    }
-
-    /// Answers `PluginAPI/SetTeamIcon` ([`sdk::api::TeamsApi::set_team_icon`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_set_team_icon(
-        &self,
-        answer: impl Fn(
-            proto::SetTeamIconRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SetTeamIcon", answer)
-    }
-
-    /// Answers `PluginAPI/RemoveTeamIcon` ([`sdk::api::TeamsApi::remove_team_icon`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_remove_team_icon(
-        &self,
-        answer: impl Fn(
-            proto::RemoveTeamIconRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RemoveTeamIcon", answer)
-    }
-
-    /// Answers `PluginAPI/GetTeamStats` ([`sdk::api::TeamsApi::get_team_stats`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_team_stats(
-        &self,
-        answer: impl Fn(
-            proto::GetTeamStatsRequest,
-        ) -> Result<proto::TeamStats, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetTeamStats", answer)
-    }
-
-    /// Answers `PluginAPI/CreateChannel` ([`sdk::api::ChannelsApi::create_channel`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_channel(
-        &self,
-        answer: impl Fn(
-            proto::CreateChannelRequest,
-        ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateChannel", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteChannel` ([`sdk::api::ChannelsApi::delete_channel`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_channel(
-        &self,
-        answer: impl Fn(
-            proto::DeleteChannelRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteChannel", answer)
-    }
-
-    /// Answers `PluginAPI/GetPublicChannelsForTeam` ([`sdk::api::ChannelsApi::get_public_channels_for_team`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_public_channels_for_team(
-        &self,
-        answer: impl Fn(
-            proto::GetPublicChannelsForTeamRequest,
-        ) -> Result<Vec<proto::Channel>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPublicChannelsForTeam", answer)
-    }
-
-    /// Answers `PluginAPI/GetChannel` ([`sdk::api::ChannelsApi::get_channel`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_channel(
-        &self,
-        answer: impl Fn(
-            proto::GetChannelRequest,
-        ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetChannel", answer)
-    }
-
-    /// Answers `PluginAPI/GetChannelByName` ([`sdk::api::ChannelsApi::get_channel_by_name`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_channel_by_name(
-        &self,
-        answer: impl Fn(
-            proto::GetChannelByNameRequest,
-        ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetChannelByName", answer)
-    }
-
-    /// Answers `PluginAPI/GetChannelByNameForTeamName` ([`sdk::api::ChannelsApi::get_channel_by_name_for_team_name`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_channel_by_name_for_team_name(
-        &self,
-        answer: impl Fn(
-            proto::GetChannelByNameForTeamNameRequest,
-        ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetChannelByNameForTeamName", answer)
-    }
-
-    /// Answers `PluginAPI/GetChannelsForTeamForUser` ([`sdk::api::ChannelsApi::get_channels_for_team_for_user`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_channels_for_team_for_user(
-        &self,
-        answer: impl Fn(
-            proto::GetChannelsForTeamForUserRequest,
-        ) -> Result<Vec<proto::Channel>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetChannelsForTeamForUser", answer)
-    }
-
-    /// Answers `PluginAPI/GetChannelStats` ([`sdk::api::ChannelsApi::get_channel_stats`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_channel_stats(
-        &self,
-        answer: impl Fn(
-            proto::GetChannelStatsRequest,
-        ) -> Result<proto::ChannelStats, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetChannelStats", answer)
-    }
-
-    /// Answers `PluginAPI/GetDirectChannel` ([`sdk::api::ChannelsApi::get_direct_channel`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_direct_channel(
-        &self,
-        answer: impl Fn(
-            proto::GetDirectChannelRequest,
-        ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetDirectChannel", answer)
-    }
-
-    /// Answers `PluginAPI/GetGroupChannel` ([`sdk::api::ChannelsApi::get_group_channel`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_group_channel(
-        &self,
-        answer: impl Fn(
-            proto::GetGroupChannelRequest,
-        ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetGroupChannel", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateChannel` ([`sdk::api::ChannelsApi::update_channel`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_channel(
-        &self,
-        answer: impl Fn(
-            proto::UpdateChannelRequest,
-        ) -> Result<proto::Channel, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateChannel", answer)
-    }
-
-    /// Answers `PluginAPI/SearchChannels` ([`sdk::api::ChannelsApi::search_channels`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_search_channels(
-        &self,
-        answer: impl Fn(
-            proto::SearchChannelsRequest,
-        ) -> Result<Vec<proto::Channel>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SearchChannels", answer)
-    }
-
-    /// Answers `PluginAPI/AddChannelMember` ([`sdk::api::ChannelsApi::add_channel_member`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_add_channel_member(
-        &self,
-        answer: impl Fn(
-            proto::AddChannelMemberRequest,
-        ) -> Result<proto::ChannelMember, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("AddChannelMember", answer)
-    }
-
-    /// Answers `PluginAPI/GetChannelMember` ([`sdk::api::ChannelsApi::get_channel_member`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_channel_member(
-        &self,
-        answer: impl Fn(
-            proto::GetChannelMemberRequest,
-        ) -> Result<proto::ChannelMember, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetChannelMember", answer)
-    }
-
-    /// Answers `PluginAPI/GetChannelMembers` ([`sdk::api::ChannelsApi::get_channel_members`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_channel_members(
-        &self,
-        answer: impl Fn(
-            proto::GetChannelMembersRequest,
-        ) -> Result<Vec<proto::ChannelMember>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetChannelMembers", answer)
-    }
-
-    /// Answers `PluginAPI/GetChannelMembersByIds` ([`sdk::api::ChannelsApi::get_channel_members_by_ids`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_channel_members_by_ids(
-        &self,
-        answer: impl Fn(
-            proto::GetChannelMembersByIdsRequest,
-        ) -> Result<Vec<proto::ChannelMember>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetChannelMembersByIds", answer)
-    }
-
-    /// Answers `PluginAPI/GetChannelMembersForUser` ([`sdk::api::ChannelsApi::get_channel_members_for_user`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_channel_members_for_user(
-        &self,
-        answer: impl Fn(
-            proto::GetChannelMembersForUserRequest,
-        ) -> Result<Vec<proto::ChannelMember>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetChannelMembersForUser", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateChannelMemberRoles` ([`sdk::api::ChannelsApi::update_channel_member_roles`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_channel_member_roles(
-        &self,
-        answer: impl Fn(
-            proto::UpdateChannelMemberRolesRequest,
-        ) -> Result<proto::ChannelMember, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateChannelMemberRoles", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateChannelMemberNotifications` ([`sdk::api::ChannelsApi::update_channel_member_notifications`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_channel_member_notifications(
-        &self,
-        answer: impl Fn(
-            proto::UpdateChannelMemberNotificationsRequest,
-        ) -> Result<proto::ChannelMember, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateChannelMemberNotifications", answer)
-    }
-
-    /// Answers `PluginAPI/PatchChannelMembersNotifications` ([`sdk::api::ChannelsApi::patch_channel_members_notifications`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_patch_channel_members_notifications(
-        &self,
-        answer: impl Fn(
-            proto::PatchChannelMembersNotificationsRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("PatchChannelMembersNotifications", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteChannelMember` ([`sdk::api::ChannelsApi::delete_channel_member`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_channel_member(
-        &self,
-        answer: impl Fn(
-            proto::DeleteChannelMemberRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteChannelMember", answer)
-    }
-
-    /// Answers `PluginAPI/CreateChannelSidebarCategory` ([`sdk::api::ChannelsApi::create_channel_sidebar_category`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_channel_sidebar_category(
-        &self,
-        answer: impl Fn(
-            proto::CreateChannelSidebarCategoryRequest,
-        ) -> Result<proto::SidebarCategoryWithChannels, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateChannelSidebarCategory", answer)
-    }
-
-    /// Answers `PluginAPI/GetChannelSidebarCategories` ([`sdk::api::ChannelsApi::get_channel_sidebar_categories`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_channel_sidebar_categories(
-        &self,
-        answer: impl Fn(
-            proto::GetChannelSidebarCategoriesRequest,
-        ) -> Result<proto::OrderedSidebarCategories, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetChannelSidebarCategories", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateChannelSidebarCategories` ([`sdk::api::ChannelsApi::update_channel_sidebar_categories`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_channel_sidebar_categories(
-        &self,
-        answer: impl Fn(
-            proto::UpdateChannelSidebarCategoriesRequest,
-        ) -> Result<
-                Vec<proto::SidebarCategoryWithChannels>,
-                Error,
-            > + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateChannelSidebarCategories", answer)
-    }
-
-    /// Answers `PluginAPI/CreatePost` ([`sdk::api::PostsApi::create_post`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_post(
-        &self,
-        answer: impl Fn(
-            proto::CreatePostRequest,
-        ) -> Result<proto::Post, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreatePost", answer)
-    }
-
-    /// Answers `PluginAPI/AddReaction` ([`sdk::api::PostsApi::add_reaction`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_add_reaction(
-        &self,
-        answer: impl Fn(
-            proto::AddReactionRequest,
-        ) -> Result<proto::Reaction, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("AddReaction", answer)
-    }
-
-    /// Answers `PluginAPI/RemoveReaction` ([`sdk::api::PostsApi::remove_reaction`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_remove_reaction(
-        &self,
-        answer: impl Fn(
-            proto::RemoveReactionRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RemoveReaction", answer)
-    }
-
-    /// Answers `PluginAPI/GetReactions` ([`sdk::api::PostsApi::get_reactions`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_reactions(
-        &self,
-        answer: impl Fn(
-            proto::GetReactionsRequest,
-        ) -> Result<Vec<proto::Reaction>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetReactions", answer)
-    }
-
-    /// Answers `PluginAPI/SendEphemeralPost` ([`sdk::api::PostsApi::send_ephemeral_post`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_send_ephemeral_post(
-        &self,
-        answer: impl Fn(
-            proto::SendEphemeralPostRequest,
-        ) -> Result<proto::Post, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SendEphemeralPost", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateEphemeralPost` ([`sdk::api::PostsApi::update_ephemeral_post`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_ephemeral_post(
-        &self,
-        answer: impl Fn(
-            proto::UpdateEphemeralPostRequest,
-        ) -> Result<proto::Post, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateEphemeralPost", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteEphemeralPost` ([`sdk::api::PostsApi::delete_ephemeral_post`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_ephemeral_post(
-        &self,
-        answer: impl Fn(
-            proto::DeleteEphemeralPostRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteEphemeralPost", answer)
-    }
-
-    /// Answers `PluginAPI/DeletePost` ([`sdk::api::PostsApi::delete_post`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_post(
-        &self,
-        answer: impl Fn(
-            proto::DeletePostRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeletePost", answer)
-    }
-
-    /// Answers `PluginAPI/GetPostThread` ([`sdk::api::PostsApi::get_post_thread`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_post_thread(
-        &self,
-        answer: impl Fn(
-            proto::GetPostThreadRequest,
-        ) -> Result<proto::PostList, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPostThread", answer)
-    }
-
-    /// Answers `PluginAPI/GetPost` ([`sdk::api::PostsApi::get_post`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_post(
-        &self,
-        answer: impl Fn(
-            proto::GetPostRequest,
-        ) -> Result<proto::Post, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPost", answer)
-    }
-
-    /// Answers `PluginAPI/GetPostsSince` ([`sdk::api::PostsApi::get_posts_since`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_posts_since(
-        &self,
-        answer: impl Fn(
-            proto::GetPostsSinceRequest,
-        ) -> Result<proto::PostList, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPostsSince", answer)
-    }
-
-    /// Answers `PluginAPI/GetPostsAfter` ([`sdk::api::PostsApi::get_posts_after`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_posts_after(
-        &self,
-        answer: impl Fn(
-            proto::GetPostsAfterRequest,
-        ) -> Result<proto::PostList, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPostsAfter", answer)
-    }
-
-    /// Answers `PluginAPI/GetPostsBefore` ([`sdk::api::PostsApi::get_posts_before`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_posts_before(
-        &self,
-        answer: impl Fn(
-            proto::GetPostsBeforeRequest,
-        ) -> Result<proto::PostList, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPostsBefore", answer)
-    }
-
-    /// Answers `PluginAPI/GetPostsForChannel` ([`sdk::api::PostsApi::get_posts_for_channel`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_posts_for_channel(
-        &self,
-        answer: impl Fn(
-            proto::GetPostsForChannelRequest,
-        ) -> Result<proto::PostList, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPostsForChannel", answer)
-    }
-
-    /// Answers `PluginAPI/UpdatePost` ([`sdk::api::PostsApi::update_post`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_post(
-        &self,
-        answer: impl Fn(
-            proto::UpdatePostRequest,
-        ) -> Result<proto::Post, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdatePost", answer)
-    }
-
-    /// Answers `PluginAPI/SearchPostsInTeam` ([`sdk::api::PostsApi::search_posts_in_team`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_search_posts_in_team(
-        &self,
-        answer: impl Fn(
-            proto::SearchPostsInTeamRequest,
-        ) -> Result<Vec<proto::Post>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SearchPostsInTeam", answer)
-    }
-
-    /// Answers `PluginAPI/SearchPostsInTeamForUser` ([`sdk::api::PostsApi::search_posts_in_team_for_user`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_search_posts_in_team_for_user(
-        &self,
-        answer: impl Fn(
-            proto::SearchPostsInTeamForUserRequest,
-        ) -> Result<proto::PostSearchResults, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SearchPostsInTeamForUser", answer)
-    }
-
-    /// Answers `PluginAPI/CopyFileInfos` ([`sdk::api::FilesApi::copy_file_infos`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_copy_file_infos(
-        &self,
-        answer: impl Fn(
-            proto::CopyFileInfosRequest,
-        ) -> Result<Vec<String>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CopyFileInfos", answer)
-    }
-
-    /// Answers `PluginAPI/GetFileInfo` ([`sdk::api::FilesApi::get_file_info`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_file_info(
-        &self,
-        answer: impl Fn(
-            proto::GetFileInfoRequest,
-        ) -> Result<proto::FileInfo, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetFileInfo", answer)
-    }
-
-    /// Answers `PluginAPI/SetFileSearchableContent` ([`sdk::api::FilesApi::set_file_searchable_content`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_set_file_searchable_content(
-        &self,
-        answer: impl Fn(
-            proto::SetFileSearchableContentRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SetFileSearchableContent", answer)
-    }
-
-    /// Answers `PluginAPI/GetFileInfos` ([`sdk::api::FilesApi::get_file_infos`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_file_infos(
-        &self,
-        answer: impl Fn(
-            proto::GetFileInfosRequest,
-        ) -> Result<Vec<proto::FileInfo>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetFileInfos", answer)
-    }
-
-    /// Answers `PluginAPI/GetFile` ([`sdk::api::FilesApi::get_file`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_file(
-        &self,
-        answer: impl Fn(
-            proto::GetFileRequest,
-        ) -> Result<Vec<u8>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetFile", answer)
-    }
-
-    /// Answers `PluginAPI/GetFileLink` ([`sdk::api::FilesApi::get_file_link`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_file_link(
-        &self,
-        answer: impl Fn(
-            proto::GetFileLinkRequest,
-        ) -> Result<String, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetFileLink", answer)
-    }
-
-    /// Answers `PluginAPI/ReadFile` ([`sdk::api::FilesApi::read_file`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_read_file(
-        &self,
-        answer: impl Fn(
-            proto::ReadFileRequest,
-        ) -> Result<Vec<u8>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("ReadFile", answer)
-    }
-
-    /// Answers `PluginAPI/UploadFile` ([`sdk::api::FilesApi::upload_file`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_upload_file(
-        &self,
-        answer: impl Fn(
-            proto::UploadFileRequest,
-        ) -> Result<proto::FileInfo, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UploadFile", answer)
-    }
-
-    /// Answers `PluginAPI/CreateUploadSession` ([`sdk::api::FilesApi::create_upload_session`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_upload_session(
-        &self,
-        answer: impl Fn(
-            proto::CreateUploadSessionRequest,
-        ) -> Result<proto::UploadSession, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateUploadSession", answer)
-    }
-
-    /// Answers `PluginAPI/UploadData` ([`sdk::api::FilesApi::upload_data`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_upload_data(
-        &self,
-        answer: impl Fn(
-            proto::UploadDataRequest,
-        ) -> Result<proto::FileInfo, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UploadData", answer)
-    }
-
-    /// Answers `PluginAPI/GetUploadSession` ([`sdk::api::FilesApi::get_upload_session`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_upload_session(
-        &self,
-        answer: impl Fn(
-            proto::GetUploadSessionRequest,
-        ) -> Result<proto::UploadSession, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUploadSession", answer)
-    }
-
-    /// Answers `PluginAPI/KVSet` ([`sdk::api::KvStoreApi::kv_set`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_kv_set(
-        &self,
-        answer: impl Fn(proto::KvSetRequest) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("KVSet", answer)
-    }
-
-    /// Answers `PluginAPI/KVCompareAndSet` ([`sdk::api::KvStoreApi::kv_compare_and_set`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_kv_compare_and_set(
-        &self,
-        answer: impl Fn(
-            proto::KvCompareAndSetRequest,
-        ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("KVCompareAndSet", answer)
-    }
-
-    /// Answers `PluginAPI/KVCompareAndDelete` ([`sdk::api::KvStoreApi::kv_compare_and_delete`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_kv_compare_and_delete(
-        &self,
-        answer: impl Fn(
-            proto::KvCompareAndDeleteRequest,
-        ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("KVCompareAndDelete", answer)
-    }
-
-    /// Answers `PluginAPI/KVSetWithOptions` ([`sdk::api::KvStoreApi::kv_set_with_options`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_kv_set_with_options(
-        &self,
-        answer: impl Fn(
-            proto::KvSetWithOptionsRequest,
-        ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("KVSetWithOptions", answer)
-    }
-
-    /// Answers `PluginAPI/KVSetWithExpiry` ([`sdk::api::KvStoreApi::kv_set_with_expiry`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_kv_set_with_expiry(
-        &self,
-        answer: impl Fn(
-            proto::KvSetWithExpiryRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("KVSetWithExpiry", answer)
-    }
-
-    /// Answers `PluginAPI/KVGet` ([`sdk::api::KvStoreApi::kv_get`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_kv_get(
-        &self,
-        answer: impl Fn(
-            proto::KvGetRequest,
-        ) -> Result<Vec<u8>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("KVGet", answer)
-    }
-
-    /// Answers `PluginAPI/KVDelete` ([`sdk::api::KvStoreApi::kv_delete`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_kv_delete(
-        &self,
-        answer: impl Fn(
-            proto::KvDeleteRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("KVDelete", answer)
-    }
-
-    /// Answers `PluginAPI/KVDeleteAll` ([`sdk::api::KvStoreApi::kv_delete_all`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_kv_delete_all(
-        &self,
-        answer: impl Fn(
-            proto::KvDeleteAllRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("KVDeleteAll", answer)
-    }
-
-    /// Answers `PluginAPI/KVList` ([`sdk::api::KvStoreApi::kv_list`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_kv_list(
-        &self,
-        answer: impl Fn(
-            proto::KvListRequest,
-        ) -> Result<Vec<String>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("KVList", answer)
-    }
-
-    /// Answers `PluginAPI/CreateBot` ([`sdk::api::BotsApi::create_bot`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_bot(
-        &self,
-        answer: impl Fn(
-            proto::CreateBotRequest,
-        ) -> Result<proto::Bot, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateBot", answer)
-    }
-
-    /// Answers `PluginAPI/PatchBot` ([`sdk::api::BotsApi::patch_bot`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_patch_bot(
-        &self,
-        answer: impl Fn(
-            proto::PatchBotRequest,
-        ) -> Result<proto::Bot, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("PatchBot", answer)
-    }
-
-    /// Answers `PluginAPI/GetBot` ([`sdk::api::BotsApi::get_bot`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_bot(
-        &self,
-        answer: impl Fn(
-            proto::GetBotRequest,
-        ) -> Result<proto::Bot, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetBot", answer)
-    }
-
-    /// Answers `PluginAPI/GetBots` ([`sdk::api::BotsApi::get_bots`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_bots(
-        &self,
-        answer: impl Fn(
-            proto::GetBotsRequest,
-        ) -> Result<Vec<proto::Bot>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetBots", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateBotActive` ([`sdk::api::BotsApi::update_bot_active`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_bot_active(
-        &self,
-        answer: impl Fn(
-            proto::UpdateBotActiveRequest,
-        ) -> Result<proto::Bot, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateBotActive", answer)
-    }
-
-    /// Answers `PluginAPI/PermanentDeleteBot` ([`sdk::api::BotsApi::permanent_delete_bot`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_permanent_delete_bot(
-        &self,
-        answer: impl Fn(
-            proto::PermanentDeleteBotRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("PermanentDeleteBot", answer)
-    }
-
-    /// Answers `PluginAPI/EnsureBotUser` ([`sdk::api::BotsApi::ensure_bot_user`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_ensure_bot_user(
-        &self,
-        answer: impl Fn(
-            proto::EnsureBotUserRequest,
-        ) -> Result<String, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("EnsureBotUser", answer)
-    }
-
-    /// Answers `PluginAPI/LoadPluginConfiguration` ([`sdk::api::ConfigApi::load_plugin_configuration`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_load_plugin_configuration(
-        &self,
-        answer: impl Fn(
-            proto::LoadPluginConfigurationRequest,
-        ) -> Result<serde_json::Value, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("LoadPluginConfiguration", answer)
-    }
-
-    /// Answers `PluginAPI/GetConfig` ([`sdk::api::ConfigApi::get_config`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_config(
-        &self,
-        answer: impl Fn(
-            proto::GetConfigRequest,
-        ) -> Result<serde_json::Value, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetConfig", answer)
-    }
-
-    /// Answers `PluginAPI/GetUnsanitizedConfig` ([`sdk::api::ConfigApi::get_unsanitized_config`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_unsanitized_config(
-        &self,
-        answer: impl Fn(
-            proto::GetUnsanitizedConfigRequest,
-        ) -> Result<serde_json::Value, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetUnsanitizedConfig", answer)
-    }
-
-    /// Answers `PluginAPI/SaveConfig` ([`sdk::api::ConfigApi::save_config`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_save_config(
-        &self,
-        answer: impl Fn(
-            proto::SaveConfigRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SaveConfig", answer)
-    }
-
-    /// Answers `PluginAPI/GetPluginConfig` ([`sdk::api::ConfigApi::get_plugin_config`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_plugin_config(
-        &self,
-        answer: impl Fn(
-            proto::GetPluginConfigRequest,
-        ) -> Result<
-                serde_json::Map<String, serde_json::Value>,
-                Error,
-            > + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPluginConfig", answer)
-    }
-
-    /// Answers `PluginAPI/SavePluginConfig` ([`sdk::api::ConfigApi::save_plugin_config`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_save_plugin_config(
-        &self,
-        answer: impl Fn(
-            proto::SavePluginConfigRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SavePluginConfig", answer)
-    }
-
-    /// Answers `PluginAPI/RegisterCommand` ([`sdk::api::CommandsApi::register_command`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_register_command(
-        &self,
-        answer: impl Fn(
-            proto::RegisterCommandRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RegisterCommand", answer)
-    }
-
-    /// Answers `PluginAPI/UnregisterCommand` ([`sdk::api::CommandsApi::unregister_command`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_unregister_command(
-        &self,
-        answer: impl Fn(
-            proto::UnregisterCommandRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UnregisterCommand", answer)
-    }
-
-    /// Answers `PluginAPI/ExecuteSlashCommand` ([`sdk::api::CommandsApi::execute_slash_command`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_execute_slash_command(
-        &self,
-        answer: impl Fn(
-            proto::ExecuteSlashCommandRequest,
-        ) -> Result<proto::CommandResponse, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("ExecuteSlashCommand", answer)
-    }
-
-    /// Answers `PluginAPI/CreateCommand` ([`sdk::api::CommandsApi::create_command`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_command(
-        &self,
-        answer: impl Fn(
-            proto::CreateCommandRequest,
-        ) -> Result<proto::Command, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateCommand", answer)
-    }
-
-    /// Answers `PluginAPI/ListCommands` ([`sdk::api::CommandsApi::list_commands`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_list_commands(
-        &self,
-        answer: impl Fn(
-            proto::ListCommandsRequest,
-        ) -> Result<Vec<proto::Command>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("ListCommands", answer)
-    }
-
-    /// Answers `PluginAPI/ListCustomCommands` ([`sdk::api::CommandsApi::list_custom_commands`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_list_custom_commands(
-        &self,
-        answer: impl Fn(
-            proto::ListCustomCommandsRequest,
-        ) -> Result<Vec<proto::Command>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("ListCustomCommands", answer)
-    }
-
-    /// Answers `PluginAPI/ListPluginCommands` ([`sdk::api::CommandsApi::list_plugin_commands`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_list_plugin_commands(
-        &self,
-        answer: impl Fn(
-            proto::ListPluginCommandsRequest,
-        ) -> Result<Vec<proto::Command>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("ListPluginCommands", answer)
-    }
-
-    /// Answers `PluginAPI/ListBuiltInCommands` ([`sdk::api::CommandsApi::list_built_in_commands`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_list_built_in_commands(
-        &self,
-        answer: impl Fn(
-            proto::ListBuiltInCommandsRequest,
-        ) -> Result<Vec<proto::Command>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("ListBuiltInCommands", answer)
-    }
-
-    /// Answers `PluginAPI/GetCommand` ([`sdk::api::CommandsApi::get_command`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_command(
-        &self,
-        answer: impl Fn(
-            proto::GetCommandRequest,
-        ) -> Result<proto::Command, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetCommand", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateCommand` ([`sdk::api::CommandsApi::update_command`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_command(
-        &self,
-        answer: impl Fn(
-            proto::UpdateCommandRequest,
-        ) -> Result<proto::Command, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateCommand", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteCommand` ([`sdk::api::CommandsApi::delete_command`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_command(
-        &self,
-        answer: impl Fn(
-            proto::DeleteCommandRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteCommand", answer)
-    }
-
-    /// Answers `PluginAPI/GetBundlePath` ([`sdk::api::PluginsApi::get_bundle_path`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_bundle_path(
-        &self,
-        answer: impl Fn(
-            proto::GetBundlePathRequest,
-        ) -> Result<String, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetBundlePath", answer)
-    }
-
-    /// Answers `PluginAPI/GetPlugins` ([`sdk::api::PluginsApi::get_plugins`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_plugins(
-        &self,
-        answer: impl Fn(
-            proto::GetPluginsRequest,
-        ) -> Result<Vec<proto::Manifest>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPlugins", answer)
-    }
-
-    /// Answers `PluginAPI/EnablePlugin` ([`sdk::api::PluginsApi::enable_plugin`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_enable_plugin(
-        &self,
-        answer: impl Fn(
-            proto::EnablePluginRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("EnablePlugin", answer)
-    }
-
-    /// Answers `PluginAPI/DisablePlugin` ([`sdk::api::PluginsApi::disable_plugin`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_disable_plugin(
-        &self,
-        answer: impl Fn(
-            proto::DisablePluginRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DisablePlugin", answer)
-    }
-
-    /// Answers `PluginAPI/RemovePlugin` ([`sdk::api::PluginsApi::remove_plugin`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_remove_plugin(
-        &self,
-        answer: impl Fn(
-            proto::RemovePluginRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RemovePlugin", answer)
-    }
-
-    /// Answers `PluginAPI/GetPluginStatus` ([`sdk::api::PluginsApi::get_plugin_status`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_plugin_status(
-        &self,
-        answer: impl Fn(
-            proto::GetPluginStatusRequest,
-        ) -> Result<proto::PluginStatus, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPluginStatus", answer)
-    }
-
-    /// Answers `PluginAPI/InstallPlugin` ([`sdk::api::PluginsApi::install_plugin`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_install_plugin(
-        &self,
-        answer: impl Fn(
-            proto::InstallPluginRequest,
-        ) -> Result<proto::Manifest, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("InstallPlugin", answer)
-    }
-
-    /// Answers `PluginAPI/GetPluginID` ([`sdk::api::PluginsApi::get_plugin_id`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_plugin_id(
-        &self,
-        answer: impl Fn(
-            proto::GetPluginIdRequest,
-        ) -> Result<String, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPluginID", answer)
-    }
-
-    /// Answers `PluginAPI/PluginHTTP` ([`sdk::api::PluginsApi::plugin_http`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_plugin_http(
-        &self,
-        answer: impl Fn(
-            proto::PluginHttpRequest,
-        ) -> Result<sdk::api::PluginHttpOutput, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("PluginHTTP", answer)
-    }
-
-    /// Answers `PluginAPI/GetGroup` ([`sdk::api::GroupsApi::get_group`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_group(
-        &self,
-        answer: impl Fn(
-            proto::GetGroupRequest,
-        ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetGroup", answer)
-    }
-
-    /// Answers `PluginAPI/GetGroupByName` ([`sdk::api::GroupsApi::get_group_by_name`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_group_by_name(
-        &self,
-        answer: impl Fn(
-            proto::GetGroupByNameRequest,
-        ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetGroupByName", answer)
-    }
-
-    /// Answers `PluginAPI/GetGroupMemberUsers` ([`sdk::api::GroupsApi::get_group_member_users`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_group_member_users(
-        &self,
-        answer: impl Fn(
-            proto::GetGroupMemberUsersRequest,
-        ) -> Result<Vec<proto::User>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetGroupMemberUsers", answer)
-    }
-
-    /// Answers `PluginAPI/GetGroupsBySource` ([`sdk::api::GroupsApi::get_groups_by_source`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_groups_by_source(
-        &self,
-        answer: impl Fn(
-            proto::GetGroupsBySourceRequest,
-        ) -> Result<Vec<proto::Group>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetGroupsBySource", answer)
-    }
-
-    /// Answers `PluginAPI/GetGroupsForUser` ([`sdk::api::GroupsApi::get_groups_for_user`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_groups_for_user(
-        &self,
-        answer: impl Fn(
-            proto::GetGroupsForUserRequest,
-        ) -> Result<Vec<proto::Group>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetGroupsForUser", answer)
-    }
-
-    /// Answers `PluginAPI/UpsertGroupMember` ([`sdk::api::GroupsApi::upsert_group_member`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_upsert_group_member(
-        &self,
-        answer: impl Fn(
-            proto::UpsertGroupMemberRequest,
-        ) -> Result<proto::GroupMember, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpsertGroupMember", answer)
-    }
-
-    /// Answers `PluginAPI/UpsertGroupMembers` ([`sdk::api::GroupsApi::upsert_group_members`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_upsert_group_members(
-        &self,
-        answer: impl Fn(
-            proto::UpsertGroupMembersRequest,
-        ) -> Result<Vec<proto::GroupMember>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpsertGroupMembers", answer)
-    }
-
-    /// Answers `PluginAPI/GetGroupByRemoteID` ([`sdk::api::GroupsApi::get_group_by_remote_id`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_group_by_remote_id(
-        &self,
-        answer: impl Fn(
-            proto::GetGroupByRemoteIdRequest,
-        ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetGroupByRemoteID", answer)
-    }
-
-    /// Answers `PluginAPI/CreateGroup` ([`sdk::api::GroupsApi::create_group`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_group(
-        &self,
-        answer: impl Fn(
-            proto::CreateGroupRequest,
-        ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateGroup", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateGroup` ([`sdk::api::GroupsApi::update_group`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_group(
-        &self,
-        answer: impl Fn(
-            proto::UpdateGroupRequest,
-        ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateGroup", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteGroup` ([`sdk::api::GroupsApi::delete_group`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_group(
-        &self,
-        answer: impl Fn(
-            proto::DeleteGroupRequest,
-        ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteGroup", answer)
-    }
-
-    /// Answers `PluginAPI/RestoreGroup` ([`sdk::api::GroupsApi::restore_group`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_restore_group(
-        &self,
-        answer: impl Fn(
-            proto::RestoreGroupRequest,
-        ) -> Result<proto::Group, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RestoreGroup", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteGroupMember` ([`sdk::api::GroupsApi::delete_group_member`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_group_member(
-        &self,
-        answer: impl Fn(
-            proto::DeleteGroupMemberRequest,
-        ) -> Result<proto::GroupMember, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteGroupMember", answer)
-    }
-
-    /// Answers `PluginAPI/GetGroupSyncable` ([`sdk::api::GroupsApi::get_group_syncable`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_group_syncable(
-        &self,
-        answer: impl Fn(
-            proto::GetGroupSyncableRequest,
-        ) -> Result<proto::GroupSyncable, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetGroupSyncable", answer)
-    }
-
-    /// Answers `PluginAPI/GetGroupSyncables` ([`sdk::api::GroupsApi::get_group_syncables`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_group_syncables(
-        &self,
-        answer: impl Fn(
-            proto::GetGroupSyncablesRequest,
-        ) -> Result<Vec<proto::GroupSyncable>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetGroupSyncables", answer)
-    }
-
-    /// Answers `PluginAPI/UpsertGroupSyncable` ([`sdk::api::GroupsApi::upsert_group_syncable`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_upsert_group_syncable(
-        &self,
-        answer: impl Fn(
-            proto::UpsertGroupSyncableRequest,
-        ) -> Result<proto::GroupSyncable, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpsertGroupSyncable", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateGroupSyncable` ([`sdk::api::GroupsApi::update_group_syncable`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_group_syncable(
-        &self,
-        answer: impl Fn(
-            proto::UpdateGroupSyncableRequest,
-        ) -> Result<proto::GroupSyncable, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateGroupSyncable", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteGroupSyncable` ([`sdk::api::GroupsApi::delete_group_syncable`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_group_syncable(
-        &self,
-        answer: impl Fn(
-            proto::DeleteGroupSyncableRequest,
-        ) -> Result<proto::GroupSyncable, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteGroupSyncable", answer)
-    }
-
-    /// Answers `PluginAPI/GetGroups` ([`sdk::api::GroupsApi::get_groups`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_groups(
-        &self,
-        answer: impl Fn(
-            proto::GetGroupsRequest,
-        ) -> Result<Vec<proto::Group>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetGroups", answer)
-    }
-
-    /// Answers `PluginAPI/CreateDefaultSyncableMemberships` ([`sdk::api::GroupsApi::create_default_syncable_memberships`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_default_syncable_memberships(
-        &self,
-        answer: impl Fn(
-            proto::CreateDefaultSyncableMembershipsRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateDefaultSyncableMemberships", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteGroupConstrainedMemberships` ([`sdk::api::GroupsApi::delete_group_constrained_memberships`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_group_constrained_memberships(
-        &self,
-        answer: impl Fn(
-            proto::DeleteGroupConstrainedMembershipsRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteGroupConstrainedMemberships", answer)
-    }
-
-    /// Answers `PluginAPI/CreatePropertyField` ([`sdk::api::PropertiesApi::create_property_field`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_property_field(
-        &self,
-        answer: impl Fn(
-            proto::CreatePropertyFieldRequest,
-        ) -> Result<proto::PropertyField, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreatePropertyField", answer)
-    }
-
-    /// Answers `PluginAPI/GetPropertyField` ([`sdk::api::PropertiesApi::get_property_field`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_property_field(
-        &self,
-        answer: impl Fn(
-            proto::GetPropertyFieldRequest,
-        ) -> Result<proto::PropertyField, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPropertyField", answer)
-    }
-
-    /// Answers `PluginAPI/GetPropertyFields` ([`sdk::api::PropertiesApi::get_property_fields`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_property_fields(
-        &self,
-        answer: impl Fn(
-            proto::GetPropertyFieldsRequest,
-        ) -> Result<Vec<proto::PropertyField>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPropertyFields", answer)
-    }
-
-    /// Answers `PluginAPI/UpdatePropertyField` ([`sdk::api::PropertiesApi::update_property_field`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_property_field(
-        &self,
-        answer: impl Fn(
-            proto::UpdatePropertyFieldRequest,
-        ) -> Result<proto::PropertyField, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdatePropertyField", answer)
-    }
-
-    /// Answers `PluginAPI/DeletePropertyField` ([`sdk::api::PropertiesApi::delete_property_field`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_property_field(
-        &self,
-        answer: impl Fn(
-            proto::DeletePropertyFieldRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeletePropertyField", answer)
-    }
-
-    /// Answers `PluginAPI/SearchPropertyFields` ([`sdk::api::PropertiesApi::search_property_fields`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_search_property_fields(
-        &self,
-        answer: impl Fn(
-            proto::SearchPropertyFieldsRequest,
-        ) -> Result<Vec<proto::PropertyField>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SearchPropertyFields", answer)
-    }
-
-    /// Answers `PluginAPI/CountPropertyFields` ([`sdk::api::PropertiesApi::count_property_fields`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_count_property_fields(
-        &self,
-        answer: impl Fn(
-            proto::CountPropertyFieldsRequest,
-        ) -> Result<i64, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CountPropertyFields", answer)
-    }
-
-    /// Answers `PluginAPI/CountPropertyFieldsForTarget` ([`sdk::api::PropertiesApi::count_property_fields_for_target`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_count_property_fields_for_target(
-        &self,
-        answer: impl Fn(
-            proto::CountPropertyFieldsForTargetRequest,
-        ) -> Result<i64, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CountPropertyFieldsForTarget", answer)
-    }
-
-    /// Answers `PluginAPI/CreatePropertyValue` ([`sdk::api::PropertiesApi::create_property_value`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_property_value(
-        &self,
-        answer: impl Fn(
-            proto::CreatePropertyValueRequest,
-        ) -> Result<proto::PropertyValue, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreatePropertyValue", answer)
-    }
-
-    /// Answers `PluginAPI/GetPropertyValue` ([`sdk::api::PropertiesApi::get_property_value`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_property_value(
-        &self,
-        answer: impl Fn(
-            proto::GetPropertyValueRequest,
-        ) -> Result<proto::PropertyValue, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPropertyValue", answer)
-    }
-
-    /// Answers `PluginAPI/GetPropertyValues` ([`sdk::api::PropertiesApi::get_property_values`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_property_values(
-        &self,
-        answer: impl Fn(
-            proto::GetPropertyValuesRequest,
-        ) -> Result<Vec<proto::PropertyValue>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPropertyValues", answer)
-    }
-
-    /// Answers `PluginAPI/UpdatePropertyValue` ([`sdk::api::PropertiesApi::update_property_value`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_property_value(
-        &self,
-        answer: impl Fn(
-            proto::UpdatePropertyValueRequest,
-        ) -> Result<proto::PropertyValue, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdatePropertyValue", answer)
-    }
-
-    /// Answers `PluginAPI/UpsertPropertyValue` ([`sdk::api::PropertiesApi::upsert_property_value`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_upsert_property_value(
-        &self,
-        answer: impl Fn(
-            proto::UpsertPropertyValueRequest,
-        ) -> Result<proto::PropertyValue, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpsertPropertyValue", answer)
-    }
-
-    /// Answers `PluginAPI/DeletePropertyValue` ([`sdk::api::PropertiesApi::delete_property_value`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_property_value(
-        &self,
-        answer: impl Fn(
-            proto::DeletePropertyValueRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeletePropertyValue", answer)
-    }
-
-    /// Answers `PluginAPI/SearchPropertyValues` ([`sdk::api::PropertiesApi::search_property_values`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_search_property_values(
-        &self,
-        answer: impl Fn(
-            proto::SearchPropertyValuesRequest,
-        ) -> Result<Vec<proto::PropertyValue>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SearchPropertyValues", answer)
-    }
-
-    /// Answers `PluginAPI/RegisterPropertyGroup` ([`sdk::api::PropertiesApi::register_property_group`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_register_property_group(
-        &self,
-        answer: impl Fn(
-            proto::RegisterPropertyGroupRequest,
-        ) -> Result<proto::PropertyGroup, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RegisterPropertyGroup", answer)
-    }
-
-    /// Answers `PluginAPI/GetPropertyGroup` ([`sdk::api::PropertiesApi::get_property_group`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_property_group(
-        &self,
-        answer: impl Fn(
-            proto::GetPropertyGroupRequest,
-        ) -> Result<proto::PropertyGroup, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPropertyGroup", answer)
-    }
-
-    /// Answers `PluginAPI/GetPropertyFieldByName` ([`sdk::api::PropertiesApi::get_property_field_by_name`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_property_field_by_name(
-        &self,
-        answer: impl Fn(
-            proto::GetPropertyFieldByNameRequest,
-        ) -> Result<proto::PropertyField, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPropertyFieldByName", answer)
-    }
-
-    /// Answers `PluginAPI/UpdatePropertyFields` ([`sdk::api::PropertiesApi::update_property_fields`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_property_fields(
-        &self,
-        answer: impl Fn(
-            proto::UpdatePropertyFieldsRequest,
-        ) -> Result<Vec<proto::PropertyField>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdatePropertyFields", answer)
-    }
-
-    /// Answers `PluginAPI/UpdatePropertyValues` ([`sdk::api::PropertiesApi::update_property_values`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_property_values(
-        &self,
-        answer: impl Fn(
-            proto::UpdatePropertyValuesRequest,
-        ) -> Result<Vec<proto::PropertyValue>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdatePropertyValues", answer)
-    }
-
-    /// Answers `PluginAPI/UpsertPropertyValues` ([`sdk::api::PropertiesApi::upsert_property_values`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_upsert_property_values(
-        &self,
-        answer: impl Fn(
-            proto::UpsertPropertyValuesRequest,
-        ) -> Result<Vec<proto::PropertyValue>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpsertPropertyValues", answer)
-    }
-
-    /// Answers `PluginAPI/DeletePropertyValuesForTarget` ([`sdk::api::PropertiesApi::delete_property_values_for_target`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_property_values_for_target(
-        &self,
-        answer: impl Fn(
-            proto::DeletePropertyValuesForTargetRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeletePropertyValuesForTarget", answer)
-    }
-
-    /// Answers `PluginAPI/DeletePropertyValuesForField` ([`sdk::api::PropertiesApi::delete_property_values_for_field`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_property_values_for_field(
-        &self,
-        answer: impl Fn(
-            proto::DeletePropertyValuesForFieldRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeletePropertyValuesForField", answer)
-    }
-
-    /// Answers `PluginAPI/RegisterPluginForSharedChannels` ([`sdk::api::SharedChannelsApi::register_plugin_for_shared_channels`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_register_plugin_for_shared_channels(
-        &self,
-        answer: impl Fn(
-            proto::RegisterPluginForSharedChannelsRequest,
-        ) -> Result<String, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RegisterPluginForSharedChannels", answer)
-    }
-
-    /// Answers `PluginAPI/UnregisterPluginForSharedChannels` ([`sdk::api::SharedChannelsApi::unregister_plugin_for_shared_channels`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_unregister_plugin_for_shared_channels(
-        &self,
-        answer: impl Fn(
-            proto::UnregisterPluginForSharedChannelsRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UnregisterPluginForSharedChannels", answer)
-    }
-
-    /// Answers `PluginAPI/ShareChannel` ([`sdk::api::SharedChannelsApi::share_channel`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_share_channel(
-        &self,
-        answer: impl Fn(
-            proto::ShareChannelRequest,
-        ) -> Result<proto::SharedChannel, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("ShareChannel", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateSharedChannel` ([`sdk::api::SharedChannelsApi::update_shared_channel`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_shared_channel(
-        &self,
-        answer: impl Fn(
-            proto::UpdateSharedChannelRequest,
-        ) -> Result<proto::SharedChannel, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateSharedChannel", answer)
-    }
-
-    /// Answers `PluginAPI/UnshareChannel` ([`sdk::api::SharedChannelsApi::unshare_channel`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_unshare_channel(
-        &self,
-        answer: impl Fn(
-            proto::UnshareChannelRequest,
-        ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UnshareChannel", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateSharedChannelCursor` ([`sdk::api::SharedChannelsApi::update_shared_channel_cursor`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_shared_channel_cursor(
-        &self,
-        answer: impl Fn(
-            proto::UpdateSharedChannelCursorRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateSharedChannelCursor", answer)
-    }
-
-    /// Answers `PluginAPI/SyncSharedChannel` ([`sdk::api::SharedChannelsApi::sync_shared_channel`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_sync_shared_channel(
-        &self,
-        answer: impl Fn(
-            proto::SyncSharedChannelRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SyncSharedChannel", answer)
-    }
-
-    /// Answers `PluginAPI/InviteRemoteToChannel` ([`sdk::api::SharedChannelsApi::invite_remote_to_channel`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_invite_remote_to_channel(
-        &self,
-        answer: impl Fn(
-            proto::InviteRemoteToChannelRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("InviteRemoteToChannel", answer)
-    }
-
-    /// Answers `PluginAPI/UninviteRemoteFromChannel` ([`sdk::api::SharedChannelsApi::uninvite_remote_from_channel`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_uninvite_remote_from_channel(
-        &self,
-        answer: impl Fn(
-            proto::UninviteRemoteFromChannelRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UninviteRemoteFromChannel", answer)
-    }
-
-    /// Answers `PluginAPI/GetPreferenceForUser` ([`sdk::api::PreferencesApi::get_preference_for_user`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_preference_for_user(
-        &self,
-        answer: impl Fn(
-            proto::GetPreferenceForUserRequest,
-        ) -> Result<proto::Preference, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPreferenceForUser", answer)
-    }
-
-    /// Answers `PluginAPI/GetPreferencesForUser` ([`sdk::api::PreferencesApi::get_preferences_for_user`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_preferences_for_user(
-        &self,
-        answer: impl Fn(
-            proto::GetPreferencesForUserRequest,
-        ) -> Result<Vec<proto::Preference>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetPreferencesForUser", answer)
-    }
-
-    /// Answers `PluginAPI/UpdatePreferencesForUser` ([`sdk::api::PreferencesApi::update_preferences_for_user`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_preferences_for_user(
-        &self,
-        answer: impl Fn(
-            proto::UpdatePreferencesForUserRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdatePreferencesForUser", answer)
-    }
-
-    /// Answers `PluginAPI/DeletePreferencesForUser` ([`sdk::api::PreferencesApi::delete_preferences_for_user`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_preferences_for_user(
-        &self,
-        answer: impl Fn(
-            proto::DeletePreferencesForUserRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeletePreferencesForUser", answer)
-    }
-
-    /// Answers `PluginAPI/CreateOAuthApp` ([`sdk::api::OAuthApi::create_o_auth_app`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_create_o_auth_app(
-        &self,
-        answer: impl Fn(
-            proto::CreateOAuthAppRequest,
-        ) -> Result<proto::OAuthApp, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("CreateOAuthApp", answer)
-    }
-
-    /// Answers `PluginAPI/GetOAuthApp` ([`sdk::api::OAuthApi::get_o_auth_app`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_o_auth_app(
-        &self,
-        answer: impl Fn(
-            proto::GetOAuthAppRequest,
-        ) -> Result<proto::OAuthApp, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetOAuthApp", answer)
-    }
-
-    /// Answers `PluginAPI/UpdateOAuthApp` ([`sdk::api::OAuthApi::update_o_auth_app`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_update_o_auth_app(
-        &self,
-        answer: impl Fn(
-            proto::UpdateOAuthAppRequest,
-        ) -> Result<proto::OAuthApp, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("UpdateOAuthApp", answer)
-    }
-
-    /// Answers `PluginAPI/DeleteOAuthApp` ([`sdk::api::OAuthApi::delete_o_auth_app`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_delete_o_auth_app(
-        &self,
-        answer: impl Fn(
-            proto::DeleteOAuthAppRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("DeleteOAuthApp", answer)
-    }
-
-    /// Answers `PluginAPI/GetEmojiList` ([`sdk::api::EmojiApi::get_emoji_list`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_emoji_list(
-        &self,
-        answer: impl Fn(
-            proto::GetEmojiListRequest,
-        ) -> Result<Vec<proto::Emoji>, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetEmojiList", answer)
-    }
-
-    /// Answers `PluginAPI/GetEmojiByName` ([`sdk::api::EmojiApi::get_emoji_by_name`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_emoji_by_name(
-        &self,
-        answer: impl Fn(
-            proto::GetEmojiByNameRequest,
-        ) -> Result<proto::Emoji, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetEmojiByName", answer)
-    }
-
-    /// Answers `PluginAPI/GetEmoji` ([`sdk::api::EmojiApi::get_emoji`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_emoji(
-        &self,
-        answer: impl Fn(
-            proto::GetEmojiRequest,
-        ) -> Result<proto::Emoji, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetEmoji", answer)
-    }
-
-    /// Answers `PluginAPI/GetEmojiImage` ([`sdk::api::EmojiApi::get_emoji_image`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_emoji_image(
-        &self,
-        answer: impl Fn(
-            proto::GetEmojiImageRequest,
-        ) -> Result<sdk::api::GetEmojiImageOutput, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetEmojiImage", answer)
-    }
-
-    /// Answers `PluginAPI/HasPermissionTo` ([`sdk::api::PermissionsApi::has_permission_to`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_has_permission_to(
-        &self,
-        answer: impl Fn(
-            proto::HasPermissionToRequest,
-        ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("HasPermissionTo", answer)
-    }
-
-    /// Answers `PluginAPI/HasPermissionToTeam` ([`sdk::api::PermissionsApi::has_permission_to_team`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_has_permission_to_team(
-        &self,
-        answer: impl Fn(
-            proto::HasPermissionToTeamRequest,
-        ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("HasPermissionToTeam", answer)
-    }
-
-    /// Answers `PluginAPI/HasPermissionToChannel` ([`sdk::api::PermissionsApi::has_permission_to_channel`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_has_permission_to_channel(
-        &self,
-        answer: impl Fn(
-            proto::HasPermissionToChannelRequest,
-        ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("HasPermissionToChannel", answer)
-    }
-
-    /// Answers `PluginAPI/RolesGrantPermission` ([`sdk::api::PermissionsApi::roles_grant_permission`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_roles_grant_permission(
-        &self,
-        answer: impl Fn(
-            proto::RolesGrantPermissionRequest,
-        ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RolesGrantPermission", answer)
-    }
-
-    /// Answers `PluginAPI/GetLicense` ([`sdk::api::SystemApi::get_license`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_license(
-        &self,
-        answer: impl Fn(
-            proto::GetLicenseRequest,
-        ) -> Result<serde_json::Value, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetLicense", answer)
-    }
-
-    /// Answers `PluginAPI/IsEnterpriseReady` ([`sdk::api::SystemApi::is_enterprise_ready`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_is_enterprise_ready(
-        &self,
-        answer: impl Fn(
-            proto::IsEnterpriseReadyRequest,
-        ) -> Result<bool, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("IsEnterpriseReady", answer)
-    }
-
-    /// Answers `PluginAPI/GetServerVersion` ([`sdk::api::SystemApi::get_server_version`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_server_version(
-        &self,
-        answer: impl Fn(
-            proto::GetServerVersionRequest,
-        ) -> Result<String, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetServerVersion", answer)
-    }
-
-    /// Answers `PluginAPI/GetSystemInstallDate` ([`sdk::api::SystemApi::get_system_install_date`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_system_install_date(
-        &self,
-        answer: impl Fn(
-            proto::GetSystemInstallDateRequest,
-        ) -> Result<i64, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetSystemInstallDate", answer)
-    }
-
-    /// Answers `PluginAPI/GetDiagnosticId` ([`sdk::api::SystemApi::get_diagnostic_id`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_diagnostic_id(
-        &self,
-        answer: impl Fn(
-            proto::GetDiagnosticIdRequest,
-        ) -> Result<String, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetDiagnosticId", answer)
-    }
-
-    /// Answers `PluginAPI/GetTelemetryId` ([`sdk::api::SystemApi::get_telemetry_id`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_telemetry_id(
-        &self,
-        answer: impl Fn(
-            proto::GetTelemetryIdRequest,
-        ) -> Result<String, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetTelemetryId", answer)
-    }
-
-    /// Answers `PluginAPI/GetCloudLimits` ([`sdk::api::SystemApi::get_cloud_limits`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_get_cloud_limits(
-        &self,
-        answer: impl Fn(
-            proto::GetCloudLimitsRequest,
-        ) -> Result<serde_json::Value, Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("GetCloudLimits", answer)
-    }
-
-    /// Answers `PluginAPI/RequestTrialLicense` ([`sdk::api::SystemApi::request_trial_license`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_request_trial_license(
-        &self,
-        answer: impl Fn(
-            proto::RequestTrialLicenseRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RequestTrialLicense", answer)
-    }
-
-    /// Answers `PluginAPI/LogDebug` ([`sdk::api::LoggingApi::log_debug`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_log_debug(
-        &self,
-        answer: impl Fn(
-            proto::LogDebugRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("LogDebug", answer)
-    }
-
-    /// Answers `PluginAPI/LogInfo` ([`sdk::api::LoggingApi::log_info`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_log_info(
-        &self,
-        answer: impl Fn(
-            proto::LogInfoRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("LogInfo", answer)
-    }
-
-    /// Answers `PluginAPI/LogError` ([`sdk::api::LoggingApi::log_error`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_log_error(
-        &self,
-        answer: impl Fn(
-            proto::LogErrorRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("LogError", answer)
-    }
-
-    /// Answers `PluginAPI/LogWarn` ([`sdk::api::LoggingApi::log_warn`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_log_warn(
-        &self,
-        answer: impl Fn(
-            proto::LogWarnRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("LogWarn", answer)
-    }
-
-    /// Answers `PluginAPI/LogAuditRec` ([`sdk::api::LoggingApi::log_audit_rec`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_log_audit_rec(
-        &self,
-        answer: impl Fn(
-            proto::LogAuditRecRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("LogAuditRec", answer)
-    }
-
-    /// Answers `PluginAPI/LogAuditRecWithLevel` ([`sdk::api::LoggingApi::log_audit_rec_with_level`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_log_audit_rec_with_level(
-        &self,
-        answer: impl Fn(
-            proto::LogAuditRecWithLevelRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("LogAuditRecWithLevel", answer)
-    }
-
-    /// Answers `PluginAPI/PublishWebSocketEvent` ([`sdk::api::EventsApi::publish_web_socket_event`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_publish_web_socket_event(
-        &self,
-        answer: impl Fn(
-            proto::PublishWebSocketEventRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("PublishWebSocketEvent", answer)
-    }
-
-    /// Answers `PluginAPI/PublishPluginClusterEvent` ([`sdk::api::EventsApi::publish_plugin_cluster_event`]) with
-    /// `answer` from now on, instead of the server's own state
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_publish_plugin_cluster_event(
-        &self,
-        answer: impl Fn(
-            proto::PublishPluginClusterEventRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("PublishPluginClusterEvent", answer)
-    }
-
-    /// Answers `PluginAPI/SendMail` ([`sdk::api::NotificationsApi::send_mail`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_send_mail(
-        &self,
-        answer: impl Fn(
-            proto::SendMailRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SendMail", answer)
-    }
-
-    /// Answers `PluginAPI/SendPushNotification` ([`sdk::api::NotificationsApi::send_push_notification`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_send_push_notification(
-        &self,
-        answer: impl Fn(
-            proto::SendPushNotificationRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("SendPushNotification", answer)
-    }
-
-    /// Answers `PluginAPI/OpenInteractiveDialog` ([`sdk::api::OtherApi::open_interactive_dialog`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_open_interactive_dialog(
-        &self,
-        answer: impl Fn(
-            proto::OpenInteractiveDialogRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("OpenInteractiveDialog", answer)
-    }
-
-    /// Answers `PluginAPI/RegisterCollectionAndTopic` ([`sdk::api::OtherApi::register_collection_and_topic`]) with
-    /// `answer` from now on
-    /// (or for the next few calls: `.times(n)`).
-    pub fn on_register_collection_and_topic(
-        &self,
-        answer: impl Fn(
-            proto::RegisterCollectionAndTopicRequest,
-        ) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Answering {
-        self.shared.overrides.set("RegisterCollectionAndTopic", answer)
-    }
 }
 
 /// How deep a chain of hooks the server runs for API calls made in hooks
@@ -3242,6215 +451,1652 @@ impl PluginApi for FakeServer {
         &self,
         request: Request<proto::CreateUserRequest>,
     ) -> Result<Response<proto::CreateUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateUser", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateUser") {
-            return respond::<proto::CreateUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CreateUserRequest, proto::User>("CreateUser")
-        {
-            let response = answer(request)
-                .map(|user| proto::CreateUserResponse {
-                    user: Some(user),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = app::App(self).create_user(request).await.map_err(Error::from);
-        respond(response, None)
+        self.answer_create_user(request.into_inner()).await
     }
 
     async fn delete_user(
         &self,
         request: Request<proto::DeleteUserRequest>,
     ) -> Result<Response<proto::DeleteUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteUser", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeleteUser") {
-            return respond::<proto::DeleteUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeleteUserRequest, ()>("DeleteUser")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeleteUserResponse::default());
-            return respond(response, None);
-        }
-        let response = app::App(self).delete_user(request).await.map_err(Error::from);
-        respond(response, None)
+        self.answer_delete_user(request.into_inner()).await
     }
 
     async fn get_users(
         &self,
         request: Request<proto::GetUsersRequest>,
     ) -> Result<Response<proto::GetUsersResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUsers", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUsers") {
-            return respond::<proto::GetUsersResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetUsersRequest, Vec<proto::User>>("GetUsers")
-        {
-            let response = answer(request)
-                .map(|users| proto::GetUsersResponse {
-                    users,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetUsers", "on_get_users"))
+        self.answer_get_users(request.into_inner()).await
     }
 
     async fn get_users_by_ids(
         &self,
         request: Request<proto::GetUsersByIdsRequest>,
     ) -> Result<Response<proto::GetUsersByIdsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUsersByIds", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUsersByIds") {
-            return respond::<proto::GetUsersByIdsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetUsersByIdsRequest, Vec<proto::User>>("GetUsersByIds")
-        {
-            let response = answer(request)
-                .map(|users| proto::GetUsersByIdsResponse {
-                    users,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_users_by_ids(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_users_by_ids(request.into_inner()).await
     }
 
     async fn get_user(
         &self,
         request: Request<proto::GetUserRequest>,
     ) -> Result<Response<proto::GetUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUser", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUser") {
-            return respond::<proto::GetUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetUserRequest, proto::User>("GetUser")
-        {
-            let response = answer(request)
-                .map(|user| proto::GetUserResponse {
-                    user: Some(user),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_user(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_user(request.into_inner()).await
     }
 
     async fn get_user_by_email(
         &self,
         request: Request<proto::GetUserByEmailRequest>,
     ) -> Result<Response<proto::GetUserByEmailResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUserByEmail", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUserByEmail") {
-            return respond::<proto::GetUserByEmailResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetUserByEmailRequest, proto::User>("GetUserByEmail")
-        {
-            let response = answer(request)
-                .map(|user| proto::GetUserByEmailResponse {
-                    user: Some(user),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_user_by_email(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_user_by_email(request.into_inner()).await
     }
 
     async fn get_user_by_username(
         &self,
         request: Request<proto::GetUserByUsernameRequest>,
     ) -> Result<Response<proto::GetUserByUsernameResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUserByUsername", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUserByUsername") {
-            return respond::<proto::GetUserByUsernameResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetUserByUsernameRequest, proto::User>("GetUserByUsername")
-        {
-            let response = answer(request)
-                .map(|user| proto::GetUserByUsernameResponse {
-                    user: Some(user),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_user_by_username(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_user_by_username(request.into_inner()).await
     }
 
     async fn get_users_by_usernames(
         &self,
         request: Request<proto::GetUsersByUsernamesRequest>,
     ) -> Result<Response<proto::GetUsersByUsernamesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUsersByUsernames", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUsersByUsernames") {
-            return respond::<proto::GetUsersByUsernamesResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetUsersByUsernamesRequest,
-                Vec<proto::User>,
-            >("GetUsersByUsernames")
-        {
-            let response = answer(request)
-                .map(|users| proto::GetUsersByUsernamesResponse {
-                    users,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetUsersByUsernames", "on_get_users_by_usernames"))
+        self.answer_get_users_by_usernames(request.into_inner()).await
     }
 
     async fn get_users_in_team(
         &self,
         request: Request<proto::GetUsersInTeamRequest>,
     ) -> Result<Response<proto::GetUsersInTeamResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUsersInTeam", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUsersInTeam") {
-            return respond::<proto::GetUsersInTeamResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetUsersInTeamRequest, Vec<proto::User>>("GetUsersInTeam")
-        {
-            let response = answer(request)
-                .map(|users| proto::GetUsersInTeamResponse {
-                    users,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetUsersInTeam", "on_get_users_in_team"))
+        self.answer_get_users_in_team(request.into_inner()).await
     }
 
     async fn update_user(
         &self,
         request: Request<proto::UpdateUserRequest>,
     ) -> Result<Response<proto::UpdateUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateUser", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateUser") {
-            return respond::<proto::UpdateUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateUserRequest, proto::User>("UpdateUser")
-        {
-            let response = answer(request)
-                .map(|user| proto::UpdateUserResponse {
-                    user: Some(user),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().update_user(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_update_user(request.into_inner()).await
     }
 
     async fn get_user_status(
         &self,
         request: Request<proto::GetUserStatusRequest>,
     ) -> Result<Response<proto::GetUserStatusResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUserStatus", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUserStatus") {
-            return respond::<proto::GetUserStatusResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetUserStatusRequest, proto::Status>("GetUserStatus")
-        {
-            let response = answer(request)
-                .map(|status| proto::GetUserStatusResponse {
-                    status: Some(status),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetUserStatus", "on_get_user_status"))
+        self.answer_get_user_status(request.into_inner()).await
     }
 
     async fn get_user_statuses_by_ids(
         &self,
         request: Request<proto::GetUserStatusesByIdsRequest>,
     ) -> Result<Response<proto::GetUserStatusesByIdsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUserStatusesByIds", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUserStatusesByIds") {
-            return respond::<proto::GetUserStatusesByIdsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetUserStatusesByIdsRequest,
-                Vec<proto::Status>,
-            >("GetUserStatusesByIds")
-        {
-            let response = answer(request)
-                .map(|statuses| proto::GetUserStatusesByIdsResponse {
-                    statuses,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetUserStatusesByIds", "on_get_user_statuses_by_ids"))
+        self.answer_get_user_statuses_by_ids(request.into_inner()).await
     }
 
     async fn update_user_status(
         &self,
         request: Request<proto::UpdateUserStatusRequest>,
     ) -> Result<Response<proto::UpdateUserStatusResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateUserStatus", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateUserStatus") {
-            return respond::<proto::UpdateUserStatusResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateUserStatusRequest, proto::Status>("UpdateUserStatus")
-        {
-            let response = answer(request)
-                .map(|status| proto::UpdateUserStatusResponse {
-                    status: Some(status),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateUserStatus", "on_update_user_status"))
+        self.answer_update_user_status(request.into_inner()).await
     }
 
     async fn set_user_status_timed_dnd(
         &self,
         request: Request<proto::SetUserStatusTimedDndRequest>,
     ) -> Result<Response<proto::SetUserStatusTimedDndResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SetUserStatusTimedDND", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SetUserStatusTimedDND")
-        {
-            return respond::<proto::SetUserStatusTimedDndResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::SetUserStatusTimedDndRequest,
-                proto::Status,
-            >("SetUserStatusTimedDND")
-        {
-            let response = answer(request)
-                .map(|status| proto::SetUserStatusTimedDndResponse {
-                    status: Some(status),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("SetUserStatusTimedDND", "on_set_user_status_timed_dnd"))
+        self.answer_set_user_status_timed_dnd(request.into_inner()).await
     }
 
     async fn update_user_active(
         &self,
         request: Request<proto::UpdateUserActiveRequest>,
     ) -> Result<Response<proto::UpdateUserActiveResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateUserActive", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateUserActive") {
-            return respond::<proto::UpdateUserActiveResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateUserActiveRequest, ()>("UpdateUserActive")
-        {
-            let response = answer(request)
-                .map(|()| proto::UpdateUserActiveResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateUserActive", "on_update_user_active"))
+        self.answer_update_user_active(request.into_inner()).await
     }
 
     async fn update_user_custom_status(
         &self,
         request: Request<proto::UpdateUserCustomStatusRequest>,
     ) -> Result<Response<proto::UpdateUserCustomStatusResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateUserCustomStatus", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateUserCustomStatus")
-        {
-            return respond::<proto::UpdateUserCustomStatusResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateUserCustomStatusRequest, ()>("UpdateUserCustomStatus")
-        {
-            let response = answer(request)
-                .map(|()| proto::UpdateUserCustomStatusResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateUserCustomStatus", "on_update_user_custom_status"))
+        self.answer_update_user_custom_status(request.into_inner()).await
     }
 
     async fn remove_user_custom_status(
         &self,
         request: Request<proto::RemoveUserCustomStatusRequest>,
     ) -> Result<Response<proto::RemoveUserCustomStatusResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RemoveUserCustomStatus", &request);
-        if let Some(error) = self.shared.overrides.take_failure("RemoveUserCustomStatus")
-        {
-            return respond::<proto::RemoveUserCustomStatusResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::RemoveUserCustomStatusRequest, ()>("RemoveUserCustomStatus")
-        {
-            let response = answer(request)
-                .map(|()| proto::RemoveUserCustomStatusResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("RemoveUserCustomStatus", "on_remove_user_custom_status"))
+        self.answer_remove_user_custom_status(request.into_inner()).await
     }
 
     async fn get_users_in_channel(
         &self,
         request: Request<proto::GetUsersInChannelRequest>,
     ) -> Result<Response<proto::GetUsersInChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUsersInChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUsersInChannel") {
-            return respond::<proto::GetUsersInChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetUsersInChannelRequest,
-                Vec<proto::User>,
-            >("GetUsersInChannel")
-        {
-            let response = answer(request)
-                .map(|users| proto::GetUsersInChannelResponse {
-                    users,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_users_in_channel(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_users_in_channel(request.into_inner()).await
     }
 
     async fn get_ldap_user_attributes(
         &self,
         request: Request<proto::GetLdapUserAttributesRequest>,
     ) -> Result<Response<proto::GetLdapUserAttributesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetLDAPUserAttributes", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetLDAPUserAttributes")
-        {
-            return respond::<proto::GetLdapUserAttributesResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetLdapUserAttributesRequest,
-                std::collections::HashMap<String, String>,
-            >("GetLDAPUserAttributes")
-        {
-            let response = answer(request)
-                .map(|attributes| proto::GetLdapUserAttributesResponse {
-                    attributes,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetLDAPUserAttributes", "on_get_ldap_user_attributes"))
+        self.answer_get_ldap_user_attributes(request.into_inner()).await
     }
 
     async fn search_users(
         &self,
         request: Request<proto::SearchUsersRequest>,
     ) -> Result<Response<proto::SearchUsersResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SearchUsers", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SearchUsers") {
-            return respond::<proto::SearchUsersResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::SearchUsersRequest, Vec<proto::User>>("SearchUsers")
-        {
-            let response = answer(request)
-                .map(|users| proto::SearchUsersResponse {
-                    users,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("SearchUsers", "on_search_users"))
+        self.answer_search_users(request.into_inner()).await
     }
 
     async fn get_profile_image(
         &self,
         request: Request<proto::GetProfileImageRequest>,
     ) -> Result<Response<proto::GetProfileImageResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetProfileImage", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetProfileImage") {
-            return respond::<proto::GetProfileImageResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetProfileImageRequest, Vec<u8>>("GetProfileImage")
-        {
-            let response = answer(request)
-                .map(|image| proto::GetProfileImageResponse {
-                    image,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_profile_image(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_profile_image(request.into_inner()).await
     }
 
     async fn set_profile_image(
         &self,
         request: Request<proto::SetProfileImageRequest>,
     ) -> Result<Response<proto::SetProfileImageResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SetProfileImage", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SetProfileImage") {
-            return respond::<proto::SetProfileImageResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::SetProfileImageRequest, ()>("SetProfileImage")
-        {
-            let response = answer(request)
-                .map(|()| proto::SetProfileImageResponse::default());
-            return respond(response, None);
-        }
-        let response = self.state().set_profile_image(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_set_profile_image(request.into_inner()).await
     }
 
     async fn publish_user_typing(
         &self,
         request: Request<proto::PublishUserTypingRequest>,
     ) -> Result<Response<proto::PublishUserTypingResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("PublishUserTyping", &request);
-        if let Some(error) = self.shared.overrides.take_failure("PublishUserTyping") {
-            return respond::<proto::PublishUserTypingResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::PublishUserTypingRequest, ()>("PublishUserTyping")
-        {
-            let response = answer(request)
-                .map(|()| proto::PublishUserTypingResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("PublishUserTyping", "on_publish_user_typing"))
+        self.answer_publish_user_typing(request.into_inner()).await
     }
 
     async fn update_user_auth(
         &self,
         request: Request<proto::UpdateUserAuthRequest>,
     ) -> Result<Response<proto::UpdateUserAuthResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateUserAuth", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateUserAuth") {
-            return respond::<proto::UpdateUserAuthResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateUserAuthRequest, proto::UserAuth>("UpdateUserAuth")
-        {
-            let response = answer(request)
-                .map(|user_auth| proto::UpdateUserAuthResponse {
-                    user_auth: Some(user_auth),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateUserAuth", "on_update_user_auth"))
+        self.answer_update_user_auth(request.into_inner()).await
     }
 
     async fn update_user_roles(
         &self,
         request: Request<proto::UpdateUserRolesRequest>,
     ) -> Result<Response<proto::UpdateUserRolesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateUserRoles", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateUserRoles") {
-            return respond::<proto::UpdateUserRolesResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateUserRolesRequest, proto::User>("UpdateUserRoles")
-        {
-            let response = answer(request)
-                .map(|user| proto::UpdateUserRolesResponse {
-                    user: Some(user),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateUserRoles", "on_update_user_roles"))
+        self.answer_update_user_roles(request.into_inner()).await
     }
 
     async fn get_session(
         &self,
         request: Request<proto::GetSessionRequest>,
     ) -> Result<Response<proto::GetSessionResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetSession", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetSession") {
-            return respond::<proto::GetSessionResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetSessionRequest, proto::Session>("GetSession")
-        {
-            let response = answer(request)
-                .map(|session| proto::GetSessionResponse {
-                    session: Some(session),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetSession", "on_get_session"))
+        self.answer_get_session(request.into_inner()).await
     }
 
     async fn create_session(
         &self,
         request: Request<proto::CreateSessionRequest>,
     ) -> Result<Response<proto::CreateSessionResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateSession", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateSession") {
-            return respond::<proto::CreateSessionResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CreateSessionRequest, proto::Session>("CreateSession")
-        {
-            let response = answer(request)
-                .map(|session| proto::CreateSessionResponse {
-                    session: Some(session),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("CreateSession", "on_create_session"))
+        self.answer_create_session(request.into_inner()).await
     }
 
     async fn extend_session_expiry(
         &self,
         request: Request<proto::ExtendSessionExpiryRequest>,
     ) -> Result<Response<proto::ExtendSessionExpiryResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("ExtendSessionExpiry", &request);
-        if let Some(error) = self.shared.overrides.take_failure("ExtendSessionExpiry") {
-            return respond::<proto::ExtendSessionExpiryResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::ExtendSessionExpiryRequest, ()>("ExtendSessionExpiry")
-        {
-            let response = answer(request)
-                .map(|()| proto::ExtendSessionExpiryResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("ExtendSessionExpiry", "on_extend_session_expiry"))
+        self.answer_extend_session_expiry(request.into_inner()).await
     }
 
     async fn revoke_session(
         &self,
         request: Request<proto::RevokeSessionRequest>,
     ) -> Result<Response<proto::RevokeSessionResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RevokeSession", &request);
-        if let Some(error) = self.shared.overrides.take_failure("RevokeSession") {
-            return respond::<proto::RevokeSessionResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::RevokeSessionRequest, ()>("RevokeSession")
-        {
-            let response = answer(request)
-                .map(|()| proto::RevokeSessionResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("RevokeSession", "on_revoke_session"))
+        self.answer_revoke_session(request.into_inner()).await
     }
 
     async fn create_user_access_token(
         &self,
         request: Request<proto::CreateUserAccessTokenRequest>,
     ) -> Result<Response<proto::CreateUserAccessTokenResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateUserAccessToken", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateUserAccessToken")
-        {
-            return respond::<proto::CreateUserAccessTokenResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::CreateUserAccessTokenRequest,
-                proto::UserAccessToken,
-            >("CreateUserAccessToken")
-        {
-            let response = answer(request)
-                .map(|token| proto::CreateUserAccessTokenResponse {
-                    token: Some(token),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("CreateUserAccessToken", "on_create_user_access_token"))
+        self.answer_create_user_access_token(request.into_inner()).await
     }
 
     async fn revoke_user_access_token(
         &self,
         request: Request<proto::RevokeUserAccessTokenRequest>,
     ) -> Result<Response<proto::RevokeUserAccessTokenResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RevokeUserAccessToken", &request);
-        if let Some(error) = self.shared.overrides.take_failure("RevokeUserAccessToken")
-        {
-            return respond::<proto::RevokeUserAccessTokenResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::RevokeUserAccessTokenRequest, ()>("RevokeUserAccessToken")
-        {
-            let response = answer(request)
-                .map(|()| proto::RevokeUserAccessTokenResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("RevokeUserAccessToken", "on_revoke_user_access_token"))
+        self.answer_revoke_user_access_token(request.into_inner()).await
     }
 
     async fn add_user_to_channel(
         &self,
         request: Request<proto::AddUserToChannelRequest>,
     ) -> Result<Response<proto::AddUserToChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("AddUserToChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("AddUserToChannel") {
-            return respond::<proto::AddUserToChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::AddUserToChannelRequest,
-                proto::ChannelMember,
-            >("AddUserToChannel")
-        {
-            let response = answer(request)
-                .map(|channel_member| proto::AddUserToChannelResponse {
-                    channel_member: Some(channel_member),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = app::App(self)
-            .add_user_to_channel(request)
-            .await
-            .map_err(Error::from);
-        respond(response, None)
+        self.answer_add_user_to_channel(request.into_inner()).await
     }
 
     async fn create_team(
         &self,
         request: Request<proto::CreateTeamRequest>,
     ) -> Result<Response<proto::CreateTeamResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateTeam", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateTeam") {
-            return respond::<proto::CreateTeamResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CreateTeamRequest, proto::Team>("CreateTeam")
-        {
-            let response = answer(request)
-                .map(|team| proto::CreateTeamResponse {
-                    team: Some(team),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().create_team(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_create_team(request.into_inner()).await
     }
 
     async fn delete_team(
         &self,
         request: Request<proto::DeleteTeamRequest>,
     ) -> Result<Response<proto::DeleteTeamResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteTeam", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeleteTeam") {
-            return respond::<proto::DeleteTeamResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeleteTeamRequest, ()>("DeleteTeam")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeleteTeamResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("DeleteTeam", "on_delete_team"))
+        self.answer_delete_team(request.into_inner()).await
     }
 
     async fn get_teams(
         &self,
         request: Request<proto::GetTeamsRequest>,
     ) -> Result<Response<proto::GetTeamsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetTeams", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetTeams") {
-            return respond::<proto::GetTeamsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetTeamsRequest, Vec<proto::Team>>("GetTeams")
-        {
-            let response = answer(request)
-                .map(|teams| proto::GetTeamsResponse {
-                    teams,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_teams(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_teams(request.into_inner()).await
     }
 
     async fn get_team(
         &self,
         request: Request<proto::GetTeamRequest>,
     ) -> Result<Response<proto::GetTeamResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetTeam", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetTeam") {
-            return respond::<proto::GetTeamResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetTeamRequest, proto::Team>("GetTeam")
-        {
-            let response = answer(request)
-                .map(|team| proto::GetTeamResponse {
-                    team: Some(team),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_team(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_team(request.into_inner()).await
     }
 
     async fn get_team_by_name(
         &self,
         request: Request<proto::GetTeamByNameRequest>,
     ) -> Result<Response<proto::GetTeamByNameResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetTeamByName", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetTeamByName") {
-            return respond::<proto::GetTeamByNameResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetTeamByNameRequest, proto::Team>("GetTeamByName")
-        {
-            let response = answer(request)
-                .map(|team| proto::GetTeamByNameResponse {
-                    team: Some(team),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_team_by_name(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_team_by_name(request.into_inner()).await
     }
 
     async fn get_teams_unread_for_user(
         &self,
         request: Request<proto::GetTeamsUnreadForUserRequest>,
     ) -> Result<Response<proto::GetTeamsUnreadForUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetTeamsUnreadForUser", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetTeamsUnreadForUser")
-        {
-            return respond::<proto::GetTeamsUnreadForUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetTeamsUnreadForUserRequest,
-                Vec<proto::TeamUnread>,
-            >("GetTeamsUnreadForUser")
-        {
-            let response = answer(request)
-                .map(|team_unreads| proto::GetTeamsUnreadForUserResponse {
-                    team_unreads,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetTeamsUnreadForUser", "on_get_teams_unread_for_user"))
+        self.answer_get_teams_unread_for_user(request.into_inner()).await
     }
 
     async fn update_team(
         &self,
         request: Request<proto::UpdateTeamRequest>,
     ) -> Result<Response<proto::UpdateTeamResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateTeam", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateTeam") {
-            return respond::<proto::UpdateTeamResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateTeamRequest, proto::Team>("UpdateTeam")
-        {
-            let response = answer(request)
-                .map(|team| proto::UpdateTeamResponse {
-                    team: Some(team),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateTeam", "on_update_team"))
+        self.answer_update_team(request.into_inner()).await
     }
 
     async fn search_teams(
         &self,
         request: Request<proto::SearchTeamsRequest>,
     ) -> Result<Response<proto::SearchTeamsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SearchTeams", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SearchTeams") {
-            return respond::<proto::SearchTeamsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::SearchTeamsRequest, Vec<proto::Team>>("SearchTeams")
-        {
-            let response = answer(request)
-                .map(|teams| proto::SearchTeamsResponse {
-                    teams,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("SearchTeams", "on_search_teams"))
+        self.answer_search_teams(request.into_inner()).await
     }
 
     async fn get_teams_for_user(
         &self,
         request: Request<proto::GetTeamsForUserRequest>,
     ) -> Result<Response<proto::GetTeamsForUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetTeamsForUser", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetTeamsForUser") {
-            return respond::<proto::GetTeamsForUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetTeamsForUserRequest, Vec<proto::Team>>("GetTeamsForUser")
-        {
-            let response = answer(request)
-                .map(|teams| proto::GetTeamsForUserResponse {
-                    teams,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_teams_for_user(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_teams_for_user(request.into_inner()).await
     }
 
     async fn create_team_member(
         &self,
         request: Request<proto::CreateTeamMemberRequest>,
     ) -> Result<Response<proto::CreateTeamMemberResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateTeamMember", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateTeamMember") {
-            return respond::<proto::CreateTeamMemberResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CreateTeamMemberRequest, proto::TeamMember>("CreateTeamMember")
-        {
-            let response = answer(request)
-                .map(|team_member| proto::CreateTeamMemberResponse {
-                    team_member: Some(team_member),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = app::App(self)
-            .create_team_member(request)
-            .await
-            .map_err(Error::from);
-        respond(response, None)
+        self.answer_create_team_member(request.into_inner()).await
     }
 
     async fn create_team_members(
         &self,
         request: Request<proto::CreateTeamMembersRequest>,
     ) -> Result<Response<proto::CreateTeamMembersResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateTeamMembers", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateTeamMembers") {
-            return respond::<proto::CreateTeamMembersResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::CreateTeamMembersRequest,
-                Vec<proto::TeamMember>,
-            >("CreateTeamMembers")
-        {
-            let response = answer(request)
-                .map(|team_members| proto::CreateTeamMembersResponse {
-                    team_members,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("CreateTeamMembers", "on_create_team_members"))
+        self.answer_create_team_members(request.into_inner()).await
     }
 
     async fn create_team_members_gracefully(
         &self,
         request: Request<proto::CreateTeamMembersGracefullyRequest>,
     ) -> Result<Response<proto::CreateTeamMembersGracefullyResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateTeamMembersGracefully", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("CreateTeamMembersGracefully")
-        {
-            return respond::<
-                proto::CreateTeamMembersGracefullyResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::CreateTeamMembersGracefullyRequest,
-                Vec<proto::TeamMemberWithError>,
-            >("CreateTeamMembersGracefully")
-        {
-            let response = answer(request)
-                .map(|team_members| proto::CreateTeamMembersGracefullyResponse {
-                    team_members,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "CreateTeamMembersGracefully",
-                "on_create_team_members_gracefully",
-            ),
-        )
+        self.answer_create_team_members_gracefully(request.into_inner()).await
     }
 
     async fn delete_team_member(
         &self,
         request: Request<proto::DeleteTeamMemberRequest>,
     ) -> Result<Response<proto::DeleteTeamMemberResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteTeamMember", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeleteTeamMember") {
-            return respond::<proto::DeleteTeamMemberResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeleteTeamMemberRequest, ()>("DeleteTeamMember")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeleteTeamMemberResponse::default());
-            return respond(response, None);
-        }
-        let response = app::App(self)
-            .delete_team_member(request)
-            .await
-            .map_err(Error::from);
-        respond(response, None)
+        self.answer_delete_team_member(request.into_inner()).await
     }
 
     async fn get_team_members(
         &self,
         request: Request<proto::GetTeamMembersRequest>,
     ) -> Result<Response<proto::GetTeamMembersResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetTeamMembers", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetTeamMembers") {
-            return respond::<proto::GetTeamMembersResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetTeamMembersRequest,
-                Vec<proto::TeamMember>,
-            >("GetTeamMembers")
-        {
-            let response = answer(request)
-                .map(|team_members| proto::GetTeamMembersResponse {
-                    team_members,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_team_members(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_team_members(request.into_inner()).await
     }
 
     async fn get_team_member(
         &self,
         request: Request<proto::GetTeamMemberRequest>,
     ) -> Result<Response<proto::GetTeamMemberResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetTeamMember", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetTeamMember") {
-            return respond::<proto::GetTeamMemberResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetTeamMemberRequest, proto::TeamMember>("GetTeamMember")
-        {
-            let response = answer(request)
-                .map(|team_member| proto::GetTeamMemberResponse {
-                    team_member: Some(team_member),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_team_member(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_team_member(request.into_inner()).await
     }
 
     async fn get_team_members_for_user(
         &self,
         request: Request<proto::GetTeamMembersForUserRequest>,
     ) -> Result<Response<proto::GetTeamMembersForUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetTeamMembersForUser", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetTeamMembersForUser")
-        {
-            return respond::<proto::GetTeamMembersForUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetTeamMembersForUserRequest,
-                Vec<proto::TeamMember>,
-            >("GetTeamMembersForUser")
-        {
-            let response = answer(request)
-                .map(|team_members| proto::GetTeamMembersForUserResponse {
-                    team_members,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetTeamMembersForUser", "on_get_team_members_for_user"))
+        self.answer_get_team_members_for_user(request.into_inner()).await
     }
 
     async fn update_team_member_roles(
         &self,
         request: Request<proto::UpdateTeamMemberRolesRequest>,
     ) -> Result<Response<proto::UpdateTeamMemberRolesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateTeamMemberRoles", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateTeamMemberRoles")
-        {
-            return respond::<proto::UpdateTeamMemberRolesResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdateTeamMemberRolesRequest,
-                proto::TeamMember,
-            >("UpdateTeamMemberRoles")
-        {
-            let response = answer(request)
-                .map(|team_member| proto::UpdateTeamMemberRolesResponse {
-                    team_member: Some(team_member),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateTeamMemberRoles", "on_update_team_member_roles"))
+        self.answer_update_team_member_roles(request.into_inner()).await
     }
 
     async fn get_team_icon(
         &self,
         request: Request<proto::GetTeamIconRequest>,
     ) -> Result<Response<proto::GetTeamIconResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetTeamIcon", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetTeamIcon") {
-            return respond::<proto::GetTeamIconResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetTeamIconRequest, Vec<u8>>("GetTeamIcon")
-        {
-            let response = answer(request)
-                .map(|icon| proto::GetTeamIconResponse {
-                    icon,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetTeamIcon", "on_get_team_icon"))
+        self.answer_get_team_icon(request.into_inner()).await
     }
 
     async fn set_team_icon(
         &self,
         request: Request<proto::SetTeamIconRequest>,
     ) -> Result<Response<proto::SetTeamIconResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SetTeamIcon", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SetTeamIcon") {
-            return respond::<proto::SetTeamIconResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::SetTeamIconRequest, ()>("SetTeamIcon")
-        {
-            let response = answer(request)
-                .map(|()| proto::SetTeamIconResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("SetTeamIcon", "on_set_team_icon"))
+        self.answer_set_team_icon(request.into_inner()).await
     }
 
     async fn remove_team_icon(
         &self,
         request: Request<proto::RemoveTeamIconRequest>,
     ) -> Result<Response<proto::RemoveTeamIconResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RemoveTeamIcon", &request);
-        if let Some(error) = self.shared.overrides.take_failure("RemoveTeamIcon") {
-            return respond::<proto::RemoveTeamIconResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::RemoveTeamIconRequest, ()>("RemoveTeamIcon")
-        {
-            let response = answer(request)
-                .map(|()| proto::RemoveTeamIconResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("RemoveTeamIcon", "on_remove_team_icon"))
+        self.answer_remove_team_icon(request.into_inner()).await
     }
 
     async fn get_team_stats(
         &self,
         request: Request<proto::GetTeamStatsRequest>,
     ) -> Result<Response<proto::GetTeamStatsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetTeamStats", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetTeamStats") {
-            return respond::<proto::GetTeamStatsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetTeamStatsRequest, proto::TeamStats>("GetTeamStats")
-        {
-            let response = answer(request)
-                .map(|team_stats| proto::GetTeamStatsResponse {
-                    team_stats: Some(team_stats),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetTeamStats", "on_get_team_stats"))
+        self.answer_get_team_stats(request.into_inner()).await
     }
 
     async fn create_channel(
         &self,
         request: Request<proto::CreateChannelRequest>,
     ) -> Result<Response<proto::CreateChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateChannel") {
-            return respond::<proto::CreateChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CreateChannelRequest, proto::Channel>("CreateChannel")
-        {
-            let response = answer(request)
-                .map(|channel| proto::CreateChannelResponse {
-                    channel: Some(channel),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = app::App(self).create_channel(request).await.map_err(Error::from);
-        respond(response, None)
+        self.answer_create_channel(request.into_inner()).await
     }
 
     async fn delete_channel(
         &self,
         request: Request<proto::DeleteChannelRequest>,
     ) -> Result<Response<proto::DeleteChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeleteChannel") {
-            return respond::<proto::DeleteChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeleteChannelRequest, ()>("DeleteChannel")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeleteChannelResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("DeleteChannel", "on_delete_channel"))
+        self.answer_delete_channel(request.into_inner()).await
     }
 
     async fn get_public_channels_for_team(
         &self,
         request: Request<proto::GetPublicChannelsForTeamRequest>,
     ) -> Result<Response<proto::GetPublicChannelsForTeamResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPublicChannelsForTeam", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("GetPublicChannelsForTeam")
-        {
-            return respond::<proto::GetPublicChannelsForTeamResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetPublicChannelsForTeamRequest,
-                Vec<proto::Channel>,
-            >("GetPublicChannelsForTeam")
-        {
-            let response = answer(request)
-                .map(|channels| proto::GetPublicChannelsForTeamResponse {
-                    channels,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPublicChannelsForTeam", "on_get_public_channels_for_team"))
+        self.answer_get_public_channels_for_team(request.into_inner()).await
     }
 
     async fn get_channel(
         &self,
         request: Request<proto::GetChannelRequest>,
     ) -> Result<Response<proto::GetChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetChannel") {
-            return respond::<proto::GetChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetChannelRequest, proto::Channel>("GetChannel")
-        {
-            let response = answer(request)
-                .map(|channel| proto::GetChannelResponse {
-                    channel: Some(channel),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_channel(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_channel(request.into_inner()).await
     }
 
     async fn get_channel_by_name(
         &self,
         request: Request<proto::GetChannelByNameRequest>,
     ) -> Result<Response<proto::GetChannelByNameResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetChannelByName", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetChannelByName") {
-            return respond::<proto::GetChannelByNameResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetChannelByNameRequest, proto::Channel>("GetChannelByName")
-        {
-            let response = answer(request)
-                .map(|channel| proto::GetChannelByNameResponse {
-                    channel: Some(channel),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_channel_by_name(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_channel_by_name(request.into_inner()).await
     }
 
     async fn get_channel_by_name_for_team_name(
         &self,
         request: Request<proto::GetChannelByNameForTeamNameRequest>,
     ) -> Result<Response<proto::GetChannelByNameForTeamNameResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetChannelByNameForTeamName", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("GetChannelByNameForTeamName")
-        {
-            return respond::<
-                proto::GetChannelByNameForTeamNameResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetChannelByNameForTeamNameRequest,
-                proto::Channel,
-            >("GetChannelByNameForTeamName")
-        {
-            let response = answer(request)
-                .map(|channel| proto::GetChannelByNameForTeamNameResponse {
-                    channel: Some(channel),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self
-            .state()
-            .get_channel_by_name_for_team_name(request)
-            .map_err(Error::from);
-        respond(response, None)
+        self.answer_get_channel_by_name_for_team_name(request.into_inner()).await
     }
 
     async fn get_channels_for_team_for_user(
         &self,
         request: Request<proto::GetChannelsForTeamForUserRequest>,
     ) -> Result<Response<proto::GetChannelsForTeamForUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetChannelsForTeamForUser", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("GetChannelsForTeamForUser")
-        {
-            return respond::<proto::GetChannelsForTeamForUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetChannelsForTeamForUserRequest,
-                Vec<proto::Channel>,
-            >("GetChannelsForTeamForUser")
-        {
-            let response = answer(request)
-                .map(|channels| proto::GetChannelsForTeamForUserResponse {
-                    channels,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetChannelsForTeamForUser", "on_get_channels_for_team_for_user"))
+        self.answer_get_channels_for_team_for_user(request.into_inner()).await
     }
 
     async fn get_channel_stats(
         &self,
         request: Request<proto::GetChannelStatsRequest>,
     ) -> Result<Response<proto::GetChannelStatsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetChannelStats", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetChannelStats") {
-            return respond::<proto::GetChannelStatsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetChannelStatsRequest, proto::ChannelStats>("GetChannelStats")
-        {
-            let response = answer(request)
-                .map(|channel_stats| proto::GetChannelStatsResponse {
-                    channel_stats: Some(channel_stats),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetChannelStats", "on_get_channel_stats"))
+        self.answer_get_channel_stats(request.into_inner()).await
     }
 
     async fn get_direct_channel(
         &self,
         request: Request<proto::GetDirectChannelRequest>,
     ) -> Result<Response<proto::GetDirectChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetDirectChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetDirectChannel") {
-            return respond::<proto::GetDirectChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetDirectChannelRequest, proto::Channel>("GetDirectChannel")
-        {
-            let response = answer(request)
-                .map(|channel| proto::GetDirectChannelResponse {
-                    channel: Some(channel),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = app::App(self)
-            .get_direct_channel(request)
-            .await
-            .map_err(Error::from);
-        respond(response, None)
+        self.answer_get_direct_channel(request.into_inner()).await
     }
 
     async fn get_group_channel(
         &self,
         request: Request<proto::GetGroupChannelRequest>,
     ) -> Result<Response<proto::GetGroupChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetGroupChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetGroupChannel") {
-            return respond::<proto::GetGroupChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetGroupChannelRequest, proto::Channel>("GetGroupChannel")
-        {
-            let response = answer(request)
-                .map(|channel| proto::GetGroupChannelResponse {
-                    channel: Some(channel),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetGroupChannel", "on_get_group_channel"))
+        self.answer_get_group_channel(request.into_inner()).await
     }
 
     async fn update_channel(
         &self,
         request: Request<proto::UpdateChannelRequest>,
     ) -> Result<Response<proto::UpdateChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateChannel") {
-            return respond::<proto::UpdateChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateChannelRequest, proto::Channel>("UpdateChannel")
-        {
-            let response = answer(request)
-                .map(|channel| proto::UpdateChannelResponse {
-                    channel: Some(channel),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateChannel", "on_update_channel"))
+        self.answer_update_channel(request.into_inner()).await
     }
 
     async fn search_channels(
         &self,
         request: Request<proto::SearchChannelsRequest>,
     ) -> Result<Response<proto::SearchChannelsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SearchChannels", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SearchChannels") {
-            return respond::<proto::SearchChannelsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::SearchChannelsRequest, Vec<proto::Channel>>("SearchChannels")
-        {
-            let response = answer(request)
-                .map(|channels| proto::SearchChannelsResponse {
-                    channels,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("SearchChannels", "on_search_channels"))
+        self.answer_search_channels(request.into_inner()).await
     }
 
     async fn add_channel_member(
         &self,
         request: Request<proto::AddChannelMemberRequest>,
     ) -> Result<Response<proto::AddChannelMemberResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("AddChannelMember", &request);
-        if let Some(error) = self.shared.overrides.take_failure("AddChannelMember") {
-            return respond::<proto::AddChannelMemberResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::AddChannelMemberRequest,
-                proto::ChannelMember,
-            >("AddChannelMember")
-        {
-            let response = answer(request)
-                .map(|channel_member| proto::AddChannelMemberResponse {
-                    channel_member: Some(channel_member),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = app::App(self)
-            .add_channel_member(request)
-            .await
-            .map_err(Error::from);
-        respond(response, None)
+        self.answer_add_channel_member(request.into_inner()).await
     }
 
     async fn get_channel_member(
         &self,
         request: Request<proto::GetChannelMemberRequest>,
     ) -> Result<Response<proto::GetChannelMemberResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetChannelMember", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetChannelMember") {
-            return respond::<proto::GetChannelMemberResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetChannelMemberRequest,
-                proto::ChannelMember,
-            >("GetChannelMember")
-        {
-            let response = answer(request)
-                .map(|channel_member| proto::GetChannelMemberResponse {
-                    channel_member: Some(channel_member),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_channel_member(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_channel_member(request.into_inner()).await
     }
 
     async fn get_channel_members(
         &self,
         request: Request<proto::GetChannelMembersRequest>,
     ) -> Result<Response<proto::GetChannelMembersResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetChannelMembers", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetChannelMembers") {
-            return respond::<proto::GetChannelMembersResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetChannelMembersRequest,
-                Vec<proto::ChannelMember>,
-            >("GetChannelMembers")
-        {
-            let response = answer(request)
-                .map(|channel_members| proto::GetChannelMembersResponse {
-                    channel_members,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_channel_members(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_channel_members(request.into_inner()).await
     }
 
     async fn get_channel_members_by_ids(
         &self,
         request: Request<proto::GetChannelMembersByIdsRequest>,
     ) -> Result<Response<proto::GetChannelMembersByIdsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetChannelMembersByIds", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetChannelMembersByIds")
-        {
-            return respond::<proto::GetChannelMembersByIdsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetChannelMembersByIdsRequest,
-                Vec<proto::ChannelMember>,
-            >("GetChannelMembersByIds")
-        {
-            let response = answer(request)
-                .map(|channel_members| proto::GetChannelMembersByIdsResponse {
-                    channel_members,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetChannelMembersByIds", "on_get_channel_members_by_ids"))
+        self.answer_get_channel_members_by_ids(request.into_inner()).await
     }
 
     async fn get_channel_members_for_user(
         &self,
         request: Request<proto::GetChannelMembersForUserRequest>,
     ) -> Result<Response<proto::GetChannelMembersForUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetChannelMembersForUser", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("GetChannelMembersForUser")
-        {
-            return respond::<proto::GetChannelMembersForUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetChannelMembersForUserRequest,
-                Vec<proto::ChannelMember>,
-            >("GetChannelMembersForUser")
-        {
-            let response = answer(request)
-                .map(|channel_members| proto::GetChannelMembersForUserResponse {
-                    channel_members,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetChannelMembersForUser", "on_get_channel_members_for_user"))
+        self.answer_get_channel_members_for_user(request.into_inner()).await
     }
 
     async fn update_channel_member_roles(
         &self,
         request: Request<proto::UpdateChannelMemberRolesRequest>,
     ) -> Result<Response<proto::UpdateChannelMemberRolesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateChannelMemberRoles", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("UpdateChannelMemberRoles")
-        {
-            return respond::<proto::UpdateChannelMemberRolesResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdateChannelMemberRolesRequest,
-                proto::ChannelMember,
-            >("UpdateChannelMemberRoles")
-        {
-            let response = answer(request)
-                .map(|channel_member| proto::UpdateChannelMemberRolesResponse {
-                    channel_member: Some(channel_member),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateChannelMemberRoles", "on_update_channel_member_roles"))
+        self.answer_update_channel_member_roles(request.into_inner()).await
     }
 
     async fn update_channel_member_notifications(
         &self,
         request: Request<proto::UpdateChannelMemberNotificationsRequest>,
     ) -> Result<Response<proto::UpdateChannelMemberNotificationsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateChannelMemberNotifications", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("UpdateChannelMemberNotifications")
-        {
-            return respond::<
-                proto::UpdateChannelMemberNotificationsResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdateChannelMemberNotificationsRequest,
-                proto::ChannelMember,
-            >("UpdateChannelMemberNotifications")
-        {
-            let response = answer(request)
-                .map(|channel_member| proto::UpdateChannelMemberNotificationsResponse {
-                    channel_member: Some(channel_member),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "UpdateChannelMemberNotifications",
-                "on_update_channel_member_notifications",
-            ),
-        )
+        self.answer_update_channel_member_notifications(request.into_inner()).await
     }
 
     async fn patch_channel_members_notifications(
         &self,
         request: Request<proto::PatchChannelMembersNotificationsRequest>,
     ) -> Result<Response<proto::PatchChannelMembersNotificationsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("PatchChannelMembersNotifications", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("PatchChannelMembersNotifications")
-        {
-            return respond::<
-                proto::PatchChannelMembersNotificationsResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::PatchChannelMembersNotificationsRequest,
-                (),
-            >("PatchChannelMembersNotifications")
-        {
-            let response = answer(request)
-                .map(|()| proto::PatchChannelMembersNotificationsResponse::default());
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "PatchChannelMembersNotifications",
-                "on_patch_channel_members_notifications",
-            ),
-        )
+        self.answer_patch_channel_members_notifications(request.into_inner()).await
     }
 
     async fn delete_channel_member(
         &self,
         request: Request<proto::DeleteChannelMemberRequest>,
     ) -> Result<Response<proto::DeleteChannelMemberResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteChannelMember", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeleteChannelMember") {
-            return respond::<proto::DeleteChannelMemberResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeleteChannelMemberRequest, ()>("DeleteChannelMember")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeleteChannelMemberResponse::default());
-            return respond(response, None);
-        }
-        let response = app::App(self)
-            .delete_channel_member(request)
-            .await
-            .map_err(Error::from);
-        respond(response, None)
+        self.answer_delete_channel_member(request.into_inner()).await
     }
 
     async fn create_channel_sidebar_category(
         &self,
         request: Request<proto::CreateChannelSidebarCategoryRequest>,
     ) -> Result<Response<proto::CreateChannelSidebarCategoryResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateChannelSidebarCategory", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("CreateChannelSidebarCategory")
-        {
-            return respond::<
-                proto::CreateChannelSidebarCategoryResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::CreateChannelSidebarCategoryRequest,
-                proto::SidebarCategoryWithChannels,
-            >("CreateChannelSidebarCategory")
-        {
-            let response = answer(request)
-                .map(|category| proto::CreateChannelSidebarCategoryResponse {
-                    category: Some(category),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "CreateChannelSidebarCategory",
-                "on_create_channel_sidebar_category",
-            ),
-        )
+        self.answer_create_channel_sidebar_category(request.into_inner()).await
     }
 
     async fn get_channel_sidebar_categories(
         &self,
         request: Request<proto::GetChannelSidebarCategoriesRequest>,
     ) -> Result<Response<proto::GetChannelSidebarCategoriesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetChannelSidebarCategories", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("GetChannelSidebarCategories")
-        {
-            return respond::<
-                proto::GetChannelSidebarCategoriesResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetChannelSidebarCategoriesRequest,
-                proto::OrderedSidebarCategories,
-            >("GetChannelSidebarCategories")
-        {
-            let response = answer(request)
-                .map(|categories| proto::GetChannelSidebarCategoriesResponse {
-                    categories: Some(categories),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "GetChannelSidebarCategories",
-                "on_get_channel_sidebar_categories",
-            ),
-        )
+        self.answer_get_channel_sidebar_categories(request.into_inner()).await
     }
 
     async fn update_channel_sidebar_categories(
         &self,
         request: Request<proto::UpdateChannelSidebarCategoriesRequest>,
     ) -> Result<Response<proto::UpdateChannelSidebarCategoriesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateChannelSidebarCategories", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("UpdateChannelSidebarCategories")
-        {
-            return respond::<
-                proto::UpdateChannelSidebarCategoriesResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdateChannelSidebarCategoriesRequest,
-                Vec<proto::SidebarCategoryWithChannels>,
-            >("UpdateChannelSidebarCategories")
-        {
-            let response = answer(request)
-                .map(|categories| proto::UpdateChannelSidebarCategoriesResponse {
-                    categories,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "UpdateChannelSidebarCategories",
-                "on_update_channel_sidebar_categories",
-            ),
-        )
+        self.answer_update_channel_sidebar_categories(request.into_inner()).await
     }
 
     async fn create_post(
         &self,
         request: Request<proto::CreatePostRequest>,
     ) -> Result<Response<proto::CreatePostResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreatePost", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreatePost") {
-            return respond::<
-                proto::CreatePostResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CreatePostRequest, proto::Post>("CreatePost")
-        {
-            let response = answer(request)
-                .map(|post| proto::CreatePostResponse {
-                    post: Some(post),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = app::App(self).create_post(request).await.map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_create_post(request.into_inner()).await
     }
 
     async fn add_reaction(
         &self,
         request: Request<proto::AddReactionRequest>,
     ) -> Result<Response<proto::AddReactionResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("AddReaction", &request);
-        if let Some(error) = self.shared.overrides.take_failure("AddReaction") {
-            return respond::<
-                proto::AddReactionResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::AddReactionRequest, proto::Reaction>("AddReaction")
-        {
-            let response = answer(request)
-                .map(|reaction| proto::AddReactionResponse {
-                    reaction: Some(reaction),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = app::App(self).add_reaction(request).await.map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_add_reaction(request.into_inner()).await
     }
 
     async fn remove_reaction(
         &self,
         request: Request<proto::RemoveReactionRequest>,
     ) -> Result<Response<proto::RemoveReactionResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RemoveReaction", &request);
-        if let Some(error) = self.shared.overrides.take_failure("RemoveReaction") {
-            return respond::<
-                proto::RemoveReactionResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::RemoveReactionRequest, ()>("RemoveReaction")
-        {
-            let response = answer(request)
-                .map(|()| proto::RemoveReactionResponse::default());
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = app::App(self)
-            .remove_reaction(request)
-            .await
-            .map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_remove_reaction(request.into_inner()).await
     }
 
     async fn get_reactions(
         &self,
         request: Request<proto::GetReactionsRequest>,
     ) -> Result<Response<proto::GetReactionsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetReactions", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetReactions") {
-            return respond::<
-                proto::GetReactionsResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetReactionsRequest, Vec<proto::Reaction>>("GetReactions")
-        {
-            let response = answer(request)
-                .map(|reactions| proto::GetReactionsResponse {
-                    reactions,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().get_reactions(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_get_reactions(request.into_inner()).await
     }
 
     async fn send_ephemeral_post(
         &self,
         request: Request<proto::SendEphemeralPostRequest>,
     ) -> Result<Response<proto::SendEphemeralPostResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SendEphemeralPost", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SendEphemeralPost") {
-            return respond::<proto::SendEphemeralPostResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::SendEphemeralPostRequest, proto::Post>("SendEphemeralPost")
-        {
-            let response = answer(request)
-                .map(|post| proto::SendEphemeralPostResponse {
-                    post: Some(post),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().send_ephemeral_post(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_send_ephemeral_post(request.into_inner()).await
     }
 
     async fn update_ephemeral_post(
         &self,
         request: Request<proto::UpdateEphemeralPostRequest>,
     ) -> Result<Response<proto::UpdateEphemeralPostResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateEphemeralPost", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateEphemeralPost") {
-            return respond::<proto::UpdateEphemeralPostResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateEphemeralPostRequest, proto::Post>("UpdateEphemeralPost")
-        {
-            let response = answer(request)
-                .map(|post| proto::UpdateEphemeralPostResponse {
-                    post: Some(post),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().update_ephemeral_post(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_update_ephemeral_post(request.into_inner()).await
     }
 
     async fn delete_ephemeral_post(
         &self,
         request: Request<proto::DeleteEphemeralPostRequest>,
     ) -> Result<Response<proto::DeleteEphemeralPostResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteEphemeralPost", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeleteEphemeralPost") {
-            return respond::<proto::DeleteEphemeralPostResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeleteEphemeralPostRequest, ()>("DeleteEphemeralPost")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeleteEphemeralPostResponse::default());
-            return respond(response, None);
-        }
-        let response = self.state().delete_ephemeral_post(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_delete_ephemeral_post(request.into_inner()).await
     }
 
     async fn delete_post(
         &self,
         request: Request<proto::DeletePostRequest>,
     ) -> Result<Response<proto::DeletePostResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeletePost", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeletePost") {
-            return respond::<
-                proto::DeletePostResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeletePostRequest, ()>("DeletePost")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeletePostResponse::default());
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = app::App(self).delete_post(request).await.map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_delete_post(request.into_inner()).await
     }
 
     async fn get_post_thread(
         &self,
         request: Request<proto::GetPostThreadRequest>,
     ) -> Result<Response<proto::GetPostThreadResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPostThread", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPostThread") {
-            return respond::<
-                proto::GetPostThreadResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetPostThreadRequest, proto::PostList>("GetPostThread")
-        {
-            let response = answer(request)
-                .map(|post_list| proto::GetPostThreadResponse {
-                    post_list: Some(post_list),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().get_post_thread(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_get_post_thread(request.into_inner()).await
     }
 
     async fn get_post(
         &self,
         request: Request<proto::GetPostRequest>,
     ) -> Result<Response<proto::GetPostResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPost", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPost") {
-            return respond::<
-                proto::GetPostResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetPostRequest, proto::Post>("GetPost")
-        {
-            let response = answer(request)
-                .map(|post| proto::GetPostResponse {
-                    post: Some(post),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().get_post(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_get_post(request.into_inner()).await
     }
 
     async fn get_posts_since(
         &self,
         request: Request<proto::GetPostsSinceRequest>,
     ) -> Result<Response<proto::GetPostsSinceResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPostsSince", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPostsSince") {
-            return respond::<
-                proto::GetPostsSinceResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetPostsSinceRequest, proto::PostList>("GetPostsSince")
-        {
-            let response = answer(request)
-                .map(|post_list| proto::GetPostsSinceResponse {
-                    post_list: Some(post_list),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("GetPostsSince", "on_get_posts_since"))
+        self.answer_get_posts_since(request.into_inner()).await
     }
 
     async fn get_posts_after(
         &self,
         request: Request<proto::GetPostsAfterRequest>,
     ) -> Result<Response<proto::GetPostsAfterResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPostsAfter", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPostsAfter") {
-            return respond::<
-                proto::GetPostsAfterResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetPostsAfterRequest, proto::PostList>("GetPostsAfter")
-        {
-            let response = answer(request)
-                .map(|post_list| proto::GetPostsAfterResponse {
-                    post_list: Some(post_list),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("GetPostsAfter", "on_get_posts_after"))
+        self.answer_get_posts_after(request.into_inner()).await
     }
 
     async fn get_posts_before(
         &self,
         request: Request<proto::GetPostsBeforeRequest>,
     ) -> Result<Response<proto::GetPostsBeforeResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPostsBefore", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPostsBefore") {
-            return respond::<
-                proto::GetPostsBeforeResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetPostsBeforeRequest, proto::PostList>("GetPostsBefore")
-        {
-            let response = answer(request)
-                .map(|post_list| proto::GetPostsBeforeResponse {
-                    post_list: Some(post_list),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("GetPostsBefore", "on_get_posts_before"))
+        self.answer_get_posts_before(request.into_inner()).await
     }
 
     async fn get_posts_for_channel(
         &self,
         request: Request<proto::GetPostsForChannelRequest>,
     ) -> Result<Response<proto::GetPostsForChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPostsForChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPostsForChannel") {
-            return respond::<
-                proto::GetPostsForChannelResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetPostsForChannelRequest,
-                proto::PostList,
-            >("GetPostsForChannel")
-        {
-            let response = answer(request)
-                .map(|post_list| proto::GetPostsForChannelResponse {
-                    post_list: Some(post_list),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().get_posts_for_channel(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_get_posts_for_channel(request.into_inner()).await
     }
 
     async fn update_post(
         &self,
         request: Request<proto::UpdatePostRequest>,
     ) -> Result<Response<proto::UpdatePostResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdatePost", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdatePost") {
-            return respond::<
-                proto::UpdatePostResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdatePostRequest, proto::Post>("UpdatePost")
-        {
-            let response = answer(request)
-                .map(|post| proto::UpdatePostResponse {
-                    post: Some(post),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = app::App(self).update_post(request).await.map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_update_post(request.into_inner()).await
     }
 
     async fn search_posts_in_team(
         &self,
         request: Request<proto::SearchPostsInTeamRequest>,
     ) -> Result<Response<proto::SearchPostsInTeamResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SearchPostsInTeam", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SearchPostsInTeam") {
-            return respond::<
-                proto::SearchPostsInTeamResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::SearchPostsInTeamRequest,
-                Vec<proto::Post>,
-            >("SearchPostsInTeam")
-        {
-            let response = answer(request)
-                .map(|posts| proto::SearchPostsInTeamResponse {
-                    posts,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("SearchPostsInTeam", "on_search_posts_in_team"))
+        self.answer_search_posts_in_team(request.into_inner()).await
     }
 
     async fn search_posts_in_team_for_user(
         &self,
         request: Request<proto::SearchPostsInTeamForUserRequest>,
     ) -> Result<Response<proto::SearchPostsInTeamForUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SearchPostsInTeamForUser", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("SearchPostsInTeamForUser")
-        {
-            return respond::<
-                proto::SearchPostsInTeamForUserResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::SearchPostsInTeamForUserRequest,
-                proto::PostSearchResults,
-            >("SearchPostsInTeamForUser")
-        {
-            let response = answer(request)
-                .map(|results| proto::SearchPostsInTeamForUserResponse {
-                    results: Some(results),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("SearchPostsInTeamForUser", "on_search_posts_in_team_for_user"))
+        self.answer_search_posts_in_team_for_user(request.into_inner()).await
     }
 
     async fn copy_file_infos(
         &self,
         request: Request<proto::CopyFileInfosRequest>,
     ) -> Result<Response<proto::CopyFileInfosResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CopyFileInfos", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CopyFileInfos") {
-            return respond::<
-                proto::CopyFileInfosResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CopyFileInfosRequest, Vec<String>>("CopyFileInfos")
-        {
-            let response = answer(request)
-                .map(|file_ids| proto::CopyFileInfosResponse {
-                    file_ids,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("CopyFileInfos", "on_copy_file_infos"))
+        self.answer_copy_file_infos(request.into_inner()).await
     }
 
     async fn get_file_info(
         &self,
         request: Request<proto::GetFileInfoRequest>,
     ) -> Result<Response<proto::GetFileInfoResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetFileInfo", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetFileInfo") {
-            return respond::<
-                proto::GetFileInfoResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetFileInfoRequest, proto::FileInfo>("GetFileInfo")
-        {
-            let response = answer(request)
-                .map(|file_info| proto::GetFileInfoResponse {
-                    file_info: Some(file_info),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("GetFileInfo", "on_get_file_info"))
+        self.answer_get_file_info(request.into_inner()).await
     }
 
     async fn set_file_searchable_content(
         &self,
         request: Request<proto::SetFileSearchableContentRequest>,
     ) -> Result<Response<proto::SetFileSearchableContentResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SetFileSearchableContent", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("SetFileSearchableContent")
-        {
-            return respond::<
-                proto::SetFileSearchableContentResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::SetFileSearchableContentRequest,
-                (),
-            >("SetFileSearchableContent")
-        {
-            let response = answer(request)
-                .map(|()| proto::SetFileSearchableContentResponse::default());
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("SetFileSearchableContent", "on_set_file_searchable_content"))
+        self.answer_set_file_searchable_content(request.into_inner()).await
     }
 
     async fn get_file_infos(
         &self,
         request: Request<proto::GetFileInfosRequest>,
     ) -> Result<Response<proto::GetFileInfosResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetFileInfos", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetFileInfos") {
-            return respond::<
-                proto::GetFileInfosResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetFileInfosRequest, Vec<proto::FileInfo>>("GetFileInfos")
-        {
-            let response = answer(request)
-                .map(|file_infos| proto::GetFileInfosResponse {
-                    file_infos,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("GetFileInfos", "on_get_file_infos"))
+        self.answer_get_file_infos(request.into_inner()).await
     }
 
     async fn get_file(
         &self,
         request: Request<proto::GetFileRequest>,
     ) -> Result<Response<proto::GetFileResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetFile", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetFile") {
-            return respond::<
-                proto::GetFileResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetFileRequest, Vec<u8>>("GetFile")
-        {
-            let response = answer(request)
-                .map(|data| proto::GetFileResponse {
-                    data,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("GetFile", "on_get_file"))
+        self.answer_get_file(request.into_inner()).await
     }
 
     async fn get_file_link(
         &self,
         request: Request<proto::GetFileLinkRequest>,
     ) -> Result<Response<proto::GetFileLinkResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetFileLink", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetFileLink") {
-            return respond::<
-                proto::GetFileLinkResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetFileLinkRequest, String>("GetFileLink")
-        {
-            let response = answer(request)
-                .map(|link| proto::GetFileLinkResponse {
-                    link,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("GetFileLink", "on_get_file_link"))
+        self.answer_get_file_link(request.into_inner()).await
     }
 
     async fn read_file(
         &self,
         request: Request<proto::ReadFileRequest>,
     ) -> Result<Response<proto::ReadFileResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("ReadFile", &request);
-        if let Some(error) = self.shared.overrides.take_failure("ReadFile") {
-            return respond::<
-                proto::ReadFileResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::ReadFileRequest, Vec<u8>>("ReadFile")
-        {
-            let response = answer(request)
-                .map(|data| proto::ReadFileResponse {
-                    data,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("ReadFile", "on_read_file"))
+        self.answer_read_file(request.into_inner()).await
     }
 
     async fn upload_file(
         &self,
         request: Request<proto::UploadFileRequest>,
     ) -> Result<Response<proto::UploadFileResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UploadFile", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UploadFile") {
-            return respond::<
-                proto::UploadFileResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UploadFileRequest, proto::FileInfo>("UploadFile")
-        {
-            let response = answer(request)
-                .map(|file_info| proto::UploadFileResponse {
-                    file_info: Some(file_info),
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        Err(unanswered("UploadFile", "on_upload_file"))
+        self.answer_upload_file(request.into_inner()).await
     }
 
     async fn create_upload_session(
         &self,
         request: Request<proto::CreateUploadSessionRequest>,
     ) -> Result<Response<proto::CreateUploadSessionResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateUploadSession", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateUploadSession") {
-            return respond::<proto::CreateUploadSessionResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::CreateUploadSessionRequest,
-                proto::UploadSession,
-            >("CreateUploadSession")
-        {
-            let response = answer(request)
-                .map(|upload_session| proto::CreateUploadSessionResponse {
-                    upload_session: Some(upload_session),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("CreateUploadSession", "on_create_upload_session"))
+        self.answer_create_upload_session(request.into_inner()).await
     }
 
     async fn upload_data(
         &self,
         request: Request<proto::UploadDataRequest>,
     ) -> Result<Response<proto::UploadDataResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UploadData", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UploadData") {
-            return respond::<proto::UploadDataResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UploadDataRequest, proto::FileInfo>("UploadData")
-        {
-            let response = answer(request)
-                .map(|file_info| proto::UploadDataResponse {
-                    file_info: Some(file_info),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UploadData", "on_upload_data"))
+        self.answer_upload_data(request.into_inner()).await
     }
 
     async fn get_upload_session(
         &self,
         request: Request<proto::GetUploadSessionRequest>,
     ) -> Result<Response<proto::GetUploadSessionResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUploadSession", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUploadSession") {
-            return respond::<proto::GetUploadSessionResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetUploadSessionRequest,
-                proto::UploadSession,
-            >("GetUploadSession")
-        {
-            let response = answer(request)
-                .map(|upload_session| proto::GetUploadSessionResponse {
-                    upload_session: Some(upload_session),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetUploadSession", "on_get_upload_session"))
+        self.answer_get_upload_session(request.into_inner()).await
     }
 
     async fn kv_set(
         &self,
         request: Request<proto::KvSetRequest>,
     ) -> Result<Response<proto::KvSetResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("KVSet", &request);
-        if let Some(error) = self.shared.overrides.take_failure("KVSet") {
-            return respond::<
-                proto::KvSetResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::KvSetRequest, ()>("KVSet")
-        {
-            let response = answer(request).map(|()| proto::KvSetResponse::default());
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().kv_set(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_kv_set(request.into_inner()).await
     }
 
     async fn kv_compare_and_set(
         &self,
         request: Request<proto::KvCompareAndSetRequest>,
     ) -> Result<Response<proto::KvCompareAndSetResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("KVCompareAndSet", &request);
-        if let Some(error) = self.shared.overrides.take_failure("KVCompareAndSet") {
-            return respond::<
-                proto::KvCompareAndSetResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::KvCompareAndSetRequest, bool>("KVCompareAndSet")
-        {
-            let response = answer(request)
-                .map(|success| proto::KvCompareAndSetResponse {
-                    success,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().kv_compare_and_set(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_kv_compare_and_set(request.into_inner()).await
     }
 
     async fn kv_compare_and_delete(
         &self,
         request: Request<proto::KvCompareAndDeleteRequest>,
     ) -> Result<Response<proto::KvCompareAndDeleteResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("KVCompareAndDelete", &request);
-        if let Some(error) = self.shared.overrides.take_failure("KVCompareAndDelete") {
-            return respond::<
-                proto::KvCompareAndDeleteResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::KvCompareAndDeleteRequest, bool>("KVCompareAndDelete")
-        {
-            let response = answer(request)
-                .map(|success| proto::KvCompareAndDeleteResponse {
-                    success,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().kv_compare_and_delete(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_kv_compare_and_delete(request.into_inner()).await
     }
 
     async fn kv_set_with_options(
         &self,
         request: Request<proto::KvSetWithOptionsRequest>,
     ) -> Result<Response<proto::KvSetWithOptionsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("KVSetWithOptions", &request);
-        if let Some(error) = self.shared.overrides.take_failure("KVSetWithOptions") {
-            return respond::<
-                proto::KvSetWithOptionsResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::KvSetWithOptionsRequest, bool>("KVSetWithOptions")
-        {
-            let response = answer(request)
-                .map(|success| proto::KvSetWithOptionsResponse {
-                    success,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().kv_set_with_options(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_kv_set_with_options(request.into_inner()).await
     }
 
     async fn kv_set_with_expiry(
         &self,
         request: Request<proto::KvSetWithExpiryRequest>,
     ) -> Result<Response<proto::KvSetWithExpiryResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("KVSetWithExpiry", &request);
-        if let Some(error) = self.shared.overrides.take_failure("KVSetWithExpiry") {
-            return respond::<
-                proto::KvSetWithExpiryResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::KvSetWithExpiryRequest, ()>("KVSetWithExpiry")
-        {
-            let response = answer(request)
-                .map(|()| proto::KvSetWithExpiryResponse::default());
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().kv_set_with_expiry(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_kv_set_with_expiry(request.into_inner()).await
     }
 
     async fn kv_get(
         &self,
         request: Request<proto::KvGetRequest>,
     ) -> Result<Response<proto::KvGetResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("KVGet", &request);
-        if let Some(error) = self.shared.overrides.take_failure("KVGet") {
-            return respond::<
-                proto::KvGetResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::KvGetRequest, Vec<u8>>("KVGet")
-        {
-            let response = answer(request)
-                .map(|value| proto::KvGetResponse {
-                    value,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().kv_get(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_kv_get(request.into_inner()).await
     }
 
     async fn kv_delete(
         &self,
         request: Request<proto::KvDeleteRequest>,
     ) -> Result<Response<proto::KvDeleteResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("KVDelete", &request);
-        if let Some(error) = self.shared.overrides.take_failure("KVDelete") {
-            return respond::<
-                proto::KvDeleteResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::KvDeleteRequest, ()>("KVDelete")
-        {
-            let response = answer(request).map(|()| proto::KvDeleteResponse::default());
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().kv_delete(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_kv_delete(request.into_inner()).await
     }
 
     async fn kv_delete_all(
         &self,
         request: Request<proto::KvDeleteAllRequest>,
     ) -> Result<Response<proto::KvDeleteAllResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("KVDeleteAll", &request);
-        if let Some(error) = self.shared.overrides.take_failure("KVDeleteAll") {
-            return respond::<
-                proto::KvDeleteAllResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::KvDeleteAllRequest, ()>("KVDeleteAll")
-        {
-            let response = answer(request)
-                .map(|()| proto::KvDeleteAllResponse::default());
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().kv_delete_all(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_kv_delete_all(request.into_inner()).await
     }
 
     async fn kv_list(
         &self,
         request: Request<proto::KvListRequest>,
     ) -> Result<Response<proto::KvListResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("KVList", &request);
-        if let Some(error) = self.shared.overrides.take_failure("KVList") {
-            return respond::<
-                proto::KvListResponse,
-            >(Err(error), Some(|response, error| response.error = Some(error)));
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::KvListRequest, Vec<String>>("KVList")
-        {
-            let response = answer(request)
-                .map(|keys| proto::KvListResponse {
-                    keys,
-                    ..Default::default()
-                });
-            return respond(
-                response,
-                Some(|response, error| response.error = Some(error)),
-            );
-        }
-        let response = self.state().kv_list(request).map_err(Error::from);
-        respond(response, Some(|response, error| response.error = Some(error)))
+        self.answer_kv_list(request.into_inner()).await
     }
 
     async fn create_bot(
         &self,
         request: Request<proto::CreateBotRequest>,
     ) -> Result<Response<proto::CreateBotResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateBot", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateBot") {
-            return respond::<proto::CreateBotResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CreateBotRequest, proto::Bot>("CreateBot")
-        {
-            let response = answer(request)
-                .map(|bot| proto::CreateBotResponse {
-                    bot: Some(bot),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().create_bot(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_create_bot(request.into_inner()).await
     }
 
     async fn patch_bot(
         &self,
         request: Request<proto::PatchBotRequest>,
     ) -> Result<Response<proto::PatchBotResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("PatchBot", &request);
-        if let Some(error) = self.shared.overrides.take_failure("PatchBot") {
-            return respond::<proto::PatchBotResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::PatchBotRequest, proto::Bot>("PatchBot")
-        {
-            let response = answer(request)
-                .map(|bot| proto::PatchBotResponse {
-                    bot: Some(bot),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().patch_bot(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_patch_bot(request.into_inner()).await
     }
 
     async fn get_bot(
         &self,
         request: Request<proto::GetBotRequest>,
     ) -> Result<Response<proto::GetBotResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetBot", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetBot") {
-            return respond::<proto::GetBotResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetBotRequest, proto::Bot>("GetBot")
-        {
-            let response = answer(request)
-                .map(|bot| proto::GetBotResponse {
-                    bot: Some(bot),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_bot(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_bot(request.into_inner()).await
     }
 
     async fn get_bots(
         &self,
         request: Request<proto::GetBotsRequest>,
     ) -> Result<Response<proto::GetBotsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetBots", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetBots") {
-            return respond::<proto::GetBotsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetBotsRequest, Vec<proto::Bot>>("GetBots")
-        {
-            let response = answer(request)
-                .map(|bots| proto::GetBotsResponse {
-                    bots,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_bots(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_bots(request.into_inner()).await
     }
 
     async fn update_bot_active(
         &self,
         request: Request<proto::UpdateBotActiveRequest>,
     ) -> Result<Response<proto::UpdateBotActiveResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateBotActive", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateBotActive") {
-            return respond::<proto::UpdateBotActiveResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateBotActiveRequest, proto::Bot>("UpdateBotActive")
-        {
-            let response = answer(request)
-                .map(|bot| proto::UpdateBotActiveResponse {
-                    bot: Some(bot),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = app::App(self)
-            .update_bot_active(request)
-            .await
-            .map_err(Error::from);
-        respond(response, None)
+        self.answer_update_bot_active(request.into_inner()).await
     }
 
     async fn permanent_delete_bot(
         &self,
         request: Request<proto::PermanentDeleteBotRequest>,
     ) -> Result<Response<proto::PermanentDeleteBotResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("PermanentDeleteBot", &request);
-        if let Some(error) = self.shared.overrides.take_failure("PermanentDeleteBot") {
-            return respond::<proto::PermanentDeleteBotResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::PermanentDeleteBotRequest, ()>("PermanentDeleteBot")
-        {
-            let response = answer(request)
-                .map(|()| proto::PermanentDeleteBotResponse::default());
-            return respond(response, None);
-        }
-        let response = self.state().permanent_delete_bot(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_permanent_delete_bot(request.into_inner()).await
     }
 
     async fn ensure_bot_user(
         &self,
         request: Request<proto::EnsureBotUserRequest>,
     ) -> Result<Response<proto::EnsureBotUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("EnsureBotUser", &request);
-        if let Some(error) = self.shared.overrides.take_failure("EnsureBotUser") {
-            return respond::<proto::EnsureBotUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::EnsureBotUserRequest, String>("EnsureBotUser")
-        {
-            let response = answer(request)
-                .map(|bot_user_id| proto::EnsureBotUserResponse {
-                    bot_user_id,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().ensure_bot_user(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_ensure_bot_user(request.into_inner()).await
     }
 
     async fn load_plugin_configuration(
         &self,
         request: Request<proto::LoadPluginConfigurationRequest>,
     ) -> Result<Response<proto::LoadPluginConfigurationResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("LoadPluginConfiguration", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("LoadPluginConfiguration")
-        {
-            return respond::<proto::LoadPluginConfigurationResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::LoadPluginConfigurationRequest,
-                serde_json::Value,
-            >("LoadPluginConfiguration")
-        {
-            let response = answer(request)
-                .map(|config_json| proto::LoadPluginConfigurationResponse {
-                    config_json: sdk::json::to_bytes(&config_json),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self
-            .state()
-            .load_plugin_configuration(request)
-            .map_err(Error::from);
-        respond(response, None)
+        self.answer_load_plugin_configuration(request.into_inner()).await
     }
 
     async fn get_config(
         &self,
         request: Request<proto::GetConfigRequest>,
     ) -> Result<Response<proto::GetConfigResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetConfig", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetConfig") {
-            return respond::<proto::GetConfigResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetConfigRequest, serde_json::Value>("GetConfig")
-        {
-            let response = answer(request)
-                .map(|config_json| proto::GetConfigResponse {
-                    config_json: sdk::json::to_bytes(&config_json),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_config(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_config(request.into_inner()).await
     }
 
     async fn get_unsanitized_config(
         &self,
         request: Request<proto::GetUnsanitizedConfigRequest>,
     ) -> Result<Response<proto::GetUnsanitizedConfigResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetUnsanitizedConfig", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetUnsanitizedConfig") {
-            return respond::<proto::GetUnsanitizedConfigResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetUnsanitizedConfigRequest,
-                serde_json::Value,
-            >("GetUnsanitizedConfig")
-        {
-            let response = answer(request)
-                .map(|config_json| proto::GetUnsanitizedConfigResponse {
-                    config_json: sdk::json::to_bytes(&config_json),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_unsanitized_config(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_unsanitized_config(request.into_inner()).await
     }
 
     async fn save_config(
         &self,
         request: Request<proto::SaveConfigRequest>,
     ) -> Result<Response<proto::SaveConfigResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SaveConfig", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SaveConfig") {
-            return respond::<proto::SaveConfigResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::SaveConfigRequest, ()>("SaveConfig")
-        {
-            let response = answer(request)
-                .map(|()| proto::SaveConfigResponse::default());
-            return respond(response, None);
-        }
-        let response = self.state().save_config(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_save_config(request.into_inner()).await
     }
 
     async fn get_plugin_config(
         &self,
         request: Request<proto::GetPluginConfigRequest>,
     ) -> Result<Response<proto::GetPluginConfigResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPluginConfig", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPluginConfig") {
-            return respond::<proto::GetPluginConfigResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetPluginConfigRequest,
-                serde_json::Map<String, serde_json::Value>,
-            >("GetPluginConfig")
-        {
-            let response = answer(request)
-                .map(|config| proto::GetPluginConfigResponse {
-                    config: Some(sdk::json::object_to_struct(config)),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_plugin_config(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_plugin_config(request.into_inner()).await
     }
 
     async fn save_plugin_config(
         &self,
         request: Request<proto::SavePluginConfigRequest>,
     ) -> Result<Response<proto::SavePluginConfigResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SavePluginConfig", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SavePluginConfig") {
-            return respond::<proto::SavePluginConfigResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::SavePluginConfigRequest, ()>("SavePluginConfig")
-        {
-            let response = answer(request)
-                .map(|()| proto::SavePluginConfigResponse::default());
-            return respond(response, None);
-        }
-        let response = self.state().save_plugin_config(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_save_plugin_config(request.into_inner()).await
     }
 
     async fn register_command(
         &self,
         request: Request<proto::RegisterCommandRequest>,
     ) -> Result<Response<proto::RegisterCommandResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RegisterCommand", &request);
-        if let Some(error) = self.shared.overrides.take_failure("RegisterCommand") {
-            return respond::<proto::RegisterCommandResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::RegisterCommandRequest, ()>("RegisterCommand")
-        {
-            let response = answer(request)
-                .map(|()| proto::RegisterCommandResponse::default());
-            return respond(response, None);
-        }
-        let response = self.state().register_command(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_register_command(request.into_inner()).await
     }
 
     async fn unregister_command(
         &self,
         request: Request<proto::UnregisterCommandRequest>,
     ) -> Result<Response<proto::UnregisterCommandResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UnregisterCommand", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UnregisterCommand") {
-            return respond::<proto::UnregisterCommandResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UnregisterCommandRequest, ()>("UnregisterCommand")
-        {
-            let response = answer(request)
-                .map(|()| proto::UnregisterCommandResponse::default());
-            return respond(response, None);
-        }
-        let response = self.state().unregister_command(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_unregister_command(request.into_inner()).await
     }
 
     async fn execute_slash_command(
         &self,
         request: Request<proto::ExecuteSlashCommandRequest>,
     ) -> Result<Response<proto::ExecuteSlashCommandResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("ExecuteSlashCommand", &request);
-        if let Some(error) = self.shared.overrides.take_failure("ExecuteSlashCommand") {
-            return respond::<proto::ExecuteSlashCommandResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::ExecuteSlashCommandRequest,
-                proto::CommandResponse,
-            >("ExecuteSlashCommand")
-        {
-            let response = answer(request)
-                .map(|response| proto::ExecuteSlashCommandResponse {
-                    response: Some(response),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("ExecuteSlashCommand", "on_execute_slash_command"))
+        self.answer_execute_slash_command(request.into_inner()).await
     }
 
     async fn create_command(
         &self,
         request: Request<proto::CreateCommandRequest>,
     ) -> Result<Response<proto::CreateCommandResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateCommand", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateCommand") {
-            return respond::<proto::CreateCommandResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CreateCommandRequest, proto::Command>("CreateCommand")
-        {
-            let response = answer(request)
-                .map(|command| proto::CreateCommandResponse {
-                    command: Some(command),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("CreateCommand", "on_create_command"))
+        self.answer_create_command(request.into_inner()).await
     }
 
     async fn list_commands(
         &self,
         request: Request<proto::ListCommandsRequest>,
     ) -> Result<Response<proto::ListCommandsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("ListCommands", &request);
-        if let Some(error) = self.shared.overrides.take_failure("ListCommands") {
-            return respond::<proto::ListCommandsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::ListCommandsRequest, Vec<proto::Command>>("ListCommands")
-        {
-            let response = answer(request)
-                .map(|commands| proto::ListCommandsResponse {
-                    commands,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("ListCommands", "on_list_commands"))
+        self.answer_list_commands(request.into_inner()).await
     }
 
     async fn list_custom_commands(
         &self,
         request: Request<proto::ListCustomCommandsRequest>,
     ) -> Result<Response<proto::ListCustomCommandsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("ListCustomCommands", &request);
-        if let Some(error) = self.shared.overrides.take_failure("ListCustomCommands") {
-            return respond::<proto::ListCustomCommandsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::ListCustomCommandsRequest,
-                Vec<proto::Command>,
-            >("ListCustomCommands")
-        {
-            let response = answer(request)
-                .map(|commands| proto::ListCustomCommandsResponse {
-                    commands,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("ListCustomCommands", "on_list_custom_commands"))
+        self.answer_list_custom_commands(request.into_inner()).await
     }
 
     async fn list_plugin_commands(
         &self,
         request: Request<proto::ListPluginCommandsRequest>,
     ) -> Result<Response<proto::ListPluginCommandsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("ListPluginCommands", &request);
-        if let Some(error) = self.shared.overrides.take_failure("ListPluginCommands") {
-            return respond::<proto::ListPluginCommandsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::ListPluginCommandsRequest,
-                Vec<proto::Command>,
-            >("ListPluginCommands")
-        {
-            let response = answer(request)
-                .map(|commands| proto::ListPluginCommandsResponse {
-                    commands,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("ListPluginCommands", "on_list_plugin_commands"))
+        self.answer_list_plugin_commands(request.into_inner()).await
     }
 
     async fn list_built_in_commands(
         &self,
         request: Request<proto::ListBuiltInCommandsRequest>,
     ) -> Result<Response<proto::ListBuiltInCommandsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("ListBuiltInCommands", &request);
-        if let Some(error) = self.shared.overrides.take_failure("ListBuiltInCommands") {
-            return respond::<proto::ListBuiltInCommandsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::ListBuiltInCommandsRequest,
-                Vec<proto::Command>,
-            >("ListBuiltInCommands")
-        {
-            let response = answer(request)
-                .map(|commands| proto::ListBuiltInCommandsResponse {
-                    commands,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("ListBuiltInCommands", "on_list_built_in_commands"))
+        self.answer_list_built_in_commands(request.into_inner()).await
     }
 
     async fn get_command(
         &self,
         request: Request<proto::GetCommandRequest>,
     ) -> Result<Response<proto::GetCommandResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetCommand", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetCommand") {
-            return respond::<proto::GetCommandResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetCommandRequest, proto::Command>("GetCommand")
-        {
-            let response = answer(request)
-                .map(|command| proto::GetCommandResponse {
-                    command: Some(command),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetCommand", "on_get_command"))
+        self.answer_get_command(request.into_inner()).await
     }
 
     async fn update_command(
         &self,
         request: Request<proto::UpdateCommandRequest>,
     ) -> Result<Response<proto::UpdateCommandResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateCommand", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateCommand") {
-            return respond::<proto::UpdateCommandResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateCommandRequest, proto::Command>("UpdateCommand")
-        {
-            let response = answer(request)
-                .map(|command| proto::UpdateCommandResponse {
-                    command: Some(command),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateCommand", "on_update_command"))
+        self.answer_update_command(request.into_inner()).await
     }
 
     async fn delete_command(
         &self,
         request: Request<proto::DeleteCommandRequest>,
     ) -> Result<Response<proto::DeleteCommandResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteCommand", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeleteCommand") {
-            return respond::<proto::DeleteCommandResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeleteCommandRequest, ()>("DeleteCommand")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeleteCommandResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("DeleteCommand", "on_delete_command"))
+        self.answer_delete_command(request.into_inner()).await
     }
 
     async fn get_bundle_path(
         &self,
         request: Request<proto::GetBundlePathRequest>,
     ) -> Result<Response<proto::GetBundlePathResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetBundlePath", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetBundlePath") {
-            return respond::<proto::GetBundlePathResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetBundlePathRequest, String>("GetBundlePath")
-        {
-            let response = answer(request)
-                .map(|path| proto::GetBundlePathResponse {
-                    path,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetBundlePath", "on_get_bundle_path"))
+        self.answer_get_bundle_path(request.into_inner()).await
     }
 
     async fn get_plugins(
         &self,
         request: Request<proto::GetPluginsRequest>,
     ) -> Result<Response<proto::GetPluginsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPlugins", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPlugins") {
-            return respond::<proto::GetPluginsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetPluginsRequest, Vec<proto::Manifest>>("GetPlugins")
-        {
-            let response = answer(request)
-                .map(|manifests| proto::GetPluginsResponse {
-                    manifests,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPlugins", "on_get_plugins"))
+        self.answer_get_plugins(request.into_inner()).await
     }
 
     async fn enable_plugin(
         &self,
         request: Request<proto::EnablePluginRequest>,
     ) -> Result<Response<proto::EnablePluginResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("EnablePlugin", &request);
-        if let Some(error) = self.shared.overrides.take_failure("EnablePlugin") {
-            return respond::<proto::EnablePluginResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::EnablePluginRequest, ()>("EnablePlugin")
-        {
-            let response = answer(request)
-                .map(|()| proto::EnablePluginResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("EnablePlugin", "on_enable_plugin"))
+        self.answer_enable_plugin(request.into_inner()).await
     }
 
     async fn disable_plugin(
         &self,
         request: Request<proto::DisablePluginRequest>,
     ) -> Result<Response<proto::DisablePluginResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DisablePlugin", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DisablePlugin") {
-            return respond::<proto::DisablePluginResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DisablePluginRequest, ()>("DisablePlugin")
-        {
-            let response = answer(request)
-                .map(|()| proto::DisablePluginResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("DisablePlugin", "on_disable_plugin"))
+        self.answer_disable_plugin(request.into_inner()).await
     }
 
     async fn remove_plugin(
         &self,
         request: Request<proto::RemovePluginRequest>,
     ) -> Result<Response<proto::RemovePluginResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RemovePlugin", &request);
-        if let Some(error) = self.shared.overrides.take_failure("RemovePlugin") {
-            return respond::<proto::RemovePluginResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::RemovePluginRequest, ()>("RemovePlugin")
-        {
-            let response = answer(request)
-                .map(|()| proto::RemovePluginResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("RemovePlugin", "on_remove_plugin"))
+        self.answer_remove_plugin(request.into_inner()).await
     }
 
     async fn get_plugin_status(
         &self,
         request: Request<proto::GetPluginStatusRequest>,
     ) -> Result<Response<proto::GetPluginStatusResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPluginStatus", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPluginStatus") {
-            return respond::<proto::GetPluginStatusResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetPluginStatusRequest, proto::PluginStatus>("GetPluginStatus")
-        {
-            let response = answer(request)
-                .map(|status| proto::GetPluginStatusResponse {
-                    status: Some(status),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPluginStatus", "on_get_plugin_status"))
+        self.answer_get_plugin_status(request.into_inner()).await
     }
 
     async fn install_plugin(
         &self,
         request: Request<proto::InstallPluginRequest>,
     ) -> Result<Response<proto::InstallPluginResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("InstallPlugin", &request);
-        if let Some(error) = self.shared.overrides.take_failure("InstallPlugin") {
-            return respond::<proto::InstallPluginResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::InstallPluginRequest, proto::Manifest>("InstallPlugin")
-        {
-            let response = answer(request)
-                .map(|manifest| proto::InstallPluginResponse {
-                    manifest: Some(manifest),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("InstallPlugin", "on_install_plugin"))
+        self.answer_install_plugin(request.into_inner()).await
     }
 
     async fn get_plugin_id(
         &self,
         request: Request<proto::GetPluginIdRequest>,
     ) -> Result<Response<proto::GetPluginIdResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPluginID", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPluginID") {
-            return respond::<proto::GetPluginIdResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetPluginIdRequest, String>("GetPluginID")
-        {
-            let response = answer(request)
-                .map(|plugin_id| proto::GetPluginIdResponse {
-                    plugin_id,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPluginID", "on_get_plugin_id"))
+        self.answer_get_plugin_id(request.into_inner()).await
     }
 
     async fn plugin_http(
         &self,
         request: Request<proto::PluginHttpRequest>,
     ) -> Result<Response<proto::PluginHttpResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("PluginHTTP", &request);
-        if let Some(error) = self.shared.overrides.take_failure("PluginHTTP") {
-            return respond::<proto::PluginHttpResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::PluginHttpRequest, sdk::api::PluginHttpOutput>("PluginHTTP")
-        {
-            let response = answer(request)
-                .map(|(status_code, headers, body)| proto::PluginHttpResponse {
-                    status_code,
-                    headers,
-                    body,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("PluginHTTP", "on_plugin_http"))
+        self.answer_plugin_http(request.into_inner()).await
     }
 
     async fn get_group(
         &self,
         request: Request<proto::GetGroupRequest>,
     ) -> Result<Response<proto::GetGroupResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetGroup", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetGroup") {
-            return respond::<proto::GetGroupResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetGroupRequest, proto::Group>("GetGroup")
-        {
-            let response = answer(request)
-                .map(|group| proto::GetGroupResponse {
-                    group: Some(group),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetGroup", "on_get_group"))
+        self.answer_get_group(request.into_inner()).await
     }
 
     async fn get_group_by_name(
         &self,
         request: Request<proto::GetGroupByNameRequest>,
     ) -> Result<Response<proto::GetGroupByNameResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetGroupByName", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetGroupByName") {
-            return respond::<proto::GetGroupByNameResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetGroupByNameRequest, proto::Group>("GetGroupByName")
-        {
-            let response = answer(request)
-                .map(|group| proto::GetGroupByNameResponse {
-                    group: Some(group),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetGroupByName", "on_get_group_by_name"))
+        self.answer_get_group_by_name(request.into_inner()).await
     }
 
     async fn get_group_member_users(
         &self,
         request: Request<proto::GetGroupMemberUsersRequest>,
     ) -> Result<Response<proto::GetGroupMemberUsersResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetGroupMemberUsers", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetGroupMemberUsers") {
-            return respond::<proto::GetGroupMemberUsersResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetGroupMemberUsersRequest,
-                Vec<proto::User>,
-            >("GetGroupMemberUsers")
-        {
-            let response = answer(request)
-                .map(|users| proto::GetGroupMemberUsersResponse {
-                    users,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetGroupMemberUsers", "on_get_group_member_users"))
+        self.answer_get_group_member_users(request.into_inner()).await
     }
 
     async fn get_groups_by_source(
         &self,
         request: Request<proto::GetGroupsBySourceRequest>,
     ) -> Result<Response<proto::GetGroupsBySourceResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetGroupsBySource", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetGroupsBySource") {
-            return respond::<proto::GetGroupsBySourceResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetGroupsBySourceRequest,
-                Vec<proto::Group>,
-            >("GetGroupsBySource")
-        {
-            let response = answer(request)
-                .map(|groups| proto::GetGroupsBySourceResponse {
-                    groups,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetGroupsBySource", "on_get_groups_by_source"))
+        self.answer_get_groups_by_source(request.into_inner()).await
     }
 
     async fn get_groups_for_user(
         &self,
         request: Request<proto::GetGroupsForUserRequest>,
     ) -> Result<Response<proto::GetGroupsForUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetGroupsForUser", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetGroupsForUser") {
-            return respond::<proto::GetGroupsForUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetGroupsForUserRequest, Vec<proto::Group>>("GetGroupsForUser")
-        {
-            let response = answer(request)
-                .map(|groups| proto::GetGroupsForUserResponse {
-                    groups,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetGroupsForUser", "on_get_groups_for_user"))
+        self.answer_get_groups_for_user(request.into_inner()).await
     }
 
     async fn upsert_group_member(
         &self,
         request: Request<proto::UpsertGroupMemberRequest>,
     ) -> Result<Response<proto::UpsertGroupMemberResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpsertGroupMember", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpsertGroupMember") {
-            return respond::<proto::UpsertGroupMemberResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpsertGroupMemberRequest,
-                proto::GroupMember,
-            >("UpsertGroupMember")
-        {
-            let response = answer(request)
-                .map(|group_member| proto::UpsertGroupMemberResponse {
-                    group_member: Some(group_member),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpsertGroupMember", "on_upsert_group_member"))
+        self.answer_upsert_group_member(request.into_inner()).await
     }
 
     async fn upsert_group_members(
         &self,
         request: Request<proto::UpsertGroupMembersRequest>,
     ) -> Result<Response<proto::UpsertGroupMembersResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpsertGroupMembers", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpsertGroupMembers") {
-            return respond::<proto::UpsertGroupMembersResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpsertGroupMembersRequest,
-                Vec<proto::GroupMember>,
-            >("UpsertGroupMembers")
-        {
-            let response = answer(request)
-                .map(|group_members| proto::UpsertGroupMembersResponse {
-                    group_members,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpsertGroupMembers", "on_upsert_group_members"))
+        self.answer_upsert_group_members(request.into_inner()).await
     }
 
     async fn get_group_by_remote_id(
         &self,
         request: Request<proto::GetGroupByRemoteIdRequest>,
     ) -> Result<Response<proto::GetGroupByRemoteIdResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetGroupByRemoteID", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetGroupByRemoteID") {
-            return respond::<proto::GetGroupByRemoteIdResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetGroupByRemoteIdRequest, proto::Group>("GetGroupByRemoteID")
-        {
-            let response = answer(request)
-                .map(|group| proto::GetGroupByRemoteIdResponse {
-                    group: Some(group),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetGroupByRemoteID", "on_get_group_by_remote_id"))
+        self.answer_get_group_by_remote_id(request.into_inner()).await
     }
 
     async fn create_group(
         &self,
         request: Request<proto::CreateGroupRequest>,
     ) -> Result<Response<proto::CreateGroupResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateGroup", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateGroup") {
-            return respond::<proto::CreateGroupResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CreateGroupRequest, proto::Group>("CreateGroup")
-        {
-            let response = answer(request)
-                .map(|group| proto::CreateGroupResponse {
-                    group: Some(group),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("CreateGroup", "on_create_group"))
+        self.answer_create_group(request.into_inner()).await
     }
 
     async fn update_group(
         &self,
         request: Request<proto::UpdateGroupRequest>,
     ) -> Result<Response<proto::UpdateGroupResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateGroup", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateGroup") {
-            return respond::<proto::UpdateGroupResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateGroupRequest, proto::Group>("UpdateGroup")
-        {
-            let response = answer(request)
-                .map(|group| proto::UpdateGroupResponse {
-                    group: Some(group),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateGroup", "on_update_group"))
+        self.answer_update_group(request.into_inner()).await
     }
 
     async fn delete_group(
         &self,
         request: Request<proto::DeleteGroupRequest>,
     ) -> Result<Response<proto::DeleteGroupResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteGroup", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeleteGroup") {
-            return respond::<proto::DeleteGroupResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeleteGroupRequest, proto::Group>("DeleteGroup")
-        {
-            let response = answer(request)
-                .map(|group| proto::DeleteGroupResponse {
-                    group: Some(group),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("DeleteGroup", "on_delete_group"))
+        self.answer_delete_group(request.into_inner()).await
     }
 
     async fn restore_group(
         &self,
         request: Request<proto::RestoreGroupRequest>,
     ) -> Result<Response<proto::RestoreGroupResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RestoreGroup", &request);
-        if let Some(error) = self.shared.overrides.take_failure("RestoreGroup") {
-            return respond::<proto::RestoreGroupResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::RestoreGroupRequest, proto::Group>("RestoreGroup")
-        {
-            let response = answer(request)
-                .map(|group| proto::RestoreGroupResponse {
-                    group: Some(group),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("RestoreGroup", "on_restore_group"))
+        self.answer_restore_group(request.into_inner()).await
     }
 
     async fn delete_group_member(
         &self,
         request: Request<proto::DeleteGroupMemberRequest>,
     ) -> Result<Response<proto::DeleteGroupMemberResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteGroupMember", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeleteGroupMember") {
-            return respond::<proto::DeleteGroupMemberResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::DeleteGroupMemberRequest,
-                proto::GroupMember,
-            >("DeleteGroupMember")
-        {
-            let response = answer(request)
-                .map(|group_member| proto::DeleteGroupMemberResponse {
-                    group_member: Some(group_member),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("DeleteGroupMember", "on_delete_group_member"))
+        self.answer_delete_group_member(request.into_inner()).await
     }
 
     async fn get_group_syncable(
         &self,
         request: Request<proto::GetGroupSyncableRequest>,
     ) -> Result<Response<proto::GetGroupSyncableResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetGroupSyncable", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetGroupSyncable") {
-            return respond::<proto::GetGroupSyncableResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetGroupSyncableRequest,
-                proto::GroupSyncable,
-            >("GetGroupSyncable")
-        {
-            let response = answer(request)
-                .map(|group_syncable| proto::GetGroupSyncableResponse {
-                    group_syncable: Some(group_syncable),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetGroupSyncable", "on_get_group_syncable"))
+        self.answer_get_group_syncable(request.into_inner()).await
     }
 
     async fn get_group_syncables(
         &self,
         request: Request<proto::GetGroupSyncablesRequest>,
     ) -> Result<Response<proto::GetGroupSyncablesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetGroupSyncables", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetGroupSyncables") {
-            return respond::<proto::GetGroupSyncablesResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetGroupSyncablesRequest,
-                Vec<proto::GroupSyncable>,
-            >("GetGroupSyncables")
-        {
-            let response = answer(request)
-                .map(|group_syncables| proto::GetGroupSyncablesResponse {
-                    group_syncables,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetGroupSyncables", "on_get_group_syncables"))
+        self.answer_get_group_syncables(request.into_inner()).await
     }
 
     async fn upsert_group_syncable(
         &self,
         request: Request<proto::UpsertGroupSyncableRequest>,
     ) -> Result<Response<proto::UpsertGroupSyncableResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpsertGroupSyncable", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpsertGroupSyncable") {
-            return respond::<proto::UpsertGroupSyncableResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpsertGroupSyncableRequest,
-                proto::GroupSyncable,
-            >("UpsertGroupSyncable")
-        {
-            let response = answer(request)
-                .map(|group_syncable| proto::UpsertGroupSyncableResponse {
-                    group_syncable: Some(group_syncable),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpsertGroupSyncable", "on_upsert_group_syncable"))
+        self.answer_upsert_group_syncable(request.into_inner()).await
     }
 
     async fn update_group_syncable(
         &self,
         request: Request<proto::UpdateGroupSyncableRequest>,
     ) -> Result<Response<proto::UpdateGroupSyncableResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateGroupSyncable", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateGroupSyncable") {
-            return respond::<proto::UpdateGroupSyncableResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdateGroupSyncableRequest,
-                proto::GroupSyncable,
-            >("UpdateGroupSyncable")
-        {
-            let response = answer(request)
-                .map(|group_syncable| proto::UpdateGroupSyncableResponse {
-                    group_syncable: Some(group_syncable),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateGroupSyncable", "on_update_group_syncable"))
+        self.answer_update_group_syncable(request.into_inner()).await
     }
 
     async fn delete_group_syncable(
         &self,
         request: Request<proto::DeleteGroupSyncableRequest>,
     ) -> Result<Response<proto::DeleteGroupSyncableResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteGroupSyncable", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeleteGroupSyncable") {
-            return respond::<proto::DeleteGroupSyncableResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::DeleteGroupSyncableRequest,
-                proto::GroupSyncable,
-            >("DeleteGroupSyncable")
-        {
-            let response = answer(request)
-                .map(|group_syncable| proto::DeleteGroupSyncableResponse {
-                    group_syncable: Some(group_syncable),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("DeleteGroupSyncable", "on_delete_group_syncable"))
+        self.answer_delete_group_syncable(request.into_inner()).await
     }
 
     async fn get_groups(
         &self,
         request: Request<proto::GetGroupsRequest>,
     ) -> Result<Response<proto::GetGroupsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetGroups", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetGroups") {
-            return respond::<proto::GetGroupsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetGroupsRequest, Vec<proto::Group>>("GetGroups")
-        {
-            let response = answer(request)
-                .map(|groups| proto::GetGroupsResponse {
-                    groups,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetGroups", "on_get_groups"))
+        self.answer_get_groups(request.into_inner()).await
     }
 
     async fn create_default_syncable_memberships(
         &self,
         request: Request<proto::CreateDefaultSyncableMembershipsRequest>,
     ) -> Result<Response<proto::CreateDefaultSyncableMembershipsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateDefaultSyncableMemberships", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("CreateDefaultSyncableMemberships")
-        {
-            return respond::<
-                proto::CreateDefaultSyncableMembershipsResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::CreateDefaultSyncableMembershipsRequest,
-                (),
-            >("CreateDefaultSyncableMemberships")
-        {
-            let response = answer(request)
-                .map(|()| proto::CreateDefaultSyncableMembershipsResponse::default());
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "CreateDefaultSyncableMemberships",
-                "on_create_default_syncable_memberships",
-            ),
-        )
+        self.answer_create_default_syncable_memberships(request.into_inner()).await
     }
 
     async fn delete_group_constrained_memberships(
         &self,
         request: Request<proto::DeleteGroupConstrainedMembershipsRequest>,
     ) -> Result<Response<proto::DeleteGroupConstrainedMembershipsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteGroupConstrainedMemberships", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("DeleteGroupConstrainedMemberships")
-        {
-            return respond::<
-                proto::DeleteGroupConstrainedMembershipsResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::DeleteGroupConstrainedMembershipsRequest,
-                (),
-            >("DeleteGroupConstrainedMemberships")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeleteGroupConstrainedMembershipsResponse::default());
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "DeleteGroupConstrainedMemberships",
-                "on_delete_group_constrained_memberships",
-            ),
-        )
+        self.answer_delete_group_constrained_memberships(request.into_inner()).await
     }
 
     async fn create_property_field(
         &self,
         request: Request<proto::CreatePropertyFieldRequest>,
     ) -> Result<Response<proto::CreatePropertyFieldResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreatePropertyField", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreatePropertyField") {
-            return respond::<proto::CreatePropertyFieldResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::CreatePropertyFieldRequest,
-                proto::PropertyField,
-            >("CreatePropertyField")
-        {
-            let response = answer(request)
-                .map(|field| proto::CreatePropertyFieldResponse {
-                    field: Some(field),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("CreatePropertyField", "on_create_property_field"))
+        self.answer_create_property_field(request.into_inner()).await
     }
 
     async fn get_property_field(
         &self,
         request: Request<proto::GetPropertyFieldRequest>,
     ) -> Result<Response<proto::GetPropertyFieldResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPropertyField", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPropertyField") {
-            return respond::<proto::GetPropertyFieldResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetPropertyFieldRequest,
-                proto::PropertyField,
-            >("GetPropertyField")
-        {
-            let response = answer(request)
-                .map(|field| proto::GetPropertyFieldResponse {
-                    field: Some(field),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPropertyField", "on_get_property_field"))
+        self.answer_get_property_field(request.into_inner()).await
     }
 
     async fn get_property_fields(
         &self,
         request: Request<proto::GetPropertyFieldsRequest>,
     ) -> Result<Response<proto::GetPropertyFieldsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPropertyFields", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPropertyFields") {
-            return respond::<proto::GetPropertyFieldsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetPropertyFieldsRequest,
-                Vec<proto::PropertyField>,
-            >("GetPropertyFields")
-        {
-            let response = answer(request)
-                .map(|fields| proto::GetPropertyFieldsResponse {
-                    fields,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPropertyFields", "on_get_property_fields"))
+        self.answer_get_property_fields(request.into_inner()).await
     }
 
     async fn update_property_field(
         &self,
         request: Request<proto::UpdatePropertyFieldRequest>,
     ) -> Result<Response<proto::UpdatePropertyFieldResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdatePropertyField", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdatePropertyField") {
-            return respond::<proto::UpdatePropertyFieldResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdatePropertyFieldRequest,
-                proto::PropertyField,
-            >("UpdatePropertyField")
-        {
-            let response = answer(request)
-                .map(|field| proto::UpdatePropertyFieldResponse {
-                    field: Some(field),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdatePropertyField", "on_update_property_field"))
+        self.answer_update_property_field(request.into_inner()).await
     }
 
     async fn delete_property_field(
         &self,
         request: Request<proto::DeletePropertyFieldRequest>,
     ) -> Result<Response<proto::DeletePropertyFieldResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeletePropertyField", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeletePropertyField") {
-            return respond::<proto::DeletePropertyFieldResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeletePropertyFieldRequest, ()>("DeletePropertyField")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeletePropertyFieldResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("DeletePropertyField", "on_delete_property_field"))
+        self.answer_delete_property_field(request.into_inner()).await
     }
 
     async fn search_property_fields(
         &self,
         request: Request<proto::SearchPropertyFieldsRequest>,
     ) -> Result<Response<proto::SearchPropertyFieldsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SearchPropertyFields", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SearchPropertyFields") {
-            return respond::<proto::SearchPropertyFieldsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::SearchPropertyFieldsRequest,
-                Vec<proto::PropertyField>,
-            >("SearchPropertyFields")
-        {
-            let response = answer(request)
-                .map(|fields| proto::SearchPropertyFieldsResponse {
-                    fields,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("SearchPropertyFields", "on_search_property_fields"))
+        self.answer_search_property_fields(request.into_inner()).await
     }
 
     async fn count_property_fields(
         &self,
         request: Request<proto::CountPropertyFieldsRequest>,
     ) -> Result<Response<proto::CountPropertyFieldsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CountPropertyFields", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CountPropertyFields") {
-            return respond::<proto::CountPropertyFieldsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CountPropertyFieldsRequest, i64>("CountPropertyFields")
-        {
-            let response = answer(request)
-                .map(|count| proto::CountPropertyFieldsResponse {
-                    count,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("CountPropertyFields", "on_count_property_fields"))
+        self.answer_count_property_fields(request.into_inner()).await
     }
 
     async fn count_property_fields_for_target(
         &self,
         request: Request<proto::CountPropertyFieldsForTargetRequest>,
     ) -> Result<Response<proto::CountPropertyFieldsForTargetResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CountPropertyFieldsForTarget", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("CountPropertyFieldsForTarget")
-        {
-            return respond::<
-                proto::CountPropertyFieldsForTargetResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::CountPropertyFieldsForTargetRequest,
-                i64,
-            >("CountPropertyFieldsForTarget")
-        {
-            let response = answer(request)
-                .map(|count| proto::CountPropertyFieldsForTargetResponse {
-                    count,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "CountPropertyFieldsForTarget",
-                "on_count_property_fields_for_target",
-            ),
-        )
+        self.answer_count_property_fields_for_target(request.into_inner()).await
     }
 
     async fn create_property_value(
         &self,
         request: Request<proto::CreatePropertyValueRequest>,
     ) -> Result<Response<proto::CreatePropertyValueResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreatePropertyValue", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreatePropertyValue") {
-            return respond::<proto::CreatePropertyValueResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::CreatePropertyValueRequest,
-                proto::PropertyValue,
-            >("CreatePropertyValue")
-        {
-            let response = answer(request)
-                .map(|value| proto::CreatePropertyValueResponse {
-                    value: Some(value),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("CreatePropertyValue", "on_create_property_value"))
+        self.answer_create_property_value(request.into_inner()).await
     }
 
     async fn get_property_value(
         &self,
         request: Request<proto::GetPropertyValueRequest>,
     ) -> Result<Response<proto::GetPropertyValueResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPropertyValue", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPropertyValue") {
-            return respond::<proto::GetPropertyValueResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetPropertyValueRequest,
-                proto::PropertyValue,
-            >("GetPropertyValue")
-        {
-            let response = answer(request)
-                .map(|value| proto::GetPropertyValueResponse {
-                    value: Some(value),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPropertyValue", "on_get_property_value"))
+        self.answer_get_property_value(request.into_inner()).await
     }
 
     async fn get_property_values(
         &self,
         request: Request<proto::GetPropertyValuesRequest>,
     ) -> Result<Response<proto::GetPropertyValuesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPropertyValues", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPropertyValues") {
-            return respond::<proto::GetPropertyValuesResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetPropertyValuesRequest,
-                Vec<proto::PropertyValue>,
-            >("GetPropertyValues")
-        {
-            let response = answer(request)
-                .map(|values| proto::GetPropertyValuesResponse {
-                    values,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPropertyValues", "on_get_property_values"))
+        self.answer_get_property_values(request.into_inner()).await
     }
 
     async fn update_property_value(
         &self,
         request: Request<proto::UpdatePropertyValueRequest>,
     ) -> Result<Response<proto::UpdatePropertyValueResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdatePropertyValue", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdatePropertyValue") {
-            return respond::<proto::UpdatePropertyValueResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdatePropertyValueRequest,
-                proto::PropertyValue,
-            >("UpdatePropertyValue")
-        {
-            let response = answer(request)
-                .map(|value| proto::UpdatePropertyValueResponse {
-                    value: Some(value),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdatePropertyValue", "on_update_property_value"))
+        self.answer_update_property_value(request.into_inner()).await
     }
 
     async fn upsert_property_value(
         &self,
         request: Request<proto::UpsertPropertyValueRequest>,
     ) -> Result<Response<proto::UpsertPropertyValueResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpsertPropertyValue", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpsertPropertyValue") {
-            return respond::<proto::UpsertPropertyValueResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpsertPropertyValueRequest,
-                proto::PropertyValue,
-            >("UpsertPropertyValue")
-        {
-            let response = answer(request)
-                .map(|value| proto::UpsertPropertyValueResponse {
-                    value: Some(value),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpsertPropertyValue", "on_upsert_property_value"))
+        self.answer_upsert_property_value(request.into_inner()).await
     }
 
     async fn delete_property_value(
         &self,
         request: Request<proto::DeletePropertyValueRequest>,
     ) -> Result<Response<proto::DeletePropertyValueResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeletePropertyValue", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeletePropertyValue") {
-            return respond::<proto::DeletePropertyValueResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeletePropertyValueRequest, ()>("DeletePropertyValue")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeletePropertyValueResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("DeletePropertyValue", "on_delete_property_value"))
+        self.answer_delete_property_value(request.into_inner()).await
     }
 
     async fn search_property_values(
         &self,
         request: Request<proto::SearchPropertyValuesRequest>,
     ) -> Result<Response<proto::SearchPropertyValuesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SearchPropertyValues", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SearchPropertyValues") {
-            return respond::<proto::SearchPropertyValuesResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::SearchPropertyValuesRequest,
-                Vec<proto::PropertyValue>,
-            >("SearchPropertyValues")
-        {
-            let response = answer(request)
-                .map(|values| proto::SearchPropertyValuesResponse {
-                    values,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("SearchPropertyValues", "on_search_property_values"))
+        self.answer_search_property_values(request.into_inner()).await
     }
 
     async fn register_property_group(
         &self,
         request: Request<proto::RegisterPropertyGroupRequest>,
     ) -> Result<Response<proto::RegisterPropertyGroupResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RegisterPropertyGroup", &request);
-        if let Some(error) = self.shared.overrides.take_failure("RegisterPropertyGroup")
-        {
-            return respond::<proto::RegisterPropertyGroupResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::RegisterPropertyGroupRequest,
-                proto::PropertyGroup,
-            >("RegisterPropertyGroup")
-        {
-            let response = answer(request)
-                .map(|group| proto::RegisterPropertyGroupResponse {
-                    group: Some(group),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("RegisterPropertyGroup", "on_register_property_group"))
+        self.answer_register_property_group(request.into_inner()).await
     }
 
     async fn get_property_group(
         &self,
         request: Request<proto::GetPropertyGroupRequest>,
     ) -> Result<Response<proto::GetPropertyGroupResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPropertyGroup", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPropertyGroup") {
-            return respond::<proto::GetPropertyGroupResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetPropertyGroupRequest,
-                proto::PropertyGroup,
-            >("GetPropertyGroup")
-        {
-            let response = answer(request)
-                .map(|group| proto::GetPropertyGroupResponse {
-                    group: Some(group),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPropertyGroup", "on_get_property_group"))
+        self.answer_get_property_group(request.into_inner()).await
     }
 
     async fn get_property_field_by_name(
         &self,
         request: Request<proto::GetPropertyFieldByNameRequest>,
     ) -> Result<Response<proto::GetPropertyFieldByNameResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPropertyFieldByName", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPropertyFieldByName")
-        {
-            return respond::<proto::GetPropertyFieldByNameResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetPropertyFieldByNameRequest,
-                proto::PropertyField,
-            >("GetPropertyFieldByName")
-        {
-            let response = answer(request)
-                .map(|field| proto::GetPropertyFieldByNameResponse {
-                    field: Some(field),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPropertyFieldByName", "on_get_property_field_by_name"))
+        self.answer_get_property_field_by_name(request.into_inner()).await
     }
 
     async fn update_property_fields(
         &self,
         request: Request<proto::UpdatePropertyFieldsRequest>,
     ) -> Result<Response<proto::UpdatePropertyFieldsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdatePropertyFields", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdatePropertyFields") {
-            return respond::<proto::UpdatePropertyFieldsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdatePropertyFieldsRequest,
-                Vec<proto::PropertyField>,
-            >("UpdatePropertyFields")
-        {
-            let response = answer(request)
-                .map(|fields| proto::UpdatePropertyFieldsResponse {
-                    fields,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdatePropertyFields", "on_update_property_fields"))
+        self.answer_update_property_fields(request.into_inner()).await
     }
 
     async fn update_property_values(
         &self,
         request: Request<proto::UpdatePropertyValuesRequest>,
     ) -> Result<Response<proto::UpdatePropertyValuesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdatePropertyValues", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdatePropertyValues") {
-            return respond::<proto::UpdatePropertyValuesResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdatePropertyValuesRequest,
-                Vec<proto::PropertyValue>,
-            >("UpdatePropertyValues")
-        {
-            let response = answer(request)
-                .map(|values| proto::UpdatePropertyValuesResponse {
-                    values,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdatePropertyValues", "on_update_property_values"))
+        self.answer_update_property_values(request.into_inner()).await
     }
 
     async fn upsert_property_values(
         &self,
         request: Request<proto::UpsertPropertyValuesRequest>,
     ) -> Result<Response<proto::UpsertPropertyValuesResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpsertPropertyValues", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpsertPropertyValues") {
-            return respond::<proto::UpsertPropertyValuesResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpsertPropertyValuesRequest,
-                Vec<proto::PropertyValue>,
-            >("UpsertPropertyValues")
-        {
-            let response = answer(request)
-                .map(|values| proto::UpsertPropertyValuesResponse {
-                    values,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpsertPropertyValues", "on_upsert_property_values"))
+        self.answer_upsert_property_values(request.into_inner()).await
     }
 
     async fn delete_property_values_for_target(
         &self,
         request: Request<proto::DeletePropertyValuesForTargetRequest>,
     ) -> Result<Response<proto::DeletePropertyValuesForTargetResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeletePropertyValuesForTarget", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("DeletePropertyValuesForTarget")
-        {
-            return respond::<
-                proto::DeletePropertyValuesForTargetResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::DeletePropertyValuesForTargetRequest,
-                (),
-            >("DeletePropertyValuesForTarget")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeletePropertyValuesForTargetResponse::default());
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "DeletePropertyValuesForTarget",
-                "on_delete_property_values_for_target",
-            ),
-        )
+        self.answer_delete_property_values_for_target(request.into_inner()).await
     }
 
     async fn delete_property_values_for_field(
         &self,
         request: Request<proto::DeletePropertyValuesForFieldRequest>,
     ) -> Result<Response<proto::DeletePropertyValuesForFieldResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeletePropertyValuesForField", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("DeletePropertyValuesForField")
-        {
-            return respond::<
-                proto::DeletePropertyValuesForFieldResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::DeletePropertyValuesForFieldRequest,
-                (),
-            >("DeletePropertyValuesForField")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeletePropertyValuesForFieldResponse::default());
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "DeletePropertyValuesForField",
-                "on_delete_property_values_for_field",
-            ),
-        )
+        self.answer_delete_property_values_for_field(request.into_inner()).await
     }
 
     async fn register_plugin_for_shared_channels(
         &self,
         request: Request<proto::RegisterPluginForSharedChannelsRequest>,
     ) -> Result<Response<proto::RegisterPluginForSharedChannelsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RegisterPluginForSharedChannels", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("RegisterPluginForSharedChannels")
-        {
-            return respond::<
-                proto::RegisterPluginForSharedChannelsResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::RegisterPluginForSharedChannelsRequest,
-                String,
-            >("RegisterPluginForSharedChannels")
-        {
-            let response = answer(request)
-                .map(|remote_id| proto::RegisterPluginForSharedChannelsResponse {
-                    remote_id,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "RegisterPluginForSharedChannels",
-                "on_register_plugin_for_shared_channels",
-            ),
-        )
+        self.answer_register_plugin_for_shared_channels(request.into_inner()).await
     }
 
     async fn unregister_plugin_for_shared_channels(
         &self,
         request: Request<proto::UnregisterPluginForSharedChannelsRequest>,
     ) -> Result<Response<proto::UnregisterPluginForSharedChannelsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UnregisterPluginForSharedChannels", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("UnregisterPluginForSharedChannels")
-        {
-            return respond::<
-                proto::UnregisterPluginForSharedChannelsResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UnregisterPluginForSharedChannelsRequest,
-                (),
-            >("UnregisterPluginForSharedChannels")
-        {
-            let response = answer(request)
-                .map(|()| proto::UnregisterPluginForSharedChannelsResponse::default());
-            return respond(response, None);
-        }
-        Err(
-            unanswered(
-                "UnregisterPluginForSharedChannels",
-                "on_unregister_plugin_for_shared_channels",
-            ),
-        )
+        self.answer_unregister_plugin_for_shared_channels(request.into_inner()).await
     }
 
     async fn share_channel(
         &self,
         request: Request<proto::ShareChannelRequest>,
     ) -> Result<Response<proto::ShareChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("ShareChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("ShareChannel") {
-            return respond::<proto::ShareChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::ShareChannelRequest, proto::SharedChannel>("ShareChannel")
-        {
-            let response = answer(request)
-                .map(|shared_channel| proto::ShareChannelResponse {
-                    shared_channel: Some(shared_channel),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("ShareChannel", "on_share_channel"))
+        self.answer_share_channel(request.into_inner()).await
     }
 
     async fn update_shared_channel(
         &self,
         request: Request<proto::UpdateSharedChannelRequest>,
     ) -> Result<Response<proto::UpdateSharedChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateSharedChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateSharedChannel") {
-            return respond::<proto::UpdateSharedChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdateSharedChannelRequest,
-                proto::SharedChannel,
-            >("UpdateSharedChannel")
-        {
-            let response = answer(request)
-                .map(|shared_channel| proto::UpdateSharedChannelResponse {
-                    shared_channel: Some(shared_channel),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateSharedChannel", "on_update_shared_channel"))
+        self.answer_update_shared_channel(request.into_inner()).await
     }
 
     async fn unshare_channel(
         &self,
         request: Request<proto::UnshareChannelRequest>,
     ) -> Result<Response<proto::UnshareChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UnshareChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UnshareChannel") {
-            return respond::<proto::UnshareChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UnshareChannelRequest, bool>("UnshareChannel")
-        {
-            let response = answer(request)
-                .map(|unshared| proto::UnshareChannelResponse {
-                    unshared,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UnshareChannel", "on_unshare_channel"))
+        self.answer_unshare_channel(request.into_inner()).await
     }
 
     async fn update_shared_channel_cursor(
         &self,
         request: Request<proto::UpdateSharedChannelCursorRequest>,
     ) -> Result<Response<proto::UpdateSharedChannelCursorResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateSharedChannelCursor", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("UpdateSharedChannelCursor")
-        {
-            return respond::<proto::UpdateSharedChannelCursorResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdateSharedChannelCursorRequest,
-                (),
-            >("UpdateSharedChannelCursor")
-        {
-            let response = answer(request)
-                .map(|()| proto::UpdateSharedChannelCursorResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateSharedChannelCursor", "on_update_shared_channel_cursor"))
+        self.answer_update_shared_channel_cursor(request.into_inner()).await
     }
 
     async fn sync_shared_channel(
         &self,
         request: Request<proto::SyncSharedChannelRequest>,
     ) -> Result<Response<proto::SyncSharedChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SyncSharedChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SyncSharedChannel") {
-            return respond::<proto::SyncSharedChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::SyncSharedChannelRequest, ()>("SyncSharedChannel")
-        {
-            let response = answer(request)
-                .map(|()| proto::SyncSharedChannelResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("SyncSharedChannel", "on_sync_shared_channel"))
+        self.answer_sync_shared_channel(request.into_inner()).await
     }
 
     async fn invite_remote_to_channel(
         &self,
         request: Request<proto::InviteRemoteToChannelRequest>,
     ) -> Result<Response<proto::InviteRemoteToChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("InviteRemoteToChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("InviteRemoteToChannel")
-        {
-            return respond::<proto::InviteRemoteToChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::InviteRemoteToChannelRequest, ()>("InviteRemoteToChannel")
-        {
-            let response = answer(request)
-                .map(|()| proto::InviteRemoteToChannelResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("InviteRemoteToChannel", "on_invite_remote_to_channel"))
+        self.answer_invite_remote_to_channel(request.into_inner()).await
     }
 
     async fn uninvite_remote_from_channel(
         &self,
         request: Request<proto::UninviteRemoteFromChannelRequest>,
     ) -> Result<Response<proto::UninviteRemoteFromChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UninviteRemoteFromChannel", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("UninviteRemoteFromChannel")
-        {
-            return respond::<proto::UninviteRemoteFromChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UninviteRemoteFromChannelRequest,
-                (),
-            >("UninviteRemoteFromChannel")
-        {
-            let response = answer(request)
-                .map(|()| proto::UninviteRemoteFromChannelResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("UninviteRemoteFromChannel", "on_uninvite_remote_from_channel"))
+        self.answer_uninvite_remote_from_channel(request.into_inner()).await
     }
 
     async fn get_preference_for_user(
         &self,
         request: Request<proto::GetPreferenceForUserRequest>,
     ) -> Result<Response<proto::GetPreferenceForUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPreferenceForUser", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPreferenceForUser") {
-            return respond::<proto::GetPreferenceForUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetPreferenceForUserRequest,
-                proto::Preference,
-            >("GetPreferenceForUser")
-        {
-            let response = answer(request)
-                .map(|preference| proto::GetPreferenceForUserResponse {
-                    preference: Some(preference),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPreferenceForUser", "on_get_preference_for_user"))
+        self.answer_get_preference_for_user(request.into_inner()).await
     }
 
     async fn get_preferences_for_user(
         &self,
         request: Request<proto::GetPreferencesForUserRequest>,
     ) -> Result<Response<proto::GetPreferencesForUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetPreferencesForUser", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetPreferencesForUser")
-        {
-            return respond::<proto::GetPreferencesForUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetPreferencesForUserRequest,
-                Vec<proto::Preference>,
-            >("GetPreferencesForUser")
-        {
-            let response = answer(request)
-                .map(|preferences| proto::GetPreferencesForUserResponse {
-                    preferences,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetPreferencesForUser", "on_get_preferences_for_user"))
+        self.answer_get_preferences_for_user(request.into_inner()).await
     }
 
     async fn update_preferences_for_user(
         &self,
         request: Request<proto::UpdatePreferencesForUserRequest>,
     ) -> Result<Response<proto::UpdatePreferencesForUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdatePreferencesForUser", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("UpdatePreferencesForUser")
-        {
-            return respond::<proto::UpdatePreferencesForUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::UpdatePreferencesForUserRequest,
-                (),
-            >("UpdatePreferencesForUser")
-        {
-            let response = answer(request)
-                .map(|()| proto::UpdatePreferencesForUserResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("UpdatePreferencesForUser", "on_update_preferences_for_user"))
+        self.answer_update_preferences_for_user(request.into_inner()).await
     }
 
     async fn delete_preferences_for_user(
         &self,
         request: Request<proto::DeletePreferencesForUserRequest>,
     ) -> Result<Response<proto::DeletePreferencesForUserResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeletePreferencesForUser", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("DeletePreferencesForUser")
-        {
-            return respond::<proto::DeletePreferencesForUserResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::DeletePreferencesForUserRequest,
-                (),
-            >("DeletePreferencesForUser")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeletePreferencesForUserResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("DeletePreferencesForUser", "on_delete_preferences_for_user"))
+        self.answer_delete_preferences_for_user(request.into_inner()).await
     }
 
     async fn create_o_auth_app(
         &self,
         request: Request<proto::CreateOAuthAppRequest>,
     ) -> Result<Response<proto::CreateOAuthAppResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("CreateOAuthApp", &request);
-        if let Some(error) = self.shared.overrides.take_failure("CreateOAuthApp") {
-            return respond::<proto::CreateOAuthAppResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::CreateOAuthAppRequest, proto::OAuthApp>("CreateOAuthApp")
-        {
-            let response = answer(request)
-                .map(|app| proto::CreateOAuthAppResponse {
-                    app: Some(app),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("CreateOAuthApp", "on_create_o_auth_app"))
+        self.answer_create_o_auth_app(request.into_inner()).await
     }
 
     async fn get_o_auth_app(
         &self,
         request: Request<proto::GetOAuthAppRequest>,
     ) -> Result<Response<proto::GetOAuthAppResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetOAuthApp", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetOAuthApp") {
-            return respond::<proto::GetOAuthAppResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetOAuthAppRequest, proto::OAuthApp>("GetOAuthApp")
-        {
-            let response = answer(request)
-                .map(|app| proto::GetOAuthAppResponse {
-                    app: Some(app),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetOAuthApp", "on_get_o_auth_app"))
+        self.answer_get_o_auth_app(request.into_inner()).await
     }
 
     async fn update_o_auth_app(
         &self,
         request: Request<proto::UpdateOAuthAppRequest>,
     ) -> Result<Response<proto::UpdateOAuthAppResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("UpdateOAuthApp", &request);
-        if let Some(error) = self.shared.overrides.take_failure("UpdateOAuthApp") {
-            return respond::<proto::UpdateOAuthAppResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::UpdateOAuthAppRequest, proto::OAuthApp>("UpdateOAuthApp")
-        {
-            let response = answer(request)
-                .map(|app| proto::UpdateOAuthAppResponse {
-                    app: Some(app),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("UpdateOAuthApp", "on_update_o_auth_app"))
+        self.answer_update_o_auth_app(request.into_inner()).await
     }
 
     async fn delete_o_auth_app(
         &self,
         request: Request<proto::DeleteOAuthAppRequest>,
     ) -> Result<Response<proto::DeleteOAuthAppResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("DeleteOAuthApp", &request);
-        if let Some(error) = self.shared.overrides.take_failure("DeleteOAuthApp") {
-            return respond::<proto::DeleteOAuthAppResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::DeleteOAuthAppRequest, ()>("DeleteOAuthApp")
-        {
-            let response = answer(request)
-                .map(|()| proto::DeleteOAuthAppResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("DeleteOAuthApp", "on_delete_o_auth_app"))
+        self.answer_delete_o_auth_app(request.into_inner()).await
     }
 
     async fn get_emoji_list(
         &self,
         request: Request<proto::GetEmojiListRequest>,
     ) -> Result<Response<proto::GetEmojiListResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetEmojiList", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetEmojiList") {
-            return respond::<proto::GetEmojiListResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetEmojiListRequest, Vec<proto::Emoji>>("GetEmojiList")
-        {
-            let response = answer(request)
-                .map(|emojis| proto::GetEmojiListResponse {
-                    emojis,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetEmojiList", "on_get_emoji_list"))
+        self.answer_get_emoji_list(request.into_inner()).await
     }
 
     async fn get_emoji_by_name(
         &self,
         request: Request<proto::GetEmojiByNameRequest>,
     ) -> Result<Response<proto::GetEmojiByNameResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetEmojiByName", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetEmojiByName") {
-            return respond::<proto::GetEmojiByNameResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetEmojiByNameRequest, proto::Emoji>("GetEmojiByName")
-        {
-            let response = answer(request)
-                .map(|emoji| proto::GetEmojiByNameResponse {
-                    emoji: Some(emoji),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetEmojiByName", "on_get_emoji_by_name"))
+        self.answer_get_emoji_by_name(request.into_inner()).await
     }
 
     async fn get_emoji(
         &self,
         request: Request<proto::GetEmojiRequest>,
     ) -> Result<Response<proto::GetEmojiResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetEmoji", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetEmoji") {
-            return respond::<proto::GetEmojiResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetEmojiRequest, proto::Emoji>("GetEmoji")
-        {
-            let response = answer(request)
-                .map(|emoji| proto::GetEmojiResponse {
-                    emoji: Some(emoji),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetEmoji", "on_get_emoji"))
+        self.answer_get_emoji(request.into_inner()).await
     }
 
     async fn get_emoji_image(
         &self,
         request: Request<proto::GetEmojiImageRequest>,
     ) -> Result<Response<proto::GetEmojiImageResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetEmojiImage", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetEmojiImage") {
-            return respond::<proto::GetEmojiImageResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::GetEmojiImageRequest,
-                sdk::api::GetEmojiImageOutput,
-            >("GetEmojiImage")
-        {
-            let response = answer(request)
-                .map(|(image, content_type)| proto::GetEmojiImageResponse {
-                    image,
-                    content_type,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetEmojiImage", "on_get_emoji_image"))
+        self.answer_get_emoji_image(request.into_inner()).await
     }
 
     async fn has_permission_to(
         &self,
         request: Request<proto::HasPermissionToRequest>,
     ) -> Result<Response<proto::HasPermissionToResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("HasPermissionTo", &request);
-        if let Some(error) = self.shared.overrides.take_failure("HasPermissionTo") {
-            return respond::<proto::HasPermissionToResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::HasPermissionToRequest, bool>("HasPermissionTo")
-        {
-            let response = answer(request)
-                .map(|has_permission| proto::HasPermissionToResponse {
-                    has_permission,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("HasPermissionTo", "on_has_permission_to"))
+        self.answer_has_permission_to(request.into_inner()).await
     }
 
     async fn has_permission_to_team(
         &self,
         request: Request<proto::HasPermissionToTeamRequest>,
     ) -> Result<Response<proto::HasPermissionToTeamResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("HasPermissionToTeam", &request);
-        if let Some(error) = self.shared.overrides.take_failure("HasPermissionToTeam") {
-            return respond::<proto::HasPermissionToTeamResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::HasPermissionToTeamRequest, bool>("HasPermissionToTeam")
-        {
-            let response = answer(request)
-                .map(|has_permission| proto::HasPermissionToTeamResponse {
-                    has_permission,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("HasPermissionToTeam", "on_has_permission_to_team"))
+        self.answer_has_permission_to_team(request.into_inner()).await
     }
 
     async fn has_permission_to_channel(
         &self,
         request: Request<proto::HasPermissionToChannelRequest>,
     ) -> Result<Response<proto::HasPermissionToChannelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("HasPermissionToChannel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("HasPermissionToChannel")
-        {
-            return respond::<proto::HasPermissionToChannelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::HasPermissionToChannelRequest, bool>("HasPermissionToChannel")
-        {
-            let response = answer(request)
-                .map(|has_permission| proto::HasPermissionToChannelResponse {
-                    has_permission,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("HasPermissionToChannel", "on_has_permission_to_channel"))
+        self.answer_has_permission_to_channel(request.into_inner()).await
     }
 
     async fn roles_grant_permission(
         &self,
         request: Request<proto::RolesGrantPermissionRequest>,
     ) -> Result<Response<proto::RolesGrantPermissionResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RolesGrantPermission", &request);
-        if let Some(error) = self.shared.overrides.take_failure("RolesGrantPermission") {
-            return respond::<proto::RolesGrantPermissionResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::RolesGrantPermissionRequest, bool>("RolesGrantPermission")
-        {
-            let response = answer(request)
-                .map(|has_permission| proto::RolesGrantPermissionResponse {
-                    has_permission,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("RolesGrantPermission", "on_roles_grant_permission"))
+        self.answer_roles_grant_permission(request.into_inner()).await
     }
 
     async fn get_license(
         &self,
         request: Request<proto::GetLicenseRequest>,
     ) -> Result<Response<proto::GetLicenseResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetLicense", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetLicense") {
-            return respond::<proto::GetLicenseResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetLicenseRequest, serde_json::Value>("GetLicense")
-        {
-            let response = answer(request)
-                .map(|license_json| proto::GetLicenseResponse {
-                    license_json: sdk::json::to_bytes(&license_json),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetLicense", "on_get_license"))
+        self.answer_get_license(request.into_inner()).await
     }
 
     async fn is_enterprise_ready(
         &self,
         request: Request<proto::IsEnterpriseReadyRequest>,
     ) -> Result<Response<proto::IsEnterpriseReadyResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("IsEnterpriseReady", &request);
-        if let Some(error) = self.shared.overrides.take_failure("IsEnterpriseReady") {
-            return respond::<proto::IsEnterpriseReadyResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::IsEnterpriseReadyRequest, bool>("IsEnterpriseReady")
-        {
-            let response = answer(request)
-                .map(|is_enterprise_ready| proto::IsEnterpriseReadyResponse {
-                    is_enterprise_ready,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("IsEnterpriseReady", "on_is_enterprise_ready"))
+        self.answer_is_enterprise_ready(request.into_inner()).await
     }
 
     async fn get_server_version(
         &self,
         request: Request<proto::GetServerVersionRequest>,
     ) -> Result<Response<proto::GetServerVersionResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetServerVersion", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetServerVersion") {
-            return respond::<proto::GetServerVersionResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetServerVersionRequest, String>("GetServerVersion")
-        {
-            let response = answer(request)
-                .map(|version| proto::GetServerVersionResponse {
-                    version,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        let response = self.state().get_server_version(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_get_server_version(request.into_inner()).await
     }
 
     async fn get_system_install_date(
         &self,
         request: Request<proto::GetSystemInstallDateRequest>,
     ) -> Result<Response<proto::GetSystemInstallDateResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetSystemInstallDate", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetSystemInstallDate") {
-            return respond::<proto::GetSystemInstallDateResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetSystemInstallDateRequest, i64>("GetSystemInstallDate")
-        {
-            let response = answer(request)
-                .map(|install_date| proto::GetSystemInstallDateResponse {
-                    install_date,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetSystemInstallDate", "on_get_system_install_date"))
+        self.answer_get_system_install_date(request.into_inner()).await
     }
 
     async fn get_diagnostic_id(
         &self,
         request: Request<proto::GetDiagnosticIdRequest>,
     ) -> Result<Response<proto::GetDiagnosticIdResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetDiagnosticId", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetDiagnosticId") {
-            return respond::<proto::GetDiagnosticIdResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetDiagnosticIdRequest, String>("GetDiagnosticId")
-        {
-            let response = answer(request)
-                .map(|diagnostic_id| proto::GetDiagnosticIdResponse {
-                    diagnostic_id,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetDiagnosticId", "on_get_diagnostic_id"))
+        self.answer_get_diagnostic_id(request.into_inner()).await
     }
 
     async fn get_telemetry_id(
         &self,
         request: Request<proto::GetTelemetryIdRequest>,
     ) -> Result<Response<proto::GetTelemetryIdResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetTelemetryId", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetTelemetryId") {
-            return respond::<proto::GetTelemetryIdResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetTelemetryIdRequest, String>("GetTelemetryId")
-        {
-            let response = answer(request)
-                .map(|telemetry_id| proto::GetTelemetryIdResponse {
-                    telemetry_id,
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetTelemetryId", "on_get_telemetry_id"))
+        self.answer_get_telemetry_id(request.into_inner()).await
     }
 
     async fn get_cloud_limits(
         &self,
         request: Request<proto::GetCloudLimitsRequest>,
     ) -> Result<Response<proto::GetCloudLimitsResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("GetCloudLimits", &request);
-        if let Some(error) = self.shared.overrides.take_failure("GetCloudLimits") {
-            return respond::<proto::GetCloudLimitsResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::GetCloudLimitsRequest, serde_json::Value>("GetCloudLimits")
-        {
-            let response = answer(request)
-                .map(|limits_json| proto::GetCloudLimitsResponse {
-                    limits_json: sdk::json::to_bytes(&limits_json),
-                    ..Default::default()
-                });
-            return respond(response, None);
-        }
-        Err(unanswered("GetCloudLimits", "on_get_cloud_limits"))
+        self.answer_get_cloud_limits(request.into_inner()).await
     }
 
     async fn request_trial_license(
         &self,
         request: Request<proto::RequestTrialLicenseRequest>,
     ) -> Result<Response<proto::RequestTrialLicenseResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RequestTrialLicense", &request);
-        if let Some(error) = self.shared.overrides.take_failure("RequestTrialLicense") {
-            return respond::<proto::RequestTrialLicenseResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::RequestTrialLicenseRequest, ()>("RequestTrialLicense")
-        {
-            let response = answer(request)
-                .map(|()| proto::RequestTrialLicenseResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("RequestTrialLicense", "on_request_trial_license"))
+        self.answer_request_trial_license(request.into_inner()).await
     }
 
     async fn log_debug(
         &self,
         request: Request<proto::LogDebugRequest>,
     ) -> Result<Response<proto::LogDebugResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("LogDebug", &request);
-        if let Some(error) = self.shared.overrides.take_failure("LogDebug") {
-            return respond::<proto::LogDebugResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::LogDebugRequest, ()>("LogDebug")
-        {
-            let response = answer(request).map(|()| proto::LogDebugResponse::default());
-            return respond(response, None);
-        }
-        let response = self.state().log_debug(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_log_debug(request.into_inner()).await
     }
 
     async fn log_info(
         &self,
         request: Request<proto::LogInfoRequest>,
     ) -> Result<Response<proto::LogInfoResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("LogInfo", &request);
-        if let Some(error) = self.shared.overrides.take_failure("LogInfo") {
-            return respond::<proto::LogInfoResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::LogInfoRequest, ()>("LogInfo")
-        {
-            let response = answer(request).map(|()| proto::LogInfoResponse::default());
-            return respond(response, None);
-        }
-        let response = self.state().log_info(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_log_info(request.into_inner()).await
     }
 
     async fn log_error(
         &self,
         request: Request<proto::LogErrorRequest>,
     ) -> Result<Response<proto::LogErrorResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("LogError", &request);
-        if let Some(error) = self.shared.overrides.take_failure("LogError") {
-            return respond::<proto::LogErrorResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::LogErrorRequest, ()>("LogError")
-        {
-            let response = answer(request).map(|()| proto::LogErrorResponse::default());
-            return respond(response, None);
-        }
-        let response = self.state().log_error(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_log_error(request.into_inner()).await
     }
 
     async fn log_warn(
         &self,
         request: Request<proto::LogWarnRequest>,
     ) -> Result<Response<proto::LogWarnResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("LogWarn", &request);
-        if let Some(error) = self.shared.overrides.take_failure("LogWarn") {
-            return respond::<proto::LogWarnResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::LogWarnRequest, ()>("LogWarn")
-        {
-            let response = answer(request).map(|()| proto::LogWarnResponse::default());
-            return respond(response, None);
-        }
-        let response = self.state().log_warn(request).map_err(Error::from);
-        respond(response, None)
+        self.answer_log_warn(request.into_inner()).await
     }
 
     async fn log_audit_rec(
         &self,
         request: Request<proto::LogAuditRecRequest>,
     ) -> Result<Response<proto::LogAuditRecResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("LogAuditRec", &request);
-        if let Some(error) = self.shared.overrides.take_failure("LogAuditRec") {
-            return respond::<proto::LogAuditRecResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::LogAuditRecRequest, ()>("LogAuditRec")
-        {
-            let response = answer(request)
-                .map(|()| proto::LogAuditRecResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("LogAuditRec", "on_log_audit_rec"))
+        self.answer_log_audit_rec(request.into_inner()).await
     }
 
     async fn log_audit_rec_with_level(
         &self,
         request: Request<proto::LogAuditRecWithLevelRequest>,
     ) -> Result<Response<proto::LogAuditRecWithLevelResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("LogAuditRecWithLevel", &request);
-        if let Some(error) = self.shared.overrides.take_failure("LogAuditRecWithLevel") {
-            return respond::<proto::LogAuditRecWithLevelResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::LogAuditRecWithLevelRequest, ()>("LogAuditRecWithLevel")
-        {
-            let response = answer(request)
-                .map(|()| proto::LogAuditRecWithLevelResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("LogAuditRecWithLevel", "on_log_audit_rec_with_level"))
+        self.answer_log_audit_rec_with_level(request.into_inner()).await
     }
 
     async fn publish_web_socket_event(
         &self,
         request: Request<proto::PublishWebSocketEventRequest>,
     ) -> Result<Response<proto::PublishWebSocketEventResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("PublishWebSocketEvent", &request);
-        if let Some(error) = self.shared.overrides.take_failure("PublishWebSocketEvent")
-        {
-            return respond::<proto::PublishWebSocketEventResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::PublishWebSocketEventRequest, ()>("PublishWebSocketEvent")
-        {
-            let response = answer(request)
-                .map(|()| proto::PublishWebSocketEventResponse::default());
-            return respond(response, None);
-        }
-        let response = self
-            .state()
-            .publish_web_socket_event(request)
-            .map_err(Error::from);
-        respond(response, None)
+        self.answer_publish_web_socket_event(request.into_inner()).await
     }
 
     async fn publish_plugin_cluster_event(
         &self,
         request: Request<proto::PublishPluginClusterEventRequest>,
     ) -> Result<Response<proto::PublishPluginClusterEventResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("PublishPluginClusterEvent", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("PublishPluginClusterEvent")
-        {
-            return respond::<proto::PublishPluginClusterEventResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::PublishPluginClusterEventRequest,
-                (),
-            >("PublishPluginClusterEvent")
-        {
-            let response = answer(request)
-                .map(|()| proto::PublishPluginClusterEventResponse::default());
-            return respond(response, None);
-        }
-        let response = app::App(self)
-            .publish_plugin_cluster_event(request)
-            .await
-            .map_err(Error::from);
-        respond(response, None)
+        self.answer_publish_plugin_cluster_event(request.into_inner()).await
     }
 
     async fn send_mail(
         &self,
         request: Request<proto::SendMailRequest>,
     ) -> Result<Response<proto::SendMailResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SendMail", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SendMail") {
-            return respond::<proto::SendMailResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::SendMailRequest, ()>("SendMail")
-        {
-            let response = answer(request).map(|()| proto::SendMailResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("SendMail", "on_send_mail"))
+        self.answer_send_mail(request.into_inner()).await
     }
 
     async fn send_push_notification(
         &self,
         request: Request<proto::SendPushNotificationRequest>,
     ) -> Result<Response<proto::SendPushNotificationResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("SendPushNotification", &request);
-        if let Some(error) = self.shared.overrides.take_failure("SendPushNotification") {
-            return respond::<proto::SendPushNotificationResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::SendPushNotificationRequest, ()>("SendPushNotification")
-        {
-            let response = answer(request)
-                .map(|()| proto::SendPushNotificationResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("SendPushNotification", "on_send_push_notification"))
+        self.answer_send_push_notification(request.into_inner()).await
     }
 
     async fn open_interactive_dialog(
         &self,
         request: Request<proto::OpenInteractiveDialogRequest>,
     ) -> Result<Response<proto::OpenInteractiveDialogResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("OpenInteractiveDialog", &request);
-        if let Some(error) = self.shared.overrides.take_failure("OpenInteractiveDialog")
-        {
-            return respond::<proto::OpenInteractiveDialogResponse>(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<proto::OpenInteractiveDialogRequest, ()>("OpenInteractiveDialog")
-        {
-            let response = answer(request)
-                .map(|()| proto::OpenInteractiveDialogResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("OpenInteractiveDialog", "on_open_interactive_dialog"))
+        self.answer_open_interactive_dialog(request.into_inner()).await
     }
 
     async fn register_collection_and_topic(
         &self,
         request: Request<proto::RegisterCollectionAndTopicRequest>,
     ) -> Result<Response<proto::RegisterCollectionAndTopicResponse>, Status> {
-        let request = request.into_inner();
-        self.shared.calls.record("RegisterCollectionAndTopic", &request);
-        if let Some(error) = self
-            .shared
-            .overrides
-            .take_failure("RegisterCollectionAndTopic")
-        {
-            return respond::<
-                proto::RegisterCollectionAndTopicResponse,
-            >(Err(error), None);
-        }
-        if let Some(answer) = self
-            .shared
-            .overrides
-            .get::<
-                proto::RegisterCollectionAndTopicRequest,
-                (),
-            >("RegisterCollectionAndTopic")
-        {
-            let response = answer(request)
-                .map(|()| proto::RegisterCollectionAndTopicResponse::default());
-            return respond(response, None);
-        }
-        Err(unanswered("RegisterCollectionAndTopic", "on_register_collection_and_topic"))
+        self.answer_register_collection_and_topic(request.into_inner()).await
     }
 }
 
