@@ -8,7 +8,7 @@ use std::future::Future;
 use crate::context::Context;
 use crate::hooks::HookName;
 use crate::proto;
-use mmplugin_runtime::{HookResult, hooks::rejection};
+use mmplugin_runtime::{HookResult, hook_call::rejection};
 
 /// A Mattermost server plugin: one method per hook, each with a default
 /// that does what the server does when no plugin handles the hook.

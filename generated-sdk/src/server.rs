@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use mmplugin_runtime::hooks::{Failure, app_error, app_error_or, required_argument};
+use mmplugin_runtime::hook_call::{Failure, app_error, app_error_or, required_argument};
 use mmplugin_runtime::{DEFAULT_HTTP_BODY_LIMIT, HookResult, Tasks};
 use tonic::{Request, Response, Status};
 use crate::api::PluginApiClient;
@@ -95,7 +95,8 @@ impl<P: Plugin> HookServer<P> {
         Fut: Future<Output = T> + Send,
     {
         let (plugin, cx) = self.parts(hook);
-        mmplugin_runtime::hooks::call(hook.as_str(), self.timeout, f(plugin, cx)).await
+        mmplugin_runtime::hook_call::call(hook.as_str(), self.timeout, f(plugin, cx))
+            .await
     }
 
     /// [`Self::call`] for a hook that runs another hook's plugin method
@@ -121,7 +122,7 @@ impl<P: Plugin> HookServer<P> {
         self.call(
                 hook,
                 move |plugin, cx| async move {
-                    mmplugin_runtime::hooks::run_first(
+                    mmplugin_runtime::hook_call::run_first(
                             first.as_str(),
                             hook.as_str(),
                             g(Arc::clone(&plugin), first_cx),

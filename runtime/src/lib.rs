@@ -19,7 +19,7 @@ pub mod api;
 pub mod cluster;
 pub mod error;
 mod goplugin;
-pub mod hooks;
+pub mod hook_call;
 #[doc = include_str!("host_rules.md")]
 pub mod host_rules {}
 pub mod http;
@@ -39,7 +39,7 @@ pub mod transport;
 
 pub use error::{AppError, Error, ErrorKind};
 pub use goplugin::{Empty, StdioData};
-pub use hooks::{HookError, HookResult};
+pub use hook_call::{HookError, HookResult};
 pub use log::{HclogLayer, LOG_LEVEL_ENV, Logger};
 pub use serve::{
     DEFAULT_HTTP_BODY_LIMIT, HOOK_TIMEOUT_ENV, HTTP_BODY_LIMIT_ENV, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_PORT_ENV,

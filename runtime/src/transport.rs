@@ -120,7 +120,7 @@ impl Transport {
     /// of its `DeadlineExceeded` if it is not.
     fn deadline(&self, method: &str) -> (Instant, Arc<str>) {
         let own = Instant::now() + self.timeout;
-        let hook = crate::hooks::deadline().map(|hook| hook.checked_sub(HOOK_MARGIN).unwrap_or(hook));
+        let hook = crate::hook_call::deadline().map(|hook| hook.checked_sub(HOOK_MARGIN).unwrap_or(hook));
         let (deadline, within) = match hook {
             Some(hook) if hook < own => (hook, "before its hook's deadline".to_owned()),
             _ => (own, format!("within {} s", self.timeout.as_secs_f64())),
@@ -393,7 +393,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_call_inside_a_hook_fails_before_the_hook_does() {
         let mut transport = Transport::in_process(Silent);
-        let outcome = crate::hooks::call("MessageWillBePosted", Duration::from_secs(5), async move {
+        let outcome = crate::hook_call::call("MessageWillBePosted", Duration::from_secs(5), async move {
             let started = Instant::now();
             let error = status(call(&mut transport).await.unwrap_err());
             (error, started.elapsed())

@@ -8,7 +8,7 @@
 
 mod api;
 mod handwritten;
-mod hooks;
+mod hook_side;
 pub mod stubs;
 pub mod testing;
 
@@ -275,7 +275,7 @@ struct TestingRs<'a> {
     methods: &'a [testing::FakeMethodView<'a>],
     hooks: &'a [testing::DriverHookView<'a>],
     has_state: bool,
-    implemented: Option<&'a hooks::ImplementedView>,
+    implemented: Option<&'a hook_side::ImplementedView>,
     activate: Option<testing::NamedHook>,
     deactivate: Option<testing::NamedHook>,
     http: Option<testing::NamedHook>,
@@ -286,7 +286,7 @@ fn templates(contract: &Contract, sdk: &SdkCrate) -> anyhow::Result<Vec<Generate
     let handwritten = handwritten::files_for(contract)?;
     let groups: Vec<api::GroupView> =
         contract.api_groups.iter().map(|g| api::GroupView::new(&contract.package, API_SERVICE, g)).collect();
-    let hook_views = hooks::Views::new(contract);
+    let hook_views = hook_side::Views::new(contract);
     let mut files = manifests(contract, sdk, &crate_ident)?;
     files.push(lib_rs(contract, sdk, &crate_ident, &groups, &hook_views, &handwritten)?);
     files.extend(api_files(contract, &crate_ident, &groups)?);
@@ -325,7 +325,7 @@ fn lib_rs(
     sdk: &SdkCrate,
     crate_ident: &str,
     groups: &[api::GroupView],
-    hook_views: &hooks::Views,
+    hook_views: &hook_side::Views,
     handwritten: &[&handwritten::Handwritten],
 ) -> anyhow::Result<GeneratedFile> {
     let has = |module: &str| handwritten.iter().any(|f| f.module() == module);
@@ -362,7 +362,7 @@ fn api_files(contract: &Contract, crate_ident: &str, groups: &[api::GroupView]) 
 
 /// The test kit's generated `lib.rs`, and its hand-written state, app
 /// layer and rules when the contract has every method they answer.
-fn test_kit(contract: &Contract, hook_views: &hooks::Views) -> anyhow::Result<Vec<GeneratedFile>> {
+fn test_kit(contract: &Contract, hook_views: &hook_side::Views) -> anyhow::Result<Vec<GeneratedFile>> {
     let (fake_methods, has_state) = testing::fake_methods(contract)?;
     let driver_hooks = testing::driver_hooks(contract);
     let mut groups: Vec<&str> = fake_methods.iter().map(|v| v.group).collect();

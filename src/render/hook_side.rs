@@ -340,7 +340,7 @@ pub fn plugin_imports(hooks: &[HookMethodView]) -> Vec<&'static str> {
         (any(|h| h.hook.returns_error), "HookResult"),
         (
             any(|h| h.decision.as_ref().is_some_and(|d| d.decision.variants.contains(&DecisionVariant::Reject))),
-            "hooks::rejection",
+            "hook_call::rejection",
         ),
     ]
     .into_iter()
@@ -348,7 +348,7 @@ pub fn plugin_imports(hooks: &[HookMethodView]) -> Vec<&'static str> {
     .collect()
 }
 
-/// What `server.rs` imports from the runtime's `hooks` module: `Failure`,
+/// What `server.rs` imports from the runtime's `hook_call` module: `Failure`,
 /// then only what its hooks use, in a fixed order.
 pub fn server_imports(hooks: &[HookMethodView]) -> Vec<&'static str> {
     let any = |pick: fn(&HookMethodView) -> bool| hooks.iter().any(pick);
@@ -537,10 +537,10 @@ mod tests {
     #[test]
     fn runtime_imports_follow_the_hooks() {
         let c = contract(HOOKS);
-        assert_has(&squashed(&c, "src/plugin.rs"), &["use mmplugin_runtime::{HookResult, hooks::rejection};"]);
+        assert_has(&squashed(&c, "src/plugin.rs"), &["use mmplugin_runtime::{HookResult, hook_call::rejection};"]);
         assert_has(
             &squashed(&c, "src/server.rs"),
-            &["use mmplugin_runtime::hooks::{Failure, app_error, app_error_or, required_argument};"],
+            &["use mmplugin_runtime::hook_call::{Failure, app_error, app_error_or, required_argument};"],
         );
         // One notification without error and without a required argument needs little.
         let one = contract(
@@ -550,6 +550,6 @@ mod tests {
              message Resp {}",
         );
         assert!(!squashed(&one, "src/plugin.rs").contains("use mmplugin_runtime"));
-        assert_has(&squashed(&one, "src/server.rs"), &["use mmplugin_runtime::hooks::{Failure};"]);
+        assert_has(&squashed(&one, "src/server.rs"), &["use mmplugin_runtime::hook_call::{Failure};"]);
     }
 }
