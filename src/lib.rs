@@ -18,6 +18,7 @@ pub mod emit;
 pub mod inspect;
 pub mod litter;
 pub mod load;
+pub mod manifest;
 pub mod model;
 pub mod names;
 pub mod render;

@@ -42,7 +42,7 @@ use std::{collections::BTreeMap, path::Path};
 use askama::Template as _;
 use serde_json::{Map, Value};
 
-use crate::bundle::{Problem, SETTING_TYPES, validate};
+use crate::manifest::{Problem, SETTING_TYPES, validate};
 
 /// How to generate the struct.
 #[derive(Debug, Clone, PartialEq, Eq)]

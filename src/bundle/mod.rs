@@ -28,7 +28,7 @@
 
 mod archive;
 mod binary;
-mod manifest;
+mod rewrite;
 
 use std::{
     fmt, fs,
@@ -39,7 +39,8 @@ use std::{
 
 pub use archive::{Contents, Entry, LAUNCHER, LAUNCHER_PATH, WINDOWS_EXECUTABLE, layout};
 pub use binary::{BinaryKind, sniff};
-pub use manifest::{Problem, Rewrite, SETTING_TYPES, rewrite, validate};
+pub use crate::manifest::{Problem, SETTING_TYPES, validate};
+pub use rewrite::{Rewrite, rewrite};
 
 /// A server platform, as the key of `server.executables` names it
 /// (`<GOOS>-<GOARCH>`).
