@@ -1,5 +1,6 @@
 //! The generated SDK's modules depend on each other one way (issue 21): no
-//! circle, and a hook call runs runtime → server glue → plugin trait.
+//! circle, and a hook call runs the process (`serve`) → server glue →
+//! plugin trait.
 //!
 //! Read from the generated sources: every `crate::<module>` path in code
 //! (comments aside) is an edge. A module names what it takes by its module
@@ -109,11 +110,11 @@ fn the_generated_modules_depend_on_each_other_one_way() {
         if let Some(found) = circle(&edges) {
             panic!("{sdk}: a circle among the modules: {}\n{edges:#?}", found.join(" -> "));
         }
-        // The hook path: runtime -> server -> plugin, never back.
+        // The hook path: process -> server -> plugin, never back.
         let uses = |from: &str, to: &str| edges.get(from).is_some_and(|e| e.contains(to));
-        assert!(uses("runtime", "server") && uses("server", "plugin"), "{sdk}: {edges:#?}");
+        assert!(uses("process", "server") && uses("server", "plugin"), "{sdk}: {edges:#?}");
         for below in ["plugin", "context"] {
-            for above in ["server", "runtime"] {
+            for above in ["server", "process"] {
                 assert!(!uses(below, above), "{sdk}: {below} uses {above}");
             }
         }

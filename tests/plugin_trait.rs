@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient;
 use mattermost_plugin::proto::plugin_hooks_server::PluginHooksServer;
-use mattermost_plugin::runtime::HookServer;
+use mattermost_plugin::server::HookServer;
 use mattermost_plugin::http::RequestUri;
 use mattermost_plugin::{
     Context, FileWillBeUploadedDecision, HookName, HookResult, HttpRequest, HttpResponse, MessageWillBePostedDecision,

@@ -26,7 +26,7 @@
 //! exactly one `init`, the body in chunks of at most [`MAX_CHUNK`] bytes,
 //! `flush` whenever the handler pauses (or asks, through the writer), and
 //! `body_complete` at the end. Request bodies over the limit
-//! ([`crate::runtime::Options::http_body_limit`]) are answered 413. Memory stays bounded: a slow handler slows
+//! ([`crate::process::Options::http_body_limit`]) are answered 413. Memory stays bounded: a slow handler slows
 //! the sender, nothing piles up. A request stream that breaks the protocol
 //! gets a gRPC `InvalidArgument`; the plugin keeps serving. A client that
 //! goes away cancels the call: the handler's future is dropped. The hook

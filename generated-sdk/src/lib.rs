@@ -39,7 +39,11 @@ pub mod kv;
 
 pub mod plugin;
 
-pub mod runtime;
+pub mod process;
+
+/// The old name of [`process`], kept for code that names its items by it.
+#[doc(hidden)]
+pub use process as runtime;
 
 pub mod server;
 
@@ -57,7 +61,7 @@ pub use error::{AppError, Error, ErrorKind};
 pub use hooks::HookName;
 pub use plugin::*;
 pub use context::Context;
-pub use runtime::{
+pub use process::{
     HookError, HookResult, Logger, Options, ServeError, run, serve, serve_with,
 };
 pub use http::{HttpRequest, HttpResponse};

@@ -1,6 +1,6 @@
 //! The hook side of the SDK, as its templates see it: `hooks.rs` (the
 //! `HookName` enum), `context.rs`, `plugin.rs` (the trait and decisions),
-//! `server.rs` (the glue), `runtime.rs` (serve and run), `http.rs` and the
+//! `server.rs` (the glue), `process.rs` (serve and run), `http.rs` and the
 //! `#[plugin]` macro. Each hook's [`PluginMethod`] comes from the model, with
 //! its rustdoc, the hook that runs first in it, and the runtime items the
 //! files import. The Rust shape itself (parameters, output, decision enum,
@@ -104,7 +104,7 @@ impl<'a> Views<'a> {
                 }
                 .render()?,
             ),
-            rust("src/runtime.rs", RuntimeRs.render()?),
+            rust("src/process.rs", ProcessRs.render()?),
             rust(
                 "macros/src/lib.rs",
                 MacrosLibRs { service: HOOKS_SERVICE, crate_name, crate_ident, methods: &self.plugin_methods }
@@ -168,8 +168,8 @@ struct ServerRs<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "sdk/runtime.rs.askama", escape = "none")]
-struct RuntimeRs;
+#[template(path = "sdk/process.rs.askama", escape = "none")]
+struct ProcessRs;
 
 #[derive(Template)]
 #[template(path = "sdk/macros/lib.rs.askama", escape = "none")]

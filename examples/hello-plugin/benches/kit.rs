@@ -40,7 +40,7 @@ use mattermost_plugin::prelude::*;
 use mattermost_plugin::proto;
 use mattermost_plugin_testing::plugin_api_server::PluginApiServer;
 use mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient;
-use mattermost_plugin::runtime::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
+use mattermost_plugin::process::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
 use mattermost_plugin_testing::{FakeServer, TestHost};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};

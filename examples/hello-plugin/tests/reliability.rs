@@ -125,7 +125,7 @@ async fn open_and_cancel_stdio(channel: &Channel) {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     within(grpc.ready()).await.expect("ready");
     let path = tonic::codegen::http::uri::PathAndQuery::from_static("/plugin.GRPCStdio/StreamStdio");
-    let codec = tonic_prost::ProstCodec::<(), mattermost_plugin::runtime::StdioData>::default();
+    let codec = tonic_prost::ProstCodec::<(), mattermost_plugin::process::StdioData>::default();
     let stream = within(grpc.server_streaming(tonic::Request::new(()), path, codec)).await.expect("StreamStdio");
     drop(stream);
 }

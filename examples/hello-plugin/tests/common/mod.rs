@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mattermost_plugin_testing::plugin_api_server::{PluginApi, PluginApiServer};
 use mattermost_plugin_testing::plugin_hooks_client::PluginHooksClient;
 use mattermost_plugin::proto;
-use mattermost_plugin::runtime::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
+use mattermost_plugin::process::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tonic::transport::{Channel, Endpoint};
@@ -150,8 +150,8 @@ pub async fn shutdown(channel: Channel) -> Result<(), Status> {
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.map_err(|e| Status::unavailable(e.to_string()))?;
     let path = tonic::codegen::http::uri::PathAndQuery::from_static("/plugin.GRPCController/Shutdown");
-    let codec = tonic_prost::ProstCodec::<mattermost_plugin::runtime::Empty, mattermost_plugin::runtime::Empty>::default();
-    grpc.unary(Request::new(mattermost_plugin::runtime::Empty {}), path, codec).await.map(|_| ())
+    let codec = tonic_prost::ProstCodec::<mattermost_plugin::process::Empty, mattermost_plugin::process::Empty>::default();
+    grpc.unary(Request::new(mattermost_plugin::process::Empty {}), path, codec).await.map(|_| ())
 }
 
 /// What the fake server was asked.
