@@ -121,14 +121,7 @@ impl HostCalls {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_and_floods_cost_only_themselves() {
-    let api = FakeApi::default();
-    let api_address = api.serve().await;
-    let plugin =
-        PluginProcess::start(HELLO, plugin_env(Some(api_address), &[("MATTERMOST_PLUGIN_LOG_LEVEL", "info")])).await;
-    let pid = plugin.child.id().expect("the plugin is running");
-    let mut host = plugin.hooks().await;
-    within(host.on_activate(proto::OnActivateRequest::default())).await.unwrap();
-    within(host.message_will_be_posted(post("warm-up"))).await.unwrap();
+    let (_api, plugin, pid, host) = started().await;
     let (baseline_fds, baseline_rss) = (open_fds(pid), rss_kib(pid));
     println!("baseline: {baseline_fds} fds, RSS {:.1} MiB", baseline_rss as f64 / 1024.0);
 
@@ -239,15 +232,9 @@ async fn strangers_and_floods_cost_only_themselves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_large_messages_are_refused_past_their_budget_and_the_host_keeps_its_own() {
-    let api = FakeApi::default();
-    let api_address = api.serve().await;
-    let plugin =
-        PluginProcess::start(HELLO, plugin_env(Some(api_address), &[("MATTERMOST_PLUGIN_LOG_LEVEL", "info")])).await;
-    let pid = plugin.child.id().expect("the plugin is running");
-    let mut host = plugin.hooks().await;
-    host = host.max_encoding_message_size(usize::MAX).max_decoding_message_size(usize::MAX);
-    within(host.on_activate(proto::OnActivateRequest::default())).await.unwrap();
-    within(host.message_will_be_posted(post("warm-up"))).await.unwrap();
+    let (_api, plugin, pid, host) = started().await;
+    // go-plugin's client sets no message size limit of its own.
+    let mut host = host.max_encoding_message_size(usize::MAX).max_decoding_message_size(usize::MAX);
     let baseline = rss_kib(pid);
     println!("baseline RSS {:.1} MiB", baseline as f64 / 1024.0);
 
@@ -319,6 +306,20 @@ fn upload(name: &str, last: &str) -> proto::FileWillBeUploadedRequest {
         file_content: content,
         ..Default::default()
     }
+}
+
+/// The example plugin started as the server starts it, with its fake API,
+/// its pid, and the host's connection (the first), activated and warmed up.
+async fn started() -> (FakeApi, PluginProcess, u32, PluginHooksClient<Channel>) {
+    let api = FakeApi::default();
+    let api_address = api.serve().await;
+    let plugin =
+        PluginProcess::start(HELLO, plugin_env(Some(api_address), &[("MATTERMOST_PLUGIN_LOG_LEVEL", "info")])).await;
+    let pid = plugin.child.id().expect("the plugin is running");
+    let mut host = plugin.hooks().await;
+    within(host.on_activate(proto::OnActivateRequest::default())).await.unwrap();
+    within(host.message_will_be_posted(post("warm-up"))).await.unwrap();
+    (api, plugin, pid, host)
 }
 
 /// Samples the plugin's descriptors and RSS every 20 ms until `stop`
