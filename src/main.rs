@@ -226,7 +226,7 @@ fn new(dir: &Path, id: Option<String>, name: Option<String>) -> ExitCode {
                 println!("{}", dir.join(file).display());
             }
             println!("{} ({sdk} files of the generated SDK)", dir.join(scaffold::SDK_DIR).display());
-            eprintln!("next: cd {} && cargo test && ./bundle.sh", dir.display());
+            eprintln!("next: cd {} && cargo test && ./bundle.sh (bundle.sh runs mmplugin-gen: keep it on PATH)", dir.display());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,12 +1,13 @@
 //! `mmplugin-gen new DIR`: a new plugin project, ready to build, test and
-//! bundle: `Cargo.toml`, `plugin.json`, `src/main.rs` (a hook, an HTTP
-//! route and their tests with the SDK's test kit), `src/settings.rs` (the
-//! settings struct of its `plugin.json`), `bundle.sh`, a README and a
+//! bundle: `Cargo.toml`, `plugin.json`, `src/lib.rs` (the plugin: a hook
+//! and an HTTP route), `src/main.rs` (one line that serves it),
+//! `tests/plugin.rs` (its tests with the SDK's test kit), `src/settings.rs`
+//! (the settings struct of its `plugin.json`), `bundle.sh`, a README and a
 //! `.gitignore`, and the SDK itself, generated into `mattermost-plugin/` from
 //! the contract built into this binary, so the project builds anywhere.
 //!
 //! The project's files are the templates under `templates/new/`: askama
-//! for those that carry the plugin's id and name, `main.rs` as it is.
+//! for those that carry the plugin's id, name or crate, `lib.rs` as it is.
 
 use std::fs;
 use std::io;
@@ -109,8 +110,20 @@ struct BundleSh<'a> {
     crate_name: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "new/main.rs.askama", escape = "none")]
+struct MainRs<'a> {
+    crate_ident: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "new/tests/plugin.rs.askama", escape = "none")]
+struct PluginTests<'a> {
+    crate_ident: &'a str,
+}
+
 /// The plugin's source, as it is.
-const MAIN_RS: &str = include_str!("../templates/new/main.rs");
+const LIB_RS: &str = include_str!("../templates/new/lib.rs");
 /// What git leaves out.
 const GITIGNORE: &str = include_str!("../templates/new/gitignore");
 
@@ -136,12 +149,15 @@ pub fn files(package: &str, options: &Options) -> Result<Vec<ProjectFile>, NewEr
     let settings = crate::settings::generate(&manifest, &crate::settings::Options::default())
         .map_err(|e| NewError::Generate(anyhow::anyhow!("{e}")))?;
     let text = |path: &str, contents: String| ProjectFile { path: path.into(), contents, executable: false };
+    let crate_ident = package.replace('-', "_");
     let mut files = vec![
         text("Cargo.toml", render(&CargoToml { crate_name: package })?),
         text("plugin.json", manifest),
         text("README.md", render(&Readme { id: &id, name: &name })?),
         text(".gitignore", GITIGNORE.to_owned()),
-        text("src/main.rs", MAIN_RS.to_owned()),
+        text("src/lib.rs", LIB_RS.to_owned()),
+        text("src/main.rs", render(&MainRs { crate_ident: &crate_ident })?),
+        text("tests/plugin.rs", render(&PluginTests { crate_ident: &crate_ident })?),
         text("src/settings.rs", settings.source),
         ProjectFile {
             path: "bundle.sh".into(),

@@ -17,8 +17,17 @@ fn new(dir: &Path, extra: &[&str]) -> Output {
 }
 
 /// The project files (not the SDK's), as `new` prints them.
-const PROJECT: [&str; 7] =
-    [".gitignore", "Cargo.toml", "README.md", "bundle.sh", "plugin.json", "src/main.rs", "src/settings.rs"];
+const PROJECT: [&str; 9] = [
+    ".gitignore",
+    "Cargo.toml",
+    "README.md",
+    "bundle.sh",
+    "plugin.json",
+    "src/lib.rs",
+    "src/main.rs",
+    "src/settings.rs",
+    "tests/plugin.rs",
+];
 
 #[test]
 fn it_writes_a_project_with_the_sdk_inside_and_the_same_bytes_each_time() {

@@ -5,12 +5,11 @@
 //! - `ServeHTTP` answers `GET /plugins/<id>/hello` with the greeting from
 //!   the plugin's settings, to the signed-in user.
 //!
-//! `cargo test` runs its tests; `./bundle.sh` makes the bundle the server
-//! installs.
+//! The plugin is this library; `src/main.rs` serves it, and the tests in
+//! `tests/` drive it with the SDK's test kit. `cargo test` runs them;
+//! `./bundle.sh` makes the bundle the server installs.
 
-mod settings;
-
-use std::process::ExitCode;
+pub mod settings;
 
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -21,13 +20,20 @@ use mattermost_plugin::{HttpRequest, HttpResponse, MessageWillBePostedDecision, 
 use settings::Settings;
 
 /// The plugin: its hooks below, its HTTP routes in `web`.
-struct MyPlugin {
+pub struct MyPlugin {
     web: Router,
 }
 
 impl MyPlugin {
-    fn new() -> Self {
+    /// The plugin with its routes.
+    pub fn new() -> Self {
         Self { web: Router::new().route("/hello", get(hello)) }
+    }
+}
+
+impl Default for MyPlugin {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -60,7 +66,7 @@ impl Plugin for MyPlugin {
 }
 
 /// Whether `message` is all capitals (five letters or more).
-fn shouts(message: &str) -> bool {
+pub fn shouts(message: &str) -> bool {
     let letters: Vec<char> = message.chars().filter(|c| c.is_alphabetic()).collect();
     letters.len() >= 5 && letters.iter().all(|c| c.is_uppercase())
 }
@@ -86,58 +92,13 @@ async fn hello(Extension(cx): Extension<Context>, user: Option<Extension<UserId>
     }
 }
 
-fn main() -> ExitCode {
-    mattermost_plugin::serve(MyPlugin::new())
-}
-
 #[cfg(test)]
 mod tests {
-    use mattermost_plugin_testing::{FakeServer, TestHost};
-    use serde_json::json;
+    use super::shouts;
 
-    use super::*;
-
-    /// The plugin's id, as its manifest gives it.
-    fn plugin_id() -> String {
-        let manifest: serde_json::Value = serde_json::from_str(include_str!("../plugin.json")).unwrap();
-        manifest["id"].as_str().expect("plugin.json has an id").to_owned()
-    }
-
-    /// Starts the plugin against `fake` as the server does.
-    async fn start(fake: &FakeServer) -> TestHost<MyPlugin> {
-        TestHost::builder(MyPlugin::new())
-            .fake(fake.clone())
-            .plugin_id(plugin_id())
-            .start()
-            .await
-            .expect("the plugin activates")
-    }
-
-    fn post(message: &str) -> proto::Post {
-        proto::Post { message: message.into(), ..Default::default() }
-    }
-
-    #[tokio::test]
-    async fn shouting_is_refused_and_the_rest_is_allowed() {
-        let host = start(&FakeServer::new()).await;
-        let refused = host.message_will_be_posted(post("STOP THAT RIGHT NOW")).await.unwrap();
-        assert_eq!(refused.rejection_reason, "Please do not shout.");
-        let allowed = host.message_will_be_posted(post("Hello there, OK?")).await.unwrap();
-        assert!(allowed.rejection_reason.is_empty() && allowed.modified_post.is_none(), "{allowed:?}");
-    }
-
-    #[tokio::test]
-    async fn hello_greets_the_signed_in_user_with_the_configured_greeting() {
-        let fake = FakeServer::new();
-        fake.set_plugin_config(json!({ "Greeting": "Howdy" }));
-        let alice = fake.add_user("alice");
-        let host = start(&fake).await;
-        let request = || http::Request::get(format!("/plugins/{}/hello", plugin_id())).body("").unwrap();
-
-        let signed_in = host.http_as(Some(&alice.id), request()).await;
-        assert_eq!(signed_in.status(), 200);
-        assert_eq!(signed_in.body().as_ref(), b"Howdy, @alice!");
-        let anonymous = host.http(request()).await;
-        assert_eq!(anonymous.body().as_ref(), b"Howdy, stranger!");
+    #[test]
+    fn shouting_is_five_capitals_or_more() {
+        assert!(shouts("STOP THAT"));
+        assert!(!shouts("OK") && !shouts("Stop that"));
     }
 }
