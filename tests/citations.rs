@@ -7,7 +7,7 @@
 //! fixture's), each file whole: a citation may run over a comment's
 //! line break.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -15,8 +15,9 @@ fn root() -> PathBuf {
 
 /// Where a cited path may be: the repository, the generated SDK (whose own
 /// files cite `runtime/src/…` and `src/…`), the example plugin (whose docs
-/// cite its `tests/…`).
-const BASES: &[&str] = &["", "generated-sdk", "examples/hello-plugin"];
+/// cite its `tests/…`), the project `mmplugin-gen new` writes (its files
+/// are the templates in `templates/new/`, some with `.askama` appended).
+const BASES: &[&str] = &["", "generated-sdk", "examples/hello-plugin", "templates/new"];
 
 /// Top folders of the repository, an SDK or the example: a path in
 /// backticks starting with one is a citation of a file.
@@ -120,7 +121,10 @@ fn every_file_cited_in_backticks_exists() {
             for cited_path in expand(&found[1]) {
                 let cited_path = cited_path.trim_end_matches(['.', ',', ':']);
                 cited += 1;
-                let exists = |base: &&str| Path::new(&root().join(base).join(cited_path)).exists();
+                let exists = |base: &&str| {
+                    let path = root().join(base).join(cited_path);
+                    path.exists() || (*base == "templates/new" && path.with_extension("rs.askama").exists())
+                };
                 if !BASES.iter().any(exists) {
                     missing.push(format!("{path}: `{cited_path}`"));
                 }
