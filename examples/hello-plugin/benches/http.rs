@@ -22,6 +22,8 @@
 mod alive;
 #[path = "common/installed.rs"]
 mod installed;
+#[path = "../tests/common/process.rs"]
+mod process;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -84,12 +86,7 @@ impl Server {
     }
 
     fn peak_rss_mib(&self) -> f64 {
-        let pid = self.child.id().unwrap();
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
-            .unwrap_or(0.0)
-            / 1024.0
+        process::peak_rss_kib(self.child.id().unwrap()) as f64 / 1024.0
     }
 }
 

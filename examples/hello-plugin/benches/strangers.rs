@@ -22,6 +22,8 @@
 mod alive;
 #[path = "common/installed.rs"]
 mod installed;
+#[path = "../tests/common/process.rs"]
+mod process;
 #[path = "../tests/common/strangers.rs"]
 mod strangers;
 
@@ -78,14 +80,7 @@ impl Plugin {
     }
 
     fn peak_rss_mib(&self) -> f64 {
-        let pid = self.child.id().unwrap();
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-            })
-            .unwrap_or(0.0)
-            / 1024.0
+        process::peak_rss_kib(self.child.id().unwrap()) as f64 / 1024.0
     }
 }
 
@@ -101,7 +96,7 @@ async fn idle_sockets(installed: &Installed) {
     let mut plugin = Plugin::start(installed).await;
     let mut host = plugin.connect().await.expect("the host connects");
     host.implemented(proto::ImplementedRequest::default()).await.expect("the host's first call");
-    let held = strangers::hold_silent(plugin.address, idle).await;
+    let held = strangers::connect_many(plugin.address, idle, None).await;
     let (mut ok, mut failed, mut first_failure) = (0, 0, None);
     let deadline = Instant::now() + Duration::from_secs(secs as u64);
     while Instant::now() < deadline {

@@ -182,11 +182,11 @@ async fn strangers_and_floods_cost_only_themselves() {
 
     // 3. Strangers: 200 that send garbage, then 500 that send nothing.
     let before = calls.answered.load(Ordering::SeqCst);
-    let garbage = connect_many(plugin.address, 200, Some(b"GET / HTTP/1.1\r\nHost: plugin\r\n\r\n0123456789")).await;
+    let garbage = strangers::connect_many(plugin.address, 200, Some(b"GET / HTTP/1.1\r\nHost: plugin\r\n\r\n0123456789")).await;
     let (garbage, garbage_open) = closed_by_the_plugin(garbage).await;
     println!("garbage: {} of 200 closed by the plugin, {} open", 200 - garbage_open, garbage_open);
     assert_eq!(garbage_open, 0, "a connection sending garbage stayed open");
-    let silent = connect_many(plugin.address, 500, None).await;
+    let silent = strangers::connect_many(plugin.address, 500, None).await;
     // While they are held, fresh connections are served every time.
     let mut fresh_failures = Vec::new();
     for _ in 0..20 {
@@ -531,20 +531,6 @@ async fn read_frame(read: &mut tokio::net::tcp::OwnedReadHalf) -> std::io::Resul
     Ok((head[3], head[4], stream, payload))
 }
 
-/// Opens `count` connections one after the other (each bounded), writing
-/// `send` on each if given.
-async fn connect_many(address: std::net::SocketAddr, count: usize, send: Option<&[u8]>) -> Vec<TcpStream> {
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
-        let mut stream = within(TcpStream::connect(address)).await.expect("connect");
-        if let Some(bytes) = send {
-            // A connection already closed by the plugin may refuse the write.
-            let _ = stream.write_all(bytes).await;
-        }
-        out.push(stream);
-    }
-    out
-}
 
 /// Which of `streams` the plugin closed: each is watched for 2 s (all at
 /// once); returns them all and how many are still open.

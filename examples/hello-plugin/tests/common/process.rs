@@ -1,5 +1,5 @@
 //! What a plugin process holds, read from `/proc` (Linux), and the
-//! ServeHTTP init the server sends; for the limits test and the soak bench.
+//! ServeHTTP init the server sends; for the limits test and the benches.
 
 #![allow(dead_code, reason = "each user takes a different part")]
 
@@ -12,10 +12,20 @@ pub fn open_fds(pid: u32) -> usize {
 
 /// The resident set size of process `pid` (`VmRSS`), in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// The peak resident set size of process `pid` so far (`VmHWM`), in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM:")
+}
+
+/// A KiB figure of `/proc/<pid>/status`; 0 if it cannot be read.
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            let line = status.lines().find(|l| l.starts_with(field))?;
             line.split_whitespace().nth(1)?.parse().ok()
         })
         .unwrap_or(0)

@@ -11,6 +11,7 @@ use axum::http;
 use bytes::{BufMut as _, Bytes, BytesMut};
 use mattermost_plugin::proto;
 use prost::Message as _;
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
 const SERVE_HTTP: &str = "/mattermost.pluginapi.v1.PluginHooks/ServeHTTP";
@@ -159,14 +160,18 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Opens `count` connections to `address` that send nothing, and keeps them.
-pub async fn hold_silent(address: SocketAddr, count: usize) -> Vec<TcpStream> {
-    let mut held = Vec::with_capacity(count);
+/// Opens `count` connections to `address`, each sending `send` if given
+/// (a connection the plugin already closed may refuse the write), and
+/// keeps them. Each connect is bounded by 10 s.
+pub async fn connect_many(address: SocketAddr, count: usize, send: Option<&[u8]>) -> Vec<TcpStream> {
+    let mut out = Vec::with_capacity(count);
     for _ in 0..count {
-        match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(address)).await {
-            Ok(Ok(stream)) => held.push(stream),
-            _ => break,
+        let connect = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(address));
+        let mut stream = connect.await.expect("connected within 10 s").expect("connect");
+        if let Some(bytes) = send {
+            let _ = stream.write_all(bytes).await;
         }
+        out.push(stream);
     }
-    held
+    out
 }
