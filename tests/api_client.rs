@@ -489,7 +489,8 @@ async fn app_error_in_the_response_field_becomes_error_app() {
     assert_eq!(err.app(), Some(app));
     assert_eq!(
         err.to_string(),
-        "app.user.missing: nope (no row for app-error-field)"
+        "GetUser: nope, no row for app-error-field",
+        "Go's AppError text: where, message, detailed error; the id is not shown"
     );
     assert_eq!(fake.calls(), [Call::GetUser("app-error-field".into())]);
 }

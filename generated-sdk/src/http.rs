@@ -14,11 +14,10 @@
 //! [`proto::PluginContext`], the [`RemoteAddr`] and the raw [`RequestUri`]:
 //!
 //! ```ignore
-//! async fn whoami(Extension(cx): Extension<Context>, user: Option<Extension<UserId>>) -> String {
-//!     match user {
-//!         Some(Extension(UserId(id))) => cx.api.get_user(id).await.map(|u| u.username).unwrap_or_default(),
-//!         None => "not signed in".to_owned(),
-//!     }
+//! // `UserId` refuses a request nobody signed in sent (401 `Not authorized`);
+//! // take `Option<UserId>` to serve everyone.
+//! async fn whoami(Extension(cx): Extension<Context>, UserId(id): UserId) -> String {
+//!     cx.api.get_user(id).await.map(|u| u.username).unwrap_or_default()
 //! }
 //! ```
 //!
@@ -33,9 +32,9 @@
 //! timeout does not apply here: a download or an event stream lasts as long
 //! as the client stays.
 pub use mmplugin_runtime::http::{
-    BodyError, BoxError, Gone, HttpRequest, HttpResponse, MAX_CHUNK, RemoteAddr,
-    RequestBody, RequestUri, ResponseBody, ResponseWriter, USER_ID_HEADER, UserId, call,
-    not_found, respond_with, status,
+    BodyError, BoxError, Gone, HttpRequest, HttpResponse, MAX_CHUNK, NotSignedIn,
+    RemoteAddr, RequestBody, RequestUri, ResponseBody, ResponseWriter, USER_ID_HEADER,
+    UserId, call, not_found, respond_with, status,
 };
 use bytes::Bytes;
 use http::StatusCode;

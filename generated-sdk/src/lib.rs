@@ -37,6 +37,8 @@ pub use mmplugin_runtime::json;
 
 pub mod kv;
 
+pub mod model;
+
 pub mod plugin;
 
 pub mod process;
@@ -61,10 +63,18 @@ pub use error::{AppError, Error, ErrorKind};
 pub use hooks::HookName;
 pub use plugin::*;
 pub use context::Context;
+
+/// A value hooks read at once and a configuration change replaces, such as
+/// the plugin's settings: see [`mmplugin_runtime::current`].
+pub use mmplugin_runtime::Current;
 pub use process::{
     HookError, HookResult, Logger, Options, ServeError, run, serve, serve_with,
 };
 pub use http::{HttpRequest, HttpResponse};
+
+/// The `tracing` crate the SDK logs through: `tracing::info!(…)` reaches
+/// the server log, fields and all, without a dependency of the plugin's own.
+pub use tracing;
 
 /// Marks a plugin's `impl Plugin` block; see [`Plugin`].
 pub use mattermost_plugin_macros::plugin;
@@ -81,4 +91,9 @@ pub mod prelude {
         AppError, Context, Error, ErrorKind, HookError, HookName, HookResult, Plugin,
     };
     pub use crate::cluster::{ClusterEvent, DecodeClusterEvent};
+    pub use crate::model::{
+        ChannelExt as _, CommandExt as _, CommandResponseExt as _, PostExt as _,
+        UserExt as _,
+    };
+    pub use crate::Current;
 }

@@ -276,13 +276,54 @@ impl AppError {
     }
 }
 
+/// The message of an [`AppError`] the server did not translate (Go's
+/// `model.NoTranslation`); [`AppError`]'s text leaves it out.
+pub const NO_TRANSLATION: &str = "<untranslated>";
+
+/// The longest [`AppError`] text, in bytes, before it is cut and `...`
+/// added (Go's `maxErrorLength`).
+pub const MAX_ERROR_LENGTH: usize = 1024;
+
+/// The text Go's `AppError.Error()` gives (mattermost/mattermost
+/// `server/public/model/utils.go`), so logs and messages read the same from
+/// Go and Rust plugins: `where: message, detailed_error`. The message is
+/// left out when it is [`NO_TRANSLATION`], and so is the `, ` after it; the
+/// detailed error and its `, ` are left out when it is empty. One change:
+/// Go writes `where: ` even when `where` is empty, which an error read from
+/// a gRPC status always is; here an empty `where` leaves out its `: ` too,
+/// so such an error reads `message`. The [`id`](AppError::id) is not part of
+/// the text. Text over [`MAX_ERROR_LENGTH`] bytes is cut there and `...`
+/// added; Go cuts at that byte, this at the last character boundary before
+/// it. (Go also appends an error the `AppError` wraps; one that crossed the
+/// wire arrived in `detailed_error`.)
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.id, self.message)?;
-        if !self.detailed_error.is_empty() {
-            write!(f, " ({})", self.detailed_error)?;
+        let mut text = String::with_capacity(self.where_.len() + self.message.len() + self.detailed_error.len() + 4);
+        // Go writes `where: ` even when `where` is empty; an error read
+        // from a gRPC status has none, and reads better without the colon.
+        if !self.where_.is_empty() {
+            text.push_str(&self.where_);
+            text.push_str(": ");
         }
-        Ok(())
+        let translated = self.message != NO_TRANSLATION;
+        if translated {
+            text.push_str(&self.message);
+        }
+        if !self.detailed_error.is_empty() {
+            if translated {
+                text.push_str(", ");
+            }
+            text.push_str(&self.detailed_error);
+        }
+        if text.len() > MAX_ERROR_LENGTH {
+            let mut end = MAX_ERROR_LENGTH;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push_str("...");
+        }
+        f.write_str(&text)
     }
 }
 
@@ -336,8 +377,13 @@ mod tests {
         use std::error::Error as _;
 
         let json = || serde_json::from_str::<u8>("x").unwrap_err();
-        let app = Error::App(Box::new(AppError { id: "a.b".into(), message: "no".into(), ..AppError::default() }));
-        assert_eq!(app.to_string(), "a.b: no");
+        let app = Error::App(Box::new(AppError {
+            id: "a.b".into(),
+            message: "no".into(),
+            where_: "W".into(),
+            ..AppError::default()
+        }));
+        assert_eq!(app.to_string(), "W: no", "the app error's own text");
         assert!(app.source().is_none());
 
         let status = Error::Status(Box::new(tonic::Status::unimplemented("old server")));
@@ -368,6 +414,38 @@ mod tests {
             bind.source().expect("the io error").to_string(),
             std::io::Error::from(std::io::ErrorKind::AddrInUse).to_string()
         );
+    }
+
+    #[test]
+    fn an_app_errors_text_is_gos() {
+        let error = |where_: &str, message: &str, detailed: &str| AppError {
+            id: "app.channel.get.app_error".into(),
+            message: message.into(),
+            detailed_error: detailed.into(),
+            where_: where_.into(),
+            status_code: 404,
+            ..AppError::default()
+        };
+        let full = error("SqlChannelStore.Get", "Unable to find the channel.", "sql: no rows");
+        assert_eq!(full.to_string(), "SqlChannelStore.Get: Unable to find the channel., sql: no rows");
+        assert_eq!(full.id, "app.channel.get.app_error", "the id is kept, not shown");
+        assert_eq!(error("GetChannel", "Not found.", "").to_string(), "GetChannel: Not found.");
+        assert_eq!(error("GetChannel", NO_TRANSLATION, "sql: no rows").to_string(), "GetChannel: sql: no rows");
+        assert_eq!(error("GetChannel", NO_TRANSLATION, "").to_string(), "GetChannel: ");
+        assert_eq!(error("", "Not found.", "").to_string(), "Not found.", "no where: no colon");
+        assert_eq!(error("", "", "detail").to_string(), ", detail", "an empty message keeps its comma, as in Go");
+        let from_status = Error::from_status(tonic::Status::not_found("app.user.missing_account.const: no such user"));
+        assert_eq!(from_status.to_string(), "no such user");
+
+        let long = error("W", &"x".repeat(2000), "").to_string();
+        assert_eq!(long.len(), MAX_ERROR_LENGTH + 3);
+        assert!(long.starts_with("W: xxx") && long.ends_with("x..."), "{long}");
+        let exactly = error("W", &"x".repeat(MAX_ERROR_LENGTH - 3), "").to_string();
+        assert_eq!(exactly.len(), MAX_ERROR_LENGTH, "at the limit: not cut");
+        // "é" is two bytes: byte 1024 falls inside one, so the cut comes a byte early.
+        let accents = error("W", &"é".repeat(1000), "").to_string();
+        assert_eq!(accents.len(), MAX_ERROR_LENGTH - 1 + 3);
+        assert!(accents.ends_with("é..."), "{accents}");
     }
 
     #[test]

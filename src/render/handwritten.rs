@@ -49,6 +49,12 @@ pub const FILES: &[Handwritten] = &[
     },
     // The plugin's bot.
     Handwritten { to: "src/bot.rs", from: "templates/sdk/bot.rs", source: include_str!("../../templates/sdk/bot.rs") },
+    // Builders and helpers on the wire messages, attachments and actions.
+    Handwritten {
+        to: "src/model.rs",
+        from: "templates/sdk/model.rs",
+        source: include_str!("../../templates/sdk/model.rs"),
+    },
 ];
 
 /// What a file needs of the SDK it goes into.
@@ -155,6 +161,8 @@ mod tests {
         assert_eq!(needs_of("cluster").modules, set(&["kv"]));
         assert_eq!(needs_of("bot").calls, set(&["EnsureBotUser", "SetProfileImage"]));
         assert_eq!(needs_of("bot").modules, set(&["cluster"]));
+        assert_eq!(needs_of("model").calls, set(&["GetChannelMember", "GetTeamMember"]));
+        assert_eq!(needs_of("model").modules, set(&[]));
     }
 
     /// The build script's line-by-line list agrees with the protos compiled.
@@ -181,17 +189,18 @@ mod tests {
     fn a_contract_without_a_call_gets_neither_the_file_nor_the_files_that_use_it() {
         let full = crate::classify::classify(&crate::load::ProtoSources::embedded().compile().unwrap()).unwrap();
         let all: Vec<&str> = files_for(&full).unwrap().iter().map(|f| f.module()).collect();
-        assert_eq!(all, ["kv", "cluster", "bot"]);
+        assert_eq!(all, ["kv", "cluster", "bot", "model"]);
         let mut without_event = full.clone();
         for group in &mut without_event.api_groups {
             group.methods.retain(|m| m.name != "PublishPluginClusterEvent");
         }
         let some: Vec<&str> = files_for(&without_event).unwrap().iter().map(|f| f.module()).collect();
-        assert_eq!(some, ["kv"], "no cluster toolkit, so no bot either");
+        assert_eq!(some, ["kv", "model"], "no cluster toolkit, so no bot either");
         let mut without_kv_get = full.clone();
         for group in &mut without_kv_get.api_groups {
             group.methods.retain(|m| m.name != "KVGet");
         }
-        assert!(files_for(&without_kv_get).unwrap().is_empty(), "the cluster toolkit keeps its state in the KV store");
+        let left: Vec<&str> = files_for(&without_kv_get).unwrap().iter().map(|f| f.module()).collect();
+        assert_eq!(left, ["model"], "the cluster toolkit keeps its state in the KV store; the model does not");
     }
 }

@@ -245,7 +245,7 @@ mod tests {
     #[test]
     fn the_app_layer_answers_the_methods_that_run_hooks() {
         let methods = answered_methods(APP_RS, "App", "app.rs").unwrap();
-        for method in ["create_post", "update_post", "delete_post", "add_reaction", "create_team_member"] {
+        for method in ["create_post", "update_post", "delete_post", "add_reaction", "create_team_member", "save_plugin_config"] {
             assert!(methods.contains_key(method), "{method}: {methods:?}");
         }
         let state = answered_methods(STATE_RS, "State", "state.rs").unwrap();

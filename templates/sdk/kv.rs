@@ -63,9 +63,12 @@ impl PluginApiClient {
     }
 
     /// The plugin's settings, read into `T` (write `T` with `mmplugin-gen
-    /// settings plugin.json`): keys matched lowercased, as the System
-    /// Console stores them; nothing configured is `T::default()`. A value
-    /// of the wrong type is [`Error::Json`] naming the setting.
+    /// settings plugin.json`) as Go's `LoadPluginConfiguration` reads them:
+    /// keys matched to fields in any case, at every depth (the System
+    /// Console stores them lowercased; a list of objects in config.json
+    /// keeps its own case); nothing configured is `T::default()`. A value
+    /// of the wrong type is [`Error::Json`] naming the setting. Sends
+    /// `GetPluginConfig`.
     pub async fn settings<T: DeserializeOwned + Default>(&self) -> Result<T, Error> {
         let config = self.get_plugin_config().await?;
         mmplugin_runtime::settings::from_config(serde_json::Value::Object(config))

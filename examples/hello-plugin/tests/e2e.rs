@@ -150,7 +150,7 @@ async fn a_failing_configuration_at_activation_is_logged_and_activation_goes_on(
         api.calls(),
         [ApiCall::GetPluginConfig, ApiCall::RegisterCommand("hello".into()), ApiCall::GetServerVersion]
     );
-    let logged = plugin.logged(|l| l.contains("app.plugin.config.fake_failure")).await;
+    let logged = plugin.logged(|l| l.contains("the configuration store is down")).await;
     let logged: serde_json::Value = serde_json::from_str(&logged).unwrap();
     assert_eq!(logged["@level"], "error");
     assert_eq!(logged["hook"], "OnConfigurationChange");

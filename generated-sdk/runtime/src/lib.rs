@@ -17,12 +17,15 @@
 
 pub mod api;
 pub mod cluster;
+pub mod current;
 pub mod error;
 mod goplugin;
+pub mod hashtags;
 pub mod hook_call;
 #[doc = include_str!("host_rules.md")]
 pub mod host_rules {}
 pub mod http;
+pub mod ids;
 pub mod json;
 #[cfg(test)]
 mod json_props;
@@ -37,6 +40,7 @@ pub mod testing;
 mod tls;
 pub mod transport;
 
+pub use current::Current;
 pub use error::{AppError, Error, ErrorKind};
 pub use goplugin::{Empty, StdioData};
 pub use hook_call::{HookError, HookResult};

@@ -142,6 +142,34 @@ impl App<'_> {
         decide(answer.rejection_reason, answer.modified_post, new, "UpdatePost")
     }
 
+    // ---- Configuration ----------------------------------------------------
+
+    /// `SavePluginConfig` (`PluginAPI.SavePluginConfig`, then
+    /// `App.UpdateConfig`): stored, then the server's config listener
+    /// (installed by `initPlugins` in server/channels/app/plugin.go) runs
+    /// `OnConfigurationChange` on the active plugins, the caller's included,
+    /// before the call answers. The hook's failure is logged, not returned.
+    pub(super) async fn save_plugin_config(
+        &self,
+        request: proto::SavePluginConfigRequest,
+    ) -> Result<proto::SavePluginConfigResponse, AppError> {
+        let config = crate::json::struct_to_object(required(request.config, "config")?);
+        self.0.state().store_plugin_config(config);
+        if let Some(host) = self.host_for(HookName::OnConfigurationChange, "SavePluginConfig")? {
+            let mut hooks = host.hooks.clone();
+            let request = proto::OnConfigurationChangeRequest::default();
+            let answer = hooks.on_configuration_change(request).with_subscriber(host.dispatch.clone()).await;
+            let failure = match answer.map(Response::into_inner) {
+                Err(status) => Some(status.message().to_owned()),
+                Ok(answer) => answer.error.map(|e| e.message),
+            };
+            if let Some(failure) = failure {
+                tracing::error!(hook = "OnConfigurationChange", "Plugin OnConfigurationChange hook failed: {failure}");
+            }
+        }
+        Ok(proto::SavePluginConfigResponse::default())
+    }
+
     // ---- Posts ------------------------------------------------------------
 
     /// `App.CreatePost` through `CreatePostMissingChannel`: checked,

@@ -4161,6 +4161,39 @@ impl<P: Plugin> TestHost<P> {
             *response.status_mut() = http::StatusCode::NOT_FOUND;
             return response;
         };
+        self.send_http(messages).await
+    }
+
+    /// Sends `request` as the plugin `source_plugin_id` sends it through
+    /// the API's `PluginHTTP` (`/{plugin_id}/api/…`, this plugin's id
+    /// first), as the server forwards it to this plugin's `ServeHTTP`: the
+    /// path after the id, the caller's headers with `Mattermost-Plugin-ID`
+    /// set to the caller and no signed-in user; and returns what the calling
+    /// plugin gets. A request for another plugin is answered 404.
+    pub async fn http_from_plugin(
+        &self,
+        source_plugin_id: &str,
+        request: http::Request<impl Into<bytes::Bytes>>,
+    ) -> http::Response<bytes::Bytes> {
+        let (parts, body) = request.into_parts();
+        let request = http::Request::from_parts(parts, body.into());
+        let messages = mmplugin_runtime::testing::http::plugin_request_messages::<
+            sdk::http::Wire,
+        >(&self.plugin_id, source_plugin_id, self.plugin_context.clone(), request);
+        let Some(messages) = messages
+            .filter(|_| self.is_implemented(HookName::ServeHttp)) else {
+            let mut response = http::Response::new(bytes::Bytes::new());
+            *response.status_mut() = http::StatusCode::NOT_FOUND;
+            return response;
+        };
+        self.send_http(messages).await
+    }
+
+    /// Streams `messages` to the plugin's `ServeHTTP` and collects its answer.
+    async fn send_http(
+        &self,
+        messages: Vec<<sdk::http::Wire as mmplugin_runtime::http::Wire>::Request>,
+    ) -> http::Response<bytes::Bytes> {
         let mut hooks = self.hooks.clone();
         self.capture(async move {
                 let messages = mmplugin_runtime::testing::http::request_stream(messages);

@@ -75,6 +75,64 @@ pub fn request_messages<W: Wire>(
         .map(str::to_owned)
         .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
         .unwrap_or_else(|| "localhost:8065".to_owned());
+    Some(build::<W>(context, &parts, body, Target { url, request_uri, headers, host, remote_addr: REMOTE_ADDR }))
+}
+
+/// The messages the server sends a plugin for `request`, which the plugin
+/// `source_plugin_id` sent to `/{plugin_id}/…` through the API's
+/// `PluginHTTP`; `None` when the request is not for this plugin.
+///
+/// As the server does (`PluginAPI.PluginHTTP`, then
+/// `App.ServeInternalPluginRequest` in server/channels/app/plugin_requests.go):
+/// the URL the plugin routes on is the path without `/{plugin_id}`, with
+/// the query; the calling plugin's headers are kept, but
+/// `Mattermost-Plugin-ID` is set to the caller and `Mattermost-User-Id` to
+/// nobody (empty); the request has no raw target, host or client address.
+pub fn plugin_request_messages<W: Wire>(
+    plugin_id: &str,
+    source_plugin_id: &str,
+    context: W::Context,
+    request: http::Request<Bytes>,
+) -> Option<Vec<W::Request>> {
+    let (parts, body) = request.into_parts();
+    let rest = parts.uri.path().strip_prefix('/')?.strip_prefix(plugin_id)?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    let url = match parts.uri.query() {
+        Some(query) if !query.is_empty() => format!("{rest}?{query}"),
+        _ => rest.to_owned(),
+    };
+    let mut headers: Vec<Header> = Vec::new();
+    for (name, value) in &parts.headers {
+        let key = canonical(name.as_str());
+        if [USER_ID_HEADER, PLUGIN_ID_HEADER].iter().any(|h| h.eq_ignore_ascii_case(&key)) {
+            continue;
+        }
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match headers.iter_mut().find(|h| h.key == key) {
+            Some(header) => header.values.push(value),
+            None => headers.push(Header { key, values: vec![value] }),
+        }
+    }
+    headers.push(Header { key: USER_ID_HEADER.to_owned(), values: vec![String::new()] });
+    headers.push(Header { key: PLUGIN_ID_HEADER.to_owned(), values: vec![source_plugin_id.to_owned()] });
+    let target = Target { url, request_uri: String::new(), headers, host: String::new(), remote_addr: "" };
+    Some(build::<W>(context, &parts, body, target))
+}
+
+/// Where a request goes and what the plugin sees of its origin.
+struct Target {
+    url: String,
+    request_uri: String,
+    headers: Vec<Header>,
+    host: String,
+    remote_addr: &'static str,
+}
+
+/// The init message and the body's chunks.
+fn build<W: Wire>(context: W::Context, parts: &http::request::Parts, body: Bytes, target: Target) -> Vec<W::Request> {
+    let Target { url, request_uri, headers, host, remote_addr } = target;
     let (proto_major, proto_minor) = match parts.version {
         Version::HTTP_09 => (0, 9),
         Version::HTTP_10 => (1, 0),
@@ -90,7 +148,7 @@ pub fn request_messages<W: Wire>(
         proto_minor,
         headers,
         host,
-        remote_addr: REMOTE_ADDR.to_owned(),
+        remote_addr: remote_addr.to_owned(),
         request_uri,
         content_length: i64::try_from(body.len()).unwrap_or(i64::MAX),
     };
@@ -101,7 +159,7 @@ pub fn request_messages<W: Wire>(
     }
     let last = chunks.len() - 1;
     let mut init = Some(init);
-    Some(chunks.into_iter().enumerate().map(|(i, chunk)| W::request_message(init.take(), chunk, i == last)).collect())
+    chunks.into_iter().enumerate().map(|(i, chunk)| W::request_message(init.take(), chunk, i == last)).collect()
 }
 
 /// `messages` as the request stream a gRPC client sends.

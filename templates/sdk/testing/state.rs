@@ -315,13 +315,10 @@ impl State {
         Ok(proto::GetPluginConfigResponse { config: Some(config), ..Default::default() })
     }
 
-    pub(super) fn save_plugin_config(
-        &mut self,
-        request: proto::SavePluginConfigRequest,
-    ) -> Result<proto::SavePluginConfigResponse, AppError> {
-        let config = required(request.config, "config")?;
-        self.config = crate::json::struct_to_object(config);
-        Ok(proto::SavePluginConfigResponse::default())
+    /// Stores the plugin's settings (the app layer's `save_plugin_config`
+    /// then runs `OnConfigurationChange`).
+    pub(super) fn store_plugin_config(&mut self, config: Map<String, Value>) {
+        self.config = config;
     }
 
     /// The settings as JSON with lowercased keys, as the server sends them
@@ -974,6 +971,8 @@ impl State {
                 ));
             }
         }
+        // `App.CreatePost` parses the hashtags before the plugins' hooks run.
+        post.hashtags = mmplugin_runtime::hashtags::parse_hashtags(&post.message).0;
         let mut props = post.props.take().map(crate::json::struct_to_object).unwrap_or_default();
         props.insert("from_plugin".to_owned(), Value::String("true".to_owned()));
         post.props = Some(crate::json::object_to_struct(props));
@@ -1035,6 +1034,13 @@ impl State {
             is_pinned: post.is_pinned,
             has_reactions: post.has_reactions,
             ..old.clone()
+        };
+        // `App.UpdatePost` parses a changed message's hashtags before the
+        // plugins' `MessageWillBeUpdated` runs.
+        let new = if new.message == old.message {
+            new
+        } else {
+            proto::Post { hashtags: mmplugin_runtime::hashtags::parse_hashtags(&new.message).0, ..new }
         };
         Ok((new, old))
     }

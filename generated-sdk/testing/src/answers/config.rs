@@ -219,7 +219,7 @@ impl FakeServer {
         respond(response, None)
     }
 
-    /// The fake's answer to `PluginAPI/SavePluginConfig`: an override, else the state.
+    /// The fake's answer to `PluginAPI/SavePluginConfig`: an override, else the app layer.
     pub(crate) async fn answer_save_plugin_config(
         &self,
         request: proto::SavePluginConfigRequest,
@@ -237,7 +237,10 @@ impl FakeServer {
                 .map(|()| proto::SavePluginConfigResponse::default());
             return respond(response, None);
         }
-        let response = self.state().save_plugin_config(request).map_err(Error::from);
+        let response = app::App(self)
+            .save_plugin_config(request)
+            .await
+            .map_err(Error::from);
         respond(response, None)
     }
 }
