@@ -35,6 +35,12 @@ pub mod hooks;
 pub mod http;
 pub use mmplugin_runtime::json;
 
+/// A message's text as Mattermost's server-side Markdown parser finds it:
+/// what a plugin may rewrite without touching code or links (feature
+/// `markdown`).
+#[cfg(feature = "markdown")]
+pub use mmplugin_runtime::markdown;
+
 pub mod kv;
 
 pub mod model;

@@ -8,6 +8,12 @@
 use prost_types::{ListValue, Struct, Value, value::Kind};
 use serde_json::{Map, Number};
 
+/// Reads JSON into `T` as Go's `encoding/json` does: keys matched to fields
+/// in any case at every depth, `null` as nothing (see
+/// [`crate::settings::from_value_case_insensitive`]). For JSON written by
+/// Go code or people, such as a request body another plugin sends.
+pub use crate::settings::from_value_case_insensitive as from_value_go;
+
 /// A `Struct` as a JSON object.
 pub fn struct_to_object(s: Struct) -> Map<String, serde_json::Value> {
     s.fields.into_iter().map(|(k, v)| (k, value_to_json(v))).collect()

@@ -94,6 +94,11 @@ pub fn from_config<T: DeserializeOwned + Default>(config: Value) -> Result<T, Se
 /// unless serde_json's `preserve_order` feature is on, and settings that
 /// came as a protobuf `Struct` have none, hence the exact spelling first.)
 ///
+/// A `null` is what it is to Go: nothing. A key whose value is `null` is
+/// read as absent (the field takes its `#[serde(default)]`; an `Option` is
+/// `None`), and a `null` where a struct is expected (a list's element) is a
+/// struct of defaults.
+///
 /// Where serde reads a struct without asking for one by its fields (a
 /// struct with a `#[serde(flatten)]` field, read as a map; the variants of
 /// an `untagged` or internally tagged enum, read through a buffer), its
@@ -182,6 +187,10 @@ impl<'de> Deserializer<'de> for CaseInsensitive {
         match self.0 {
             Value::Object(object) => visit_map(to_fields(object, fields).into_iter(), visitor),
             Value::Array(items) => visit_seq(items, visitor),
+            // Go leaves a struct as it was for `null`: its zero value, in a
+            // list; here its fields' defaults (or an error naming a field
+            // without one).
+            Value::Null => visit_map(std::iter::empty(), visitor),
             other => other.deserialize_struct(name, fields, visitor),
         }
     }
@@ -228,6 +237,11 @@ fn to_fields(object: Map<String, Value>, fields: &'static [&'static str]) -> Vec
     let mut entries: Vec<(String, Value, bool)> = Vec::with_capacity(object.len());
     let mut by_field: HashMap<&'static str, usize> = HashMap::new();
     for (key, value) in object {
+        // Go leaves a field as it was for `null`: here, as if the key were
+        // absent, so the field takes its default (an `Option` is `None`).
+        if value.is_null() {
+            continue;
+        }
         let field = match fields.iter().find(|field| **field == key) {
             Some(field) => Some((*field, true)),
             None => {
@@ -445,6 +459,26 @@ mod tests {
     fn nothing_configured_is_the_defaults() {
         assert_eq!(from_config::<Settings>(Value::Null).unwrap(), Settings::default());
         assert_eq!(from_config::<Settings>(json!({})).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn null_is_nothing_as_in_go() {
+        #[derive(Debug, Default, PartialEq, serde::Deserialize)]
+        #[serde(default)]
+        struct Link {
+            #[serde(rename = "Name")]
+            name: String,
+            #[serde(rename = "Scope")]
+            scope: Vec<String>,
+            #[serde(rename = "Note")]
+            note: Option<String>,
+        }
+        let links: Vec<Link> =
+            from_value_case_insensitive(json!([{ "name": "a", "scope": null, "note": null }, null])).unwrap();
+        assert_eq!(links, [Link { name: "a".into(), ..Link::default() }, Link::default()]);
+        // serde_json alone refuses both.
+        assert!(serde_json::from_value::<Vec<Link>>(json!([{ "Scope": null }])).is_err());
+        assert!(serde_json::from_value::<Vec<Link>>(json!([null])).is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! A Mattermost server plugin written in Rust with the generated SDK
 //! (`mattermost-plugin/`), as `mmplugin-gen new` writes it.
 //!
+//! - `OnConfigurationChange` reads the settings into a `Current` the hooks
+//!   and routes read without a lock (the SDK runs it at activation too).
 //! - `MessageWillBePosted` refuses posts that shout (all capitals).
 //! - `ServeHTTP` answers `GET /plugins/<id>/hello` with the greeting from
 //!   the plugin's settings, to the signed-in user.
@@ -10,6 +12,8 @@
 //! `./bundle.sh` makes the bundle the server installs.
 
 pub mod settings;
+
+use std::sync::Arc;
 
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -21,13 +25,18 @@ use settings::Settings;
 
 /// The plugin: its hooks below, its HTTP routes in `web`.
 pub struct MyPlugin {
+    /// The settings in force, shared with the routes.
+    settings: Arc<Current<Settings>>,
     web: Router,
 }
 
 impl MyPlugin {
-    /// The plugin with its routes.
+    /// The plugin with its routes, on its default settings until the
+    /// admin's are read.
     pub fn new() -> Self {
-        Self { web: Router::new().route("/hello", get(hello)) }
+        let settings = Arc::new(Current::default());
+        let web = Router::new().route("/hello", get(hello)).layer(Extension(Arc::clone(&settings)));
+        Self { settings, web }
     }
 }
 
@@ -39,6 +48,12 @@ impl Default for MyPlugin {
 
 #[mattermost_plugin::plugin]
 impl Plugin for MyPlugin {
+    async fn on_configuration_change(&self, cx: &Context) -> HookResult {
+        // Settings keys match in any case, at every depth, as in Go.
+        self.settings.set(cx.api.settings().await?);
+        Ok(())
+    }
+
     async fn on_activate(&self, cx: &Context) -> HookResult {
         let version = cx.api.get_server_version().await?;
         cx.log.info(format!("active on Mattermost {version}"));
@@ -59,8 +74,9 @@ impl Plugin for MyPlugin {
     }
 
     async fn serve_http(&self, _cx: &Context, request: HttpRequest) -> HttpResponse {
-        // The SDK puts the hook's `Context` and the signed-in user's
-        // `UserId` in the request's extensions.
+        // The SDK puts the hook's `Context` in the request's extensions;
+        // a route takes the signed-in user as `UserId` (401 for nobody)
+        // or `Option<UserId>`.
         mattermost_plugin::http::call(self.web.clone(), request).await
     }
 }
@@ -72,15 +88,13 @@ pub fn shouts(message: &str) -> bool {
 }
 
 /// `GET /hello`: the configured greeting, to the signed-in user.
-async fn hello(Extension(cx): Extension<Context>, user: Option<Extension<UserId>>) -> String {
-    let greeting = match cx.api.settings::<Settings>().await {
-        Ok(settings) => settings.greeting,
-        Err(e) => {
-            cx.log.warn(format!("cannot read the settings: {e}"));
-            Settings::default().greeting
-        }
-    };
-    let Some(Extension(UserId(id))) = user else {
+async fn hello(
+    Extension(cx): Extension<Context>,
+    Extension(settings): Extension<Arc<Current<Settings>>>,
+    user: Option<UserId>,
+) -> String {
+    let greeting = settings.get().greeting.clone();
+    let Some(UserId(id)) = user else {
         return format!("{greeting}, stranger!");
     };
     match cx.api.get_user(id.as_str()).await {

@@ -17,8 +17,6 @@
 //!   hashed as it streams, server-sent events, and a per-user note kept in
 //!   the KV store.
 
-use std::sync::RwLock;
-
 use mattermost_plugin::kv::KvError;
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::{FileWillBeUploadedDecision, HttpRequest, HttpResponse, MessageWillBePostedDecision, proto};
@@ -33,7 +31,9 @@ const COUNTER_KEY: &str = "hello_count";
 /// The hello plugin. `main` serves it (`mattermost_plugin::serve(Hello::new())`);
 /// tests drive it with the SDK's test kit (`tests/kit.rs`).
 pub struct Hello {
-    settings: RwLock<Settings>,
+    /// The settings in force: hooks read them at once, a configuration
+    /// change replaces them (`Current`, no lock in the plugin's code).
+    settings: Current<Settings>,
     web: axum::Router,
 }
 
@@ -41,7 +41,7 @@ impl Hello {
     /// The plugin with its default settings (the admin's are read at
     /// activation) and its web router (`web.rs`) built.
     pub fn new() -> Self {
-        Self { settings: RwLock::new(Settings::default()), web: web::router() }
+        Self { settings: Current::default(), web: web::router() }
     }
 
     /// Adds one to the hello counter and returns the new count.
@@ -71,21 +71,17 @@ impl Plugin for Hello {
         // is the defaults plugin.json gives.
         let settings: Settings = cx.api.settings().await?;
         cx.log.debug(format!("settings: {settings:?}"));
-        *self.settings.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
+        self.settings.set(settings);
         Ok(())
     }
 
     async fn on_activate(&self, cx: &Context) -> HookResult {
         cx.api
-            .register_command(proto::Command {
-                trigger: "hello".into(),
-                display_name: "Hello".into(),
-                description: "Says hello and counts hellos".into(),
-                auto_complete: true,
-                auto_complete_desc: "Say hello".into(),
-                auto_complete_hint: "[name]".into(),
-                ..Default::default()
-            })
+            .register_command(
+                proto::Command::new("hello")
+                    .described("Hello", "Says hello and counts hellos")
+                    .autocomplete("Say hello", "[name]"),
+            )
             .await?;
         let version = cx.api.get_server_version().await?;
         cx.log.info(format!("hello-plugin active on Mattermost {version}"));
@@ -98,8 +94,7 @@ impl Plugin for Hello {
         _pc: &proto::PluginContext,
         post: proto::Post,
     ) -> MessageWillBePostedDecision {
-        let verdict =
-            filter::check(&self.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner()), &post.message);
+        let verdict = filter::check(&self.settings.get(), &post.message);
         match verdict {
             Verdict::Allow => MessageWillBePostedDecision::Allow,
             Verdict::Reject(reason) => {
@@ -109,7 +104,10 @@ impl Plugin for Hello {
                 MessageWillBePostedDecision::Reject(reason)
             }
             Verdict::Rewrite(message) => {
-                MessageWillBePostedDecision::Replace(Box::new(proto::Post { message, ..post }))
+                let mut post = post;
+                // The hashtags follow the new message, as the server's would.
+                post.set_message(message);
+                MessageWillBePostedDecision::Replace(Box::new(post))
             }
         }
     }
@@ -125,8 +123,7 @@ impl Plugin for Hello {
         let Ok(text) = std::str::from_utf8(&content) else {
             return FileWillBeUploadedDecision::Allow;
         };
-        let settings = self.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match filter::blocked_word_in(&settings, text) {
+        match filter::blocked_word_in(&self.settings.get(), text) {
             Some(blocked) => {
                 tracing::info!(user_id = %file_info.creator_id, name = %file_info.name, "refused a file");
                 FileWillBeUploadedDecision::Reject(format!("Files containing \"{blocked}\" are not allowed."))
@@ -165,7 +162,7 @@ impl Plugin for Hello {
                 format!("Hello, {name}!")
             }
         };
-        Ok(proto::CommandResponse { response_type: "ephemeral".into(), text, ..Default::default() })
+        Ok(proto::CommandResponse::ephemeral(text))
     }
 
     async fn serve_http(&self, _cx: &Context, request: HttpRequest) -> HttpResponse {

@@ -438,7 +438,7 @@ async fn notes_are_kept_per_user_and_one_over_the_api_limit_is_refused_with_413(
         "one note per user"
     );
     let anonymous = host.http(request("GET", "/note", "")).await;
-    assert_eq!(anonymous.status(), 401);
+    assert_eq!((anonymous.status().as_u16(), text(&anonymous).as_str()), (401, "Not authorized\n"));
     assert_eq!(host.http(request("PUT", "/note", "x")).await.status(), 401);
 
     let big = vec![b'b'; 5 << 20];

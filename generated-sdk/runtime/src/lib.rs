@@ -31,6 +31,8 @@ pub mod json;
 mod json_props;
 pub mod kv;
 mod log;
+#[cfg(feature = "markdown")]
+pub mod markdown;
 mod panic;
 pub mod serve;
 pub mod settings;
