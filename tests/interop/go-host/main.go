@@ -87,6 +87,9 @@ Flags:
                    Implemented twice (same answer), OnActivate if listed (no
                    error), OnDeactivate if listed, and the graceful stop;
                    none of the example's own checks
+  -post TEXT       with -start-only: after OnActivate, a MessageWillBePosted
+                   of TEXT by user-alice, printing what the plugin made of
+                   it ("post: <text> -> <message>", or "unchanged")
   -nodes N         N > 1: the cluster run instead of the session. N plugin
                    processes from the bundle, as on N servers of a cluster
                    (each its own go-plugin client and API server), on ONE
@@ -1418,9 +1421,10 @@ type options struct {
 	benchOnly    bool
 	autoMTLS     bool
 	calls        int
-	startOnly    bool // start, activate and stop any plugin: no session
-	nodes        int  // > 1: the cluster run
-	clusterCalls int  // "/hello" calls per node in the cluster run
+	startOnly    bool   // start, activate and stop any plugin: no session
+	post         string // -start-only: a post to send after OnActivate
+	nodes        int    // > 1: the cluster run
+	clusterCalls int    // "/hello" calls per node in the cluster run
 }
 
 func envInt(name string, def int) int {
@@ -1460,6 +1464,7 @@ func mainCode() int {
 	bare := fs.String("bare", "", "")
 	nodes := fs.Int("nodes", 1, "")
 	startOnly := fs.Bool("start-only", false, "")
+	post := fs.String("post", "", "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			fmt.Fprint(os.Stdout, usageText)
@@ -1473,6 +1478,7 @@ func mainCode() int {
 	o := &options{
 		failRegister: *failRegister,
 		startOnly:    *startOnly,
+		post:         *post,
 		bundle:       fs.Arg(0),
 		descriptors:  fs.Arg(1),
 		benchOnly:    os.Getenv("GO_HOST_BENCH_ONLY") == "1",
@@ -1486,6 +1492,9 @@ func mainCode() int {
 	}
 	if o.nodes > 1 && (o.failRegister || o.benchOnly || *bare != "" || o.startOnly) {
 		return usageError("-nodes is the cluster run: not with -fail-register, -bare, -start-only or GO_HOST_BENCH_ONLY")
+	}
+	if o.post != "" && !o.startOnly {
+		return usageError("-post is for -start-only runs")
 	}
 	if o.startOnly && (o.failRegister || o.benchOnly || *bare != "") {
 		return usageError("-start-only: not with -fail-register, -bare or GO_HOST_BENCH_ONLY")
@@ -1612,7 +1621,7 @@ func run(o *options) int {
 
 	var code int
 	if o.startOnly {
-		code = startOnlySession(rep, n.hooks)
+		code = startOnlySession(rep, n.hooks, o.post)
 	} else {
 		code = session(rep, o, m, n.hooks, api, logBuf)
 	}
@@ -1634,7 +1643,7 @@ func run(o *options) int {
 // plugin between start and stop (host rules, "Start sequence",
 // "Stop sequence"): Implemented twice, OnActivate only if listed,
 // and OnDeactivate only if listed.
-func startOnlySession(rep *report, h *hooks) int {
+func startOnlySession(rep *report, h *hooks, post string) int {
 	first, err1 := h.implemented()
 	second, err2 := h.implemented()
 	if err1 != nil || err2 != nil {
@@ -1660,6 +1669,23 @@ func startOnlySession(rep *report, h *hooks) int {
 			return exitFailed
 		}
 		rep.ok("%s answered without an error", hook)
+		if hook == "OnActivate" && post != "" && contains(first, "MessageWillBePosted") {
+			req := h.newRequest("MessageWillBePosted")
+			_ = setString(req, "post.id", "post-1")
+			_ = setString(req, "post.user_id", "user-alice")
+			_ = setString(req, "post.channel_id", "channel-1")
+			_ = setString(req, "post.message", post)
+			resp, err := h.call("MessageWillBePosted", req)
+			switch {
+			case err != nil:
+				rep.fail("MessageWillBePosted: gRPC error %v", err)
+				return exitFailed
+			case has(resp, "modified_post"):
+				rep.ok("post: %q -> %q", post, getString(resp, "modified_post.message"))
+			default:
+				rep.ok("post: %q unchanged (%q)", post, getString(resp, "rejection_reason"))
+			}
+		}
 	}
 	return exitOK
 }

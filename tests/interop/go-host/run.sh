@@ -11,6 +11,8 @@
 #   -bare BINARY     bench only (GO_HOST_BENCH_ONLY=1): start BINARY directly
 #   -start-only      any plugin: start, Implemented, OnActivate/OnDeactivate
 #                    if listed, stop; none of the example's own checks
+#   -post TEXT       with -start-only: a MessageWillBePosted of TEXT after
+#                    OnActivate, printing what the plugin made of it
 #   -nodes N         N > 1: a simulated HA cluster instead of the session:
 #                    N plugin processes from the bundle (each its own go-plugin
 #                    client and API server, as on N servers) on ONE fake KV
@@ -33,7 +35,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 proto_dir="$(cd "$here/../../../proto" && pwd)"
 
 usage() {
-    echo "usage: $0 [-settings JSON] [-fail-register] [-bare BINARY] [-start-only] [-nodes N] <bundle.tar.gz>" >&2
+    echo "usage: $0 [-settings JSON] [-fail-register] [-bare BINARY] [-start-only] [-post TEXT] [-nodes N] <bundle.tar.gz>" >&2
     exit 2
 }
 [ $# -ge 1 ] || usage
