@@ -109,6 +109,8 @@ pub use stubs::{plugin_api_server, plugin_hooks_client};
 
 mod app;
 
+mod host;
+
 mod state;
 
 /// The server's rules the fake plays, method by method, with the server
@@ -4273,14 +4275,18 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `OnCloudLimitsUpdated` hook with these arguments
     /// ([`Plugin::on_cloud_limits_updated`]), and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn on_cloud_limits_updated(
         &self,
         limits: Option<proto::ProductLimits>,
     ) -> Result<proto::OnCloudLimitsUpdatedResponse, Status> {
-        let request = proto::OnCloudLimitsUpdatedRequest {
+        let mut request = proto::OnCloudLimitsUpdatedRequest {
             limits,
             ..Default::default()
         };
+        host::on_cloud_limits_updated(&mut request);
         self.drive(
                 HookName::OnCloudLimitsUpdated,
                 |mut hooks| async move { hooks.on_cloud_limits_updated(request).await },
@@ -4748,15 +4754,19 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `ExecuteCommand` hook with these arguments
     /// ([`Plugin::execute_command`]) and the host's `PluginContext`, and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn execute_command(
         &self,
         args: proto::CommandArgs,
     ) -> Result<proto::ExecuteCommandResponse, Status> {
-        let request = proto::ExecuteCommandRequest {
+        let mut request = proto::ExecuteCommandRequest {
             plugin_context: Some(self.plugin_context.clone()),
             args: Some(args),
             ..Default::default()
         };
+        host::execute_command(&mut request);
         self.drive(
                 HookName::ExecuteCommand,
                 |mut hooks| async move { hooks.execute_command(request).await },
@@ -4850,16 +4860,20 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `OnSharedChannelsSyncMsg` hook with these arguments
     /// ([`Plugin::on_shared_channels_sync_msg`]), and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn on_shared_channels_sync_msg(
         &self,
         sync_msg: proto::SyncMsgJson,
         remote_cluster: proto::RemoteCluster,
     ) -> Result<proto::OnSharedChannelsSyncMsgResponse, Status> {
-        let request = proto::OnSharedChannelsSyncMsgRequest {
+        let mut request = proto::OnSharedChannelsSyncMsgRequest {
             sync_msg: Some(sync_msg),
             remote_cluster: Some(remote_cluster),
             ..Default::default()
         };
+        host::on_shared_channels_sync_msg(&mut request);
         self.drive(
                 HookName::OnSharedChannelsSyncMsg,
                 |mut hooks| async move {
@@ -4872,14 +4886,18 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `OnSharedChannelsPing` hook with these arguments
     /// ([`Plugin::on_shared_channels_ping`]), and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn on_shared_channels_ping(
         &self,
         remote_cluster: proto::RemoteCluster,
     ) -> Result<proto::OnSharedChannelsPingResponse, Status> {
-        let request = proto::OnSharedChannelsPingRequest {
+        let mut request = proto::OnSharedChannelsPingRequest {
             remote_cluster: Some(remote_cluster),
             ..Default::default()
         };
+        host::on_shared_channels_ping(&mut request);
         self.drive(
                 HookName::OnSharedChannelsPing,
                 |mut hooks| async move { hooks.on_shared_channels_ping(request).await },
@@ -4890,18 +4908,22 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `OnSharedChannelsAttachmentSyncMsg` hook with these arguments
     /// ([`Plugin::on_shared_channels_attachment_sync_msg`]), and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn on_shared_channels_attachment_sync_msg(
         &self,
         file_info: proto::FileInfo,
         post: proto::Post,
         remote_cluster: proto::RemoteCluster,
     ) -> Result<proto::OnSharedChannelsAttachmentSyncMsgResponse, Status> {
-        let request = proto::OnSharedChannelsAttachmentSyncMsgRequest {
+        let mut request = proto::OnSharedChannelsAttachmentSyncMsgRequest {
             file_info: Some(file_info),
             post: Some(post),
             remote_cluster: Some(remote_cluster),
             ..Default::default()
         };
+        host::on_shared_channels_attachment_sync_msg(&mut request);
         self.drive(
                 HookName::OnSharedChannelsAttachmentSyncMsg,
                 |mut hooks| async move {
@@ -4914,16 +4936,20 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `OnSharedChannelsProfileImageSyncMsg` hook with these arguments
     /// ([`Plugin::on_shared_channels_profile_image_sync_msg`]), and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn on_shared_channels_profile_image_sync_msg(
         &self,
         user: proto::User,
         remote_cluster: proto::RemoteCluster,
     ) -> Result<proto::OnSharedChannelsProfileImageSyncMsgResponse, Status> {
-        let request = proto::OnSharedChannelsProfileImageSyncMsgRequest {
+        let mut request = proto::OnSharedChannelsProfileImageSyncMsgRequest {
             user: Some(user),
             remote_cluster: Some(remote_cluster),
             ..Default::default()
         };
+        host::on_shared_channels_profile_image_sync_msg(&mut request);
         self.drive(
                 HookName::OnSharedChannelsProfileImageSyncMsg,
                 |mut hooks| async move {
