@@ -1,14 +1,16 @@
 //! The test kit drops what Mattermost's gRPC host drops, so that a plugin
 //! relying on a field the host never carries fails its tests as it would
 //! fail in production: what a slash command gets and what of its answer the
-//! server reads, the remote of the shared channels hooks, the cloud limits
-//! (`runtime/src/host_rules.md`, "What the host converts and loses").
+//! server reads, the remote of the shared channels hooks, the cloud limits,
+//! and `PluginHTTP` between plugins (`runtime/src/host_rules.md`, "What the
+//! host converts and loses" and "The plugin API's answers").
 
 use std::sync::Mutex;
 
+use mattermost_plugin::http::{RequestUri, ResponseBody, UserId};
 use mattermost_plugin::prelude::*;
-use mattermost_plugin::proto;
-use mattermost_plugin_testing::{FakeServer, TestHost};
+use mattermost_plugin::{HttpRequest, HttpResponse, proto};
+use mattermost_plugin_testing::{DEFAULT_PLUGIN_ID, FakeServer, TestHost};
 use serde_json::json;
 
 /// A plugin that keeps what its hooks get, and answers with everything the
@@ -53,6 +55,27 @@ impl Plugin for Keeper {
 
     async fn on_cloud_limits_updated(&self, _cx: &Context, limits: Option<proto::ProductLimits>) {
         self.limits.lock().unwrap().push(limits);
+    }
+
+    /// Echoes the request: what it saw in headers, its body as the body;
+    /// answers one header twice.
+    async fn serve_http(&self, _cx: &Context, request: HttpRequest) -> HttpResponse {
+        let header = |name: &str| {
+            let values: Vec<&str> = request.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+            values.join(" | ")
+        };
+        let seen = [
+            ("X-Seen-Url", request.uri().to_string()),
+            ("X-Seen-Tags", header("X-Tag")),
+            ("X-Seen-Caller", header("Mattermost-Plugin-ID")),
+            ("X-Seen-User", request.extensions().get::<UserId>().map_or("none".into(), |UserId(id)| id.clone())),
+            ("X-Seen-Request-Uri", request.extensions().get::<RequestUri>().map(|RequestUri(u)| u.clone()).unwrap()),
+        ];
+        let mut response = http::Response::builder().status(201).header("X-Answer", "1").header("X-Answer", "2");
+        for (name, value) in seen {
+            response = response.header(name, value);
+        }
+        response.body(ResponseBody::new(request.into_body())).unwrap()
     }
 }
 
@@ -165,4 +188,46 @@ async fn cloud_limits_arrive_as_empty_parts() {
         teams: None,
     };
     assert_eq!(host.plugin().limits.lock().unwrap().as_slice(), [Some(empty), None]);
+}
+
+/// `PluginHTTP` to a plugin on the fake goes as the server passes it on
+/// (`APIServer.PluginHTTP`, `PluginAPI.PluginHTTP`,
+/// `ServeInternalPluginRequest`): the URL's first segment is the plugin,
+/// the rest its path; one value per header, the caller's id vouched for,
+/// no user, no raw target; the answer's repeated header joined with `, `.
+#[tokio::test]
+async fn a_request_to_a_plugin_goes_and_comes_back_as_the_host_passes_it() {
+    let fake = FakeServer::new();
+    let host = start(&fake).await;
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("/{DEFAULT_PLUGIN_ID}/echo?b=2&a=1"))
+        .header("X-Tag", "a")
+        .header("X-Tag", "b")
+        .header("Mattermost-User-Id", "forged")
+        .header("Mattermost-Plugin-ID", "forged")
+        .body("hello")
+        .unwrap();
+    let response = mattermost_plugin::http::send(&host.api(), request).await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.body().as_ref(), b"hello", "the body whole");
+    let answer: Vec<&str> = response.headers().get_all("x-answer").iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(answer, ["1, 2"], "one value per header, joined");
+    let seen = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+    assert_eq!(seen("x-seen-url"), "/echo?a=1&b=2", "the path without the plugin's id, the query re-encoded");
+    assert_eq!(seen("x-seen-tags"), "a, b", "one value per header");
+    assert_eq!(seen("x-seen-caller"), DEFAULT_PLUGIN_ID, "the caller's id, not what it sent");
+    assert_eq!(seen("x-seen-user"), "none", "no user");
+    assert_eq!(seen("x-seen-request-uri"), "", "no raw target");
+
+    let api = host.api();
+    let to = |url: &str| {
+        let request = http::Request::builder().uri(url).body("").unwrap();
+        mattermost_plugin::http::send(&api, request)
+    };
+    assert_eq!(to("/com.example.other/echo").await.unwrap().status(), 404, "no such plugin");
+    assert_eq!(to(&format!("/plugins/{DEFAULT_PLUGIN_ID}/echo")).await.unwrap().status(), 404, "`plugins` is no plugin");
+    let short = to(&format!("/{DEFAULT_PLUGIN_ID}")).await.unwrap();
+    assert_eq!(short.status(), 400);
+    assert_eq!(short.body().as_ref(), b"Not enough URL. Form of URL should be /<pluginid>/*");
 }

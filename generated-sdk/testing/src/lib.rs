@@ -264,23 +264,7 @@ impl FakeServer {
 
     /// Starts a plugin's host on this server: its node, whose hooks its
     /// own calls run. Active (its hooks run) once `set_active` says so.
-    fn attach(
-        &self,
-        node: u64,
-        hooks: PluginHooksClient<Transport>,
-        tasks: mmplugin_runtime::Tasks,
-        plugin_context: proto::PluginContext,
-        dispatch: tracing::Dispatch,
-    ) {
-        let host = Attached {
-            node,
-            hooks,
-            tasks,
-            implemented: Vec::new(),
-            active: false,
-            plugin_context,
-            dispatch,
-        };
+    fn attach(&self, host: Attached) {
         self.shared.hosts.lock().unwrap_or_else(PoisonError::into_inner).push(host);
     }
 
@@ -403,6 +387,8 @@ fn node_id(node: u64) -> String {
 #[derive(Clone)]
 struct Attached {
     node: u64,
+    /// The plugin's id, which `PluginHTTP` addresses it by.
+    plugin_id: String,
     hooks: PluginHooksClient<Transport>,
     /// The work its hooks started (`cx.spawn`).
     tasks: mmplugin_runtime::Tasks,
@@ -3952,13 +3938,16 @@ impl<P: Plugin> TestHostBuilder<P> {
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
         let dispatch = fake.logs().dispatch();
-        fake.attach(
+        fake.attach(Attached {
             node,
-            hooks.clone(),
-            tasks.clone(),
-            self.plugin_context.clone(),
-            dispatch.clone(),
-        );
+            plugin_id: self.plugin_id.clone(),
+            hooks: hooks.clone(),
+            tasks: tasks.clone(),
+            implemented: Vec::new(),
+            active: false,
+            plugin_context: self.plugin_context.clone(),
+            dispatch: dispatch.clone(),
+        });
         let mut implemented = Vec::new();
         for _ in 0..2 {
             let answer = hooks
