@@ -17,7 +17,7 @@ fn root() -> PathBuf {
 /// files cite `runtime/src/…` and `src/…`), the example plugin (whose docs
 /// cite its `tests/…`), the project `mmplugin-gen new` writes (its files
 /// are the templates in `templates/new/`, some with `.askama` appended).
-const BASES: &[&str] = &["", "generated-sdk", "examples/hello-plugin", "templates/new"];
+const BASES: &[&str] = &["", "generated-sdk", "examples/hello-plugin", "examples/autolink", "templates/new"];
 
 /// Top folders of the repository, an SDK or the example: a path in
 /// backticks starting with one is a citation of a file.

@@ -38,7 +38,9 @@ pub enum HookName {
     /// Go: RunDataRetention(nowTime, batchSize int64) (int64, error)
     RunDataRetention,
     /// Called on Cloud servers when the plan's limits (storage, history, teams) change.
-    /// Fire and forget: a failure is only logged.
+    /// Fire and forget: a failure is only logged. The gRPC host sends no values: each part the
+    /// server has (`files`, `messages`, `teams`) arrives empty, so the plugin learns which limits
+    /// exist, not what they are; read them with `GetCloudLimits`.
     /// Go: OnCloudLimitsUpdated(limits *model.ProductLimits)
     OnCloudLimitsUpdated,
     /// Called before the server stores a new configuration. An `error` vetoes the save and reaches
@@ -148,7 +150,9 @@ pub enum HookName {
     UserHasLeftTeam,
     /// Called when a user runs a slash command this plugin registered. The `response` says what to
     /// post or where to go; an `error` is shown to the user instead, and a failed call becomes an
-    /// internal server error (status 500).
+    /// internal server error (status 500). The gRPC host sends the arguments without `t`,
+    /// `user_mention` and `channel_mention`, and reads the response without `type` and
+    /// `attachments` (see `CommandArgs` and `CommandResponse`).
     /// Go: ExecuteCommand(c *Context, args *model.CommandArgs) (*model.CommandResponse, *model.AppError)
     ExecuteCommand,
     /// Called when a client opens a WebSocket connection to the server.
@@ -170,7 +174,9 @@ pub enum HookName {
     OnPluginClusterEvent,
     /// Called when a remote linked through shared channels sends changes for a plugin that handles
     /// its sync traffic. Answer how far the sync got and what failed; an `error` (or a failed call)
-    /// tells the shared channels service the message was not handled.
+    /// tells the shared channels service the message was not handled. As in every shared channels
+    /// hook, the gRPC host sends the `RemoteCluster` without `default_team_id`, `delete_at`,
+    /// `last_global_user_sync_at`, `plugin_id` and `options`.
     /// Go: OnSharedChannelsSyncMsg(msg *model.SyncMsg, rc *model.RemoteCluster) (model.SyncResponse, error)
     OnSharedChannelsSyncMsg,
     /// Called to check a plugin that carries shared channels traffic for a remote. Answer `healthy`

@@ -166,11 +166,15 @@ impl mmplugin_runtime::http::Wire for Wire {
     }
 }
 
-/// Sends `request` to the server, or to another plugin (`/plugins/{id}/…`),
-/// through the API's `PluginHTTP`, and returns the answer.
+/// Sends `request` to a plugin on the same server through the API's
+/// `PluginHTTP`, and returns the answer. The URI's path is the plugin's id,
+/// then the path it routes on: `/com.example.other/api/ping`, not
+/// `/plugins/com.example.other/…` (the server takes the first segment as
+/// the plugin's id).
 ///
 /// That call is unary, so both bodies travel whole. Header values with the
-/// same name are joined with `, ` (the call carries one value per name).
+/// same name are joined with `, ` (the call carries one value per name),
+/// and so are those of the answer.
 pub async fn send<B: Into<Bytes>>(
     api: &crate::api::PluginApiClient,
     request: http::Request<B>,

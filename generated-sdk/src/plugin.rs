@@ -153,11 +153,13 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     }
 
     /// Called on Cloud servers when the plan's limits (storage, history, teams) change.
-    /// Fire and forget: a failure is only logged.
+    /// Fire and forget: a failure is only logged. The gRPC host sends no values: each part the
+    /// server has (`files`, `messages`, `teams`) arrives empty, so the plugin learns which limits
+    /// exist, not what they are; read them with `GetCloudLimits`.
     /// Go: OnCloudLimitsUpdated(limits *model.ProductLimits)
     ///
     /// # Arguments
-    /// - `limits`: The limits now in force; unset when there are none.
+    /// - `limits`: The limits now in force; unset when there are none. Only which parts exist crosses the gRPC host: each part arrives empty, without its values.
     fn on_cloud_limits_updated(
         &self,
         cx: &Context,
@@ -583,7 +585,9 @@ pub trait Plugin: Send + Sync + Sized + 'static {
 
     /// Called when a user runs a slash command this plugin registered. The `response` says what to
     /// post or where to go; an `error` is shown to the user instead, and a failed call becomes an
-    /// internal server error (status 500).
+    /// internal server error (status 500). The gRPC host sends the arguments without `t`,
+    /// `user_mention` and `channel_mention`, and reads the response without `type` and
+    /// `attachments` (see `CommandArgs` and `CommandResponse`).
     /// Go: ExecuteCommand(c *Context, args *model.CommandArgs) (*model.CommandResponse, *model.AppError)
     ///
     /// # Arguments
@@ -672,7 +676,9 @@ pub trait Plugin: Send + Sync + Sized + 'static {
 
     /// Called when a remote linked through shared channels sends changes for a plugin that handles
     /// its sync traffic. Answer how far the sync got and what failed; an `error` (or a failed call)
-    /// tells the shared channels service the message was not handled.
+    /// tells the shared channels service the message was not handled. As in every shared channels
+    /// hook, the gRPC host sends the `RemoteCluster` without `default_team_id`, `delete_at`,
+    /// `last_global_user_sync_at`, `plugin_id` and `options`.
     /// Go: OnSharedChannelsSyncMsg(msg *model.SyncMsg, rc *model.RemoteCluster) (model.SyncResponse, error)
     ///
     /// # Arguments

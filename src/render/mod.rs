@@ -363,10 +363,11 @@ fn api_files(contract: &Contract, crate_ident: &str, groups: &[api::GroupView]) 
 }
 
 /// The test kit's generated `lib.rs`, and its hand-written state, app
-/// layer and rules when the contract has every method they answer.
+/// layer, host conversions and rules when the contract has every method
+/// and hook they name.
 fn test_kit(contract: &Contract, hook_views: &hook_side::Views) -> anyhow::Result<Vec<GeneratedFile>> {
     let (fake_methods, has_state) = testing::fake_methods(contract)?;
-    let driver_hooks = testing::driver_hooks(contract);
+    let driver_hooks = testing::driver_hooks(contract, has_state)?;
     let mut groups: Vec<&str> = fake_methods.iter().map(|v| v.group).collect();
     groups.dedup();
     let source = TestingRs {
@@ -391,6 +392,7 @@ fn test_kit(contract: &Contract, hook_views: &hook_side::Views) -> anyhow::Resul
     if has_state {
         files.push(verbatim("testing/src/state.rs", "templates/sdk/testing/state.rs", testing::STATE_RS));
         files.push(verbatim("testing/src/app.rs", "templates/sdk/testing/app.rs", testing::APP_RS));
+        files.push(verbatim("testing/src/host.rs", "templates/sdk/testing/host.rs", testing::HOST_RS));
         files.push(text(
             "testing/RULES.md",
             format!(

@@ -1,8 +1,9 @@
 //! The test kit (the SDK's `testing/` crate) as `testing.rs.askama` sees it: the fake
 //! server's answer for every API method and the host driver's method for
 //! every hook, generated; and the kit's hand-written knowledge of the
-//! server's state (`templates/sdk/testing/state.rs`), copied as it is when
-//! the contract has every method it answers.
+//! server's state (`templates/sdk/testing/state.rs`) and of what the host
+//! keeps of a hook's request (`templates/sdk/testing/host.rs`), copied as
+//! they are when the contract has every method and hook they name.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,12 @@ pub const RULES_MD: &str = include_str!("../../templates/sdk/testing/RULES.md");
 /// names: `async fn create_post(&self, request: proto::CreatePostRequest)
 /// -> Result<proto::CreatePostResponse, AppError>`.
 pub const APP_RS: &str = include_str!("../../templates/sdk/testing/app.rs");
+
+/// What the host keeps of the messages it converts: a `pub(super) fn`
+/// taking `&mut proto::…Request` of a hook (`fn execute_command(request:
+/// &mut proto::ExecuteCommandRequest)`) is what the host sends of that
+/// hook's request, run by the host driver's method for the hook.
+pub const HOST_RS: &str = include_str!("../../templates/sdk/testing/host.rs");
 
 /// An API method as the fake server answers it.
 pub struct FakeMethodView<'a> {
@@ -61,6 +68,9 @@ pub struct DriverHookView<'a> {
     pub params: Vec<DriverParam>,
     /// The request field that carries the `PluginContext`.
     pub context_field: Option<String>,
+    /// The kit's `host::…` function that keeps of the request what the
+    /// host sends, when the host drops some of it.
+    pub host_sends: Option<String>,
 }
 
 /// One parameter of a driver method, and its request field.
@@ -99,17 +109,21 @@ impl NamedHook {
 }
 
 /// The fake's methods, each marked stateful when the kit's state answers
-/// it; whether the state is included at all.
+/// it; whether the state (with the app layer and the host's conversions)
+/// is included at all.
 pub fn fake_methods(contract: &Contract) -> anyhow::Result<(Vec<FakeMethodView<'_>>, bool)> {
     let stateful = answered_methods(STATE_RS, "State", "templates/sdk/testing/state.rs")?;
     let app = answered_methods(APP_RS, "App", "templates/sdk/testing/app.rs")?;
     let by_method: BTreeMap<&str, &ApiMethod> = contract.api_methods().map(|m| (m.method.as_str(), m)).collect();
+    let hook_requests: Vec<&str> = contract.hooks.iter().map(|h| h.request.as_str()).collect();
     // All or nothing: the state is written against one contract, and only
-    // compiles against a contract with every method it answers.
+    // compiles against a contract with every method it answers and every
+    // hook whose request the host's conversions name.
     let has_state = stateful
         .iter()
         .chain(&app)
-        .all(|(method, request)| by_method.get(method.as_str()).is_some_and(|m| &m.request == request));
+        .all(|(method, request)| by_method.get(method.as_str()).is_some_and(|m| &m.request == request))
+        && host_conversions()?.keys().all(|request| hook_requests.contains(&request.as_str()));
     let views = contract
         .api_groups
         .iter()
@@ -138,9 +152,12 @@ pub fn fake_methods(contract: &Contract) -> anyhow::Result<(Vec<FakeMethodView<'
 }
 
 /// The hooks the driver has a method for: every hook with a `Plugin`
-/// method, but the HTTP stream (sent as `http::Request`s).
-pub fn driver_hooks(contract: &Contract) -> Vec<DriverHookView<'_>> {
-    contract
+/// method, but the HTTP stream (sent as `http::Request`s). With the kit's
+/// state (`has_state`), a hook whose request the host converts runs the
+/// kit's conversion.
+pub fn driver_hooks(contract: &Contract, has_state: bool) -> anyhow::Result<Vec<DriverHookView<'_>>> {
+    let conversions = if has_state { host_conversions()? } else { BTreeMap::new() };
+    let views = contract
         .hooks
         .iter()
         .filter(|h| !matches!(h.kind, HookKind::Streaming { .. } | HookKind::Implemented { .. }))
@@ -160,9 +177,37 @@ pub fn driver_hooks(contract: &Contract) -> Vec<DriverHookView<'_>> {
                     ParamFrom::HttpStream => return None,
                 }
             }
-            Some(DriverHookView { hook, params, context_field })
+            let host_sends = conversions.get(&hook.request).cloned();
+            Some(DriverHookView { hook, params, context_field, host_sends })
         })
-        .collect()
+        .collect();
+    Ok(views)
+}
+
+/// The kit's conversions of hook requests (`templates/sdk/testing/host.rs`):
+/// request message (below `proto`) → function name. A conversion is a
+/// top-level `pub(super) fn` taking one `&mut proto::…Request`.
+pub fn host_conversions() -> anyhow::Result<BTreeMap<String, String>> {
+    let parsed = syn::parse_file(HOST_RS).context("templates/sdk/testing/host.rs does not parse")?;
+    let mut conversions = BTreeMap::new();
+    for item in &parsed.items {
+        let syn::Item::Fn(f) = item else { continue };
+        if !matches!(f.vis, syn::Visibility::Restricted(_)) {
+            continue;
+        }
+        let mut inputs = f.sig.inputs.iter();
+        let (Some(syn::FnArg::Typed(arg)), None) = (inputs.next(), inputs.next()) else { continue };
+        let syn::Type::Reference(reference) = &*arg.ty else { continue };
+        let (Some(_), syn::Type::Path(ty)) = (reference.mutability, &*reference.elem) else { continue };
+        let segments: Vec<String> = ty.path.segments.iter().map(|s| s.ident.to_string()).collect();
+        if let [proto, request] = segments.as_slice()
+            && proto == "proto"
+            && request.ends_with("Request")
+        {
+            conversions.insert(request.clone(), f.sig.ident.to_string());
+        }
+    }
+    Ok(conversions)
 }
 
 /// The hook of this name, as the host calls it.
@@ -240,6 +285,24 @@ mod tests {
         ";
         let methods = answered_methods(source, "State", "state.rs").unwrap();
         assert_eq!(methods.into_iter().collect::<Vec<_>>(), [("kv_get".to_owned(), "KvGetRequest".to_owned())]);
+    }
+
+    #[test]
+    fn the_host_converts_the_requests_of_the_hooks_whose_fields_it_drops() {
+        let conversions = host_conversions().unwrap();
+        let requests: Vec<&str> = conversions.keys().map(String::as_str).collect();
+        assert_eq!(
+            requests,
+            [
+                "ExecuteCommandRequest",
+                "OnCloudLimitsUpdatedRequest",
+                "OnSharedChannelsAttachmentSyncMsgRequest",
+                "OnSharedChannelsPingRequest",
+                "OnSharedChannelsProfileImageSyncMsgRequest",
+                "OnSharedChannelsSyncMsgRequest",
+            ]
+        );
+        assert_eq!(conversions["ExecuteCommandRequest"], "execute_command");
     }
 
     #[test]

@@ -125,3 +125,19 @@ async fn the_client_reports_a_failed_request() {
     fake.on_plugin_http(|_| Err(app_error("no answer").into()));
     assert!(autolink::client::add(&fake.client(), &[Autolink::default()]).await.is_err());
 }
+
+/// Not in the Go suite: the client, through the server's `PluginHTTP`, to
+/// the plugin itself on the same server; the link is saved and in force.
+#[tokio::test]
+async fn the_client_adds_a_link_the_plugin_then_applies() {
+    let fake = FakeServer::new();
+    let seed = fake.seed();
+    let host = start(&fake, json!({})).await;
+    autolink::client::add(&fake.client(), &[link("ticket", "T-(?P<n>\\d+)", "[T-$n](https://t/$n)")]).await.unwrap();
+    assert_eq!(fake.plugin_config()["links"][0]["Name"], "ticket");
+    let stored = support::post(&host, &seed.channel.id, &seed.user.id, "see T-7").await;
+    assert_eq!(stored.message, "see [T-7](https://t/7)");
+    // A link already there is not saved again: 304, which the client reports.
+    let again = autolink::client::add(&fake.client(), &[link("ticket", "T-(?P<n>\\d+)", "[T-$n](https://t/$n)")]).await;
+    assert!(again.unwrap_err().contains("304"));
+}

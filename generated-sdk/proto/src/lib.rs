@@ -5698,16 +5698,18 @@ pub struct PluginHttpRequest {
     /// HTTP method, such as `GET` or `POST`.
     #[prost(string, tag = "1")]
     pub method: ::prost::alloc::string::String,
-    /// Target path, starting with a slash and the id of the plugin to reach.
+    /// Target path, starting with a slash and the id of the plugin to reach (`/com.example.other/x`,
+    /// not `/plugins/...`); the plugin addressed gets it without that first segment.
     #[prost(string, tag = "2")]
     pub url: ::prost::alloc::string::String,
-    /// Map from header name to header value.
+    /// Map from header name to header value: one value per name (join repeated values with `, `).
+    /// The server adds `Mattermost-Plugin-ID`, the calling plugin's id.
     #[prost(map = "string, string", tag = "3")]
     pub headers: ::std::collections::HashMap<
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
-    /// Raw request body.
+    /// Raw request body, sent whole: no streaming either way.
     #[prost(bytes = "vec", tag = "4")]
     pub body: ::prost::alloc::vec::Vec<u8>,
 }
@@ -5720,13 +5722,14 @@ pub struct PluginHttpResponse {
     /// HTTP status code, such as 200.
     #[prost(int32, tag = "2")]
     pub status_code: i32,
-    /// Map from header name to header value.
+    /// Map from header name (as Go writes it, `Content-Type`) to header value: a header the other
+    /// plugin answered several times arrives once, its values joined with `, `.
     #[prost(map = "string, string", tag = "3")]
     pub headers: ::std::collections::HashMap<
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
-    /// Raw response body.
+    /// Raw response body, read whole by the server before it answers.
     #[prost(bytes = "vec", tag = "4")]
     pub body: ::prost::alloc::vec::Vec<u8>,
 }
@@ -5877,6 +5880,9 @@ pub struct SendPushNotificationResponse {
 }
 
 /// A slash command definition, mirroring Go's `model.Command`.
+/// Without Go's `AutocompleteData` and `AutocompleteIconData`: a command registered through the
+/// gRPC host offers only the basic autocomplete (`auto_complete`, `auto_complete_desc`,
+/// `auto_complete_hint`), with no argument suggestions and no icon.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Command {
     #[prost(string, tag = "1")]
@@ -5932,6 +5938,9 @@ pub struct Command {
 }
 
 /// Context of one slash command invocation, mirroring Go's `model.CommandArgs`.
+/// The gRPC host fills only `user_id`, `channel_id`, `team_id`, `root_id`, `parent_id`,
+/// `trigger_id`, `command` and `site_url`, both when it calls `ExecuteCommand` and when it reads
+/// the arguments of `ExecuteSlashCommand`; `t`, `user_mention` and `channel_mention` never cross it.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CommandArgs {
     /// Id of the user who ran the command.
@@ -5958,18 +5967,25 @@ pub struct CommandArgs {
     #[prost(string, tag = "8")]
     pub site_url: ::prost::alloc::string::String,
     /// Stands for Go's translation-function field `T`, which cannot
-    /// travel as data; treat it as opaque.
+    /// travel as data. Always empty: the gRPC host does not send it.
     #[prost(string, tag = "9")]
     pub t: ::prost::alloc::string::String,
-    /// Users mentioned in the command text.
+    /// Users mentioned in the command text. Always empty: the gRPC host does not send it;
+    /// find mentions in `command` instead.
     #[prost(string, tag = "10")]
     pub user_mention: ::prost::alloc::string::String,
-    /// Channels mentioned in the command text.
+    /// Channels mentioned in the command text. Always empty: the gRPC host does not send it.
     #[prost(string, tag = "11")]
     pub channel_mention: ::prost::alloc::string::String,
 }
 
 /// What a slash command answers, mirroring Go's `model.CommandResponse`.
+/// The gRPC host reads only `response_type`, `text`, `username`, `channel_id`, `icon_url`,
+/// `goto_location`, `trigger_id`, `skip_slack_parsing` and `props` of what `ExecuteCommand`
+/// answers, and sends only those from `ExecuteSlashCommand`: `type` and `attachments` are
+/// dropped, and Go's `extra_responses` (further replies) has no field here at all. Message
+/// attachments can go under the `attachments` key of `props` instead: the server stores `props`
+/// on the reply.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CommandResponse {
     /// `in_channel` to post for everyone, `ephemeral` to show only the caller.
@@ -5987,7 +6003,7 @@ pub struct CommandResponse {
     /// Icon shown on the reply.
     #[prost(string, tag = "5")]
     pub icon_url: ::prost::alloc::string::String,
-    /// Post type of the reply.
+    /// Post type of the reply. Dropped by the gRPC host: the reply is an ordinary post.
     #[prost(string, tag = "6")]
     pub r#type: ::prost::alloc::string::String,
     /// Extra properties stored on the reply post.
@@ -6002,7 +6018,9 @@ pub struct CommandResponse {
     /// Keep the text as is instead of converting Slack-style markup.
     #[prost(bool, tag = "10")]
     pub skip_slack_parsing: bool,
-    /// Nested responses; this contract reuses the `CommandResponse` shape.
+    /// Stands for Go's message attachments (`model.SlackAttachment`), which this contract
+    /// reuses the `CommandResponse` shape for. Dropped by the gRPC host: use the `attachments`
+    /// key of `props` instead.
     #[prost(message, repeated, tag = "11")]
     pub attachments: ::prost::alloc::vec::Vec<CommandResponse>,
 }
@@ -6631,7 +6649,8 @@ pub struct OnInstallEvent {
 /// File storage limits of a Cloud plan.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct FilesLimits {
-    /// Storage cap in bytes; unset when storage is unlimited.
+    /// Storage cap in bytes; unset when storage is unlimited. Never set in `OnCloudLimitsUpdated`:
+    /// the gRPC host sends the part empty.
     #[prost(message, optional, tag = "1")]
     pub total_storage: ::core::option::Option<i64>,
 }
@@ -6639,7 +6658,8 @@ pub struct FilesLimits {
 /// Message history limits of a Cloud plan.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct MessagesLimits {
-    /// How many days of history stay visible; unset when unlimited.
+    /// How many days of history stay visible; unset when unlimited. Never set in
+    /// `OnCloudLimitsUpdated`: the gRPC host sends the part empty.
     #[prost(message, optional, tag = "1")]
     pub history: ::core::option::Option<i32>,
 }
@@ -6647,7 +6667,8 @@ pub struct MessagesLimits {
 /// Team limits of a Cloud plan.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TeamsLimits {
-    /// Cap on active teams; unset when unlimited.
+    /// Cap on active teams; unset when unlimited. Never set in `OnCloudLimitsUpdated`: the gRPC
+    /// host sends the part empty.
     #[prost(message, optional, tag = "1")]
     pub active: ::core::option::Option<i32>,
 }
@@ -6805,7 +6826,8 @@ pub struct OnCloudLimitsUpdatedRequest {
     /// Always empty when the server calls a hook.
     #[prost(message, optional, tag = "1")]
     pub context: ::core::option::Option<RequestContext>,
-    /// The limits now in force; unset when there are none.
+    /// The limits now in force; unset when there are none. Only which parts exist crosses the gRPC
+    /// host: each part arrives empty, without its values.
     #[prost(message, optional, tag = "2")]
     pub limits: ::core::option::Option<ProductLimits>,
 }
@@ -7390,6 +7412,9 @@ pub struct SyncResponse {
 }
 
 /// A remote Mattermost installation linked through shared channels (Go `model.RemoteCluster`).
+/// The gRPC host fills every field but `default_team_id`, `delete_at`,
+/// `last_global_user_sync_at`, `plugin_id` and `options`, which always arrive empty (and no API
+/// method of this contract reads a remote, so a plugin cannot learn them another way).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RemoteCluster {
     /// Id of this remote.
@@ -7408,18 +7433,21 @@ pub struct RemoteCluster {
     #[prost(string, tag = "5")]
     pub site_url: ::prost::alloc::string::String,
     /// Id of the team that invitations from this remote land in by default.
+    /// Always empty: the gRPC host does not send it.
     #[prost(string, tag = "6")]
     pub default_team_id: ::prost::alloc::string::String,
     /// When the link was made, in milliseconds since the Unix epoch.
     #[prost(int64, tag = "7")]
     pub create_at: i64,
     /// When the link was removed, in milliseconds since the Unix epoch; 0 while it exists.
+    /// Always 0: the gRPC host does not send it, so a removed link cannot be told from a live one.
     #[prost(int64, tag = "8")]
     pub delete_at: i64,
     /// When the remote last answered a ping, in milliseconds since the Unix epoch.
     #[prost(int64, tag = "9")]
     pub last_ping_at: i64,
     /// When all users were last synced with the remote, in milliseconds since the Unix epoch.
+    /// Always 0: the gRPC host does not send it.
     #[prost(int64, tag = "10")]
     pub last_global_user_sync_at: i64,
     /// Secret this server uses with the remote; treat as confidential, may be blank.
@@ -7435,9 +7463,10 @@ pub struct RemoteCluster {
     #[prost(string, tag = "14")]
     pub creator_id: ::prost::alloc::string::String,
     /// Id of the plugin that carries this remote's sync traffic, when a plugin does.
+    /// Always empty: the gRPC host does not send it.
     #[prost(string, tag = "15")]
     pub plugin_id: ::prost::alloc::string::String,
-    /// Option bits of the link.
+    /// Option bits of the link. Always 0: the gRPC host does not send them.
     #[prost(uint32, tag = "16")]
     pub options: u32,
 }
@@ -12546,7 +12575,9 @@ pub mod plugin_api_client {
         }
 
         /// Registers a slash command served by this plugin; each use of it reaches the plugin
-        /// through the `ExecuteCommand` hook.
+        /// through the `ExecuteCommand` hook. The command's autocomplete is the basic one only
+        /// (`auto_complete`, its description and hint): the contract has no field for Go's
+        /// `AutocompleteData` (argument suggestions) or its icon, so the server gets none.
         /// Go: RegisterCommand(command \*model.Command) error
         pub async fn register_command(
             &mut self,
@@ -12611,6 +12642,8 @@ pub mod plugin_api_client {
         }
 
         /// Runs a slash command with the given arguments, as if a user had typed it, and returns its response.
+        /// The server reads only the arguments the `ExecuteCommand` hook gets, and answers the response
+        /// without `type` and `attachments` (see `CommandArgs` and `CommandResponse`).
         /// Go: ExecuteSlashCommand(commandArgs \*model.CommandArgs) (\*model.CommandResponse, error)
         pub async fn execute_slash_command(
             &mut self,
@@ -14892,7 +14925,11 @@ pub mod plugin_api_client {
         }
 
         /// Sends an HTTP request to another plugin on the same server and returns its answer; the first
-        /// segment of the URL path is the id of the plugin addressed.
+        /// segment of the URL path is the id of the plugin addressed (not `/plugins/` and the id). The
+        /// call is unary: both bodies travel whole, and headers carry one value per name both ways (the
+        /// server joins repeated answer headers with `, `). The plugin addressed gets the path without
+        /// its id, an empty `request_uri`, and `Mattermost-Plugin-ID` set to the caller's id; an
+        /// unknown or inactive plugin answers 404.
         /// Go: PluginHTTP(request \*http.Request) \*http.Response
         pub async fn plugin_http(
             &mut self,
@@ -15293,7 +15330,9 @@ pub mod plugin_hooks_server {
         }
 
         /// Called on Cloud servers when the plan's limits (storage, history, teams) change.
-        /// Fire and forget: a failure is only logged.
+        /// Fire and forget: a failure is only logged. The gRPC host sends no values: each part the
+        /// server has (`files`, `messages`, `teams`) arrives empty, so the plugin learns which limits
+        /// exist, not what they are; read them with `GetCloudLimits`.
         /// Go: OnCloudLimitsUpdated(limits \*model.ProductLimits)
         async fn on_cloud_limits_updated(
             &self,
@@ -15619,7 +15658,9 @@ pub mod plugin_hooks_server {
 
         /// Called when a user runs a slash command this plugin registered. The `response` says what to
         /// post or where to go; an `error` is shown to the user instead, and a failed call becomes an
-        /// internal server error (status 500).
+        /// internal server error (status 500). The gRPC host sends the arguments without `t`,
+        /// `user_mention` and `channel_mention`, and reads the response without `type` and
+        /// `attachments` (see `CommandArgs` and `CommandResponse`).
         /// Go: ExecuteCommand(c \*Context, args \*model.CommandArgs) (\*model.CommandResponse, \*model.AppError)
         async fn execute_command(
             &self,
@@ -15686,7 +15727,9 @@ pub mod plugin_hooks_server {
 
         /// Called when a remote linked through shared channels sends changes for a plugin that handles
         /// its sync traffic. Answer how far the sync got and what failed; an `error` (or a failed call)
-        /// tells the shared channels service the message was not handled.
+        /// tells the shared channels service the message was not handled. As in every shared channels
+        /// hook, the gRPC host sends the `RemoteCluster` without `default_team_id`, `delete_at`,
+        /// `last_global_user_sync_at`, `plugin_id` and `options`.
         /// Go: OnSharedChannelsSyncMsg(msg \*model.SyncMsg, rc \*model.RemoteCluster) (model.SyncResponse, error)
         async fn on_shared_channels_sync_msg(
             &self,

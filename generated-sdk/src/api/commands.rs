@@ -14,7 +14,9 @@ use crate::proto;
 /// `testing` crate), which answers like Mattermost.
 pub trait CommandsApi: super::Sealed {
     /// Registers a slash command served by this plugin; each use of it reaches the plugin
-    /// through the `ExecuteCommand` hook.
+    /// through the `ExecuteCommand` hook. The command's autocomplete is the basic one only
+    /// (`auto_complete`, its description and hint): the contract has no field for Go's
+    /// `AutocompleteData` (argument suggestions) or its icon, so the server gets none.
     /// Go: RegisterCommand(command *model.Command) error
     ///
     /// # Arguments
@@ -41,6 +43,8 @@ pub trait CommandsApi: super::Sealed {
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// Runs a slash command with the given arguments, as if a user had typed it, and returns its response.
+    /// The server reads only the arguments the `ExecuteCommand` hook gets, and answers the response
+    /// without `type` and `attachments` (see `CommandArgs` and `CommandResponse`).
     /// Go: ExecuteSlashCommand(commandArgs *model.CommandArgs) (*model.CommandResponse, error)
     ///
     /// # Arguments

@@ -104,20 +104,24 @@ pub trait PluginsApi: super::Sealed {
     fn get_plugin_id(&self) -> impl Future<Output = Result<String, Error>> + Send;
 
     /// Sends an HTTP request to another plugin on the same server and returns its answer; the first
-    /// segment of the URL path is the id of the plugin addressed.
+    /// segment of the URL path is the id of the plugin addressed (not `/plugins/` and the id). The
+    /// call is unary: both bodies travel whole, and headers carry one value per name both ways (the
+    /// server joins repeated answer headers with `, `). The plugin addressed gets the path without
+    /// its id, an empty `request_uri`, and `Mattermost-Plugin-ID` set to the caller's id; an
+    /// unknown or inactive plugin answers 404.
     /// Go: PluginHTTP(request *http.Request) *http.Response
     ///
     /// # Arguments
     /// - `method`: HTTP method, such as `GET` or `POST`.
-    /// - `url`: Target path, starting with a slash and the id of the plugin to reach.
-    /// - `headers`: Map from header name to header value.
-    /// - `body`: Raw request body.
+    /// - `url`: Target path, starting with a slash and the id of the plugin to reach (`/com.example.other/x`, not `/plugins/...`); the plugin addressed gets it without that first segment.
+    /// - `headers`: Map from header name to header value: one value per name (join repeated values with `, `). The server adds `Mattermost-Plugin-ID`, the calling plugin's id.
+    /// - `body`: Raw request body, sent whole: no streaming either way.
     ///
     /// # Returns
     /// A tuple, in this order:
     /// - `status_code`: HTTP status code, such as 200.
-    /// - `headers`: Map from header name to header value.
-    /// - `body`: Raw response body.
+    /// - `headers`: Map from header name (as Go writes it, `Content-Type`) to header value: a header the other plugin answered several times arrives once, its values joined with `, `.
+    /// - `body`: Raw response body, read whole by the server before it answers.
     ///
     /// The server takes requests of up to 4 MiB ([`crate::api::MAX_REQUEST_SIZE`]): a larger one fails with [`Error::TooLarge`] before it is sent.
     ///

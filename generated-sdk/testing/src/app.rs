@@ -14,7 +14,7 @@
 //!
 //! What each method runs comes from mattermost/mattermost's app layer, where
 //! the plugin API's calls land (server/channels/app/plugin_api.go, then
-//! post.go, channel.go, team.go, reaction.go, user.go):
+//! post.go, channel.go, team.go, reaction.go, user.go, plugin_requests.go):
 //!
 //! - Hooks run for every active plugin that implements them, the plugin that
 //!   made the call included (`Environment.RunMultiPluginHook` skips no
@@ -72,11 +72,19 @@ impl App<'_> {
         let Some(host) = self.0.hooks_host().filter(|host| host.implements(hook)) else {
             return Ok(None);
         };
+        self.not_too_deep(hook, method)?;
+        Ok(Some(host))
+    }
+
+    /// `Ok` unless running `hook` for `method` would take a chain of hooks
+    /// deeper than [`MAX_HOOK_DEPTH`]: then `Err` with the reason, also kept
+    /// for the test.
+    fn not_too_deep(&self, hook: HookName, method: &str) -> Result<(), AppError> {
         // A hook the fake runs is one in-process call deeper than the API
         // call that runs it, and an API call made in that hook one more.
         let depth = transport::hop().saturating_sub(1) / 2;
         if depth < MAX_HOOK_DEPTH {
-            return Ok(Some(host));
+            return Ok(());
         }
         let reason = format!(
             "runaway hooks: {method} was called from a hook the server ran for an API call made in a hook, \
@@ -168,6 +176,90 @@ impl App<'_> {
             }
         }
         Ok(proto::SavePluginConfigResponse::default())
+    }
+
+    // ---- Plugin to plugin HTTP ---------------------------------------------
+
+    /// `PluginAPI.PluginHTTP` through `App.ServeInternalPluginRequest`: the
+    /// request goes to the `ServeHTTP` of the active plugin on this server
+    /// that the URL's first segment names (the caller's own copy first),
+    /// with the path after it, one value per header, the caller's id in
+    /// `Mattermost-Plugin-ID` and no user; the answer comes back whole, a
+    /// repeated header's values joined with `, ` (`APIServer.PluginHTTP`).
+    /// A URL that names no plugin is a 400, a plugin not on this server (or
+    /// without `ServeHTTP`) a 404, as Go's `http.NotFound` writes it. The
+    /// rules: `runtime/src/host_rules.md`, "The plugin API's answers".
+    pub(super) async fn plugin_http(
+        &self,
+        request: proto::PluginHttpRequest,
+    ) -> Result<proto::PluginHttpResponse, AppError> {
+        use mmplugin_runtime::testing::http as server;
+        let answer = |status_code: i32, body: &str| proto::PluginHttpResponse {
+            status_code,
+            body: body.as_bytes().to_vec(),
+            ..Default::default()
+        };
+        let user_agent = request.headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("User-Agent"));
+        let context = proto::PluginContext {
+            request_id: self.0.new_id(),
+            user_agent: user_agent.map(|(_, agent)| agent.clone()).unwrap_or_default(),
+            ..Default::default()
+        };
+        let body = bytes::Bytes::from(request.body);
+        let sent = server::inter_plugin_messages::<sdk::http::Wire>(
+            &self.caller_id(),
+            context,
+            &request.method,
+            &request.url,
+            &request.headers,
+            body,
+        );
+        let (plugin_id, messages) = match sent {
+            Ok(sent) => sent,
+            Err(why) => return Ok(answer(400, &why)),
+        };
+        let Some(host) = self.plugin_for(&plugin_id, HookName::ServeHttp, "PluginHTTP")? else {
+            return Ok(answer(404, "404 page not found\n"));
+        };
+        let mut hooks = host.hooks.clone();
+        let response = async move {
+            let stream = hooks.serve_http(server::request_stream(messages)).await.map(Response::into_inner);
+            server::response::<sdk::http::Wire, _>(stream).await
+        }
+        .with_subscriber(host.dispatch.clone())
+        .await;
+        Ok(proto::PluginHttpResponse {
+            status_code: i32::from(response.status().as_u16()),
+            headers: server::joined_headers(&response),
+            body: response.body().to_vec(),
+            ..Default::default()
+        })
+    }
+
+    /// The id of the plugin making this call: the one on the caller's node,
+    /// else (a test's own call) the first started.
+    fn caller_id(&self) -> String {
+        let hosts = self.0.shared.hosts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let caller = match self.0.node {
+            Some(node) => hosts.iter().find(|host| host.node == node),
+            None => hosts.first(),
+        };
+        caller.map_or_else(|| super::DEFAULT_PLUGIN_ID.to_owned(), |host| host.plugin_id.clone())
+    }
+
+    /// The active plugin `plugin_id` whose `hook` this call runs, if one
+    /// implements it: the copy on the caller's node, else the first started.
+    fn plugin_for(&self, plugin_id: &str, hook: HookName, method: &str) -> Result<Option<Attached>, AppError> {
+        let host = {
+            let hosts = self.0.shared.hosts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let named: Vec<&Attached> =
+                hosts.iter().filter(|host| host.active && host.plugin_id == plugin_id && host.implements(hook)).collect();
+            let own = named.iter().find(|host| Some(host.node) == self.0.node);
+            own.or(named.first()).map(|host| (*host).clone())
+        };
+        let Some(host) = host else { return Ok(None) };
+        self.not_too_deep(hook, method)?;
+        Ok(Some(host))
     }
 
     // ---- Posts ------------------------------------------------------------

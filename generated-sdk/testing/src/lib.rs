@@ -109,6 +109,8 @@ pub use stubs::{plugin_api_server, plugin_hooks_client};
 
 mod app;
 
+mod host;
+
 mod state;
 
 /// The server's rules the fake plays, method by method, with the server
@@ -262,23 +264,7 @@ impl FakeServer {
 
     /// Starts a plugin's host on this server: its node, whose hooks its
     /// own calls run. Active (its hooks run) once `set_active` says so.
-    fn attach(
-        &self,
-        node: u64,
-        hooks: PluginHooksClient<Transport>,
-        tasks: mmplugin_runtime::Tasks,
-        plugin_context: proto::PluginContext,
-        dispatch: tracing::Dispatch,
-    ) {
-        let host = Attached {
-            node,
-            hooks,
-            tasks,
-            implemented: Vec::new(),
-            active: false,
-            plugin_context,
-            dispatch,
-        };
+    fn attach(&self, host: Attached) {
         self.shared.hosts.lock().unwrap_or_else(PoisonError::into_inner).push(host);
     }
 
@@ -401,6 +387,8 @@ fn node_id(node: u64) -> String {
 #[derive(Clone)]
 struct Attached {
     node: u64,
+    /// The plugin's id, which `PluginHTTP` addresses it by.
+    plugin_id: String,
     hooks: PluginHooksClient<Transport>,
     /// The work its hooks started (`cx.spawn`).
     tasks: mmplugin_runtime::Tasks,
@@ -3950,13 +3938,16 @@ impl<P: Plugin> TestHostBuilder<P> {
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
         let dispatch = fake.logs().dispatch();
-        fake.attach(
+        fake.attach(Attached {
             node,
-            hooks.clone(),
-            tasks.clone(),
-            self.plugin_context.clone(),
-            dispatch.clone(),
-        );
+            plugin_id: self.plugin_id.clone(),
+            hooks: hooks.clone(),
+            tasks: tasks.clone(),
+            implemented: Vec::new(),
+            active: false,
+            plugin_context: self.plugin_context.clone(),
+            dispatch: dispatch.clone(),
+        });
         let mut implemented = Vec::new();
         for _ in 0..2 {
             let answer = hooks
@@ -4166,27 +4157,57 @@ impl<P: Plugin> TestHost<P> {
 
     /// Sends `request` as the plugin `source_plugin_id` sends it through
     /// the API's `PluginHTTP` (`/{plugin_id}/api/…`, this plugin's id
-    /// first), as the server forwards it to this plugin's `ServeHTTP`: the
-    /// path after the id, the caller's headers with `Mattermost-Plugin-ID`
-    /// set to the caller and no signed-in user; and returns what the calling
-    /// plugin gets. A request for another plugin is answered 404.
+    /// first), as the server passes it to this plugin's `ServeHTTP` (see
+    /// [`FakeServer`]'s `PluginHTTP`: the path after the id, one value per
+    /// header, `Mattermost-Plugin-ID` the caller's, no user), and returns
+    /// the answer as `http` types, before the server joins its headers. A
+    /// URL that names no plugin is the server's 400; another plugin, or
+    /// this one without `ServeHTTP`, a 404.
     pub async fn http_from_plugin(
         &self,
         source_plugin_id: &str,
         request: http::Request<impl Into<bytes::Bytes>>,
     ) -> http::Response<bytes::Bytes> {
         let (parts, body) = request.into_parts();
-        let request = http::Request::from_parts(parts, body.into());
-        let messages = mmplugin_runtime::testing::http::plugin_request_messages::<
+        let url = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let mut headers = std::collections::HashMap::<String, String>::new();
+        for (name, value) in &parts.headers {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            headers
+                .entry(name.as_str().to_owned())
+                .and_modify(|all| {
+                    all.push_str(", ");
+                    all.push_str(&value);
+                })
+                .or_insert_with(|| value.into_owned());
+        }
+        let sent = mmplugin_runtime::testing::http::inter_plugin_messages::<
             sdk::http::Wire,
-        >(&self.plugin_id, source_plugin_id, self.plugin_context.clone(), request);
-        let Some(messages) = messages
-            .filter(|_| self.is_implemented(HookName::ServeHttp)) else {
-            let mut response = http::Response::new(bytes::Bytes::new());
-            *response.status_mut() = http::StatusCode::NOT_FOUND;
-            return response;
+        >(
+            source_plugin_id,
+            self.plugin_context.clone(),
+            parts.method.as_str(),
+            url,
+            &headers,
+            body.into(),
+        );
+        let status = |code: http::StatusCode, why: String| {
+            let mut response = http::Response::new(bytes::Bytes::from(why));
+            *response.status_mut() = code;
+            response
         };
-        self.send_http(messages).await
+        match sent {
+            Err(why) => status(http::StatusCode::BAD_REQUEST, why),
+            Ok(
+                (plugin_id, messages),
+            ) if plugin_id == self.plugin_id
+                && self.is_implemented(HookName::ServeHttp) => {
+                self.send_http(messages).await
+            }
+            Ok(_) => {
+                status(http::StatusCode::NOT_FOUND, "404 page not found\n".to_owned())
+            }
+        }
     }
 
     /// Streams `messages` to the plugin's `ServeHTTP` and collects its answer.
@@ -4306,14 +4327,18 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `OnCloudLimitsUpdated` hook with these arguments
     /// ([`Plugin::on_cloud_limits_updated`]), and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn on_cloud_limits_updated(
         &self,
         limits: Option<proto::ProductLimits>,
     ) -> Result<proto::OnCloudLimitsUpdatedResponse, Status> {
-        let request = proto::OnCloudLimitsUpdatedRequest {
+        let mut request = proto::OnCloudLimitsUpdatedRequest {
             limits,
             ..Default::default()
         };
+        host::on_cloud_limits_updated(&mut request);
         self.drive(
                 HookName::OnCloudLimitsUpdated,
                 |mut hooks| async move { hooks.on_cloud_limits_updated(request).await },
@@ -4781,15 +4806,19 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `ExecuteCommand` hook with these arguments
     /// ([`Plugin::execute_command`]) and the host's `PluginContext`, and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn execute_command(
         &self,
         args: proto::CommandArgs,
     ) -> Result<proto::ExecuteCommandResponse, Status> {
-        let request = proto::ExecuteCommandRequest {
+        let mut request = proto::ExecuteCommandRequest {
             plugin_context: Some(self.plugin_context.clone()),
             args: Some(args),
             ..Default::default()
         };
+        host::execute_command(&mut request);
         self.drive(
                 HookName::ExecuteCommand,
                 |mut hooks| async move { hooks.execute_command(request).await },
@@ -4883,16 +4912,20 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `OnSharedChannelsSyncMsg` hook with these arguments
     /// ([`Plugin::on_shared_channels_sync_msg`]), and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn on_shared_channels_sync_msg(
         &self,
         sync_msg: proto::SyncMsgJson,
         remote_cluster: proto::RemoteCluster,
     ) -> Result<proto::OnSharedChannelsSyncMsgResponse, Status> {
-        let request = proto::OnSharedChannelsSyncMsgRequest {
+        let mut request = proto::OnSharedChannelsSyncMsgRequest {
             sync_msg: Some(sync_msg),
             remote_cluster: Some(remote_cluster),
             ..Default::default()
         };
+        host::on_shared_channels_sync_msg(&mut request);
         self.drive(
                 HookName::OnSharedChannelsSyncMsg,
                 |mut hooks| async move {
@@ -4905,14 +4938,18 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `OnSharedChannelsPing` hook with these arguments
     /// ([`Plugin::on_shared_channels_ping`]), and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn on_shared_channels_ping(
         &self,
         remote_cluster: proto::RemoteCluster,
     ) -> Result<proto::OnSharedChannelsPingResponse, Status> {
-        let request = proto::OnSharedChannelsPingRequest {
+        let mut request = proto::OnSharedChannelsPingRequest {
             remote_cluster: Some(remote_cluster),
             ..Default::default()
         };
+        host::on_shared_channels_ping(&mut request);
         self.drive(
                 HookName::OnSharedChannelsPing,
                 |mut hooks| async move { hooks.on_shared_channels_ping(request).await },
@@ -4923,18 +4960,22 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `OnSharedChannelsAttachmentSyncMsg` hook with these arguments
     /// ([`Plugin::on_shared_channels_attachment_sync_msg`]), and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn on_shared_channels_attachment_sync_msg(
         &self,
         file_info: proto::FileInfo,
         post: proto::Post,
         remote_cluster: proto::RemoteCluster,
     ) -> Result<proto::OnSharedChannelsAttachmentSyncMsgResponse, Status> {
-        let request = proto::OnSharedChannelsAttachmentSyncMsgRequest {
+        let mut request = proto::OnSharedChannelsAttachmentSyncMsgRequest {
             file_info: Some(file_info),
             post: Some(post),
             remote_cluster: Some(remote_cluster),
             ..Default::default()
         };
+        host::on_shared_channels_attachment_sync_msg(&mut request);
         self.drive(
                 HookName::OnSharedChannelsAttachmentSyncMsg,
                 |mut hooks| async move {
@@ -4947,16 +4988,20 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `OnSharedChannelsProfileImageSyncMsg` hook with these arguments
     /// ([`Plugin::on_shared_channels_profile_image_sync_msg`]), and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn on_shared_channels_profile_image_sync_msg(
         &self,
         user: proto::User,
         remote_cluster: proto::RemoteCluster,
     ) -> Result<proto::OnSharedChannelsProfileImageSyncMsgResponse, Status> {
-        let request = proto::OnSharedChannelsProfileImageSyncMsgRequest {
+        let mut request = proto::OnSharedChannelsProfileImageSyncMsgRequest {
             user: Some(user),
             remote_cluster: Some(remote_cluster),
             ..Default::default()
         };
+        host::on_shared_channels_profile_image_sync_msg(&mut request);
         self.drive(
                 HookName::OnSharedChannelsProfileImageSyncMsg,
                 |mut hooks| async move {

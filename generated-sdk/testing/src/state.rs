@@ -1686,6 +1686,11 @@ impl<P: Plugin> TestHost<P> {
     /// `ExecuteCommand` (another is the server's 404,
     /// `api.command.execute_command.not_found.app_error`). The hook's error
     /// is returned as an error, its response as the answer.
+    ///
+    /// As through the real host, the plugin gets only the arguments the host
+    /// sends (no `t`, `user_mention`, `channel_mention`), and the answer is
+    /// what the server reads of the plugin's: no `type`, no `attachments`
+    /// (`runtime/src/host_rules.md`, "What the host converts and loses").
     pub async fn command_as(&self, mut args: proto::CommandArgs) -> Result<proto::CommandResponse, Error> {
         self.fake.state().check_command(&mut args)?;
         let trigger = args.command.split_whitespace().next().unwrap_or("").trim_start_matches('/');
@@ -1699,7 +1704,7 @@ impl<P: Plugin> TestHost<P> {
         }
         let answer = self.execute_command(args).await?;
         crate::error::check(answer.error)?;
-        Ok(answer.response.unwrap_or_default())
+        Ok(super::host::command_response(answer.response.unwrap_or_default()))
     }
 
     /// Runs a slash command line as `user_id` types it in `channel_id` (see

@@ -343,7 +343,9 @@ pub mod plugin_hooks_client {
         }
 
         /// Called on Cloud servers when the plan's limits (storage, history, teams) change.
-        /// Fire and forget: a failure is only logged.
+        /// Fire and forget: a failure is only logged. The gRPC host sends no values: each part the
+        /// server has (`files`, `messages`, `teams`) arrives empty, so the plugin learns which limits
+        /// exist, not what they are; read them with `GetCloudLimits`.
         /// Go: OnCloudLimitsUpdated(limits \*model.ProductLimits)
         pub async fn on_cloud_limits_updated(
             &mut self,
@@ -1146,7 +1148,9 @@ pub mod plugin_hooks_client {
 
         /// Called when a user runs a slash command this plugin registered. The `response` says what to
         /// post or where to go; an `error` is shown to the user instead, and a failed call becomes an
-        /// internal server error (status 500).
+        /// internal server error (status 500). The gRPC host sends the arguments without `t`,
+        /// `user_mention` and `channel_mention`, and reads the response without `type` and
+        /// `attachments` (see `CommandArgs` and `CommandResponse`).
         /// Go: ExecuteCommand(c \*Context, args \*model.CommandArgs) (\*model.CommandResponse, \*model.AppError)
         pub async fn execute_command(
             &mut self,
@@ -1313,7 +1317,9 @@ pub mod plugin_hooks_client {
 
         /// Called when a remote linked through shared channels sends changes for a plugin that handles
         /// its sync traffic. Answer how far the sync got and what failed; an `error` (or a failed call)
-        /// tells the shared channels service the message was not handled.
+        /// tells the shared channels service the message was not handled. As in every shared channels
+        /// hook, the gRPC host sends the `RemoteCluster` without `default_team_id`, `delete_at`,
+        /// `last_global_user_sync_at`, `plugin_id` and `options`.
         /// Go: OnSharedChannelsSyncMsg(msg \*model.SyncMsg, rc \*model.RemoteCluster) (model.SyncResponse, error)
         pub async fn on_shared_channels_sync_msg(
             &mut self,
@@ -3391,7 +3397,9 @@ pub mod plugin_api_server {
         }
 
         /// Registers a slash command served by this plugin; each use of it reaches the plugin
-        /// through the `ExecuteCommand` hook.
+        /// through the `ExecuteCommand` hook. The command's autocomplete is the basic one only
+        /// (`auto_complete`, its description and hint): the contract has no field for Go's
+        /// `AutocompleteData` (argument suggestions) or its icon, so the server gets none.
         /// Go: RegisterCommand(command \*model.Command) error
         async fn register_command(
             &self,
@@ -3416,6 +3424,8 @@ pub mod plugin_api_server {
         }
 
         /// Runs a slash command with the given arguments, as if a user had typed it, and returns its response.
+        /// The server reads only the arguments the `ExecuteCommand` hook gets, and answers the response
+        /// without `type` and `attachments` (see `CommandArgs` and `CommandResponse`).
         /// Go: ExecuteSlashCommand(commandArgs \*model.CommandArgs) (\*model.CommandResponse, error)
         async fn execute_slash_command(
             &self,
@@ -4291,7 +4301,11 @@ pub mod plugin_api_server {
         }
 
         /// Sends an HTTP request to another plugin on the same server and returns its answer; the first
-        /// segment of the URL path is the id of the plugin addressed.
+        /// segment of the URL path is the id of the plugin addressed (not `/plugins/` and the id). The
+        /// call is unary: both bodies travel whole, and headers carry one value per name both ways (the
+        /// server joins repeated answer headers with `, `). The plugin addressed gets the path without
+        /// its id, an empty `request_uri`, and `Mattermost-Plugin-ID` set to the caller's id; an
+        /// unknown or inactive plugin answers 404.
         /// Go: PluginHTTP(request \*http.Request) \*http.Response
         async fn plugin_http(
             &self,

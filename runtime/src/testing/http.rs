@@ -1,7 +1,11 @@
 //! The server's side of the HTTP-over-gRPC stream, played as the real
 //! server plays it (host rules, "ServeHTTP stream"): which requests reach
 //! the plugin, the rewritten URL, the headers it vouches for, the body in
-//! chunks; and how it reads the plugin's answer.
+//! chunks; and how it reads the plugin's answer. Also the server's side of
+//! `PluginHTTP`, a plugin's request to a plugin (host rules, "The plugin
+//! API's answers"): one value per header both ways, bodies whole.
+
+use std::collections::HashMap;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
@@ -75,64 +79,6 @@ pub fn request_messages<W: Wire>(
         .map(str::to_owned)
         .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
         .unwrap_or_else(|| "localhost:8065".to_owned());
-    Some(build::<W>(context, &parts, body, Target { url, request_uri, headers, host, remote_addr: REMOTE_ADDR }))
-}
-
-/// The messages the server sends a plugin for `request`, which the plugin
-/// `source_plugin_id` sent to `/{plugin_id}/…` through the API's
-/// `PluginHTTP`; `None` when the request is not for this plugin.
-///
-/// As the server does (`PluginAPI.PluginHTTP`, then
-/// `App.ServeInternalPluginRequest` in server/channels/app/plugin_requests.go):
-/// the URL the plugin routes on is the path without `/{plugin_id}`, with
-/// the query; the calling plugin's headers are kept, but
-/// `Mattermost-Plugin-ID` is set to the caller and `Mattermost-User-Id` to
-/// nobody (empty); the request has no raw target, host or client address.
-pub fn plugin_request_messages<W: Wire>(
-    plugin_id: &str,
-    source_plugin_id: &str,
-    context: W::Context,
-    request: http::Request<Bytes>,
-) -> Option<Vec<W::Request>> {
-    let (parts, body) = request.into_parts();
-    let rest = parts.uri.path().strip_prefix('/')?.strip_prefix(plugin_id)?;
-    if !(rest.is_empty() || rest.starts_with('/')) {
-        return None;
-    }
-    let url = match parts.uri.query() {
-        Some(query) if !query.is_empty() => format!("{rest}?{query}"),
-        _ => rest.to_owned(),
-    };
-    let mut headers: Vec<Header> = Vec::new();
-    for (name, value) in &parts.headers {
-        let key = canonical(name.as_str());
-        if [USER_ID_HEADER, PLUGIN_ID_HEADER].iter().any(|h| h.eq_ignore_ascii_case(&key)) {
-            continue;
-        }
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match headers.iter_mut().find(|h| h.key == key) {
-            Some(header) => header.values.push(value),
-            None => headers.push(Header { key, values: vec![value] }),
-        }
-    }
-    headers.push(Header { key: USER_ID_HEADER.to_owned(), values: vec![String::new()] });
-    headers.push(Header { key: PLUGIN_ID_HEADER.to_owned(), values: vec![source_plugin_id.to_owned()] });
-    let target = Target { url, request_uri: String::new(), headers, host: String::new(), remote_addr: "" };
-    Some(build::<W>(context, &parts, body, target))
-}
-
-/// Where a request goes and what the plugin sees of its origin.
-struct Target {
-    url: String,
-    request_uri: String,
-    headers: Vec<Header>,
-    host: String,
-    remote_addr: &'static str,
-}
-
-/// The init message and the body's chunks.
-fn build<W: Wire>(context: W::Context, parts: &http::request::Parts, body: Bytes, target: Target) -> Vec<W::Request> {
-    let Target { url, request_uri, headers, host, remote_addr } = target;
     let (proto_major, proto_minor) = match parts.version {
         Version::HTTP_09 => (0, 9),
         Version::HTTP_10 => (1, 0),
@@ -148,10 +94,16 @@ fn build<W: Wire>(context: W::Context, parts: &http::request::Parts, body: Bytes
         proto_minor,
         headers,
         host,
-        remote_addr: remote_addr.to_owned(),
+        remote_addr: REMOTE_ADDR.to_owned(),
         request_uri,
         content_length: i64::try_from(body.len()).unwrap_or(i64::MAX),
     };
+    Some(in_chunks::<W>(init, &body))
+}
+
+/// `init` and `body` as request messages: chunks of at most [`MAX_CHUNK`]
+/// bytes, the first inside the init message, the last complete.
+fn in_chunks<W: Wire>(init: Init<W::Context>, body: &Bytes) -> Vec<W::Request> {
     let mut chunks: Vec<Bytes> =
         (0..body.len()).step_by(MAX_CHUNK).map(|at| body.slice(at..body.len().min(at + MAX_CHUNK))).collect();
     if chunks.is_empty() {
@@ -160,6 +112,138 @@ fn build<W: Wire>(context: W::Context, parts: &http::request::Parts, body: Bytes
     let last = chunks.len() - 1;
     let mut init = Some(init);
     chunks.into_iter().enumerate().map(|(i, chunk)| W::request_message(init.take(), chunk, i == last)).collect()
+}
+
+/// The caller's id a request from the server itself carries in
+/// [`PLUGIN_ID_HEADER`].
+pub const SERVER_CALLER_ID: &str = "com.mattermost.server";
+
+/// A `PluginHTTP` call as the server passes it on (`APIServer.PluginHTTP`,
+/// `PluginAPI.PluginHTTP`, `App.ServeInternalPluginRequest`): the id of the
+/// plugin addressed, and the messages its `ServeHTTP` gets. `Err` is the
+/// text of the server's 400 when `url` names no plugin.
+///
+/// As the server does: `url` is `/<plugin id>/<path>`; the plugin gets
+/// `/<path>` with the query re-encoded as Go's `url.Values.Encode` does
+/// (keys sorted), an empty `request_uri`, no host and no client address;
+/// the headers one value per name (the call's map, set with Go's
+/// `Header.Set`), `Mattermost-User-Id` empty (no user), and
+/// [`PLUGIN_ID_HEADER`] the caller's id, whatever the caller sent; the body
+/// whole, in chunks as [`request_messages`] sends it.
+pub fn inter_plugin_messages<W: Wire>(
+    caller_id: &str,
+    context: W::Context,
+    method: &str,
+    url: &str,
+    headers: &HashMap<String, String>,
+    body: Bytes,
+) -> Result<(String, Vec<W::Request>), String> {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut split = path.splitn(3, '/');
+    let (Some(_), Some(plugin_id), Some(rest)) = (split.next(), split.next(), split.next()) else {
+        return Err("Not enough URL. Form of URL should be /<pluginid>/*".to_owned());
+    };
+    if plugin_id.is_empty() {
+        return Err("No plugin specified. Form of URL should be /<pluginid>/*".to_owned());
+    }
+    let query = go_query_encode(query);
+    let url = if query.is_empty() { format!("/{rest}") } else { format!("/{rest}?{query}") };
+    // `Header.Set` in the map's order: the last of two names Go spells alike wins.
+    let mut names: Vec<&String> = headers.keys().collect();
+    names.sort();
+    let mut sent: Vec<Header> = Vec::new();
+    let mut set = |name: &str, value: String| {
+        let key = canonical(name);
+        sent.retain(|h| h.key != key);
+        sent.push(Header { key, values: vec![value] });
+    };
+    for name in names {
+        set(name, headers[name].clone());
+    }
+    set(USER_ID_HEADER, String::new());
+    set(PLUGIN_ID_HEADER, caller_id.to_owned());
+    let init = Init {
+        context,
+        method: method.to_owned(),
+        url,
+        proto_major: 1,
+        proto_minor: 1,
+        headers: sent,
+        host: String::new(),
+        remote_addr: String::new(),
+        request_uri: String::new(),
+        content_length: i64::try_from(body.len()).unwrap_or(i64::MAX),
+    };
+    Ok((plugin_id.to_owned(), in_chunks::<W>(init, &body)))
+}
+
+/// `response`'s headers as `PluginHTTP` answers them: one value per name,
+/// under Go's spelling of the name, a repeated header's values joined with
+/// `, ` (`APIServer.PluginHTTP`).
+pub fn joined_headers<B>(response: &http::Response<B>) -> HashMap<String, String> {
+    let mut joined: HashMap<String, String> = HashMap::new();
+    for (name, value) in response.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        joined
+            .entry(canonical(name.as_str()))
+            .and_modify(|all| {
+                all.push_str(", ");
+                all.push_str(&value);
+            })
+            .or_insert_with(|| value.into_owned());
+    }
+    joined
+}
+
+/// A query as Go's `url.Values.Encode` writes what `URL.Query` read: pairs
+/// decoded (a malformed one dropped), keys sorted, each value in its order,
+/// then encoded again (`a b` as `a+b`).
+fn go_query_encode(query: &str) -> String {
+    let mut pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.contains(';'))
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((query_unescape(key)?, query_unescape(value)?))
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let pairs: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v))).collect();
+    pairs.join("&")
+}
+
+/// Go's `url.QueryUnescape`: `+` is a space; `None` for a bad `%` escape.
+fn query_unescape(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Go's `url.QueryEscape`: letters, digits and `-_.~` kept, a space as `+`,
+/// any other byte as `%XX`.
+fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(byte)),
+            b' ' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
 }
 
 /// `messages` as the request stream a gRPC client sends.
@@ -302,6 +386,52 @@ mod tests {
             messages.iter().map(|m| (m.init.is_some(), m.chunk.len(), m.complete)).collect();
         assert_eq!(sizes, [(true, MAX_CHUNK, false), (false, MAX_CHUNK, false), (false, 5, true)]);
         assert_eq!(messages[0].init.as_ref().unwrap().content_length, BODY.len() as i64);
+    }
+
+    #[test]
+    fn a_plugins_request_to_a_plugin_goes_as_the_server_passes_it_on() {
+        let headers: HashMap<String, String> = [
+            ("x-tag".to_owned(), "a, b".to_owned()),
+            ("Mattermost-Plugin-ID".to_owned(), "forged".to_owned()),
+            ("mattermost-user-id".to_owned(), "forged".to_owned()),
+        ]
+        .into();
+        let send = |url: &str, body: &'static [u8]| {
+            inter_plugin_messages::<TestWire>("com.caller", String::new(), "POST", url, &headers, Bytes::from_static(body))
+        };
+        let (plugin_id, messages) = send("/com.x/api/v1/ping?b=2&a=1+1&a=%7E&bad=%zz", b"hi").unwrap();
+        assert_eq!(plugin_id, "com.x");
+        let Request { init, chunk, complete } = &messages[0];
+        let init = init.as_ref().unwrap();
+        assert_eq!((chunk.as_ref(), *complete), (&b"hi"[..], true), "the body whole, in the init message");
+        assert_eq!(init.url, "/api/v1/ping?a=1+1&a=~&b=2", "keys sorted, re-encoded, the malformed pair dropped");
+        assert_eq!((init.request_uri.as_str(), init.host.as_str(), init.remote_addr.as_str()), ("", "", ""));
+        assert_eq!(init.content_length, 2);
+        let find = |key: &str| init.headers.iter().find(|h| h.key == key).map(|h| h.values.clone());
+        assert_eq!(find("X-Tag"), Some(vec!["a, b".into()]), "one value, under Go's spelling");
+        assert_eq!(find("Mattermost-Plugin-Id"), Some(vec!["com.caller".into()]), "the caller's id, not what it sent");
+        assert_eq!(find(USER_ID_HEADER), Some(vec![String::new()]), "no user");
+        assert_eq!(init.headers.len(), 3);
+
+        assert_eq!(send("/com.x/", b"").unwrap().1[0].init.as_ref().unwrap().url, "/");
+        assert_eq!(send("/com.x", b"").unwrap_err(), "Not enough URL. Form of URL should be /<pluginid>/*");
+        assert_eq!(send("//x", b"").unwrap_err(), "No plugin specified. Form of URL should be /<pluginid>/*");
+        let (plugin_id, _) = send("/plugins/com.x/ping", b"").unwrap();
+        assert_eq!(plugin_id, "plugins", "the first segment is the plugin, whatever it is");
+    }
+
+    #[test]
+    fn a_plugins_answer_comes_back_one_value_per_header() {
+        let response = http::Response::builder()
+            .header("x-answer", "1")
+            .header("X-Answer", "2")
+            .header("content-type", "text/plain")
+            .body(())
+            .unwrap();
+        let joined = joined_headers(&response);
+        let expected: HashMap<String, String> =
+            [("X-Answer".to_owned(), "1, 2".to_owned()), ("Content-Type".to_owned(), "text/plain".to_owned())].into();
+        assert_eq!(joined, expected);
     }
 
     #[tokio::test]

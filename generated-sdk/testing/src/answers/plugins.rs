@@ -103,7 +103,7 @@ impl FakeServer {
     }
 
     /// Answers `PluginAPI/PluginHTTP` ([`sdk::api::PluginsApi::plugin_http`]) with
-    /// `answer` from now on
+    /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_plugin_http(
         &self,
@@ -297,7 +297,7 @@ impl FakeServer {
         Err(unanswered("GetPluginID", "on_get_plugin_id"))
     }
 
-    /// The fake's answer to `PluginAPI/PluginHTTP`: an override, else none.
+    /// The fake's answer to `PluginAPI/PluginHTTP`: an override, else the app layer.
     pub(crate) async fn answer_plugin_http(
         &self,
         request: proto::PluginHttpRequest,
@@ -320,6 +320,7 @@ impl FakeServer {
                 });
             return respond(response, None);
         }
-        Err(unanswered("PluginHTTP", "on_plugin_http"))
+        let response = app::App(self).plugin_http(request).await.map_err(Error::from);
+        respond(response, None)
     }
 }
