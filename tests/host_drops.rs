@@ -231,3 +231,49 @@ async fn a_request_to_a_plugin_goes_and_comes_back_as_the_host_passes_it() {
     assert_eq!(short.status(), 400);
     assert_eq!(short.body().as_ref(), b"Not enough URL. Form of URL should be /<pluginid>/*");
 }
+
+/// A plugin that keeps the posts its post hooks get and rewrites each new
+/// post, setting a prop on the replacement.
+#[derive(Default)]
+struct Rewriter {
+    seen: Mutex<Vec<proto::Post>>,
+}
+
+#[mattermost_plugin::plugin]
+impl Plugin for Rewriter {
+    async fn message_will_be_posted(
+        &self,
+        _cx: &Context,
+        _pc: &proto::PluginContext,
+        post: proto::Post,
+    ) -> mattermost_plugin::MessageWillBePostedDecision {
+        self.seen.lock().unwrap().push(post.clone());
+        let mut post = post.with_prop("rewritten", true);
+        post.set_message(format!("{} (edited)", post.message));
+        mattermost_plugin::MessageWillBePostedDecision::Replace(Box::new(post))
+    }
+
+    async fn message_has_been_posted(&self, _cx: &Context, _pc: &proto::PluginContext, post: proto::Post) {
+        self.seen.lock().unwrap().push(post);
+    }
+}
+
+/// Posts cross the host without props (`hooks_grpc_client.go`, the post
+/// converters): the hook sees none of the post's props, and a replacement
+/// is stored without any, the original's and its own alike.
+#[tokio::test]
+async fn post_hooks_get_and_give_back_posts_without_props() {
+    let fake = FakeServer::new();
+    let seed = fake.seed();
+    let host = TestHost::start(Rewriter::default(), fake.clone()).await.unwrap();
+    let post = proto::Post::new(seed.channel.id.as_str(), "hello").by(seed.user.id.as_str()).with_prop("kept", "no");
+    let stored = host.api().create_post(post).await.unwrap();
+    host.settle().await;
+    assert_eq!(stored.message, "hello (edited)");
+    assert!(stored.props_json().is_empty(), "the replacement's props: {:?}", stored.props_json());
+    let seen = host.plugin().seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "MessageWillBePosted, then MessageHasBeenPosted");
+    for post in seen {
+        assert!(post.props.is_none() && post.metadata.is_none(), "a hook got {post:?}");
+    }
+}

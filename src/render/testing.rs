@@ -294,7 +294,14 @@ mod tests {
         assert_eq!(
             requests,
             [
+                "ChannelHasBeenCreatedRequest",
                 "ExecuteCommandRequest",
+                "MessageHasBeenDeletedRequest",
+                "MessageHasBeenPostedRequest",
+                "MessageHasBeenUpdatedRequest",
+                "MessageWillBePostedRequest",
+                "MessageWillBeUpdatedRequest",
+                "MessagesWillBeConsumedRequest",
                 "OnCloudLimitsUpdatedRequest",
                 "OnSharedChannelsAttachmentSyncMsgRequest",
                 "OnSharedChannelsPingRequest",

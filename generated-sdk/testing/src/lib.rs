@@ -4369,15 +4369,19 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `MessageWillBePosted` hook with these arguments
     /// ([`Plugin::message_will_be_posted`]) and the host's `PluginContext`, and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn message_will_be_posted(
         &self,
         post: proto::Post,
     ) -> Result<proto::MessageWillBePostedResponse, Status> {
-        let request = proto::MessageWillBePostedRequest {
+        let mut request = proto::MessageWillBePostedRequest {
             plugin_context: Some(self.plugin_context.clone()),
             post: Some(post),
             ..Default::default()
         };
+        host::message_will_be_posted(&mut request);
         self.drive(
                 HookName::MessageWillBePosted,
                 |mut hooks| async move { hooks.message_will_be_posted(request).await },
@@ -4388,17 +4392,21 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `MessageWillBeUpdated` hook with these arguments
     /// ([`Plugin::message_will_be_updated`]) and the host's `PluginContext`, and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn message_will_be_updated(
         &self,
         new_post: proto::Post,
         old_post: proto::Post,
     ) -> Result<proto::MessageWillBeUpdatedResponse, Status> {
-        let request = proto::MessageWillBeUpdatedRequest {
+        let mut request = proto::MessageWillBeUpdatedRequest {
             plugin_context: Some(self.plugin_context.clone()),
             new_post: Some(new_post),
             old_post: Some(old_post),
             ..Default::default()
         };
+        host::message_will_be_updated(&mut request);
         self.drive(
                 HookName::MessageWillBeUpdated,
                 |mut hooks| async move { hooks.message_will_be_updated(request).await },
@@ -4409,15 +4417,19 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `MessageHasBeenPosted` hook with these arguments
     /// ([`Plugin::message_has_been_posted`]) and the host's `PluginContext`, and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn message_has_been_posted(
         &self,
         post: proto::Post,
     ) -> Result<proto::MessageHasBeenPostedResponse, Status> {
-        let request = proto::MessageHasBeenPostedRequest {
+        let mut request = proto::MessageHasBeenPostedRequest {
             plugin_context: Some(self.plugin_context.clone()),
             post: Some(post),
             ..Default::default()
         };
+        host::message_has_been_posted(&mut request);
         self.drive(
                 HookName::MessageHasBeenPosted,
                 |mut hooks| async move { hooks.message_has_been_posted(request).await },
@@ -4428,17 +4440,21 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `MessageHasBeenUpdated` hook with these arguments
     /// ([`Plugin::message_has_been_updated`]) and the host's `PluginContext`, and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn message_has_been_updated(
         &self,
         new_post: proto::Post,
         old_post: proto::Post,
     ) -> Result<proto::MessageHasBeenUpdatedResponse, Status> {
-        let request = proto::MessageHasBeenUpdatedRequest {
+        let mut request = proto::MessageHasBeenUpdatedRequest {
             plugin_context: Some(self.plugin_context.clone()),
             new_post: Some(new_post),
             old_post: Some(old_post),
             ..Default::default()
         };
+        host::message_has_been_updated(&mut request);
         self.drive(
                 HookName::MessageHasBeenUpdated,
                 |mut hooks| async move { hooks.message_has_been_updated(request).await },
@@ -4449,14 +4465,18 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `MessagesWillBeConsumed` hook with these arguments
     /// ([`Plugin::messages_will_be_consumed`]), and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn messages_will_be_consumed(
         &self,
         posts: Vec<proto::Post>,
     ) -> Result<proto::MessagesWillBeConsumedResponse, Status> {
-        let request = proto::MessagesWillBeConsumedRequest {
+        let mut request = proto::MessagesWillBeConsumedRequest {
             posts,
             ..Default::default()
         };
+        host::messages_will_be_consumed(&mut request);
         self.drive(
                 HookName::MessagesWillBeConsumed,
                 |mut hooks| async move { hooks.messages_will_be_consumed(request).await },
@@ -4467,15 +4487,19 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `MessageHasBeenDeleted` hook with these arguments
     /// ([`Plugin::message_has_been_deleted`]) and the host's `PluginContext`, and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn message_has_been_deleted(
         &self,
         post: proto::Post,
     ) -> Result<proto::MessageHasBeenDeletedResponse, Status> {
-        let request = proto::MessageHasBeenDeletedRequest {
+        let mut request = proto::MessageHasBeenDeletedRequest {
             plugin_context: Some(self.plugin_context.clone()),
             post: Some(post),
             ..Default::default()
         };
+        host::message_has_been_deleted(&mut request);
         self.drive(
                 HookName::MessageHasBeenDeleted,
                 |mut hooks| async move { hooks.message_has_been_deleted(request).await },
@@ -4703,15 +4727,19 @@ impl<P: Plugin> TestHost<P> {
     /// Calls the `ChannelHasBeenCreated` hook with these arguments
     /// ([`Plugin::channel_has_been_created`]) and the host's `PluginContext`, and returns
     /// the response the server gets.
+    ///
+    /// The plugin gets the arguments as the host sends them, without the
+    /// fields it drops (the types' docs say which).
     pub async fn channel_has_been_created(
         &self,
         channel: proto::Channel,
     ) -> Result<proto::ChannelHasBeenCreatedResponse, Status> {
-        let request = proto::ChannelHasBeenCreatedRequest {
+        let mut request = proto::ChannelHasBeenCreatedRequest {
             plugin_context: Some(self.plugin_context.clone()),
             channel: Some(channel),
             ..Default::default()
         };
+        host::channel_has_been_created(&mut request);
         self.drive(
                 HookName::ChannelHasBeenCreated,
                 |mut hooks| async move { hooks.channel_has_been_created(request).await },

@@ -118,11 +118,12 @@ impl App<'_> {
         let Some(host) = self.host_for(HookName::MessageWillBePosted, "CreatePost")? else {
             return Ok(post);
         };
-        let request = proto::MessageWillBePostedRequest {
+        let mut request = proto::MessageWillBePostedRequest {
             plugin_context: Some(host.plugin_context.clone()),
             post: Some(post.clone()),
             ..Default::default()
         };
+        super::host::message_will_be_posted(&mut request);
         let mut hooks = host.hooks.clone();
         let answer = hooks.message_will_be_posted(request).with_subscriber(host.dispatch.clone()).await;
         // A failed call lets the post through (the host's hooks client).
@@ -135,12 +136,13 @@ impl App<'_> {
         let Some(host) = self.host_for(HookName::MessageWillBeUpdated, "UpdatePost")? else {
             return Ok(new);
         };
-        let request = proto::MessageWillBeUpdatedRequest {
+        let mut request = proto::MessageWillBeUpdatedRequest {
             plugin_context: Some(host.plugin_context.clone()),
             new_post: Some(new.clone()),
             old_post: Some(old.clone()),
             ..Default::default()
         };
+        super::host::message_will_be_updated(&mut request);
         let mut hooks = host.hooks.clone();
         let answer = hooks.message_will_be_updated(request).with_subscriber(host.dispatch.clone()).await;
         let Ok(answer) = answer.map(Response::into_inner) else { return Ok(new) };
@@ -274,11 +276,12 @@ impl App<'_> {
         let post = self.0.state().save_post(post)?;
         let sent = post.clone();
         self.fire(HookName::MessageHasBeenPosted, "CreatePost", move |mut hooks, plugin_context| async move {
-            let request = proto::MessageHasBeenPostedRequest {
+            let mut request = proto::MessageHasBeenPostedRequest {
                 plugin_context: Some(plugin_context),
                 post: Some(sent),
                 ..Default::default()
             };
+            super::host::message_has_been_posted(&mut request);
             hooks.message_has_been_posted(request).await
         });
         Ok(proto::CreatePostResponse { post: Some(post), ..Default::default() })
@@ -295,12 +298,13 @@ impl App<'_> {
         let post = self.0.state().save_update(new)?;
         let sent = post.clone();
         self.fire(HookName::MessageHasBeenUpdated, "UpdatePost", move |mut hooks, plugin_context| async move {
-            let request = proto::MessageHasBeenUpdatedRequest {
+            let mut request = proto::MessageHasBeenUpdatedRequest {
                 plugin_context: Some(plugin_context),
                 new_post: Some(sent),
                 old_post: Some(old),
                 ..Default::default()
             };
+            super::host::message_has_been_updated(&mut request);
             hooks.message_has_been_updated(request).await
         });
         Ok(proto::UpdatePostResponse { post: Some(post), ..Default::default() })
@@ -314,11 +318,12 @@ impl App<'_> {
     ) -> Result<proto::DeletePostResponse, AppError> {
         let post = self.0.state().remove_post(&request.post_id)?;
         self.fire(HookName::MessageHasBeenDeleted, "DeletePost", move |mut hooks, plugin_context| async move {
-            let request = proto::MessageHasBeenDeletedRequest {
+            let mut request = proto::MessageHasBeenDeletedRequest {
                 plugin_context: Some(plugin_context),
                 post: Some(post),
                 ..Default::default()
             };
+            super::host::message_has_been_deleted(&mut request);
             hooks.message_has_been_deleted(request).await
         });
         Ok(proto::DeletePostResponse::default())
@@ -423,11 +428,12 @@ impl App<'_> {
     fn channel_has_been_created(&self, channel: &proto::Channel, method: &str) {
         let sent = channel.clone();
         self.fire(HookName::ChannelHasBeenCreated, method, move |mut hooks, plugin_context| async move {
-            let request = proto::ChannelHasBeenCreatedRequest {
+            let mut request = proto::ChannelHasBeenCreatedRequest {
                 plugin_context: Some(plugin_context),
                 channel: Some(sent),
                 ..Default::default()
             };
+            super::host::channel_has_been_created(&mut request);
             hooks.channel_has_been_created(request).await
         });
     }
@@ -528,11 +534,12 @@ impl App<'_> {
         };
         let Ok(post) = self.0.state().save_post(post) else { return };
         self.fire(HookName::MessageHasBeenPosted, method, move |mut hooks, plugin_context| async move {
-            let request = proto::MessageHasBeenPostedRequest {
+            let mut request = proto::MessageHasBeenPostedRequest {
                 plugin_context: Some(plugin_context),
                 post: Some(post),
                 ..Default::default()
             };
+            super::host::message_has_been_posted(&mut request);
             hooks.message_has_been_posted(request).await
         });
     }
@@ -724,7 +731,11 @@ fn decide(
     where_: &str,
 ) -> Result<proto::Post, AppError> {
     if reason.is_empty() {
-        return Ok(replacement.unwrap_or(post));
+        // The host reads a replacement back without props or metadata.
+        return Ok(replacement.map_or(post, |mut replacement| {
+            super::host::post(&mut replacement);
+            replacement
+        }));
     }
     let id = if reason == DISMISS_POST { reason } else { format!("Post rejected by plugin. {reason}") };
     let mut error = app_error(&id, id.clone(), 400);

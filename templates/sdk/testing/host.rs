@@ -28,6 +28,55 @@ pub(super) fn execute_command(request: &mut proto::ExecuteCommandRequest) {
     }
 }
 
+/// A post as the host sends it to a hook and reads it back from one:
+/// without `props`, `metadata` and participants (`postToProto` and
+/// `postFromProto` carry none of them).
+pub(super) fn post(post: &mut proto::Post) {
+    post.props = None;
+    post.metadata = None;
+    post.participants.clear();
+}
+
+/// `MessageWillBePosted`: the post as [`post`] sends it.
+pub(super) fn message_will_be_posted(request: &mut proto::MessageWillBePostedRequest) {
+    request.post.as_mut().map(post);
+}
+
+/// `MessageWillBeUpdated`: both posts as [`post`] sends them.
+pub(super) fn message_will_be_updated(request: &mut proto::MessageWillBeUpdatedRequest) {
+    request.new_post.as_mut().map(post);
+    request.old_post.as_mut().map(post);
+}
+
+/// `MessageHasBeenPosted`: the post as [`post`] sends it.
+pub(super) fn message_has_been_posted(request: &mut proto::MessageHasBeenPostedRequest) {
+    request.post.as_mut().map(post);
+}
+
+/// `MessageHasBeenUpdated`: both posts as [`post`] sends them.
+pub(super) fn message_has_been_updated(request: &mut proto::MessageHasBeenUpdatedRequest) {
+    request.new_post.as_mut().map(post);
+    request.old_post.as_mut().map(post);
+}
+
+/// `MessageHasBeenDeleted`: the post as [`post`] sends it.
+pub(super) fn message_has_been_deleted(request: &mut proto::MessageHasBeenDeletedRequest) {
+    request.post.as_mut().map(post);
+}
+
+/// `MessagesWillBeConsumed`: each post as [`post`] sends it.
+pub(super) fn messages_will_be_consumed(request: &mut proto::MessagesWillBeConsumedRequest) {
+    request.posts.iter_mut().for_each(post);
+}
+
+/// `ChannelHasBeenCreated`: the channel without its type (`channelToProto`
+/// does not send it).
+pub(super) fn channel_has_been_created(request: &mut proto::ChannelHasBeenCreatedRequest) {
+    if let Some(channel) = request.channel.as_mut() {
+        channel.r#type = 0;
+    }
+}
+
 /// What the server reads of a command's answer: all but `type` and
 /// `attachments` (`commandResponseFromProto`), so neither reaches the user.
 pub(super) fn command_response(response: proto::CommandResponse) -> proto::CommandResponse {
