@@ -60,6 +60,11 @@ pub const ATTACHMENTS_PROP: &str = "attachments";
 
 /// A post built and read as Go's `model.Post` is. Implemented for
 /// [`proto::Post`].
+///
+/// Props (attachments among them) are read and set on the posts a plugin
+/// makes or fetches through the API: in `MessageWillBePosted` and the other
+/// post hooks the gRPC host carries no props either way, so a post arrives
+/// without them and a replacement is stored without any.
 pub trait PostExt: Sized {
     /// A post of `message` in `channel_id`; add its author with
     /// [`PostExt::by`] (a plugin posts as its bot or as a user).
@@ -155,6 +160,10 @@ pub trait CommandResponseExt: Sized {
     fn in_channel(text: impl Into<String>) -> Self;
     /// An answer that sends the user's client to `url` (`goto_location`).
     fn go_to(url: impl Into<String>) -> Self;
+    /// The answer, with message attachments on the reply post. They go in
+    /// its props: the gRPC host drops the answer's own `attachments`.
+    #[must_use]
+    fn with_attachments(self, attachments: Vec<Attachment>) -> Self;
 }
 
 impl CommandResponseExt for proto::CommandResponse {
@@ -168,6 +177,12 @@ impl CommandResponseExt for proto::CommandResponse {
 
     fn go_to(url: impl Into<String>) -> Self {
         Self { goto_location: url.into(), ..Self::default() }
+    }
+
+    fn with_attachments(self, attachments: Vec<Attachment>) -> Self {
+        let mut props = self.props.clone().map(mmplugin_runtime::json::struct_to_object).unwrap_or_default();
+        props.insert(ATTACHMENTS_PROP.to_owned(), serde_json::to_value(attachments).unwrap_or(Value::Null));
+        Self { props: Some(mmplugin_runtime::json::object_to_struct(props)), ..self }
     }
 }
 
@@ -541,6 +556,16 @@ mod tests {
         assert_eq!(props["attachments"][0]["actions"][0]["type"], "button");
         assert_eq!(props["attachments"][0]["actions"][0]["integration"]["context"]["id"], "42");
         assert!(props["attachments"][0]["actions"][0].get("options").is_none(), "empty parts are left out as Go does");
+    }
+
+    #[test]
+    fn a_commands_attachments_travel_in_its_props() {
+        let answer = proto::CommandResponse::in_channel("done")
+            .with_attachments(vec![Attachment { text: "details".into(), ..Attachment::default() }]);
+        assert_eq!(answer.response_type, "in_channel");
+        assert!(answer.attachments.is_empty(), "the field the host drops stays empty");
+        let props = answer.props.map(mmplugin_runtime::json::struct_to_object).unwrap_or_default();
+        assert_eq!(props["attachments"][0]["text"], "details");
     }
 
     #[test]
