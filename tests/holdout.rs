@@ -112,8 +112,8 @@ fn a_new_hook_and_api_method_get_a_driver_method_and_an_answer_setter() {
     assert_eq!(kit.matches("    pub fn on_").count(), methods, "one answer setter per API method");
     let hooks = generated.contract.plugin_hooks().filter(|h| h.name != "ServeHTTP").count();
     // Besides: `TestHostBuilder::start`, `TestHost::start`, `deactivate`, `capture`, `http`, `http_as`,
-    // `FakeServer::settle`, `TestHost::settle`.
-    assert_eq!(kit.matches("    pub async fn ").count(), hooks + 8, "one driver method per hook but the HTTP stream");
+    // `http_from_plugin`, `FakeServer::settle`, `TestHost::settle`.
+    assert_eq!(kit.matches("    pub async fn ").count(), hooks + 9, "one driver method per hook but the HTTP stream");
 
     if std::env::var("MMPLUGIN_COMPILE_SDKS").is_ok_and(|v| v == "1") {
         let sdk = tempfile::tempdir().unwrap();

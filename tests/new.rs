@@ -166,7 +166,7 @@ fn the_new_project_builds_passes_its_tests_bundles_and_starts_under_the_host() {
     }
     assert_eq!(host.status.code(), Some(0), "{report}\n{}", text(&host.stderr));
     assert!(
-        report.contains("ok: Implemented twice, same answer: [OnActivate MessageWillBePosted ServeHTTP]"),
+        report.contains("ok: Implemented twice, same answer: [OnActivate OnConfigurationChange MessageWillBePosted ServeHTTP]"),
         "{report}"
     );
     assert!(report.contains("ok: OnActivate answered without an error"), "{report}");
