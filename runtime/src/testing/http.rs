@@ -397,7 +397,14 @@ mod tests {
         ]
         .into();
         let send = |url: &str, body: &'static [u8]| {
-            inter_plugin_messages::<TestWire>("com.caller", String::new(), "POST", url, &headers, Bytes::from_static(body))
+            inter_plugin_messages::<TestWire>(
+                "com.caller",
+                String::new(),
+                "POST",
+                url,
+                &headers,
+                Bytes::from_static(body),
+            )
         };
         let (plugin_id, messages) = send("/com.x/api/v1/ping?b=2&a=1+1&a=%7E&bad=%zz", b"hi").unwrap();
         assert_eq!(plugin_id, "com.x");
