@@ -603,7 +603,7 @@ func (f *fakeAPI) serve(name string, req, resp *dynamicpb.Message) error {
 		if f.kvFail {
 			// The in-field form the KV handlers use: status OK, AppError in `error`.
 			return setAppError(resp, "app.plugin.kv.fake_failure", "go-host: the KV store is switched off",
-				"go-host fake PluginAPI: KV failure mode", "fakeAPI."+name, 500)
+				kvFailureDetail, "fakeAPI."+name, 500)
 		}
 		key := getString(req, "key")
 		if name == "KVGet" {
@@ -2538,6 +2538,12 @@ func (r *httpResult) detailOrNil() string {
 	return r.detail()
 }
 
+// kvFailureDetail is the detailed error of the KV store's failures when it is
+// switched off. The plugin logs an API error as Go's AppError.Error() shows
+// it, "where: message, detailed error", without the id (the SDK's Display
+// since its model layer), so the log is searched for this text.
+const kvFailureDetail = "go-host fake PluginAPI: KV failure mode"
+
 func kvFailure(rep *report, h *hooks, api *fakeAPI, logBuf *lockedBuffer) {
 	api.setKVFail(true)
 	defer api.setKVFail(false)
@@ -2552,10 +2558,10 @@ func kvFailure(rep *report, h *hooks, api *fakeAPI, logBuf *lockedBuffer) {
 	case !strings.Contains(text, "Hello, Bob") || strings.Contains(text, "(hello number"):
 		problems = append(problems, fmt.Sprintf("expected \"Hello, Bob\" without \"(hello number\", got %q", text))
 	}
-	if !logBuf.waitFor("app.plugin.kv.fake_failure", 2*time.Second) {
-		problems = append(problems, "the plugin's log (its stderr through go-plugin's logger) never mentions app.plugin.kv.fake_failure")
+	if !logBuf.waitFor(kvFailureDetail, 2*time.Second) {
+		problems = append(problems, fmt.Sprintf("the plugin's log (its stderr through go-plugin's logger) never mentions the failure (%q)", kvFailureDetail))
 	}
-	rep.check(fmt.Sprintf("ExecuteCommand(%q) with the KV store failing (AppError in the response) -> %q; app.plugin.kv.fake_failure in the plugin's log", line, text),
+	rep.check(fmt.Sprintf("ExecuteCommand(%q) with the KV store failing (AppError in the response) -> %q; the failure (%q) in the plugin's log", line, text, kvFailureDetail),
 		strings.Join(problems, "; "))
 }
 
