@@ -1124,3 +1124,20 @@ fn the_help_says_what_goes_in_and_how_to_choose() {
         assert!(help.contains(wanted), "no {wanted:?} in:\n{help}");
     }
 }
+
+/// A bundle written into assets/ is not bundled by the next run: the
+/// output folder is left out, with a note, and the bytes stay the same.
+#[test]
+fn the_output_folder_is_left_out_of_what_it_is_in() {
+    let f = Fixture::new(MANIFEST);
+    f.file("assets/greeting.txt", b"hi\n");
+    let out = f.path("assets/dist");
+    let first = f.bundle_with(&[], &out);
+    let bytes = fs::read(PathBuf::from(text(&first.stdout).trim_end())).unwrap();
+    let second = f.bundle_with(&[], &out);
+    let stderr = text(&second.stderr);
+    assert!(stderr.contains("left out") && stderr.contains("assets/dist"), "{stderr}");
+    let entries = bundled(&second);
+    assert!(!entries.iter().any(|e| e.path.contains("dist")), "{:?}", listing(&entries));
+    assert_eq!(fs::read(PathBuf::from(text(&second.stdout).trim_end())).unwrap(), bytes);
+}

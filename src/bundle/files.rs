@@ -168,8 +168,7 @@ pub(super) fn find(
             included.push((name, source));
         }
     }
-    let mut notes = std::mem::take(&mut walk.notes);
-    walk.webapp(&project, author, &included, &mut notes);
+    walk.webapp(&project, author, &included);
     walk.icon(&project, author, &included);
     walk.clear_of(taken);
     if !walk.problems.is_empty() {
@@ -183,7 +182,7 @@ pub(super) fn find(
             Item::File { source, size } => Entry { path, mode: FILE, contents: Contents::File { source, size } },
         })
         .collect();
-    Ok(Found { entries, notes })
+    Ok(Found { entries, notes: walk.notes })
 }
 
 /// The state of the search: what was found, what is wrong.
@@ -199,6 +198,7 @@ struct Walk {
     manifest: String,
     /// The folder the bundle is written into, resolved, if it exists.
     out: Option<PathBuf>,
+    /// What the author should know: a file left out.
     notes: Vec<String>,
 }
 
@@ -328,18 +328,12 @@ impl Walk {
     }
 
     /// The webapp bundle the manifest names, with the folder holding it.
-    fn webapp(
-        &mut self,
-        project: &Path,
-        author: &Map<String, Value>,
-        included: &[(&str, PathBuf)],
-        notes: &mut Vec<String>,
-    ) {
+    fn webapp(&mut self, project: &Path, author: &Map<String, Value>, included: &[(&str, PathBuf)]) {
         const FIELD: &str = "webapp.bundle_path";
         let Some(Value::Object(webapp)) = author.get("webapp") else {
             // `HasWebapp` is `webapp != null`; without it the server loads no webapp.
             if project.join(CONVENTIONAL_WEBAPP).is_file() {
-                notes.push(format!(
+                self.notes.push(format!(
                     "{CONVENTIONAL_WEBAPP} is there, but the manifest has no {FIELD}, so it is not bundled \
                      (the server loads a webapp only from the path the manifest names)"
                 ));
