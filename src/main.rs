@@ -63,8 +63,9 @@ enum Command {
         /// The folder of the new contract.
         new: PathBuf,
     },
-    /// Package plugin binaries as the .tar.gz bundle Mattermost installs,
-    /// laid out so that the server starts them over gRPC.
+    /// Package a plugin (its binaries, assets/, public/, webapp bundle and
+    /// icon) as the .tar.gz bundle Mattermost installs, laid out so that the
+    /// server starts it over gRPC.
     ///
     /// Writes DIR/<id>-<version>.tar.gz and prints its path as the last line
     /// of stdout. The bundled plugin.json is the author's with
@@ -72,10 +73,23 @@ enum Command {
     /// over gRPC) and server.executables naming exactly the platforms given;
     /// each change is a note on stderr. venv/bin/python in the bundle is a
     /// tiny sh launcher that execs the binary the server passes it; the
-    /// Windows binary itself goes to venv/Scripts/python.exe. The manifest
-    /// is checked as the server checks it and each binary's format against
-    /// its platform, all before anything is written; the output is
-    /// byte-identical for the same input.
+    /// Windows binary itself goes to venv/Scripts/python.exe.
+    ///
+    /// Beside the binaries go, as mattermost-plugin-starter-template lays a
+    /// plugin out: assets/ (files the plugin reads at run time from its
+    /// bundle path, GetBundlePath) and public/ (served at
+    /// /plugins/<id>/public/...), from beside plugin.json when they are there
+    /// (--assets/--public take them from elsewhere, --no-assets/--no-public
+    /// leave them out); the folder holding webapp.bundle_path (the server
+    /// copies that whole folder), and the icon_path file, which must be an
+    /// SVG. What the manifest names must exist and stay inside the plugin
+    /// folder; a symlink is bundled as what it names, and refused when it
+    /// leads out of the project; files get mode 0644, folders 0755.
+    ///
+    /// The manifest is checked as the server checks it, each binary's format
+    /// against its platform and every file, all before anything is written;
+    /// the output is byte-identical for the same input, wherever and whenever
+    /// it is made.
     Bundle {
         /// The plugin's manifest (plugin.json; YAML manifests are not supported).
         #[arg(long, value_name = "FILE")]
@@ -88,6 +102,18 @@ enum Command {
         /// Folder to write the bundle into (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// The folder bundled as assets/ [default: assets/ beside the manifest, if there].
+        #[arg(long, value_name = "DIR", conflicts_with = "no_assets")]
+        assets: Option<PathBuf>,
+        /// Bundle no assets/, even if there is one beside the manifest.
+        #[arg(long)]
+        no_assets: bool,
+        /// The folder bundled as public/ [default: public/ beside the manifest, if there].
+        #[arg(long, value_name = "DIR", conflicts_with = "no_public")]
+        public: Option<PathBuf>,
+        /// Bundle no public/, even if there is one beside the manifest.
+        #[arg(long)]
+        no_public: bool,
     },
     /// Create a new plugin project in DIR (new, or empty): ready to build,
     /// test and bundle.
@@ -160,7 +186,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Inspect { proto }) => inspect(proto.as_ref()),
         Some(Command::Diff { old, new }) => Ok(diff(&old, &new)),
-        Some(Command::Bundle { manifest, exe, out }) => Ok(bundle(manifest, &exe, out)),
+        Some(Command::Bundle { manifest, exe, out, assets, no_assets, public, no_public }) => {
+            let include = bundle::Include { assets: folder(assets, no_assets), public: folder(public, no_public) };
+            Ok(bundle(manifest, &exe, out, &include))
+        }
         Some(Command::New { dir, id, name }) => Ok(new(&dir, id, name)),
         Some(Command::Settings { manifest, name }) => Ok(settings(&manifest, name)),
         None => generate(cli.proto.as_ref(), cli.crate_name, &cli.out, cli.check),
@@ -191,14 +220,24 @@ fn diff(old: &Path, new: &Path) -> ExitCode {
     if differences.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
+/// Where `bundle` takes a folder of the plugin's files from: `--X DIR`,
+/// `--no-X`, or beside the manifest.
+fn folder(given: Option<PathBuf>, skip: bool) -> bundle::Folder {
+    match (given, skip) {
+        (_, true) => bundle::Folder::Skip,
+        (Some(dir), false) => bundle::Folder::At(dir),
+        (None, false) => bundle::Folder::Beside,
+    }
+}
+
 /// `mmplugin-gen bundle`: prints the bundle's path; every problem of a
-/// manifest on a line of its own.
-fn bundle(manifest: PathBuf, exe: &[String], out: PathBuf) -> ExitCode {
+/// manifest or of a file on a line of its own.
+fn bundle(manifest: PathBuf, exe: &[String], out: PathBuf, include: &bundle::Include) -> ExitCode {
     let written = exe
         .iter()
         .map(|arg| bundle::parse_executable(arg))
         .collect::<Result<Vec<_>, _>>()
-        .and_then(|executables| bundle::write(&bundle::Bundle { manifest, executables, out }));
+        .and_then(|executables| bundle::write_with(&bundle::Bundle { manifest, executables, out }, include));
     match written {
         Ok(written) => {
             for note in &written.notes {

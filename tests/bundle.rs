@@ -687,3 +687,457 @@ fn the_next_bundle_removes_what_a_killed_one_left() {
     assert!(done.status.success(), "{}", text(&done.stderr));
     assert_eq!(temporaries(&out), [running], "the stale ones went; a live process's stays");
 }
+
+// ---- The plugin's own files: assets/, public/, the webapp bundle, the icon ----
+
+/// A small SVG, as the server's icon check wants one.
+const ICON: &str = concat!(
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\">",
+    "<circle cx=\"8\" cy=\"8\" r=\"7\" fill=\"#1e325c\"/></svg>\n",
+);
+
+/// `MANIFEST` with an icon and a webapp bundle named.
+fn manifest_with_files(icon: &str, webapp: &str) -> String {
+    let mut manifest: serde_json::Value = serde_json::from_str(MANIFEST).unwrap();
+    manifest["icon_path"] = icon.into();
+    manifest["webapp"] = serde_json::json!({ "bundle_path": webapp });
+    format!("{manifest:#}\n")
+}
+
+impl Fixture {
+    /// Writes `bytes` at `name` (a path below the project), making its folders.
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// The starter template's layout beside plugin.json: assets/ (with the
+    /// icon), public/, the webapp's sources and its build in webapp/dist/.
+    fn starter_layout(&self) {
+        self.file("assets/icon.svg", ICON.as_bytes());
+        self.file("assets/greeting.txt", b"Hello from the assets!\n");
+        self.file("assets/i18n/en.json", b"{\"hello\": \"Hello\"}\n");
+        self.file("public/hello.html", b"<p>hello</p>\n");
+        self.file("webapp/dist/main.js", b"console.log('main');\n");
+        self.file("webapp/dist/chunk.js", b"console.log('chunk');\n");
+        self.file("webapp/src/index.tsx", b"// sources stay out\n");
+    }
+
+    /// Runs `bundle` with one linux-amd64 binary and `extra` arguments.
+    fn bundle_with(&self, extra: &[&str], out: &Path) -> Output {
+        let linux = self.binary("hello-linux", &elf(LINUX_AMD64, "linux amd64 plugin"));
+        let manifest = self.manifest().display().to_string();
+        let exe = format!("linux-amd64={}", linux.display());
+        let out = out.display().to_string();
+        let mut args = vec!["bundle", "--manifest", &manifest, "--exe", &exe, "--out", &out];
+        args.extend(extra);
+        run(&args)
+    }
+}
+
+/// The bundle a successful run wrote, read back.
+fn bundled(out: &Output) -> Vec<Read> {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    read_bundle(&PathBuf::from(text(&out.stdout).trim_end()))
+}
+
+fn paths(entries: &[Read]) -> Vec<&str> {
+    entries.iter().map(|e| e.path.as_str()).collect()
+}
+
+#[cfg(unix)]
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn assets_public_the_webapp_bundle_and_the_icon_are_bundled() {
+    let f = Fixture::new(&manifest_with_files("assets/icon.svg", "webapp/dist/main.js"));
+    f.starter_layout();
+    let _script = f.file("assets/run.sh", b"#!/bin/sh\n");
+    #[cfg(unix)]
+    chmod(&_script, 0o755);
+    let out = f.bundle_with(&[], &f.out());
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("does not hold"), "the bundle holds what the manifest names:\n{stderr}");
+    let entries = bundled(&out);
+    assert_eq!(
+        listing(&entries),
+        [
+            "dir  755 com.example.hello",
+            "dir  755 com.example.hello/assets",
+            "file 644 com.example.hello/assets/greeting.txt",
+            "dir  755 com.example.hello/assets/i18n",
+            "file 644 com.example.hello/assets/i18n/en.json",
+            "file 644 com.example.hello/assets/icon.svg",
+            "file 644 com.example.hello/assets/run.sh",
+            "dir  755 com.example.hello/bin",
+            "file 755 com.example.hello/bin/hello-linux",
+            "file 644 com.example.hello/plugin.json",
+            "dir  755 com.example.hello/public",
+            "file 644 com.example.hello/public/hello.html",
+            "dir  755 com.example.hello/venv",
+            "dir  755 com.example.hello/venv/bin",
+            "file 755 com.example.hello/venv/bin/python",
+            "dir  755 com.example.hello/webapp",
+            "dir  755 com.example.hello/webapp/dist",
+            "file 644 com.example.hello/webapp/dist/chunk.js",
+            "file 644 com.example.hello/webapp/dist/main.js",
+        ],
+        "the webapp bundle's whole folder (the server copies it), not the webapp's sources"
+    );
+    assert_eq!(find(&entries, "com.example.hello/assets/icon.svg").data, ICON.as_bytes());
+    assert_eq!(find(&entries, "com.example.hello/assets/i18n/en.json").data, b"{\"hello\": \"Hello\"}\n");
+    assert_eq!(find(&entries, "com.example.hello/webapp/dist/main.js").data, b"console.log('main');\n");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&find(&entries, "com.example.hello/plugin.json").data).unwrap();
+    assert_eq!(manifest["icon_path"], "assets/icon.svg");
+    assert_eq!(manifest["webapp"]["bundle_path"], "webapp/dist/main.js");
+}
+
+#[test]
+fn the_icon_and_the_webapp_bundle_may_sit_anywhere_in_the_plugin_folder() {
+    let f = Fixture::new(&manifest_with_files("./branding//logo.svg", "client/main.js"));
+    f.file("branding/logo.svg", ICON.as_bytes());
+    f.file("branding/unused.png", b"\x89PNG");
+    f.file("client/main.js", b"main\n");
+    let entries = bundled(&f.bundle_with(&["--no-assets"], &f.out()));
+    let listed = paths(&entries);
+    assert!(listed.contains(&"com.example.hello/branding/logo.svg"), "{listed:?}");
+    assert!(!listed.contains(&"com.example.hello/branding/unused.png"), "only the icon of its folder: {listed:?}");
+    assert!(listed.contains(&"com.example.hello/client/main.js"), "{listed:?}");
+}
+
+#[test]
+fn flags_take_the_folders_from_elsewhere_or_leave_them_out() {
+    let f = Fixture::new(MANIFEST);
+    f.starter_layout();
+    let built = f.file("build/assets/generated.txt", b"generated\n");
+    let other = built.parent().unwrap().display().to_string();
+
+    let entries = bundled(&f.bundle_with(&["--assets", &other, "--no-public"], &f.out()));
+    let listed = paths(&entries);
+    assert!(listed.contains(&"com.example.hello/assets/generated.txt"), "{listed:?}");
+    assert!(!listed.iter().any(|p| p.contains("greeting.txt")), "the folder given replaces the one beside: {listed:?}");
+    assert!(!listed.iter().any(|p| p.contains("public")), "--no-public: {listed:?}");
+    assert!(!listed.iter().any(|p| p.contains("webapp")), "the manifest names no webapp: {listed:?}");
+
+    let entries = bundled(&f.bundle_with(&["--no-assets", "--public", &other], &f.path("second")));
+    let listed = paths(&entries);
+    assert!(listed.contains(&"com.example.hello/public/generated.txt"), "{listed:?}");
+    assert!(!listed.iter().any(|p| p.contains("/assets")), "--no-assets: {listed:?}");
+
+    // Both ways at once is a mistake of the command line.
+    let out = f.bundle_with(&["--assets", &other, "--no-assets"], &f.path("never"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!f.path("never").exists());
+    // A folder given must be there.
+    let missing = f.path("nowhere").display().to_string();
+    let out = f.bundle_with(&["--public", &missing], &f.path("never"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("public") && stderr.contains(&missing) && stderr.contains("no such folder"), "{stderr}");
+    assert!(!f.path("never").exists());
+}
+
+#[test]
+fn a_webapp_build_the_manifest_does_not_name_is_left_out_with_a_note() {
+    let f = Fixture::new(MANIFEST);
+    f.file("webapp/dist/main.js", b"main\n");
+    let out = f.bundle_with(&[], &f.out());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("note: ") && l.contains("webapp/dist/main.js") && l.contains("webapp.bundle_path")),
+        "{stderr}"
+    );
+    let entries = bundled(&out);
+    assert!(!entries.iter().any(|e| e.path.contains("webapp")), "{:?}", listing(&entries));
+}
+
+/// Runs `bundle` on a manifest naming `icon` and `webapp`, with `setup`
+/// done to the project, and checks it refused with each of `wanted`
+/// (`{manifest}` and `{dir}` stand for the manifest's path and the
+/// project's folder with a trailing `/`).
+fn refused_files(icon: &str, webapp: &str, setup: impl FnOnce(&Fixture), wanted: &[&str]) -> String {
+    let f = Fixture::new(&manifest_with_files(icon, webapp));
+    setup(&f);
+    let linux = f.binary("l", &elf(LINUX_AMD64, ""));
+    let (m, dir) = (f.manifest().display().to_string(), f.path("").display().to_string());
+    let wanted: Vec<String> = wanted.iter().map(|w| w.replace("{manifest}", &m).replace("{dir}", &dir)).collect();
+    let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    assert_refused(&f, &f.manifest(), &[("linux-amd64", &linux)], &wanted)
+}
+
+fn webapp_built(f: &Fixture) {
+    f.file("webapp/dist/main.js", b"main\n");
+}
+
+fn icon_drawn(f: &Fixture) {
+    f.file("assets/icon.svg", ICON.as_bytes());
+}
+
+#[test]
+fn what_the_manifest_names_must_be_there() {
+    // A missing icon: the field, the path, where it was looked for.
+    refused_files(
+        "assets/icon.svg",
+        "webapp/dist/main.js",
+        webapp_built,
+        &["error: {manifest}: icon_path: \"assets/icon.svg\" does not exist", "{dir}assets/icon.svg"],
+    );
+    refused_files(
+        "assets/icon.svg",
+        "webapp/dist/main.js",
+        |f| {
+            webapp_built(f);
+            fs::create_dir_all(f.path("assets/icon.svg")).unwrap();
+        },
+        &["{manifest}: icon_path: \"assets/icon.svg\" is a folder, not a file"],
+    );
+    // An icon in assets/ when another assets folder is bundled is not in the bundle.
+    let f = Fixture::new(&manifest_with_files("assets/icon.svg", "webapp/dist/main.js"));
+    webapp_built(&f);
+    icon_drawn(&f);
+    let other = f.file("elsewhere/readme.txt", b"hi\n").parent().unwrap().display().to_string();
+    let out = f.bundle_with(&["--assets", &other], &f.out());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("icon_path: \"assets/icon.svg\" is not in the assets folder bundled"), "{stderr}");
+    // A missing webapp bundle.
+    refused_files(
+        "assets/icon.svg",
+        "webapp/dist/main.js",
+        icon_drawn,
+        &["error: {manifest}: webapp.bundle_path: \"webapp/dist/main.js\" does not exist", "{dir}webapp/dist"],
+    );
+    // Both at once, each on its line.
+    let both = refused_files("assets/icon.svg", "webapp/dist/main.js", |_| {}, &["icon_path", "webapp.bundle_path"]);
+    assert_eq!(both.lines().count(), 2, "{both}");
+}
+
+#[test]
+fn what_the_manifest_names_must_be_inside_the_plugin_folder() {
+    for (icon, wanted) in [
+        ("../icon.svg", "{manifest}: icon_path: \"../icon.svg\" leaves the plugin folder"),
+        ("assets/../../icon.svg", "icon_path: \"assets/../../icon.svg\" leaves the plugin folder"),
+        ("/etc/icon.svg", "icon_path: \"/etc/icon.svg\" is absolute"),
+        ("assets\\icon.svg", "icon_path: \"assets\\\\icon.svg\" has a backslash"),
+    ] {
+        let setup = |f: &Fixture| {
+            webapp_built(f);
+            icon_drawn(f);
+            f.file("icon.svg", ICON.as_bytes());
+        };
+        refused_files(icon, "webapp/dist/main.js", setup, &[wanted]);
+    }
+    for (webapp, wanted) in [
+        ("../webapp/main.js", "{manifest}: webapp.bundle_path: \"../webapp/main.js\" leaves the plugin folder"),
+        ("/srv/main.js", "webapp.bundle_path: \"/srv/main.js\" is absolute"),
+        // The server's own rule: a cleaned path starting with a dot is refused.
+        (".build/main.js", "webapp.bundle_path: \".build/main.js\" starts with a dot"),
+        ("", "webapp.bundle_path: required when the manifest has a webapp"),
+    ] {
+        let setup = |f: &Fixture| {
+            icon_drawn(f);
+            f.file(".build/main.js", b"main\n");
+        };
+        refused_files("assets/icon.svg", webapp, setup, &[wanted]);
+    }
+}
+
+#[test]
+fn an_icon_the_server_cannot_show_is_refused() {
+    for (bytes, wanted) in [
+        (&b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0"[..], "not an SVG image"),
+        (b"<svg xmlns=\"http://www.w3.org/2000/svg\"><circle r=\"1\"/>", "not an SVG image"),
+        (b"<svg><style>* { fill: red }</style></svg>", "'*'"),
+    ] {
+        let setup = |f: &Fixture| {
+            webapp_built(f);
+            f.file("assets/icon.svg", bytes);
+        };
+        refused_files(
+            "assets/icon.svg",
+            "webapp/dist/main.js",
+            setup,
+            &["{manifest}: icon_path: \"assets/icon.svg\" is", wanted],
+        );
+    }
+    // A comment, an XML declaration and a doctype are fine.
+    let f = Fixture::new(&manifest_with_files("icon.svg", "webapp/dist/main.js"));
+    webapp_built(&f);
+    f.file(
+        "icon.svg",
+        b"<!-- by hand * -->\n<?xml version=\"1.0\"?>\n<!DOCTYPE svg>\n<SVG viewBox=\"0 0 1 1\"></SVG>\n",
+    );
+    bundled(&f.bundle_with(&[], &f.out()));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_project_is_refused_naming_it() {
+    use std::os::unix::fs::symlink;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let secret = elsewhere.path().join("secret.txt");
+    fs::write(&secret, "not the plugin's").unwrap();
+    let outside = elsewhere.path().canonicalize().unwrap().display().to_string();
+
+    // A file in assets/ linking out: the link, where it goes, and the project.
+    let stderr = refused_files(
+        "assets/icon.svg",
+        "webapp/dist/main.js",
+        |f| {
+            webapp_built(f);
+            icon_drawn(f);
+            symlink(&secret, f.path("assets/secret.txt")).unwrap();
+        },
+        &["error: {dir}assets/secret.txt: a symlink to", "secret.txt", "outside the plugin project"],
+    );
+    assert!(stderr.contains(&outside), "{stderr}");
+
+    // A relative link climbing out, in public/.
+    refused_files(
+        "assets/icon.svg",
+        "webapp/dist/main.js",
+        |f| {
+            webapp_built(f);
+            icon_drawn(f);
+            fs::create_dir_all(f.path("public")).unwrap();
+            symlink("../../../../../../../../../../etc", f.path("public/etc")).unwrap();
+        },
+        &["{dir}public/etc: a symlink to", "outside the plugin project"],
+    );
+
+    // The assets folder itself linking out, and the icon.
+    refused_files(
+        "assets/icon.svg",
+        "webapp/dist/main.js",
+        |f| {
+            webapp_built(f);
+            symlink(elsewhere.path(), f.path("assets")).unwrap();
+        },
+        &["{dir}assets: a symlink to", "outside the plugin project"],
+    );
+    let icon = elsewhere.path().join("icon.svg");
+    fs::write(&icon, ICON).unwrap();
+    refused_files(
+        "logo.svg",
+        "webapp/dist/main.js",
+        |f| {
+            webapp_built(f);
+            symlink(&icon, f.path("logo.svg")).unwrap();
+        },
+        &["{dir}logo.svg: a symlink to", "outside the plugin project"],
+    );
+
+    // A link to a folder it is in never ends; a link to nothing.
+    refused_files(
+        "assets/icon.svg",
+        "webapp/dist/main.js",
+        |f| {
+            webapp_built(f);
+            icon_drawn(f);
+            symlink(".", f.path("assets/again")).unwrap();
+        },
+        &["{dir}assets/again: a symlink to a folder it is in"],
+    );
+    refused_files(
+        "assets/icon.svg",
+        "webapp/dist/main.js",
+        |f| {
+            webapp_built(f);
+            icon_drawn(f);
+            symlink("gone.txt", f.path("assets/dangling.txt")).unwrap();
+        },
+        &["{dir}assets/dangling.txt: a symlink to", "which does not exist"],
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_inside_the_project_is_bundled_as_what_it_names() {
+    use std::os::unix::fs::symlink;
+    let f = Fixture::new(&manifest_with_files("assets/icon.svg", "webapp/dist/main.js"));
+    webapp_built(&f);
+    f.file("branding/logo.svg", ICON.as_bytes());
+    f.file("shared/strings/en.json", b"{}\n");
+    fs::create_dir_all(f.path("assets")).unwrap();
+    symlink("../branding/logo.svg", f.path("assets/icon.svg")).unwrap();
+    symlink(f.path("shared/strings"), f.path("assets/i18n")).unwrap();
+    let entries = bundled(&f.bundle_with(&[], &f.out()));
+    assert_eq!(find(&entries, "com.example.hello/assets/icon.svg").data, ICON.as_bytes());
+    assert_eq!(find(&entries, "com.example.hello/assets/i18n/en.json").data, b"{}\n");
+    assert!(find(&entries, "com.example.hello/assets/i18n").dir);
+}
+
+/// The same project in another place, with other times and permissions
+/// (another checkout, another machine), bundles to the same bytes.
+#[test]
+fn the_files_bundle_to_the_same_bytes_wherever_and_whenever() {
+    let manifest = manifest_with_files("assets/icon.svg", "webapp/dist/main.js");
+    let first = Fixture::new(&manifest);
+    first.starter_layout();
+    let written = |out: &Output| {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        fs::read(PathBuf::from(text(&out.stdout).trim_end())).unwrap()
+    };
+    let out = first.bundle_with(&[], &first.out());
+    let a = written(&out);
+    assert_eq!(
+        bundled(&out).iter().filter(|e| !e.dir).count(),
+        9,
+        "plugin.json, the launcher, the binary and the 6 files of the plugin's own"
+    );
+    assert_eq!(written(&first.bundle_with(&[], &first.path("again"))), a, "a second run");
+
+    let second = Fixture::new(&manifest);
+    // Made in the opposite order, with other modes, one file a second later.
+    for (name, bytes) in [
+        ("webapp/src/index.tsx", &b"// sources stay out\n"[..]),
+        ("webapp/dist/chunk.js", b"console.log('chunk');\n"),
+        ("webapp/dist/main.js", b"console.log('main');\n"),
+        ("public/hello.html", b"<p>hello</p>\n"),
+        ("assets/i18n/en.json", b"{\"hello\": \"Hello\"}\n"),
+        ("assets/greeting.txt", b"Hello from the assets!\n"),
+        ("assets/icon.svg", ICON.as_bytes()),
+    ] {
+        let _path = second.file(name, bytes);
+        #[cfg(unix)]
+        chmod(&_path, 0o600);
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    fs::write(second.path("assets/greeting.txt"), b"Hello from the assets!\n").unwrap();
+    assert_eq!(written(&second.bundle_with(&[], &second.out())), a, "another place, other times and modes");
+}
+
+#[test]
+fn the_help_says_what_goes_in_and_how_to_choose() {
+    let help = text(&run(&["bundle", "--help"]).stdout);
+    for wanted in ["--assets <DIR>", "--no-assets", "--public <DIR>", "--no-public", "icon_path", "webapp.bundle_path"]
+    {
+        assert!(help.contains(wanted), "no {wanted:?} in:\n{help}");
+    }
+}
+
+/// A bundle written into assets/ is not bundled by the next run: the
+/// output folder is left out, with a note, and the bytes stay the same.
+#[test]
+fn the_output_folder_is_left_out_of_what_it_is_in() {
+    let f = Fixture::new(MANIFEST);
+    f.file("assets/greeting.txt", b"hi\n");
+    let out = f.path("assets/dist");
+    let first = f.bundle_with(&[], &out);
+    let bytes = fs::read(PathBuf::from(text(&first.stdout).trim_end())).unwrap();
+    let second = f.bundle_with(&[], &out);
+    let stderr = text(&second.stderr);
+    assert!(stderr.contains("left out") && stderr.contains("assets/dist"), "{stderr}");
+    let entries = bundled(&second);
+    assert!(!entries.iter().any(|e| e.path.contains("dist")), "{:?}", listing(&entries));
+    assert_eq!(fs::read(PathBuf::from(text(&second.stdout).trim_end())).unwrap(), bytes);
+}

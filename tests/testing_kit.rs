@@ -388,3 +388,29 @@ async fn settings_are_stored_as_the_system_console_stores_them() {
     api.save_plugin_config(own).await.unwrap();
     assert_eq!(fake.plugin_config().keys().collect::<Vec<_>>(), ["Mine"]);
 }
+
+/// `GetBundlePath` answers where the plugin's files are: the package under
+/// test by default (so `assets/` reads as the bundle ships it), or the
+/// folder a test sets, absolute either way.
+#[tokio::test]
+async fn the_bundle_path_is_the_package_under_test_or_the_folder_set() {
+    let fake = FakeServer::new();
+    let api = fake.client();
+    let path = api.get_bundle_path().await.unwrap();
+    assert_eq!(std::path::Path::new(&path), std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    assert!(std::path::Path::new(&path).join("Cargo.toml").is_file(), "{path}");
+    assert_eq!(fake.bundle_path(), path);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("assets")).unwrap();
+    std::fs::write(dir.path().join("assets/greeting.txt"), "hi from the assets").unwrap();
+    fake.set_bundle_path(dir.path());
+    let path = api.get_bundle_path().await.unwrap();
+    let greeting = std::fs::read_to_string(std::path::Path::new(&path).join("assets/greeting.txt")).unwrap();
+    assert_eq!(greeting, "hi from the assets");
+
+    fake.set_bundle_path("relative/plugin");
+    let path = api.get_bundle_path().await.unwrap();
+    assert!(std::path::Path::new(&path).is_absolute() && path.ends_with("relative/plugin"), "{path}");
+    assert_eq!(fake.calls().iter().filter(|c| c.method == "GetBundlePath").count(), 3);
+}

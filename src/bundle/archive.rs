@@ -83,9 +83,11 @@ pub enum Contents {
 /// The entries of the bundle for `rewrite`, with `binaries` (each platform
 /// with its file and size) at the paths `rewrite.executables` gives: the
 /// manifest, the launcher when any binary is for Linux or macOS, the
-/// binaries, and every parent folder, sorted by path (a folder before what
-/// it holds). A platform without a binary in `binaries` is left out.
-pub fn layout(rewrite: &Rewrite, binaries: &[(Platform, PathBuf, u64)]) -> Vec<Entry> {
+/// binaries, the plugin's own files and folders (`own`, paths relative to
+/// the plugin folder: assets, public files, the webapp, the icon), and every
+/// parent folder, sorted by path (a folder before what it holds). A
+/// platform without a binary in `binaries` is left out.
+pub fn layout(rewrite: &Rewrite, binaries: &[(Platform, PathBuf, u64)], own: &[Entry]) -> Vec<Entry> {
     let mut files = vec![Entry {
         path: "plugin.json".into(),
         mode: PLAIN,
@@ -106,6 +108,14 @@ pub fn layout(rewrite: &Rewrite, binaries: &[(Platform, PathBuf, u64)]) -> Vec<E
     }
     let top = &rewrite.id;
     let mut folders = BTreeSet::from([top.clone()]);
+    for entry in own {
+        match entry.contents {
+            Contents::Dir => {
+                folders.insert(format!("{top}/{}", entry.path));
+            }
+            _ => files.push(entry.clone()),
+        }
+    }
     for file in &files {
         let mut parent = top.clone();
         let parts: Vec<&str> = file.path.split('/').collect();
@@ -288,7 +298,7 @@ mod tests {
         );
         let binaries = [(Platform::LinuxAmd64, PathBuf::from("a"), 3), (Platform::WindowsAmd64, PathBuf::from("b"), 4)];
         assert_eq!(
-            listing(&layout(&r, &binaries)),
+            listing(&layout(&r, &binaries, &[])),
             [
                 "dir  755 x.y",
                 "file 644 x.y/plugin.json",
@@ -303,8 +313,46 @@ mod tests {
             ]
         );
         let windows = rewrite("x.y", &[(Platform::WindowsAmd64, WINDOWS_EXECUTABLE)]);
-        assert!(!listing(&layout(&windows, &binaries)).iter().any(|e| e.ends_with("venv/bin/python")));
-        assert_eq!(layout(&windows, &binaries).iter().map(Entry::size).sum::<u64>(), 4 + 18);
+        assert!(!listing(&layout(&windows, &binaries, &[])).iter().any(|e| e.ends_with("venv/bin/python")));
+        assert_eq!(layout(&windows, &binaries, &[]).iter().map(Entry::size).sum::<u64>(), 4 + 18);
+    }
+
+    #[test]
+    fn the_plugins_own_files_and_folders_join_the_layout_sorted() {
+        let r = rewrite("x.y", &[(Platform::LinuxAmd64, "server/dist/plugin-linux-amd64")]);
+        let binaries = [(Platform::LinuxAmd64, PathBuf::from("a"), 3)];
+        let file = |path: &str| Entry {
+            path: path.into(),
+            mode: 0o644,
+            contents: Contents::File { source: PathBuf::from(path), size: 1 },
+        };
+        let own = [
+            file("webapp/dist/main.js"),
+            Entry { path: "public".into(), mode: EXECUTABLE, contents: Contents::Dir },
+            file("assets/i18n/en.json"),
+            Entry { path: "assets".into(), mode: EXECUTABLE, contents: Contents::Dir },
+        ];
+        assert_eq!(
+            listing(&layout(&r, &binaries, &own)),
+            [
+                "dir  755 x.y",
+                "dir  755 x.y/assets",
+                "dir  755 x.y/assets/i18n",
+                "file 644 x.y/assets/i18n/en.json",
+                "file 644 x.y/plugin.json",
+                "dir  755 x.y/public",
+                "dir  755 x.y/server",
+                "dir  755 x.y/server/dist",
+                "file 755 x.y/server/dist/plugin-linux-amd64",
+                "dir  755 x.y/venv",
+                "dir  755 x.y/venv/bin",
+                "file 755 x.y/venv/bin/python",
+                "dir  755 x.y/webapp",
+                "dir  755 x.y/webapp/dist",
+                "file 644 x.y/webapp/dist/main.js",
+            ],
+            "an empty folder stays; every folder once"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Bundle: package a plugin's binaries as the `.tar.gz` a Mattermost server
-//! installs, laid out so that the server starts them over gRPC.
+//! Bundle: package a plugin's binaries, and the files it ships beside them,
+//! as the `.tar.gz` a Mattermost server installs, laid out so that the
+//! server starts them over gRPC.
 //!
 //! The server's gRPC host (its Python-plugin supervisor) starts a plugin over
 //! gRPC only when the manifest says `server.runtime: "python"`. It then runs
@@ -14,7 +15,17 @@
 //! <id>/server/dist/plugin-linux-amd64     a binary per Linux/macOS platform (or where the manifest says)
 //! <id>/venv/bin/python                    LAUNCHER: a #!/bin/sh that execs the executable it is given
 //! <id>/venv/Scripts/python.exe            the Windows binary itself, also named as its executable
+//! <id>/assets/…                           assets/ beside plugin.json: files the plugin reads from its bundle path
+//! <id>/public/…                           public/ beside plugin.json: served at /plugins/<id>/public/…
+//! <id>/webapp/dist/…                      the folder of webapp.bundle_path, when the manifest names one
+//! <id>/<icon_path>                        the icon the manifest names (an SVG)
 //! ```
+//!
+//! `assets/` and `public/` may come from elsewhere or be left out
+//! ([`Include`]); what the manifest names must exist, stay inside the plugin
+//! folder and be what the server can use, and no symlink may lead out of the
+//! project (`src/bundle/files.rs` says what the server does with each, and
+//! `runtime/src/host_rules.md`, "A bundle's other files").
 //!
 //! The output is byte-identical for the same input (sorted entries, fixed
 //! modes, times and owners, a fixed gzip header and level), and is written
@@ -24,10 +35,12 @@
 //! The pure steps are separate and usable alone: [`validate`] (the server's
 //! manifest checks), [`rewrite`] (the manifest as it goes into the bundle, and
 //! where each binary goes), [`sniff`] (what a binary is), and [`layout`] (the
-//! entries of the archive). [`write()`] is the I/O around them.
+//! entries of the archive). [`write()`] and [`write_with`] are the I/O around
+//! them.
 
 mod archive;
 mod binary;
+mod files;
 mod rewrite;
 
 use std::{
@@ -40,6 +53,7 @@ use std::{
 pub use archive::{Contents, Entry, LAUNCHER, LAUNCHER_PATH, WINDOWS_EXECUTABLE, layout};
 pub use binary::{BinaryKind, sniff};
 pub use crate::manifest::{Problem, SETTING_TYPES, validate};
+pub use files::{Folder, Include};
 pub use rewrite::{Rewrite, rewrite};
 
 /// A server platform, as the key of `server.executables` names it
@@ -215,6 +229,16 @@ pub enum BundleError {
         /// Each refused binary.
         problems: Vec<ExecutableProblem>,
     },
+    /// The plugin's own files: what the manifest names (`icon_path`,
+    /// `webapp.bundle_path`) missing, outside the plugin folder or unusable
+    /// by the server; a symlink leading out of the project; a folder given
+    /// that is not there. One line each, naming the file, or the manifest
+    /// and its field.
+    #[error("{}", problems.join("\n"))]
+    Files {
+        /// Each problem, a line.
+        problems: Vec<String>,
+    },
     /// Writing the bundle failed.
     #[error("writing {}: {source}", path.display())]
     Write {
@@ -246,9 +270,16 @@ pub fn parse_executable(arg: &str) -> Result<(Platform, PathBuf), BundleError> {
 const HEAD: u64 = 64 * 1024;
 
 /// Validates everything, then writes the bundle atomically; see the module
-/// docs for the layout. Nothing is written unless every check passes, and on
+/// docs for the layout. `assets/` and `public/` are taken from beside the
+/// manifest when they are there ([`Include::default`]; [`write_with`]
+/// chooses otherwise). Nothing is written unless every check passes, and on
 /// any error the output folder is left as it was.
 pub fn write(bundle: &Bundle) -> Result<Written, BundleError> {
+    write_with(bundle, &Include::default())
+}
+
+/// [`write()`], with `assets/` and `public/` taken from where `include` says.
+pub fn write_with(bundle: &Bundle, include: &Include) -> Result<Written, BundleError> {
     let Bundle { manifest: manifest_path, executables, out } = bundle;
     if executables.is_empty() {
         return Err(BundleError::NoExecutables);
@@ -280,11 +311,17 @@ pub fn write(bundle: &Bundle) -> Result<Written, BundleError> {
         return Err(BundleError::Executables { problems });
     }
 
-    let entries = layout(&rewritten, &binaries);
+    let mut taken = vec!["plugin.json".to_owned(), LAUNCHER_PATH.to_owned()];
+    taken.extend(rewritten.executables.iter().map(|(_, at)| at.clone()));
+    let author = json.as_object().expect("rewrite accepts only an object");
+    let own =
+        files::find(manifest_path, author, include, &taken, out).map_err(|problems| BundleError::Files { problems })?;
+
+    let entries = layout(&rewritten, &binaries, &own.entries);
     let path = out.join(rewritten.file_name());
     archive::write_atomically(out, &path, &entries)?;
     let file = manifest_path.display();
-    let notes = rewritten.notes.iter().map(|n| format!("{file}: {n}")).collect();
+    let notes = rewritten.notes.iter().chain(&own.notes).map(|n| format!("{file}: {n}")).collect();
     Ok(Written { path, notes, entries })
 }
 

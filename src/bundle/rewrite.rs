@@ -21,9 +21,8 @@ pub struct Rewrite {
     /// Each platform with the path of its binary in the plugin folder, in
     /// platform order.
     pub executables: Vec<(Platform, String)>,
-    /// One line per change made to the author's manifest, a line when the id
-    /// has upper-case letters, and one per file the manifest names that the
-    /// bundle does not hold (`webapp.bundle_path`, `icon_path`).
+    /// One line per change made to the author's manifest, and a line when
+    /// the id has upper-case letters.
     pub notes: Vec<String>,
 }
 
@@ -76,7 +75,7 @@ pub fn rewrite(manifest: &Value, platforms: &[Platform]) -> Result<Rewrite, Vec<
     platforms.sort();
     platforms.dedup();
 
-    let mut notes = notes_on_what_stays(author, &id);
+    let mut notes = notes_on_what_stays(&id);
     let mut server = match author.get("server") {
         Some(Value::Object(server)) => server.clone(),
         _ => Map::new(),
@@ -90,22 +89,15 @@ pub fn rewrite(manifest: &Value, platforms: &[Platform]) -> Result<Rewrite, Vec<
 }
 
 /// What the author should know of the fields the bundle keeps as they are:
-/// an id the server lower-cases, files named that the bundle does not hold.
-fn notes_on_what_stays(author: &Map<String, Value>, id: &str) -> Vec<String> {
+/// an id the server lower-cases. (The files the manifest names, its icon and
+/// its webapp bundle, go into the bundle: `files.rs` finds and checks them.)
+fn notes_on_what_stays(id: &str) -> Vec<String> {
     let mut notes = Vec::new();
     if id.chars().any(|c| c.is_ascii_uppercase()) {
         notes.push(format!(
             "id {id:?} has upper-case letters: the server lower-cases it, so the plugin's URLs use {:?}",
             id.to_ascii_lowercase()
         ));
-    }
-    let webapp = author.get("webapp").and_then(|w| w.get("bundle_path"));
-    for (field, path) in [("webapp.bundle_path", webapp), ("icon_path", author.get("icon_path"))] {
-        if let Some(path) = path.and_then(Value::as_str).filter(|p| !p.is_empty()) {
-            notes.push(format!(
-                "{field} names {path:?}, which this bundle does not hold: it holds plugin.json and the server binaries only"
-            ));
-        }
     }
     notes
 }
@@ -345,11 +337,10 @@ mod tests {
         assert_eq!(r.notes.len(), 2);
         let mut webapp = r.manifest.clone();
         webapp["webapp"] = json!({ "bundle_path": "webapp/dist/main.js" });
-        assert_eq!(
-            rewritten(webapp, &[Platform::LinuxArm64]).notes,
-            ["webapp.bundle_path names \"webapp/dist/main.js\", which this bundle does not hold: \
-              it holds plugin.json and the server binaries only"]
-        );
+        webapp["icon_path"] = json!("assets/icon.svg");
+        let kept = rewritten(webapp.clone(), &[Platform::LinuxArm64]);
+        assert!(kept.notes.is_empty(), "the bundle holds the files the manifest names: {:?}", kept.notes);
+        assert_eq!(kept.manifest, webapp, "and the fields stay as written");
         let again = rewritten(r.manifest.clone(), &[Platform::LinuxArm64]);
         assert_eq!(again.manifest, r.manifest);
         assert!(again.notes.is_empty(), "{:?}", again.notes);

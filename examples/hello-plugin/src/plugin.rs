@@ -14,8 +14,9 @@
 //!   name is given) and counts hellos in the KV store.
 //! - `ServeHTTP` answers the plugin's HTTP endpoints with an axum router
 //!   (`web.rs`): a streaming echo, JSON, a streaming download, an upload
-//!   hashed as it streams, server-sent events, and a per-user note kept in
-//!   the KV store.
+//!   hashed as it streams, server-sent events, a per-user note kept in
+//!   the KV store, and a greeting read from a file the bundle ships
+//!   (`assets/greeting.txt`, found through the bundle path).
 
 use mattermost_plugin::kv::KvError;
 use mattermost_plugin::prelude::*;

@@ -25,6 +25,7 @@ pub fn router() -> Router {
     Router::new()
         .route("/echo", post(echo))
         .route("/hello", get(hello))
+        .route("/greeting", get(greeting))
         .route("/download", get(download))
         .route("/upload", post(upload))
         .route("/events", get(events))
@@ -66,6 +67,27 @@ async fn hello(request: Request) -> Response {
         response.headers_mut().append("X-Tag", tag.clone());
     }
     response
+}
+
+/// Where the greeting is in the plugin's folder: a file the bundle ships
+/// (`mmplugin-gen bundle` takes `assets/` from beside `plugin.json`).
+const GREETING: &str = "assets/greeting.txt";
+
+/// The text of `assets/greeting.txt`, read from the plugin's folder as the
+/// server reports it (`GetBundlePath`): where the bundle was unpacked on the
+/// server, this crate's folder in the test kit. A file that cannot be read
+/// is the installation's fault (500), said with its path.
+async fn greeting(Extension(cx): Extension<Context>) -> Response {
+    let folder = match cx.api.get_bundle_path().await {
+        Ok(folder) => folder,
+        Err(e) => return api_failure(&e),
+    };
+    let path = std::path::Path::new(&folder).join(GREETING);
+    match tokio::fs::read_to_string(&path).await {
+        Ok(text) => ([(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read {GREETING} at {}: {e}", path.display()))
+            .into_response(),
+    }
 }
 
 #[derive(serde::Deserialize)]

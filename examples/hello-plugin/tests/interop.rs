@@ -104,6 +104,13 @@ fn the_real_host_runs_the_bundle_from_activation_to_a_graceful_stop() {
         // The 4 MiB limit, refused with the sizes.
         "413 \"the request is",
         "ok: stop: Kill",
+        // The files the bundle ships: the icon the manifest names, and the
+        // asset the plugin reads through GetBundlePath (the plugin folder),
+        // relative to its working directory.
+        "ok: the icon icon_path \"assets/icon.svg\" is in the installed bundle",
+        "ok: assets/greeting.txt is readable from the plugin's working directory (the plugin folder, ",
+        "ok: ServeHTTP GET /plugins/com.example.hello-rust/greeting: 200, the text of assets/greeting.txt, \
+         read through GetBundlePath",
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }

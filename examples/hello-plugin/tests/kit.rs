@@ -378,6 +378,34 @@ async fn hello_says_who_asks_and_what_path_and_query_the_plugin_routed_on() {
     assert_eq!(json_body(&anonymous)["query"], "");
 }
 
+/// `/greeting` answers the text of `assets/greeting.txt`, read from the
+/// plugin's bundle path: in the kit, this crate's folder, whose `assets/`
+/// `mmplugin-gen bundle` ships.
+#[tokio::test]
+async fn greeting_is_read_from_the_assets_the_bundle_ships() {
+    let fake = FakeServer::new();
+    let host = start(&fake).await;
+    let answer = host.http(request("GET", "/greeting", "")).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "text/plain; charset=utf-8");
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/greeting.txt")).unwrap();
+    assert_eq!(text(&answer), shipped);
+    assert!(fake.calls().iter().any(|call| call.method == "GetBundlePath"));
+
+    // Installed elsewhere, with another greeting.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir(elsewhere.path().join("assets")).unwrap();
+    std::fs::write(elsewhere.path().join("assets/greeting.txt"), "Bonjour !\n").unwrap();
+    fake.set_bundle_path(elsewhere.path());
+    assert_eq!(text(&host.http(request("GET", "/greeting", "")).await), "Bonjour !\n");
+
+    // A bundle without it: the server's side failing, said plainly.
+    std::fs::remove_file(elsewhere.path().join("assets/greeting.txt")).unwrap();
+    let missing = host.http(request("GET", "/greeting", "")).await;
+    assert_eq!(missing.status(), 500);
+    assert!(text(&missing).contains("assets/greeting.txt"), "{}", text(&missing));
+}
+
 #[tokio::test]
 async fn download_makes_as_many_bytes_as_asked() {
     let host = start(&FakeServer::new()).await;

@@ -118,7 +118,7 @@ mod state;
 #[doc = include_str!("../RULES.md")]
 pub mod server_rules {}
 pub use app::DISMISS_POST;
-pub use state::{Seed, default_server_config};
+pub use state::{Seed, default_bundle_path, default_server_config};
 
 /// A server for tests that answers the plugin API in-process, as Mattermost
 /// would. Cloning is cheap: clones are the same server (share one state,

@@ -84,6 +84,8 @@ pub(super) struct State {
     websocket_events: Vec<proto::PublishWebSocketEventRequest>,
     /// The server's configuration (`model.Config` as JSON).
     server_config: Value,
+    /// What `GetBundlePath` answers: see [`default_bundle_path`].
+    bundle_path: String,
     actor: Actor,
 }
 
@@ -114,6 +116,20 @@ pub fn default_server_config() -> Value {
         "LocalizationSettings": { "DefaultServerLocale": "en", "DefaultClientLocale": "en" },
         "PluginSettings": { "Enable": true, "EnableUploads": false, "Plugins": {} },
     })
+}
+
+/// Where the fake says the plugin is installed (`GetBundlePath`) unless a
+/// test sets it: the folder of the package under test, as cargo runs its
+/// tests (`CARGO_MANIFEST_DIR` at run time, else the working directory),
+/// made absolute. That is where the plugin's `plugin.json` and `assets/`
+/// sit, laid out as `mmplugin-gen bundle` ships them, so a test reads the
+/// same files the server would.
+pub fn default_bundle_path() -> String {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
+    std::path::absolute(&dir).unwrap_or(dir).display().to_string()
 }
 
 /// `patch` merged into `target` (RFC 7396: objects merge key by key, `null` removes).
@@ -219,6 +235,7 @@ impl State {
             cluster_events: Vec::new(),
             websocket_events: Vec::new(),
             server_config: default_server_config(),
+            bundle_path: default_bundle_path(),
             actor: Actor::default(),
         }
     }
@@ -370,6 +387,15 @@ impl State {
         _request: proto::GetServerVersionRequest,
     ) -> Result<proto::GetServerVersionResponse, AppError> {
         Ok(proto::GetServerVersionResponse { version: SERVER_VERSION.to_owned(), ..Default::default() })
+    }
+
+    /// The plugin's folder ([`FakeServer::set_bundle_path`]); the server
+    /// answers its `PluginSettings.Directory/<id>`, made absolute.
+    pub(super) fn get_bundle_path(
+        &mut self,
+        _request: proto::GetBundlePathRequest,
+    ) -> Result<proto::GetBundlePathResponse, AppError> {
+        Ok(proto::GetBundlePathResponse { path: self.bundle_path.clone(), ..Default::default() })
     }
 
     // ---- Logs and cluster events -----------------------------------------
@@ -1600,6 +1626,22 @@ impl FakeServer {
     /// The server's configuration now, as `GetConfig` answers it.
     pub fn server_config(&self) -> Value {
         self.state().server_config.clone()
+    }
+
+    /// Sets the folder `GetBundlePath` answers: where the plugin's bundle
+    /// is unpacked on the server, holding its `plugin.json`, `assets/` and
+    /// `public/`. The fake starts with [`default_bundle_path`], the folder
+    /// of the package under test; set this to test with other files (a
+    /// temporary folder), made absolute here as the server's answer is.
+    pub fn set_bundle_path(&self, dir: impl AsRef<std::path::Path>) -> &Self {
+        let dir = dir.as_ref();
+        self.state().bundle_path = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()).display().to_string();
+        self
+    }
+
+    /// What `GetBundlePath` answers now.
+    pub fn bundle_path(&self) -> String {
+        self.state().bundle_path.clone()
     }
 
     /// A new user with the role `system_admin` (and `system_user`), as

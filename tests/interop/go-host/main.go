@@ -418,6 +418,10 @@ type fakeAPI struct {
 	commands     []string
 	kvFail       bool
 	registerFail bool
+	// bundlePath is what GetBundlePath answers: the plugin folder the
+	// bundle was unpacked into, absolute (host rules, "A bundle's other
+	// files": PluginAPI.GetBundlePath answers PluginSettings.Directory/<id>).
+	bundlePath string
 	// casConflicts counts the atomic sets (KVCompareAndSet, atomic
 	// KVSetWithOptions) that failed: another writer changed the value first.
 	casConflicts int
@@ -576,6 +580,8 @@ func (f *fakeAPI) serve(name string, req, resp *dynamicpb.Message) error {
 		resp.Set(fd, protoreflect.ValueOfMessage(config))
 	case "GetServerVersion":
 		return setString(resp, "version", "10.5.0")
+	case "GetBundlePath":
+		return setString(resp, "path", f.bundlePath)
 	case "RegisterCommand":
 		if f.registerFail {
 			// The status form (host rules, "The plugin API's answers"): 409 -> AlreadyExists.
@@ -597,7 +603,7 @@ func (f *fakeAPI) serve(name string, req, resp *dynamicpb.Message) error {
 		if f.kvFail {
 			// The in-field form the KV handlers use: status OK, AppError in `error`.
 			return setAppError(resp, "app.plugin.kv.fake_failure", "go-host: the KV store is switched off",
-				"go-host fake PluginAPI: KV failure mode", "fakeAPI."+name, 500)
+				kvFailureDetail, "fakeAPI."+name, 500)
 		}
 		key := getString(req, "key")
 		if name == "KVGet" {
@@ -662,10 +668,12 @@ func (f *fakeAPI) serve(name string, req, resp *dynamicpb.Message) error {
 // ---------------------------------------------------------------------------
 // The bundle and the manifest
 
-// manifest holds the parts of model.Manifest the host uses to start a plugin.
+// manifest holds the parts of model.Manifest the host uses to start a
+// plugin, and the icon it shows.
 type manifest struct {
-	ID     string `json:"id"`
-	Server *struct {
+	ID       string `json:"id"`
+	IconPath string `json:"icon_path"`
+	Server   *struct {
 		Executables map[string]string `json:"executables"`
 		Executable  string            `json:"executable"`
 		Runtime     string            `json:"runtime"`
@@ -1586,7 +1594,14 @@ func run(o *options) int {
 	// (host rules, "Message sizes"). Do not raise MaxRecvMsgSize here.
 	// One API server per node (each node of a cluster is a server of its
 	// own), all on one fakeAPI: one KV store, as one database.
-	api := &fakeAPI{svc: con.api, settings: o.settings, kv: map[string][]byte{}, registerFail: o.failRegister}
+	// GetBundlePath answers the plugin folder, absolute, as the server does.
+	bundlePath, err := filepath.Abs(dir)
+	if err != nil {
+		rep.fail("plugin folder %s: %v", dir, err)
+		return exitFailed
+	}
+	api := &fakeAPI{svc: con.api, settings: o.settings, kv: map[string][]byte{}, registerFail: o.failRegister,
+		bundlePath: bundlePath}
 	targets := make([]string, o.nodes)
 	for i := range targets {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -1623,7 +1638,11 @@ func run(o *options) int {
 	if o.startOnly {
 		code = startOnlySession(rep, n.hooks, o.post)
 	} else {
-		code = session(rep, o, m, n.hooks, api, logBuf)
+		pid := 0
+		if rc := n.client.ReattachConfig(); rc != nil {
+			pid = rc.Pid
+		}
+		code = session(rep, o, m, n.hooks, api, logBuf, bundlePath, pid)
 	}
 
 	// Stop: OnDeactivate if listed (called in session), then go-plugin's
@@ -1828,7 +1847,8 @@ func (n *node) stop(rep *report, logBuf *lockedBuffer, name string) {
 }
 
 // session runs everything between start and stop.
-func session(rep *report, o *options, m *manifest, h *hooks, api *fakeAPI, logBuf *lockedBuffer) int {
+// dir is the plugin folder, pid the plugin's process.
+func session(rep *report, o *options, m *manifest, h *hooks, api *fakeAPI, logBuf *lockedBuffer, dir string, pid int) int {
 	implemented, code, ok := activate(rep, o, h, api, 0)
 	if !ok {
 		return code
@@ -1843,6 +1863,7 @@ func session(rep *report, o *options, m *manifest, h *hooks, api *fakeAPI, logBu
 	uploads(rep, h, blockedWord(o.settings), implemented)
 	commands(rep, h)
 	httpChecks(rep, m, h, api)
+	bundleFiles(rep, m, h, api, dir, pid)
 	kvFailure(rep, h, api, logBuf)
 	latency(rep, o, h)
 
@@ -2402,6 +2423,74 @@ func httpChecks(rep *report, m *manifest, h *hooks, api *fakeAPI) {
 	}
 }
 
+// greetingAsset is the file the example plugin ships in its bundle and
+// serves at /greeting, read from the folder GetBundlePath answers.
+const greetingAsset = "assets/greeting.txt"
+
+// bundleFiles checks the files the bundle ships beside the binaries (host
+// rules, "A bundle's other files"): the icon the manifest names is in the
+// installed plugin folder and reads as SVG (getIcon takes nothing else);
+// the example's asset is there, relative to the plugin's working directory,
+// which is the plugin folder (python_supervisor.go sets cmd.Dir; on Linux
+// the process's /proc/<pid>/cwd shows it); and the plugin serves its text
+// at /greeting, having asked GetBundlePath where it is installed.
+func bundleFiles(rep *report, m *manifest, h *hooks, api *fakeAPI, dir string, pid int) {
+	icon, err := ioutil.ReadFile(filepath.Join(dir, filepath.FromSlash(m.IconPath)))
+	text := strings.ToLower(strings.TrimSpace(string(icon)))
+	svg := (strings.HasPrefix(text, "<svg") || strings.HasPrefix(text, "<?xml")) && strings.HasSuffix(text, "</svg>")
+	switch {
+	case m.IconPath == "":
+		rep.fail("the manifest names no icon_path; the example ships assets/icon.svg")
+	case err != nil:
+		rep.fail("the icon icon_path %q is not in the installed bundle: %v", m.IconPath, err)
+	case !svg:
+		rep.fail("the icon icon_path %q is in the installed bundle but is not an SVG: %.40q", m.IconPath, icon)
+	default:
+		rep.ok("the icon icon_path %q is in the installed bundle: %d bytes of SVG", m.IconPath, len(icon))
+	}
+
+	// The working directory of the plugin's process is the plugin folder:
+	// the asset's path relative to it is the one the bundle ships.
+	cwd := dir
+	how := "the folder the host started it in"
+	if runtime.GOOS == "linux" && pid > 0 {
+		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil {
+			cwd, how = link, fmt.Sprintf("/proc/%d/cwd", pid)
+		}
+	}
+	want, err := ioutil.ReadFile(filepath.Join(cwd, filepath.FromSlash(greetingAsset)))
+	switch {
+	case err != nil:
+		rep.fail("%s is not readable from the plugin's working directory %s (%s): %v", greetingAsset, cwd, how, err)
+		return
+	case !sameFolder(cwd, dir):
+		rep.fail("the plugin's working directory is %s (%s), not the plugin folder %s", cwd, how, dir)
+		return
+	default:
+		rep.ok("%s is readable from the plugin's working directory (the plugin folder, %s): %q", greetingAsset, how, want)
+	}
+
+	target := "/plugins/" + m.ID + "/greeting"
+	res, _, err := h.serveHTTP(m.ID, browserRequest{method: "GET", target: target}, true, hookTimeout)
+	switch {
+	case err != nil:
+		rep.fail("ServeHTTP GET %s: %v", target, err)
+	case res.status != 200 || !bytes.Equal(res.body, want):
+		rep.fail("ServeHTTP GET %s: expected 200 and the text of %s (%q), got %s, body %s", target, greetingAsset, want, res.detail(), res.bodyText())
+	case !contains(api.names(0), "GetBundlePath"):
+		rep.fail("ServeHTTP GET %s: the text of %s, but the plugin never asked GetBundlePath (API calls: %v)", target, greetingAsset, api.names(0))
+	default:
+		rep.ok("ServeHTTP GET %s: 200, the text of %s, read through GetBundlePath (%s)", target, greetingAsset, dir)
+	}
+}
+
+// sameFolder tells whether two paths name one folder, symlinks resolved.
+func sameFolder(a, b string) bool {
+	ra, errA := filepath.EvalSymlinks(a)
+	rb, errB := filepath.EvalSymlinks(b)
+	return errA == nil && errB == nil && ra == rb
+}
+
 // echo POSTs 64 MiB to /echo; in bench mode it prints the "echo:" line.
 func echo(rep *report, m *manifest, h *hooks, bench bool) {
 	const ct = "application/x-go-host"
@@ -2448,6 +2537,12 @@ func (r *httpResult) detailOrNil() string {
 	}
 	return r.detail()
 }
+
+// kvFailureDetail is the detailed error of the KV store's failures when it is
+// switched off. The plugin logs an API error as Go's AppError.Error() shows
+// it, "where: message, detailed error", without the id (the SDK's Display
+// since its model layer), so the log is searched for this text.
+const kvFailureDetail = "go-host fake PluginAPI: KV failure mode"
 
 func kvFailure(rep *report, h *hooks, api *fakeAPI, logBuf *lockedBuffer) {
 	api.setKVFail(true)
