@@ -339,7 +339,9 @@ fn settings(manifest: &Path, name: String) -> ExitCode {
 fn deploy(bundle: &Path, args: &ServerArgs) -> ExitCode {
     on_server(args, Some(bundle), |server| {
         let installed = server.upload(bundle)?;
-        println!("uploaded {} {}", installed.id, installed.version);
+        // The server needs no version (`Manifest.IsValid`), so there may be none.
+        let version = if installed.version.is_empty() { String::new() } else { format!(" {}", installed.version) };
+        println!("uploaded {}{version}", installed.id);
         server.enable(&installed.id)?;
         println!("enabled {}", installed.id);
         Ok(())
@@ -371,10 +373,15 @@ fn reset(id: &str, args: &ServerArgs) -> ExitCode {
     })
 }
 
-/// `mmplugin-gen logs`: prints the plugin's log lines, one JSON object each.
+/// `mmplugin-gen logs`: prints the plugin's log lines, one JSON object
+/// each; says so on stderr when there are none.
 fn logs(id: &str, args: &ServerArgs) -> ExitCode {
     on_server(args, None, |server| {
-        for line in server.log_lines(id)? {
+        let lines = server.log_lines(id)?;
+        if lines.is_empty() {
+            eprintln!("note: no line of {id} among the last {} of the server's log", deploy::LOG_LINES);
+        }
+        for line in lines {
             println!("{line}");
         }
         Ok(())

@@ -21,6 +21,8 @@
 //! In developer mode the server puts a rejected token into
 //! `detailed_error`; the stand-in always does, so that a leak would show.
 
+#![cfg(unix)] // the stand-in listens on a unix socket too
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -74,6 +76,9 @@ struct State {
     sessions: BTreeMap<String, (String, bool)>,
     /// The server log's lines.
     log: Vec<String>,
+    /// Answer every request with `308` to this URL, as a proxy sending
+    /// http:// to https:// does.
+    redirect: Option<String>,
     seen: Vec<Seen>,
 }
 
@@ -89,6 +94,7 @@ impl Default for State {
             plugins: BTreeMap::new(),
             sessions,
             log: Vec::new(),
+            redirect: None,
             seen: Vec::new(),
         }
     }
@@ -298,6 +304,7 @@ fn write_answer(conn: &mut Box<dyn Conn>, answer: &Answer) {
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
+        308 => "Permanent Redirect",
         404 => "Not Found",
         413 => "Request Entity Too Large",
         501 => "Not Implemented",
@@ -365,6 +372,11 @@ fn route(
     state: &Mutex<State>,
     seen: &mut Seen,
 ) -> Answer {
+    if let Some(to) = state.lock().unwrap().redirect.clone() {
+        let mut answer = Answer::json(308, json!("Permanent Redirect"));
+        answer.headers.push(("Location".into(), to));
+        return answer;
+    }
     // ServeHTTP: the token, then the session it names.
     let session = if local {
         Some(("local".to_owned(), true))
@@ -1031,6 +1043,35 @@ fn nothing_configured_names_the_variables() {
 }
 
 #[test]
+fn a_redirect_or_a_wrong_path_says_to_check_the_site_url() {
+    let standin = StandIn::tcp();
+    let dir = tempfile::tempdir().unwrap();
+    let no_socket = dir.path().join("none.socket").display().to_string();
+    standin.with(|s| s.redirect = Some("https://chat.example.com/".into()));
+    let stderr = assert_fails(&run(&["enable", "com.example.r"], &site_env(&standin, ADMIN_TOKEN, &no_socket)));
+    assert!(stderr.contains("308 Permanent Redirect"), "{stderr}");
+    assert!(
+        stderr.contains("the server redirects to https://chat.example.com/: set MM_SERVICESETTINGS_SITEURL to the URL"),
+        "{stderr}"
+    );
+    // A subpath the server does not have.
+    standin.with(|s| s.redirect = None);
+    let url = format!("{}/chat", standin.address);
+    let env = [
+        ("MM_LOCALSOCKETPATH", no_socket.as_str()),
+        ("MM_SERVICESETTINGS_SITEURL", &url),
+        ("MM_ADMIN_TOKEN", ADMIN_TOKEN),
+    ];
+    let stderr = assert_fails(&run(&["enable", "com.example.r"], &env));
+    assert!(
+        stderr.contains("404 Not Found: Sorry, we could not find the page. [api.context.404.app_error]"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("is MM_SERVICESETTINGS_SITEURL the server's URL"), "{stderr}");
+    assert_eq!(standin.seen()[1].path, "/chat/api/v4/plugins/com.example.r/enable", "the subpath is kept");
+}
+
+#[test]
 fn logs_prints_the_plugins_lines() {
     let standin = StandIn::local();
     let line = |plugin: &str, msg: &str| {
@@ -1053,6 +1094,11 @@ fn logs_prints_the_plugins_lines() {
         format!("{}\n{}\n", line("com.example.a", "started"), line("com.example.a", "hello"))
     );
     assert_eq!(standin.seen()[0].path, "/api/v4/logs?page=0&logs_per_page=500");
+
+    let out = run(&["logs", "com.example.quiet"], &env);
+    assert_ok(&out);
+    assert_eq!(text(&out.stdout), "");
+    assert!(text(&out.stderr).contains("note: no line of com.example.quiet among the last 500 of the server's log"));
 
     standin.with(|s| s.log = vec!["2026-01-02T03:04:05.678Z info plain text".into()]);
     let stderr = assert_fails(&run(&["logs", "com.example.a"], &env));

@@ -222,6 +222,9 @@ pub fn connect<'a>(env: &dyn Fn(&str) -> Option<String>, options: Options<'a>) -
     };
 
     if let Some(token) = var(ENV_TOKEN) {
+        if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(DeployError::Config(format!("{ENV_TOKEN} has a space or a control character in it")));
+        }
         (options.log)(&format!("note: {site}, with {ENV_TOKEN}"));
         let token = Secret::new(token);
         return Ok(server(Auth::Token(token.clone()), vec![token]));
@@ -345,6 +348,14 @@ impl Server<'_> {
             None => format!("{response}: {}", plain(&response.body)),
         };
         let mut text = format!("{doing}: {what}");
+        // A redirect (http:// to https://, a subpath added) is not followed:
+        // a POST would lose its body.
+        let hint = match response.header("location") {
+            Some(location) if (300..400).contains(&response.status) => {
+                Some(format!("the server redirects to {location}: set {ENV_SITE_URL} to the URL it redirects to"))
+            }
+            _ => hint,
+        };
         if let Some(hint) = hint {
             text += "\n";
             text += &hint;
@@ -359,6 +370,9 @@ impl Server<'_> {
             (_, "app.plugin.disabled.app_error") => {
                 Some("plugins are off on the server: set PluginSettings.Enable to true".into())
             }
+            (404, "api.context.404.app_error") | (404, "") => Some(format!(
+                "the server has no such API route: is {ENV_SITE_URL} the server's URL, with its subpath if it has one?"
+            )),
             (403, _) => Some(
                 "the account must be allowed to manage plugins (the permission sysconsole_write_plugins, \
                  which a system admin has)"
