@@ -9,10 +9,11 @@
 //! [`bundle`] packages a plugin built with the SDK as the `.tar.gz` the
 //! server installs and starts over gRPC. [`settings`] writes a plugin's
 //! settings struct from its `plugin.json`. [`scaffold`] writes a new plugin
-//! project.
+//! project. [`deploy`] puts a bundle on a Mattermost server and enables it.
 
 pub mod bundle;
 pub mod classify;
+pub mod deploy;
 pub mod diff;
 pub mod emit;
 pub mod inspect;

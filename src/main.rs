@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mmplugin_gen::{bundle, diff, emit, inspect, load::ProtoSources, render::SdkCrate, scaffold, settings};
+use mmplugin_gen::{bundle, deploy, diff, emit, inspect, load::ProtoSources, render::SdkCrate, scaffold, settings};
 
 /// The version, and the contract built into this binary (package, RPCs per
 /// service, a digest of the protos), written by build.rs.
@@ -152,7 +152,73 @@ enum Command {
         #[arg(long, value_name = "StructName", default_value = "Settings")]
         name: String,
     },
+    /// Upload a plugin bundle to a Mattermost server, replacing the plugin
+    /// if it is installed, and enable it.
+    ///
+    /// The bundle is the .tar.gz `bundle` wrote; the plugin enabled is the
+    /// one the server says it installed. Prints `uploaded <id> <version>`,
+    /// then `enabled <id>`.
+    #[command(after_long_help = SERVER_HELP)]
+    Deploy {
+        /// The bundle (.tar.gz).
+        bundle: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Enable an installed plugin on a Mattermost server (the server starts it).
+    #[command(after_long_help = SERVER_HELP)]
+    Enable {
+        /// The plugin id.
+        id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Disable a plugin on a Mattermost server (the server stops it).
+    #[command(after_long_help = SERVER_HELP)]
+    Disable {
+        /// The plugin id.
+        id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Disable, then enable a plugin on a Mattermost server: a restart.
+    #[command(after_long_help = SERVER_HELP)]
+    Reset {
+        /// The plugin id.
+        id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Print a plugin's lines of the server's log (among its last 500 lines).
+    ///
+    /// The lines are printed as the server wrote them, one JSON object each;
+    /// the server's file log must be JSON (LogSettings.FileJson, the default).
+    #[command(after_long_help = SERVER_HELP)]
+    Logs {
+        /// The plugin id.
+        id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
+
+/// What `deploy`, `enable`, `disable`, `reset` and `logs` take besides their argument.
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// Print each request and answer on stderr (credentials as ***).
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// How the server commands find the server, in the long help.
+const SERVER_HELP: &str = "\
+The server, as the plugin starter template's pluginctl finds it:
+  1. the local-mode socket MM_LOCALSOCKETPATH (default /var/tmp/mattermost_local.socket), if it
+     answers: no credentials (the server's ServiceSettings.EnableLocalMode; the socket is the
+     server user's);
+  2. else the site URL MM_SERVICESETTINGS_SITEURL (http:// or https://), with MM_ADMIN_TOKEN (a
+     system admin's personal access token), or else MM_ADMIN_USERNAME and MM_ADMIN_PASSWORD (a
+     login). The token and the password are never printed.";
 
 fn main() -> ExitCode {
     // A bundle or project half-written when the user stops the command goes.
@@ -192,6 +258,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::New { dir, id, name }) => Ok(new(&dir, id, name)),
         Some(Command::Settings { manifest, name }) => Ok(settings(&manifest, name)),
+        Some(Command::Deploy { bundle, server }) => Ok(deploy(&bundle, &server)),
+        Some(Command::Enable { id, server }) => Ok(switch(&id, true, &server)),
+        Some(Command::Disable { id, server }) => Ok(switch(&id, false, &server)),
+        Some(Command::Reset { id, server }) => Ok(reset(&id, &server)),
+        Some(Command::Logs { id, server }) => Ok(logs(&id, &server)),
         None => generate(cli.proto.as_ref(), cli.crate_name, &cli.out, cli.check),
     }
 }
@@ -295,6 +366,86 @@ fn settings(manifest: &Path, name: String) -> ExitCode {
         }
         Err(e) => {
             for line in e.lines(manifest) {
+                eprintln!("error: {line}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `mmplugin-gen deploy`: uploads the bundle (force), then enables the
+/// plugin the server says it installed; prints a line after each.
+fn deploy(bundle: &Path, args: &ServerArgs) -> ExitCode {
+    on_server(args, Some(bundle), |server| {
+        let installed = server.upload(bundle)?;
+        // The server needs no version (`Manifest.IsValid`), so there may be none.
+        let version = if installed.version.is_empty() { String::new() } else { format!(" {}", installed.version) };
+        println!("uploaded {}{version}", installed.id);
+        server.enable(&installed.id)?;
+        println!("enabled {}", installed.id);
+        Ok(())
+    })
+}
+
+/// `mmplugin-gen enable` and `disable`: prints `enabled ID` or `disabled ID`.
+fn switch(id: &str, on: bool, args: &ServerArgs) -> ExitCode {
+    on_server(args, None, |server| {
+        if on {
+            server.enable(id)?;
+            println!("enabled {id}");
+        } else {
+            server.disable(id)?;
+            println!("disabled {id}");
+        }
+        Ok(())
+    })
+}
+
+/// `mmplugin-gen reset`: disable, then enable (pluginctl's `reset`).
+fn reset(id: &str, args: &ServerArgs) -> ExitCode {
+    on_server(args, None, |server| {
+        server.disable(id)?;
+        println!("disabled {id}");
+        server.enable(id)?;
+        println!("enabled {id}");
+        Ok(())
+    })
+}
+
+/// `mmplugin-gen logs`: prints the plugin's log lines, one JSON object
+/// each; says so on stderr when there are none.
+fn logs(id: &str, args: &ServerArgs) -> ExitCode {
+    on_server(args, None, |server| {
+        let lines = server.log_lines(id)?;
+        if lines.is_empty() {
+            eprintln!("note: no line of {id} among the last {} of the server's log", deploy::LOG_LINES);
+        }
+        for line in lines {
+            println!("{line}");
+        }
+        Ok(())
+    })
+}
+
+/// `deploy`, `enable`, `disable`, `reset`, `logs`: checks the bundle if
+/// there is one, finds the server from the environment (notes and, with -v,
+/// requests on stderr), then runs `work`; every line of an error is an
+/// `error:` line.
+fn on_server(
+    args: &ServerArgs,
+    bundle: Option<&Path>,
+    work: impl FnOnce(&deploy::Server<'_>) -> Result<(), deploy::DeployError>,
+) -> ExitCode {
+    let log = |line: &str| eprintln!("{line}");
+    let options = deploy::Options { verbose: args.verbose, log: &log };
+    let result = bundle
+        .map_or(Ok(0), deploy::check_bundle)
+        .and_then(|_| deploy::connect(&|name| std::env::var(name).ok(), options))
+        .and_then(|server| work(&server));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            for line in e.to_string().lines() {
                 eprintln!("error: {line}");
             }
             ExitCode::FAILURE

@@ -176,7 +176,7 @@ pub(crate) fn mistyped(obj: &Map<String, Value>, key: &str) -> bool {
 }
 
 /// What is wrong with a non-empty id, if anything.
-fn id_problem(id: &str) -> Option<String> {
+pub(crate) fn id_problem(id: &str) -> Option<String> {
     if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
         return Some(format!("{} has the character {bad:?}: an id is made of a-z A-Z 0-9 - _ . only", shown(id)));
     }
