@@ -675,7 +675,7 @@ mod tests {
     #[test]
     fn rewrite_runs_changes_only_the_runs_it_is_asked_to() {
         let upper = |run: &str| run.contains('a').then(|| run.to_uppercase());
-        assert_eq!(rewrite_runs("a `a` b\n\nxa", upper).as_deref(), Some("A `a` B\n\nXA"));
+        assert_eq!(rewrite_runs("a `a` b\n\nxa", upper).as_deref(), Some("A `a` b\n\nXA"), "the run \" b\" has no a");
         assert_eq!(rewrite_runs("b `a`", upper), None);
         assert_eq!(rewrite_runs("a", |_| Some("a".to_owned())), None, "the same text is no change");
     }
