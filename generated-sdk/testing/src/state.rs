@@ -87,6 +87,8 @@ pub(super) struct State {
     websocket_events: Vec<proto::PublishWebSocketEventRequest>,
     /// The server's configuration (`model.Config` as JSON).
     server_config: Value,
+    /// The plugin's folder `GetBundlePath` answers, when a test set one.
+    bundle_path: Option<String>,
     actor: Actor,
 }
 
@@ -222,6 +224,7 @@ impl State {
             cluster_events: Vec::new(),
             websocket_events: Vec::new(),
             server_config: default_server_config(),
+            bundle_path: None,
             actor: Actor::default(),
         }
     }
@@ -373,6 +376,26 @@ impl State {
         _request: proto::GetServerVersionRequest,
     ) -> Result<proto::GetServerVersionResponse, AppError> {
         Ok(proto::GetServerVersionResponse { version: SERVER_VERSION.to_owned(), ..Default::default() })
+    }
+
+    // ---- The plugin's bundle ---------------------------------------------
+
+    /// The plugin's folder, where the server unpacked its bundle: the one
+    /// `FakeServer::set_bundle_path` gave, else the folder the test runs
+    /// in, which `cargo test` makes the package's root: a plugin project
+    /// keeps its `plugin.json` and `assets/` there, as its bundle does.
+    pub(super) fn get_bundle_path(
+        &mut self,
+        _request: proto::GetBundlePathRequest,
+    ) -> Result<proto::GetBundlePathResponse, AppError> {
+        let path = match &self.bundle_path {
+            Some(path) => path.clone(),
+            None => std::env::current_dir()
+                .map_err(|e| app_error("app.plugin.bundle_path.app_error", e.to_string(), 500))?
+                .display()
+                .to_string(),
+        };
+        Ok(proto::GetBundlePathResponse { path, ..Default::default() })
     }
 
     // ---- Logs and cluster events -----------------------------------------
@@ -1597,6 +1620,16 @@ impl FakeServer {
     /// The fake starts with [`default_server_config`].
     pub fn set_server_config(&self, patch: Value) -> &Self {
         merge(&mut self.state().server_config, patch);
+        self
+    }
+
+    /// The plugin's folder, as `GetBundlePath` answers it from now on: a
+    /// test of a plugin that reads files of its bundle (`assets/i18n/`)
+    /// points it at a folder laid out as the bundle is. Without it, the
+    /// answer is the folder the test runs in (under `cargo test`, the
+    /// package's root).
+    pub fn set_bundle_path(&self, path: impl AsRef<std::path::Path>) -> &Self {
+        self.state().bundle_path = Some(path.as_ref().display().to_string());
         self
     }
 

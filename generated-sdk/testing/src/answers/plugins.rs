@@ -7,7 +7,7 @@ use crate::*;
 
 impl FakeServer {
     /// Answers `PluginAPI/GetBundlePath` ([`sdk::api::PluginsApi::get_bundle_path`]) with
-    /// `answer` from now on
+    /// `answer` from now on, instead of the server's own state
     /// (or for the next few calls: `.times(n)`).
     pub fn on_get_bundle_path(
         &self,
@@ -114,7 +114,7 @@ impl FakeServer {
         self.shared.overrides.set("PluginHTTP", answer)
     }
 
-    /// The fake's answer to `PluginAPI/GetBundlePath`: an override, else none.
+    /// The fake's answer to `PluginAPI/GetBundlePath`: an override, else the state.
     pub(crate) async fn answer_get_bundle_path(
         &self,
         request: proto::GetBundlePathRequest,
@@ -135,7 +135,8 @@ impl FakeServer {
                 });
             return respond(response, None);
         }
-        Err(unanswered("GetBundlePath", "on_get_bundle_path"))
+        let response = self.state().get_bundle_path(request).map_err(Error::from);
+        respond(response, None)
     }
 
     /// The fake's answer to `PluginAPI/GetPlugins`: an override, else none.
