@@ -2,12 +2,14 @@
 //! bundle: `Cargo.toml`, `plugin.json`, `src/lib.rs` (the plugin: a hook
 //! and an HTTP route), `src/main.rs` (one line that serves it),
 //! `tests/plugin.rs` (its tests with the SDK's test kit), `src/settings.rs`
-//! (the settings struct of its `plugin.json`), `bundle.sh`, a README and a
+//! (the settings struct of its `plugin.json`), `assets/i18n/en.json` (its
+//! texts, for translations beside it), `bundle.sh`, a README and a
 //! `.gitignore`, and the SDK itself, generated into `mattermost-plugin/` from
 //! the contract built into this binary, so the project builds anywhere.
 //!
 //! The project's files are the templates under `templates/new/`: askama
-//! for those that carry the plugin's id, name or crate, `lib.rs` as it is.
+//! for those that carry the plugin's id, name or crate, `lib.rs` and
+//! `en.json` as they are.
 
 use std::fs;
 use std::io;
@@ -126,6 +128,8 @@ struct PluginTests<'a> {
 const LIB_RS: &str = include_str!("../templates/new/lib.rs");
 /// What git leaves out.
 const GITIGNORE: &str = include_str!("../templates/new/gitignore");
+/// The plugin's texts in English, go-i18n's format.
+const EN_JSON: &str = include_str!("../templates/new/assets/i18n/en.json");
 
 /// Every file of the project `package` (the folder's name), the SDK's
 /// included, in memory.
@@ -159,6 +163,7 @@ pub fn files(package: &str, options: &Options) -> Result<Vec<ProjectFile>, NewEr
         text("src/main.rs", render(&MainRs { crate_ident: &crate_ident })?),
         text("tests/plugin.rs", render(&PluginTests { crate_ident: &crate_ident })?),
         text("src/settings.rs", settings.source),
+        text("assets/i18n/en.json", EN_JSON.to_owned()),
         ProjectFile {
             path: "bundle.sh".into(),
             contents: render(&BundleSh { id: &id, crate_name: package })?,

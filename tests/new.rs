@@ -17,10 +17,11 @@ fn new(dir: &Path, extra: &[&str]) -> Output {
 }
 
 /// The project files (not the SDK's), as `new` prints them.
-const PROJECT: [&str; 9] = [
+const PROJECT: [&str; 10] = [
     ".gitignore",
     "Cargo.toml",
     "README.md",
+    "assets/i18n/en.json",
     "bundle.sh",
     "plugin.json",
     "src/lib.rs",

@@ -33,6 +33,8 @@ pub mod error;
 pub mod hooks;
 
 pub mod http;
+
+pub mod i18n;
 pub use mmplugin_runtime::json;
 
 /// A message's text as Mattermost's server-side Markdown parser finds it:

@@ -55,6 +55,12 @@ pub const FILES: &[Handwritten] = &[
         from: "templates/sdk/model.rs",
         source: include_str!("../../templates/sdk/model.rs"),
     },
+    // The plugin's own texts in each user's language (`assets/i18n`).
+    Handwritten {
+        to: "src/i18n.rs",
+        from: "templates/sdk/i18n.rs",
+        source: include_str!("../../templates/sdk/i18n.rs"),
+    },
 ];
 
 /// What a file needs of the SDK it goes into.
@@ -163,6 +169,8 @@ mod tests {
         assert_eq!(needs_of("bot").modules, set(&["cluster"]));
         assert_eq!(needs_of("model").calls, set(&["GetChannelMember", "GetTeamMember"]));
         assert_eq!(needs_of("model").modules, set(&[]));
+        assert_eq!(needs_of("i18n").calls, set(&["GetBundlePath", "GetConfig", "GetUser"]));
+        assert_eq!(needs_of("i18n").modules, set(&[]));
     }
 
     /// The build script's line-by-line list agrees with the protos compiled.
@@ -189,18 +197,18 @@ mod tests {
     fn a_contract_without_a_call_gets_neither_the_file_nor_the_files_that_use_it() {
         let full = crate::classify::classify(&crate::load::ProtoSources::embedded().compile().unwrap()).unwrap();
         let all: Vec<&str> = files_for(&full).unwrap().iter().map(|f| f.module()).collect();
-        assert_eq!(all, ["kv", "cluster", "bot", "model"]);
+        assert_eq!(all, ["kv", "cluster", "bot", "model", "i18n"]);
         let mut without_event = full.clone();
         for group in &mut without_event.api_groups {
             group.methods.retain(|m| m.name != "PublishPluginClusterEvent");
         }
         let some: Vec<&str> = files_for(&without_event).unwrap().iter().map(|f| f.module()).collect();
-        assert_eq!(some, ["kv", "model"], "no cluster toolkit, so no bot either");
+        assert_eq!(some, ["kv", "model", "i18n"], "no cluster toolkit, so no bot either");
         let mut without_kv_get = full.clone();
         for group in &mut without_kv_get.api_groups {
             group.methods.retain(|m| m.name != "KVGet");
         }
         let left: Vec<&str> = files_for(&without_kv_get).unwrap().iter().map(|f| f.module()).collect();
-        assert_eq!(left, ["model"], "the cluster toolkit keeps its state in the KV store; the model does not");
+        assert_eq!(left, ["model", "i18n"], "the cluster toolkit keeps its state in the KV store; the model does not");
     }
 }

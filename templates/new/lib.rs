@@ -2,8 +2,12 @@
 //! (`mattermost-plugin/`), as `mmplugin-gen new` writes it.
 //!
 //! - `OnConfigurationChange` reads the settings into a `Current` the hooks
-//!   and routes read without a lock (the SDK runs it at activation too).
-//! - `MessageWillBePosted` refuses posts that shout (all capitals).
+//!   and routes read without a lock (the SDK runs it at activation too),
+//!   and the plugin's texts from `assets/i18n/` in its bundle.
+//! - `MessageWillBePosted` refuses posts that shout (all capitals), saying
+//!   why in the poster's language: add a file beside `assets/i18n/en.json`
+//!   (`de.json`, `fr.json`: go-i18n's format, as Go plugins have it) to
+//!   translate the plugin's texts.
 //! - `ServeHTTP` answers `GET /plugins/<id>/hello` with the greeting from
 //!   the plugin's settings, to the signed-in user.
 //!
@@ -18,15 +22,22 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::{Extension, Router};
 use mattermost_plugin::http::UserId;
+use mattermost_plugin::i18n::{I18n, Message};
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::{HttpRequest, HttpResponse, MessageWillBePostedDecision, proto};
 
 use settings::Settings;
 
+/// Why a shouted post is refused: the English text, and its id in
+/// `assets/i18n/*.json`, where translations find it.
+const DO_NOT_SHOUT: Message = Message::new("post.shouting", "Please do not shout.");
+
 /// The plugin: its hooks below, its HTTP routes in `web`.
 pub struct MyPlugin {
     /// The settings in force, shared with the routes.
     settings: Arc<Current<Settings>>,
+    /// The texts of `assets/i18n/` and the server's default language.
+    i18n: I18n,
     web: Router,
 }
 
@@ -36,7 +47,7 @@ impl MyPlugin {
     pub fn new() -> Self {
         let settings = Arc::new(Current::default());
         let web = Router::new().route("/hello", get(hello)).layer(Extension(Arc::clone(&settings)));
-        Self { settings, web }
+        Self { settings, i18n: I18n::new(), web }
     }
 }
 
@@ -49,6 +60,11 @@ impl Default for MyPlugin {
 #[mattermost_plugin::plugin]
 impl Plugin for MyPlugin {
     async fn on_configuration_change(&self, cx: &Context) -> HookResult {
+        // The texts, and the server's default language (a user whose
+        // language the plugin has no file for reads that, else English).
+        if let Err(e) = self.i18n.load(&cx.api).await {
+            cx.log.warn(format!("texts not loaded, answering in English: {e}"));
+        }
         // Settings keys match in any case, at every depth, as in Go.
         self.settings.set(cx.api.settings().await?);
         Ok(())
@@ -62,12 +78,14 @@ impl Plugin for MyPlugin {
 
     async fn message_will_be_posted(
         &self,
-        _cx: &Context,
+        cx: &Context,
         _pc: &proto::PluginContext,
         post: proto::Post,
     ) -> MessageWillBePostedDecision {
         if shouts(&post.message) {
-            MessageWillBePostedDecision::Reject("Please do not shout.".into())
+            // In the poster's language (`GetUser`), else the server's.
+            let texts = self.i18n.for_user(&cx.api, &post.user_id).await;
+            MessageWillBePostedDecision::Reject(texts.localize(&DO_NOT_SHOUT, &[]))
         } else {
             MessageWillBePostedDecision::Allow
         }

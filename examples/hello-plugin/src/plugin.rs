@@ -11,13 +11,18 @@
 //!   The server sends the whole file in one call, up to its maximum file
 //!   size (100 MiB by default); the SDK takes such a call whole.
 //! - `ExecuteCommand` answers `/hello [name]` (the caller's username when no
-//!   name is given) and counts hellos in the KV store.
+//!   name is given) in the caller's language, and counts hellos in the KV
+//!   store. The texts are in `assets/i18n/` (English and German, in
+//!   go-i18n's format, as Go plugins ship them); `on_configuration_change`
+//!   loads them, with the server's default language, which answers a user
+//!   whose language the plugin does not have.
 //! - `ServeHTTP` answers the plugin's HTTP endpoints with an axum router
 //!   (`web.rs`): a streaming echo, JSON, a streaming download, an upload
 //!   hashed as it streams, server-sent events, a per-user note kept in
 //!   the KV store, and a greeting read from a file the bundle ships
 //!   (`assets/greeting.txt`, found through the bundle path).
 
+use mattermost_plugin::i18n::{I18n, Message};
 use mattermost_plugin::kv::KvError;
 use mattermost_plugin::prelude::*;
 use mattermost_plugin::{FileWillBeUploadedDecision, HttpRequest, HttpResponse, MessageWillBePostedDecision, proto};
@@ -29,12 +34,21 @@ use crate::web;
 /// The KV key of the hello counter.
 const COUNTER_KEY: &str = "hello_count";
 
+/// `/hello`'s answer, with the count: English here, and in the files of
+/// `assets/i18n/` under its id (German has a form for one hello and one for
+/// more, as CLDR's rules for German pick them).
+const HELLO_COUNTED: Message = Message::new("hello.counted", "Hello, {{.Name}}! (hello number {{.Count}})");
+/// `/hello`'s answer when the hellos could not be counted.
+const HELLO_UNCOUNTED: Message = Message::new("hello.uncounted", "Hello, {{.Name}}!");
+
 /// The hello plugin. `main` serves it (`mattermost_plugin::serve(Hello::new())`);
 /// tests drive it with the SDK's test kit (`tests/kit.rs`).
 pub struct Hello {
     /// The settings in force: hooks read them at once, a configuration
     /// change replaces them (`Current`, no lock in the plugin's code).
     settings: Current<Settings>,
+    /// The texts of `assets/i18n/` and the server's default language.
+    i18n: I18n,
     web: axum::Router,
 }
 
@@ -42,7 +56,7 @@ impl Hello {
     /// The plugin with its default settings (the admin's are read at
     /// activation) and its web router (`web.rs`) built.
     pub fn new() -> Self {
-        Self { settings: Current::default(), web: web::router() }
+        Self { settings: Current::default(), i18n: I18n::new(), web: web::router() }
     }
 
     /// Adds one to the hello counter and returns the new count.
@@ -67,6 +81,12 @@ impl Default for Hello {
 #[mattermost_plugin::plugin]
 impl Plugin for Hello {
     async fn on_configuration_change(&self, cx: &Context) -> HookResult {
+        // The translations, and the server's default language, which a
+        // configuration change may have changed. Without them the plugin
+        // still answers, in English.
+        if let Err(e) = self.i18n.load(&cx.api).await {
+            cx.log.warn(format!("translations not loaded, answering in English: {e}"));
+        }
         // `Settings` is generated from plugin.json (`src/settings.rs`): a
         // renamed setting breaks the build, and nothing saved yet (`null`)
         // is the defaults plugin.json gives.
@@ -149,18 +169,26 @@ impl Plugin for Hello {
                 "unknown option `{option}`: /hello takes a name, as in `/hello Alice`"
             )));
         }
-        let name = if words.is_empty() {
-            // No name: greet whoever ran the command. A failed lookup fails
-            // the command with the server's own error (id and status kept).
-            format!("@{}", cx.api.get_user(args.user_id.as_str()).await?.username)
-        } else {
-            words.join(" ")
+        // The caller: their language, and their username when no name is
+        // given.
+        let (name, texts) = match cx.api.get_user(args.user_id.as_str()).await {
+            Ok(caller) => {
+                let name = if words.is_empty() { format!("@{}", caller.username) } else { words.join(" ") };
+                (name, self.i18n.for_locale(&caller.locale))
+            }
+            // No name, and no username to greet: the command fails with
+            // the server's own error (id and status kept).
+            Err(e) if words.is_empty() => return Err(e.into()),
+            Err(e) => {
+                cx.log.warn(format!("cannot read the caller's language, answering in the server's: {e}"));
+                (words.join(" "), self.i18n.for_server())
+            }
         };
         let text = match self.count_hello(cx).await {
-            Ok(count) => format!("Hello, {name}! (hello number {count})"),
+            Ok(count) => texts.localize_count(&HELLO_COUNTED, count, &[("Name", &name)]),
             Err(e) => {
                 cx.log.warn(format!("cannot count hellos: {e}"));
-                format!("Hello, {name}!")
+                texts.localize(&HELLO_UNCOUNTED, &[("Name", &name)])
             }
         };
         Ok(proto::CommandResponse::ephemeral(text))

@@ -71,7 +71,11 @@ async fn the_admins_settings_are_in_force_from_the_first_post() {
     let host = start(&fake).await;
 
     let methods: Vec<&str> = fake.calls().iter().map(|c| c.method).collect();
-    assert_eq!(methods, ["GetPluginConfig", "RegisterCommand", "GetServerVersion"], "settings first, then activation");
+    assert_eq!(
+        methods,
+        ["GetBundlePath", "GetConfig", "GetPluginConfig", "RegisterCommand", "GetServerVersion"],
+        "translations and settings first, then activation"
+    );
     let commands = fake.commands();
     assert_eq!(commands.len(), 1);
     assert_eq!(
@@ -183,7 +187,7 @@ async fn hello_with_a_name_answers_the_caller_and_counts_in_the_kv_store() {
     let several = host.command("/hello Ada   Lovelace").await.unwrap();
     assert_eq!(several.text, "Hello, Ada Lovelace! (hello number 3)");
     assert_eq!(fake.kv_value("hello_count"), b"3");
-    assert_eq!(fake.count("GetUser"), 0, "a name given: nobody is looked up");
+    assert_eq!(fake.count("GetUser"), 3, "a name given: the caller is read for their language only");
 }
 
 #[tokio::test]
@@ -330,6 +334,94 @@ async fn hellos_on_four_nodes_of_a_cluster_are_each_counted_once() {
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=200).collect::<Vec<_>>(), "each caller got its own number");
     assert_eq!(fake.kv_value("hello_count"), b"200");
+}
+
+// ---- /hello in the caller's language ----------------------------------------
+
+/// `user`, now with `locale`, as a user who picked a language is stored.
+async fn set_locale(fake: &FakeServer, user: &proto::User, locale: &str) {
+    fake.client().update_user(proto::User { locale: locale.into(), ..user.clone() }).await.unwrap();
+}
+
+/// The texts are the plugin's `assets/i18n/*.json`, read from the folder
+/// `GetBundlePath` answers: this package's root, as the kit answers by
+/// default under `cargo test`, set here as a test run from elsewhere would.
+/// German has a form for one hello and one for more (CLDR's `one` and
+/// `other` for German).
+#[tokio::test]
+async fn a_german_user_is_answered_in_german_with_the_form_the_count_takes() {
+    let fake = FakeServer::new();
+    let seed = fake.seed();
+    fake.set_bundle_path(env!("CARGO_MANIFEST_DIR"));
+    set_locale(&fake, &seed.user, "de").await;
+    let host = start(&fake).await;
+
+    assert_eq!(host.command("/hello").await.unwrap().text, "Hallo, @alice! (1 Hallo bisher)");
+    assert_eq!(host.command("/hello Ada Lovelace").await.unwrap().text, "Hallo, Ada Lovelace! (2 Hallos bisher)");
+    fake.fail_next("KVGet", 1, AppError::new("app.plugin_store.get.app_error", "the store is down", 500));
+    assert_eq!(host.command("/hello Bob").await.unwrap().text, "Hallo, Bob!", "not counted, in German too");
+
+    // A regional locale is served by its language.
+    set_locale(&fake, &seed.user, "de-AT").await;
+    assert_eq!(host.command("/hello").await.unwrap().text, "Hallo, @alice! (3 Hallos bisher)");
+    // English users on the same server read English.
+    let bob = fake.add_user("bob");
+    fake.add_to_channel(&seed.channel.id, &bob.id);
+    let reply = host.command_from(&bob.id, &seed.channel.id, "/hello").await.unwrap();
+    assert_eq!(reply.text, "Hello, @bob! (hello number 4)");
+}
+
+/// A locale the plugin has no texts for gets the server's default locale
+/// (`LocalizationSettings.DefaultServerLocale`), read again on a
+/// configuration change; when the plugin has no texts for that either,
+/// English. Unlike Go's `GetUserLocalizer`, which goes to English at once.
+#[tokio::test]
+async fn a_locale_without_texts_gets_the_servers_language_else_english() {
+    let fake = FakeServer::new();
+    let seed = fake.seed();
+    set_locale(&fake, &seed.user, "fr").await;
+    let host = start(&fake).await;
+    assert_eq!(host.command("/hello").await.unwrap().text, "Hello, @alice! (hello number 1)", "the server's `en`");
+
+    fake.set_server_config(json!({ "LocalizationSettings": { "DefaultServerLocale": "de" } }));
+    assert!(host.on_configuration_change().await.unwrap().error.is_none());
+    assert_eq!(host.command("/hello").await.unwrap().text, "Hallo, @alice! (2 Hallos bisher)", "the server's `de`");
+
+    fake.set_server_config(json!({ "LocalizationSettings": { "DefaultServerLocale": "ja" } }));
+    host.on_configuration_change().await.unwrap();
+    assert_eq!(host.command("/hello").await.unwrap().text, "Hello, @alice! (hello number 3)", "neither: English");
+    set_locale(&fake, &seed.user, "").await;
+    assert_eq!(host.command("/hello").await.unwrap().text, "Hello, @alice! (hello number 4)", "no locale set");
+}
+
+/// A caller who cannot be read is answered in the server's language when a
+/// name was given (nothing else needed the caller), and the plugin says why.
+#[tokio::test]
+async fn a_caller_who_cannot_be_read_gets_the_servers_language() {
+    let fake = FakeServer::new();
+    fake.seed();
+    fake.set_server_config(json!({ "LocalizationSettings": { "DefaultServerLocale": "de" } }));
+    let host = start(&fake).await;
+    fake.on_get_user(|_| Err(AppError::new("app.user.get.app_error", "the user store is down", 500).into())).times(1);
+    assert_eq!(host.command("/hello Ada").await.unwrap().text, "Hallo, Ada! (1 Hallo bisher)");
+    let warned = host.logs().into_iter().find(|l| l.level == Level::WARN).expect("a warning");
+    assert!(warned.message.starts_with("cannot read the caller's language"), "{}", warned.message);
+}
+
+/// Without its translations (here, a bundle without `assets/i18n`), the
+/// plugin activates, says why, and answers everyone in English.
+#[tokio::test]
+async fn without_translations_the_plugin_answers_in_english_and_says_why() {
+    let fake = FakeServer::new();
+    let seed = fake.seed();
+    let empty = tempfile::tempdir().unwrap();
+    fake.set_bundle_path(empty.path());
+    set_locale(&fake, &seed.user, "de").await;
+    let host = start(&fake).await;
+    let warned = host.logs().into_iter().find(|l| l.level == Level::WARN).expect("a warning");
+    assert!(warned.message.starts_with("translations not loaded, answering in English: "), "{}", warned.message);
+    assert!(warned.message.contains(&empty.path().join("assets/i18n").display().to_string()), "{}", warned.message);
+    assert_eq!(host.command("/hello").await.unwrap().text, "Hello, @alice! (hello number 1)");
 }
 
 // ---- HTTP -------------------------------------------------------------------

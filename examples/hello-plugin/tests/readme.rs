@@ -32,11 +32,23 @@ async fn hello_keeps_out_the_blocked_word_and_counts_hellos() {
     assert_eq!(host.http_as_seeded_user(request).await.status(), 204);
     assert_eq!(fake.kv_value(&format!("note:{}", seed.user.id)), b"buy milk");
 
-    // Every call the plugin made, in order, with its typed request.
+    // Every call the plugin made, in order, with its typed request: its
+    // translations (the files of its bundle, the server's language) and
+    // settings, activation, the command (the caller, the counter), the note.
     let methods: Vec<&str> = fake.calls().iter().map(|call| call.method).collect();
     assert_eq!(
         methods,
-        ["GetPluginConfig", "RegisterCommand", "GetServerVersion", "GetUser", "KVGet", "KVSetWithOptions", "KVSet"]
+        [
+            "GetBundlePath",
+            "GetConfig",
+            "GetPluginConfig",
+            "RegisterCommand",
+            "GetServerVersion",
+            "GetUser",
+            "KVGet",
+            "KVSetWithOptions",
+            "KVSet"
+        ]
     );
     assert_eq!(fake.requests::<proto::GetUserRequest>()[0].user_id, seed.user.id);
 

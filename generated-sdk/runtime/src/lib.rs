@@ -2,7 +2,8 @@
 //! contract: how a plugin process runs (the go-plugin handshake, health,
 //! `Shutdown`, logs, TLS), what every hook call goes through (panic guard,
 //! timeout, errors the server can read), the API's error type, JSON in
-//! protobuf, and HTTP for plugins.
+//! protobuf, HTTP for plugins, and the plugin's own texts in the user's
+//! language (`i18n`).
 //!
 //! `mmplugin-gen` copies this crate byte for byte into every SDK it
 //! generates, as the SDK's `runtime/` sub-crate; the SDK's generated code is
@@ -25,6 +26,7 @@ pub mod hook_call;
 #[doc = include_str!("host_rules.md")]
 pub mod host_rules {}
 pub mod http;
+pub mod i18n;
 pub mod ids;
 pub mod json;
 #[cfg(test)]
