@@ -88,7 +88,7 @@ fn the_real_host_runs_the_bundle_from_activation_to_a_graceful_stop() {
         // on in English) and the settings were loaded before the activation
         // code ran.
         "never OnConfigurationChange",
-        "API calls in order: [GetBundlePath GetPluginConfig RegisterCommand GetServerVersion]",
+        "API calls in order: [GetBundlePath GetConfig GetPluginConfig RegisterCommand GetServerVersion]",
         // The admin's word is in force at the first post.
         "rejected: \"Posts containing \\\"bananas\\\" are not allowed.\"",
         // A 100 MiB file, in one message as the server sends it, read to its
@@ -163,7 +163,7 @@ fn three_nodes_on_one_kv_store_count_every_hello_once() {
         for expected in [
             format!("ok: node {node}: started from the bundle: interpreter venv/bin/python"),
             format!(
-                "ok: node {node}: OnActivate (listed, so called) -> no error; API calls in order: [GetBundlePath GetPluginConfig RegisterCommand GetServerVersion]"
+                "ok: node {node}: OnActivate (listed, so called) -> no error; API calls in order: [GetBundlePath GetConfig GetPluginConfig RegisterCommand GetServerVersion]"
             ),
             format!("ok: node {node}: stop: Kill (Shutdown, close) -> the plugin exited gracefully"),
         ] {
