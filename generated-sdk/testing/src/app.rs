@@ -232,7 +232,7 @@ impl App<'_> {
         .await;
         Ok(proto::PluginHttpResponse {
             status_code: i32::from(response.status().as_u16()),
-            headers: server::joined_headers(&response),
+            headers: server::joined_headers(response.headers()),
             body: response.body().to_vec(),
             ..Default::default()
         })

@@ -4170,17 +4170,7 @@ impl<P: Plugin> TestHost<P> {
     ) -> http::Response<bytes::Bytes> {
         let (parts, body) = request.into_parts();
         let url = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let mut headers = std::collections::HashMap::<String, String>::new();
-        for (name, value) in &parts.headers {
-            let value = String::from_utf8_lossy(value.as_bytes());
-            headers
-                .entry(name.as_str().to_owned())
-                .and_modify(|all| {
-                    all.push_str(", ");
-                    all.push_str(&value);
-                })
-                .or_insert_with(|| value.into_owned());
-        }
+        let headers = mmplugin_runtime::testing::http::joined_headers(&parts.headers);
         let sent = mmplugin_runtime::testing::http::inter_plugin_messages::<
             sdk::http::Wire,
         >(

@@ -177,12 +177,12 @@ pub fn inter_plugin_messages<W: Wire>(
     Ok((plugin_id.to_owned(), in_chunks::<W>(init, &body)))
 }
 
-/// `response`'s headers as `PluginHTTP` answers them: one value per name,
-/// under Go's spelling of the name, a repeated header's values joined with
-/// `, ` (`APIServer.PluginHTTP`).
-pub fn joined_headers<B>(response: &http::Response<B>) -> HashMap<String, String> {
+/// `headers` as `PluginHTTP` carries them, a request's or an answer's: one
+/// value per name, under Go's spelling of the name, a repeated header's
+/// values joined with `, ` (`APIServer.PluginHTTP`).
+pub fn joined_headers(headers: &http::HeaderMap) -> HashMap<String, String> {
     let mut joined: HashMap<String, String> = HashMap::new();
-    for (name, value) in response.headers() {
+    for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes());
         joined
             .entry(canonical(name.as_str()))
@@ -435,7 +435,7 @@ mod tests {
             .header("content-type", "text/plain")
             .body(())
             .unwrap();
-        let joined = joined_headers(&response);
+        let joined = joined_headers(response.headers());
         let expected: HashMap<String, String> =
             [("X-Answer".to_owned(), "1, 2".to_owned()), ("Content-Type".to_owned(), "text/plain".to_owned())].into();
         assert_eq!(joined, expected);
